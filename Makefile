@@ -1,0 +1,62 @@
+# Pregen: `make run` brings the whole system up locally; `make test` runs every check CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13: use a 3.13 interpreter when there is one (pyenv or PATH), else python3.
+PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null) python3; do \
+             if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help run test lint typecheck template unit integration e2e bench clean
+
+help:
+	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
+	@echo "make test   - lint, types, template checks and all tests"
+	@echo "make bench  - benchmarks (results in docs/BENCHMARKS.md)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+# aws-sam-cli pins boto3 and pydantic below ours, so it lives in its own virtual environment.
+$(SAM_VENV)/.installed:
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check "aws-sam-cli>=1.140"
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python -m pregen_local.stack
+
+test: lint typecheck template unit integration e2e
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+template: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+unit: $(VENV)/.installed
+	$(PYTEST) tests/unit -q
+
+integration: $(VENV)/.installed
+	$(PYTEST) tests/integration -q
+
+e2e: $(VENV)/.installed
+	$(PYTEST) tests/e2e -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.hit_path
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .mypy_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""get-content: serve cached content (a hit) or enqueue its generation (a miss); show a job's progress."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pregen.api import build_resolver, current_caller, json_response
+from pregen.models import ContentRequest
+from pregen.observability import logger, metrics, tracer
+from pregen.presenters import content_body, job_body, job_location
+from pregen.services.content import Hit, job_status, serve_content
+from pregen.wiring import serve_deps
+
+app = build_resolver()
+
+
+@app.get("/v1/content")
+def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
+    deps = serve_deps()
+    outcome = serve_content(request, current_caller(app), deps, correlation_id=logger.get_correlation_id())
+    metrics.add_dimension("kind", request.kind.value)
+    if isinstance(outcome, Hit):
+        metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        logger.info("cache hit", key=outcome.key, kind=request.kind.value)
+        return json_response(HTTPStatus.OK, content_body(outcome.content), {"X-Cache": "HIT"})
+    metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
+    logger.info("cache miss", key=outcome.key, job_id=outcome.job.job_id, joined=outcome.joined)
+    body = {
+        "job_id": outcome.job.job_id,
+        "status": outcome.job.status.value,
+        "key": outcome.key,
+        "joined": outcome.joined,
+    }
+    headers = {
+        "X-Cache": "MISS",
+        "Location": job_location(outcome.job.job_id),
+        "Retry-After": str(deps.retry_after_seconds),
+    }
+    return json_response(HTTPStatus.ACCEPTED, body, headers)
+
+
+@app.get("/v1/jobs/<job_id>")
+def get_job(job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
+    view = job_status(job_id, current_caller(app), serve_deps())
+    return json_response(HTTPStatus.OK, job_body(view.job, view.content))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,51 @@
+"""pre-generate: enqueue a batch of content requests at a priority, skipping keys cached or already in flight."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, Field
+
+from pregen.api import build_resolver, current_caller, json_response
+from pregen.models import ContentRequest, Priority, Role
+from pregen.observability import logger, metrics, tracer
+from pregen.services.content import pregenerate
+from pregen.wiring import serve_deps
+
+app = build_resolver()
+
+
+class PregenerateRequest(BaseModel):
+    priority: int = Field(
+        default=Priority.DEFAULT,
+        ge=0,
+        le=100,
+        description="80 predictive, 50 default, 30 warming; students are capped at 50",
+    )
+    requests: list[ContentRequest] = Field(min_length=1, max_length=100)
+
+
+@app.post("/v1/pregenerate")
+def post_pregenerate(batch: Annotated[PregenerateRequest, Body()]) -> Any:
+    caller = current_caller(app)
+    priority = batch.priority if caller.role is not Role.STUDENT else min(batch.priority, Priority.DEFAULT)
+    results = pregenerate(batch.requests, priority, caller, serve_deps(), correlation_id=logger.get_correlation_id())
+    queued = sum(1 for r in results if r.status == "queued")
+    metrics.add_metric(name="Pregenerated", unit=MetricUnit.Count, value=queued)
+    logger.info("pregenerate", requested=len(results), queued=queued, priority=priority)
+    return json_response(
+        HTTPStatus.ACCEPTED,
+        {
+            "priority": priority,
+            "results": [{"key": r.key, "status": r.status, "job_id": r.job_id} for r in results],
+        },
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,3 @@
+"""Pregen core: the domain, ports, adapters and use cases shared by every Lambda function."""
+
+KEY_VERSION = "v1"

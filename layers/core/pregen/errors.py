@@ -1,0 +1,39 @@
+"""Domain errors. Handlers map them to HTTP status codes in one place (pregen.api)."""
+
+from __future__ import annotations
+
+
+class PregenError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+
+class InvalidRequest(PregenError):
+    """The caller asked for something that cannot exist (400)."""
+
+
+class NotFound(PregenError):
+    """No such resource, or not one the caller may see (404: we do not reveal others' resources)."""
+
+
+class Forbidden(PregenError):
+    """The caller is known but lacks the role (403)."""
+
+
+class ContentInvalid(PregenError):
+    """Generated content failed validation after every allowed attempt."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class GenerationFailed(PregenError):
+    """The generator could not produce content (provider error, refusal, truncation)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class LeaseHeld(PregenError):
+    """Another worker holds a live lease on the key; this delivery must not generate it again."""

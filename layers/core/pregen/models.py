@@ -1,0 +1,212 @@
+"""Domain models: what a learner can ask for, who is asking, and the jobs that produce content."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Kind(StrEnum):
+    LESSON = "lesson"
+    QUESTION_SET = "question_set"
+    EXAM = "exam"
+
+
+class QuestionType(StrEnum):
+    MULTIPLE_CHOICE = "multiple_choice"
+    TRUE_FALSE = "true_false"
+    NUMERIC = "numeric"
+    SHORT_ANSWER = "short_answer"
+    FILL_BLANK = "fill_blank"
+
+
+class ExamType(StrEnum):
+    DIAGNOSTIC = "diagnostic"
+    PRACTICE = "practice"
+
+
+class LearningStyle(StrEnum):
+    VISUAL = "visual"
+    AUDITORY = "auditory"
+    READING_WRITING = "reading_writing"
+    KINESTHETIC = "kinesthetic"
+
+
+class Scope(StrEnum):
+    SHARED = "shared"
+    PERSONAL = "personal"
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+    ADMIN = "admin"
+
+
+class Lane(StrEnum):
+    """SQS has no priority, so priority is made real by separate queues with their own concurrency."""
+
+    INTERACTIVE = "interactive"
+    BACKGROUND = "background"
+
+
+class Priority:
+    """Priorities from the design this replaces; a job at or above INTERACTIVE_FLOOR goes to the interactive lane."""
+
+    PREDICTIVE = 80
+    DEFAULT = 50
+    WARMING = 30
+    INTERACTIVE_FLOOR = 50
+
+    @staticmethod
+    def lane(priority: int) -> Lane:
+        return Lane.INTERACTIVE if priority >= Priority.INTERACTIVE_FLOOR else Lane.BACKGROUND
+
+
+# Question counts an exam gets when the request does not say (the blueprints of the design this replaces).
+DEFAULT_EXAM_QUESTIONS = {ExamType.DIAGNOSTIC: 71, ExamType.PRACTICE: 225}
+DEFAULT_QUESTION_SET_SIZE = 5
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_text(value: str) -> str:
+    """Fold what does not change meaning: Unicode form, case, and runs of white space."""
+    folded = unicodedata.normalize("NFKC", value)
+    return _SPACES.sub(" ", folded).strip().casefold()
+
+
+def _reject_control_characters(value: str) -> str:
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class ContentRequest(BaseModel):
+    """What a learner asks for. Equivalent requests normalise to the same fields and so to one cache key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Kind
+    subject: str = Field(min_length=1, max_length=80)
+    topic: str | None = Field(default=None, max_length=120, description="topic or skill")
+    grade: str | None = Field(default=None, max_length=20, description="grade or level, e.g. 10 or B1")
+    learning_style: LearningStyle | None = None
+    question_type: QuestionType | None = None
+    exam_type: ExamType | None = None
+    lesson_number: int | None = Field(default=None, ge=1, le=1000)
+    count: int | None = Field(default=None, ge=1, le=250)
+    scope: Scope = Scope.SHARED
+
+    @field_validator("subject", "topic", "grade", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            _reject_control_characters(value)
+            return normalise_text(value) or None
+        return value
+
+    @model_validator(mode="after")
+    def _fit_kind(self) -> Self:
+        if not self.subject:
+            raise ValueError("subject must not be blank")
+        problems: list[str] = []
+        if self.kind is Kind.QUESTION_SET and self.question_type is None:
+            problems.append("question_set needs question_type")
+        if self.kind is Kind.EXAM and self.exam_type is None:
+            problems.append("exam needs exam_type")
+        if self.kind is not Kind.QUESTION_SET and self.question_type is not None:
+            problems.append("question_type applies only to question_set")
+        if self.kind is not Kind.EXAM and self.exam_type is not None:
+            problems.append("exam_type applies only to exam")
+        if self.kind is not Kind.LESSON and self.lesson_number is not None:
+            problems.append("lesson_number applies only to lesson")
+        if self.kind is Kind.LESSON and self.count is not None:
+            problems.append("count does not apply to lesson")
+        if self.kind is Kind.QUESTION_SET and self.count is not None and self.count > 50:
+            problems.append("a question_set holds at most 50 questions")
+        if problems:
+            raise ValueError("; ".join(problems))
+        # Fill the defaults in so "count omitted" and "count=5" are the same request and the same key.
+        if self.kind is Kind.QUESTION_SET and self.count is None:
+            object.__setattr__(self, "count", DEFAULT_QUESTION_SET_SIZE)
+        if self.kind is Kind.EXAM and self.count is None and self.exam_type is not None:
+            object.__setattr__(self, "count", DEFAULT_EXAM_QUESTIONS[self.exam_type])
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The normalised request as plain data, without empty fields: the input of the cache key."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Caller(BaseModel):
+    """Who is calling, taken from the verified JWT claims, never from the body or query."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str = Field(min_length=1, max_length=256)
+    role: Role = Role.STUDENT
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    GENERATING = "generating"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Job(BaseModel):
+    """A request to generate one content key, as stored and as shown to its owner."""
+
+    job_id: str
+    key: str
+    kind: Kind
+    status: JobStatus
+    request: dict[str, Any]
+    owner: str | None = Field(default=None, description="the learner for personal content; None for shared")
+    lane: Lane
+    priority: int
+    created_at: float
+    updated_at: float
+    attempts: int = 0
+    reason: str | None = None
+    correlation_id: str | None = None
+
+    def visible_to(self, caller: Caller) -> bool:
+        return self.owner is None or self.owner == caller.sub or caller.is_admin
+
+
+class TokenUsage(BaseModel):
+    """All four token kinds the Messages API reports; ``input_tokens`` excludes cached tokens."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+
+class Generation(BaseModel):
+    """What a generator returns: a schema-valid body and what it cost to make."""
+
+    body: dict[str, Any]
+    generator: Literal["anthropic", "offline"]
+    model: str
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    latency_ms: int = 0
+    attempts: int = 1

@@ -1,0 +1,1 @@
+"""Use cases: pure Python, their ports passed in."""

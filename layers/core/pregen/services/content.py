@@ -1,0 +1,178 @@
+"""Serving and enqueueing: a hit is served from the cache, a miss becomes a job (or joins the one in flight)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pregen.errors import NotFound
+from pregen.keys import cache_key, new_job_id
+from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
+
+if TYPE_CHECKING:
+    from pregen.clock import Clock
+    from pregen.ports import ContentStore, Counters, JobQueue, JobStore, StoredContent
+
+
+@dataclass
+class ServeDeps:
+    """The ports the serving use cases need; the function's app.py builds them once per container."""
+
+    store: ContentStore
+    jobs: JobStore
+    queue: JobQueue
+    counters: Counters
+    clock: Clock
+    inflight_seconds: int = 3600
+    retry_after_seconds: int = 3
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    content: StoredContent
+
+
+@dataclass(frozen=True)
+class Pending:
+    key: str
+    job: Job
+    joined: bool
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The outcome of one pre-generation request: why it was or was not enqueued."""
+
+    key: str
+    status: Literal["queued", "in_flight", "cached"]
+    job_id: str | None = None
+
+
+@dataclass
+class JobView:
+    job: Job
+    content: StoredContent | None = field(default=None)
+
+
+def day_of(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, tz=dt.UTC).date().isoformat()
+
+
+def owner_for(request: ContentRequest, caller: Caller) -> str | None:
+    return caller.sub if request.scope is Scope.PERSONAL else None
+
+
+def serve_content(
+    request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
+) -> Hit | Pending:
+    """One read of the content; on a hit, one small write to its usage counter. On a miss, enqueue or join."""
+    key = cache_key(request, caller)
+    now = deps.clock.now()
+    stored = deps.store.get_content(key, now)
+    if stored is not None:
+        deps.store.record_hit(key, now, stored.expires_at)
+        return Hit(key=key, content=stored)
+    job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
+    deps.counters.add(day_of(now), {f"misses#{request.kind.value}": 1}, now)
+    return Pending(key=key, job=job, joined=joined)
+
+
+def enqueue_or_join(
+    request: ContentRequest,
+    caller: Caller,
+    priority: int,
+    deps: ServeDeps,
+    *,
+    correlation_id: str | None = None,
+) -> tuple[Job, bool]:
+    """Put the key in flight and enqueue its job, or return the job already in flight for it.
+
+    Joining a background job from the interactive lane also sends the job to the interactive lane: whichever
+    delivery takes the worker's lease first generates it, the other finds the content and finishes at once.
+    """
+    key = cache_key(request, caller)
+    lane = Priority.lane(priority)
+    now = deps.clock.now()
+    job = Job(
+        job_id=new_job_id(),
+        key=key,
+        kind=request.kind,
+        status=JobStatus.QUEUED,
+        request=request.canonical(),
+        owner=owner_for(request, caller),
+        lane=lane,
+        priority=priority,
+        created_at=now,
+        updated_at=now,
+        correlation_id=correlation_id,
+    )
+    claim = deps.store.claim_inflight(key, job.job_id, lane, now, deps.inflight_seconds)
+    if not claim.won:
+        existing = deps.jobs.get_job(claim.job_id)
+        if existing is not None:
+            if (
+                lane is Lane.INTERACTIVE
+                and claim.lane != lane.value
+                and deps.store.promote_inflight(key, existing.job_id, lane)
+            ):
+                deps.queue.send(lane, _message(existing, correlation_id))
+            return existing, True
+        # The marker names a job that was never written (its writer crashed): take the key over.
+        if not deps.store.take_over_inflight(
+            key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
+        ):
+            return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+    try:
+        deps.jobs.put_job(job)
+        deps.queue.send(lane, _message(job, correlation_id))
+    except Exception:
+        # Never leave a key marked in flight with no message that will ever finish it.
+        deps.store.release_inflight(key, job.job_id)
+        raise
+    return job, False
+
+
+def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "key": job.key,
+        "request": job.request,
+        "owner": job.owner,
+        "priority": job.priority,
+        "correlation_id": correlation_id or job.correlation_id or job.job_id,
+    }
+
+
+def pregenerate(
+    requests: list[ContentRequest], priority: int, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
+) -> list[Enqueued]:
+    """Enqueue many requests; keys already cached or in flight are not enqueued again."""
+    results: list[Enqueued] = []
+    seen: dict[str, Enqueued] = {}
+    now = deps.clock.now()
+    for request in requests:
+        key = cache_key(request, caller)
+        if key in seen:  # the same key twice in one batch: one job
+            results.append(seen[key])
+            continue
+        if deps.store.get_content(key, now) is not None:
+            outcome = Enqueued(key=key, status="cached")
+        else:
+            job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+            outcome = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
+        seen[key] = outcome
+        results.append(outcome)
+    return results
+
+
+def job_status(job_id: str, caller: Caller, deps: ServeDeps) -> JobView:
+    """A job and, once done, its content. Another learner's personal job is reported as not found."""
+    job = deps.jobs.get_job(job_id)
+    if job is None or not job.visible_to(caller):
+        raise NotFound(f"no job {job_id}")
+    view = JobView(job=job)
+    if job.status is JobStatus.DONE:
+        view.content = deps.store.get_content(job.key, deps.clock.now(), consistent=True)
+    return view

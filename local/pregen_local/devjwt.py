@@ -1,0 +1,98 @@
+"""Dev JWTs for the local stack: RS256 tokens signed with a key kept in .local/, verified as the HTTP API's
+JWT authorizer would verify them (signature, expiry, issuer, audience)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pregen_local.template import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ISSUER = "https://pregen.local/dev"
+AUDIENCE = "pregen-local"
+KEY_FILE = ROOT / ".local" / "dev-jwt-key.pem"
+ROLES = ("student", "teacher", "admin")
+
+
+def signing_key(path: Path = KEY_FILE) -> rsa.RSAPrivateKey:
+    """The dev signing key, created on first use. Local only: it signs nothing that reaches AWS."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise TypeError(f"{path} does not hold an RSA private key")
+    return loaded
+
+
+def mint(
+    sub: str,
+    role: str = "student",
+    *,
+    ttl_seconds: int = 3600,
+    key_file: Path = KEY_FILE,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "role": role,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        **(extra or {}),
+    }
+    return jwt.encode(claims, signing_key(key_file), algorithm="RS256", headers={"kid": "pregen-local"})
+
+
+class TokenRejected(Exception):
+    """The token is missing, malformed, wrongly signed, expired, or for another issuer or audience."""
+
+
+def verify(authorization: str | None, *, key_file: Path = KEY_FILE) -> dict[str, Any]:
+    if not authorization:
+        raise TokenRejected("missing token")
+    token = authorization.removeprefix("Bearer ").strip()
+    public = signing_key(key_file).public_key()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public,
+            algorithms=["RS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenRejected(str(exc)) from exc
+    return claims
+
+
+def as_authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
+    """HTTP API passes every claim on as a string, and arrays as "[a b]"."""
+    out: dict[str, str] = {}
+    for name, value in claims.items():
+        if isinstance(value, list):
+            out[name] = "[" + " ".join(str(v) for v in value) + "]"
+        elif isinstance(value, bool):
+            out[name] = str(value).lower()
+        else:
+            out[name] = str(value)
+    return out

@@ -1,0 +1,524 @@
+"""A fake Anthropic Messages API (``POST /v1/messages``) on loopback, for tests and local runs without a key.
+
+It speaks the real wire format: message responses with all four token kinds in ``usage``, and errors as
+``{"type": "error", "error": {"type": ..., "message": ...}}`` with status 429 (and ``retry-after``), 529 or 500.
+
+Scripted replies are served first, in order::
+
+    with running_fake_anthropic() as fake:
+        fake.script([Reply.rate_limited(retry_after=0), Reply.text("not json"), Reply.json(body)])
+        ...  # point the client at fake.base_url
+
+When the script is empty it answers with valid content: it reads the request's user prompt (which holds
+``Request (JSON):\\n{...}``, see ``pregen.generators.prompts.user_prompt``) and returns the body of pregen's
+``OfflineGenerator`` as JSON text. Optional fault rates (seeded) turn some of those answers into failures.
+
+Every request is recorded (``fake.requests``) with the body sent and the answer given.
+
+Standalone: ``python -m pregen_local.fake_anthropic --port 8099``, then ``ANTHROPIC_BASE_URL=http://127.0.0.1:8099``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import random
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from pregen.generators.offline import OfflineGenerator
+from pregen.models import ContentRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+REQUEST_MARKER = "Request (JSON):"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a reply reports in ``usage``. ``cache_write_1h_tokens`` is the part of
+    ``cache_creation_input_tokens`` written with the 1-hour TTL (the rest is the 5-minute TTL)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_creation_input_tokens - self.cache_write_1h_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
+            },
+            "server_tool_use": None,
+            "service_tier": "standard",
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer. Build it with the class methods.
+
+    A message reply whose ``content`` is None answers with the offline body for the request (cut in half when
+    ``truncate``; without its ``title`` when ``invalid``). A reply whose ``usage`` is None reports usage
+    estimated from the request (about 4 characters a token, with prompt caching honoured for system blocks
+    marked ``cache_control``).
+    """
+
+    status: int = 200
+    content: str | None = None
+    stop_reason: str = "end_turn"
+    truncate: bool = False
+    invalid: bool = False
+    usage: Usage | None = None
+    error_type: str | None = None
+    error_message: str = ""
+    retry_after: float | None = None
+
+    @classmethod
+    def offline(cls, *, usage: Usage | None = None) -> Reply:
+        """The valid answer the server gives when the script is empty."""
+        return cls(usage=usage)
+
+    @classmethod
+    def json(cls, body: Mapping[str, Any], *, usage: Usage | None = None) -> Reply:
+        return cls(content=json.dumps(body), usage=usage)
+
+    @classmethod
+    def invalid_offline(cls, *, usage: Usage | None = None) -> Reply:
+        """Valid JSON that fails the schema: the offline body without its ``title``."""
+        return cls(invalid=True, usage=usage)
+
+    @classmethod
+    def text(cls, text: str, *, stop_reason: str = "end_turn", usage: Usage | None = None) -> Reply:
+        return cls(content=text, stop_reason=stop_reason, usage=usage)
+
+    @classmethod
+    def truncated(cls, text: str | None = None, *, usage: Usage | None = None) -> Reply:
+        """``stop_reason: max_tokens`` with JSON cut off part-way (the offline body's first half by default)."""
+        return cls(content=text, stop_reason="max_tokens", truncate=text is None, usage=usage)
+
+    @classmethod
+    def refusal(cls, text: str = "I can't help with that request.", *, usage: Usage | None = None) -> Reply:
+        return cls(content=text, stop_reason="refusal", usage=usage)
+
+    @classmethod
+    def error(cls, status: int, error_type: str, message: str, *, retry_after: float | None = None) -> Reply:
+        return cls(status=status, error_type=error_type, error_message=message, retry_after=retry_after)
+
+    @classmethod
+    def rate_limited(cls, *, retry_after: float | None = 0) -> Reply:
+        """429 ``rate_limit_error``. ``retry-after`` 0 makes the SDK fall back to its own short backoff
+        (about half a second); a small positive value such as 0.01 makes it retry almost at once."""
+        return cls.error(
+            429,
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit.",
+            retry_after=retry_after,
+        )
+
+    @classmethod
+    def overloaded(cls, *, retry_after: float | None = None) -> Reply:
+        return cls.error(529, "overloaded_error", "Overloaded", retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls, *, retry_after: float | None = None) -> Reply:
+        return cls.error(500, "api_error", "Internal server error", retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Probabilities that an unscripted request fails, drawn from one seeded random (one draw per request)."""
+
+    rate_limited: float = 0.0
+    overloaded: float = 0.0
+    invalid: float = 0.0
+    truncated: float = 0.0
+    refusal: float = 0.0
+    seed: int = 0
+    retry_after: float | None = 0
+
+    def __post_init__(self) -> None:
+        rates = (self.rate_limited, self.overloaded, self.invalid, self.truncated, self.refusal)
+        if any(r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError("fault rates must be non-negative and add up to at most 1")
+
+    def pick(self, rng: random.Random) -> Reply | None:
+        """The failure to serve, or None for a valid answer."""
+        draw = rng.random()
+        faults = (
+            (self.rate_limited, Reply.rate_limited(retry_after=self.retry_after)),
+            (self.overloaded, Reply.overloaded(retry_after=self.retry_after)),
+            (self.invalid, Reply.invalid_offline()),
+            (self.truncated, Reply.truncated()),
+            (self.refusal, Reply.refusal()),
+        )
+        for rate, reply in faults:
+            if draw < rate:
+                return reply
+            draw -= rate
+        return None
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request received and the answer given."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    status: int
+    response: dict[str, Any]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages") or [])
+
+    @property
+    def model(self) -> str | None:
+        model = self.body.get("model")
+        return model if isinstance(model, str) else None
+
+
+class UnanswerableRequest(Exception):
+    """The request cannot be answered (400 ``invalid_request_error``)."""
+
+
+def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
+    """The ContentRequest in the first user message's ``Request (JSON):`` part."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise UnanswerableRequest("messages: at least one message is required")
+    first = messages[0]
+    content = first.get("content") if isinstance(first, dict) else None
+    if isinstance(content, list):
+        content = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    if not isinstance(content, str) or REQUEST_MARKER not in content:
+        raise UnanswerableRequest(f"the first user message holds no {REQUEST_MARKER!r} part")
+    spec_text = content.split(REQUEST_MARKER, 1)[1].lstrip()
+    try:
+        spec, _ = json.JSONDecoder().raw_decode(spec_text)
+        return ContentRequest.model_validate(spec)
+    except (ValueError, ValidationError) as exc:
+        raise UnanswerableRequest(f"the request JSON is not a valid ContentRequest: {exc}") from exc
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return ""
+
+
+class FakeAnthropic:
+    """The fake's state: the script, the fault rates, the prompt cache and the recorded requests."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultRates | None = None,
+        latency_s: float = 0.0,
+        require_api_key: bool = True,
+    ) -> None:
+        self.faults = faults or FaultRates()
+        self.latency_s = latency_s
+        self.require_api_key = require_api_key
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[Reply] = deque()
+        self._rng = random.Random(self.faults.seed)
+        self._cached: set[str] = set()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._offline = OfflineGenerator()
+        self._httpd = _HTTPServer((host, port), self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- scripting --------------------------------------------------------------------------------------------
+
+    def script(self, replies: Iterable[Reply]) -> None:
+        """Queue replies; each request takes the next one. Unscripted requests get valid (offline) content."""
+        with self._lock:
+            self._script.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not served yet."""
+        with self._lock:
+            return len(self._script)
+
+    def reset(self) -> None:
+        """Forget the script, the recorded requests and the prompt cache; reseed the fault random."""
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self._cached.clear()
+            self._rng = random.Random(self.faults.seed)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self) -> FakeAnthropic:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-anthropic", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- answering --------------------------------------------------------------------------------------------
+
+    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Answer one HTTP request: (status, extra headers, JSON body). Records it."""
+        body: dict[str, Any] = {}
+        try:
+            parsed = json.loads(raw or b"{}")
+            if isinstance(parsed, dict):
+                body = parsed
+        except ValueError:
+            pass
+        rejected = self._reject(path, headers, body)
+        status, extra, answer = _error(rejected) if rejected else self._answer(body)
+        with self._lock:
+            self.requests.append(RecordedRequest(path, headers, body, status, answer))
+        return status, extra, answer
+
+    def _reject(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply | None:
+        """The error for a request the real API would refuse before generating, or None."""
+        if path.split("?", 1)[0].rstrip("/") != "/v1/messages":
+            return Reply.error(404, "not_found_error", f"no route for {path}")
+        if self.require_api_key and not (headers.get("x-api-key") or headers.get("authorization")):
+            return Reply.error(401, "authentication_error", "x-api-key header is required")
+        if not body:
+            return Reply.error(400, "invalid_request_error", "the body must be a JSON object")
+        missing = [name for name in ("model", "max_tokens", "messages") if name not in body]
+        if missing:
+            return Reply.error(400, "invalid_request_error", f"{missing[0]}: Field required")
+        return None
+
+    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with self._lock:
+            reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if reply.error_type is not None:
+            return _error(reply)
+        try:
+            text = self._reply_text(reply, body)
+        except UnanswerableRequest as exc:
+            return _error(Reply.error(400, "invalid_request_error", str(exc)))
+        usage = reply.usage or self._estimate_usage(body, text)
+        message = {
+            "id": f"msg_fake_{next(self._ids):012d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": reply.stop_reason,
+            "stop_sequence": None,
+            "usage": usage.to_wire(),
+        }
+        return reply.status, {}, message
+
+    def _reply_text(self, reply: Reply, body: Mapping[str, Any]) -> str:
+        if reply.content is not None:
+            return reply.content
+        offline = self._offline.generate(content_request_from(body)).body
+        if reply.invalid:
+            offline = {k: v for k, v in offline.items() if k != "title"}
+        text = json.dumps(offline)
+        return text[: len(text) // 2] if reply.truncate else text
+
+    def _estimate_usage(self, body: Mapping[str, Any], answer: str) -> Usage:
+        """About 4 characters a token. System blocks up to the last ``cache_control`` mark are the cached prefix:
+        written on first sight (1-hour TTL when the mark says ``"ttl": "1h"``), read afterwards."""
+        system = body.get("system")
+        blocks: list[Any] = [{"type": "text", "text": system}] if isinstance(system, str) else list(system or [])
+        marks = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
+        prefix = blocks[: marks[-1] + 1] if marks else []
+        rest = blocks[len(prefix) :]
+        prefix_tokens = _tokens(_text_of(prefix))
+        uncached = _text_of(rest) + "".join(
+            _text_of(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)
+        )
+        written = read = write_1h = 0
+        if prefix:
+            digest = hashlib.sha256(json.dumps([body.get("model"), prefix], sort_keys=True).encode()).hexdigest()
+            with self._lock:
+                seen = digest in self._cached
+                self._cached.add(digest)
+            if seen:
+                read = prefix_tokens
+            else:
+                written = prefix_tokens
+                if (prefix[-1].get("cache_control") or {}).get("ttl") == "1h":
+                    write_1h = prefix_tokens
+        return Usage(
+            input_tokens=_tokens(uncached),
+            output_tokens=_tokens(answer),
+            cache_creation_input_tokens=written,
+            cache_read_input_tokens=read,
+            cache_write_1h_tokens=write_1h,
+        )
+
+
+def _error(reply: Reply) -> tuple[int, dict[str, str], dict[str, Any]]:
+    headers: dict[str, str] = {}
+    if reply.retry_after is not None:
+        seconds = reply.retry_after
+        headers["retry-after"] = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+    body = {
+        "type": "error",
+        "error": {"type": reply.error_type or "api_error", "message": reply.error_message},
+        "request_id": f"req_fake_{threading.get_ident():x}{time.monotonic_ns():x}",
+    }
+    return reply.status, headers, body
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], fake: FakeAnthropic) -> None:
+        self.fake = fake
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-anthropic/1"
+    server: _HTTPServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, answer = self.server.fake.handle(self.path, headers, raw)
+        self._send(status, extra, answer)
+
+    def do_GET(self) -> None:
+        status, extra, answer = _error(Reply.error(404, "not_found_error", f"no route for GET {self.path}"))
+        self._send(status, extra, answer)
+
+    def _send(self, status: int, extra: dict[str, str], answer: dict[str, Any]) -> None:
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", str(answer.get("request_id") or answer.get("id") or "req_fake"))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``FakeAnthropic.requests`` instead of the access log."""
+
+
+@contextmanager
+def running_fake_anthropic(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: FaultRates | None = None,
+    latency_s: float = 0.0,
+    require_api_key: bool = True,
+) -> Iterator[FakeAnthropic]:
+    """A started fake on ``host:port`` (port 0: an ephemeral one; read ``.base_url``), stopped on exit."""
+    fake = FakeAnthropic(host=host, port=port, faults=faults, latency_s=latency_s, require_api_key=require_api_key)
+    with fake:
+        yield fake
+
+
+@dataclass
+class _Args:
+    host: str = "127.0.0.1"
+    port: int = 8099
+    seed: int = 0
+    latency: float = 0.0
+    rate_limited: float = 0.0
+    overloaded: float = 0.0
+    invalid: float = 0.0
+    truncated: float = 0.0
+    refusal: float = 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m pregen_local.fake_anthropic", description="A fake Anthropic Messages API."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault random")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal"):
+        parser.add_argument(f"--{fault}", type=float, default=0.0, metavar="P", help=f"probability of {fault}")
+    args = parser.parse_args(argv, namespace=_Args())
+    faults = FaultRates(
+        rate_limited=args.rate_limited,
+        overloaded=args.overloaded,
+        invalid=args.invalid,
+        truncated=args.truncated,
+        refusal=args.refusal,
+        seed=args.seed,
+    )
+    fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency_s=args.latency)
+    print(f"fake Anthropic Messages API on {fake.base_url} (Ctrl-C to stop)", flush=True)
+    try:
+        fake.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

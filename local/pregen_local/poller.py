@@ -1,0 +1,130 @@
+"""Feeds SQS batches to a function the way Lambda's event source mapping does: batch size, concurrency,
+partial batch failures (ReportBatchItemFailures), visibility, and redrive to the DLQ after maxReceiveCount
+(moto applies the queue's RedrivePolicy on receive, as SQS does)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pregen.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from pregen_local.runtime import LocalFunction
+
+
+def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
+    attrs = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attrs.get("SentTimestamp", "0"),
+            "SenderId": attrs.get("SenderId", "local"),
+            "ApproximateFirstReceiveTimestamp": attrs.get("ApproximateFirstReceiveTimestamp", "0"),
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": None,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType", "String"),
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+class QueuePoller:
+    """``concurrency`` loops, each receiving one batch at a time and invoking the function with it."""
+
+    def __init__(
+        self,
+        sqs: SQSClient,
+        *,
+        queue_url: str,
+        queue_arn: str,
+        function: LocalFunction,
+        batch_size: int,
+        concurrency: int,
+        retry_visibility_s: int | None,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.function = function
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.retry_visibility_s = retry_visibility_s
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.delivered = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        for i in range(self.concurrency):
+            thread = threading.Thread(
+                target=self._loop, name=f"poller-{self.queue_arn.rsplit(':', 1)[-1]}-{i}", daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception:
+                logger.exception("poller error", queue=self.queue_url)
+                self.stopping.wait(1)
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Receive one batch and hand it to the function; returns how many messages it held."""
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
+        try:
+            result = self.function.invoke(event) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            logger.exception("worker invocation failed; the whole batch returns to the queue")
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        for message in messages:
+            if message["MessageId"] in failed and self.retry_visibility_s is not None:
+                # Local convenience: retry after a few seconds instead of the full visibility timeout.
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_visibility_s,
+                )
+        self.delivered += len(messages)
+        self.failed += len(failed)
+        return len(messages)

@@ -1,0 +1,56 @@
+"""A minimal Lambda runtime: imports a function's handler and invokes it with an event and a context."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pregen_local.template import FunctionSpec
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    timeout_s: int
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+class LocalFunction:
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+
+    @property
+    def handler(self) -> Callable[[dict[str, Any], Any], Any]:
+        if self._handler is None:
+            module = importlib.import_module(self.spec.module)
+            self._handler = getattr(module, self.spec.handler)
+        return self._handler
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        context = LambdaContext(function_name=self.spec.logical_id, timeout_s=self.spec.timeout)
+        return self.handler(event, context)

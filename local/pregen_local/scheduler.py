@@ -1,0 +1,55 @@
+"""Fires the template's ScheduleV2 events at their rate, as EventBridge Scheduler would invoke the function."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING
+
+from pregen.observability import logger
+
+if TYPE_CHECKING:
+    from pregen_local.runtime import LocalFunction
+    from pregen_local.template import Schedule
+
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between runs of a ``rate(...)`` expression; None for ``cron(...)`` and ``at(...)``."""
+    found = _RATE.match(expression.strip())
+    if not found:
+        return None
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+class Scheduler:
+    def __init__(self, schedules: list[Schedule], functions: dict[str, LocalFunction], scale: float = 1.0) -> None:
+        self.schedules = schedules
+        self.functions = functions
+        self.scale = scale
+        self.stopping = threading.Event()
+        self.fired: dict[str, int] = {}
+
+    def start(self) -> None:
+        for schedule in self.schedules:
+            seconds = rate_seconds(schedule.expression)
+            if seconds is None:
+                logger.warning("schedule not run locally: only rate() is supported", schedule=schedule.name)
+                continue
+            threading.Thread(target=self._loop, args=(schedule, seconds * self.scale), daemon=True).start()
+
+    def fire(self, schedule: Schedule) -> object:
+        self.fired[schedule.name] = self.fired.get(schedule.name, 0) + 1
+        return self.functions[schedule.function].invoke(dict(schedule.input))
+
+    def _loop(self, schedule: Schedule, interval: float) -> None:
+        while not self.stopping.wait(interval):
+            try:
+                self.fire(schedule)
+            except Exception:
+                logger.exception("scheduled invocation failed", schedule=schedule.name)
+
+    def stop(self) -> None:
+        self.stopping.set()

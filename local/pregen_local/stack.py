@@ -1,0 +1,195 @@
+"""The whole of Pregen on one machine, no Docker: moto server (DynamoDB, SQS, Scheduler, CloudWatch), the
+HTTP front, the SQS pollers and the scheduler, all wired from template.yaml.
+
+    python -m pregen_local.stack [--port 3000] [--moto-port 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pregen_local import devjwt
+from pregen_local.template import ROOT, Template
+
+STATE_FILE = ROOT / ".local" / "stack.json"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    moto_port: int = 0
+    retry_visibility_s: int = 2
+    local_concurrency: int = 4
+    schedule_scale: float = 1.0
+    state_file: Path = STATE_FILE
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.stopped = threading.Event()
+        self.pollers: list[Any] = []
+
+    def start(self) -> dict[str, Any]:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        opts = self.options
+        moto_port = opts.moto_port or free_port(opts.host)
+        self.moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
+        self.moto.start()
+        endpoint = f"http://{opts.host}:{moto_port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_DEV": "false",
+            }
+        )
+        import boto3
+
+        template = Template(
+            overrides={
+                "JwtIssuer": devjwt.ISSUER,
+                "JwtAudience": devjwt.AUDIENCE,
+                "Environment": "local",
+            }
+        )
+        resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"))
+        env = template.environment()
+        env["ANTHROPIC_API_KEY_PARAMETER"] = ""  # locally the key comes from ANTHROPIC_API_KEY, if set
+        env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
+        env.update(opts.extra_env)
+        os.environ.update(env)
+
+        from pregen_local.front import Front, serve
+        from pregen_local.poller import QueuePoller
+        from pregen_local.runtime import LocalFunction
+        from pregen_local.scheduler import Scheduler
+
+        functions = {name: LocalFunction(spec) for name, spec in template.functions().items()}
+        for fn in functions.values():
+            _ = fn.handler  # import every handler now: a broken one fails the stack at start, loudly
+        sqs = boto3.client("sqs")
+        for source in template.queue_sources():
+            poller = QueuePoller(
+                sqs,
+                queue_url=resources.queue_urls[source.queue],
+                queue_arn=resources.queue_arns[source.queue],
+                function=functions[source.function],
+                batch_size=source.batch_size,
+                concurrency=max(1, min(source.max_concurrency, opts.local_concurrency)),
+                retry_visibility_s=opts.retry_visibility_s,
+            )
+            poller.start()
+            self.pollers.append(poller)
+        self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
+        self.scheduler.start()
+        self.front = Front(template.routes(), functions)
+        self.http = serve(self.front, opts.host, opts.port)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        port = self.http.server_address[1]
+        state = {
+            "url": f"http://{opts.host}:{port}",
+            "aws_endpoint": endpoint,
+            "tables": resources.tables,
+            "queues": resources.queue_urls,
+            "generator": "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline",
+            "pid": os.getpid(),
+        }
+        opts.state_file.parent.mkdir(parents=True, exist_ok=True)
+        opts.state_file.write_text(json.dumps(state, indent=2))
+        self.state = state
+        return state
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.scheduler.stop()
+        self.http.shutdown()
+        self.moto.stop()
+        self.stopped.set()
+
+
+def banner(state: dict[str, Any]) -> str:
+    token = devjwt.mint("alice", "student")
+    url = state["url"]
+    return "\n".join(
+        [
+            f"Pregen local stack is up at {url}",
+            f"  generator: {state['generator']}; AWS services: moto at {state['aws_endpoint']}",
+            "",
+            "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
+            f"  export TOKEN={token}",
+            "",
+            "Ask for a lesson (202 + job on the first call, 200 X-Cache: HIT once generated):",
+            '  curl -si -H "Authorization: Bearer $TOKEN" \\',
+            f"      '{url}/v1/content?kind=lesson&subject=Math&topic=Fractions&grade=5'",
+            "Follow the job:",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/v1/jobs/<job_id>',
+            "",
+            "Ctrl-C stops it.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pregen-local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PREGEN_PORT", "3000")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("PREGEN_MOTO_PORT", "0")))
+    parser.add_argument(
+        "--retry-visibility",
+        type=int,
+        default=2,
+        help="seconds before a failed message is delivered again (AWS: the visibility timeout)",
+    )
+    parser.add_argument("--state-file", type=Path, default=STATE_FILE)
+    args = parser.parse_args(argv)
+    stack = LocalStack(
+        StackOptions(
+            host=args.host,
+            port=args.port,
+            moto_port=args.moto_port,
+            retry_visibility_s=args.retry_visibility,
+            state_file=args.state_file,
+        )
+    )
+    state = stack.start()
+    print(banner(state), flush=True)
+
+    def _stop(*_: object) -> None:
+        stack.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stack.stopped.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

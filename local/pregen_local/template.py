@@ -1,0 +1,276 @@
+"""Reads template.yaml the way the local stack and the integration tests need it: parameters, functions with
+their routes, queues and schedules, and the tables and queues themselves, created from the template so the
+local resources cannot drift from the deployed ones."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics (!Ref, !GetAtt, !Sub ...) as plain Fn:: mappings."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open() as handle:
+        data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
+    return data
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    function: str
+    queue: str
+    batch_size: int
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    name: str
+    expression: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    module: str
+    handler: str
+    timeout: int
+    environment: dict[str, str]
+
+
+@dataclass
+class Resources:
+    """Physical names of what was created: table names, queue URLs and ARNs, by logical id."""
+
+    tables: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+
+
+class Template:
+    def __init__(self, data: dict[str, Any] | None = None, overrides: dict[str, str] | None = None) -> None:
+        self.data = data if data is not None else load_template()
+        self.resources_section: dict[str, Any] = self.data["Resources"]
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.data.get("Parameters", {}).items()}
+        self.parameters.update(overrides or {})
+        self.created = Resources()
+
+    # -- resolution of intrinsics ---------------------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((name, arg),) = value.items()
+            if name == "Ref":
+                return self._ref(str(arg))
+            if name == "Fn::GetAtt":
+                return self._get_att(arg[0], arg[1])
+            if name == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), str(arg))
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _sub_var(self, name: str) -> Any:
+        if "." in name:
+            logical, attr = name.split(".", 1)
+            return self._get_att(logical, attr)
+        return self._ref(name)
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "pregen-local",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.created.tables:
+            return self.created.tables[name]
+        if name in self.created.queue_urls:
+            return self.created.queue_urls[name]
+        if name in self.resources_section:
+            return f"pregen-local-{name}"
+        raise KeyError(f"cannot resolve Ref {name}")
+
+    def _get_att(self, logical: str, attr: str) -> Any:
+        if attr == "Arn" and logical in self.created.queue_arns:
+            return self.created.queue_arns[logical]
+        if attr == "QueueName" and logical in self.created.queue_urls:
+            return self.created.queue_urls[logical].rsplit("/", 1)[-1]
+        if attr == "Arn" and logical in self.created.tables:
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.created.tables[logical]}"
+        return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical}"
+
+    # -- reading --------------------------------------------------------------------------------------------------
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources_section.items() if res.get("Type") == kind}
+
+    def _function_globals(self) -> dict[str, Any]:
+        globals_: dict[str, Any] = self.data.get("Globals", {}).get("Function", {})
+        return globals_
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        glob = self._function_globals()
+        specs = {}
+        for name, res in self.of_type("AWS::Serverless::Function").items():
+            props = res["Properties"]
+            env = {
+                **glob.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
+            code_uri = str(props["CodeUri"]).strip("/")
+            handler = props.get("Handler", glob.get("Handler", "app.lambda_handler"))
+            module_name, _, attr = handler.rpartition(".")
+            specs[name] = FunctionSpec(
+                logical_id=name,
+                module=f"{code_uri.replace('/', '.')}.{module_name}",
+                handler=attr,
+                timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+                environment={k: str(self.resolve(v)) for k, v in env.items()},
+            )
+        return specs
+
+    def _events(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        found = []
+        for name, res in self.of_type("AWS::Serverless::Function").items():
+            for event_name, event in res["Properties"].get("Events", {}).items():
+                if event.get("Type") == kind:
+                    found.append((name, event_name, event.get("Properties", {})))
+        return found
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(method=str(p["Method"]).upper(), path=str(p["Path"]), function=fn)
+            for fn, _, p in self._events("HttpApi")
+        ]
+
+    def queue_sources(self) -> list[QueueSource]:
+        sources = []
+        for fn, _, props in self._events("SQS"):
+            queue = props["Queue"]["Fn::GetAtt"][0]
+            concurrency = int(self.resolve(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)))
+            sources.append(
+                QueueSource(
+                    function=fn, queue=queue, batch_size=int(props.get("BatchSize", 10)), max_concurrency=concurrency
+                )
+            )
+        return sources
+
+    def schedules(self) -> list[Schedule]:
+        return [
+            Schedule(
+                function=fn, name=name, expression=str(p["ScheduleExpression"]), input=json.loads(p.get("Input", "{}"))
+            )
+            for fn, name, p in self._events("ScheduleV2")
+        ]
+
+    def max_receive_count(self, queue: str) -> int:
+        policy = self.resources_section[queue]["Properties"].get("RedrivePolicy", {})
+        return int(self.resolve(policy.get("maxReceiveCount", 0)))
+
+    def visibility_timeout(self, queue: str) -> int:
+        return int(self.resolve(self.resources_section[queue]["Properties"].get("VisibilityTimeout", 30)))
+
+    # -- provisioning ---------------------------------------------------------------------------------------------
+
+    def provision(self, dynamodb: DynamoDBClient, sqs: SQSClient, prefix: str = "pregen-local") -> Resources:
+        """Create every table and queue of the template (dead-letter queues first), with their TTL and redrive."""
+        for name, res in self.of_type("AWS::DynamoDB::Table").items():
+            props = res["Properties"]
+            table = f"{prefix}-{name}"
+            args: dict[str, Any] = {
+                "TableName": table,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            dynamodb.create_table(**args)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=table,
+                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+                )
+            self.created.tables[name] = table
+        queues = self.of_type("AWS::SQS::Queue")
+        ordered = sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {}))
+        for name in ordered:
+            props = queues[name].get("Properties", {})
+            attributes: dict[str, str] = {}
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+                if key in props:
+                    attributes[key] = str(self.resolve(props[key]))
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(self.resolve(props["RedrivePolicy"]))
+            url = sqs.create_queue(QueueName=f"{prefix}-{name}", Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.created.queue_urls[name] = url
+            self.created.queue_arns[name] = arn
+        return self.created
+
+    def environment(self) -> dict[str, str]:
+        """Every function's environment merged, after provisioning (the local stack runs them in one process)."""
+        merged: dict[str, str] = {}
+        for spec in self.functions().values():
+            for key, value in spec.environment.items():
+                if key in merged and merged[key] != value:
+                    raise ValueError(f"functions disagree on {key}: {merged[key]!r} vs {value!r}")
+                merged[key] = value
+        return merged

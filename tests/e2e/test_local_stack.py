@@ -1,0 +1,86 @@
+"""The local stack over real HTTP: miss → 202 → poll → 200 → hit, and the JWT authorizer's answers."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from pregen_local import devjwt
+
+pytestmark = pytest.mark.e2e
+
+
+def http(url: str, token: str | None = None, method: str = "GET", body: Any = None) -> tuple[int, dict[str, str], Any]:
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, json.loads(raw or b"null")
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(raw or b"null")
+
+
+def test_miss_poll_hit_over_http(stack: dict[str, str]) -> None:
+    token = devjwt.mint("e2e-alice", "student")
+    url = f"{stack['url']}/v1/content?kind=question_set&subject=Algebra%201&topic=Slopes&question_type=numeric&count=4"
+    # Given an empty cache, the first request is a miss with a job to follow
+    status, headers, _ = http(url, token)
+    assert status == 202
+    assert headers["x-cache"] == "MISS"
+    location = headers["location"]
+    # When we poll the job until it is done (the poller feeds the worker in the background)
+    deadline = time.monotonic() + 30
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, _, job = http(f"{stack['url']}{location}", token)
+        if job["status"] in {"done", "failed"}:
+            break
+        time.sleep(0.3)
+    # Then the job is done with four numeric questions
+    assert job["status"] == "done", job
+    questions = job["content"]["content"]["questions"]
+    assert len(questions) == 4
+    assert {q["type"] for q in questions} == {"numeric"}
+    # And the same request is now a hit, for another learner too (shared scope)
+    status, headers, hit = http(url, devjwt.mint("e2e-bob"))
+    assert status == 200
+    assert headers["x-cache"] == "HIT"
+    assert hit["content"] == job["content"]["content"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "not-a-jwt", "abc.def.ghi"],
+)
+def test_missing_or_malformed_tokens_are_401(stack: dict[str, str], token: str) -> None:
+    status, _, body = http(f"{stack['url']}/v1/content?kind=lesson&subject=x", token or None)
+    assert status == 401
+    assert body == {"message": "Unauthorized"}
+
+
+def test_wrongly_signed_and_expired_tokens_are_401(stack: dict[str, str], tmp_path: Any) -> None:
+    url = f"{stack['url']}/v1/content?kind=lesson&subject=x"
+    forged = devjwt.mint("mallory", "admin", key_file=tmp_path / "other-key.pem")
+    expired = devjwt.mint("alice", ttl_seconds=-120)
+    assert http(url, forged)[0] == 401
+    assert http(url, expired)[0] == 401
+
+
+def test_unknown_routes_are_404_and_admin_routes_need_admin(stack: dict[str, str]) -> None:
+    student = devjwt.mint("e2e-carol", "student")
+    admin = devjwt.mint("e2e-ops", "admin")
+    assert http(f"{stack['url']}/v1/nothing", student)[0] == 404
+    assert http(f"{stack['url']}/v1/analytics", student)[0] == 403
+    status, _, figures = http(f"{stack['url']}/v1/analytics", admin)
+    assert status == 200
+    assert set(figures["queues"]) == {"interactive", "interactive_dlq", "background", "background_dlq"}

@@ -1,0 +1,121 @@
+"""Integration set-up: moto's in-process AWS, with the tables and queues created from template.yaml."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from pregen import wiring
+from pregen_local.poller import to_lambda_record
+from pregen_local.runtime import LambdaContext
+from pregen_local.template import Resources, Template
+from tests.conftest import load_event
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass
+class Aws:
+    resources: Resources
+    template: Template
+    env: dict[str, str]
+
+    @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs")
+
+    @property
+    def dynamodb(self) -> Any:
+        return boto3.client("dynamodb")
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.resources.queue_urls[logical_id]
+
+    def depth(self, logical_id: str) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    with mock_aws():
+        template = Template(overrides={"JwtIssuer": "https://issuer.test", "JwtAudience": "pregen"})
+        resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="test")
+        env = template.environment()
+        env["ANTHROPIC_API_KEY_PARAMETER"] = ""
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        wiring.reset()
+        yield Aws(resources=resources, template=template, env=env)
+        wiring.reset()
+
+
+def api_event(
+    name: str,
+    *,
+    sub: str = "alice",
+    role: str = "student",
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    path: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A sample event from events/, as a given caller, with the request parts replaced."""
+    event = copy.deepcopy(load_event(name))
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"sub": sub, "role": role})
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if path is not None:
+        event["rawPath"] = path
+        event["requestContext"]["http"]["path"] = path
+    if path_parameters is not None:
+        event["pathParameters"] = path_parameters
+    return event
+
+
+def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    response = module.lambda_handler(event, LambdaContext(function_name="test", timeout_s=30))
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    body = json.loads(response["body"]) if response.get("body") else None
+    return response["statusCode"], headers, body
+
+
+def run_worker(aws: Aws, queue: str = "InteractiveQueue", *, max_batches: int = 50) -> list[dict[str, Any]]:
+    """Deliver what is on a lane's queue to the worker, batch by batch, as the event source mapping would."""
+    from functions.worker import app as worker
+
+    sqs = aws.sqs
+    url = aws.queue_url(queue)
+    arn = aws.resources.queue_arns[queue]
+    results = []
+    for _ in range(max_batches):
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        result = worker.lambda_handler(
+            {"Records": [to_lambda_record(m, arn) for m in messages]},
+            LambdaContext(function_name="worker", timeout_s=300),
+        )
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        results.append(result)
+    return results

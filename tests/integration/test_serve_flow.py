@@ -1,0 +1,189 @@
+"""The serving flow against moto: miss → job → worker → hit, joins, expiry, ownership and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from functions.get_content import app as get_content
+from functions.pre_generate import app as pre_generate
+from pregen import wiring
+from tests.integration.conftest import Aws, api_event, call, run_worker
+
+LESSON = {"kind": "lesson", "subject": "Python", "topic": "Variables", "grade": "10"}
+
+
+def get(query: dict[str, str], sub: str = "alice", role: str = "student") -> tuple[int, dict[str, str], Any]:
+    return call(get_content, api_event("get_content.json", sub=sub, role=role, query=query))
+
+
+def get_job(job_id: str, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    event = api_event("get_job.json", sub=sub, path=f"/v1/jobs/{job_id}", path_parameters={"job_id": job_id})
+    return call(get_content, event)
+
+
+def test_miss_then_generate_then_hit(aws: Aws) -> None:
+    # Given an empty cache, when a learner asks for a lesson
+    status, headers, body = get(LESSON)
+    # Then the answer is 202 with a job to follow
+    assert status == 202
+    assert headers["x-cache"] == "MISS"
+    assert headers["location"] == f"/v1/jobs/{body['job_id']}"
+    assert int(headers["retry-after"]) >= 1
+    assert body["status"] == "queued"
+    # When the worker runs the queue
+    run_worker(aws)
+    # Then the job is done and carries the content
+    status, _, job = get_job(body["job_id"])
+    assert status == 200
+    assert job["status"] == "done"
+    assert job["content"]["content"]["title"]
+    assert job["content"]["meta"]["generator"] == "offline"
+    # And the same request, spelled differently, is now a hit
+    status, headers, hit = get({**LESSON, "subject": "python ", "topic": "variables"})
+    assert status == 200
+    assert headers["x-cache"] == "HIT"
+    assert hit["key"] == body["key"]
+    assert hit["content"] == job["content"]["content"]
+
+
+def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    _, _, second = get(LESSON, sub="bob")
+    assert second["job_id"] == first["job_id"]
+    assert second["joined"] is True
+    assert aws.depth("InteractiveQueue") == 1
+
+
+def test_a_hit_reads_once_and_writes_only_the_small_stats_item(aws: Aws) -> None:
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    store = wiring.serve_deps().store
+    calls: list[str] = []
+    client = store.client  # type: ignore[attr-defined]
+    original = client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        calls.append(f"{operation}:{params.get('Key', {}).get('sk', {}).get('S', '')}")
+        return original(operation, params)
+
+    with mock.patch.object(client, "_make_api_call", side_effect=spy):
+        status, _, _ = get(LESSON)
+    assert status == 200
+    assert calls == ["GetItem:content", "UpdateItem:stats"]
+    stats = store.get_stats(miss["key"])  # type: ignore[attr-defined]
+    assert stats["hits"] == 1
+
+
+def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) -> None:
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    # Given the item's expiry has passed but DynamoDB has not deleted it
+    aws.dynamodb.update_item(
+        TableName=aws.resources.tables["ContentTable"],
+        Key={"pk": {"S": miss["key"]}, "sk": {"S": "content"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1000"}},
+    )
+    # Then the request is a miss again
+    status, headers, _ = get(LESSON)
+    assert status == 202
+    assert headers["x-cache"] == "MISS"
+
+
+def test_personal_content_and_jobs_belong_to_their_owner(aws: Aws) -> None:
+    personal = {**LESSON, "scope": "personal"}
+    _, _, alice = get(personal, sub="alice")
+    _, _, bob = get(personal, sub="bob")
+    assert alice["key"] != bob["key"]
+    assert alice["job_id"] != bob["job_id"]
+    # Another learner cannot see alice's job; an admin can
+    assert get_job(alice["job_id"], sub="bob")[0] == 404
+    admin = api_event(
+        "get_job.json",
+        sub="ops",
+        role="admin",
+        path=f"/v1/jobs/{alice['job_id']}",
+        path_parameters={"job_id": alice["job_id"]},
+    )
+    assert call(get_content, admin)[0] == 200
+    # Shared jobs are visible to any learner
+    _, _, shared = get(LESSON, sub="alice")
+    assert get_job(shared["job_id"], sub="bob")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"kind": "lesson"},
+        {"kind": "podcast", "subject": "x"},
+        {"kind": "question_set", "subject": "x"},
+        {"kind": "question_set", "subject": "x", "question_type": "essay"},
+        {"kind": "lesson", "subject": "x", "count": "many"},
+        {"kind": "lesson", "subject": "x" * 500},
+        {"kind": "exam", "subject": "x", "exam_type": "practice", "count": "9999"},
+    ],
+)
+def test_bad_queries_get_a_400_json_error(aws: Aws, query: dict[str, str]) -> None:
+    status, headers, body = get(query)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert body["error"]["code"] == "invalid_request"
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_unknown_job_is_404_and_bad_job_id_is_400(aws: Aws) -> None:
+    assert get_job("0" * 32)[0] == 404
+    assert get_job("bad!id")[0] == 400
+    assert get_job("x" * 65)[0] == 400
+
+
+def test_pregenerate_skips_cached_and_in_flight_keys(aws: Aws) -> None:
+    # Given one key cached and one in flight
+    get({"kind": "lesson", "subject": "Python", "topic": "Loops", "grade": "10"})
+    run_worker(aws)
+    _, _, in_flight = get({"kind": "lesson", "subject": "Python", "topic": "Functions", "grade": "10"})
+    # When a batch asks for both, a new one, and the new one twice
+    batch = {
+        "priority": 30,
+        "requests": [
+            {"kind": "lesson", "subject": "Python", "topic": "Loops", "grade": "10"},
+            {"kind": "lesson", "subject": "Python", "topic": "Functions", "grade": "10"},
+            {"kind": "lesson", "subject": "Python", "topic": "Classes", "grade": "10"},
+            {"kind": "lesson", "subject": "python", "topic": "classes ", "grade": "10"},
+        ],
+    }
+    status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
+    # Then only the new key is enqueued, once, on the background lane (priority 30)
+    assert status == 202
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == ["cached", "in_flight", "queued", "queued"]
+    assert body["results"][1]["job_id"] == in_flight["job_id"]
+    assert body["results"][2]["job_id"] == body["results"][3]["job_id"]
+    assert aws.depth("BackgroundQueue") == 1
+
+
+def test_students_cannot_pregenerate_above_default_priority(aws: Aws) -> None:
+    batch = {"priority": 90, "requests": [LESSON]}
+    _, _, body = call(pre_generate, api_event("pregenerate.json", sub="s1", role="student", body=batch))
+    assert body["priority"] == 50
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        {"requests": []},
+        {"priority": 500, "requests": [LESSON]},
+        {"requests": [{"kind": "lesson"}]},
+        {"requests": [LESSON] * 101},
+        [],
+    ],
+)
+def test_bad_pregenerate_bodies_get_a_400(aws: Aws, body: Any) -> None:
+    status, _, answer = call(pre_generate, api_event("pregenerate.json", body=body))
+    assert status == 400
+    assert "error" in answer

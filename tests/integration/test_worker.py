@@ -1,0 +1,212 @@
+"""The worker against moto: one generation per key under duplicates and stampedes, leases that expire,
+failures that are retried and then dead-lettered with their reason, and lanes that join."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from functions.get_content import app as get_content
+from functions.pre_generate import app as pre_generate
+from pregen import wiring
+from pregen.clock import FrozenClock
+from pregen.errors import GenerationFailed
+from pregen.generators.offline import OfflineGenerator
+from pregen.models import Caller, ContentRequest, Generation, Priority
+from pregen.services.content import enqueue_or_join
+from tests.integration.conftest import Aws, api_event, call, run_worker
+
+if TYPE_CHECKING:
+    import pytest
+
+LESSON = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
+
+
+@dataclass
+class CountingGenerator:
+    """Counts calls; fails the first ``fail_times`` calls with ``failure``."""
+
+    name: str = "counting"
+    calls: int = 0
+    fail_times: int = 0
+    failure: Exception = field(default_factory=lambda: GenerationFailed("provider unavailable", retryable=True))
+    inner: OfflineGenerator = field(default_factory=OfflineGenerator)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def generate(self, request: ContentRequest) -> Generation:
+        with self.lock:
+            self.calls += 1
+            failing = self.calls <= self.fail_times
+        if failing:
+            raise self.failure
+        return self.inner.generate(request)
+
+
+def use_generator(generator: CountingGenerator) -> None:
+    wiring.worker_deps().generator = generator
+
+
+def get(query: dict[str, str], sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    return call(get_content, api_event("get_content.json", sub=sub, query=query))
+
+
+def job(job_id: str) -> dict[str, Any]:
+    event = api_event(
+        "get_job.json", sub="ops", role="admin", path=f"/v1/jobs/{job_id}", path_parameters={"job_id": job_id}
+    )
+    return call(get_content, event)[2]
+
+
+def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
+    generator = CountingGenerator()
+    use_generator(generator)
+    _, _, miss = get(LESSON)
+    # Given SQS delivers the same message twice (at-least-once)
+    url = aws.queue_url("InteractiveQueue")
+    message = aws.sqs.receive_message(QueueUrl=url)["Messages"][0]
+    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+    aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    # When the worker runs both
+    run_worker(aws)
+    # Then the content was generated once and the job is done
+    assert generator.calls == 1
+    assert job(miss["job_id"])["status"] == "done"
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: Aws) -> None:
+    generator = CountingGenerator()
+    use_generator(generator)
+    job_ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def miss(i: int) -> None:
+        try:
+            status, _, body = get(LESSON, sub=f"learner-{i}")
+            assert status == 202
+            job_ids.append(body["job_id"])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=miss, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(job_ids)) == 1
+    assert aws.depth("InteractiveQueue") == 1
+    run_worker(aws)
+    assert generator.calls == 1
+
+
+def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws) -> None:
+    generator = CountingGenerator()
+    use_generator(generator)
+    clock = FrozenClock(at=2_000_000_000.0)
+    deps = wiring.worker_deps()
+    deps.clock = clock
+    wiring.serve_deps().clock = clock
+    caller = Caller(sub="alice")
+    request = ContentRequest.model_validate(LESSON)
+    job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, wiring.serve_deps())
+    # Given another worker took the lease and crashed without finishing
+    deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.lease_seconds)
+    # When this job is delivered while the lease is live, it does not generate
+    run_worker(aws, max_batches=1)
+    assert generator.calls == 0
+    # When the lease has expired, the redelivered message generates it
+    clock.advance(deps.lease_seconds + 1)
+    run_worker(aws)
+    assert generator.calls == 1
+    assert job(job_.job_id)["status"] == "done"
+
+
+def test_a_job_that_keeps_failing_ends_in_the_dlq_with_its_reason(aws: Aws) -> None:
+    generator = CountingGenerator(fail_times=10)
+    use_generator(generator)
+    _, _, miss = get(LESSON)
+    # When the worker keeps failing, SQS redelivers up to maxReceiveCount (3) times
+    run_worker(aws)
+    # Then the message is in the dead-letter queue, and the job says why
+    assert generator.calls == 3
+    assert aws.depth("InteractiveQueue") == 0
+    assert aws.depth("InteractiveDeadLetterQueue") == 1
+    failed = job(miss["job_id"])
+    assert failed["status"] == "failed"
+    assert "provider unavailable" in failed["reason"]
+    # And the key is free again: a new miss makes a new job
+    _, _, again = get(LESSON)
+    assert again["job_id"] != miss["job_id"]
+    assert again["joined"] is False
+
+
+def test_a_transient_failure_is_retried_and_then_succeeds(aws: Aws) -> None:
+    generator = CountingGenerator(fail_times=1)
+    use_generator(generator)
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    assert generator.calls == 2
+    done = job(miss["job_id"])
+    assert done["status"] == "done"
+    assert done["attempts"] == 2
+    assert aws.depth("InteractiveDeadLetterQueue") == 0
+
+
+def test_a_refusal_fails_for_good_without_calling_the_model_again(aws: Aws) -> None:
+    generator = CountingGenerator(fail_times=10, failure=GenerationFailed("the model refused", retryable=False))
+    use_generator(generator)
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    assert generator.calls == 1
+    assert aws.depth("InteractiveDeadLetterQueue") == 1
+    assert job(miss["job_id"])["reason"].startswith("permanent: the model refused")
+
+
+def test_a_malformed_record_fails_alone(aws: Aws) -> None:
+    use_generator(CountingGenerator())
+    get(LESSON)
+    aws.sqs.send_message(QueueUrl=aws.queue_url("InteractiveQueue"), MessageBody="{not json")
+    results = run_worker(aws, max_batches=1)
+    assert len(results[0]["batchItemFailures"]) == 1
+
+
+def test_interactive_request_for_a_background_key_is_served_by_the_first_lane(aws: Aws) -> None:
+    generator = CountingGenerator()
+    use_generator(generator)
+    # Given a key queued in the background lane (warming, priority 30)
+    batch = {"priority": 30, "requests": [LESSON]}
+    _, _, queued = call(pre_generate, api_event("pregenerate.json", sub="t", role="teacher", body=batch))
+    assert aws.depth("BackgroundQueue") == 1
+    # When a learner then asks for it, they join the job and it also goes to the interactive lane
+    _, _, miss = get(LESSON)
+    assert miss["job_id"] == queued["results"][0]["job_id"]
+    assert aws.depth("InteractiveQueue") == 1
+    # Then the interactive worker generates it, and the background delivery finds it done
+    run_worker(aws, "InteractiveQueue")
+    run_worker(aws, "BackgroundQueue")
+    assert generator.calls == 1
+    assert get(LESSON)[0] == 200
+
+
+def test_generation_figures_are_stored_with_the_content(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_generator(CountingGenerator())
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    item = aws.dynamodb.get_item(
+        TableName=aws.resources.tables["ContentTable"], Key={"pk": {"S": miss["key"]}, "sk": {"S": "content"}}
+    )["Item"]
+    assert "B" in item["body"]  # compressed, not a JSON string
+    meta = item["meta"]["M"]
+    assert set(meta["usage"]["M"]) == {
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    }
+    ttl_days = (int(item["expires_at"]["N"]) - int(item["created_at"]["N"])) / 86_400
+    assert round(ttl_days) == 30
+    counters = aws.dynamodb.scan(TableName=aws.resources.tables["CountersTable"])["Items"]
+    assert json.dumps(counters).count("generated#lesson") == 1

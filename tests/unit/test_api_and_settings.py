@@ -1,0 +1,54 @@
+"""The caller's identity from JWT claims, the error mapping, and configuration that fails loudly."""
+
+from __future__ import annotations
+
+import pytest
+from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
+
+from pregen.api import caller_from_claims
+from pregen.models import Kind, Role
+from pregen.settings import ServeSettings, SettingsError, WorkerSettings
+
+
+@pytest.mark.parametrize(
+    ("claims", "role"),
+    [
+        ({"sub": "a"}, Role.STUDENT),
+        ({"sub": "a", "role": "teacher"}, Role.TEACHER),
+        ({"sub": "a", "cognito:groups": "[student admin]"}, Role.ADMIN),
+        ({"sub": "a", "custom:role": "teacher", "role": "student"}, Role.TEACHER),
+        ({"sub": "a", "role": "superuser"}, Role.STUDENT),
+    ],
+)
+def test_role_comes_from_claims_as_http_api_passes_them(claims: dict[str, str], role: Role) -> None:
+    assert caller_from_claims(claims).role is role
+
+
+def test_a_token_without_subject_is_unauthorized() -> None:
+    with pytest.raises(UnauthorizedError):
+        caller_from_claims({"role": "admin"})
+
+
+def test_missing_resource_names_fail_at_cold_start_naming_them() -> None:
+    with pytest.raises(SettingsError) as caught:
+        ServeSettings.from_env({"CONTENT_TABLE": "content"})
+    message = str(caught.value)
+    assert "JOBS_TABLE" in message
+    assert "INTERACTIVE_QUEUE_URL" in message
+
+
+def test_worker_settings_pick_models_and_ttls_per_kind() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "CONTENT_TABLE": "c-t",
+            "JOBS_TABLE": "j-t",
+            "COUNTERS_TABLE": "n-t",
+            "CONTENT_TTL_DAYS_BY_KIND": '{"exam": 7}',
+            "MODEL_BY_KIND": '{"lesson": "claude-opus-5-5"}',
+        }
+    )
+    assert settings.ttl_days(Kind.EXAM) == 7
+    assert settings.ttl_days(Kind.LESSON) == 30
+    assert settings.model_for(Kind.LESSON) == "claude-opus-5-5"
+    assert settings.model_for(Kind.EXAM) == settings.model_large
+    assert settings.model_for(Kind.QUESTION_SET) == settings.model_small
