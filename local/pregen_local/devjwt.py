@@ -4,6 +4,7 @@ JWT authorizer would verify them (signature, expiry, issuer, audience)."""
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -33,6 +34,12 @@ def signing_key(path: Path = KEY_FILE) -> rsa.RSAPrivateKey:
         tmp.write_bytes(pem)
         tmp.chmod(0o600)
         tmp.replace(path)
+    return _load(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, _mtime_ns: int) -> rsa.RSAPrivateKey:
+    """Parsing and checking an RSA key takes tens of milliseconds: once per key file (and version) only."""
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise TypeError(f"{path} does not hold an RSA private key")

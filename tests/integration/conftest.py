@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from moto import mock_aws
 
 from pregen import wiring
@@ -58,6 +61,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         wiring.reset()
         yield Aws(resources=resources, template=template, env=env)
         wiring.reset()
+
+
+@pytest.fixture
+def atomic_requests() -> Iterator[None]:
+    """Make each DynamoDB request atomic, as the real service is: moto's in-process backend evaluates a
+    condition and then writes without a lock, so concurrent conditional writes can both "win" under moto.
+    Threads still interleave between requests, which is what the concurrency tests are about."""
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def serialized(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name != "dynamodb":
+            return original(self, operation, params)
+        with lock:
+            return original(self, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", serialized):
+        yield
 
 
 def api_event(

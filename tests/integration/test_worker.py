@@ -76,7 +76,7 @@ def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 0
 
 
-def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: Aws) -> None:
+def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: Aws, atomic_requests: None) -> None:
     generator = CountingGenerator()
     use_generator(generator)
     job_ids: list[str] = []

@@ -19,7 +19,18 @@ class Forbidden(PregenError):
     """The caller is known but lacks the role (403)."""
 
 
-class ContentInvalid(PregenError):
+class SpendingError(PregenError):
+    """A failure that may still have cost money: the tokens billed before it failed are carried along."""
+
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+
+    def spent(self, usd: float, tokens: int) -> SpendingError:
+        self.spent_usd, self.spent_tokens = usd, tokens
+        return self
+
+
+class ContentInvalid(SpendingError):
     """Generated content failed validation after every allowed attempt."""
 
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
@@ -27,7 +38,7 @@ class ContentInvalid(PregenError):
         self.errors = errors or []
 
 
-class GenerationFailed(PregenError):
+class GenerationFailed(SpendingError):
     """The generator could not produce content (provider error, refusal, truncation)."""
 
     def __init__(self, message: str, *, retryable: bool) -> None:

@@ -31,10 +31,10 @@ class PriceTable:
     def price(self, model: str) -> ModelPrice:
         if model in self.models:
             return self.models[model]
-        # Dated snapshots (claude-x-y-20250101) are priced as their family.
-        for name, price in self.models.items():
-            if model.startswith(name):
-                return price
+        # A dated snapshot (claude-x-y-20250101) is priced as its family: the longest name it extends by "-<date>".
+        family = [name for name in self.models if model.startswith(name + "-") and model[len(name) + 1 :].isdigit()]
+        if family:
+            return self.models[max(family, key=len)]
         raise KeyError(f"no price for model {model!r}; add it to data/prices.json")
 
     def cost(self, model: str, usage: TokenUsage, *, cache_write_1h_tokens: int = 0, batch: bool = False) -> float:

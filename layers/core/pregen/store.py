@@ -172,6 +172,13 @@ class DynamoContentStore:
     def _inflight_key(self, key: str) -> dict[str, Any]:
         return {"pk": {"S": key}, "sk": {"S": "inflight"}}
 
+    def get_inflight(self, key: str, now: float) -> InflightClaim | None:
+        """The live in-flight marker of a key (``won`` is False: it is someone's), or None."""
+        item = self.client.get_item(TableName=self.table, Key=self._inflight_key(key), ConsistentRead=True).get("Item")
+        if item is None or float(item["expires_at"]["N"]) < now:
+            return None
+        return InflightClaim(won=False, job_id=item["job_id"]["S"], lane=item["lane"]["S"])
+
     def claim_inflight(self, key: str, job_id: str, lane: Lane, now: float, hold_seconds: int) -> InflightClaim:
         try:
             self.client.put_item(
@@ -305,6 +312,9 @@ class DynamoJobStore:
     def put_job(self, job: Job) -> None:
         item = serialize({**job.model_dump(mode="json"), "expires_at": int(job.created_at + self.ttl_seconds)})
         self.client.put_item(TableName=self.table, Item={**item, **self._key(job.job_id)})
+
+    def delete_job(self, job_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._key(job_id))
 
     def get_job(self, job_id: str) -> Job | None:
         item = self.client.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True).get("Item")

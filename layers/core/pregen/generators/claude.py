@@ -12,7 +12,7 @@ import anthropic
 from anthropic import Middleware
 from pydantic import ValidationError
 
-from pregen.errors import ContentInvalid, GenerationFailed
+from pregen.errors import ContentInvalid, GenerationFailed, SpendingError
 from pregen.generators.prompts import STYLE_GUIDE, correction_prompt, user_prompt
 from pregen.models import Generation, Kind, TokenUsage
 from pregen.schemas import request_problems, schema_for
@@ -119,7 +119,9 @@ class AnthropicGenerator:
             usage, write_1h = usage + call_usage, write_1h + call_1h
             stop_reason = data.get("stop_reason")
             if stop_reason == "refusal":
-                raise GenerationFailed("the model refused this request", retryable=False)
+                raise self._spent(
+                    GenerationFailed("the model refused this request", retryable=False), model, usage, write_1h
+                )
             if stop_reason == "max_tokens":
                 errors = [f"the answer was cut off at {MAX_TOKENS[request.kind]} tokens; answer more concisely"]
             elif parsed is not None and not errors:
@@ -140,4 +142,13 @@ class AnthropicGenerator:
                 {"role": "assistant", "content": _text(data) or "{}"},
                 {"role": "user", "content": correction_prompt(errors)},
             ]
-        raise ContentInvalid(f"content still invalid after {self.max_attempts} attempts", errors)
+        raise self._spent(
+            ContentInvalid(f"content still invalid after {self.max_attempts} attempts", errors), model, usage, write_1h
+        )
+
+    def _spent(self, error: SpendingError, model: str, usage: TokenUsage, write_1h: int) -> SpendingError:
+        """Attach what the failed attempts were billed, so failures are counted in the cost too."""
+        tokens = (
+            usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+        )
+        return error.spent(self.prices.cost(model, usage, cache_write_1h_tokens=write_1h), tokens)

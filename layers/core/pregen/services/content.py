@@ -89,12 +89,21 @@ def enqueue_or_join(
 ) -> tuple[Job, bool]:
     """Put the key in flight and enqueue its job, or return the job already in flight for it.
 
+    The job record is written *before* the key is claimed, so an in-flight marker always names a job that
+    exists: a concurrent miss that loses the claim can always join. A live marker is read first, so joining
+    (the common case in a stampede) costs reads only.
+
     Joining a background job from the interactive lane also sends the job to the interactive lane: whichever
     delivery takes the worker's lease first generates it, the other finds the content and finishes at once.
     """
     key = cache_key(request, caller)
     lane = Priority.lane(priority)
     now = deps.clock.now()
+    marker = deps.store.get_inflight(key, now)
+    if marker is not None:
+        joined = _join(marker.job_id, marker.lane, key, lane, deps, correlation_id=correlation_id)
+        if joined is not None:
+            return joined, True
     job = Job(
         job_id=new_job_id(),
         key=key,
@@ -108,30 +117,39 @@ def enqueue_or_join(
         updated_at=now,
         correlation_id=correlation_id,
     )
+    deps.jobs.put_job(job)
     claim = deps.store.claim_inflight(key, job.job_id, lane, now, deps.inflight_seconds)
     if not claim.won:
-        existing = deps.jobs.get_job(claim.job_id)
-        if existing is not None:
-            if (
-                lane is Lane.INTERACTIVE
-                and claim.lane != lane.value
-                and deps.store.promote_inflight(key, existing.job_id, lane)
-            ):
-                deps.queue.send(lane, _message(existing, correlation_id))
-            return existing, True
-        # The marker names a job that was never written (its writer crashed): take the key over.
+        deps.jobs.delete_job(job.job_id)  # never handed out: nobody will ask for it
+        joined = _join(claim.job_id, claim.lane, key, lane, deps, correlation_id=correlation_id)
+        if joined is not None:
+            return joined, True
+        # The marker names a job that no longer exists (its record expired): take the key over.
         if not deps.store.take_over_inflight(
             key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
         ):
             return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
-    try:
         deps.jobs.put_job(job)
+    try:
         deps.queue.send(lane, _message(job, correlation_id))
     except Exception:
         # Never leave a key marked in flight with no message that will ever finish it.
         deps.store.release_inflight(key, job.job_id)
+        deps.jobs.set_status(job.job_id, JobStatus.FAILED, deps.clock.now(), reason="could not enqueue the job")
         raise
     return job, False
+
+
+def _join(
+    job_id: str, marker_lane: str, key: str, lane: Lane, deps: ServeDeps, *, correlation_id: str | None
+) -> Job | None:
+    """The job in flight for the key, sent to the interactive lane too if this request needs it sooner."""
+    existing = deps.jobs.get_job(job_id)
+    if existing is None:
+        return None
+    if lane is Lane.INTERACTIVE and marker_lane != lane.value and deps.store.promote_inflight(key, job_id, lane):
+        deps.queue.send(lane, _message(existing, correlation_id))
+    return existing
 
 
 def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:

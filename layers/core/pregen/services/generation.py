@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
+from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, SpendingError
 from pregen.models import ContentRequest, JobStatus, Kind
 from pregen.observability import logger
 from pregen.ports import StoredContent
@@ -102,6 +102,14 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             final=final_delivery or permanent,
             category=type(exc).__name__,
         )
+        if isinstance(exc, SpendingError) and exc.spent_usd:
+            spent_at = deps.clock.now()
+            kind = request.kind.value
+            deps.counters.add(
+                day_of(spent_at),
+                {f"cost_usd#{kind}": exc.spent_usd, f"wasted_cost_usd#{kind}": exc.spent_usd},
+                spent_at,
+            )
         raise
 
     finished = deps.clock.now()

@@ -1,0 +1,213 @@
+"""Hit path: the get-content handler in-process and the same request through the local HTTP front, against a
+bare boto3 GetItem of the same item (the limit), measured interleaved in one run on the local stack.
+
+    .venv/bin/python -m bench.hit_path [--requests 500] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.report import summary, write_section
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+QUERY = {"kind": "lesson", "subject": "Physics", "topic": "Newton's laws", "grade": "9"}
+
+
+def http_get(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for_hit(url: str, token: str) -> dict[str, Any]:
+    status, body = http_get(url, token)
+    deadline = time.monotonic() + 60
+    while status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, body = http_get(url, token)
+    if status != 200:
+        raise SystemExit(f"the item never became a hit: {status} {body}")
+    return body
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: names plus values (binary and strings by length, numbers approximated)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        ((kind, raw),) = value.items()
+        if kind == "B":
+            size += len(raw)
+        elif kind == "S":
+            size += len(raw.encode())
+        elif kind == "N":
+            size += len(raw) // 2 + 1
+        elif kind == "M":
+            size += 3 + item_size(raw)
+        else:
+            size += len(json.dumps(raw))
+    return size
+
+
+def measure(runners: dict[str, Callable[[], None]], requests: int) -> dict[str, list[float]]:
+    """Interleave the runners request by request so that machine noise hits them all alike."""
+    timings: dict[str, list[float]] = {name: [] for name in runners}
+    # The handlers print their EMF metrics to stdout, as on Lambda; keep them out of the report.
+    with contextlib.redirect_stdout(io.StringIO()):
+        for runner in runners.values():  # warm every path first
+            for _ in range(20):
+                runner()
+        for _ in range(requests):
+            for name, runner in runners.items():
+                started = time.perf_counter()
+                runner()
+                timings[name].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def build_runners(state: dict[str, Any], url: str, token: str, key: str) -> dict[str, Callable[[], None]]:
+    import boto3
+
+    from functions.get_content import app as get_content
+    from pregen_local.runtime import LambdaContext
+
+    client = boto3.client("dynamodb")
+    table = state["tables"]["ContentTable"]
+    event = json.loads((EVENTS / "get_content.json").read_text())
+    event["queryStringParameters"] = QUERY
+    event["rawQueryString"] = url.split("?", 1)[1]
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"sub": "bench-learner", "role": "student"})
+
+    def bare() -> None:
+        client.get_item(TableName=table, Key={"pk": {"S": key}, "sk": {"S": "content"}})
+
+    def bare_pair() -> None:
+        bare()
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": key}, "sk": {"S": "bench"}},
+            UpdateExpression="ADD hits :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def in_process() -> None:
+        response = get_content.lambda_handler(event, LambdaContext(function_name="bench", timeout_s=10))
+        assert response["statusCode"] == 200
+
+    def over_http() -> None:
+        assert http_get(url, token)[0] == 200
+
+    return {
+        "bare GetItem (the limit)": bare,
+        "bare GetItem + UpdateItem (a hit's two requests)": bare_pair,
+        "get-content handler in-process": in_process,
+        "HTTP front (JWT check + handler)": over_http,
+    }
+
+
+def capacity(state: dict[str, Any], key: str) -> tuple[int, float, int, int]:
+    import boto3
+
+    client = boto3.client("dynamodb")
+    table = state["tables"]["ContentTable"]
+    content = client.get_item(TableName=table, Key={"pk": {"S": key}, "sk": {"S": "content"}})["Item"]
+    stats = client.get_item(TableName=table, Key={"pk": {"S": key}, "sk": {"S": "stats"}})["Item"]
+    size, stats_size = item_size(content), item_size(stats)
+    return size, math.ceil(size / 4096) * 0.5, stats_size, math.ceil(stats_size / 1024)
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float]],
+    requests_per_hit: float,
+    kinds: list[str],
+    sizes: tuple[int, float, int, int],
+) -> str:
+    base = next(iter(results.values()))
+    lines = [
+        f"Command: `.venv/bin/python -m bench.hit_path --requests {args.requests} --write`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. DynamoDB is "
+        "moto server on loopback, so absolute times are moto's; the ratios to the bare GetItem are the result.",
+        "",
+        "| path | p50 ms | p99 ms | p50 vs GetItem | p99 vs GetItem |",
+        "|---|---|---|---|---|",
+    ]
+    for name, figures in results.items():
+        lines.append(
+            f"| {name} | {figures['p50']:.2f} | {figures['p99']:.2f} | {figures['p50'] / base['p50']:.2f}x "
+            f"| {figures['p99'] / base['p99']:.2f}x |"
+        )
+    size, rcu, stats_size, wcu = sizes
+    lines += [
+        "",
+        f"DynamoDB requests per hit: {requests_per_hit:.2f} ({', '.join(kinds)}). Content item {size} bytes (body "
+        f"compressed) → {rcu} RCU per eventually consistent read; stats item {stats_size} bytes → {wcu} WCU per hit. "
+        "A hit never rewrites the content item.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+
+    from pregen_local import devjwt
+    from pregen_local.stack import LocalStack, StackOptions, free_port
+
+    stack = LocalStack(StackOptions(port=free_port(), state_file=Path(tempfile.mkdtemp()) / "stack.json"))
+    state = stack.start()
+    try:
+        token = devjwt.mint("bench-learner", "student")
+        url = state["url"] + "/v1/content?" + urllib.parse.urlencode(QUERY)
+        key = wait_for_hit(url, token)["key"]
+        runners = build_runners(state, url, token, key)
+
+        from pregen.wiring import serve_deps
+
+        calls: list[str] = []
+        serve_deps().store.client.meta.events.register(  # type: ignore[attr-defined]
+            "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+        )
+        timings = measure(runners, args.requests)
+        warm_up_hits = 2 * 20  # the warm-up of the two handler paths counted too
+        requests_per_hit = len(calls) / (2 * args.requests + warm_up_hits)
+        text = report(
+            args,
+            {n: summary(t) for n, t in timings.items()},
+            requests_per_hit,
+            sorted(set(calls)),
+            capacity(state, key),
+        )
+    finally:
+        stack.stop()
+    print(text)
+    if args.write:
+        write_section("hit_path", "## Hit path\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
