@@ -106,6 +106,19 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        from pregen_local.streams import StreamPoller
+
+        streams = boto3.client("dynamodbstreams")
+        for stream_source in template.stream_sources():
+            stream_poller = StreamPoller(
+                streams,
+                stream_arn=resources.stream_arns[stream_source.table],
+                function=functions[stream_source.function],
+                batch_size=stream_source.batch_size,
+                filters=stream_source.filters,
+            )
+            stream_poller.start()
+            self.pollers.append(stream_poller)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
         self.front = Front(template.routes(), functions)
