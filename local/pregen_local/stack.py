@@ -121,7 +121,10 @@ class LocalStack:
             self.pollers.append(stream_poller)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
+        from pregen_local import dashboard
+
         self.front = Front(template.routes(), functions)
+        self.front.extra_pages.update(dashboard.pages(self.front))
         self.http = serve(self.front, opts.host, opts.port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         port = self.http.server_address[1]
@@ -163,6 +166,8 @@ def banner(state: dict[str, Any]) -> str:
             f"      '{url}/v1/content?kind=lesson&subject=Math&topic=Fractions&grade=5'",
             "Follow the job:",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/v1/jobs/<job_id>',
+            "",
+            f"Operations: the dashboard at {url}/dashboard; `.venv/bin/pregen stats`, `queue status`, `dlq list`.",
             "",
             "Ctrl-C stops it.",
         ]
