@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import boto3
+import pytest
+from botocore.stub import Stubber
+
 from pregen.services.analytics import _expiries, _percentile
 from pregen.services.usage import batch_id, expiry_counts, kind_of_key, latency_bucket, stats_changes
-from pregen_local.ops import progress_bar, table
+from pregen_local.ops import OpsError, Target, deployed_target, dlq_redrive, progress_bar, table
 from pregen_local.streams import matches_any
 from pregen_local.template import Template
 
@@ -88,3 +92,31 @@ def test_progress_bar_and_table() -> None:
     assert progress_bar(3, 1, 6, width=6) == "[###...] 3/6 (1 failed)"
     assert progress_bar(0, 0, 0, width=4) == "[####] 0/0"
     assert table([{"a": 1, "bb": None}]).splitlines() == ["a  bb", "-  --", "1    "]
+
+
+def test_on_aws_redrive_starts_a_message_move_task_per_dlq() -> None:
+    # Given a deployed target (no network: the SQS client is stubbed)
+    sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    urls = {name: f"https://sqs.us-east-1.amazonaws.com/1/{name}" for name in _QUEUES}
+    target = Target(api_url="https://api.test", queue_urls=urls, token="t", local=False, _sqs=sqs)
+    arn = "arn:aws:sqs:us-east-1:1:InteractiveDeadLetterQueue"
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": arn}},
+            {"QueueUrl": urls["InteractiveDeadLetterQueue"], "AttributeNames": ["QueueArn"]},
+        )
+        stub.add_response("start_message_move_task", {"TaskHandle": "task-1"}, {"SourceArn": arn})
+        # When the interactive DLQ is redriven
+        result = dlq_redrive(target, "interactive")
+        # Then SQS is asked to move the messages back to where they came from
+        stub.assert_no_pending_responses()
+    assert result == [{"lane": "interactive", "task": "task-1", "moved": None}]
+
+
+_QUEUES = ("InteractiveQueue", "BackgroundQueue", "InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
+
+
+def test_a_deployed_stack_needs_an_admin_token() -> None:
+    with pytest.raises(OpsError, match="admin JWT"):
+        deployed_target("pregen-prod", profile=None, region="us-east-1", token=None)
