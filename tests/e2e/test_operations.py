@@ -14,7 +14,7 @@ import pytest
 from pregen.keys import cache_key
 from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane
 from pregen.store import DynamoJobStore
-from pregen_local import cli, devjwt
+from pregen_local import cli, devjwt, ops
 from tests.e2e.chromium import dump_dom
 from tests.e2e.test_local_stack import http
 
@@ -191,3 +191,20 @@ def test_the_cli_reports_stats_and_explains_a_missing_warm_route(
         return  # the warming feature is not on this branch: the CLI says so, and queues nothing
     assert code == 0, err  # with the warming feature merged: jobs queued and followed to the end
     assert "queued" in err
+
+
+def test_following_jobs_draws_progress_until_every_job_is_done(stack: dict[str, str], tmp_path: Path) -> None:
+    # Given three requests pre-generated at the warming priority (what `pregen warm` follows after POST /v1/warm)
+    target = ops.local_target(_state_file(stack, tmp_path))
+    topic = uuid.uuid4().hex[:8]
+    requests = [{"kind": "lesson", "subject": "Geography", "topic": f"{topic}-{i}"} for i in range(3)]
+    status, body = target.call("POST", "/v1/pregenerate", {"priority": 30, "requests": requests})
+    assert status == 202
+    job_ids = [r["job_id"] for r in body["results"]]
+    # When the CLI follows them
+    progress: list[tuple[int, int, int]] = []
+    final = ops.follow_jobs(target, job_ids, timeout_s=60, interval_s=0.3, on_progress=lambda *p: progress.append(p))
+    # Then every job ends done and the bar ends full
+    assert final == dict.fromkeys(job_ids, "done")
+    assert progress[-1] == (3, 0, 3)
+    assert ops.progress_bar(*progress[-1], width=3) == "[###] 3/3"
