@@ -125,6 +125,7 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         "job_id": message.job_id,
         "correlation_id": message.correlation_id,
     }
+    expires_at = finished + deps.ttl_days(request.kind) * 86_400
     deps.store.put_content(
         StoredContent(
             key=message.key,
@@ -133,7 +134,7 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             meta=meta,
             owner=message.owner,
             created_at=finished,
-            expires_at=finished + deps.ttl_days(request.kind) * 86_400,
+            expires_at=expires_at,
         )
     )
     deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta)
@@ -161,7 +162,6 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         },
         finished,
     )
-    expires_at = finished + deps.ttl_days(request.kind) * 86_400
     deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished)
     telemetry.generation_figures(
         kind,
