@@ -66,7 +66,8 @@ function chart(id, labels, values, opts) {
     point.appendChild(el("title", {}, labels[i] + ": " + v));
     svg.appendChild(point);
     path += (i ? "L" : "M") + (x + step / 2) + "," + y;
-    svg.appendChild(el("text", {x: x + step / 2, y: h - pad + 12, "text-anchor": "middle"}, labels[i].slice(-5)));
+    svg.appendChild(el("text", {x: x + step / 2, y: h - pad + 12, "text-anchor": "middle"},
+      /^\\d{4}-\\d{2}-\\d{2}$/.test(labels[i]) ? labels[i].slice(5) : labels[i].replace("_", " ")));
     svg.appendChild(el("text", {x: x + step / 2, y: y - 4, "text-anchor": "middle"}, String(v)));
   });
   if (opts.line && values.length) svg.appendChild(el("path", {d: path, stroke: "#2a6", fill: "none"}));
@@ -84,7 +85,8 @@ fetch("/dashboard/data").then(r => r.json().then(body => ({ok: r.ok, body}))).th
                 ["generated", body.totalGenerated], ["cost USD", body.costUsd], ["saved USD", body.costSavedUsd]];
   document.getElementById("kpis").innerHTML = kpis.map(
     ([k, v]) => `<span class="kpi" data-kpi="${k}"><b>${v}</b>${k}</span>`).join("");
-  document.getElementById("status").textContent = `window ${body.from} .. ${body.to}, as of ${body.timestamp}`;
+  const asOf = new Date(body.timestamp * 1000).toISOString();
+  document.getElementById("status").textContent = `window ${body.from} .. ${body.to}, as of ${asOf}`;
   document.body.setAttribute("data-ready", "true");
 }).catch(e => {
   const status = document.getElementById("status");
