@@ -37,7 +37,7 @@ class StreamPoller:
         function: LocalFunction,
         batch_size: int,
         filters: tuple[str, ...] = (),
-        interval_s: float = 0.2,
+        interval_s: float = 0.5,
     ) -> None:
         self.streams = streams
         self.stream_arn = stream_arn
