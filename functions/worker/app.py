@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.generation import JobMessage, generate_job
+from pregen.tracing import tracer
 from pregen.wiring import worker_deps
 
 

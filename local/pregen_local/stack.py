@@ -39,6 +39,9 @@ class StackOptions:
     local_concurrency: int = 4
     schedule_scale: float = 1.0
     state_file: Path = STATE_FILE
+    # An AWS endpoint already running (e.g. moto_server in its own process, so benchmarks do not share the
+    # GIL with it); None starts moto in this process.
+    aws_endpoint: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -55,10 +58,14 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         opts = self.options
-        moto_port = opts.moto_port or free_port(opts.host)
-        self.moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
-        self.moto.start()
-        endpoint = f"http://{opts.host}:{moto_port}"
+        self.moto: ThreadedMotoServer | None = None
+        if opts.aws_endpoint:
+            endpoint = opts.aws_endpoint
+        else:
+            moto_port = opts.moto_port or free_port(opts.host)
+            self.moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
+            self.moto.start()
+            endpoint = f"http://{opts.host}:{moto_port}"
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
@@ -130,7 +137,8 @@ class LocalStack:
             poller.stop()
         self.scheduler.stop()
         self.http.shutdown()
-        self.moto.stop()
+        if self.moto is not None:
+            self.moto.stop()
         self.stopped.set()
 
 

@@ -67,12 +67,12 @@ def owner_for(request: ContentRequest, caller: Caller) -> str | None:
 def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
-    """One read of the content; on a hit, one small write to its usage counter. On a miss, enqueue or join."""
+    """One read of the content and, on a hit, one small write to its usage counter (made in parallel with the
+    read). On a miss, enqueue or join."""
     key = cache_key(request, caller)
     now = deps.clock.now()
-    stored = deps.store.get_content(key, now)
+    stored = deps.store.serve(key, now)
     if stored is not None:
-        deps.store.record_hit(key, now, stored.expires_at)
         return Hit(key=key, content=stored)
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
     deps.counters.add(day_of(now), {f"misses#{request.kind.value}": 1}, now)
