@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     # the hit's two parallel requests.
     moto_port = free_port()
     moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        [sys.executable, "-m", "pregen_local.moto_server", "--port", str(moto_port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -54,18 +54,16 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         import logging
 
-        from moto.server import ThreadedMotoServer
+        from pregen_local.moto_server import MotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         opts = self.options
-        self.moto: ThreadedMotoServer | None = None
+        self.moto: MotoServer | None = None
         if opts.aws_endpoint:
             endpoint = opts.aws_endpoint
         else:
-            moto_port = opts.moto_port or free_port(opts.host)
-            self.moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
-            self.moto.start()
-            endpoint = f"http://{opts.host}:{moto_port}"
+            self.moto = MotoServer(opts.host, opts.moto_port).start()
+            endpoint = self.moto.endpoint
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
