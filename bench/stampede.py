@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             "| figure | value |",
             "|---|---|",
             f"| HTTP statuses | {', '.join(map(str, statuses))} |",
-            f"| distinct jobs handed out (learners per job) | {len(job_ids)} ({', '.join(map(str, by_job.values()))}) |",
+            f"| distinct jobs handed out (learners per job) | {len(job_ids)} ({', '.join(map(str, by_job.values()))})"
+            " |",
             f"| those jobs' final status | {', '.join(sorted(set(map(str, job_statuses.values()))))} |",
             f"| generations | {generations} |",
             f"| generations per learner | {generations}/{args.clients} |",
