@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class LocalStack:
         else:
             self.moto = MotoServer(opts.host, opts.moto_port).start()
             endpoint = self.moto.endpoint
+            # moto's backends live in the process, not the server: a stack started earlier here left its state.
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
@@ -89,6 +92,9 @@ class LocalStack:
         env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
         env.update(opts.extra_env)
         os.environ.update(env)
+        from pregen import wiring
+
+        wiring.reset()  # a stack started earlier in this process had other endpoints and settings
 
         from pregen_local.front import Front, serve
         from pregen_local.poller import QueuePoller
