@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from pregen.api import build_resolver, current_caller, json_response, require_role
 from pregen.models import Role
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.analytics import analytics
 from pregen.wiring import analytics_deps
 
@@ -27,7 +27,6 @@ def get_analytics(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from pregen.api import build_resolver, current_caller, json_response, require_role
 from pregen.models import Role
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.schedules import ScheduleEvent, run_schedule
 from pregen.wiring import cron_deps
 
@@ -26,7 +26,6 @@ def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "requestContext" in event:  # the guarded HTTP trigger

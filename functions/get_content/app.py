@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.api import build_resolver, current_caller, json_response
 from pregen.models import ContentRequest
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.presenters import content_body, job_body, job_location
 from pregen.services.content import Hit, job_status, serve_content
 from pregen.wiring import serve_deps
@@ -49,7 +49,6 @@ def get_job(job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from pregen.api import build_resolver, current_caller, json_response
 from pregen.models import ContentRequest, Priority, Role
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.content import pregenerate
 from pregen.wiring import serve_deps
 
@@ -45,7 +45,6 @@ def post_pregenerate(batch: Annotated[PregenerateRequest, Body()]) -> Any:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,13 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
 from pregen.wiring import usage_deps
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The whole batch is summed into one transaction: it succeeds or fails as a unit, and a failed batch is

@@ -10,8 +10,9 @@ from pydantic import Json
 
 from pregen import telemetry
 from pregen.models import Priority
-from pregen.observability import logger, metrics, tracer
+from pregen.observability import logger, metrics
 from pregen.services.generation import JobMessage, generate_job
+from pregen.tracing import tracer
 from pregen.wiring import worker_deps
 
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class StackOptions:
     local_concurrency: int = 4
     schedule_scale: float = 1.0
     state_file: Path = STATE_FILE
+    # An AWS endpoint already running (e.g. moto_server in its own process, so benchmarks do not share the
+    # GIL with it); None starts moto in this process.
+    aws_endpoint: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -51,14 +55,18 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         import logging
 
-        from moto.server import ThreadedMotoServer
+        from pregen_local.moto_server import MotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         opts = self.options
-        moto_port = opts.moto_port or free_port(opts.host)
-        self.moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
-        self.moto.start()
-        endpoint = f"http://{opts.host}:{moto_port}"
+        self.moto: MotoServer | None = None
+        if opts.aws_endpoint:
+            endpoint = opts.aws_endpoint
+        else:
+            self.moto = MotoServer(opts.host, opts.moto_port).start()
+            endpoint = self.moto.endpoint
+            # moto's backends live in the process, not the server: a stack started earlier here left its state.
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
@@ -84,6 +92,9 @@ class LocalStack:
         env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
         env.update(opts.extra_env)
         os.environ.update(env)
+        from pregen import wiring
+
+        wiring.reset()  # a stack started earlier in this process had other endpoints and settings
 
         from pregen_local.front import Front, serve
         from pregen_local.poller import QueuePoller
@@ -146,7 +157,8 @@ class LocalStack:
             poller.stop()
         self.scheduler.stop()
         self.http.shutdown()
-        self.moto.stop()
+        if self.moto is not None:
+            self.moto.stop()
         self.stopped.set()
 
 

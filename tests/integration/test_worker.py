@@ -112,6 +112,7 @@ def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws)
     caller = Caller(sub="alice")
     request = ContentRequest.model_validate(LESSON)
     job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, wiring.serve_deps())
+    assert job_ is not None
     # Given another worker took the lease and crashed without finishing
     deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.lease_seconds)
     # When this job is delivered while the lease is live, it does not generate
@@ -210,3 +211,23 @@ def test_generation_figures_are_stored_with_the_content(aws: Aws, monkeypatch: p
     assert round(ttl_days) == 30
     counters = aws.dynamodb.scan(TableName=aws.resources.tables["CountersTable"])["Items"]
     assert json.dumps(counters).count("generated#lesson") == 1
+
+
+def test_content_that_arrives_between_the_cache_read_and_the_claim_makes_no_job(aws: Aws) -> None:
+    # Given the content was generated and its marker cleared after a learner's cache read missed
+    use_generator(CountingGenerator())
+    get(LESSON)
+    run_worker(aws)
+    request = ContentRequest.model_validate(LESSON)
+    # When that learner's request goes on to enqueue
+    job_, joined = enqueue_or_join(request, Caller(sub="late"), Priority.DEFAULT, wiring.serve_deps())
+    # Then nothing is enqueued and the key is not left in flight
+    assert (job_, joined) == (None, False)
+    assert aws.depth("InteractiveQueue") == 0
+    assert wiring.serve_deps().store.get_inflight(job_key(request), 0) is None
+
+
+def job_key(request: ContentRequest) -> str:
+    from pregen.keys import cache_key
+
+    return cache_key(request, Caller(sub="any"))

@@ -87,6 +87,8 @@ class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSetti
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)
     anthropic_api_key_parameter: str | None = Field(alias="ANTHROPIC_API_KEY_PARAMETER", default=None)
     anthropic_base_url: str | None = Field(alias="ANTHROPIC_BASE_URL", default=None)
+    # Local runs and benchmarks only: make the offline generator take this long, like a model would.
+    offline_latency_s: float = Field(alias="OFFLINE_LATENCY_SECONDS", default=0.0, ge=0, le=600)
 
     @field_validator("content_ttl_days_by_kind", "model_by_kind", mode="before")
     @classmethod

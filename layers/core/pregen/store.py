@@ -12,7 +12,9 @@ Every item carries ``expires_at`` (epoch seconds), the table's TTL attribute. Dy
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -78,6 +80,12 @@ def conditional(write: Callable[..., Any], **request: Any) -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def _hit_pool() -> ThreadPoolExecutor:
+    """One small pool per container for the hit's parallel stats write (boto3 clients are thread-safe)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="hit")
+
+
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb")
 
@@ -112,17 +120,27 @@ class DynamoContentStore:
             expires_at=expires_at,
         )
 
-    def record_hit(self, key: str, now: float, expires_at: float) -> None:
-        """Count a use on the small stats item; the large content item is never rewritten by a read."""
-        self.client.update_item(
+    def serve(self, key: str, now: float) -> StoredContent | None:
+        """Read the content and count the hit, the two requests in parallel so a hit costs about one round trip.
+
+        The count is a conditional ``ADD`` on the small stats item, which is written with the content and shares
+        its expiry: it only counts when the content is there and live, so a miss or an expired item counts
+        nothing. The content item itself is never rewritten by a read.
+        """
+        counting = _hit_pool().submit(self.record_hit, key, now)
+        try:
+            return self.get_content(key, now)
+        finally:
+            counting.result()
+
+    def record_hit(self, key: str, now: float) -> bool:
+        return conditional(
+            self.client.update_item,
             TableName=self.table,
             Key={"pk": {"S": key}, "sk": {"S": "stats"}},
-            UpdateExpression="ADD hits :one SET last_access = :now, expires_at = if_not_exists(expires_at, :exp)",
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":now": {"N": str(int(now))},
-                ":exp": {"N": str(int(expires_at))},
-            },
+            UpdateExpression="ADD hits :one SET last_access = :now",
+            ConditionExpression="attribute_exists(pk) AND expires_at > :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))}},
         )
 
     def get_stats(self, key: str) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def make_generator(settings: WorkerSettings) -> Generator:
     if not api_key:
         from pregen.generators.offline import OfflineGenerator
 
-        return OfflineGenerator()
+        return OfflineGenerator(latency_s=settings.offline_latency_s)
     from pregen.generators.claude import AnthropicGenerator
     from pregen.pricing import default_prices
 

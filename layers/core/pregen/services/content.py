@@ -67,14 +67,16 @@ def owner_for(request: ContentRequest, caller: Caller) -> str | None:
 def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
-    """One read of the content; on a hit, one small write to its usage counter. On a miss, enqueue or join."""
+    """One read of the content and, on a hit, one small write to its usage counter (made in parallel with the
+    read). On a miss, enqueue or join."""
     key = cache_key(request, caller)
     now = deps.clock.now()
-    stored = deps.store.get_content(key, now)
+    stored = deps.store.serve(key, now)
     if stored is not None:
-        deps.store.record_hit(key, now, stored.expires_at)
         return Hit(key=key, content=stored)
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
+    if job is None:  # generated a moment ago
+        return serve_content(request, caller, deps, correlation_id=correlation_id)
     deps.counters.add(day_of(now), {f"misses#{request.kind.value}": 1}, now)
     return Pending(key=key, job=job, joined=joined)
 
@@ -86,8 +88,9 @@ def enqueue_or_join(
     deps: ServeDeps,
     *,
     correlation_id: str | None = None,
-) -> tuple[Job, bool]:
-    """Put the key in flight and enqueue its job, or return the job already in flight for it.
+) -> tuple[Job | None, bool]:
+    """Put the key in flight and enqueue its job, or return the job already in flight for it; ``None`` when the
+    content turned up meanwhile (the caller serves it).
 
     The job record is written *before* the key is claimed, so an in-flight marker always names a job that
     exists: a concurrent miss that loses the claim can always join. A live marker is read first, so joining
@@ -130,6 +133,12 @@ def enqueue_or_join(
         ):
             return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
         deps.jobs.put_job(job)
+    if deps.store.get_content(key, now, consistent=True) is not None:
+        # Generated (and its marker cleared) between the caller's cache read and our claim: nothing to do. The
+        # job is finished rather than deleted: between our claim and now another request may have joined it.
+        deps.jobs.set_status(job.job_id, JobStatus.DONE, now)
+        deps.store.release_inflight(key, job.job_id)
+        return None, False
     try:
         deps.queue.send(lane, _message(job, correlation_id))
     except Exception:
@@ -179,7 +188,10 @@ def pregenerate(
             outcome = Enqueued(key=key, status="cached")
         else:
             job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
-            outcome = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
+            if job is None:
+                outcome = Enqueued(key=key, status="cached")
+            else:
+                outcome = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
         seen[key] = outcome
         results.append(outcome)
     return results

@@ -1,0 +1,85 @@
+"""Cold start: the import time of each handler module, each in a fresh process, against `import boto3` alone,
+measured interleaved in one run (the init phase is billed, and the serving path must stay lean).
+
+    .venv/bin/python -m bench.cold_start [--runs 15] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.report import summary, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = {
+    "import boto3 (the reference)": "boto3",
+    "get-content": "functions.get_content.app",
+    "pre-generate": "functions.pre_generate.app",
+    "analytics": "functions.analytics.app",
+    "cron": "functions.cron.app",
+    "worker": "functions.worker.app",
+    "worker + anthropic SDK (first Claude call)": "functions.worker.app, pregen.generators.claude",
+}
+ENV = {
+    "CONTENT_TABLE": "content",
+    "JOBS_TABLE": "jobs",
+    "COUNTERS_TABLE": "counters",
+    "INTERACTIVE_QUEUE_URL": "https://sqs/i",
+    "BACKGROUND_QUEUE_URL": "https://sqs/b",
+    "INTERACTIVE_DLQ_URL": "https://sqs/id",
+    "BACKGROUND_DLQ_URL": "https://sqs/bd",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "pregen",
+}
+
+
+def import_ms(modules: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {modules}; print((time.perf_counter() - t) * 1000)"
+    env = {
+        **os.environ,
+        **ENV,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "core")]),
+        "PYTHONDONTWRITEBYTECODE": "0",
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    for modules in MODULES.values():  # compile .pyc files once, as a deployed package has them
+        import_ms(modules)
+    samples: dict[str, list[float]] = {name: [] for name in MODULES}
+    for _ in range(args.runs):
+        for name, modules in MODULES.items():
+            samples[name].append(import_ms(modules))
+    results = {name: summary(values) for name, values in samples.items()}
+    base = results["import boto3 (the reference)"]["p50"]
+    lines = [
+        f"Command: `.venv/bin/python -m bench.cold_start --runs {args.runs} --write`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; each figure is "
+        "the time to import the module in a fresh process (bytecode already compiled), interleaved run by run.",
+        "",
+        "| module | p50 ms | p99 ms | p50 vs import boto3 |",
+        "|---|---|---|---|",
+    ]
+    for name, figures in results.items():
+        lines.append(f"| {name} | {figures['p50']:.0f} | {figures['p99']:.0f} | {figures['p50'] / base:.2f}x |")
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section("cold_start", "## Cold start\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Worker throughput: items generated per second per unit of worker concurrency, with a generator of fixed
+latency, against the theoretical maximum (concurrency / latency), for several concurrencies in one run.
+
+    .venv/bin/python -m bench.throughput [--latency 0.25] [--items-per-worker 40] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.report import write_section
+
+
+def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def get(url: str, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+def run(concurrency: int, latency: float, items: int) -> float:
+    """Seconds from enqueueing ``items`` distinct keys to the last one generated."""
+    from pregen_local import devjwt
+    from pregen_local.stack import LocalStack, StackOptions, free_port
+
+    stack = LocalStack(
+        StackOptions(
+            port=free_port(),
+            state_file=Path(tempfile.mkdtemp()) / "stack.json",
+            local_concurrency=concurrency,
+            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
+        )
+    )
+    state = stack.start()
+    try:
+        teacher, admin = devjwt.mint("bench-teacher", "teacher"), devjwt.mint("bench-ops", "admin")
+        requests = [{"kind": "lesson", "subject": "History", "topic": f"Topic {i}", "grade": "8"} for i in range(items)]
+        started = time.perf_counter()
+        for chunk in range(0, items, 100):
+            post(state["url"] + "/v1/pregenerate", teacher, {"priority": 50, "requests": requests[chunk : chunk + 100]})
+        deadline = started + items * latency * 3 + 60
+        while time.perf_counter() < deadline:
+            if get(state["url"] + "/v1/analytics", admin).get("totalGenerated", 0) >= items:
+                return time.perf_counter() - started
+            time.sleep(0.05)
+        raise SystemExit(f"only part of {items} items was generated in time")
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.25, help="seconds per generation")
+    parser.add_argument("--items-per-worker", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    for concurrency in args.concurrency:
+        items = args.items_per_worker * concurrency
+        seconds = run(concurrency, args.latency, items)
+        per_worker = items / seconds / concurrency
+        rows.append(
+            f"| {concurrency} | {items} | {seconds:.1f} | {items / seconds:.2f} | {per_worker:.2f} | "
+            f"{1 / args.latency:.2f} | {per_worker * args.latency:.0%} |"
+        )
+    text = "\n".join(
+        [
+            f"Command: `.venv/bin/python -m bench.throughput --latency {args.latency:g} "
+            f"--items-per-worker {args.items_per_worker} --write`",
+            "",
+            "Distinct lessons pre-generated on the interactive lane (batch size 1) through the local stack: HTTP "
+            "front, SQS (moto), pollers feeding the real worker, DynamoDB (moto); the generator takes "
+            f"{args.latency:g} s.",
+            "",
+            "| worker concurrency | items | seconds | items/s | items/s per worker | theoretical max per worker "
+            "| efficiency |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    print(text)
+    if args.write:
+        write_section("throughput", "## Worker throughput\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
