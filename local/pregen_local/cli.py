@@ -103,10 +103,15 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return run(args)
     except ops.OpsError as exc:
         print(f"pregen: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:  # no credentials, unknown stack, queue gone ...
+        print(f"pregen: AWS said: {exc}", file=sys.stderr)
         return 1
 
 
