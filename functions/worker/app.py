@@ -8,6 +8,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from pregen import telemetry
+from pregen.models import Priority
 from pregen.observability import logger, metrics
 from pregen.services.generation import JobMessage, generate_job
 from pregen.tracing import tracer
@@ -26,20 +28,28 @@ _invocation: dict[str, str] = {"request_id": "local"}
 
 def record_handler(record: JobRecord) -> str:
     message = record.body
+    # Every log line of this record carries the request's correlation id, the job id and the content key.
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
+    kind = str(message.request.get("kind", "unknown"))
+    lane = Priority.lane(message.priority).value
+    deps = worker_deps()
+    receive_count = int(record.attributes.ApproximateReceiveCount)
     try:
         outcome = generate_job(
             message,
-            receive_count=int(record.attributes.ApproximateReceiveCount),
+            receive_count=receive_count,
             worker_id=f"{_invocation['request_id']}:{record.messageId}",
-            deps=worker_deps(),
+            deps=deps,
         )
     except Exception:
         metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)
+        final = receive_count >= deps.max_receive_count
+        telemetry.job_outcome(kind, lane, "failed" if final else "retry")
         raise
     finally:
         logger.remove_keys(["job_id", "key", "correlation_id"])
     metrics.add_metric(name=f"Job_{outcome}", unit=MetricUnit.Count, value=1)
+    telemetry.job_outcome(kind, lane, outcome)
     return outcome
 
 

@@ -1,24 +1,118 @@
-"""The ``pregen`` console command: dev tokens for the local stack (ops commands arrive with their issue)."""
+"""The ``pregen`` console command: dev tokens for the local stack, and the operators' commands.
+
+Every ops command acts on the local stack (``.local/stack.json``, written by ``make run``) unless
+``--stack NAME`` names a deployed CloudFormation stack; then ``--profile``/``--region`` pick the AWS credentials
+(as the AWS CLI does) and ``--token`` (or ``PREGEN_TOKEN``) is an admin JWT from the identity provider.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from pregen_local import devjwt
+from pregen_local import devjwt, ops
+from pregen_local.stack import STATE_FILE
 
 
-def main(argv: list[str] | None = None) -> int:
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: the local stack)")
+    group.add_argument("--state-file", type=Path, default=STATE_FILE, help="the local stack's state file")
+    group.add_argument("--stack", help="a deployed stack's CloudFormation name (instead of the local stack)")
+    group.add_argument("--profile", help="AWS profile for --stack")
+    group.add_argument("--region", help="AWS region for --stack")
+    group.add_argument("--token", help="admin JWT for --stack (default: $PREGEN_TOKEN)")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pregen", description="Pregen tooling for the local stack and operators")
     sub = parser.add_subparsers(dest="command", required=True)
+
     token = sub.add_parser("token", help="print a dev JWT that the local stack accepts")
     token.add_argument("--sub", required=True, help="the learner's id (the token's subject)")
     token.add_argument("--role", default="student", choices=devjwt.ROLES)
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
-    args = parser.parse_args(argv)
+
+    queue = sub.add_parser("queue", help="queue depths")
+    queue_sub = queue.add_subparsers(dest="action", required=True)
+    _target_options(queue_sub.add_parser("status", help="visible / in-flight / delayed messages per lane and DLQ"))
+
+    dlq = sub.add_parser("dlq", help="dead-letter queues")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    listing = dlq_sub.add_parser("list", help="peek at dead-lettered jobs and why they failed")
+    listing.add_argument("--lane", choices=sorted(ops.LANES))
+    listing.add_argument("--limit", type=int, default=20)
+    _target_options(listing)
+    redrive = dlq_sub.add_parser("redrive", help="move dead-lettered messages back to their lane")
+    redrive.add_argument("--lane", choices=sorted(ops.LANES))
+    _target_options(redrive)
+
+    warm = sub.add_parser("warm", help="warm the cache for a grade (POST /v1/warm) and follow the jobs")
+    warm.add_argument("--grade", type=int, required=True)
+    warm.add_argument("--subject")
+    warm.add_argument("--no-wait", action="store_true", help="queue and return without following the jobs")
+    warm.add_argument("--timeout", type=float, default=600)
+    _target_options(warm)
+
+    stats = sub.add_parser("stats", help="the analytics as terminal tables (GET /v1/analytics)")
+    stats.add_argument("--from", dest="from_day")
+    stats.add_argument("--to", dest="to_day")
+    stats.add_argument("--json", action="store_true", help="print the API's JSON instead")
+    _target_options(stats)
+
+    job = sub.add_parser("job", help="jobs")
+    job_sub = job.add_subparsers(dest="action", required=True)
+    show = job_sub.add_parser("show", help="a job's status, reason, attempts and correlation id")
+    show.add_argument("job_id")
+    _target_options(show)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
     if args.command == "token":
         print(devjwt.mint(args.sub, args.role, ttl_seconds=args.ttl))
+        return 0
+    target = ops.resolve_target(args)
+    if args.command == "queue":
+        print(ops.table(ops.queue_status(target)))
+    elif args.command == "dlq" and args.action == "list":
+        print(ops.table(ops.dlq_list(target, args.lane, args.limit)))
+    elif args.command == "dlq":
+        for row in ops.dlq_redrive(target, args.lane):
+            if row["task"]:
+                print(f"{row['lane']}: message move task started ({row['task']})")
+            else:
+                print(f"{row['lane']}: moved {row['moved']} message(s) back to the queue")
+    elif args.command == "warm":
+        job_ids = ops.warm(target, args.grade, args.subject)
+        print(f"queued {len(job_ids)} job(s)", file=sys.stderr)
+        if job_ids and not args.no_wait:
+            final = ops.follow_jobs(target, job_ids, timeout_s=args.timeout, on_progress=ops.print_progress)
+            not_done = {j: s for j, s in final.items() if s != "done"}
+            for job_id, state in not_done.items():
+                print(f"{job_id}: {state}", file=sys.stderr)
+            return 1 if not_done else 0
+    elif args.command == "stats":
+        figures = ops.stats(target, args.from_day, args.to_day)
+        print(json.dumps(figures, indent=2) if args.json else ops.stats_text(figures))
+    elif args.command == "job":
+        print(json.dumps(ops.job_show(target, args.job_id), indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return run(args)
+    except ops.OpsError as exc:
+        print(f"pregen: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:  # no credentials, unknown stack, queue gone ...
+        print(f"pregen: AWS said: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -117,9 +117,25 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        from pregen_local.streams import StreamPoller
+
+        streams = boto3.client("dynamodbstreams")
+        for stream_source in template.stream_sources():
+            stream_poller = StreamPoller(
+                streams,
+                stream_arn=resources.stream_arns[stream_source.table],
+                function=functions[stream_source.function],
+                batch_size=stream_source.batch_size,
+                filters=stream_source.filters,
+            )
+            stream_poller.start()
+            self.pollers.append(stream_poller)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
+        from pregen_local import dashboard
+
         self.front = Front(template.routes(), functions)
+        self.front.extra_pages.update(dashboard.pages(self.front))
         self.http = serve(self.front, opts.host, opts.port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         port = self.http.server_address[1]
@@ -162,6 +178,8 @@ def banner(state: dict[str, Any]) -> str:
             f"      '{url}/v1/content?kind=lesson&subject=Math&topic=Fractions&grade=5'",
             "Follow the job:",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/v1/jobs/<job_id>',
+            "",
+            f"Operations: the dashboard at {url}/dashboard; `.venv/bin/pregen stats`, `queue status`, `dlq list`.",
             "",
             "Ctrl-C stops it.",
         ]

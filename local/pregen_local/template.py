@@ -70,6 +70,16 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event: the table whose stream feeds the function, and the batch size."""
+
+    function: str
+    table: str
+    batch_size: int
+    filters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Schedule:
     function: str
     name: str
@@ -93,6 +103,7 @@ class Resources:
     tables: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
+    stream_arns: dict[str, str] = field(default_factory=dict)
 
 
 class Template:
@@ -211,6 +222,20 @@ class Template:
             )
         return sources
 
+    def stream_sources(self) -> list[StreamSource]:
+        sources = []
+        for fn, _, props in self._events("DynamoDB"):
+            filters = props.get("FilterCriteria", {}).get("Filters", [])
+            sources.append(
+                StreamSource(
+                    function=fn,
+                    table=props["Stream"]["Fn::GetAtt"][0],
+                    batch_size=int(props.get("BatchSize", 100)),
+                    filters=tuple(str(f["Pattern"]) for f in filters),
+                )
+            )
+        return sources
+
     def schedules(self) -> list[Schedule]:
         return [
             Schedule(
@@ -241,7 +266,12 @@ class Template:
             }
             if props.get("GlobalSecondaryIndexes"):
                 args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            dynamodb.create_table(**args)
+            if props.get("StreamSpecification"):
+                args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+            created = dynamodb.create_table(**args)
+            stream_arn = created["TableDescription"].get("LatestStreamArn")
+            if stream_arn:
+                self.created.stream_arns[name] = stream_arn
             ttl = props.get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):
                 dynamodb.update_time_to_live(

@@ -32,6 +32,7 @@ def job_body(job: Job, content: StoredContent | None = None) -> dict[str, Any]:
         "reason": job.reason,
         "created_at": int(job.created_at),
         "updated_at": int(job.updated_at),
+        "correlation_id": job.correlation_id,
     }
     if content is not None:
         body["content"] = content_body(content)

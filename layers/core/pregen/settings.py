@@ -139,7 +139,17 @@ def cron_settings() -> CronSettings:
     return settings
 
 
+class UsageSettings(CountersTableSettings):
+    """usage-aggregator: the counters table only."""
+
+
+@lru_cache(maxsize=1)
+def usage_settings() -> UsageSettings:
+    settings: UsageSettings = UsageSettings.from_env()
+    return settings
+
+
 def clear_caches() -> None:
     """For tests that change the environment between cases."""
-    for cached in (serve_settings, worker_settings, analytics_settings, cron_settings):
+    for cached in (serve_settings, worker_settings, analytics_settings, cron_settings, usage_settings):
         cached.cache_clear()

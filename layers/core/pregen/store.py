@@ -169,6 +169,10 @@ class DynamoContentStore:
                             "pk": {"S": content.key},
                             "sk": {"S": "stats"},
                             "hits": {"N": "0"},
+                            # kind and cost ride on the stats item so the usage aggregator (reading the
+                            # table's stream) can count hits per kind and the cost each hit saved.
+                            "kind": {"S": content.kind},
+                            "cost_usd": {"N": str(Decimal(str(content.meta.get("cost_usd", 0) or 0)))},
                             "created_at": {"N": str(int(content.created_at))},
                             "expires_at": {"N": str(int(content.expires_at))},
                         },
@@ -390,31 +394,80 @@ class DynamoCounters:
     def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
         if not counts:
             return
+        self.client.update_item(**self._add_request(f"day#{day}", counts, now))
+
+    def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
+        """Add (or, with negative numbers, take away) from the standing totals that are not per day."""
+        if counts:
+            self.client.update_item(**self._add_request(GAUGES_PK, counts, now))
+
+    def _add_request(self, pk: str, counts: dict[str, int | float], now: float) -> dict[str, Any]:
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values = {f":v{i}": {"N": str(Decimal(str(v)))} for i, v in enumerate(counts.values())}
         values[":exp"] = {"N": str(int(now + self.retention_seconds))}
         adds = ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"day#{day}"}, "sk": {"S": "totals"}},
-            UpdateExpression=f"ADD {adds} SET expires_at = if_not_exists(expires_at, :exp)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        return {
+            "TableName": self.table,
+            "Key": {"pk": {"S": pk}, "sk": {"S": "totals"}},
+            "UpdateExpression": f"ADD {adds} SET expires_at = if_not_exists(expires_at, :exp)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+        """Add several days' counts exactly once per ``batch_id`` (one transaction with a marker item).
+
+        A stream batch that Lambda delivers again (the function failed after the write) finds its marker and
+        adds nothing, so at-least-once delivery still counts each change once. False when already applied.
+        """
+        per_day = {day: counts for day, counts in per_day.items() if counts}
+        if not per_day:
+            return True
+        marker = {
+            "pk": {"S": f"batch#{batch_id}"},
+            "sk": {"S": "applied"},
+            "expires_at": {"N": str(int(now + 7 * 86_400))},  # longer than a stream's 24 h retention
+        }
+        items: list[Any] = [
+            {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}
+        ]
+        items += [{"Update": self._add_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and any(
+                r.get("Code") == "ConditionalCheckFailed" for r in reasons[:1]
+            ):
+                return False
+            raise
+        return True
 
     def read_days(self, days: list[str]) -> dict[str, dict[str, float]]:
         """One BatchGetItem per 100 days, whatever the number of items stored."""
+        found = self.read_items([f"day#{d}" for d in days])
+        return {pk.removeprefix("day#"): counts for pk, counts in found.items()}
+
+    def read_gauges(self) -> dict[str, float]:
+        return self.read_items([GAUGES_PK]).get(GAUGES_PK, {})
+
+    def read_items(self, pks: list[str]) -> dict[str, dict[str, float]]:
+        """Counter items by partition key: one BatchGetItem per 100 keys, never a query or a scan."""
         result: dict[str, dict[str, float]] = {}
-        for start in range(0, len(days), 100):
-            keys = [{"pk": {"S": f"day#{d}"}, "sk": {"S": "totals"}} for d in days[start : start + 100]]
+        unique = list(dict.fromkeys(pks))
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": {"S": pk}, "sk": {"S": "totals"}} for pk in unique[start : start + 100]]
             request: dict[str, Any] = {self.table: {"Keys": keys}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
                     data = deserialize(item)
-                    day = str(data.pop("pk")).removeprefix("day#")
+                    pk = str(data.pop("pk"))
                     data.pop("sk", None)
                     data.pop("expires_at", None)
-                    result[day] = {k: float(v) for k, v in data.items()}
+                    result[pk] = {k: float(v) for k, v in data.items()}
                 request = response.get("UnprocessedKeys") or {}
         return result
+
+
+GAUGES_PK = "gauges"  # standing totals (users with pre-generated exams, ...), fed by the features that own them

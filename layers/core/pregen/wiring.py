@@ -100,7 +100,7 @@ def reset() -> None:
     from pregen.settings import clear_caches
 
     clear_caches()
-    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps):
+    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps):
         cached.cache_clear()
 
 
@@ -129,3 +129,11 @@ def analytics_deps() -> AnalyticsDeps:
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
     )
+
+
+@lru_cache(maxsize=1)
+def usage_deps() -> tuple[DynamoCounters, SystemClock]:
+    """The usage aggregator needs only the counters table."""
+    from pregen.settings import usage_settings
+
+    return DynamoCounters(usage_settings().counters_table), SystemClock()

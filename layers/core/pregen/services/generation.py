@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from pregen import telemetry
 from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, SpendingError
 from pregen.models import ContentRequest, JobStatus, Kind
 from pregen.observability import logger
 from pregen.ports import StoredContent
 from pregen.schemas import validate_content
 from pregen.services.content import day_of
+from pregen.services.usage import expiry_counts, generation_extras
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,6 +125,7 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         "job_id": message.job_id,
         "correlation_id": message.correlation_id,
     }
+    expires_at = finished + deps.ttl_days(request.kind) * 86_400
     deps.store.put_content(
         StoredContent(
             key=message.key,
@@ -131,7 +134,7 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             meta=meta,
             owner=message.owner,
             created_at=finished,
-            expires_at=finished + deps.ttl_days(request.kind) * 86_400,
+            expires_at=expires_at,
         )
     )
     deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta)
@@ -149,8 +152,33 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             f"tokens_cache_write#{kind}": usage.cache_creation_input_tokens,
             f"tokens_cache_read#{kind}": usage.cache_read_input_tokens,
             f"latency_ms_sum#{kind}": generation.latency_ms,
+            **generation_extras(
+                kind,
+                generation.model,
+                generation.latency_ms,
+                generation.cost_usd,
+                usage.input_tokens + usage.output_tokens,
+            ),
         },
         finished,
+    )
+    deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished)
+    telemetry.generation_figures(
+        kind,
+        latency_ms=generation.latency_ms,
+        cost_usd=generation.cost_usd,
+        output_tokens=usage.output_tokens,
+        input_tokens=usage.input_tokens,
+    )
+    logger.info(
+        "content generated",
+        job_id=message.job_id,
+        key=message.key,
+        correlation_id=message.correlation_id,
+        kind=kind,
+        model=generation.model,
+        latency_ms=generation.latency_ms,
+        cost_usd=round(generation.cost_usd, 8),
     )
     return "generated"
 

@@ -1,0 +1,113 @@
+"""Analytics cost against items stored: the analytics use case over 100 and over 10,000 stored items (content
+items and counter items alike), measured interleaved in one run against moto in-process.
+
+    .venv/bin/python -m bench.analytics [--calls 200] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from typing import Any
+
+from bench.report import summary, write_section
+
+T0 = 1_800_000_000.0  # 2027-01-15
+
+
+def _fill(client: Any, table: str, items: int, pk_prefix: str) -> None:
+    for first in range(0, items, 25):
+        client.batch_write_item(
+            RequestItems={
+                table: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "pk": {"S": f"{pk_prefix}{i:08d}"},
+                                "sk": {"S": "totals" if pk_prefix.startswith("batch") else "stats"},
+                                "hits": {"N": "1"},
+                            }
+                        }
+                    }
+                    for i in range(first, min(first + 25, items))
+                ]
+            }
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+
+    import boto3
+    from moto import mock_aws
+
+    from pregen.clock import FrozenClock
+    from pregen.models import Lane
+    from pregen.queue import SqsJobQueue
+    from pregen.services.analytics import AnalyticsDeps, analytics
+    from pregen.store import DynamoCounters
+    from pregen_local.template import Template
+
+    with mock_aws():
+        deps: dict[int, AnalyticsDeps] = {}
+        calls: dict[int, list[str]] = {}
+        for stored in (100, 10_000):
+            template = Template(overrides={"JwtIssuer": "https://bench.test", "JwtAudience": "bench"})
+            resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix=f"b{stored}")
+            client = boto3.client("dynamodb")
+            seen: list[str] = []
+            client.meta.events.register("before-call.dynamodb.*", lambda model, seen=seen, **_: seen.append(model.name))
+            counters = DynamoCounters(resources.tables["CountersTable"], client)
+            for day in range(1, 31):
+                counters.add(f"2027-01-{day:02d}", {"generated#lesson": 3, "hits#lesson": 9, "misses#lesson": 3}, T0)
+            _fill(client, resources.tables["ContentTable"], stored, "v1-lesson-")
+            _fill(client, resources.tables["CountersTable"], stored, "batch#")
+            urls = resources.queue_urls
+            lanes = {Lane.INTERACTIVE: urls["InteractiveQueue"], Lane.BACKGROUND: urls["BackgroundQueue"]}
+            deps[stored] = AnalyticsDeps(
+                counters=counters,
+                queue=SqsJobQueue(lanes),
+                queue_urls={"interactive": urls["InteractiveQueue"], "background": urls["BackgroundQueue"]},
+                clock=FrozenClock(T0),
+            )
+            seen.clear()
+            calls[stored] = seen
+        timings: dict[int, list[float]] = {100: [], 10_000: []}
+        for _ in range(args.calls):  # interleaved, so both sizes see the same machine
+            for stored, dep in deps.items():
+                started = time.perf_counter()
+                figures = analytics("2027-01-01", "2027-01-30", dep)
+                timings[stored].append((time.perf_counter() - started) * 1000)
+                assert figures["totalGenerated"] == 90
+    small, large = summary(timings[100]), summary(timings[10_000])
+    per_call = {stored: len(seen) / args.calls for stored, seen in calls.items()}
+    text = "\n".join(
+        [
+            f"`.venv/bin/python -m bench.analytics --calls {args.calls}` on {platform.machine()}, Python "
+            f"{platform.python_version()}, moto in-process; a 30-day window, {args.calls} calls per size, interleaved.",
+            "",
+            "| items stored (content + counters) | DynamoDB requests per call | p50 ms | p99 ms |",
+            "|---|---|---|---|",
+            f"| 100 + 100 | {per_call[100]:.0f} ({', '.join(sorted(set(calls[100])))}) | {small['p50']:.2f} | "
+            f"{small['p99']:.2f} |",
+            f"| 10,000 + 10,000 | {per_call[10_000]:.0f} ({', '.join(sorted(set(calls[10_000])))}) | "
+            f"{large['p50']:.2f} | {large['p99']:.2f} |",
+            "",
+            f"Ratio 10,000 / 100: requests {per_call[10_000] / per_call[100]:.2f}, p50 latency "
+            f"{large['p50'] / small['p50']:.2f}. Plus two GetQueueAttributes per call (the queues).",
+        ]
+    )
+    print(text)
+    if args.write:
+        write_section("analytics", "## Analytics\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Usage counters: hits and first uses counted from the content table's stream, and the hooks other features call.
+
+The hit path may make one GetItem and one small write (``ADD hits 1`` on the key's ``stats`` item), so it cannot
+also add to the day's counters. Instead the content table streams ``NEW_AND_OLD_IMAGES`` and the usage
+aggregator turns each change of a ``stats`` item into day counters: ``hits = new.hits - old.hits``. A stream
+delivers every change of an item exactly once and in order per key, and the aggregator writes a batch's sums in
+one transaction guarded by a marker of the batch, so the counts are exact without a single extra request on
+the hit path.
+
+Counter names (attributes of the day item ``day#YYYY-MM-DD``; the part after ``#`` is the dimension):
+
+- ``hits#<kind>``            cache hits served (from the stream)
+- ``used#<kind>``            items used for the first time (first hit, or an exam claimed)
+- ``cost_saved_usd#<kind>``  what the hits would have cost to generate again (each hit times the item's cost)
+- ``claimed#<exam_type>``    exams handed out by a claim (fed by ``record_claim``)
+- ``exam_generated#<exam_type>`` pre-generated exams by type (fed by ``record_exam_generated``)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pregen.ports import Counters
+
+# Standing totals (the ``gauges`` item), kept by the exam inventory: add +1/-1 as they change.
+USERS_TOTAL = "users_total"  # learners with an exam inventory
+USERS_WITH_PREGEN = "users_with_pregen"  # of those, learners holding at least one unused pre-generated exam
+PREGEN_UNUSED = "pregen_unused"  # unused pre-generated exams held across all learners
+
+
+def day_of(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).date().isoformat()
+
+
+def kind_of_key(key: str) -> str:
+    """``v1-<kind>-<hash>`` → ``<kind>`` (kinds use underscores, never hyphens)."""
+    parts = key.split("-")
+    return parts[1] if len(parts) >= 3 else "unknown"
+
+
+def _number(image: dict[str, Any], name: str) -> float:
+    value = image.get(name, {})
+    return float(value["N"]) if "N" in value else 0.0
+
+
+def stats_changes(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, int | float]]:
+    """Day counters from stream records (Lambda's DynamoDB stream record shape), for ``stats`` items only.
+
+    A hit raises ``hits`` by one; a regeneration after expiry puts a fresh ``stats`` item with ``hits = 0``
+    (a drop, counted as nothing). The day is the hit's own ``last_access``, so a late batch still lands on
+    the day the hits happened.
+    """
+    per_day: dict[str, dict[str, int | float]] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        change = record.get("dynamodb") or {}
+        keys = change.get("Keys") or {}
+        if keys.get("sk", {}).get("S") != "stats" or record.get("eventName") not in {"INSERT", "MODIFY"}:
+            continue
+        new = change.get("NewImage") or {}
+        old = change.get("OldImage") or {}
+        delta = int(_number(new, "hits") - _number(old, "hits"))
+        if delta <= 0:
+            continue
+        key = keys.get("pk", {}).get("S", "")
+        kind = new.get("kind", {}).get("S") or kind_of_key(key)
+        day = day_of(_number(new, "last_access"))
+        counts = per_day[day]
+        counts[f"hits#{kind}"] += delta
+        if _number(old, "hits") == 0:
+            counts[f"used#{kind}"] += 1
+        cost = _number(new, "cost_usd")
+        if cost:
+            counts[f"cost_saved_usd#{kind}"] = round(float(counts[f"cost_saved_usd#{kind}"]) + cost * delta, 8)
+    return {day: dict(counts) for day, counts in per_day.items()}
+
+
+def batch_id(records: list[dict[str, Any]]) -> str:
+    """The same batch delivered again has the same id (stream ``eventID``s are unique per change)."""
+    digest = hashlib.sha256("|".join(str(r.get("eventID", "")) for r in records).encode()).hexdigest()
+    return digest[:32]
+
+
+def aggregate(records: list[dict[str, Any]], counters: Counters, now: float) -> dict[str, dict[str, int | float]]:
+    """Add a stream batch's hits to the day counters, once; returns what the batch held."""
+    per_day = stats_changes(records)
+    if per_day:
+        counters.add_once(batch_id(records), per_day, now)
+    return per_day
+
+
+# -- hooks for the features that own these events (exam claims, exam inventory) ---------------------------------
+
+
+def record_claim(counters: Counters, exam_type: str, now: float) -> None:
+    """An exam was handed out: a use of a pre-generated exam. The claim path calls this after its claim."""
+    counters.add(day_of(now), {"used#exam": 1, f"claimed#{exam_type}": 1}, now)
+
+
+def record_exam_generated(counters: Counters, exam_type: str, now: float) -> None:
+    """A pre-generated exam of a type (diagnostic, practice, ...) joined a learner's inventory."""
+    counters.add(day_of(now), {f"exam_generated#{exam_type}": 1}, now)
+
+
+# -- figures the worker adds per generation ------------------------------------------------------------------------
+
+# Upper bounds (ms) of the latency histogram kept per kind and day: percentiles from counters, not from samples.
+LATENCY_BUCKETS_MS = (250, 500, 1000, 2000, 5000, 10_000, 20_000, 45_000, 90_000, 180_000)
+
+
+def latency_bucket(latency_ms: float) -> str:
+    for bound in LATENCY_BUCKETS_MS:
+        if latency_ms <= bound:
+            return str(bound)
+    return "inf"
+
+
+def generation_extras(kind: str, model: str, latency_ms: float, cost_usd: float, tokens: int) -> dict[str, float]:
+    """Per-model spend and the latency histogram, added with the worker's other per-generation counters."""
+    return {
+        f"latency_le_{latency_bucket(latency_ms)}#{kind}": 1,
+        f"generated_model#{model}": 1,
+        f"cost_usd_model#{model}": cost_usd,
+        f"tokens_model#{model}": tokens,
+    }
+
+
+def expiry_counts(kind: str, expires_at: float) -> dict[str, int | float]:
+    """Added to the day item of the expiry date: how many items expire that day, per kind and per hour (UTC).
+
+    ``expired`` and ``expiring within 24 h`` then come from a few day items at hour resolution, whatever TTL's
+    lazy deletion is doing and however many items are stored.
+    """
+    hour = dt.datetime.fromtimestamp(expires_at, tz=dt.UTC).hour
+    return {f"expiring#{kind}": 1, f"expiring_h{hour:02d}#all": 1}

@@ -1,0 +1,215 @@
+"""Analytics against moto: exact figures for a scripted sequence, constant cost, and the usage stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import boto3
+from botocore.client import BaseClient
+
+from functions.analytics import app as analytics_app
+from functions.get_content import app as get_content
+from functions.usage_aggregator import app as usage_aggregator
+from pregen import wiring
+from pregen.clock import FrozenClock
+from pregen.services.usage import PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN, record_claim
+from pregen_local.runtime import LambdaContext, LocalFunction
+from pregen_local.streams import StreamPoller
+from tests.conftest import load_event
+from tests.integration.conftest import api_event, call, run_worker
+
+if TYPE_CHECKING:
+    import pytest
+
+    from tests.integration.conftest import Aws
+
+T0 = dt.datetime(2027, 1, 15, 10, 0, tzinfo=dt.UTC).timestamp()
+DAY = 86_400
+LESSON = {"kind": "lesson", "subject": "Biology", "topic": "Cells", "grade": "10"}
+QSET = {"kind": "question_set", "subject": "Biology", "topic": "Cells", "question_type": "multiple_choice"}
+
+
+def exam(exam_type: str, topic: str) -> dict[str, str]:
+    return {"kind": "exam", "subject": "Biology", "topic": topic, "exam_type": exam_type, "count": "5"}
+
+
+def freeze(at: float) -> FrozenClock:
+    """One frozen clock for every function's dependencies (they are built once, like a warm container)."""
+    clock = FrozenClock(at)
+    wiring.serve_deps().clock = clock
+    wiring.worker_deps().clock = clock
+    wiring.analytics_deps().clock = clock
+    return clock
+
+
+def get(query: dict[str, str], sub: str = "alice") -> int:
+    status, _, _ = call(get_content, api_event("get_content.json", sub=sub, query=query))
+    return status
+
+
+def analytics(query: dict[str, str] | None = None, role: str = "admin") -> tuple[int, Any]:
+    event = api_event("analytics.json", sub="ops", role=role, query=query or {})
+    status, _, body = call(analytics_app, event)
+    return status, body
+
+
+def run_aggregator(aws: Aws) -> int:
+    """Deliver the content table's stream to the usage aggregator, as the event source mapping (and the
+    local stack) does, with the template's filter patterns."""
+    (source,) = aws.template.stream_sources()
+    function = LocalFunction(aws.template.functions()[source.function])
+    # botocore now picks an account-based streams endpoint that moto's in-process mock does not route.
+    streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+    poller = StreamPoller(
+        streams,
+        stream_arn=aws.resources.stream_arns[source.table],
+        function=function,
+        batch_size=source.batch_size,
+        filters=source.filters,
+    )
+    return poller.poll_once()
+
+
+def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(aws: Aws) -> None:
+    clock = freeze(T0)
+    counters = wiring.analytics_deps().counters
+    # Given misses: a lesson (twice: the second joins the job), a question set and three exams
+    assert get(LESSON) == 202
+    assert get(LESSON, sub="bob") == 202
+    assert get(QSET) == 202
+    for exam_type, topic in (("diagnostic", "Cells"), ("diagnostic", "Genes"), ("practice", "Cells")):
+        assert get(exam(exam_type, topic)) == 202
+    # And the worker generates the five distinct keys
+    run_worker(aws)
+    # And hits: the lesson three times (two learners), the question set once
+    for sub in ("alice", "bob", "alice"):
+        assert get(LESSON, sub=sub) == 200
+    assert get(QSET, sub="carol") == 200
+    # And two exam claims, as the exam feature reports them, and its inventory gauges
+    record_claim(counters, "diagnostic", clock.now())
+    record_claim(counters, "practice", clock.now())
+    counters.add_gauges({USERS_TOTAL: 4, USERS_WITH_PREGEN: 3, PREGEN_UNUSED: 7}, clock.now())
+    counters.add(
+        "2027-01-15", {"exam_generated#diagnostic": 2, "exam_generated#practice": 1}, clock.now()
+    )  # as the inventory's record_exam_generated would
+    # When the stream is aggregated and an admin asks
+    assert run_aggregator(aws) >= 4
+    status, figures = analytics()
+    # Then every figure is exact
+    assert status == 200
+    assert figures["from"] == "2027-01-09" and figures["to"] == "2027-01-15"
+    assert figures["totalGenerated"] == 5
+    assert figures["generatedByKind"] == {"exam": 3, "lesson": 1, "question_set": 1}
+    assert figures["hitsByKind"] == {"lesson": 3, "question_set": 1}
+    assert figures["missesByKind"] == {"exam": 3, "lesson": 2, "question_set": 1}
+    assert (figures["hits"], figures["misses"], figures["hitRate"]) == (4, 6, 0.4)
+    assert figures["hitRateByKind"] == {"exam": 0.0, "lesson": 0.6, "question_set": 0.5}
+    assert figures["usedByKind"] == {"exam": 2, "lesson": 1, "question_set": 1}
+    assert (figures["totalUsed"], figures["totalUnused"], figures["usedPercentage"]) == (4, 1, 80.0)
+    assert figures["claimedByExamType"] == {"diagnostic": 1, "practice": 1}
+    assert (figures["diagnosticCount"], figures["practiceCount"]) == (2, 1)
+    assert figures["averageExamsPerUser"] == 0.75
+    assert figures["userStats"] == {"usersWithPreGen": 3, "usersWithoutPreGen": 1, "avgPreGenPerUser": 2.33}
+    assert (figures["totalExpired"], figures["expiringWithin24h"]) == (0, 0)
+    assert figures["generatedByGenerator"] == {"offline": 5}
+    assert figures["latencyMs"]["lesson"]["p50"] is not None
+    assert figures["queues"]["interactive"] == {"visible": 0, "in_flight": 0}
+    today = figures["daily"][-1]
+    assert today == {"day": "2027-01-15", "hits": 4, "misses": 6, "hitRate": 0.4, "generated": 5, "costUsd": 0.0}
+
+    # When the stream is delivered again (a retried batch), nothing is counted twice
+    run_aggregator(aws)
+    assert analytics()[1]["hits"] == 4
+
+    # Given the content's TTL (30 days) is 11 hours away: all five expire within 24 h, none has expired
+    ttl_at = T0 + 30 * DAY
+    clock.at = ttl_at - 11 * 3600
+    figures = analytics({"from": "2027-01-15", "to": "2027-02-14"})[1]
+    assert (figures["totalExpired"], figures["expiringWithin24h"]) == (0, 5)
+    # When the hour of expiry has passed
+    clock.at = ttl_at + 3600
+    figures = analytics({"from": "2027-01-15", "to": "2027-02-14"})[1]
+    # Then they count as expired and no longer as expiring
+    assert (figures["totalExpired"], figures["expiringWithin24h"]) == (5, 0)
+    # And an expired lesson is a miss again, on the day it was asked for
+    assert get(LESSON) == 202
+    figures = analytics({"from": "2027-02-14", "to": "2027-02-14"})[1]
+    assert figures["missesByKind"] == {"lesson": 1}
+    assert figures["totalExpired"] == 5
+
+
+def _count_dynamodb_requests() -> tuple[list[str], Any]:
+    seen: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            seen.append(operation)
+        return original(self, operation, params)
+
+    return seen, mock.patch.object(BaseClient, "_make_api_call", counting)
+
+
+def _store_items(aws: Aws, count: int, start: int) -> None:
+    client = aws.dynamodb
+    table = aws.resources.tables["ContentTable"]
+    for first in range(start, start + count, 25):
+        client.batch_write_item(
+            RequestItems={
+                table: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "pk": {"S": f"v1-lesson-{i:040d}"},
+                                "sk": {"S": "stats"},
+                                "hits": {"N": "1"},
+                                "expires_at": {"N": str(int(T0 + DAY))},
+                            }
+                        }
+                    }
+                    for i in range(first, min(first + 25, start + count))
+                ]
+            }
+        )
+
+
+def test_analytics_makes_the_same_dynamodb_requests_with_100_and_with_10000_items(aws: Aws) -> None:
+    freeze(T0)
+    counters = wiring.analytics_deps().counters
+    for day in range(30):
+        counters.add(f"2027-01-{day + 1:02d}", {"generated#lesson": 1, "hits#lesson": 2}, T0)
+    measured = []
+    for target in (100, 10_000):
+        # Given this many items stored
+        stored = 100 if measured else 0
+        _store_items(aws, target - stored, start=stored)
+        seen, patch = _count_dynamodb_requests()
+        # When an admin asks for 30 days
+        with patch:
+            status, figures = analytics({"from": "2027-01-01", "to": "2027-01-30"})
+        assert status == 200
+        assert figures["totalGenerated"] == 30
+        measured.append(list(seen))
+    # Then the requests are the same, and one BatchGetItem does it
+    assert measured[0] == measured[1] == ["BatchGetItem"]
+
+
+def test_analytics_is_for_admins_only_and_rejects_bad_windows(aws: Aws) -> None:
+    assert analytics(role="student")[0] == 403
+    assert analytics({"from": "2027-02-01", "to": "2027-01-01"})[0] == 400
+    assert analytics({"from": "yesterday"})[0] in {400, 422}
+
+
+def test_the_aggregator_counts_the_sample_event_once(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the sample stream event (one first hit of a lesson that cost $0.0042)
+    event = load_event("usage_stream.json")
+    context = LambdaContext(function_name="usage", timeout_s=60)
+    # When it is delivered twice (Lambda retries a batch whose function failed after the write)
+    assert usage_aggregator.lambda_handler(event, context)["hits"] == 1
+    usage_aggregator.lambda_handler(json.loads(json.dumps(event)), context)
+    # Then the day counts it once, with its first use and the cost it saved
+    day = wiring.usage_deps()[0].read_days(["2027-01-15"])["2027-01-15"]
+    assert day == {"hits#lesson": 1.0, "used#lesson": 1.0, "cost_saved_usd#lesson": 0.0042}
