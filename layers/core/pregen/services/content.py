@@ -86,6 +86,8 @@ def enqueue_or_join(
     deps: ServeDeps,
     *,
     correlation_id: str | None = None,
+    regenerate_of: str | None = None,
+    feedback: str | None = None,
 ) -> tuple[Job, bool]:
     """Put the key in flight and enqueue its job, or return the job already in flight for it.
 
@@ -116,6 +118,8 @@ def enqueue_or_join(
         created_at=now,
         updated_at=now,
         correlation_id=correlation_id,
+        regenerate_of=regenerate_of,  # a library regeneration: a new version of a key that has content
+        feedback=feedback,
     )
     deps.jobs.put_job(job)
     claim = deps.store.claim_inflight(key, job.job_id, lane, now, deps.inflight_seconds)
@@ -128,7 +132,15 @@ def enqueue_or_join(
         if not deps.store.take_over_inflight(
             key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
         ):
-            return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+            return enqueue_or_join(
+                request,
+                caller,
+                priority,
+                deps,
+                correlation_id=correlation_id,
+                regenerate_of=regenerate_of,
+                feedback=feedback,
+            )
         deps.jobs.put_job(job)
     try:
         deps.queue.send(lane, _message(job, correlation_id))
@@ -153,7 +165,7 @@ def _join(
 
 
 def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
-    return {
+    message = {
         "job_id": job.job_id,
         "key": job.key,
         "request": job.request,
@@ -161,6 +173,9 @@ def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
         "priority": job.priority,
         "correlation_id": correlation_id or job.correlation_id or job.job_id,
     }
+    if job.regenerate_of:
+        message |= {"regenerate_of": job.regenerate_of, "feedback": job.feedback}
+    return message
 
 
 def pregenerate(
