@@ -64,9 +64,9 @@ class DynamoLibraryStore:
             "up": 0,
             "down": 0,
             "is_best": version.is_best,
-            "usage": 0,
+            "uses": 0,
             "hits_at_best": version.hits_at_best,
-            "created_at": int(version.created_at),
+            "created_at": round(version.created_at, 3),  # sub-second: "newest" breaks ties
             "expires_at": int(version.expires_at),
             "request": version.request,
             "owner": version.owner,
@@ -164,7 +164,7 @@ class DynamoLibraryStore:
                     "Update": {
                         "TableName": self.table,
                         "Key": self._key(old.key, f"vstats#{old.version_id}"),
-                        "UpdateExpression": "SET is_best = :f ADD usage :used",
+                        "UpdateExpression": "SET is_best = :f ADD uses :used",
                         "ConditionExpression": "is_best = :t",
                         "ExpressionAttributeValues": {
                             ":f": {"BOOL": False},
@@ -307,7 +307,7 @@ def _version(data: dict[str, Any]) -> Version:
         up=int(data.get("up", 0)),
         down=int(data.get("down", 0)),
         is_best=bool(data.get("is_best", False)),
-        usage=int(data.get("usage", 0)),
+        usage=int(data.get("uses", 0)),
         hits_at_best=int(data.get("hits_at_best", 0)),
         regenerate_of=data.get("regenerate_of"),
         regen_requested_at=data.get("regen_requested_at"),

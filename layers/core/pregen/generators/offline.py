@@ -54,6 +54,8 @@ class OfflineGenerator:
             body = {"title": f"{topic.title()} practice", "question_type": qtype.value, "questions": questions}
         else:
             body = _exam(request, topic, seed)
+        if feedback and request.kind not in LANGUAGE_KINDS:
+            body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
         return Generation(
             body=body,
             generator="offline",
