@@ -220,9 +220,7 @@ def test_the_thresholds_come_from_the_settings(aws: Aws, monkeypatch: pytest.Mon
     assert vote(content_id, "up", "b")[1]["approved_now"] is True
 
 
-def test_regeneration_is_for_teachers_and_makes_one_version_however_many_ask(
-    aws: Aws, atomic_requests: None
-) -> None:
+def test_regeneration_is_for_teachers_and_makes_one_version_however_many_ask(aws: Aws, atomic_requests: None) -> None:
     generator = RecordingGenerator()
     wiring.worker_deps().generator = generator
     first = generated(aws)
