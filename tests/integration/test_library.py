@@ -299,8 +299,10 @@ def test_higher_net_votes_win_and_approval_beats_votes(aws: Aws, monkeypatch: py
     assert by_id[first_id]["status"] == "superseded"
     assert {by_id[second_id]["status"], by_id[third_id]["status"]} == {"active"}
     # With equal votes the newest is served
-    newest = max((second_id, third_id), key=lambda cid: (by_id[cid]["created_at"], cid))
+    newest = versions(first_id)[1]["versions"][0]["content_id"]  # listed best first
+    assert newest in {second_id, third_id}
     older = third_id if newest == second_id else second_id
+    assert by_id[newest]["created_at"] >= by_id[older]["created_at"]
     assert served()["content_id"] == newest
     # When the older one gets more net votes (1 down, then 3 up: 75 %, not approved), it is served
     vote(older, "down", "critic")
