@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 from functions.get_content import app as get_content
 from functions.library import app as library
@@ -387,3 +388,49 @@ def test_bad_input_is_a_clear_4xx(aws: Aws) -> None:
     assert regenerate(content_id, "")[0] == 400
     status, body = regenerate(content_id, "  \u0000  ")
     assert status == 400
+
+
+def test_a_redelivered_regeneration_makes_no_second_version_and_hits_stay_one_read(aws: Aws) -> None:
+    first_id = generated(aws)["content_id"]
+    regenerate(first_id, "Fix the example")
+    # Given SQS delivers the regeneration twice (at-least-once), the second after the first finished
+    url = aws.queue_url("InteractiveQueue")
+    body = aws.sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["Body"]
+    run_worker(aws)
+    aws.sqs.send_message(QueueUrl=url, MessageBody=body)
+    run_worker(aws)
+    # Then there is one new version
+    assert len(listed(first_id)) == 2
+    # And a hit on the re-ranked key is still one read of the content and one small write
+    store = wiring.serve_deps().store
+    client = store.client  # type: ignore[attr-defined]
+    calls: list[str] = []
+    original = client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        calls.append(f"{operation}:{params.get('Key', {}).get('sk', {}).get('S', '')}")
+        return original(operation, params)
+
+    with mock.patch.object(client, "_make_api_call", side_effect=spy):
+        hit = served()
+    assert hit["content_id"] != first_id
+    assert calls == ["GetItem:content", "UpdateItem:stats"]
+
+
+def test_an_automatic_regeneration_that_cannot_be_enqueued_is_asked_again_by_the_next_vote(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGENERATE_BELOW_NET_VOTES", "0")
+    wiring.reset()
+    content_id = generated(aws)["content_id"]
+    queue = wiring.library_deps().serve.queue
+    # Given the queue is down when the vote crosses the threshold
+    with mock.patch.object(queue, "send", side_effect=RuntimeError("sqs is down")):
+        status, body = vote(content_id, "down", "a")
+    # Then the vote still counts and the version is not marked as being regenerated
+    assert status == 200
+    assert body["votes"]["down"] == 1
+    assert body["regeneration_job_id"] is None
+    assert listed(content_id)[content_id]["regeneration_requested"] is False
+    # And the next down vote asks again
+    assert vote(content_id, "down", "b")[1]["regeneration_job_id"]

@@ -214,6 +214,14 @@ class DynamoLibraryStore:
             raise
         return True
 
+    def clear_regeneration(self, key: str, version_id: str) -> None:
+        """Undo ``mark_regeneration`` when the regeneration could not be enqueued, so a later vote tries again."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(key, f"vstats#{version_id}"),
+            UpdateExpression="REMOVE regen_requested_at",
+        )
+
     # -- votes -----------------------------------------------------------------------------------------------------
 
     def get_vote(self, key: str, version_id: str, sub: str) -> tuple[VoteValue, str | None] | None:

@@ -102,11 +102,7 @@ def cast_vote(content_id: str, caller: Caller, vote: VoteValue, comment: str | N
         approved_now = True
         after = replace(after, status=VersionStatus.APPROVED)
         logger.info("version approved", content_id=content_id, up=after.up, down=after.down)
-    regeneration = None
-    if deps.rules.wants_regeneration(after) and library.mark_regeneration(after.key, content_id, now):
-        reason = f"automatic: learners voted it down (net {after.net}, below {deps.rules.regenerate_below_net_votes})"
-        regeneration, _ = _enqueue_regeneration(after, reason, deps)
-        logger.info("automatic regeneration", content_id=content_id, job_id=regeneration.job_id, net=after.net)
+    regeneration = _regenerate_if_voted_down(after, deps, now)
     served = rerank(after.key, library, now)
     return VoteOutcome(
         after,
@@ -116,6 +112,23 @@ def cast_vote(content_id: str, caller: Caller, vote: VoteValue, comment: str | N
         regeneration=regeneration,
         served_version=served.version_id if served else None,
     )
+
+
+def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -> Job | None:
+    """Enqueue the automatic regeneration of a voted-down version, once (the first caller to mark it)."""
+    library = deps.library
+    if not (deps.rules.wants_regeneration(version) and library.mark_regeneration(version.key, version.version_id, now)):
+        return None
+    reason = f"automatic: learners voted it down (net {version.net}, below {deps.rules.regenerate_below_net_votes})"
+    try:
+        job, _ = _enqueue_regeneration(version, reason, deps)
+    except Exception:
+        # The vote itself is recorded; free the mark so the next down vote asks again, and answer the vote.
+        logger.exception("automatic regeneration could not be enqueued", content_id=version.version_id)
+        library.clear_regeneration(version.key, version.version_id)
+        return None
+    logger.info("automatic regeneration", content_id=version.version_id, job_id=job.job_id, net=version.net)
+    return job
 
 
 def request_regeneration(
