@@ -84,3 +84,45 @@ def test_unknown_routes_are_404_and_admin_routes_need_admin(stack: dict[str, str
     status, _, figures = http(f"{stack['url']}/v1/analytics", admin)
     assert status == 200
     assert set(figures["queues"]) == {"interactive", "interactive_dlq", "background", "background_dlq"}
+
+
+def _until_done(stack: dict[str, str], location: str, token: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, _, job = http(f"{stack['url']}{location}", token)
+        if job["status"] in {"done", "failed"}:
+            break
+        time.sleep(0.3)
+    return job
+
+
+def test_library_vote_and_regenerate_over_http(stack: dict[str, str]) -> None:
+    student = devjwt.mint("e2e-dora", "student")
+    teacher = devjwt.mint("e2e-tom", "teacher")
+    url = f"{stack['url']}/v1/content?kind=vocabulary_drill&subject=Spanish&topic=Food&language=spanish&count=4"
+    # Given a vocabulary drill generated through the stack
+    status, headers, _ = http(url, student)
+    assert status == 202
+    assert _until_done(stack, headers["location"], student)["status"] == "done"
+    _, _, hit = http(url, student)
+    content_id = hit["content_id"]
+    assert len(hit["content"]["items"]) == 4
+    # When a learner votes it down with a comment and a teacher asks for a new version
+    status, _, voted = http(
+        f"{stack['url']}/v1/content/{content_id}/votes", student, "POST", {"vote": "down", "comment": "Too easy"}
+    )
+    assert status == 200
+    assert voted["votes"] == {"up": 0, "down": 1, "net": -1}
+    assert http(f"{stack['url']}/v1/content/{content_id}/regenerate", student, "POST", {"reason": "x" * 5})[0] == 403
+    status, headers, _ = http(
+        f"{stack['url']}/v1/content/{content_id}/regenerate", teacher, "POST", {"reason": "Needs harder words"}
+    )
+    assert status == 202
+    assert _until_done(stack, headers["location"], teacher)["status"] == "done"
+    # Then the key has two versions and the new one is served
+    status, _, listing = http(f"{stack['url']}/v1/content/{content_id}/versions", student)
+    assert status == 200
+    assert len(listing["versions"]) == 2
+    assert listing["versions"][0]["served"] is True
+    assert http(url, student)[2]["content_id"] == listing["versions"][0]["content_id"] != content_id

@@ -16,7 +16,7 @@ from pregen.errors import ContentInvalid, GenerationFailed
 from pregen.generators.claude import MAX_TOKENS, AnthropicGenerator
 from pregen.generators.offline import OfflineGenerator
 from pregen.generators.prompts import STYLE_GUIDE, correction_prompt, user_prompt
-from pregen.models import ContentRequest, ExamType, Kind, QuestionType, TokenUsage
+from pregen.models import LANGUAGE_KINDS, ContentRequest, ExamType, Kind, QuestionType, TokenUsage
 from pregen.pricing import default_prices
 from pregen.schemas import schema_for, validate_content
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
@@ -33,7 +33,17 @@ QUESTION_SET = ContentRequest(
     kind=Kind.QUESTION_SET, subject="Maths", topic="Fractions", question_type=QuestionType.MULTIPLE_CHOICE, count=5
 )
 EXAM = ContentRequest(kind=Kind.EXAM, subject="Chemistry", exam_type=ExamType.DIAGNOSTIC, count=8)
-REQUESTS = {Kind.LESSON: LESSON, Kind.QUESTION_SET: QUESTION_SET, Kind.EXAM: EXAM}
+REQUESTS = {
+    Kind.LESSON: LESSON,
+    Kind.QUESTION_SET: QUESTION_SET,
+    Kind.EXAM: EXAM,
+    # The language-learning kinds (library issue) go through the same adapter with their own schemas.
+    **{
+        kind: ContentRequest(kind=kind, subject="Spanish", topic="Food", grade="a2", language="spanish")
+        for kind in LANGUAGE_KINDS
+    },
+}
+MODELS |= dict.fromkeys(LANGUAGE_KINDS, "claude-haiku-5-5")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +102,7 @@ COST = {
     # opus:   1,000x5 + 2,000x25 + 2,000x6.25 + 1,000x10 + 4,000x0.5 = 79,500 per million
     Kind.EXAM: 0.0795,
 }
+COST |= dict.fromkeys(LANGUAGE_KINDS, COST[Kind.LESSON])  # on haiku too
 
 
 @pytest.mark.parametrize("kind", list(Kind))

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from pregen.errors import Forbidden, InvalidRequest, NotFound
+from pregen.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from pregen.models import Caller, Role
 from pregen.observability import logger
 
@@ -117,6 +117,10 @@ def build_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(NotFound)
     def _not_found(exc: NotFound) -> Response[str]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
+
+    @app.exception_handler(Conflict)
+    def _conflict(exc: Conflict) -> Response[str]:
+        return error_response(HTTPStatus.CONFLICT, "conflict", str(exc))
 
     @app.not_found
     def _no_route(exc: Exception) -> Response[str]:

@@ -19,6 +19,10 @@ class Forbidden(PregenError):
     """The caller is known but lacks the role (403)."""
 
 
+class Conflict(PregenError):
+    """The resource kept changing under a conditional write; the caller may retry (409)."""
+
+
 class SpendingError(PregenError):
     """A failure that may still have cost money: the tokens billed before it failed are carried along."""
 

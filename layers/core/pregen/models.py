@@ -14,6 +14,33 @@ class Kind(StrEnum):
     LESSON = "lesson"
     QUESTION_SET = "question_set"
     EXAM = "exam"
+    VOCABULARY_DRILL = "vocabulary_drill"
+    GRAMMAR_EXERCISE = "grammar_exercise"
+    CULTURAL_CONTENT = "cultural_content"
+    PRONUNCIATION_DRILL = "pronunciation_drill"
+    CONVERSATION_PRACTICE = "conversation_practice"
+    PERSONALIZED_EXERCISE = "personalized_exercise"
+
+
+# Language-learning kinds (the library issue): each holds a counted list of items except cultural_content.
+LANGUAGE_KINDS = frozenset(
+    {
+        Kind.VOCABULARY_DRILL,
+        Kind.GRAMMAR_EXERCISE,
+        Kind.CULTURAL_CONTENT,
+        Kind.PRONUNCIATION_DRILL,
+        Kind.CONVERSATION_PRACTICE,
+        Kind.PERSONALIZED_EXERCISE,
+    }
+)
+# How many items (words, exercises, turns) a language kind gets when the request does not say.
+DEFAULT_ITEM_COUNTS = {
+    Kind.VOCABULARY_DRILL: 10,
+    Kind.GRAMMAR_EXERCISE: 8,
+    Kind.PRONUNCIATION_DRILL: 8,
+    Kind.CONVERSATION_PRACTICE: 8,
+    Kind.PERSONALIZED_EXERCISE: 5,
+}
 
 
 class QuestionType(StrEnum):
@@ -100,8 +127,13 @@ class ContentRequest(BaseModel):
     lesson_number: int | None = Field(default=None, ge=1, le=1000)
     count: int | None = Field(default=None, ge=1, le=250)
     scope: Scope = Scope.SHARED
+    # Language-learning kinds only. Optional and omitted from the key when unset, so every request that was
+    # valid before these fields existed keeps its cache key.
+    language: str | None = Field(default=None, max_length=40, description="the language being learned, e.g. spanish")
+    native_language: str | None = Field(default=None, max_length=40, description="the learner's own language")
+    focus: str | None = Field(default=None, max_length=120, description="focus area, e.g. past tense or food")
 
-    @field_validator("subject", "topic", "grade", mode="before")
+    @field_validator("subject", "topic", "grade", "language", "native_language", "focus", mode="before")
     @classmethod
     def _normalise(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -126,6 +158,7 @@ class ContentRequest(BaseModel):
             problems.append("lesson_number applies only to lesson")
         if self.kind is Kind.LESSON and self.count is not None:
             problems.append("count does not apply to lesson")
+        problems += self._language_problems()
         if self.kind is Kind.QUESTION_SET and self.count is not None and self.count > 50:
             problems.append("a question_set holds at most 50 questions")
         if problems:
@@ -135,7 +168,33 @@ class ContentRequest(BaseModel):
             object.__setattr__(self, "count", DEFAULT_QUESTION_SET_SIZE)
         if self.kind is Kind.EXAM and self.count is None and self.exam_type is not None:
             object.__setattr__(self, "count", DEFAULT_EXAM_QUESTIONS[self.exam_type])
+        self._fill_language_defaults()
         return self
+
+    def _language_problems(self) -> list[str]:
+        """The language-learning kinds' rules; other kinds must not carry their fields."""
+        problems: list[str] = []
+        if self.kind not in LANGUAGE_KINDS:
+            extra = [name for name in ("language", "native_language", "focus") if getattr(self, name) is not None]
+            if extra:
+                problems.append(f"{', '.join(extra)} apply only to the language-learning kinds")
+            return problems
+        if self.kind is Kind.CULTURAL_CONTENT and self.count is not None:
+            problems.append("count does not apply to cultural_content")
+        if self.count is not None and self.count > 50:
+            problems.append(f"a {self.kind.value} holds at most 50 items")
+        if self.kind is Kind.CONVERSATION_PRACTICE and self.count is not None and self.count < 2:
+            problems.append("a conversation_practice needs at least 2 turns")
+        explicit_scope = "scope" in self.model_fields_set
+        if self.kind is Kind.PERSONALIZED_EXERCISE and explicit_scope and self.scope is not Scope.PERSONAL:
+            problems.append("personalized_exercise is always personal scope")
+        return problems
+
+    def _fill_language_defaults(self) -> None:
+        if self.kind in DEFAULT_ITEM_COUNTS and self.count is None:
+            object.__setattr__(self, "count", DEFAULT_ITEM_COUNTS[self.kind])
+        if self.kind is Kind.PERSONALIZED_EXERCISE:
+            object.__setattr__(self, "scope", Scope.PERSONAL)  # made for one learner: never shared
 
     def canonical(self) -> dict[str, Any]:
         """The normalised request as plain data, without empty fields: the input of the cache key."""
@@ -178,6 +237,8 @@ class Job(BaseModel):
     attempts: int = 0
     reason: str | None = None
     correlation_id: str | None = None
+    regenerate_of: str | None = Field(default=None, description="the version (content_id) this job replaces")
+    feedback: str | None = Field(default=None, description="what the model is told about the replaced version")
 
     def visible_to(self, caller: Caller) -> bool:
         return self.owner is None or self.owner == caller.sub or caller.is_admin

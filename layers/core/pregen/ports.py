@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pregen.library import Version, VersionStatus, VoteValue
     from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
 
 
@@ -99,4 +100,44 @@ class JobQueue(Protocol):
 class Generator(Protocol):
     name: str
 
-    def generate(self, request: ContentRequest) -> Generation: ...
+    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+        """``feedback``: a regeneration's reason and down-vote comments, for the model to act on."""
+        ...
+
+
+class LibraryStore(Protocol):
+    """Versions of a content key, their counter items and learners' votes (the shared lesson library)."""
+
+    def add_version(self, content: StoredContent, version: Version, *, supersedes: str | None = None) -> None: ...
+
+    def get_version(self, key: str, version_id: str, now: float) -> Version | None: ...
+
+    def list_versions(self, key: str, now: float) -> list[Version]: ...
+
+    def get_body(self, key: str, version_id: str) -> StoredContent | None: ...
+
+    def key_hits(self, key: str) -> int: ...
+
+    def promote(self, body: StoredContent, new: Version, old: Version | None, key_hits: int, now: float) -> bool: ...
+
+    def set_status(self, key: str, version_id: str, status: VersionStatus, *, expected: VersionStatus) -> bool: ...
+
+    def mark_regeneration(self, key: str, version_id: str, now: float) -> bool: ...
+
+    def clear_regeneration(self, key: str, version_id: str) -> None: ...
+
+    def get_vote(self, key: str, version_id: str, sub: str) -> tuple[VoteValue, str | None] | None: ...
+
+    def put_vote(
+        self,
+        version: Version,
+        sub: str,
+        *,
+        old: VoteValue | None,
+        new: VoteValue,
+        delta: tuple[int, int],
+        comment: str | None,
+        now: float,
+    ) -> bool: ...
+
+    def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]: ...

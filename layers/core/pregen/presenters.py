@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pregen.library import Version
     from pregen.models import Job
     from pregen.ports import StoredContent
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 def content_body(content: StoredContent) -> dict[str, Any]:
     return {
         "key": content.key,
+        "content_id": content.meta.get("version_id"),  # the served version: what learners vote on
         "kind": content.kind,
         "content": content.body,
         "meta": content.meta,
@@ -41,3 +43,24 @@ def job_body(job: Job, content: StoredContent | None = None) -> dict[str, Any]:
 
 def job_location(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
+
+
+def version_body(version: Version, key_hits: int) -> dict[str, Any]:
+    """One version of a key as the library lists it: votes, status, usage and its figures, never its body."""
+    return {
+        "content_id": version.version_id,
+        "status": version.status.value,
+        "served": version.is_best,
+        "votes": {
+            "up": version.up,
+            "down": version.down,
+            "net": version.net,
+            "approval": round(version.approval, 3),
+        },
+        "usage_count": version.usage_count(key_hits),
+        **version.figures,
+        "regenerate_of": version.regenerate_of,
+        "regeneration_requested": version.regen_requested_at is not None,
+        "created_at": int(version.created_at),
+        "expires_at": int(version.expires_at),
+    }

@@ -103,11 +103,161 @@ class Exam(_Strict):
     sections: list[ExamSection] = Field(min_length=1)
 
 
-SCHEMAS: dict[Kind, type[BaseModel]] = {Kind.LESSON: Lesson, Kind.QUESTION_SET: QuestionSet, Kind.EXAM: Exam}
+# -- language-learning kinds -------------------------------------------------------------------------------------
+# Each carries its level, the topics it covers and the focus areas it trains, and says how long it takes.
+
+
+class _LanguageContent(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    level: str = Field(min_length=1, max_length=20, description="CEFR level (A1-C2) or grade")
+    topics: list[str] = Field(min_length=1, max_length=10)
+    focus_areas: list[str] = Field(min_length=1, max_length=10)
+    estimated_minutes: int = Field(ge=1, le=240)
+
+
+class VocabularyItem(_Strict):
+    term: str = Field(min_length=1, max_length=120)
+    translation: str = Field(min_length=1, max_length=200)
+    part_of_speech: str = Field(min_length=1, max_length=30)
+    example: str = Field(min_length=1, max_length=400, description="a sentence that uses the term")
+
+    @model_validator(mode="after")
+    def _example_uses_term(self) -> Self:
+        if self.term.strip().casefold() not in self.example.casefold():
+            raise ValueError("the example must use the term")
+        return self
+
+
+class VocabularyDrill(_LanguageContent):
+    language: str = Field(min_length=1, max_length=40)
+    items: list[VocabularyItem] = Field(min_length=1, max_length=50)
+
+
+class GapExercise(_Strict):
+    prompt: str = Field(min_length=1, max_length=400, description="a sentence with one ___ per answer")
+    answers: list[str] = Field(min_length=1)
+    explanation: str = Field(min_length=1, max_length=600)
+
+    @model_validator(mode="after")
+    def _one_answer_per_blank(self) -> Self:
+        blanks = self.prompt.count("___")
+        if blanks == 0 or blanks != len(self.answers):
+            raise ValueError("the prompt needs one ___ per answer")
+        return self
+
+
+class GrammarExercise(_LanguageContent):
+    grammar_point: str = Field(min_length=1, max_length=120)
+    explanation: str = Field(min_length=1, max_length=3000)
+    exercises: list[GapExercise] = Field(min_length=1, max_length=50)
+
+
+class CulturalContent(_LanguageContent):
+    summary: str = Field(min_length=1, max_length=1000)
+    sections: list[LessonSection] = Field(min_length=1, max_length=12)
+    key_terms: list[str] = Field(default_factory=list, max_length=30)
+    discussion_questions: list[str] = Field(min_length=1, max_length=10)
+
+
+class PronunciationItem(_Strict):
+    text: str = Field(min_length=1, max_length=200)
+    ipa: str = Field(min_length=1, max_length=200, description="the pronunciation in IPA")
+    tip: str = Field(min_length=1, max_length=400)
+    minimal_pair: str | None = Field(default=None, max_length=200, description="a word that differs by one sound")
+
+    @model_validator(mode="after")
+    def _pair_differs(self) -> Self:
+        if self.minimal_pair is not None and self.minimal_pair.strip().casefold() == self.text.strip().casefold():
+            raise ValueError("a minimal pair must differ from the text")
+        return self
+
+
+class PronunciationDrill(_LanguageContent):
+    language: str = Field(min_length=1, max_length=40)
+    items: list[PronunciationItem] = Field(min_length=1, max_length=50)
+
+
+class ConversationTurn(_Strict):
+    speaker: str = Field(min_length=1, max_length=60)
+    text: str = Field(min_length=1, max_length=600)
+    translation: str | None = Field(default=None, max_length=600)
+
+
+class ConversationPractice(_LanguageContent):
+    scenario: str = Field(min_length=1, max_length=600)
+    roles: list[str] = Field(min_length=2, max_length=4)
+    turns: list[ConversationTurn] = Field(min_length=2, max_length=50)
+    useful_phrases: list[str] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _speakers_have_roles(self) -> Self:
+        if len({r.strip().casefold() for r in self.roles}) != len(self.roles):
+            raise ValueError("roles must be distinct")
+        roles = {r.strip().casefold() for r in self.roles}
+        strangers = sorted({t.speaker for t in self.turns if t.speaker.strip().casefold() not in roles})
+        if strangers:
+            raise ValueError(f"turns spoken by someone without a role: {strangers[:3]}")
+        return self
+
+
+class PersonalExercise(_Strict):
+    skill: str = Field(min_length=1, max_length=120)
+    prompt: str = Field(min_length=1, max_length=600)
+    answer: str = Field(min_length=1, max_length=600)
+    explanation: str = Field(min_length=1, max_length=600)
+    difficulty: Literal["easy", "medium", "hard"]
+
+
+class PersonalizedExercise(_LanguageContent):
+    instructions: str = Field(min_length=1, max_length=1000)
+    exercises: list[PersonalExercise] = Field(min_length=1, max_length=50)
+
+
+SCHEMAS: dict[Kind, type[BaseModel]] = {
+    Kind.LESSON: Lesson,
+    Kind.QUESTION_SET: QuestionSet,
+    Kind.EXAM: Exam,
+    Kind.VOCABULARY_DRILL: VocabularyDrill,
+    Kind.GRAMMAR_EXERCISE: GrammarExercise,
+    Kind.CULTURAL_CONTENT: CulturalContent,
+    Kind.PRONUNCIATION_DRILL: PronunciationDrill,
+    Kind.CONVERSATION_PRACTICE: ConversationPractice,
+    Kind.PERSONALIZED_EXERCISE: PersonalizedExercise,
+}
+
+
+def counted_items(content: BaseModel) -> list[Any] | None:
+    """The list a language kind's ``count`` refers to (words, exercises, turns), or None for other kinds."""
+    for name in ("items", "exercises", "turns"):
+        if isinstance(content, _LanguageContent) and hasattr(content, name):
+            return list(getattr(content, name))
+    return None
+
+
+def _item_text(item: Any) -> str:
+    for name in ("term", "prompt", "text"):
+        if hasattr(item, name):
+            return str(getattr(item, name))
+    return repr(item)
 
 
 def schema_for(kind: Kind) -> type[BaseModel]:
     return SCHEMAS[kind]
+
+
+def _language_problems(request: ContentRequest, content: BaseModel) -> list[str]:
+    problems: list[str] = []
+    items = counted_items(content)
+    if items is not None:
+        if request.count is not None and len(items) != request.count:
+            problems.append(f"expected exactly {request.count} items, got {len(items)}")
+        texts = [_item_text(i).strip().casefold() for i in items]
+        if not isinstance(content, ConversationPractice) and len(set(texts)) != len(texts):
+            problems.append("items must not repeat")
+    language = getattr(content, "language", None)
+    if request.language and isinstance(language, str) and language.strip().casefold() != request.language:
+        problems.append(f"language must be {request.language}")
+    return problems
 
 
 def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
@@ -125,6 +275,7 @@ def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
         questions = [q for section in content.sections for q in section.questions]
         if request.exam_type is not None and content.exam_type != request.exam_type.value:
             problems.append(f"exam_type must be {request.exam_type}")
+    problems += _language_problems(request, content)
     if questions:
         if request.count is not None and len(questions) != request.count:
             problems.append(f"expected exactly {request.count} questions, got {len(questions)}")

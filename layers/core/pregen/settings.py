@@ -107,6 +107,18 @@ class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSetti
         return self.model_large if kind is Kind.EXAM else self.model_small
 
 
+class LibraryRulesSettings(_Env):
+    """The shared library's thresholds: auto-approval, and automatic regeneration of voted-down versions."""
+
+    approval_min_net_votes: int = Field(alias="APPROVAL_MIN_NET_VOTES", default=10, ge=1)
+    approval_min_ratio: float = Field(alias="APPROVAL_MIN_RATIO", default=0.8, gt=0, le=1)
+    regenerate_below_net_votes: int = Field(alias="REGENERATE_BELOW_NET_VOTES", default=-3, le=0)
+
+
+class LibrarySettings(ServeSettings, LibraryRulesSettings):
+    """library: versions, votes and regeneration (an enqueue-or-join, like a miss)."""
+
+
 class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings):
     """analytics: counters and queue attributes only."""
 
@@ -124,6 +136,12 @@ def serve_settings() -> ServeSettings:
 @lru_cache(maxsize=1)
 def worker_settings() -> WorkerSettings:
     settings: WorkerSettings = WorkerSettings.from_env()
+    return settings
+
+
+@lru_cache(maxsize=1)
+def library_settings() -> LibrarySettings:
+    settings: LibrarySettings = LibrarySettings.from_env()
     return settings
 
 
@@ -151,5 +169,12 @@ def usage_settings() -> UsageSettings:
 
 def clear_caches() -> None:
     """For tests that change the environment between cases."""
-    for cached in (serve_settings, worker_settings, analytics_settings, cron_settings, usage_settings):
+    for cached in (
+        serve_settings,
+        worker_settings,
+        analytics_settings,
+        cron_settings,
+        usage_settings,
+        library_settings,
+    ):
         cached.cache_clear()

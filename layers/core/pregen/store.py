@@ -86,6 +86,34 @@ def _hit_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="hit")
 
 
+def content_item(content: StoredContent, sk: str = "content") -> dict[str, Any]:
+    """The item holding a content body (compressed) and its figures; also the shape of a library version."""
+    item: dict[str, Any] = {
+        "pk": {"S": content.key},
+        "sk": {"S": sk},
+        "kind": {"S": content.kind},
+        "body": {"B": compress(content.body)},
+        "meta": {"M": serialize(content.meta)},
+        "created_at": {"N": str(int(content.created_at))},
+        "expires_at": {"N": str(int(content.expires_at))},
+    }
+    if content.owner:
+        item["owner"] = {"S": content.owner}
+    return item
+
+
+def content_from_item(key: str, item: dict[str, Any]) -> StoredContent:
+    return StoredContent(
+        key=key,
+        kind=item["kind"]["S"],
+        body=decompress(item["body"]["B"]),
+        meta=deserialize(dict(item["meta"]["M"])) if "meta" in item else {},
+        owner=item["owner"]["S"] if "owner" in item else None,
+        created_at=float(item["created_at"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+    )
+
+
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb")
 
@@ -148,17 +176,7 @@ class DynamoContentStore:
         return deserialize(item) if item else {}
 
     def put_content(self, content: StoredContent) -> None:
-        item: dict[str, Any] = {
-            "pk": {"S": content.key},
-            "sk": {"S": "content"},
-            "kind": {"S": content.kind},
-            "body": {"B": compress(content.body)},
-            "meta": {"M": serialize(content.meta)},
-            "created_at": {"N": str(int(content.created_at))},
-            "expires_at": {"N": str(int(content.expires_at))},
-        }
-        if content.owner:
-            item["owner"] = {"S": content.owner}
+        item = content_item(content)
         self.client.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": self.table, "Item": item}},

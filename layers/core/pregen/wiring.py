@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.generation import WorkerDeps
+    from pregen.services.library import LibraryDeps
     from pregen.services.schedules import CronDeps
 
 
@@ -79,11 +80,13 @@ def make_generator(settings: WorkerSettings) -> Generator:
 
 @lru_cache(maxsize=1)
 def worker_deps() -> WorkerDeps:
+    from pregen.library_store import DynamoLibraryStore
     from pregen.services.generation import WorkerDeps
 
     s = worker_settings()
     store, jobs, counters = _stores(s)
     return WorkerDeps(
+        library=DynamoLibraryStore(s.content_table, store.client),
         store=store,
         jobs=jobs,
         counters=counters,
@@ -100,7 +103,7 @@ def reset() -> None:
     from pregen.settings import clear_caches
 
     clear_caches()
-    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps):
+    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps, library_deps):
         cached.cache_clear()
 
 
@@ -137,3 +140,31 @@ def usage_deps() -> tuple[DynamoCounters, SystemClock]:
     from pregen.settings import usage_settings
 
     return DynamoCounters(usage_settings().counters_table), SystemClock()
+
+
+@lru_cache(maxsize=1)
+def library_deps() -> LibraryDeps:
+    from pregen.library import LibraryRules
+    from pregen.library_store import DynamoLibraryStore
+    from pregen.services.library import LibraryDeps
+    from pregen.settings import library_settings
+
+    s = library_settings()
+    store, jobs, counters = _stores(s)
+    return LibraryDeps(
+        library=DynamoLibraryStore(s.content_table, store.client),
+        serve=ServeDeps(
+            store=store,
+            jobs=jobs,
+            queue=_queue(s),
+            counters=counters,
+            clock=SystemClock(),
+            inflight_seconds=s.inflight_seconds,
+            retry_after_seconds=s.retry_after_seconds,
+        ),
+        rules=LibraryRules(
+            approval_min_net_votes=s.approval_min_net_votes,
+            approval_min_ratio=s.approval_min_ratio,
+            regenerate_below_net_votes=s.regenerate_below_net_votes,
+        ),
+    )

@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from pregen.models import ContentRequest
     from pregen.pricing import PriceTable
 
-MAX_TOKENS = {Kind.LESSON: 4_000, Kind.QUESTION_SET: 6_000, Kind.EXAM: 32_000}
+MAX_TOKENS = {
+    Kind.LESSON: 4_000,
+    Kind.QUESTION_SET: 6_000,
+    Kind.EXAM: 32_000,
+    Kind.VOCABULARY_DRILL: 6_000,
+    Kind.GRAMMAR_EXERCISE: 6_000,
+    Kind.CULTURAL_CONTENT: 4_000,
+    Kind.PRONUNCIATION_DRILL: 6_000,
+    Kind.CONVERSATION_PRACTICE: 6_000,
+    Kind.PERSONALIZED_EXERCISE: 6_000,
+}
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
 _RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)
@@ -88,10 +98,10 @@ class AnthropicGenerator:
         self.prices = prices
         self.max_attempts = max_attempts
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
         model = self.model_for(request.kind)
         schema = schema_for(request.kind)
-        messages: list[dict[str, Any]] = [{"role": "user", "content": user_prompt(request)}]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": user_prompt(request, feedback)}]
         usage, write_1h = TokenUsage(), 0
         errors: list[str] = []
         started = time.perf_counter()

@@ -9,7 +9,8 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from pregen.models import Generation, Kind, QuestionType
+from pregen.generators.offline_language import language_content
+from pregen.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
 
 if TYPE_CHECKING:
     from pregen.models import ContentRequest
@@ -35,13 +36,17 @@ class OfflineGenerator:
     def __init__(self, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+        """``feedback`` (a regeneration's reason and comments) changes the seed, so a new version differs."""
         started = time.perf_counter()
         if self.latency_s:
             time.sleep(self.latency_s)
-        seed = int(hashlib.sha256(repr(sorted(request.canonical().items())).encode()).hexdigest()[:8], 16)
+        material = repr(sorted(request.canonical().items())) + (f"|feedback:{feedback}" if feedback else "")
+        seed = int(hashlib.sha256(material.encode()).hexdigest()[:8], 16)
         topic = request.topic or request.subject
-        if request.kind is Kind.LESSON:
+        if request.kind in LANGUAGE_KINDS:
+            body = language_content(request, topic, seed, revised=feedback is not None)
+        elif request.kind is Kind.LESSON:
             body = _lesson(request, topic)
         elif request.kind is Kind.QUESTION_SET:
             qtype = request.question_type or QuestionType.MULTIPLE_CHOICE
@@ -49,6 +54,8 @@ class OfflineGenerator:
             body = {"title": f"{topic.title()} practice", "question_type": qtype.value, "questions": questions}
         else:
             body = _exam(request, topic, seed)
+        if feedback and request.kind not in LANGUAGE_KINDS:
+            body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
         return Generation(
             body=body,
             generator="offline",

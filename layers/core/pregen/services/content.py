@@ -88,6 +88,8 @@ def enqueue_or_join(
     deps: ServeDeps,
     *,
     correlation_id: str | None = None,
+    regenerate_of: str | None = None,
+    feedback: str | None = None,
 ) -> tuple[Job | None, bool]:
     """Put the key in flight and enqueue its job, or return the job already in flight for it; ``None`` when the
     content turned up meanwhile (the caller serves it).
@@ -119,6 +121,8 @@ def enqueue_or_join(
         created_at=now,
         updated_at=now,
         correlation_id=correlation_id,
+        regenerate_of=regenerate_of,  # a library regeneration: a new version of a key that has content
+        feedback=feedback,
     )
     deps.jobs.put_job(job)
     claim = deps.store.claim_inflight(key, job.job_id, lane, now, deps.inflight_seconds)
@@ -131,9 +135,17 @@ def enqueue_or_join(
         if not deps.store.take_over_inflight(
             key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
         ):
-            return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+            return enqueue_or_join(
+                request,
+                caller,
+                priority,
+                deps,
+                correlation_id=correlation_id,
+                regenerate_of=regenerate_of,
+                feedback=feedback,
+            )
         deps.jobs.put_job(job)
-    if deps.store.get_content(key, now, consistent=True) is not None:
+    if regenerate_of is None and deps.store.get_content(key, now, consistent=True) is not None:
         # Generated (and its marker cleared) between the caller's cache read and our claim: nothing to do. The
         # job is finished rather than deleted: between our claim and now another request may have joined it.
         deps.jobs.set_status(job.job_id, JobStatus.DONE, now)
@@ -162,7 +174,7 @@ def _join(
 
 
 def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
-    return {
+    message = {
         "job_id": job.job_id,
         "key": job.key,
         "request": job.request,
@@ -170,6 +182,9 @@ def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
         "priority": job.priority,
         "correlation_id": correlation_id or job.correlation_id or job.job_id,
     }
+    if job.regenerate_of:
+        message |= {"regenerate_of": job.regenerate_of, "feedback": job.feedback}
+    return message
 
 
 def pregenerate(

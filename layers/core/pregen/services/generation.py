@@ -9,18 +9,20 @@ from pydantic import BaseModel, ValidationError
 
 from pregen import telemetry
 from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, SpendingError
-from pregen.models import ContentRequest, JobStatus, Kind
+from pregen.models import ContentRequest, Generation, JobStatus, Kind
 from pregen.observability import logger
 from pregen.ports import StoredContent
 from pregen.schemas import validate_content
 from pregen.services.content import day_of
+from pregen.services.library import library_figures, publish_version, version_figures
 from pregen.services.usage import expiry_counts, generation_extras
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pregen.clock import Clock
-    from pregen.ports import ContentStore, Counters, Generator, JobStore
+    from pregen.models import Job
+    from pregen.ports import ContentStore, Counters, Generator, JobStore, LibraryStore
 
 Outcome = Literal["generated", "already_cached", "duplicate_delivery"]
 
@@ -34,6 +36,8 @@ class JobMessage(BaseModel):
     owner: str | None = None
     priority: int = 50
     correlation_id: str | None = None
+    regenerate_of: str | None = None  # a library regeneration: a new version of a key that already has content
+    feedback: str | None = None
 
 
 class RetryLater(PregenError):
@@ -50,6 +54,7 @@ class WorkerDeps:
     ttl_days: Callable[[Kind], int]
     lease_seconds: int = 180
     max_receive_count: int = 3
+    library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
 
 
 def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, deps: WorkerDeps) -> Outcome:
@@ -76,8 +81,7 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         )
         raise
 
-    if deps.store.get_content(message.key, now, consistent=True) is not None:
-        deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
+    if _already_done(message, job, deps, now):
         return "already_cached"
     try:
         deps.store.acquire_lease(message.key, message.job_id, worker_id, now, deps.lease_seconds)
@@ -90,8 +94,11 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
 
     deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
     try:
-        generation = deps.generator.generate(request)
-        validate_content(request, generation.body)
+        if message.feedback:
+            generation = deps.generator.generate(request, feedback=message.feedback)
+        else:
+            generation = deps.generator.generate(request)
+        content = validate_content(request, generation.body)
     except Exception as exc:
         deps.store.requeue_lease(message.key, worker_id)
         permanent = isinstance(exc, GenerationFailed) and not exc.retryable
@@ -124,21 +131,74 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         "attempts": generation.attempts,
         "job_id": message.job_id,
         "correlation_id": message.correlation_id,
+        **library_figures(request, content, message.key),
     }
     expires_at = finished + deps.ttl_days(request.kind) * 86_400
-    deps.store.put_content(
-        StoredContent(
-            key=message.key,
-            kind=request.kind.value,
-            body=generation.body,
-            meta=meta,
-            owner=message.owner,
-            created_at=finished,
-            expires_at=expires_at,
-        )
+    stored = StoredContent(
+        key=message.key,
+        kind=request.kind.value,
+        body=generation.body,
+        meta=meta,
+        owner=message.owner,
+        created_at=finished,
+        expires_at=expires_at,
     )
+    if deps.library is None:
+        deps.store.put_content(stored)
+    else:
+        publish_version(
+            stored,
+            request,
+            regenerate_of=message.regenerate_of,
+            library=deps.library,
+            store=deps.store,
+            figures=version_figures(meta),
+        )
     deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta)
     deps.store.end_lease(message.key, worker_id)
+    _record(message, request, generation, deps, finished=finished, expires_at=expires_at)
+    return "generated"
+
+
+def _already_done(message: JobMessage, job: Job | None, deps: WorkerDeps, now: float) -> bool:
+    """A plain job is done once its key has content; a regeneration (the key has content) once its job is."""
+    if message.regenerate_of is not None:
+        return job is not None and job.status is JobStatus.DONE
+    if deps.store.get_content(message.key, now, consistent=True) is not None:
+        deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
+        return True
+    return False
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ContentInvalid):
+        return f"{exc}: {'; '.join(exc.errors[:5])}"
+    if isinstance(exc, PregenError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fail(message: JobMessage, deps: WorkerDeps, now: float, reason: str, *, final: bool, category: str) -> None:
+    """Record why an attempt failed. On the last delivery the job is failed for good and the key freed."""
+    logger.warning("generation failed", job_id=message.job_id, key=message.key, reason=reason, final=final)
+    if final:
+        deps.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=reason)
+        deps.store.release_inflight(message.key, message.job_id)
+        deps.counters.add(day_of(now), {f"failed#{category}": 1}, now)
+    else:
+        deps.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"retrying after: {reason}")
+
+
+def _record(
+    message: JobMessage,
+    request: ContentRequest,
+    generation: Generation,
+    deps: WorkerDeps,
+    *,
+    finished: float,
+    expires_at: float,
+) -> None:
+    """A generation's figures: the day's counters, the expiry day's counters, metrics and one log line."""
     kind = request.kind.value
     usage = generation.usage
     deps.counters.add(
@@ -180,23 +240,3 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
         latency_ms=generation.latency_ms,
         cost_usd=round(generation.cost_usd, 8),
     )
-    return "generated"
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ContentInvalid):
-        return f"{exc}: {'; '.join(exc.errors[:5])}"
-    if isinstance(exc, PregenError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _fail(message: JobMessage, deps: WorkerDeps, now: float, reason: str, *, final: bool, category: str) -> None:
-    """Record why an attempt failed. On the last delivery the job is failed for good and the key freed."""
-    logger.warning("generation failed", job_id=message.job_id, key=message.key, reason=reason, final=final)
-    if final:
-        deps.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=reason)
-        deps.store.release_inflight(message.key, message.job_id)
-        deps.counters.add(day_of(now), {f"failed#{category}": 1}, now)
-    else:
-        deps.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"retrying after: {reason}")

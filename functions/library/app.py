@@ -1,0 +1,101 @@
+"""library: the versions of shared content, learners' votes on them, and regeneration by teachers."""
+
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pregen.api import build_resolver, current_caller, json_response, require_role
+from pregen.models import Role
+from pregen.observability import logger, metrics
+from pregen.presenters import job_location, version_body
+from pregen.services.library import cast_vote, list_versions, request_regeneration
+from pregen.wiring import library_deps
+
+app = build_resolver()
+
+ContentId = Annotated[
+    str, Path(min_length=50, max_length=120, pattern=r"^[a-z0-9]+-[a-z_]+-[0-9a-f]{40}\.[0-9a-f]{12}$")
+]
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value.strip() or None
+
+
+class VoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vote: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("comment")
+    @classmethod
+    def _comment(cls, value: str | None) -> str | None:
+        return _text(value)
+
+
+class RegenerateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        cleaned = _text(value)
+        if not cleaned or len(cleaned) < 3:
+            raise ValueError("give a reason of at least 3 characters")
+        return cleaned
+
+
+@app.get("/v1/content/<content_id>/versions")
+def get_versions(content_id: ContentId) -> Any:
+    listing = list_versions(content_id, current_caller(app), library_deps())
+    body = {"key": listing.key, "versions": [version_body(v, listing.key_hits) for v in listing.versions]}
+    return json_response(HTTPStatus.OK, body)
+
+
+@app.post("/v1/content/<content_id>/votes")
+def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
+    outcome = cast_vote(content_id, current_caller(app), vote.vote, vote.comment, library_deps())
+    if outcome.changed:
+        metrics.add_metric(name=f"Vote_{vote.vote}", unit=MetricUnit.Count, value=1)
+    logger.info("vote", content_id=content_id, vote=vote.vote, changed=outcome.changed)
+    body = {
+        "content_id": content_id,
+        "vote": outcome.vote,
+        "changed": outcome.changed,
+        "status": outcome.version.status.value,
+        "votes": {"up": outcome.version.up, "down": outcome.version.down, "net": outcome.version.net},
+        "approved_now": outcome.approved_now,
+        "served_version": outcome.served_version,
+        "regeneration_job_id": outcome.regeneration.job_id if outcome.regeneration else None,
+    }
+    return json_response(HTTPStatus.OK, body)
+
+
+@app.post("/v1/content/<content_id>/regenerate")
+def post_regenerate(content_id: ContentId, request: Annotated[RegenerateBody, Body()]) -> Any:
+    caller = current_caller(app)
+    require_role(caller, Role.TEACHER)
+    job, joined = request_regeneration(
+        content_id, caller, request.reason, library_deps(), correlation_id=logger.get_correlation_id()
+    )
+    metrics.add_metric(name="Regenerate", unit=MetricUnit.Count, value=1)
+    logger.info("regeneration", content_id=content_id, job_id=job.job_id, joined=joined)
+    body = {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
+    return json_response(HTTPStatus.ACCEPTED, body, {"Location": job_location(job.job_id)})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
