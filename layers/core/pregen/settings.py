@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pregen.models import Kind, Lane
+
+if TYPE_CHECKING:
+    from pregen.limits import RateLimits
 
 
 class SettingsError(RuntimeError):
@@ -71,7 +74,26 @@ class DeadLetterSettings(_Env):
         }
 
 
-class ServeSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings):
+class RateLimitSettings(_Env):
+    """Generation allowances per role (JSON, see pregen.limits); roles left out keep their defaults."""
+
+    rate_limits_json: str = Field(alias="RATE_LIMITS", default="")
+
+    @field_validator("rate_limits_json")
+    @classmethod
+    def _valid_limits(cls, value: str) -> str:
+        from pregen.limits import RateLimits
+
+        RateLimits.model_validate(json.loads(value) if value.strip() else {})
+        return value
+
+    def rate_limits(self) -> RateLimits:
+        from pregen.limits import RateLimits
+
+        return RateLimits.model_validate(json.loads(self.rate_limits_json) if self.rate_limits_json.strip() else {})
+
+
+class ServeSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings):
     """get-content and pre-generate: read content, enqueue or join jobs."""
 
 

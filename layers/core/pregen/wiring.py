@@ -19,9 +19,12 @@ from pregen.settings import (
 from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore, dynamodb_client
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.generation import WorkerDeps
+    from pregen.services.limits import GenerationLimiter
     from pregen.services.schedules import CronDeps
 
 
@@ -51,7 +54,16 @@ def serve_deps() -> ServeDeps:
         clock=SystemClock(),
         inflight_seconds=s.inflight_seconds,
         retry_after_seconds=s.retry_after_seconds,
+        limiter=generation_limiter(s, store.client),
     )
+
+
+def generation_limiter(s: ServeSettings, client: DynamoDBClient | None = None) -> GenerationLimiter:
+    """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
+    from pregen.limits_store import DynamoRateCounter
+    from pregen.services.limits import GenerationLimiter
+
+    return GenerationLimiter(counter=DynamoRateCounter(s.counters_table, client), limits=s.rate_limits())
 
 
 def make_generator(settings: WorkerSettings) -> Generator:
