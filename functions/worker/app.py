@@ -8,9 +8,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from pregen.models import Lane
 from pregen.observability import logger, metrics, tracer
 from pregen.services.generation import JobMessage, generate_job
-from pregen.wiring import worker_deps
+from pregen.settings import worker_settings
+from pregen.wiring import batch_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
@@ -32,6 +34,7 @@ def record_handler(record: JobRecord) -> str:
             receive_count=int(record.attributes.ApproximateReceiveCount),
             worker_id=f"{_invocation['request_id']}:{record.messageId}",
             deps=worker_deps(),
+            lane=lane_of(record.eventSourceARN),
         )
     except Exception:
         metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)
@@ -42,9 +45,54 @@ def record_handler(record: JobRecord) -> str:
     return outcome
 
 
+def lane_of(source_arn: str) -> Lane:
+    """The lane a record came from: its queue's name (the ARN's last part) against the background queue URL's."""
+    background = worker_settings().background_queue_url.rstrip("/").rsplit("/", 1)[-1]
+    return Lane.BACKGROUND if source_arn.rsplit(":", 1)[-1] == background else Lane.INTERACTIVE
+
+
+def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
+    """Background records go to the Message Batches API in one chunk (when enabled). Returns the message ids
+    taken care of; anything else (and everything, if the submission fails) is generated directly."""
+    deps = batch_deps()
+    if deps is None:
+        return set()
+    from pregen.services.batches import submit_background
+
+    messages = []
+    for raw in records:
+        try:
+            record = JobRecord.model_validate(raw)
+        except ValueError:
+            continue
+        if lane_of(record.eventSourceARN) is Lane.BACKGROUND and not record.body.direct:
+            messages.append(record.body)
+    if not messages:
+        return set()
+    try:
+        handled = submit_background(messages, deps)
+    except Exception:
+        logger.exception("message batch submission failed: generating directly")
+        return set()
+    metrics.add_metric(name="BatchSubmitted", unit=MetricUnit.Count, value=len(handled))
+    return {raw["messageId"] for raw in records if _job_id(raw) in handled}
+
+
+def _job_id(raw: dict[str, Any]) -> str | None:
+    try:
+        return JobRecord.model_validate(raw).body.job_id
+    except ValueError:
+        return None
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     _invocation["request_id"] = getattr(context, "aws_request_id", "local")
+    batched = submit_to_batches(event.get("Records") or [])
+    rest = [r for r in event.get("Records") or [] if r.get("messageId") not in batched]
+    if not rest:
+        return {"batchItemFailures": []}
+    event = {**event, "Records": rest}
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

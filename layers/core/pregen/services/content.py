@@ -135,7 +135,7 @@ def enqueue_or_join(
             return enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
         deps.jobs.put_job(job)
     try:
-        deps.queue.send(lane, _message(job, correlation_id))
+        deps.queue.send(lane, {**_message(job, correlation_id), "requested_by": caller.sub})
     except Exception:
         # Never leave a key marked in flight with no message that will ever finish it.
         deps.store.release_inflight(key, job.job_id)
