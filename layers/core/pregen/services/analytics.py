@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pregen.errors import InvalidRequest
+from pregen.services.costs import cost_figures
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
@@ -68,6 +69,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
             }
             for kind in generated
         },
+        "costs": cost_figures(by_metric),
         "queues": deps.queue.depth(deps.queue_urls),
         "timestamp": int(now),
     }
