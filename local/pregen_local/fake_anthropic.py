@@ -39,7 +39,7 @@ import re
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,7 @@ from pregen.generators.offline import OfflineGenerator
 from pregen.models import ContentRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 REQUEST_MARKER = "Request (JSON):"
 
@@ -265,8 +265,12 @@ class FakeAnthropic:
         faults: FaultRates | None = None,
         latency_s: float = 0.0,
         require_api_key: bool = True,
+        answer_tokens: Callable[[ContentRequest], int] | None = None,
     ) -> None:
         self.faults = faults or FaultRates()
+        # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
+        # real answer to the request would have, and estimated usage reports at least that many output tokens.
+        self.answer_tokens = answer_tokens
         self.latency_s = latency_s
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
@@ -516,9 +520,13 @@ class FakeAnthropic:
                 written = prefix_tokens
                 if (prefix[-1].get("cache_control") or {}).get("ttl") == "1h":
                     write_1h = prefix_tokens
+        output_tokens = _tokens(answer)
+        if self.answer_tokens is not None:
+            with suppress(UnanswerableRequest):
+                output_tokens = max(output_tokens, self.answer_tokens(content_request_from(body)))
         return Usage(
             input_tokens=_tokens(uncached),
-            output_tokens=_tokens(answer),
+            output_tokens=output_tokens,
             cache_creation_input_tokens=written,
             cache_read_input_tokens=read,
             cache_write_1h_tokens=write_1h,
@@ -592,9 +600,17 @@ def running_fake_anthropic(
     faults: FaultRates | None = None,
     latency_s: float = 0.0,
     require_api_key: bool = True,
+    answer_tokens: Callable[[ContentRequest], int] | None = None,
 ) -> Iterator[FakeAnthropic]:
     """A started fake on ``host:port`` (port 0: an ephemeral one; read ``.base_url``), stopped on exit."""
-    fake = FakeAnthropic(host=host, port=port, faults=faults, latency_s=latency_s, require_api_key=require_api_key)
+    fake = FakeAnthropic(
+        host=host,
+        port=port,
+        faults=faults,
+        latency_s=latency_s,
+        require_api_key=require_api_key,
+        answer_tokens=answer_tokens,
+    )
     with fake:
         yield fake
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from functions.get_content import app as get_content
 from pregen import wiring
+from pregen.clock import FrozenClock
 from pregen.errors import ProviderThrottled
 from pregen.generators.offline import OfflineGenerator
 from pregen.services.generation import throttle_delay
@@ -75,6 +77,11 @@ def test_a_throttled_job_is_re_sent_with_a_delay_and_its_delivery_succeeds(aws: 
     assert shown["status"] == "queued"
     assert "provider throttled" in shown["reason"]
     assert "retrying in 60 s" in shown["reason"]
+    # ...and its key stays in flight past the delay (beyond the 330 s lease), so a learner who misses meanwhile
+    # joins this job instead of starting another
+    wiring.serve_deps().clock = FrozenClock(at=time.time() + 380)
+    again = call(get_content, api_event("get_content.json", sub="zed", query=LESSON))[2]
+    assert (again["job_id"], again["joined"]) == (miss["job_id"], True)
     # And nothing is visible yet: the message is held back by its DelaySeconds
     url = aws.queue_url("InteractiveQueue")
     assert aws.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []

@@ -90,6 +90,7 @@ class AnthropicGenerator:
         base_url: str | None = None,
         max_retries: int = 3,
         timeout_s: float = 600.0,
+        cache_prompts: bool = True,
     ) -> None:
         self.recorder = UsageRecorder()
         self.client = anthropic.Anthropic(
@@ -102,6 +103,8 @@ class AnthropicGenerator:
         self.model_for = model_for
         self.prices = prices
         self.max_attempts = max_attempts
+        # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
+        self.cache_prompts = cache_prompts
 
     def generate(self, request: ContentRequest) -> Generation:
         model = self.model_for(request.kind)
@@ -117,7 +120,7 @@ class AnthropicGenerator:
                 result = self.client.messages.parse(
                     model=model,
                     max_tokens=MAX_TOKENS[request.kind],
-                    system=system_blocks(),  # type: ignore[arg-type]
+                    system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
                     messages=messages,  # type: ignore[arg-type]
                     output_format=schema,
                 )
@@ -181,7 +184,7 @@ class AnthropicGenerator:
             "params": {
                 "model": self.model_for(request.kind),
                 "max_tokens": MAX_TOKENS[request.kind],
-                "system": system_blocks(ttl="1h"),
+                "system": system_blocks(ttl="1h", cached=self.cache_prompts),
                 "messages": [{"role": "user", "content": user_prompt(request)}],
                 "output_config": {"format": {"type": "json_schema", "schema": _schema(request.kind)}},
             },

@@ -214,6 +214,8 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
     again = message.model_copy(update={"throttle_retries": message.throttle_retries + 1})
     deps.queue.send(lane, again.model_dump(mode="json"), delay_seconds=delay)
     now = deps.clock.now()
+    # Keep the key in flight past the delay, so misses meanwhile join this job instead of starting another.
+    deps.store.hold_inflight(message.key, message.job_id, now + delay + deps.lease_seconds)
     deps.jobs.set_status(
         message.job_id, JobStatus.QUEUED, now, reason=f"provider throttled ({exc}); retrying in {delay} s"
     )
