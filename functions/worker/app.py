@@ -10,7 +10,7 @@ from pydantic import Json
 
 from pregen.models import Lane
 from pregen.observability import logger, metrics, tracer
-from pregen.services.generation import JobMessage, generate_job
+from pregen.services.generation import JobMessage, generate_job, hand_back
 from pregen.settings import worker_settings
 from pregen.wiring import batch_deps, worker_deps
 
@@ -23,11 +23,28 @@ class JobRecord(SqsRecordModel):
 # failures are the records', and the function's Errors alarm stays for the function itself breaking.
 processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
 _invocation: dict[str, str] = {"request_id": "local"}
+_context: list[Any] = []
+# A generation with re-asks can take a couple of minutes; a record started with less time left than this is
+# handed back to its lane instead (background chunks of 10 run one after the other in a 300 s invocation).
+HAND_BACK_BELOW_MS = 120_000
+
+
+def _time_left_ms() -> int | None:
+    context = _context[-1] if _context else None
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None
 
 
 def record_handler(record: JobRecord) -> str:
     message = record.body
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
+    left = _time_left_ms()
+    if left is not None and left < HAND_BACK_BELOW_MS:
+        handed = hand_back(message, lane_of(record.eventSourceARN), worker_deps())
+        if handed is not None:
+            logger.remove_keys(["job_id", "key", "correlation_id"])
+            metrics.add_metric(name=f"Job_{handed}", unit=MetricUnit.Count, value=1)
+            return handed
     try:
         outcome = generate_job(
             message,
@@ -90,6 +107,7 @@ def _job_id(raw: dict[str, Any]) -> str | None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     _invocation["request_id"] = getattr(context, "aws_request_id", "local")
+    _context[:] = [context]
     batched = submit_to_batches(event.get("Records") or [])
     rest = [r for r in event.get("Records") or [] if r.get("messageId") not in batched]
     if not rest:

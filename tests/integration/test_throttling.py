@@ -121,3 +121,31 @@ def test_backoff_doubles_honours_retry_after_and_stays_within_sqs_limits() -> No
     assert [throttle_delay(n, 30, None) for n in range(6)] == [30, 60, 120, 240, 480, 900]
     assert throttle_delay(0, 30, 120.0) == 120
     assert throttle_delay(0, 30, 5_000.0) == 900
+
+
+def test_a_record_started_with_too_little_time_left_is_handed_back_not_cut_off(aws: Aws) -> None:
+    from functions.worker import app as worker
+    from pregen_local.poller import to_lambda_record
+    from pregen_local.runtime import LambdaContext
+
+    # Given a job, and an invocation with only 60 s left (less than a generation may need)
+    generator = ThrottledGenerator(throttle_times=0)
+    use(generator, base_delay_s=30)
+    _, _, miss = call(get_content, api_event("get_content.json", query=LESSON))
+    url = aws.queue_url("InteractiveQueue")
+    message = aws.sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"][0]
+    # When the worker gets it
+    result = worker.lambda_handler(
+        {"Records": [to_lambda_record(message, aws.resources.queue_arns["InteractiveQueue"])]},
+        LambdaContext(function_name="worker", timeout_s=60),
+    )
+    aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Then it did not start generating: the delivery succeeded and the same job is back on its lane
+    assert result["batchItemFailures"] == []
+    assert generator.calls == 0
+    (again,) = aws.sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(again["Body"])["job_id"] == miss["job_id"]
+    # And a full invocation generates it
+    aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"], VisibilityTimeout=0)
+    run_worker(aws)
+    assert job(miss["job_id"])["status"] == "done"

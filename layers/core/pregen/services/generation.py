@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pregen.clock import Clock
     from pregen.ports import ContentStore, Counters, Generator, JobQueue, JobStore
 
-Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled"]
+Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]
 
 
 class JobMessage(BaseModel):
@@ -222,6 +222,16 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
     deps.counters.add(day_of(now), {f"throttled#{message.request.get('kind', 'unknown')}": 1}, now)
     logger.warning("provider throttled: delayed", job_id=message.job_id, delay_s=delay, retry=again.throttle_retries)
     return True
+
+
+def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome | None:
+    """Re-send a job this invocation has no time left to generate (a chunk of background jobs processed one after
+    the other), so it is not cut off by the function timeout and no receive count is burnt. None without a queue."""
+    if deps.queue is None:
+        return None
+    deps.queue.send(lane, message.model_dump(mode="json"))
+    logger.info("no time left in this invocation: job handed back", job_id=message.job_id)
+    return "handed_back"
 
 
 def _throttle_reason(message: JobMessage, deps: WorkerDeps) -> str:
