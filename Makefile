@@ -58,6 +58,7 @@ e2e: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.hit_path
 	$(BIN)/python -m bench.analytics
+	$(BIN)/python -m bench.cost --write
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .mypy_cache .ruff_cache

@@ -9,11 +9,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from pregen import telemetry
-from pregen.models import Priority
+from pregen.models import Lane
 from pregen.observability import logger, metrics
-from pregen.services.generation import JobMessage, generate_job
+from pregen.services.generation import JobMessage, generate_job, hand_back
+from pregen.settings import worker_settings
 from pregen.tracing import tracer
-from pregen.wiring import worker_deps
+from pregen.wiring import batch_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
@@ -24,6 +25,16 @@ class JobRecord(SqsRecordModel):
 # failures are the records', and the function's Errors alarm stays for the function itself breaking.
 processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
 _invocation: dict[str, str] = {"request_id": "local"}
+_context: list[Any] = []
+# A generation with re-asks can take a couple of minutes; a record started with less time left than this is
+# handed back to its lane instead (background chunks of 10 run one after the other in a 300 s invocation).
+HAND_BACK_BELOW_MS = 120_000
+
+
+def _time_left_ms() -> int | None:
+    context = _context[-1] if _context else None
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None
 
 
 def record_handler(record: JobRecord) -> str:
@@ -31,26 +42,74 @@ def record_handler(record: JobRecord) -> str:
     # Every log line of this record carries the request's correlation id, the job id and the content key.
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
     kind = str(message.request.get("kind", "unknown"))
-    lane = Priority.lane(message.priority).value
+    lane = lane_of(record.eventSourceARN)
     deps = worker_deps()
     receive_count = int(record.attributes.ApproximateReceiveCount)
+    left = _time_left_ms()
+    if left is not None and left < HAND_BACK_BELOW_MS:
+        handed = hand_back(message, lane, deps)
+        if handed is not None:
+            logger.remove_keys(["job_id", "key", "correlation_id"])
+            metrics.add_metric(name=f"Job_{handed}", unit=MetricUnit.Count, value=1)
+            return handed
     try:
         outcome = generate_job(
             message,
             receive_count=receive_count,
             worker_id=f"{_invocation['request_id']}:{record.messageId}",
             deps=deps,
+            lane=lane,
         )
     except Exception:
         metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)
         final = receive_count >= deps.max_receive_count
-        telemetry.job_outcome(kind, lane, "failed" if final else "retry")
+        telemetry.job_outcome(kind, lane.value, "failed" if final else "retry")
         raise
     finally:
         logger.remove_keys(["job_id", "key", "correlation_id"])
     metrics.add_metric(name=f"Job_{outcome}", unit=MetricUnit.Count, value=1)
-    telemetry.job_outcome(kind, lane, outcome)
+    telemetry.job_outcome(kind, lane.value, outcome)
     return outcome
+
+
+def lane_of(source_arn: str) -> Lane:
+    """The lane a record came from: its queue's name (the ARN's last part) against the background queue URL's."""
+    background = worker_settings().background_queue_url.rstrip("/").rsplit("/", 1)[-1]
+    return Lane.BACKGROUND if source_arn.rsplit(":", 1)[-1] == background else Lane.INTERACTIVE
+
+
+def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
+    """Background records go to the Message Batches API in one chunk (when enabled). Returns the message ids
+    taken care of; anything else (and everything, if the submission fails) is generated directly."""
+    deps = batch_deps()
+    if deps is None:
+        return set()
+    from pregen.services.batches import submit_background
+
+    messages = []
+    for raw in records:
+        try:
+            record = JobRecord.model_validate(raw)
+        except ValueError:
+            continue
+        if lane_of(record.eventSourceARN) is Lane.BACKGROUND and not record.body.direct:
+            messages.append(record.body)
+    if not messages:
+        return set()
+    try:
+        handled = submit_background(messages, deps)
+    except Exception:
+        logger.exception("message batch submission failed: generating directly")
+        return set()
+    metrics.add_metric(name="BatchSubmitted", unit=MetricUnit.Count, value=len(handled))
+    return {raw["messageId"] for raw in records if _job_id(raw) in handled}
+
+
+def _job_id(raw: dict[str, Any]) -> str | None:
+    try:
+        return JobRecord.model_validate(raw).body.job_id
+    except ValueError:
+        return None
 
 
 @logger.inject_lambda_context
@@ -58,4 +117,10 @@ def record_handler(record: JobRecord) -> str:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     _invocation["request_id"] = getattr(context, "aws_request_id", "local")
+    _context[:] = [context]
+    batched = submit_to_batches(event.get("Records") or [])
+    rest = [r for r in event.get("Records") or [] if r.get("messageId") not in batched]
+    if not rest:
+        return {"batchItemFailures": []}
+    event = {**event, "Records": rest}
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -15,20 +15,31 @@ When the script is empty it answers with valid content: it reads the request's u
 
 Every request is recorded (``fake.requests``) with the body sent and the answer given.
 
+Message Batches (``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``, ``GET .../{id}/results``) speak
+the SDK 2.x wire format: each request is answered like a direct one (script, faults, usage) when the batch is
+created; the batch reads ``in_progress`` while ``fake.hold_batches`` is set, then ``ended`` with a ``results_url``;
+results stream as JSONL in a shuffled order (seeded). ``fake.batch_fault(custom_id, "errored"|"expired"|
+"canceled"|"missing")`` turns one request's result into that outcome (``missing``: no line at all).
+
+Prompt caching honours the provider's minimum cacheable prompt (``min_cacheable_tokens``): a shorter prefix
+marked ``cache_control`` is billed as plain input, as the real API does.
+
 Standalone: ``python -m pregen_local.fake_anthropic --port 8099``, then ``ANTHROPIC_BASE_URL=http://127.0.0.1:8099``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import itertools
 import json
 import random
+import re
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -39,7 +50,7 @@ from pregen.generators.offline import OfflineGenerator
 from pregen.models import ContentRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 REQUEST_MARKER = "Request (JSON):"
 
@@ -218,6 +229,19 @@ def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
         raise UnanswerableRequest(f"the request JSON is not a valid ContentRequest: {exc}") from exc
 
 
+_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The provider's minimum cacheable prompt: 2,048 tokens for Haiku models here, 1,024 for the others
+    (some newer models need 4,096; the handbook in pregen.generators.prompts is sized above all of these)."""
+    return 2_048 if "haiku" in model else 1_024
+
+
+def _rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
@@ -241,8 +265,12 @@ class FakeAnthropic:
         faults: FaultRates | None = None,
         latency_s: float = 0.0,
         require_api_key: bool = True,
+        answer_tokens: Callable[[ContentRequest], int] | None = None,
     ) -> None:
         self.faults = faults or FaultRates()
+        # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
+        # real answer to the request would have, and estimated usage reports at least that many output tokens.
+        self.answer_tokens = answer_tokens
         self.latency_s = latency_s
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
@@ -252,6 +280,9 @@ class FakeAnthropic:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._offline = OfflineGenerator()
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.hold_batches = False
+        self._batch_faults: dict[str, str] = {}
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
 
@@ -316,6 +347,85 @@ class FakeAnthropic:
 
     # -- answering --------------------------------------------------------------------------------------------
 
+    # -- message batches ----------------------------------------------------------------------------------------
+
+    def batch_fault(self, custom_id: str, outcome: str) -> None:
+        """Make one batch request end ``errored``, ``expired``, ``canceled`` or ``missing`` (no result line)."""
+        if outcome not in {"errored", "expired", "canceled", "missing"}:
+            raise ValueError(f"unknown batch outcome {outcome!r}")
+        with self._lock:
+            self._batch_faults[custom_id] = outcome
+
+    def _create_batch(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            return _error(Reply.error(400, "invalid_request_error", "requests: at least one request is required"))
+        ids = [r.get("custom_id") if isinstance(r, dict) else None for r in requests]
+        bad = [i for i in ids if not isinstance(i, str) or not _CUSTOM_ID.fullmatch(i)]
+        if bad:
+            return _error(Reply.error(400, "invalid_request_error", f"custom_id must match {_CUSTOM_ID.pattern}"))
+        if len(set(ids)) != len(ids):
+            return _error(Reply.error(400, "invalid_request_error", "custom_id values must be unique in a batch"))
+        results: list[dict[str, Any]] = []
+        for custom_id, entry in zip(ids, requests, strict=True):
+            with self._lock:
+                fault = self._batch_faults.pop(str(custom_id), None)
+            if fault == "missing":
+                continue
+            if fault in {"expired", "canceled"}:
+                results.append({"custom_id": custom_id, "result": {"type": fault}})
+                continue
+            status, _, answer = (
+                _error(Reply.error(500, "api_error", "Internal server error"))
+                if fault == "errored"
+                else self._answer(dict(entry.get("params") or {}))
+            )
+            if status == 200:
+                results.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": answer}})
+            else:
+                results.append({"custom_id": custom_id, "result": {"type": "errored", "error": answer}})
+        with self._lock:
+            self._rng.shuffle(results)  # the provider does not keep the submitted order
+            batch_id = f"msgbatch_fake_{next(self._ids):012d}"
+            self.batches[batch_id] = {"created_at": time.time(), "results": results, "count": len(requests)}
+        return 200, {}, self._batch_view(batch_id)
+
+    def _batch_view(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        ended = not self.hold_batches
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if ended:
+            for line in batch["results"]:
+                counts[line["result"]["type"]] += 1
+            counts["expired"] += batch["count"] - len(batch["results"])
+        else:
+            counts["processing"] = batch["count"]
+        created = batch["created_at"]
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": _rfc3339(created),
+            "expires_at": _rfc3339(created + 86_400),
+            "ended_at": _rfc3339(time.time()) if ended else None,
+            "cancel_initiated_at": None,
+            "archived_at": None,
+            "results_url": f"{self.base_url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+    def handle_get(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        """Retrieve a batch (JSON) or its results (a list of JSONL lines)."""
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        if self.require_api_key and not (headers.get("x-api-key") or headers.get("authorization")):
+            return _error(Reply.error(401, "authentication_error", "x-api-key header is required"))
+        if len(parts) in (4, 5) and parts[:3] == ["v1", "messages", "batches"] and parts[3] in self.batches:
+            if len(parts) == 4:
+                return 200, {}, self._batch_view(parts[3])
+            if parts[4] == "results" and not self.hold_batches:
+                return 200, {"content-type": "application/x-jsonl"}, list(self.batches[parts[3]]["results"])
+        return _error(Reply.error(404, "not_found_error", f"no route for GET {path}"))
+
     def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
         """Answer one HTTP request: (status, extra headers, JSON body). Records it."""
         body: dict[str, Any] = {}
@@ -325,6 +435,11 @@ class FakeAnthropic:
                 body = parsed
         except ValueError:
             pass
+        if path.split("?", 1)[0].rstrip("/") == "/v1/messages/batches":
+            status, extra, answer = self._create_batch(body)
+            with self._lock:
+                self.requests.append(RecordedRequest(path, headers, body, status, answer))
+            return status, extra, answer
         rejected = self._reject(path, headers, body)
         status, extra, answer = _error(rejected) if rejected else self._answer(body)
         with self._lock:
@@ -390,6 +505,10 @@ class FakeAnthropic:
             _text_of(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)
         )
         written = read = write_1h = 0
+        if prefix and prefix_tokens < min_cacheable_tokens(str(body.get("model") or "")):
+            # Below the provider's minimum cacheable prompt the mark is ignored: the prefix is plain input.
+            uncached = _text_of(prefix) + uncached
+            prefix = []
         if prefix:
             digest = hashlib.sha256(json.dumps([body.get("model"), prefix], sort_keys=True).encode()).hexdigest()
             with self._lock:
@@ -401,9 +520,13 @@ class FakeAnthropic:
                 written = prefix_tokens
                 if (prefix[-1].get("cache_control") or {}).get("ttl") == "1h":
                     write_1h = prefix_tokens
+        output_tokens = _tokens(answer)
+        if self.answer_tokens is not None:
+            with suppress(UnanswerableRequest):
+                output_tokens = max(output_tokens, self.answer_tokens(content_request_from(body)))
         return Usage(
             input_tokens=_tokens(uncached),
-            output_tokens=_tokens(answer),
+            output_tokens=output_tokens,
             cache_creation_input_tokens=written,
             cache_read_input_tokens=read,
             cache_write_1h_tokens=write_1h,
@@ -445,13 +568,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, extra, answer)
 
     def do_GET(self) -> None:
-        status, extra, answer = _error(Reply.error(404, "not_found_error", f"no route for GET {self.path}"))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, answer = self.server.fake.handle_get(self.path, headers)
         self._send(status, extra, answer)
 
-    def _send(self, status: int, extra: dict[str, str], answer: dict[str, Any]) -> None:
-        data = json.dumps(answer).encode()
+    def _send(self, status: int, extra: dict[str, str], answer: Any) -> None:
+        if isinstance(answer, list):  # JSON Lines (batch results)
+            data = "".join(json.dumps(line) + "\n" for line in answer).encode()
+            answer = {}
+        else:
+            data = json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        if "content-type" not in extra:
+            self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.send_header("request-id", str(answer.get("request_id") or answer.get("id") or "req_fake"))
         for name, value in extra.items():
@@ -471,9 +600,17 @@ def running_fake_anthropic(
     faults: FaultRates | None = None,
     latency_s: float = 0.0,
     require_api_key: bool = True,
+    answer_tokens: Callable[[ContentRequest], int] | None = None,
 ) -> Iterator[FakeAnthropic]:
     """A started fake on ``host:port`` (port 0: an ephemeral one; read ``.base_url``), stopped on exit."""
-    fake = FakeAnthropic(host=host, port=port, faults=faults, latency_s=latency_s, require_api_key=require_api_key)
+    fake = FakeAnthropic(
+        host=host,
+        port=port,
+        faults=faults,
+        latency_s=latency_s,
+        require_api_key=require_api_key,
+        answer_tokens=answer_tokens,
+    )
     with fake:
         yield fake
 

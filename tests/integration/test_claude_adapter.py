@@ -15,7 +15,7 @@ import pytest
 from pregen.errors import ContentInvalid, GenerationFailed
 from pregen.generators.claude import MAX_TOKENS, AnthropicGenerator
 from pregen.generators.offline import OfflineGenerator
-from pregen.generators.prompts import STYLE_GUIDE, correction_prompt, user_prompt
+from pregen.generators.prompts import correction_prompt, handbook, user_prompt
 from pregen.models import LANGUAGE_KINDS, ContentRequest, ExamType, Kind, QuestionType, TokenUsage
 from pregen.pricing import default_prices
 from pregen.schemas import schema_for, validate_content
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 API_KEY = "sk-test-fake"
 MODELS = {Kind.LESSON: "claude-haiku-5-5", Kind.QUESTION_SET: "claude-sonnet-5-5", Kind.EXAM: "claude-opus-5-5"}
-CACHED_SYSTEM = [{"type": "text", "text": STYLE_GUIDE, "cache_control": {"type": "ephemeral"}}]
+# The handbook (style guide, authoring rules, exam blueprints, output schemas) as one cached block: long enough
+# to be cached at all (the style guide alone is under every model's minimum cacheable prompt).
+CACHED_SYSTEM = [{"type": "text", "text": handbook(), "cache_control": {"type": "ephemeral"}}]
 
 LESSON = ContentRequest(kind=Kind.LESSON, subject="Maths", topic="Fractions", grade="5")
 QUESTION_SET = ContentRequest(
@@ -128,7 +130,7 @@ def test_valid_first_answer_is_returned_with_its_usage_cost_and_model(
         input_tokens=1_000, output_tokens=2_000, cache_creation_input_tokens=3_000, cache_read_input_tokens=4_000
     )
     assert generation.cost_usd == pytest.approx(COST[kind])
-    # ...and one request went out: the kind's model and token budget, the style guide as a cached system
+    # ...and one request went out: the kind's model and token budget, the handbook as a cached system
     # block, the request as the user prompt, the schema as the output format, the key as the credential
     (sent,) = fake.requests
     assert sent.path == "/v1/messages"

@@ -43,6 +43,8 @@ def test_worker_settings_pick_models_and_ttls_per_kind() -> None:
             "CONTENT_TABLE": "c-t",
             "JOBS_TABLE": "j-t",
             "COUNTERS_TABLE": "n-t",
+            "INTERACTIVE_QUEUE_URL": "https://sqs/interactive",
+            "BACKGROUND_QUEUE_URL": "https://sqs/background",
             "CONTENT_TTL_DAYS_BY_KIND": '{"exam": 7}',
             "MODEL_BY_KIND": '{"lesson": "claude-opus-5-5"}',
         }

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from pregen.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from pregen.errors import Conflict, Forbidden, InvalidRequest, NotFound, RateLimited
 from pregen.models import Caller, Role
 from pregen.observability import logger
 
@@ -121,6 +121,21 @@ def build_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(Conflict)
     def _conflict(exc: Conflict) -> Response[str]:
         return error_response(HTTPStatus.CONFLICT, "conflict", str(exc))
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(exc: RateLimited) -> Response[str]:
+        details = [
+            {
+                "limit": exc.limit,
+                "allowed": exc.allowed,
+                "window_seconds": exc.window_seconds,
+                "retry_after_seconds": exc.retry_after,
+                "action": exc.action,
+            }
+        ]
+        return error_response(
+            HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, {"Retry-After": str(exc.retry_after)}
+        )
 
     @app.not_found
     def _no_route(exc: Exception) -> Response[str]:

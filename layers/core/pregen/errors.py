@@ -52,3 +52,25 @@ class GenerationFailed(SpendingError):
 
 class LeaseHeld(PregenError):
     """Another worker holds a live lease on the key; this delivery must not generate it again."""
+
+
+class RateLimited(PregenError):
+    """The caller used up a generation allowance (429). Names the limit and when it frees up."""
+
+    def __init__(self, limit: str, *, allowed: int, window_seconds: int, retry_after: int, action: str) -> None:
+        super().__init__(f"rate limit {limit!r} reached: at most {allowed} generations per {window_seconds} s")
+        self.limit = limit
+        self.allowed = allowed
+        self.window_seconds = window_seconds
+        self.retry_after = max(1, retry_after)
+        self.action = action
+
+
+class ProviderThrottled(GenerationFailed):
+    """The model provider still answered 429 (rate limit) or 529 (overloaded) after the SDK's own retries.
+
+    The worker delays the job instead of failing the delivery, so throttling never burns receive counts."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retryable=True)
+        self.retry_after = retry_after

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pregen.library import Version, VersionStatus, VoteValue
     from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
 
@@ -49,6 +51,8 @@ class ContentStore(Protocol):
         self, key: str, stale_job_id: str, job_id: str, lane: Lane, *, now: float, hold_seconds: int
     ) -> bool: ...
 
+    def hold_inflight(self, key: str, job_id: str, until: float) -> bool: ...
+
     def release_inflight(self, key: str, job_id: str) -> None: ...
 
     def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None: ...
@@ -78,7 +82,7 @@ class JobStore(Protocol):
 
 
 class Counters(Protocol):
-    def add(self, day: str, counts: dict[str, int | float], now: float) -> None: ...
+    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None: ...
 
     def read_days(self, days: list[str]) -> dict[str, dict[str, float]]: ...
 
@@ -92,7 +96,7 @@ class Counters(Protocol):
 
 
 class JobQueue(Protocol):
-    def send(self, lane: Lane, message: dict[str, Any]) -> None: ...
+    def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
 
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]: ...
 
@@ -141,3 +145,41 @@ class LibraryStore(Protocol):
     ) -> bool: ...
 
     def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]: ...
+
+
+class RateCounter(Protocol):
+    def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> str | None:
+        """Count ``cost`` against every window ``(name, seconds, allowed)`` at once, or against none.
+
+        Returns None when all had room, else the name of the first window that had not (nothing counted)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One request's result from a Message Batch: content, or the reason it must fall back to a direct call."""
+
+    custom_id: str
+    generation: Generation | None = None
+    error: str | None = None
+    spent_usd: float = 0.0
+
+
+class BatchGenerator(Protocol):
+    """A generator that can also work through the provider's Message Batches API (the background lane)."""
+
+    def submit_batch(self, items: list[tuple[str, ContentRequest]]) -> str: ...
+
+    def batch_ended(self, batch_id: str) -> bool: ...
+
+    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest]) -> Iterator[BatchOutcome]: ...
+
+
+class BatchStore(Protocol):
+    def put_batch(self, batch_id: str, entries: dict[str, dict[str, Any]], now: float) -> None: ...
+
+    def open_batches(self) -> list[tuple[str, float]]: ...
+
+    def get_entries(self, batch_id: str) -> dict[str, dict[str, Any]]: ...
+
+    def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None: ...

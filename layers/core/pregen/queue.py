@@ -18,7 +18,8 @@ class SqsJobQueue:
         self.queue_urls = queue_urls
         self.client = client or boto3.client("sqs")
 
-    def send(self, lane: Lane, message: dict[str, Any]) -> None:
+    def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        """Send a job to a lane; ``delay_seconds`` (≤ 900, SQS's limit) holds it back, e.g. a throttled job."""
         attributes: dict[str, Any] = {}
         if message.get("correlation_id"):
             attributes["correlation_id"] = {"DataType": "String", "StringValue": str(message["correlation_id"])}
@@ -26,6 +27,7 @@ class SqsJobQueue:
             QueueUrl=self.queue_urls[lane],
             MessageBody=json.dumps(message, separators=(",", ":")),
             MessageAttributes=attributes,
+            DelaySeconds=max(0, min(900, delay_seconds)),
         )
 
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pregen.models import Kind, Lane
+
+if TYPE_CHECKING:
+    from pregen.limits import RateLimits
 
 
 class SettingsError(RuntimeError):
@@ -71,11 +74,57 @@ class DeadLetterSettings(_Env):
         }
 
 
-class ServeSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings):
+class RateLimitSettings(_Env):
+    """Generation allowances per role (JSON, see pregen.limits); roles left out keep their defaults."""
+
+    rate_limits_json: str = Field(alias="RATE_LIMITS", default="")
+
+    @field_validator("rate_limits_json")
+    @classmethod
+    def _valid_limits(cls, value: str) -> str:
+        from pregen.limits import RateLimits
+
+        RateLimits.model_validate(json.loads(value) if value.strip() else {})
+        return value
+
+    def rate_limits(self) -> RateLimits:
+        from pregen.limits import RateLimits
+
+        return RateLimits.model_validate(json.loads(self.rate_limits_json) if self.rate_limits_json.strip() else {})
+
+
+class ServeSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings):
     """get-content and pre-generate: read content, enqueue or join jobs."""
 
 
-class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings):
+class CostSettings(_Env):
+    """Model tiers, Message Batches for the background lane, and how throttled jobs are delayed (issue: costs)."""
+
+    # Tier per kind, or per step of a kind ("exam.sections"); "large" or "small". Looked up step first, then kind.
+    model_tiers: dict[str, Literal["large", "small"]] = Field(alias="MODEL_TIERS", default_factory=dict)
+    batch_background: bool = Field(alias="BATCH_BACKGROUND", default=False)
+    max_throttle_retries: int = Field(alias="MAX_THROTTLE_RETRIES", default=8, ge=0, le=50)
+    throttle_base_delay_s: int = Field(alias="THROTTLE_BASE_DELAY_SECONDS", default=30, ge=1, le=900)
+
+    @field_validator("model_tiers", mode="before")
+    @classmethod
+    def _tiers_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if isinstance(value, dict):
+            kinds = {k.value for k in Kind}
+            unknown = [name for name in value if str(name).split(".", 1)[0] not in kinds]
+            if unknown:
+                raise ValueError(f"MODEL_TIERS names unknown kinds: {unknown}")
+        return value
+
+    def tier_for(self, kind: Kind, step: str | None = None) -> Literal["large", "small"] | None:
+        if step and f"{kind.value}.{step}" in self.model_tiers:
+            return self.model_tiers[f"{kind.value}.{step}"]
+        return self.model_tiers.get(kind.value)
+
+
+class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, CostSettings):
     content_ttl_days: int = Field(alias="CONTENT_TTL_DAYS", default=30, ge=1, le=3650)
     content_ttl_days_by_kind: dict[Kind, int] = Field(alias="CONTENT_TTL_DAYS_BY_KIND", default_factory=dict)
     lease_seconds: int = Field(alias="LEASE_SECONDS", default=180, ge=10)
@@ -100,10 +149,14 @@ class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSetti
     def ttl_days(self, kind: Kind) -> int:
         return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
 
-    def model_for(self, kind: Kind) -> str:
-        """Exams are the long, structured work: the large model. Lessons and small sets: the small one."""
+    def model_for(self, kind: Kind, step: str | None = None) -> str:
+        """Exams are the long, structured work: the large model. Lessons and small sets: the small one.
+        MODEL_BY_KIND (a model name per kind) wins; else MODEL_TIERS (a tier per kind or step)."""
         if kind in self.model_by_kind:
             return self.model_by_kind[kind]
+        tier = self.tier_for(kind, step)
+        if tier is not None:
+            return self.model_large if tier == "large" else self.model_small
         return self.model_large if kind is Kind.EXAM else self.model_small
 
 

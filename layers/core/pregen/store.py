@@ -272,6 +272,23 @@ class DynamoContentStore:
             ExpressionAttributeValues={":lane": {"S": lane.value}, ":job": {"S": job_id}, ":queued": {"S": "queued"}},
         )
 
+    def hold_inflight(self, key: str, job_id: str, until: float) -> bool:
+        """Keep a queued key in flight until ``until`` (a job waiting in a Message Batch, up to 24 h), so background
+        requests join it instead of batching it again. A learner's miss still promotes it to the interactive lane."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            UpdateExpression="SET expires_at = :until",
+            ConditionExpression="job_id = :job AND #state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":until": {"N": str(int(until))},
+                ":job": {"S": job_id},
+                ":queued": {"S": "queued"},
+            },
+        )
+
     def release_inflight(self, key: str, job_id: str) -> None:
         """Drop a marker this job placed (enqueue failed, or the job failed for good)."""
         conditional(
@@ -409,24 +426,26 @@ class DynamoCounters:
         self.retention_seconds = retention_days * 86_400
         self.client = client or dynamodb_client()
 
-    def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
+    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None:
+        """Add to the day's ``totals`` item, or to another small item of that day (e.g. ``learner#<sub>``: one per
+        learner, since a million learners would not fit in one 400 KB item)."""
         if not counts:
             return
-        self.client.update_item(**self._add_request(f"day#{day}", counts, now))
+        self.client.update_item(**self._add_request(f"day#{day}", counts, now, sk=item))
 
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         """Add (or, with negative numbers, take away) from the standing totals that are not per day."""
         if counts:
             self.client.update_item(**self._add_request(GAUGES_PK, counts, now))
 
-    def _add_request(self, pk: str, counts: dict[str, int | float], now: float) -> dict[str, Any]:
+    def _add_request(self, pk: str, counts: dict[str, int | float], now: float, sk: str = "totals") -> dict[str, Any]:
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values = {f":v{i}": {"N": str(Decimal(str(v)))} for i, v in enumerate(counts.values())}
         values[":exp"] = {"N": str(int(now + self.retention_seconds))}
         adds = ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
         return {
             "TableName": self.table,
-            "Key": {"pk": {"S": pk}, "sk": {"S": "totals"}},
+            "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
             "UpdateExpression": f"ADD {adds} SET expires_at = if_not_exists(expires_at, :exp)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pregen.clock import SystemClock
 from pregen.models import Lane
@@ -19,10 +19,14 @@ from pregen.settings import (
 from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore, dynamodb_client
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
+    from pregen.services.batches import BatchDeps
     from pregen.services.generation import WorkerDeps
     from pregen.services.library import LibraryDeps
+    from pregen.services.limits import GenerationLimiter
     from pregen.services.schedules import CronDeps
 
 
@@ -52,7 +56,16 @@ def serve_deps() -> ServeDeps:
         clock=SystemClock(),
         inflight_seconds=s.inflight_seconds,
         retry_after_seconds=s.retry_after_seconds,
+        limiter=generation_limiter(s, store.client),
     )
+
+
+def generation_limiter(s: ServeSettings, client: DynamoDBClient | None = None) -> GenerationLimiter:
+    """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
+    from pregen.limits_store import DynamoRateCounter
+    from pregen.services.limits import GenerationLimiter
+
+    return GenerationLimiter(counter=DynamoRateCounter(s.counters_table, client), limits=s.rate_limits())
 
 
 def make_generator(settings: WorkerSettings) -> Generator:
@@ -95,6 +108,31 @@ def worker_deps() -> WorkerDeps:
         ttl_days=s.ttl_days,
         lease_seconds=s.lease_seconds,
         max_receive_count=s.max_receive_count,
+        queue=_queue(s),
+        max_throttle_retries=s.max_throttle_retries,
+        throttle_base_delay_s=s.throttle_base_delay_s,
+    )
+
+
+@lru_cache(maxsize=1)
+def batch_deps() -> BatchDeps | None:
+    """Message Batches for the background lane: only with BATCH_BACKGROUND and a generator that speaks the Batches
+    API (Claude; the offline generator has none). Shares the worker's deps, so results are stored the same way."""
+    from pregen.services.batches import BatchDeps
+
+    s = worker_settings()
+    worker = worker_deps()
+    if not s.batch_background or not hasattr(worker.generator, "submit_batch"):
+        return None
+    from pregen.batch_store import DynamoBatchStore
+
+    store = worker.store
+    client = store.client if isinstance(store, DynamoContentStore) else None
+    return BatchDeps(
+        worker=worker,
+        generator=worker.generator,  # type: ignore[arg-type]
+        batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, client),
+        queue=worker.queue or _queue(s),
     )
 
 
@@ -103,7 +141,7 @@ def reset() -> None:
     from pregen.settings import clear_caches
 
     clear_caches()
-    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps, library_deps):
+    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps, library_deps, batch_deps):
         cached.cache_clear()
 
 
@@ -117,7 +155,18 @@ def cron_deps() -> CronDeps:
         queue=_queue(s),
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
+        collect_batches=_collect_batches,
     )
+
+
+def _collect_batches() -> dict[str, Any]:
+    """Built on first use: the collector needs the worker's settings and generator (and so imports anthropic)."""
+    from pregen.services.batches import collect_batches
+
+    deps = batch_deps()
+    if deps is None:
+        return {"skipped": "message batches are off (BATCH_BACKGROUND or no API key)"}
+    return collect_batches(deps)
 
 
 @lru_cache(maxsize=1)

@@ -12,13 +12,14 @@ import anthropic
 from anthropic import Middleware
 from pydantic import ValidationError
 
-from pregen.errors import ContentInvalid, GenerationFailed, SpendingError
-from pregen.generators.prompts import STYLE_GUIDE, correction_prompt, user_prompt
+from pregen.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
+from pregen.generators.prompts import correction_prompt, system_blocks, user_prompt
 from pregen.models import Generation, Kind, TokenUsage
+from pregen.ports import BatchOutcome
 from pregen.schemas import request_problems, schema_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from pregen.models import ContentRequest
     from pregen.pricing import PriceTable
@@ -37,6 +38,19 @@ MAX_TOKENS = {
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
 _RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)
+_OVERLOADED = 529
+
+
+def _throttled(exc: Exception) -> ProviderThrottled | None:
+    """429 (rate limit) and 529 (overloaded) that outlived the SDK's retries: the worker delays the job."""
+    if isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, _OVERLOADED):
+        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        try:
+            retry_after = float(header) if header else None
+        except ValueError:
+            retry_after = None
+        return ProviderThrottled(f"provider throttled: {exc.status_code}", retry_after=retry_after)
+    return None
 
 
 class UsageRecorder(Middleware):
@@ -48,7 +62,8 @@ class UsageRecorder(Middleware):
 
     def handle(self, request: Any, call_next: Any) -> Any:
         response = call_next(request)
-        if response.status_code == 200:
+        # Only Messages answers: batch calls (create, retrieve, streamed JSONL results) carry no usage of their own.
+        if response.status_code == 200 and response.http_response.url.path.rstrip("/").endswith("/v1/messages"):
             try:
                 self.responses.append(response.http_response.json())
             except ValueError:
@@ -85,6 +100,7 @@ class AnthropicGenerator:
         base_url: str | None = None,
         max_retries: int = 3,
         timeout_s: float = 600.0,
+        cache_prompts: bool = True,
     ) -> None:
         self.recorder = UsageRecorder()
         self.client = anthropic.Anthropic(
@@ -97,6 +113,8 @@ class AnthropicGenerator:
         self.model_for = model_for
         self.prices = prices
         self.max_attempts = max_attempts
+        # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
+        self.cache_prompts = cache_prompts
 
     def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
         model = self.model_for(request.kind)
@@ -112,7 +130,7 @@ class AnthropicGenerator:
                 result = self.client.messages.parse(
                     model=model,
                     max_tokens=MAX_TOKENS[request.kind],
-                    system=[{"type": "text", "text": STYLE_GUIDE, "cache_control": {"type": "ephemeral"}}],
+                    system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
                     messages=messages,  # type: ignore[arg-type]
                     output_format=schema,
                 )
@@ -121,6 +139,9 @@ class AnthropicGenerator:
             except ValidationError as exc:
                 errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:30]
             except _RETRYABLE as exc:
+                throttled = _throttled(exc)
+                if throttled is not None:
+                    raise throttled from exc
                 raise GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True) from exc
             except anthropic.APIStatusError as exc:
                 raise GenerationFailed(f"provider rejected the request: {exc.status_code}", retryable=False) from exc
@@ -162,3 +183,80 @@ class AnthropicGenerator:
             usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
         )
         return error.spent(self.prices.cost(model, usage, cache_write_1h_tokens=write_1h), tokens)
+
+    # -- Message Batches (the background lane) ----------------------------------------------------------------------
+
+    def batch_request(self, custom_id: str, request: ContentRequest) -> dict[str, Any]:
+        """One entry of ``messages.batches.create``: the same prompt, model and output schema as a direct call,
+        with the handbook cached for an hour (a batch's requests are spread over more than 5 minutes)."""
+        return {
+            "custom_id": custom_id,
+            "params": {
+                "model": self.model_for(request.kind),
+                "max_tokens": MAX_TOKENS[request.kind],
+                "system": system_blocks(ttl="1h", cached=self.cache_prompts),
+                "messages": [{"role": "user", "content": user_prompt(request)}],
+                "output_config": {"format": {"type": "json_schema", "schema": _schema(request.kind)}},
+            },
+        }
+
+    def submit_batch(self, items: list[tuple[str, ContentRequest]]) -> str:
+        """Submit one Message Batch; returns its id. Provider errors surface as GenerationFailed/ProviderThrottled."""
+        try:
+            batch = self.client.messages.batches.create(
+                requests=[self.batch_request(cid, req) for cid, req in items]  # type: ignore[misc]
+            )
+        except _RETRYABLE as exc:
+            unavailable = GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True)
+            raise _throttled(exc) or unavailable from exc
+        except anthropic.APIStatusError as exc:
+            raise GenerationFailed(f"provider rejected the batch: {exc.status_code}", retryable=False) from exc
+        return batch.id
+
+    def batch_ended(self, batch_id: str) -> bool:
+        return self.client.messages.batches.retrieve(batch_id).processing_status == "ended"
+
+    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest]) -> Iterator[BatchOutcome]:
+        """Every result of an ended batch, in the order the provider streams them (not the order submitted)."""
+        for line in self.client.messages.batches.results(batch_id):
+            request = requests.get(line.custom_id)
+            if request is None:
+                continue  # not one of ours (or already settled): nothing to match it to
+            result = line.result
+            if result.type != "succeeded":
+                detail = ""
+                if result.type == "errored":
+                    detail = f": {result.error.error.type}"
+                yield BatchOutcome(custom_id=line.custom_id, error=f"batch request {result.type}{detail}")
+                continue
+            yield self.batch_outcome(line.custom_id, request, result.message.to_dict())
+
+    def batch_outcome(self, custom_id: str, request: ContentRequest, message: dict[str, Any]) -> BatchOutcome:
+        """A succeeded batch message checked like a direct answer; an invalid one is an error (it falls back to a
+        direct call, which can re-ask), with its cost counted at the batch price."""
+        model = str(message.get("model") or self.model_for(request.kind))
+        usage, write_1h = _usage(message)
+        cost = self.prices.cost(model, usage, cache_write_1h_tokens=write_1h, batch=True)
+        if message.get("stop_reason") != "end_turn":
+            return BatchOutcome(custom_id=custom_id, error=f"stop_reason {message.get('stop_reason')}", spent_usd=cost)
+        try:
+            parsed = schema_for(request.kind).model_validate_json(_text(message))
+        except ValidationError as exc:
+            return BatchOutcome(custom_id=custom_id, error=f"invalid: {exc.error_count()} errors", spent_usd=cost)
+        problems = request_problems(request, parsed)
+        if problems:
+            return BatchOutcome(custom_id=custom_id, error=f"invalid: {'; '.join(problems[:3])}", spent_usd=cost)
+        generation = Generation(
+            body=parsed.model_dump(mode="json"),
+            generator="anthropic",
+            model=model,
+            usage=usage,
+            cost_usd=cost,
+            attempts=1,
+        )
+        return BatchOutcome(custom_id=custom_id, generation=generation, spent_usd=cost)
+
+
+def _schema(kind: Kind) -> dict[str, Any]:
+    schema: dict[str, Any] = anthropic.transform_schema(schema_for(kind).model_json_schema())
+    return schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pregen.models import LANGUAGE_KINDS, Kind
@@ -87,3 +88,87 @@ def correction_prompt(errors: list[str]) -> str:
         "Your answer failed validation with these errors:\n"
         f"{listed}\n\nReturn the whole corrected JSON, fixing every error."
     )
+
+
+# -- the cached handbook -------------------------------------------------------------------------------------------
+#
+# Prompt caching only pays for a prefix the provider will cache: at least 1,024 tokens on the Sonnet/Opus
+# families and 2,048 on Haiku (check the current model's minimum; some newer models need 4,096). The style guide
+# alone is ~300 tokens: too short, it would be billed as plain input on every call. So the shared part is one
+# handbook for every kind: the style guide, the authoring rules per kind, the exam blueprints and the output
+# schemas (~3,000 tokens), the SAME bytes for every request to a model, so one cache entry serves every kind.
+
+AUTHORING_RULES = """
+Authoring rules per kind of content.
+
+Lessons
+- Open with a title that names the idea, and a two- or three-sentence summary a learner can read in ten seconds.
+- Objectives are observable: "explain", "calculate", "compare", "identify" (never "understand" or "know").
+- Sections build on each other: a hook or everyday example, the core idea, a worked example, a common mistake
+  and how to avoid it, and a short recap. Each section has a heading and a body of one to three paragraphs.
+- Key terms are the words a learner must be able to use afterwards; define each one in the body where it first appears.
+- estimated_minutes is the time a learner at the stated grade needs to read and try the examples (usually 5-20).
+- A lesson_number in the request places the lesson in a sequence: lesson 1 assumes no prior lesson on the topic,
+  later numbers go deeper, but each lesson must still be understandable alone.
+
+Question sets
+- Every question has the requested question type; the count of questions equals the requested count exactly.
+- multiple_choice: 4 options unless the request says otherwise; answer_index is zero-based; exactly one option is
+  correct; distractors come from real misconceptions (sign errors, unit slips, confusing related terms).
+- true_false: the statement is unambiguous and not a trick of wording; avoid "always" and "never" unless exact.
+- numeric: give the exact answer; set tolerance when rounding is reasonable and state the unit when there is one.
+- short_answer: sample_answer is a model answer of one to three sentences; keywords are the 2-5 terms a marker
+  looks for.
+- fill_blank: each blank is ___ (three underscores); answers lists one answer per blank in order.
+- explanation teaches: why the answer is right and why the most tempting wrong answer is wrong.
+- Tag each question's domain (the sub-topic it tests) when the subject has clear sub-topics.
+
+Exams
+- An exam is grouped in sections, one per content domain of the subject at the requested grade or level.
+- The total number of questions across all sections equals the requested count exactly; no two questions test the
+  same fact in the same way.
+- Mix question types across the exam (mostly multiple_choice, some numeric or short_answer where the subject allows)
+  unless the request asks for one type.
+- Blueprint of a diagnostic exam (default 71 questions): it locates a learner's level, so it spreads evenly across
+  every domain, with difficulty rising inside each section (about 30 % easy, 50 % medium, 20 % hard) and at least
+  three questions per domain so a weak domain can be told from a slip.
+- Blueprint of a practice exam (default 225 questions): it rehearses a full exam, so domains are weighted as a real
+  exam of the subject weights them, difficulty is mixed (about 25 % easy, 50 % medium, 25 % hard), and every section
+  starts with an easier question.
+- Section titles name the domain in the learner's words; the exam title names the subject, level and exam type.
+
+Reading level by grade
+- Grades 1-3: sentences under 12 words, concrete nouns, one idea per sentence, numbers under 100 unless asked.
+- Grades 4-6: sentences under 18 words, introduce at most three new terms per lesson, examples from daily life.
+- Grades 7-9: sentences under 22 words, define abstract terms with an example, simple algebra and data allowed.
+- Grades 10-12 and adult learners: full subject vocabulary, multi-step reasoning, formal notation where usual.
+- Language levels (A1-C2): A1-A2 use high-frequency words and the present tense; B1-B2 add connectors and past
+  and future forms; C1-C2 may use idiom, register and nuance.
+"""
+
+
+def _schemas_text() -> str:
+    from pregen.schemas import schema_for
+
+    parts = []
+    for kind in Kind:
+        schema = json.dumps(schema_for(kind).model_json_schema(), sort_keys=True, separators=(",", ":"))
+        parts.append(f"Output schema for {kind.value} (JSON Schema):\n{schema}")
+    return "\n\n".join(parts)
+
+
+@lru_cache(maxsize=1)
+def handbook() -> str:
+    """The shared, cacheable system prompt: identical bytes for every request, whatever its kind."""
+    return f"{STYLE_GUIDE}\n{AUTHORING_RULES}\n{_schemas_text()}\n"
+
+
+def system_blocks(*, ttl: str | None = None, cached: bool = True) -> list[dict[str, object]]:
+    """The system prompt as one cached block. ``ttl="1h"`` for batches, whose requests may be spread over more
+    than the default 5 minutes (a 1-hour write costs 2x input instead of 1.25x, a read 0.1x either way)."""
+    if not cached:
+        return [{"type": "text", "text": handbook()}]
+    cache_control: dict[str, str] = {"type": "ephemeral"}
+    if ttl:
+        cache_control["ttl"] = ttl
+    return [{"type": "text", "text": handbook(), "cache_control": cache_control}]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pregen.errors import InvalidRequest
+from pregen.services.costs import cost_figures
 from pregen.services.usage import LATENCY_BUCKETS_MS, PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
         "wastedCostUsdByKind": money("wasted_cost_usd"),
         "failuresByReason": ints("failed"),
         "daily": daily,
+        "costs": cost_figures(by_metric),
         "queues": deps.queue.depth(deps.queue_urls),
         "timestamp": int(now),
     }

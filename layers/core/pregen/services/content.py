@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pregen.errors import NotFound
 from pregen.keys import cache_key, new_job_id
 from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
+from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
     from pregen.ports import ContentStore, Counters, JobQueue, JobStore, StoredContent
+    from pregen.services.limits import GenerationLimiter
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ServeDeps:
     clock: Clock
     inflight_seconds: int = 3600
     retry_after_seconds: int = 3
+    limiter: GenerationLimiter | None = None  # generation allowances per role; None: unlimited
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def serve_content(
     stored = deps.store.serve(key, now)
     if stored is not None:
         return Hit(key=key, content=stored)
+    check_generation_allowance(caller, "miss", deps)  # only after the read: a hit never pays for the limiter
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
     if job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
@@ -152,7 +156,7 @@ def enqueue_or_join(
         deps.store.release_inflight(key, job.job_id)
         return None, False
     try:
-        deps.queue.send(lane, _message(job, correlation_id))
+        deps.queue.send(lane, {**_message(job, correlation_id), "requested_by": caller.sub})
     except Exception:
         # Never leave a key marked in flight with no message that will ever finish it.
         deps.store.release_inflight(key, job.job_id)
@@ -191,25 +195,27 @@ def pregenerate(
     requests: list[ContentRequest], priority: int, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> list[Enqueued]:
     """Enqueue many requests; keys already cached or in flight are not enqueued again."""
-    results: list[Enqueued] = []
-    seen: dict[str, Enqueued] = {}
     now = deps.clock.now()
-    for request in requests:
-        key = cache_key(request, caller)
-        if key in seen:  # the same key twice in one batch: one job
-            results.append(seen[key])
+    keys = [cache_key(request, caller) for request in requests]
+    cached: dict[str, Enqueued] = {}
+    misses: dict[str, ContentRequest] = {}
+    for key, request in zip(keys, requests, strict=True):
+        if key in cached or key in misses:  # the same key twice in one batch: one job
             continue
         if deps.store.get_content(key, now) is not None:
-            outcome = Enqueued(key=key, status="cached")
+            cached[key] = Enqueued(key=key, status="cached")
         else:
-            job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
-            if job is None:
-                outcome = Enqueued(key=key, status="cached")
-            else:
-                outcome = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
-        seen[key] = outcome
-        results.append(outcome)
-    return results
+            misses[key] = request
+    # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued.
+    check_generation_allowance(caller, "pregenerate", deps, cost=len(misses))
+    seen = dict(cached)
+    for key, request in misses.items():
+        job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+        if job is None:  # generated a moment ago
+            seen[key] = Enqueued(key=key, status="cached")
+        else:
+            seen[key] = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
+    return [seen[key] for key in keys]
 
 
 def job_status(job_id: str, caller: Caller, deps: ServeDeps) -> JobView:

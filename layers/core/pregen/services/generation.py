@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from pregen import telemetry
-from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, SpendingError
-from pregen.models import ContentRequest, Generation, JobStatus, Kind
+from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
+from pregen.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
 from pregen.observability import logger
 from pregen.ports import StoredContent
 from pregen.schemas import validate_content
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
     from pregen.clock import Clock
     from pregen.models import Job
-    from pregen.ports import ContentStore, Counters, Generator, JobStore, LibraryStore
+    from pregen.ports import ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
 
-Outcome = Literal["generated", "already_cached", "duplicate_delivery"]
+Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]
 
 
 class JobMessage(BaseModel):
@@ -38,6 +38,9 @@ class JobMessage(BaseModel):
     correlation_id: str | None = None
     regenerate_of: str | None = None  # a library regeneration: a new version of a key that already has content
     feedback: str | None = None
+    throttle_retries: int = 0  # times the provider's throttling delayed this job (see defer_throttled)
+    direct: bool = False  # generate with a direct call even in the background lane (a batch fallback)
+    requested_by: str | None = None  # the learner whose request created the job: their cost counter
 
 
 class RetryLater(PregenError):
@@ -55,9 +58,14 @@ class WorkerDeps:
     lease_seconds: int = 180
     max_receive_count: int = 3
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
+    queue: JobQueue | None = None  # to delay throttled jobs; without it they fail back to SQS as before
+    max_throttle_retries: int = 8
+    throttle_base_delay_s: int = 30
 
 
-def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, deps: WorkerDeps) -> Outcome:
+def generate_job(
+    message: JobMessage, *, receive_count: int, worker_id: str, deps: WorkerDeps, lane: Lane | None = None
+) -> Outcome:
     """Generate the message's key once, however many deliveries or jobs ask for it.
 
     Raises on failure so the batch reports this record as failed: SQS delivers it again, and after
@@ -98,7 +106,15 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             generation = deps.generator.generate(request, feedback=message.feedback)
         else:
             generation = deps.generator.generate(request)
-        content = validate_content(request, generation.body)
+        validate_content(request, generation.body)
+    except ProviderThrottled as exc:
+        deps.store.requeue_lease(message.key, worker_id)
+        _count_spend(exc, request, deps)
+        if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
+            return "throttled"
+        reason = _throttle_reason(message, deps)
+        _fail(message, deps, deps.clock.now(), reason, final=final_delivery, category="Throttled")
+        raise
     except Exception as exc:
         deps.store.requeue_lease(message.key, worker_id)
         permanent = isinstance(exc, GenerationFailed) and not exc.retryable
@@ -111,16 +127,19 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
             final=final_delivery or permanent,
             category=type(exc).__name__,
         )
-        if isinstance(exc, SpendingError) and exc.spent_usd:
-            spent_at = deps.clock.now()
-            kind = request.kind.value
-            deps.counters.add(
-                day_of(spent_at),
-                {f"cost_usd#{kind}": exc.spent_usd, f"wasted_cost_usd#{kind}": exc.spent_usd},
-                spent_at,
-            )
+        _count_spend(exc, request, deps)
         raise
 
+    store_generation(message, request, generation, worker_id, deps)
+    return "generated"
+
+
+def store_generation(
+    message: JobMessage, request: ContentRequest, generation: Generation, worker_id: str, deps: WorkerDeps
+) -> None:
+    """Store a generation like any other (direct or from a Message Batch): content with TTL and figures (a new
+    library version where the library is on), the job done, the lease ended, and the day's counters."""
+    content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
         "generator": generation.generator,
@@ -157,7 +176,65 @@ def generate_job(message: JobMessage, *, receive_count: int, worker_id: str, dep
     deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta)
     deps.store.end_lease(message.key, worker_id)
     _record(message, request, generation, deps, finished=finished, expires_at=expires_at)
-    return "generated"
+
+
+def _count_spend(exc: Exception, request: ContentRequest, deps: WorkerDeps) -> None:
+    """A failed generation may still have been billed: count it as cost, and as wasted cost."""
+    if isinstance(exc, SpendingError) and exc.spent_usd:
+        spent_at = deps.clock.now()
+        kind = request.kind.value
+        deps.counters.add(
+            day_of(spent_at),
+            {f"cost_usd#{kind}": exc.spent_usd, f"wasted_cost_usd#{kind}": exc.spent_usd},
+            spent_at,
+        )
+
+
+def throttle_delay(retries: int, base_s: int, retry_after: float | None) -> int:
+    """Exponential backoff (base, 2 x base, ...), at least the provider's retry-after, at most SQS's 15 minutes."""
+    delay = max(base_s * 2**retries, int(retry_after or 0))
+    return int(min(900, delay))
+
+
+def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, deps: WorkerDeps) -> bool:
+    """Send the job again with a delay and let this delivery succeed, so throttling never burns receive counts.
+
+    ::
+
+        delivery 1 ──429 after SDK retries──▶ re-send {throttle_retries: 1} DelaySeconds 30 ─▶ ack delivery 1
+        delivery 1' (new message, receive count 1) ──429──▶ re-send {2} DelaySeconds 60 ─▶ ack ...
+        ... after max_throttle_retries: an ordinary retryable failure (receive count, then the DLQ with a reason)
+
+    False when it may not defer (no queue, or out of throttle retries): the caller fails the delivery instead.
+    """
+    if deps.queue is None or message.throttle_retries >= deps.max_throttle_retries:
+        return False
+    delay = throttle_delay(message.throttle_retries, deps.throttle_base_delay_s, exc.retry_after)
+    again = message.model_copy(update={"throttle_retries": message.throttle_retries + 1})
+    deps.queue.send(lane, again.model_dump(mode="json"), delay_seconds=delay)
+    now = deps.clock.now()
+    # Keep the key in flight past the delay, so misses meanwhile join this job instead of starting another.
+    deps.store.hold_inflight(message.key, message.job_id, now + delay + deps.lease_seconds)
+    deps.jobs.set_status(
+        message.job_id, JobStatus.QUEUED, now, reason=f"provider throttled ({exc}); retrying in {delay} s"
+    )
+    deps.counters.add(day_of(now), {f"throttled#{message.request.get('kind', 'unknown')}": 1}, now)
+    logger.warning("provider throttled: delayed", job_id=message.job_id, delay_s=delay, retry=again.throttle_retries)
+    return True
+
+
+def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome | None:
+    """Re-send a job this invocation has no time left to generate (a chunk of background jobs processed one after
+    the other), so it is not cut off by the function timeout and no receive count is burnt. None without a queue."""
+    if deps.queue is None:
+        return None
+    deps.queue.send(lane, message.model_dump(mode="json"))
+    logger.info("no time left in this invocation: job handed back", job_id=message.job_id)
+    return "handed_back"
+
+
+def _throttle_reason(message: JobMessage, deps: WorkerDeps) -> str:
+    return f"provider still throttling after {message.throttle_retries} delayed retries (the cap)"
 
 
 def _already_done(message: JobMessage, job: Job | None, deps: WorkerDeps, now: float) -> bool:
@@ -223,6 +300,11 @@ def _record(
         finished,
     )
     deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished)
+    learner = message.owner or message.requested_by
+    if learner:
+        deps.counters.add(
+            day_of(finished), {"cost_usd": generation.cost_usd, "generated": 1}, finished, item=f"learner#{learner}"
+        )
     telemetry.generation_figures(
         kind,
         latency_ms=generation.latency_ms,

@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict
 from pregen.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.clock import Clock
     from pregen.ports import JobQueue
 
-TASKS = ("queue_report",)
+TASKS = ("queue_report", "collect_batches")
 
 
 class ScheduleEvent(BaseModel):
@@ -28,12 +30,22 @@ class CronDeps:
     queue: JobQueue
     queue_urls: dict[str, str]
     clock: Clock
+    # Collects ended Message Batches (pregen.services.batches); None when batching is off or no provider key.
+    collect_batches: Callable[[], dict[str, Any]] | None = None
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
     if event.task not in TASKS:
         raise InvalidRequest(f"unknown task {event.task!r}; known: {', '.join(TASKS)}")
+    if event.task == "collect_batches":
+        return run_batch_collection(deps)
     return queue_report(deps)
+
+
+def run_batch_collection(deps: CronDeps) -> dict[str, Any]:
+    if deps.collect_batches is None:
+        return {"task": "collect_batches", "skipped": "message batches are off (BATCH_BACKGROUND or no API key)"}
+    return {"task": "collect_batches", **deps.collect_batches()}
 
 
 def queue_report(deps: CronDeps) -> dict[str, Any]:

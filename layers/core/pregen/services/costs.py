@@ -1,0 +1,36 @@
+"""Cost figures for analytics, from the day counters the worker keeps (never from a scan).
+
+"Cost saved" is what the hits would have cost had each been generated: hits of a kind x the average cost of
+generating that kind in the window. The hit path may not write to the counters table (one read + one small write
+on the content's own stats item), so daily hits per kind come from ``hits#<kind>`` counters when something
+aggregates them there (e.g. a flush of the CacheHit metric); without them cost saved is reported as null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def cost_figures(by_metric: dict[str, dict[str, float]]) -> dict[str, Any]:
+    generated = by_metric.get("generated", {})
+    cost = by_metric.get("cost_usd", {})
+    wasted = by_metric.get("wasted_cost_usd", {})
+    hits = by_metric.get("hits", {})
+    average = {kind: cost.get(kind, 0.0) / n for kind, n in generated.items() if n}
+    saved: dict[str, float] | None = None
+    if hits:
+        saved = {kind: round(hits.get(kind, 0.0) * average.get(kind, 0.0), 6) for kind in hits}
+    return {
+        "costUsdTotal": round(sum(cost.values()), 6),
+        "costUsdByModel": {m: round(v, 6) for m, v in by_metric.get("cost_usd_model", {}).items()},
+        "generatedByModel": {m: int(v) for m, v in by_metric.get("generated_model", {}).items()},
+        "averageCostUsdByKind": {k: round(v, 6) for k, v in average.items()},
+        "wastedCostUsdByKind": {k: round(v, 6) for k, v in wasted.items()},
+        "costSavedUsdByKind": saved,
+        "costSavedUsdTotal": round(sum(saved.values()), 6) if saved is not None else None,
+        "batches": {
+            name: {k: int(v) for k, v in by_metric.get(name, {}).items()}
+            for name in ("batch_submitted", "batch_succeeded", "batch_fallback")
+        },
+        "throttledByKind": {k: int(v) for k, v in by_metric.get("throttled", {}).items()},
+    }

@@ -1,0 +1,256 @@
+"""Background work through the Message Batches API, against moto and the fake Anthropic server: chunks submitted
+with one custom_id per job, results matched back to their jobs out of order and partly failed, failures falling
+back to direct calls, and a learner who asks for a batched key served at once, never waiting for the batch."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from functions.cron import app as cron
+from functions.get_content import app as get_content
+from functions.pre_generate import app as pre_generate
+from pregen import wiring
+from pregen.errors import ProviderThrottled
+from pregen.generators.claude import AnthropicGenerator
+from pregen.generators.offline import OfflineGenerator
+from pregen.keys import cache_key
+from pregen.models import Caller, ContentRequest, Kind, TokenUsage
+from pregen.pricing import default_prices
+from pregen.schemas import schema_for
+from pregen.services.batches import custom_id_for
+from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
+from pregen_local.runtime import LambdaContext
+from tests.conftest import load_event
+from tests.integration.conftest import api_event, call, run_worker
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.integration.conftest import Aws
+
+TOPICS = ["Atoms", "Ions", "Bonds", "Moles", "Gases"]
+
+
+def lesson(topic: str) -> dict[str, str]:
+    return {"kind": "lesson", "subject": "Chemistry", "topic": topic, "grade": "9"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAnthropic]:
+    with running_fake_anthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(server: FakeAnthropic, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    """The worker and the cron function talk to the fake, with Message Batches on for the background lane."""
+    server.reset()
+    server.hold_batches = False
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-fake")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    monkeypatch.setenv("BATCH_BACKGROUND", "true")
+    wiring.reset()
+    yield server
+    server.hold_batches = False
+
+
+def warm(topics: list[str]) -> list[str]:
+    """Pre-generate lessons at warming priority (the background lane) as an admin; the job ids, in order."""
+    body = {"priority": 30, "requests": [lesson(t) for t in topics]}
+    status, _, answer = call(pre_generate, api_event("pregenerate.json", sub="ops", role="admin", body=body))
+    assert status == 202
+    return [r["job_id"] for r in answer["results"]]
+
+
+def job(job_id: str) -> dict[str, Any]:
+    event = api_event(
+        "get_job.json", sub="ops", role="admin", path=f"/v1/jobs/{job_id}", path_parameters={"job_id": job_id}
+    )
+    return call(get_content, event)[2]
+
+
+def collect() -> dict[str, Any]:
+    result: dict[str, Any] = cron.lambda_handler(
+        load_event("cron_collect_batches.json"), LambdaContext(function_name="cron", timeout_s=300)
+    )
+    return result
+
+
+def stored_body(topic: str) -> dict[str, Any] | None:
+    request = ContentRequest.model_validate(lesson(topic))
+    content = wiring.worker_deps().store.get_content(
+        cache_key(request, Caller(sub="ops")), wiring.worker_deps().clock.now(), consistent=True
+    )
+    return content.body if content else None
+
+
+def expected_body(topic: str) -> dict[str, Any]:
+    request = ContentRequest.model_validate(lesson(topic))
+    return schema_for(Kind.LESSON).model_validate(OfflineGenerator().generate(request).body).model_dump(mode="json")
+
+
+def test_background_jobs_go_to_one_batch_and_results_are_matched_back_out_of_order_and_partly_failed(
+    aws: Aws, fake: FakeAnthropic
+) -> None:
+    # Given five warming jobs in the background lane, three of which the batch will fail in different ways
+    job_ids = warm(TOPICS)
+    fake.batch_fault(custom_id_for(job_ids[1]), "errored")
+    fake.batch_fault(custom_id_for(job_ids[2]), "expired")
+    fake.batch_fault(custom_id_for(job_ids[3]), "missing")
+
+    # When the worker takes the background lane
+    results = run_worker(aws, "BackgroundQueue")
+
+    # Then the chunk went out as ONE Message Batch, one custom_id per job, and no direct call was made
+    assert all(r["batchItemFailures"] == [] for r in results)
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    (batch_id,) = fake.batches
+    submitted = [r["custom_id"] for r in fake.requests[0].body["requests"]]
+    assert sorted(submitted) == sorted(custom_id_for(j) for j in job_ids)
+    assert all(len(c) <= 64 for c in submitted)
+    # ...every request cached the shared handbook for an hour and asked for the kind's schema
+    params = fake.requests[0].body["requests"][0]["params"]
+    assert params["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert params["output_config"]["format"]["type"] == "json_schema"
+    # ...the jobs wait, queued, naming their batch, and the lane is empty (nothing dead-lettered)
+    assert all(job(j)["status"] == "queued" and batch_id in job(j)["reason"] for j in job_ids)
+    assert aws.depth("BackgroundQueue") == 0
+    assert aws.depth("BackgroundDeadLetterQueue") == 0
+    # ...and the provider streams results in another order than submitted
+    streamed = [line["custom_id"] for line in fake.batches[batch_id]["results"]]
+    assert streamed != [c for c in submitted if c in streamed]
+
+    # When the schedule collects the batch
+    summary = collect()
+
+    # Then each succeeded result is stored for ITS job: the content of that job's own request
+    assert summary["stored"] == 2
+    assert summary["fell_back"] == 3
+    for index in (0, 4):
+        assert job(job_ids[index])["status"] == "done"
+        assert stored_body(TOPICS[index]) == expected_body(TOPICS[index])
+    # ...and the errored, expired and missing ones are back in the background lane for a direct call
+    assert aws.depth("BackgroundQueue") == 3
+    for index in (1, 2, 3):
+        shown = job(job_ids[index])
+        assert shown["status"] == "queued"
+        assert "falling back to a direct call" in shown["reason"]
+
+    # When the worker takes the fallbacks
+    run_worker(aws, "BackgroundQueue")
+
+    # Then they were generated directly (no second batch), each for its own request, and every job is done
+    assert len(fake.batches) == 1
+    assert [r.path for r in fake.requests[1:]] == ["/v1/messages"] * 3
+    for index, topic in enumerate(TOPICS):
+        assert job(job_ids[index])["status"] == "done"
+        assert stored_body(topic) == expected_body(topic)
+    # And collecting again finds nothing open
+    assert collect()["batches_collected"] == 0
+
+
+def test_a_learner_never_waits_for_a_batch(aws: Aws, fake: FakeAnthropic) -> None:
+    # Given a warming job sitting in a batch the provider has not finished
+    fake.hold_batches = True
+    (job_id,) = warm(["Atoms"])
+    run_worker(aws, "BackgroundQueue")
+    assert collect()["batches_open"] == 1
+
+    # When a learner asks for that very lesson
+    status, _, miss = call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+
+    # Then they join the job, which is sent to the interactive lane and generated directly at once
+    assert status == 202
+    assert miss["job_id"] == job_id
+    assert miss["joined"] is True
+    run_worker(aws, "InteractiveQueue")
+    status, headers, _ = call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+    assert (status, headers["x-cache"]) == (200, "HIT")
+    assert fake.requests[-1].path == "/v1/messages"
+
+    # And when the batch ends later, its answer is not needed: counted as superseded, the content stays
+    fake.hold_batches = False
+    summary = collect()
+    assert summary["superseded"] == 1
+    assert summary["stored"] == 0
+    assert job(job_id)["status"] == "done"
+
+
+def test_a_batch_answer_is_priced_at_the_batch_rate_from_all_four_token_kinds(fake: FakeAnthropic) -> None:
+    # Given a batch answer on the small model with every token kind
+    generator = AnthropicGenerator(
+        api_key="sk-test-fake",
+        model_for=lambda kind: "claude-haiku-5-5",
+        prices=default_prices(),
+        base_url=fake.base_url,
+    )
+    request = ContentRequest.model_validate(lesson("Atoms"))
+    usage = Usage(
+        input_tokens=1_000,
+        output_tokens=2_000,
+        cache_creation_input_tokens=3_000,
+        cache_read_input_tokens=4_000,
+        cache_write_1h_tokens=3_000,
+    )
+    fake.script([Reply.offline(usage=usage)])
+    batch_id = generator.submit_batch([("only-one", request)])
+
+    # When its result is read
+    (outcome,) = list(generator.batch_results(batch_id, {"only-one": request}))
+
+    # Then haiku: 1,000 x 1 + 2,000 x 5 + 3,000 x 2 (1-hour writes) + 4,000 x 0.1 = 17,400 per million = 0.0174,
+    # and the batch discount halves it: 0.0087
+    assert outcome.generation is not None
+    assert outcome.generation.usage == TokenUsage(
+        input_tokens=1_000, output_tokens=2_000, cache_creation_input_tokens=3_000, cache_read_input_tokens=4_000
+    )
+    assert outcome.generation.cost_usd == pytest.approx(0.0087)
+    assert outcome.spent_usd == pytest.approx(0.0087)
+
+
+def test_an_invalid_batch_answer_falls_back_with_its_cost_counted(fake: FakeAnthropic) -> None:
+    generator = AnthropicGenerator(
+        api_key="sk-test-fake",
+        model_for=lambda kind: "claude-haiku-5-5",
+        prices=default_prices(),
+        base_url=fake.base_url,
+    )
+    request = ContentRequest.model_validate(lesson("Ions"))
+    fake.script([Reply.invalid_offline(usage=Usage(input_tokens=1_000, output_tokens=1_000))])
+    batch_id = generator.submit_batch([("bad", request)])
+    (outcome,) = list(generator.batch_results(batch_id, {"bad": request}))
+    assert outcome.generation is None
+    assert outcome.error is not None
+    assert outcome.error.startswith("invalid")
+    # (1,000 x 1 + 1,000 x 5) / 1e6 x 0.5
+    assert outcome.spent_usd == pytest.approx(0.003)
+
+
+def test_throttling_that_outlives_the_sdk_retries_is_reported_as_throttled_with_retry_after(
+    fake: FakeAnthropic,
+) -> None:
+    generator = AnthropicGenerator(
+        api_key="sk-test-fake",
+        model_for=lambda kind: "claude-haiku-5-5",
+        prices=default_prices(),
+        base_url=fake.base_url,
+        max_retries=0,
+    )
+    fake.script([Reply.rate_limited(retry_after=7)])
+    with pytest.raises(ProviderThrottled) as raised:
+        generator.generate(ContentRequest.model_validate(lesson("Bonds")))
+    assert raised.value.retry_after == 7
+    fake.script([Reply.overloaded()])
+    with pytest.raises(ProviderThrottled):
+        generator.generate(ContentRequest.model_validate(lesson("Bonds")))
+
+
+def test_custom_ids_are_unique_and_within_the_providers_limits() -> None:
+    assert custom_id_for("0123456789abcdef0123456789abcdef") == "0123456789abcdef0123456789abcdef"
+    long_id = "x" * 100
+    assert len(custom_id_for(long_id)) <= 64
+    assert custom_id_for(long_id) != custom_id_for(long_id + "y")
+    assert json.dumps(custom_id_for("job/with:odd chars")).isascii()

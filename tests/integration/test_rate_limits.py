@@ -1,0 +1,132 @@
+"""Generation allowances per role against moto: 429 with Retry-After past the limit, hits untouched."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from functions.get_content import app as get_content
+from functions.pre_generate import app as pre_generate
+from pregen import wiring
+from pregen.clock import FrozenClock
+from pregen.limits import RateLimits
+from pregen.limits_store import DynamoRateCounter
+from pregen.services.limits import GenerationLimiter
+from tests.integration.conftest import api_event, call, run_worker
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Aws
+
+
+def lesson(topic: str) -> dict[str, str]:
+    return {"kind": "lesson", "subject": "Biology", "topic": topic, "grade": "8"}
+
+
+def get(query: dict[str, str], *, sub: str = "alice", role: str = "student") -> tuple[int, dict[str, str], Any]:
+    return call(get_content, api_event("get_content.json", sub=sub, role=role, query=query))
+
+
+@pytest.fixture
+def clock(aws: Aws) -> FrozenClock:
+    """Limits of 3 a minute for students, 5 a minute for teachers; a clock 10 s into a minute."""
+    deps = wiring.serve_deps()
+    limits = RateLimits.model_validate({"student": {"minute": 3, "day": 100}, "teacher": {"minute": 5}})
+    assert deps.limiter is not None
+    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits)
+    now = time.time()  # near the real time: the worker stores content with the system clock
+    frozen = FrozenClock(at=now - now % 60 + 10)
+    deps.clock = frozen
+    return frozen
+
+
+def test_past_the_minute_limit_a_miss_is_429_with_retry_after_and_the_limit_named(aws: Aws, clock: FrozenClock) -> None:
+    # Given a student who already missed 3 times this minute
+    for topic in ("Cells", "Tissues", "Organs"):
+        assert get(lesson(topic))[0] == 202
+    # When they miss a fourth time
+    status, headers, body = get(lesson("Systems"))
+    # Then 429 says which limit and when it frees up (50 s: the rest of the minute), and nothing was enqueued
+    assert status == 429
+    assert headers["retry-after"] == "50"
+    assert body["error"]["code"] == "rate_limited"
+    assert body["error"]["details"][0]["limit"] == "student.minute"
+    assert body["error"]["details"][0]["allowed"] == 3
+    assert aws.depth("InteractiveQueue") == 3
+    # And another learner is not affected, and the next minute the student may ask again
+    assert get(lesson("Systems"), sub="bob")[0] == 202
+    clock.advance(50)
+    assert get(lesson("Systems"))[0] == 202
+
+
+def test_hits_are_never_limited_and_never_touch_the_limiter(aws: Aws, clock: FrozenClock) -> None:
+    # Given a cached lesson and a student who used up their allowance
+    assert get(lesson("Cells"))[0] == 202
+    run_worker(aws)
+    for topic in ("Tissues", "Organs"):
+        get(lesson(topic))
+    assert get(lesson("Systems"))[0] == 429
+    deps = wiring.serve_deps()
+    assert deps.limiter is not None
+    calls: list[str] = []
+    counter = deps.limiter.counter
+    original = counter.consume
+
+    def spy(*args: Any, **kwargs: Any) -> str | None:
+        calls.append("consume")
+        return original(*args, **kwargs)
+
+    counter.consume = spy  # type: ignore[method-assign]
+    # When they read the cached lesson again and again
+    for _ in range(10):
+        status, headers, _ = get(lesson("Cells"))
+        # Then every read is a hit, and the limiter was not even asked
+        assert (status, headers["x-cache"]) == (200, "HIT")
+    assert calls == []
+
+
+def test_teachers_get_a_larger_allowance_than_students(aws: Aws, clock: FrozenClock) -> None:
+    assert [get(lesson(f"T{i}"), role="teacher")[0] for i in range(6)] == [202] * 5 + [429]
+    assert [get(lesson(f"S{i}"), sub="sam")[0] for i in range(4)] == [202] * 3 + [429]
+
+
+def test_pregenerate_counts_only_keys_that_will_generate_and_refuses_a_batch_whole(
+    aws: Aws, clock: FrozenClock
+) -> None:
+    def pregen(topics: list[str]) -> tuple[int, dict[str, str], Any]:
+        body = {"requests": [lesson(t) for t in topics]}
+        return call(pre_generate, api_event("pregenerate.json", sub="carol", role="student", body=body))
+
+    # Given one cached lesson
+    assert pregen(["Cells"])[0] == 202
+    run_worker(aws)
+    # When a batch of 3 holds the cached one and a duplicate: 2 keys will generate (1 + 2 = 3: at the limit)
+    status, _, body = pregen(["Cells", "Tissues", "Organs", "Organs"])
+    assert status == 202
+    assert [r["status"] for r in body["results"]] == ["cached", "queued", "queued", "queued"]
+    # Then one more key is over the allowance: 429, and nothing of that batch was enqueued
+    status, headers, body = pregen(["Systems", "Cells"])
+    assert status == 429
+    assert int(headers["retry-after"]) >= 1
+    assert body["error"]["details"][0]["action"] == "pregenerate"
+    assert aws.depth("InteractiveQueue") == 2
+
+
+def test_a_refused_request_uses_up_no_allowance_in_any_window(aws: Aws) -> None:
+    # Given a counter with a generous day and a tight minute
+    counter = DynamoRateCounter(aws.resources.tables["CountersTable"])
+    windows = [("minute", 60, 2), ("day", 86_400, 3)]
+    now = 1_800_000_000.0
+    assert counter.consume("dora", windows, 2, now) is None
+    # When the minute is full, the request is refused by the minute...
+    assert counter.consume("dora", windows, 1, now) == "minute"
+    # ...and the day did not count it: a minute later 1 more fits the day (2 + 1 = 3), then the day is full
+    assert counter.consume("dora", windows, 1, now + 60) is None
+    assert counter.consume("dora", windows, 1, now + 120) == "day"
+    # And the counters are small items with a TTL
+    item = aws.dynamodb.get_item(
+        TableName=aws.resources.tables["CountersTable"],
+        Key={"pk": {"S": "limit#dora"}, "sk": {"S": f"minute#{int(now) // 60 * 60}"}},
+    )["Item"]
+    assert int(item["expires_at"]["N"]) == int(now) // 60 * 60 + 60 + 3600

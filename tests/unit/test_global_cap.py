@@ -1,0 +1,71 @@
+"""The global cap on generations at once, read from template.yaml: reserved concurrency and the lanes agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pregen.limits import DEFAULT_RATE_LIMITS, RateLimits
+from pregen.models import Kind, Role
+from pregen.settings import WorkerSettings
+from pregen_local.template import load_template
+
+TEMPLATE = load_template()
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
+WORKER: dict[str, Any] = TEMPLATE["Resources"]["WorkerFunction"]["Properties"]
+
+
+def default(value: Any) -> int:
+    """A template number: a literal, or a Ref to a parameter's default."""
+    if isinstance(value, dict) and "Ref" in value:
+        return int(PARAMETERS[value["Ref"]]["Default"])
+    return int(value)
+
+
+def test_the_default_global_cap_is_100_generations_at_once() -> None:
+    assert default(WORKER["ReservedConcurrentExecutions"]) == 100
+    assert WORKER["ReservedConcurrentExecutions"] == {"Ref": "GenerationCap"}
+
+
+def test_every_lane_has_a_maximum_concurrency_and_together_they_equal_the_cap() -> None:
+    # Every SQS event source of the worker (every lane, including any added later) must be capped...
+    lanes = {name: e["Properties"] for name, e in WORKER["Events"].items() if e["Type"] == "SQS"}
+    assert set(lanes) >= {"InteractiveLane", "BackgroundLane"}
+    caps = {name: default(props["ScalingConfig"]["MaximumConcurrency"]) for name, props in lanes.items()}
+    # ...and the lanes' caps add up to the reserved concurrency: more would throttle the event source mappings
+    # (messages bounce back and burn receive counts), less would leave reserved capacity unusable.
+    assert sum(caps.values()) == default(WORKER["ReservedConcurrentExecutions"])
+    # The interactive lane keeps most of it: a learner who waits never queues behind warming.
+    assert caps["InteractiveLane"] > caps["BackgroundLane"]
+
+
+def test_default_rate_limits_in_the_template_match_the_documented_defaults() -> None:
+    import json
+
+    assert json.loads(PARAMETERS["RateLimits"]["Default"]) == DEFAULT_RATE_LIMITS
+    limits = RateLimits.model_validate({"student": {"minute": 1}})
+    assert limits.for_role(Role.STUDENT).windows() == [("minute", 60, 1)]
+    assert limits.for_role(Role.TEACHER).day == DEFAULT_RATE_LIMITS["teacher"]["day"]
+
+
+def test_model_tiers_pick_a_model_per_kind_and_per_step() -> None:
+    import json
+
+    env = {
+        "CONTENT_TABLE": "c-t",
+        "JOBS_TABLE": "j-t",
+        "COUNTERS_TABLE": "n-t",
+        "INTERACTIVE_QUEUE_URL": "https://sqs/interactive",
+        "BACKGROUND_QUEUE_URL": "https://sqs/background",
+        "MODEL_TIERS": PARAMETERS["ModelTiers"]["Default"],
+    }
+    settings = WorkerSettings.from_env(env)
+    # The template's defaults: complex content on the large model, simple on the small one
+    assert settings.model_for(Kind.EXAM) == settings.model_large
+    assert settings.model_for(Kind.LESSON) == settings.model_small
+    assert settings.model_for(Kind.QUESTION_SET) == settings.model_small
+    # A step has its own tier when configured, and falls back to its kind's otherwise
+    tiers = {"exam": "large", "exam.title": "small", "question_set": "large"}
+    settings = WorkerSettings.from_env({**env, "MODEL_TIERS": json.dumps(tiers)})
+    assert settings.model_for(Kind.EXAM, "title") == settings.model_small
+    assert settings.model_for(Kind.EXAM, "sections") == settings.model_large
+    assert settings.model_for(Kind.QUESTION_SET) == settings.model_large
