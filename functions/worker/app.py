@@ -9,12 +9,15 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from pregen.observability import logger, metrics, tracer
+from pregen.services.exam_generation import SectionMessage, generate_exam_section
 from pregen.services.generation import JobMessage, generate_job
-from pregen.wiring import worker_deps
+from pregen.wiring import exam_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
-    body: Json[JobMessage]  # type: ignore[assignment]
+    # Content jobs (no "type") and exam sections ("type": "exam_section") share the lanes; the body is parsed
+    # by kind in record_handler, so a malformed body still fails only its own record.
+    body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
 # A batch whose every record failed is still a partial response (all listed), not a function error: the
@@ -24,7 +27,9 @@ _invocation: dict[str, str] = {"request_id": "local"}
 
 
 def record_handler(record: JobRecord) -> str:
-    message = record.body
+    if record.body.get("type") == "exam_section":
+        return section_handler(record)
+    message = JobMessage.model_validate(record.body)
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
     try:
         outcome = generate_job(
@@ -39,6 +44,26 @@ def record_handler(record: JobRecord) -> str:
     finally:
         logger.remove_keys(["job_id", "key", "correlation_id"])
     metrics.add_metric(name=f"Job_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def section_handler(record: JobRecord) -> str:
+    message = SectionMessage.model_validate(record.body)
+    spec = message.spec
+    logger.append_keys(exam_id=spec.exam_id, section=spec.index, correlation_id=message.correlation_id)
+    try:
+        outcome = generate_exam_section(
+            message,
+            receive_count=int(record.attributes.ApproximateReceiveCount),
+            worker_id=f"{_invocation['request_id']}:{record.messageId}",
+            deps=exam_worker_deps(),
+        )
+    except Exception:
+        metrics.add_metric(name="ExamSectionFailed", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        logger.remove_keys(["exam_id", "section", "correlation_id"])
+    metrics.add_metric(name=f"Exam_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 
 

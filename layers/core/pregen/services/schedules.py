@@ -11,9 +11,11 @@ from pregen.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
+    from pregen.inventory import RunState
     from pregen.ports import JobQueue
+    from pregen.services.exams import ExamDeps
 
-TASKS = ("queue_report",)
+TASKS = ("queue_report", "inventory_topup", "inventory_topup_resume")
 
 
 class ScheduleEvent(BaseModel):
@@ -28,11 +30,19 @@ class CronDeps:
     queue: JobQueue
     queue_urls: dict[str, str]
     clock: Clock
+    exams: ExamDeps | None = None  # the inventory top-up's ports
+    runs: RunState | None = None  # where a long top-up run got to
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
     if event.task not in TASKS:
         raise InvalidRequest(f"unknown task {event.task!r}; known: {', '.join(TASKS)}")
+    if event.task in ("inventory_topup", "inventory_topup_resume"):
+        from pregen.services.topup import topup_inventory
+
+        if deps.exams is None or deps.runs is None:
+            raise InvalidRequest(f"task {event.task!r} is not configured in this function")
+        return topup_inventory(deps.exams, deps.runs, resume_only=event.task == "inventory_topup_resume")
     return queue_report(deps)
 
 
