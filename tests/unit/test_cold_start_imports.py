@@ -32,7 +32,13 @@ def imported_modules(module: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["functions.get_content.app", "functions.pre_generate.app", "functions.analytics.app", "functions.cron.app"],
+    [
+        "functions.get_content.app",
+        "functions.pre_generate.app",
+        "functions.analytics.app",
+        "functions.cron.app",
+        "functions.exams.app",
+    ],
 )
 def test_api_functions_do_not_import_anthropic(module: str) -> None:
     modules = imported_modules(module)

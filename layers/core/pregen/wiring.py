@@ -183,9 +183,16 @@ def exam_worker_deps() -> ExamWorkerDeps:
 
     s = exam_settings()
     content = worker_deps()
+    generator: object = content.generator
+    if not hasattr(generator, "generate_section"):  # the Claude adapter: sections get their own prompt and schema
+        from pregen.generators.claude import AnthropicGenerator
+        from pregen.generators.claude_sections import ClaudeSectionWriter
+
+        if isinstance(generator, AnthropicGenerator):
+            generator = ClaudeSectionWriter(generator)
     return ExamWorkerDeps(
         inventory=DynamoExamInventory(s.exams_table),
-        generator=content.generator,
+        generator=generator,
         counters=content.counters,
         clock=content.clock,
         catalogue=default_catalogue(),
