@@ -18,8 +18,11 @@ app = build_resolver()
 ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
 
 
-@app.post("/v1/exams/<exam_type>/claim")
-def claim(exam_type: ExamTypeParam) -> Any:
+# The path variable is {exam} in all three routes (an exam type here, an exam id below): HTTP APIs refuse sibling
+# routes whose variables at the same level have different names.
+@app.post("/v1/exams/<exam>/claim")
+def claim(exam: ExamTypeParam) -> Any:
+    exam_type = exam
     deps = exam_deps()
     caller = current_caller(app)
     outcome = claim_exam(caller, exam_type, deps, correlation_id=logger.get_correlation_id())
@@ -40,14 +43,14 @@ def claim(exam_type: ExamTypeParam) -> Any:
     return json_response(HTTPStatus.ACCEPTED, body, headers)
 
 
-@app.get("/v1/exams/<exam_type>/inventory")
-def inventory(exam_type: ExamTypeParam) -> Any:
-    return json_response(HTTPStatus.OK, inventory_body(inventory_view(current_caller(app), exam_type, exam_deps())))
+@app.get("/v1/exams/<exam>/inventory")
+def inventory(exam: ExamTypeParam) -> Any:
+    return json_response(HTTPStatus.OK, inventory_body(inventory_view(current_caller(app), exam, exam_deps())))
 
 
-@app.get("/v1/exams/<exam_id>")
-def get_exam(exam_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
-    return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam_id, current_caller(app), exam_deps())))
+@app.get("/v1/exams/<exam>")
+def get_exam(exam: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
+    return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam, current_caller(app), exam_deps())))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -40,7 +40,7 @@ def _claim(exams: Any, exam_type: str = "diagnostic", sub: str = "alice") -> tup
             "exams_claim.json",
             sub=sub,
             path=f"/v1/exams/{exam_type}/claim",
-            path_parameters={"exam_type": exam_type},
+            path_parameters={"exam": exam_type},
         ),
     )
 
@@ -52,7 +52,7 @@ def _inventory(exams: Any, exam_type: str = "diagnostic", sub: str = "alice") ->
             "exams_inventory.json",
             sub=sub,
             path=f"/v1/exams/{exam_type}/inventory",
-            path_parameters={"exam_type": exam_type},
+            path_parameters={"exam": exam_type},
         ),
     )
     assert status == 200, body
@@ -61,7 +61,7 @@ def _inventory(exams: Any, exam_type: str = "diagnostic", sub: str = "alice") ->
 
 def _get(exams: Any, exam_id: str, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
     return call(
-        exams, api_event("exams_get.json", sub=sub, path=f"/v1/exams/{exam_id}", path_parameters={"exam_id": exam_id})
+        exams, api_event("exams_get.json", sub=sub, path=f"/v1/exams/{exam_id}", path_parameters={"exam": exam_id})
     )
 
 
