@@ -243,6 +243,40 @@ def test_a_section_that_keeps_failing_fails_its_exam_and_the_next_claim_replaces
     assert body["job"]["exam_id"] != view["exams"][0]["exam_id"]
 
 
+def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_failed_exam_is_dropped(
+    aws: Aws,
+) -> None:
+    from pregen.programs import plan_sections
+    from pregen.services.exam_generation import SectionMessage, generate_exam_section
+
+    # Given one generating exam and the message of its first section
+    deps = wiring.exam_deps()
+    (slot,) = replenish("gus", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    spec = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)[0]
+    message = SectionMessage(type="exam_section", owner="gus", spec=spec)
+    worker = wiring.exam_worker_deps()
+    # When it is delivered twice
+    first = generate_exam_section(message, receive_count=1, worker_id="w1", deps=worker)
+    second = generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
+    # Then it was stored and counted once
+    assert (first, second) == ("section_stored", "section_duplicate")
+    current = deps.inventory.get_slot("gus", "diagnostic", slot.exam_id)
+    assert current is not None
+    assert current.sections_done == 1
+    # And once the exam has failed, a late section is acknowledged without being stored
+    now = time.time()
+    assert deps.inventory.fail_slot("gus", "diagnostic", slot.exam_id, reason="test", now=now, expires_at=now + 60)
+    spec2 = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)[1]
+    late = SectionMessage(type="exam_section", owner="gus", spec=spec2)
+    assert generate_exam_section(late, receive_count=1, worker_id="w3", deps=worker) == "exam_gone"
+    assert not deps.inventory.has_section(slot.exam_id, 1)
+    # And even a worker that read the slot before it failed cannot store (nor count) a section for it
+    from pregen.inventory import SlotGone
+
+    with pytest.raises(SlotGone):
+        deps.inventory.put_section(slot, 1, OfflineGenerator().generate_section(spec2).body, {})
+
+
 def test_unknown_and_malformed_exam_types_are_4xx(aws: Aws, exams: Any) -> None:
     status, _, body = _claim(exams, "final")
     assert status == 404

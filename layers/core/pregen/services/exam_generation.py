@@ -90,7 +90,7 @@ def generate_exam_section(
         deps.counters.add(
             day_of(finished),
             {
-                "generated#exam_section": 1 if stored else 0,
+                "exam_sections_generated": 1 if stored else 0,
                 "cost_usd#exam": generation.cost_usd,
                 "tokens_in#exam": generation.usage.input_tokens,
                 "tokens_out#exam": generation.usage.output_tokens,
@@ -183,7 +183,8 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
     if deps.inventory.publish(
         slot, body, meta, worker_id=worker_id, now=now, expires_at=now + deps.ready_ttl_days * 86_400
     ):
-        deps.counters.add(day_of(now), {"generated#exam": 1, f"generated#exam#{slot.exam_type}": 1}, now)
+        # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
+        deps.counters.add(day_of(now), {f"exams_assembled#{slot.exam_type}": 1}, now)
         logger.info("exam ready", exam_id=slot.exam_id, owner=slot.owner, exam_type=slot.exam_type)
         return "exam_assembled"
     return "assembling"
