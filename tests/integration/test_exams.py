@@ -372,3 +372,14 @@ def test_ops_trigger_runs_the_top_up_for_admins_only(aws: Aws) -> None:
     status, _, summary = call(cron, event)
     assert status == 200
     assert summary["task"] == "inventory_topup"
+
+
+def test_cron_run_route_needs_an_admin(aws: Aws) -> None:
+    from functions.cron import app as cron
+
+    # Given the ops trigger's sample event
+    assert call(cron, api_event("cron_run.json", role="student"))[0] == 403
+    # When an admin calls it, the top-up runs and its summary comes back
+    status, _, summary = call(cron, api_event("cron_run.json", role="admin"))
+    assert status == 200
+    assert {"learners_seen", "exams_enqueued", "skipped", "failed"} <= set(summary)
