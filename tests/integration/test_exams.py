@@ -383,3 +383,26 @@ def test_cron_run_route_needs_an_admin(aws: Aws) -> None:
     status, _, summary = call(cron, api_event("cron_run.json", role="admin"))
     assert status == 200
     assert {"learners_seen", "exams_enqueued", "skipped", "failed"} <= set(summary)
+
+
+def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collections
+
+    from botocore.client import BaseClient
+
+    # Given a learner with a full inventory
+    _claim(exams)
+    _drain(aws)
+    calls: collections.Counter[str] = collections.Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    # When they claim an exam
+    assert _claim(exams)[0] == 200
+    # Then: activity (1 UpdateItem), their partition (1 Query), the claim (1 transaction), the exam (1 GetItem),
+    # and the top-up behind it (1 Query, 1 transaction, one message per section): no scan, nothing per exam stored
+    assert calls == {"UpdateItem": 1, "Query": 2, "TransactWriteItems": 2, "GetItem": 1, "SendMessage": 8}

@@ -229,7 +229,9 @@ def claim_exam(
         return Claimed(exam=exam, replenished=replenished)
     # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0).
     replenished = replenish(caller.sub, exam_type, Priority.PREDICTIVE, deps, correlation_id=correlation_id, at_least=1)
-    generating = replenished.promoted or next(iter(replenished.generating_slots), None)
+    # The exam this caller waits for: the one just made at high priority, else the one moved to the fast lane.
+    made = replenished.created[0] if replenished.created else None
+    generating = made or replenished.promoted or next(iter(replenished.generating_slots), None)
     return Waiting(
         slot=generating,
         retry_after_seconds=deps.retry_after_seconds,
