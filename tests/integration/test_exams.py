@@ -406,3 +406,11 @@ def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeyp
     # Then: activity (1 UpdateItem), their partition (1 Query), the claim (1 transaction), the exam (1 GetItem),
     # and the top-up behind it (1 Query, 1 transaction, one message per section): no scan, nothing per exam stored
     assert calls == {"UpdateItem": 1, "Query": 2, "TransactWriteItems": 2, "GetItem": 1, "SendMessage": 8}
+
+
+def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
+    # The 6-hourly top-up is built from a parameter; the local stack resolves it like CloudFormation would
+    schedules = {s.name: s for s in aws.template.schedules()}
+    assert schedules["InventoryTopUp"].expression == "rate(6 hours)"
+    assert schedules["InventoryTopUp"].input == {"task": "inventory_topup"}
+    assert schedules["InventoryTopUpResume"].input == {"task": "inventory_topup_resume"}
