@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from pregen.models import Lane
 
 
+_META_TTL_SECONDS = 60 * 86_400
+
+
 def _n(value: float) -> dict[str, str]:
     return {"N": str(int(value))}
 
@@ -112,9 +115,14 @@ class DynamoExamInventory:
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": _s(partition), "sk": _s("meta")},
-                    "UpdateExpression": "SET version = :next",
+                    # The version item outlives every slot; it then expires, and a learner back later starts at 0.
+                    "UpdateExpression": "SET version = :next, expires_at = :exp",
                     "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
-                    "ExpressionAttributeValues": {":next": _n(version + 1), ":seen": _n(version)},
+                    "ExpressionAttributeValues": {
+                        ":next": _n(version + 1),
+                        ":seen": _n(version),
+                        ":exp": _n(max([s.created_at for s in slots], default=0) + _META_TTL_SECONDS),
+                    },
                 }
             }
         ]
