@@ -414,3 +414,65 @@ def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
     assert schedules["InventoryTopUp"].expression == "rate(6 hours)"
     assert schedules["InventoryTopUp"].input == {"task": "inventory_topup"}
     assert schedules["InventoryTopUpResume"].input == {"task": "inventory_topup_resume"}
+
+
+def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> None:
+    from pregen.programs import plan_sections
+    from pregen.services.exam_generation import AssemblyPending, SectionMessage, generate_exam_section
+
+    # Given an exam whose sections are all stored, and an assembler that took the lease and crashed
+    deps = wiring.exam_deps()
+    (slot,) = replenish("hal", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    specs = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)
+    for spec in specs:
+        assert deps.inventory.put_section(slot, spec.index, OfflineGenerator().generate_section(spec).body, {})
+    complete = deps.inventory.get_slot("hal", "diagnostic", slot.exam_id)
+    assert complete is not None
+    assert deps.inventory.lease_assembly(complete, "crashed", time.time(), 120)
+    message = SectionMessage(type="exam_section", owner="hal", spec=specs[-1])
+    # When the last section's message is delivered again while the lease is live, it is not acknowledged
+    worker = wiring.exam_worker_deps()
+    with pytest.raises(AssemblyPending):
+        generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
+    # Then the delivery after the lease ran out assembles the exam
+    later = dataclasses.replace(worker, clock=FrozenClock(time.time() + 300))
+    assert generate_exam_section(message, receive_count=3, worker_id="w3", deps=later) == "exam_assembled"
+    ready = deps.inventory.get_slot("hal", "diagnostic", slot.exam_id)
+    assert ready is not None
+    assert ready.status is ExamStatus.READY
+
+
+def test_a_claim_retries_a_transaction_conflict_instead_of_skipping_the_exam(
+    aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given one ready exam (target 1)
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    _claim(exams)
+    _drain(aws)
+    deps = wiring.exam_deps()
+    inventory: Any = deps.inventory
+    original = inventory.client.transact_write_items
+    conflicts = {"left": 1}
+
+    def conflicting(**request: Any) -> Any:
+        # real DynamoDB cancels a transaction that races another on the same item with TransactionConflict
+        if conflicts["left"] and "Update" in request["TransactItems"][0]:
+            conflicts["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return original(**request)
+
+    monkeypatch.setattr(inventory.client, "transact_write_items", conflicting)
+    # When the claim's first transaction hits a conflict
+    outcome = claim_exam(Caller(sub="alice"), "diagnostic", deps)
+    # Then it tried again and got the exam
+    assert conflicts["left"] == 0
+    assert isinstance(outcome, Claimed)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 
 _META_TTL_SECONDS = 60 * 86_400
+_CONFLICT_RETRIES = 3
 
 
 def _n(value: float) -> dict[str, str]:
@@ -200,36 +203,47 @@ class DynamoExamInventory:
             ":exp": _n(expires_at),
         }
         update = "SET #status = :claimed, claimed_at = :now, updated_at = :now, expires_at = :exp"
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
-                            "UpdateExpression": update,
-                            "ConditionExpression": "#status = :ready AND expires_at > :now",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._exam_key(slot.exam_id),
-                            "UpdateExpression": "SET #status = :claimed, claimed_at = :now, expires_at = :exp",
-                            "ConditionExpression": "#status = :ready AND expires_at > :now",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if _cancelled(exc) is not None:
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                self._claim_transaction(slot, update, values)
+            except ClientError as exc:
+                reasons = _cancelled(exc)
+                if reasons is None:
+                    raise
+                if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
+                    # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
+                    # condition): the exam may still be ready, so try it again rather than skip it.
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
                 return False
-            raise
-        return True
+            return True
+        return False
+
+    def _claim_transaction(self, slot: ExamSlot, update: str, values: dict[str, Any]) -> None:
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "#status = :ready AND expires_at > :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._exam_key(slot.exam_id),
+                        "UpdateExpression": "SET #status = :claimed, claimed_at = :now, expires_at = :exp",
+                        "ConditionExpression": "#status = :ready AND expires_at > :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
+        )
 
     # -- the exam and its sections ----------------------------------------------------------------------------------
 
@@ -299,7 +313,9 @@ class DynamoExamInventory:
                 raise
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise SlotGone(f"exam {slot.exam_id} is no longer generating") from exc
-            return False
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False  # stored by an earlier delivery
+            raise  # a conflict or throttling: the message is retried, never acknowledged unstored
         return True
 
     def read_sections(self, exam_id: str) -> list[dict[str, Any]]:
@@ -387,9 +403,10 @@ class DynamoExamInventory:
                 ]
             )
         except ClientError as exc:
-            if _cancelled(exc) is not None:
-                return False
-            raise
+            reasons = _cancelled(exc)
+            if reasons is not None and "ConditionalCheckFailed" in reasons:
+                return False  # our lease ran out and someone else assembles, or it is published already
+            raise  # a conflict: the section message is retried and assembly taken up again
         return True
 
 

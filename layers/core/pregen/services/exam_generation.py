@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from pregen.programs import Catalogue
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
+# "assembling": this worker's publish lost its lease to another assembler, who publishes.
+
+
+class AssemblyPending(PregenError):
+    """Another worker holds the assembly lease: SQS delivers this section again later to make sure it finished."""
 
 
 class SectionMessage(BaseModel):
@@ -102,7 +107,10 @@ def generate_exam_section(
     if current is None or current.status is not ExamStatus.GENERATING or current.sections_done < current.sections_total:
         return outcome
     if not inventory.lease_assembly(current, worker_id, deps.clock.now(), deps.assembly_lease_seconds):
-        return "assembling"  # another worker completed the count (or is assembling): it publishes
+        # Someone holds a live assembly lease. If they finish, this message's next delivery finds the exam ready
+        # and is acknowledged; if they crashed, the next delivery (after the lease ran out) assembles. Acking now
+        # could leave a complete exam that nobody ever assembles.
+        raise AssemblyPending(f"exam {spec.exam_id} is being assembled by another worker")
     return assemble_exam(current, worker_id, deps)
 
 
