@@ -25,6 +25,15 @@ def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a
     return json_response(HTTPStatus.OK, summary)
 
 
+@app.post("/v1/cron/run")
+def run_top_up() -> Any:
+    """The issue's ops trigger for the inventory top-up: an admin JWT. (A cron-secret bearer is not built: it
+    needs a route without the JWT authorizer; see docs/ARCHITECTURE.md.)"""
+    require_role(current_caller(app), Role.ADMIN)
+    summary = run_schedule(ScheduleEvent(task="inventory_topup"), cron_deps())
+    return json_response(HTTPStatus.OK, summary)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -11,14 +11,17 @@ from pydantic import Json
 from pregen import telemetry
 from pregen.models import Lane
 from pregen.observability import logger, metrics
+from pregen.services.exam_generation import SectionMessage, generate_exam_section
 from pregen.services.generation import JobMessage, generate_job, hand_back
 from pregen.settings import worker_settings
 from pregen.tracing import tracer
-from pregen.wiring import batch_deps, worker_deps
+from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
-    body: Json[JobMessage]  # type: ignore[assignment]
+    # Content jobs (no "type") and exam sections ("type": "exam_section") share the lanes; the body is parsed
+    # by kind in record_handler, so a malformed body still fails only its own record.
+    body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
 # A batch whose every record failed is still a partial response (all listed), not a function error: the
@@ -38,7 +41,9 @@ def _time_left_ms() -> int | None:
 
 
 def record_handler(record: JobRecord) -> str:
-    message = record.body
+    if record.body.get("type") == "exam_section":
+        return section_handler(record)
+    message = JobMessage.model_validate(record.body)
     # Every log line of this record carries the request's correlation id, the job id and the content key.
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
     kind = str(message.request.get("kind", "unknown"))
@@ -92,8 +97,14 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
             record = JobRecord.model_validate(raw)
         except ValueError:
             continue
-        if lane_of(record.eventSourceARN) is Lane.BACKGROUND and not record.body.direct:
-            messages.append(record.body)
+        if record.body.get("type") == "exam_section" or lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
+            continue  # exam sections and interactive work are always generated directly
+        try:
+            message = JobMessage.model_validate(record.body)
+        except ValueError:
+            continue
+        if not message.direct:
+            messages.append(message)
     if not messages:
         return set()
     try:
@@ -107,13 +118,33 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
 
 def _job_id(raw: dict[str, Any]) -> str | None:
     try:
-        return JobRecord.model_validate(raw).body.job_id
+        job_id = JobRecord.model_validate(raw).body.get("job_id")
     except ValueError:
         return None
+    return str(job_id) if job_id is not None else None
+
+
+def section_handler(record: JobRecord) -> str:
+    message = SectionMessage.model_validate(record.body)
+    spec = message.spec
+    logger.append_keys(exam_id=spec.exam_id, section=spec.index, correlation_id=message.correlation_id)
+    try:
+        outcome = generate_exam_section(
+            message,
+            receive_count=int(record.attributes.ApproximateReceiveCount),
+            worker_id=f"{_invocation['request_id']}:{record.messageId}",
+            deps=exam_worker_deps(),
+        )
+    except Exception:
+        metrics.add_metric(name="ExamSectionFailed", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        logger.remove_keys(["exam_id", "section", "correlation_id"])
+    metrics.add_metric(name=f"Exam_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     _invocation["request_id"] = getattr(context, "aws_request_id", "local")

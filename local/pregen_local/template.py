@@ -239,7 +239,11 @@ class Template:
     def schedules(self) -> list[Schedule]:
         return [
             Schedule(
-                function=fn, name=name, expression=str(p["ScheduleExpression"]), input=json.loads(p.get("Input", "{}"))
+                function=fn,
+                name=name,
+                # resolved, so a schedule built from a parameter (!Sub rate(${Hours} hours)) fires locally too
+                expression=str(self.resolve(p["ScheduleExpression"])),
+                input=json.loads(p.get("Input", "{}")),
             )
             for fn, name, p in self._events("ScheduleV2")
         ]

@@ -38,6 +38,7 @@ def imported_modules(module: str) -> set[str]:
         "functions.analytics.app",
         "functions.cron.app",
         "functions.library.app",
+        "functions.exams.app",
     ],
 )
 def test_api_functions_do_not_import_anthropic(module: str) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pregen.inventory import ExamRecord, ExamSlot
     from pregen.library import Version
     from pregen.models import Job
     from pregen.ports import StoredContent
+    from pregen.services.exams import InventoryView
 
 
 def content_body(content: StoredContent) -> dict[str, Any]:
@@ -64,3 +66,56 @@ def version_body(version: Version, key_hits: int) -> dict[str, Any]:
         "created_at": int(version.created_at),
         "expires_at": int(version.expires_at),
     }
+
+
+# -- exams --------------------------------------------------------------------------------------------------------
+
+
+def exam_slot_body(slot: ExamSlot) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "exam_id": slot.exam_id,
+        "exam_type": slot.exam_type,
+        "program": slot.program,
+        "status": slot.status.value,
+        "sections_done": slot.sections_done,
+        "sections_total": slot.sections_total,
+        "lane": slot.lane,
+        "created_at": int(slot.created_at),
+        "expires_at": int(slot.expires_at),
+    }
+    if slot.reason:
+        body["reason"] = slot.reason
+    return body
+
+
+def exam_body(exam: ExamRecord) -> dict[str, Any]:
+    return {
+        "exam_id": exam.exam_id,
+        "exam_type": exam.exam_type,
+        "program": exam.program,
+        "status": exam.status.value,
+        "claimed_at": int(exam.claimed_at) if exam.claimed_at else None,
+        "expires_at": int(exam.expires_at),
+        "meta": exam.meta,
+        "exam": exam.body,
+    }
+
+
+def inventory_body(view: InventoryView) -> dict[str, Any]:
+    return {
+        "exam_type": view.exam_type,
+        "target": view.target,
+        "ready": len(view.ready),
+        "generating": len(view.generating),
+        "claimed": len(view.claimed),
+        "failed": len(view.failed),
+        "exams": [exam_slot_body(s) for s in view.ready + view.generating + view.failed],
+    }
+
+
+def exam_location(exam_id: str) -> str:
+    return f"/v1/exams/{exam_id}"
+
+
+def inventory_location(exam_type: str) -> str:
+    return f"/v1/exams/{exam_type}/inventory"

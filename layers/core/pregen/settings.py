@@ -180,6 +180,36 @@ class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSetting
     """cron: the same reach as the serving path; later issues give it more to do."""
 
 
+class ExamsTableSettings(_Env):
+    exams_table: str = Field(alias="EXAMS_TABLE", min_length=3)
+
+
+class InventorySettings(_Env):
+    """The exam inventory: target per learner and exam type, expiries, and the cron's top-up bounds."""
+
+    inventory_target: int = Field(alias="INVENTORY_TARGET", default=2, ge=0, le=20)
+    exam_ready_ttl_days: int = Field(alias="EXAM_READY_TTL_DAYS", default=7, ge=1, le=90)
+    exam_claimed_ttl_hours: int = Field(alias="EXAM_CLAIMED_TTL_HOURS", default=24, ge=1, le=24 * 90)
+    exam_failed_ttl_hours: int = Field(alias="EXAM_FAILED_TTL_HOURS", default=24, ge=1, le=24 * 90)
+    # A generating exam that never finishes (its sections all lost) stops counting after this long.
+    exam_generating_hold_hours: int = Field(alias="EXAM_GENERATING_HOLD_HOURS", default=24, ge=1, le=24 * 7)
+    exam_retry_after_seconds: int = Field(alias="EXAM_RETRY_AFTER_SECONDS", default=10, ge=1, le=600)
+    activity_days: int = Field(alias="ACTIVITY_DAYS", default=14, ge=1, le=60)
+    topup_page_size: int = Field(alias="TOPUP_PAGE_SIZE", default=25, ge=1, le=1000)
+    topup_budget_seconds: float = Field(alias="TOPUP_BUDGET_SECONDS", default=240, ge=0, le=900)
+    topup_interval_hours: int = Field(alias="TOPUP_INTERVAL_HOURS", default=6, ge=1, le=168)
+
+
+class ExamSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, InventorySettings):
+    """exams (claim, inventory, read), the cron's top-up, and the worker's section jobs."""
+
+
+@lru_cache(maxsize=1)
+def exam_settings() -> ExamSettings:
+    settings: ExamSettings = ExamSettings.from_env()
+    return settings
+
+
 @lru_cache(maxsize=1)
 def serve_settings() -> ServeSettings:
     settings: ServeSettings = ServeSettings.from_env()
@@ -229,5 +259,6 @@ def clear_caches() -> None:
         cron_settings,
         usage_settings,
         library_settings,
+        exam_settings,
     ):
         cached.cache_clear()

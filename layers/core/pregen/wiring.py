@@ -21,9 +21,12 @@ from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore, dyn
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from pregen.inventory_store import DynamoRunState
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.batches import BatchDeps
+    from pregen.services.exam_generation import ExamWorkerDeps
+    from pregen.services.exams import ExamDeps
     from pregen.services.generation import WorkerDeps
     from pregen.services.library import LibraryDeps
     from pregen.services.limits import GenerationLimiter
@@ -141,7 +144,18 @@ def reset() -> None:
     from pregen.settings import clear_caches
 
     clear_caches()
-    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, usage_deps, library_deps, batch_deps):
+    for cached in (
+        serve_deps,
+        worker_deps,
+        cron_deps,
+        analytics_deps,
+        usage_deps,
+        library_deps,
+        batch_deps,
+        exam_deps,
+        exam_worker_deps,
+        run_state,
+    ):
         cached.cache_clear()
 
 
@@ -156,6 +170,8 @@ def cron_deps() -> CronDeps:
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
         collect_batches=_collect_batches,
+        exams=exam_deps(),
+        runs=run_state(),
     )
 
 
@@ -216,4 +232,70 @@ def library_deps() -> LibraryDeps:
             approval_min_ratio=s.approval_min_ratio,
             regenerate_below_net_votes=s.regenerate_below_net_votes,
         ),
+    )
+
+
+@lru_cache(maxsize=1)
+def exam_deps() -> ExamDeps:
+    """The exam inventory's ports: the exams function, and the cron's top-up."""
+    from pregen.inventory_store import DynamoActivity, DynamoExamInventory
+    from pregen.programs import default_catalogue
+    from pregen.services.exams import ExamDeps
+    from pregen.settings import exam_settings
+
+    s = exam_settings()
+    client = dynamodb_client()
+    return ExamDeps(
+        inventory=DynamoExamInventory(s.exams_table, client),
+        activity=DynamoActivity(s.counters_table, client),
+        queue=_queue(s),
+        clock=SystemClock(),
+        catalogue=default_catalogue(),
+        target=s.inventory_target,
+        ready_ttl_days=s.exam_ready_ttl_days,
+        claimed_ttl_hours=s.exam_claimed_ttl_hours,
+        failed_ttl_hours=s.exam_failed_ttl_hours,
+        generating_hold_hours=s.exam_generating_hold_hours,
+        retry_after_seconds=s.exam_retry_after_seconds,
+        activity_days=s.activity_days,
+        topup_page_size=s.topup_page_size,
+        topup_budget_seconds=s.topup_budget_seconds,
+        topup_interval_seconds=s.topup_interval_hours * 3600,
+    )
+
+
+@lru_cache(maxsize=1)
+def run_state() -> DynamoRunState:
+    from pregen.inventory_store import DynamoRunState
+    from pregen.settings import exam_settings
+
+    return DynamoRunState(exam_settings().exams_table)
+
+
+@lru_cache(maxsize=1)
+def exam_worker_deps() -> ExamWorkerDeps:
+    """The worker's section jobs: the content worker's generator and counters, plus the exams table."""
+    from pregen.inventory_store import DynamoExamInventory
+    from pregen.programs import default_catalogue
+    from pregen.services.exam_generation import ExamWorkerDeps
+    from pregen.settings import exam_settings
+
+    s = exam_settings()
+    content = worker_deps()
+    generator: object = content.generator
+    if not hasattr(generator, "generate_section"):  # the Claude adapter: sections get their own prompt and schema
+        from pregen.generators.claude import AnthropicGenerator
+        from pregen.generators.claude_sections import ClaudeSectionWriter
+
+        if isinstance(generator, AnthropicGenerator):
+            generator = ClaudeSectionWriter(generator)
+    return ExamWorkerDeps(
+        inventory=DynamoExamInventory(s.exams_table),
+        generator=generator,
+        counters=content.counters,
+        clock=content.clock,
+        catalogue=default_catalogue(),
+        ready_ttl_days=s.exam_ready_ttl_days,
+        failed_ttl_hours=s.exam_failed_ttl_hours,
+        max_receive_count=content.max_receive_count,
     )

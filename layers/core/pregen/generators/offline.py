@@ -14,6 +14,7 @@ from pregen.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
 
 if TYPE_CHECKING:
     from pregen.models import ContentRequest
+    from pregen.programs import SectionSpec
 
 _DIFFICULTIES = ("easy", "medium", "medium", "hard")
 EXAM_DOMAINS = (
@@ -58,6 +59,24 @@ class OfflineGenerator:
             body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
         return Generation(
             body=body,
+            generator="offline",
+            model="offline",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+
+    def generate_section(self, spec: SectionSpec) -> Generation:
+        """One exam section: the spec's domain, count and question-type mix, numbered from its offset so
+        prompts never repeat across the exam's sections."""
+        started = time.perf_counter()
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        seed = int(hashlib.sha256(f"{spec.exam_id}:{spec.index}".encode()).hexdigest()[:8], 16)
+        types = [qtype for qtype, n in spec.question_types.items() for _ in range(n)]
+        questions = [
+            _question(qtype, spec.domain.lower(), spec.offset + i, seed, spec.domain) for i, qtype in enumerate(types)
+        ]
+        return Generation(
+            body={"domain": spec.domain, "questions": questions},
             generator="offline",
             model="offline",
             latency_ms=int((time.perf_counter() - started) * 1000),

@@ -10,6 +10,7 @@ from pregen.models import LANGUAGE_KINDS, Kind
 
 if TYPE_CHECKING:
     from pregen.models import ContentRequest
+    from pregen.programs import SectionSpec
 
 STYLE_GUIDE = """You write learning content for an education platform used by school and adult learners.
 
@@ -172,3 +173,16 @@ def system_blocks(*, ttl: str | None = None, cached: bool = True) -> list[dict[s
     if ttl:
         cache_control["ttl"] = ttl
     return [{"type": "text", "text": handbook(), "cache_control": cache_control}]
+
+
+def section_prompt(spec: SectionSpec) -> str:
+    """One section of a larger exam: its domain, exact count and question-type mix, and where its numbering starts
+    (other sections of the same exam are written in parallel, so each is told to stay inside its own domain)."""
+    mix = ", ".join(f"{count} {qtype.value}" for qtype, count in spec.question_types.items())
+    difficulty = ", ".join(f"{name} {share:.0%}" for name, share in spec.difficulty.items())
+    return (
+        f"Write one section of a {spec.exam_type} exam in {spec.subject}.\n"
+        f"Domain: {spec.domain}. Set the section's domain to exactly this text and every question's domain too.\n"
+        f"Exactly {spec.count} questions: {mix}. Difficulty mix: {difficulty}.\n"
+        f"Other sections cover other domains; keep every question inside this domain and distinct from one another."
+    )

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pregen.clock import Clock
+    from pregen.inventory import RunState
     from pregen.ports import JobQueue
+    from pregen.services.exams import ExamDeps
 
-TASKS = ("queue_report", "collect_batches")
+TASKS = ("queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume")
 
 
 class ScheduleEvent(BaseModel):
@@ -32,6 +34,8 @@ class CronDeps:
     clock: Clock
     # Collects ended Message Batches (pregen.services.batches); None when batching is off or no provider key.
     collect_batches: Callable[[], dict[str, Any]] | None = None
+    exams: ExamDeps | None = None  # the inventory top-up's ports
+    runs: RunState | None = None  # where a long top-up run got to
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
@@ -39,6 +43,12 @@ def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
         raise InvalidRequest(f"unknown task {event.task!r}; known: {', '.join(TASKS)}")
     if event.task == "collect_batches":
         return run_batch_collection(deps)
+    if event.task in ("inventory_topup", "inventory_topup_resume"):
+        from pregen.services.topup import topup_inventory
+
+        if deps.exams is None or deps.runs is None:
+            raise InvalidRequest(f"task {event.task!r} is not configured in this function")
+        return topup_inventory(deps.exams, deps.runs, resume_only=event.task == "inventory_topup_resume")
     return queue_report(deps)
 
 

@@ -1,0 +1,59 @@
+"""exams: claim one of the caller's pre-generated exams, see their inventory, read a claimed exam (owner only)."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pregen.api import build_resolver, current_caller, json_response
+from pregen.observability import logger, metrics
+from pregen.presenters import exam_body, exam_location, exam_slot_body, inventory_body, inventory_location
+from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
+from pregen.wiring import exam_deps
+
+app = build_resolver()
+
+ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
+
+
+# The path variable is {exam} in all three routes (an exam type here, an exam id below): HTTP APIs refuse sibling
+# routes whose variables at the same level have different names.
+@app.post("/v1/exams/<exam>/claim")
+def claim(exam: ExamTypeParam) -> Any:
+    exam_type = exam
+    deps = exam_deps()
+    caller = current_caller(app)
+    outcome = claim_exam(caller, exam_type, deps, correlation_id=logger.get_correlation_id())
+    metrics.add_dimension("exam_type", exam_type)
+    if isinstance(outcome, Claimed):
+        metrics.add_metric(name="ExamClaimed", unit=MetricUnit.Count, value=1)
+        logger.info("exam claimed", exam_id=outcome.exam.exam_id, exam_type=exam_type)
+        return json_response(HTTPStatus.OK, exam_body(outcome.exam), {"Location": exam_location(outcome.exam.exam_id)})
+    metrics.add_metric(name="ExamClaimMiss", unit=MetricUnit.Count, value=1)
+    logger.info("no exam ready", exam_type=exam_type, enqueued=len(outcome.replenished.created))
+    body = {
+        "status": "generating",
+        "exam_type": exam_type,
+        "job": exam_slot_body(outcome.slot) if outcome.slot else None,
+        "retry_after": outcome.retry_after_seconds,
+    }
+    headers = {"Location": inventory_location(exam_type), "Retry-After": str(outcome.retry_after_seconds)}
+    return json_response(HTTPStatus.ACCEPTED, body, headers)
+
+
+@app.get("/v1/exams/<exam>/inventory")
+def inventory(exam: ExamTypeParam) -> Any:
+    return json_response(HTTPStatus.OK, inventory_body(inventory_view(current_caller(app), exam, exam_deps())))
+
+
+@app.get("/v1/exams/<exam>")
+def get_exam(exam: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
+    return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam, current_caller(app), exam_deps())))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

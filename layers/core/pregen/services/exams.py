@@ -1,0 +1,263 @@
+"""Per-learner exam inventory: claim a ready exam atomically, see the inventory, read a claimed exam, and keep
+each learner topped up to the target by generating exams in sections on the queue."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pregen.errors import NotFound
+from pregen.inventory import ExamSlot, ExamStatus
+from pregen.keys import new_job_id
+from pregen.models import Lane, Priority
+from pregen.observability import logger
+from pregen.programs import plan_sections
+from pregen.services.activity import record_activity
+
+if TYPE_CHECKING:
+    from pregen.clock import Clock
+    from pregen.inventory import ActivityIndex, ExamInventory, ExamRecord
+    from pregen.models import Caller
+    from pregen.ports import JobQueue
+    from pregen.programs import Catalogue
+
+SECTION_MESSAGE = "exam_section"
+# Optimistic top-up retries: only concurrent top-ups of the *same* learner and exam type contend.
+_TOPUP_ATTEMPTS = 5
+
+
+@dataclass
+class ExamDeps:
+    inventory: ExamInventory
+    activity: ActivityIndex
+    queue: JobQueue
+    clock: Clock
+    catalogue: Catalogue
+    target: int = 2
+    ready_ttl_days: int = 7
+    claimed_ttl_hours: int = 24
+    failed_ttl_hours: int = 24
+    generating_hold_hours: int = 24
+    retry_after_seconds: int = 10
+    activity_days: int = 14
+    topup_page_size: int = 25
+    topup_budget_seconds: float = 240.0
+    topup_interval_seconds: int = 6 * 3600
+
+
+@dataclass(frozen=True)
+class Replenished:
+    created: list[ExamSlot]
+    ready: int
+    generating: int
+    promoted: ExamSlot | None = None
+    generating_slots: list[ExamSlot] = field(default_factory=list)  # oldest first, the new ones last
+
+
+@dataclass(frozen=True)
+class Claimed:
+    exam: ExamRecord
+    replenished: Replenished | None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """No ready exam: the one being generated for the caller (at high priority) and when to ask again."""
+
+    slot: ExamSlot | None
+    retry_after_seconds: int
+    replenished: Replenished
+
+
+@dataclass(frozen=True)
+class InventoryView:
+    exam_type: str
+    target: int
+    ready: list[ExamSlot]
+    generating: list[ExamSlot]
+    claimed: list[ExamSlot]
+    failed: list[ExamSlot]
+
+
+def _live(slots: list[ExamSlot], status: ExamStatus, now: float) -> list[ExamSlot]:
+    return [s for s in slots if s.status is status and s.live(now)]
+
+
+def section_messages(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id: str | None) -> list[dict[str, Any]]:
+    program = deps.catalogue.programs[slot.program]
+    return [
+        {
+            "type": SECTION_MESSAGE,
+            "owner": slot.owner,
+            "spec": spec.model_dump(mode="json"),
+            "priority": priority,
+            "correlation_id": correlation_id or slot.exam_id,
+        }
+        for spec in plan_sections(program, slot.exam_type, slot.exam_id)
+    ]
+
+
+def _send_sections(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id: str | None) -> None:
+    lane = Priority.lane(priority)
+    try:
+        for message in section_messages(slot, deps, priority, correlation_id):
+            deps.queue.send(lane, message)
+    except Exception:
+        # A slot whose sections were not all sent would never finish: fail it now so it stops counting
+        # towards the target and the next top-up makes a new one.
+        now = deps.clock.now()
+        deps.inventory.fail_slot(
+            slot.owner,
+            slot.exam_type,
+            slot.exam_id,
+            reason="could not enqueue its sections",
+            now=now,
+            expires_at=now + deps.failed_ttl_hours * 3600,
+        )
+        raise
+
+
+def replenish(
+    owner: str,
+    exam_type: str,
+    priority: int,
+    deps: ExamDeps,
+    *,
+    correlation_id: str | None = None,
+    at_least: int = 0,
+) -> Replenished:
+    """Top the learner's inventory of ``exam_type`` up to the target: ready + generating exams count.
+
+    Idempotent: run twice in a row, the second run finds the gap filled by generating slots and enqueues
+    nothing. Interactive callers with nothing ready also move the oldest background exam to the fast lane.
+    """
+    program = deps.catalogue.program_for(exam_type)
+    lane = Priority.lane(priority)
+    created: list[ExamSlot] = []
+    ready: list[ExamSlot] = []
+    generating: list[ExamSlot] = []
+    for _ in range(_TOPUP_ATTEMPTS):
+        version, slots = deps.inventory.list_slots(owner, exam_type)
+        now = deps.clock.now()
+        ready = _live(slots, ExamStatus.READY, now)
+        generating = _live(slots, ExamStatus.GENERATING, now)
+        gap = max(deps.target, at_least) - len(ready) - len(generating)
+        if gap <= 0:
+            break
+        sections = len(plan_sections(program, exam_type, "planning"))
+        candidates = [
+            ExamSlot(
+                exam_id=new_job_id(),
+                owner=owner,
+                exam_type=exam_type,
+                program=program.program,
+                status=ExamStatus.GENERATING,
+                lane=lane.value,
+                sections_total=sections,
+                sections_done=0,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + deps.generating_hold_hours * 3600,
+            )
+            for _ in range(gap)
+        ]
+        if deps.inventory.create_slots(owner, exam_type, version, candidates):
+            created = candidates
+            break
+    else:
+        logger.info("top-up lost to a concurrent top-up", owner=owner, exam_type=exam_type)
+    for slot in created:
+        _send_sections(slot, deps, priority, correlation_id)
+    promoted = None
+    if lane is Lane.INTERACTIVE and not ready and not created:
+        promoted = _promote_oldest(generating, deps, priority, correlation_id)
+    if created:
+        logger.info("exams enqueued", owner=owner, exam_type=exam_type, count=len(created), lane=lane.value)
+    return Replenished(
+        created=created,
+        ready=len(ready),
+        generating=len(generating) + len(created),
+        promoted=promoted,
+        generating_slots=generating + created,
+    )
+
+
+def _promote_oldest(
+    generating: list[ExamSlot], deps: ExamDeps, priority: int, correlation_id: str | None
+) -> ExamSlot | None:
+    """A learner is waiting on an exam being made in the background lane: send its sections to the interactive
+    lane too. Sections already stored are skipped by the worker, and a section is stored and counted once."""
+    for slot in generating:
+        if slot.lane == Lane.INTERACTIVE.value:
+            return None
+        if deps.inventory.promote_slot(slot.owner, slot.exam_type, slot.exam_id, Lane.INTERACTIVE):
+            for message in section_messages(slot, deps, priority, correlation_id):
+                deps.queue.send(Lane.INTERACTIVE, message)
+            return slot
+    return None
+
+
+def claim_exam(
+    caller: Caller, exam_type: str, deps: ExamDeps, *, correlation_id: str | None = None
+) -> Claimed | Waiting:
+    """Hand the caller one of *their* ready exams, atomically (ready → claimed under a condition), then top up.
+
+    Identity is the JWT's ``sub`` alone, and the inventory partition is the caller's, so nobody can claim
+    another learner's exam. Concurrent claims race on the conditional write: each exam goes to one claim only.
+    """
+    deps.catalogue.program_for(exam_type)  # unknown exam type: 404 before any write
+    now = deps.clock.now()
+    record_activity(deps.activity, caller.sub, now, [exam_type])
+    _, slots = deps.inventory.list_slots(caller.sub, exam_type)
+    ready = _live(slots, ExamStatus.READY, now)
+    # Concurrent claims (two tabs) start at different exams so they rarely collide; all expire days from now.
+    candidates = random.sample(ready, len(ready))
+    for position, slot in enumerate(candidates):
+        if not deps.inventory.claim(slot, now, now + deps.claimed_ttl_hours * 3600):
+            continue  # a concurrent claim took it (or it just expired): try the next
+        exam = deps.inventory.get_exam(slot.exam_id)
+        if exam is None:  # cannot happen: the claim's transaction required the exam item
+            continue
+        left = len(candidates) - position - 1
+        priority = Priority.DEFAULT if left == 0 else Priority.WARMING
+        replenished = None
+        try:
+            replenished = replenish(caller.sub, exam_type, priority, deps, correlation_id=correlation_id)
+        except Exception:  # the claim stands; the next claim or the cron tops up again
+            logger.exception("replenishment after a claim failed", owner=caller.sub, exam_type=exam_type)
+        return Claimed(exam=exam, replenished=replenished)
+    # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0).
+    replenished = replenish(caller.sub, exam_type, Priority.PREDICTIVE, deps, correlation_id=correlation_id, at_least=1)
+    # The exam this caller waits for: the one just made at high priority, else the one moved to the fast lane.
+    made = replenished.created[0] if replenished.created else None
+    generating = made or replenished.promoted or next(iter(replenished.generating_slots), None)
+    return Waiting(
+        slot=generating,
+        retry_after_seconds=deps.retry_after_seconds,
+        replenished=replenished,
+    )
+
+
+def inventory_view(caller: Caller, exam_type: str, deps: ExamDeps) -> InventoryView:
+    deps.catalogue.program_for(exam_type)
+    now = deps.clock.now()
+    record_activity(deps.activity, caller.sub, now, [exam_type])
+    _, slots = deps.inventory.list_slots(caller.sub, exam_type)
+    return InventoryView(
+        exam_type=exam_type,
+        target=deps.target,
+        ready=_live(slots, ExamStatus.READY, now),
+        generating=_live(slots, ExamStatus.GENERATING, now),
+        claimed=_live(slots, ExamStatus.CLAIMED, now),
+        failed=_live(slots, ExamStatus.FAILED, now),
+    )
+
+
+def claimed_exam(exam_id: str, caller: Caller, deps: ExamDeps) -> ExamRecord:
+    """A claimed exam, to its owner only. Anyone else, an unclaimed or an expired exam: not found."""
+    exam = deps.inventory.get_exam(exam_id)
+    now = deps.clock.now()
+    if exam is None or exam.owner != caller.sub or exam.status is not ExamStatus.CLAIMED or exam.expires_at <= now:
+        raise NotFound(f"no exam {exam_id}")
+    return exam

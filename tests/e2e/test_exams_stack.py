@@ -1,0 +1,48 @@
+"""The exam inventory on the local stack over real HTTP: first claim 202, then a complete exam, and a refill."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pregen_local import devjwt
+from tests.e2e.test_local_stack import http
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for(url: str, token: str, ready: int, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, _, view = http(url, token)
+        assert status == 200, view
+        if view["ready"] >= ready:
+            return view
+        time.sleep(0.5)
+    pytest.fail(f"inventory did not reach {ready} ready exams: {view}")
+
+
+def test_first_claim_waits_then_an_exam_is_handed_out_and_the_inventory_refills(stack: dict[str, str]) -> None:
+    token = devjwt.mint("e2e-exam-learner", "student")
+    base = stack["url"]
+    # Given a learner with no exams, the first claim answers 202 with the exam being generated
+    status, headers, body = http(f"{base}/v1/exams/diagnostic/claim", token, method="POST")
+    assert status == 202, body
+    assert int(headers["retry-after"]) > 0
+    assert body["job"]["status"] == "generating"
+    inventory_url = f"{base}{headers['location']}"
+    # When the worker has generated the sections and assembled the exams (the target is 2)
+    _wait_for(inventory_url, token, ready=2)
+    # Then a claim returns a complete 71-question exam
+    status, _, exam = http(f"{base}/v1/exams/diagnostic/claim", token, method="POST")
+    assert status == 200, exam
+    assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == 71
+    # And only its owner can read it
+    assert http(f"{base}/v1/exams/{exam['exam_id']}", token)[0] == 200
+    assert http(f"{base}/v1/exams/{exam['exam_id']}", devjwt.mint("e2e-someone-else"))[0] == 404
+    # And the inventory refills to the target
+    view = _wait_for(inventory_url, token, ready=2)
+    assert view["claimed"] == 1

@@ -1,0 +1,478 @@
+"""The exam inventory on moto: claims (atomic, owner-only, never expired), generation in sections, assembly,
+the 225-question round trip, and the cron's top-up (idempotent and resumable)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pregen import wiring
+from pregen.clock import FrozenClock
+from pregen.errors import GenerationFailed
+from pregen.generators.offline import OfflineGenerator
+from pregen.inventory import ExamStatus
+from pregen.models import Caller, Generation
+from pregen.services.activity import record_activity
+from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
+from tests.conftest import load_event
+from tests.integration.conftest import api_event, call, run_worker
+
+if TYPE_CHECKING:
+    from pregen.programs import SectionSpec
+    from tests.integration.conftest import Aws
+
+
+@pytest.fixture
+def exams() -> Any:
+    from functions.exams import app
+
+    return app
+
+
+def _claim(exams: Any, exam_type: str = "diagnostic", sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    return call(
+        exams,
+        api_event(
+            "exams_claim.json",
+            sub=sub,
+            path=f"/v1/exams/{exam_type}/claim",
+            path_parameters={"exam": exam_type},
+        ),
+    )
+
+
+def _inventory(exams: Any, exam_type: str = "diagnostic", sub: str = "alice") -> Any:
+    status, _, body = call(
+        exams,
+        api_event(
+            "exams_inventory.json",
+            sub=sub,
+            path=f"/v1/exams/{exam_type}/inventory",
+            path_parameters={"exam": exam_type},
+        ),
+    )
+    assert status == 200, body
+    return body
+
+
+def _get(exams: Any, exam_id: str, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    return call(
+        exams, api_event("exams_get.json", sub=sub, path=f"/v1/exams/{exam_id}", path_parameters={"exam": exam_id})
+    )
+
+
+def _drain(aws: Aws) -> None:
+    run_worker(aws, "InteractiveQueue", max_batches=500)
+    run_worker(aws, "BackgroundQueue", max_batches=500)
+
+
+def test_first_claim_is_202_then_a_complete_exam_and_the_inventory_refills(aws: Aws, exams: Any) -> None:
+    # Given a learner with no inventory, the first claim answers 202 with the exam being generated
+    status, headers, body = _claim(exams)
+    assert status == 202, body
+    assert headers["retry-after"] == "10"
+    assert headers["location"] == "/v1/exams/diagnostic/inventory"
+    assert body["job"]["status"] == "generating"
+    assert body["job"]["sections_total"] == 8
+    # (at high priority: the sections went to the interactive lane; the target's other exam too)
+    assert aws.depth("InteractiveQueue") == 16
+    assert _inventory(exams)["generating"] == 2
+    # When the worker generates every section
+    _drain(aws)
+    # Then both exams are ready, and a claim hands out a complete 71-question exam
+    assert _inventory(exams)["ready"] == 2
+    status, headers, body = _claim(exams)
+    assert status == 200, body
+    questions = [q for s in body["exam"]["sections"] for q in s["questions"]]
+    assert len(questions) == 71
+    assert body["status"] == "claimed"
+    assert headers["location"] == f"/v1/exams/{body['exam_id']}"
+    # And the claim replenished the inventory back to the target
+    view = _inventory(exams)
+    assert (view["ready"], view["generating"], view["claimed"]) == (1, 1, 1)
+    _drain(aws)
+    assert _inventory(exams)["ready"] == 2
+    # And the owner can read the claimed exam again
+    status, _, again = _get(exams, body["exam_id"])
+    assert status == 200
+    assert again["exam"] == body["exam"]
+
+
+def test_another_learners_exam_is_never_returned(aws: Aws, exams: Any) -> None:
+    # Given alice has ready exams and claims one
+    _claim(exams, sub="alice")
+    _drain(aws)
+    status, _, alices = _claim(exams, sub="alice")
+    assert status == 200
+    # When bob claims, he does not get one of alice's: his own inventory is empty
+    status, _, bobs = _claim(exams, sub="bob")
+    assert status == 202
+    assert bobs["job"]["exam_id"] != alices["exam_id"]
+    # And bob cannot read alice's exam (404, the same as an exam that does not exist)
+    status, _, error = _get(exams, alices["exam_id"], sub="bob")
+    assert status == 404
+    assert error["error"]["code"] == "not_found"
+    # And nobody can read an exam that is ready but not claimed, not even its owner
+    ready = [e for e in _inventory(exams, sub="alice")["exams"] if e["status"] == "ready"]
+    assert ready
+    assert _get(exams, ready[0]["exam_id"], sub="alice")[0] == 404
+
+
+def test_fifty_concurrent_claims_against_ten_ready_exams(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, atomic_requests: None
+) -> None:
+    # Given a learner with 10 ready exams
+    monkeypatch.setenv("INVENTORY_TARGET", "10")
+    wiring.reset()
+    deps = wiring.exam_deps()
+    caller = Caller(sub="carol")
+    assert len(replenish("carol", "diagnostic", 80, deps).created) == 10
+    _drain(aws)
+    assert len([s for s in deps.inventory.list_slots("carol", "diagnostic")[1] if s.status is ExamStatus.READY]) == 10
+    # When 50 claims race (with a target of 0 now, so the race is about the claims, not the top-ups behind them)
+    deps = dataclasses.replace(deps, target=0)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(lambda _: claim_exam(caller, "diagnostic", deps), range(50)))
+    # Then exactly 10 claims got an exam, all distinct; the other 40 were told to wait
+    claimed = [o.exam.exam_id for o in outcomes if isinstance(o, Claimed)]
+    assert len(claimed) == 10
+    assert len(set(claimed)) == 10
+    assert sum(isinstance(o, Waiting) for o in outcomes) == 40
+    # And every claimed exam is claimed exactly once in the store
+    slots = deps.inventory.list_slots("carol", "diagnostic")[1]
+    assert sorted(s.exam_id for s in slots if s.status is ExamStatus.CLAIMED) == sorted(claimed)
+
+
+def test_an_expired_but_undeleted_exam_is_never_claimed_or_served(aws: Aws, exams: Any) -> None:
+    # Given two ready exams and one claimed exam
+    _claim(exams)
+    _drain(aws)
+    status, _, claimed = _claim(exams)
+    assert status == 200
+    _drain(aws)
+    deps = wiring.exam_deps()
+    # When 8 days pass and TTL has not deleted anything yet (the items are all still there)
+    later = dataclasses.replace(deps, clock=FrozenClock(time.time() + 8 * 86_400))
+    slots = later.inventory.list_slots("alice", "diagnostic")[1]
+    assert sum(s.status is ExamStatus.READY for s in slots) == 2
+    # Then a claim does not hand out the expired ready exams: it starts a new one
+    outcome = claim_exam(Caller(sub="alice"), "diagnostic", later)
+    assert isinstance(outcome, Waiting)
+    assert outcome.slot is not None
+    assert outcome.slot.exam_id not in {s.exam_id for s in slots}
+    # And the claimed exam (expired a day after the claim) is no longer served
+    from pregen.errors import NotFound
+    from pregen.services.exams import claimed_exam
+
+    with pytest.raises(NotFound):
+        claimed_exam(claimed["exam_id"], Caller(sub="alice"), later)
+    # And the store refuses the claim itself even if asked directly for an expired slot
+    expired = next(s for s in slots if s.status is ExamStatus.READY)
+    assert not later.inventory.claim(expired, later.clock.now(), later.clock.now() + 86_400)
+
+
+def test_a_225_question_exam_round_trips_through_the_store(aws: Aws, exams: Any) -> None:
+    # Given a practice exam generated in sections and assembled
+    assert _claim(exams, "practice")[0] == 202
+    _drain(aws)
+    # When it is claimed
+    status, _, body = _claim(exams, "practice")
+    assert status == 200, body
+    # Then all 225 questions come back, distinct and weighted per the blueprint
+    questions = [q for s in body["exam"]["sections"] for q in s["questions"]]
+    assert len(questions) == 225
+    assert len({q["prompt"] for q in questions}) == 225
+    assert body["meta"] == {"program": "licensing", "exam_type": "practice", "sections": 11, "questions": 225}
+    # And the stored item is compressed (offline questions are short; see the unit test for a realistic size)
+    item = aws.dynamodb.get_item(
+        TableName=aws.env["EXAMS_TABLE"], Key={"pk": {"S": f"exam#{body['exam_id']}"}, "sk": {"S": "exam"}}
+    )["Item"]
+    assert len(item["body"]["B"]) < 400_000
+
+
+class FlakySections(OfflineGenerator):
+    """Fails the first attempt at one section; counts the calls per section."""
+
+    def __init__(self, fail_index: int, failures: int = 1) -> None:
+        super().__init__()
+        self.fail_index, self.failures = fail_index, failures
+        self.calls: dict[int, int] = {}
+
+    def generate_section(self, spec: SectionSpec) -> Generation:
+        self.calls[spec.index] = self.calls.get(spec.index, 0) + 1
+        if spec.index == self.fail_index and self.calls[spec.index] <= self.failures:
+            raise GenerationFailed("provider unavailable: RateLimitError", retryable=True)
+        return super().generate_section(spec)
+
+
+def test_a_failed_section_is_retried_alone(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a generator that fails section 3 once
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    flaky = FlakySections(fail_index=3)
+    wiring.exam_worker_deps().generator = flaky
+    # When the first claim's exam is generated
+    assert _claim(exams)[0] == 202
+    _drain(aws)
+    # Then section 3 was generated twice, every other section once, and the exam is ready
+    assert flaky.calls[3] == 2
+    assert all(n == 1 for i, n in flaky.calls.items() if i != 3)
+    assert _inventory(exams)["ready"] == 1
+
+
+def test_a_section_that_keeps_failing_fails_its_exam_and_the_next_claim_replaces_it(
+    aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a generator that fails section 0 on every delivery
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    wiring.exam_worker_deps().generator = FlakySections(fail_index=0, failures=99)
+    assert _claim(exams)[0] == 202
+    # When the worker has tried it maxReceiveCount times
+    _drain(aws)
+    # Then the exam is failed (with its reason), not counted as generating, and a new claim starts another
+    view = _inventory(exams)
+    assert (view["ready"], view["generating"], view["failed"]) == (0, 0, 1)
+    assert "section 0" in view["exams"][0]["reason"]
+    status, _, body = _claim(exams)
+    assert status == 202
+    assert body["job"]["exam_id"] != view["exams"][0]["exam_id"]
+
+
+def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_failed_exam_is_dropped(
+    aws: Aws,
+) -> None:
+    from pregen.programs import plan_sections
+    from pregen.services.exam_generation import SectionMessage, generate_exam_section
+
+    # Given one generating exam and the message of its first section
+    deps = wiring.exam_deps()
+    (slot,) = replenish("gus", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    spec = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)[0]
+    message = SectionMessage(type="exam_section", owner="gus", spec=spec)
+    worker = wiring.exam_worker_deps()
+    # When it is delivered twice
+    first = generate_exam_section(message, receive_count=1, worker_id="w1", deps=worker)
+    second = generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
+    # Then it was stored and counted once
+    assert (first, second) == ("section_stored", "section_duplicate")
+    current = deps.inventory.get_slot("gus", "diagnostic", slot.exam_id)
+    assert current is not None
+    assert current.sections_done == 1
+    # And once the exam has failed, a late section is acknowledged without being stored
+    now = time.time()
+    assert deps.inventory.fail_slot("gus", "diagnostic", slot.exam_id, reason="test", now=now, expires_at=now + 60)
+    spec2 = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)[1]
+    late = SectionMessage(type="exam_section", owner="gus", spec=spec2)
+    assert generate_exam_section(late, receive_count=1, worker_id="w3", deps=worker) == "exam_gone"
+    assert not deps.inventory.has_section(slot.exam_id, 1)
+    # And even a worker that read the slot before it failed cannot store (nor count) a section for it
+    from pregen.inventory import SlotGone
+
+    with pytest.raises(SlotGone):
+        deps.inventory.put_section(slot, 1, OfflineGenerator().generate_section(spec2).body, {})
+
+
+def test_unknown_and_malformed_exam_types_are_4xx(aws: Aws, exams: Any) -> None:
+    status, _, body = _claim(exams, "final")
+    assert status == 404
+    assert "known: diagnostic, practice" in body["error"]["message"]
+    status, _, body = _claim(exams, "Bad Type!")
+    assert status == 400
+    assert _get(exams, "no/such")[0] in {400, 404}
+
+
+def test_sample_section_event_is_processed_by_the_worker(aws: Aws) -> None:
+    # Given the sample event names an exam that does not exist, the worker acknowledges it as gone
+    from functions.worker import app as worker
+    from pregen_local.runtime import LambdaContext
+
+    result = worker.lambda_handler(
+        load_event("worker_exam_section.json"), LambdaContext(function_name="w", timeout_s=30)
+    )
+    assert result["batchItemFailures"] == []
+
+
+# -- the cron's top-up ---------------------------------------------------------------------------------------------
+
+
+def _cron(event: dict[str, Any]) -> dict[str, Any]:
+    from functions.cron import app as cron
+    from pregen_local.runtime import LambdaContext
+
+    summary: dict[str, Any] = cron.lambda_handler(event, LambdaContext(function_name="cron", timeout_s=300))
+    return summary
+
+
+def test_cron_tops_up_active_learners_and_a_second_run_enqueues_nothing(aws: Aws) -> None:
+    # Given three learners active in the window (one of them on two days, one using two exam types)
+    deps = wiring.exam_deps()
+    now = time.time()
+    record_activity(deps.activity, "dan", now, ["diagnostic"])
+    record_activity(deps.activity, "dan", now - 86_400, ["diagnostic"])
+    record_activity(deps.activity, "erin", now - 3 * 86_400, ["diagnostic", "practice"])
+    record_activity(deps.activity, "old", now - 30 * 86_400, ["diagnostic"])  # outside the 14-day window
+    # When the schedule fires
+    first = _cron(load_event("cron_inventory_topup.json"))
+    # Then each active learner's inventories were filled to the target (2 each) in the background lane
+    assert first["complete"] is True
+    assert first["learners_seen"] == 2
+    assert first["exams_enqueued"] == 6
+    assert first["failed"] == 0
+    depth = aws.depth("BackgroundQueue")
+    assert depth == 2 * 8 + 2 * 8 + 2 * 11  # diagnostic: 8 sections, practice: 11
+    # And a second run in a row enqueues nothing
+    second = _cron(load_event("cron_inventory_topup.json"))
+    assert second["exams_enqueued"] == 0
+    assert second["skipped"] == 3
+    assert aws.depth("BackgroundQueue") == depth
+
+
+def test_cron_run_cut_short_resumes_where_it_stopped(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a time budget so small that each invocation does one page of one learner
+    monkeypatch.setenv("TOPUP_BUDGET_SECONDS", "0")
+    monkeypatch.setenv("TOPUP_PAGE_SIZE", "1")
+    monkeypatch.setenv("ACTIVITY_DAYS", "1")
+    wiring.reset()
+    deps = wiring.exam_deps()
+    for sub in ("f1", "f2", "f3"):
+        record_activity(deps.activity, sub, time.time(), ["diagnostic"])
+    # When the schedule fires, the run stops early, having recorded where it was
+    first = _cron({"task": "inventory_topup"})
+    assert first["complete"] is False
+    assert first["exams_enqueued"] == 2
+    # Then the resume schedule continues it until it is complete, and each learner was topped up once
+    summaries = [first]
+    for _ in range(20):
+        summaries.append(_cron({"task": "inventory_topup_resume"}))
+        if summaries[-1].get("complete"):
+            break
+    assert summaries[-1]["complete"] is True
+    assert summaries[-1]["exams_enqueued"] == 6
+    assert summaries[-1]["run_id"] == first["run_id"]
+    # And once complete, the resume schedule has nothing to do
+    assert _cron({"task": "inventory_topup_resume"})["resumed"] is False
+
+
+def test_ops_trigger_runs_the_top_up_for_admins_only(aws: Aws) -> None:
+    from functions.cron import app as cron
+
+    event = api_event(
+        "cron_http.json",
+        role="student",
+        path="/v1/ops/cron/inventory_topup",
+        path_parameters={"task": "inventory_topup"},
+    )
+    assert call(cron, event)[0] == 403
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = "admin"
+    status, _, summary = call(cron, event)
+    assert status == 200
+    assert summary["task"] == "inventory_topup"
+
+
+def test_cron_run_route_needs_an_admin(aws: Aws) -> None:
+    from functions.cron import app as cron
+
+    # Given the ops trigger's sample event
+    assert call(cron, api_event("cron_run.json", role="student"))[0] == 403
+    # When an admin calls it, the top-up runs and its summary comes back
+    status, _, summary = call(cron, api_event("cron_run.json", role="admin"))
+    assert status == 200
+    assert {"learners_seen", "exams_enqueued", "skipped", "failed"} <= set(summary)
+
+
+def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collections
+
+    from botocore.client import BaseClient
+
+    # Given a learner with a full inventory
+    _claim(exams)
+    _drain(aws)
+    calls: collections.Counter[str] = collections.Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    # When they claim an exam
+    assert _claim(exams)[0] == 200
+    # Then: activity (1 UpdateItem), their partition (1 Query), the claim (1 transaction), the exam (1 GetItem),
+    # and the top-up behind it (1 Query, 1 transaction, one message per section): no scan, nothing per exam stored
+    assert calls == {"UpdateItem": 1, "Query": 2, "TransactWriteItems": 2, "GetItem": 1, "SendMessage": 8}
+
+
+def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
+    # The 6-hourly top-up is built from a parameter; the local stack resolves it like CloudFormation would
+    schedules = {s.name: s for s in aws.template.schedules()}
+    assert schedules["InventoryTopUp"].expression == "rate(6 hours)"
+    assert schedules["InventoryTopUp"].input == {"task": "inventory_topup"}
+    assert schedules["InventoryTopUpResume"].input == {"task": "inventory_topup_resume"}
+
+
+def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> None:
+    from pregen.programs import plan_sections
+    from pregen.services.exam_generation import AssemblyPending, SectionMessage, generate_exam_section
+
+    # Given an exam whose sections are all stored, and an assembler that took the lease and crashed
+    deps = wiring.exam_deps()
+    (slot,) = replenish("hal", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    specs = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)
+    for spec in specs:
+        assert deps.inventory.put_section(slot, spec.index, OfflineGenerator().generate_section(spec).body, {})
+    complete = deps.inventory.get_slot("hal", "diagnostic", slot.exam_id)
+    assert complete is not None
+    assert deps.inventory.lease_assembly(complete, "crashed", time.time(), 120)
+    message = SectionMessage(type="exam_section", owner="hal", spec=specs[-1])
+    # When the last section's message is delivered again while the lease is live, it is not acknowledged
+    worker = wiring.exam_worker_deps()
+    with pytest.raises(AssemblyPending):
+        generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
+    # Then the delivery after the lease ran out assembles the exam
+    later = dataclasses.replace(worker, clock=FrozenClock(time.time() + 300))
+    assert generate_exam_section(message, receive_count=3, worker_id="w3", deps=later) == "exam_assembled"
+    ready = deps.inventory.get_slot("hal", "diagnostic", slot.exam_id)
+    assert ready is not None
+    assert ready.status is ExamStatus.READY
+
+
+def test_a_claim_retries_a_transaction_conflict_instead_of_skipping_the_exam(
+    aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # Given one ready exam (target 1)
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    _claim(exams)
+    _drain(aws)
+    deps = wiring.exam_deps()
+    inventory: Any = deps.inventory
+    original = inventory.client.transact_write_items
+    conflicts = {"left": 1}
+
+    def conflicting(**request: Any) -> Any:
+        # real DynamoDB cancels a transaction that races another on the same item with TransactionConflict
+        if conflicts["left"] and "Update" in request["TransactItems"][0]:
+            conflicts["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return original(**request)
+
+    monkeypatch.setattr(inventory.client, "transact_write_items", conflicting)
+    # When the claim's first transaction hits a conflict
+    outcome = claim_exam(Caller(sub="alice"), "diagnostic", deps)
+    # Then it tried again and got the exam
+    assert conflicts["left"] == 0
+    assert isinstance(outcome, Claimed)
