@@ -14,7 +14,6 @@ from pregen.observability import logger, metrics
 from pregen.services.exam_generation import SectionMessage, generate_exam_section
 from pregen.services.generation import JobMessage, generate_job, hand_back
 from pregen.settings import worker_settings
-from pregen.tracing import tracer
 from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
 
 

@@ -200,7 +200,7 @@ class InventorySettings(_Env):
     topup_interval_hours: int = Field(alias="TOPUP_INTERVAL_HOURS", default=6, ge=1, le=168)
 
 
-class ExamSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, InventorySettings):
+class ExamSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, InventorySettings, RateLimitSettings):
     """exams (claim, inventory, read), the cron's top-up, and the worker's section jobs."""
 
 

@@ -10,6 +10,7 @@ from pregen.models import Lane
 from pregen.queue import SqsJobQueue
 from pregen.services.content import ServeDeps
 from pregen.settings import (
+    ExamSettings,
     QueueSettings,
     ServeSettings,
     WorkerSettings,
@@ -63,7 +64,7 @@ def serve_deps() -> ServeDeps:
     )
 
 
-def generation_limiter(s: ServeSettings, client: DynamoDBClient | None = None) -> GenerationLimiter:
+def generation_limiter(s: ServeSettings | ExamSettings, client: DynamoDBClient | None = None) -> GenerationLimiter:
     """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
     from pregen.limits_store import DynamoRateCounter
     from pregen.services.limits import GenerationLimiter
@@ -226,6 +227,7 @@ def library_deps() -> LibraryDeps:
             clock=SystemClock(),
             inflight_seconds=s.inflight_seconds,
             retry_after_seconds=s.retry_after_seconds,
+            limiter=generation_limiter(s, store.client),
         ),
         rules=LibraryRules(
             approval_min_net_votes=s.approval_min_net_votes,
@@ -248,6 +250,8 @@ def exam_deps() -> ExamDeps:
     return ExamDeps(
         inventory=DynamoExamInventory(s.exams_table, client),
         activity=DynamoActivity(s.counters_table, client),
+        counters=DynamoCounters(s.counters_table, client),
+        limiter=generation_limiter(s, client),
         queue=_queue(s),
         clock=SystemClock(),
         catalogue=default_catalogue(),

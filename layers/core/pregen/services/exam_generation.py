@@ -192,7 +192,9 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         slot, body, meta, worker_id=worker_id, now=now, expires_at=now + deps.ready_ttl_days * 86_400
     ):
         # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
-        deps.counters.add(day_of(now), {f"exams_assembled#{slot.exam_type}": 1}, now)
+        deps.counters.add(
+            day_of(now), {f"exams_assembled#{slot.exam_type}": 1, f"exam_generated#{slot.exam_type}": 1}, now
+        )
         logger.info("exam ready", exam_id=slot.exam_id, owner=slot.owner, exam_type=slot.exam_type)
         return "exam_assembled"
     return "assembling"

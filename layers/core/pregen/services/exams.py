@@ -14,13 +14,16 @@ from pregen.models import Lane, Priority
 from pregen.observability import logger
 from pregen.programs import plan_sections
 from pregen.services.activity import record_activity
+from pregen.services.limits import check_generation_allowance
+from pregen.services.usage import record_claim
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
     from pregen.inventory import ActivityIndex, ExamInventory, ExamRecord
     from pregen.models import Caller
-    from pregen.ports import JobQueue
+    from pregen.ports import Counters, JobQueue
     from pregen.programs import Catalogue
+    from pregen.services.limits import GenerationLimiter
 
 SECTION_MESSAGE = "exam_section"
 # Optimistic top-up retries: only concurrent top-ups of the *same* learner and exam type contend.
@@ -44,6 +47,8 @@ class ExamDeps:
     topup_page_size: int = 25
     topup_budget_seconds: float = 240.0
     topup_interval_seconds: int = 6 * 3600
+    counters: Counters | None = None  # analytics: claims (uses of pre-generated exams)
+    limiter: GenerationLimiter | None = None  # a claim that finds nothing ready makes Pregen generate
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,8 @@ def claim_exam(
         exam = deps.inventory.get_exam(slot.exam_id)
         if exam is None:  # cannot happen: the claim's transaction required the exam item
             continue
+        if deps.counters is not None:
+            record_claim(deps.counters, exam_type, now)
         left = len(candidates) - position - 1
         priority = Priority.DEFAULT if left == 0 else Priority.WARMING
         replenished = None
@@ -227,7 +234,9 @@ def claim_exam(
         except Exception:  # the claim stands; the next claim or the cron tops up again
             logger.exception("replenishment after a claim failed", owner=caller.sub, exam_type=exam_type)
         return Claimed(exam=exam, replenished=replenished)
-    # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0).
+    # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0) - a
+    # generation the caller triggers, so it counts against their allowance (429 past it, nothing enqueued).
+    check_generation_allowance(caller, "claim", deps)
     replenished = replenish(caller.sub, exam_type, Priority.PREDICTIVE, deps, correlation_id=correlation_id, at_least=1)
     # The exam this caller waits for: the one just made at high priority, else the one moved to the fast lane.
     made = replenished.created[0] if replenished.created else None

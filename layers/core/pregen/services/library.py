@@ -17,6 +17,7 @@ from pregen.models import Caller, ContentRequest, Priority
 from pregen.observability import logger
 from pregen.quality import estimate_minutes, validation_score
 from pregen.services.content import enqueue_or_join
+from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -137,6 +138,7 @@ def request_regeneration(
     """Enqueue a new version of the key with the reason and down-vote comments as feedback (or join the one in
     flight: two concurrent calls make one new version). The old version stays served until the new is valid."""
     version = version_for(content_id, caller, deps)
+    check_generation_allowance(caller, "regenerate", deps.serve)
     return _enqueue_regeneration(version, reason, deps, correlation_id=correlation_id)
 
 
