@@ -234,9 +234,11 @@ def claim_exam(
         except Exception:  # the claim stands; the next claim or the cron tops up again
             logger.exception("replenishment after a claim failed", owner=caller.sub, exam_type=exam_type)
         return Claimed(exam=exam, replenished=replenished)
-    # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0) - a
-    # generation the caller triggers, so it counts against their allowance (429 past it, nothing enqueued).
-    check_generation_allowance(caller, "claim", deps)
+    # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0). When nothing is
+    # being generated for the caller, that is a generation they trigger: it counts against their allowance (429
+    # past it, nothing enqueued). A caller already waiting for an exam in progress is not charged again.
+    if not _live(slots, ExamStatus.GENERATING, now):
+        check_generation_allowance(caller, "claim", deps)
     replenished = replenish(caller.sub, exam_type, Priority.PREDICTIVE, deps, correlation_id=correlation_id, at_least=1)
     # The exam this caller waits for: the one just made at high priority, else the one moved to the fast lane.
     made = replenished.created[0] if replenished.created else None
