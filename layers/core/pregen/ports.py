@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
+    from pregen.prediction import TransitionCounts
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,11 @@ class Generator(Protocol):
     name: str
 
     def generate(self, request: ContentRequest) -> Generation: ...
+
+
+class TransitionStore(Protocol):
+    """Navigation counts of one scope (grade and subject) on one small item, added to atomically, read in one go."""
+
+    def record(self, scope: str, visit: str | None, reached: list[tuple[str, str]], now: float) -> None: ...
+
+    def read(self, scope: str) -> dict[str, TransitionCounts]: ...

@@ -113,6 +113,20 @@ class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSetting
     """cron: the same reach as the serving path; later issues give it more to do."""
 
 
+class NavigationTableSettings(_Env):
+    navigation_table: str = Field(alias="NAVIGATION_TABLE", min_length=3)
+
+
+class NavigationSettings(ServeSettings, NavigationTableSettings):
+    """navigation events: record moves (navigation table) and pre-generate predicted items (serving path)."""
+
+
+@lru_cache(maxsize=1)
+def navigation_settings() -> NavigationSettings:
+    settings: NavigationSettings = NavigationSettings.from_env()
+    return settings
+
+
 @lru_cache(maxsize=1)
 def serve_settings() -> ServeSettings:
     settings: ServeSettings = ServeSettings.from_env()
@@ -139,5 +153,5 @@ def cron_settings() -> CronSettings:
 
 def clear_caches() -> None:
     """For tests that change the environment between cases."""
-    for cached in (serve_settings, worker_settings, analytics_settings, cron_settings):
+    for cached in (serve_settings, worker_settings, analytics_settings, cron_settings, navigation_settings):
         cached.cache_clear()

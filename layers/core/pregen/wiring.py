@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.generation import WorkerDeps
+    from pregen.services.navigation import NavigationDeps
     from pregen.services.schedules import CronDeps
 
 
@@ -100,7 +101,7 @@ def reset() -> None:
     from pregen.settings import clear_caches
 
     clear_caches()
-    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps):
+    for cached in (serve_deps, worker_deps, cron_deps, analytics_deps, navigation_deps):
         cached.cache_clear()
 
 
@@ -114,6 +115,7 @@ def cron_deps() -> CronDeps:
         queue=_queue(s),
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
+        serve=serve_deps(),
     )
 
 
@@ -128,4 +130,22 @@ def analytics_deps() -> AnalyticsDeps:
         queue=_queue(s),
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
+    )
+
+
+@lru_cache(maxsize=1)
+def navigation_deps() -> NavigationDeps:
+    """The serving path (for pre-generation) plus the transition counts, the preload rules and the curriculum."""
+    from pregen.prediction import default_preload_rules
+    from pregen.services.navigation import NavigationDeps
+    from pregen.settings import navigation_settings
+    from pregen.store import DynamoTransitionStore
+    from pregen.warming import default_warming_config
+
+    s = navigation_settings()
+    return NavigationDeps(
+        serve=serve_deps(),
+        transitions=DynamoTransitionStore(s.navigation_table),
+        rules=default_preload_rules(),
+        warming=default_warming_config(),
     )

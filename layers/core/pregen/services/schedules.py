@@ -12,8 +12,9 @@ from pregen.errors import InvalidRequest
 if TYPE_CHECKING:
     from pregen.clock import Clock
     from pregen.ports import JobQueue
+    from pregen.services.content import ServeDeps
 
-TASKS = ("queue_report",)
+TASKS = ("queue_report", "warm_all")
 
 
 class ScheduleEvent(BaseModel):
@@ -28,11 +29,14 @@ class CronDeps:
     queue: JobQueue
     queue_urls: dict[str, str]
     clock: Clock
+    serve: ServeDeps | None = None  # the serving path, for tasks that enqueue content (warming)
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
     if event.task not in TASKS:
         raise InvalidRequest(f"unknown task {event.task!r}; known: {', '.join(TASKS)}")
+    if event.task == "warm_all":
+        return warm_all_task(deps)
     return queue_report(deps)
 
 
@@ -40,3 +44,15 @@ def queue_report(deps: CronDeps) -> dict[str, Any]:
     depths = deps.queue.depth(deps.queue_urls)
     waiting: Literal["yes", "no"] = "yes" if any(d["visible"] for d in depths.values()) else "no"
     return {"task": "queue_report", "at": int(deps.clock.now()), "queues": depths, "backlog": waiting}
+
+
+def warm_all_task(deps: CronDeps) -> dict[str, Any]:
+    """Warm every configured grade and subject (background lane); cached and in-flight keys are skipped."""
+    from pregen.services.warming import warm_all
+    from pregen.warming import default_warming_config
+
+    if deps.serve is None:
+        raise RuntimeError("warm_all needs the serving dependencies")
+    reports = warm_all(default_warming_config(), deps.serve)
+    totals = {k: sum(r.as_dict()[k] for r in reports) for k in ("requested", "queued", "in_flight", "cached")}
+    return {"task": "warm_all", "at": int(deps.clock.now()), **totals, "grades": [r.as_dict() for r in reports]}
