@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import random
+import statistics
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -264,6 +265,7 @@ class Result:
     duplicates: int = 0
     unused: int = 0
     peak_backlog: dict[str, int] = field(default_factory=dict)
+    waited_by_step: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
@@ -345,14 +347,16 @@ class Simulation:
         if kind == "done":
             self.lanes.finish(*data)
         elif kind == "view":
-            self.view(at, view_request(*data), result)
+            if not self.view(at, view_request(*data), result):
+                result.waited_by_step[data[0]] += 1
         elif kind == "login" and self.scenario == "pregen":
             profile = LearnerProfile(grade=GRADE, subjects=data[1], source="claims")
             warm(profile, default_warming_config(), self.serve)
         elif kind == "nav" and self.scenario == "pregen":
             record_navigation(NavigationEvent.model_validate(data), GRADE, self.navigation)
 
-    def view(self, at: float, request: ContentRequest, result: Result) -> None:
+    def view(self, at: float, request: ContentRequest, result: Result) -> bool:
+        """Serve one view; True when it was served without waiting."""
         result.views += 1
         if self.scenario == "none":
             # No cache: every view is its own generation (a unique job key), in the interactive lane.
@@ -360,14 +364,15 @@ class Simulation:
             job_key = f"{cache_key(request, LEARNER)}#{self.no_cache_jobs}"
             self.no_cache_waits.append((at, job_key))
             self.lanes.send(Lane.INTERACTIVE, {"key": job_key, "no_cache": True})
-            return
+            return False
         outcome = serve_content(request, LEARNER, self.serve)
         self.viewed.add(outcome.key)
         if isinstance(outcome, Hit):
             result.hits += 1
             result.waits.append(0.0)
-        else:
-            self.pending.append((at, outcome.key))
+            return True
+        self.pending.append((at, outcome.key))
+        return False
 
     def tally(self, result: Result) -> None:
         for at, key in self.pending:
@@ -441,7 +446,25 @@ def report(p: Params, args: argparse.Namespace, results: list[Result], actions: 
             f"| {percentile(r.waits, 50):.1f} | {percentile(r.waits, 95):.1f} | {r.unused} "
             f"| {r.peak_backlog.get('interactive', 0)} / {r.peak_backlog.get('background', 0)} | {r.seconds:.1f} |"
         )
-    lines += ["", f"![simulation]({chart})"]
+    b, c = results[1], results[2]
+    waited = ", ".join(f"{step} {n}" for step, n in c.waited_by_step.most_common())
+    waits = [w for w in c.waits if w > 0]
+    lines += [
+        "",
+        f"Where (c) still waits ({c.views - c.hits} views): {waited}: on learn, mostly the first view of a session on a "
+        "skill nobody had opened yet (nothing predicts a session's first place); elsewhere, items past those the "
+        "rules prepare (the --noise views) and moves no rule covers. Those views wait "
+        f"{statistics.fmean(waits) if waits else 0:.1f} s on average (less than a generation when they join a job "
+        f"already in flight). (c) generates {c.generations - b.generations} items more than (b): warming and "
+        f"predictions nobody viewed within the simulated week ({c.unused} items never viewed); that is the price of serving "
+        f"{100 * (c.served_without_waiting - b.served_without_waiting):.1f} points more views without waiting. "
+        "Duplicate generations are generations of a key beyond its first: (a) regenerates every view.",
+        "",
+        "Check of the in-memory ports: `--backend moto --learners 15` (the real DynamoDB adapters on moto) gave "
+        "figures identical to `--learners 15` on the in-memory ports when last run (8 minutes instead of 2 s).",
+        "",
+        f"![simulation]({chart})",
+    ]
     return "\n".join(lines)
 
 
@@ -473,7 +496,10 @@ def draw(results: list[Result], path: Path) -> None:
     ax.set_xticks(list(xs), names)
     ax.set_title("wait seen by learners (s)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.suptitle("Pregen workload simulation: one seeded week, three ways", fontsize=11)
+    fig.suptitle(
+        "One seeded week of learners: (a) no cache, (b) cache on miss, (c) Pregen with warming + prediction",
+        fontsize=11,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -76,6 +76,15 @@ def test_warm_takes_the_grade_from_the_body_when_the_token_has_none(aws: Aws) ->
     assert (report["source"], report["subjects"], report["queued"]) == ("body", ["pre_calculus"], 15)
 
 
+def test_a_token_grade_or_subject_without_warming_warms_nothing_and_is_not_an_error(aws: Aws) -> None:
+    # Given a grade-7 learner (nothing configured): the app calls warm at every login, so no 400
+    status, report = warm(claims={"custom:grade": "7"})
+    assert (status, report["requested"]) == (202, 0)
+    # And subjects the configuration does not know are left out, the known ones warmed
+    status, report = warm(claims={"custom:grade": "10", "custom:subjects": "[art ela]"})
+    assert (status, report["subjects"], report["queued"]) == (202, ["ela"], 15)
+
+
 @pytest.mark.parametrize(
     ("body", "claims", "needle"),
     [

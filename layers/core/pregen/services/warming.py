@@ -80,7 +80,21 @@ def resolve_profile(
 def warm(
     profile: LearnerProfile, config: WarmingConfig, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> WarmReport:
-    """Enqueue the profile's warming items in the background lane; report what was queued, joined or cached."""
+    """Enqueue the profile's warming items in the background lane; report what was queued, joined or cached.
+
+    A token describes the learner, the configuration what is worth warming: for a profile from the claims, a grade
+    or subjects the configuration does not cover warm nothing (not an error: the app calls this at every login).
+    From the body, they are the caller's mistake and a 400.
+    """
+    if profile.source == "claims":
+        if profile.grade not in config.grades:
+            return WarmReport(grade=profile.grade, subjects=[])
+        if profile.subjects is not None:
+            known = config.grades[profile.grade].subjects
+            wanted = [s for s in profile.subjects if s in known]
+            if not wanted:
+                return WarmReport(grade=profile.grade, subjects=[])
+            profile = LearnerProfile(grade=profile.grade, subjects=wanted, source="claims")
     subject_ids = config.subject_ids(profile.grade, profile.subjects)
     requests = config.requests_for(profile.grade, subject_ids)
     report = WarmReport(grade=profile.grade, subjects=subject_ids, requested=len(requests))
