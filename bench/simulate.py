@@ -451,13 +451,14 @@ def report(p: Params, args: argparse.Namespace, results: list[Result], actions: 
     waits = [w for w in c.waits if w > 0]
     lines += [
         "",
-        f"Where (c) still waits ({c.views - c.hits} views): {waited}: on learn, mostly the first view of a "
-        "session on a skill nobody had opened yet (nothing predicts a session's first place); elsewhere, items past those the "
-        "rules prepare (the --noise views) and moves no rule covers. Those views wait "
+        f"Where (c) still waits ({c.views - c.hits} views): {waited}. On learn, mostly the first view of a "
+        "session on a skill nobody had opened yet (nothing predicts a session's first place); elsewhere, items "
+        "past those the rules prepare (the --noise views) and moves no rule covers. Those views wait "
         f"{statistics.fmean(waits) if waits else 0:.1f} s on average (less than a generation when they join a job "
         f"already in flight). (c) generates {c.generations - b.generations} items more than (b): warming and "
-        f"predictions nobody viewed within the simulated week ({c.unused} items never viewed); that is the price "
-        f"of serving {100 * (c.served_without_waiting - b.served_without_waiting):.1f} points more views without waiting. "
+        f"predictions nobody viewed within the simulated week ({c.unused} items never viewed), the price of "
+        f"serving {100 * (c.served_without_waiting - b.served_without_waiting):.1f} points more views without "
+        "waiting. "
         "Duplicate generations are generations of a key beyond its first: (a) regenerates every view.",
         "",
         "Check of the in-memory ports: `--backend moto --learners 15` (the real DynamoDB adapters on moto) gave "
