@@ -177,6 +177,11 @@ def report(
             f"{fill_seconds:.1f} s (background pollers paused meanwhile) and drained at {drained_per_s:.1f} jobs/s "
             "during the samples; a request in the same lane "
             f"behind it would have waited about {wait_behind / 60:.0f} min (the remaining depth at that rate).",
+            "",
+            "What remains of the difference is this machine, not the queue: the lanes share one Python process and "
+            "2 cores with moto, whose ReceiveMessage walks the whole 5,000-message queue on every background poll "
+            "(and whose server now and then answers a 500 under concurrent requests, which botocore retries). On "
+            "AWS each lane is its own queue and its own pool of worker instances.",
         ]
     )
 
