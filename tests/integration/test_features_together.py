@@ -66,3 +66,20 @@ def test_claims_and_assembled_exams_reach_the_analytics(aws: Aws, exams: Any) ->
     assert figures["diagnosticCount"] == 2  # the inventory's two (the replacement of the claimed one is not built yet)
     assert figures["practiceCount"] == 0
     assert figures["totalUsed"] == 1
+
+
+def test_a_warm_counts_once_against_the_learners_allowance_however_many_items(aws: Aws) -> None:
+    from tests.integration.test_warming_and_navigation import warm
+
+    # Given students allowed one generation-triggering request a minute
+    tighten(wiring.serve_deps())
+    claims = {"custom:grade": "10", "custom:subjects": "[math algebra_1]"}
+    # When a student warms 30 items, then warms again
+    status, report = warm(claims=claims, sub="wendy")
+    again, body = warm(claims=claims, sub="wendy")
+    # Then the first warm queues all 30 items (one request, not 30), and the second is refused
+    assert (status, report["queued"]) == (202, 30)
+    assert again == 429
+    assert body["error"]["details"][0]["action"] == "warm"
+    # And another learner's warm is not affected
+    assert warm(claims=claims, sub="xavier")[0] == 202

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from pregen.library import Version, VersionStatus, VoteValue
     from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
+    from pregen.prediction import TransitionCounts
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,11 @@ class BatchStore(Protocol):
     def get_entries(self, batch_id: str) -> dict[str, dict[str, Any]]: ...
 
     def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None: ...
+
+
+class TransitionStore(Protocol):
+    """Navigation counts of one scope (grade and subject) on one small item, added to atomically, read in one go."""
+
+    def record(self, scope: str, visit: str | None, reached: list[tuple[str, str]], now: float) -> None: ...
+
+    def read(self, scope: str) -> dict[str, TransitionCounts]: ...

@@ -210,6 +210,20 @@ def exam_settings() -> ExamSettings:
     return settings
 
 
+class NavigationTableSettings(_Env):
+    navigation_table: str = Field(alias="NAVIGATION_TABLE", min_length=3)
+
+
+class NavigationSettings(ServeSettings, NavigationTableSettings):
+    """navigation events: record moves (navigation table) and pre-generate predicted items (serving path)."""
+
+
+@lru_cache(maxsize=1)
+def navigation_settings() -> NavigationSettings:
+    settings: NavigationSettings = NavigationSettings.from_env()
+    return settings
+
+
 @lru_cache(maxsize=1)
 def serve_settings() -> ServeSettings:
     settings: ServeSettings = ServeSettings.from_env()
@@ -260,5 +274,6 @@ def clear_caches() -> None:
         usage_settings,
         library_settings,
         exam_settings,
+        navigation_settings,
     ):
         cached.cache_clear()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pregen.services.generation import WorkerDeps
     from pregen.services.library import LibraryDeps
     from pregen.services.limits import GenerationLimiter
+    from pregen.services.navigation import NavigationDeps
     from pregen.services.schedules import CronDeps
 
 
@@ -156,6 +157,7 @@ def reset() -> None:
         exam_deps,
         exam_worker_deps,
         run_state,
+        navigation_deps,
     ):
         cached.cache_clear()
 
@@ -173,6 +175,7 @@ def cron_deps() -> CronDeps:
         collect_batches=_collect_batches,
         exams=exam_deps(),
         runs=run_state(),
+        serve=serve_deps(),
     )
 
 
@@ -302,4 +305,22 @@ def exam_worker_deps() -> ExamWorkerDeps:
         ready_ttl_days=s.exam_ready_ttl_days,
         failed_ttl_hours=s.exam_failed_ttl_hours,
         max_receive_count=content.max_receive_count,
+    )
+
+
+@lru_cache(maxsize=1)
+def navigation_deps() -> NavigationDeps:
+    """The serving path (for pre-generation) plus the transition counts, the preload rules and the curriculum."""
+    from pregen.prediction import default_preload_rules
+    from pregen.services.navigation import NavigationDeps
+    from pregen.settings import navigation_settings
+    from pregen.store import DynamoTransitionStore
+    from pregen.warming import default_warming_config
+
+    s = navigation_settings()
+    return NavigationDeps(
+        serve=serve_deps(),
+        transitions=DynamoTransitionStore(s.navigation_table),
+        rules=default_preload_rules(),
+        warming=default_warming_config(),
     )

@@ -192,9 +192,18 @@ def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
 
 
 def pregenerate(
-    requests: list[ContentRequest], priority: int, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
+    requests: list[ContentRequest],
+    priority: int,
+    caller: Caller,
+    deps: ServeDeps,
+    *,
+    correlation_id: str | None = None,
+    limited: bool = True,
 ) -> list[Enqueued]:
-    """Enqueue many requests; keys already cached or in flight are not enqueued again."""
+    """Enqueue many requests; keys already cached or in flight are not enqueued again.
+
+    ``limited=False`` is for Pregen's own callers (warming, prediction): their work is charged where a learner
+    asked for it (one ``warm`` per login), not item by item to one shared system identity."""
     now = deps.clock.now()
     keys = [cache_key(request, caller) for request in requests]
     cached: dict[str, Enqueued] = {}
@@ -207,7 +216,8 @@ def pregenerate(
         else:
             misses[key] = request
     # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued.
-    check_generation_allowance(caller, "pregenerate", deps, cost=len(misses))
+    if limited:
+        check_generation_allowance(caller, "pregenerate", deps, cost=len(misses))
     seen = dict(cached)
     for key, request in misses.items():
         job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)

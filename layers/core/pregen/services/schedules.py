@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from pregen.clock import Clock
     from pregen.inventory import RunState
     from pregen.ports import JobQueue
+    from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 
-TASKS = ("queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume")
+TASKS = ("queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all")
 
 
 class ScheduleEvent(BaseModel):
@@ -36,6 +37,7 @@ class CronDeps:
     collect_batches: Callable[[], dict[str, Any]] | None = None
     exams: ExamDeps | None = None  # the inventory top-up's ports
     runs: RunState | None = None  # where a long top-up run got to
+    serve: ServeDeps | None = None  # the serving path, for tasks that enqueue content (warming)
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
@@ -49,6 +51,8 @@ def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
         if deps.exams is None or deps.runs is None:
             raise InvalidRequest(f"task {event.task!r} is not configured in this function")
         return topup_inventory(deps.exams, deps.runs, resume_only=event.task == "inventory_topup_resume")
+    if event.task == "warm_all":
+        return warm_all_task(deps)
     return queue_report(deps)
 
 
@@ -62,3 +66,15 @@ def queue_report(deps: CronDeps) -> dict[str, Any]:
     depths = deps.queue.depth(deps.queue_urls)
     waiting: Literal["yes", "no"] = "yes" if any(d["visible"] for d in depths.values()) else "no"
     return {"task": "queue_report", "at": int(deps.clock.now()), "queues": depths, "backlog": waiting}
+
+
+def warm_all_task(deps: CronDeps) -> dict[str, Any]:
+    """Warm every configured grade and subject (background lane); cached and in-flight keys are skipped."""
+    from pregen.services.warming import warm_all
+    from pregen.warming import default_warming_config
+
+    if deps.serve is None:
+        raise RuntimeError("warm_all needs the serving dependencies")
+    reports = warm_all(default_warming_config(), deps.serve)
+    totals = {k: sum(r.as_dict()[k] for r in reports) for k in ("requested", "queued", "in_flight", "cached")}
+    return {"task": "warm_all", "at": int(deps.clock.now()), **totals, "grades": [r.as_dict() for r in reports]}

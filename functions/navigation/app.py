@@ -1,0 +1,37 @@
+"""navigation: records a learner's move and pre-generates what they are likely to need next (interactive lane)."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pregen.api import build_resolver, current_caller, json_response
+from pregen.learner import profile_from_claims
+from pregen.observability import logger, metrics
+from pregen.services.navigation import NavigationEvent, record_navigation
+from pregen.wiring import navigation_deps
+
+app = build_resolver()
+
+
+@app.post("/v1/events/navigation")
+def post_navigation(event: Annotated[NavigationEvent, Body()]) -> Any:
+    caller = current_caller(app)
+    claim_grade, _ = profile_from_claims(app.current_event.request_context.authorizer.jwt_claim)
+    grade = claim_grade or event.grade  # the token's grade wins; the body's is for tokens without one
+    outcome = record_navigation(event, grade, navigation_deps(), correlation_id=logger.get_correlation_id())
+    queued = sum(p.queued for p in outcome.preloads)
+    metrics.add_metric(name="PredictiveQueued", unit=MetricUnit.Count, value=queued)
+    logger.info("navigation", learner=caller.sub, move=outcome.recorded, queued=queued)
+    return json_response(
+        HTTPStatus.ACCEPTED,
+        {"recorded": outcome.recorded, "grade": grade, "preloads": [p.as_dict() for p in outcome.preloads]},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

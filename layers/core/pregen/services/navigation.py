@@ -1,0 +1,159 @@
+"""Navigation: record a learner's move, then pre-generate what they are likely to need next.
+
+Recording is one atomic ADD on the scope's small counts item (no read first, no scan). Predicting reads the
+scope's counts (one GetItem, only when a rule starts at the landing step) and, for every rule whose
+estimated probability reaches its confidence, pre-generates the rule's items at the predictive priority (80,
+interactive lane) through :func:`pregen.services.content.pregenerate`, so cached and in-flight keys are skipped and
+a key queued by warming in the background lane is promoted rather than generated twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pregen.models import Caller, Priority, Role, normalise_text
+from pregen.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
+from pregen.services.content import pregenerate
+
+if TYPE_CHECKING:
+    from pregen.ports import TransitionStore
+    from pregen.prediction import PreloadRules
+    from pregen.services.content import ServeDeps
+    from pregen.warming import WarmingConfig
+
+PREDICTION_CALLER = Caller(sub="pregen-prediction", role=Role.ADMIN)
+
+
+class Place(BaseModel):
+    """A step of a skill."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: Step
+    skill: str = Field(min_length=1, max_length=120)
+
+    @field_validator("skill")
+    @classmethod
+    def _skill(cls, value: str) -> str:
+        if not normalise_text(value):
+            raise ValueError("skill must not be blank")
+        return value
+
+
+class NavigationEvent(BaseModel):
+    """A learner's move ``from`` one place ``to`` another within a subject. No ``from``: the session's first place."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    subject: str = Field(min_length=1, max_length=80)
+    grade: str | None = Field(default=None, max_length=20, description="used when the token carries no grade")
+    origin: Place | None = Field(default=None, alias="from")
+    to: Place
+    path: list[Step] = Field(
+        default_factory=list,
+        max_length=20,
+        description="steps visited in from.skill this session before from (the app keeps them); counts reaches",
+    )
+    next_skill: str | None = Field(
+        default=None, max_length=120, description="the skill after to.skill in the app's curriculum"
+    )
+
+    @model_validator(mode="after")
+    def _subject(self) -> NavigationEvent:
+        if not normalise_text(self.subject):
+            raise ValueError("subject must not be blank")
+        return self
+
+
+@dataclass
+class NavigationDeps:
+    serve: ServeDeps
+    transitions: TransitionStore
+    rules: PreloadRules
+    warming: WarmingConfig
+
+
+@dataclass
+class Preload:
+    target: str
+    probability: float
+    confidence: float
+    source: str
+    items: int = 0
+    queued: int = 0
+    in_flight: int = 0
+    cached: int = 0
+    skipped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class NavigationOutcome:
+    recorded: str | None
+    preloads: list[Preload] = field(default_factory=list)
+
+
+def scope_key(grade: str | None, subject: str) -> str:
+    """The counts item of a grade and subject. Text is normalised so "Algebra 1" and "algebra  1" count together."""
+    return f"nav#{normalise_text(grade or '*')}#{normalise_text(subject)}"
+
+
+def record_navigation(
+    event: NavigationEvent, grade: str | None, deps: NavigationDeps, *, correlation_id: str | None = None
+) -> NavigationOutcome:
+    now = deps.serve.clock.now()
+    # Predict from the counts as they were before this landing: its own visit has not had time to reach anything.
+    preloads = preload(event, grade, deps, correlation_id=correlation_id)
+    if event.origin is None:
+        move = move_of([], None, event.to.step, normalise_text(event.to.skill))
+    else:
+        path = [*event.path, event.origin.step]
+        move = move_of(path, normalise_text(event.origin.skill), event.to.step, normalise_text(event.to.skill))
+    reached = [(origin.value, target.value) for origin, target in move.reached]
+    deps.transitions.record(scope_key(grade, event.subject), move.visit.value if move.visit else None, reached, now)
+    recorded = ", ".join(f"{o}->{t}" for o, t in reached) or None
+    return NavigationOutcome(recorded=recorded, preloads=preloads)
+
+
+def preload(
+    event: NavigationEvent, grade: str | None, deps: NavigationDeps, *, correlation_id: str | None = None
+) -> list[Preload]:
+    """Pre-generate the items of every rule from the landing step whose estimate reaches its confidence."""
+    rules = deps.rules.from_step(event.to.step)
+    if not rules:
+        return []
+    counts = deps.transitions.read(scope_key(grade, event.subject)).get(event.to.step.value, TransitionCounts())
+    preloads = []
+    for rule in rules:
+        guess = estimate(counts, rule, deps.rules.prior_weight, deps.rules.min_visits)
+        outcome = Preload(
+            target=rule.target.value, probability=guess.probability, confidence=rule.confidence, source=guess.source
+        )
+        preloads.append(outcome)
+        if guess.probability < rule.confidence:
+            outcome.skipped = "below confidence"
+            continue
+        skill = event.to.skill
+        if rule.target is Target.NEXT_SKILL:
+            following = event.next_skill or deps.warming.next_skill(grade, event.subject, event.to.skill)
+            if following is None:
+                outcome.skipped = "next skill unknown"
+                continue
+            skill = following
+        requests = items_for_step(rule.target, event.subject, skill, grade, rule.items)
+        outcome.items = len(requests)
+        for result in pregenerate(
+            requests, Priority.PREDICTIVE, PREDICTION_CALLER, deps.serve, correlation_id=correlation_id, limited=False
+        ):
+            if result.status == "queued":
+                outcome.queued += 1
+            elif result.status == "in_flight":
+                outcome.in_flight += 1
+            else:
+                outcome.cached += 1
+    return preloads
