@@ -44,7 +44,9 @@ def post_warm(body: Annotated[WarmRequest | None, Body()] = None) -> Any:
     )
     metrics.add_metric(name="WarmQueued", unit=MetricUnit.Count, value=report.queued)
     logger.info("warm", learner=caller.sub, source=profile.source, **report.as_dict())
-    return json_response(HTTPStatus.ACCEPTED, {**report.as_dict(), "source": profile.source})
+    # The job ids let a client (or `pregen warm`) follow what this warm queued.
+    body_out = {**report.as_dict(), "source": profile.source, "job_ids": report.job_ids}
+    return json_response(HTTPStatus.ACCEPTED, body_out)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

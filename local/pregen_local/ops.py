@@ -281,9 +281,9 @@ def warm(target: Target, grade: int, subject: str | None) -> list[str]:
     There is no fallback to /v1/pregenerate: what to warm (skills x question types per grade and subject) is the
     warming configuration's business, which lives with that route. If the route is missing, say so.
     """
-    body: dict[str, Any] = {"grade": grade}
+    body: dict[str, Any] = {"grade": str(grade)}
     if subject:
-        body["subject"] = subject
+        body["subjects"] = [subject]
     status, answer = target.call("POST", "/v1/warm", body)
     if status in {404, 405}:
         raise OpsError(

@@ -48,6 +48,7 @@ def test_warm_enqueues_the_grades_subjects_in_the_background_lane_once(aws: Aws)
     status, report = warm(claims=claims)
     # Then 2 subjects x 5 skills x 3 question types are queued, all in the background lane
     assert status == 202
+    assert len(report.pop("job_ids")) == 30
     assert report == {
         "grade": "10",
         "subjects": ["math", "algebra_1"],
