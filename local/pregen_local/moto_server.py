@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -36,9 +37,27 @@ class AtomicDynamoDB:
             return list(self.app(environ, start_response))
 
 
+class NetworkDelay:
+    """WSGI middleware for benchmarks: every request waits ``seconds`` first, as a round trip to a real service
+    would (the wait releases the GIL, so concurrent requests overlap their waits as they overlap network time)."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, atomic_dynamodb: bool = True, delay_s: float = 0.0
+    ) -> None:
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        app: Any = AtomicDynamoDB(moto_app) if atomic_dynamodb else moto_app
+        if delay_s:
+            app = NetworkDelay(app, delay_s)
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -60,8 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument(
+        "--concurrent-dynamodb",
+        action="store_true",
+        help="serve DynamoDB requests concurrently, as moto does (benchmarks whose requests never race: real "
+        "DynamoDB serves a hit's parallel read and write at once, the lock would serialise them)",
+    )
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="benchmarks: a simulated network round trip")
     args = parser.parse_args(argv)
-    server = MotoServer(args.host, args.port)
+    server = MotoServer(
+        args.host, args.port, atomic_dynamodb=not args.concurrent_dynamodb, delay_s=args.delay_ms / 1000
+    )
     print(f"moto (atomic DynamoDB) at {server.endpoint}", flush=True)
     server.server.serve_forever()
     return 0
