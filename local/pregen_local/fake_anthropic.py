@@ -2,6 +2,8 @@
 
 It speaks the real wire format: message responses with all four token kinds in ``usage``, and errors as
 ``{"type": "error", "error": {"type": ..., "message": ...}}`` with status 429 (and ``retry-after``), 529 or 500.
+It can also fail below HTTP: reset the connection without answering, or hold it open past the client's timeout
+(then reset it), as a provider outage or a broken network path would.
 
 Scripted replies are served first, in order::
 
@@ -21,17 +23,21 @@ Standalone: ``python -m pregen_local.fake_anthropic --port 8099``, then ``ANTHRO
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import itertools
 import json
 import random
+import socket
+import struct
 import threading
 import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -89,6 +95,21 @@ class Reply:
     error_type: str | None = None
     error_message: str = ""
     retry_after: float | None = None
+    drop: Literal["reset", "timeout"] | None = None
+    hang_s: float = 0.0
+
+    @property
+    def fault(self) -> str | None:
+        """What kind of failure this reply is, or None for a good answer."""
+        if self.drop is not None:
+            return self.drop
+        if self.error_type is not None:
+            return self.error_type
+        if self.invalid:
+            return "invalid"
+        if self.stop_reason in {"max_tokens", "refusal"}:
+            return self.stop_reason
+        return None
 
     @classmethod
     def offline(cls, *, usage: Usage | None = None) -> Reply:
@@ -137,6 +158,16 @@ class Reply:
         return cls.error(529, "overloaded_error", "Overloaded", retry_after=retry_after)
 
     @classmethod
+    def connection_reset(cls) -> Reply:
+        """No answer: the connection is reset (TCP RST) as soon as the request has been read."""
+        return cls(status=0, drop="reset")
+
+    @classmethod
+    def timeout(cls, hang_s: float = 5.0) -> Reply:
+        """No answer for ``hang_s`` seconds (longer than the client's timeout), then the connection is reset."""
+        return cls(status=0, drop="timeout", hang_s=hang_s)
+
+    @classmethod
     def server_error(cls, *, retry_after: float | None = None) -> Reply:
         return cls.error(500, "api_error", "Internal server error", retry_after=retry_after)
 
@@ -150,11 +181,22 @@ class FaultRates:
     invalid: float = 0.0
     truncated: float = 0.0
     refusal: float = 0.0
+    timeout: float = 0.0
+    reset: float = 0.0
     seed: int = 0
     retry_after: float | None = 0
+    hang_s: float = 5.0
 
     def __post_init__(self) -> None:
-        rates = (self.rate_limited, self.overloaded, self.invalid, self.truncated, self.refusal)
+        rates = (
+            self.rate_limited,
+            self.overloaded,
+            self.invalid,
+            self.truncated,
+            self.refusal,
+            self.timeout,
+            self.reset,
+        )
         if any(r < 0 for r in rates) or sum(rates) > 1:
             raise ValueError("fault rates must be non-negative and add up to at most 1")
 
@@ -167,6 +209,8 @@ class FaultRates:
             (self.invalid, Reply.invalid_offline()),
             (self.truncated, Reply.truncated()),
             (self.refusal, Reply.refusal()),
+            (self.timeout, Reply.timeout(self.hang_s)),
+            (self.reset, Reply.connection_reset()),
         )
         for rate, reply in faults:
             if draw < rate:
@@ -177,13 +221,14 @@ class FaultRates:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request received and the answer given."""
+    """One request received and the answer given (status 0: none, the connection was dropped)."""
 
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
     status: int
     response: dict[str, Any]
+    fault: str | None = None
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -326,9 +371,12 @@ class FakeAnthropic:
         except ValueError:
             pass
         rejected = self._reject(path, headers, body)
-        status, extra, answer = _error(rejected) if rejected else self._answer(body)
+        if rejected:
+            status, extra, answer, fault = (*_error(rejected), rejected.fault)
+        else:
+            status, extra, answer, fault = self._answer(body)
         with self._lock:
-            self.requests.append(RecordedRequest(path, headers, body, status, answer))
+            self.requests.append(RecordedRequest(path, headers, body, status, answer, fault))
         return status, extra, answer
 
     def _reject(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply | None:
@@ -344,18 +392,22 @@ class FakeAnthropic:
             return Reply.error(400, "invalid_request_error", f"{missing[0]}: Field required")
         return None
 
-    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         with self._lock:
             reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
         if self.latency_s:
             time.sleep(self.latency_s)
+        if reply.drop is not None:
+            time.sleep(reply.hang_s)
+            return 0, {}, {"dropped": reply.drop}, reply.fault
         if reply.error_type is not None:
-            return _error(reply)
+            return (*_error(reply), reply.fault)
         try:
             text = self._reply_text(reply, body)
         except UnanswerableRequest as exc:
-            return _error(Reply.error(400, "invalid_request_error", str(exc)))
+            return (*_error(Reply.error(400, "invalid_request_error", str(exc))), "invalid_request_error")
         usage = reply.usage or self._estimate_usage(body, text)
+        fault = reply.fault
         message = {
             "id": f"msg_fake_{next(self._ids):012d}",
             "type": "message",
@@ -366,7 +418,7 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": usage.to_wire(),
         }
-        return reply.status, {}, message
+        return reply.status, {}, message, fault
 
     def _reply_text(self, reply: Reply, body: Mapping[str, Any]) -> str:
         if reply.content is not None:
@@ -442,7 +494,18 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, answer = self.server.fake.handle(self.path, headers, raw)
+        if status == 0:
+            self._reset()
+            return
         self._send(status, extra, answer)
+
+    def _reset(self) -> None:
+        """Close with SO_LINGER 0, so the client sees a TCP reset instead of an answer."""
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        self.close_connection = True
+        self.wfile = io.BytesIO()  # finish() flushes it: nothing may reach the closed socket
 
     def do_GET(self) -> None:
         status, extra, answer = _error(Reply.error(404, "not_found_error", f"no route for GET {self.path}"))
@@ -489,6 +552,8 @@ class _Args:
     invalid: float = 0.0
     truncated: float = 0.0
     refusal: float = 0.0
+    timeout: float = 0.0
+    reset: float = 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -499,7 +564,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8099, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault random")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
-    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal"):
+    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal", "timeout", "reset"):
         parser.add_argument(f"--{fault}", type=float, default=0.0, metavar="P", help=f"probability of {fault}")
     args = parser.parse_args(argv, namespace=_Args())
     faults = FaultRates(
@@ -508,6 +573,8 @@ def main(argv: list[str] | None = None) -> None:
         invalid=args.invalid,
         truncated=args.truncated,
         refusal=args.refusal,
+        timeout=args.timeout,
+        reset=args.reset,
         seed=args.seed,
     )
     fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency_s=args.latency)
