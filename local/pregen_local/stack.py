@@ -108,7 +108,9 @@ class LocalStack:
             self.pollers.append(poller)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
-        self.front = Front(template.routes(), functions)
+        from pregen_local import openapi
+
+        self.front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
         self.http = serve(self.front, opts.host, opts.port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         port = self.http.server_address[1]
