@@ -106,6 +106,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, timeout_s: float = 90.0, ca
             str(emulator / "DynamoDBLocal.jar"),
             "-inMemory",
             "-sharedDb",
+            "-disableTelemetry",  # it would otherwise report usage to AWS: nothing here may call AWS
             "-port",
             str(port),
         ],
@@ -113,7 +114,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, timeout_s: float = 90.0, ca
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    # -port binds every interface; Java's DynamoDB Local has no bind-address flag, so only loopback clients use it.
+    # DynamoDB Local has no bind-address option (-port listens on every interface); only loopback clients use it.
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
