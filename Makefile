@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template unit integration e2e bench clean
+.PHONY: help run test lint typecheck template unit integration e2e bench bench-faults bench-load clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
@@ -59,6 +59,13 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.hit_path
 	$(BIN)/python -m bench.analytics
 	$(BIN)/python -m bench.cost --write
+
+# Reliability (docs/RELIABILITY.md): 1,000 jobs under injected faults, and 50 clients for 60 s on loopback.
+bench-faults: $(VENV)/.installed
+	$(BIN)/python -m bench.faults --write
+
+bench-load: $(VENV)/.installed
+	$(BIN)/python -m bench.load --write
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .mypy_cache .ruff_cache

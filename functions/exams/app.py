@@ -20,7 +20,13 @@ ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z
 
 # The path variable is {exam} in all three routes (an exam type here, an exam id below): HTTP APIs refuse sibling
 # routes whose variables at the same level have different names.
-@app.post("/v1/exams/<exam>/claim")
+@app.post(
+    "/v1/exams/<exam>/claim",
+    responses={
+        200: {"description": "A ready exam, now the caller's"},
+        202: {"description": "None ready: one is being generated (Location, Retry-After)"},
+    },
+)
 def claim(exam: ExamTypeParam) -> Any:
     exam_type = exam
     deps = exam_deps()

@@ -17,7 +17,13 @@ from pregen.wiring import serve_deps
 app = build_resolver()
 
 
-@app.get("/v1/content")
+@app.get(
+    "/v1/content",
+    responses={
+        200: {"description": "A cache hit: the content (X-Cache: HIT)"},
+        202: {"description": "A miss: the job that generates it (Location: the job, Retry-After: seconds)"},
+    },
+)
 def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
     deps = serve_deps()
     outcome = serve_content(request, current_caller(app), deps, correlation_id=logger.get_correlation_id())

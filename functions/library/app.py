@@ -82,7 +82,10 @@ def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
     return json_response(HTTPStatus.OK, body)
 
 
-@app.post("/v1/content/<content_id>/regenerate")
+@app.post(
+    "/v1/content/<content_id>/regenerate",
+    responses={202: {"description": "The job making the new version (Location: the job)"}},
+)
 def post_regenerate(content_id: ContentId, request: Annotated[RegenerateBody, Body()]) -> Any:
     caller = current_caller(app)
     require_role(caller, Role.TEACHER)

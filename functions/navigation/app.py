@@ -16,7 +16,10 @@ from pregen.wiring import navigation_deps
 app = build_resolver()
 
 
-@app.post("/v1/events/navigation")
+@app.post(
+    "/v1/events/navigation",
+    responses={202: {"description": "Recorded; the predicted items pre-generated in the interactive lane"}},
+)
 def post_navigation(event: Annotated[NavigationEvent, Body()]) -> Any:
     caller = current_caller(app)
     claim_grade, _ = profile_from_claims(app.current_event.request_context.authorizer.jwt_claim)

@@ -27,7 +27,10 @@ class PregenerateRequest(BaseModel):
     requests: list[ContentRequest] = Field(min_length=1, max_length=100)
 
 
-@app.post("/v1/pregenerate")
+@app.post(
+    "/v1/pregenerate",
+    responses={202: {"description": "Accepted: per request, queued, in flight (joined) or already cached"}},
+)
 def post_pregenerate(batch: Annotated[PregenerateRequest, Body()]) -> Any:
     caller = current_caller(app)
     priority = batch.priority if caller.role is not Role.STUDENT else min(batch.priority, Priority.DEFAULT)

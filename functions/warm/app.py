@@ -29,7 +29,10 @@ class WarmRequest(BaseModel):
     )
 
 
-@app.post("/v1/warm")
+@app.post(
+    "/v1/warm",
+    responses={202: {"description": "Accepted: what was queued, joined (in flight) or already cached"}},
+)
 def post_warm(body: Annotated[WarmRequest | None, Body()] = None) -> Any:
     caller = current_caller(app)  # a token without a subject is refused here (401)
     claims = app.current_event.request_context.authorizer.jwt_claim

@@ -1,5 +1,6 @@
 """worker: generate the content of each queued job; failed records are reported one by one (partial batch)."""
 
+import threading
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,18 +24,20 @@ class JobRecord(SqsRecordModel):
     body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
-# A batch whose every record failed is still a partial response (all listed), not a function error: the
-# failures are the records', and the function's Errors alarm stays for the function itself breaking.
-processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
-_invocation: dict[str, str] = {"request_id": "local"}
-_context: list[Any] = []
+# The invocation's request id and context, per thread: one Lambda instance handles one batch at a time, but the
+# local stack runs several pollers' batches in one process.
+_current = threading.local()
 # A generation with re-asks can take a couple of minutes; a record started with less time left than this is
 # handed back to its lane instead (background chunks of 10 run one after the other in a 300 s invocation).
 HAND_BACK_BELOW_MS = 120_000
 
 
+def _request_id() -> str:
+    return str(getattr(_current, "request_id", "local"))
+
+
 def _time_left_ms() -> int | None:
-    context = _context[-1] if _context else None
+    context = getattr(_current, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return int(remaining()) if callable(remaining) else None
 
@@ -60,7 +63,7 @@ def record_handler(record: JobRecord) -> str:
         outcome = generate_job(
             message,
             receive_count=receive_count,
-            worker_id=f"{_invocation['request_id']}:{record.messageId}",
+            worker_id=f"{_request_id()}:{record.messageId}",
             deps=deps,
             lane=lane,
         )
@@ -131,7 +134,7 @@ def section_handler(record: JobRecord) -> str:
         outcome = generate_exam_section(
             message,
             receive_count=int(record.attributes.ApproximateReceiveCount),
-            worker_id=f"{_invocation['request_id']}:{record.messageId}",
+            worker_id=f"{_request_id()}:{record.messageId}",
             deps=exam_worker_deps(),
         )
     except Exception:
@@ -146,11 +149,15 @@ def section_handler(record: JobRecord) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    _invocation["request_id"] = getattr(context, "aws_request_id", "local")
-    _context[:] = [context]
+    _current.request_id = getattr(context, "aws_request_id", "local")
+    _current.context = context
     batched = submit_to_batches(event.get("Records") or [])
     rest = [r for r in event.get("Records") or [] if r.get("messageId") not in batched]
     if not rest:
         return {"batchItemFailures": []}
     event = {**event, "Records": rest}
+    # A batch whose every record failed is still a partial response (all listed), not a function error: the
+    # failures are the records', and the function's Errors alarm stays for the function itself breaking. One
+    # processor per invocation, since it keeps the batch's state.
+    processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

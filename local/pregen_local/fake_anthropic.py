@@ -2,6 +2,8 @@
 
 It speaks the real wire format: message responses with all four token kinds in ``usage``, and errors as
 ``{"type": "error", "error": {"type": ..., "message": ...}}`` with status 429 (and ``retry-after``), 529 or 500.
+It can also fail below HTTP: reset the connection without answering, or hold it open past the client's timeout
+(then reset it), as a provider outage or a broken network path would.
 
 Scripted replies are served first, in order::
 
@@ -30,19 +32,23 @@ Standalone: ``python -m pregen_local.fake_anthropic --port 8099``, then ``ANTHRO
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from collections import deque
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -100,6 +106,21 @@ class Reply:
     error_type: str | None = None
     error_message: str = ""
     retry_after: float | None = None
+    drop: Literal["reset", "timeout"] | None = None
+    hang_s: float = 0.0
+
+    @property
+    def fault(self) -> str | None:
+        """What kind of failure this reply is, or None for a good answer."""
+        if self.drop is not None:
+            return self.drop
+        if self.error_type is not None:
+            return self.error_type
+        if self.invalid:
+            return "invalid"
+        if self.stop_reason in {"max_tokens", "refusal"}:
+            return self.stop_reason
+        return None
 
     @classmethod
     def offline(cls, *, usage: Usage | None = None) -> Reply:
@@ -148,6 +169,16 @@ class Reply:
         return cls.error(529, "overloaded_error", "Overloaded", retry_after=retry_after)
 
     @classmethod
+    def connection_reset(cls) -> Reply:
+        """No answer: the connection is reset (TCP RST) as soon as the request has been read."""
+        return cls(status=0, drop="reset")
+
+    @classmethod
+    def timeout(cls, hang_s: float = 5.0) -> Reply:
+        """No answer for ``hang_s`` seconds (longer than the client's timeout), then the connection is reset."""
+        return cls(status=0, drop="timeout", hang_s=hang_s)
+
+    @classmethod
     def server_error(cls, *, retry_after: float | None = None) -> Reply:
         return cls.error(500, "api_error", "Internal server error", retry_after=retry_after)
 
@@ -161,11 +192,22 @@ class FaultRates:
     invalid: float = 0.0
     truncated: float = 0.0
     refusal: float = 0.0
+    timeout: float = 0.0
+    reset: float = 0.0
     seed: int = 0
     retry_after: float | None = 0
+    hang_s: float = 5.0
 
     def __post_init__(self) -> None:
-        rates = (self.rate_limited, self.overloaded, self.invalid, self.truncated, self.refusal)
+        rates = (
+            self.rate_limited,
+            self.overloaded,
+            self.invalid,
+            self.truncated,
+            self.refusal,
+            self.timeout,
+            self.reset,
+        )
         if any(r < 0 for r in rates) or sum(rates) > 1:
             raise ValueError("fault rates must be non-negative and add up to at most 1")
 
@@ -178,6 +220,8 @@ class FaultRates:
             (self.invalid, Reply.invalid_offline()),
             (self.truncated, Reply.truncated()),
             (self.refusal, Reply.refusal()),
+            (self.timeout, Reply.timeout(self.hang_s)),
+            (self.reset, Reply.connection_reset()),
         )
         for rate, reply in faults:
             if draw < rate:
@@ -188,13 +232,14 @@ class FaultRates:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request received and the answer given."""
+    """One request received and the answer given (status 0: none, the connection was dropped)."""
 
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
     status: int
     response: dict[str, Any]
+    fault: str | None = None
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -375,11 +420,12 @@ class FakeAnthropic:
             if fault in {"expired", "canceled"}:
                 results.append({"custom_id": custom_id, "result": {"type": fault}})
                 continue
-            status, _, answer = (
-                _error(Reply.error(500, "api_error", "Internal server error"))
-                if fault == "errored"
-                else self._answer(dict(entry.get("params") or {}))
-            )
+            if fault == "errored":
+                status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
+            else:
+                status, _, answer, _ = self._answer(dict(entry.get("params") or {}))
+                if status == 0:  # a dropped connection has no place in a batch: the request errored
+                    status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
             if status == 200:
                 results.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": answer}})
             else:
@@ -441,9 +487,12 @@ class FakeAnthropic:
                 self.requests.append(RecordedRequest(path, headers, body, status, answer))
             return status, extra, answer
         rejected = self._reject(path, headers, body)
-        status, extra, answer = _error(rejected) if rejected else self._answer(body)
+        if rejected:
+            status, extra, answer, fault = (*_error(rejected), rejected.fault)
+        else:
+            status, extra, answer, fault = self._answer(body)
         with self._lock:
-            self.requests.append(RecordedRequest(path, headers, body, status, answer))
+            self.requests.append(RecordedRequest(path, headers, body, status, answer, fault))
         return status, extra, answer
 
     def _reject(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply | None:
@@ -459,18 +508,22 @@ class FakeAnthropic:
             return Reply.error(400, "invalid_request_error", f"{missing[0]}: Field required")
         return None
 
-    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         with self._lock:
             reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
         if self.latency_s:
             time.sleep(self.latency_s)
+        if reply.drop is not None:
+            time.sleep(reply.hang_s)
+            return 0, {}, {"dropped": reply.drop}, reply.fault
         if reply.error_type is not None:
-            return _error(reply)
+            return (*_error(reply), reply.fault)
         try:
             text = self._reply_text(reply, body)
         except UnanswerableRequest as exc:
-            return _error(Reply.error(400, "invalid_request_error", str(exc)))
+            return (*_error(Reply.error(400, "invalid_request_error", str(exc))), "invalid_request_error")
         usage = reply.usage or self._estimate_usage(body, text)
+        fault = reply.fault
         message = {
             "id": f"msg_fake_{next(self._ids):012d}",
             "type": "message",
@@ -481,7 +534,7 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": usage.to_wire(),
         }
-        return reply.status, {}, message
+        return reply.status, {}, message, fault
 
     def _reply_text(self, reply: Reply, body: Mapping[str, Any]) -> str:
         if reply.content is not None:
@@ -565,7 +618,18 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, answer = self.server.fake.handle(self.path, headers, raw)
+        if status == 0:
+            self._reset()
+            return
         self._send(status, extra, answer)
+
+    def _reset(self) -> None:
+        """Close with SO_LINGER 0, so the client sees a TCP reset instead of an answer."""
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        self.close_connection = True
+        self.wfile = io.BytesIO()  # finish() flushes it: nothing may reach the closed socket
 
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -626,6 +690,8 @@ class _Args:
     invalid: float = 0.0
     truncated: float = 0.0
     refusal: float = 0.0
+    timeout: float = 0.0
+    reset: float = 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -636,7 +702,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8099, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault random")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
-    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal"):
+    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal", "timeout", "reset"):
         parser.add_argument(f"--{fault}", type=float, default=0.0, metavar="P", help=f"probability of {fault}")
     args = parser.parse_args(argv, namespace=_Args())
     faults = FaultRates(
@@ -645,6 +711,8 @@ def main(argv: list[str] | None = None) -> None:
         invalid=args.invalid,
         truncated=args.truncated,
         refusal=args.refusal,
+        timeout=args.timeout,
+        reset=args.reset,
         seed=args.seed,
     )
     fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency_s=args.latency)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,12 @@ def build_event(
     return event
 
 
+# Powertools' resolvers keep the event being handled on a class attribute (BaseRouter.current_event) shared by
+# every resolver in the process. On Lambda an instance handles one event at a time, so that is safe; here every
+# function runs in one process, so API invocations take turns, or a concurrent request could act on another's event.
+_API_TURN = threading.RLock()
+
+
 class Front:
     """Routes by template.yaml, authorizes, invokes the function in-process, writes its response back."""
 
@@ -130,7 +137,8 @@ class Front:
             source_ip=source_ip,
         )
         try:
-            result = self.functions[route.function].invoke(event)
+            with _API_TURN:
+                result = self.functions[route.function].invoke(event)
         except Exception:  # the function crashed: API Gateway answers 500 with this body
             return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         return _response(result)

@@ -132,9 +132,9 @@ class LocalStack:
             self.pollers.append(stream_poller)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
-        from pregen_local import dashboard
+        from pregen_local import dashboard, openapi
 
-        self.front = Front(template.routes(), functions)
+        self.front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
         self.front.extra_pages.update(dashboard.pages(self.front))
         self.http = serve(self.front, opts.host, opts.port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()

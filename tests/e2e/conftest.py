@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state_file: Path = tmp_path_factory.mktemp("stack") / "stack.json"
+def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
+    """Start the stack as `make run` does and yield its state. Its output goes to a file: a pipe nobody reads
+    fills up (the functions log and print their metrics) and would freeze the stack mid-test."""
+    state_file = folder / "stack.json"
+    log = (folder / "stack.log").open("w")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
     process = subprocess.Popen(
@@ -36,15 +38,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             "1",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     deadline = time.monotonic() + 60
     while not state_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read() if process.stdout else ""
             process.kill()
+            output = (folder / "stack.log").read_text()
             pytest.fail(f"the local stack did not start:\n{output}")
         time.sleep(0.2)
     state = json.loads(state_file.read_text())
@@ -56,3 +58,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    yield from _run_stack(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A stack of the module's own, for tests whose load (fuzzing) must not leave a backlog for the others."""
+    yield from _run_stack(tmp_path_factory.mktemp("own-stack"))

@@ -1,0 +1,452 @@
+"""Fault injection: many jobs through the real worker while the model provider and the platform misbehave.
+
+    .venv/bin/python -m bench.faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
+    .venv/bin/python -m bench.faults --jobs 200 --seed 3 --reset 0.05
+
+What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
+template's SQS lanes (moto, with their redrive policies), and are delivered in batches to
+``functions.worker.app.lambda_handler``, whose ``AnthropicGenerator`` talks HTTP to the fake Messages API
+(``pregen_local.fake_anthropic``). The fake injects 429 (retry-after), 529, timeouts, connection resets,
+truncated answers, refusals and schema-invalid output at seeded rates. The platform's faults are injected by the
+delivery loop here:
+
+- duplicate deliveries: a received message is sent again before the worker sees it (SQS is at-least-once);
+- crashes mid-job: the worker dies after taking the key's lease and before calling the model. Lambda then
+  returns the whole batch to the queue after the visibility timeout (30 min, 6 x the worker's timeout), by
+  which time the lease (330 s) has expired: the loop models this by advancing the injected clock past the lease
+  before the crashed batches are visible again.
+
+One delivery at a time, as one Lambda instance works (the worker module's BatchProcessor holds per-invocation
+state, so concurrent invocations must not share a module).
+
+At the end every accepted job is classified: done (its content is stored), failed (its job record says why, and
+its message is in the lane's dead-letter queue) or lost (anything else). The fake counts complete, valid answers
+per content key: more than one for a key would be a double generation; ``put_content`` is counted too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pregen.models import ContentRequest, Generation
+    from pregen_local.fake_anthropic import FaultRates
+
+SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
+LANES = ("InteractiveQueue", "BackgroundQueue")
+FAULTS = ("rate_limited", "overloaded", "timeout", "reset", "truncated", "invalid", "refusal")
+DLQS = {"InteractiveQueue": "InteractiveDeadLetterQueue", "BackgroundQueue": "BackgroundDeadLetterQueue"}
+
+
+class Crash(BaseException):
+    """The worker process dies: nothing after this point runs (no ``except Exception`` sees it)."""
+
+
+@dataclass
+class FaultConfig:
+    jobs: int = 1000
+    faults: FaultRates | None = None
+    duplicate_rate: float = 0.05
+    crash_rate: float = 0.02
+    joins: float = 0.1
+    seed: int = 7
+    sdk_max_retries: int = 1
+    client_timeout_s: float = 0.3
+    max_rounds: int = 200  # a round ends early once both lanes are empty; throttled jobs may need a few seconds
+    wave: int = 100  # jobs accepted at a time
+    one_of_each: bool = False  # serve every kind of fault once first, whatever the rates draw
+
+    def fault_rates(self) -> FaultRates:
+        from pregen_local.fake_anthropic import FaultRates
+
+        return self.faults or FaultRates(
+            rate_limited=0.05,
+            overloaded=0.03,
+            timeout=0.01,
+            reset=0.03,
+            truncated=0.03,
+            invalid=0.05,
+            refusal=0.01,
+            seed=self.seed,
+            retry_after=0.01,
+            hang_s=self.client_timeout_s * 2,
+        )
+
+
+@dataclass
+class FaultReport:
+    jobs: int = 0
+    joined: int = 0
+    done: int = 0
+    failed: int = 0
+    failed_in_dlq: int = 0
+    lost: list[str] = field(default_factory=list)
+    generated_twice: list[str] = field(default_factory=list)
+    stored_twice: list[str] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+    faults_served: Counter[str] = field(default_factory=Counter)
+    model_requests: int = 0
+    deliveries: int = 0
+    duplicates_sent: int = 0
+    crashes: int = 0
+    rounds: int = 0
+    dlq_messages: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        accounted = self.done + self.failed == self.jobs
+        return accounted and not (self.lost or self.generated_twice or self.stored_twice)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "jobs": self.jobs,
+            "joined_requests": self.joined,
+            "done": self.done,
+            "failed": self.failed,
+            "failed_with_message_in_dlq": self.failed_in_dlq,
+            "lost": len(self.lost),
+            "generated_twice": len(self.generated_twice),
+            "stored_twice": len(self.stored_twice),
+            "model_requests": self.model_requests,
+            "faults_served": dict(self.faults_served.most_common()),
+            "deliveries": self.deliveries,
+            "duplicate_deliveries": self.duplicates_sent,
+            "crashes": self.crashes,
+            "rounds": self.rounds,
+            "dlq_messages": self.dlq_messages,
+            "failure_reasons": dict(self.reasons.most_common()),
+            "seconds": round(self.seconds, 1),
+            "phase_seconds": {k: round(v, 1) for k, v in self.phases.items()},
+        }
+
+
+class CrashingGenerator:
+    """Wraps the real generator; dies (``Crash``) before calling it at ``rate``. The lease is held by then."""
+
+    def __init__(self, inner: Any, rate: float, rng: random.Random) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.rate = rate
+        self.rng = rng
+        self.crashes = 0
+
+    def generate(self, request: ContentRequest) -> Generation:
+        if self.rng.random() < self.rate:
+            self.crashes += 1
+            raise Crash
+        result: Generation = self.inner.generate(request)
+        return result
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(env)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _requests(config: FaultConfig) -> list[dict[str, Any]]:
+    return [
+        {"kind": "lesson", "subject": SUBJECTS[i % len(SUBJECTS)], "topic": f"topic {i}", "grade": str(1 + i % 12)}
+        for i in range(config.jobs)
+    ]
+
+
+def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - one scenario, told in order
+    import boto3
+    from moto import mock_aws
+
+    from pregen import wiring
+    from pregen.clock import FrozenClock
+    from pregen.generators.claude import AnthropicGenerator
+    from pregen.models import Caller, ContentRequest, JobStatus
+    from pregen.pricing import default_prices
+    from pregen.services.content import pregenerate
+    from pregen.settings import worker_settings
+    from pregen_local.fake_anthropic import content_request_from, running_fake_anthropic
+    from pregen_local.poller import to_lambda_record
+    from pregen_local.runtime import LambdaContext
+    from pregen_local.template import Template
+
+    report = FaultReport()
+    rng = random.Random(config.seed)
+    started = time.perf_counter()
+    fake_aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+        "POWERTOOLS_METRICS_NAMESPACE": "PregenFaults",
+    }
+    with _environment(fake_aws), mock_aws(), running_fake_anthropic(faults=config.fault_rates()) as fake:
+        if config.one_of_each:
+            from pregen_local.fake_anthropic import Reply
+
+            hang = config.fault_rates().hang_s
+            fake.script(
+                [
+                    Reply.rate_limited(retry_after=0.01),
+                    Reply.overloaded(retry_after=0.01),
+                    Reply.timeout(hang),
+                    Reply.connection_reset(),
+                    Reply.truncated(),
+                    Reply.invalid_offline(),
+                    Reply.refusal(),
+                ]
+            )
+        template = Template(overrides={"JwtIssuer": "https://issuer.test", "JwtAudience": "pregen"})
+        resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="faults")
+        env = {**template.environment(), "ANTHROPIC_API_KEY_PARAMETER": ""}
+        os.environ.update(env)
+        os.environ.update({"POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true"})
+        wiring.reset()
+        from functions.worker import app as worker_app
+
+        clock = FrozenClock(at=time.time())
+        serve = wiring.serve_deps()
+        serve.clock = clock
+        deps = wiring.worker_deps()
+        # Throttled jobs are re-sent with DelaySeconds (30 s, doubling, in AWS); 1 s keeps the run short.
+        deps.throttle_base_delay_s = 1
+        deps.clock = clock
+        settings = worker_settings()
+        crashing = CrashingGenerator(
+            AnthropicGenerator(
+                api_key="fake-key",
+                base_url=fake.base_url,
+                model_for=settings.model_for,
+                prices=default_prices(),
+                max_attempts=settings.max_generation_attempts,
+                max_retries=config.sdk_max_retries,
+                timeout_s=config.client_timeout_s,
+            ),
+            config.crash_rate,
+            rng,
+        )
+        deps.generator = crashing
+        stored: Counter[str] = Counter()
+        put_content = deps.store.put_content
+
+        def counting_put(content: Any) -> None:
+            put_content(content)
+            stored[content.key] += 1
+
+        deps.store.put_content = counting_put  # type: ignore[method-assign]
+
+        sqs = boto3.client("sqs")
+        crashed: list[tuple[str, str]] = []
+
+        def deliver(lane: str) -> int:
+            url = resources.queue_urls[lane]
+            source = next(s for s in template.queue_sources() if s.queue == lane)
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=source.batch_size,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                return 0
+            for message in messages:
+                if rng.random() < config.duplicate_rate:
+                    sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+                    report.duplicates_sent += 1
+            report.deliveries += len(messages)
+            event = {"Records": [to_lambda_record(m, resources.queue_arns[lane]) for m in messages]}
+            try:
+                result = worker_app.lambda_handler(event, LambdaContext(function_name="worker", timeout_s=300))
+            except Crash:
+                # The instance died: the batch stays invisible until its visibility timeout; the lease stays held.
+                crashed.extend((url, m["ReceiptHandle"]) for m in messages)
+                return len(messages)
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+            for m in messages:
+                if m["MessageId"] in failed:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            return len(messages)
+
+        def depth(lane: str) -> int:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=resources.queue_urls[lane],
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            return sum(int(attrs.get(name, 0)) for name in attrs)
+
+        # Given N distinct requests accepted at two priorities (both lanes), and some asked again by others (rate
+        # limits are not what this run is about: limited=False)
+        accepted: dict[str, str] = {}  # job_id -> canonical request
+        specs = _requests(config)
+
+        def accept(start: int) -> None:
+            chunk = [ContentRequest.model_validate(s) for s in specs[start : start + config.wave]]
+            priority = 50 if (start // config.wave) % 2 == 0 else 30
+            for request, result in zip(
+                chunk, pregenerate(chunk, priority, Caller(sub=f"learner-{start}"), serve, limited=False), strict=True
+            ):
+                if result.job_id is not None and result.status == "queued":
+                    accepted[result.job_id] = json.dumps(request.canonical(), sort_keys=True)
+            again = [r for r in chunk if rng.random() < config.joins]
+            for result in pregenerate(again, 50, Caller(sub="someone-else"), serve, limited=False):
+                report.joined += result.status == "in_flight"
+
+        # When the worker drains both lanes, round after round, until nothing is left anywhere; a wave at a time.
+        # (The run still grows faster than linearly: moto deep-copies the whole table on each TransactWriteItems.)
+        for start in range(0, len(specs), config.wave):
+            accept(start)
+            for _ in range(config.max_rounds):
+                report.rounds += 1
+                while sum(deliver(lane) for lane in LANES):
+                    pass
+                if not crashed:
+                    if not any(depth(lane) for lane in LANES):
+                        break
+                    time.sleep(0.2)  # throttled jobs wait out their DelaySeconds
+                    continue
+                # Time passes: the crashed batches' visibility timeout (> the lease) runs out; they come back.
+                clock.advance(deps.lease_seconds + 1)
+                for url, handle in crashed:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+                crashed.clear()
+        report.jobs = len(accepted)
+        report.crashes = crashing.crashes
+        report.phases["run"] = time.perf_counter() - started
+
+        # Then every job is done or failed with its reason (and dead-lettered); none lost, none generated twice
+        in_dlq: Counter[str] = Counter()
+        for lane, dlq in DLQS.items():
+            _ = lane
+            url = resources.queue_urls[dlq]
+            while True:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for m in messages:
+                    in_dlq[json.loads(m["Body"])["job_id"]] += 1
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        report.dlq_messages = sum(in_dlq.values())
+        for job_id in accepted:
+            job = serve.jobs.get_job(job_id)
+            if job is None:
+                report.lost.append(job_id)
+            elif job.status is JobStatus.DONE and serve.store.get_content(job.key, clock.now(), consistent=True):
+                report.done += 1
+            elif job.status is JobStatus.FAILED and job.reason:
+                report.failed += 1
+                report.failed_in_dlq += job_id in in_dlq
+                report.reasons[
+                    job.reason.split(":", 2)[0]
+                    if not job.reason.startswith("permanent")
+                    else ":".join(job.reason.split(":", 2)[:2])
+                ] += 1
+            else:
+                report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
+        valid: Counter[str] = Counter()
+        for recorded in list(fake.requests):
+            report.model_requests += 1
+            report.faults_served[recorded.fault or "ok"] += 1
+            if recorded.status == 200 and recorded.fault is None:
+                request = content_request_from(recorded.body)
+                valid[json.dumps(request.canonical(), sort_keys=True)] += 1
+        report.generated_twice = [k for k, n in valid.items() if n > 1]
+        report.stored_twice = [k for k, n in stored.items() if n > 1]
+        report.phases["check"] = time.perf_counter() - started - report.phases["run"]
+        wiring.reset()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
+    rates = config.fault_rates()
+    s = report.summary()
+    lines = [
+        f"Command: `{command}` (seed {config.seed}; {report.seconds:.0f} s on this machine).",
+        "",
+        "| injected | rate |",
+        "|---|---|",
+        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in FAULTS),
+        f"| duplicate SQS delivery | {config.duplicate_rate:.0%} of deliveries |",
+        f"| worker crash after taking the lease | {config.crash_rate:.0%} of generations |",
+        "",
+        "| outcome | count |",
+        "|---|---|",
+        f"| jobs accepted | {s['jobs']} (+{s['joined_requests']} requests joined an in-flight job) |",
+        f"| done (content stored) | {s['done']} |",
+        f"| failed, reason recorded | {s['failed']} ({s['failed_with_message_in_dlq']} with the message in the DLQ) |",
+        f"| **lost** | **{s['lost']}** |",
+        f"| **generated twice** (valid answers per key > 1) | **{s['generated_twice']}** |",
+        f"| stored twice | {s['stored_twice']} |",
+        f"| model requests | {s['model_requests']} |",
+        f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
+        "",
+        "Faults served by the fake: " + ", ".join(f"{k} {v}" for k, v in s["faults_served"].items()) + ".",
+        "",
+        "Failure reasons: " + (", ".join(f"`{k}` {v}" for k, v in s["failure_reasons"].items()) or "none") + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pregen_local.fake_anthropic import FaultRates
+
+    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--duplicates", type=float, default=0.05, help="share of deliveries sent twice")
+    parser.add_argument("--crashes", type=float, default=0.02, help="share of generations that crash the worker")
+    defaults = FaultConfig().fault_rates()
+    for name in FAULTS:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name), metavar="P")
+    parser.add_argument("--write", action="store_true", help="write the figures into docs/RELIABILITY.md")
+    args = parser.parse_args(argv)
+    config = FaultConfig(jobs=args.jobs, seed=args.seed, duplicate_rate=args.duplicates, crash_rate=args.crashes)
+    config.faults = FaultRates(
+        **{n: getattr(args, n) for n in FAULTS},
+        seed=args.seed,
+        retry_after=0.01,
+        hang_s=config.client_timeout_s * 2,
+    )
+    report = run(config)
+    print(json.dumps(report.summary(), indent=2))
+    if args.write:
+        from bench.report import DOC, write_section
+
+        command = "python -m bench.faults" + (f" --jobs {args.jobs}" if args.jobs != 1000 else "")
+        write_section("faults", _markdown(config, report, command), doc=DOC.parent / "RELIABILITY.md")
+    if report.lost:
+        print("LOST:", report.lost[:20])
+    print("PASS" if report.ok else "FAIL")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""Load: many concurrent learners against the local stack on loopback, mostly cache hits; stops by itself.
+
+    .venv/bin/python -m bench.load                    # 50 clients for 60 s, 90 % hits; figures to stdout
+    .venv/bin/python -m bench.load --write            # ... and into docs/RELIABILITY.md
+    .venv/bin/python -m bench.load --clients 100 --duration 30 --hit-ratio 0.95
+
+It starts the local stack (``python -m pregen_local.stack``: moto, the HTTP front, the pollers, the offline
+generator) as its own process on a free port, warms a set of keys until they are hits, then runs ``--clients``
+threads, each with its own keep-alive connection and its own learner token, for ``--duration`` seconds. Each
+request is a hit on a warm key, or (``1 - hit-ratio`` of them) a miss on a new key followed by nothing: the
+worker generates it in the background, as on a real day. An error is a 5xx, a connection failure, or any
+status other than the one the request must get (200 for a hit, 202 for a first miss).
+
+Client and server share this machine's cores, so the figures are a floor for the code, not a capacity claim:
+on AWS each Lambda instance serves one request at a time and DynamoDB is a network hop away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.report import DOC, percentile, write_section
+
+RELIABILITY = DOC.parent / "RELIABILITY.md"
+SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
+
+
+@dataclass
+class Tally:
+    latencies_ms: dict[str, list[float]] = field(default_factory=lambda: {"hit": [], "miss": []})
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, ms: float, status: int, expected: int) -> None:
+        with self.lock:
+            self.latencies_ms[kind].append(ms)
+            self.statuses[f"{kind} {status}"] += 1
+            if status != expected:
+                self.errors[f"{kind}: {status} (expected {expected})"] += 1
+
+    def failed(self, kind: str, reason: str) -> None:
+        with self.lock:
+            self.statuses[f"{kind} error"] += 1
+            self.errors[f"{kind}: {reason}"] += 1
+
+
+def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    from pregen_local.stack import free_port
+
+    state_file = Path(tempfile.mkdtemp(prefix="pregen-load-")) / "stack.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
+    env["PREGEN_LOG_LEVEL"] = "ERROR"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pregen_local.stack", "--port", str(free_port()), "--state-file", str(state_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not state_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("the local stack did not start")
+        time.sleep(0.2)
+    time.sleep(0.2)
+    return process, json.loads(state_file.read_text())
+
+
+def _query(i: int, tag: str) -> str:
+    return f"/v1/content?kind=lesson&subject={SUBJECTS[i % len(SUBJECTS)]}&topic={tag}-{i}&grade={1 + i % 12}"
+
+
+def warm(url: str, token: str, keys: int) -> list[str]:
+    """Ask for ``keys`` lessons and wait until every one is a hit."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    paths = [_query(i, "warm") for i in range(keys)]
+    pending = set(paths)
+    deadline = time.monotonic() + 120
+    while pending and time.monotonic() < deadline:
+        for path in sorted(pending):
+            conn.request("GET", path, headers={"authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                pending.discard(path)
+        if pending:
+            time.sleep(0.5)
+    conn.close()
+    if pending:
+        raise SystemExit(f"{len(pending)} keys did not become hits within 120 s")
+    return paths
+
+
+def client(
+    url: str, token: str, hits: list[str], *, hit_ratio: float, stop_at: float, tally: Tally, seed: int, tag: str
+) -> None:
+    parts = urlsplit(url)
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    headers = {"authorization": f"Bearer {token}"}
+    n = 0
+    while time.monotonic() < stop_at:
+        if rng.random() < hit_ratio:
+            kind, path, expected = "hit", rng.choice(hits), 200
+        else:
+            n += 1
+            kind, path, expected = "miss", _query(n, f"{tag}-miss"), 202
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            tally.failed(kind, type(exc).__name__)
+            conn.close()
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            continue
+        tally.add(kind, (time.perf_counter() - started) * 1000, response.status, expected)
+    conn.close()
+
+
+def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int) -> dict[str, Any]:
+    from pregen_local import devjwt
+
+    process, state = start_stack()
+    try:
+        url = state["url"]
+        hits = warm(url, devjwt.mint("load-warmer"), warm_keys)
+        tally = Tally()
+        stop_at = time.monotonic() + duration_s
+        threads = [
+            threading.Thread(
+                target=client,
+                args=(url, devjwt.mint(f"load-{i}"), hits),
+                kwargs={"hit_ratio": hit_ratio, "stop_at": stop_at, "tally": tally, "seed": i, "tag": f"c{i}"},
+                daemon=True,
+            )
+            for i in range(clients)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=duration_s + 60)
+        elapsed = time.perf_counter() - started
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    everything = tally.latencies_ms["hit"] + tally.latencies_ms["miss"]
+    requests = len(everything) + sum(v for k, v in tally.statuses.items() if k.endswith(" error"))
+    errors = sum(tally.errors.values())
+
+    def figures(samples: list[float]) -> dict[str, float]:
+        return {f"p{p}": round(percentile(samples, p), 1) for p in (50, 90, 99)} | {
+            "max": round(max(samples), 1) if samples else float("nan")
+        }
+
+    return {
+        "clients": clients,
+        "duration_s": round(elapsed, 1),
+        "hit_ratio": hit_ratio,
+        "requests": requests,
+        "requests_per_s": round(requests / elapsed, 1),
+        "errors": errors,
+        "error_rate": round(errors / requests, 6) if requests else float("nan"),
+        "latency_ms": {"all": figures(everything)}
+        | {kind: figures(samples) for kind, samples in tally.latencies_ms.items()},
+        "statuses": dict(tally.statuses.most_common()),
+        "error_kinds": dict(tally.errors.most_common()),
+    }
+
+
+def markdown(result: dict[str, Any], command: str) -> str:
+    lat = result["latency_ms"]
+    rows = [
+        f"| {kind} | {lat[kind]['p50']} | {lat[kind]['p90']} | {lat[kind]['p99']} | {lat[kind]['max']} |"
+        for kind in ("hit", "miss", "all")
+    ]
+    return "\n".join(
+        [
+            f"Command: `{command}`: {result['clients']} concurrent clients for {result['duration_s']} s, "
+            f"{result['hit_ratio']:.0%} hits, through the local HTTP front (client and stack on the same 2 shared "
+            "cores).",
+            "",
+            f"- requests: {result['requests']} ({result['requests_per_s']} per second)",
+            f"- errors: {result['errors']} (error rate {result['error_rate']:.4%}); "
+            + (", ".join(f"{k}: {v}" for k, v in result["error_kinds"].items()) or "none"),
+            "- statuses: " + ", ".join(f"{k}: {v}" for k, v in result["statuses"].items()),
+            "",
+            "| latency (ms) | p50 | p90 | p99 | max |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load; the run then stops")
+    parser.add_argument("--hit-ratio", type=float, default=0.9)
+    parser.add_argument("--warm-keys", type=int, default=40)
+    parser.add_argument("--write", action="store_true", help="write the figures into docs/RELIABILITY.md")
+    args = parser.parse_args(argv)
+    result = run(args.clients, args.duration, args.hit_ratio, args.warm_keys)
+    print(json.dumps(result, indent=2))
+    if args.write:
+        defaults = args.clients == 50 and args.duration == 60.0 and args.hit_ratio == 0.9
+        command = "python -m bench.load" + (
+            "" if defaults else f" --clients {args.clients} --duration {args.duration:g} --hit-ratio {args.hit_ratio}"
+        )
+        write_section("load", markdown(result, command), doc=RELIABILITY)
+    return 0 if result["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""DynamoDB Local (the real engine AWS ships for development) on loopback, installed from npm on first use.
+
+moto is a model of DynamoDB; DynamoDB Local is Amazon's own engine. It enforces what moto does not: table-name
+rules, the 25-item / 100-key batch limits, condition checks that are atomic under concurrent writers, and
+transaction conflicts. It ships inside the npm package ``amplify-dynamodb-simulator``, so it needs only the npm
+registry and a Java runtime (17+), no Docker::
+
+    python -m pregen_local.dynamodb_local [--port 8000]     # install if needed, run until Ctrl-C
+
+What it does not do faster than AWS: TTL deletion is lazy there too, so expiry is tested at read time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pregen_local.template import ROOT
+
+PACKAGE = "amplify-dynamodb-simulator"
+CACHE = Path(os.environ.get("PREGEN_DYNAMODB_LOCAL_DIR", str(ROOT / ".local" / "dynamodb-local")))
+
+
+class Unavailable(RuntimeError):
+    """DynamoDB Local cannot be installed or started here (no npm, no java, or no registry)."""
+
+
+def _emulator_dir(cache: Path) -> Path | None:
+    found = sorted(cache.glob("package/**/DynamoDBLocal.jar"))
+    return found[0].parent if found else None
+
+
+def install(cache: Path = CACHE) -> Path:
+    """The directory holding DynamoDBLocal.jar, fetched with ``npm pack`` into ``cache`` the first time."""
+    emulator = _emulator_dir(cache)
+    if emulator is not None:
+        return emulator
+    npm = shutil.which("npm")
+    if npm is None:
+        raise Unavailable("npm is needed to fetch DynamoDB Local (package amplify-dynamodb-simulator)")
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        out = subprocess.run(
+            [npm, "pack", PACKAGE, "--silent"], cwd=cache, check=True, capture_output=True, text=True, timeout=600
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        raise Unavailable(f"npm pack {PACKAGE} failed: {exc}") from exc
+    tarball = cache / out.stdout.strip().splitlines()[-1]
+    with tarfile.open(tarball) as archive:
+        archive.extractall(cache, filter="data")
+    tarball.unlink()
+    emulator = _emulator_dir(cache)
+    if emulator is None:
+        raise Unavailable(f"{PACKAGE} holds no DynamoDBLocal.jar")
+    return emulator
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DynamoDBLocal:
+    """A running DynamoDB Local process (in memory, one shared database for every credential and region)."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(host: str = "127.0.0.1", port: int = 0, *, timeout_s: float = 90.0, cache: Path = CACHE) -> DynamoDBLocal:
+    """Start DynamoDB Local on ``host:port`` (0: a free port) and wait until it accepts connections."""
+    java = shutil.which("java")
+    if java is None:
+        raise Unavailable("a Java runtime (17+) is needed to run DynamoDB Local")
+    emulator = install(cache)
+    port = port or _free_port(host)
+    process = subprocess.Popen(
+        [
+            java,
+            f"-Djava.library.path={emulator / 'DynamoDBLocal_lib'}",
+            "-Xmx512m",
+            "-jar",
+            str(emulator / "DynamoDBLocal.jar"),
+            "-inMemory",
+            "-sharedDb",
+            "-disableTelemetry",  # it would otherwise report usage to AWS: nothing here may call AWS
+            "-port",
+            str(port),
+        ],
+        cwd=emulator,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # DynamoDB Local has no bind-address option (-port listens on every interface); only loopback clients use it.
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise Unavailable(f"DynamoDB Local exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return DynamoDBLocal(process=process, host=host, port=port)
+        except OSError:
+            time.sleep(0.25)
+    process.kill()
+    raise Unavailable(f"DynamoDB Local did not listen on {host}:{port} within {timeout_s:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pregen_local.dynamodb_local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--install-only", action="store_true", help="fetch it into .local/ and exit")
+    args = parser.parse_args(argv)
+    if args.install_only:
+        print(install())
+        return
+    server = start(args.host, args.port)
+    print(f"DynamoDB Local at {server.endpoint} (Ctrl-C to stop)", flush=True)
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Every route in template.yaml x every way a caller can be wrong, over HTTP against the local stack.
+
+Tokens: none, malformed, signed with another key, expired (all 401 from the JWT authorizer), and valid ones
+as a student and as an admin. Each route's request is its sample event in events/ (by routeKey), so a new
+route is covered as soon as it has a sample event and is listed below as admin-only or open to learners.
+A learner's personal job is not visible to another learner (404), only to its owner and admins.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pregen_local import devjwt
+from pregen_local.template import ROOT, Route, Template
+
+pytestmark = pytest.mark.e2e
+
+# Which role each route needs. Every route must be in exactly one of these sets.
+ADMIN_ONLY = {"GET /v1/analytics", "POST /v1/ops/cron/{task}", "POST /v1/cron/run"}
+TEACHERS = {"POST /v1/content/{content_id}/regenerate"}  # teacher or admin
+LEARNERS = {
+    "GET /v1/content",
+    "GET /v1/jobs/{job_id}",
+    "POST /v1/pregenerate",
+    "GET /v1/content/{content_id}/versions",
+    "POST /v1/content/{content_id}/votes",
+    "POST /v1/warm",
+    "POST /v1/events/navigation",
+    "POST /v1/exams/{exam}/claim",
+    "GET /v1/exams/{exam}/inventory",
+    "GET /v1/exams/{exam}",
+}
+
+ROUTES = Template().routes()
+
+
+def _key(route: Route) -> str:
+    return f"{route.method} {route.path}"
+
+
+def _samples() -> dict[str, dict[str, Any]]:
+    samples = {}
+    for path in sorted((ROOT / "events").glob("*.json")):
+        event = json.loads(path.read_text())
+        if "routeKey" in event:
+            samples[event["routeKey"]] = event
+    return samples
+
+
+SAMPLES = _samples()
+
+
+def _call(base: str, route: Route, authorization: str | None) -> tuple[int, dict[str, str], Any]:
+    sample = SAMPLES[_key(route)]
+    url = base + sample["rawPath"] + (f"?{sample['rawQueryString']}" if sample.get("rawQueryString") else "")
+    body = sample.get("body")
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    request = urllib.request.Request(url, data=body.encode() if body else None, headers=headers, method=route.method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers.items()), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(error.read() or b"null")
+
+
+def _foreign_token() -> str:
+    """Claims the authorizer would accept, signed with a key that is not the issuer's."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"sub": "mallory", "role": "admin", "iss": devjwt.ISSUER, "aud": devjwt.AUDIENCE, "iat": now}
+    return jwt.encode({**claims, "exp": now + 600}, other, algorithm="RS256", headers={"kid": "pregen-local"})
+
+
+BAD_TOKENS = {
+    "no token": None,
+    "not a bearer token": "Basic YWxpY2U6c2VjcmV0",
+    "malformed": "Bearer not.a.jwt",
+    "wrong signature": f"Bearer {_foreign_token()}",
+    "expired": f"Bearer {devjwt.mint('alice', 'admin', ttl_seconds=-120)}",
+    "another audience": f"Bearer {devjwt.mint('alice', 'admin', extra={'aud': 'someone-else'})}",
+}
+
+
+def test_every_route_is_classified_and_has_a_sample_event() -> None:
+    keys = {_key(r) for r in ROUTES}
+    assert not ADMIN_ONLY & LEARNERS and not TEACHERS & (ADMIN_ONLY | LEARNERS)
+    assert keys == ADMIN_ONLY | TEACHERS | LEARNERS, "list a new route in ADMIN_ONLY, TEACHERS or LEARNERS"
+    assert keys <= set(SAMPLES), "add a sample event (with its routeKey) to events/ for every route"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_key)
+@pytest.mark.parametrize("case", list(BAD_TOKENS), ids=str)
+def test_a_bad_token_is_refused_on_every_route(stack: dict[str, str], route: Route, case: str) -> None:
+    status, headers, body = _call(stack["url"], route, BAD_TOKENS[case])
+    assert status == 401, (case, body)
+    assert body == {"message": "Unauthorized"}
+    assert headers.get("www-authenticate", "").startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_key)
+def test_roles(stack: dict[str, str], route: Route) -> None:
+    student = _call(stack["url"], route, f"Bearer {devjwt.mint('matrix-student', 'student')}")
+    admin = _call(stack["url"], route, f"Bearer {devjwt.mint('matrix-admin', 'admin')}")
+    # Whatever the role, no route answers 5xx or 401 to a valid token, and an admin is never forbidden
+    assert student[0] < 500, student
+    assert admin[0] < 500, admin
+    assert admin[0] not in {401, 403}, admin
+    if _key(route) in ADMIN_ONLY | TEACHERS:
+        assert student[0] == 403, student
+        assert student[2]["error"]["code"] == "forbidden"
+    else:
+        assert student[0] not in {401, 403}, student
+
+
+def test_a_learners_personal_job_is_hidden_from_other_learners(stack: dict[str, str]) -> None:
+    def get(path: str, sub: str, role: str = "student") -> tuple[int, Any]:
+        request = urllib.request.Request(
+            stack["url"] + path, headers={"authorization": f"Bearer {devjwt.mint(sub, role)}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    # Given alice asks for personal content (a job of hers)
+    status, miss = get("/v1/content?kind=lesson&subject=Latin&topic=Verbs&scope=personal", "matrix-alice")
+    assert status == 202
+    job_path = f"/v1/jobs/{miss['job_id']}"
+    # Then bob cannot see her job (404, as if it did not exist), she and an admin can
+    status, body = get(job_path, "matrix-bob")
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+    assert get(job_path, "matrix-alice")[0] == 200
+    assert get(job_path, "matrix-ops", "admin")[0] == 200
+    # And bob asking for the same personal content gets a job of his own, never hers
+    status, bobs = get("/v1/content?kind=lesson&subject=Latin&topic=Verbs&scope=personal", "matrix-bob")
+    assert status in {200, 202}
+    assert bobs.get("job_id") != miss["job_id"]
