@@ -22,6 +22,11 @@ MODULES = {
     "pre-generate": "functions.pre_generate.app",
     "analytics": "functions.analytics.app",
     "cron": "functions.cron.app",
+    "library": "functions.library.app",
+    "exams": "functions.exams.app",
+    "warm": "functions.warm.app",
+    "navigation": "functions.navigation.app",
+    "usage-aggregator": "functions.usage_aggregator.app",
     "worker": "functions.worker.app",
     "worker + anthropic SDK (first Claude call)": "functions.worker.app, pregen.generators.claude",
 }
