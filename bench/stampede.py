@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| generations | {generations} |",
             f"| generations per learner | {generations}/{args.clients} |",
             f"| miss response p50 / p99 (ms) | {latencies['p50']:.0f} / {latencies['p99']:.0f} |",
+            "",
+            "The miss latencies are the local stack's: API requests take turns in its one process (Powertools keeps "
+            "the current event on a class attribute, see docs/ARCHITECTURE.md), so simultaneous misses queue behind "
+            "each other. The figures that carry over to AWS are the counts: one job handed to (almost) everyone, "
+            "one generation.",
         ]
     )
     print(text)
