@@ -1,6 +1,6 @@
 """cron: the scheduled jobs (EventBridge Scheduler), and an admin-only HTTP trigger for operators.
 
-This first version reports what is queued per lane; inventory top-up and warming arrive with their issues.
+Tasks: queue report, Message Batches collection, inventory top-up (and its resume), warming every grade.
 """
 
 from http import HTTPStatus
@@ -13,6 +13,7 @@ from pregen.api import build_resolver, current_caller, json_response, require_ro
 from pregen.models import Role
 from pregen.observability import logger, metrics
 from pregen.services.schedules import ScheduleEvent, run_schedule
+from pregen.trigger_auth import authorize_trigger
 from pregen.wiring import cron_deps
 
 app = build_resolver()
@@ -27,9 +28,10 @@ def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a
 
 @app.post("/v1/cron/run")
 def run_top_up() -> Any:
-    """The issue's ops trigger for the inventory top-up: an admin JWT. (A cron-secret bearer is not built: it
-    needs a route without the JWT authorizer; see docs/ARCHITECTURE.md.)"""
-    require_role(current_caller(app), Role.ADMIN)
+    """The ops trigger for the inventory top-up: an admin JWT or the cron secret (no authorizer in front of this
+    route; pregen.trigger_auth checks the caller)."""
+    caller = authorize_trigger(app.current_event.headers.get("authorization"))
+    logger.info("top-up triggered over HTTP", caller=caller.sub)
     summary = run_schedule(ScheduleEvent(task="inventory_topup"), cron_deps())
     return json_response(HTTPStatus.OK, summary)
 

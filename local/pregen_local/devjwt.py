@@ -3,6 +3,7 @@ JWT authorizer would verify them (signature, expiry, issuer, audience)."""
 
 from __future__ import annotations
 
+import json
 import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -103,3 +104,10 @@ def as_authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
         else:
             out[name] = str(value)
     return out
+
+
+def jwks(key_file: Path = KEY_FILE) -> dict[str, Any]:
+    """The dev key's public half as a JWKS document, as an issuer publishes it at /.well-known/jwks.json."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key(key_file).public_key()))
+    jwk.update({"kid": "pregen-local", "use": "sig", "alg": "RS256"})
+    return {"keys": [jwk]}

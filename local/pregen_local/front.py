@@ -32,7 +32,7 @@ def build_event(
     body: bytes,
     route: Route,
     path_parameters: dict[str, str],
-    claims: dict[str, str],
+    claims: dict[str, str] | None,
     source_ip: str,
 ) -> dict[str, Any]:
     content_type = headers.get("content-type", "")
@@ -50,7 +50,6 @@ def build_event(
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",
-            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
             "domainName": headers.get("host", "127.0.0.1"),
             "domainPrefix": "local",
             "http": {
@@ -68,6 +67,8 @@ def build_event(
         },
         "isBase64Encoded": not is_text,
     }
+    if claims is not None:  # a route without the authorizer has no authorizer context, as on API Gateway
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if params:
         # HTTP API joins repeated query parameters with commas.
         event["queryStringParameters"] = {k: ",".join(v) for k, v in params.items()}
@@ -117,14 +118,16 @@ class Front:
         if matched is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
         route, path_parameters = matched
-        try:
-            claims = devjwt.verify(headers.get("authorization"))
-        except devjwt.TokenRejected:
-            return (
-                401,
-                {"content-type": "application/json", "www-authenticate": "Bearer"},
-                b'{"message":"Unauthorized"}',
-            )
+        claims: dict[str, str] | None = None
+        if route.authorized:  # as the JWT authorizer; a route without it checks the caller itself
+            try:
+                claims = devjwt.as_authorizer_claims(devjwt.verify(headers.get("authorization")))
+            except devjwt.TokenRejected:
+                return (
+                    401,
+                    {"content-type": "application/json", "www-authenticate": "Bearer"},
+                    b'{"message":"Unauthorized"}',
+                )
         event = build_event(
             method=method,
             raw_path=parts.path,
@@ -133,7 +136,7 @@ class Front:
             body=body,
             route=route,
             path_parameters=path_parameters,
-            claims=devjwt.as_authorizer_claims(claims),
+            claims=claims,
             source_ip=source_ip,
         )
         try:

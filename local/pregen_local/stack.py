@@ -87,11 +87,7 @@ class LocalStack:
             }
         )
         resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"))
-        env = template.environment()
-        env["ANTHROPIC_API_KEY_PARAMETER"] = ""  # locally the key comes from ANTHROPIC_API_KEY, if set
-        env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
-        env.update(opts.extra_env)
-        os.environ.update(env)
+        os.environ.update(local_environment(template.environment(), opts))
         from pregen import wiring
 
         wiring.reset()  # a stack started earlier in this process had other endpoints and settings
@@ -136,9 +132,16 @@ class LocalStack:
 
         self.front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
         self.front.extra_pages.update(dashboard.pages(self.front))
+        self.front.extra_pages["/.well-known/jwks.json"] = lambda: (
+            200,
+            "application/json",
+            json.dumps(devjwt.jwks()).encode(),
+        )
         self.http = serve(self.front, opts.host, opts.port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         port = self.http.server_address[1]
+        # POST /v1/cron/run checks its caller itself: against the dev issuer's keys (served above), or this secret.
+        os.environ["JWT_JWKS_URL"] = f"http://{opts.host}:{port}/.well-known/jwks.json"
         state = {
             "url": f"http://{opts.host}:{port}",
             "aws_endpoint": endpoint,
@@ -160,6 +163,17 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         self.stopped.set()
+
+
+def local_environment(env: dict[str, str], opts: StackOptions) -> dict[str, str]:
+    """The functions' environment from the template, with what differs on one machine."""
+    env = dict(env)
+    env["ANTHROPIC_API_KEY_PARAMETER"] = ""  # locally the key comes from ANTHROPIC_API_KEY, if set
+    env["CRON_SECRET_PARAMETER"] = ""  # locally the cron secret comes from CRON_SECRET
+    env["CRON_SECRET"] = os.environ.get("CRON_SECRET", "local-cron-secret")
+    env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
+    env.update(opts.extra_env)
+    return env
 
 
 def banner(state: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ class Route:
     method: str
     path: str
     function: str
+    authorized: bool = True  # False for a route with `Auth: {Authorizer: NONE}`: the function checks the caller
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -206,7 +207,12 @@ class Template:
 
     def routes(self) -> list[Route]:
         return [
-            Route(method=str(p["Method"]).upper(), path=str(p["Path"]), function=fn)
+            Route(
+                method=str(p["Method"]).upper(),
+                path=str(p["Path"]),
+                function=fn,
+                authorized=(p.get("Auth") or {}).get("Authorizer") != "NONE",
+            )
             for fn, _, p in self._events("HttpApi")
         ]
 

@@ -375,15 +375,57 @@ def test_ops_trigger_runs_the_top_up_for_admins_only(aws: Aws) -> None:
     assert summary["task"] == "inventory_topup"
 
 
-def test_cron_run_route_needs_an_admin(aws: Aws) -> None:
+def _cron_run(authorization: str | None) -> tuple[int, dict[str, str], Any]:
     from functions.cron import app as cron
 
-    # Given the ops trigger's sample event
-    assert call(cron, api_event("cron_run.json", role="student"))[0] == 403
-    # When an admin calls it, the top-up runs and its summary comes back
-    status, _, summary = call(cron, api_event("cron_run.json", role="admin"))
+    event = api_event("cron_run.json")
+    event["requestContext"].pop("authorizer", None)  # the route has no authorizer: the function checks the caller
+    event["headers"] = {k: v for k, v in event["headers"].items() if k != "authorization"}
+    if authorization is not None:
+        event["headers"]["authorization"] = authorization
+    return call(cron, event)
+
+
+@pytest.fixture
+def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A JWT issuer of the test's own: tokens signed with a fresh key, and the JWKS lookup answering with it."""
+    from pregen import settings, trigger_auth
+    from pregen_local import devjwt
+
+    key_file = tmp_path / "issuer.pem"
+    monkeypatch.setenv("JWT_ISSUER", devjwt.ISSUER)
+    monkeypatch.setenv("JWT_AUDIENCE", devjwt.AUDIENCE)
+    monkeypatch.setenv("CRON_SECRET", "s3cret-for-tests")
+    monkeypatch.setenv("CRON_SECRET_PARAMETER", "")
+    settings.clear_caches()
+
+    class Keys:
+        def get_signing_key_from_jwt(self, token: str) -> Any:
+            return type("Key", (), {"key": devjwt.signing_key(key_file).public_key()})()
+
+    monkeypatch.setattr(trigger_auth, "_jwks_client", lambda url: Keys())
+
+    def mint(sub: str, role: str, **kwargs: Any) -> str:
+        return devjwt.mint(sub, role, key_file=key_file, **kwargs)
+
+    yield mint
+    settings.clear_caches()
+
+
+def test_cron_run_takes_an_admin_jwt_or_the_cron_secret(aws: Aws, issuer_keys: Any) -> None:
+    # An admin's JWT, or the cron secret, runs the top-up and its summary comes back
+    status, _, summary = _cron_run(f"Bearer {issuer_keys('ops', 'admin')}")
     assert status == 200
     assert {"learners_seen", "exams_enqueued", "skipped", "failed"} <= set(summary)
+    assert _cron_run("Bearer s3cret-for-tests")[0] == 200
+    # A learner's valid token is forbidden; anything else is unauthorized
+    assert _cron_run(f"Bearer {issuer_keys('lena', 'student')}")[0] == 403
+    assert _cron_run("Bearer s3cret-for-test")[0] == 401
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', ttl_seconds=-60)}")[0] == 401
+    assert _cron_run("Basic b3BzOnMzY3JldA==")[0] == 401
+    status, _, body = _cron_run(None)
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
 
 
 def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -264,6 +264,22 @@ def usage_settings() -> UsageSettings:
     return settings
 
 
+class TriggerSettings(_Env):
+    """POST /v1/cron/run: the JWT issuer to verify admins against, and the cron secret."""
+
+    jwt_issuer: str = Field(alias="JWT_ISSUER", min_length=1)
+    jwt_audience: str = Field(alias="JWT_AUDIENCE", min_length=1)
+    jwt_jwks_url: str = Field(alias="JWT_JWKS_URL", min_length=8)
+    cron_secret: str | None = Field(alias="CRON_SECRET", default=None)
+    cron_secret_parameter: str | None = Field(alias="CRON_SECRET_PARAMETER", default=None)
+
+
+@lru_cache(maxsize=1)
+def trigger_settings() -> TriggerSettings:
+    settings: TriggerSettings = TriggerSettings.from_env()
+    return settings
+
+
 def clear_caches() -> None:
     """For tests that change the environment between cases."""
     for cached in (
@@ -275,5 +291,6 @@ def clear_caches() -> None:
         library_settings,
         exam_settings,
         navigation_settings,
+        trigger_settings,
     ):
         cached.cache_clear()
