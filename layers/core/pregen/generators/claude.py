@@ -21,6 +21,8 @@ from pregen.schemas import request_problems, schema_for
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from pydantic import BaseModel
+
     from pregen.models import ContentRequest
     from pregen.pricing import PriceTable
 
@@ -117,9 +119,29 @@ class AnthropicGenerator:
         self.cache_prompts = cache_prompts
 
     def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
-        model = self.model_for(request.kind)
-        schema = schema_for(request.kind)
-        messages: list[dict[str, Any]] = [{"role": "user", "content": user_prompt(request, feedback)}]
+        return self.structured(
+            model=self.model_for(request.kind),
+            prompt=user_prompt(request, feedback),
+            schema=schema_for(request.kind),
+            max_tokens=MAX_TOKENS[request.kind],
+            problems=lambda parsed: request_problems(request, parsed),
+            noun=("request", "content"),
+        )
+
+    def structured(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        schema: type[BaseModel],
+        max_tokens: int,
+        problems: Callable[[Any], list[str]],
+        noun: tuple[str, str],
+    ) -> Generation:
+        """One structured answer: ``messages.parse`` with the cached handbook, re-asked with the errors (the
+        schema's, or ``problems`` of a parsed answer) up to ``max_attempts``. ``noun`` names what was asked for
+        in a refusal and in the final error, e.g. ("request", "content")."""
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         usage, write_1h = TokenUsage(), 0
         errors: list[str] = []
         started = time.perf_counter()
@@ -129,7 +151,7 @@ class AnthropicGenerator:
             try:
                 result = self.client.messages.parse(
                     model=model,
-                    max_tokens=MAX_TOKENS[request.kind],
+                    max_tokens=max_tokens,
                     system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
                     messages=messages,  # type: ignore[arg-type]
                     output_format=schema,
@@ -151,12 +173,12 @@ class AnthropicGenerator:
             stop_reason = data.get("stop_reason")
             if stop_reason == "refusal":
                 raise self._spent(
-                    GenerationFailed("the model refused this request", retryable=False), model, usage, write_1h
+                    GenerationFailed(f"the model refused this {noun[0]}", retryable=False), model, usage, write_1h
                 )
             if stop_reason == "max_tokens":
-                errors = [f"the answer was cut off at {MAX_TOKENS[request.kind]} tokens; answer more concisely"]
+                errors = [f"the answer was cut off at {max_tokens} tokens; answer more concisely"]
             elif parsed is not None and not errors:
-                errors = request_problems(request, parsed)
+                errors = problems(parsed)
             elif parsed is None and not errors:
                 errors = ["the answer held no JSON"]
             if not errors and parsed is not None:
@@ -174,7 +196,10 @@ class AnthropicGenerator:
                 {"role": "user", "content": correction_prompt(errors)},
             ]
         raise self._spent(
-            ContentInvalid(f"content still invalid after {self.max_attempts} attempts", errors), model, usage, write_1h
+            ContentInvalid(f"{noun[1]} still invalid after {self.max_attempts} attempts", errors),
+            model,
+            usage,
+            write_1h,
         )
 
     def _spent(self, error: SpendingError, model: str, usage: TokenUsage, write_1h: int) -> SpendingError:
