@@ -404,7 +404,8 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
 
     import boto3
 
-    from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore, DynamoTransitionStore
+    from pregen.navigation_store import DynamoTransitionStore
+    from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore
     from pregen_local.template import Template
 
     resources = Template(overrides={"JwtIssuer": "sim", "JwtAudience": "sim"}).provision(

@@ -12,7 +12,6 @@ from pydantic import Json
 from pregen import telemetry
 from pregen.models import Lane
 from pregen.observability import logger, metrics
-from pregen.services.exam_generation import SectionMessage, generate_exam_section
 from pregen.services.generation import JobMessage, generate_job, hand_back
 from pregen.settings import worker_settings
 from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
@@ -127,6 +126,10 @@ def _job_id(raw: dict[str, Any]) -> str | None:
 
 
 def section_handler(record: JobRecord) -> str:
+    # The exam machinery (programs, blueprints, inventory) loads with the first section a container handles, so
+    # a container that only generates lessons and quizzes never pays for it at cold start.
+    from pregen.services.exam_generation import SectionMessage, generate_exam_section
+
     message = SectionMessage.model_validate(record.body)
     spec = message.spec
     logger.append_keys(exam_id=spec.exam_id, section=spec.index, correlation_id=message.correlation_id)

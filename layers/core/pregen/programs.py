@@ -15,16 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pregen.errors import ContentInvalid, NotFound
 from pregen.models import QuestionType
-from pregen.schemas import Exam, ExamSection
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from pregen.schemas import Exam
 
 _WEIGHT_SUM_SLACK = 1e-6
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built when the catalogue is first loaded, not at import (cold start).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Domain(_Strict):
@@ -140,6 +142,9 @@ def _prompt_key(question: Any) -> str:
 
 def section_problems(spec: SectionSpec, body: dict[str, Any]) -> list[str]:
     """A generated section against its spec: schema, count, domain, question types, no repeats."""
+    # The content schemas load with the first section checked (the worker), not with the catalogue (the API).
+    from pregen.schemas import ExamSection
+
     try:
         section = ExamSection.model_validate(body)
     except ValidationError as exc:
@@ -168,6 +173,8 @@ def validate_exam(program: Program, exam_type: str, body: dict[str, Any]) -> Exa
       rounding is always allowed, so small exams are not held to a finer grain than whole questions),
     - no question repeated anywhere in the exam (prompts compared with white space and case folded).
     """
+    from pregen.schemas import Exam
+
     spec = program.exam_types[exam_type]
     try:
         exam = Exam.model_validate(body)

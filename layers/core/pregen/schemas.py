@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a worker builds the validator of a kind when it first generates that kind (cold start).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class LessonSection(_Strict):

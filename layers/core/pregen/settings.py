@@ -24,7 +24,9 @@ class SettingsError(RuntimeError):
 
 
 class _Env(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # defer_build: a function builds the validator of the one settings class it reads, on first use, not the
+    # validators of all of them at import (cold start).
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Any:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from pregen.clock import SystemClock
 from pregen.models import Lane
 from pregen.queue import SqsJobQueue
-from pregen.services.content import ServeDeps
 from pregen.settings import (
     ExamSettings,
     QueueSettings,
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.batches import BatchDeps
+    from pregen.services.content import ServeDeps
     from pregen.services.exam_generation import ExamWorkerDeps
     from pregen.services.exams import ExamDeps
     from pregen.services.generation import WorkerDeps
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from pregen.services.schedules import CronDeps
 
 
-def _stores(s: ServeSettings | WorkerSettings) -> tuple[DynamoContentStore, DynamoJobStore, DynamoCounters]:
+def _stores(
+    s: ServeSettings | WorkerSettings, client: DynamoDBClient | None = None
+) -> tuple[DynamoContentStore, DynamoJobStore, DynamoCounters]:
     """The three table adapters, sharing one DynamoDB client."""
-    client = dynamodb_client()
+    client = client or dynamodb_client()
     return (
         DynamoContentStore(s.content_table, client),
         DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
@@ -51,8 +53,14 @@ def _queue(s: QueueSettings) -> SqsJobQueue:
 
 @lru_cache(maxsize=1)
 def serve_deps() -> ServeDeps:
-    s = serve_settings()
-    store, jobs, counters = _stores(s)
+    return _serve(serve_settings())
+
+
+def _serve(s: ServeSettings, client: DynamoDBClient | None = None) -> ServeDeps:
+    """The serving path's dependencies (get-content, pre-generate, and the library's regeneration)."""
+    from pregen.services.content import ServeDeps  # here, not at the top: the worker never serves
+
+    store, jobs, counters = _stores(s, client)
     return ServeDeps(
         store=store,
         jobs=jobs,
@@ -219,19 +227,10 @@ def library_deps() -> LibraryDeps:
     from pregen.settings import library_settings
 
     s = library_settings()
-    store, jobs, counters = _stores(s)
+    client = dynamodb_client()
     return LibraryDeps(
-        library=DynamoLibraryStore(s.content_table, store.client),
-        serve=ServeDeps(
-            store=store,
-            jobs=jobs,
-            queue=_queue(s),
-            counters=counters,
-            clock=SystemClock(),
-            inflight_seconds=s.inflight_seconds,
-            retry_after_seconds=s.retry_after_seconds,
-            limiter=generation_limiter(s, store.client),
-        ),
+        library=DynamoLibraryStore(s.content_table, client),
+        serve=_serve(s, client),
         rules=LibraryRules(
             approval_min_net_votes=s.approval_min_net_votes,
             approval_min_ratio=s.approval_min_ratio,
@@ -311,10 +310,10 @@ def exam_worker_deps() -> ExamWorkerDeps:
 @lru_cache(maxsize=1)
 def navigation_deps() -> NavigationDeps:
     """The serving path (for pre-generation) plus the transition counts, the preload rules and the curriculum."""
+    from pregen.navigation_store import DynamoTransitionStore
     from pregen.prediction import default_preload_rules
     from pregen.services.navigation import NavigationDeps
     from pregen.settings import navigation_settings
-    from pregen.store import DynamoTransitionStore
     from pregen.warming import default_warming_config
 
     s = navigation_settings()

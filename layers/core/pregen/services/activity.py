@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from pregen.services.content import day_of
+from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from pregen.errors import LeaseHeld
 from pregen.models import ContentRequest, JobStatus, Lane
 from pregen.observability import logger
-from pregen.services.content import day_of
 from pregen.services.generation import JobMessage, WorkerDeps, store_generation
+from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from pregen.ports import BatchGenerator, BatchOutcome, BatchStore, JobQueue

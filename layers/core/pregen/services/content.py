@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -10,6 +9,7 @@ from pregen.errors import NotFound
 from pregen.keys import cache_key, new_job_id
 from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
 from pregen.services.limits import check_generation_allowance
+from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
@@ -57,10 +57,6 @@ class Enqueued:
 class JobView:
     job: Job
     content: StoredContent | None = field(default=None)
-
-
-def day_of(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, tz=dt.UTC).date().isoformat()
 
 
 def owner_for(request: ContentRequest, caller: Caller) -> str | None:

@@ -25,7 +25,7 @@ from pregen.errors import ContentInvalid, GenerationFailed, PregenError, Spendin
 from pregen.inventory import ExamStatus, SlotGone
 from pregen.observability import logger
 from pregen.programs import SectionSpec, section_problems, validate_exam
-from pregen.services.content import day_of
+from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from pregen.clock import Clock

@@ -13,9 +13,8 @@ from pregen.models import ContentRequest, Generation, JobStatus, Kind, Lane, Pri
 from pregen.observability import logger
 from pregen.ports import StoredContent
 from pregen.schemas import validate_content
-from pregen.services.content import day_of
 from pregen.services.library import library_figures, publish_version, version_figures
-from pregen.services.usage import expiry_counts, generation_extras
+from pregen.services.usage import day_of, expiry_counts, generation_extras
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,8 +16,6 @@ from pregen.library import LibraryRules, Version, VersionStatus, best_of, key_of
 from pregen.models import Caller, ContentRequest, Priority
 from pregen.observability import logger
 from pregen.quality import estimate_minutes, validation_score
-from pregen.services.content import enqueue_or_join
-from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -137,6 +135,8 @@ def request_regeneration(
 ) -> tuple[Job, bool]:
     """Enqueue a new version of the key with the reason and down-vote comments as feedback (or join the one in
     flight: two concurrent calls make one new version). The old version stays served until the new is valid."""
+    from pregen.services.limits import check_generation_allowance  # the API's path only (see below)
+
     version = version_for(content_id, caller, deps)
     check_generation_allowance(caller, "regenerate", deps.serve)
     return _enqueue_regeneration(version, reason, deps, correlation_id=correlation_id)
@@ -153,6 +153,10 @@ def feedback_for(reason: str, comments: list[str]) -> str:
 def _enqueue_regeneration(
     version: Version, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
 ) -> tuple[Job, bool]:
+    # The serving path's enqueue-or-join is imported here, not at the top: the worker publishes versions through
+    # this module and never enqueues, so its cold start does not load the serving path.
+    from pregen.services.content import enqueue_or_join
+
     comments = deps.library.down_vote_comments(version.key, version.version_id, _FEEDBACK_COMMENTS)
     request = ContentRequest.model_validate(version.request)
     # The key folds in the owner for personal content: regenerate on the owner's behalf, under the same key.
