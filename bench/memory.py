@@ -25,19 +25,14 @@ if TYPE_CHECKING:
 class MemoryContentStore:
     clock: Clock
     content: dict[str, StoredContent] = field(default_factory=dict)
-    hits: dict[str, int] = field(default_factory=dict)
     inflight: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get_content(self, key: str, now: float, *, consistent: bool = False) -> StoredContent | None:
         stored = self.content.get(key)
         return stored if stored is not None and stored.expires_at > now else None
 
-    def record_hit(self, key: str, now: float, expires_at: float) -> None:
-        self.hits[key] = self.hits.get(key, 0) + 1
-
     def put_content(self, content: StoredContent) -> None:
         self.content[content.key] = content
-        self.hits[content.key] = 0
 
     def _live(self, key: str, now: float) -> dict[str, Any] | None:
         marker = self.inflight.get(key)

@@ -547,7 +547,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     import logging
 
+    from pregen import usage_log
+
     logging.getLogger("pregen").setLevel(logging.WARNING)
+    usage_log.set_sink(lambda line: None)  # the hits are counted by the simulation itself, not from a log
     actions, _ = build_workload(p)
     results = []
     context = _moto() if args.backend == "moto" else iter([None])

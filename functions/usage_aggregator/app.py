@@ -1,17 +1,25 @@
-"""usage-aggregator: turns the content table's stream (changes of ``stats`` items) into exact daily hit counters."""
+"""usage-aggregator: exact hit counts, in two steps that keep every write off the hit path.
+
+1. Hit lines from get-content's log (a CloudWatch Logs subscription, ``pregen.usage_log``) are added to each
+   key's small ``stats`` item, once per delivered batch.
+2. The content table's stream (changes of ``stats`` items) becomes daily counters, once per batch.
+"""
 
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pregen import usage_log
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
-from pregen.wiring import usage_deps
+from pregen.wiring import hit_counter, usage_deps
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "awslogs" in event:
+        return count_logged_hits(event)
     # The whole batch is summed into one transaction: it succeeds or fails as a unit, and a failed batch is
     # delivered again whole, so there is no per-record partial failure to report.
     counters, clock = usage_deps()
@@ -21,3 +29,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="HitsAggregated", unit=MetricUnit.Count, value=hits)
     logger.info("usage aggregated", records=len(records), hits=hits, days=sorted(per_day))
     return {"records": len(records), "hits": hits}
+
+
+def count_logged_hits(event: dict[str, Any]) -> dict[str, Any]:
+    """A subscription batch: add its hits to the stats items. An error fails the invocation, and Lambda's
+    asynchronous retries (then the on-failure queue) keep the batch; its markers make a retry add nothing twice."""
+    batch = usage_log.decode_subscription(event)
+    log_events = batch.get("logEvents") or []
+    hits = usage_log.hits_of(log_events)
+    _, clock = usage_deps()
+    added = hit_counter().add(usage_log.batch_id(log_events), hits, clock.now()) if hits else 0
+    metrics.add_metric(name="HitsLogged", unit=MetricUnit.Count, value=added)
+    logger.info("logged hits counted", log_events=len(log_events), keys=len(hits), hits=added)
+    return {"log_events": len(log_events), "hits": added}

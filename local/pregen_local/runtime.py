@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class LambdaContext:
         return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
+_invoking = threading.local()
+
+
+def current_function() -> str | None:
+    """The logical id of the function this thread is running (what Lambda's log group would be named after)."""
+    return getattr(_invoking, "function", None)
+
+
 class LocalFunction:
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
@@ -53,4 +62,8 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(function_name=self.spec.logical_id, timeout_s=self.spec.timeout)
-        return self.handler(event, context)
+        outer, _invoking.function = current_function(), self.spec.logical_id
+        try:
+            return self.handler(event, context)
+        finally:
+            _invoking.function = outer

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pregen_local import devjwt
-from pregen_local.template import ROOT, Template
+from pregen_local.template import ROOT, Resources, Template
 
 STATE_FILE = ROOT / ".local" / "stack.json"
 
@@ -126,6 +126,7 @@ class LocalStack:
             )
             stream_poller.start()
             self.pollers.append(stream_poller)
+        self.pollers.append(self._log_subscriptions(template, resources, functions, sqs))
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
         from pregen_local import dashboard, openapi
@@ -154,6 +155,30 @@ class LocalStack:
         opts.state_file.write_text(json.dumps(state, indent=2))
         self.state = state
         return state
+
+    @staticmethod
+    def _log_subscriptions(template: Template, resources: Resources, functions: dict[str, Any], sqs: Any) -> Any:
+        """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
+        from pregen_local.logs import LogSubscriptions
+
+        def failed_delivery(function: str, event: dict[str, Any]) -> None:
+            """Lambda's on-failure destination of an asynchronous invocation: the function's queue, if any."""
+            queue = template.on_failure_queue(function)
+            if queue is not None:
+                record = {  # the shape of Lambda's on-failure invocation record
+                    "version": "1.0",
+                    "requestContext": {
+                        "functionArn": function,
+                        "condition": "RetriesExhausted",
+                        "approximateInvokeCount": 3,
+                    },
+                    "requestPayload": event,
+                }
+                sqs.send_message(QueueUrl=resources.queue_urls[queue], MessageBody=json.dumps(record))
+
+        subscriptions = LogSubscriptions(template.log_subscriptions(), functions, on_failure=failed_delivery)
+        subscriptions.start()
+        return subscriptions
 
     def stop(self) -> None:
         for poller in self.pollers:

@@ -81,6 +81,16 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class LogSubscription:
+    """A CloudWatch Logs subscription filter: lines of ``source``'s log that match ``pattern`` go to ``function``."""
+
+    name: str
+    source: str  # the function whose log group it reads
+    function: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class Schedule:
     function: str
     name: str
@@ -241,6 +251,33 @@ class Template:
                 )
             )
         return sources
+
+    def log_subscriptions(self) -> list[LogSubscription]:
+        """Subscription filters on a function's log group (``/aws/lambda/${Function}``) to a function."""
+        found = []
+        for name, res in self.of_type("AWS::Logs::SubscriptionFilter").items():
+            props = res["Properties"]
+            group = self.resources_section[props["LogGroupName"]["Ref"]]["Properties"]["LogGroupName"]
+            source = re.fullmatch(r"/aws/lambda/\$\{(\w+)\}", str(group.get("Fn::Sub", "")))
+            if source is None:
+                raise ValueError(f"{name}: the local stack follows only /aws/lambda/${{Function}} log groups")
+            found.append(
+                LogSubscription(
+                    name=name,
+                    source=source.group(1),
+                    function=props["DestinationArn"]["Fn::GetAtt"][0],
+                    pattern=str(props["FilterPattern"]),
+                )
+            )
+        return found
+
+    def on_failure_queue(self, function: str) -> str | None:
+        """The queue (logical id) an asynchronous invocation of ``function`` goes to after its retries."""
+        config = self.resources_section[function]["Properties"].get("EventInvokeConfig") or {}
+        destination = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
+        if destination.get("Type") != "SQS":
+            return None
+        return str(destination["Destination"]["Fn::GetAtt"][0])
 
     def schedules(self) -> list[Schedule]:
         return [

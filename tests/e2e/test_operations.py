@@ -68,7 +68,7 @@ def test_the_dashboard_renders_the_analytics_figures_in_headless_chromium(stack:
     assert http(url, token)[0] == 202
     wait_for(lambda: http(url, token)[0] == 200)
     assert http(url, token)[0] == 200
-    # And the usage aggregator has counted the hits from the stream, and the figures have settled
+    # And the usage aggregator has counted the hits (log lines → stats items → stream), and the figures settled
     wait_for(lambda: analytics(stack)["hits"] >= before + 2)
     figures = wait_for(lambda: (a := analytics(stack)) == analytics(stack) and a)
     # When the dashboard is opened in headless Chromium

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -14,7 +15,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from pregen import wiring
+from pregen import usage_log, wiring
 from pregen_local.poller import to_lambda_record
 from pregen_local.runtime import LambdaContext
 from pregen_local.template import Resources, Template
@@ -29,6 +30,8 @@ class Aws:
     resources: Resources
     template: Template
     env: dict[str, str]
+    # Hit lines get-content printed (pregen.usage_log): what CloudWatch Logs would hold for the subscription.
+    hit_lines: list[str] = field(default_factory=list)
 
     @property
     def sqs(self) -> Any:
@@ -59,8 +62,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
-        yield Aws(resources=resources, template=template, env=env)
-        wiring.reset()
+        found = Aws(resources=resources, template=template, env=env)
+        previous = usage_log.set_sink(found.hit_lines.append)
+        try:
+            yield found
+        finally:
+            usage_log.set_sink(previous)
+            wiring.reset()
 
 
 @pytest.fixture
@@ -112,6 +120,22 @@ def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     body = json.loads(response["body"]) if response.get("body") else None
     return response["statusCode"], headers, body
+
+
+_log_event_ids = itertools.count(1)  # CloudWatch Logs event ids are unique
+
+
+def deliver_hit_lines(aws: Aws) -> dict[str, Any]:
+    """Deliver the hit lines printed so far to the usage aggregator, as the template's log subscription does
+    (one batch); returns the subscription event, so a test can deliver it again."""
+    from functions.usage_aggregator import app as usage_aggregator
+
+    (subscription,) = aws.template.log_subscriptions()
+    lines, aws.hit_lines[:] = list(aws.hit_lines), []
+    log_events = [{"id": f"{next(_log_event_ids):056d}", "timestamp": 0, "message": line} for line in lines]
+    event = usage_log.subscription_event(log_events, log_group="/aws/lambda/GetContentFunction", filter_name="hits")
+    usage_aggregator.lambda_handler(event, LambdaContext(function_name=subscription.function, timeout_s=60))
+    return event
 
 
 def run_worker(aws: Aws, queue: str = "InteractiveQueue", *, max_batches: int = 50) -> list[dict[str, Any]]:

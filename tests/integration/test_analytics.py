@@ -19,7 +19,7 @@ from pregen.services.usage import PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN,
 from pregen_local.runtime import LambdaContext, LocalFunction
 from pregen_local.streams import StreamPoller
 from tests.conftest import load_event
-from tests.integration.conftest import api_event, call, run_worker
+from tests.integration.conftest import api_event, call, deliver_hit_lines, run_worker
 
 if TYPE_CHECKING:
     import pytest
@@ -95,7 +95,8 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     counters.add(
         "2027-01-15", {"exam_generated#diagnostic": 2, "exam_generated#practice": 1}, clock.now()
     )  # as the inventory's record_exam_generated would
-    # When the stream is aggregated and an admin asks
+    # When the hit lines reach the usage aggregator, the stream is aggregated and an admin asks
+    deliver_hit_lines(aws)
     assert run_aggregator(aws) >= 4
     status, figures = analytics()
     # Then every figure is exact

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from unittest import mock
 
@@ -9,8 +10,10 @@ import pytest
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
+from functions.usage_aggregator import app as usage_aggregator
 from pregen import wiring
-from tests.integration.conftest import Aws, api_event, call, run_worker
+from pregen_local.runtime import LambdaContext
+from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Python", "topic": "Variables", "grade": "10"}
 
@@ -57,7 +60,7 @@ def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 1
 
 
-def test_a_hit_reads_once_and_writes_only_the_small_stats_item(aws: Aws) -> None:
+def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws) -> None:
     _, _, miss = get(LESSON)
     run_worker(aws)
     store = wiring.serve_deps().store
@@ -69,12 +72,19 @@ def test_a_hit_reads_once_and_writes_only_the_small_stats_item(aws: Aws) -> None
         calls.append(f"{operation}:{params.get('Key', {}).get('sk', {}).get('S', '')}")
         return original(operation, params)
 
+    # When a learner asks twice
     with mock.patch.object(client, "_make_api_call", side_effect=spy):
-        status, _, _ = get(LESSON)
-    assert status == 200
-    assert sorted(calls) == ["GetItem:content", "UpdateItem:stats"]  # made in parallel
-    stats = store.get_stats(miss["key"])  # type: ignore[attr-defined]
-    assert stats["hits"] == 1
+        assert get(LESSON)[0] == 200
+        assert get(LESSON)[0] == 200
+    # Then each hit made one request, a read; each printed one hit line
+    assert calls == ["GetItem:content", "GetItem:content"]
+    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
+    assert store.get_stats(miss["key"])["hits"] == 0  # type: ignore[attr-defined]
+    # And once the log subscription delivers the lines, the stats item counts both, even if delivered again
+    event = deliver_hit_lines(aws)
+    assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
+    usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
+    assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
 
 
 def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) -> None:
@@ -92,7 +102,7 @@ def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) ->
     status, headers, _ = get(LESSON)
     assert status == 202
     assert headers["x-cache"] == "MISS"
-    assert wiring.serve_deps().store.get_stats(miss["key"])["hits"] == 0  # type: ignore[attr-defined]
+    assert aws.hit_lines == []
 
 
 def test_personal_content_and_jobs_belong_to_their_owner(aws: Aws) -> None:

@@ -26,7 +26,8 @@ from pregen import wiring
 from pregen.errors import LeaseHeld
 from pregen.models import Lane
 from pregen.ports import StoredContent
-from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore
+from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
+from pregen.usage_log import KeyHits
 from pregen_local import dynamodb_local
 from pregen_local.template import Template
 from tests.integration.conftest import api_event, call
@@ -68,6 +69,9 @@ class Engine:
 
     def counters(self) -> DynamoCounters:
         return DynamoCounters(self.tables["CountersTable"], client=self.client)
+
+    def hit_counter(self) -> DynamoHitCounter:
+        return DynamoHitCounter(self.tables["ContentTable"], self.tables["CountersTable"], client=self.client)
 
 
 def _client(endpoint: str | None) -> Any:
@@ -166,6 +170,25 @@ def test_counters_are_read_in_batches_of_at_most_100_keys(engine: Engine) -> Non
     # Then every stored day comes back, and only those
     assert set(read) == set(days[::50])
     assert all(v == {"generated#lesson": 2.0, "cost_usd#lesson": 0.5} for v in read.values())
+
+
+def test_logged_hits_are_added_once_and_never_recreate_a_deleted_stats_item(engine: Engine) -> None:
+    store, counter = engine.content(), engine.hit_counter()
+    # Given 150 stored keys (more than one transaction's 99) and one key whose items TTL has deleted
+    keys = [f"k{i:03d}" for i in range(150)]
+    for key in keys:
+        store.put_content(_content(key))
+    hits = {key: KeyHits(count=2, last_at=int(NOW)) for key in keys} | {"gone": KeyHits(count=5, last_at=int(NOW))}
+    # When a batch of logged hits is added, and then delivered again
+    assert counter.add("batch-1", hits, NOW) == 300
+    assert counter.add("batch-1", hits, NOW) == 0
+    # Then every stored key counts its hits once; the deleted key was dropped, not recreated without an expiry
+    assert {store.get_stats(key)["hits"] for key in keys} == {2}
+    assert store.get_stats(keys[0])["last_access"] == int(NOW)
+    assert store.get_stats("gone") == {}
+    # And another batch adds again
+    assert counter.add("batch-2", {keys[0]: KeyHits(count=1, last_at=int(NOW) + 5)}, NOW) == 1
+    assert store.get_stats(keys[0])["hits"] == 3
 
 
 def test_job_status_never_moves_back_from_done(engine: Engine) -> None:

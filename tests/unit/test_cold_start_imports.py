@@ -45,3 +45,20 @@ def test_api_functions_do_not_import_anthropic(module: str) -> None:
     modules = imported_modules(module)
     assert "pregen.api" in modules  # the import really happened
     assert not {m for m in modules if m == "anthropic" or m.startswith("anthropic.")}
+
+
+@pytest.mark.parametrize(
+    ("module", "not_loaded"),
+    [
+        # The hit path: no preload model, no content schemas, no exam programs.
+        ("functions.get_content.app", {"pregen.prediction", "pregen.schemas", "pregen.programs"}),
+        # The worker: exam sections bring their machinery with the first section; it never serves.
+        ("functions.worker.app", {"pregen.programs", "pregen.services.exam_generation", "pregen.services.content"}),
+        # The exam API hands out exams; checking a generated one against the schemas is the worker's job.
+        ("functions.exams.app", {"pregen.schemas"}),
+    ],
+)
+def test_functions_load_only_what_their_common_path_uses(module: str, not_loaded: set[str]) -> None:
+    modules = imported_modules(module)
+    assert module in modules
+    assert not (not_loaded & modules)

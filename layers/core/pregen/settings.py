@@ -256,8 +256,8 @@ def cron_settings() -> CronSettings:
     return settings
 
 
-class UsageSettings(CountersTableSettings):
-    """usage-aggregator: the counters table only."""
+class UsageSettings(CountersTableSettings, ContentTableSettings):
+    """usage-aggregator: the counters, and the content table's stats items (hits from the log)."""
 
 
 @lru_cache(maxsize=1)

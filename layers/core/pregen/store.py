@@ -3,7 +3,7 @@
 Content table items (partition key ``pk`` = cache key, sort key ``sk``):
 
 - ``content``  the compressed body and its generation figures; never rewritten by a read.
-- ``stats``    usage count and last access: the one small write a cache hit makes.
+- ``stats``    usage count and last access, added from the hit lines of the log (``pregen.usage_log``).
 - ``inflight`` the key's queued/generating marker and the worker's lease.
 
 Every item carries ``expires_at`` (epoch seconds), the table's TTL attribute. DynamoDB deletes lazily (up to
@@ -12,9 +12,7 @@ Every item carries ``expires_at`` (epoch seconds), the table's TTL attribute. Dy
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.usage_log import KeyHits
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -78,12 +78,6 @@ def conditional(write: Callable[..., Any], **request: Any) -> bool:
             return False
         raise
     return True
-
-
-@lru_cache(maxsize=1)
-def _hit_pool() -> ThreadPoolExecutor:
-    """One small pool per container for the hit's parallel stats write (boto3 clients are thread-safe)."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="hit")
 
 
 def content_item(content: StoredContent, sk: str = "content") -> dict[str, Any]:
@@ -146,29 +140,6 @@ class DynamoContentStore:
             owner=item["owner"]["S"] if "owner" in item else None,
             created_at=float(item["created_at"]["N"]),
             expires_at=expires_at,
-        )
-
-    def serve(self, key: str, now: float) -> StoredContent | None:
-        """Read the content and count the hit, the two requests in parallel so a hit costs about one round trip.
-
-        The count is a conditional ``ADD`` on the small stats item, which is written with the content and shares
-        its expiry: it only counts when the content is there and live, so a miss or an expired item counts
-        nothing. The content item itself is never rewritten by a read.
-        """
-        counting = _hit_pool().submit(self.record_hit, key, now)
-        try:
-            return self.get_content(key, now)
-        finally:
-            counting.result()
-
-    def record_hit(self, key: str, now: float) -> bool:
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key={"pk": {"S": key}, "sk": {"S": "stats"}},
-            UpdateExpression="ADD hits :one SET last_access = :now",
-            ConditionExpression="attribute_exists(pk) AND expires_at > :now",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))}},
         )
 
     def get_stats(self, key: str) -> dict[str, Any]:
@@ -508,3 +479,73 @@ class DynamoCounters:
                     result[pk] = {k: float(v) for k, v in data.items()}
                 request = response.get("UnprocessedKeys") or {}
         return result
+
+
+class DynamoHitCounter:
+    """Adds logged hits (``pregen.usage_log``) to the keys' ``stats`` items, exactly once per delivered batch.
+
+    Each transaction holds a marker item (counters table) and up to 99 ``ADD hits`` updates; a batch delivered
+    again finds its markers and adds nothing. A key whose stats item is gone (TTL deleted it between the hit and
+    the count) is dropped rather than recreated without an expiry.
+    """
+
+    CHUNK = 99  # DynamoDB's 100 items per transaction, less the marker
+
+    def __init__(self, content_table: str, counters_table: str, client: DynamoDBClient | None = None) -> None:
+        self.content_table = content_table
+        self.counters_table = counters_table
+        self.client = client or dynamodb_client()
+
+    def add(self, batch_id: str, hits: dict[str, KeyHits], now: float) -> int:
+        """Returns the hits added (0 for a batch already applied)."""
+        keys = sorted(hits)
+        added = 0
+        for start in range(0, len(keys), self.CHUNK):
+            chunk = {k: hits[k] for k in keys[start : start + self.CHUNK]}
+            added += self._add_chunk(f"hits#{batch_id}#{start // self.CHUNK}", chunk, now)
+        return added
+
+    def _add_chunk(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> int:
+        while chunk:
+            marker = {
+                "pk": {"S": marker_pk},
+                "sk": {"S": "applied"},
+                "expires_at": {"N": str(int(now + 7 * 86_400))},  # longer than async invocation retries last
+            }
+            items: list[Any] = [
+                {
+                    "Put": {
+                        "TableName": self.counters_table,
+                        "Item": marker,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+            items += [
+                {
+                    "Update": {
+                        "TableName": self.content_table,
+                        "Key": {"pk": {"S": key}, "sk": {"S": "stats"}},
+                        "UpdateExpression": "ADD hits :n SET last_access = :at",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":n": {"N": str(h.count)}, ":at": {"N": str(h.last_at)}},
+                    }
+                }
+                for key, h in chunk.items()
+            ]
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not reasons:
+                    raise
+                failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+                if 0 in failed:
+                    return 0  # the marker exists: this chunk was applied by an earlier delivery
+                if not failed:
+                    raise
+                gone = {list(chunk)[i - 1] for i in failed}
+                chunk = {k: h for k, h in chunk.items() if k not in gone}
+                continue
+            return sum(h.count for h in chunk.values())
+        return 0

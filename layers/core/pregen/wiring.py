@@ -16,7 +16,7 @@ from pregen.settings import (
     serve_settings,
     worker_settings,
 )
-from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore, dynamodb_client
+from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore, dynamodb_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -160,6 +160,7 @@ def reset() -> None:
         cron_deps,
         analytics_deps,
         usage_deps,
+        hit_counter,
         library_deps,
         batch_deps,
         exam_deps,
@@ -217,6 +218,15 @@ def usage_deps() -> tuple[DynamoCounters, SystemClock]:
     from pregen.settings import usage_settings
 
     return DynamoCounters(usage_settings().counters_table), SystemClock()
+
+
+@lru_cache(maxsize=1)
+def hit_counter() -> DynamoHitCounter:
+    """The usage aggregator's other input: hit lines from get-content's log, added to the keys' stats items."""
+    from pregen.settings import usage_settings
+
+    s = usage_settings()
+    return DynamoHitCounter(s.content_table, s.counters_table)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from pregen.keys import cache_key, new_job_id
 from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
 from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import day_of
+from pregen.usage_log import record_hit
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
@@ -66,12 +67,13 @@ def owner_for(request: ContentRequest, caller: Caller) -> str | None:
 def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
-    """One read of the content and, on a hit, one small write to its usage counter (made in parallel with the
-    read). On a miss, enqueue or join."""
+    """One read of the content. A hit is counted by one line of log (``pregen.usage_log``), not by a request;
+    a miss enqueues or joins."""
     key = cache_key(request, caller)
     now = deps.clock.now()
-    stored = deps.store.serve(key, now)
+    stored = deps.store.get_content(key, now)
     if stored is not None:
+        record_hit(key, now)
         return Hit(key=key, content=stored)
     check_generation_allowance(caller, "miss", deps)  # only after the read: a hit never pays for the limiter
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)

@@ -1,9 +1,9 @@
 """Cost figures for analytics, from the day counters the worker keeps (never from a scan).
 
 "Cost saved" is what the hits would have cost had each been generated: hits of a kind x the average cost of
-generating that kind in the window. The hit path may not write to the counters table (one read + one small write
-on the content's own stats item), so daily hits per kind come from ``hits#<kind>`` counters when something
-aggregates them there (e.g. a flush of the CacheHit metric); without them cost saved is reported as null.
+generating that kind in the window. The hit path makes one read and no write, so daily hits per kind come from
+the ``hits#<kind>`` counters the usage aggregator keeps (see ``pregen.services.usage``); without them cost saved
+is reported as null.
 """
 
 from __future__ import annotations

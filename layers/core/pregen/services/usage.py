@@ -1,11 +1,11 @@
 """Usage counters: hits and first uses counted from the content table's stream, and the hooks other features call.
 
-The hit path may make one GetItem and one small write (``ADD hits 1`` on the key's ``stats`` item), so it cannot
-also add to the day's counters. Instead the content table streams ``NEW_AND_OLD_IMAGES`` and the usage
+The hit path makes one GetItem and no write: each hit is a log line (``pregen.usage_log``) that the usage
+aggregator adds to the key's ``stats`` item in batches. The content table streams ``NEW_AND_OLD_IMAGES`` and the
 aggregator turns each change of a ``stats`` item into day counters: ``hits = new.hits - old.hits``. A stream
 delivers every change of an item exactly once and in order per key, and the aggregator writes a batch's sums in
-one transaction guarded by a marker of the batch, so the counts are exact without a single extra request on
-the hit path.
+one transaction guarded by a marker of the batch, so the counts are exact without a single request on the hit
+path.
 
 Counter names (attributes of the day item ``day#YYYY-MM-DD``; the part after ``#`` is the dimension):
 

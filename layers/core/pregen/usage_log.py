@@ -1,0 +1,108 @@
+"""Cache hits leave the request path as one line of the function's log, and are counted from there.
+
+A hit is one GetItem and nothing else: the handler prints ``{"usage": "hit", "key": ..., "at": ...}`` to stdout,
+which Lambda ships to the function's log group. A subscription filter on that group (``HIT_FILTER_PATTERN``)
+delivers the lines in batches to the usage aggregator, which adds them to each key's small ``stats`` item in
+transactions guarded by a marker (a batch delivered again adds nothing). The stats change then flows through the
+content table's stream into the day counters, as before. The hit costs no write and no extra round trip; the
+count arrives seconds later.
+
+The line is printed, not logged: it must not depend on the log level an operator picks.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+# CloudWatch Logs filter pattern syntax for JSON log events: the subscription delivers only the hit lines.
+HIT_FILTER_PATTERN = '{ $.usage = "hit" }'
+
+
+def hit_line(key: str, now: float) -> str:
+    return json.dumps({"usage": "hit", "key": key, "at": int(now)}, separators=(",", ":"))
+
+
+def _stdout(line: str) -> None:
+    # Flushed now: a line left in a buffer when Lambda freezes the environment would be late, or lost with it.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+_sink: Callable[[str], None] = _stdout
+
+
+def record_hit(key: str, now: float) -> None:
+    """Count a hit: one line on stdout (Lambda sends it to CloudWatch Logs; no request is made here)."""
+    _sink(hit_line(key, now))
+
+
+def set_sink(sink: Callable[[str], None] | None) -> Callable[[str], None]:
+    """Where hit lines go instead of stdout (the local stack's log subscription, tests); None restores stdout.
+    Returns the previous sink."""
+    global _sink
+    previous, _sink = _sink, (sink or _stdout)
+    return previous
+
+
+# -- the aggregator's side: CloudWatch Logs subscription events -------------------------------------------------
+
+
+def subscription_event(log_events: list[dict[str, Any]], *, log_group: str, filter_name: str) -> dict[str, Any]:
+    """The event CloudWatch Logs sends a subscribed function: gzip + base64 of the batch (local stack, tests)."""
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": "local",
+        "subscriptionFilters": [filter_name],
+        "logEvents": log_events,
+    }
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+    return {"awslogs": {"data": data}}
+
+
+def decode_subscription(event: dict[str, Any]) -> dict[str, Any]:
+    """The batch inside a subscription event; a CONTROL_MESSAGE (CloudWatch's delivery check) has no events."""
+    raw = gzip.decompress(base64.b64decode(event["awslogs"]["data"]))
+    payload: dict[str, Any] = json.loads(raw)
+    return payload
+
+
+@dataclass(frozen=True)
+class KeyHits:
+    count: int
+    last_at: int
+
+
+def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
+    """Hits per key in a batch of log events. Lines that are not hit lines are ignored (a filter pattern is a
+    pre-filter, not a guarantee of shape)."""
+    counts: dict[str, KeyHits] = {}
+    for log_event in log_events:
+        try:
+            line = json.loads(str(log_event.get("message", "")).strip())
+        except ValueError:
+            continue
+        if not isinstance(line, dict) or line.get("usage") != "hit" or not isinstance(line.get("key"), str):
+            continue
+        at = line.get("at")
+        at = int(at) if isinstance(at, int | float) else int(log_event.get("timestamp", 0)) // 1000
+        seen = counts.get(line["key"])
+        counts[line["key"]] = KeyHits(
+            count=(seen.count if seen else 0) + 1, last_at=max(at, seen.last_at if seen else 0)
+        )
+    return counts
+
+
+def batch_id(log_events: Iterable[dict[str, Any]]) -> str:
+    """The same batch delivered again has the same id (log event ids are unique per line)."""
+    return hashlib.sha256("|".join(str(e.get("id", "")) for e in log_events).encode()).hexdigest()[:32]

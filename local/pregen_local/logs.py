@@ -1,0 +1,137 @@
+"""CloudWatch Logs subscriptions, locally: lines a function prints through ``pregen.usage_log`` are matched
+against the template's filter patterns and delivered to the subscribed function in batches, in the
+``awslogs`` event shape, the way CloudWatch Logs invokes a function (asynchronously: two retries, then the
+function's on-failure queue).
+
+Only the JSON equality patterns the template uses (``{ $.a.b = "value" }``, joined by ``&&``) are understood; a
+pattern outside that subset stops the stack at start rather than silently matching nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from pregen import usage_log
+from pregen.observability import logger
+from pregen_local.runtime import current_function
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pregen_local.runtime import LocalFunction
+    from pregen_local.template import LogSubscription
+
+_TERM = re.compile(r'^\$((?:\.\w+)+)\s*=\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$')
+
+
+def compile_pattern(pattern: str) -> Callable[[str], bool]:
+    """A CloudWatch Logs JSON filter pattern (equality terms joined by ``&&``) as a predicate on a log line."""
+    body = pattern.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise ValueError(f"unsupported filter pattern locally: {pattern!r}")
+    terms: list[tuple[list[str], Any]] = []
+    for raw in body[1:-1].split("&&"):
+        match = _TERM.match(raw.strip())
+        if match is None:
+            raise ValueError(f"unsupported filter pattern term locally: {raw.strip()!r}")
+        path = match.group(1).strip(".").split(".")
+        value = match.group(2) if match.group(2) is not None else float(match.group(3))
+        terms.append((path, value))
+
+    def matches(line: str) -> bool:
+        try:
+            document: Any = json.loads(line)
+        except ValueError:
+            return False
+        for path, expected in terms:
+            value = document
+            for part in path:
+                if not isinstance(value, dict) or part not in value:
+                    return False
+                value = value[part]
+            if value != expected:
+                return False
+        return True
+
+    return matches
+
+
+class LogSubscriptions:
+    """Takes the place of CloudWatch Logs for the template's subscription filters."""
+
+    def __init__(
+        self,
+        subscriptions: list[LogSubscription],
+        functions: dict[str, LocalFunction],
+        *,
+        on_failure: Callable[[str, dict[str, Any]], None] | None = None,
+        interval_s: float = 0.5,
+        attempts: int = 3,
+    ) -> None:
+        self.routes = [(s, compile_pattern(s.pattern), functions[s.function]) for s in subscriptions]
+        self.on_failure = on_failure
+        self.interval_s = interval_s
+        self.attempts = attempts
+        self.pending: dict[str, list[dict[str, Any]]] = {s.name: [] for s in subscriptions}
+        self.lock = threading.Lock()
+        self.sequence = 0
+        self.delivered = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="log-subscriptions", daemon=True)
+
+    def emit(self, line: str) -> None:
+        """The sink of ``pregen.usage_log``: print the line, as Lambda would log it, and queue it for delivery."""
+        print(line, flush=False)
+        source = current_function()
+        now_ms = int(time.time() * 1000)
+        with self.lock:
+            for subscription, matches, _ in self.routes:
+                if subscription.source == source and matches(line):
+                    self.sequence += 1
+                    self.pending[subscription.name].append(
+                        {"id": f"{now_ms:013d}{self.sequence:020d}", "timestamp": now_ms, "message": line}
+                    )
+
+    def start(self) -> None:
+        usage_log.set_sink(self.emit)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.flush()
+        usage_log.set_sink(None)
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.interval_s):
+            self.flush()
+
+    def flush(self) -> int:
+        """Deliver what is pending, one batch per subscription; returns the log events delivered."""
+        delivered = 0
+        for subscription, _, function in self.routes:
+            with self.lock:
+                batch, self.pending[subscription.name] = self.pending[subscription.name], []
+            if not batch:
+                continue
+            event = usage_log.subscription_event(
+                batch, log_group=f"/aws/lambda/{subscription.source}", filter_name=subscription.name
+            )
+            for attempt in range(1, self.attempts + 1):
+                try:
+                    function.invoke(event)
+                    delivered += len(batch)
+                    break
+                except Exception:
+                    logger.exception(
+                        "log subscription delivery failed", subscription=subscription.name, attempt=attempt
+                    )
+            else:
+                if self.on_failure is not None:
+                    self.on_failure(subscription.function, event)
+        self.delivered += delivered
+        return delivered

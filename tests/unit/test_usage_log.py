@@ -1,0 +1,105 @@
+"""Hit lines: what get-content prints, what the log subscription delivers, and how the local stack routes it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pregen import usage_log
+from pregen_local.logs import LogSubscriptions, compile_pattern
+from pregen_local.runtime import LocalFunction
+from pregen_local.template import FunctionSpec, LogSubscription, Template
+
+
+def test_a_hit_line_matches_the_templates_filter_pattern_and_round_trips() -> None:
+    (subscription,) = Template().log_subscriptions()
+    assert (subscription.source, subscription.function) == ("GetContentFunction", "UsageAggregatorFunction")
+    assert subscription.pattern == usage_log.HIT_FILTER_PATTERN
+    line = usage_log.hit_line("v1-lesson-abc", 1_900_000_000.7)
+    assert compile_pattern(subscription.pattern)(line)
+    assert not compile_pattern(subscription.pattern)('{"level": "INFO", "message": "cache hit"}')
+    events = [{"id": "1", "timestamp": 0, "message": line}]
+    event = usage_log.subscription_event(events, log_group="/aws/lambda/x", filter_name="f")
+    assert usage_log.decode_subscription(event)["logEvents"] == events
+
+
+def test_hits_are_summed_per_key_and_other_lines_are_ignored() -> None:
+    lines = [
+        usage_log.hit_line("a", 100),
+        usage_log.hit_line("b", 90),
+        usage_log.hit_line("a", 120),
+        "not json",
+        '{"usage": "miss", "key": "c"}',
+        '{"usage": "hit", "key": 7}',
+        '["usage", "hit"]',
+    ]
+    events = [{"id": str(i), "timestamp": 0, "message": line} for i, line in enumerate(lines)]
+    hits = usage_log.hits_of(events)
+    assert hits == {"a": usage_log.KeyHits(count=2, last_at=120), "b": usage_log.KeyHits(count=1, last_at=90)}
+    assert usage_log.batch_id(events) == usage_log.batch_id(json.loads(json.dumps(events)))
+    assert usage_log.batch_id(events) != usage_log.batch_id(events[1:])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "matches"),
+    [
+        ('{ $.usage = "hit" }', '{"usage": "hit"}', True),
+        ('{ $.a.b = "x" && $.n = 2 }', '{"a": {"b": "x"}, "n": 2}', True),
+        ('{ $.a.b = "x" && $.n = 2 }', '{"a": {"b": "x"}, "n": 3}', False),
+        ('{ $.usage = "hit" }', '{"other": "hit"}', False),
+    ],
+)
+def test_local_filter_patterns(pattern: str, line: str, matches: bool) -> None:
+    assert compile_pattern(pattern)(line) is matches
+
+
+def test_an_unsupported_pattern_stops_the_stack_instead_of_matching_nothing() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        compile_pattern("ERROR")
+
+
+class _Recorder(LocalFunction):
+    def __init__(self, name: str, *, fail: bool = False) -> None:
+        super().__init__(FunctionSpec(logical_id=name, module="-", handler="-", timeout=3, environment={}))
+        self.events: list[dict[str, Any]] = []
+        self.fail = fail
+        self._handler = self._handle
+
+    def _handle(self, event: dict[str, Any], context: Any) -> Any:
+        if "awslogs" in event:
+            self.events.append(usage_log.decode_subscription(event))
+            if self.fail:
+                raise RuntimeError("throttled")
+            return None
+        usage_log.record_hit(event["key"], 100)  # what get-content does on a hit
+        return None
+
+
+def test_the_local_subscription_delivers_only_the_subscribed_functions_lines_then_queues_failures() -> None:
+    source, other, sink = _Recorder("Source"), _Recorder("Other"), _Recorder("Sink", fail=True)
+    failed: list[tuple[str, dict[str, Any]]] = []
+    subscription = LogSubscription(name="hits", source="Source", function="Sink", pattern=usage_log.HIT_FILTER_PATTERN)
+    subscriptions = LogSubscriptions(
+        [subscription], {"Source": source, "Other": other, "Sink": sink}, on_failure=lambda f, e: failed.append((f, e))
+    )
+    previous = usage_log.set_sink(subscriptions.emit)
+    try:
+        source.invoke({"key": "k1"})
+        other.invoke({"key": "k2"})  # another function's log group: not subscribed
+        source.invoke({"key": "k1"})
+        assert subscriptions.flush() == 0  # every attempt failed
+    finally:
+        usage_log.set_sink(previous)
+    # Three attempts of one batch with the two lines of Source, then the function's on-failure queue
+    assert len(sink.events) == 3
+    assert [json.loads(e["message"])["key"] for e in sink.events[0]["logEvents"]] == ["k1", "k1"]
+    assert len({e["id"] for e in sink.events[0]["logEvents"]}) == 2
+    assert [f for f, _ in failed] == ["Sink"]
+    assert usage_log.decode_subscription(failed[0][1])["subscriptionFilters"] == ["hits"]
+
+
+def test_the_usage_aggregators_failed_batches_go_to_its_queue() -> None:
+    assert Template().on_failure_queue("UsageAggregatorFunction") == "UsageDeadLetterQueue"
+    assert Template().on_failure_queue("WorkerFunction") is None
