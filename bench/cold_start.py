@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import summary, write_section
+from bench.report import DOC, ratio_chart, summary, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {
@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        write_section("cold_start", "## Cold start\n\n" + text)
+        ratios = {name: figures["p50"] / base for name, figures in results.items() if "anthropic" not in name}
+        chart = ratio_chart(DOC.parent / "cold-start.png", "import time, p50, vs import boto3", ratios, target=2.0)
+        write_section("cold_start", "## Cold start\n\n" + text + "\n\n" + chart)
     return 0
 
 

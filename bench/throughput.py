@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.report import write_section
+from bench.report import DOC, ratio_chart, write_section
 
 
 def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -74,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     rows = []
+    efficiency: dict[str, float] = {}
     for concurrency in args.concurrency:
         items = args.items_per_worker * concurrency
         seconds = run(concurrency, args.latency, items)
         per_worker = items / seconds / concurrency
+        efficiency[f"{concurrency} worker(s)"] = per_worker * args.latency
         rows.append(
             f"| {concurrency} | {items} | {seconds:.1f} | {items / seconds:.2f} | {per_worker:.2f} | "
             f"{1 / args.latency:.2f} | {per_worker * args.latency:.0%} |"
@@ -107,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     if args.write:
-        write_section("throughput", "## Worker throughput\n\n" + text)
+        title = "items/s per worker vs the theoretical maximum (1.0 = 1 / latency)"
+        chart = ratio_chart(DOC.parent / "throughput.png", title, efficiency)
+        write_section("throughput", "## Worker throughput\n\n" + text + "\n\n" + chart)
     return 0
 
 
