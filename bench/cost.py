@@ -23,7 +23,7 @@ from pregen.generators.claude import AnthropicGenerator
 from pregen.models import ContentRequest, Kind
 from pregen.pricing import default_prices
 from pregen.services.batches import custom_id_for
-from pregen.settings import WorkerSettings
+from pregen.settings_worker import WorkerSettings
 from pregen_local.fake_anthropic import min_cacheable_tokens, running_fake_anthropic
 
 if TYPE_CHECKING:

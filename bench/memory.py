@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pregen.errors import LeaseHeld
 from pregen.models import Job, JobStatus, Lane
-from pregen.ports import InflightClaim, StoredContent
 from pregen.prediction import TransitionCounts
+from pregen.records import InflightClaim, StoredContent
 
 if TYPE_CHECKING:
     from pregen.clock import Clock

@@ -25,7 +25,7 @@ from moto import mock_aws
 from pregen import wiring
 from pregen.errors import LeaseHeld
 from pregen.models import Lane
-from pregen.ports import StoredContent
+from pregen.records import StoredContent
 from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
 from pregen.usage_log import KeyHits
 from pregen_local import dynamodb_local

@@ -7,7 +7,8 @@ from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
 from pregen.api import caller_from_claims
 from pregen.models import Kind, Role
-from pregen.settings import ServeSettings, SettingsError, WorkerSettings
+from pregen.settings import ServeSettings, SettingsError
+from pregen.settings_worker import WorkerSettings
 
 
 @pytest.mark.parametrize(

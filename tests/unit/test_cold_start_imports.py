@@ -50,10 +50,17 @@ def test_api_functions_do_not_import_anthropic(module: str) -> None:
 @pytest.mark.parametrize(
     ("module", "not_loaded"),
     [
-        # The hit path: no preload model, no content schemas, no exam programs.
-        ("functions.get_content.app", {"pregen.prediction", "pregen.schemas", "pregen.programs"}),
+        # The hit path: no preload model, no content schemas, no exam programs, no other function's settings,
+        # and the ports (Protocol classes) are for type checking only.
+        (
+            "functions.get_content.app",
+            {"pregen.prediction", "pregen.schemas", "pregen.programs", "pregen.settings_functions", "pregen.ports"},
+        ),
         # The worker: exam sections bring their machinery with the first section; it never serves.
-        ("functions.worker.app", {"pregen.programs", "pregen.services.exam_generation", "pregen.services.content"}),
+        (
+            "functions.worker.app",
+            {"pregen.programs", "pregen.services.exam_generation", "pregen.services.content", "pregen.ports"},
+        ),
         # The exam API hands out exams; checking a generated one against the schemas is the worker's job.
         ("functions.exams.app", {"pregen.schemas"}),
     ],

@@ -6,7 +6,7 @@ from typing import Any
 
 from pregen.limits import DEFAULT_RATE_LIMITS, RateLimits
 from pregen.models import Kind, Role
-from pregen.settings import WorkerSettings
+from pregen.settings_worker import WorkerSettings
 from pregen_local.template import load_template
 
 TEMPLATE = load_template()

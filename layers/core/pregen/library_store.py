@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from pregen.library import VoteValue
-    from pregen.ports import StoredContent
+    from pregen.records import StoredContent
 
 _FIGURES = ("validation_score", "estimated_minutes", "latency_ms", "tokens", "model", "generator", "cost_usd")
 

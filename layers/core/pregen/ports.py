@@ -1,8 +1,11 @@
-"""Ports: what the use cases need from storage, the queue and the generator. Adapters implement them."""
+"""Ports: what the use cases need from storage, the queue and the generator. Adapters implement them.
+
+For type checking only: nothing imports this module at run time (Protocol classes cost cold start); the values
+that cross the ports are in ``pregen.records``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -11,26 +14,7 @@ if TYPE_CHECKING:
     from pregen.library import Version, VersionStatus, VoteValue
     from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.prediction import TransitionCounts
-
-
-@dataclass(frozen=True)
-class StoredContent:
-    key: str
-    kind: str
-    body: dict[str, Any]
-    meta: dict[str, Any]
-    owner: str | None
-    created_at: float
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class InflightClaim:
-    """The result of trying to mark a key as in flight: we won it, or someone's job already holds it."""
-
-    won: bool
-    job_id: str
-    lane: str
+    from pregen.records import BatchOutcome, InflightClaim, StoredContent
 
 
 class ContentStore(Protocol):
@@ -150,16 +134,6 @@ class RateCounter(Protocol):
 
         Returns None when all had room, else the name of the first window that had not (nothing counted)."""
         ...
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """One request's result from a Message Batch: content, or the reason it must fall back to a direct call."""
-
-    custom_id: str
-    generation: Generation | None = None
-    error: str | None = None
-    spent_usd: float = 0.0
 
 
 class BatchGenerator(Protocol):

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from pregen.inventory import ExamRecord, ExamSlot
     from pregen.library import Version
     from pregen.models import Job
-    from pregen.ports import StoredContent
+    from pregen.records import StoredContent
     from pregen.services.exams import InventoryView
 
 

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from pregen.codec import compress, decompress
 from pregen.errors import LeaseHeld
 from pregen.models import Job, JobStatus, Lane
-from pregen.ports import InflightClaim, StoredContent
+from pregen.records import InflightClaim, StoredContent
 
 if TYPE_CHECKING:
     from collections.abc import Callable

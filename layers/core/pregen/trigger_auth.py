@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hmac
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
 from pregen.api import caller_from_claims, require_role
 from pregen.models import Caller, Role
-from pregen.settings import TriggerSettings, trigger_settings
+from pregen.settings import trigger_settings
+
+if TYPE_CHECKING:
+    from pregen.settings_functions import TriggerSettings
 
 CRON_CALLER = Caller(sub="cron-secret", role=Role.ADMIN)
 

@@ -12,8 +12,6 @@ The line is printed, not logged: it must not depend on the log level an operator
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 import json
 import sys
@@ -58,6 +56,9 @@ def set_sink(sink: Callable[[str], None] | None) -> Callable[[str], None]:
 
 def subscription_event(log_events: list[dict[str, Any]], *, log_group: str, filter_name: str) -> dict[str, Any]:
     """The event CloudWatch Logs sends a subscribed function: gzip + base64 of the batch (local stack, tests)."""
+    import base64  # here: get-content imports this module for record_hit only (cold start)
+    import gzip
+
     payload = {
         "messageType": "DATA_MESSAGE",
         "owner": "123456789012",
@@ -72,6 +73,9 @@ def subscription_event(log_events: list[dict[str, Any]], *, log_group: str, filt
 
 def decode_subscription(event: dict[str, Any]) -> dict[str, Any]:
     """The batch inside a subscription event; a CONTROL_MESSAGE (CloudWatch's delivery check) has no events."""
+    import base64
+    import gzip
+
     raw = gzip.decompress(base64.b64decode(event["awslogs"]["data"]))
     payload: dict[str, Any] = json.loads(raw)
     return payload

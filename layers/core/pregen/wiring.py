@@ -8,14 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pregen.clock import SystemClock
 from pregen.models import Lane
 from pregen.queue import SqsJobQueue
-from pregen.settings import (
-    ExamSettings,
-    QueueSettings,
-    ServeSettings,
-    WorkerSettings,
-    serve_settings,
-    worker_settings,
-)
+from pregen.settings import QueueSettings, ServeSettings, serve_settings, worker_settings
 from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore, dynamodb_client
 
 if TYPE_CHECKING:
@@ -33,6 +26,8 @@ if TYPE_CHECKING:
     from pregen.services.limits import GenerationLimiter
     from pregen.services.navigation import NavigationDeps
     from pregen.services.schedules import CronDeps
+    from pregen.settings_functions import ExamSettings
+    from pregen.settings_worker import WorkerSettings
 
 
 def _stores(

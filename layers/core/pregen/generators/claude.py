@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pregen.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
 from pregen.generators.prompts import correction_prompt, system_blocks, user_prompt
 from pregen.models import Generation, Kind, TokenUsage
-from pregen.ports import BatchOutcome
+from pregen.records import BatchOutcome
 from pregen.schemas import request_problems, schema_for
 
 if TYPE_CHECKING:

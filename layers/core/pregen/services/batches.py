@@ -28,7 +28,8 @@ from pregen.services.generation import JobMessage, WorkerDeps, store_generation
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
-    from pregen.ports import BatchGenerator, BatchOutcome, BatchStore, JobQueue
+    from pregen.ports import BatchGenerator, BatchStore, JobQueue
+    from pregen.records import BatchOutcome
 
 # The provider ends a batch within 24 h; a batch still open past that (plus a margin) is treated as expired.
 BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600

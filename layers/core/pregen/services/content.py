@@ -14,7 +14,8 @@ from pregen.usage_log import record_hit
 
 if TYPE_CHECKING:
     from pregen.clock import Clock
-    from pregen.ports import ContentStore, Counters, JobQueue, JobStore, StoredContent
+    from pregen.ports import ContentStore, Counters, JobQueue, JobStore
+    from pregen.records import StoredContent
     from pregen.services.limits import GenerationLimiter
 
 

@@ -11,7 +11,7 @@ from pregen import telemetry
 from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
 from pregen.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
 from pregen.observability import logger
-from pregen.ports import StoredContent
+from pregen.records import StoredContent
 from pregen.schemas import validate_content
 from pregen.services.library import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
     from pregen.library import VoteValue
     from pregen.models import Job
-    from pregen.ports import ContentStore, LibraryStore, StoredContent
+    from pregen.ports import ContentStore, LibraryStore
+    from pregen.records import StoredContent
     from pregen.services.content import ServeDeps
 
 _VOTE_ATTEMPTS = 5
