@@ -18,6 +18,14 @@ from bench.report import DOC, ratio_chart, summary, write_section
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {
     "import boto3 (the reference)": "boto3",
+    # What the libraries alone cost, before any of our code: the floor of an API function and of the worker.
+    "floor of an API function: boto3 + pydantic + Powertools resolver with validation": (
+        "boto3, pydantic.main, aws_lambda_powertools.metrics, aws_lambda_powertools.event_handler.openapi.params, "
+        "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
+    ),
+    "floor of the worker: boto3 + pydantic + Powertools batch": (
+        "boto3, pydantic.main, aws_lambda_powertools.metrics, aws_lambda_powertools.utilities.batch"
+    ),
     "get-content": "functions.get_content.app",
     "pre-generate": "functions.pre_generate.app",
     "analytics": "functions.analytics.app",
@@ -97,10 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, figures in results.items():
         lines.append(f"| {name} | {figures['p50']:.0f} | {figures['p99']:.0f} | {figures['p50'] / base:.2f}x |")
+    api_floor, worker_floor = (results[n]["p50"] for n in list(MODULES)[1:3])
+    lines += [
+        "",
+        f"The floors are the libraries alone: {api_floor / base:.2f}x for an API function and "
+        f"{worker_floor / base:.2f}x for the worker before a line of Pregen runs. Pregen's own modules add "
+        f"{results['get-content']['p50'] - api_floor:.0f} ms to get-content and "
+        f"{results['worker']['p50'] - worker_floor:.0f} ms to the worker (p50 differences, so within the noise of "
+        "a shared machine). The Anthropic SDK is imported with the first Claude call only.",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.write:
-        ratios = {name: figures["p50"] / base for name, figures in results.items() if "anthropic" not in name}
+        ratios = {
+            name.split(":")[0]: figures["p50"] / base for name, figures in results.items() if "anthropic" not in name
+        }
         chart = ratio_chart(DOC.parent / "cold-start.png", "import time, p50, vs import boto3", ratios, target=2.0)
         write_section("cold_start", "## Cold start\n\n" + text + "\n\n" + chart)
     return 0
