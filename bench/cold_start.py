@@ -13,11 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import DOC, ratio_chart, summary, write_section
+from bench.report import DOC, percentile, ratio_chart, summary, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = "import boto3 (the reference)"
 MODULES = {
-    "import boto3 (the reference)": "boto3",
+    REFERENCE: "boto3",
     # What the libraries alone cost, before any of our code: the floor of an API function and of the worker.
     "floor of an API function: boto3 + pydantic + Powertools resolver with validation": (
         "boto3, pydantic.main, aws_lambda_powertools.metrics, aws_lambda_powertools.event_handler.openapi.params, "
@@ -80,6 +81,13 @@ def import_ms(modules: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def paired_order(run: int) -> list[tuple[str, str]]:
+    """The modules other than the reference, in an order that rotates from run to run."""
+    others = [(name, modules) for name, modules in MODULES.items() if name != REFERENCE]
+    shift = run % len(others)
+    return others[shift:] + others[:shift]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
@@ -88,39 +96,50 @@ def main(argv: list[str] | None = None) -> int:
     compile_bytecode()
     for modules in MODULES.values():  # warm the file cache once
         import_ms(modules)
+    reference = MODULES[REFERENCE]
     samples: dict[str, list[float]] = {name: [] for name in MODULES}
-    for _ in range(args.runs):
-        for name, modules in MODULES.items():
-            samples[name].append(import_ms(modules))
+    paired: dict[str, list[float]] = {name: [] for name in MODULES if name != REFERENCE}
+    for run in range(args.runs):
+        for name, modules in paired_order(run):
+            # Each module is timed right next to its own `import boto3`, in alternating order: this shared machine
+            # switches between a fast and a slow state (about 1.35x apart) every few seconds, and a ratio of two
+            # adjacent samples is taken in one state, where a ratio of two medians may mix the two.
+            first, second = (modules, reference) if run % 2 else (reference, modules)
+            a, b = import_ms(first), import_ms(second)
+            module_ms, boto3_ms = (a, b) if run % 2 else (b, a)
+            samples[name].append(module_ms)
+            samples[REFERENCE].append(boto3_ms)
+            paired[name].append(module_ms / boto3_ms)
     results = {name: summary(values) for name, values in samples.items()}
-    base = results["import boto3 (the reference)"]["p50"]
+    ratio = {name: percentile(values, 50) for name, values in paired.items()}
     lines = [
         f"Command: `.venv/bin/python -m bench.cold_start --runs {args.runs} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; each figure is "
-        "the time to import the module in a fresh process (bytecode already compiled), interleaved run by run.",
+        "the time to import the module in a fresh process (bytecode already compiled). Each sample of a module is "
+        "paired with an `import boto3` taken right before or after it; the ratio is the median of those paired "
+        "ratios, the honest figure on a machine whose speed drifts. The p50 columns are for scale.",
         "",
-        "| module | p50 ms | p99 ms | p50 vs import boto3 |",
+        "| module | p50 ms | min ms | ratio to import boto3 (median of paired samples) |",
         "|---|---|---|---|",
     ]
     for name, figures in results.items():
-        lines.append(f"| {name} | {figures['p50']:.0f} | {figures['p99']:.0f} | {figures['p50'] / base:.2f}x |")
-    api_floor, worker_floor = (results[n]["p50"] for n in list(MODULES)[1:3])
+        shown = "1.00x (the reference)" if name == REFERENCE else f"{ratio[name]:.2f}x"
+        lines.append(f"| {name} | {figures['p50']:.0f} | {min(samples[name]):.0f} | {shown} |")
+    api_floor, worker_floor = (ratio[n] for n in list(MODULES)[1:3])
     lines += [
         "",
-        f"The floors are the libraries alone: {api_floor / base:.2f}x for an API function and "
-        f"{worker_floor / base:.2f}x for the worker before a line of Pregen runs. Pregen's own modules add "
-        f"{results['get-content']['p50'] - api_floor:.0f} ms to get-content and "
-        f"{results['worker']['p50'] - worker_floor:.0f} ms to the worker (p50 differences, so within the noise of "
-        "a shared machine). The Anthropic SDK is imported with the first Claude call only.",
+        f"The floors are the libraries alone: {api_floor:.2f}x for an API function and {worker_floor:.2f}x for the "
+        f"worker before a line of Pregen runs; Pregen's own modules add {ratio['get-content'] - api_floor:+.2f}x to "
+        f"get-content and {ratio['worker'] - worker_floor:+.2f}x to the worker. The Anthropic SDK is imported with "
+        "the first Claude call only.",
     ]
     text = "\n".join(lines)
     print(text)
     if args.write:
-        ratios = {
-            name.split(":")[0]: figures["p50"] / base for name, figures in results.items() if "anthropic" not in name
-        }
-        chart = ratio_chart(DOC.parent / "cold-start.png", "import time, p50, vs import boto3", ratios, target=2.0)
+        chart_ratios = {name.split(":")[0]: r for name, r in ratio.items() if "anthropic" not in name}
+        title = "import time vs import boto3 (median of paired ratios)"
+        chart = ratio_chart(DOC.parent / "cold-start.png", title, chart_ratios, target=2.0)
         write_section("cold_start", "## Cold start\n\n" + text + "\n\n" + chart)
     return 0
 
