@@ -102,13 +102,16 @@ class LogSubscriptions:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join(timeout=5)
+        self.thread.join()  # a flush in progress finishes first, so the last one below never runs beside it
         self.flush()
         usage_log.set_sink(None)
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.interval_s):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # e.g. the on-failure queue is unreachable: keep delivering the next batches
+                logger.exception("log subscription delivery error")
 
     def flush(self) -> int:
         """Deliver what is pending, one batch per subscription; returns the log events delivered."""
@@ -133,5 +136,6 @@ class LogSubscriptions:
             else:
                 if self.on_failure is not None:
                     self.on_failure(subscription.function, event)
-        self.delivered += delivered
+        with self.lock:
+            self.delivered += delivered
         return delivered

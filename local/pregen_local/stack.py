@@ -16,10 +16,13 @@ import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pregen_local import devjwt
 from pregen_local.template import ROOT, Resources, Template
+
+if TYPE_CHECKING:
+    from pregen_local.logs import LogSubscriptions
 
 STATE_FILE = ROOT / ".local" / "stack.json"
 
@@ -126,7 +129,7 @@ class LocalStack:
             )
             stream_poller.start()
             self.pollers.append(stream_poller)
-        self.pollers.append(self._log_subscriptions(template, resources, functions, sqs))
+        self.log_subscriptions = self._log_subscriptions(template, resources, functions, sqs)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
         from pregen_local import dashboard, openapi
@@ -157,7 +160,9 @@ class LocalStack:
         return state
 
     @staticmethod
-    def _log_subscriptions(template: Template, resources: Resources, functions: dict[str, Any], sqs: Any) -> Any:
+    def _log_subscriptions(
+        template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
+    ) -> LogSubscriptions:
         """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
         from pregen_local.logs import LogSubscriptions
 
@@ -181,10 +186,13 @@ class LocalStack:
         return subscriptions
 
     def stop(self) -> None:
+        # Inputs first (HTTP, schedules), then the log subscriptions' last delivery, then the pollers, so the
+        # stats changes of that delivery still reach the day counters before the stream poller stops.
+        self.http.shutdown()
+        self.scheduler.stop()
+        self.log_subscriptions.stop()
         for poller in self.pollers:
             poller.stop()
-        self.scheduler.stop()
-        self.http.shutdown()
         if self.moto is not None:
             self.moto.stop()
         self.stopped.set()

@@ -25,21 +25,38 @@ def test_a_hit_line_matches_the_templates_filter_pattern_and_round_trips() -> No
     assert usage_log.decode_subscription(event)["logEvents"] == events
 
 
-def test_hits_are_summed_per_key_and_other_lines_are_ignored() -> None:
+T = 1_900_000_000
+
+
+def test_hits_are_summed_per_key_and_odd_lines_are_skipped_not_fatal() -> None:
     lines = [
-        usage_log.hit_line("a", 100),
-        usage_log.hit_line("b", 90),
-        usage_log.hit_line("a", 120),
+        usage_log.hit_line("a", T + 100),
+        usage_log.hit_line("b", T + 90),
+        usage_log.hit_line("a", T + 120),
         "not json",
         '{"usage": "miss", "key": "c"}',
         '{"usage": "hit", "key": 7}',
+        '{"usage": "hit", "key": ""}',
+        json.dumps({"usage": "hit", "key": "k" * 2049, "at": T}),
         '["usage", "hit"]',
     ]
-    events = [{"id": str(i), "timestamp": 0, "message": line} for i, line in enumerate(lines)]
+    events = [{"id": str(i), "timestamp": (T + 5) * 1000, "message": line} for i, line in enumerate(lines)]
     hits = usage_log.hits_of(events)
-    assert hits == {"a": usage_log.KeyHits(count=2, last_at=120), "b": usage_log.KeyHits(count=1, last_at=90)}
+    assert hits == {"a": usage_log.KeyHits(count=2, last_at=T + 120), "b": usage_log.KeyHits(count=1, last_at=T + 90)}
     assert usage_log.batch_id(events) == usage_log.batch_id(json.loads(json.dumps(events)))
     assert usage_log.batch_id(events) != usage_log.batch_id(events[1:])
+
+
+@pytest.mark.parametrize("at", ["NaN", "Infinity", "1e300", "true", '"soon"', "12"])
+def test_an_absurd_hit_time_falls_back_to_the_log_events_timestamp(at: str) -> None:
+    events = [{"id": "1", "timestamp": T * 1000, "message": f'{{"usage": "hit", "key": "a", "at": {at}}}'}]
+    assert usage_log.hits_of(events) == {"a": usage_log.KeyHits(count=1, last_at=T)}
+
+
+def test_log_events_without_ids_still_get_distinct_batch_ids() -> None:
+    first = [{"timestamp": T * 1000, "message": usage_log.hit_line("a", T)}]
+    second = [{"timestamp": T * 1000 + 1, "message": usage_log.hit_line("a", T)}]
+    assert usage_log.batch_id(first) != usage_log.batch_id(second)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ Every item carries ``expires_at`` (epoch seconds), the table's TTL attribute. Dy
 
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -490,6 +492,8 @@ class DynamoHitCounter:
     """
 
     CHUNK = 99  # DynamoDB's 100 items per transaction, less the marker
+    CONFLICT_RETRIES = 5
+    MARKER_DAYS = 15
 
     def __init__(self, content_table: str, counters_table: str, client: DynamoDBClient | None = None) -> None:
         self.content_table = content_table
@@ -506,46 +510,58 @@ class DynamoHitCounter:
         return added
 
     def _add_chunk(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> int:
+        conflicts = 0
         while chunk:
-            marker = {
-                "pk": {"S": marker_pk},
-                "sk": {"S": "applied"},
-                "expires_at": {"N": str(int(now + 7 * 86_400))},  # longer than async invocation retries last
-            }
-            items: list[Any] = [
-                {
-                    "Put": {
-                        "TableName": self.counters_table,
-                        "Item": marker,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            ]
-            items += [
-                {
-                    "Update": {
-                        "TableName": self.content_table,
-                        "Key": {"pk": {"S": key}, "sk": {"S": "stats"}},
-                        "UpdateExpression": "ADD hits :n SET last_access = :at",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":n": {"N": str(h.count)}, ":at": {"N": str(h.last_at)}},
-                    }
-                }
-                for key, h in chunk.items()
-            ]
             try:
-                self.client.transact_write_items(TransactItems=items)
+                self.client.transact_write_items(TransactItems=self._chunk_items(marker_pk, chunk, now))
             except ClientError as exc:
                 reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not reasons:
                     raise
-                failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-                if 0 in failed:
+                codes = [r.get("Code") or "None" for r in reasons]
+                if codes[0] == "ConditionalCheckFailed":
                     return 0  # the marker exists: this chunk was applied by an earlier delivery
-                if not failed:
-                    raise
-                gone = {list(chunk)[i - 1] for i in failed}
-                chunk = {k: h for k, h in chunk.items() if k not in gone}
-                continue
+                gone = {key for key, code in zip(chunk, codes[1:], strict=False) if code == "ConditionalCheckFailed"}
+                if gone:
+                    chunk = {k: h for k, h in chunk.items() if k not in gone}
+                    continue
+                # Batches of several log streams are delivered at once, and a popular key is in most of them:
+                # two transactions on one stats item cancel each other (TransactionConflict), which botocore
+                # does not retry. Retry here, with jitter, before letting the batch fail to Lambda's retries.
+                if all(code in {"TransactionConflict", "None"} for code in codes) and conflicts < self.CONFLICT_RETRIES:
+                    conflicts += 1
+                    time.sleep(random.uniform(0.05, 0.2) * conflicts)
+                    continue
+                raise
             return sum(h.count for h in chunk.values())
         return 0
+
+    def _chunk_items(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> list[Any]:
+        marker = {
+            "pk": {"S": marker_pk},
+            "sk": {"S": "applied"},
+            # Longer than a failed batch can wait in UsageDeadLetterQueue (14 days): a replay adds nothing twice.
+            "expires_at": {"N": str(int(now + self.MARKER_DAYS * 86_400))},
+        }
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.counters_table,
+                    "Item": marker,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        items += [
+            {
+                "Update": {
+                    "TableName": self.content_table,
+                    "Key": {"pk": {"S": key}, "sk": {"S": "stats"}},
+                    "UpdateExpression": "ADD hits :n SET last_access = :at",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":n": {"N": str(h.count)}, ":at": {"N": str(h.last_at)}},
+                }
+            }
+            for key, h in chunk.items()
+        ]
+        return items

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -87,26 +88,45 @@ class KeyHits:
     last_at: int
 
 
+# A key DynamoDB accepts as a partition key, and an epoch DynamoDB and the day counters can use.
+_MAX_KEY_BYTES = 2048
+_EPOCH_RANGE = (1_000_000_000, 10_000_000_000)
+
+
+def _hit_at(value: Any, log_event: dict[str, Any]) -> int:
+    """The hit's time from the line, or the log event's timestamp when the line's is missing or absurd."""
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if number and _EPOCH_RANGE[0] <= value < _EPOCH_RANGE[1]:
+        return int(value)
+    stamp = log_event.get("timestamp")
+    return int(stamp) // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else 0
+
+
 def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
-    """Hits per key in a batch of log events. Lines that are not hit lines are ignored (a filter pattern is a
-    pre-filter, not a guarantee of shape)."""
+    """Hits per key in a batch of log events. A line that is not a well-formed hit line is skipped, never an
+    error: a filter pattern is a pre-filter, not a guarantee of shape, and one odd line must not hold back the
+    batch's other hits."""
     counts: dict[str, KeyHits] = {}
     for log_event in log_events:
         try:
             line = json.loads(str(log_event.get("message", "")).strip())
         except ValueError:
             continue
-        if not isinstance(line, dict) or line.get("usage") != "hit" or not isinstance(line.get("key"), str):
+        if not isinstance(line, dict) or line.get("usage") != "hit":
             continue
-        at = line.get("at")
-        at = int(at) if isinstance(at, int | float) else int(log_event.get("timestamp", 0)) // 1000
-        seen = counts.get(line["key"])
-        counts[line["key"]] = KeyHits(
-            count=(seen.count if seen else 0) + 1, last_at=max(at, seen.last_at if seen else 0)
-        )
+        key = line.get("key")
+        if not isinstance(key, str) or not 0 < len(key.encode()) <= _MAX_KEY_BYTES:
+            continue
+        at = _hit_at(line.get("at"), log_event)
+        if not at:
+            continue
+        seen = counts.get(key)
+        counts[key] = KeyHits(count=(seen.count if seen else 0) + 1, last_at=max(at, seen.last_at if seen else 0))
     return counts
 
 
 def batch_id(log_events: Iterable[dict[str, Any]]) -> str:
-    """The same batch delivered again has the same id (log event ids are unique per line)."""
-    return hashlib.sha256("|".join(str(e.get("id", "")) for e in log_events).encode()).hexdigest()[:32]
+    """The same batch delivered again has the same id (log event ids are unique per line; without one, the
+    event's timestamp and message stand in)."""
+    parts = [str(e.get("id") or f"{e.get('timestamp')}:{e.get('message')}") for e in log_events]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
