@@ -69,7 +69,7 @@ class LogSubscriptions:
         functions: dict[str, LocalFunction],
         *,
         on_failure: Callable[[str, dict[str, Any]], None] | None = None,
-        interval_s: float = 0.5,
+        interval_s: float = 1.0,
         attempts: int = 3,
     ) -> None:
         self.routes = [(s, compile_pattern(s.pattern), functions[s.function]) for s in subscriptions]
