@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from pregen.codec import compress, decompress
 from pregen.inventory import ActivityPage, ExamRecord, ExamSlot, ExamStatus, SlotGone
-from pregen.store import conditional, deserialize, dynamodb_client, serialize
+from pregen.store import cancellation_codes, conditional, deserialize, dynamodb_client, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,14 +41,6 @@ def _n(value: float) -> dict[str, str]:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _cancelled(exc: ClientError) -> list[str] | None:
-    """The per-item reasons of a cancelled transaction, or None when the error is something else."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    reasons: list[Any] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-    return [str(r.get("Code", "None")) for r in reasons]
 
 
 def _slot_from(item: dict[str, Any]) -> ExamSlot:
@@ -150,7 +142,7 @@ class DynamoExamInventory:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if _cancelled(exc) is not None:
+            if cancellation_codes(exc) is not None:
                 return False
             raise
         return True
@@ -207,7 +199,7 @@ class DynamoExamInventory:
             try:
                 self._claim_transaction(slot, update, values)
             except ClientError as exc:
-                reasons = _cancelled(exc)
+                reasons = cancellation_codes(exc)
                 if reasons is None:
                     raise
                 if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
@@ -308,7 +300,7 @@ class DynamoExamInventory:
                 ]
             )
         except ClientError as exc:
-            reasons = _cancelled(exc)
+            reasons = cancellation_codes(exc)
             if reasons is None:
                 raise
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -403,7 +395,7 @@ class DynamoExamInventory:
                 ]
             )
         except ClientError as exc:
-            reasons = _cancelled(exc)
+            reasons = cancellation_codes(exc)
             if reasons is not None and "ConditionalCheckFailed" in reasons:
                 return False  # our lease ran out and someone else assembles, or it is published already
             raise  # a conflict: the section message is retried and assembly taken up again

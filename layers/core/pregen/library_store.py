@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pregen.library import Version, VersionStatus
-from pregen.store import content_from_item, content_item, deserialize, dynamodb_client, serialize
+from pregen.store import cancellation_codes, content_from_item, content_item, deserialize, dynamodb_client, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,11 +33,8 @@ _FIGURES = ("validation_score", "estimated_minutes", "latency_ms", "tokens", "mo
 
 def _cancelled_on_condition(exc: ClientError) -> bool:
     """A transaction that failed only because one of its conditions did not hold."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
-    codes = {r.get("Code") for r in reasons}
-    return bool(codes) and codes <= {"ConditionalCheckFailed", "None", None}
+    codes = set(cancellation_codes(exc) or [])
+    return bool(codes) and codes <= {"ConditionalCheckFailed", "None"}
 
 
 def _condition_failed(exc: ClientError) -> bool:

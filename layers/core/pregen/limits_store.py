@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pregen.store import dynamodb_client
+from pregen.store import cancellation_codes, dynamodb_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,12 +59,12 @@ class DynamoRateCounter:
             error = exc.response.get("Error", {}).get("Code")
             if error == "ConditionalCheckFailedException":
                 return windows[0][0]
-            if error == "TransactionCanceledException":
-                reasons: list[Any] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-                for (name, _, _), reason in zip(windows, reasons, strict=False):
-                    if reason.get("Code") == "ConditionalCheckFailed":
+            codes = cancellation_codes(exc)
+            if codes is not None:
+                for (name, _, _), code in zip(windows, codes, strict=False):
+                    if code == "ConditionalCheckFailed":
                         return name
-                if not any(r.get("Code") not in (None, "None") for r in reasons):
+                if all(code == "None" for code in codes):
                     return windows[0][0]  # reasons not reported: name the shortest window
             raise
         return None

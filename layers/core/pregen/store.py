@@ -82,6 +82,22 @@ def conditional(write: Callable[..., Any], **request: Any) -> bool:
     return True
 
 
+def cancellation_codes(exc: ClientError) -> list[str] | None:
+    """The per-item reasons of a cancelled transaction (``"None"`` for an item that was fine), in the order of its
+    items; None when the error is something else."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons: list[Any] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
+    return [str(r.get("Code") or "None") for r in reasons]
+
+
+def applied_marker(table: str, pk: str, expires_at: float) -> dict[str, Any]:
+    """The first item of an exactly-once transaction: a marker that must not exist yet. A batch delivered again
+    finds it, and its transaction is cancelled with ``ConditionalCheckFailed`` on item 0."""
+    item = {"pk": {"S": pk}, "sk": {"S": "applied"}, "expires_at": {"N": str(int(expires_at))}}
+    return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
 def content_item(content: StoredContent, sk: str = "content") -> dict[str, Any]:
     """The item holding a content body (compressed) and its figures; also the shape of a library version."""
     item: dict[str, Any] = {
@@ -436,22 +452,13 @@ class DynamoCounters:
         per_day = {day: counts for day, counts in per_day.items() if counts}
         if not per_day:
             return True
-        marker = {
-            "pk": {"S": f"batch#{batch_id}"},
-            "sk": {"S": "applied"},
-            "expires_at": {"N": str(int(now + 7 * 86_400))},  # longer than a stream's 24 h retention
-        }
-        items: list[Any] = [
-            {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}
-        ]
+        # Longer than a stream's 24 h retention.
+        items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + 7 * 86_400)]
         items += [{"Update": self._add_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and any(
-                r.get("Code") == "ConditionalCheckFailed" for r in reasons[:1]
-            ):
+            if (cancellation_codes(exc) or [])[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise
         return True
@@ -515,10 +522,9 @@ class DynamoHitCounter:
             try:
                 self.client.transact_write_items(TransactItems=self._chunk_items(marker_pk, chunk, now))
             except ClientError as exc:
-                reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException" or not reasons:
+                codes = cancellation_codes(exc)
+                if not codes:
                     raise
-                codes = [r.get("Code") or "None" for r in reasons]
                 if codes[0] == "ConditionalCheckFailed":
                     return 0  # the marker exists: this chunk was applied by an earlier delivery
                 gone = {key for key, code in zip(chunk, codes[1:], strict=False) if code == "ConditionalCheckFailed"}
@@ -537,21 +543,8 @@ class DynamoHitCounter:
         return 0
 
     def _chunk_items(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> list[Any]:
-        marker = {
-            "pk": {"S": marker_pk},
-            "sk": {"S": "applied"},
-            # Longer than a failed batch can wait in UsageDeadLetterQueue (14 days): a replay adds nothing twice.
-            "expires_at": {"N": str(int(now + self.MARKER_DAYS * 86_400))},
-        }
-        items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self.counters_table,
-                    "Item": marker,
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
+        # Longer than a failed batch can wait in UsageDeadLetterQueue (14 days): a replay adds nothing twice.
+        items: list[Any] = [applied_marker(self.counters_table, marker_pk, now + self.MARKER_DAYS * 86_400)]
         items += [
             {
                 "Update": {
