@@ -148,6 +148,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
     kinds = set(generated) | set(hits) | set(misses)
     expired, expiring = _expiries(per_day, days, moment)
     exams_by_type = ints("exam_generated")
+    # Not built: nothing feeds the gauges yet (see pregen.services.usage), so these read 0.
     users_total, users_with = int(gauges.get(USERS_TOTAL, 0)), int(gauges.get(USERS_WITH_PREGEN, 0))
     unused_pregen = int(gauges.get(PREGEN_UNUSED, 0))
     return {

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from pregen.ports import Counters
 
-# Standing totals (the ``gauges`` item), kept by the exam inventory: add +1/-1 as they change.
+# Standing totals (the ``gauges`` item), meant to be kept by the exam inventory with +1/-1 as they change.
+# NOT BUILT: nothing adds to them yet, so analytics reports userStats and averageExamsPerUser as 0.
 USERS_TOTAL = "users_total"  # learners with an exam inventory
 USERS_WITH_PREGEN = "users_with_pregen"  # of those, learners holding at least one unused pre-generated exam
 PREGEN_UNUSED = "pregen_unused"  # unused pre-generated exams held across all learners
