@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template unit integration e2e bench bench-faults bench-load clean
+.PHONY: help run test lint typecheck template unit integration moved-clock e2e bench bench-faults bench-load clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
@@ -33,7 +33,7 @@ $(SAM_VENV)/.installed:
 run: $(VENV)/.installed
 	$(BIN)/python -m pregen_local.stack
 
-test: lint typecheck template unit integration e2e
+test: lint typecheck template unit integration moved-clock e2e
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -51,6 +51,12 @@ unit: $(VENV)/.installed
 
 integration: $(VENV)/.installed
 	$(PYTEST) tests/integration -q
+
+# The unit and integration tiers again with the process clock moved (tests/conftest.py, PREGEN_TEST_CLOCK): 400 days
+# ahead, and into the last minutes of a year, so a test that depends on today's date or on a month or year fails here.
+moved-clock: $(VENV)/.installed
+	PREGEN_TEST_CLOCK=+400d $(PYTEST) tests/unit tests/integration -q
+	PREGEN_TEST_CLOCK=2028-12-31T23:50:00Z $(PYTEST) tests/unit tests/integration -q
 
 e2e: $(VENV)/.installed
 	$(PYTEST) tests/e2e -q

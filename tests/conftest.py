@@ -1,8 +1,12 @@
-"""Shared test set-up: fake AWS credentials so nothing can ever reach a real account."""
+"""Shared test set-up: fake AWS credentials so nothing can ever reach a real account, and, when asked, a process
+clock moved far from today (``PREGEN_TEST_CLOCK``), so a test that depends on the calendar fails here first."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +35,46 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return event
+
+
+# PREGEN_TEST_CLOCK moves the whole process's wall clock (time.time, datetime.now, ...) for the run: "+400d" from
+# today, or an instant such as "2028-12-31T23:30:00Z". The clock keeps ticking from there; monotonic time is not
+# moved. `make test` runs the unit and integration tiers once more each way (Makefile: moved-clock).
+_SHIFT = re.compile(r"^\+(\d+)d$")
+_travel: Any = None
+
+
+def moved_clock_destination(value: str, today: dt.datetime) -> dt.datetime:
+    """Where PREGEN_TEST_CLOCK sends the clock: days ahead of ``today``, or an ISO 8601 instant (UTC if naive)."""
+    if match := _SHIFT.match(value.strip()):
+        return today + dt.timedelta(days=int(match.group(1)))
+    try:
+        at = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise pytest.UsageError(f"PREGEN_TEST_CLOCK={value!r}: expected '+<days>d' or an ISO 8601 instant") from exc
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _travel  # noqa: PLW0603 - one travel for the whole session, started before any test module is imported
+    value = os.environ.get("PREGEN_TEST_CLOCK", "")
+    if not value or _travel is not None:
+        return
+    import time_machine
+
+    destination = moved_clock_destination(value, dt.datetime.now(tz=dt.UTC))
+    _travel = time_machine.travel(destination, tick=True)
+    _travel.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _travel  # noqa: PLW0603
+    if _travel is not None:
+        _travel.stop()
+        _travel = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _travel is None:
+        return None
+    return f"clock moved to {dt.datetime.now(tz=dt.UTC).isoformat(timespec='seconds')} (PREGEN_TEST_CLOCK)"

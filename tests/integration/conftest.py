@@ -16,6 +16,7 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from pregen import usage_log, wiring
+from pregen.clock import FrozenClock
 from pregen_local.poller import to_lambda_record
 from pregen_local.runtime import LambdaContext
 from pregen_local.template import Resources, Template
@@ -87,6 +88,16 @@ def atomic_requests() -> Iterator[None]:
 
     with mock.patch.object(BaseClient, "_make_api_call", serialized):
         yield
+
+
+def freeze(at: float) -> FrozenClock:
+    """One frozen clock for the serving, worker and analytics dependencies (built once, like a warm container), so
+    a test reads the days it wrote, whatever the calendar says."""
+    clock = FrozenClock(at)
+    wiring.serve_deps().clock = clock
+    wiring.worker_deps().clock = clock
+    wiring.analytics_deps().clock = clock
+    return clock
 
 
 def api_event(

@@ -14,12 +14,11 @@ from functions.analytics import app as analytics_app
 from functions.get_content import app as get_content
 from functions.usage_aggregator import app as usage_aggregator
 from pregen import wiring
-from pregen.clock import FrozenClock
 from pregen.services.usage import PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN, record_claim
 from pregen_local.runtime import LambdaContext, LocalFunction
 from pregen_local.streams import StreamPoller
 from tests.conftest import load_event
-from tests.integration.conftest import api_event, call, deliver_hit_lines, run_worker
+from tests.integration.conftest import api_event, call, deliver_hit_lines, freeze, run_worker
 
 if TYPE_CHECKING:
     import pytest
@@ -34,15 +33,6 @@ QSET = {"kind": "question_set", "subject": "Biology", "topic": "Cells", "questio
 
 def exam(exam_type: str, topic: str) -> dict[str, str]:
     return {"kind": "exam", "subject": "Biology", "topic": topic, "exam_type": exam_type, "count": "5"}
-
-
-def freeze(at: float) -> FrozenClock:
-    """One frozen clock for every function's dependencies (they are built once, like a warm container)."""
-    clock = FrozenClock(at)
-    wiring.serve_deps().clock = clock
-    wiring.worker_deps().clock = clock
-    wiring.analytics_deps().clock = clock
-    return clock
 
 
 def get(query: dict[str, str], sub: str = "alice") -> int:

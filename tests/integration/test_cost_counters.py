@@ -11,7 +11,7 @@ from functions.analytics import app as analytics
 from functions.get_content import app as get_content
 from pregen import wiring
 from pregen.models import ContentRequest, Generation, TokenUsage
-from tests.integration.conftest import api_event, call, run_worker
+from tests.integration.conftest import api_event, call, freeze, run_worker
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Aws
@@ -34,7 +34,9 @@ class PricedGenerator:
 
 
 def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None:
-    # Given two learners who each miss a different lesson, generated on the small model at $0.01 each
+    # Given a day the test controls, and two learners who each miss a different lesson, generated on the small
+    # model at $0.01 each
+    clock = freeze(dt.datetime(2027, 3, 31, 23, 0, tzinfo=dt.UTC).timestamp())
     wiring.worker_deps().generator = PricedGenerator("claude-haiku-5-5", 0.01)
     for sub, topic in (("ann", "Cells"), ("ben", "Genes")):
         query = {"kind": "lesson", "subject": "Biology", "topic": topic}
@@ -42,7 +44,7 @@ def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None
     run_worker(aws)
 
     # Then the day's totals hold the cost per kind and per model...
-    day = dt.datetime.now(tz=dt.UTC).date().isoformat()
+    day = dt.datetime.fromtimestamp(clock.now(), tz=dt.UTC).date().isoformat()
     table = aws.resources.tables["CountersTable"]
     totals = wiring.worker_deps().counters.read_days([day])[day]
     assert totals["cost_usd#lesson"] == pytest.approx(0.02)
@@ -53,7 +55,8 @@ def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None
         item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"day#{day}"}, "sk": {"S": f"learner#{sub}"}})
         assert float(item["Item"]["cost_usd"]["N"]) == pytest.approx(0.01)
     # And analytics shows cost per model and the average per kind
-    status, _, figures = call(analytics, api_event("analytics.json", sub="ops", role="admin"))
+    window = {"from": day, "to": day}
+    status, _, figures = call(analytics, api_event("analytics.json", sub="ops", role="admin", query=window))
     assert status == 200
     assert figures["costs"]["costUsdByModel"] == {"claude-haiku-5-5": pytest.approx(0.02)}
     assert figures["costs"]["averageCostUsdByKind"]["lesson"] == pytest.approx(0.01)
