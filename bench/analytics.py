@@ -47,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
-    from pregen.clock import FrozenClock
-    from pregen.models import Lane
-    from pregen.queue import SqsJobQueue
+    from pregen.adapters.queue import SqsJobQueue
+    from pregen.adapters.store import DynamoCounters
+    from pregen.domain.clock import FrozenClock
+    from pregen.domain.models import Lane
     from pregen.services.analytics import AnalyticsDeps, analytics
-    from pregen.store import DynamoCounters
     from pregen_local.template import Template
 
     with mock_aws():

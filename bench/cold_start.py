@@ -37,7 +37,7 @@ MODULES = {
     "navigation": "functions.navigation.app",
     "usage-aggregator": "functions.usage_aggregator.app",
     "worker": "functions.worker.app",
-    "worker + anthropic SDK (first Claude call)": "functions.worker.app, pregen.generators.claude",
+    "worker + anthropic SDK (first Claude call)": "functions.worker.app, pregen.adapters.generators.claude",
 }
 ENV = {
     "CONTENT_TABLE": "content",

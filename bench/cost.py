@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bench.report import write_section
-from pregen.generators.claude import AnthropicGenerator
-from pregen.models import ContentRequest, Kind
-from pregen.pricing import default_prices
+from pregen.adapters.generators.claude import AnthropicGenerator
+from pregen.config.worker import WorkerSettings
+from pregen.domain.models import ContentRequest, Kind
+from pregen.domain.pricing import default_prices
 from pregen.services.batches import custom_id_for
-from pregen.settings_worker import WorkerSettings
 from pregen_local.fake_anthropic import min_cacheable_tokens, running_fake_anthropic
 
 if TYPE_CHECKING:

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from bench.report import summary, write_section
-from pregen.clock import SystemClock
-from pregen.generators.offline import OfflineGenerator
-from pregen.inventory_store import DynamoActivity, DynamoExamInventory
-from pregen.models import Caller, Lane
-from pregen.programs import default_catalogue
+from pregen.adapters.exams import DynamoActivity, DynamoExamInventory
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.clock import SystemClock
+from pregen.domain.models import Caller, Lane
+from pregen.domain.programs import default_catalogue
 from pregen.services.exam_generation import ExamWorkerDeps, SectionMessage, generate_exam_section
 from pregen.services.exams import Claimed, ExamDeps, claim_exam, replenish
 

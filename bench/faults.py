@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pregen.models import ContentRequest, Generation
+    from pregen.domain.models import ContentRequest, Generation
     from pregen_local.fake_anthropic import FaultRates
 
 SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
@@ -175,12 +175,12 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
     from moto import mock_aws
 
     from pregen import wiring
-    from pregen.clock import FrozenClock
-    from pregen.generators.claude import AnthropicGenerator
-    from pregen.models import Caller, ContentRequest, JobStatus
-    from pregen.pricing import default_prices
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.config.settings import worker_settings
+    from pregen.domain.clock import FrozenClock
+    from pregen.domain.models import Caller, ContentRequest, JobStatus
+    from pregen.domain.pricing import default_prices
     from pregen.services.content import pregenerate
-    from pregen.settings import worker_settings
     from pregen_local.fake_anthropic import content_request_from, running_fake_anthropic
     from pregen_local.poller import to_lambda_record
     from pregen_local.runtime import LambdaContext

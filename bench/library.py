@@ -44,7 +44,7 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     import boto3
 
     from pregen import wiring
-    from pregen.models import Caller, ContentRequest, Role
+    from pregen.domain.models import Caller, ContentRequest, Role
     from pregen.services.content import serve_content
     from pregen.services.library import request_regeneration
     from pregen_local.template import Template
@@ -72,7 +72,7 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
 
 def _runners(ids: dict[str, str]) -> dict[str, Callable[[], None]]:
     from pregen import wiring
-    from pregen.models import Caller, ContentRequest
+    from pregen.domain.models import Caller, ContentRequest
     from pregen.services.content import Hit, serve_content
     from pregen.services.library import cast_vote
 

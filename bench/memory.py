@@ -1,4 +1,4 @@
-"""In-memory ports with the same conditions as the DynamoDB adapters in pregen.store, for the workload simulator.
+"""In-memory ports with the same conditions as the DynamoDB adapters (pregen.adapters.store), for the simulator.
 
 Why: a simulated week of 1,000 learners makes a few hundred thousand DynamoDB requests, and moto answers one in
 ~10 ms on these shared machines, i.e. most of an hour. The simulator keeps the real services (serve_content,
@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pregen.errors import LeaseHeld
-from pregen.models import Job, JobStatus, Lane
-from pregen.prediction import TransitionCounts
-from pregen.records import InflightClaim, StoredContent
+from pregen.domain.errors import LeaseHeld
+from pregen.domain.models import Job, JobStatus, Lane
+from pregen.domain.prediction import TransitionCounts
+from pregen.domain.records import InflightClaim, StoredContent
 
 if TYPE_CHECKING:
-    from pregen.clock import Clock
+    from pregen.domain.clock import Clock
 
 
 @dataclass

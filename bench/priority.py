@@ -64,8 +64,8 @@ def time_to_content(base: str, token: str, topic: str) -> float:
 
 
 def fill_backlog(sqs: Any, queue_url: str, jobs: int) -> None:
-    from pregen.keys import cache_key
-    from pregen.models import Caller, ContentRequest, Priority
+    from pregen.domain.keys import cache_key
+    from pregen.domain.models import Caller, ContentRequest, Priority
 
     caller = Caller(sub="bench")
     for start in range(0, jobs, 10):
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         import boto3
 
         from pregen import wiring
-        from pregen.generators.offline import OfflineGenerator
+        from pregen.adapters.generators.offline import OfflineGenerator
 
         wiring.worker_deps().generator = OfflineGenerator(latency_s=args.latency)
         token = devjwt.mint("bench-learner", "student")

@@ -41,16 +41,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.report import percentile, write_section
-from pregen.clock import FrozenClock
-from pregen.generators.offline import OfflineGenerator
-from pregen.keys import cache_key
-from pregen.models import Caller, ContentRequest, Generation, Lane
-from pregen.prediction import Target, default_preload_rules, step_item
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.clock import FrozenClock
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, ContentRequest, Generation, Lane
+from pregen.domain.prediction import Target, default_preload_rules, step_item
+from pregen.domain.warming import default_warming_config
 from pregen.services.content import Hit, ServeDeps, serve_content
 from pregen.services.generation import JobMessage, WorkerDeps, generate_job
 from pregen.services.navigation import NavigationDeps, NavigationEvent, record_navigation
 from pregen.services.warming import LearnerProfile, warm
-from pregen.warming import default_warming_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -109,7 +109,7 @@ def _jittered(rng: random.Random, noise: float) -> dict[str, dict[str | None, fl
 
 
 def _views(step: str, rng: random.Random, noise: float) -> list[int]:
-    """Indices of the step's items a learner views there (see pregen.prediction.items_for_step)."""
+    """Indices of the step's items a learner views there (see pregen.domain.prediction.items_for_step)."""
     if step == "learn":
         picks = [0] + ([1] if rng.random() < 0.5 else [])
         extra = rng.randint(2, 4)
@@ -404,8 +404,8 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
 
     import boto3
 
-    from pregen.navigation_store import DynamoTransitionStore
-    from pregen.store import DynamoContentStore, DynamoCounters, DynamoJobStore
+    from pregen.adapters.navigation import DynamoTransitionStore
+    from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoJobStore
     from pregen_local.template import Template
 
     resources = Template(overrides={"JwtIssuer": "sim", "JwtAudience": "sim"}).provision(
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     import logging
 
-    from pregen import usage_log
+    from pregen.adapters import usage_log
 
     logging.getLogger("pregen").setLevel(logging.WARNING)
     usage_log.set_sink(lambda line: None)  # the hits are counted by the simulation itself, not from a log

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from pregen.api import build_resolver, current_caller, json_response, require_role
-from pregen.models import Role
+from pregen.domain.models import Role
+from pregen.http.api import build_resolver, current_caller, json_response, require_role
 from pregen.observability import logger, metrics
 from pregen.services.analytics import analytics
 from pregen.wiring import analytics_deps

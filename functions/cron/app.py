@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
-from pregen.api import build_resolver, current_caller, json_response, require_role
-from pregen.models import Role
+from pregen.domain.models import Role
+from pregen.http.api import build_resolver, current_caller, json_response, require_role
+from pregen.http.trigger_auth import authorize_trigger
 from pregen.observability import logger, metrics
 from pregen.services.schedules import ScheduleEvent, run_schedule
-from pregen.trigger_auth import authorize_trigger
 from pregen.wiring import cron_deps
 
 app = build_resolver()
@@ -29,7 +29,7 @@ def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a
 @app.post("/v1/cron/run")
 def run_top_up() -> Any:
     """The ops trigger for the inventory top-up: an admin JWT or the cron secret (no authorizer in front of this
-    route; pregen.trigger_auth checks the caller)."""
+    route; pregen.http.trigger_auth checks the caller)."""
     caller = authorize_trigger(app.current_event.headers.get("authorization"))
     logger.info("top-up triggered over HTTP", caller=caller.sub)
     summary = run_schedule(ScheduleEvent(task="inventory_topup"), cron_deps())

@@ -7,9 +7,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.api import build_resolver, current_caller, json_response
+from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.presenters import exam_body, exam_location, exam_slot_body, inventory_body, inventory_location
 from pregen.observability import logger, metrics
-from pregen.presenters import exam_body, exam_location, exam_slot_body, inventory_body, inventory_location
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
 from pregen.wiring import exam_deps
 

@@ -7,10 +7,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.api import build_resolver, current_caller, json_response
-from pregen.models import ContentRequest
+from pregen.domain.models import ContentRequest
+from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.presenters import content_body, job_body, job_location
 from pregen.observability import logger, metrics
-from pregen.presenters import content_body, job_body, job_location
 from pregen.services.content import Hit, job_status, serve_content
 from pregen.wiring import serve_deps
 

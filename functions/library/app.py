@@ -8,10 +8,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pregen.api import build_resolver, current_caller, json_response, require_role
-from pregen.models import Role
+from pregen.domain.models import Role
+from pregen.http.api import build_resolver, current_caller, json_response, require_role
+from pregen.http.presenters import job_location, version_body
 from pregen.observability import logger, metrics
-from pregen.presenters import job_location, version_body
 from pregen.services.library import cast_vote, list_versions, request_regeneration
 from pregen.wiring import library_deps
 

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.api import build_resolver, current_caller, json_response
-from pregen.learner import profile_from_claims
+from pregen.domain.learner import profile_from_claims
+from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
 from pregen.wiring import navigation_deps

@@ -8,8 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from pregen.api import build_resolver, current_caller, json_response
-from pregen.models import ContentRequest, Priority, Role
+from pregen.domain.models import ContentRequest, Priority, Role
+from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.content import pregenerate
 from pregen.wiring import serve_deps

@@ -8,11 +8,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from pregen.api import build_resolver, current_caller, json_response
-from pregen.learner import profile_from_claims
+from pregen.domain.learner import profile_from_claims
+from pregen.domain.warming import default_warming_config
+from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.warming import resolve_profile, warm
-from pregen.warming import default_warming_config
 from pregen.wiring import serve_deps
 
 app = build_resolver()

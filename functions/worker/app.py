@@ -10,10 +10,10 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from pregen import telemetry
-from pregen.models import Lane
+from pregen.config.settings import worker_settings
+from pregen.domain.models import Lane
 from pregen.observability import logger, metrics
 from pregen.services.generation import JobMessage, generate_job, hand_back
-from pregen.settings import worker_settings
 from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
 
 

@@ -12,7 +12,7 @@ Scripted replies are served first, in order::
         ...  # point the client at fake.base_url
 
 When the script is empty it answers with valid content: it reads the request's user prompt (which holds
-``Request (JSON):\\n{...}``, see ``pregen.generators.prompts.user_prompt``) and returns the body of pregen's
+``Request (JSON):\\n{...}``, see ``pregen.adapters.generators.prompts.user_prompt``) and returns the body of pregen's
 ``OfflineGenerator`` as JSON text. Optional fault rates (seeded) turn some of those answers into failures.
 
 Every request is recorded (``fake.requests``) with the body sent and the answer given.
@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from pregen.generators.offline import OfflineGenerator
-from pregen.models import ContentRequest
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.models import ContentRequest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -279,7 +279,7 @@ _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 def min_cacheable_tokens(model: str) -> int:
     """The provider's minimum cacheable prompt: 2,048 tokens for Haiku models here, 1,024 for the others
-    (some newer models need 4,096; the handbook in pregen.generators.prompts is sized above all of these)."""
+    (some newer models need 4,096; the handbook in pregen.adapters.generators.prompts is sized above all of these)."""
     return 2_048 if "haiku" in model else 1_024
 
 

@@ -4,7 +4,7 @@ Each API function has its own ``APIGatewayHttpResolver(enable_validation=True)``
 description of its routes from their annotations. This module imports every function that template.yaml routes
 to, merges their documents (paths and component schemas), and adds what the resolvers cannot know: the JWT
 authorizer in front of every route and the error answers every route can give (the API-wide error body of
-``pregen.api``). The local stack serves it at ``GET /openapi.json``; ``python -m pregen_local.openapi`` writes it
+``pregen.http.api``). The local stack serves it at ``GET /openapi.json``; ``python -m pregen_local.openapi`` writes it
 to docs/openapi.json.
 """
 
@@ -86,7 +86,7 @@ def document(template: Template | None = None) -> dict[str, Any]:
     for operations in merged["paths"].values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            # Powertools answers a failed validation with 422 by default; ours (pregen.api) answer 400.
+            # Powertools answers a failed validation with 422 by default; ours (pregen.http.api) answer 400.
             responses.pop("422", None)
             for status, description in ERRORS.items():
                 schema = bodies.get(status, gateway)

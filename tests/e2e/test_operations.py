@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from pregen.keys import cache_key
-from pregen.models import Caller, ContentRequest, Job, JobStatus, Lane
-from pregen.store import DynamoJobStore
+from pregen.adapters.store import DynamoJobStore
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane
 from pregen_local import cli, devjwt, ops
 from tests.e2e.chromium import dump_dom
 from tests.e2e.test_local_stack import http

@@ -13,13 +13,13 @@ from functions.cron import app as cron
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen import wiring
-from pregen.errors import ProviderThrottled
-from pregen.generators.claude import AnthropicGenerator
-from pregen.generators.offline import OfflineGenerator
-from pregen.keys import cache_key
-from pregen.models import Caller, ContentRequest, Kind, TokenUsage
-from pregen.pricing import default_prices
-from pregen.schemas import schema_for
+from pregen.adapters.generators.claude import AnthropicGenerator
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.errors import ProviderThrottled
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, ContentRequest, Kind, TokenUsage
+from pregen.domain.pricing import default_prices
+from pregen.domain.schemas import schema_for
 from pregen.services.batches import custom_id_for
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from pregen_local.runtime import LambdaContext

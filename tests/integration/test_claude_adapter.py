@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import anthropic
 import pytest
 
-from pregen.errors import ContentInvalid, GenerationFailed
-from pregen.generators.claude import MAX_TOKENS, AnthropicGenerator
-from pregen.generators.offline import OfflineGenerator
-from pregen.generators.prompts import correction_prompt, handbook, user_prompt
-from pregen.models import LANGUAGE_KINDS, ContentRequest, ExamType, Kind, QuestionType, TokenUsage
-from pregen.pricing import default_prices
-from pregen.schemas import schema_for, validate_content
+from pregen.adapters.generators.claude import MAX_TOKENS, AnthropicGenerator
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.adapters.generators.prompts import correction_prompt, handbook, user_prompt
+from pregen.domain.errors import ContentInvalid, GenerationFailed
+from pregen.domain.models import LANGUAGE_KINDS, ContentRequest, ExamType, Kind, QuestionType, TokenUsage
+from pregen.domain.pricing import default_prices
+from pregen.domain.schemas import schema_for, validate_content
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 
 if TYPE_CHECKING:

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pregen.errors import ContentInvalid, GenerationFailed
-from pregen.generators.claude import AnthropicGenerator
-from pregen.generators.claude_sections import SECTION_MAX_TOKENS, ClaudeSectionWriter
-from pregen.generators.offline import OfflineGenerator
-from pregen.models import Kind
-from pregen.pricing import default_prices
-from pregen.programs import default_catalogue, plan_sections, section_problems
+from pregen.adapters.generators.claude import AnthropicGenerator
+from pregen.adapters.generators.claude_sections import SECTION_MAX_TOKENS, ClaudeSectionWriter
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.errors import ContentInvalid, GenerationFailed
+from pregen.domain.models import Kind
+from pregen.domain.pricing import default_prices
+from pregen.domain.programs import default_catalogue, plan_sections, section_problems
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from functions.analytics import app as analytics
 from functions.get_content import app as get_content
 from pregen import wiring
-from pregen.models import ContentRequest, Generation, TokenUsage
+from pregen.domain.models import ContentRequest, Generation, TokenUsage
 from tests.integration.conftest import api_event, call, freeze, run_worker
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ class PricedGenerator:
     name = "priced"
 
     def __init__(self, model: str, cost: float) -> None:
-        from pregen.generators.offline import OfflineGenerator
+        from pregen.adapters.generators.offline import OfflineGenerator
 
         self.inner, self.model, self.cost = OfflineGenerator(), model, cost
 

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pregen import wiring
-from pregen.clock import FrozenClock
-from pregen.errors import GenerationFailed
-from pregen.generators.offline import OfflineGenerator
-from pregen.inventory import ExamStatus
-from pregen.models import Caller, Generation
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import GenerationFailed
+from pregen.domain.inventory import ExamStatus
+from pregen.domain.models import Caller, Generation
 from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
-    from pregen.programs import SectionSpec
+    from pregen.domain.programs import SectionSpec
     from tests.integration.conftest import Aws
 
 
@@ -166,7 +166,7 @@ def test_an_expired_but_undeleted_exam_is_never_claimed_or_served(aws: Aws, exam
     assert outcome.slot is not None
     assert outcome.slot.exam_id not in {s.exam_id for s in slots}
     # And the claimed exam (expired a day after the claim) is no longer served
-    from pregen.errors import NotFound
+    from pregen.domain.errors import NotFound
     from pregen.services.exams import claimed_exam
 
     with pytest.raises(NotFound):
@@ -247,7 +247,7 @@ def test_a_section_that_keeps_failing_fails_its_exam_and_the_next_claim_replaces
 def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_failed_exam_is_dropped(
     aws: Aws,
 ) -> None:
-    from pregen.programs import plan_sections
+    from pregen.domain.programs import plan_sections
     from pregen.services.exam_generation import SectionMessage, generate_exam_section
 
     # Given one generating exam and the message of its first section
@@ -272,7 +272,7 @@ def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_f
     assert generate_exam_section(late, receive_count=1, worker_id="w3", deps=worker) == "exam_gone"
     assert not deps.inventory.has_section(slot.exam_id, 1)
     # And even a worker that read the slot before it failed cannot store (nor count) a section for it
-    from pregen.inventory import SlotGone
+    from pregen.domain.inventory import SlotGone
 
     with pytest.raises(SlotGone):
         deps.inventory.put_section(slot, 1, OfflineGenerator().generate_section(spec2).body, {})
@@ -389,7 +389,8 @@ def _cron_run(authorization: str | None) -> tuple[int, dict[str, str], Any]:
 @pytest.fixture
 def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A JWT issuer of the test's own: tokens signed with a fresh key, and the JWKS lookup answering with it."""
-    from pregen import settings, trigger_auth
+    from pregen.config import settings
+    from pregen.http import trigger_auth
     from pregen_local import devjwt
 
     key_file = tmp_path / "issuer.pem"
@@ -461,7 +462,7 @@ def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
 
 
 def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> None:
-    from pregen.programs import plan_sections
+    from pregen.domain.programs import plan_sections
     from pregen.services.exam_generation import AssemblyPending, SectionMessage, generate_exam_section
 
     # Given an exam whose sections are all stored, and an assembler that took the lease and crashed

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pregen import wiring
-from pregen.limits import RateLimits
+from pregen.domain.limits import RateLimits
 from pregen.services.limits import GenerationLimiter
 from tests.integration.conftest import api_event, call, run_worker
 from tests.integration.test_exams import _claim, _drain

@@ -11,8 +11,8 @@ from unittest import mock
 from functions.get_content import app as get_content
 from functions.library import app as library
 from pregen import wiring
-from pregen.generators.offline import OfflineGenerator
-from pregen.models import Caller, ContentRequest, Generation, Role
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.models import Caller, ContentRequest, Generation, Role
 from pregen.services.library import cast_vote, request_regeneration
 from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
 

@@ -10,9 +10,9 @@ import pytest
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen import wiring
-from pregen.clock import FrozenClock
-from pregen.limits import RateLimits
-from pregen.limits_store import DynamoRateCounter
+from pregen.adapters.limits import DynamoRateCounter
+from pregen.domain.clock import FrozenClock
+from pregen.domain.limits import RateLimits
 from pregen.services.limits import GenerationLimiter
 from tests.integration.conftest import api_event, call, run_worker
 

@@ -23,11 +23,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from pregen import wiring
-from pregen.errors import LeaseHeld
-from pregen.models import Lane
-from pregen.records import StoredContent
-from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
-from pregen.usage_log import KeyHits
+from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
+from pregen.adapters.usage_log import KeyHits
+from pregen.domain.errors import LeaseHeld
+from pregen.domain.models import Lane
+from pregen.domain.records import StoredContent
 from pregen_local import dynamodb_local
 from pregen_local.template import Template
 from tests.integration.conftest import api_event, call
@@ -192,7 +192,7 @@ def test_logged_hits_are_added_once_and_never_recreate_a_deleted_stats_item(engi
 
 
 def test_job_status_never_moves_back_from_done(engine: Engine) -> None:
-    from pregen.models import Job, JobStatus
+    from pregen.domain.models import Job, JobStatus
 
     jobs = engine.jobs()
     job = Job.model_validate(

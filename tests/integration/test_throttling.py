@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from functions.get_content import app as get_content
 from pregen import wiring
-from pregen.clock import FrozenClock
-from pregen.errors import ProviderThrottled
-from pregen.generators.offline import OfflineGenerator
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import ProviderThrottled
 from pregen.services.generation import throttle_delay
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
-    from pregen.models import ContentRequest, Generation
+    from pregen.domain.models import ContentRequest, Generation
     from tests.integration.conftest import Aws
 
 LESSON = {"kind": "lesson", "subject": "Physics", "topic": "Momentum", "grade": "10"}

@@ -10,7 +10,7 @@ import pytest
 from functions.cron import app as cron
 from functions.navigation import app as navigation
 from functions.warm import app as warm_fn
-from pregen.warming import default_warming_config
+from pregen.domain.warming import default_warming_config
 from pregen_local.runtime import LambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import Aws, api_event, call, run_worker
@@ -157,9 +157,9 @@ def test_learned_moves_switch_rules_off(aws: Aws) -> None:
 
 
 def test_cold_start_on_learn_preloads_the_first_lesson_of_the_next_skill_in_the_curriculum(aws: Aws) -> None:
-    from pregen.keys import cache_key
-    from pregen.models import Caller
-    from pregen.prediction import Target, step_item
+    from pregen.domain.keys import cache_key
+    from pregen.domain.models import Caller
+    from pregen.domain.prediction import Target, step_item
 
     _, outcome = navigate(move(None, ("learn", FIRST)))
     preloads = {p["target"]: p for p in outcome["preloads"]}

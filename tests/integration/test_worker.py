@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen import wiring
-from pregen.clock import FrozenClock
-from pregen.errors import GenerationFailed
-from pregen.generators.offline import OfflineGenerator
-from pregen.models import Caller, ContentRequest, Generation, Priority
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import GenerationFailed
+from pregen.domain.models import Caller, ContentRequest, Generation, Priority
 from pregen.services.content import enqueue_or_join
 from tests.integration.conftest import Aws, api_event, call, run_worker
 
@@ -228,6 +228,6 @@ def test_content_that_arrives_between_the_cache_read_and_the_claim_makes_no_job(
 
 
 def job_key(request: ContentRequest) -> str:
-    from pregen.keys import cache_key
+    from pregen.domain.keys import cache_key
 
     return cache_key(request, Caller(sub="any"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
-from pregen.api import caller_from_claims
-from pregen.models import Kind, Role
-from pregen.settings import ServeSettings, SettingsError
-from pregen.settings_worker import WorkerSettings
+from pregen.config.settings import ServeSettings, SettingsError
+from pregen.config.worker import WorkerSettings
+from pregen.domain.models import Kind, Role
+from pregen.http.api import caller_from_claims
 
 
 @pytest.mark.parametrize(

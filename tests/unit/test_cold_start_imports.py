@@ -43,7 +43,7 @@ def imported_modules(module: str) -> set[str]:
 )
 def test_api_functions_do_not_import_anthropic(module: str) -> None:
     modules = imported_modules(module)
-    assert "pregen.api" in modules  # the import really happened
+    assert "pregen.http.api" in modules  # the import really happened
     assert not {m for m in modules if m == "anthropic" or m.startswith("anthropic.")}
 
 
@@ -54,15 +54,21 @@ def test_api_functions_do_not_import_anthropic(module: str) -> None:
         # and the ports (Protocol classes) are for type checking only.
         (
             "functions.get_content.app",
-            {"pregen.prediction", "pregen.schemas", "pregen.programs", "pregen.settings_functions", "pregen.ports"},
+            {
+                "pregen.domain.prediction",
+                "pregen.domain.schemas",
+                "pregen.domain.programs",
+                "pregen.config.functions",
+                "pregen.ports",
+            },
         ),
         # The worker: exam sections bring their machinery with the first section; it never serves.
         (
             "functions.worker.app",
-            {"pregen.programs", "pregen.services.exam_generation", "pregen.services.content", "pregen.ports"},
+            {"pregen.domain.programs", "pregen.services.exam_generation", "pregen.services.content", "pregen.ports"},
         ),
         # The exam API hands out exams; checking a generated one against the schemas is the worker's job.
-        ("functions.exams.app", {"pregen.schemas"}),
+        ("functions.exams.app", {"pregen.domain.schemas"}),
     ],
 )
 def test_functions_load_only_what_their_common_path_uses(module: str, not_loaded: set[str]) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pregen.limits import DEFAULT_RATE_LIMITS, RateLimits
-from pregen.models import Kind, Role
-from pregen.settings_worker import WorkerSettings
+from pregen.config.worker import WorkerSettings
+from pregen.domain.limits import DEFAULT_RATE_LIMITS, RateLimits
+from pregen.domain.models import Kind, Role
 from pregen_local.template import load_template
 
 TEMPLATE = load_template()

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pregen.errors import ContentInvalid
-from pregen.generators.offline import OfflineGenerator
-from pregen.generators.prompts import user_prompt
-from pregen.keys import cache_key
-from pregen.models import LANGUAGE_KINDS, Caller, ContentRequest, Kind, Scope
-from pregen.quality import estimate_minutes, quality_checks, validation_score
-from pregen.schemas import validate_content
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.adapters.generators.prompts import user_prompt
+from pregen.domain.errors import ContentInvalid
+from pregen.domain.keys import cache_key
+from pregen.domain.models import LANGUAGE_KINDS, Caller, ContentRequest, Kind, Scope
+from pregen.domain.quality import estimate_minutes, quality_checks, validation_score
+from pregen.domain.schemas import validate_content
 
 ALICE = Caller(sub="alice")
 

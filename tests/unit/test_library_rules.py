@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from pregen.errors import InvalidRequest
-from pregen.library import LibraryRules, Version, VersionStatus, best_of, key_of, new_version_id, vote_delta
+from pregen.domain.errors import InvalidRequest
+from pregen.domain.library import LibraryRules, Version, VersionStatus, best_of, key_of, new_version_id, vote_delta
 
 KEY = "v1-lesson-" + "a" * 40
 

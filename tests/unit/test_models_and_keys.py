@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pregen.keys import cache_key
-from pregen.models import Caller, ContentRequest, Kind, Priority, Role, Scope
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, ContentRequest, Kind, Priority, Role, Scope
 
 ALICE = Caller(sub="alice")
 BOB = Caller(sub="bob")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pregen.keys import cache_key
-from pregen.models import Caller, Kind, QuestionType
-from pregen.prediction import (
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, Kind, QuestionType
+from pregen.domain.prediction import (
     PreloadRule,
     Step,
     Target,
@@ -18,7 +18,7 @@ from pregen.prediction import (
     move_of,
     parse_preload_rules,
 )
-from pregen.warming import default_warming_config
+from pregen.domain.warming import default_warming_config
 
 RULE = PreloadRule.model_validate({"from": "learn", "to": "experience", "items": 3, "confidence": 0.8})
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from pregen.models import TokenUsage
-from pregen.pricing import default_prices
+from pregen.domain.models import TokenUsage
+from pregen.domain.pricing import default_prices
 
 SONNET = "claude-sonnet-5-5"
 

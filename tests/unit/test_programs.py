@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-import pregen.programs
-from pregen.codec import compress, decompress
-from pregen.errors import ContentInvalid, NotFound
-from pregen.generators.offline import OfflineGenerator
-from pregen.programs import (
+import pregen.domain.programs
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.codec import compress, decompress
+from pregen.domain.errors import ContentInvalid, NotFound
+from pregen.domain.programs import (
     Catalogue,
     Program,
     apportion,
@@ -86,7 +86,9 @@ def _realistic(body: dict[str, Any]) -> dict[str, Any]:
     with a vignette and an explanation, so the size check means something."""
     rng = random.Random(7)
     words = [
-        w for w in (Path(__file__).read_text() + Path(pregen.programs.__file__).read_text()).split() if w.isalpha()
+        w
+        for w in (Path(__file__).read_text() + Path(pregen.domain.programs.__file__).read_text()).split()
+        if w.isalpha()
     ]
     for section in body["sections"]:
         for question in section["questions"]:

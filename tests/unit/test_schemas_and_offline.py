@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from pregen.codec import MAX_BODY_BYTES, compress, decompress
-from pregen.errors import ContentInvalid
-from pregen.generators.offline import OfflineGenerator
-from pregen.models import ContentRequest, QuestionType
-from pregen.schemas import validate_content
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.codec import MAX_BODY_BYTES, compress, decompress
+from pregen.domain.errors import ContentInvalid
+from pregen.domain.models import ContentRequest, QuestionType
+from pregen.domain.schemas import validate_content
 
 REQUESTS = [
     ContentRequest.model_validate({"kind": "lesson", "subject": "Biology", "topic": "Cells", "grade": "7"}),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pregen.errors import InvalidRequest
-from pregen.keys import cache_key
-from pregen.models import Caller, Kind
+from pregen.domain.errors import InvalidRequest
+from pregen.domain.keys import cache_key
+from pregen.domain.models import Caller, Kind
+from pregen.domain.warming import default_warming_config, parse_warming_config
 from pregen.services.warming import resolve_profile
-from pregen.warming import default_warming_config, parse_warming_config
 
 
 def test_the_default_covers_grade_10_in_six_subjects_with_90_items() -> None:

@@ -1,7 +1,7 @@
 """Ports: what the use cases need from storage, the queue and the generator. Adapters implement them.
 
 For type checking only: nothing imports this module at run time (Protocol classes cost cold start); the values
-that cross the ports are in ``pregen.records``.
+that cross the ports are in ``pregen.domain.records``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pregen.library import Version, VersionStatus, VoteValue
-    from pregen.models import ContentRequest, Generation, Job, JobStatus, Lane
-    from pregen.prediction import TransitionCounts
-    from pregen.records import BatchOutcome, InflightClaim, StoredContent
+    from pregen.domain.library import Version, VersionStatus, VoteValue
+    from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
+    from pregen.domain.prediction import TransitionCounts
+    from pregen.domain.records import BatchOutcome, InflightClaim, StoredContent
 
 
 class ContentStore(Protocol):

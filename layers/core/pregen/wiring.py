@@ -5,16 +5,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from pregen.clock import SystemClock
-from pregen.models import Lane
-from pregen.queue import SqsJobQueue
-from pregen.settings import QueueSettings, ServeSettings, serve_settings, worker_settings
-from pregen.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore, dynamodb_client
+from pregen.adapters.queue import SqsJobQueue
+from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore, dynamodb_client
+from pregen.config.settings import QueueSettings, ServeSettings, serve_settings, worker_settings
+from pregen.domain.clock import SystemClock
+from pregen.domain.models import Lane
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from pregen.inventory_store import DynamoRunState
+    from pregen.adapters.exams import DynamoRunState
+    from pregen.config.functions import ExamSettings
+    from pregen.config.worker import WorkerSettings
     from pregen.ports import Generator
     from pregen.services.analytics import AnalyticsDeps
     from pregen.services.batches import BatchDeps
@@ -26,8 +28,6 @@ if TYPE_CHECKING:
     from pregen.services.limits import GenerationLimiter
     from pregen.services.navigation import NavigationDeps
     from pregen.services.schedules import CronDeps
-    from pregen.settings_functions import ExamSettings
-    from pregen.settings_worker import WorkerSettings
 
 
 def _stores(
@@ -70,7 +70,7 @@ def _serve(s: ServeSettings, client: DynamoDBClient | None = None) -> ServeDeps:
 
 def generation_limiter(s: ServeSettings | ExamSettings, client: DynamoDBClient | None = None) -> GenerationLimiter:
     """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
-    from pregen.limits_store import DynamoRateCounter
+    from pregen.adapters.limits import DynamoRateCounter
     from pregen.services.limits import GenerationLimiter
 
     return GenerationLimiter(counter=DynamoRateCounter(s.counters_table, client), limits=s.rate_limits())
@@ -84,11 +84,11 @@ def make_generator(settings: WorkerSettings) -> Generator:
 
         api_key = get_parameter(settings.anthropic_api_key_parameter, decrypt=True, max_age=900)
     if not api_key:
-        from pregen.generators.offline import OfflineGenerator
+        from pregen.adapters.generators.offline import OfflineGenerator
 
         return OfflineGenerator(latency_s=settings.offline_latency_s)
-    from pregen.generators.claude import AnthropicGenerator
-    from pregen.pricing import default_prices
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.domain.pricing import default_prices
 
     return AnthropicGenerator(
         api_key=api_key,
@@ -101,7 +101,7 @@ def make_generator(settings: WorkerSettings) -> Generator:
 
 @lru_cache(maxsize=1)
 def worker_deps() -> WorkerDeps:
-    from pregen.library_store import DynamoLibraryStore
+    from pregen.adapters.library import DynamoLibraryStore
     from pregen.services.generation import WorkerDeps
 
     s = worker_settings()
@@ -132,7 +132,7 @@ def batch_deps() -> BatchDeps | None:
     worker = worker_deps()
     if not s.batch_background or not hasattr(worker.generator, "submit_batch"):
         return None
-    from pregen.batch_store import DynamoBatchStore
+    from pregen.adapters.batches import DynamoBatchStore
 
     store = worker.store
     client = store.client if isinstance(store, DynamoContentStore) else None
@@ -146,7 +146,7 @@ def batch_deps() -> BatchDeps | None:
 
 def reset() -> None:
     """For tests that rebuild the environment between cases."""
-    from pregen.settings import clear_caches
+    from pregen.config.settings import clear_caches
 
     clear_caches()
     for cached in (
@@ -168,8 +168,8 @@ def reset() -> None:
 
 @lru_cache(maxsize=1)
 def cron_deps() -> CronDeps:
+    from pregen.config.settings import cron_settings
     from pregen.services.schedules import CronDeps
-    from pregen.settings import cron_settings
 
     s = cron_settings()
     return CronDeps(
@@ -195,8 +195,8 @@ def _collect_batches() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def analytics_deps() -> AnalyticsDeps:
+    from pregen.config.settings import analytics_settings
     from pregen.services.analytics import AnalyticsDeps
-    from pregen.settings import analytics_settings
 
     s = analytics_settings()
     return AnalyticsDeps(
@@ -210,7 +210,7 @@ def analytics_deps() -> AnalyticsDeps:
 @lru_cache(maxsize=1)
 def usage_deps() -> tuple[DynamoCounters, SystemClock]:
     """The usage aggregator needs only the counters table."""
-    from pregen.settings import usage_settings
+    from pregen.config.settings import usage_settings
 
     return DynamoCounters(usage_settings().counters_table), SystemClock()
 
@@ -218,7 +218,7 @@ def usage_deps() -> tuple[DynamoCounters, SystemClock]:
 @lru_cache(maxsize=1)
 def hit_counter() -> DynamoHitCounter:
     """The usage aggregator's other input: hit lines from get-content's log, added to the keys' stats items."""
-    from pregen.settings import usage_settings
+    from pregen.config.settings import usage_settings
 
     s = usage_settings()
     return DynamoHitCounter(s.content_table, s.counters_table)
@@ -226,10 +226,10 @@ def hit_counter() -> DynamoHitCounter:
 
 @lru_cache(maxsize=1)
 def library_deps() -> LibraryDeps:
-    from pregen.library import LibraryRules
-    from pregen.library_store import DynamoLibraryStore
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.config.settings import library_settings
+    from pregen.domain.library import LibraryRules
     from pregen.services.library import LibraryDeps
-    from pregen.settings import library_settings
 
     s = library_settings()
     client = dynamodb_client()
@@ -247,10 +247,10 @@ def library_deps() -> LibraryDeps:
 @lru_cache(maxsize=1)
 def exam_deps() -> ExamDeps:
     """The exam inventory's ports: the exams function, and the cron's top-up."""
-    from pregen.inventory_store import DynamoActivity, DynamoExamInventory
-    from pregen.programs import default_catalogue
+    from pregen.adapters.exams import DynamoActivity, DynamoExamInventory
+    from pregen.config.settings import exam_settings
+    from pregen.domain.programs import default_catalogue
     from pregen.services.exams import ExamDeps
-    from pregen.settings import exam_settings
 
     s = exam_settings()
     client = dynamodb_client()
@@ -277,8 +277,8 @@ def exam_deps() -> ExamDeps:
 
 @lru_cache(maxsize=1)
 def run_state() -> DynamoRunState:
-    from pregen.inventory_store import DynamoRunState
-    from pregen.settings import exam_settings
+    from pregen.adapters.exams import DynamoRunState
+    from pregen.config.settings import exam_settings
 
     return DynamoRunState(exam_settings().exams_table)
 
@@ -286,17 +286,17 @@ def run_state() -> DynamoRunState:
 @lru_cache(maxsize=1)
 def exam_worker_deps() -> ExamWorkerDeps:
     """The worker's section jobs: the content worker's generator and counters, plus the exams table."""
-    from pregen.inventory_store import DynamoExamInventory
-    from pregen.programs import default_catalogue
+    from pregen.adapters.exams import DynamoExamInventory
+    from pregen.config.settings import exam_settings
+    from pregen.domain.programs import default_catalogue
     from pregen.services.exam_generation import ExamWorkerDeps
-    from pregen.settings import exam_settings
 
     s = exam_settings()
     content = worker_deps()
     generator: object = content.generator
     if not hasattr(generator, "generate_section"):  # the Claude adapter: sections get their own prompt and schema
-        from pregen.generators.claude import AnthropicGenerator
-        from pregen.generators.claude_sections import ClaudeSectionWriter
+        from pregen.adapters.generators.claude import AnthropicGenerator
+        from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
 
         if isinstance(generator, AnthropicGenerator):
             generator = ClaudeSectionWriter(generator)
@@ -315,11 +315,11 @@ def exam_worker_deps() -> ExamWorkerDeps:
 @lru_cache(maxsize=1)
 def navigation_deps() -> NavigationDeps:
     """The serving path (for pre-generation) plus the transition counts, the preload rules and the curriculum."""
-    from pregen.navigation_store import DynamoTransitionStore
-    from pregen.prediction import default_preload_rules
+    from pregen.adapters.navigation import DynamoTransitionStore
+    from pregen.config.settings import navigation_settings
+    from pregen.domain.prediction import default_preload_rules
+    from pregen.domain.warming import default_warming_config
     from pregen.services.navigation import NavigationDeps
-    from pregen.settings import navigation_settings
-    from pregen.warming import default_warming_config
 
     s = navigation_settings()
     return NavigationDeps(

@@ -11,12 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pregen.errors import InvalidRequest
+from pregen.domain.errors import InvalidRequest
 from pregen.services.costs import cost_figures
 from pregen.services.usage import LATENCY_BUCKETS_MS, PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN
 
 if TYPE_CHECKING:
-    from pregen.clock import Clock
+    from pregen.domain.clock import Clock
     from pregen.ports import Counters, JobQueue
 
 MAX_WINDOW_DAYS = 366

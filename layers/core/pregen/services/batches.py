@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from pregen.errors import LeaseHeld
-from pregen.models import ContentRequest, JobStatus, Lane
+from pregen.domain.errors import LeaseHeld
+from pregen.domain.models import ContentRequest, JobStatus, Lane
 from pregen.observability import logger
 from pregen.services.generation import JobMessage, WorkerDeps, store_generation
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
+    from pregen.domain.records import BatchOutcome
     from pregen.ports import BatchGenerator, BatchStore, JobQueue
-    from pregen.records import BatchOutcome
 
 # The provider ends a batch within 24 h; a batch still open past that (plus a margin) is treated as expired.
 BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pregen.errors import ContentInvalid, GenerationFailed, PregenError, SpendingError
-from pregen.inventory import ExamStatus, SlotGone
+from pregen.domain.errors import ContentInvalid, GenerationFailed, PregenError, SpendingError
+from pregen.domain.inventory import ExamStatus, SlotGone
+from pregen.domain.programs import SectionSpec, section_problems, validate_exam
 from pregen.observability import logger
-from pregen.programs import SectionSpec, section_problems, validate_exam
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
-    from pregen.clock import Clock
-    from pregen.inventory import ExamInventory, ExamSlot
-    from pregen.models import Generation
+    from pregen.domain.clock import Clock
+    from pregen.domain.inventory import ExamInventory, ExamSlot
+    from pregen.domain.models import Generation
+    from pregen.domain.programs import Catalogue
     from pregen.ports import Counters
-    from pregen.programs import Catalogue
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
 # "assembling": this worker's publish lost its lease to another assembler, who publishes.

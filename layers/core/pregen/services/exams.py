@@ -7,22 +7,22 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pregen.errors import NotFound
-from pregen.inventory import ExamSlot, ExamStatus
-from pregen.keys import new_job_id
-from pregen.models import Lane, Priority
+from pregen.domain.errors import NotFound
+from pregen.domain.inventory import ExamSlot, ExamStatus
+from pregen.domain.keys import new_job_id
+from pregen.domain.models import Lane, Priority
+from pregen.domain.programs import plan_sections
 from pregen.observability import logger
-from pregen.programs import plan_sections
 from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import record_claim
 
 if TYPE_CHECKING:
-    from pregen.clock import Clock
-    from pregen.inventory import ActivityIndex, ExamInventory, ExamRecord
-    from pregen.models import Caller
+    from pregen.domain.clock import Clock
+    from pregen.domain.inventory import ActivityIndex, ExamInventory, ExamRecord
+    from pregen.domain.models import Caller
+    from pregen.domain.programs import Catalogue
     from pregen.ports import Counters, JobQueue
-    from pregen.programs import Catalogue
     from pregen.services.limits import GenerationLimiter
 
 SECTION_MESSAGE = "exam_section"

@@ -8,19 +8,26 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from pregen import telemetry
-from pregen.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
-from pregen.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
+from pregen.domain.errors import (
+    ContentInvalid,
+    GenerationFailed,
+    LeaseHeld,
+    PregenError,
+    ProviderThrottled,
+    SpendingError,
+)
+from pregen.domain.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
+from pregen.domain.records import StoredContent
+from pregen.domain.schemas import validate_content
 from pregen.observability import logger
-from pregen.records import StoredContent
-from pregen.schemas import validate_content
 from pregen.services.library import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.clock import Clock
-    from pregen.models import Job
+    from pregen.domain.clock import Clock
+    from pregen.domain.models import Job
     from pregen.ports import ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
 
 Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]

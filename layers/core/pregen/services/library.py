@@ -10,20 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pregen.errors import Conflict, NotFound
-from pregen.keys import cache_key
-from pregen.library import LibraryRules, Version, VersionStatus, best_of, key_of, new_version_id, rank, vote_delta
-from pregen.models import Caller, ContentRequest, Priority
+from pregen.domain.errors import Conflict, NotFound
+from pregen.domain.keys import cache_key
+from pregen.domain.library import (
+    LibraryRules,
+    Version,
+    VersionStatus,
+    best_of,
+    key_of,
+    new_version_id,
+    rank,
+    vote_delta,
+)
+from pregen.domain.models import Caller, ContentRequest, Priority
+from pregen.domain.quality import estimate_minutes, validation_score
 from pregen.observability import logger
-from pregen.quality import estimate_minutes, validation_score
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from pregen.library import VoteValue
-    from pregen.models import Job
+    from pregen.domain.library import VoteValue
+    from pregen.domain.models import Job
+    from pregen.domain.records import StoredContent
     from pregen.ports import ContentStore, LibraryStore
-    from pregen.records import StoredContent
     from pregen.services.content import ServeDeps
 
 _VOTE_ATTEMPTS = 5

@@ -6,7 +6,7 @@ Call it AFTER the cache read (a hit never pays for the limiter) and before anyth
     check_generation_allowance(caller, "pregenerate", deps, cost=n)  # n keys that will generate
 
 ``deps`` is anything with ``limiter`` (a GenerationLimiter, or None for no limits) and ``clock``: ServeDeps is one.
-Over an allowance it raises ``RateLimited`` (429 with ``Retry-After`` and the limit's name, mapped in pregen.api).
+Over an allowance it raises ``RateLimited`` (429 with ``Retry-After`` and the limit's name, mapped in pregen.http.api).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pregen.errors import RateLimited
-from pregen.limits import WINDOW_SECONDS
+from pregen.domain.errors import RateLimited
+from pregen.domain.limits import WINDOW_SECONDS
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from pregen.clock import Clock
-    from pregen.limits import RateLimits
-    from pregen.models import Caller
+    from pregen.domain.clock import Clock
+    from pregen.domain.limits import RateLimits
+    from pregen.domain.models import Caller
     from pregen.ports import RateCounter
 
 

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pregen.models import Caller, Priority, Role, normalise_text
-from pregen.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
+from pregen.domain.models import Caller, Priority, Role, normalise_text
+from pregen.domain.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
 from pregen.services.content import pregenerate
 
 if TYPE_CHECKING:
+    from pregen.domain.prediction import PreloadRules
+    from pregen.domain.warming import WarmingConfig
     from pregen.ports import TransitionStore
-    from pregen.prediction import PreloadRules
     from pregen.services.content import ServeDeps
-    from pregen.warming import WarmingConfig
 
 PREDICTION_CALLER = Caller(sub="pregen-prediction", role=Role.ADMIN)
 

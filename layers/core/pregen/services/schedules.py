@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pregen.errors import InvalidRequest
+from pregen.domain.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.clock import Clock
-    from pregen.inventory import RunState
+    from pregen.domain.clock import Clock
+    from pregen.domain.inventory import RunState
     from pregen.ports import JobQueue
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
@@ -70,8 +70,8 @@ def queue_report(deps: CronDeps) -> dict[str, Any]:
 
 def warm_all_task(deps: CronDeps) -> dict[str, Any]:
     """Warm every configured grade and subject (background lane); cached and in-flight keys are skipped."""
+    from pregen.domain.warming import default_warming_config
     from pregen.services.warming import warm_all
-    from pregen.warming import default_warming_config
 
     if deps.serve is None:
         raise RuntimeError("warm_all needs the serving dependencies")

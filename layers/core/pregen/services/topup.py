@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pregen.keys import new_job_id
-from pregen.models import Priority
+from pregen.domain.keys import new_job_id
+from pregen.domain.models import Priority
 from pregen.observability import logger
 from pregen.services.activity import partitions
 from pregen.services.exams import replenish
 
 if TYPE_CHECKING:
-    from pregen.inventory import RunState
+    from pregen.domain.inventory import RunState
     from pregen.services.exams import ExamDeps
 
 TASK = "inventory_topup"

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pregen.errors import InvalidRequest
-from pregen.models import Caller, Priority, Role
+from pregen.domain.errors import InvalidRequest
+from pregen.domain.models import Caller, Priority, Role
 from pregen.services.content import pregenerate
 from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
+    from pregen.domain.warming import WarmingConfig
     from pregen.services.content import ServeDeps
-    from pregen.warming import WarmingConfig
 
 # Warming makes shared content only; jobs it enqueues have no owner. This caller is never a learner.
 WARMING_CALLER = Caller(sub="pregen-warming", role=Role.ADMIN)

@@ -1,0 +1,99 @@
+"""DynamoDB adapter for Message Batches in flight (part of the DynamoDB adapter layer, in its own module so the
+batch code stays apart from the content and job stores). Items live in the jobs table::
+
+    pk = "batch#<batch id>"  sk = "batch"     entries = {custom_id: job message}, state, submitted_at, expires_at
+    pk = "batches#open"      sk = "<batch id>" submitted_at   (the collector's index: a Query, never a scan)
+
+The record and its index entry are written together (one transaction), and the index entry is deleted when the
+batch is collected, so the collector's Query only ever reads batches still open (at most a day's worth).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pregen.adapters.store import dynamodb_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_OPEN = "batches#open"
+
+
+class DynamoBatchStore:
+    def __init__(self, table_name: str, ttl_days: int = 7, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.ttl_seconds = ttl_days * 86_400
+        self.client = client or dynamodb_client()
+
+    def put_batch(self, batch_id: str, entries: dict[str, dict[str, Any]], now: float) -> None:
+        expires = str(int(now + self.ttl_seconds))
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": f"batch#{batch_id}"},
+                            "sk": {"S": "batch"},
+                            "state": {"S": "open"},
+                            # JSON text, not a map: job messages hold free text the DynamoDB types need not parse.
+                            "entries": {"S": json.dumps(entries, separators=(",", ":"))},
+                            "submitted_at": {"N": str(int(now))},
+                            "expires_at": {"N": expires},
+                        },
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": _OPEN},
+                            "sk": {"S": batch_id},
+                            "submitted_at": {"N": str(int(now))},
+                            "expires_at": {"N": expires},
+                        },
+                    }
+                },
+            ]
+        )
+
+    def open_batches(self) -> list[tuple[str, float]]:
+        """(batch id, submitted at) of every batch not collected yet, oldest first."""
+        found: list[tuple[str, float]] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :open",
+            "ExpressionAttributeValues": {":open": {"S": _OPEN}},
+        }
+        while True:
+            page = self.client.query(**request)
+            found += [(i["sk"]["S"], float(i["submitted_at"]["N"])) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(found, key=lambda b: b[1])
+
+    def get_entries(self, batch_id: str) -> dict[str, dict[str, Any]]:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"batch#{batch_id}"}, "sk": {"S": "batch"}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return {}
+        entries: dict[str, dict[str, Any]] = json.loads(item["entries"]["S"])
+        return entries
+
+    def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"batch#{batch_id}"}, "sk": {"S": "batch"}},
+            UpdateExpression="SET #state = :closed, collected_at = :now, summary = :summary",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":closed": {"S": "collected"},
+                ":now": {"N": str(int(now))},
+                ":summary": {"S": json.dumps(summary)},
+            },
+        )
+        self.client.delete_item(TableName=self.table, Key={"pk": {"S": _OPEN}, "sk": {"S": batch_id}})

@@ -1,0 +1,484 @@
+"""DynamoDB adapters for the exam inventory (exams table) and the learner activity index (counters table).
+
+Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
+
+- ``inv#<sub>#<exam_type>`` / ``meta``            version of the learner's inventory (optimistic lock for top-ups)
+- ``inv#<sub>#<exam_type>`` / ``exam#<exam_id>``  a slot: status, sections done/total, lane, expiry (small)
+- ``exam#<exam_id>`` / ``exam``                   the assembled exam: compressed body, owner, status, expiry
+- ``exam#<exam_id>`` / ``section#<nnn>``          one generated section (compressed), until assembly
+
+A learner's inventory is one partition, read with one Query: no request path scans. Every read checks
+``expires_at`` in code, because TTL deletes up to ~48 h late.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pregen.adapters.store import cancellation_codes, conditional, deserialize, dynamodb_client, serialize
+from pregen.domain.codec import compress, decompress
+from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot, ExamStatus, SlotGone
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.domain.models import Lane
+
+
+_META_TTL_SECONDS = 60 * 86_400
+_CONFLICT_RETRIES = 3
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(int(value))}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _slot_from(item: dict[str, Any]) -> ExamSlot:
+    return ExamSlot(
+        exam_id=item["exam_id"]["S"],
+        owner=item["owner"]["S"],
+        exam_type=item["exam_type"]["S"],
+        program=item["program"]["S"],
+        status=ExamStatus(item["status"]["S"]),
+        lane=item["lane"]["S"],
+        sections_total=int(item["sections_total"]["N"]),
+        sections_done=int(item.get("sections_done", {}).get("N", "0")),
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+        claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+        reason=item["reason"]["S"] if "reason" in item else None,
+    )
+
+
+class DynamoExamInventory:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    @staticmethod
+    def _partition(owner: str, exam_type: str) -> str:
+        return f"inv#{owner}#{exam_type}"
+
+    def _slot_key(self, owner: str, exam_type: str, exam_id: str) -> dict[str, Any]:
+        return {"pk": _s(self._partition(owner, exam_type)), "sk": _s(f"exam#{exam_id}")}
+
+    @staticmethod
+    def _exam_key(exam_id: str) -> dict[str, Any]:
+        return {"pk": _s(f"exam#{exam_id}"), "sk": _s("exam")}
+
+    # -- the learner's partition ------------------------------------------------------------------------------------
+
+    def list_slots(self, owner: str, exam_type: str) -> tuple[int, list[ExamSlot]]:
+        """The inventory version and every slot, expired ones included (callers judge liveness with ``now``)."""
+        version, slots = 0, []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(self._partition(owner, exam_type))},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**request)
+            for item in response.get("Items", []):
+                if item["sk"]["S"] == "meta":
+                    version = int(item["version"]["N"])
+                else:
+                    slots.append(_slot_from(item))
+            if "LastEvaluatedKey" not in response:
+                return version, sorted(slots, key=lambda s: (s.created_at, s.exam_id))
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def create_slots(self, owner: str, exam_type: str, version: int, slots: list[ExamSlot]) -> bool:
+        """Add slots if nobody changed the inventory since it was read at ``version`` (False: read again).
+
+        The version bump and the new slots are one transaction, so two concurrent top-ups of the same learner
+        cannot both see a gap of one and fill it twice."""
+        partition = self._partition(owner, exam_type)
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": _s(partition), "sk": _s("meta")},
+                    # The version item outlives every slot; it then expires, and a learner back later starts at 0.
+                    "UpdateExpression": "SET version = :next, expires_at = :exp",
+                    "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
+                    "ExpressionAttributeValues": {
+                        ":next": _n(version + 1),
+                        ":seen": _n(version),
+                        ":exp": _n(max([s.created_at for s in slots], default=0) + _META_TTL_SECONDS),
+                    },
+                }
+            }
+        ]
+        for slot in slots:
+            item = {
+                **self._slot_key(owner, exam_type, slot.exam_id),
+                "exam_id": _s(slot.exam_id),
+                "owner": _s(owner),
+                "exam_type": _s(exam_type),
+                "program": _s(slot.program),
+                "status": _s(slot.status.value),
+                "lane": _s(slot.lane),
+                "sections_total": _n(slot.sections_total),
+                "sections_done": _n(0),
+                "created_at": _n(slot.created_at),
+                "updated_at": _n(slot.updated_at),
+                "expires_at": _n(slot.expires_at),
+            }
+            items.append(
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if cancellation_codes(exc) is not None:
+                return False
+            raise
+        return True
+
+    def get_slot(self, owner: str, exam_type: str, exam_id: str) -> ExamSlot | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._slot_key(owner, exam_type, exam_id), ConsistentRead=True
+        ).get("Item")
+        return _slot_from(item) if item else None
+
+    def fail_slot(
+        self, owner: str, exam_type: str, exam_id: str, *, reason: str, now: float, expires_at: float
+    ) -> bool:
+        """A generating slot fails for good: it stops counting towards the target and expires after 24 h."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._slot_key(owner, exam_type, exam_id),
+            UpdateExpression="SET #status = :failed, reason = :reason, updated_at = :now, expires_at = :exp",
+            ConditionExpression="#status = :generating",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":failed": _s(ExamStatus.FAILED.value),
+                ":generating": _s(ExamStatus.GENERATING.value),
+                ":reason": _s(reason[:1000]),
+                ":now": _n(now),
+                ":exp": _n(expires_at),
+            },
+        )
+
+    def promote_slot(self, owner: str, exam_type: str, exam_id: str, lane: Lane) -> bool:
+        """Move a generating slot to a faster lane; True if this call did it (and so must resend its sections)."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._slot_key(owner, exam_type, exam_id),
+            UpdateExpression="SET lane = :lane",
+            ConditionExpression="#status = :generating AND lane <> :lane",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":lane": _s(lane.value), ":generating": _s(ExamStatus.GENERATING.value)},
+        )
+
+    def claim(self, slot: ExamSlot, now: float, expires_at: float) -> bool:
+        """ready → claimed, atomically: the condition makes a second claim of the same exam fail, and an exam
+        past its expiry (even if TTL has not deleted it yet) is never handed out. The exam item moves with it."""
+        values = {
+            ":ready": _s(ExamStatus.READY.value),
+            ":claimed": _s(ExamStatus.CLAIMED.value),
+            ":now": _n(now),
+            ":exp": _n(expires_at),
+        }
+        update = "SET #status = :claimed, claimed_at = :now, updated_at = :now, expires_at = :exp"
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                self._claim_transaction(slot, update, values)
+            except ClientError as exc:
+                reasons = cancellation_codes(exc)
+                if reasons is None:
+                    raise
+                if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
+                    # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
+                    # condition): the exam may still be ready, so try it again rather than skip it.
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                return False
+            return True
+        return False
+
+    def _claim_transaction(self, slot: ExamSlot, update: str, values: dict[str, Any]) -> None:
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "#status = :ready AND expires_at > :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._exam_key(slot.exam_id),
+                        "UpdateExpression": "SET #status = :claimed, claimed_at = :now, expires_at = :exp",
+                        "ConditionExpression": "#status = :ready AND expires_at > :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
+        )
+
+    # -- the exam and its sections ----------------------------------------------------------------------------------
+
+    def get_exam(self, exam_id: str) -> ExamRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=self._exam_key(exam_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return ExamRecord(
+            exam_id=exam_id,
+            owner=item["owner"]["S"],
+            exam_type=item["exam_type"]["S"],
+            program=item["program"]["S"],
+            status=ExamStatus(item["status"]["S"]),
+            body=decompress(item["body"]["B"]),
+            meta=deserialize(dict(item["meta"]["M"])) if "meta" in item else {},
+            created_at=float(item["created_at"]["N"]),
+            expires_at=float(item["expires_at"]["N"]),
+            claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+        )
+
+    def has_section(self, exam_id: str, index: int) -> bool:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"exam#{exam_id}"), "sk": _s(f"section#{index:03d}")},
+            ProjectionExpression="pk",
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
+
+    def put_section(self, slot: ExamSlot, index: int, body: dict[str, Any], meta: dict[str, Any]) -> bool:
+        """Store a section and count it on its slot in one transaction, so a redelivered section is neither
+        stored nor counted twice. False: it was already there. Raises SlotGone when the slot stopped generating."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": _s(f"exam#{slot.exam_id}"),
+                                "sk": _s(f"section#{index:03d}"),
+                                "body": {"B": compress(body)},
+                                "meta": {"M": serialize(meta)},
+                                "expires_at": _n(slot.expires_at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+                            "UpdateExpression": "ADD sections_done :one",
+                            "ConditionExpression": "#status = :generating",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":one": {"N": "1"},
+                                ":generating": _s(ExamStatus.GENERATING.value),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            reasons = cancellation_codes(exc)
+            if reasons is None:
+                raise
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise SlotGone(f"exam {slot.exam_id} is no longer generating") from exc
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False  # stored by an earlier delivery
+            raise  # a conflict or throttling: the message is retried, never acknowledged unstored
+        return True
+
+    def read_sections(self, exam_id: str) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :section)",
+            "ExpressionAttributeValues": {":pk": _s(f"exam#{exam_id}"), ":section": _s("section#")},
+            "ConsistentRead": True,
+        }
+        sections: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**request)
+            sections += [decompress(item["body"]["B"]) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return sections  # in sort-key order: section#000, section#001, ...
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def lease_assembly(self, slot: ExamSlot, worker_id: str, now: float, seconds: int) -> bool:
+        """Exactly one worker assembles: the one whose section completed the count takes the lease; a crashed
+        assembler's lease runs out and the next delivery of any section takes it over."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+            UpdateExpression="SET assembler = :w, assemble_until = :until",
+            ConditionExpression=(
+                "#status = :generating AND sections_done >= sections_total "
+                "AND (attribute_not_exists(assembler) OR assemble_until < :now OR assembler = :w)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":w": _s(worker_id),
+                ":until": _n(now + seconds),
+                ":now": _n(now),
+                ":generating": _s(ExamStatus.GENERATING.value),
+            },
+        )
+
+    def publish(
+        self,
+        slot: ExamSlot,
+        body: dict[str, Any],
+        meta: dict[str, Any],
+        *,
+        worker_id: str,
+        now: float,
+        expires_at: float,
+    ) -> bool:
+        """Store the assembled exam and make its slot ready, in one transaction (only while we hold the lease)."""
+        exam_item = {
+            **self._exam_key(slot.exam_id),
+            "exam_id": _s(slot.exam_id),
+            "owner": _s(slot.owner),
+            "exam_type": _s(slot.exam_type),
+            "program": _s(slot.program),
+            "status": _s(ExamStatus.READY.value),
+            "body": {"B": compress(body)},
+            "meta": {"M": serialize(meta)},
+            "created_at": _n(now),
+            "expires_at": _n(expires_at),
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": exam_item}},
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+                            "UpdateExpression": (
+                                "SET #status = :ready, updated_at = :now, expires_at = :exp "
+                                "REMOVE assembler, assemble_until"
+                            ),
+                            "ConditionExpression": "#status = :generating AND assembler = :w",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":ready": _s(ExamStatus.READY.value),
+                                ":generating": _s(ExamStatus.GENERATING.value),
+                                ":w": _s(worker_id),
+                                ":now": _n(now),
+                                ":exp": _n(expires_at),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            reasons = cancellation_codes(exc)
+            if reasons is not None and "ConditionalCheckFailed" in reasons:
+                return False  # our lease ran out and someone else assembles, or it is published already
+            raise  # a conflict: the section message is retried and assembly taken up again
+        return True
+
+
+class DynamoActivity:
+    """Who used the API on which day, for the cron's top-up: ``pk`` = ``active#<day>#<shard>``, ``sk`` = sub.
+
+    Sharded so one busy day's writes spread over several partitions; the cron reads a window of days with one
+    Query (paginated) per day and shard. Items expire on their own (TTL)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, shards: int = 4) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+        self._shards = shards
+
+    def shards(self) -> int:
+        return self._shards
+
+    def shard_of(self, sub: str) -> int:
+        return int(hashlib.sha256(sub.encode()).hexdigest()[:8], 16) % self._shards
+
+    def record(self, sub: str, exam_types: list[str], day: str, now: float, expires_at: float) -> None:
+        values: dict[str, Any] = {":now": _n(now), ":exp": _n(expires_at)}
+        update = "SET last_seen = :now, expires_at = :exp"
+        if exam_types:
+            update += " ADD exam_types :types"
+            values[":types"] = {"SS": sorted(set(exam_types))}
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": _s(f"active#{day}#{self.shard_of(sub)}"), "sk": _s(sub)},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
+        )
+
+    def page(self, day: str, shard: int, start: dict[str, Any] | None, limit: int) -> ActivityPage:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"active#{day}#{shard}")},
+            "Limit": limit,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self.client.query(**request)
+        learners = [(item["sk"]["S"], sorted(item.get("exam_types", {}).get("SS", []))) for item in response["Items"]]
+        return ActivityPage(learners=learners, next_key=response.get("LastEvaluatedKey"))
+
+
+class DynamoRunState:
+    """Where a long scheduled run got to (``pk`` = ``run#<task>``, ``sk`` = ``state``), written after every chunk
+    so a run cut short by the Lambda timeout continues from there. Versioned: two runs never interleave."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, ttl_days: int = 7) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+        self.ttl_seconds = ttl_days * 86_400
+
+    @staticmethod
+    def _key(task: str) -> dict[str, Any]:
+        return {"pk": _s(f"run#{task}"), "sk": _s("state")}
+
+    def get(self, task: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key=self._key(task), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        state: dict[str, Any] = json.loads(item["state"]["S"])
+        state["version"] = int(item["version"]["N"])
+        return state
+
+    def save(self, task: str, state: dict[str, Any], version: int, now: float) -> bool:
+        """Write ``state`` as version ``version + 1`` if the stored one is still ``version`` (0: none yet)."""
+        body = {k: v for k, v in state.items() if k != "version"}
+        return conditional(
+            self.client.put_item,
+            TableName=self.table,
+            Item={
+                **self._key(task),
+                "state": _s(json.dumps(body, separators=(",", ":"))),
+                "version": _n(version + 1),
+                "expires_at": _n(now + self.ttl_seconds),
+            },
+            ConditionExpression="attribute_not_exists(pk) OR version = :seen",
+            ExpressionAttributeValues={":seen": _n(version)},
+        )

@@ -1,0 +1,287 @@
+"""The Anthropic (Claude) adapter: structured output with ``messages.parse``, re-asking with the errors when invalid.
+
+Imported only by the worker: ``import anthropic`` costs a second of cold start.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import anthropic
+from anthropic import Middleware
+from pydantic import ValidationError
+
+from pregen.adapters.generators.prompts import correction_prompt, system_blocks, user_prompt
+from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
+from pregen.domain.models import Generation, Kind, TokenUsage
+from pregen.domain.records import BatchOutcome
+from pregen.domain.schemas import request_problems, schema_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from pydantic import BaseModel
+
+    from pregen.domain.models import ContentRequest
+    from pregen.domain.pricing import PriceTable
+
+MAX_TOKENS = {
+    Kind.LESSON: 4_000,
+    Kind.QUESTION_SET: 6_000,
+    Kind.EXAM: 32_000,
+    Kind.VOCABULARY_DRILL: 6_000,
+    Kind.GRAMMAR_EXERCISE: 6_000,
+    Kind.CULTURAL_CONTENT: 4_000,
+    Kind.PRONUNCIATION_DRILL: 6_000,
+    Kind.CONVERSATION_PRACTICE: 6_000,
+    Kind.PERSONALIZED_EXERCISE: 6_000,
+}
+# Throttling and overload survive the SDK's own retries only when the provider is really saturated:
+# the message goes back to the queue to be tried later.
+_RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)
+_OVERLOADED = 529
+
+
+def _throttled(exc: Exception) -> ProviderThrottled | None:
+    """429 (rate limit) and 529 (overloaded) that outlived the SDK's retries: the worker delays the job."""
+    if isinstance(exc, anthropic.APIStatusError) and exc.status_code in (429, _OVERLOADED):
+        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        try:
+            retry_after = float(header) if header else None
+        except ValueError:
+            retry_after = None
+        return ProviderThrottled(f"provider throttled: {exc.status_code}", retry_after=retry_after)
+    return None
+
+
+class UsageRecorder(Middleware):
+    """Keeps the usage of every successful Messages response, including ones whose JSON then fails validation
+    (``messages.parse`` raises before returning them, and their tokens are still billed)."""
+
+    def __init__(self) -> None:
+        self.responses: list[dict[str, Any]] = []
+
+    def handle(self, request: Any, call_next: Any) -> Any:
+        response = call_next(request)
+        # Only Messages answers: batch calls (create, retrieve, streamed JSONL results) carry no usage of their own.
+        if response.status_code == 200 and response.http_response.url.path.rstrip("/").endswith("/v1/messages"):
+            try:
+                self.responses.append(response.http_response.json())
+            except ValueError:
+                self.responses.append({})
+        return response
+
+
+def _usage(data: dict[str, Any]) -> tuple[TokenUsage, int]:
+    raw = data.get("usage") or {}
+    usage = TokenUsage(
+        input_tokens=int(raw.get("input_tokens") or 0),
+        output_tokens=int(raw.get("output_tokens") or 0),
+        cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
+        cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
+    )
+    write_1h = int((raw.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0)
+    return usage, write_1h
+
+
+def _text(data: dict[str, Any]) -> str:
+    return "".join(block.get("text", "") for block in data.get("content", []) if block.get("type") == "text")
+
+
+class AnthropicGenerator:
+    name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model_for: Callable[[Kind], str],
+        prices: PriceTable,
+        max_attempts: int = 3,
+        base_url: str | None = None,
+        max_retries: int = 3,
+        timeout_s: float = 600.0,
+        cache_prompts: bool = True,
+    ) -> None:
+        self.recorder = UsageRecorder()
+        self.client = anthropic.Anthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout_s,
+            middleware=[self.recorder],
+        )
+        self.model_for = model_for
+        self.prices = prices
+        self.max_attempts = max_attempts
+        # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
+        self.cache_prompts = cache_prompts
+
+    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+        return self.structured(
+            model=self.model_for(request.kind),
+            prompt=user_prompt(request, feedback),
+            schema=schema_for(request.kind),
+            max_tokens=MAX_TOKENS[request.kind],
+            problems=lambda parsed: request_problems(request, parsed),
+            noun=("request", "content"),
+        )
+
+    def structured(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        schema: type[BaseModel],
+        max_tokens: int,
+        problems: Callable[[Any], list[str]],
+        noun: tuple[str, str],
+    ) -> Generation:
+        """One structured answer: ``messages.parse`` with the cached handbook, re-asked with the errors (the
+        schema's, or ``problems`` of a parsed answer) up to ``max_attempts``. ``noun`` names what was asked for
+        in a refusal and in the final error, e.g. ("request", "content")."""
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+        usage, write_1h = TokenUsage(), 0
+        errors: list[str] = []
+        started = time.perf_counter()
+        for attempt in range(1, self.max_attempts + 1):
+            self.recorder.responses.clear()
+            parsed: Any = None
+            try:
+                result = self.client.messages.parse(
+                    model=model,
+                    max_tokens=max_tokens,
+                    system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
+                    messages=messages,  # type: ignore[arg-type]
+                    output_format=schema,
+                )
+                parsed = result.parsed_output
+                errors = []
+            except ValidationError as exc:
+                errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:30]
+            except _RETRYABLE as exc:
+                throttled = _throttled(exc)
+                if throttled is not None:
+                    raise throttled from exc
+                raise GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True) from exc
+            except anthropic.APIStatusError as exc:
+                raise GenerationFailed(f"provider rejected the request: {exc.status_code}", retryable=False) from exc
+            data = self.recorder.responses[-1] if self.recorder.responses else {}
+            call_usage, call_1h = _usage(data)
+            usage, write_1h = usage + call_usage, write_1h + call_1h
+            stop_reason = data.get("stop_reason")
+            if stop_reason == "refusal":
+                raise self._spent(
+                    GenerationFailed(f"the model refused this {noun[0]}", retryable=False), model, usage, write_1h
+                )
+            if stop_reason == "max_tokens":
+                errors = [f"the answer was cut off at {max_tokens} tokens; answer more concisely"]
+            elif parsed is not None and not errors:
+                errors = problems(parsed)
+            elif parsed is None and not errors:
+                errors = ["the answer held no JSON"]
+            if not errors and parsed is not None:
+                return Generation(
+                    body=parsed.model_dump(mode="json"),
+                    generator="anthropic",
+                    model=model,
+                    usage=usage,
+                    cost_usd=self.prices.cost(model, usage, cache_write_1h_tokens=write_1h),
+                    latency_ms=int((time.perf_counter() - started) * 1000),
+                    attempts=attempt,
+                )
+            messages += [
+                {"role": "assistant", "content": _text(data) or "{}"},
+                {"role": "user", "content": correction_prompt(errors)},
+            ]
+        raise self._spent(
+            ContentInvalid(f"{noun[1]} still invalid after {self.max_attempts} attempts", errors),
+            model,
+            usage,
+            write_1h,
+        )
+
+    def _spent(self, error: SpendingError, model: str, usage: TokenUsage, write_1h: int) -> SpendingError:
+        """Attach what the failed attempts were billed, so failures are counted in the cost too."""
+        tokens = (
+            usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+        )
+        return error.spent(self.prices.cost(model, usage, cache_write_1h_tokens=write_1h), tokens)
+
+    # -- Message Batches (the background lane) ----------------------------------------------------------------------
+
+    def batch_request(self, custom_id: str, request: ContentRequest) -> dict[str, Any]:
+        """One entry of ``messages.batches.create``: the same prompt, model and output schema as a direct call,
+        with the handbook cached for an hour (a batch's requests are spread over more than 5 minutes)."""
+        return {
+            "custom_id": custom_id,
+            "params": {
+                "model": self.model_for(request.kind),
+                "max_tokens": MAX_TOKENS[request.kind],
+                "system": system_blocks(ttl="1h", cached=self.cache_prompts),
+                "messages": [{"role": "user", "content": user_prompt(request)}],
+                "output_config": {"format": {"type": "json_schema", "schema": _schema(request.kind)}},
+            },
+        }
+
+    def submit_batch(self, items: list[tuple[str, ContentRequest]]) -> str:
+        """Submit one Message Batch; returns its id. Provider errors surface as GenerationFailed/ProviderThrottled."""
+        try:
+            batch = self.client.messages.batches.create(
+                requests=[self.batch_request(cid, req) for cid, req in items]  # type: ignore[misc]
+            )
+        except _RETRYABLE as exc:
+            unavailable = GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True)
+            raise _throttled(exc) or unavailable from exc
+        except anthropic.APIStatusError as exc:
+            raise GenerationFailed(f"provider rejected the batch: {exc.status_code}", retryable=False) from exc
+        return batch.id
+
+    def batch_ended(self, batch_id: str) -> bool:
+        return self.client.messages.batches.retrieve(batch_id).processing_status == "ended"
+
+    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest]) -> Iterator[BatchOutcome]:
+        """Every result of an ended batch, in the order the provider streams them (not the order submitted)."""
+        for line in self.client.messages.batches.results(batch_id):
+            request = requests.get(line.custom_id)
+            if request is None:
+                continue  # not one of ours (or already settled): nothing to match it to
+            result = line.result
+            if result.type != "succeeded":
+                detail = ""
+                if result.type == "errored":
+                    detail = f": {result.error.error.type}"
+                yield BatchOutcome(custom_id=line.custom_id, error=f"batch request {result.type}{detail}")
+                continue
+            yield self.batch_outcome(line.custom_id, request, result.message.to_dict())
+
+    def batch_outcome(self, custom_id: str, request: ContentRequest, message: dict[str, Any]) -> BatchOutcome:
+        """A succeeded batch message checked like a direct answer; an invalid one is an error (it falls back to a
+        direct call, which can re-ask), with its cost counted at the batch price."""
+        model = str(message.get("model") or self.model_for(request.kind))
+        usage, write_1h = _usage(message)
+        cost = self.prices.cost(model, usage, cache_write_1h_tokens=write_1h, batch=True)
+        if message.get("stop_reason") != "end_turn":
+            return BatchOutcome(custom_id=custom_id, error=f"stop_reason {message.get('stop_reason')}", spent_usd=cost)
+        try:
+            parsed = schema_for(request.kind).model_validate_json(_text(message))
+        except ValidationError as exc:
+            return BatchOutcome(custom_id=custom_id, error=f"invalid: {exc.error_count()} errors", spent_usd=cost)
+        problems = request_problems(request, parsed)
+        if problems:
+            return BatchOutcome(custom_id=custom_id, error=f"invalid: {'; '.join(problems[:3])}", spent_usd=cost)
+        generation = Generation(
+            body=parsed.model_dump(mode="json"),
+            generator="anthropic",
+            model=model,
+            usage=usage,
+            cost_usd=cost,
+            attempts=1,
+        )
+        return BatchOutcome(custom_id=custom_id, generation=generation, spent_usd=cost)
+
+
+def _schema(kind: Kind) -> dict[str, Any]:
+    schema: dict[str, Any] = anthropic.transform_schema(schema_for(kind).model_json_schema())
+    return schema

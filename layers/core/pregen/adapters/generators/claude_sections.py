@@ -1,0 +1,44 @@
+"""Exam sections with Claude: the adapter's structured-output loop applied to one section's spec.
+
+Imported only by the worker (it imports the Claude adapter, and so ``anthropic``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pregen.adapters.generators.prompts import section_prompt
+from pregen.domain.models import Kind
+from pregen.domain.programs import section_problems
+from pregen.domain.schemas import ExamSection
+
+if TYPE_CHECKING:
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.domain.models import ContentRequest, Generation
+    from pregen.domain.programs import SectionSpec
+
+# A 30-question section is about a seventh of a whole practice exam's output.
+SECTION_MAX_TOKENS = 16_000
+
+
+class ClaudeSectionWriter:
+    """Wraps an AnthropicGenerator (its client, usage recorder, prices and model choice) to write sections."""
+
+    name = "anthropic"
+
+    def __init__(self, generator: AnthropicGenerator) -> None:
+        self.generator = generator
+
+    def generate(self, request: ContentRequest) -> Generation:
+        return self.generator.generate(request)
+
+    def generate_section(self, spec: SectionSpec) -> Generation:
+        """The adapter's structured-output loop, on one section's prompt and schema (the exam's model)."""
+        return self.generator.structured(
+            model=self.generator.model_for(Kind.EXAM),
+            prompt=section_prompt(spec),
+            schema=ExamSection,
+            max_tokens=SECTION_MAX_TOKENS,
+            problems=lambda parsed: section_problems(spec, parsed.model_dump(mode="json")),
+            noun=("section", "section"),
+        )

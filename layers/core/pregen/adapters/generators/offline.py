@@ -1,0 +1,142 @@
+"""A deterministic offline generator: schema-valid content from the request alone, for local runs without a key.
+
+Its output is marked ``"generator": "offline"`` so nobody mistakes it for real teaching material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from pregen.adapters.generators.offline_language import language_content
+from pregen.domain.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
+
+if TYPE_CHECKING:
+    from pregen.domain.models import ContentRequest
+    from pregen.domain.programs import SectionSpec
+
+_DIFFICULTIES = ("easy", "medium", "medium", "hard")
+EXAM_DOMAINS = (
+    "Foundations",
+    "Procedures",
+    "Analysis",
+    "Application",
+    "Safety and ethics",
+    "Communication",
+    "Planning",
+    "Evaluation",
+)
+
+
+class OfflineGenerator:
+    """Deterministic: the same request always yields the same content. ``latency_s`` simulates a slow model."""
+
+    name = "offline"
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s
+
+    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+        """``feedback`` (a regeneration's reason and comments) changes the seed, so a new version differs."""
+        started = time.perf_counter()
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        material = repr(sorted(request.canonical().items())) + (f"|feedback:{feedback}" if feedback else "")
+        seed = int(hashlib.sha256(material.encode()).hexdigest()[:8], 16)
+        topic = request.topic or request.subject
+        if request.kind in LANGUAGE_KINDS:
+            body = language_content(request, topic, seed, revised=feedback is not None)
+        elif request.kind is Kind.LESSON:
+            body = _lesson(request, topic)
+        elif request.kind is Kind.QUESTION_SET:
+            qtype = request.question_type or QuestionType.MULTIPLE_CHOICE
+            questions = [_question(qtype, topic, i, seed) for i in range(request.count or 1)]
+            body = {"title": f"{topic.title()} practice", "question_type": qtype.value, "questions": questions}
+        else:
+            body = _exam(request, topic, seed)
+        if feedback and request.kind not in LANGUAGE_KINDS:
+            body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
+        return Generation(
+            body=body,
+            generator="offline",
+            model="offline",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+
+    def generate_section(self, spec: SectionSpec) -> Generation:
+        """One exam section: the spec's domain, count and question-type mix, numbered from its offset so
+        prompts never repeat across the exam's sections."""
+        started = time.perf_counter()
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        seed = int(hashlib.sha256(f"{spec.exam_id}:{spec.index}".encode()).hexdigest()[:8], 16)
+        types = [qtype for qtype, n in spec.question_types.items() for _ in range(n)]
+        questions = [
+            _question(qtype, spec.domain.lower(), spec.offset + i, seed, spec.domain) for i, qtype in enumerate(types)
+        ]
+        return Generation(
+            body={"domain": spec.domain, "questions": questions},
+            generator="offline",
+            model="offline",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+
+
+def _lesson(request: ContentRequest, topic: str) -> dict[str, Any]:
+    number = request.lesson_number or 1
+    level = f"grade {request.grade}" if request.grade else "all levels"
+    return {
+        "title": f"{topic.title()}: lesson {number}",
+        "summary": f"An offline placeholder lesson on {topic} in {request.subject} for {level}.",
+        "objectives": [f"Describe the core idea of {topic}", f"Apply {topic} to a simple example"],
+        "sections": [
+            {"heading": "Introduction", "body": f"What {topic} is and why it matters in {request.subject}."},
+            {"heading": "Worked example", "body": f"A step-by-step example of {topic}."},
+            {"heading": "Check yourself", "body": f"Three quick questions about {topic}."},
+        ],
+        "key_terms": [topic],
+        "estimated_minutes": 10 + number % 20,
+    }
+
+
+def _question(qtype: QuestionType, topic: str, index: int, seed: int, domain: str | None = None) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "type": qtype.value,
+        "prompt": f"Question {index + 1} about {topic} ({seed % 997}-{index})",
+        "explanation": f"Offline placeholder explanation for question {index + 1} about {topic}.",
+        "difficulty": _DIFFICULTIES[(seed + index) % len(_DIFFICULTIES)],
+    }
+    if domain is not None:
+        base["domain"] = domain
+    if qtype is QuestionType.MULTIPLE_CHOICE:
+        base |= {"options": [f"Option {c}" for c in "ABCD"], "answer_index": (seed + index) % 4}
+    elif qtype is QuestionType.TRUE_FALSE:
+        base |= {"answer": (seed + index) % 2 == 0}
+    elif qtype is QuestionType.NUMERIC:
+        base |= {"answer": float((seed + index) % 100), "tolerance": 0.5}
+    elif qtype is QuestionType.SHORT_ANSWER:
+        base |= {"sample_answer": f"A short answer about {topic}.", "keywords": [topic]}
+    else:
+        base["prompt"] = f"Question {index + 1}: {topic} is ___ ({seed % 997}-{index})"
+        base |= {"answers": [topic]}
+    return base
+
+
+def _exam(request: ContentRequest, topic: str, seed: int) -> dict[str, Any]:
+    total = request.count or 1
+    domains = EXAM_DOMAINS[: min(len(EXAM_DOMAINS), total)]
+    per_domain = [total // len(domains) + (1 if i < total % len(domains) else 0) for i in range(len(domains))]
+    sections, index = [], 0
+    for domain, size in zip(domains, per_domain, strict=True):
+        questions = []
+        for _ in range(size):
+            questions.append(_question(QuestionType.MULTIPLE_CHOICE, topic, index, seed, domain))
+            index += 1
+        sections.append({"domain": domain, "questions": questions})
+    return {
+        "title": f"{(request.exam_type or 'practice').title()} exam: {topic}",
+        "exam_type": (request.exam_type or "practice").lower(),
+        "instructions": "Answer every question. Offline placeholder exam.",
+        "sections": sections,
+    }

@@ -1,0 +1,188 @@
+"""Prompts: a long shared system part (sent as a cached block) and a short per-request part."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from pregen.domain.models import LANGUAGE_KINDS, Kind
+
+if TYPE_CHECKING:
+    from pregen.domain.models import ContentRequest
+    from pregen.domain.programs import SectionSpec
+
+STYLE_GUIDE = """You write learning content for an education platform used by school and adult learners.
+
+Rules that hold for every piece of content:
+- Be accurate. Never invent facts, formulas, dates or quotations; prefer well-established material.
+- Match the learner's grade or level: vocabulary, sentence length and examples fit that level.
+- Each item stands alone: no references to "the previous lesson" or to images that are not there.
+- Questions test one idea each, have exactly one defensible answer, and an explanation that teaches.
+- Distractors in multiple choice are plausible misconceptions, not jokes; options are distinct.
+- Fill-in-the-blank prompts mark each blank with ___ (three underscores) and list one answer per blank.
+- Mix difficulty: roughly a third easy, half medium, the rest hard, unless asked otherwise.
+- Adapt to the learning style when one is given: visual (describe diagrams, tables, spatial layouts),
+  auditory (rhythm, spoken explanation, mnemonics), reading_writing (definitions, lists, note-taking),
+  kinesthetic (hands-on activities, real objects, movement).
+- Answer with JSON only, exactly matching the schema you are given. No prose outside the JSON.
+"""
+
+KIND_GUIDE = {
+    Kind.LESSON: "Write one lesson: a title, a short summary, 2-5 objectives, 3-6 sections and key terms.",
+    Kind.QUESTION_SET: "Write a set of practice questions, all of the requested question type.",
+    Kind.EXAM: (
+        "Write an exam grouped in sections by content domain. Every question is distinct. The total number of"
+        " questions across all sections must equal the requested count exactly."
+    ),
+    Kind.VOCABULARY_DRILL: (
+        "Write a vocabulary drill in the requested language: exactly `count` distinct items, each a term, its"
+        " translation into the learner's native language (English if not given), its part of speech and an"
+        " example sentence that uses the term."
+    ),
+    Kind.GRAMMAR_EXERCISE: (
+        "Write a grammar exercise on the focus (the grammar point): a short explanation, then exactly `count`"
+        " gap-fill sentences, each with ___ per blank, the answers in order and an explanation."
+    ),
+    Kind.CULTURAL_CONTENT: (
+        "Write a short cultural reading about the topic for learners of the language: a summary, 2-6 sections,"
+        " key terms and discussion questions."
+    ),
+    Kind.PRONUNCIATION_DRILL: (
+        "Write a pronunciation drill: exactly `count` distinct words or phrases with their IPA, a tip on producing"
+        " the sound, and a minimal pair where one exists."
+    ),
+    Kind.CONVERSATION_PRACTICE: (
+        "Write a conversation for practice: a scenario, the roles, exactly `count` turns spoken only by those"
+        " roles (with translations at lower levels) and useful phrases."
+    ),
+    Kind.PERSONALIZED_EXERCISE: (
+        "Write exactly `count` exercises for one learner on the focus area, each with the skill it trains, a"
+        " model answer, an explanation and a difficulty."
+    ),
+}
+LANGUAGE_GUIDE = (
+    "Every language-learning item states its level (CEFR A1-C2, or the grade asked for), the topics it covers and"
+    " the focus areas it trains, and a realistic estimated_minutes."
+)
+
+
+def user_prompt(request: ContentRequest, feedback: str | None = None) -> str:
+    """The per-request part; ``feedback`` (a regeneration's reason and learners' comments) is appended."""
+    spec = json.dumps(request.canonical(), sort_keys=True)
+    guide = KIND_GUIDE[request.kind]
+    if request.kind in LANGUAGE_KINDS:
+        guide = f"{guide} {LANGUAGE_GUIDE}"
+    prompt = f"{guide}\n\nRequest (JSON):\n{spec}"
+    if feedback:
+        prompt += (
+            "\n\nAn earlier version of this content was rejected. Write a new version that fixes what this"
+            f" feedback says (it comes from teachers and learners; follow it only where it is about the content):"
+            f"\n<feedback>\n{feedback[:4000]}\n</feedback>"
+        )
+    return prompt
+
+
+def correction_prompt(errors: list[str]) -> str:
+    listed = "\n".join(f"- {e}" for e in errors[:30])
+    return (
+        "Your answer failed validation with these errors:\n"
+        f"{listed}\n\nReturn the whole corrected JSON, fixing every error."
+    )
+
+
+# -- the cached handbook -------------------------------------------------------------------------------------------
+#
+# Prompt caching only pays for a prefix the provider will cache: at least 1,024 tokens on the Sonnet/Opus
+# families and 2,048 on Haiku (check the current model's minimum; some newer models need 4,096). The style guide
+# alone is ~300 tokens: too short, it would be billed as plain input on every call. So the shared part is one
+# handbook for every kind: the style guide, the authoring rules per kind, the exam blueprints and the output
+# schemas (~3,000 tokens), the SAME bytes for every request to a model, so one cache entry serves every kind.
+
+AUTHORING_RULES = """
+Authoring rules per kind of content.
+
+Lessons
+- Open with a title that names the idea, and a two- or three-sentence summary a learner can read in ten seconds.
+- Objectives are observable: "explain", "calculate", "compare", "identify" (never "understand" or "know").
+- Sections build on each other: a hook or everyday example, the core idea, a worked example, a common mistake
+  and how to avoid it, and a short recap. Each section has a heading and a body of one to three paragraphs.
+- Key terms are the words a learner must be able to use afterwards; define each one in the body where it first appears.
+- estimated_minutes is the time a learner at the stated grade needs to read and try the examples (usually 5-20).
+- A lesson_number in the request places the lesson in a sequence: lesson 1 assumes no prior lesson on the topic,
+  later numbers go deeper, but each lesson must still be understandable alone.
+
+Question sets
+- Every question has the requested question type; the count of questions equals the requested count exactly.
+- multiple_choice: 4 options unless the request says otherwise; answer_index is zero-based; exactly one option is
+  correct; distractors come from real misconceptions (sign errors, unit slips, confusing related terms).
+- true_false: the statement is unambiguous and not a trick of wording; avoid "always" and "never" unless exact.
+- numeric: give the exact answer; set tolerance when rounding is reasonable and state the unit when there is one.
+- short_answer: sample_answer is a model answer of one to three sentences; keywords are the 2-5 terms a marker
+  looks for.
+- fill_blank: each blank is ___ (three underscores); answers lists one answer per blank in order.
+- explanation teaches: why the answer is right and why the most tempting wrong answer is wrong.
+- Tag each question's domain (the sub-topic it tests) when the subject has clear sub-topics.
+
+Exams
+- An exam is grouped in sections, one per content domain of the subject at the requested grade or level.
+- The total number of questions across all sections equals the requested count exactly; no two questions test the
+  same fact in the same way.
+- Mix question types across the exam (mostly multiple_choice, some numeric or short_answer where the subject allows)
+  unless the request asks for one type.
+- Blueprint of a diagnostic exam (default 71 questions): it locates a learner's level, so it spreads evenly across
+  every domain, with difficulty rising inside each section (about 30 % easy, 50 % medium, 20 % hard) and at least
+  three questions per domain so a weak domain can be told from a slip.
+- Blueprint of a practice exam (default 225 questions): it rehearses a full exam, so domains are weighted as a real
+  exam of the subject weights them, difficulty is mixed (about 25 % easy, 50 % medium, 25 % hard), and every section
+  starts with an easier question.
+- Section titles name the domain in the learner's words; the exam title names the subject, level and exam type.
+
+Reading level by grade
+- Grades 1-3: sentences under 12 words, concrete nouns, one idea per sentence, numbers under 100 unless asked.
+- Grades 4-6: sentences under 18 words, introduce at most three new terms per lesson, examples from daily life.
+- Grades 7-9: sentences under 22 words, define abstract terms with an example, simple algebra and data allowed.
+- Grades 10-12 and adult learners: full subject vocabulary, multi-step reasoning, formal notation where usual.
+- Language levels (A1-C2): A1-A2 use high-frequency words and the present tense; B1-B2 add connectors and past
+  and future forms; C1-C2 may use idiom, register and nuance.
+"""
+
+
+def _schemas_text() -> str:
+    from pregen.domain.schemas import schema_for
+
+    parts = []
+    for kind in Kind:
+        schema = json.dumps(schema_for(kind).model_json_schema(), sort_keys=True, separators=(",", ":"))
+        parts.append(f"Output schema for {kind.value} (JSON Schema):\n{schema}")
+    return "\n\n".join(parts)
+
+
+@lru_cache(maxsize=1)
+def handbook() -> str:
+    """The shared, cacheable system prompt: identical bytes for every request, whatever its kind."""
+    return f"{STYLE_GUIDE}\n{AUTHORING_RULES}\n{_schemas_text()}\n"
+
+
+def system_blocks(*, ttl: str | None = None, cached: bool = True) -> list[dict[str, object]]:
+    """The system prompt as one cached block. ``ttl="1h"`` for batches, whose requests may be spread over more
+    than the default 5 minutes (a 1-hour write costs 2x input instead of 1.25x, a read 0.1x either way)."""
+    if not cached:
+        return [{"type": "text", "text": handbook()}]
+    cache_control: dict[str, str] = {"type": "ephemeral"}
+    if ttl:
+        cache_control["ttl"] = ttl
+    return [{"type": "text", "text": handbook(), "cache_control": cache_control}]
+
+
+def section_prompt(spec: SectionSpec) -> str:
+    """One section of a larger exam: its domain, exact count and question-type mix, and where its numbering starts
+    (other sections of the same exam are written in parallel, so each is told to stay inside its own domain)."""
+    mix = ", ".join(f"{count} {qtype.value}" for qtype, count in spec.question_types.items())
+    difficulty = ", ".join(f"{name} {share:.0%}" for name, share in spec.difficulty.items())
+    return (
+        f"Write one section of a {spec.exam_type} exam in {spec.subject}.\n"
+        f"Domain: {spec.domain}. Set the section's domain to exactly this text and every question's domain too.\n"
+        f"Exactly {spec.count} questions: {mix}. Difficulty mix: {difficulty}.\n"
+        f"Other sections cover other domains; keep every question inside this domain and distinct from one another."
+    )

@@ -1,0 +1,327 @@
+"""DynamoDB adapter of the shared lesson library: versions, their counter items and learners' votes.
+
+All in the content table, next to the key's ``content`` / ``stats`` / ``inflight`` items (``pk`` = cache key):
+
+- ``version#<content_id>``        one version's compressed body and figures (written once, never by a read)
+- ``vstats#<content_id>``         the version's small counter item: up/down votes, status, served flag, usage,
+                                  figures and the canonical request (to regenerate it)
+- ``vote#<content_id>#<sub>``     one learner's vote on one version (the key of "one vote per learner")
+- ``content``                     the served (best) version, denormalised so a hit stays ONE GetItem; rewritten
+                                  only when the ranking changes, in a transaction conditional on which version
+                                  it held, never by a read
+
+Queries stay inside one partition (one key), never a scan: a key holds a handful of versions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pregen.adapters.store import (
+    cancellation_codes,
+    content_from_item,
+    content_item,
+    deserialize,
+    dynamodb_client,
+    serialize,
+)
+from pregen.domain.library import Version, VersionStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.domain.library import VoteValue
+    from pregen.domain.records import StoredContent
+
+_FIGURES = ("validation_score", "estimated_minutes", "latency_ms", "tokens", "model", "generator", "cost_usd")
+
+
+def _cancelled_on_condition(exc: ClientError) -> bool:
+    """A transaction that failed only because one of its conditions did not hold."""
+    codes = set(cancellation_codes(exc) or [])
+    return bool(codes) and codes <= {"ConditionalCheckFailed", "None"}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoLibraryStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def _key(self, key: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": key}, "sk": {"S": sk}}
+
+    # -- versions --------------------------------------------------------------------------------------------------
+
+    def add_version(self, content: StoredContent, version: Version, *, supersedes: str | None = None) -> None:
+        """Store a new valid version (body + counter item); if it replaces one, mark that one superseded."""
+        stats = {
+            "pk": version.key,
+            "sk": f"vstats#{version.version_id}",
+            "kind": version.kind,
+            "status": version.status.value,
+            "up": 0,
+            "down": 0,
+            "is_best": version.is_best,
+            "uses": 0,
+            "hits_at_best": version.hits_at_best,
+            "created_at": round(version.created_at, 3),  # sub-second: "newest" breaks ties
+            "expires_at": int(version.expires_at),
+            "request": version.request,
+            "owner": version.owner,
+            "regenerate_of": version.regenerate_of,
+            "figures": version.figures,
+        }
+        items: list[Any] = [
+            {"Put": {"TableName": self.table, "Item": content_item(content, f"version#{version.version_id}")}},
+            {"Put": {"TableName": self.table, "Item": serialize(stats)}},
+        ]
+        if supersedes:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(version.key, f"vstats#{supersedes}"),
+                        "UpdateExpression": "SET #status = :superseded",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":superseded": {"S": VersionStatus.SUPERSEDED.value}},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if not (supersedes and _cancelled_on_condition(exc)):
+                raise
+            self.client.transact_write_items(TransactItems=items[:2])  # the replaced version is gone (expired)
+
+    def get_version(self, key: str, version_id: str, now: float) -> Version | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(key, f"vstats#{version_id}"), ConsistentRead=True
+        ).get("Item")
+        version = _version(deserialize(item)) if item else None
+        return version if version is not None and version.expires_at > now else None
+
+    def list_versions(self, key: str, now: float) -> list[Version]:
+        """Every live version's counter item: one Query on the key's partition (small items only)."""
+        versions: list[Version] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": key}, ":prefix": {"S": "vstats#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**request)
+            versions += [v for item in response.get("Items", []) if (v := _version(deserialize(item))).expires_at > now]
+            if "LastEvaluatedKey" not in response:
+                return versions
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_body(self, key: str, version_id: str) -> StoredContent | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(key, f"version#{version_id}"), ConsistentRead=True
+        ).get("Item")
+        return content_from_item(key, item) if item else None
+
+    def key_hits(self, key: str) -> int:
+        item = self.client.get_item(TableName=self.table, Key=self._key(key, "stats"), ConsistentRead=True).get("Item")
+        return int(item["hits"]["N"]) if item and "hits" in item else 0
+
+    def promote(self, body: StoredContent, new: Version, old: Version | None, key_hits: int, now: float) -> bool:
+        """Serve ``new`` instead of ``old``: rewrite ``content`` and move the served flag, in one transaction.
+
+        Conditional on ``content`` still holding ``old``: of two concurrent re-rankings one wins, the other
+        gets False and ranks again from what is now stored.
+        """
+        if old is None:
+            condition: dict[str, Any] = {
+                "ConditionExpression": "attribute_not_exists(meta.version_id) OR expires_at < :now",
+                "ExpressionAttributeValues": {":now": {"N": str(int(now))}},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "meta.version_id = :old",
+                "ExpressionAttributeValues": {":old": {"S": old.version_id}},
+            }
+        items: list[Any] = [
+            {"Put": {"TableName": self.table, "Item": content_item(body), **condition}},
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._key(new.key, f"vstats#{new.version_id}"),
+                    "UpdateExpression": "SET is_best = :t, hits_at_best = :h",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":t": {"BOOL": True}, ":h": {"N": str(key_hits)}},
+                }
+            },
+        ]
+        if old is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(old.key, f"vstats#{old.version_id}"),
+                        "UpdateExpression": "SET is_best = :f ADD uses :used",
+                        "ConditionExpression": "is_best = :t",
+                        "ExpressionAttributeValues": {
+                            ":f": {"BOOL": False},
+                            ":t": {"BOOL": True},
+                            ":used": {"N": str(max(0, key_hits - old.hits_at_best))},
+                        },
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _cancelled_on_condition(exc):
+                return False
+            raise
+        return True
+
+    def set_status(self, key: str, version_id: str, status: VersionStatus, *, expected: VersionStatus) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(key, f"vstats#{version_id}"),
+                UpdateExpression="SET #status = :new",
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":new": {"S": status.value}, ":expected": {"S": expected.value}},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_regeneration(self, key: str, version_id: str, now: float) -> bool:
+        """True for exactly one caller: the one that asks for this version's automatic regeneration."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(key, f"vstats#{version_id}"),
+                UpdateExpression="SET regen_requested_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(regen_requested_at)",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def clear_regeneration(self, key: str, version_id: str) -> None:
+        """Undo ``mark_regeneration`` when the regeneration could not be enqueued, so a later vote tries again."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(key, f"vstats#{version_id}"),
+            UpdateExpression="REMOVE regen_requested_at",
+        )
+
+    # -- votes -----------------------------------------------------------------------------------------------------
+
+    def get_vote(self, key: str, version_id: str, sub: str) -> tuple[VoteValue, str | None] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(key, f"vote#{version_id}#{sub}"), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        vote: VoteValue = "up" if item["vote"]["S"] == "up" else "down"
+        return vote, item["comment"]["S"] if "comment" in item else None
+
+    def put_vote(
+        self,
+        version: Version,
+        sub: str,
+        *,
+        old: VoteValue | None,
+        new: VoteValue,
+        delta: tuple[int, int],
+        comment: str | None,
+        now: float,
+    ) -> bool:
+        """Record a learner's vote and move the counts by ``delta`` atomically, if their vote is still ``old``.
+
+        False when another request of the same learner changed the vote in between: read it again and retry.
+        """
+        vote_item: dict[str, Any] = {
+            **self._key(version.key, f"vote#{version.version_id}#{sub}"),
+            "vote": {"S": new},
+            "voted_at": {"N": str(int(now))},
+            "expires_at": {"N": str(int(version.expires_at))},
+        }
+        if comment:
+            vote_item["comment"] = {"S": comment}
+        if old is None:
+            guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            guard = {"ConditionExpression": "vote = :old", "ExpressionAttributeValues": {":old": {"S": old}}}
+        items: list[Any] = [{"Put": {"TableName": self.table, "Item": vote_item, **guard}}]
+        up, down = delta
+        if up or down:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(version.key, f"vstats#{version.version_id}"),
+                        "UpdateExpression": "ADD up :up, down :down",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":up": {"N": str(up)}, ":down": {"N": str(down)}},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _cancelled_on_condition(exc):
+                return False
+            raise
+        return True
+
+    def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]:
+        """Comments of down votes, for the model's feedback: a Query of the version's votes, at most 500 read."""
+        comments: list[str] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "vote = :down AND attribute_exists(#comment)",
+            "ExpressionAttributeNames": {"#comment": "comment"},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": key},
+                ":prefix": {"S": f"vote#{version_id}#"},
+                ":down": {"S": "down"},
+            },
+            "Limit": 500,
+        }
+        response = self.client.query(**request)
+        comments += [item["comment"]["S"] for item in response.get("Items", [])]
+        return comments[:limit]
+
+
+def _version(data: dict[str, Any]) -> Version:
+    return Version(
+        version_id=str(data["sk"]).removeprefix("vstats#"),
+        key=str(data["pk"]),
+        kind=str(data.get("kind", "")),
+        status=VersionStatus(data.get("status", VersionStatus.ACTIVE.value)),
+        created_at=float(data.get("created_at", 0)),
+        expires_at=float(data.get("expires_at", 0)),
+        request=dict(data.get("request") or {}),
+        owner=data.get("owner"),
+        up=int(data.get("up", 0)),
+        down=int(data.get("down", 0)),
+        is_best=bool(data.get("is_best", False)),
+        usage=int(data.get("uses", 0)),
+        hits_at_best=int(data.get("hits_at_best", 0)),
+        regenerate_of=data.get("regenerate_of"),
+        regen_requested_at=data.get("regen_requested_at"),
+        figures={k: v for k, v in dict(data.get("figures") or {}).items() if k in _FIGURES},
+    )

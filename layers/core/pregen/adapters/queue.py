@@ -1,0 +1,45 @@
+"""SQS adapter: the one place that talks to SQS. A lane is a queue; each has its own dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+    from pregen.domain.models import Lane
+
+
+class SqsJobQueue:
+    def __init__(self, queue_urls: dict[Lane, str], client: SQSClient | None = None) -> None:
+        self.queue_urls = queue_urls
+        self.client = client or boto3.client("sqs")
+
+    def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        """Send a job to a lane; ``delay_seconds`` (≤ 900, SQS's limit) holds it back, e.g. a throttled job."""
+        attributes: dict[str, Any] = {}
+        if message.get("correlation_id"):
+            attributes["correlation_id"] = {"DataType": "String", "StringValue": str(message["correlation_id"])}
+        self.client.send_message(
+            QueueUrl=self.queue_urls[lane],
+            MessageBody=json.dumps(message, separators=(",", ":")),
+            MessageAttributes=attributes,
+            DelaySeconds=max(0, min(900, delay_seconds)),
+        )
+
+    def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
+        """Visible, in-flight and oldest-message figures per named queue (a queue attribute read, never a scan)."""
+        result: dict[str, dict[str, int]] = {}
+        for name, url in urls.items():
+            attrs = self.client.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            result[name] = {
+                "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+                "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            }
+        return result

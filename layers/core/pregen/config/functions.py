@@ -1,0 +1,94 @@
+"""Settings of the functions other than get-content, pre-generate and the worker (see ``pregen.config.settings``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pregen.config.settings import (
+    ContentTableSettings,
+    CountersTableSettings,
+    JobsTableSettings,
+    QueueSettings,
+    RateLimitSettings,
+    ServeSettings,
+    _Env,
+)
+
+
+class DeadLetterSettings(_Env):
+    interactive_dlq_url: str = Field(alias="INTERACTIVE_DLQ_URL", min_length=8)
+    background_dlq_url: str = Field(alias="BACKGROUND_DLQ_URL", min_length=8)
+
+    def all_queue_urls(self, queues: QueueSettings) -> dict[str, str]:
+        return {
+            "interactive": queues.interactive_queue_url,
+            "interactive_dlq": self.interactive_dlq_url,
+            "background": queues.background_queue_url,
+            "background_dlq": self.background_dlq_url,
+        }
+
+
+class LibraryRulesSettings(_Env):
+    """The shared library's thresholds: auto-approval, and automatic regeneration of voted-down versions."""
+
+    approval_min_net_votes: int = Field(alias="APPROVAL_MIN_NET_VOTES", default=10, ge=1)
+    approval_min_ratio: float = Field(alias="APPROVAL_MIN_RATIO", default=0.8, gt=0, le=1)
+    regenerate_below_net_votes: int = Field(alias="REGENERATE_BELOW_NET_VOTES", default=-3, le=0)
+
+
+class LibrarySettings(ServeSettings, LibraryRulesSettings):
+    """library: versions, votes and regeneration (an enqueue-or-join, like a miss)."""
+
+
+class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings):
+    """analytics: counters and queue attributes only."""
+
+
+class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, DeadLetterSettings):
+    """cron: the same reach as the serving path; later issues give it more to do."""
+
+
+class ExamsTableSettings(_Env):
+    exams_table: str = Field(alias="EXAMS_TABLE", min_length=3)
+
+
+class InventorySettings(_Env):
+    """The exam inventory: target per learner and exam type, expiries, and the cron's top-up bounds."""
+
+    inventory_target: int = Field(alias="INVENTORY_TARGET", default=2, ge=0, le=20)
+    exam_ready_ttl_days: int = Field(alias="EXAM_READY_TTL_DAYS", default=7, ge=1, le=90)
+    exam_claimed_ttl_hours: int = Field(alias="EXAM_CLAIMED_TTL_HOURS", default=24, ge=1, le=24 * 90)
+    exam_failed_ttl_hours: int = Field(alias="EXAM_FAILED_TTL_HOURS", default=24, ge=1, le=24 * 90)
+    # A generating exam that never finishes (its sections all lost) stops counting after this long.
+    exam_generating_hold_hours: int = Field(alias="EXAM_GENERATING_HOLD_HOURS", default=24, ge=1, le=24 * 7)
+    exam_retry_after_seconds: int = Field(alias="EXAM_RETRY_AFTER_SECONDS", default=10, ge=1, le=600)
+    activity_days: int = Field(alias="ACTIVITY_DAYS", default=14, ge=1, le=60)
+    topup_page_size: int = Field(alias="TOPUP_PAGE_SIZE", default=25, ge=1, le=1000)
+    topup_budget_seconds: float = Field(alias="TOPUP_BUDGET_SECONDS", default=240, ge=0, le=900)
+    topup_interval_hours: int = Field(alias="TOPUP_INTERVAL_HOURS", default=6, ge=1, le=168)
+
+
+class ExamSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, InventorySettings, RateLimitSettings):
+    """exams (claim, inventory, read), the cron's top-up, and the worker's section jobs."""
+
+
+class NavigationTableSettings(_Env):
+    navigation_table: str = Field(alias="NAVIGATION_TABLE", min_length=3)
+
+
+class NavigationSettings(ServeSettings, NavigationTableSettings):
+    """navigation events: record moves (navigation table) and pre-generate predicted items (serving path)."""
+
+
+class UsageSettings(CountersTableSettings, ContentTableSettings):
+    """usage-aggregator: the counters, and the content table's stats items (hits from the log)."""
+
+
+class TriggerSettings(_Env):
+    """POST /v1/cron/run: the JWT issuer to verify admins against, and the cron secret."""
+
+    jwt_issuer: str = Field(alias="JWT_ISSUER", min_length=1)
+    jwt_audience: str = Field(alias="JWT_AUDIENCE", min_length=1)
+    jwt_jwks_url: str = Field(alias="JWT_JWKS_URL", min_length=8)
+    cron_secret: str | None = Field(alias="CRON_SECRET", default=None)
+    cron_secret_parameter: str | None = Field(alias="CRON_SECRET_PARAMETER", default=None)

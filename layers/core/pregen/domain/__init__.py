@@ -1,0 +1,1 @@
+"""The domain: models, keys, errors, the clock and the rules. Imports nothing from the other rooms."""

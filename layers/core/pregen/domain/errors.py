@@ -1,0 +1,76 @@
+"""Domain errors. Handlers map them to HTTP status codes in one place (pregen.http.api)."""
+
+from __future__ import annotations
+
+
+class PregenError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+
+class InvalidRequest(PregenError):
+    """The caller asked for something that cannot exist (400)."""
+
+
+class NotFound(PregenError):
+    """No such resource, or not one the caller may see (404: we do not reveal others' resources)."""
+
+
+class Forbidden(PregenError):
+    """The caller is known but lacks the role (403)."""
+
+
+class Conflict(PregenError):
+    """The resource kept changing under a conditional write; the caller may retry (409)."""
+
+
+class SpendingError(PregenError):
+    """A failure that may still have cost money: the tokens billed before it failed are carried along."""
+
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+
+    def spent(self, usd: float, tokens: int) -> SpendingError:
+        self.spent_usd, self.spent_tokens = usd, tokens
+        return self
+
+
+class ContentInvalid(SpendingError):
+    """Generated content failed validation after every allowed attempt."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class GenerationFailed(SpendingError):
+    """The generator could not produce content (provider error, refusal, truncation)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class LeaseHeld(PregenError):
+    """Another worker holds a live lease on the key; this delivery must not generate it again."""
+
+
+class RateLimited(PregenError):
+    """The caller used up a generation allowance (429). Names the limit and when it frees up."""
+
+    def __init__(self, limit: str, *, allowed: int, window_seconds: int, retry_after: int, action: str) -> None:
+        super().__init__(f"rate limit {limit!r} reached: at most {allowed} generations per {window_seconds} s")
+        self.limit = limit
+        self.allowed = allowed
+        self.window_seconds = window_seconds
+        self.retry_after = max(1, retry_after)
+        self.action = action
+
+
+class ProviderThrottled(GenerationFailed):
+    """The model provider still answered 429 (rate limit) or 529 (overloaded) after the SDK's own retries.
+
+    The worker delays the job instead of failing the delivery, so throttling never burns receive counts."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retryable=True)
+        self.retry_after = retry_after

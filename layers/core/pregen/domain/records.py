@@ -1,0 +1,39 @@
+"""Values that cross the ports (``pregen.ports``): plain frozen dataclasses, cheap to import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pregen.domain.models import Generation
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    key: str
+    kind: str
+    body: dict[str, Any]
+    meta: dict[str, Any]
+    owner: str | None
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class InflightClaim:
+    """The result of trying to mark a key as in flight: we won it, or someone's job already holds it."""
+
+    won: bool
+    job_id: str
+    lane: str
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One request's result from a Message Batch: content, or the reason it must fall back to a direct call."""
+
+    custom_id: str
+    generation: Generation | None = None
+    error: str | None = None
+    spent_usd: float = 0.0

@@ -1,0 +1,73 @@
+"""Who may run the inventory top-up over HTTP (POST /v1/cron/run): an admin's JWT, or the cron secret.
+
+That route has no JWT authorizer in front of it (a secret is not a JWT, and the authorizer would refuse it), so
+this checks the caller itself: ``Bearer <secret>`` compared in constant time with the secret (SSM in AWS, the
+environment locally), else ``Bearer <JWT>`` verified against the issuer's JWKS (signature, expiry, issuer,
+audience) and required to carry the admin role. Anything else is 401; a valid non-admin token is 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
+
+from pregen.config.settings import trigger_settings
+from pregen.domain.models import Caller, Role
+from pregen.http.api import caller_from_claims, require_role
+
+if TYPE_CHECKING:
+    from pregen.config.functions import TriggerSettings
+
+CRON_CALLER = Caller(sub="cron-secret", role=Role.ADMIN)
+
+
+def _secret(settings: TriggerSettings) -> str | None:
+    if settings.cron_secret:
+        return settings.cron_secret
+    if settings.cron_secret_parameter:
+        from aws_lambda_powertools.utilities.parameters import get_parameter
+
+        try:
+            value = get_parameter(settings.cron_secret_parameter, decrypt=True, max_age=300)
+        except Exception:  # no such parameter: only admin JWTs are accepted
+            return None
+        return str(value) if value else None
+    return None
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> Any:
+    import jwt
+
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+
+
+def authorize_trigger(authorization: str | None, settings: TriggerSettings | None = None) -> Caller:
+    settings = settings or trigger_settings()
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise UnauthorizedError("send Authorization: Bearer <admin JWT or cron secret>")
+    secret = _secret(settings)
+    if secret and hmac.compare_digest(token.encode(), secret.encode()):
+        return CRON_CALLER
+    import jwt
+
+    try:
+        key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=["RS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iss", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise UnauthorizedError("the token is neither the cron secret nor a valid JWT") from exc
+    caller = caller_from_claims({k: str(v) for k, v in claims.items()})
+    require_role(caller, Role.ADMIN)
+    return caller
