@@ -176,9 +176,15 @@ def serve(front: Front, host: str, port: int) -> ThreadingHTTPServer:
                     self.send_header(name, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body it leaves out
+                self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the router, as on API Gateway: a method no route declares (TRACE, OPTIONS,
+            # HEAD, ...) is answered 404 {"message":"Not Found"} by Front.handle, not http.server's 501 HTML page.
+            if name.startswith("do_"):
+                return self._any
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -159,3 +159,25 @@ def test_the_cron_trigger_takes_the_cron_secret_but_no_other(stack: dict[str, st
     assert status == 200, summary
     assert summary["task"] == "inventory_topup"
     assert _call(stack["url"], route, "Bearer local-cron-secreT")[0] == 401
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+def test_a_method_no_route_declares_gets_api_gateways_404(stack: dict[str, str], method: str) -> None:
+    # Given every route's path, and a method that none of the routes on that path declares
+    declared = {(r.method, r.path) for r in ROUTES}
+    for route in ROUTES:
+        if (method, route.path) in declared:
+            continue
+        path = route.path.replace("{content_id}", "c").replace("{job_id}", "j").replace("{exam}", "diagnostic")
+        path = path.replace("{task}", "warm_all")
+        # When it is sent, with a valid admin token
+        request = urllib.request.Request(
+            f"{stack['url']}{path}", method=method, headers={"Authorization": f"Bearer {devjwt.mint('ops', 'admin')}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=10)
+        # Then the answer is API Gateway's: 404 with a JSON message (no body for HEAD)
+        assert answer.value.code == 404, f"{method} {path}"
+        assert answer.value.headers["content-type"] == "application/json"
+        if method != "HEAD":
+            assert json.loads(answer.value.read()) == {"message": "Not Found"}
