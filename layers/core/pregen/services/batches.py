@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import ContentRequest, JobStatus, Lane
+from pregen.messages import JobMessage
 from pregen.observability import logger
-from pregen.services.generation import JobMessage, WorkerDeps, store_generation
+from pregen.services.generation import WorkerDeps, store_generation
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
