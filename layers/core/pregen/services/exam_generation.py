@@ -25,6 +25,7 @@ from pregen.domain.inventory import ExamStatus, SlotGone
 from pregen.domain.programs import section_problems, validate_exam
 from pregen.observability import logger
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
+from pregen.services.generation import generation_meta
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
@@ -86,15 +87,8 @@ def _store_section(
     slot: ExamSlot, message: SectionMessage, generation: Generation, deps: ExamWorkerDeps
 ) -> bool | None:
     """Store the section and count it: True when stored now, False when stored already, None when the slot is gone."""
-    meta = {
-        "generator": generation.generator,
-        "model": generation.model,
-        "usage": generation.usage.model_dump(),
-        "cost_usd": round(generation.cost_usd, 8),
-        "latency_ms": generation.latency_ms,
-    }
     try:
-        stored = deps.inventory.put_section(slot, message.spec.index, generation.body, meta)
+        stored = deps.inventory.put_section(slot, message.spec.index, generation.body, generation_meta(generation))
     except SlotGone:
         return None
     finished = deps.clock.now()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -153,6 +153,17 @@ def _failed(
     count_spend(deps.counters, exc, request.kind.value, now)
 
 
+def generation_meta(generation: Generation) -> dict[str, Any]:
+    """The figures stored with any generation (content, version or exam section): who made it, usage, cost, time."""
+    return {
+        "generator": generation.generator,
+        "model": generation.model,
+        "usage": generation.usage.model_dump(),
+        "cost_usd": round(generation.cost_usd, 8),
+        "latency_ms": generation.latency_ms,
+    }
+
+
 def store_generation(
     message: JobMessage, request: ContentRequest, generation: Generation, worker_id: str, deps: WorkerDeps
 ) -> None:
@@ -161,11 +172,7 @@ def store_generation(
     content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
-        "generator": generation.generator,
-        "model": generation.model,
-        "usage": generation.usage.model_dump(),
-        "cost_usd": round(generation.cost_usd, 8),
-        "latency_ms": generation.latency_ms,
+        **generation_meta(generation),
         "attempts": generation.attempts,
         "job_id": message.job_id,
         "correlation_id": message.correlation_id,
