@@ -26,7 +26,8 @@ from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.clock import SystemClock
 from pregen.domain.models import Caller, Lane
 from pregen.domain.programs import default_catalogue
-from pregen.services.exam_generation import ExamWorkerDeps, SectionMessage, generate_exam_section
+from pregen.messages import SectionMessage
+from pregen.services.exam_generation import ExamWorkerDeps, generate_exam_section
 from pregen.services.exams import Claimed, ExamDeps, claim_exam, replenish
 
 if TYPE_CHECKING:

@@ -30,7 +30,8 @@ QUERY_FIVE = {"kind": "lesson", "subject": "Physics", "topic": "Energy", "grade"
 def _drain(deps: Any, queue_url: str) -> None:
     import boto3
 
-    from pregen.services.generation import JobMessage, generate_job
+    from pregen.messages import JobMessage
+    from pregen.services.generation import generate_job
 
     sqs = boto3.client("sqs")
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):

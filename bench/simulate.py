@@ -47,8 +47,9 @@ from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Generation, Lane
 from pregen.domain.prediction import Target, default_preload_rules, step_item
 from pregen.domain.warming import default_warming_config
+from pregen.messages import JobMessage
 from pregen.services.content import Hit, ServeDeps, serve_content
-from pregen.services.generation import JobMessage, WorkerDeps, generate_job
+from pregen.services.generation import WorkerDeps, generate_job
 from pregen.services.navigation import NavigationDeps, NavigationEvent, record_navigation
 from pregen.services.warming import LearnerProfile, warm
 

@@ -12,14 +12,15 @@ from pydantic import Json
 from pregen import telemetry
 from pregen.config.settings import worker_settings
 from pregen.domain.models import Lane
+from pregen.messages import JobMessage, SectionMessage, parse_message
 from pregen.observability import logger, metrics
-from pregen.services.generation import JobMessage, generate_job, hand_back
+from pregen.services.generation import generate_job, hand_back
 from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
-    # Content jobs (no "type") and exam sections ("type": "exam_section") share the lanes; the body is parsed
-    # by kind in record_handler, so a malformed body still fails only its own record.
+    # Content jobs and exam sections share the lanes (pregen.messages); the body is parsed in record_handler, so a
+    # malformed body still fails only its own record.
     body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
@@ -42,9 +43,9 @@ def _time_left_ms() -> int | None:
 
 
 def record_handler(record: JobRecord) -> str:
-    if record.body.get("type") == "exam_section":
-        return section_handler(record)
-    message = JobMessage.model_validate(record.body)
+    message = parse_message(record.body)
+    if isinstance(message, SectionMessage):
+        return section_handler(record, message)
     # Every log line of this record carries the request's correlation id, the job id and the content key.
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
     kind = str(message.request.get("kind", "unknown"))
@@ -92,20 +93,7 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
         return set()
     from pregen.services.batches import submit_background
 
-    messages = []
-    for raw in records:
-        try:
-            record = JobRecord.model_validate(raw)
-        except ValueError:
-            continue
-        if record.body.get("type") == "exam_section" or lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
-            continue  # exam sections and interactive work are always generated directly
-        try:
-            message = JobMessage.model_validate(record.body)
-        except ValueError:
-            continue
-        if not message.direct:
-            messages.append(message)
+    messages = [message for message in map(_batchable, records) if message is not None]
     if not messages:
         return set()
     try:
@@ -117,6 +105,19 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
     return {raw["messageId"] for raw in records if _job_id(raw) in handled}
 
 
+def _batchable(raw: dict[str, Any]) -> JobMessage | None:
+    """A background content job that may go to a Message Batch. Exam sections, interactive work, batch fallbacks
+    and anything malformed are generated directly (where a malformed record fails with its reason)."""
+    try:
+        record = JobRecord.model_validate(raw)
+        if lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
+            return None
+        message = parse_message(record.body)
+    except ValueError:
+        return None
+    return message if isinstance(message, JobMessage) and not message.direct else None
+
+
 def _job_id(raw: dict[str, Any]) -> str | None:
     try:
         job_id = JobRecord.model_validate(raw).body.get("job_id")
@@ -125,12 +126,11 @@ def _job_id(raw: dict[str, Any]) -> str | None:
     return str(job_id) if job_id is not None else None
 
 
-def section_handler(record: JobRecord) -> str:
+def section_handler(record: JobRecord, message: SectionMessage) -> str:
     # The exam machinery (programs, blueprints, inventory) loads with the first section a container handles, so
     # a container that only generates lessons and quizzes never pays for it at cold start.
-    from pregen.services.exam_generation import SectionMessage, generate_exam_section
+    from pregen.services.exam_generation import generate_exam_section
 
-    message = SectionMessage.model_validate(record.body)
     spec = message.spec
     logger.append_keys(exam_id=spec.exam_id, section=spec.index, correlation_id=message.correlation_id)
     try:

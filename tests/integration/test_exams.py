@@ -248,7 +248,8 @@ def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_f
     aws: Aws,
 ) -> None:
     from pregen.domain.programs import plan_sections
-    from pregen.services.exam_generation import SectionMessage, generate_exam_section
+    from pregen.messages import SectionMessage
+    from pregen.services.exam_generation import generate_exam_section
 
     # Given one generating exam and the message of its first section
     deps = wiring.exam_deps()
@@ -463,7 +464,8 @@ def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
 
 def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> None:
     from pregen.domain.programs import plan_sections
-    from pregen.services.exam_generation import AssemblyPending, SectionMessage, generate_exam_section
+    from pregen.messages import SectionMessage
+    from pregen.services.exam_generation import AssemblyPending, generate_exam_section
 
     # Given an exam whose sections are all stored, and an assembler that took the lease and crashed
     deps = wiring.exam_deps()

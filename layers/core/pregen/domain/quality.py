@@ -50,32 +50,45 @@ def _item_key(item: dict[str, Any]) -> str:
 
 
 def quality_checks(request: ContentRequest, body: dict[str, Any]) -> dict[str, float]:
-    """Each applicable check's score (0-1), by name."""
+    """Each applicable check's score (0-1), by name: the text's, the repeated items', then the stated figures'."""
+    return {**_text_checks(request, _strings(body)), **_item_checks(_items(body)), **_stated_checks(request, body)}
+
+
+def _text_checks(request: ContentRequest, texts: list[str]) -> dict[str, float]:
     checks: dict[str, float] = {}
-    texts = _strings(body)
     words = [w for t in texts for w in _WORD.findall(t.casefold())]
-    vocabulary = set(words)
     # On topic: the words of the topic (or subject) appear in the content.
     wanted = {w for w in _WORD.findall(f"{request.topic or request.subject}".casefold()) if len(w) > 2}
     if wanted:
-        checks["on_topic"] = len(wanted & vocabulary) / len(wanted)
+        checks["on_topic"] = len(wanted & set(words)) / len(wanted)
     # Substance: text fields are not near-empty placeholders.
     if texts:
         checks["substance"] = sum(1 for t in texts if len(_WORD.findall(t)) >= 2 or len(t) >= 12) / len(texts)
     # Lexical variety: a body that repeats the same few words is suspect.
     if len(words) >= 20:
-        checks["variety"] = min(1.0, len(vocabulary) / (0.25 * len(words)))
-    items = _items(body)
-    if items:
-        keys = [_item_key(i) for i in items]
-        checks["distinct_items"] = len(set(keys)) / len(keys)
-        explained = [i for i in items if "explanation" in i or "tip" in i]
-        if explained:
-            teaching = [str(i.get("explanation") or i.get("tip") or "") for i in explained]
-            checks["explanations_teach"] = sum(1 for t in teaching if len(_WORD.findall(t)) >= 6) / len(teaching)
-        levels = [i.get("difficulty") for i in items if i.get("difficulty")]
-        if len(levels) >= 3:
-            checks["difficulty_mix"] = min(1.0, (len(set(levels)) - 1) / 2)
+        checks["variety"] = min(1.0, len(set(words)) / (0.25 * len(words)))
+    return checks
+
+
+def _item_checks(items: list[dict[str, Any]]) -> dict[str, float]:
+    """Distinct items, explanations that teach, and a mix of difficulties."""
+    if not items:
+        return {}
+    keys = [_item_key(i) for i in items]
+    checks = {"distinct_items": len(set(keys)) / len(keys)}
+    explained = [i for i in items if "explanation" in i or "tip" in i]
+    if explained:
+        teaching = [str(i.get("explanation") or i.get("tip") or "") for i in explained]
+        checks["explanations_teach"] = sum(1 for t in teaching if len(_WORD.findall(t)) >= 6) / len(teaching)
+    levels = [i.get("difficulty") for i in items if i.get("difficulty")]
+    if len(levels) >= 3:
+        checks["difficulty_mix"] = min(1.0, (len(set(levels)) - 1) / 2)
+    return checks
+
+
+def _stated_checks(request: ContentRequest, body: dict[str, Any]) -> dict[str, float]:
+    """What the content says of itself: its level against the request, its minutes against an estimate."""
+    checks: dict[str, float] = {}
     level = body.get("level")
     if isinstance(level, str) and request.grade:
         checks["level_matches"] = 1.0 if level.strip().casefold() == request.grade else 0.0

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pregen.domain.counters import Metric, expiring_hour, latency_bound, on_expiry_day, parse
 from pregen.domain.errors import InvalidRequest
 from pregen.services.costs import cost_figures
 from pregen.services.usage import LATENCY_BUCKETS_MS, PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_WINDOW_DAYS = 366
 GAUGES = "gauges"
+Gauges = dict[str, float]
 
 
 @dataclass
@@ -49,8 +51,8 @@ def _split(counts: dict[str, float]) -> dict[str, dict[str, float]]:
     """``metric#dimension`` attributes → {metric: {dimension: value}}."""
     by_metric: dict[str, dict[str, float]] = defaultdict(dict)
     for name, value in counts.items():
-        metric, _, dimension = name.partition("#")
-        by_metric[metric][dimension or "all"] = by_metric[metric].get(dimension or "all", 0.0) + value
+        metric, dimension = parse(name)
+        by_metric[metric][dimension] = by_metric[metric].get(dimension, 0.0) + value
     return by_metric
 
 
@@ -73,18 +75,18 @@ def _percentile(buckets: dict[str, float], fraction: float) -> int | None:
 
 def _latency(by_metric: dict[str, dict[str, float]], kinds: set[str]) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
-    generated = by_metric.get("generated", {})
+    generated = by_metric.get(Metric.GENERATED, {})
     for kind in sorted(kinds):
         buckets = {
-            metric.removeprefix("latency_le_"): values[kind]
+            bound: values[kind]
             for metric, values in by_metric.items()
-            if metric.startswith("latency_le_") and kind in values
+            if (bound := latency_bound(metric)) is not None and kind in values
         }
         count = generated.get(kind, 0.0)
         result[kind] = {
             "p50": _percentile(buckets, 0.50),
             "p95": _percentile(buckets, 0.95),
-            "mean": round(by_metric.get("latency_ms_sum", {}).get(kind, 0.0) / count) if count else None,
+            "mean": round(by_metric.get(Metric.LATENCY_MS_SUM, {}).get(kind, 0.0) / count) if count else None,
         }
     return result
 
@@ -94,12 +96,12 @@ def _expiries(days: dict[str, dict[str, float]], window_days: list[str], now: dt
     today, tomorrow = now.date().isoformat(), (now.date() + dt.timedelta(days=1)).isoformat()
 
     def hour(day: str, h: int) -> float:
-        return days.get(day, {}).get(f"expiring_h{h:02d}#all", 0.0)
+        return days.get(day, {}).get(expiring_hour(h), 0.0)
 
     expired = 0.0
     for day in window_days:
         if day < today:
-            expired += sum(v for k, v in days.get(day, {}).items() if k.startswith("expiring#"))
+            expired += sum(v for k, v in days.get(day, {}).items() if parse(k)[0] == Metric.EXPIRING)
         elif day == today:
             expired += sum(hour(today, h) for h in range(now.hour))
     within = sum(hour(today, h) for h in range(now.hour, 24)) + sum(hour(tomorrow, h) for h in range(now.hour))
@@ -107,54 +109,85 @@ def _expiries(days: dict[str, dict[str, float]], window_days: list[str], now: dt
 
 
 def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> dict[str, Any]:
+    """The analytics document of a window of days: read the counters, add the window up, report."""
     now = deps.clock.now()
     moment = dt.datetime.fromtimestamp(now, tz=dt.UTC)
     days = window(from_day, to_day, moment.date())
+    per_day, gauges = _read(days, moment, deps)
+    totals = _Figures(_window_totals(per_day, days))
+    expired, expiring = _expiries(per_day, days, moment)
+    return {
+        "from": days[0],
+        "to": days[-1],
+        **_inventory_figures(totals, gauges, expired=expired, expiring=expiring),
+        **_cache_figures(totals),
+        **_generation_figures(totals),
+        "daily": [_day_figures(day, per_day.get(day, {})) for day in days],
+        "costs": cost_figures(totals.by_metric),
+        "queues": deps.queue.depth(deps.queue_urls),
+        "timestamp": int(now),
+    }
+
+
+def _read(days: list[str], moment: dt.datetime, deps: AnalyticsDeps) -> tuple[dict[str, dict[str, float]], Gauges]:
+    """The window's day items, today's and tomorrow's (expiries by hour), and the gauges: one BatchGetItem."""
     today, tomorrow = moment.date().isoformat(), (moment.date() + dt.timedelta(days=1)).isoformat()
     items = deps.counters.read_items([f"day#{d}" for d in [*days, today, tomorrow]] + [GAUGES])
     per_day = {pk.removeprefix("day#"): counts for pk, counts in items.items() if pk.startswith("day#")}
-    gauges = items.get(GAUGES, {})
+    return per_day, items.get(GAUGES, {})
 
+
+def _window_totals(per_day: dict[str, dict[str, float]], days: list[str]) -> dict[str, float]:
+    """Each counter summed over the window; expiries belong to the expiry date, not the window."""
     totals: dict[str, float] = defaultdict(float)
-    daily = []
     for day in days:
-        counts = per_day.get(day, {})
-        for name, value in counts.items():
-            if not name.startswith(("expiring#", "expiring_h")):  # those belong to the expiry date, not the window
+        for name, value in per_day.get(day, {}).items():
+            if not on_expiry_day(name):
                 totals[name] += value
-        split = _split(counts)
-        day_hits, day_misses = sum(split.get("hits", {}).values()), sum(split.get("misses", {}).values())
-        daily.append(
-            {
-                "day": day,
-                "hits": int(day_hits),
-                "misses": int(day_misses),
-                "hitRate": _rate(day_hits, day_misses),
-                "generated": int(sum(split.get("generated", {}).values())),
-                "costUsd": round(sum(split.get("cost_usd", {}).values()), 6),
-            }
-        )
-    by_metric = _split(totals)
+    return totals
 
-    def ints(metric: str) -> dict[str, int]:
-        return {k: int(v) for k, v in sorted(by_metric.get(metric, {}).items())}
 
-    def money(metric: str) -> dict[str, float]:
-        return {k: round(v, 6) for k, v in sorted(by_metric.get(metric, {}).items())}
+class _Figures:
+    """A window's counters by metric and dimension, read as the document's figures."""
 
-    generated, hits, misses = ints("generated"), ints("hits"), ints("misses")
-    total_generated, total_used = sum(generated.values()), sum(ints("used").values())
-    total_hits, total_misses = sum(hits.values()), sum(misses.values())
-    kinds = set(generated) | set(hits) | set(misses)
-    expired, expiring = _expiries(per_day, days, moment)
-    exams_by_type = ints("exam_generated")
+    def __init__(self, totals: dict[str, float]) -> None:
+        self.by_metric = _split(totals)
+
+    def ints(self, metric: Metric) -> dict[str, int]:
+        return {k: int(v) for k, v in sorted(self.by_metric.get(metric, {}).items())}
+
+    def money(self, metric: Metric) -> dict[str, float]:
+        return {k: round(v, 6) for k, v in sorted(self.by_metric.get(metric, {}).items())}
+
+    def total(self, metric: Metric) -> float:
+        return sum(self.by_metric.get(metric, {}).values())
+
+    def of(self, metric: Metric, dimension: str) -> float:
+        return self.by_metric.get(metric, {}).get(dimension, 0)
+
+
+def _day_figures(day: str, counts: dict[str, float]) -> dict[str, Any]:
+    figures = _Figures(counts)
+    hits, misses = figures.total(Metric.HITS), figures.total(Metric.MISSES)
+    return {
+        "day": day,
+        "hits": int(hits),
+        "misses": int(misses),
+        "hitRate": _rate(hits, misses),
+        "generated": int(figures.total(Metric.GENERATED)),
+        "costUsd": round(figures.total(Metric.COST_USD), 6),
+    }
+
+
+def _inventory_figures(totals: _Figures, gauges: Gauges, *, expired: int, expiring: int) -> dict[str, Any]:
+    """The fields of the analytics endpoint this system replaces, same names."""
+    total_generated = sum(totals.ints(Metric.GENERATED).values())
+    total_used = sum(totals.ints(Metric.USED).values())
+    exams_by_type = totals.ints(Metric.EXAM_GENERATED)
     # Not built: nothing feeds the gauges yet (see pregen.services.usage), so these read 0.
     users_total, users_with = int(gauges.get(USERS_TOTAL, 0)), int(gauges.get(USERS_WITH_PREGEN, 0))
     unused_pregen = int(gauges.get(PREGEN_UNUSED, 0))
     return {
-        "from": days[0],
-        "to": days[-1],
-        # The fields of the analytics endpoint this system replaces, same names.
         "totalGenerated": total_generated,
         "totalUsed": total_used,
         "totalUnused": max(0, total_generated - total_used),
@@ -169,40 +202,50 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
             "usersWithoutPreGen": max(0, users_total - users_with),
             "avgPreGenPerUser": round(unused_pregen / users_with, 2) if users_with else 0.0,
         },
-        # Cache behaviour.
+    }
+
+
+def _cache_figures(totals: _Figures) -> dict[str, Any]:
+    """Cache behaviour: hits and misses per kind, uses, claims."""
+    hits, misses = totals.ints(Metric.HITS), totals.ints(Metric.MISSES)
+    total_hits, total_misses = sum(hits.values()), sum(misses.values())
+    kinds = set(totals.ints(Metric.GENERATED)) | set(hits) | set(misses)
+    return {
         "hitRate": _rate(total_hits, total_misses),
         "hits": total_hits,
         "misses": total_misses,
         "hitsByKind": hits,
         "missesByKind": misses,
         "hitRateByKind": {k: _rate(hits.get(k, 0), misses.get(k, 0)) for k in sorted(kinds)},
-        "usedByKind": ints("used"),
-        "claimedByExamType": ints("claimed"),
-        "examsByType": exams_by_type,
-        # Generation.
+        "usedByKind": totals.ints(Metric.USED),
+        "claimedByExamType": totals.ints(Metric.CLAIMED),
+        "examsByType": totals.ints(Metric.EXAM_GENERATED),
+    }
+
+
+def _generation_figures(totals: _Figures) -> dict[str, Any]:
+    """Generation: counts, latency, tokens, cost, cost saved and wasted, failures."""
+    generated = totals.ints(Metric.GENERATED)
+    return {
         "generatedByKind": generated,
-        "generatedByGenerator": ints("generated_by"),
-        "generatedByModel": ints("generated_model"),
-        "latencyMs": _latency(by_metric, set(generated)),
+        "generatedByGenerator": totals.ints(Metric.GENERATED_BY),
+        "generatedByModel": totals.ints(Metric.GENERATED_MODEL),
+        "latencyMs": _latency(totals.by_metric, set(generated)),
         "tokens": {
             kind: {
-                "input": int(by_metric.get("tokens_in", {}).get(kind, 0)),
-                "output": int(by_metric.get("tokens_out", {}).get(kind, 0)),
-                "cache_write": int(by_metric.get("tokens_cache_write", {}).get(kind, 0)),
-                "cache_read": int(by_metric.get("tokens_cache_read", {}).get(kind, 0)),
+                "input": int(totals.of(Metric.TOKENS_IN, kind)),
+                "output": int(totals.of(Metric.TOKENS_OUT, kind)),
+                "cache_write": int(totals.of(Metric.TOKENS_CACHE_WRITE, kind)),
+                "cache_read": int(totals.of(Metric.TOKENS_CACHE_READ, kind)),
             }
             for kind in sorted(generated)
         },
-        "tokensByModel": ints("tokens_model"),
-        "costUsd": round(sum(by_metric.get("cost_usd", {}).values()), 6),
-        "costUsdByKind": money("cost_usd"),
-        "costUsdByModel": money("cost_usd_model"),
-        "costSavedUsd": round(sum(by_metric.get("cost_saved_usd", {}).values()), 6),
-        "costSavedUsdByKind": money("cost_saved_usd"),
-        "wastedCostUsdByKind": money("wasted_cost_usd"),
-        "failuresByReason": ints("failed"),
-        "daily": daily,
-        "costs": cost_figures(by_metric),
-        "queues": deps.queue.depth(deps.queue_urls),
-        "timestamp": int(now),
+        "tokensByModel": totals.ints(Metric.TOKENS_MODEL),
+        "costUsd": round(totals.total(Metric.COST_USD), 6),
+        "costUsdByKind": totals.money(Metric.COST_USD),
+        "costUsdByModel": totals.money(Metric.COST_USD_MODEL),
+        "costSavedUsd": round(totals.total(Metric.COST_SAVED_USD), 6),
+        "costSavedUsdByKind": totals.money(Metric.COST_SAVED_USD),
+        "wastedCostUsdByKind": totals.money(Metric.WASTED_COST_USD),
+        "failuresByReason": totals.ints(Metric.FAILED),
     }

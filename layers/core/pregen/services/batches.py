@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from pregen.domain.counters import Metric, name
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import ContentRequest, JobStatus, Lane
+from pregen.messages import JobMessage
 from pregen.observability import logger
-from pregen.services.generation import JobMessage, WorkerDeps, store_generation
+from pregen.services.failures import count_wasted
+from pregen.services.generation import WorkerDeps, store_generation
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
@@ -76,14 +79,15 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
     if not entries:
         return handled
     batch_id = deps.generator.submit_batch(list(requests.items()))
-    deps.batches.put_batch(batch_id, {cid: m.model_dump(mode="json") for cid, m in entries.items()}, now)
+    deps.batches.put_batch(batch_id, {cid: m.wire() for cid, m in entries.items()}, now)
     for message in entries.values():
         deps.worker.store.hold_inflight(message.key, message.job_id, now + BATCH_HOLD_SECONDS)
         deps.worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"in message batch {batch_id}")
         handled.add(message.job_id)
     kinds: dict[str, int | float] = {}
     for request in requests.values():
-        kinds[f"batch_submitted#{request.kind.value}"] = kinds.get(f"batch_submitted#{request.kind.value}", 0) + 1
+        submitted = name(Metric.BATCH_SUBMITTED, request.kind.value)
+        kinds[submitted] = kinds.get(submitted, 0) + 1
     deps.worker.counters.add(day_of(now), kinds, now)
     logger.info("message batch submitted", batch_id=batch_id, requests=len(entries))
     return handled
@@ -111,8 +115,8 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
             counts[_settle(batch_id, message, requests[custom_id], outcome, deps)] += 1
         deps.batches.close_batch(batch_id, counts, deps.worker.clock.now())
         summary["batches_collected"] += 1
-        for name, value in counts.items():
-            summary[name] += value
+        for settled, value in counts.items():
+            summary[settled] += value
         logger.info("message batch collected", batch_id=batch_id, counts=counts)
     return summary
 
@@ -126,25 +130,19 @@ def _settle(
     if outcome is None or outcome.generation is None:
         reason = outcome.error if outcome is not None else "batch request expired (no result)"
         if outcome is not None and outcome.spent_usd:
-            worker.counters.add(
-                day_of(now), {f"cost_usd#{kind}": outcome.spent_usd, f"wasted_cost_usd#{kind}": outcome.spent_usd}, now
-            )
+            count_wasted(worker.counters, outcome.spent_usd, kind, now)
         if worker.store.get_content(message.key, now, consistent=True) is not None:
             worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
             return "superseded"
         direct = message.model_copy(update={"direct": True, "throttle_retries": 0})
-        deps.queue.send(Lane.BACKGROUND, direct.model_dump(mode="json"))
+        deps.queue.send(Lane.BACKGROUND, direct.wire())
         worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"{reason}; falling back to a direct call")
-        worker.counters.add(day_of(now), {f"batch_fallback#{kind}": 1}, now)
+        worker.counters.add(day_of(now), {name(Metric.BATCH_FALLBACK, kind): 1}, now)
         return "fell_back"
     if worker.store.get_content(message.key, now, consistent=True) is not None:
         # A learner asked meanwhile and it was generated directly: the batch answer is not needed.
         worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
-        worker.counters.add(
-            day_of(now),
-            {f"cost_usd#{kind}": outcome.generation.cost_usd, f"wasted_cost_usd#{kind}": outcome.generation.cost_usd},
-            now,
-        )
+        count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
         return "superseded"
     collector = f"batch:{batch_id}"
     try:
@@ -152,5 +150,5 @@ def _settle(
     except LeaseHeld:
         return "superseded"  # being generated directly right now; that generation finishes the key
     store_generation(message, request, outcome.generation, collector, worker)
-    worker.counters.add(day_of(now), {f"batch_succeeded#{kind}": 1}, now)
+    worker.counters.add(day_of(now), {name(Metric.BATCH_SUCCEEDED, kind): 1}, now)
     return "stored"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pregen.adapters.usage_log import record_hit
-from pregen.domain.errors import NotFound
+from pregen.domain.counters import Metric, name
+from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
+from pregen.messages import JobMessage
 from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import day_of
 
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from pregen.domain.records import StoredContent
     from pregen.ports import ContentStore, Counters, JobQueue, JobStore
     from pregen.services.limits import GenerationLimiter
+
+# Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost
+# to another request looks again (it then nearly always joins). Past this, the caller is told to try again.
+_CLAIM_ATTEMPTS = 5
 
 
 @dataclass
@@ -80,7 +86,7 @@ def serve_content(
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
     if job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
-    deps.counters.add(day_of(now), {f"misses#{request.kind.value}": 1}, now)
+    deps.counters.add(day_of(now), {name(Metric.MISSES, request.kind.value): 1}, now)
     return Pending(key=key, job=job, joined=joined)
 
 
@@ -106,20 +112,50 @@ def enqueue_or_join(
     """
     key = cache_key(request, caller)
     lane = Priority.lane(priority)
-    now = deps.clock.now()
-    marker = deps.store.get_inflight(key, now)
-    if marker is not None:
-        joined = _join(marker.job_id, marker.lane, key, lane, deps, correlation_id=correlation_id)
+    for _ in range(_CLAIM_ATTEMPTS):
+        now = deps.clock.now()
+        marker = deps.store.get_inflight(key, now)
+        joined = _join(marker.job_id, marker.lane, key, lane, deps, correlation_id=correlation_id) if marker else None
         if joined is not None:
             return joined, True
-    job = Job(
+        job = _new_job(
+            request,
+            caller,
+            key,
+            priority,
+            now,
+            correlation_id=correlation_id,
+            regenerate_of=regenerate_of,
+            feedback=feedback,
+        )
+        claim = _claim(job, deps, now, correlation_id=correlation_id)
+        if claim.won:
+            return _enqueue(job, caller, deps, now, correlation_id=correlation_id), False
+        if claim.joined is not None:
+            return claim.joined, True
+        # Another request took the key over first: look again.
+    raise Conflict(f"the key {key} kept changing hands while it was being enqueued; try again")
+
+
+def _new_job(
+    request: ContentRequest,
+    caller: Caller,
+    key: str,
+    priority: int,
+    now: float,
+    *,
+    correlation_id: str | None,
+    regenerate_of: str | None,
+    feedback: str | None,
+) -> Job:
+    return Job(
         job_id=new_job_id(),
         key=key,
         kind=request.kind,
         status=JobStatus.QUEUED,
         request=request.canonical(),
         owner=owner_for(request, caller),
-        lane=lane,
+        lane=Priority.lane(priority),
         priority=priority,
         created_at=now,
         updated_at=now,
@@ -127,41 +163,50 @@ def enqueue_or_join(
         regenerate_of=regenerate_of,  # a library regeneration: a new version of a key that has content
         feedback=feedback,
     )
+
+
+@dataclass(frozen=True)
+class _Claim:
+    won: bool
+    joined: Job | None = None  # lost: the job in flight for the key (None: the key changed hands, look again)
+
+
+def _claim(job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None) -> _Claim:
+    """Write the job, then claim its key. A lost claim joins the marker's job, or takes the key over when that job
+    no longer exists (its record expired)."""
+    lane = job.lane
     deps.jobs.put_job(job)
-    claim = deps.store.claim_inflight(key, job.job_id, lane, now, deps.inflight_seconds)
-    if not claim.won:
-        deps.jobs.delete_job(job.job_id)  # never handed out: nobody will ask for it
-        joined = _join(claim.job_id, claim.lane, key, lane, deps, correlation_id=correlation_id)
-        if joined is not None:
-            return joined, True
-        # The marker names a job that no longer exists (its record expired): take the key over.
-        if not deps.store.take_over_inflight(
-            key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
-        ):
-            return enqueue_or_join(
-                request,
-                caller,
-                priority,
-                deps,
-                correlation_id=correlation_id,
-                regenerate_of=regenerate_of,
-                feedback=feedback,
-            )
-        deps.jobs.put_job(job)
-    if regenerate_of is None and deps.store.get_content(key, now, consistent=True) is not None:
+    claim = deps.store.claim_inflight(job.key, job.job_id, lane, now, deps.inflight_seconds)
+    if claim.won:
+        return _Claim(won=True)
+    deps.jobs.delete_job(job.job_id)  # never handed out: nobody will ask for it
+    joined = _join(claim.job_id, claim.lane, job.key, lane, deps, correlation_id=correlation_id)
+    if joined is not None:
+        return _Claim(won=False, joined=joined)
+    if not deps.store.take_over_inflight(
+        job.key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
+    ):
+        return _Claim(won=False)
+    deps.jobs.put_job(job)
+    return _Claim(won=True)
+
+
+def _enqueue(job: Job, caller: Caller, deps: ServeDeps, now: float, *, correlation_id: str | None) -> Job | None:
+    """Send the claimed job to its lane; None (and the job finished) when its content turned up meanwhile."""
+    if job.regenerate_of is None and deps.store.get_content(job.key, now, consistent=True) is not None:
         # Generated (and its marker cleared) between the caller's cache read and our claim: nothing to do. The
         # job is finished rather than deleted: between our claim and now another request may have joined it.
         deps.jobs.set_status(job.job_id, JobStatus.DONE, now)
-        deps.store.release_inflight(key, job.job_id)
-        return None, False
+        deps.store.release_inflight(job.key, job.job_id)
+        return None
     try:
-        deps.queue.send(lane, {**_message(job, correlation_id), "requested_by": caller.sub})
+        deps.queue.send(job.lane, _message(job, correlation_id, requested_by=caller.sub).wire())
     except Exception:
         # Never leave a key marked in flight with no message that will ever finish it.
-        deps.store.release_inflight(key, job.job_id)
+        deps.store.release_inflight(job.key, job.job_id)
         deps.jobs.set_status(job.job_id, JobStatus.FAILED, deps.clock.now(), reason="could not enqueue the job")
         raise
-    return job, False
+    return job
 
 
 def _join(
@@ -172,22 +217,22 @@ def _join(
     if existing is None:
         return None
     if lane is Lane.INTERACTIVE and marker_lane != lane.value and deps.store.promote_inflight(key, job_id, lane):
-        deps.queue.send(lane, _message(existing, correlation_id))
+        deps.queue.send(lane, _message(existing, correlation_id).wire())
     return existing
 
 
-def _message(job: Job, correlation_id: str | None) -> dict[str, Any]:
-    message = {
-        "job_id": job.job_id,
-        "key": job.key,
-        "request": job.request,
-        "owner": job.owner,
-        "priority": job.priority,
-        "correlation_id": correlation_id or job.correlation_id or job.job_id,
-    }
-    if job.regenerate_of:
-        message |= {"regenerate_of": job.regenerate_of, "feedback": job.feedback}
-    return message
+def _message(job: Job, correlation_id: str | None, *, requested_by: str | None = None) -> JobMessage:
+    return JobMessage(
+        job_id=job.job_id,
+        key=job.key,
+        request=job.request,
+        owner=job.owner,
+        priority=job.priority,
+        correlation_id=correlation_id or job.correlation_id or job.job_id,
+        regenerate_of=job.regenerate_of or None,
+        feedback=job.feedback if job.regenerate_of else None,
+        requested_by=requested_by,
+    )
 
 
 def pregenerate(

@@ -10,27 +10,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from pregen.domain.counters import Metric
+
 
 def cost_figures(by_metric: dict[str, dict[str, float]]) -> dict[str, Any]:
-    generated = by_metric.get("generated", {})
-    cost = by_metric.get("cost_usd", {})
-    wasted = by_metric.get("wasted_cost_usd", {})
-    hits = by_metric.get("hits", {})
+    generated = by_metric.get(Metric.GENERATED, {})
+    cost = by_metric.get(Metric.COST_USD, {})
+    wasted = by_metric.get(Metric.WASTED_COST_USD, {})
+    hits = by_metric.get(Metric.HITS, {})
     average = {kind: cost.get(kind, 0.0) / n for kind, n in generated.items() if n}
     saved: dict[str, float] | None = None
     if hits:
         saved = {kind: round(hits.get(kind, 0.0) * average.get(kind, 0.0), 6) for kind in hits}
     return {
         "costUsdTotal": round(sum(cost.values()), 6),
-        "costUsdByModel": {m: round(v, 6) for m, v in by_metric.get("cost_usd_model", {}).items()},
-        "generatedByModel": {m: int(v) for m, v in by_metric.get("generated_model", {}).items()},
+        "costUsdByModel": {m: round(v, 6) for m, v in by_metric.get(Metric.COST_USD_MODEL, {}).items()},
+        "generatedByModel": {m: int(v) for m, v in by_metric.get(Metric.GENERATED_MODEL, {}).items()},
         "averageCostUsdByKind": {k: round(v, 6) for k, v in average.items()},
         "wastedCostUsdByKind": {k: round(v, 6) for k, v in wasted.items()},
         "costSavedUsdByKind": saved,
         "costSavedUsdTotal": round(sum(saved.values()), 6) if saved is not None else None,
         "batches": {
-            name: {k: int(v) for k, v in by_metric.get(name, {}).items()}
-            for name in ("batch_submitted", "batch_succeeded", "batch_fallback")
+            metric.value: {k: int(v) for k, v in by_metric.get(metric, {}).items()}
+            for metric in (Metric.BATCH_SUBMITTED, Metric.BATCH_SUCCEEDED, Metric.BATCH_FALLBACK)
         },
-        "throttledByKind": {k: int(v) for k, v in by_metric.get("throttled", {}).items()},
+        "throttledByKind": {k: int(v) for k, v in by_metric.get(Metric.THROTTLED, {}).items()},
     }

@@ -16,15 +16,16 @@ when its last section is stored (exactly one worker does, under a lease on the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from pregen.domain.errors import ContentInvalid, GenerationFailed, PregenError, SpendingError
+from pregen.domain.counters import EXAM, Metric, name
+from pregen.domain.errors import ContentInvalid, GenerationFailed, PregenError
 from pregen.domain.inventory import ExamStatus, SlotGone
-from pregen.domain.programs import SectionSpec, section_problems, validate_exam
+from pregen.domain.programs import section_problems, validate_exam
 from pregen.observability import logger
+from pregen.services.failures import Failure, count_spend, describe, settle_failure
+from pregen.services.generation import generation_meta
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from pregen.domain.inventory import ExamInventory, ExamSlot
     from pregen.domain.models import Generation
     from pregen.domain.programs import Catalogue
+    from pregen.messages import SectionMessage
     from pregen.ports import Counters
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
@@ -40,18 +42,6 @@ Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_asse
 
 class AssemblyPending(PregenError):
     """Another worker holds the assembly lease: SQS delivers this section again later to make sure it finished."""
-
-
-class SectionMessage(BaseModel):
-    """A queue message asking for one section of one exam (``type`` tells the worker it is not a content job)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    type: Literal["exam_section"]
-    owner: str
-    spec: SectionSpec
-    priority: int = 30
-    correlation_id: str | None = None
 
 
 @dataclass
@@ -71,47 +61,48 @@ def generate_exam_section(
     message: SectionMessage, *, receive_count: int, worker_id: str, deps: ExamWorkerDeps
 ) -> Outcome:
     spec = message.spec
-    inventory = deps.inventory
-    slot = inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
-    now = deps.clock.now()
-    if slot is None or slot.status is not ExamStatus.GENERATING or not slot.live(now):
+    slot = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
+    if slot is None or slot.status is not ExamStatus.GENERATING or not slot.live(deps.clock.now()):
         logger.info("section of an exam no longer generating", exam_id=spec.exam_id, section=spec.index)
         return "exam_gone"
     outcome: Outcome = "section_duplicate"
-    if not inventory.has_section(spec.exam_id, spec.index):
+    if not deps.inventory.has_section(spec.exam_id, spec.index):
         generation = _generate(message, slot, receive_count=receive_count, deps=deps)
-        meta = {
-            "generator": generation.generator,
-            "model": generation.model,
-            "usage": generation.usage.model_dump(),
-            "cost_usd": round(generation.cost_usd, 8),
-            "latency_ms": generation.latency_ms,
-        }
-        try:
-            stored = inventory.put_section(slot, spec.index, generation.body, meta)
-        except SlotGone:
+        stored = _store_section(slot, message, generation, deps)
+        if stored is None:
             return "exam_gone"
-        finished = deps.clock.now()
-        deps.counters.add(
-            day_of(finished),
-            {
-                "exam_sections_generated": 1 if stored else 0,
-                "cost_usd#exam": generation.cost_usd,
-                "tokens_in#exam": generation.usage.input_tokens,
-                "tokens_out#exam": generation.usage.output_tokens,
-            },
-            finished,
-        )
         outcome = "section_stored" if stored else "section_duplicate"
-    current = inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
+    current = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
     if current is None or current.status is not ExamStatus.GENERATING or current.sections_done < current.sections_total:
         return outcome
-    if not inventory.lease_assembly(current, worker_id, deps.clock.now(), deps.assembly_lease_seconds):
+    if not deps.inventory.lease_assembly(current, worker_id, deps.clock.now(), deps.assembly_lease_seconds):
         # Someone holds a live assembly lease. If they finish, this message's next delivery finds the exam ready
         # and is acknowledged; if they crashed, the next delivery (after the lease ran out) assembles. Acking now
         # could leave a complete exam that nobody ever assembles.
         raise AssemblyPending(f"exam {spec.exam_id} is being assembled by another worker")
     return assemble_exam(current, worker_id, deps)
+
+
+def _store_section(
+    slot: ExamSlot, message: SectionMessage, generation: Generation, deps: ExamWorkerDeps
+) -> bool | None:
+    """Store the section and count it: True when stored now, False when stored already, None when the slot is gone."""
+    try:
+        stored = deps.inventory.put_section(slot, message.spec.index, generation.body, generation_meta(generation))
+    except SlotGone:
+        return None
+    finished = deps.clock.now()
+    deps.counters.add(
+        day_of(finished),
+        {
+            name(Metric.EXAM_SECTIONS_GENERATED): 1 if stored else 0,
+            name(Metric.COST_USD, EXAM): generation.cost_usd,
+            name(Metric.TOKENS_IN, EXAM): generation.usage.input_tokens,
+            name(Metric.TOKENS_OUT, EXAM): generation.usage.output_tokens,
+        },
+        finished,
+    )
+    return stored
 
 
 def _generate(message: SectionMessage, slot: ExamSlot, *, receive_count: int, deps: ExamWorkerDeps) -> Generation:
@@ -125,33 +116,29 @@ def _generate(message: SectionMessage, slot: ExamSlot, *, receive_count: int, de
         if problems:
             raise ContentInvalid("the section does not answer its spec", problems)
     except Exception as exc:
-        permanent = isinstance(exc, GenerationFailed) and not exc.retryable
-        final = permanent or receive_count >= deps.max_receive_count
-        reason = f"section {spec.index}: {_reason(exc)}"
-        logger.warning("section failed", exam_id=spec.exam_id, section=spec.index, reason=reason, final=final)
+        failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
+        failure = replace(failure, reason=f"section {spec.index}: {failure.reason}")
         now = deps.clock.now()
-        if final:
-            deps.inventory.fail_slot(
-                slot.owner,
-                slot.exam_type,
-                slot.exam_id,
-                reason=reason,
-                now=now,
-                expires_at=now + deps.failed_ttl_hours * 3600,
-            )
-            deps.counters.add(day_of(now), {f"failed#exam_section#{type(exc).__name__}": 1}, now)
-        if isinstance(exc, SpendingError) and exc.spent_usd:
-            deps.counters.add(day_of(now), {"cost_usd#exam": exc.spent_usd, "wasted_cost_usd#exam": exc.spent_usd}, now)
+        settle_failure(
+            failure,
+            "section failed",
+            counters=deps.counters,
+            now=now,
+            failed_counter=name(Metric.FAILED, "exam_section", failure.category),
+            fail_for_good=lambda: _fail_slot(slot, failure.reason, deps, now),
+            exam_id=spec.exam_id,
+            section=spec.index,
+        )
+        count_spend(deps.counters, exc, EXAM, now)
         raise
     return generation
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ContentInvalid):
-        return f"{exc}: {'; '.join(exc.errors[:5])}"
-    if isinstance(exc, PregenError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _fail_slot(slot: ExamSlot, reason: str, deps: ExamWorkerDeps, now: float) -> None:
+    """The slot fails (kept 24 h to show why); the next top-up makes a new exam in its place."""
+    deps.inventory.fail_slot(
+        slot.owner, slot.exam_type, slot.exam_id, reason=reason, now=now, expires_at=now + deps.failed_ttl_hours * 3600
+    )
 
 
 def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outcome:
@@ -170,17 +157,10 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         validate_exam(program, slot.exam_type, body)
     except ContentInvalid as exc:
         # Regenerating would not help the sections already stored; the slot fails and the next top-up replaces it.
-        reason = _reason(exc)
+        reason = describe(exc)
         logger.warning("assembled exam is invalid", exam_id=slot.exam_id, reason=reason)
-        deps.inventory.fail_slot(
-            slot.owner,
-            slot.exam_type,
-            slot.exam_id,
-            reason=reason,
-            now=now,
-            expires_at=now + deps.failed_ttl_hours * 3600,
-        )
-        deps.counters.add(day_of(now), {"failed#exam_invalid": 1}, now)
+        _fail_slot(slot, reason, deps, now)
+        deps.counters.add(day_of(now), {name(Metric.FAILED, "exam_invalid"): 1}, now)
         return "exam_invalid"
     meta = {
         "program": program.program,
@@ -193,7 +173,9 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
     ):
         # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
         deps.counters.add(
-            day_of(now), {f"exams_assembled#{slot.exam_type}": 1, f"exam_generated#{slot.exam_type}": 1}, now
+            day_of(now),
+            {name(Metric.EXAMS_ASSEMBLED, slot.exam_type): 1, name(Metric.EXAM_GENERATED, slot.exam_type): 1},
+            now,
         )
         logger.info("exam ready", exam_id=slot.exam_id, owner=slot.owner, exam_type=slot.exam_type)
         return "exam_assembled"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pregen.domain.errors import NotFound
 from pregen.domain.inventory import ExamSlot, ExamStatus
 from pregen.domain.keys import new_job_id
 from pregen.domain.models import Lane, Priority
 from pregen.domain.programs import plan_sections
+from pregen.messages import SectionMessage
 from pregen.observability import logger
 from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from pregen.ports import Counters, JobQueue
     from pregen.services.limits import GenerationLimiter
 
-SECTION_MESSAGE = "exam_section"
 # Optimistic top-up retries: only concurrent top-ups of the *same* learner and exam type contend.
 _TOPUP_ATTEMPTS = 5
 
@@ -89,16 +89,10 @@ def _live(slots: list[ExamSlot], status: ExamStatus, now: float) -> list[ExamSlo
     return [s for s in slots if s.status is status and s.live(now)]
 
 
-def section_messages(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id: str | None) -> list[dict[str, Any]]:
+def section_messages(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id: str | None) -> list[SectionMessage]:
     program = deps.catalogue.programs[slot.program]
     return [
-        {
-            "type": SECTION_MESSAGE,
-            "owner": slot.owner,
-            "spec": spec.model_dump(mode="json"),
-            "priority": priority,
-            "correlation_id": correlation_id or slot.exam_id,
-        }
+        SectionMessage(owner=slot.owner, spec=spec, priority=priority, correlation_id=correlation_id or slot.exam_id)
         for spec in plan_sections(program, slot.exam_type, slot.exam_id)
     ]
 
@@ -107,7 +101,7 @@ def _send_sections(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id
     lane = Priority.lane(priority)
     try:
         for message in section_messages(slot, deps, priority, correlation_id):
-            deps.queue.send(lane, message)
+            deps.queue.send(lane, message.wire())
     except Exception:
         # A slot whose sections were not all sent would never finish: fail it now so it stops counting
         # towards the target and the next top-up makes a new one.
@@ -198,7 +192,7 @@ def _promote_oldest(
             return None
         if deps.inventory.promote_slot(slot.owner, slot.exam_type, slot.exam_id, Lane.INTERACTIVE):
             for message in section_messages(slot, deps, priority, correlation_id):
-                deps.queue.send(Lane.INTERACTIVE, message)
+                deps.queue.send(Lane.INTERACTIVE, message.wire())
             return slot
     return None
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from pregen import telemetry
-from pregen.domain.errors import (
-    ContentInvalid,
-    GenerationFailed,
-    LeaseHeld,
-    PregenError,
-    ProviderThrottled,
-    SpendingError,
-)
+from pregen.domain.counters import Metric, name
+from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled
 from pregen.domain.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
+from pregen.services.failures import Failure, count_spend, settle_failure
 from pregen.services.library import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras
 
@@ -28,25 +23,10 @@ if TYPE_CHECKING:
 
     from pregen.domain.clock import Clock
     from pregen.domain.models import Job
+    from pregen.messages import JobMessage
     from pregen.ports import ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
 
 Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]
-
-
-class JobMessage(BaseModel):
-    """The body of a queue message, as pre-generate and get-content send it."""
-
-    job_id: str
-    key: str
-    request: dict[str, Any]
-    owner: str | None = None
-    priority: int = 50
-    correlation_id: str | None = None
-    regenerate_of: str | None = None  # a library regeneration: a new version of a key that already has content
-    feedback: str | None = None
-    throttle_retries: int = 0  # times the provider's throttling delayed this job (see defer_throttled)
-    direct: bool = False  # generate with a direct call even in the background lane (a batch fallback)
-    requested_by: str | None = None  # the learner whose request created the job: their cost counter
 
 
 class RetryLater(PregenError):
@@ -78,66 +58,110 @@ def generate_job(
     ``max_receive_count`` deliveries moves it to the dead-letter queue. The job records every reason.
     """
     now = deps.clock.now()
-    final_delivery = receive_count >= deps.max_receive_count
     job = deps.jobs.get_job(message.job_id)
-    if job is not None and job.status is JobStatus.FAILED and job.reason and job.reason.startswith("permanent:"):
-        raise GenerationFailed(job.reason, retryable=False)  # straight on to the DLQ, no more model calls
-    try:
-        request = ContentRequest.model_validate(message.request)
-    except ValidationError as exc:
-        _fail(
-            message,
-            deps,
-            now,
-            f"permanent: the job's request is invalid: {exc.error_count()} errors",
-            final=True,
-            category="InvalidRequest",
-        )
-        raise
-
+    _refuse_failed_for_good(job)
+    request = _request_of(message, deps, now)
     if _already_done(message, job, deps, now):
         return "already_cached"
+    if not _acquire_lease(message, job, worker_id, deps, now):
+        return "duplicate_delivery"
+    deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
+    try:
+        generation = _generate_valid(message, request, deps)
+    except ProviderThrottled as exc:
+        deps.store.requeue_lease(message.key, worker_id)
+        if _throttled(message, request, exc, receive_count=receive_count, lane=lane, deps=deps):
+            return "throttled"
+        raise
+    except Exception as exc:
+        deps.store.requeue_lease(message.key, worker_id)
+        _failed(message, request, exc, receive_count=receive_count, deps=deps)
+        raise
+    store_generation(message, request, generation, worker_id, deps)
+    return "generated"
+
+
+def _refuse_failed_for_good(job: Job | None) -> None:
+    """A job failed permanently goes straight on to the DLQ: no more model calls for it."""
+    if job is not None and job.status is JobStatus.FAILED and job.reason and job.reason.startswith("permanent:"):
+        raise GenerationFailed(job.reason, retryable=False)
+
+
+def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentRequest:
+    """The job's request; one that does not validate fails the job for good (no retry can fix it)."""
+    try:
+        return ContentRequest.model_validate(message.request)
+    except ValidationError as exc:
+        reason = f"permanent: the job's request is invalid: {exc.error_count()} errors"
+        failure = Failure(reason=reason, category="InvalidRequest", permanent=True, final=True)
+        _settle(message, failure, deps, now)
+        raise
+
+
+def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+    """Lease the key for this delivery. False: another delivery of this very job is generating it and will finish
+    it. Raises ``RetryLater`` when another job holds the key."""
     try:
         deps.store.acquire_lease(message.key, message.job_id, worker_id, now, deps.lease_seconds)
     except LeaseHeld:
         if job is not None and job.job_id == message.job_id and job.status is JobStatus.GENERATING:
-            # Another delivery of this very job is generating it and will finish it: nothing to add.
             logger.info("duplicate delivery", job_id=message.job_id, key=message.key)
-            return "duplicate_delivery"
+            return False
         raise RetryLater(f"key {message.key} is being generated by another job") from None
+    return True
 
-    deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
-    try:
-        if message.feedback:
-            generation = deps.generator.generate(request, feedback=message.feedback)
-        else:
-            generation = deps.generator.generate(request)
-        validate_content(request, generation.body)
-    except ProviderThrottled as exc:
-        deps.store.requeue_lease(message.key, worker_id)
-        _count_spend(exc, request, deps)
-        if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
-            return "throttled"
-        reason = _throttle_reason(message, deps)
-        _fail(message, deps, deps.clock.now(), reason, final=final_delivery, category="Throttled")
-        raise
-    except Exception as exc:
-        deps.store.requeue_lease(message.key, worker_id)
-        permanent = isinstance(exc, GenerationFailed) and not exc.retryable
-        reason = _reason(exc)
-        _fail(
-            message,
-            deps,
-            deps.clock.now(),
-            f"permanent: {reason}" if permanent else reason,
-            final=final_delivery or permanent,
-            category=type(exc).__name__,
-        )
-        _count_spend(exc, request, deps)
-        raise
 
-    store_generation(message, request, generation, worker_id, deps)
-    return "generated"
+def _generate_valid(message: JobMessage, request: ContentRequest, deps: WorkerDeps) -> Generation:
+    """Call the generator (with the library's feedback for a regeneration) and check the answer against the
+    request's schema."""
+    if message.feedback:
+        generation = deps.generator.generate(request, feedback=message.feedback)
+    else:
+        generation = deps.generator.generate(request)
+    validate_content(request, generation.body)
+    return generation
+
+
+def _throttled(
+    message: JobMessage,
+    request: ContentRequest,
+    exc: ProviderThrottled,
+    *,
+    receive_count: int,
+    lane: Lane | None,
+    deps: WorkerDeps,
+) -> bool:
+    """The provider kept throttling: delay the job (True), or, out of delayed retries, fail this delivery."""
+    count_spend(deps.counters, exc, request.kind.value, deps.clock.now())
+    if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
+        return True
+    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
+    failure = replace(failure, reason=_throttle_reason(message), category="Throttled")
+    _settle(message, failure, deps, deps.clock.now())
+    return False
+
+
+def _failed(
+    message: JobMessage, request: ContentRequest, exc: Exception, *, receive_count: int, deps: WorkerDeps
+) -> None:
+    """A generation that failed: a permanent error fails the job at once, others on the last delivery."""
+    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
+    if failure.permanent:
+        failure = replace(failure, reason=f"permanent: {failure.reason}")
+    now = deps.clock.now()
+    _settle(message, failure, deps, now)
+    count_spend(deps.counters, exc, request.kind.value, now)
+
+
+def generation_meta(generation: Generation) -> dict[str, Any]:
+    """The figures stored with any generation (content, version or exam section): who made it, usage, cost, time."""
+    return {
+        "generator": generation.generator,
+        "model": generation.model,
+        "usage": generation.usage.model_dump(),
+        "cost_usd": round(generation.cost_usd, 8),
+        "latency_ms": generation.latency_ms,
+    }
 
 
 def store_generation(
@@ -148,11 +172,7 @@ def store_generation(
     content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
-        "generator": generation.generator,
-        "model": generation.model,
-        "usage": generation.usage.model_dump(),
-        "cost_usd": round(generation.cost_usd, 8),
-        "latency_ms": generation.latency_ms,
+        **generation_meta(generation),
         "attempts": generation.attempts,
         "job_id": message.job_id,
         "correlation_id": message.correlation_id,
@@ -184,18 +204,6 @@ def store_generation(
     _record(message, request, generation, deps, finished=finished, expires_at=expires_at)
 
 
-def _count_spend(exc: Exception, request: ContentRequest, deps: WorkerDeps) -> None:
-    """A failed generation may still have been billed: count it as cost, and as wasted cost."""
-    if isinstance(exc, SpendingError) and exc.spent_usd:
-        spent_at = deps.clock.now()
-        kind = request.kind.value
-        deps.counters.add(
-            day_of(spent_at),
-            {f"cost_usd#{kind}": exc.spent_usd, f"wasted_cost_usd#{kind}": exc.spent_usd},
-            spent_at,
-        )
-
-
 def throttle_delay(retries: int, base_s: int, retry_after: float | None) -> int:
     """Exponential backoff (base, 2 x base, ...), at least the provider's retry-after, at most SQS's 15 minutes."""
     delay = max(base_s * 2**retries, int(retry_after or 0))
@@ -217,14 +225,14 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
         return False
     delay = throttle_delay(message.throttle_retries, deps.throttle_base_delay_s, exc.retry_after)
     again = message.model_copy(update={"throttle_retries": message.throttle_retries + 1})
-    deps.queue.send(lane, again.model_dump(mode="json"), delay_seconds=delay)
+    deps.queue.send(lane, again.wire(), delay_seconds=delay)
     now = deps.clock.now()
     # Keep the key in flight past the delay, so misses meanwhile join this job instead of starting another.
     deps.store.hold_inflight(message.key, message.job_id, now + delay + deps.lease_seconds)
     deps.jobs.set_status(
         message.job_id, JobStatus.QUEUED, now, reason=f"provider throttled ({exc}); retrying in {delay} s"
     )
-    deps.counters.add(day_of(now), {f"throttled#{message.request.get('kind', 'unknown')}": 1}, now)
+    deps.counters.add(day_of(now), {name(Metric.THROTTLED, str(message.request.get("kind", "unknown"))): 1}, now)
     logger.warning("provider throttled: delayed", job_id=message.job_id, delay_s=delay, retry=again.throttle_retries)
     return True
 
@@ -234,12 +242,12 @@ def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome | No
     the other), so it is not cut off by the function timeout and no receive count is burnt. None without a queue."""
     if deps.queue is None:
         return None
-    deps.queue.send(lane, message.model_dump(mode="json"))
+    deps.queue.send(lane, message.wire())
     logger.info("no time left in this invocation: job handed back", job_id=message.job_id)
     return "handed_back"
 
 
-def _throttle_reason(message: JobMessage, deps: WorkerDeps) -> str:
+def _throttle_reason(message: JobMessage) -> str:
     return f"provider still throttling after {message.throttle_retries} delayed retries (the cap)"
 
 
@@ -253,23 +261,27 @@ def _already_done(message: JobMessage, job: Job | None, deps: WorkerDeps, now: f
     return False
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ContentInvalid):
-        return f"{exc}: {'; '.join(exc.errors[:5])}"
-    if isinstance(exc, PregenError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _fail(message: JobMessage, deps: WorkerDeps, now: float, reason: str, *, final: bool, category: str) -> None:
+def _settle(message: JobMessage, failure: Failure, deps: WorkerDeps, now: float) -> None:
     """Record why an attempt failed. On the last delivery the job is failed for good and the key freed."""
-    logger.warning("generation failed", job_id=message.job_id, key=message.key, reason=reason, final=final)
-    if final:
-        deps.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=reason)
+
+    def fail_for_good() -> None:
+        deps.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=failure.reason)
         deps.store.release_inflight(message.key, message.job_id)
-        deps.counters.add(day_of(now), {f"failed#{category}": 1}, now)
-    else:
-        deps.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"retrying after: {reason}")
+
+    def retry_later() -> None:
+        deps.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"retrying after: {failure.reason}")
+
+    settle_failure(
+        failure,
+        "generation failed",
+        counters=deps.counters,
+        now=now,
+        failed_counter=name(Metric.FAILED, failure.category),
+        fail_for_good=fail_for_good,
+        retry_later=retry_later,
+        job_id=message.job_id,
+        key=message.key,
+    )
 
 
 def _record(
@@ -287,14 +299,14 @@ def _record(
     deps.counters.add(
         day_of(finished),
         {
-            f"generated#{kind}": 1,
-            f"generated_by#{generation.generator}": 1,
-            f"cost_usd#{kind}": generation.cost_usd,
-            f"tokens_in#{kind}": usage.input_tokens,
-            f"tokens_out#{kind}": usage.output_tokens,
-            f"tokens_cache_write#{kind}": usage.cache_creation_input_tokens,
-            f"tokens_cache_read#{kind}": usage.cache_read_input_tokens,
-            f"latency_ms_sum#{kind}": generation.latency_ms,
+            name(Metric.GENERATED, kind): 1,
+            name(Metric.GENERATED_BY, generation.generator): 1,
+            name(Metric.COST_USD, kind): generation.cost_usd,
+            name(Metric.TOKENS_IN, kind): usage.input_tokens,
+            name(Metric.TOKENS_OUT, kind): usage.output_tokens,
+            name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
+            name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
+            name(Metric.LATENCY_MS_SUM, kind): generation.latency_ms,
             **generation_extras(
                 kind,
                 generation.model,
@@ -309,7 +321,10 @@ def _record(
     learner = message.owner or message.requested_by
     if learner:
         deps.counters.add(
-            day_of(finished), {"cost_usd": generation.cost_usd, "generated": 1}, finished, item=f"learner#{learner}"
+            day_of(finished),
+            {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1},
+            finished,
+            item=f"learner#{learner}",
         )
     telemetry.generation_figures(
         kind,

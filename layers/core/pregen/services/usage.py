@@ -7,7 +7,7 @@ delivers every change of an item exactly once and in order per key, and the aggr
 one transaction guarded by a marker of the batch, so the counts are exact without a single request on the hit
 path.
 
-Counter names (attributes of the day item ``day#YYYY-MM-DD``; the part after ``#`` is the dimension):
+Counter names (attributes of the day item ``day#YYYY-MM-DD``, built by ``pregen.domain.counters``):
 
 - ``hits#<kind>``            cache hits served (from the stream)
 - ``used#<kind>``            items used for the first time (first hit, or an exam claimed)
@@ -22,6 +22,8 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
+
+from pregen.domain.counters import EXAM, Metric, expiring_hour, latency_le, name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -72,12 +74,13 @@ def stats_changes(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, int 
         kind = new.get("kind", {}).get("S") or kind_of_key(key)
         day = day_of(_number(new, "last_access"))
         counts = per_day[day]
-        counts[f"hits#{kind}"] += delta
+        counts[name(Metric.HITS, kind)] += delta
         if _number(old, "hits") == 0:
-            counts[f"used#{kind}"] += 1
+            counts[name(Metric.USED, kind)] += 1
         cost = _number(new, "cost_usd")
         if cost:
-            counts[f"cost_saved_usd#{kind}"] = round(float(counts[f"cost_saved_usd#{kind}"]) + cost * delta, 8)
+            saved = name(Metric.COST_SAVED_USD, kind)
+            counts[saved] = round(float(counts[saved]) + cost * delta, 8)
     return {day: dict(counts) for day, counts in per_day.items()}
 
 
@@ -100,12 +103,12 @@ def aggregate(records: list[dict[str, Any]], counters: Counters, now: float) -> 
 
 def record_claim(counters: Counters, exam_type: str, now: float) -> None:
     """An exam was handed out: a use of a pre-generated exam. The claim path calls this after its claim."""
-    counters.add(day_of(now), {"used#exam": 1, f"claimed#{exam_type}": 1}, now)
+    counters.add(day_of(now), {name(Metric.USED, EXAM): 1, name(Metric.CLAIMED, exam_type): 1}, now)
 
 
 def record_exam_generated(counters: Counters, exam_type: str, now: float) -> None:
     """A pre-generated exam of a type (diagnostic, practice, ...) joined a learner's inventory."""
-    counters.add(day_of(now), {f"exam_generated#{exam_type}": 1}, now)
+    counters.add(day_of(now), {name(Metric.EXAM_GENERATED, exam_type): 1}, now)
 
 
 # -- figures the worker adds per generation ------------------------------------------------------------------------
@@ -124,10 +127,10 @@ def latency_bucket(latency_ms: float) -> str:
 def generation_extras(kind: str, model: str, latency_ms: float, cost_usd: float, tokens: int) -> dict[str, float]:
     """Per-model spend and the latency histogram, added with the worker's other per-generation counters."""
     return {
-        f"latency_le_{latency_bucket(latency_ms)}#{kind}": 1,
-        f"generated_model#{model}": 1,
-        f"cost_usd_model#{model}": cost_usd,
-        f"tokens_model#{model}": tokens,
+        latency_le(latency_bucket(latency_ms), kind): 1,
+        name(Metric.GENERATED_MODEL, model): 1,
+        name(Metric.COST_USD_MODEL, model): cost_usd,
+        name(Metric.TOKENS_MODEL, model): tokens,
     }
 
 
@@ -138,4 +141,4 @@ def expiry_counts(kind: str, expires_at: float) -> dict[str, int | float]:
     lazy deletion is doing and however many items are stored.
     """
     hour = dt.datetime.fromtimestamp(expires_at, tz=dt.UTC).hour
-    return {f"expiring#{kind}": 1, f"expiring_h{hour:02d}#all": 1}
+    return {name(Metric.EXPIRING, kind): 1, expiring_hour(hour): 1}

@@ -1,0 +1,84 @@
+"""Counter names: the attributes of the day items (``day#YYYY-MM-DD``) that work adds to and analytics reads.
+
+A name is ``<metric>#<dimension>``: a metric (a family of counters) and one of its dimensions (a content kind, an
+exam type, a model, a generator, a failure reason). The builders below are the only writers of these names and
+``parse`` (with ``latency_bound`` and ``on_expiry_day``) their only reader, so writer and reader cannot drift.
+The names are stored data: a member's value never changes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+ALL = "all"  # the dimension of a name written without one
+EXAM = "exam"  # the kind under which exam sections count their cost, tokens and uses
+
+
+class Metric(StrEnum):
+    # Serving (dimension: content kind)
+    HITS = "hits"  # cache hits served (from the stats stream)
+    MISSES = "misses"  # misses that enqueued or joined a job
+    USED = "used"  # items used for the first time (first hit, or an exam claimed)
+    COST_SAVED_USD = "cost_saved_usd"  # what the hits would have cost to generate again
+    # Generation (dimension: content kind unless said otherwise)
+    GENERATED = "generated"
+    GENERATED_BY = "generated_by"  # dimension: generator
+    GENERATED_MODEL = "generated_model"  # dimension: model
+    COST_USD = "cost_usd"
+    COST_USD_MODEL = "cost_usd_model"  # dimension: model
+    WASTED_COST_USD = "wasted_cost_usd"  # spent on generations that were not stored
+    TOKENS_IN = "tokens_in"
+    TOKENS_OUT = "tokens_out"
+    TOKENS_CACHE_WRITE = "tokens_cache_write"
+    TOKENS_CACHE_READ = "tokens_cache_read"
+    TOKENS_MODEL = "tokens_model"  # dimension: model
+    LATENCY_MS_SUM = "latency_ms_sum"
+    THROTTLED = "throttled"
+    FAILED = "failed"  # dimension: the failure's reason (an error class, or exam_section#<error class> ...)
+    EXPIRING = "expiring"  # on the day item of the expiry date
+    # Message Batches (dimension: content kind)
+    BATCH_SUBMITTED = "batch_submitted"
+    BATCH_SUCCEEDED = "batch_succeeded"
+    BATCH_FALLBACK = "batch_fallback"
+    # Exams (dimension: exam type)
+    CLAIMED = "claimed"
+    EXAM_GENERATED = "exam_generated"
+    EXAMS_ASSEMBLED = "exams_assembled"
+    EXAM_SECTIONS_GENERATED = "exam_sections_generated"  # no dimension
+
+
+def name(metric: Metric, *dimension: str) -> str:
+    """``metric#dimension`` (parts of a dimension joined by ``#``); the bare metric without one."""
+    return "#".join([metric.value, *dimension])
+
+
+def parse(counter: str) -> tuple[str, str]:
+    """``metric#dimension`` → (metric, dimension); a name without a dimension has ``all``."""
+    metric, _, dimension = counter.partition("#")
+    return metric, dimension or ALL
+
+
+# The latency histogram: one metric per bucket, ``latency_le_<upper bound ms or inf>#<kind>``.
+_LATENCY_LE = "latency_le_"
+
+
+def latency_le(bound: str, kind: str) -> str:
+    return f"{_LATENCY_LE}{bound}#{kind}"
+
+
+def latency_bound(metric: str) -> str | None:
+    """The bucket's upper bound when ``metric`` is one of the latency histogram's, else None."""
+    return metric.removeprefix(_LATENCY_LE) if metric.startswith(_LATENCY_LE) else None
+
+
+# Expiries by hour (UTC) of the expiry date: ``expiring_hHH#all``.
+_EXPIRING_HOUR = "expiring_h"
+
+
+def expiring_hour(hour: int) -> str:
+    return f"{_EXPIRING_HOUR}{hour:02d}#{ALL}"
+
+
+def on_expiry_day(counter: str) -> bool:
+    """Counted on the day an item expires, not the day the work happened: analytics keeps them out of windows."""
+    return parse(counter)[0] == Metric.EXPIRING or counter.startswith(_EXPIRING_HOUR)

@@ -1,0 +1,97 @@
+"""The queue messages, defined once for both sides: producers serialise them with ``wire()``, the worker parses any
+body with ``parse_message``.
+
+Both kinds share the lanes, told apart by ``type``. Content-job messages written before this union have no
+``type``: a body without one is a content job, so messages already in a queue (or a dead-letter queue, or a
+Message Batch's entries) stay readable.
+
+::
+
+    {"type": "content_job", "job_id": ..., "key": ..., "request": {...}, ...}     → JobMessage
+    {"job_id": ..., "key": ..., "request": {...}, ...}   (no "type": older)       → JobMessage
+    {"type": "exam_section", "owner": ..., "spec": {...}, ...}                    → SectionMessage
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, PlainSerializer, PlainValidator, Tag, TypeAdapter
+
+if TYPE_CHECKING:
+    from pregen.domain.programs import SectionSpec
+
+CONTENT_JOB: Final = "content_job"
+EXAM_SECTION: Final = "exam_section"
+
+
+def _section_spec(value: Any) -> SectionSpec:
+    # The exam machinery (programs, blueprints) loads with the first section message a container parses, never
+    # for a content job: the worker's cold start stays that of lessons and quizzes.
+    from pregen.domain.programs import SectionSpec
+
+    return value if isinstance(value, SectionSpec) else SectionSpec.model_validate(value)
+
+
+def _section_spec_json(spec: SectionSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json")
+
+
+if TYPE_CHECKING:
+    LazySectionSpec = SectionSpec
+else:
+    # Validated and serialised by SectionSpec itself, imported only when a section message is parsed.
+    LazySectionSpec = Annotated[Any, PlainValidator(_section_spec), PlainSerializer(_section_spec_json)]
+
+
+class _Message(BaseModel):
+    def wire(self) -> dict[str, Any]:
+        """The body to send: JSON-ready, the same shape ``parse_message`` reads back."""
+        return self.model_dump(mode="json")
+
+
+class JobMessage(_Message):
+    """A content job, as get-content, pre-generate and the library send it (and the worker re-sends it)."""
+
+    type: Literal["content_job"] = CONTENT_JOB
+    job_id: str
+    key: str
+    request: dict[str, Any]
+    owner: str | None = None
+    priority: int = 50
+    correlation_id: str | None = None
+    regenerate_of: str | None = None  # a library regeneration: a new version of a key that already has content
+    feedback: str | None = None
+    throttle_retries: int = 0  # times the provider's throttling delayed this job (see defer_throttled)
+    direct: bool = False  # generate with a direct call even in the background lane (a batch fallback)
+    requested_by: str | None = None  # the learner whose request created the job: their cost counter
+
+
+class SectionMessage(_Message):
+    """One section of one exam to generate, as the exam inventory's top-up sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["exam_section"] = EXAM_SECTION
+    owner: str
+    spec: LazySectionSpec
+    priority: int = 30
+    correlation_id: str | None = None
+
+
+def message_type(body: Any) -> str:
+    """The union's tag: the body's ``type``, and a content job when it has none (messages older than the tag)."""
+    tag = body.get("type") if isinstance(body, dict) else getattr(body, "type", None)
+    return str(tag or CONTENT_JOB)
+
+
+QueueMessage = Annotated[
+    Annotated[JobMessage, Tag(CONTENT_JOB)] | Annotated[SectionMessage, Tag(EXAM_SECTION)],
+    Discriminator(message_type),
+]
+_QUEUE_MESSAGE: TypeAdapter[JobMessage | SectionMessage] = TypeAdapter(QueueMessage)
+
+
+def parse_message(body: dict[str, Any]) -> JobMessage | SectionMessage:
+    """The message a queue body holds. Raises ``pydantic.ValidationError`` (a ``ValueError``) if it holds none."""
+    return _QUEUE_MESSAGE.validate_python(body)
