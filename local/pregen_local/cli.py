@@ -85,20 +85,26 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"{row['lane']}: moved {row['moved']} message(s) back to the queue")
     elif args.command == "warm":
-        job_ids = ops.warm(target, args.grade, args.subject)
-        print(f"queued {len(job_ids)} job(s)", file=sys.stderr)
-        if job_ids and not args.no_wait:
-            final = ops.follow_jobs(target, job_ids, timeout_s=args.timeout, on_progress=ops.print_progress)
-            not_done = {j: s for j, s in final.items() if s != "done"}
-            for job_id, state in not_done.items():
-                print(f"{job_id}: {state}", file=sys.stderr)
-            return 1 if not_done else 0
+        return _warm(target, args)
     elif args.command == "stats":
         figures = ops.stats(target, args.from_day, args.to_day)
         print(json.dumps(figures, indent=2) if args.json else ops.stats_text(figures))
     elif args.command == "job":
         print(json.dumps(ops.job_show(target, args.job_id), indent=2))
     return 0
+
+
+def _warm(target: ops.Target, args: argparse.Namespace) -> int:
+    """POST /v1/warm, then follow its jobs unless --no-wait: 1 when any did not finish."""
+    job_ids = ops.warm(target, args.grade, args.subject)
+    print(f"queued {len(job_ids)} job(s)", file=sys.stderr)
+    if not job_ids or args.no_wait:
+        return 0
+    final = ops.follow_jobs(target, job_ids, timeout_s=args.timeout, on_progress=ops.print_progress)
+    not_done = {j: s for j, s in final.items() if s != "done"}
+    for job_id, state in not_done.items():
+        print(f"{job_id}: {state}", file=sys.stderr)
+    return 1 if not_done else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -145,31 +145,40 @@ class ContentRequest(BaseModel):
     def _fit_kind(self) -> Self:
         if not self.subject:
             raise ValueError("subject must not be blank")
-        problems: list[str] = []
-        if self.kind is Kind.QUESTION_SET and self.question_type is None:
-            problems.append("question_set needs question_type")
-        if self.kind is Kind.EXAM and self.exam_type is None:
-            problems.append("exam needs exam_type")
-        if self.kind is not Kind.QUESTION_SET and self.question_type is not None:
-            problems.append("question_type applies only to question_set")
-        if self.kind is not Kind.EXAM and self.exam_type is not None:
-            problems.append("exam_type applies only to exam")
-        if self.kind is not Kind.LESSON and self.lesson_number is not None:
-            problems.append("lesson_number applies only to lesson")
-        if self.kind is Kind.LESSON and self.count is not None:
-            problems.append("count does not apply to lesson")
-        problems += self._language_problems()
-        if self.kind is Kind.QUESTION_SET and self.count is not None and self.count > 50:
-            problems.append("a question_set holds at most 50 questions")
+        problems = self._kind_problems() + self._language_problems() + self._question_set_size_problems()
         if problems:
             raise ValueError("; ".join(problems))
+        self._fill_kind_defaults()
+        self._fill_language_defaults()
+        return self
+
+    def _kind_problems(self) -> list[str]:
+        """Fields that the kind needs but lacks, or carries but does not take."""
+        kind = self.kind
+        rules = (
+            (kind is Kind.QUESTION_SET and self.question_type is None, "question_set needs question_type"),
+            (kind is Kind.EXAM and self.exam_type is None, "exam needs exam_type"),
+            (
+                kind is not Kind.QUESTION_SET and self.question_type is not None,
+                "question_type applies only to question_set",
+            ),
+            (kind is not Kind.EXAM and self.exam_type is not None, "exam_type applies only to exam"),
+            (kind is not Kind.LESSON and self.lesson_number is not None, "lesson_number applies only to lesson"),
+            (kind is Kind.LESSON and self.count is not None, "count does not apply to lesson"),
+        )
+        return [message for broken, message in rules if broken]
+
+    def _question_set_size_problems(self) -> list[str]:
+        if self.kind is Kind.QUESTION_SET and self.count is not None and self.count > 50:
+            return ["a question_set holds at most 50 questions"]
+        return []
+
+    def _fill_kind_defaults(self) -> None:
         # Fill the defaults in so "count omitted" and "count=5" are the same request and the same key.
         if self.kind is Kind.QUESTION_SET and self.count is None:
             object.__setattr__(self, "count", DEFAULT_QUESTION_SET_SIZE)
         if self.kind is Kind.EXAM and self.count is None and self.exam_type is not None:
             object.__setattr__(self, "count", DEFAULT_EXAM_QUESTIONS[self.exam_type])
-        self._fill_language_defaults()
-        return self
 
     def _language_problems(self) -> list[str]:
         """The language-learning kinds' rules; other kinds must not carry their fields."""

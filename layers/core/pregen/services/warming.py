@@ -93,14 +93,10 @@ def warm(
     From the body, they are the caller's mistake and a 400.
     """
     if profile.source == "claims":
-        if profile.grade not in config.grades:
+        covered = _covered_by_config(profile, config)
+        if covered is None:
             return WarmReport(grade=profile.grade, subjects=[])
-        if profile.subjects is not None:
-            known = config.grades[profile.grade].subjects
-            wanted = [s for s in profile.subjects if s in known]
-            if not wanted:
-                return WarmReport(grade=profile.grade, subjects=[])
-            profile = LearnerProfile(grade=profile.grade, subjects=wanted, source="claims")
+        profile = covered
     subject_ids = config.subject_ids(profile.grade, profile.subjects)
     requests = config.requests_for(profile.grade, subject_ids)
     report = WarmReport(grade=profile.grade, subjects=subject_ids, requested=len(requests))
@@ -118,15 +114,30 @@ def warm(
             correlation_id=correlation_id,
             limited=False,
         ):
-            if outcome.status == "queued":
-                report.queued += 1
-                if outcome.job_id:
-                    report.job_ids.append(outcome.job_id)
-            elif outcome.status == "in_flight":
-                report.in_flight += 1
-            else:
-                report.cached += 1
+            _count(report, outcome.status, outcome.job_id)
     return report
+
+
+def _covered_by_config(profile: LearnerProfile, config: WarmingConfig) -> LearnerProfile | None:
+    """A profile from the claims narrowed to what the configuration covers; None when it covers none of it."""
+    if profile.grade not in config.grades:
+        return None
+    if profile.subjects is None:
+        return profile
+    known = config.grades[profile.grade].subjects
+    wanted = [s for s in profile.subjects if s in known]
+    return LearnerProfile(grade=profile.grade, subjects=wanted, source="claims") if wanted else None
+
+
+def _count(report: WarmReport, status: str, job_id: str | None) -> None:
+    if status == "queued":
+        report.queued += 1
+        if job_id:
+            report.job_ids.append(job_id)
+    elif status == "in_flight":
+        report.in_flight += 1
+    else:
+        report.cached += 1
 
 
 def warm_all(config: WarmingConfig, deps: ServeDeps, *, correlation_id: str | None = None) -> list[WarmReport]:

@@ -128,6 +128,30 @@ class AnthropicGenerator:
             noun=("request", "content"),
         )
 
+    def _ask(
+        self, *, model: str, max_tokens: int, messages: list[dict[str, Any]], schema: type[BaseModel]
+    ) -> tuple[Any, list[str]]:
+        """One call: the parsed answer (or None) and the schema's errors; provider failures become domain errors."""
+        self.recorder.responses.clear()
+        try:
+            result = self.client.messages.parse(
+                model=model,
+                max_tokens=max_tokens,
+                system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]
+                output_format=schema,
+            )
+        except ValidationError as exc:
+            return None, [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:30]
+        except _RETRYABLE as exc:
+            throttled = _throttled(exc)
+            if throttled is not None:
+                raise throttled from exc
+            raise GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True) from exc
+        except anthropic.APIStatusError as exc:
+            raise GenerationFailed(f"provider rejected the request: {exc.status_code}", retryable=False) from exc
+        return result.parsed_output, []
+
     def structured(
         self,
         *,
@@ -146,41 +170,15 @@ class AnthropicGenerator:
         errors: list[str] = []
         started = time.perf_counter()
         for attempt in range(1, self.max_attempts + 1):
-            self.recorder.responses.clear()
-            parsed: Any = None
-            try:
-                result = self.client.messages.parse(
-                    model=model,
-                    max_tokens=max_tokens,
-                    system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
-                    messages=messages,  # type: ignore[arg-type]
-                    output_format=schema,
-                )
-                parsed = result.parsed_output
-                errors = []
-            except ValidationError as exc:
-                errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:30]
-            except _RETRYABLE as exc:
-                throttled = _throttled(exc)
-                if throttled is not None:
-                    raise throttled from exc
-                raise GenerationFailed(f"provider unavailable: {type(exc).__name__}", retryable=True) from exc
-            except anthropic.APIStatusError as exc:
-                raise GenerationFailed(f"provider rejected the request: {exc.status_code}", retryable=False) from exc
+            parsed, errors = self._ask(model=model, max_tokens=max_tokens, messages=messages, schema=schema)
             data = self.recorder.responses[-1] if self.recorder.responses else {}
             call_usage, call_1h = _usage(data)
             usage, write_1h = usage + call_usage, write_1h + call_1h
-            stop_reason = data.get("stop_reason")
-            if stop_reason == "refusal":
+            if data.get("stop_reason") == "refusal":
                 raise self._spent(
                     GenerationFailed(f"the model refused this {noun[0]}", retryable=False), model, usage, write_1h
                 )
-            if stop_reason == "max_tokens":
-                errors = [f"the answer was cut off at {max_tokens} tokens; answer more concisely"]
-            elif parsed is not None and not errors:
-                errors = problems(parsed)
-            elif parsed is None and not errors:
-                errors = ["the answer held no JSON"]
+            errors = _answer_problems(data, parsed, errors, problems, max_tokens)
             if not errors and parsed is not None:
                 return Generation(
                     body=parsed.model_dump(mode="json"),
@@ -285,3 +283,16 @@ class AnthropicGenerator:
 def _schema(kind: Kind) -> dict[str, Any]:
     schema: dict[str, Any] = anthropic.transform_schema(schema_for(kind).model_json_schema())
     return schema
+
+
+def _answer_problems(
+    data: dict[str, Any], parsed: Any, errors: list[str], problems: Callable[[Any], list[str]], max_tokens: int
+) -> list[str]:
+    """What is wrong with one answer: cut off, the schema's errors, the request's problems, or no JSON at all."""
+    if data.get("stop_reason") == "max_tokens":
+        return [f"the answer was cut off at {max_tokens} tokens; answer more concisely"]
+    if errors:
+        return errors
+    if parsed is None:
+        return ["the answer held no JSON"]
+    return problems(parsed)
