@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     import logging
 
-    from pregen.adapters import usage_log
+    from pregen import usage_log
 
     logging.getLogger("pregen").setLevel(logging.WARNING)
     usage_log.set_sink(lambda line: None)  # the hits are counted by the simulation itself, not from a log

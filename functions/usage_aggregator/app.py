@@ -1,6 +1,6 @@
 """usage-aggregator: exact hit counts, in two steps that keep every write off the hit path.
 
-1. Hit lines from get-content's log (a CloudWatch Logs subscription, ``pregen.adapters.usage_log``) are added to each
+1. Hit lines from get-content's log (a CloudWatch Logs subscription, ``pregen.usage_log``) are added to each
    key's small ``stats`` item, once per delivered batch.
 2. The content table's stream (changes of ``stats`` items) becomes daily counters, once per batch.
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.adapters import usage_log
+from pregen import usage_log
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
 from pregen.wiring import hit_counter, usage_deps

@@ -1,4 +1,4 @@
-"""CloudWatch Logs subscriptions, locally: lines a function prints through ``pregen.adapters.usage_log`` are matched
+"""CloudWatch Logs subscriptions, locally: lines a function prints through ``pregen.usage_log`` are matched
 against the template's filter patterns and delivered to the subscribed function in batches, in the
 ``awslogs`` event shape, the way CloudWatch Logs invokes a function (asynchronously: two retries, then the
 function's on-failure queue).
@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from pregen.adapters import usage_log
+from pregen import usage_log
 from pregen.observability import logger
 from pregen_local.runtime import current_function
 
@@ -84,7 +84,7 @@ class LogSubscriptions:
         self.thread = threading.Thread(target=self._loop, name="log-subscriptions", daemon=True)
 
     def emit(self, line: str) -> None:
-        """The sink of ``pregen.adapters.usage_log``: print the line as Lambda would log it, queue it for delivery."""
+        """The sink of ``pregen.usage_log``: print the line as Lambda would log it, queue it for delivery."""
         print(line, flush=False)
         source = current_function()
         now_ms = int(time.time() * 1000)

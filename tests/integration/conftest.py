@@ -15,8 +15,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from pregen import wiring
-from pregen.adapters import usage_log
+from pregen import usage_log, wiring
 from pregen.domain.clock import FrozenClock
 from pregen_local.poller import to_lambda_record
 from pregen_local.runtime import LambdaContext
@@ -32,7 +31,7 @@ class Aws:
     resources: Resources
     template: Template
     env: dict[str, str]
-    # Hit lines get-content printed (pregen.adapters.usage_log): what CloudWatch Logs would hold for the subscription.
+    # Hit lines get-content printed (pregen.usage_log): what CloudWatch Logs would hold for the subscription.
     hit_lines: list[str] = field(default_factory=list)
 
     @property

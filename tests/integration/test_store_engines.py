@@ -24,10 +24,10 @@ from moto import mock_aws
 
 from pregen import wiring
 from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
-from pregen.adapters.usage_log import KeyHits
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent
+from pregen.usage_log import KeyHits
 from pregen_local import dynamodb_local
 from pregen_local.template import Template
 from tests.integration.conftest import api_event, call

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 
 from pregen.adapters import store
 from pregen.adapters.store import DynamoHitCounter
-from pregen.adapters.usage_log import KeyHits
+from pregen.usage_log import KeyHits
 
 T = 1_900_000_000
 HITS = {"a": KeyHits(count=2, last_at=T), "b": KeyHits(count=1, last_at=T)}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pregen.adapters import usage_log
+from pregen import usage_log
 from pregen_local.logs import LogSubscriptions, compile_pattern
 from pregen_local.runtime import LocalFunction
 from pregen_local.template import FunctionSpec, LogSubscription, Template

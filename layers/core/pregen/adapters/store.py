@@ -3,7 +3,7 @@
 Content table items (partition key ``pk`` = cache key, sort key ``sk``):
 
 - ``content``  the compressed body and its generation figures; never rewritten by a read.
-- ``stats``    usage count and last access, added from the hit lines of the log (``pregen.adapters.usage_log``).
+- ``stats``    usage count and last access, added from the hit lines of the log (``pregen.usage_log``).
 - ``inflight`` the key's queued/generating marker and the worker's lease.
 
 Every item carries ``expires_at`` (epoch seconds), the table's TTL attribute. DynamoDB deletes lazily (up to
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from pregen.adapters.usage_log import KeyHits
+    from pregen.usage_log import KeyHits
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -491,7 +491,7 @@ class DynamoCounters:
 
 
 class DynamoHitCounter:
-    """Adds logged hits (``pregen.adapters.usage_log``) to the keys' ``stats`` items, exactly once per delivered batch.
+    """Adds logged hits (``pregen.usage_log``) to the keys' ``stats`` items, exactly once per delivered batch.
 
     Each transaction holds a marker item (counters table) and up to 99 ``ADD hits`` updates; a batch delivered
     again finds its markers and adds nothing. A key whose stats item is gone (TTL deleted it between the hit and

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pregen.adapters.usage_log import record_hit
 from pregen.domain.counters import Metric, name
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
@@ -13,6 +12,7 @@ from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane, P
 from pregen.messages import JobMessage
 from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import day_of
+from pregen.usage_log import record_hit
 
 if TYPE_CHECKING:
     from pregen.domain.clock import Clock
@@ -74,7 +74,7 @@ def owner_for(request: ContentRequest, caller: Caller) -> str | None:
 def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
-    """One read of the content. A hit is counted by one line of log (``pregen.adapters.usage_log``), not by a request;
+    """One read of the content. A hit is counted by one line of log (``pregen.usage_log``), not by a request;
     a miss enqueues or joins."""
     key = cache_key(request, caller)
     now = deps.clock.now()

@@ -1,6 +1,6 @@
 """Usage counters: hits and first uses counted from the content table's stream, and the hooks other features call.
 
-The hit path makes one GetItem and no write: each hit is a log line (``pregen.adapters.usage_log``) that the usage
+The hit path makes one GetItem and no write: each hit is a log line (``pregen.usage_log``) that the usage
 aggregator adds to the key's ``stats`` item in batches. The content table streams ``NEW_AND_OLD_IMAGES`` and the
 aggregator turns each change of a ``stats`` item into day counters: ``hits = new.hits - old.hits``. A stream
 delivers every change of an item exactly once and in order per key, and the aggregator writes a batch's sums in
