@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
+    from pregen.adapters.counters import DynamoCounters
     from pregen.adapters.queue import SqsJobQueue
-    from pregen.adapters.store import DynamoCounters
     from pregen.domain.clock import FrozenClock
     from pregen.domain.models import Lane
     from pregen.services.analytics import AnalyticsDeps, analytics

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from bench.report import summary, write_section
-from pregen.adapters.exams import DynamoActivity, DynamoExamInventory
+from pregen.adapters.activity import DynamoActivity
+from pregen.adapters.exams import DynamoExamInventory
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.clock import SystemClock
 from pregen.domain.models import Caller, Lane

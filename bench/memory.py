@@ -1,4 +1,4 @@
-"""In-memory ports with the same conditions as the DynamoDB adapters (pregen.adapters.store), for the simulator.
+"""In-memory ports with the same conditions as the DynamoDB adapters (pregen.adapters), for the simulator.
 
 Why: a simulated week of 1,000 learners makes a few hundred thousand DynamoDB requests, and moto answers one in
 ~10 ms on these shared machines, i.e. most of an hour. The simulator keeps the real services (serve_content,

@@ -405,8 +405,10 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
 
     import boto3
 
+    from pregen.adapters.content import DynamoContentStore
+    from pregen.adapters.counters import DynamoCounters
+    from pregen.adapters.jobs import DynamoJobStore
     from pregen.adapters.navigation import DynamoTransitionStore
-    from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoJobStore
     from pregen_local.template import Template
 
     resources = Template(overrides={"JwtIssuer": "sim", "JwtAudience": "sim"}).provision(

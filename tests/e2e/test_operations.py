@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from pregen.adapters.store import DynamoJobStore
+from pregen.adapters.jobs import DynamoJobStore
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane
 from pregen_local import cli, devjwt, ops

@@ -23,7 +23,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from pregen import wiring
-from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore
+from pregen.adapters.content import DynamoContentStore
+from pregen.adapters.counters import DynamoCounters, DynamoHitCounter
+from pregen.adapters.jobs import DynamoJobStore
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from pregen.adapters import store
-from pregen.adapters.store import DynamoHitCounter
+from pregen.adapters import ddb
+from pregen.adapters.counters import DynamoHitCounter
 from pregen.usage_log import KeyHits
 
 T = 1_900_000_000
@@ -36,7 +36,7 @@ def _cancelled(stubber: Stubber, *codes: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(ddb.time, "sleep", lambda seconds: None)
 
 
 def test_a_transaction_conflict_on_a_hot_key_is_retried_in_the_function() -> None:
@@ -51,7 +51,7 @@ def test_a_transaction_conflict_on_a_hot_key_is_retried_in_the_function() -> Non
 
 def test_conflicts_that_do_not_clear_fail_the_batch_for_lambdas_retries() -> None:
     counter, stubber = _counter()
-    for _ in range(DynamoHitCounter.CONFLICT_RETRIES + 1):
+    for _ in range(DynamoHitCounter.CONFLICTS.retries + 1):
         _cancelled(stubber, "None", "TransactionConflict", "None")
     with stubber, pytest.raises(ClientError):
         counter.add("batch", HITS, T)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from pregen.adapters.content import DynamoContentStore
+from pregen.adapters.counters import DynamoCounters, DynamoHitCounter
+from pregen.adapters.ddb import dynamodb_client
+from pregen.adapters.jobs import DynamoJobStore
 from pregen.adapters.queue import SqsJobQueue
-from pregen.adapters.store import DynamoContentStore, DynamoCounters, DynamoHitCounter, DynamoJobStore, dynamodb_client
 from pregen.config.settings import QueueSettings, ServeSettings, serve_settings, worker_settings
 from pregen.domain.clock import SystemClock
 from pregen.domain.models import Lane
@@ -14,7 +17,7 @@ from pregen.domain.models import Lane
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from pregen.adapters.exams import DynamoRunState
+    from pregen.adapters.runs import DynamoRunState
     from pregen.config.functions import ExamSettings
     from pregen.config.worker import WorkerSettings
     from pregen.ports import Generator
@@ -247,7 +250,8 @@ def library_deps() -> LibraryDeps:
 @lru_cache(maxsize=1)
 def exam_deps() -> ExamDeps:
     """The exam inventory's ports: the exams function, and the cron's top-up."""
-    from pregen.adapters.exams import DynamoActivity, DynamoExamInventory
+    from pregen.adapters.activity import DynamoActivity
+    from pregen.adapters.exams import DynamoExamInventory
     from pregen.config.settings import exam_settings
     from pregen.domain.programs import default_catalogue
     from pregen.services.exams import ExamDeps
@@ -277,7 +281,7 @@ def exam_deps() -> ExamDeps:
 
 @lru_cache(maxsize=1)
 def run_state() -> DynamoRunState:
-    from pregen.adapters.exams import DynamoRunState
+    from pregen.adapters.runs import DynamoRunState
     from pregen.config.settings import exam_settings
 
     return DynamoRunState(exam_settings().exams_table)

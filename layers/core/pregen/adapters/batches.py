@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pregen.adapters.store import dynamodb_client
+from pregen.adapters.ddb import dynamodb_client, string, whole
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -35,13 +35,13 @@ class DynamoBatchStore:
                     "Put": {
                         "TableName": self.table,
                         "Item": {
-                            "pk": {"S": f"batch#{batch_id}"},
-                            "sk": {"S": "batch"},
-                            "state": {"S": "open"},
+                            "pk": string(f"batch#{batch_id}"),
+                            "sk": string("batch"),
+                            "state": string("open"),
                             # JSON text, not a map: job messages hold free text the DynamoDB types need not parse.
                             "entries": {"S": json.dumps(entries, separators=(",", ":"))},
-                            "submitted_at": {"N": str(int(now))},
-                            "expires_at": {"N": expires},
+                            "submitted_at": whole(now),
+                            "expires_at": whole(float(expires)),
                         },
                     }
                 },
@@ -49,10 +49,10 @@ class DynamoBatchStore:
                     "Put": {
                         "TableName": self.table,
                         "Item": {
-                            "pk": {"S": _OPEN},
-                            "sk": {"S": batch_id},
-                            "submitted_at": {"N": str(int(now))},
-                            "expires_at": {"N": expires},
+                            "pk": string(_OPEN),
+                            "sk": string(batch_id),
+                            "submitted_at": whole(now),
+                            "expires_at": whole(float(expires)),
                         },
                     }
                 },
@@ -65,7 +65,7 @@ class DynamoBatchStore:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :open",
-            "ExpressionAttributeValues": {":open": {"S": _OPEN}},
+            "ExpressionAttributeValues": {":open": string(_OPEN)},
         }
         while True:
             page = self.client.query(**request)
@@ -77,7 +77,7 @@ class DynamoBatchStore:
 
     def get_entries(self, batch_id: str) -> dict[str, dict[str, Any]]:
         item = self.client.get_item(
-            TableName=self.table, Key={"pk": {"S": f"batch#{batch_id}"}, "sk": {"S": "batch"}}, ConsistentRead=True
+            TableName=self.table, Key={"pk": string(f"batch#{batch_id}"), "sk": string("batch")}, ConsistentRead=True
         ).get("Item")
         if item is None:
             return {}
@@ -87,13 +87,13 @@ class DynamoBatchStore:
     def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None:
         self.client.update_item(
             TableName=self.table,
-            Key={"pk": {"S": f"batch#{batch_id}"}, "sk": {"S": "batch"}},
+            Key={"pk": string(f"batch#{batch_id}"), "sk": string("batch")},
             UpdateExpression="SET #state = :closed, collected_at = :now, summary = :summary",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
-                ":closed": {"S": "collected"},
-                ":now": {"N": str(int(now))},
-                ":summary": {"S": json.dumps(summary)},
+                ":closed": string("collected"),
+                ":now": whole(now),
+                ":summary": string(json.dumps(summary)),
             },
         )
-        self.client.delete_item(TableName=self.table, Key={"pk": {"S": _OPEN}, "sk": {"S": batch_id}})
+        self.client.delete_item(TableName=self.table, Key={"pk": string(_OPEN), "sk": string(batch_id)})

@@ -1,4 +1,4 @@
-"""DynamoDB adapters for the exam inventory (exams table) and the learner activity index (counters table).
+"""DynamoDB adapter for the exam inventory (exams table): slots, assembled exams and their sections.
 
 Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
 
@@ -13,17 +13,22 @@ A learner's inventory is one partition, read with one Query: no request path sca
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
-import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pregen.adapters.store import cancellation_codes, conditional, deserialize, dynamodb_client, serialize
+from pregen.adapters.ddb import (
+    ConflictRetry,
+    cancellation_codes,
+    conditional,
+    deserialize,
+    dynamodb_client,
+    serialize,
+    string,
+    whole,
+)
 from pregen.domain.codec import compress, decompress
-from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot, ExamStatus, SlotGone
+from pregen.domain.inventory import ExamRecord, ExamSlot, ExamStatus, SlotGone
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,15 +37,7 @@ if TYPE_CHECKING:
 
 
 _META_TTL_SECONDS = 60 * 86_400
-_CONFLICT_RETRIES = 3
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(int(value))}
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
+_CONFLICTS = ConflictRetry(retries=3, low_s=0.01, high_s=0.05)
 
 
 def _slot_from(item: dict[str, Any]) -> ExamSlot:
@@ -71,11 +68,11 @@ class DynamoExamInventory:
         return f"inv#{owner}#{exam_type}"
 
     def _slot_key(self, owner: str, exam_type: str, exam_id: str) -> dict[str, Any]:
-        return {"pk": _s(self._partition(owner, exam_type)), "sk": _s(f"exam#{exam_id}")}
+        return {"pk": string(self._partition(owner, exam_type)), "sk": string(f"exam#{exam_id}")}
 
     @staticmethod
     def _exam_key(exam_id: str) -> dict[str, Any]:
-        return {"pk": _s(f"exam#{exam_id}"), "sk": _s("exam")}
+        return {"pk": string(f"exam#{exam_id}"), "sk": string("exam")}
 
     # -- the learner's partition ------------------------------------------------------------------------------------
 
@@ -85,7 +82,7 @@ class DynamoExamInventory:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(self._partition(owner, exam_type))},
+            "ExpressionAttributeValues": {":pk": string(self._partition(owner, exam_type))},
             "ConsistentRead": True,
         }
         while True:
@@ -109,14 +106,14 @@ class DynamoExamInventory:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": {"pk": _s(partition), "sk": _s("meta")},
+                    "Key": {"pk": string(partition), "sk": string("meta")},
                     # The version item outlives every slot; it then expires, and a learner back later starts at 0.
                     "UpdateExpression": "SET version = :next, expires_at = :exp",
                     "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
                     "ExpressionAttributeValues": {
-                        ":next": _n(version + 1),
-                        ":seen": _n(version),
-                        ":exp": _n(max([s.created_at for s in slots], default=0) + _META_TTL_SECONDS),
+                        ":next": whole(version + 1),
+                        ":seen": whole(version),
+                        ":exp": whole(max([s.created_at for s in slots], default=0) + _META_TTL_SECONDS),
                     },
                 }
             }
@@ -124,17 +121,17 @@ class DynamoExamInventory:
         for slot in slots:
             item = {
                 **self._slot_key(owner, exam_type, slot.exam_id),
-                "exam_id": _s(slot.exam_id),
-                "owner": _s(owner),
-                "exam_type": _s(exam_type),
-                "program": _s(slot.program),
-                "status": _s(slot.status.value),
-                "lane": _s(slot.lane),
-                "sections_total": _n(slot.sections_total),
-                "sections_done": _n(0),
-                "created_at": _n(slot.created_at),
-                "updated_at": _n(slot.updated_at),
-                "expires_at": _n(slot.expires_at),
+                "exam_id": string(slot.exam_id),
+                "owner": string(owner),
+                "exam_type": string(exam_type),
+                "program": string(slot.program),
+                "status": string(slot.status.value),
+                "lane": string(slot.lane),
+                "sections_total": whole(slot.sections_total),
+                "sections_done": whole(0),
+                "created_at": whole(slot.created_at),
+                "updated_at": whole(slot.updated_at),
+                "expires_at": whole(slot.expires_at),
             }
             items.append(
                 {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -165,11 +162,11 @@ class DynamoExamInventory:
             ConditionExpression="#status = :generating",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":failed": _s(ExamStatus.FAILED.value),
-                ":generating": _s(ExamStatus.GENERATING.value),
-                ":reason": _s(reason[:1000]),
-                ":now": _n(now),
-                ":exp": _n(expires_at),
+                ":failed": string(ExamStatus.FAILED.value),
+                ":generating": string(ExamStatus.GENERATING.value),
+                ":reason": string(reason[:1000]),
+                ":now": whole(now),
+                ":exp": whole(expires_at),
             },
         )
 
@@ -182,30 +179,29 @@ class DynamoExamInventory:
             UpdateExpression="SET lane = :lane",
             ConditionExpression="#status = :generating AND lane <> :lane",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":lane": _s(lane.value), ":generating": _s(ExamStatus.GENERATING.value)},
+            ExpressionAttributeValues={":lane": string(lane.value), ":generating": string(ExamStatus.GENERATING.value)},
         )
 
     def claim(self, slot: ExamSlot, now: float, expires_at: float) -> bool:
         """ready → claimed, atomically: the condition makes a second claim of the same exam fail, and an exam
         past its expiry (even if TTL has not deleted it yet) is never handed out. The exam item moves with it."""
         values = {
-            ":ready": _s(ExamStatus.READY.value),
-            ":claimed": _s(ExamStatus.CLAIMED.value),
-            ":now": _n(now),
-            ":exp": _n(expires_at),
+            ":ready": string(ExamStatus.READY.value),
+            ":claimed": string(ExamStatus.CLAIMED.value),
+            ":now": whole(now),
+            ":exp": whole(expires_at),
         }
         update = "SET #status = :claimed, claimed_at = :now, updated_at = :now, expires_at = :exp"
-        for attempt in range(_CONFLICT_RETRIES + 1):
+        for attempt in range(_CONFLICTS.retries + 1):
             try:
                 self._claim_transaction(slot, update, values)
             except ClientError as exc:
                 reasons = cancellation_codes(exc)
                 if reasons is None:
                     raise
-                if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
+                if "TransactionConflict" in reasons and _CONFLICTS.wait(attempt + 1):
                     # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
                     # condition): the exam may still be ready, so try it again rather than skip it.
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                     continue
                 return False
             return True
@@ -259,7 +255,7 @@ class DynamoExamInventory:
     def has_section(self, exam_id: str, index: int) -> bool:
         item = self.client.get_item(
             TableName=self.table,
-            Key={"pk": _s(f"exam#{exam_id}"), "sk": _s(f"section#{index:03d}")},
+            Key={"pk": string(f"exam#{exam_id}"), "sk": string(f"section#{index:03d}")},
             ProjectionExpression="pk",
             ConsistentRead=True,
         ).get("Item")
@@ -275,11 +271,11 @@ class DynamoExamInventory:
                         "Put": {
                             "TableName": self.table,
                             "Item": {
-                                "pk": _s(f"exam#{slot.exam_id}"),
-                                "sk": _s(f"section#{index:03d}"),
+                                "pk": string(f"exam#{slot.exam_id}"),
+                                "sk": string(f"section#{index:03d}"),
                                 "body": {"B": compress(body)},
                                 "meta": {"M": serialize(meta)},
-                                "expires_at": _n(slot.expires_at),
+                                "expires_at": whole(slot.expires_at),
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -292,8 +288,8 @@ class DynamoExamInventory:
                             "ConditionExpression": "#status = :generating",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
-                                ":one": {"N": "1"},
-                                ":generating": _s(ExamStatus.GENERATING.value),
+                                ":one": whole(1),
+                                ":generating": string(ExamStatus.GENERATING.value),
                             },
                         }
                     },
@@ -314,7 +310,7 @@ class DynamoExamInventory:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :section)",
-            "ExpressionAttributeValues": {":pk": _s(f"exam#{exam_id}"), ":section": _s("section#")},
+            "ExpressionAttributeValues": {":pk": string(f"exam#{exam_id}"), ":section": string("section#")},
             "ConsistentRead": True,
         }
         sections: list[dict[str, Any]] = []
@@ -339,10 +335,10 @@ class DynamoExamInventory:
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":w": _s(worker_id),
-                ":until": _n(now + seconds),
-                ":now": _n(now),
-                ":generating": _s(ExamStatus.GENERATING.value),
+                ":w": string(worker_id),
+                ":until": whole(now + seconds),
+                ":now": whole(now),
+                ":generating": string(ExamStatus.GENERATING.value),
             },
         )
 
@@ -359,15 +355,15 @@ class DynamoExamInventory:
         """Store the assembled exam and make its slot ready, in one transaction (only while we hold the lease)."""
         exam_item = {
             **self._exam_key(slot.exam_id),
-            "exam_id": _s(slot.exam_id),
-            "owner": _s(slot.owner),
-            "exam_type": _s(slot.exam_type),
-            "program": _s(slot.program),
-            "status": _s(ExamStatus.READY.value),
+            "exam_id": string(slot.exam_id),
+            "owner": string(slot.owner),
+            "exam_type": string(slot.exam_type),
+            "program": string(slot.program),
+            "status": string(ExamStatus.READY.value),
             "body": {"B": compress(body)},
             "meta": {"M": serialize(meta)},
-            "created_at": _n(now),
-            "expires_at": _n(expires_at),
+            "created_at": whole(now),
+            "expires_at": whole(expires_at),
         }
         try:
             self.client.transact_write_items(
@@ -384,11 +380,11 @@ class DynamoExamInventory:
                             "ConditionExpression": "#status = :generating AND assembler = :w",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
-                                ":ready": _s(ExamStatus.READY.value),
-                                ":generating": _s(ExamStatus.GENERATING.value),
-                                ":w": _s(worker_id),
-                                ":now": _n(now),
-                                ":exp": _n(expires_at),
+                                ":ready": string(ExamStatus.READY.value),
+                                ":generating": string(ExamStatus.GENERATING.value),
+                                ":w": string(worker_id),
+                                ":now": whole(now),
+                                ":exp": whole(expires_at),
                             },
                         }
                     },
@@ -400,85 +396,3 @@ class DynamoExamInventory:
                 return False  # our lease ran out and someone else assembles, or it is published already
             raise  # a conflict: the section message is retried and assembly taken up again
         return True
-
-
-class DynamoActivity:
-    """Who used the API on which day, for the cron's top-up: ``pk`` = ``active#<day>#<shard>``, ``sk`` = sub.
-
-    Sharded so one busy day's writes spread over several partitions; the cron reads a window of days with one
-    Query (paginated) per day and shard. Items expire on their own (TTL)."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None, shards: int = 4) -> None:
-        self.table = table_name
-        self.client = client or dynamodb_client()
-        self._shards = shards
-
-    def shards(self) -> int:
-        return self._shards
-
-    def shard_of(self, sub: str) -> int:
-        return int(hashlib.sha256(sub.encode()).hexdigest()[:8], 16) % self._shards
-
-    def record(self, sub: str, exam_types: list[str], day: str, now: float, expires_at: float) -> None:
-        values: dict[str, Any] = {":now": _n(now), ":exp": _n(expires_at)}
-        update = "SET last_seen = :now, expires_at = :exp"
-        if exam_types:
-            update += " ADD exam_types :types"
-            values[":types"] = {"SS": sorted(set(exam_types))}
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": _s(f"active#{day}#{self.shard_of(sub)}"), "sk": _s(sub)},
-            UpdateExpression=update,
-            ExpressionAttributeValues=values,
-        )
-
-    def page(self, day: str, shard: int, start: dict[str, Any] | None, limit: int) -> ActivityPage:
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(f"active#{day}#{shard}")},
-            "Limit": limit,
-        }
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = self.client.query(**request)
-        learners = [(item["sk"]["S"], sorted(item.get("exam_types", {}).get("SS", []))) for item in response["Items"]]
-        return ActivityPage(learners=learners, next_key=response.get("LastEvaluatedKey"))
-
-
-class DynamoRunState:
-    """Where a long scheduled run got to (``pk`` = ``run#<task>``, ``sk`` = ``state``), written after every chunk
-    so a run cut short by the Lambda timeout continues from there. Versioned: two runs never interleave."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None, ttl_days: int = 7) -> None:
-        self.table = table_name
-        self.client = client or dynamodb_client()
-        self.ttl_seconds = ttl_days * 86_400
-
-    @staticmethod
-    def _key(task: str) -> dict[str, Any]:
-        return {"pk": _s(f"run#{task}"), "sk": _s("state")}
-
-    def get(self, task: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table, Key=self._key(task), ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        state: dict[str, Any] = json.loads(item["state"]["S"])
-        state["version"] = int(item["version"]["N"])
-        return state
-
-    def save(self, task: str, state: dict[str, Any], version: int, now: float) -> bool:
-        """Write ``state`` as version ``version + 1`` if the stored one is still ``version`` (0: none yet)."""
-        body = {k: v for k, v in state.items() if k != "version"}
-        return conditional(
-            self.client.put_item,
-            TableName=self.table,
-            Item={
-                **self._key(task),
-                "state": _s(json.dumps(body, separators=(",", ":"))),
-                "version": _n(version + 1),
-                "expires_at": _n(now + self.ttl_seconds),
-            },
-            ConditionExpression="attribute_not_exists(pk) OR version = :seen",
-            ExpressionAttributeValues={":seen": _n(version)},
-        )

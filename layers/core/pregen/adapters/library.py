@@ -19,13 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pregen.adapters.store import (
-    cancellation_codes,
+from pregen.adapters.ddb import (
+    cancelled_on_condition,
+    condition_failed,
+    conditional_transaction,
     content_from_item,
     content_item,
     deserialize,
     dynamodb_client,
+    number,
     serialize,
+    string,
+    whole,
 )
 from pregen.domain.library import Version, VersionStatus
 
@@ -38,23 +43,13 @@ if TYPE_CHECKING:
 _FIGURES = ("validation_score", "estimated_minutes", "latency_ms", "tokens", "model", "generator", "cost_usd")
 
 
-def _cancelled_on_condition(exc: ClientError) -> bool:
-    """A transaction that failed only because one of its conditions did not hold."""
-    codes = set(cancellation_codes(exc) or [])
-    return bool(codes) and codes <= {"ConditionalCheckFailed", "None"}
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 class DynamoLibraryStore:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
 
     def _key(self, key: str, sk: str) -> dict[str, Any]:
-        return {"pk": {"S": key}, "sk": {"S": sk}}
+        return {"pk": string(key), "sk": string(sk)}
 
     # -- versions --------------------------------------------------------------------------------------------------
 
@@ -90,14 +85,14 @@ class DynamoLibraryStore:
                         "UpdateExpression": "SET #status = :superseded",
                         "ConditionExpression": "attribute_exists(pk)",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {":superseded": {"S": VersionStatus.SUPERSEDED.value}},
+                        "ExpressionAttributeValues": {":superseded": string(VersionStatus.SUPERSEDED.value)},
                     }
                 }
             )
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if not (supersedes and _cancelled_on_condition(exc)):
+            if not (supersedes and cancelled_on_condition(exc)):
                 raise
             self.client.transact_write_items(TransactItems=items[:2])  # the replaced version is gone (expired)
 
@@ -114,7 +109,7 @@ class DynamoLibraryStore:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": key}, ":prefix": {"S": "vstats#"}},
+            "ExpressionAttributeValues": {":pk": string(key), ":prefix": string("vstats#")},
             "ConsistentRead": True,
         }
         while True:
@@ -143,12 +138,12 @@ class DynamoLibraryStore:
         if old is None:
             condition: dict[str, Any] = {
                 "ConditionExpression": "attribute_not_exists(meta.version_id) OR expires_at < :now",
-                "ExpressionAttributeValues": {":now": {"N": str(int(now))}},
+                "ExpressionAttributeValues": {":now": whole(now)},
             }
         else:
             condition = {
                 "ConditionExpression": "meta.version_id = :old",
-                "ExpressionAttributeValues": {":old": {"S": old.version_id}},
+                "ExpressionAttributeValues": {":old": string(old.version_id)},
             }
         items: list[Any] = [
             {"Put": {"TableName": self.table, "Item": content_item(body), **condition}},
@@ -158,7 +153,7 @@ class DynamoLibraryStore:
                     "Key": self._key(new.key, f"vstats#{new.version_id}"),
                     "UpdateExpression": "SET is_best = :t, hits_at_best = :h",
                     "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":t": {"BOOL": True}, ":h": {"N": str(key_hits)}},
+                    "ExpressionAttributeValues": {":t": {"BOOL": True}, ":h": number(key_hits)},
                 }
             },
         ]
@@ -173,18 +168,12 @@ class DynamoLibraryStore:
                         "ExpressionAttributeValues": {
                             ":f": {"BOOL": False},
                             ":t": {"BOOL": True},
-                            ":used": {"N": str(max(0, key_hits - old.hits_at_best))},
+                            ":used": number(max(0, key_hits - old.hits_at_best)),
                         },
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _cancelled_on_condition(exc):
-                return False
-            raise
-        return True
+        return conditional_transaction(self.client, items)
 
     def set_status(self, key: str, version_id: str, status: VersionStatus, *, expected: VersionStatus) -> bool:
         try:
@@ -194,10 +183,10 @@ class DynamoLibraryStore:
                 UpdateExpression="SET #status = :new",
                 ConditionExpression="#status = :expected",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":new": {"S": status.value}, ":expected": {"S": expected.value}},
+                ExpressionAttributeValues={":new": string(status.value), ":expected": string(expected.value)},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -210,10 +199,10 @@ class DynamoLibraryStore:
                 Key=self._key(key, f"vstats#{version_id}"),
                 UpdateExpression="SET regen_requested_at = :now",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(regen_requested_at)",
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+                ExpressionAttributeValues={":now": whole(now)},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -254,16 +243,16 @@ class DynamoLibraryStore:
         """
         vote_item: dict[str, Any] = {
             **self._key(version.key, f"vote#{version.version_id}#{sub}"),
-            "vote": {"S": new},
-            "voted_at": {"N": str(int(now))},
-            "expires_at": {"N": str(int(version.expires_at))},
+            "vote": string(new),
+            "voted_at": whole(now),
+            "expires_at": whole(version.expires_at),
         }
         if comment:
-            vote_item["comment"] = {"S": comment}
+            vote_item["comment"] = string(comment)
         if old is None:
             guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
-            guard = {"ConditionExpression": "vote = :old", "ExpressionAttributeValues": {":old": {"S": old}}}
+            guard = {"ConditionExpression": "vote = :old", "ExpressionAttributeValues": {":old": string(old)}}
         items: list[Any] = [{"Put": {"TableName": self.table, "Item": vote_item, **guard}}]
         up, down = delta
         if up or down:
@@ -274,17 +263,11 @@ class DynamoLibraryStore:
                         "Key": self._key(version.key, f"vstats#{version.version_id}"),
                         "UpdateExpression": "ADD up :up, down :down",
                         "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":up": {"N": str(up)}, ":down": {"N": str(down)}},
+                        "ExpressionAttributeValues": {":up": number(up), ":down": number(down)},
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _cancelled_on_condition(exc):
-                return False
-            raise
-        return True
+        return conditional_transaction(self.client, items)
 
     def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]:
         """Comments of down votes, for the model's feedback: a Query of the version's votes, at most 500 read."""
@@ -295,9 +278,9 @@ class DynamoLibraryStore:
             "FilterExpression": "vote = :down AND attribute_exists(#comment)",
             "ExpressionAttributeNames": {"#comment": "comment"},
             "ExpressionAttributeValues": {
-                ":pk": {"S": key},
-                ":prefix": {"S": f"vote#{version_id}#"},
-                ":down": {"S": "down"},
+                ":pk": string(key),
+                ":prefix": string(f"vote#{version_id}#"),
+                ":down": string("down"),
             },
             "Limit": 500,
         }

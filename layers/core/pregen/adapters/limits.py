@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pregen.adapters.store import cancellation_codes, dynamodb_client
+from pregen.adapters.ddb import cancellation_codes, condition_failed, dynamodb_client, number, string
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,13 +33,13 @@ class DynamoRateCounter:
         start = int(now) // seconds * seconds
         return {
             "TableName": self.table,
-            "Key": {"pk": {"S": f"limit#{subject}"}, "sk": {"S": f"{name}#{start}"}},
+            "Key": {"pk": string(f"limit#{subject}"), "sk": string(f"{name}#{start}")},
             "UpdateExpression": "ADD used :cost SET expires_at = if_not_exists(expires_at, :exp)",
             "ConditionExpression": "attribute_not_exists(used) OR used <= :room",
             "ExpressionAttributeValues": {
-                ":cost": {"N": str(cost)},
-                ":room": {"N": str(allowed - cost)},
-                ":exp": {"N": str(start + seconds + _TTL_GRACE_SECONDS)},
+                ":cost": number(cost),
+                ":room": number(allowed - cost),
+                ":exp": number(start + seconds + _TTL_GRACE_SECONDS),
             },
         }
 
@@ -56,15 +56,23 @@ class DynamoRateCounter:
             else:
                 self.client.transact_write_items(TransactItems=[{"Update": u} for u in updates])  # type: ignore[typeddict-item]
         except ClientError as exc:
-            error = exc.response.get("Error", {}).get("Code")
-            if error == "ConditionalCheckFailedException":
-                return windows[0][0]
-            codes = cancellation_codes(exc)
-            if codes is not None:
-                for (name, _, _), code in zip(windows, codes, strict=False):
-                    if code == "ConditionalCheckFailed":
-                        return name
-                if all(code == "None" for code in codes):
-                    return windows[0][0]  # reasons not reported: name the shortest window
-            raise
+            refused = _refused_window(exc, windows)
+            if refused is None:
+                raise
+            return refused
         return None
+
+
+def _refused_window(exc: ClientError, windows: list[tuple[str, int, int]]) -> str | None:
+    """The window whose condition refused the write; None when the write failed for another reason."""
+    if condition_failed(exc):
+        return windows[0][0]
+    codes = cancellation_codes(exc)
+    if codes is None:
+        return None
+    for (name, _, _), code in zip(windows, codes, strict=False):
+        if code == "ConditionalCheckFailed":
+            return name
+    if all(code == "None" for code in codes):
+        return windows[0][0]  # reasons not reported: name the shortest window
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pregen.adapters.store import deserialize, dynamodb_client
+from pregen.adapters.ddb import deserialize, dynamodb_client, string, whole
 from pregen.domain.prediction import TransitionCounts
 
 if TYPE_CHECKING:
@@ -32,19 +32,19 @@ class DynamoTransitionStore:
         adds = ", ".join(f"#c{i} :one" for i in range(len(names)))
         self.client.update_item(
             TableName=self.table,
-            Key={"pk": {"S": scope}, "sk": {"S": "counts"}},
+            Key={"pk": string(scope), "sk": string("counts")},
             UpdateExpression=f"ADD {adds} SET expires_at = :exp, updated_at = :now",
             ExpressionAttributeNames=attribute_names,
             ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":exp": {"N": str(int(now + self.retention_seconds))},
-                ":now": {"N": str(int(now))},
+                ":one": whole(1),
+                ":exp": whole(now + self.retention_seconds),
+                ":now": whole(now),
             },
         )
 
     def read(self, scope: str) -> dict[str, TransitionCounts]:
         """Counts per origin step of a scope; an origin never visited is absent."""
-        item = self.client.get_item(TableName=self.table, Key={"pk": {"S": scope}, "sk": {"S": "counts"}}).get("Item")
+        item = self.client.get_item(TableName=self.table, Key={"pk": string(scope), "sk": string("counts")}).get("Item")
         if item is None:
             return {}
         visits: dict[str, int] = {}

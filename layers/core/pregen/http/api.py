@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 from pregen.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, RateLimited
 from pregen.domain.models import Caller, Role
 from pregen.observability import logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _ROLE_RANK = {Role.STUDENT: 0, Role.TEACHER: 1, Role.ADMIN: 2}
 
@@ -86,68 +89,64 @@ def _validation_details(errors: Any) -> list[dict[str, Any]]:
     return details
 
 
+# The error table: each domain error's status and code. The message is the error's own text.
+ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
+    InvalidRequest: (HTTPStatus.BAD_REQUEST, "invalid_request"),
+    Forbidden: (HTTPStatus.FORBIDDEN, "forbidden"),
+    NotFound: (HTTPStatus.NOT_FOUND, "not_found"),
+    Conflict: (HTTPStatus.CONFLICT, "conflict"),
+}
+
+
+def _rate_limited(exc: RateLimited) -> Response[str]:
+    details = [
+        {
+            "limit": exc.limit,
+            "allowed": exc.allowed,
+            "window_seconds": exc.window_seconds,
+            "retry_after_seconds": exc.retry_after,
+            "action": exc.action,
+        }
+    ]
+    return error_response(
+        HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, {"Retry-After": str(exc.retry_after)}
+    )
+
+
+def _invalid(exc: RequestValidationError | ValidationError) -> Response[str]:
+    return error_response(
+        HTTPStatus.BAD_REQUEST, "invalid_request", "the request is not valid", _validation_details(exc.errors())
+    )
+
+
+def _unexpected(exc: Exception) -> Response[str]:
+    logger.exception("unhandled error")
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+
+
+# Errors whose answer needs more than the table: their details, headers or a fixed message.
+_HANDLERS: dict[type[Exception], Callable[[Any], Response[str]]] = {
+    RequestValidationError: _invalid,
+    ValidationError: _invalid,
+    UnauthorizedError: lambda exc: error_response(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc.msg)),
+    RateLimited: _rate_limited,
+    json.JSONDecodeError: lambda _: error_response(
+        HTTPStatus.BAD_REQUEST, "invalid_json", "the body is not valid JSON"
+    ),
+    Exception: _unexpected,
+}
+
+
+def _from_table(status: HTTPStatus, code: str) -> Callable[[Exception], Response[str]]:
+    return lambda exc: error_response(status, code, str(exc))
+
+
 def build_resolver() -> APIGatewayHttpResolver:
-    """A resolver with request validation (and so an OpenAPI document) and our error mapping."""
+    """A resolver with request validation (and so an OpenAPI document) and the error table's mapping."""
     app = APIGatewayHttpResolver(enable_validation=True)
-
-    @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response[str]:
-        return error_response(
-            HTTPStatus.BAD_REQUEST, "invalid_request", "the request is not valid", _validation_details(exc.errors())
-        )
-
-    @app.exception_handler(ValidationError)
-    def _invalid_model(exc: ValidationError) -> Response[str]:
-        return error_response(
-            HTTPStatus.BAD_REQUEST, "invalid_request", "the request is not valid", _validation_details(exc.errors())
-        )
-
-    @app.exception_handler(InvalidRequest)
-    def _bad(exc: InvalidRequest) -> Response[str]:
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", str(exc))
-
-    @app.exception_handler(UnauthorizedError)
-    def _unauthorized(exc: UnauthorizedError) -> Response[str]:
-        return error_response(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc.msg))
-
-    @app.exception_handler(Forbidden)
-    def _forbidden(exc: Forbidden) -> Response[str]:
-        return error_response(HTTPStatus.FORBIDDEN, "forbidden", str(exc))
-
-    @app.exception_handler(NotFound)
-    def _not_found(exc: NotFound) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
-
-    @app.exception_handler(Conflict)
-    def _conflict(exc: Conflict) -> Response[str]:
-        return error_response(HTTPStatus.CONFLICT, "conflict", str(exc))
-
-    @app.exception_handler(RateLimited)
-    def _rate_limited(exc: RateLimited) -> Response[str]:
-        details = [
-            {
-                "limit": exc.limit,
-                "allowed": exc.allowed,
-                "window_seconds": exc.window_seconds,
-                "retry_after_seconds": exc.retry_after,
-                "action": exc.action,
-            }
-        ]
-        return error_response(
-            HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, {"Retry-After": str(exc.retry_after)}
-        )
-
-    @app.not_found
-    def _no_route(exc: Exception) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
-
-    @app.exception_handler(json.JSONDecodeError)
-    def _bad_json(exc: json.JSONDecodeError) -> Response[str]:
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_json", "the body is not valid JSON")
-
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
-
+    for error, (status, code) in ERRORS.items():
+        app.exception_handler(error)(_from_table(status, code))
+    for error, handler in _HANDLERS.items():
+        app.exception_handler(error)(handler)
+    app.not_found(lambda _: error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route"))
     return app

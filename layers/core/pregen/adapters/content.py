@@ -1,0 +1,239 @@
+"""The content table's adapter for serving and generating: the served body, its stats, the in-flight marker and
+the worker's lease (the library's versions and votes, in the same table, are ``pregen.adapters.library``).
+
+Content table items (partition key ``pk`` = cache key, sort key ``sk``):
+
+- ``content``  the compressed body and its generation figures; never rewritten by a read.
+- ``stats``    usage count and last access, added from the hit lines of the log (``pregen.usage_log``).
+- ``inflight`` the key's queued/generating marker and the worker's lease.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pregen.adapters.ddb import (
+    condition_failed,
+    conditional,
+    content_from_item,
+    content_item,
+    deserialize,
+    dynamodb_client,
+    number,
+    string,
+    whole,
+)
+from pregen.domain.errors import LeaseHeld
+from pregen.domain.models import Lane
+from pregen.domain.records import InflightClaim
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.domain.records import StoredContent
+
+
+class DynamoContentStore:
+    """Content bodies, usage counters, in-flight markers and leases, all in the content table."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    # -- serving ---------------------------------------------------------------------------------------------------
+
+    def get_content(self, key: str, now: float, *, consistent: bool = False) -> StoredContent | None:
+        response = self.client.get_item(
+            TableName=self.table, Key={"pk": string(key), "sk": string("content")}, ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        if float(item["expires_at"]["N"]) <= now:  # past its TTL but not yet deleted by DynamoDB: never served
+            return None
+        return content_from_item(key, item)
+
+    def get_stats(self, key: str) -> dict[str, Any]:
+        item = self.client.get_item(TableName=self.table, Key={"pk": string(key), "sk": string("stats")}).get("Item")
+        return deserialize(item) if item else {}
+
+    def put_content(self, content: StoredContent) -> None:
+        item = content_item(content)
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": item}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": string(content.key),
+                            "sk": string("stats"),
+                            "hits": {"N": "0"},
+                            # kind and cost ride on the stats item so the usage aggregator (reading the
+                            # table's stream) can count hits per kind and the cost each hit saved.
+                            "kind": string(content.kind),
+                            "cost_usd": number(content.meta.get("cost_usd", 0) or 0),
+                            "created_at": whole(content.created_at),
+                            "expires_at": whole(content.expires_at),
+                        },
+                    }
+                },
+            ]
+        )
+
+    # -- in flight and leases ---------------------------------------------------------------------------------------
+    #
+    #  miss ──claim_inflight──▶ {state=queued, job_id, lane, expires_at=now+hold}
+    #                                   │  (a second miss fails the condition and joins job_id)
+    #  worker ──acquire_lease──▶ {state=generating, lease_owner=w, lease_until=now+lease, expires_at=lease_until}
+    #                                   │  (another delivery of the key fails the condition: LeaseHeld)
+    #  worker ──end_lease─────▶ (deleted)          worker fails ──requeue_lease──▶ {state=queued}
+    #
+    # A marker whose expires_at has passed counts as absent: its holder crashed, and TTL may not have run yet.
+
+    def _inflight_key(self, key: str) -> dict[str, Any]:
+        return {"pk": string(key), "sk": string("inflight")}
+
+    def _queued_marker(self, key: str, job_id: str, lane: Lane, until: float) -> dict[str, Any]:
+        return {
+            **self._inflight_key(key),
+            "state": string("queued"),
+            "job_id": string(job_id),
+            "lane": string(lane.value),
+            "expires_at": whole(until),
+        }
+
+    def get_inflight(self, key: str, now: float) -> InflightClaim | None:
+        """The live in-flight marker of a key (``won`` is False: it is someone's), or None."""
+        item = self.client.get_item(TableName=self.table, Key=self._inflight_key(key), ConsistentRead=True).get("Item")
+        if item is None or float(item["expires_at"]["N"]) < now:
+            return None
+        return InflightClaim(won=False, job_id=item["job_id"]["S"], lane=item["lane"]["S"])
+
+    def claim_inflight(self, key: str, job_id: str, lane: Lane, now: float, hold_seconds: int) -> InflightClaim:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._queued_marker(key, job_id, lane, now + hold_seconds),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": whole(now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            old: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
+            return InflightClaim(won=False, job_id=old["job_id"]["S"], lane=old["lane"]["S"])
+        return InflightClaim(won=True, job_id=job_id, lane=lane.value)
+
+    def take_over_inflight(
+        self, key: str, stale_job_id: str, job_id: str, lane: Lane, *, now: float, hold_seconds: int
+    ) -> bool:
+        """Replace a marker whose job record is missing (a crash between claim and job write)."""
+        return conditional(
+            self.client.put_item,
+            TableName=self.table,
+            Item=self._queued_marker(key, job_id, lane, now + hold_seconds),
+            ConditionExpression="job_id = :stale AND #state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":stale": string(stale_job_id), ":queued": string("queued")},
+        )
+
+    def promote_inflight(self, key: str, job_id: str, lane: Lane) -> bool:
+        """Move a queued key to a faster lane; True if this call did it (and so must send the message)."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            UpdateExpression="SET lane = :lane",
+            ConditionExpression="job_id = :job AND lane <> :lane AND #state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":lane": string(lane.value),
+                ":job": string(job_id),
+                ":queued": string("queued"),
+            },
+        )
+
+    def hold_inflight(self, key: str, job_id: str, until: float) -> bool:
+        """Keep a queued key in flight until ``until`` (a job waiting in a Message Batch, up to 24 h), so background
+        requests join it instead of batching it again. A learner's miss still promotes it to the interactive lane."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            UpdateExpression="SET expires_at = :until",
+            ConditionExpression="job_id = :job AND #state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":until": whole(until),
+                ":job": string(job_id),
+                ":queued": string("queued"),
+            },
+        )
+
+    def release_inflight(self, key: str, job_id: str) -> None:
+        """Drop a marker this job placed (enqueue failed, or the job failed for good)."""
+        conditional(
+            self.client.delete_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            ConditionExpression="job_id = :job",
+            ExpressionAttributeValues={":job": string(job_id)},
+        )
+
+    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None:
+        until = str(int(now + lease_seconds))
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._inflight_key(key),
+                UpdateExpression=(
+                    "SET #state = :generating, lease_owner = :w, lease_until = :until, expires_at = :until, "
+                    "job_id = if_not_exists(job_id, :job), lane = if_not_exists(lane, :lane)"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #state = :queued OR lease_until < :now OR lease_owner = :w "
+                    "OR expires_at < :now"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":generating": string("generating"),
+                    ":queued": string("queued"),
+                    ":w": string(worker_id),
+                    ":until": {"N": until},
+                    ":now": whole(now),
+                    ":job": string(job_id),
+                    ":lane": string(Lane.INTERACTIVE.value),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                old: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
+                holder = old.get("lease_owner", {}).get("S", "?")
+                raise LeaseHeld(f"key {key} is being generated by {holder}") from exc
+            raise
+
+    def end_lease(self, key: str, worker_id: str) -> None:
+        conditional(
+            self.client.delete_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            ConditionExpression="lease_owner = :w",
+            ExpressionAttributeValues={":w": string(worker_id)},
+        )
+
+    def requeue_lease(self, key: str, worker_id: str) -> None:
+        """Give the key back after a failed attempt so the redelivered message can try again at once."""
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._inflight_key(key),
+            UpdateExpression="SET #state = :queued REMOVE lease_owner, lease_until",
+            ConditionExpression="lease_owner = :w",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":queued": string("queued"), ":w": string(worker_id)},
+        )

@@ -1,0 +1,177 @@
+"""The counters table's adapters: day counters added as work happens (read by analytics without a scan), and the
+logged hits added to the keys' ``stats`` items exactly once per delivered batch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pregen.adapters.ddb import (
+    ConflictRetry,
+    applied_marker,
+    cancellation_codes,
+    deserialize,
+    dynamodb_client,
+    number,
+    string,
+    whole,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.usage_log import KeyHits
+
+
+GAUGES_PK = "gauges"  # standing totals (users with pre-generated exams, ...), fed by the features that own them
+
+
+class DynamoCounters:
+    """Analytics counters: one small item per day, numbers added atomically as work happens (never a scan)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, retention_days: int = 400) -> None:
+        self.table = table_name
+        self.retention_seconds = retention_days * 86_400
+        self.client = client or dynamodb_client()
+
+    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None:
+        """Add to the day's ``totals`` item, or to another small item of that day (e.g. ``learner#<sub>``: one per
+        learner, since a million learners would not fit in one 400 KB item)."""
+        if not counts:
+            return
+        self.client.update_item(**self._add_request(f"day#{day}", counts, now, sk=item))
+
+    def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
+        """Add (or, with negative numbers, take away) from the standing totals that are not per day."""
+        if counts:
+            self.client.update_item(**self._add_request(GAUGES_PK, counts, now))
+
+    def _add_request(self, pk: str, counts: dict[str, int | float], now: float, sk: str = "totals") -> dict[str, Any]:
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":v{i}": number(v) for i, v in enumerate(counts.values())}
+        values[":exp"] = whole(now + self.retention_seconds)
+        adds = ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
+        return {
+            "TableName": self.table,
+            "Key": {"pk": string(pk), "sk": string(sk)},
+            "UpdateExpression": f"ADD {adds} SET expires_at = if_not_exists(expires_at, :exp)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+        """Add several days' counts exactly once per ``batch_id`` (one transaction with a marker item).
+
+        A stream batch that Lambda delivers again (the function failed after the write) finds its marker and
+        adds nothing, so at-least-once delivery still counts each change once. False when already applied.
+        """
+        per_day = {day: counts for day, counts in per_day.items() if counts}
+        if not per_day:
+            return True
+        # Longer than a stream's 24 h retention.
+        items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + 7 * 86_400)]
+        items += [{"Update": self._add_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if (cancellation_codes(exc) or [])[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def read_days(self, days: list[str]) -> dict[str, dict[str, float]]:
+        """One BatchGetItem per 100 days, whatever the number of items stored."""
+        found = self.read_items([f"day#{d}" for d in days])
+        return {pk.removeprefix("day#"): counts for pk, counts in found.items()}
+
+    def read_gauges(self) -> dict[str, float]:
+        return self.read_items([GAUGES_PK]).get(GAUGES_PK, {})
+
+    def read_items(self, pks: list[str]) -> dict[str, dict[str, float]]:
+        """Counter items by partition key: one BatchGetItem per 100 keys, never a query or a scan."""
+        result: dict[str, dict[str, float]] = {}
+        unique = list(dict.fromkeys(pks))
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": string(pk), "sk": string("totals")} for pk in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    data = deserialize(item)
+                    pk = str(data.pop("pk"))
+                    data.pop("sk", None)
+                    data.pop("expires_at", None)
+                    result[pk] = {k: float(v) for k, v in data.items()}
+                request = response.get("UnprocessedKeys") or {}
+        return result
+
+
+class DynamoHitCounter:
+    """Adds logged hits (``pregen.usage_log``) to the keys' ``stats`` items, exactly once per delivered batch.
+
+    Each transaction holds a marker item (counters table) and up to 99 ``ADD hits`` updates; a batch delivered
+    again finds its markers and adds nothing. A key whose stats item is gone (TTL deleted it between the hit and
+    the count) is dropped rather than recreated without an expiry.
+    """
+
+    CHUNK = 99  # DynamoDB's 100 items per transaction, less the marker
+    CONFLICTS = ConflictRetry(retries=5, low_s=0.05, high_s=0.2)
+    MARKER_DAYS = 15
+
+    def __init__(self, content_table: str, counters_table: str, client: DynamoDBClient | None = None) -> None:
+        self.content_table = content_table
+        self.counters_table = counters_table
+        self.client = client or dynamodb_client()
+
+    def add(self, batch_id: str, hits: dict[str, KeyHits], now: float) -> int:
+        """Returns the hits added (0 for a batch already applied)."""
+        keys = sorted(hits)
+        added = 0
+        for start in range(0, len(keys), self.CHUNK):
+            chunk = {k: hits[k] for k in keys[start : start + self.CHUNK]}
+            added += self._add_chunk(f"hits#{batch_id}#{start // self.CHUNK}", chunk, now)
+        return added
+
+    def _add_chunk(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> int:
+        conflicts = 0
+        while chunk:
+            try:
+                self.client.transact_write_items(TransactItems=self._chunk_items(marker_pk, chunk, now))
+            except ClientError as exc:
+                codes = cancellation_codes(exc)
+                if not codes:
+                    raise
+                if codes[0] == "ConditionalCheckFailed":
+                    return 0  # the marker exists: this chunk was applied by an earlier delivery
+                gone = {key for key, code in zip(chunk, codes[1:], strict=False) if code == "ConditionalCheckFailed"}
+                if gone:
+                    chunk = {k: h for k, h in chunk.items() if k not in gone}
+                    continue
+                # Batches of several log streams are delivered at once, and a popular key is in most of them:
+                # two transactions on one stats item cancel each other (TransactionConflict), which botocore
+                # does not retry. Retry here, with jitter, before letting the batch fail to Lambda's retries.
+                conflicted = all(code in {"TransactionConflict", "None"} for code in codes)
+                if conflicted and self.CONFLICTS.wait(conflicts + 1):
+                    conflicts += 1
+                    continue
+                raise
+            return sum(h.count for h in chunk.values())
+        return 0
+
+    def _chunk_items(self, marker_pk: str, chunk: dict[str, KeyHits], now: float) -> list[Any]:
+        # Longer than a failed batch can wait in UsageDeadLetterQueue (14 days): a replay adds nothing twice.
+        items: list[Any] = [applied_marker(self.counters_table, marker_pk, now + self.MARKER_DAYS * 86_400)]
+        items += [
+            {
+                "Update": {
+                    "TableName": self.content_table,
+                    "Key": {"pk": string(key), "sk": string("stats")},
+                    "UpdateExpression": "ADD hits :n SET last_access = :at",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":n": number(h.count), ":at": number(h.last_at)},
+                }
+            }
+            for key, h in chunk.items()
+        ]
+        return items

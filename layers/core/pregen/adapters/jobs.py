@@ -1,0 +1,75 @@
+"""The jobs table's adapter: a job as the API shows it (status, reason, attempts, figures), expiring after its TTL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pregen.adapters.ddb import conditional, deserialize, dynamodb_client, serialize, string
+from pregen.domain.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoJobStore:
+    """Job records: ``pk`` = ``job#<id>``, ``sk`` = ``job``, expiring after the job TTL."""
+
+    def __init__(self, table_name: str, ttl_days: int, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.ttl_seconds = ttl_days * 86_400
+        self.client = client or dynamodb_client()
+
+    @staticmethod
+    def _key(job_id: str) -> dict[str, Any]:
+        return {"pk": string(f"job#{job_id}"), "sk": string("job")}
+
+    def put_job(self, job: Job) -> None:
+        item = serialize({**job.model_dump(mode="json"), "expires_at": int(job.created_at + self.ttl_seconds)})
+        self.client.put_item(TableName=self.table, Item={**item, **self._key(job.job_id)})
+
+    def delete_job(self, job_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._key(job_id))
+
+    def get_job(self, job_id: str) -> Job | None:
+        item = self.client.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        data = deserialize(item)
+        return Job.model_validate({k: v for k, v in data.items() if k in Job.model_fields})
+
+    def set_status(
+        self,
+        job_id: str,
+        status: JobStatus,
+        now: float,
+        *,
+        reason: str | None = None,
+        attempts: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Move a job on. A job that is done stays done: a late failure of a duplicate delivery cannot undo it."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": status.value, ":now": now}
+        sets = ["#status = :status", "updated_at = :now"]
+        if reason is not None:
+            sets.append("reason = :reason")
+            values[":reason"] = reason[:1000]
+        if attempts is not None:
+            sets.append("attempts = :attempts")
+            values[":attempts"] = attempts
+        if meta is not None:
+            sets.append("meta = :meta")
+            values[":meta"] = meta
+        condition = "attribute_exists(pk)"
+        if status is not JobStatus.DONE:
+            condition += " AND #status <> :done"
+            values[":done"] = JobStatus.DONE.value
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(job_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+        )
