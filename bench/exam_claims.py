@@ -24,6 +24,7 @@ from bench.report import summary, write_section
 from pregen.adapters.activity import DynamoActivity
 from pregen.adapters.exams import DynamoExamInventory
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.config.functions import InventorySettings
 from pregen.domain.clock import SystemClock
 from pregen.domain.models import Caller, Lane
 from pregen.domain.programs import default_catalogue
@@ -66,6 +67,11 @@ def _table(client: DynamoDBClient, name: str) -> None:
     )
 
 
+def _policy(target: int) -> InventorySettings:
+    """The inventory's defaults, with this many ready exams per learner and type."""
+    return InventorySettings.model_validate({"INVENTORY_TARGET": target})
+
+
 def run(url: str, claims: int, ready: int) -> dict[str, Any]:
     client = boto3.client(
         "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
@@ -80,7 +86,7 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
         queue=queue,
         clock=SystemClock(),
         catalogue=default_catalogue(),
-        target=ready,
+        policy=_policy(ready),
     )
     worker = ExamWorkerDeps(
         inventory=deps.inventory,
@@ -88,6 +94,7 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
         counters=NoCounters(),
         clock=deps.clock,
         catalogue=deps.catalogue,
+        policy=deps.policy,
     )
     sub = "bench-learner"
     started = time.perf_counter()
@@ -95,7 +102,7 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
     for i, message in enumerate(list(queue.messages)):
         generate_exam_section(SectionMessage.model_validate(message), receive_count=1, worker_id=f"w{i}", deps=worker)
     seed_s = time.perf_counter() - started
-    deps.target = 0  # the race is about the claims, not the top-ups behind them
+    deps.policy = _policy(0)  # the race is about the claims, not the top-ups behind them
     caller = Caller(sub=sub)
 
     def timed_claim(_: int) -> tuple[Any, float]:
@@ -107,13 +114,13 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
         results = list(pool.map(timed_claim, range(claims)))
     won = [o.exam.exam_id for o, _ in results if isinstance(o, Claimed)]
     # One uncontended claim at a time, for comparison (fresh exams for a second learner).
-    deps.target = ready
+    deps.policy = _policy(ready)
     solo_caller = Caller(sub="bench-solo")
     queue.messages.clear()
     replenish(solo_caller.sub, "diagnostic", 30, deps)
     for i, message in enumerate(list(queue.messages)):
         generate_exam_section(SectionMessage.model_validate(message), receive_count=1, worker_id=f"s{i}", deps=worker)
-    deps.target = 0
+    deps.policy = _policy(0)
     solo = []
     for _ in range(ready):
         t = time.perf_counter()

@@ -176,11 +176,14 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
 
     from pregen import wiring
     from pregen.adapters.generators.claude import AnthropicGenerator
-    from pregen.config.settings import worker_settings
+    from pregen.config.base import load
+    from pregen.config.worker import WorkerSettings
     from pregen.domain.clock import FrozenClock
     from pregen.domain.models import Caller, ContentRequest, JobStatus
     from pregen.domain.pricing import default_prices
     from pregen.services.content import pregenerate
+    from pregen.wiring import serve as serve_wiring
+    from pregen.wiring import worker as worker_wiring
     from pregen_local.fake_anthropic import content_request_from, running_fake_anthropic
     from pregen_local.poller import to_lambda_record
     from pregen_local.runtime import LambdaContext
@@ -223,13 +226,13 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         from functions.worker import app as worker_app
 
         clock = FrozenClock(at=time.time())
-        serve = wiring.serve_deps()
+        serve = serve_wiring.serve_deps()
         serve.clock = clock
-        deps = wiring.worker_deps()
+        deps = worker_wiring.worker_deps()
         # Throttled jobs are re-sent with DelaySeconds (30 s, doubling, in AWS); 1 s keeps the run short.
         deps.throttle_base_delay_s = 1
         deps.clock = clock
-        settings = worker_settings()
+        settings = load(WorkerSettings)
         crashing = CrashingGenerator(
             AnthropicGenerator(
                 api_key="fake-key",

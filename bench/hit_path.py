@@ -249,7 +249,7 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
         key = wait_for_hit(url, token)["key"]
         runners = build_runners(state, url, token, key)
 
-        from pregen.wiring import serve_deps
+        from pregen.wiring.serve import serve_deps
 
         calls: list[str] = []
         serve_deps().store.client.meta.events.register(  # type: ignore[attr-defined]

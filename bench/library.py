@@ -48,6 +48,9 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     from pregen.domain.models import Caller, ContentRequest, Role
     from pregen.services.content import serve_content
     from pregen.services.library import request_regeneration
+    from pregen.wiring import library as library_wiring
+    from pregen.wiring import serve as serve_wiring
+    from pregen.wiring import worker as worker_wiring
     from pregen_local.template import Template
 
     template = Template(overrides={"JwtIssuer": "https://issuer.bench", "JwtAudience": "pregen"})
@@ -59,23 +62,24 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     ids = {}
     for name, query in (("one", QUERY_ONE), ("five", QUERY_FIVE)):
         request = ContentRequest.model_validate(query)
-        serve_content(request, learner, wiring.serve_deps())
-        _drain(wiring.worker_deps(), queue_url)
-        hit = serve_content(request, learner, wiring.serve_deps())
+        serve_content(request, learner, serve_wiring.serve_deps())
+        _drain(worker_wiring.worker_deps(), queue_url)
+        hit = serve_content(request, learner, serve_wiring.serve_deps())
         ids[name] = str(hit.content.meta["version_id"])  # type: ignore[union-attr]
     for _ in range(versions_of_five - 1):
-        job, _ = request_regeneration(ids["five"], teacher, "bench: another version", wiring.library_deps())
-        _drain(wiring.worker_deps(), queue_url)
-        listed = wiring.library_deps().library.list_versions(job.key, time.time())
+        job, _ = request_regeneration(ids["five"], teacher, "bench: another version", library_wiring.library_deps())
+        _drain(worker_wiring.worker_deps(), queue_url)
+        listed = library_wiring.library_deps().library.list_versions(job.key, time.time())
         ids["five"] = next(v.version_id for v in listed if v.is_best)  # vote on the served one
     return ids, queue_url
 
 
 def _runners(ids: dict[str, str]) -> dict[str, Callable[[], None]]:
-    from pregen import wiring
     from pregen.domain.models import Caller, ContentRequest
     from pregen.services.content import Hit, serve_content
     from pregen.services.library import cast_vote
+    from pregen.wiring import library as library_wiring
+    from pregen.wiring import serve as serve_wiring
 
     voters = itertools.count()
 
@@ -83,13 +87,13 @@ def _runners(ids: dict[str, str]) -> dict[str, Callable[[], None]]:
         request = ContentRequest.model_validate(query)
 
         def run() -> None:
-            assert isinstance(serve_content(request, Caller(sub="bench-learner"), wiring.serve_deps()), Hit)
+            assert isinstance(serve_content(request, Caller(sub="bench-learner"), serve_wiring.serve_deps()), Hit)
 
         return run
 
     def vote(name: str) -> Callable[[], None]:
         def run() -> None:
-            cast_vote(ids[name], Caller(sub=f"voter-{next(voters)}"), "up", None, wiring.library_deps())
+            cast_vote(ids[name], Caller(sub=f"voter-{next(voters)}"), "up", None, library_wiring.library_deps())
 
         return run
 

@@ -18,7 +18,7 @@ from pregen.domain.prediction import TransitionCounts
 from pregen.domain.records import InflightClaim, StoredContent
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
+    from pregen.ports import Clock
 
 
 @dataclass

@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import boto3
 
-        from pregen import wiring
         from pregen.adapters.generators.offline import OfflineGenerator
+        from pregen.wiring import worker as worker_wiring
 
-        wiring.worker_deps().generator = OfflineGenerator(latency_s=args.latency)
+        worker_wiring.worker_deps().generator = OfflineGenerator(latency_s=args.latency)
         token = devjwt.mint("bench-learner", "student")
         sqs = boto3.client("sqs")
         background = state["queues"]["BackgroundQueue"]

@@ -10,7 +10,7 @@ from pregen.domain.models import Role
 from pregen.http.api import build_resolver, current_caller, json_response, require_role
 from pregen.observability import logger, metrics
 from pregen.services.analytics import analytics
-from pregen.wiring import analytics_deps
+from pregen.wiring.analytics import analytics_deps
 
 app = build_resolver()
 

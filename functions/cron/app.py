@@ -14,7 +14,7 @@ from pregen.http.api import build_resolver, current_caller, json_response, requi
 from pregen.http.trigger_auth import authorize_trigger
 from pregen.observability import logger, metrics
 from pregen.services.schedules import ScheduleEvent, run_schedule
-from pregen.wiring import cron_deps
+from pregen.wiring.cron import cron_deps, trigger_settings
 
 app = build_resolver()
 
@@ -30,7 +30,7 @@ def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a
 def run_top_up() -> Any:
     """The ops trigger for the inventory top-up: an admin JWT or the cron secret (no authorizer in front of this
     route; pregen.http.trigger_auth checks the caller)."""
-    caller = authorize_trigger(app.current_event.headers.get("authorization"))
+    caller = authorize_trigger(app.current_event.headers.get("authorization"), trigger_settings())
     logger.info("top-up triggered over HTTP", caller=caller.sub)
     summary = run_schedule(ScheduleEvent(task="inventory_topup"), cron_deps())
     return json_response(HTTPStatus.OK, summary)

@@ -11,7 +11,7 @@ from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.http.presenters import exam_body, exam_location, exam_slot_body, inventory_body, inventory_location
 from pregen.observability import logger, metrics
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
-from pregen.wiring import exam_deps
+from pregen.wiring.exams import exam_deps
 
 app = build_resolver()
 

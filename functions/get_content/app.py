@@ -12,7 +12,7 @@ from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.http.presenters import content_body, job_body, job_location
 from pregen.observability import logger, metrics
 from pregen.services.content import Hit, job_status, serve_content
-from pregen.wiring import serve_deps
+from pregen.wiring.serve import serve_deps
 
 app = build_resolver()
 

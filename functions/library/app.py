@@ -13,7 +13,7 @@ from pregen.http.api import build_resolver, current_caller, json_response, requi
 from pregen.http.presenters import job_location, version_body
 from pregen.observability import logger, metrics
 from pregen.services.library import cast_vote, list_versions, request_regeneration
-from pregen.wiring import library_deps
+from pregen.wiring.library import library_deps
 
 app = build_resolver()
 

@@ -11,7 +11,7 @@ from pregen.domain.learner import profile_from_claims
 from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
-from pregen.wiring import navigation_deps
+from pregen.wiring.navigation import navigation_deps
 
 app = build_resolver()
 

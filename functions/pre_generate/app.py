@@ -12,7 +12,7 @@ from pregen.domain.models import ContentRequest, Priority, Role
 from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.content import pregenerate
-from pregen.wiring import serve_deps
+from pregen.wiring.serve import serve_deps
 
 app = build_resolver()
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pregen import usage_log
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
-from pregen.wiring import hit_counter, usage_deps
+from pregen.wiring.usage import hit_counter, usage_deps
 
 
 @logger.inject_lambda_context

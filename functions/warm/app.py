@@ -13,7 +13,7 @@ from pregen.domain.warming import default_warming_config
 from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.observability import logger, metrics
 from pregen.services.warming import resolve_profile, warm
-from pregen.wiring import serve_deps
+from pregen.wiring.serve import serve_deps
 
 app = build_resolver()
 

@@ -10,12 +10,13 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from pregen import telemetry
-from pregen.config.settings import worker_settings
+from pregen.config.base import load
+from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
 from pregen.messages import JobMessage, SectionMessage, parse_message
 from pregen.observability import logger, metrics
 from pregen.services.generation import generate_job, hand_back
-from pregen.wiring import batch_deps, exam_worker_deps, worker_deps
+from pregen.wiring.worker import batch_deps, exam_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
@@ -81,7 +82,7 @@ def record_handler(record: JobRecord) -> str:
 
 def lane_of(source_arn: str) -> Lane:
     """The lane a record came from: its queue's name (the ARN's last part) against the background queue URL's."""
-    background = worker_settings().background_queue_url.rstrip("/").rsplit("/", 1)[-1]
+    background = load(WorkerSettings).background_queue_url.rstrip("/").rsplit("/", 1)[-1]
     return Lane.BACKGROUND if source_arn.rsplit(":", 1)[-1] == background else Lane.INTERACTIVE
 
 

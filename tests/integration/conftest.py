@@ -17,6 +17,9 @@ from moto import mock_aws
 
 from pregen import usage_log, wiring
 from pregen.domain.clock import FrozenClock
+from pregen.wiring import analytics as analytics_wiring
+from pregen.wiring import serve as serve_wiring
+from pregen.wiring import worker as worker_wiring
 from pregen_local.poller import to_lambda_record
 from pregen_local.runtime import LambdaContext
 from pregen_local.template import Resources, Template
@@ -94,9 +97,9 @@ def freeze(at: float) -> FrozenClock:
     """One frozen clock for the serving, worker and analytics dependencies (built once, like a warm container), so
     a test reads the days it wrote, whatever the calendar says."""
     clock = FrozenClock(at)
-    wiring.serve_deps().clock = clock
-    wiring.worker_deps().clock = clock
-    wiring.analytics_deps().clock = clock
+    serve_wiring.serve_deps().clock = clock
+    worker_wiring.worker_deps().clock = clock
+    analytics_wiring.analytics_deps().clock = clock
     return clock
 
 

@@ -13,8 +13,9 @@ from botocore.client import BaseClient
 from functions.analytics import app as analytics_app
 from functions.get_content import app as get_content
 from functions.usage_aggregator import app as usage_aggregator
-from pregen import wiring
 from pregen.services.usage import PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN, record_claim
+from pregen.wiring import analytics as analytics_wiring
+from pregen.wiring import usage as usage_wiring
 from pregen_local.runtime import LambdaContext, LocalFunction
 from pregen_local.streams import StreamPoller
 from tests.conftest import load_event
@@ -65,7 +66,7 @@ def run_aggregator(aws: Aws) -> int:
 
 def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(aws: Aws) -> None:
     clock = freeze(T0)
-    counters = wiring.analytics_deps().counters
+    counters = analytics_wiring.analytics_deps().counters
     # Given misses: a lesson (twice: the second joins the job), a question set and three exams
     assert get(LESSON) == 202
     assert get(LESSON, sub="bob") == 202
@@ -169,7 +170,7 @@ def _store_items(aws: Aws, count: int, start: int) -> None:
 
 def test_analytics_makes_the_same_dynamodb_requests_with_100_and_with_10000_items(aws: Aws) -> None:
     freeze(T0)
-    counters = wiring.analytics_deps().counters
+    counters = analytics_wiring.analytics_deps().counters
     for day in range(30):
         counters.add(f"2027-01-{day + 1:02d}", {"generated#lesson": 1, "hits#lesson": 2}, T0)
     measured = []
@@ -202,5 +203,5 @@ def test_the_aggregator_counts_the_sample_event_once(aws: Aws, monkeypatch: pyte
     assert usage_aggregator.lambda_handler(event, context)["hits"] == 1
     usage_aggregator.lambda_handler(json.loads(json.dumps(event)), context)
     # Then the day counts it once, with its first use and the cost it saved
-    day = wiring.usage_deps()[0].read_days(["2027-01-15"])["2027-01-15"]
+    day = usage_wiring.usage_deps()[0].read_days(["2027-01-15"])["2027-01-15"]
     assert day == {"hits#lesson": 1.0, "used#lesson": 1.0, "cost_saved_usd#lesson": 0.0042}

@@ -21,6 +21,7 @@ from pregen.domain.models import Caller, ContentRequest, Kind, TokenUsage
 from pregen.domain.pricing import default_prices
 from pregen.domain.schemas import schema_for
 from pregen.services.batches import custom_id_for
+from pregen.wiring import worker as worker_wiring
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from pregen_local.runtime import LambdaContext
 from tests.conftest import load_event
@@ -81,8 +82,8 @@ def collect() -> dict[str, Any]:
 
 def stored_body(topic: str) -> dict[str, Any] | None:
     request = ContentRequest.model_validate(lesson(topic))
-    content = wiring.worker_deps().store.get_content(
-        cache_key(request, Caller(sub="ops")), wiring.worker_deps().clock.now(), consistent=True
+    content = worker_wiring.worker_deps().store.get_content(
+        cache_key(request, Caller(sub="ops")), worker_wiring.worker_deps().clock.now(), consistent=True
     )
     return content.body if content else None
 

@@ -9,8 +9,8 @@ import pytest
 
 from functions.analytics import app as analytics
 from functions.get_content import app as get_content
-from pregen import wiring
 from pregen.domain.models import ContentRequest, Generation, TokenUsage
+from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import api_event, call, freeze, run_worker
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None
     # Given a day the test controls, and two learners who each miss a different lesson, generated on the small
     # model at $0.01 each
     clock = freeze(dt.datetime(2027, 3, 31, 23, 0, tzinfo=dt.UTC).timestamp())
-    wiring.worker_deps().generator = PricedGenerator("claude-haiku-5-5", 0.01)
+    worker_wiring.worker_deps().generator = PricedGenerator("claude-haiku-5-5", 0.01)
     for sub, topic in (("ann", "Cells"), ("ben", "Genes")):
         query = {"kind": "lesson", "subject": "Biology", "topic": topic}
         assert call(get_content, api_event("get_content.json", sub=sub, query=query))[0] == 202
@@ -46,7 +46,7 @@ def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None
     # Then the day's totals hold the cost per kind and per model...
     day = dt.datetime.fromtimestamp(clock.now(), tz=dt.UTC).date().isoformat()
     table = aws.resources.tables["CountersTable"]
-    totals = wiring.worker_deps().counters.read_days([day])[day]
+    totals = worker_wiring.worker_deps().counters.read_days([day])[day]
     assert totals["cost_usd#lesson"] == pytest.approx(0.02)
     assert totals["cost_usd_model#claude-haiku-5-5"] == pytest.approx(0.02)
     assert totals["generated_model#claude-haiku-5-5"] == 2

@@ -18,12 +18,20 @@ from pregen.domain.inventory import ExamStatus
 from pregen.domain.models import Caller, Generation
 from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
+from pregen.wiring import exams as exams_wiring
+from pregen.wiring import worker as worker_wiring
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
     from pregen.domain.programs import SectionSpec
+    from pregen.services.exams import ExamDeps
     from tests.integration.conftest import Aws
+
+
+def with_target(deps: ExamDeps, target: int) -> ExamDeps:
+    """The same inventory with another number of exams kept ready per learner and type."""
+    return dataclasses.replace(deps, policy=deps.policy.model_copy(update={"inventory_target": target}))
 
 
 @pytest.fixture
@@ -128,14 +136,14 @@ def test_fifty_concurrent_claims_against_ten_ready_exams(
     # Given a learner with 10 ready exams
     monkeypatch.setenv("INVENTORY_TARGET", "10")
     wiring.reset()
-    deps = wiring.exam_deps()
+    deps = exams_wiring.exam_deps()
     caller = Caller(sub="carol")
     assert len(replenish("carol", "diagnostic", 80, deps).created) == 10
     _drain(aws)
     assert len([s for s in deps.inventory.list_slots("carol", "diagnostic")[1] if s.status is ExamStatus.READY]) == 10
     # When 50 claims race (with a target of 0 now, so the race is about the claims, not the top-ups behind them,
     # and no rate limit: 40 of them find nothing ready, which is not what this test is about)
-    deps = dataclasses.replace(deps, target=0, limiter=None)
+    deps = dataclasses.replace(with_target(deps, 0), limiter=None)
     with ThreadPoolExecutor(max_workers=50) as pool:
         outcomes = list(pool.map(lambda _: claim_exam(caller, "diagnostic", deps), range(50)))
     # Then exactly 10 claims got an exam, all distinct; the other 40 were told to wait
@@ -155,7 +163,7 @@ def test_an_expired_but_undeleted_exam_is_never_claimed_or_served(aws: Aws, exam
     status, _, claimed = _claim(exams)
     assert status == 200
     _drain(aws)
-    deps = wiring.exam_deps()
+    deps = exams_wiring.exam_deps()
     # When 8 days pass and TTL has not deleted anything yet (the items are all still there)
     later = dataclasses.replace(deps, clock=FrozenClock(time.time() + 8 * 86_400))
     slots = later.inventory.list_slots("alice", "diagnostic")[1]
@@ -215,7 +223,7 @@ def test_a_failed_section_is_retried_alone(aws: Aws, exams: Any, monkeypatch: py
     monkeypatch.setenv("INVENTORY_TARGET", "1")
     wiring.reset()
     flaky = FlakySections(fail_index=3)
-    wiring.exam_worker_deps().generator = flaky
+    worker_wiring.exam_worker_deps().generator = flaky
     # When the first claim's exam is generated
     assert _claim(exams)[0] == 202
     _drain(aws)
@@ -231,7 +239,7 @@ def test_a_section_that_keeps_failing_fails_its_exam_and_the_next_claim_replaces
     # Given a generator that fails section 0 on every delivery
     monkeypatch.setenv("INVENTORY_TARGET", "1")
     wiring.reset()
-    wiring.exam_worker_deps().generator = FlakySections(fail_index=0, failures=99)
+    worker_wiring.exam_worker_deps().generator = FlakySections(fail_index=0, failures=99)
     assert _claim(exams)[0] == 202
     # When the worker has tried it maxReceiveCount times
     _drain(aws)
@@ -252,11 +260,16 @@ def test_a_redelivered_section_is_stored_and_counted_once_and_a_late_one_for_a_f
     from pregen.services.exam_generation import generate_exam_section
 
     # Given one generating exam and the message of its first section
-    deps = wiring.exam_deps()
-    (slot,) = replenish("gus", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    deps = exams_wiring.exam_deps()
+    (slot,) = replenish(
+        "gus",
+        "diagnostic",
+        30,
+        with_target(deps, 1),
+    ).created
     spec = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)[0]
     message = SectionMessage(type="exam_section", owner="gus", spec=spec)
-    worker = wiring.exam_worker_deps()
+    worker = worker_wiring.exam_worker_deps()
     # When it is delivered twice
     first = generate_exam_section(message, receive_count=1, worker_id="w1", deps=worker)
     second = generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
@@ -312,7 +325,7 @@ def _cron(event: dict[str, Any]) -> dict[str, Any]:
 
 def test_cron_tops_up_active_learners_and_a_second_run_enqueues_nothing(aws: Aws) -> None:
     # Given three learners active in the window (one of them on two days, one using two exam types)
-    deps = wiring.exam_deps()
+    deps = exams_wiring.exam_deps()
     now = time.time()
     record_activity(deps.activity, "dan", now, ["diagnostic"])
     record_activity(deps.activity, "dan", now - 86_400, ["diagnostic"])
@@ -340,7 +353,7 @@ def test_cron_run_cut_short_resumes_where_it_stopped(aws: Aws, monkeypatch: pyte
     monkeypatch.setenv("TOPUP_PAGE_SIZE", "1")
     monkeypatch.setenv("ACTIVITY_DAYS", "1")
     wiring.reset()
-    deps = wiring.exam_deps()
+    deps = exams_wiring.exam_deps()
     for sub in ("f1", "f2", "f3"):
         record_activity(deps.activity, sub, time.time(), ["diagnostic"])
     # When the schedule fires, the run stops early, having recorded where it was
@@ -390,7 +403,7 @@ def _cron_run(authorization: str | None) -> tuple[int, dict[str, str], Any]:
 @pytest.fixture
 def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A JWT issuer of the test's own: tokens signed with a fresh key, and the JWKS lookup answering with it."""
-    from pregen.config import settings
+    from pregen import wiring
     from pregen.http import trigger_auth
     from pregen_local import devjwt
 
@@ -399,7 +412,7 @@ def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("JWT_AUDIENCE", devjwt.AUDIENCE)
     monkeypatch.setenv("CRON_SECRET", "s3cret-for-tests")
     monkeypatch.setenv("CRON_SECRET_PARAMETER", "")
-    settings.clear_caches()
+    wiring.reset()
 
     class Keys:
         def get_signing_key_from_jwt(self, token: str) -> Any:
@@ -411,7 +424,7 @@ def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         return devjwt.mint(sub, role, key_file=key_file, **kwargs)
 
     yield mint
-    settings.clear_caches()
+    wiring.reset()
 
 
 def test_cron_run_takes_an_admin_jwt_or_the_cron_secret(aws: Aws, issuer_keys: Any) -> None:
@@ -468,8 +481,13 @@ def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> 
     from pregen.services.exam_generation import AssemblyPending, generate_exam_section
 
     # Given an exam whose sections are all stored, and an assembler that took the lease and crashed
-    deps = wiring.exam_deps()
-    (slot,) = replenish("hal", "diagnostic", 30, dataclasses.replace(deps, target=1)).created
+    deps = exams_wiring.exam_deps()
+    (slot,) = replenish(
+        "hal",
+        "diagnostic",
+        30,
+        with_target(deps, 1),
+    ).created
     specs = plan_sections(deps.catalogue.programs[slot.program], "diagnostic", slot.exam_id)
     for spec in specs:
         assert deps.inventory.put_section(slot, spec.index, OfflineGenerator().generate_section(spec).body, {})
@@ -478,7 +496,7 @@ def test_a_crashed_assembler_is_taken_over_once_its_lease_runs_out(aws: Aws) -> 
     assert deps.inventory.lease_assembly(complete, "crashed", time.time(), 120)
     message = SectionMessage(type="exam_section", owner="hal", spec=specs[-1])
     # When the last section's message is delivered again while the lease is live, it is not acknowledged
-    worker = wiring.exam_worker_deps()
+    worker = worker_wiring.exam_worker_deps()
     with pytest.raises(AssemblyPending):
         generate_exam_section(message, receive_count=2, worker_id="w2", deps=worker)
     # Then the delivery after the lease ran out assembles the exam
@@ -499,7 +517,7 @@ def test_a_claim_retries_a_transaction_conflict_instead_of_skipping_the_exam(
     wiring.reset()
     _claim(exams)
     _drain(aws)
-    deps = wiring.exam_deps()
+    deps = exams_wiring.exam_deps()
     inventory: Any = deps.inventory
     original = inventory.client.transact_write_items
     conflicts = {"left": 1}

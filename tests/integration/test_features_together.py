@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pregen import wiring
 from pregen.domain.limits import RateLimits
 from pregen.services.limits import GenerationLimiter
+from pregen.wiring import exams as exams_wiring
+from pregen.wiring import library as library_wiring
+from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import api_event, call, run_worker
 from tests.integration.test_exams import _claim, _drain
 from tests.integration.test_library import generated, regenerate
@@ -33,7 +35,7 @@ def exams() -> Any:
 
 def test_a_claim_that_finds_nothing_ready_counts_against_the_allowance(aws: Aws, exams: Any) -> None:
     # Given students allowed one generation a minute
-    tighten(wiring.exam_deps())
+    tighten(exams_wiring.exam_deps())
     # When a learner claims with nothing ready, twice
     first = _claim(exams, sub="carol")
     second = _claim(exams, "practice", sub="carol")
@@ -45,7 +47,7 @@ def test_a_claim_that_finds_nothing_ready_counts_against_the_allowance(aws: Aws,
 
 def test_regeneration_counts_against_the_allowance(aws: Aws) -> None:
     content_id = generated(aws)["content_id"]
-    tighten(wiring.library_deps().serve)
+    tighten(library_wiring.library_deps().serve)
     assert regenerate(content_id, "Use a simpler example")[0] == 202
     run_worker(aws)
     status, body = regenerate(content_id, "Use a different example")
@@ -72,7 +74,7 @@ def test_a_warm_counts_once_against_the_learners_allowance_however_many_items(aw
     from tests.integration.test_warming_and_navigation import warm
 
     # Given students allowed one generation-triggering request a minute
-    tighten(wiring.serve_deps())
+    tighten(serve_wiring.serve_deps())
     claims = {"custom:grade": "10", "custom:subjects": "[math algebra_1]"}
     # When a student warms 30 items, then warms again
     status, report = warm(claims=claims, sub="wendy")

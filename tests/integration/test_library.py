@@ -14,6 +14,9 @@ from pregen import wiring
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.models import Caller, ContentRequest, Generation, Role
 from pregen.services.library import cast_vote, request_regeneration
+from pregen.wiring import library as library_wiring
+from pregen.wiring import serve as serve_wiring
+from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
 
 if TYPE_CHECKING:
@@ -147,7 +150,7 @@ def test_generated_content_is_a_version_with_its_figures(aws: Aws) -> None:
 def test_votes_from_100_concurrent_learners_are_each_counted_once(aws: Aws, atomic_requests: None) -> None:
     content_id = generated(aws)["content_id"]
 
-    deps = wiring.library_deps()
+    deps = library_wiring.library_deps()
 
     # When 100 learners vote up at the same time, and each of the first 20 sends the same vote twice (through
     # the service: one resolver shared by threads would mix up their events, which Lambda never does)
@@ -179,7 +182,7 @@ def test_a_changed_vote_moves_the_counts_by_the_difference_and_a_repeat_changes_
 
 def test_concurrent_vote_changes_by_one_learner_leave_exactly_one_vote(aws: Aws, atomic_requests: None) -> None:
     content_id = generated(aws)["content_id"]
-    deps = wiring.library_deps()
+    deps = library_wiring.library_deps()
     in_parallel(20, lambda i: cast_vote(content_id, Caller(sub="alice"), "up" if i % 2 else "down", None, deps))
     counted = listed(content_id)[content_id]["votes"]
     assert counted["up"] + counted["down"] == 1
@@ -224,7 +227,7 @@ def test_the_thresholds_come_from_the_settings(aws: Aws, monkeypatch: pytest.Mon
 
 def test_regeneration_is_for_teachers_and_makes_one_version_however_many_ask(aws: Aws, atomic_requests: None) -> None:
     generator = RecordingGenerator()
-    wiring.worker_deps().generator = generator
+    worker_wiring.worker_deps().generator = generator
     first = generated(aws)
     old_id = first["content_id"]
     vote(old_id, "down", "bob", comment="The fractions in example 2 do not add up.")
@@ -235,7 +238,7 @@ def test_regeneration_is_for_teachers_and_makes_one_version_however_many_ask(aws
     assert body["error"]["code"] == "forbidden"
     # When five teachers ask to regenerate at the same time
     jobs: list[str] = []
-    deps = wiring.library_deps()
+    deps = library_wiring.library_deps()
 
     def ask(i: int) -> None:
         job, _ = request_regeneration(old_id, Caller(sub=f"teacher-{i}", role=Role.TEACHER), "Example 2 is wrong", deps)
@@ -327,7 +330,7 @@ def test_a_voted_down_version_is_regenerated_automatically_with_the_comments(
     monkeypatch.setenv("REGENERATE_BELOW_NET_VOTES", "-2")
     wiring.reset()
     generator = RecordingGenerator()
-    wiring.worker_deps().generator = generator
+    worker_wiring.worker_deps().generator = generator
     content_id = generated(aws)["content_id"]
     assert vote(content_id, "down", "a", comment="Too hard for grade 5")[1]["regeneration_job_id"] is None
     assert vote(content_id, "down", "b")[1]["regeneration_job_id"] is None
@@ -404,7 +407,7 @@ def test_a_redelivered_regeneration_makes_no_second_version_and_hits_stay_one_re
     # Then there is one new version
     assert len(listed(first_id)) == 2
     # And a hit on the re-ranked key is still one read of the content, nothing else
-    store = wiring.serve_deps().store
+    store = serve_wiring.serve_deps().store
     client = store.client  # type: ignore[attr-defined]
     calls: list[str] = []
     original = client._make_api_call
@@ -425,7 +428,7 @@ def test_an_automatic_regeneration_that_cannot_be_enqueued_is_asked_again_by_the
     monkeypatch.setenv("REGENERATE_BELOW_NET_VOTES", "0")
     wiring.reset()
     content_id = generated(aws)["content_id"]
-    queue = wiring.library_deps().serve.queue
+    queue = library_wiring.library_deps().serve.queue
     # Given the queue is down when the vote crosses the threshold
     with mock.patch.object(queue, "send", side_effect=RuntimeError("sqs is down")):
         status, body = vote(content_id, "down", "a")

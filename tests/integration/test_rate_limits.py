@@ -9,11 +9,11 @@ import pytest
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
-from pregen import wiring
 from pregen.adapters.limits import DynamoRateCounter
 from pregen.domain.clock import FrozenClock
 from pregen.domain.limits import RateLimits
 from pregen.services.limits import GenerationLimiter
+from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def get(query: dict[str, str], *, sub: str = "alice", role: str = "student") -> 
 @pytest.fixture
 def clock(aws: Aws) -> FrozenClock:
     """Limits of 3 a minute for students, 5 a minute for teachers; a clock 10 s into a minute."""
-    deps = wiring.serve_deps()
+    deps = serve_wiring.serve_deps()
     limits = RateLimits.model_validate({"student": {"minute": 3, "day": 100}, "teacher": {"minute": 5}})
     assert deps.limiter is not None
     deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits)
@@ -67,7 +67,7 @@ def test_hits_are_never_limited_and_never_touch_the_limiter(aws: Aws, clock: Fro
     for topic in ("Tissues", "Organs"):
         get(lesson(topic))
     assert get(lesson("Systems"))[0] == 429
-    deps = wiring.serve_deps()
+    deps = serve_wiring.serve_deps()
     assert deps.limiter is not None
     calls: list[str] = []
     counter = deps.limiter.counter

@@ -11,7 +11,7 @@ import pytest
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from functions.usage_aggregator import app as usage_aggregator
-from pregen import wiring
+from pregen.wiring import serve as serve_wiring
 from pregen_local.runtime import LambdaContext
 from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
 
@@ -63,7 +63,7 @@ def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
 def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws) -> None:
     _, _, miss = get(LESSON)
     run_worker(aws)
-    store = wiring.serve_deps().store
+    store = serve_wiring.serve_deps().store
     calls: list[str] = []
     client = store.client  # type: ignore[attr-defined]
     original = client._make_api_call

@@ -30,6 +30,7 @@ from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent
 from pregen.usage_log import KeyHits
+from pregen.wiring import serve as serve_wiring
 from pregen_local import dynamodb_local
 from pregen_local.template import Template
 from tests.integration.conftest import api_event, call
@@ -252,7 +253,7 @@ def test_a_stampede_through_the_handler_makes_one_job_without_any_lock(real: Eng
     from functions.get_content import app as get_content
 
     query = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
-    wiring.serve_deps()  # built once, before the threads (as one Lambda instance would be warm)
+    serve_wiring.serve_deps()  # built once, before the threads (as one Lambda instance would be warm)
 
     def miss(i: int) -> tuple[int, str]:
         status, _, body = call(get_content, api_event("get_content.json", sub=f"learner-{i}", query=query))

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from functions.get_content import app as get_content
-from pregen import wiring
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import ProviderThrottled
 from pregen.services.generation import throttle_delay
+from pregen.wiring import serve as serve_wiring
+from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def delayed(aws: Aws, queue: str) -> int:
 
 
 def use(generator: ThrottledGenerator, *, base_delay_s: int, max_retries: int = 8) -> None:
-    deps = wiring.worker_deps()
+    deps = worker_wiring.worker_deps()
     deps.generator = generator
     deps.throttle_base_delay_s = base_delay_s
     deps.max_throttle_retries = max_retries
@@ -79,7 +80,7 @@ def test_a_throttled_job_is_re_sent_with_a_delay_and_its_delivery_succeeds(aws: 
     assert "retrying in 60 s" in shown["reason"]
     # ...and its key stays in flight past the delay (beyond the 330 s lease), so a learner who misses meanwhile
     # joins this job instead of starting another
-    wiring.serve_deps().clock = FrozenClock(at=time.time() + 380)
+    serve_wiring.serve_deps().clock = FrozenClock(at=time.time() + 380)
     again = call(get_content, api_event("get_content.json", sub="zed", query=LESSON))[2]
     assert (again["job_id"], again["joined"]) == (miss["job_id"], True)
     # And nothing is visible yet: the message is held back by its DelaySeconds

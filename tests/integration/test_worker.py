@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
-from pregen import wiring
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.models import Caller, ContentRequest, Generation, Priority
 from pregen.services.content import enqueue_or_join
+from pregen.wiring import serve as serve_wiring
+from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import Aws, api_event, call, run_worker
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class CountingGenerator:
 
 
 def use_generator(generator: CountingGenerator) -> None:
-    wiring.worker_deps().generator = generator
+    worker_wiring.worker_deps().generator = generator
 
 
 def get(query: dict[str, str], sub: str = "alice") -> tuple[int, dict[str, str], Any]:
@@ -106,12 +107,12 @@ def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws)
     generator = CountingGenerator()
     use_generator(generator)
     clock = FrozenClock(at=2_000_000_000.0)
-    deps = wiring.worker_deps()
+    deps = worker_wiring.worker_deps()
     deps.clock = clock
-    wiring.serve_deps().clock = clock
+    serve_wiring.serve_deps().clock = clock
     caller = Caller(sub="alice")
     request = ContentRequest.model_validate(LESSON)
-    job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, wiring.serve_deps())
+    job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, serve_wiring.serve_deps())
     assert job_ is not None
     # Given another worker took the lease and crashed without finishing
     deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.lease_seconds)
@@ -220,11 +221,11 @@ def test_content_that_arrives_between_the_cache_read_and_the_claim_makes_no_job(
     run_worker(aws)
     request = ContentRequest.model_validate(LESSON)
     # When that learner's request goes on to enqueue
-    job_, joined = enqueue_or_join(request, Caller(sub="late"), Priority.DEFAULT, wiring.serve_deps())
+    job_, joined = enqueue_or_join(request, Caller(sub="late"), Priority.DEFAULT, serve_wiring.serve_deps())
     # Then nothing is enqueued and the key is not left in flight
     assert (job_, joined) == (None, False)
     assert aws.depth("InteractiveQueue") == 0
-    assert wiring.serve_deps().store.get_inflight(job_key(request), 0) is None
+    assert serve_wiring.serve_deps().store.get_inflight(job_key(request), 0) is None
 
 
 def job_key(request: ContentRequest) -> str:

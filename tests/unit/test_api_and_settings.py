@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
-from pregen.config.settings import ServeSettings, SettingsError
+from pregen.config.base import SettingsError
+from pregen.config.settings import ServeSettings
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Kind, Role
 from pregen.http.api import caller_from_claims

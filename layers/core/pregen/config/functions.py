@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from pregen.config.base import Env
 from pregen.config.settings import (
     ContentTableSettings,
     CountersTableSettings,
@@ -11,11 +12,10 @@ from pregen.config.settings import (
     QueueSettings,
     RateLimitSettings,
     ServeSettings,
-    _Env,
 )
 
 
-class DeadLetterSettings(_Env):
+class DeadLetterSettings(Env):
     interactive_dlq_url: str = Field(alias="INTERACTIVE_DLQ_URL", min_length=8)
     background_dlq_url: str = Field(alias="BACKGROUND_DLQ_URL", min_length=8)
 
@@ -28,7 +28,7 @@ class DeadLetterSettings(_Env):
         }
 
 
-class LibraryRulesSettings(_Env):
+class LibraryRulesSettings(Env):
     """The shared library's thresholds: auto-approval, and automatic regeneration of voted-down versions."""
 
     approval_min_net_votes: int = Field(alias="APPROVAL_MIN_NET_VOTES", default=10, ge=1)
@@ -48,11 +48,11 @@ class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSetting
     """cron: the same reach as the serving path; later issues give it more to do."""
 
 
-class ExamsTableSettings(_Env):
+class ExamsTableSettings(Env):
     exams_table: str = Field(alias="EXAMS_TABLE", min_length=3)
 
 
-class InventorySettings(_Env):
+class InventorySettings(Env):
     """The exam inventory: target per learner and exam type, expiries, and the cron's top-up bounds."""
 
     inventory_target: int = Field(alias="INVENTORY_TARGET", default=2, ge=0, le=20)
@@ -72,7 +72,7 @@ class ExamSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, Inv
     """exams (claim, inventory, read), the cron's top-up, and the worker's section jobs."""
 
 
-class NavigationTableSettings(_Env):
+class NavigationTableSettings(Env):
     navigation_table: str = Field(alias="NAVIGATION_TABLE", min_length=3)
 
 
@@ -84,7 +84,7 @@ class UsageSettings(CountersTableSettings, ContentTableSettings):
     """usage-aggregator: the counters, and the content table's stats items (hits from the log)."""
 
 
-class TriggerSettings(_Env):
+class TriggerSettings(Env):
     """POST /v1/cron/run: the JWT issuer to verify admins against, and the cron secret."""
 
     jwt_issuer: str = Field(alias="JWT_ISSUER", min_length=1)

@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from pregen.config.settings import ContentTableSettings, CountersTableSettings, JobsTableSettings, QueueSettings, _Env
+from pregen.config.base import Env
+from pregen.config.settings import ContentTableSettings, CountersTableSettings, JobsTableSettings, QueueSettings
 from pregen.domain.models import Kind
 
 
-class CostSettings(_Env):
+class CostSettings(Env):
     """Model tiers, Message Batches for the background lane, and how throttled jobs are delayed (issue: costs)."""
 
     # Tier per kind, or per step of a kind ("exam.sections"); "large" or "small". Looked up step first, then kind.

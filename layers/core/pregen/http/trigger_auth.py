@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
-from pregen.config.settings import trigger_settings
 from pregen.domain.models import Caller, Role
 from pregen.http.api import caller_from_claims, require_role
 
@@ -45,8 +44,7 @@ def _jwks_client(url: str) -> Any:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
-def authorize_trigger(authorization: str | None, settings: TriggerSettings | None = None) -> Caller:
-    settings = settings or trigger_settings()
+def authorize_trigger(authorization: str | None, settings: TriggerSettings) -> Caller:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:

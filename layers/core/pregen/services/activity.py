@@ -11,7 +11,7 @@ from pregen.services.usage import day_of
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pregen.domain.inventory import ActivityIndex
+    from pregen.ports import ActivityIndex
 
 # Activity items outlive the longest window the cron reads (14 days by default, at most 60).
 ACTIVITY_RETENTION_DAYS = 62

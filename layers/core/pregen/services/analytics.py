@@ -17,8 +17,7 @@ from pregen.services.costs import cost_figures
 from pregen.services.usage import LATENCY_BUCKETS_MS, PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
-    from pregen.ports import Counters, JobQueue
+    from pregen.ports import Clock, Counters, JobQueue
 
 MAX_WINDOW_DAYS = 366
 GAUGES = "gauges"

@@ -15,9 +15,8 @@ from pregen.services.usage import day_of
 from pregen.usage_log import record_hit
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
     from pregen.domain.records import StoredContent
-    from pregen.ports import ContentStore, Counters, JobQueue, JobStore
+    from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore
     from pregen.services.limits import GenerationLimiter
 
 # Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost

@@ -29,12 +29,12 @@ from pregen.services.generation import generation_meta
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
-    from pregen.domain.inventory import ExamInventory, ExamSlot
+    from pregen.config.functions import InventorySettings
+    from pregen.domain.inventory import ExamSlot
     from pregen.domain.models import Generation
     from pregen.domain.programs import Catalogue
     from pregen.messages import SectionMessage
-    from pregen.ports import Counters
+    from pregen.ports import Clock, Counters, ExamInventory
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
 # "assembling": this worker's publish lost its lease to another assembler, who publishes.
@@ -51,8 +51,7 @@ class ExamWorkerDeps:
     counters: Counters
     clock: Clock
     catalogue: Catalogue
-    ready_ttl_days: int = 7
-    failed_ttl_hours: int = 24
+    policy: InventorySettings  # how long a ready exam and a failed slot are kept
     max_receive_count: int = 3
     assembly_lease_seconds: int = 120
 
@@ -137,7 +136,12 @@ def _generate(message: SectionMessage, slot: ExamSlot, *, receive_count: int, de
 def _fail_slot(slot: ExamSlot, reason: str, deps: ExamWorkerDeps, now: float) -> None:
     """The slot fails (kept 24 h to show why); the next top-up makes a new exam in its place."""
     deps.inventory.fail_slot(
-        slot.owner, slot.exam_type, slot.exam_id, reason=reason, now=now, expires_at=now + deps.failed_ttl_hours * 3600
+        slot.owner,
+        slot.exam_type,
+        slot.exam_id,
+        reason=reason,
+        now=now,
+        expires_at=now + deps.policy.exam_failed_ttl_hours * 3600,
     )
 
 
@@ -169,7 +173,7 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         "questions": sum(len(s["questions"]) for s in sections),
     }
     if deps.inventory.publish(
-        slot, body, meta, worker_id=worker_id, now=now, expires_at=now + deps.ready_ttl_days * 86_400
+        slot, body, meta, worker_id=worker_id, now=now, expires_at=now + deps.policy.exam_ready_ttl_days * 86_400
     ):
         # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
         deps.counters.add(

@@ -19,11 +19,11 @@ from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import record_claim
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
-    from pregen.domain.inventory import ActivityIndex, ExamInventory, ExamRecord
+    from pregen.config.functions import InventorySettings
+    from pregen.domain.inventory import ExamRecord
     from pregen.domain.models import Caller
     from pregen.domain.programs import Catalogue
-    from pregen.ports import Counters, JobQueue
+    from pregen.ports import ActivityIndex, Clock, Counters, ExamInventory, JobQueue
     from pregen.services.limits import GenerationLimiter
 
 # Optimistic top-up retries: only concurrent top-ups of the *same* learner and exam type contend.
@@ -37,16 +37,7 @@ class ExamDeps:
     queue: JobQueue
     clock: Clock
     catalogue: Catalogue
-    target: int = 2
-    ready_ttl_days: int = 7
-    claimed_ttl_hours: int = 24
-    failed_ttl_hours: int = 24
-    generating_hold_hours: int = 24
-    retry_after_seconds: int = 10
-    activity_days: int = 14
-    topup_page_size: int = 25
-    topup_budget_seconds: float = 240.0
-    topup_interval_seconds: int = 6 * 3600
+    policy: InventorySettings  # target per learner and type, expiries, the top-up's bounds
     counters: Counters | None = None  # analytics: claims (uses of pre-generated exams)
     limiter: GenerationLimiter | None = None  # a claim that finds nothing ready makes Pregen generate
 
@@ -112,7 +103,7 @@ def _send_sections(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id
             slot.exam_id,
             reason="could not enqueue its sections",
             now=now,
-            expires_at=now + deps.failed_ttl_hours * 3600,
+            expires_at=now + deps.policy.exam_failed_ttl_hours * 3600,
         )
         raise
 
@@ -141,7 +132,7 @@ def replenish(
         now = deps.clock.now()
         ready = _live(slots, ExamStatus.READY, now)
         generating = _live(slots, ExamStatus.GENERATING, now)
-        gap = max(deps.target, at_least) - len(ready) - len(generating)
+        gap = max(deps.policy.inventory_target, at_least) - len(ready) - len(generating)
         if gap <= 0:
             break
         sections = len(plan_sections(program, exam_type, "planning"))
@@ -157,7 +148,7 @@ def replenish(
                 sections_done=0,
                 created_at=now,
                 updated_at=now,
-                expires_at=now + deps.generating_hold_hours * 3600,
+                expires_at=now + deps.policy.exam_generating_hold_hours * 3600,
             )
             for _ in range(gap)
         ]
@@ -213,7 +204,7 @@ def claim_exam(
     # Concurrent claims (two tabs) start at different exams so they rarely collide; all expire days from now.
     candidates = random.sample(ready, len(ready))
     for position, slot in enumerate(candidates):
-        if not deps.inventory.claim(slot, now, now + deps.claimed_ttl_hours * 3600):
+        if not deps.inventory.claim(slot, now, now + deps.policy.exam_claimed_ttl_hours * 3600):
             continue  # a concurrent claim took it (or it just expired): try the next
         exam = deps.inventory.get_exam(slot.exam_id)
         if exam is None:  # cannot happen: the claim's transaction required the exam item
@@ -239,7 +230,7 @@ def claim_exam(
     generating = made or replenished.promoted or next(iter(replenished.generating_slots), None)
     return Waiting(
         slot=generating,
-        retry_after_seconds=deps.retry_after_seconds,
+        retry_after_seconds=deps.policy.exam_retry_after_seconds,
         replenished=replenished,
     )
 
@@ -251,7 +242,7 @@ def inventory_view(caller: Caller, exam_type: str, deps: ExamDeps) -> InventoryV
     _, slots = deps.inventory.list_slots(caller.sub, exam_type)
     return InventoryView(
         exam_type=exam_type,
-        target=deps.target,
+        target=deps.policy.inventory_target,
         ready=_live(slots, ExamStatus.READY, now),
         generating=_live(slots, ExamStatus.GENERATING, now),
         claimed=_live(slots, ExamStatus.CLAIMED, now),

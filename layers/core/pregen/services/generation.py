@@ -21,10 +21,9 @@ from pregen.services.usage import day_of, expiry_counts, generation_extras
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.domain.clock import Clock
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
-    from pregen.ports import ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
+    from pregen.ports import Clock, ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
 
 Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]
 

@@ -12,31 +12,22 @@ Over an allowance it raises ``RateLimited`` (429 with ``Retry-After`` and the li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from pregen.domain.errors import RateLimited
 from pregen.domain.limits import WINDOW_SECONDS
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from pregen.domain.clock import Clock
     from pregen.domain.limits import RateLimits
     from pregen.domain.models import Caller
-    from pregen.ports import RateCounter
+    from pregen.ports import LimitedDeps, RateCounter
 
 
 @dataclass
 class GenerationLimiter:
     counter: RateCounter
     limits: RateLimits
-
-
-class LimitedDeps(Protocol):
-    @property
-    def limiter(self) -> GenerationLimiter | None: ...
-
-    @property
-    def clock(self) -> Clock: ...
 
 
 def check_generation_allowance(caller: Caller, action: str, deps: LimitedDeps, *, cost: int = 1) -> None:

@@ -12,9 +12,7 @@ from pregen.domain.errors import InvalidRequest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.domain.clock import Clock
-    from pregen.domain.inventory import RunState
-    from pregen.ports import JobQueue
+    from pregen.ports import Clock, JobQueue, RunState
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 

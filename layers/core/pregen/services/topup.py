@@ -19,7 +19,7 @@ from pregen.services.activity import partitions
 from pregen.services.exams import replenish
 
 if TYPE_CHECKING:
-    from pregen.domain.inventory import RunState
+    from pregen.ports import RunState
     from pregen.services.exams import ExamDeps
 
 TASK = "inventory_topup"
@@ -35,7 +35,7 @@ def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False
     unfinished = (
         state is not None
         and not state.get("finished")
-        and now - float(state["started_at"]) < (deps.topup_interval_seconds)
+        and now - float(state["started_at"]) < (deps.policy.topup_interval_hours * 3600)
     )
     if not unfinished:
         if resume_only:
@@ -43,7 +43,7 @@ def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False
         state = {
             "run_id": new_job_id(),
             "started_at": now,
-            "days": deps.activity_days,
+            "days": deps.policy.activity_days,
             "shards": deps.activity.shards(),
             "position": 0,
             "start_key": None,
@@ -58,10 +58,12 @@ def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False
     seen: set[str] = set()
     pages = 0
     # At least one page per invocation, so even a budget spent before the first page makes progress.
-    while state["position"] < len(parts) and (pages == 0 or time.monotonic() - started < deps.topup_budget_seconds):
+    while state["position"] < len(parts) and (
+        pages == 0 or time.monotonic() - started < deps.policy.topup_budget_seconds
+    ):
         pages += 1
         day, shard = parts[state["position"]]
-        page = deps.activity.page(day, shard, state["start_key"], deps.topup_page_size)
+        page = deps.activity.page(day, shard, state["start_key"], deps.policy.topup_page_size)
         for sub, exam_types in page.learners:
             if sub in seen:  # active on several days of the window: once per invocation is enough
                 continue

@@ -1,0 +1,29 @@
+"""The analytics function: the day counters and the queues' attributes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pregen.adapters.counters import DynamoCounters
+from pregen.config.base import load
+from pregen.config.functions import AnalyticsSettings
+from pregen.domain.clock import SystemClock
+from pregen.wiring import clients
+from pregen.wiring.cache import once
+from pregen.wiring.serve import lanes
+
+if TYPE_CHECKING:
+    from pregen.services.analytics import AnalyticsDeps
+
+
+@once
+def analytics_deps() -> AnalyticsDeps:
+    from pregen.services.analytics import AnalyticsDeps
+
+    s = load(AnalyticsSettings)
+    return AnalyticsDeps(
+        counters=DynamoCounters(s.counters_table, clients.dynamodb()),
+        queue=lanes(s),
+        queue_urls=s.all_queue_urls(s),
+        clock=SystemClock(),
+    )

@@ -1,0 +1,47 @@
+"""The cron function: scheduled tasks (top-up, warming, batch collection) and the guarded HTTP trigger."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pregen.config.base import load
+from pregen.config.functions import CronSettings, TriggerSettings
+from pregen.domain.clock import SystemClock
+from pregen.wiring.cache import once
+from pregen.wiring.exams import exam_deps, run_state
+from pregen.wiring.serve import lanes, serve_deps
+
+if TYPE_CHECKING:
+    from pregen.services.schedules import CronDeps
+
+
+@once
+def cron_deps() -> CronDeps:
+    from pregen.services.schedules import CronDeps
+
+    s = load(CronSettings)
+    return CronDeps(
+        queue=lanes(s),
+        queue_urls=s.all_queue_urls(s),
+        clock=SystemClock(),
+        collect_batches=_collect_batches,
+        exams=exam_deps(),
+        runs=run_state(),
+        serve=serve_deps(),
+    )
+
+
+def trigger_settings() -> TriggerSettings:
+    """Who may call POST /v1/cron/run: the JWT issuer to verify admins against, and the cron secret."""
+    return load(TriggerSettings)
+
+
+def _collect_batches() -> dict[str, Any]:
+    """Built on first use: the collector needs the worker's settings and generator (and so imports anthropic)."""
+    from pregen.services.batches import collect_batches
+    from pregen.wiring.worker import batch_deps
+
+    deps = batch_deps()
+    if deps is None:
+        return {"skipped": "message batches are off (BATCH_BACKGROUND or no API key)"}
+    return collect_batches(deps)

@@ -1,0 +1,58 @@
+"""get-content, pre-generate and warm: the serving path's dependencies (also the base of library and navigation)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pregen.adapters.content import DynamoContentStore
+from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.jobs import DynamoJobStore
+from pregen.adapters.queue import SqsJobQueue
+from pregen.config.base import load
+from pregen.config.settings import QueueSettings, ServeSettings
+from pregen.domain.clock import SystemClock
+from pregen.domain.models import Lane
+from pregen.wiring import clients
+from pregen.wiring.cache import once
+
+if TYPE_CHECKING:
+    from pregen.domain.limits import RateLimits
+    from pregen.services.content import ServeDeps
+    from pregen.services.limits import GenerationLimiter
+
+
+def lanes(s: QueueSettings) -> SqsJobQueue:
+    """The two lanes' queues, on the process's SQS client."""
+    return SqsJobQueue(
+        {Lane.INTERACTIVE: s.interactive_queue_url, Lane.BACKGROUND: s.background_queue_url}, clients.sqs()
+    )
+
+
+def serve_for(s: ServeSettings) -> ServeDeps:
+    """The serving use cases' ports for settings that include the serving path's (library, navigation)."""
+    from pregen.services.content import ServeDeps  # here, not at the top: the worker never serves
+
+    client = clients.dynamodb()
+    return ServeDeps(
+        store=DynamoContentStore(s.content_table, client),
+        jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
+        queue=lanes(s),
+        counters=DynamoCounters(s.counters_table, client),
+        clock=SystemClock(),
+        inflight_seconds=s.inflight_seconds,
+        retry_after_seconds=s.retry_after_seconds,
+        limiter=generation_limiter(s.counters_table, s.rate_limits()),
+    )
+
+
+def generation_limiter(counters_table: str, limits: RateLimits) -> GenerationLimiter:
+    """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
+    from pregen.adapters.limits import DynamoRateCounter
+    from pregen.services.limits import GenerationLimiter
+
+    return GenerationLimiter(counter=DynamoRateCounter(counters_table, clients.dynamodb()), limits=limits)
+
+
+@once
+def serve_deps() -> ServeDeps:
+    return serve_for(load(ServeSettings))

@@ -1,0 +1,133 @@
+"""The worker: content jobs (and their Message Batches), exam sections, and the generator they share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pregen.adapters.content import DynamoContentStore
+from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.jobs import DynamoJobStore
+from pregen.config.base import load
+from pregen.config.worker import WorkerSettings
+from pregen.domain.clock import SystemClock
+from pregen.observability import logger
+from pregen.wiring import clients
+from pregen.wiring.cache import once
+from pregen.wiring.serve import lanes
+
+if TYPE_CHECKING:
+    from pregen.ports import Generator
+    from pregen.services.batches import BatchDeps
+    from pregen.services.exam_generation import ExamWorkerDeps
+    from pregen.services.generation import WorkerDeps
+
+
+def anthropic_api_key(settings: WorkerSettings) -> str | None:
+    """The key from the environment (local runs), else from SSM; None when neither holds one. A missing or empty
+    parameter is not an error: the template's parameter is optional, and without a key the offline generator runs."""
+    if settings.anthropic_api_key:
+        return settings.anthropic_api_key
+    if not settings.anthropic_api_key_parameter:
+        return None
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        value = get_parameter(settings.anthropic_api_key_parameter, decrypt=True, max_age=900)
+    except GetParameterError as exc:
+        logger.warning(
+            "no Anthropic API key: the offline generator runs",
+            parameter=settings.anthropic_api_key_parameter,
+            reason=str(exc),
+        )
+        return None
+    return str(value).strip() or None
+
+
+def make_generator(settings: WorkerSettings) -> Generator:
+    """Claude when a key is configured (from SSM in AWS, the environment locally); otherwise offline content."""
+    api_key = anthropic_api_key(settings)
+    if not api_key:
+        from pregen.adapters.generators.offline import OfflineGenerator
+
+        return OfflineGenerator(latency_s=settings.offline_latency_s)
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.domain.pricing import default_prices
+
+    return AnthropicGenerator(
+        api_key=api_key,
+        model_for=settings.model_for,
+        prices=default_prices(),
+        max_attempts=settings.max_generation_attempts,
+        base_url=settings.anthropic_base_url,
+    )
+
+
+@once
+def worker_deps() -> WorkerDeps:
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.services.generation import WorkerDeps
+
+    s = load(WorkerSettings)
+    client = clients.dynamodb()
+    return WorkerDeps(
+        library=DynamoLibraryStore(s.content_table, client),
+        store=DynamoContentStore(s.content_table, client),
+        jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
+        counters=DynamoCounters(s.counters_table, client),
+        generator=make_generator(s),
+        clock=SystemClock(),
+        ttl_days=s.ttl_days,
+        lease_seconds=s.lease_seconds,
+        max_receive_count=s.max_receive_count,
+        queue=lanes(s),
+        max_throttle_retries=s.max_throttle_retries,
+        throttle_base_delay_s=s.throttle_base_delay_s,
+    )
+
+
+@once
+def batch_deps() -> BatchDeps | None:
+    """Message Batches for the background lane: only with BATCH_BACKGROUND and a generator that speaks the Batches
+    API (Claude; the offline generator has none). Shares the worker's deps, so results are stored the same way."""
+    s = load(WorkerSettings)
+    worker = worker_deps()
+    if not s.batch_background or not hasattr(worker.generator, "submit_batch"):
+        return None
+    from pregen.adapters.batches import DynamoBatchStore
+    from pregen.services.batches import BatchDeps
+
+    return BatchDeps(
+        worker=worker,
+        generator=worker.generator,  # type: ignore[arg-type]
+        batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
+        queue=worker.queue or lanes(s),
+    )
+
+
+@once
+def exam_worker_deps() -> ExamWorkerDeps:
+    """The worker's section jobs: the content worker's generator and counters, plus the exams table."""
+    from pregen.adapters.exams import DynamoExamInventory
+    from pregen.config.functions import ExamSettings
+    from pregen.domain.programs import default_catalogue
+    from pregen.services.exam_generation import ExamWorkerDeps
+
+    s = load(ExamSettings)
+    content = worker_deps()
+    generator: object = content.generator
+    if not hasattr(generator, "generate_section"):  # the Claude adapter: sections get their own prompt and schema
+        from pregen.adapters.generators.claude import AnthropicGenerator
+        from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
+
+        if isinstance(generator, AnthropicGenerator):
+            generator = ClaudeSectionWriter(generator)
+    return ExamWorkerDeps(
+        inventory=DynamoExamInventory(s.exams_table, clients.dynamodb()),
+        generator=generator,
+        counters=content.counters,
+        clock=content.clock,
+        catalogue=default_catalogue(),
+        policy=s,
+        max_receive_count=content.max_receive_count,
+    )
