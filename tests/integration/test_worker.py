@@ -6,21 +6,23 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import boto3
+import pytest
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.models import Caller, ContentRequest, Generation, Priority
 from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
+from pregen.wiring.worker import make_generator
 from tests.integration.conftest import Aws, api_event, call, run_worker
-
-if TYPE_CHECKING:
-    import pytest
 
 LESSON = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
 
@@ -232,3 +234,13 @@ def job_key(request: ContentRequest) -> str:
     from pregen.domain.keys import cache_key
 
     return cache_key(request, Caller(sub="any"))
+
+
+@pytest.mark.parametrize("stored", [None, " "])
+def test_without_a_stored_anthropic_key_the_worker_generates_offline(aws: Aws, stored: str | None) -> None:
+    # Given the template's key parameter, absent from SSM or holding only blanks
+    if stored is not None:
+        boto3.client("ssm").put_parameter(Name="/pregen/anthropic-api-key", Value=stored, Type="SecureString")
+    settings = WorkerSettings.model_validate({**aws.env, "ANTHROPIC_API_KEY_PARAMETER": "/pregen/anthropic-api-key"})
+    # When the worker builds its generator, Then it is the offline one, not an error on every job
+    assert isinstance(make_generator(settings), OfflineGenerator)
