@@ -8,7 +8,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import exam_body, exam_location, exam_slot_body, inventory_body, inventory_location
+from pregen.http.presenters import (
+    exam_body,
+    exam_location,
+    exam_waiting_body,
+    inventory_body,
+    inventory_location,
+)
 from pregen.observability import logger, metrics
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
 from pregen.wiring.exams import exam_deps
@@ -39,13 +45,8 @@ def claim(exam: ExamTypeParam) -> Any:
         return json_response(HTTPStatus.OK, exam_body(outcome.exam), {"Location": exam_location(outcome.exam.exam_id)})
     metrics.add_metric(name="ExamClaimMiss", unit=MetricUnit.Count, value=1)
     logger.info("no exam ready", exam_type=exam_type, enqueued=len(outcome.replenished.created))
-    body = {
-        "status": "generating",
-        "exam_type": exam_type,
-        "job": exam_slot_body(outcome.slot) if outcome.slot else None,
-        "retry_after": outcome.retry_after_seconds,
-    }
     headers = {"Location": inventory_location(exam_type), "Retry-After": str(outcome.retry_after_seconds)}
+    body = exam_waiting_body(exam_type, outcome.slot, outcome.retry_after_seconds)
     return json_response(HTTPStatus.ACCEPTED, body, headers)
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.models import ContentRequest
 from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import content_body, job_body, job_location
+from pregen.http.presenters import accepted_job_body, content_body, job_body, job_location
 from pregen.observability import logger, metrics
 from pregen.services.content import Hit, job_status, serve_content
 from pregen.wiring.serve import serve_deps
@@ -34,18 +34,12 @@ def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
         return json_response(HTTPStatus.OK, content_body(outcome.content), {"X-Cache": "HIT"})
     metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
     logger.info("cache miss", key=outcome.key, job_id=outcome.job.job_id, joined=outcome.joined)
-    body = {
-        "job_id": outcome.job.job_id,
-        "status": outcome.job.status.value,
-        "key": outcome.key,
-        "joined": outcome.joined,
-    }
     headers = {
         "X-Cache": "MISS",
         "Location": job_location(outcome.job.job_id),
         "Retry-After": str(deps.retry_after_seconds),
     }
-    return json_response(HTTPStatus.ACCEPTED, body, headers)
+    return json_response(HTTPStatus.ACCEPTED, accepted_job_body(outcome.job, outcome.joined), headers)
 
 
 @app.get("/v1/jobs/<job_id>")

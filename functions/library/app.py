@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.models import Role
 from pregen.http.api import build_resolver, current_caller, json_response, require_role
-from pregen.http.presenters import job_location, version_body
+from pregen.http.presenters import accepted_job_body, job_location, versions_body, vote_body
 from pregen.observability import logger, metrics
 from pregen.services.library import cast_vote, list_versions, request_regeneration
 from pregen.wiring.library import library_deps
@@ -59,8 +59,7 @@ class RegenerateBody(BaseModel):
 @app.get("/v1/content/<content_id>/versions")
 def get_versions(content_id: ContentId) -> Any:
     listing = list_versions(content_id, current_caller(app), library_deps())
-    body = {"key": listing.key, "versions": [version_body(v, listing.key_hits) for v in listing.versions]}
-    return json_response(HTTPStatus.OK, body)
+    return json_response(HTTPStatus.OK, versions_body(listing.key, listing.versions, listing.key_hits))
 
 
 @app.post("/v1/content/<content_id>/votes")
@@ -69,17 +68,7 @@ def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
     if outcome.changed:
         metrics.add_metric(name=f"Vote_{vote.vote}", unit=MetricUnit.Count, value=1)
     logger.info("vote", content_id=content_id, vote=vote.vote, changed=outcome.changed)
-    body = {
-        "content_id": content_id,
-        "vote": outcome.vote,
-        "changed": outcome.changed,
-        "status": outcome.version.status.value,
-        "votes": {"up": outcome.version.up, "down": outcome.version.down, "net": outcome.version.net},
-        "approved_now": outcome.approved_now,
-        "served_version": outcome.served_version,
-        "regeneration_job_id": outcome.regeneration.job_id if outcome.regeneration else None,
-    }
-    return json_response(HTTPStatus.OK, body)
+    return json_response(HTTPStatus.OK, vote_body(content_id, outcome))
 
 
 @app.post(
@@ -94,8 +83,7 @@ def post_regenerate(content_id: ContentId, request: Annotated[RegenerateBody, Bo
     )
     metrics.add_metric(name="Regenerate", unit=MetricUnit.Count, value=1)
     logger.info("regeneration", content_id=content_id, job_id=job.job_id, joined=joined)
-    body = {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
-    return json_response(HTTPStatus.ACCEPTED, body, {"Location": job_location(job.job_id)})
+    return json_response(HTTPStatus.ACCEPTED, accepted_job_body(job, joined), {"Location": job_location(job.job_id)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -7,8 +7,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.domain.learner import profile_from_claims
+from pregen.domain.learner import grade_for
 from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.presenters import navigation_body
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
 from pregen.wiring.navigation import navigation_deps
@@ -22,16 +23,12 @@ app = build_resolver()
 )
 def post_navigation(event: Annotated[NavigationEvent, Body()]) -> Any:
     caller = current_caller(app)
-    claim_grade, _ = profile_from_claims(app.current_event.request_context.authorizer.jwt_claim)
-    grade = claim_grade or event.grade  # the token's grade wins; the body's is for tokens without one
+    grade = grade_for(app.current_event.request_context.authorizer.jwt_claim, event.grade)
     outcome = record_navigation(event, grade, navigation_deps(), correlation_id=logger.get_correlation_id())
     queued = sum(p.queued for p in outcome.preloads)
     metrics.add_metric(name="PredictiveQueued", unit=MetricUnit.Count, value=queued)
     logger.info("navigation", learner=caller.sub, move=outcome.recorded, queued=queued)
-    return json_response(
-        HTTPStatus.ACCEPTED,
-        {"recorded": outcome.recorded, "grade": grade, "preloads": [p.as_dict() for p in outcome.preloads]},
-    )
+    return json_response(HTTPStatus.ACCEPTED, navigation_body(outcome, grade))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -8,8 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from pregen.domain.models import ContentRequest, Priority, Role
+from pregen.domain.models import ContentRequest, Priority
 from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.presenters import pregenerate_body
 from pregen.observability import logger, metrics
 from pregen.services.content import pregenerate
 from pregen.wiring.serve import serve_deps
@@ -33,18 +34,12 @@ class PregenerateRequest(BaseModel):
 )
 def post_pregenerate(batch: Annotated[PregenerateRequest, Body()]) -> Any:
     caller = current_caller(app)
-    priority = batch.priority if caller.role is not Role.STUDENT else min(batch.priority, Priority.DEFAULT)
+    priority = Priority.allowed(caller.role, batch.priority)
     results = pregenerate(batch.requests, priority, caller, serve_deps(), correlation_id=logger.get_correlation_id())
     queued = sum(1 for r in results if r.status == "queued")
     metrics.add_metric(name="Pregenerated", unit=MetricUnit.Count, value=queued)
     logger.info("pregenerate", requested=len(results), queued=queued, priority=priority)
-    return json_response(
-        HTTPStatus.ACCEPTED,
-        {
-            "priority": priority,
-            "results": [{"key": r.key, "status": r.status, "job_id": r.job_id} for r in results],
-        },
-    )
+    return json_response(HTTPStatus.ACCEPTED, pregenerate_body(priority, results))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pregen.domain.learner import profile_from_claims
 from pregen.domain.warming import default_warming_config
 from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.presenters import warm_body
 from pregen.observability import logger, metrics
 from pregen.services.warming import resolve_profile, warm
 from pregen.wiring.serve import serve_deps
@@ -47,9 +48,7 @@ def post_warm(body: Annotated[WarmRequest | None, Body()] = None) -> Any:
     )
     metrics.add_metric(name="WarmQueued", unit=MetricUnit.Count, value=report.queued)
     logger.info("warm", learner=caller.sub, source=profile.source, **report.as_dict())
-    # The job ids let a client (or `pregen warm`) follow what this warm queued.
-    body_out = {**report.as_dict(), "source": profile.source, "job_ids": report.job_ids}
-    return json_response(HTTPStatus.ACCEPTED, body_out)
+    return json_response(HTTPStatus.ACCEPTED, warm_body(report, profile.source))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -26,3 +26,9 @@ def profile_from_claims(claims: dict[str, Any]) -> tuple[str | None, list[str] |
     grade = str(_claim(claims, "grade") or "").strip() or None
     subjects = _as_list(_claim(claims, "subjects")) or None
     return grade, subjects
+
+
+def grade_for(claims: dict[str, Any], given: str | None) -> str | None:
+    """The learner's grade: the token's wins; the one given in the request counts only for tokens without one."""
+    claim_grade, _ = profile_from_claims(claims)
+    return claim_grade or given

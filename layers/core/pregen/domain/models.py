@@ -93,6 +93,12 @@ class Priority:
     def lane(priority: int) -> Lane:
         return Lane.INTERACTIVE if priority >= Priority.INTERACTIVE_FLOOR else Lane.BACKGROUND
 
+    @staticmethod
+    def allowed(role: Role, asked: int) -> int:
+        """The priority a caller gets: students at most the default (predictive and above is for staff and the
+        system's own predictions), teachers and admins what they ask."""
+        return min(asked, Priority.DEFAULT) if role is Role.STUDENT else asked
+
 
 # Question counts an exam gets when the request does not say (the blueprints of the design this replaces).
 DEFAULT_EXAM_QUESTIONS = {ExamType.DIAGNOSTIC: 71, ExamType.PRACTICE: 225}

@@ -9,7 +9,11 @@ if TYPE_CHECKING:
     from pregen.domain.library import Version
     from pregen.domain.models import Job
     from pregen.domain.records import StoredContent
+    from pregen.services.content import Enqueued
     from pregen.services.exams import InventoryView
+    from pregen.services.library import VoteOutcome
+    from pregen.services.navigation import NavigationOutcome
+    from pregen.services.warming import WarmReport
 
 
 def content_body(content: StoredContent) -> dict[str, Any]:
@@ -119,3 +123,48 @@ def exam_location(exam_id: str) -> str:
 
 def inventory_location(exam_type: str) -> str:
     return f"/v1/exams/{exam_type}/inventory"
+
+
+def pregenerate_body(priority: int, results: list[Enqueued]) -> dict[str, Any]:
+    return {"priority": priority, "results": [{"key": r.key, "status": r.status, "job_id": r.job_id} for r in results]}
+
+
+def warm_body(report: WarmReport, source: str) -> dict[str, Any]:
+    # The job ids let a client (or `pregen warm`) follow what this warm queued.
+    return {**report.as_dict(), "source": source, "job_ids": report.job_ids}
+
+
+def navigation_body(outcome: NavigationOutcome, grade: str | None) -> dict[str, Any]:
+    return {"recorded": outcome.recorded, "grade": grade, "preloads": [p.as_dict() for p in outcome.preloads]}
+
+
+def versions_body(key: str, versions: list[Version], key_hits: int) -> dict[str, Any]:
+    return {"key": key, "versions": [version_body(v, key_hits) for v in versions]}
+
+
+def vote_body(content_id: str, outcome: VoteOutcome) -> dict[str, Any]:
+    return {
+        "content_id": content_id,
+        "vote": outcome.vote,
+        "changed": outcome.changed,
+        "status": outcome.version.status.value,
+        "votes": {"up": outcome.version.up, "down": outcome.version.down, "net": outcome.version.net},
+        "approved_now": outcome.approved_now,
+        "served_version": outcome.served_version,
+        "regeneration_job_id": outcome.regeneration.job_id if outcome.regeneration else None,
+    }
+
+
+def accepted_job_body(job: Job, joined: bool) -> dict[str, Any]:
+    """A 202's body: the job that makes the content (``joined``: it was already in flight for this key)."""
+    return {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
+
+
+def exam_waiting_body(exam_type: str, slot: ExamSlot | None, retry_after_seconds: int) -> dict[str, Any]:
+    """A claim that found nothing ready: the exam being generated for the learner, and when to ask again."""
+    return {
+        "status": "generating",
+        "exam_type": exam_type,
+        "job": exam_slot_body(slot) if slot else None,
+        "retry_after": retry_after_seconds,
+    }
