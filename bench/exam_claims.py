@@ -87,6 +87,7 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
         clock=SystemClock(),
         catalogue=default_catalogue(),
         policy=_policy(ready),
+        counters=NoCounters(),
     )
     worker = ExamWorkerDeps(
         inventory=deps.inventory,

@@ -307,6 +307,7 @@ class Simulation:
             generator=self.generator,
             clock=self.clock,
             ttl_days=lambda _kind: 30,
+            queue=self.lanes,
         )
         self.navigation = NavigationDeps(
             serve=self.serve,

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen import usage_log
+from pregen.domain.counters import Metric, parse
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
 from pregen.wiring.usage import hit_counter, usage_deps
@@ -25,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     counters, clock = usage_deps()
     records = event.get("Records", [])
     per_day = aggregate(records, counters, clock.now())
-    hits = sum(int(v) for counts in per_day.values() for k, v in counts.items() if k.startswith("hits#"))
+    hits = sum(int(v) for counts in per_day.values() for k, v in counts.items() if parse(k)[0] == Metric.HITS)
     metrics.add_metric(name="HitsAggregated", unit=MetricUnit.Count, value=hits)
     logger.info("usage aggregated", records=len(records), hits=hits, days=sorted(per_day))
     return {"records": len(records), "hits": hits}

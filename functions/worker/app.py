@@ -56,10 +56,9 @@ def record_handler(record: JobRecord) -> str:
     left = _time_left_ms()
     if left is not None and left < HAND_BACK_BELOW_MS:
         handed = hand_back(message, lane, deps)
-        if handed is not None:
-            logger.remove_keys(["job_id", "key", "correlation_id"])
-            metrics.add_metric(name=f"Job_{handed}", unit=MetricUnit.Count, value=1)
-            return handed
+        logger.remove_keys(["job_id", "key", "correlation_id"])
+        metrics.add_metric(name=f"Job_{handed}", unit=MetricUnit.Count, value=1)
+        return handed
     try:
         outcome = generate_job(
             message,

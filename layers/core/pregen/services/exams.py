@@ -38,7 +38,7 @@ class ExamDeps:
     clock: Clock
     catalogue: Catalogue
     policy: InventorySettings  # target per learner and type, expiries, the top-up's bounds
-    counters: Counters | None = None  # analytics: claims (uses of pre-generated exams)
+    counters: Counters  # analytics: claims (uses of pre-generated exams)
     limiter: GenerationLimiter | None = None  # a claim that finds nothing ready makes Pregen generate
 
 
@@ -209,8 +209,7 @@ def claim_exam(
         exam = deps.inventory.get_exam(slot.exam_id)
         if exam is None:  # cannot happen: the claim's transaction required the exam item
             continue
-        if deps.counters is not None:
-            record_claim(deps.counters, exam_type, now)
+        record_claim(deps.counters, exam_type, now)
         left = len(candidates) - position - 1
         priority = Priority.DEFAULT if left == 0 else Priority.WARMING
         replenished = None

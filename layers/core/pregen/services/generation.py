@@ -40,10 +40,10 @@ class WorkerDeps:
     generator: Generator
     clock: Clock
     ttl_days: Callable[[Kind], int]
+    queue: JobQueue  # to delay throttled jobs and hand back the ones there is no time left for
     lease_seconds: int = 180
     max_receive_count: int = 3
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
-    queue: JobQueue | None = None  # to delay throttled jobs; without it they fail back to SQS as before
     max_throttle_retries: int = 8
     throttle_base_delay_s: int = 30
 
@@ -218,9 +218,9 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
         delivery 1' (new message, receive count 1) ──429──▶ re-send {2} DelaySeconds 60 ─▶ ack ...
         ... after max_throttle_retries: an ordinary retryable failure (receive count, then the DLQ with a reason)
 
-    False when it may not defer (no queue, or out of throttle retries): the caller fails the delivery instead.
+    False when it is out of throttle retries: the caller fails the delivery instead.
     """
-    if deps.queue is None or message.throttle_retries >= deps.max_throttle_retries:
+    if message.throttle_retries >= deps.max_throttle_retries:
         return False
     delay = throttle_delay(message.throttle_retries, deps.throttle_base_delay_s, exc.retry_after)
     again = message.model_copy(update={"throttle_retries": message.throttle_retries + 1})
@@ -236,11 +236,9 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
     return True
 
 
-def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome | None:
+def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome:
     """Re-send a job this invocation has no time left to generate (a chunk of background jobs processed one after
-    the other), so it is not cut off by the function timeout and no receive count is burnt. None without a queue."""
-    if deps.queue is None:
-        return None
+    the other), so it is not cut off by the function timeout and no receive count is burnt."""
     deps.queue.send(lane, message.wire())
     logger.info("no time left in this invocation: job handed back", job_id=message.job_id)
     return "handed_back"

@@ -101,7 +101,7 @@ def batch_deps() -> BatchDeps | None:
         worker=worker,
         generator=worker.generator,  # type: ignore[arg-type]
         batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
-        queue=worker.queue or lanes(s),
+        queue=worker.queue,
     )
 
 
