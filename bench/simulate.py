@@ -17,7 +17,8 @@ What is real and what is simulated: the services are Pregen's own — ``serve_co
 ``generate_job`` (lease, generate, validate, store) — and the queue is replaced by two simulated lanes with the
 template's ``MaximumConcurrency`` (interactive 20, background 5) and a generator of fixed latency, in simulated
 time, so a week runs in seconds. The worker is fed directly (no SQS poller); by default the ports are in-memory
-twins of the DynamoDB adapters (bench/memory.py: moto answers ~10 ms a request here, too slow for a week of
+twins of the DynamoDB adapters (pregen_local/memory.py, held to the adapters' contract by
+tests/integration/test_port_contracts.py; moto answers ~10 ms a request here, too slow for a week of
 1,000 learners); ``--backend moto`` runs the real adapters against the template's tables on moto.
 
 A view is *served without waiting* when its content is cached at that moment (a hit); otherwise its wait is the
@@ -394,7 +395,7 @@ class Simulation:
 
 def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     if backend == "memory":
-        from bench.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
+        from pregen_local.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
 
         return {
             "content": MemoryContentStore(clock),

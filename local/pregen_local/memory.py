@@ -1,10 +1,11 @@
-"""In-memory ports with the same conditions as the DynamoDB adapters (pregen.adapters), for the simulator.
+"""In-memory adapters with the same conditions as the DynamoDB ones (pregen.adapters), for the workload simulator.
 
 Why: a simulated week of 1,000 learners makes a few hundred thousand DynamoDB requests, and moto answers one in
 ~10 ms on these shared machines, i.e. most of an hour. The simulator keeps the real services (serve_content,
 enqueue_or_join, pregenerate, generate_job, warm, record_navigation) and swaps only the adapters; each method here
-mirrors the condition expression of its DynamoDB twin (named in its docstring). ``simulate.py --backend moto``
-runs the same simulation through the real adapters against moto, for a small --learners, to check they agree.
+mirrors the condition expression of its DynamoDB twin (named in its docstring), and
+tests/integration/test_port_contracts.py holds both to the same contract. ``simulate.py --backend moto`` runs the
+same simulation through the real adapters against moto, for a small --learners, to check they agree.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pregen.adapters.counters import GAUGES_PK
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.prediction import TransitionCounts
@@ -69,6 +71,14 @@ class MemoryContentStore:
                 "lane": lane.value,
                 "expires_at": now + hold_seconds,
             }
+            return True
+        return False
+
+    def hold_inflight(self, key: str, job_id: str, until: float) -> bool:
+        """``job_id = :job AND state = queued``: keep a queued key in flight until ``until``."""
+        marker = self.inflight.get(key)
+        if marker and marker["job_id"] == job_id and marker["state"] == "queued":
+            marker["expires_at"] = until
             return True
         return False
 
@@ -135,7 +145,7 @@ class MemoryJobStore:
             return
         update: dict[str, Any] = {"status": status, "updated_at": now}
         if reason is not None:
-            update["reason"] = reason
+            update["reason"] = reason[:1000]
         if attempts is not None:
             update["attempts"] = attempts
         self.jobs[job_id] = job.model_copy(update=update)
@@ -143,15 +153,44 @@ class MemoryJobStore:
 
 @dataclass
 class MemoryCounters:
-    days: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Small counter items by (partition, item), as DynamoCounters keeps them: ``day#<day>`` / ``totals`` (or
+    another item of that day, such as ``learner#<sub>``), and ``gauges`` / ``totals``."""
 
-    def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
-        totals = self.days.setdefault(day, {})
+    items: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    applied: set[str] = field(default_factory=set)
+
+    def _add(self, pk: str, counts: dict[str, int | float], sk: str = "totals") -> None:
+        if not counts:
+            return
+        totals = self.items.setdefault((pk, sk), {})
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
 
+    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None:
+        self._add(f"day#{day}", counts, item)
+
+    def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
+        self._add(GAUGES_PK, counts)
+
+    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+        """The marker ``batch#<id>`` must not exist: a batch delivered again adds nothing."""
+        if batch_id in self.applied:
+            return False
+        if any(per_day.values()):
+            self.applied.add(batch_id)
+        for day, counts in per_day.items():
+            self._add(f"day#{day}", counts)
+        return True
+
+    def read_items(self, pks: list[str]) -> dict[str, dict[str, float]]:
+        return {pk: dict(self.items[(pk, "totals")]) for pk in pks if (pk, "totals") in self.items}
+
     def read_days(self, days: list[str]) -> dict[str, dict[str, float]]:
-        return {d: dict(self.days[d]) for d in days if d in self.days}
+        found = self.read_items([f"day#{d}" for d in days])
+        return {pk.removeprefix("day#"): counts for pk, counts in found.items()}
+
+    def read_gauges(self) -> dict[str, float]:
+        return self.read_items([GAUGES_PK]).get(GAUGES_PK, {})
 
 
 @dataclass

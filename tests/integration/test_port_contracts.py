@@ -1,0 +1,177 @@
+"""The ports' contract, held by both implementations: the DynamoDB adapters (on moto, with the template's tables)
+and the in-memory twins the workload simulator runs on (pregen_local.memory). A behaviour the services rely on is
+asserted here once and must hold on both, so the simulator cannot drift from what production does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pregen.adapters.content import DynamoContentStore
+from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.jobs import DynamoJobStore
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import LeaseHeld
+from pregen.domain.models import Job, JobStatus, Lane
+from pregen.domain.records import StoredContent
+from pregen_local.memory import MemoryContentStore, MemoryCounters, MemoryJobStore
+
+if TYPE_CHECKING:
+    from pregen.ports import ContentStore, Counters, JobStore
+    from tests.integration.conftest import Aws
+
+NOW = 1_900_000_000.0
+
+
+@dataclass
+class Ports:
+    content: ContentStore
+    jobs: JobStore
+    counters: Counters
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def ports(request: pytest.FixtureRequest) -> Ports:
+    if request.param == "memory":
+        return Ports(MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryCounters())
+    aws: Aws = request.getfixturevalue("aws")
+    tables = aws.resources.tables
+    return Ports(
+        DynamoContentStore(tables["ContentTable"]),
+        DynamoJobStore(tables["JobsTable"], ttl_days=7),
+        DynamoCounters(tables["CountersTable"]),
+    )
+
+
+def _content(key: str, expires_at: float = NOW + 3600) -> StoredContent:
+    body: dict[str, Any] = {"title": key, "sections": [{"heading": "h", "body": "b"}]}
+    return StoredContent(
+        key=key, kind="lesson", body=body, meta={"cost_usd": 0.01}, owner=None, created_at=NOW, expires_at=expires_at
+    )
+
+
+def _job(job_id: str = "j1") -> Job:
+    return Job.model_validate(
+        {
+            "job_id": job_id,
+            "key": "k1",
+            "kind": "lesson",
+            "request": {"kind": "lesson", "subject": "math"},
+            "status": "queued",
+            "lane": "interactive",
+            "priority": 50,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+    )
+
+
+def test_content_reads_back_and_an_expired_item_is_never_served(ports: Ports) -> None:
+    ports.content.put_content(_content("live"))
+    ports.content.put_content(_content("stale", expires_at=NOW - 1))
+    got = ports.content.get_content("live", NOW, consistent=True)
+    assert got is not None and got.body == _content("live").body and got.meta == {"cost_usd": 0.01}
+    assert ports.content.get_content("stale", NOW) is None
+    assert ports.content.get_content("never-stored", NOW) is None
+
+
+def test_the_first_claim_of_a_key_wins_and_later_ones_join_it_until_it_expires(ports: Ports) -> None:
+    first = ports.content.claim_inflight("k", "job-a", Lane.BACKGROUND, NOW, hold_seconds=60)
+    second = ports.content.claim_inflight("k", "job-b", Lane.INTERACTIVE, NOW + 1, hold_seconds=60)
+    assert (first.won, first.job_id) == (True, "job-a")
+    assert (second.won, second.job_id, second.lane) == (False, "job-a", "background")
+    live = ports.content.get_inflight("k", NOW + 1)
+    assert live is not None and live.job_id == "job-a"
+    # Past its hold the marker is nobody's: it reads as absent and the next claim wins
+    assert ports.content.get_inflight("k", NOW + 61) is None
+    assert ports.content.claim_inflight("k", "job-c", Lane.INTERACTIVE, NOW + 61, hold_seconds=60).won
+
+
+def test_a_queued_key_is_promoted_once_and_only_by_its_own_job(ports: Ports) -> None:
+    ports.content.claim_inflight("k", "job-a", Lane.BACKGROUND, NOW, hold_seconds=60)
+    assert not ports.content.promote_inflight("k", "job-other", Lane.INTERACTIVE)
+    assert ports.content.promote_inflight("k", "job-a", Lane.INTERACTIVE)
+    assert not ports.content.promote_inflight("k", "job-a", Lane.INTERACTIVE)  # already there
+    live = ports.content.get_inflight("k", NOW)
+    assert live is not None and live.lane == "interactive"
+
+
+def test_a_marker_is_taken_over_held_and_released_only_by_the_job_named(ports: Ports) -> None:
+    ports.content.claim_inflight("k", "stale-job", Lane.INTERACTIVE, NOW, hold_seconds=60)
+    assert not ports.content.take_over_inflight("k", "other", "job-b", Lane.INTERACTIVE, now=NOW, hold_seconds=60)
+    assert ports.content.take_over_inflight("k", "stale-job", "job-b", Lane.INTERACTIVE, now=NOW, hold_seconds=60)
+    assert not ports.content.hold_inflight("k", "stale-job", NOW + 3600)
+    assert ports.content.hold_inflight("k", "job-b", NOW + 3600)
+    held = ports.content.get_inflight("k", NOW + 600)  # held past its original 60 s
+    assert held is not None and held.job_id == "job-b"
+    ports.content.release_inflight("k", "stale-job")  # not its marker: nothing happens
+    assert ports.content.get_inflight("k", NOW) is not None
+    ports.content.release_inflight("k", "job-b")
+    assert ports.content.get_inflight("k", NOW) is None
+
+
+def test_one_worker_holds_the_lease_until_it_ends_requeues_or_lets_it_lapse(ports: Ports) -> None:
+    ports.content.claim_inflight("k", "job-a", Lane.INTERACTIVE, NOW, hold_seconds=600)
+    ports.content.acquire_lease("k", "job-a", "worker-1", NOW, lease_seconds=300)
+    ports.content.acquire_lease("k", "job-a", "worker-1", NOW + 1, lease_seconds=300)  # its own: renewed
+    with pytest.raises(LeaseHeld):
+        ports.content.acquire_lease("k", "job-a", "worker-2", NOW + 2, lease_seconds=300)
+    # A lapsed lease (a crashed worker) is free again
+    ports.content.acquire_lease("k", "job-a", "worker-2", NOW + 302, lease_seconds=300)
+    # Ending or requeueing someone else's lease changes nothing
+    ports.content.end_lease("k", "worker-1")
+    ports.content.requeue_lease("k", "worker-1")
+    with pytest.raises(LeaseHeld):
+        ports.content.acquire_lease("k", "job-a", "worker-3", NOW + 303, lease_seconds=300)
+    # Requeued by its holder, the key is free for the next delivery; ended, it is gone
+    ports.content.requeue_lease("k", "worker-2")
+    ports.content.acquire_lease("k", "job-a", "worker-3", NOW + 304, lease_seconds=300)
+    ports.content.end_lease("k", "worker-3")
+    assert ports.content.get_inflight("k", NOW + 305) is None
+
+
+def test_a_done_job_stays_done_and_a_deleted_one_is_gone(ports: Ports) -> None:
+    ports.jobs.put_job(_job())
+    ports.jobs.set_status("j1", JobStatus.GENERATING, NOW + 1, attempts=1)
+    ports.jobs.set_status("j1", JobStatus.DONE, NOW + 2)
+    ports.jobs.set_status("j1", JobStatus.FAILED, NOW + 3, reason="a late duplicate failed")
+    got = ports.jobs.get_job("j1")
+    assert got is not None
+    assert (got.status, got.attempts, got.reason, got.updated_at) == (JobStatus.DONE, 1, None, NOW + 2)
+    ports.jobs.set_status("missing", JobStatus.FAILED, NOW)  # no such job: nothing is created
+    assert ports.jobs.get_job("missing") is None
+    ports.jobs.delete_job("j1")
+    assert ports.jobs.get_job("j1") is None
+
+
+def test_counters_add_up_per_day_and_only_stored_days_come_back(ports: Ports) -> None:
+    ports.counters.add("2030-01-01", {"generated#lesson": 2, "cost_usd#lesson": 0.25}, NOW)
+    ports.counters.add("2030-01-01", {"generated#lesson": 1, "cost_usd#lesson": 0.5}, NOW)
+    ports.counters.add("2030-01-03", {"misses#lesson": 4}, NOW)
+    read = ports.counters.read_days(["2030-01-01", "2030-01-02", "2030-01-03"])
+    assert read == {
+        "2030-01-01": {"generated#lesson": 3, "cost_usd#lesson": 0.75},
+        "2030-01-03": {"misses#lesson": 4},
+    }
+
+
+def test_a_days_other_items_and_the_gauges_are_kept_apart_from_its_totals(ports: Ports) -> None:
+    ports.counters.add("2030-01-01", {"cost_usd": 0.5}, NOW, item="learner#ann")
+    ports.counters.add("2030-01-01", {"cost_usd": 0.25}, NOW, item="learner#ann")
+    ports.counters.add_gauges({"users_total": 3}, NOW)
+    ports.counters.add_gauges({"users_total": -1}, NOW)
+    assert ports.counters.read_days(["2030-01-01"]) == {}  # the learner's item is not the day's totals
+    assert ports.counters.read_gauges() == {"users_total": 2}
+
+
+def test_a_batch_of_day_counts_is_added_exactly_once(ports: Ports) -> None:
+    per_day: dict[str, dict[str, int | float]] = {"2030-01-01": {"hits#lesson": 2}, "2030-01-02": {"hits#lesson": 1}}
+    assert ports.counters.add_once("b1", per_day, NOW)
+    assert not ports.counters.add_once("b1", per_day, NOW)  # delivered again
+    assert ports.counters.add_once("b2", {"2030-01-01": {"hits#lesson": 5}}, NOW)
+    assert ports.counters.read_days(["2030-01-01", "2030-01-02"]) == {
+        "2030-01-01": {"hits#lesson": 7},
+        "2030-01-02": {"hits#lesson": 1},
+    }
