@@ -230,7 +230,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         serve.clock = clock
         deps = worker_wiring.worker_deps()
         # Throttled jobs are re-sent with DelaySeconds (30 s, doubling, in AWS); 1 s keeps the run short.
-        deps.throttle_base_delay_s = 1
+        deps.policy = deps.policy.model_copy(update={"throttle_base_delay_s": 1})
         deps.clock = clock
         settings = load(WorkerSettings)
         crashing = CrashingGenerator(
@@ -336,7 +336,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
                     time.sleep(0.2)  # throttled jobs wait out their DelaySeconds
                     continue
                 # Time passes: the crashed batches' visibility timeout (> the lease) runs out; they come back.
-                clock.advance(deps.lease_seconds + 1)
+                clock.advance(deps.policy.lease_seconds + 1)
                 for url, handle in crashed:
                     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
                 crashed.clear()

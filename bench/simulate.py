@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.report import percentile, write_section
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.config.worker import GenerationPolicy
 from pregen.domain.clock import FrozenClock
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Generation, Lane
@@ -307,8 +308,8 @@ class Simulation:
             counters=stores["counters"],
             generator=self.generator,
             clock=self.clock,
-            ttl_days=lambda _kind: 30,
             queue=self.lanes,
+            policy=GenerationPolicy.model_validate({}),  # the defaults: content lives 30 days
         )
         self.navigation = NavigationDeps(
             serve=self.serve,

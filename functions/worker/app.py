@@ -69,7 +69,7 @@ def record_handler(record: JobRecord) -> str:
         )
     except Exception:
         metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)
-        final = receive_count >= deps.max_receive_count
+        final = receive_count >= deps.policy.max_receive_count
         telemetry.job_outcome(kind, lane.value, "failed" if final else "retry")
         raise
     finally:

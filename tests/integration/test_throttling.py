@@ -59,8 +59,9 @@ def delayed(aws: Aws, queue: str) -> int:
 def use(generator: ThrottledGenerator, *, base_delay_s: int, max_retries: int = 8) -> None:
     deps = worker_wiring.worker_deps()
     deps.generator = generator
-    deps.throttle_base_delay_s = base_delay_s
-    deps.max_throttle_retries = max_retries
+    deps.policy = deps.policy.model_copy(
+        update={"throttle_base_delay_s": base_delay_s, "max_throttle_retries": max_retries}
+    )
 
 
 def test_a_throttled_job_is_re_sent_with_a_delay_and_its_delivery_succeeds(aws: Aws) -> None:

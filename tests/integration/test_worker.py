@@ -117,12 +117,12 @@ def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws)
     job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, serve_wiring.serve_deps())
     assert job_ is not None
     # Given another worker took the lease and crashed without finishing
-    deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.lease_seconds)
+    deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.policy.lease_seconds)
     # When this job is delivered while the lease is live, it does not generate
     run_worker(aws, max_batches=1)
     assert generator.calls == 0
     # When the lease has expired, the redelivered message generates it
-    clock.advance(deps.lease_seconds + 1)
+    clock.advance(deps.policy.lease_seconds + 1)
     run_worker(aws)
     assert generator.calls == 1
     assert job(job_.job_id)["status"] == "done"

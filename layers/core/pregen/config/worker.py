@@ -18,8 +18,6 @@ class CostSettings(Env):
     # Tier per kind, or per step of a kind ("exam.sections"); "large" or "small". Looked up step first, then kind.
     model_tiers: dict[str, Literal["large", "small"]] = Field(alias="MODEL_TIERS", default_factory=dict)
     batch_background: bool = Field(alias="BATCH_BACKGROUND", default=False)
-    max_throttle_retries: int = Field(alias="MAX_THROTTLE_RETRIES", default=8, ge=0, le=50)
-    throttle_base_delay_s: int = Field(alias="THROTTLE_BASE_DELAY_SECONDS", default=30, ge=1, le=900)
 
     @field_validator("model_tiers", mode="before")
     @classmethod
@@ -39,11 +37,31 @@ class CostSettings(Env):
         return self.model_tiers.get(kind.value)
 
 
-class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, CostSettings):
+class GenerationPolicy(Env):
+    """How the worker treats a job: how long content lives, how long a lease holds, how many deliveries before the
+    dead-letter queue, how throttled jobs are delayed. The worker's use case reads these from its deps."""
+
     content_ttl_days: int = Field(alias="CONTENT_TTL_DAYS", default=30, ge=1, le=3650)
     content_ttl_days_by_kind: dict[Kind, int] = Field(alias="CONTENT_TTL_DAYS_BY_KIND", default_factory=dict)
     lease_seconds: int = Field(alias="LEASE_SECONDS", default=180, ge=10)
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=3, ge=1)
+    max_throttle_retries: int = Field(alias="MAX_THROTTLE_RETRIES", default=8, ge=0, le=50)
+    throttle_base_delay_s: int = Field(alias="THROTTLE_BASE_DELAY_SECONDS", default=30, ge=1, le=900)
+
+    @field_validator("content_ttl_days_by_kind", mode="before")
+    @classmethod
+    def _ttl_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def ttl_days(self, kind: Kind) -> int:
+        return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
+
+
+class WorkerSettings(
+    ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, CostSettings, GenerationPolicy
+):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
     model_large: str = Field(alias="MODEL_LARGE", default="claude-sonnet-5-5")
     model_small: str = Field(alias="MODEL_SMALL", default="claude-haiku-5-5")
@@ -54,15 +72,12 @@ class WorkerSettings(ContentTableSettings, JobsTableSettings, CountersTableSetti
     # Local runs and benchmarks only: make the offline generator take this long, like a model would.
     offline_latency_s: float = Field(alias="OFFLINE_LATENCY_SECONDS", default=0.0, ge=0, le=600)
 
-    @field_validator("content_ttl_days_by_kind", "model_by_kind", mode="before")
+    @field_validator("model_by_kind", mode="before")
     @classmethod
     def _json_map(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
-
-    def ttl_days(self, kind: Kind) -> int:
-        return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
 
     def model_for(self, kind: Kind, step: str | None = None) -> str:
         """Exams are the long, structured work: the large model. Lessons and small sets: the small one.

@@ -146,7 +146,7 @@ def _settle(
         return "superseded"
     collector = f"batch:{batch_id}"
     try:
-        worker.store.acquire_lease(message.key, message.job_id, collector, now, worker.lease_seconds)
+        worker.store.acquire_lease(message.key, message.job_id, collector, now, worker.policy.lease_seconds)
     except LeaseHeld:
         return "superseded"  # being generated directly right now; that generation finishes the key
     store_generation(message, request, outcome.generation, collector, worker)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pregen import telemetry
 from pregen.domain.counters import Metric, name
 from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled
-from pregen.domain.models import ContentRequest, Generation, JobStatus, Kind, Lane, Priority
+from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
@@ -19,8 +19,7 @@ from pregen.services.library import library_figures, publish_version, version_fi
 from pregen.services.usage import day_of, expiry_counts, generation_extras
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
@@ -39,13 +38,9 @@ class WorkerDeps:
     counters: Counters
     generator: Generator
     clock: Clock
-    ttl_days: Callable[[Kind], int]
     queue: JobQueue  # to delay throttled jobs and hand back the ones there is no time left for
-    lease_seconds: int = 180
-    max_receive_count: int = 3
+    policy: GenerationPolicy  # content TTLs, the lease, deliveries before the DLQ, throttling delays
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
-    max_throttle_retries: int = 8
-    throttle_base_delay_s: int = 30
 
 
 def generate_job(
@@ -101,7 +96,7 @@ def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: W
     """Lease the key for this delivery. False: another delivery of this very job is generating it and will finish
     it. Raises ``RetryLater`` when another job holds the key."""
     try:
-        deps.store.acquire_lease(message.key, message.job_id, worker_id, now, deps.lease_seconds)
+        deps.store.acquire_lease(message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
     except LeaseHeld:
         if job is not None and job.job_id == message.job_id and job.status is JobStatus.GENERATING:
             logger.info("duplicate delivery", job_id=message.job_id, key=message.key)
@@ -134,7 +129,7 @@ def _throttled(
     count_spend(deps.counters, exc, request.kind.value, deps.clock.now())
     if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
         return True
-    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
+    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.policy.max_receive_count)
     failure = replace(failure, reason=_throttle_reason(message), category="Throttled")
     _settle(message, failure, deps, deps.clock.now())
     return False
@@ -144,7 +139,7 @@ def _failed(
     message: JobMessage, request: ContentRequest, exc: Exception, *, receive_count: int, deps: WorkerDeps
 ) -> None:
     """A generation that failed: a permanent error fails the job at once, others on the last delivery."""
-    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
+    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.policy.max_receive_count)
     if failure.permanent:
         failure = replace(failure, reason=f"permanent: {failure.reason}")
     now = deps.clock.now()
@@ -177,7 +172,7 @@ def store_generation(
         "correlation_id": message.correlation_id,
         **library_figures(request, content, message.key),
     }
-    expires_at = finished + deps.ttl_days(request.kind) * 86_400
+    expires_at = finished + deps.policy.ttl_days(request.kind) * 86_400
     stored = StoredContent(
         key=message.key,
         kind=request.kind.value,
@@ -220,14 +215,14 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
 
     False when it is out of throttle retries: the caller fails the delivery instead.
     """
-    if message.throttle_retries >= deps.max_throttle_retries:
+    if message.throttle_retries >= deps.policy.max_throttle_retries:
         return False
-    delay = throttle_delay(message.throttle_retries, deps.throttle_base_delay_s, exc.retry_after)
+    delay = throttle_delay(message.throttle_retries, deps.policy.throttle_base_delay_s, exc.retry_after)
     again = message.model_copy(update={"throttle_retries": message.throttle_retries + 1})
     deps.queue.send(lane, again.wire(), delay_seconds=delay)
     now = deps.clock.now()
     # Keep the key in flight past the delay, so misses meanwhile join this job instead of starting another.
-    deps.store.hold_inflight(message.key, message.job_id, now + delay + deps.lease_seconds)
+    deps.store.hold_inflight(message.key, message.job_id, now + delay + deps.policy.lease_seconds)
     deps.jobs.set_status(
         message.job_id, JobStatus.QUEUED, now, reason=f"provider throttled ({exc}); retrying in {delay} s"
     )

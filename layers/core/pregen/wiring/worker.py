@@ -77,12 +77,8 @@ def worker_deps() -> WorkerDeps:
         counters=DynamoCounters(s.counters_table, client),
         generator=make_generator(s),
         clock=SystemClock(),
-        ttl_days=s.ttl_days,
-        lease_seconds=s.lease_seconds,
-        max_receive_count=s.max_receive_count,
         queue=lanes(s),
-        max_throttle_retries=s.max_throttle_retries,
-        throttle_base_delay_s=s.throttle_base_delay_s,
+        policy=s,
     )
 
 
@@ -129,5 +125,5 @@ def exam_worker_deps() -> ExamWorkerDeps:
         clock=content.clock,
         catalogue=default_catalogue(),
         policy=s,
-        max_receive_count=content.max_receive_count,
+        max_receive_count=content.policy.max_receive_count,
     )
