@@ -12,6 +12,13 @@ from pregen.config.settings import ContentTableSettings, CountersTableSettings, 
 from pregen.domain.models import Kind
 
 
+def _json_object(value: Any) -> Any:
+    """An environment variable holding a JSON object (blank: none)."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return value
+
+
 class CostSettings(Env):
     """Model tiers, Message Batches for the background lane, and how throttled jobs are delayed (issue: costs)."""
 
@@ -48,12 +55,7 @@ class GenerationPolicy(Env):
     max_throttle_retries: int = Field(alias="MAX_THROTTLE_RETRIES", default=8, ge=0, le=50)
     throttle_base_delay_s: int = Field(alias="THROTTLE_BASE_DELAY_SECONDS", default=30, ge=1, le=900)
 
-    @field_validator("content_ttl_days_by_kind", mode="before")
-    @classmethod
-    def _ttl_map(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
-        return value
+    _ttl_map = field_validator("content_ttl_days_by_kind", mode="before")(_json_object)
 
     def ttl_days(self, kind: Kind) -> int:
         return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
@@ -72,12 +74,7 @@ class WorkerSettings(
     # Local runs and benchmarks only: make the offline generator take this long, like a model would.
     offline_latency_s: float = Field(alias="OFFLINE_LATENCY_SECONDS", default=0.0, ge=0, le=600)
 
-    @field_validator("model_by_kind", mode="before")
-    @classmethod
-    def _json_map(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
-        return value
+    _model_map = field_validator("model_by_kind", mode="before")(_json_object)
 
     def model_for(self, kind: Kind, step: str | None = None) -> str:
         """Exams are the long, structured work: the large model. Lessons and small sets: the small one.
