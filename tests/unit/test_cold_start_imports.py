@@ -50,8 +50,8 @@ def test_api_functions_do_not_import_anthropic(module: str) -> None:
 @pytest.mark.parametrize(
     ("module", "not_loaded"),
     [
-        # The hit path: no preload model, no content schemas, no exam programs, no other function's settings,
-        # and the ports (Protocol classes) are for type checking only.
+        # The hit path: no preload model, no content schemas, no exam programs, no other function's settings or
+        # wiring, no queue messages, and the ports (Protocol classes) are for type checking only.
         (
             "functions.get_content.app",
             {
@@ -60,6 +60,9 @@ def test_api_functions_do_not_import_anthropic(module: str) -> None:
                 "pregen.domain.programs",
                 "pregen.config.functions",
                 "pregen.ports",
+                "pregen.messages",  # a miss builds a job message; a hit does not
+                "pregen.wiring.worker",
+                "pregen.wiring.exams",
             },
         ),
         # The worker: exam sections bring their machinery with the first section; it never serves.

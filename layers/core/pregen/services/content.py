@@ -9,13 +9,13 @@ from pregen.domain.counters import Metric, name
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
-from pregen.messages import JobMessage
 from pregen.services.limits import check_generation_allowance
 from pregen.services.usage import day_of
 from pregen.usage_log import record_hit
 
 if TYPE_CHECKING:
     from pregen.domain.records import StoredContent
+    from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore
     from pregen.services.limits import GenerationLimiter
 
@@ -221,6 +221,8 @@ def _join(
 
 
 def _message(job: Job, correlation_id: str | None, *, requested_by: str | None = None) -> JobMessage:
+    from pregen.messages import JobMessage  # here: a miss needs it, a hit (get-content's common path) does not
+
     return JobMessage(
         job_id=job.job_id,
         key=job.key,
