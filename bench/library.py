@@ -47,7 +47,7 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     from pregen import wiring
     from pregen.domain.models import Caller, ContentRequest, Role
     from pregen.services.content import serve_content
-    from pregen.services.library import request_regeneration
+    from pregen.services.voting import request_regeneration
     from pregen.wiring import library as library_wiring
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
@@ -77,7 +77,7 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
 def _runners(ids: dict[str, str]) -> dict[str, Callable[[], None]]:
     from pregen.domain.models import Caller, ContentRequest
     from pregen.services.content import Hit, serve_content
-    from pregen.services.library import cast_vote
+    from pregen.services.voting import cast_vote
     from pregen.wiring import library as library_wiring
     from pregen.wiring import serve as serve_wiring
 

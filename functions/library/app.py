@@ -12,7 +12,7 @@ from pregen.domain.models import Role
 from pregen.http.api import build_resolver, current_caller, json_response, require_role
 from pregen.http.presenters import accepted_job_body, job_location, versions_body, vote_body
 from pregen.observability import logger, metrics
-from pregen.services.library import cast_vote, list_versions, request_regeneration
+from pregen.services.voting import cast_vote, list_versions, request_regeneration
 from pregen.wiring.library import library_deps
 
 app = build_resolver()

@@ -13,7 +13,7 @@ from functions.library import app as library
 from pregen import wiring
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.models import Caller, ContentRequest, Generation, Role
-from pregen.services.library import cast_vote, request_regeneration
+from pregen.services.voting import cast_vote, request_regeneration
 from pregen.wiring import library as library_wiring
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from pregen.domain.records import StoredContent
     from pregen.services.content import Enqueued
     from pregen.services.exams import InventoryView
-    from pregen.services.library import VoteOutcome
     from pregen.services.navigation import NavigationOutcome
+    from pregen.services.voting import VoteOutcome
     from pregen.services.warming import WarmReport
 
 

@@ -15,7 +15,7 @@ from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
 from pregen.services.failures import Failure, count_spend, settle_failure
-from pregen.services.library import library_figures, publish_version, version_figures
+from pregen.services.publishing import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras
 
 if TYPE_CHECKING:

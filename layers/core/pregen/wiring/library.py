@@ -13,12 +13,12 @@ from pregen.wiring.cache import once
 from pregen.wiring.serve import serve_for
 
 if TYPE_CHECKING:
-    from pregen.services.library import LibraryDeps
+    from pregen.services.voting import LibraryDeps
 
 
 @once
 def library_deps() -> LibraryDeps:
-    from pregen.services.library import LibraryDeps
+    from pregen.services.voting import LibraryDeps
 
     s = load(LibrarySettings)
     return LibraryDeps(

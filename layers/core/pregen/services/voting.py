@@ -1,14 +1,10 @@
-"""The shared lesson library's use cases: list a key's versions, vote on one, regenerate one, and keep the
-served (best) version in step with the ranking.
-
-The served version is denormalised into the key's ``content`` item, so the hit path stays one GetItem. It is
-rewritten only here, when the ranking changes (a vote, an approval, a new valid version), never by a read.
-"""
+"""Voting in the shared library: list a key's versions, vote on one (approval and re-ranking follow), and regenerate
+one on request or when it is voted down. Publishing a new version is ``pregen.services.publishing``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key
@@ -16,27 +12,21 @@ from pregen.domain.library import (
     LibraryRules,
     Version,
     VersionStatus,
-    best_of,
     key_of,
-    new_version_id,
     rank,
     vote_delta,
 )
 from pregen.domain.models import Caller, ContentRequest, Priority
-from pregen.domain.quality import estimate_minutes, validation_score
 from pregen.observability import logger
+from pregen.services.publishing import rerank
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from pregen.domain.library import VoteValue
     from pregen.domain.models import Job
-    from pregen.domain.records import StoredContent
-    from pregen.ports import ContentStore, LibraryStore
+    from pregen.ports import LibraryStore
     from pregen.services.content import ServeDeps
 
 _VOTE_ATTEMPTS = 5
-_RERANK_ATTEMPTS = 3
 _FEEDBACK_COMMENTS = 20
 
 
@@ -185,80 +175,3 @@ def _enqueue_regeneration(
     if job is None:  # only a first generation can find its content already there; a regeneration never does
         raise RuntimeError(f"regeneration of {version.version_id} was not enqueued")
     return job, joined
-
-
-def rerank(key: str, library: LibraryStore, now: float) -> Version | None:
-    """Make the served version the best one, if the ranking changed; return the served version."""
-    for _ in range(_RERANK_ATTEMPTS):
-        versions = library.list_versions(key, now)
-        current = next((v for v in versions if v.is_best), None)
-        if len(versions) == 1 and current is not None:
-            return current  # nothing to compare with: no read of the hit count, no write
-        hits = library.key_hits(key)
-        best = best_of(versions, hits)
-        if best is None or (current is not None and current.version_id == best.version_id):
-            return best
-        body = library.get_body(key, best.version_id)
-        if body is None:
-            return current
-        if library.promote(body, best, current, hits, now):
-            logger.info("served version changed", key=key, served=best.version_id)
-            return best
-    logger.warning("re-ranking lost every race", key=key)
-    return None
-
-
-def publish_version(
-    stored: StoredContent,
-    request: ContentRequest,
-    *,
-    regenerate_of: str | None,
-    library: LibraryStore,
-    store: ContentStore,
-    figures: dict[str, Any],
-) -> Version:
-    """Store a freshly validated generation as a version. The first version of a key is served at once; a
-    regenerated one supersedes the version it replaces and the ranking decides what is served."""
-    version = Version(
-        version_id=str(stored.meta["version_id"]),
-        key=stored.key,
-        kind=stored.kind,
-        status=VersionStatus.ACTIVE,
-        created_at=stored.created_at,
-        expires_at=stored.expires_at,
-        request=request.canonical(),
-        owner=stored.owner,
-        is_best=regenerate_of is None,
-        regenerate_of=regenerate_of,
-        figures=figures,
-    )
-    library.add_version(stored, version, supersedes=regenerate_of)
-    if regenerate_of is None:
-        store.put_content(stored)
-    else:
-        rerank(stored.key, library, stored.created_at)
-    return version
-
-
-def library_figures(request: ContentRequest, content: BaseModel, key: str) -> dict[str, Any]:
-    """What every stored version records besides the generation's own figures: its id and quality figures."""
-    body = content.model_dump(mode="json")
-    return {
-        "version_id": new_version_id(key),
-        "validation_score": validation_score(request, body),
-        "estimated_minutes": estimate_minutes(body),
-    }
-
-
-def version_figures(meta: dict[str, Any]) -> dict[str, Any]:
-    """The small copy of a version's figures kept on its counter item (listed without reading bodies)."""
-    usage = meta.get("usage") or {}
-    return {
-        "validation_score": meta.get("validation_score"),
-        "estimated_minutes": meta.get("estimated_minutes"),
-        "latency_ms": meta.get("latency_ms"),
-        "tokens": sum(int(v) for v in usage.values()),
-        "model": meta.get("model"),
-        "generator": meta.get("generator"),
-        "cost_usd": meta.get("cost_usd"),
-    }
