@@ -20,6 +20,7 @@ from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import worker as worker_wiring
+from pregen_local import devjwt
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, run_worker
 
@@ -441,6 +442,20 @@ def test_cron_run_takes_an_admin_jwt_or_the_cron_secret(aws: Aws, issuer_keys: A
     status, _, body = _cron_run(None)
     assert status == 401
     assert body["error"]["code"] == "unauthorized"
+
+
+def test_cron_run_takes_cognito_admins_by_group_and_by_access_token(aws: Aws, issuer_keys: Any) -> None:
+    # A Cognito ID token: the admin role is a group, a list claim once decoded (not the string "['admin']")
+    groups = {"cognito:groups": ["teachers", "admin"]}
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=groups)}")[0] == 200
+    # A Cognito access token: no aud, the client in client_id, as the HTTP API's JWT authorizer accepts it
+    access = {"aud": None, "token_use": "access", "client_id": devjwt.AUDIENCE, "cognito:groups": ["admin"]}
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=access)}")[0] == 200
+    # ...but only for this client, and an ID token must name it in aud
+    other_client = {**access, "client_id": "someone-else"}
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=other_client)}")[0] == 401
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', extra={'aud': 'someone-else'})}")[0] == 401
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', extra={'aud': ['x', devjwt.AUDIENCE]})}")[0] == 200
 
 
 def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:

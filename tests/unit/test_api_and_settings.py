@@ -56,3 +56,16 @@ def test_worker_settings_pick_models_and_ttls_per_kind() -> None:
     assert settings.model_for(Kind.LESSON) == "claude-opus-5-5"
     assert settings.model_for(Kind.EXAM) == settings.model_large
     assert settings.model_for(Kind.QUESTION_SET) == settings.model_small
+
+
+@pytest.mark.parametrize("issuer", ["https://cognito-idp.eu-west-1.amazonaws.com/pool", "https://issuer.test/"])
+def test_the_jwks_url_follows_the_issuer_without_a_doubled_slash(issuer: str) -> None:
+    from pregen.config.functions import TriggerSettings
+
+    settings = TriggerSettings.model_validate({"JWT_ISSUER": issuer, "JWT_AUDIENCE": "pregen"})
+    assert settings.jwks_url == issuer.rstrip("/") + "/.well-known/jwks.json"
+    assert "//.well-known" not in settings.jwks_url
+    explicit = TriggerSettings.model_validate(
+        {"JWT_ISSUER": issuer, "JWT_AUDIENCE": "pregen", "JWT_JWKS_URL": "http://127.0.0.1:3000/.well-known/jwks.json"}
+    )
+    assert explicit.jwks_url == "http://127.0.0.1:3000/.well-known/jwks.json"

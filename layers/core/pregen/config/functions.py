@@ -89,6 +89,11 @@ class TriggerSettings(Env):
 
     jwt_issuer: str = Field(alias="JWT_ISSUER", min_length=1)
     jwt_audience: str = Field(alias="JWT_AUDIENCE", min_length=1)
-    jwt_jwks_url: str = Field(alias="JWT_JWKS_URL", min_length=8)
+    # Default: the issuer's /.well-known/jwks.json (an issuer written with a trailing slash is not doubled).
+    jwt_jwks_url: str | None = Field(alias="JWT_JWKS_URL", default=None, min_length=8)
     cron_secret: str | None = Field(alias="CRON_SECRET", default=None)
     cron_secret_parameter: str | None = Field(alias="CRON_SECRET_PARAMETER", default=None)
+
+    @property
+    def jwks_url(self) -> str:
+        return self.jwt_jwks_url or f"{self.jwt_issuer.rstrip('/')}/.well-known/jwks.json"

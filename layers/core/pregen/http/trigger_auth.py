@@ -55,17 +55,27 @@ def authorize_trigger(authorization: str | None, settings: TriggerSettings) -> C
     import jwt
 
     try:
-        key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token)
+        key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token)
         claims = jwt.decode(
             token,
             key.key,
             algorithms=["RS256"],
-            audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iss", "sub"]},
+            options={"require": ["exp", "iss", "sub"], "verify_aud": False},  # checked below, per token type
         )
     except jwt.PyJWTError as exc:
         raise UnauthorizedError("the token is neither the cron secret nor a valid JWT") from exc
-    caller = caller_from_claims({k: str(v) for k, v in claims.items()})
+    if not _for_us(claims, settings.jwt_audience):
+        raise UnauthorizedError("the token was issued for another client")
+    caller = caller_from_claims(claims)  # decoded claims keep their types: cognito:groups stays a list
     require_role(caller, Role.ADMIN)
     return caller
+
+
+def _for_us(claims: dict[str, Any], audience: str) -> bool:
+    """As the HTTP API's JWT authorizer checks it: an ID token names the client in ``aud`` (a string or a list);
+    a Cognito access token has no ``aud`` and names it in ``client_id``."""
+    if claims.get("token_use") == "access" and not claims.get("aud"):
+        return claims.get("client_id") == audience
+    aud = claims.get("aud")
+    return aud == audience or (isinstance(aud, list) and audience in aud)
