@@ -22,6 +22,9 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
+NO_VALUE: Any = object()  # Ref AWS::NoValue: the property or list item is left out
+
+
 class _CfnLoader(yaml.SafeLoader):
     """YAML with CloudFormation's short-form intrinsics (!Ref, !GetAtt, !Sub ...) as plain Fn:: mappings."""
 
@@ -136,11 +139,33 @@ class Template:
                 return self._get_att(arg[0], arg[1])
             if name == "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), str(arg))
+            if name == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(condition) else when_false)
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(item) for item in value) if v is not NO_VALUE]
         return value
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions section, for the parameters in force."""
+        return self._holds(self.data.get("Conditions", {})[name])
+
+    def _holds(self, expression: Any) -> bool:
+        ((op, arg),) = expression.items()
+        if op == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if op == "Fn::Not":
+            return not self._holds(arg[0])
+        if op == "Fn::And":
+            return all(self._holds(a) for a in arg)
+        if op == "Fn::Or":
+            return any(self._holds(a) for a in arg)
+        if op in {"Condition", "Fn::Condition"}:
+            return self.condition(str(arg))
+        raise ValueError(f"unsupported condition function {op}")
 
     def _sub_var(self, name: str) -> Any:
         if "." in name:
@@ -158,6 +183,8 @@ class Template:
         }
         if name in pseudo:
             return pseudo[name]
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.parameters:
             return self.parameters[name]
         if name in self.created.tables:

@@ -7,7 +7,7 @@ from typing import Any
 from pregen.config.worker import WorkerSettings
 from pregen.domain.limits import DEFAULT_RATE_LIMITS, RateLimits
 from pregen.domain.models import Kind, Role
-from pregen_local.template import load_template
+from pregen_local.template import Template, load_template
 
 TEMPLATE = load_template()
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
@@ -21,19 +21,30 @@ def default(value: Any) -> int:
     return int(value)
 
 
-def test_the_default_global_cap_is_100_generations_at_once() -> None:
-    assert default(WORKER["ReservedConcurrentExecutions"]) == 100
-    assert WORKER["ReservedConcurrentExecutions"] == {"Ref": "GenerationCap"}
+def worker(overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The worker's properties with the template's conditions applied, as CloudFormation would deploy them."""
+    return dict(Template(TEMPLATE, overrides=overrides).resolve(WORKER))
 
 
-def test_every_lane_has_a_maximum_concurrency_and_together_they_equal_the_cap() -> None:
+def test_the_global_cap_is_the_lanes_100_and_reserved_concurrency_only_when_asked_for() -> None:
+    # By default nothing is reserved: a first deploy works in an account with a small concurrency quota
+    assert "ReservedConcurrentExecutions" not in worker()
+    # Asked for, the reservation is the parameter
+    assert worker({"GenerationCap": "100"})["ReservedConcurrentExecutions"] == "100"
+
+
+def test_every_lane_has_a_maximum_concurrency_and_together_they_make_the_cap() -> None:
     # Every SQS event source of the worker (every lane, including any added later) must be capped...
     lanes = {name: e["Properties"] for name, e in WORKER["Events"].items() if e["Type"] == "SQS"}
     assert set(lanes) >= {"InteractiveLane", "BackgroundLane"}
     caps = {name: default(props["ScalingConfig"]["MaximumConcurrency"]) for name, props in lanes.items()}
-    # ...and the lanes' caps add up to the reserved concurrency: more would throttle the event source mappings
-    # (messages bounce back and burn receive counts), less would leave reserved capacity unusable.
-    assert sum(caps.values()) == default(WORKER["ReservedConcurrentExecutions"])
+    # ...and together they are the documented cap of 100 generations at once. A reservation, when one is asked for,
+    # should equal that sum: more is unusable capacity, less throttles the event source mappings (messages bounce
+    # back and burn receive counts). The parameter's description says so.
+    assert sum(caps.values()) == 100
+    assert "InteractiveConcurrency + BackgroundConcurrency" in " ".join(
+        PARAMETERS["GenerationCap"]["Description"].split()
+    )
     # The interactive lane keeps most of it: a learner who waits never queues behind warming.
     assert caps["InteractiveLane"] > caps["BackgroundLane"]
 
