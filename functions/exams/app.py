@@ -17,9 +17,11 @@ from pregen.http.presenters import (
 )
 from pregen.observability import logger, metrics
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
+from pregen.wiring import snapstart
 from pregen.wiring.exams import exam_deps
 
 app = build_resolver()
+snapstart.register()  # a restored environment draws its own randomness and opens its own connections
 
 ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
 

@@ -12,9 +12,11 @@ from pregen.http.api import build_resolver, current_caller, json_response
 from pregen.http.presenters import accepted_job_body, content_body, job_body, job_location
 from pregen.observability import logger, metrics
 from pregen.services.content import Hit, job_status, serve_content
+from pregen.wiring import snapstart
 from pregen.wiring.serve import serve_deps
 
 app = build_resolver()
+snapstart.register()  # a restored environment draws its own randomness and opens its own connections
 
 
 @app.get(

@@ -8,11 +8,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
@@ -133,21 +135,28 @@ class Template:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((name, arg),) = value.items()
-            if name == "Ref":
-                return self._ref(str(arg))
-            if name == "Fn::GetAtt":
-                return self._get_att(arg[0], arg[1])
-            if name == "Fn::Sub":
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), str(arg))
-            if name == "Fn::If":
-                condition, when_true, when_false = arg
-                return self.resolve(when_true if self.condition(condition) else when_false)
+            if name in self._INTRINSICS:
+                return self._INTRINSICS[name](self, arg)
         if isinstance(value, dict):
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
             return [v for v in (self.resolve(item) for item in value) if v is not NO_VALUE]
         return value
+
+    def _sub(self, arg: Any) -> str:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), str(arg))
+
+    def _if(self, arg: Any) -> Any:
+        condition, when_true, when_false = arg
+        return self.resolve(when_true if self.condition(condition) else when_false)
+
+    _INTRINSICS: ClassVar[dict[str, Callable[[Template, Any], Any]]] = {
+        "Ref": lambda self, arg: self._ref(str(arg)),
+        "Fn::GetAtt": lambda self, arg: self._get_att(arg[0], arg[1]),
+        "Fn::Sub": lambda self, arg: self._sub(arg),
+        "Fn::If": lambda self, arg: self._if(arg),
+    }
 
     def condition(self, name: str) -> bool:
         """A condition of the template's Conditions section, for the parameters in force."""
