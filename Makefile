@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template unit integration moved-clock e2e bench bench-faults bench-load clean
+.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-load clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
@@ -33,7 +33,7 @@ $(SAM_VENV)/.installed:
 run: $(VENV)/.installed
 	$(BIN)/python -m pregen_local.stack
 
-test: lint typecheck template unit integration moved-clock e2e
+test: lint typecheck template build unit integration moved-clock e2e
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -45,6 +45,17 @@ typecheck: $(VENV)/.installed
 template: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+# sam build needs an interpreter of the runtime's minor version (python3.13) on PATH; pyenv's will do.
+# (pyenv's shims are not enough: sam runs the interpreter it finds, and a shim may resolve to another version).
+PY313_DIR := $(shell dirname "$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | head -n 1 | grep . || command -v python3.13)")
+
+# The deployable artifacts, built as `sam deploy` would ship them, then checked (tests/build): the layer's boto3 and
+# botocore match, its compiled modules are arm64, and every import of every function resolves.
+build: $(VENV)/.installed $(SAM_VENV)/.installed
+	@test -x "$(PY313_DIR)/python3.13" || { echo "sam build needs python3.13 (the Lambda runtime) on PATH"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	$(PYTEST) tests/build -q
 
 unit: $(VENV)/.installed
 	$(PYTEST) tests/unit -q
