@@ -7,6 +7,7 @@ PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
              if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
@@ -42,9 +43,17 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-template: $(VENV)/.installed $(SAM_VENV)/.installed
+# checkov (an IaC security scanner) has dependencies of its own: its own virtual environment too.
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check "checkov>=3.2"
+	@touch $@
+
+# Every checkov finding is fixed or skipped in the template with its reason (Metadata: checkov: skip).
+template: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # sam build needs an interpreter of the runtime's minor version (python3.13) on PATH; pyenv's will do.
 # (pyenv's shims are not enough: sam runs the interpreter it finds, and a shim may resolve to another version).
@@ -85,4 +94,4 @@ bench-load: $(VENV)/.installed
 	$(BIN)/python -m bench.load --write
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .mypy_cache .ruff_cache

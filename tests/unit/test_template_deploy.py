@@ -78,3 +78,19 @@ KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890
 def test_the_readers_of_secure_strings_may_decrypt_only_with_a_key_that_is_given(function: str) -> None:
     assert _decrypts(function) == []  # the AWS-managed aws/ssm key needs no grant
     assert _decrypts(function, {"ParameterKeyArn": KEY}) == [KEY]
+
+
+def test_the_http_api_writes_access_logs_with_a_retention() -> None:
+    settings = RESOURCES["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]}
+    assert all(
+        f"$context.{field}" in settings["Format"] for field in ("requestId", "status", "integrationErrorMessage")
+    )
+    assert RESOURCES["HttpApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_skipped_scanner_finding_says_why() -> None:
+    for name, resource in RESOURCES.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), name
+            assert len(skip["comment"].split()) >= 8, f"{name} {skip['id']}: a reason, not a label"
