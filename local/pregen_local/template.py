@@ -145,7 +145,13 @@ class Template:
         return value
 
     def _sub(self, arg: Any) -> str:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), str(arg))
+        """``Fn::Sub``: a string, or [string, {name: value}] whose names are looked up before the template's."""
+        text, variables = (arg[0], self.resolve(arg[1])) if isinstance(arg, list) else (arg, {})
+
+        def value(name: str) -> str:
+            return str(variables[name] if name in variables else self._sub_var(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: value(m.group(1)), str(text))
 
     def _if(self, arg: Any) -> Any:
         condition, when_true, when_false = arg

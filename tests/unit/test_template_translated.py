@@ -1,0 +1,98 @@
+"""The template as CloudFormation receives it: translated by the SAM transform (aws-sam-translator, as `sam deploy`
+does), then its conditions applied for the parameters in question (pregen_local.template)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from pregen_local.template import ROOT, Template
+
+REQUIRED = {"JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/pool", "JwtAudience": "client"}
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def translated() -> dict[str, Any]:
+    sam = yaml_parse((ROOT / "template.yaml").read_text())
+    for name, resource in sam["Resources"].items():  # what `sam package` does: code goes to S3
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = f"s3://artifacts/{name}.zip"
+    result: dict[str, Any] = transform(sam, dict(REQUIRED), _NoManagedPolicies())
+    return result
+
+
+def deployed(logical_id: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """A resource's properties in the translated template, with the conditions applied."""
+    cfn = translated()
+    return dict(
+        Template(cfn, overrides={**REQUIRED, **(parameters or {})}).resolve(cfn["Resources"][logical_id]["Properties"])
+    )
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the transform fills in pseudo parameters
+
+
+def _of_type(kind: str) -> dict[str, Any]:
+    return {k: v for k, v in translated()["Resources"].items() if v["Type"] == kind}
+
+
+def test_the_stream_mapping_is_bounded_and_records_what_it_skips() -> None:
+    (mapping,) = [v["Properties"] for k, v in _of_type("AWS::Lambda::EventSourceMapping").items() if "Stream" in k]
+    assert mapping["MaximumRetryAttempts"] == 5
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRecordAgeInSeconds"] == 3600
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["UsageStreamFailureQueue", "Arn"]
+    }
+    role = json.dumps(translated()["Resources"]["UsageAggregatorFunctionRole"]["Properties"])
+    assert "sqs:SendMessage" in role and "UsageStreamFailureQueue" in role
+
+
+@pytest.mark.parametrize("function", ["GetContentFunction", "ExamsFunction"])
+def test_snapstart_functions_are_called_through_their_alias(function: str) -> None:
+    assert f"{function}Aliaslive" in _of_type("AWS::Lambda::Alias")
+    assert deployed(function)["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert "SnapStart" not in deployed(function, {"SnapStart": "false"})
+    body = json.dumps(translated()["Resources"]["HttpApi"]["Properties"]["Body"])
+    assert f"${{{function}Aliaslive}}/invocations" in body
+
+
+def test_reserved_concurrency_is_off_unless_asked_for() -> None:
+    assert "ReservedConcurrentExecutions" not in deployed("WorkerFunction")
+    assert deployed("WorkerFunction", {"GenerationCap": "100"})["ReservedConcurrentExecutions"] == "100"
+
+
+def test_the_alarm_topic_uses_a_key_cloudwatch_may_use() -> None:
+    assert deployed("AlarmTopic")["KmsMasterKeyId"] == "pregen-local-AlarmKey"  # the Ref of the stack's own key
+    statements = deployed("AlarmKey")["KeyPolicy"]["Statement"]
+    assert any(s["Principal"].get("Service") == "cloudwatch.amazonaws.com" for s in statements)
+
+
+@pytest.mark.parametrize("hours", [1, 2, 6, 24, 168])
+def test_the_top_up_schedule_is_a_valid_rate_for_each_interval(hours: int) -> None:
+    schedule = _of_type("AWS::Scheduler::Schedule")["CronFunctionInventoryTopUp"]["Properties"]
+    expression = Template(translated(), overrides={**REQUIRED, "TopUpIntervalHours": str(hours)}).resolve(
+        schedule["ScheduleExpression"]
+    )
+    assert expression == ("rate(1 hour)" if hours == 1 else f"rate({hours} hours)")
+
+
+def test_kms_decrypt_only_when_a_parameter_key_is_given() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    for role in ("WorkerFunctionRole", "CronFunctionRole"):
+        assert "kms:Decrypt" not in json.dumps(deployed(role))
+        granted = json.dumps(deployed(role, {"ParameterKeyArn": key}))
+        assert "kms:Decrypt" in granted and key in granted
