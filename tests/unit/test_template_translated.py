@@ -96,3 +96,8 @@ def test_kms_decrypt_only_when_a_parameter_key_is_given() -> None:
         assert "kms:Decrypt" not in json.dumps(deployed(role))
         granted = json.dumps(deployed(role, {"ParameterKeyArn": key}))
         assert "kms:Decrypt" in granted and key in granted
+
+
+def test_without_an_anthropic_key_parameter_the_worker_reads_none() -> None:
+    assert "ssm:GetParameter" in json.dumps(deployed("WorkerFunctionRole"))
+    assert "ssm:GetParameter" not in json.dumps(deployed("WorkerFunctionRole", {"AnthropicApiKeyParameter": ""}))
