@@ -1,4 +1,5 @@
-"""The local stack's moto server: a transaction backs each table up once, and still rolls back whole."""
+"""The local stack's moto server: a transaction copies the items it touches, never its tables, and still writes
+all or nothing, with the cancellation reasons moto (and DynamoDB) give."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ def _update(pk: str, condition: str = "attribute_not_exists(nope)") -> dict[str,
     }
 
 
-def test_a_transaction_of_many_items_copies_its_table_once(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transaction_of_many_items_copies_no_table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(200):  # a table that is not empty: moto alone copies all of it per item of the transaction
+        dynamodb.put_item(TableName="local-moto-test", Item={"pk": {"S": f"filler{i}"}})
     copied: list[str] = []
     real = copy.deepcopy
 
@@ -56,7 +59,8 @@ def test_a_transaction_of_many_items_copies_its_table_once(dynamodb: Any, monkey
 
     monkeypatch.setattr(copy, "deepcopy", counting)
     dynamodb.transact_write_items(TransactItems=[_update(f"k{i}") for i in range(40)])
-    assert copied == ["local-moto-test"]  # moto alone: 40 copies
+    assert copied == []  # moto alone: 40 copies of the table
+    assert dynamodb.get_item(TableName="local-moto-test", Key={"pk": {"S": "k39"}})["Item"]["hits"] == {"N": "1"}
 
 
 def test_a_cancelled_transaction_still_leaves_nothing_behind(dynamodb: Any) -> None:
@@ -64,4 +68,36 @@ def test_a_cancelled_transaction_still_leaves_nothing_behind(dynamodb: Any) -> N
     with pytest.raises(ClientError) as raised:
         dynamodb.transact_write_items(TransactItems=items)
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = raised.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "None", "ConditionalCheckFailed"]
     assert "Item" not in dynamodb.get_item(TableName="local-moto-test", Key={"pk": {"S": "r1"}})
+
+
+def test_a_failed_condition_returns_the_old_item_when_asked(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="local-moto-test", Item={"pk": {"S": "old"}, "owner": {"S": "ann"}})
+    check = _update("old", condition="attribute_not_exists(pk)")
+    check["Update"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(TransactItems=[_update("o1"), check])
+    reasons = raised.value.response["CancellationReasons"]
+    assert reasons[1]["Code"] == "ConditionalCheckFailed"
+    assert reasons[1]["Item"]["owner"] == {"S": "ann"}
+
+
+def test_an_item_that_fails_while_applying_puts_back_the_ones_before_it(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="local-moto-test", Item={"pk": {"S": "a1"}, "hits": {"N": "5"}})
+    dynamodb.put_item(TableName="local-moto-test", Item={"pk": {"S": "a2"}, "name": {"S": "text"}})
+    bad = _update("a2")  # ADD a number to a string: refused only when applied
+    bad["Update"]["UpdateExpression"] = "ADD #n :one"
+    bad["Update"]["ExpressionAttributeNames"] = {"#n": "name"}
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[_update("a1"), _update("a0"), bad])
+    assert dynamodb.get_item(TableName="local-moto-test", Key={"pk": {"S": "a1"}})["Item"]["hits"] == {"N": "5"}
+    assert "Item" not in dynamodb.get_item(TableName="local-moto-test", Key={"pk": {"S": "a0"}})
+
+
+def test_an_item_named_twice_is_refused_as_moto_refuses_it(dynamodb: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(TransactItems=[_update("d1"), _update("d1")])
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in dynamodb.get_item(TableName="local-moto-test", Key={"pk": {"S": "d1"}})
