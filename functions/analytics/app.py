@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from pregen.domain.models import Role
-from pregen.http.api import build_resolver, current_caller, json_response, require_role
+from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
 from pregen.observability import logger, metrics
 from pregen.services.analytics import analytics
 from pregen.wiring.analytics import analytics_deps
@@ -15,12 +15,18 @@ from pregen.wiring.analytics import analytics_deps
 app = build_resolver()
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
+_WINDOW = (
+    "The window is from..to, both days included: from must not be after to, and it spans at most 366 days "
+    "(a rule between two parameters, which the schema cannot state). Defaults: the last 7 days to today."
+)
 
 
-@app.get("/v1/analytics")
+@app.get("/v1/analytics", responses={200: answer("The figures of the window (see docs/ANALYTICS.md)")})
 def get_analytics(
-    from_: Annotated[str | None, Query(alias="from", pattern=_DAY)] = None,
-    to: Annotated[str | None, Query(pattern=_DAY)] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", pattern=_DAY, json_schema_extra={"format": "date"}, description=_WINDOW)
+    ] = None,
+    to: Annotated[str | None, Query(pattern=_DAY, json_schema_extra={"format": "date"}, description=_WINDOW)] = None,
 ) -> Any:
     require_role(current_caller(app), Role.ADMIN)
     return json_response(HTTPStatus.OK, analytics(from_, to, analytics_deps()))

@@ -10,23 +10,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from pregen.domain.models import Role
-from pregen.http.api import build_resolver, current_caller, json_response, require_role
+from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
 from pregen.http.trigger_auth import authorize_trigger
 from pregen.observability import logger, metrics
-from pregen.services.schedules import ScheduleEvent, run_schedule
+from pregen.services.schedules import ScheduleEvent, Task, run_schedule
 from pregen.wiring.cron import cron_deps, trigger_settings
 
 app = build_resolver()
 
 
-@app.post("/v1/ops/cron/<task>")
-def trigger(task: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]) -> Any:
+@app.post("/v1/ops/cron/<task>", responses={200: answer("The task's summary")})
+def trigger(task: Annotated[Task, Path(description="one of the scheduled tasks")]) -> Any:
     require_role(current_caller(app), Role.ADMIN)
     summary = run_schedule(ScheduleEvent(task=task), cron_deps())
     return json_response(HTTPStatus.OK, summary)
 
 
-@app.post("/v1/cron/run")
+@app.post("/v1/cron/run", responses={200: answer("The top-up's summary")})
 def run_top_up() -> Any:
     """The ops trigger for the inventory top-up: an admin JWT or the cron secret (no authorizer in front of this
     route; pregen.http.trigger_auth checks the caller)."""

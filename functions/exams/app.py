@@ -7,8 +7,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.http.api import build_resolver, current_caller, json_response
+from pregen.http.api import answer, build_resolver, current_caller, json_response
 from pregen.http.presenters import (
+    ExamBody,
+    ExamWaitingBody,
+    InventoryBody,
     exam_body,
     exam_location,
     exam_waiting_body,
@@ -31,8 +34,8 @@ ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z
 @app.post(
     "/v1/exams/<exam>/claim",
     responses={
-        200: {"description": "A ready exam, now the caller's"},
-        202: {"description": "None ready: one is being generated (Location, Retry-After)"},
+        200: answer("A ready exam, now the caller's (Location: the exam)", ExamBody),
+        202: answer("None ready: one is being generated (Location: the inventory, Retry-After)", ExamWaitingBody),
     },
 )
 def claim(exam: ExamTypeParam) -> Any:
@@ -52,12 +55,12 @@ def claim(exam: ExamTypeParam) -> Any:
     return json_response(HTTPStatus.ACCEPTED, body, headers)
 
 
-@app.get("/v1/exams/<exam>/inventory")
+@app.get("/v1/exams/<exam>/inventory", responses={200: answer("The caller's exams of this type", InventoryBody)})
 def inventory(exam: ExamTypeParam) -> Any:
     return json_response(HTTPStatus.OK, inventory_body(inventory_view(current_caller(app), exam, exam_deps())))
 
 
-@app.get("/v1/exams/<exam>")
+@app.get("/v1/exams/<exam>", responses={200: answer("A claimed exam (owner only)", ExamBody)})
 def get_exam(exam: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
     return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam, current_caller(app), exam_deps())))
 

@@ -8,8 +8,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.models import ContentRequest
-from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import accepted_job_body, content_body, job_body, job_location
+from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.presenters import (
+    AcceptedJobBody,
+    ContentBody,
+    JobBody,
+    accepted_job_body,
+    content_body,
+    job_body,
+    job_location,
+)
 from pregen.observability import logger, metrics
 from pregen.services.content import Hit, job_status, serve_content
 from pregen.wiring import snapstart
@@ -22,8 +30,8 @@ snapstart.register()  # a restored environment draws its own randomness and open
 @app.get(
     "/v1/content",
     responses={
-        200: {"description": "A cache hit: the content (X-Cache: HIT)"},
-        202: {"description": "A miss: the job that generates it (Location: the job, Retry-After: seconds)"},
+        200: answer("A cache hit: the content (X-Cache: HIT)", ContentBody),
+        202: answer("A miss: the job that generates it (Location: the job, Retry-After: seconds)", AcceptedJobBody),
     },
 )
 def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
@@ -44,7 +52,7 @@ def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
     return json_response(HTTPStatus.ACCEPTED, accepted_job_body(outcome.job, outcome.joined), headers)
 
 
-@app.get("/v1/jobs/<job_id>")
+@app.get("/v1/jobs/<job_id>", responses={200: answer("The job, with its content once ready", JobBody)})
 def get_job(job_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
     view = job_status(job_id, current_caller(app), serve_deps())
     return json_response(HTTPStatus.OK, job_body(view.job, view.content))

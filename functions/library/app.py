@@ -9,8 +9,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.models import Role
-from pregen.http.api import build_resolver, current_caller, json_response, require_role
-from pregen.http.presenters import accepted_job_body, job_location, versions_body, vote_body
+from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
+from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
+from pregen.http.presenters import (
+    AcceptedJobBody,
+    VersionsBody,
+    VoteResultBody,
+    accepted_job_body,
+    job_location,
+    versions_body,
+    vote_body,
+)
 from pregen.observability import logger, metrics
 from pregen.services.voting import cast_vote, list_versions, request_regeneration
 from pregen.wiring.library import library_deps
@@ -22,47 +31,51 @@ ContentId = Annotated[
 ]
 
 
-def _text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value.strip() or None
-
-
 class VoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vote: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: str | None = Field(default=None, max_length=1000, json_schema_extra={"pattern": PROSE})
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _comment(cls, value: Any) -> Any:
+        return check_prose(value) if isinstance(value, str) else value
 
     @field_validator("comment")
     @classmethod
-    def _comment(cls, value: str | None) -> str | None:
-        return _text(value)
+    def _strip(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
 
 
 class RegenerateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: str = Field(
+        min_length=3,
+        max_length=1000,
+        json_schema_extra={"pattern": PROSE_NOT_BLANK},
+        description="what is wrong with the served version; the model is told (tab and newline allowed)",
+    )
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason(cls, value: Any) -> Any:
+        return check_prose(value, not_blank=True) if isinstance(value, str) else value
 
     @field_validator("reason")
     @classmethod
-    def _reason(cls, value: str) -> str:
-        cleaned = _text(value)
-        if not cleaned or len(cleaned) < 3:
-            raise ValueError("give a reason of at least 3 characters")
-        return cleaned
+    def _strip(cls, value: str) -> str:
+        return value.strip()
 
 
-@app.get("/v1/content/<content_id>/versions")
+@app.get("/v1/content/<content_id>/versions", responses={200: answer("The key's versions, best first", VersionsBody)})
 def get_versions(content_id: ContentId) -> Any:
     listing = list_versions(content_id, current_caller(app), library_deps())
     return json_response(HTTPStatus.OK, versions_body(listing.key, listing.versions, listing.key_hits))
 
 
-@app.post("/v1/content/<content_id>/votes")
+@app.post("/v1/content/<content_id>/votes", responses={200: answer("The vote as recorded", VoteResultBody)})
 def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
     outcome = cast_vote(content_id, current_caller(app), vote.vote, vote.comment, library_deps())
     if outcome.changed:
@@ -73,7 +86,7 @@ def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
 
 @app.post(
     "/v1/content/<content_id>/regenerate",
-    responses={202: {"description": "The job making the new version (Location: the job)"}},
+    responses={202: answer("The job making the new version (Location: the job)", AcceptedJobBody)},
 )
 def post_regenerate(content_id: ContentId, request: Annotated[RegenerateBody, Body()]) -> Any:
     caller = current_caller(app)

@@ -8,8 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.learner import grade_for
-from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import navigation_body
+from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.presenters import NavigationBody, navigation_body
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
 from pregen.wiring.navigation import navigation_deps
@@ -19,7 +19,7 @@ app = build_resolver()
 
 @app.post(
     "/v1/events/navigation",
-    responses={202: {"description": "Recorded; the predicted items pre-generated in the interactive lane"}},
+    responses={202: answer("Recorded; the predicted items pre-generated in the interactive lane", NavigationBody)},
 )
 def post_navigation(event: Annotated[NavigationEvent, Body()]) -> Any:
     caller = current_caller(app)

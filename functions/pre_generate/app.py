@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from pregen.domain.models import ContentRequest, Priority
-from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import pregenerate_body
+from pregen.http.api import answer, build_resolver, current_caller, json_integer, json_response
+from pregen.http.presenters import PregenerateBody, pregenerate_body
 from pregen.observability import logger, metrics
 from pregen.services.content import pregenerate
 from pregen.wiring.serve import serve_deps
@@ -27,10 +27,24 @@ class PregenerateRequest(BaseModel):
     )
     requests: list[ContentRequest] = Field(min_length=1, max_length=100)
 
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        return json_integer(value)
+
+    @field_validator("requests", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        for request in value if isinstance(value, list) else []:
+            for name in ("count", "lesson_number"):
+                if isinstance(request, dict) and request.get(name) is not None:
+                    json_integer(request[name])
+        return value
+
 
 @app.post(
     "/v1/pregenerate",
-    responses={202: {"description": "Accepted: per request, queued, in flight (joined) or already cached"}},
+    responses={202: answer("Accepted: per request, queued, in flight (joined) or already cached", PregenerateBody)},
 )
 def post_pregenerate(batch: Annotated[PregenerateRequest, Body()]) -> Any:
     caller = current_caller(app)

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.learner import profile_from_claims
+from pregen.domain.text import check_plain, plain_field
 from pregen.domain.warming import default_warming_config
-from pregen.http.api import build_resolver, current_caller, json_response
-from pregen.http.presenters import warm_body
+from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.presenters import WarmBody, warm_body
 from pregen.observability import logger, metrics
 from pregen.services.warming import resolve_profile, warm
 from pregen.wiring.serve import serve_deps
@@ -24,15 +25,34 @@ class WarmRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    grade: str | None = Field(default=None, min_length=1, max_length=20)
-    subjects: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+    grade: str | None = plain_field(
+        20,
+        blank=False,
+        default=None,
+        description="Needed when the token carries no grade, and then one the warming configuration has (else "
+        "400); when the token has a grade, this must equal it. Rules on the token the schema cannot state.",
+    )
+    subjects: list[Annotated[str, plain_field(80, blank=False)]] | None = Field(
         default=None, min_length=1, max_length=20, description="subject ids or names; omitted: all of the grade's"
     )
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade(cls, value: Any) -> Any:
+        return check_plain(value, 20, blank=False) if isinstance(value, str) else value
+
+    @field_validator("subjects", mode="before")
+    @classmethod
+    def _subjects(cls, value: Any) -> Any:
+        for subject in value if isinstance(value, list) else []:
+            if isinstance(subject, str):
+                check_plain(subject, 80, blank=False)
+        return value
 
 
 @app.post(
     "/v1/warm",
-    responses={202: {"description": "Accepted: what was queued, joined (in flight) or already cached"}},
+    responses={202: answer("Accepted: what was queued, joined (in flight) or already cached", WarmBody)},
 )
 def post_warm(body: Annotated[WarmRequest | None, Body()] = None) -> Any:
     caller = current_caller(app)  # a token without a subject is refused here (401)

@@ -193,6 +193,11 @@ def test_analytics_is_for_admins_only_and_rejects_bad_windows(aws: Aws) -> None:
     assert analytics(role="student")[0] == 403
     assert analytics({"from": "2027-02-01", "to": "2027-01-01"})[0] == 400
     assert analytics({"from": "yesterday"})[0] in {400, 422}
+    # A window whose default start would fall before year 1, or that spans more than 366 days: 400, not 500
+    status, body = analytics({"to": "0001-01-03"})
+    assert status == 400, body
+    assert "before 0001-01-01" in body["error"]["message"]
+    assert analytics({"from": "2025-01-01", "to": "2026-01-02"})[0] == 400
 
 
 def test_the_aggregator_counts_the_sample_event_once(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

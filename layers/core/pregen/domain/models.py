@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from pregen.domain.text import check_plain, normalise_text, plain_field
 
 
 class Kind(StrEnum):
@@ -103,30 +104,64 @@ class Priority:
 # Question counts an exam gets when the request does not say (the blueprints of the design this replaces).
 DEFAULT_EXAM_QUESTIONS = {ExamType.DIAGNOSTIC: 71, ExamType.PRACTICE: 225}
 DEFAULT_QUESTION_SET_SIZE = 5
-_SPACES = re.compile(r"\s+")
+
+# Fields every kind takes; a kind's shape lists the rest.
+_COMMON_FIELDS = frozenset({"kind", "subject", "topic", "grade", "learning_style", "scope"})
+_LANGUAGE_FIELDS = frozenset({"language", "native_language", "focus"})
 
 
-def normalise_text(value: str) -> str:
-    """Fold what does not change meaning: Unicode form, case, and runs of white space."""
-    folded = unicodedata.normalize("NFKC", value)
-    return _SPACES.sub(" ", folded).strip().casefold()
+@dataclass(frozen=True)
+class KindShape:
+    """What a request of one kind carries: the one table both the validator and the API's document read, so the
+    document's per-kind schemas (a union discriminated by ``kind``) say exactly what the validator accepts."""
+
+    takes: frozenset[str] = frozenset()  # optional fields besides the common ones
+    needs: tuple[str, ...] = ()  # fields the kind must have (also in ``takes``)
+    count: tuple[int, int] | None = None  # bounds of ``count`` when the kind takes one
+    unit: str = "items"  # what ``count`` counts, for messages
+    scope: Scope | None = None  # the only scope the kind allows
+
+    def fields(self) -> frozenset[str]:
+        return _COMMON_FIELDS | self.takes
 
 
-def _reject_control_characters(value: str) -> str:
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+_COUNTED_LANGUAGE = _LANGUAGE_FIELDS | {"count"}
+KIND_SHAPES: dict[Kind, KindShape] = {
+    Kind.LESSON: KindShape(takes=frozenset({"lesson_number"})),
+    Kind.QUESTION_SET: KindShape(
+        takes=frozenset({"question_type", "count"}), needs=("question_type",), count=(1, 50), unit="questions"
+    ),
+    Kind.EXAM: KindShape(
+        takes=frozenset({"exam_type", "count"}), needs=("exam_type",), count=(1, 250), unit="questions"
+    ),
+    Kind.VOCABULARY_DRILL: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="words"),
+    Kind.GRAMMAR_EXERCISE: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="exercises"),
+    Kind.CULTURAL_CONTENT: KindShape(takes=_LANGUAGE_FIELDS),
+    Kind.PRONUNCIATION_DRILL: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items"),
+    Kind.CONVERSATION_PRACTICE: KindShape(takes=_COUNTED_LANGUAGE, count=(2, 50), unit="turns"),
+    Kind.PERSONALIZED_EXERCISE: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items", scope=Scope.PERSONAL),
+}
+# Limits of the caller's texts, counted as sent (pregen.domain.text).
+TEXT_LIMITS = {"subject": 80, "topic": 120, "grade": 20, "language": 40, "native_language": 40, "focus": 120}
+
+
+def _takers(field: str) -> str:
+    kinds = [kind for kind, shape in KIND_SHAPES.items() if field in shape.takes]
+    if set(kinds) == LANGUAGE_KINDS:
+        return "the language-learning kinds"
+    return ", ".join(kind.value for kind in kinds)
 
 
 class ContentRequest(BaseModel):
-    """What a learner asks for. Equivalent requests normalise to the same fields and so to one cache key."""
+    """What a learner asks for. Equivalent requests normalise to the same fields and so to one cache key.
+    Which fields each kind takes and needs, and how many items it may count, depend on the kind."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     kind: Kind
-    subject: str = Field(min_length=1, max_length=80)
-    topic: str | None = Field(default=None, max_length=120, description="topic or skill")
-    grade: str | None = Field(default=None, max_length=20, description="grade or level, e.g. 10 or B1")
+    subject: str = plain_field(TEXT_LIMITS["subject"], blank=False)
+    topic: str | None = plain_field(TEXT_LIMITS["topic"], default=None, description="topic or skill")
+    grade: str | None = plain_field(TEXT_LIMITS["grade"], default=None, description="grade or level, e.g. 10 or B1")
     learning_style: LearningStyle | None = None
     question_type: QuestionType | None = None
     exam_type: ExamType | None = None
@@ -135,15 +170,21 @@ class ContentRequest(BaseModel):
     scope: Scope = Scope.SHARED
     # Language-learning kinds only. Optional and omitted from the key when unset, so every request that was
     # valid before these fields existed keeps its cache key.
-    language: str | None = Field(default=None, max_length=40, description="the language being learned, e.g. spanish")
-    native_language: str | None = Field(default=None, max_length=40, description="the learner's own language")
-    focus: str | None = Field(default=None, max_length=120, description="focus area, e.g. past tense or food")
+    language: str | None = plain_field(
+        TEXT_LIMITS["language"], default=None, description="the language being learned, e.g. spanish"
+    )
+    native_language: str | None = plain_field(
+        TEXT_LIMITS["native_language"], default=None, description="the learner's own language"
+    )
+    focus: str | None = plain_field(
+        TEXT_LIMITS["focus"], default=None, description="focus area, e.g. past tense or food"
+    )
 
-    @field_validator("subject", "topic", "grade", "language", "native_language", "focus", mode="before")
+    @field_validator(*TEXT_LIMITS, mode="before")
     @classmethod
-    def _normalise(cls, value: Any) -> Any:
+    def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            _reject_control_characters(value)
+            check_plain(value, TEXT_LIMITS[str(info.field_name)])
             return normalise_text(value) or None
         return value
 
@@ -151,69 +192,57 @@ class ContentRequest(BaseModel):
     def _fit_kind(self) -> Self:
         if not self.subject:
             raise ValueError("subject must not be blank")
-        problems = self._kind_problems() + self._language_problems() + self._question_set_size_problems()
+        problems = self._shape_problems()
         if problems:
             raise ValueError("; ".join(problems))
-        self._fill_kind_defaults()
-        self._fill_language_defaults()
+        self._fill_defaults()
         return self
 
-    def _kind_problems(self) -> list[str]:
-        """Fields that the kind needs but lacks, or carries but does not take."""
-        kind = self.kind
-        rules = (
-            (kind is Kind.QUESTION_SET and self.question_type is None, "question_set needs question_type"),
-            (kind is Kind.EXAM and self.exam_type is None, "exam needs exam_type"),
-            (
-                kind is not Kind.QUESTION_SET and self.question_type is not None,
-                "question_type applies only to question_set",
-            ),
-            (kind is not Kind.EXAM and self.exam_type is not None, "exam_type applies only to exam"),
-            (kind is not Kind.LESSON and self.lesson_number is not None, "lesson_number applies only to lesson"),
-            (kind is Kind.LESSON and self.count is not None, "count does not apply to lesson"),
-        )
-        return [message for broken, message in rules if broken]
-
-    def _question_set_size_problems(self) -> list[str]:
-        if self.kind is Kind.QUESTION_SET and self.count is not None and self.count > 50:
-            return ["a question_set holds at most 50 questions"]
-        return []
-
-    def _fill_kind_defaults(self) -> None:
-        # Fill the defaults in so "count omitted" and "count=5" are the same request and the same key.
-        if self.kind is Kind.QUESTION_SET and self.count is None:
-            object.__setattr__(self, "count", DEFAULT_QUESTION_SET_SIZE)
-        if self.kind is Kind.EXAM and self.count is None and self.exam_type is not None:
-            object.__setattr__(self, "count", DEFAULT_EXAM_QUESTIONS[self.exam_type])
-
-    def _language_problems(self) -> list[str]:
-        """The language-learning kinds' rules; other kinds must not carry their fields."""
-        problems: list[str] = []
-        if self.kind not in LANGUAGE_KINDS:
-            extra = [name for name in ("language", "native_language", "focus") if getattr(self, name) is not None]
-            if extra:
-                problems.append(f"{', '.join(extra)} apply only to the language-learning kinds")
-            return problems
-        if self.kind is Kind.CULTURAL_CONTENT and self.count is not None:
-            problems.append("count does not apply to cultural_content")
-        if self.count is not None and self.count > 50:
-            problems.append(f"a {self.kind.value} holds at most 50 items")
-        if self.kind is Kind.CONVERSATION_PRACTICE and self.count is not None and self.count < 2:
-            problems.append("a conversation_practice needs at least 2 turns")
+    def _shape_problems(self) -> list[str]:
+        """Fields the kind needs but lacks, carries but does not take, a count out of its bounds, a wrong scope."""
+        kind, shape = self.kind, KIND_SHAPES[self.kind]
+        problems = [f"{kind.value} needs {name}" for name in shape.needs if getattr(self, name) is None]
+        stray = sorted(n for n in type(self).model_fields if n not in shape.fields() and getattr(self, n) is not None)
+        language = [n for n in stray if n in _LANGUAGE_FIELDS]
+        if language:
+            problems.append(f"{', '.join(language)} apply only to {_takers(language[0])}")
+        for name in stray:
+            if name == "count":
+                problems.append(f"count does not apply to {kind.value}")
+            elif name not in _LANGUAGE_FIELDS:
+                problems.append(f"{name} applies only to {_takers(name)}")
+        if shape.count is not None and self.count is not None:
+            low, high = shape.count
+            if self.count > high:
+                problems.append(f"a {kind.value} holds at most {high} {shape.unit}")
+            if self.count < low:
+                problems.append(f"a {kind.value} needs at least {low} {shape.unit}")
         explicit_scope = "scope" in self.model_fields_set
-        if self.kind is Kind.PERSONALIZED_EXERCISE and explicit_scope and self.scope is not Scope.PERSONAL:
-            problems.append("personalized_exercise is always personal scope")
+        if shape.scope is not None and explicit_scope and self.scope is not shape.scope:
+            problems.append(f"{kind.value} is always {shape.scope.value} scope")
         return problems
 
-    def _fill_language_defaults(self) -> None:
-        if self.kind in DEFAULT_ITEM_COUNTS and self.count is None:
-            object.__setattr__(self, "count", DEFAULT_ITEM_COUNTS[self.kind])
-        if self.kind is Kind.PERSONALIZED_EXERCISE:
-            object.__setattr__(self, "scope", Scope.PERSONAL)  # made for one learner: never shared
+    def _fill_defaults(self) -> None:
+        # Fill the defaults in so "count omitted" and "count=5" are the same request and the same key.
+        if self.count is None:
+            default = _default_count(self)
+            if default is not None:
+                object.__setattr__(self, "count", default)
+        shape = KIND_SHAPES[self.kind]
+        if shape.scope is not None:
+            object.__setattr__(self, "scope", shape.scope)  # e.g. made for one learner: never shared
 
     def canonical(self) -> dict[str, Any]:
         """The normalised request as plain data, without empty fields: the input of the cache key."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def _default_count(request: ContentRequest) -> int | None:
+    if request.kind is Kind.QUESTION_SET:
+        return DEFAULT_QUESTION_SET_SIZE
+    if request.kind is Kind.EXAM and request.exam_type is not None:
+        return DEFAULT_EXAM_QUESTIONS[request.exam_type]
+    return DEFAULT_ITEM_COUNTS.get(request.kind)
 
 
 class Caller(BaseModel):

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.errors import InvalidRequest
-from pregen.domain.models import ContentRequest, Kind, QuestionType, normalise_text
+from pregen.domain.models import ContentRequest, Kind, QuestionType
+from pregen.domain.text import normalise_text
 
 _ID = r"^[a-z0-9_]{1,40}$"
 

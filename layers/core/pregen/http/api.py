@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel, ValidationError
 
 from pregen.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, RateLimited
@@ -17,7 +20,10 @@ from pregen.domain.models import Caller, Role
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 _ROLE_RANK = {Role.STUDENT: 0, Role.TEACHER: 1, Role.ADMIN: 2}
 
@@ -38,6 +44,12 @@ def error_response(
         body=json.dumps(body, default=str),
         headers=headers,
     )
+
+
+def answer(description: str, model: Any = None) -> OpenAPIResponse:
+    """A route's documented answer: its body is ``model`` (a presenter's TypedDict), or any JSON object."""
+    body: Any = {"model": model} if model is not None else {"schema": {"type": "object"}}
+    return {"description": description, "content": {"application/json": body}}
 
 
 def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -89,6 +101,8 @@ def _validation_details(errors: Any) -> list[dict[str, Any]]:
     return details
 
 
+_UNSUPPORTED = "the body must be JSON (Content-Type: application/json)"
+
 # The error table: each domain error's status and code. The message is the error's own text.
 ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     InvalidRequest: (HTTPStatus.BAD_REQUEST, "invalid_request"),
@@ -130,6 +144,9 @@ _HANDLERS: dict[type[Exception], Callable[[Any], Response[str]]] = {
     ValidationError: _invalid,
     UnauthorizedError: lambda exc: error_response(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc.msg)),
     RateLimited: _rate_limited,
+    RequestUnsupportedContentType: lambda _: error_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", _UNSUPPORTED
+    ),
     json.JSONDecodeError: lambda _: error_response(
         HTTPStatus.BAD_REQUEST, "invalid_json", "the body is not valid JSON"
     ),
@@ -141,9 +158,59 @@ def _from_table(status: HTTPStatus, code: str) -> Callable[[Exception], Response
     return lambda exc: error_response(status, code, str(exc))
 
 
+_JSON = "application/json"
+_FORMS = ("multipart/", "application/x-www-form-urlencoded")
+
+
+def _not_json(event: Mapping[str, Any]) -> bool:
+    """A body sent as something other than JSON. Powertools would parse forms itself (and a multipart type
+    without its boundary raises a bare ValueError inside its validation, before any middleware of ours runs)."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").strip().lower()
+    if not content_type or content_type.startswith(_JSON):
+        return False
+    return bool(event.get("body")) or content_type.startswith(_FORMS)
+
+
+def _array_body(event: Mapping[str, Any]) -> bool:
+    """A JSON array as the whole body. Every body this API takes is an object (or nothing), and Powertools'
+    validation would quietly take an array's first element in its place."""
+    body = event.get("body")
+    return isinstance(body, str) and not event.get("isBase64Encoded") and body.lstrip().startswith("[")
+
+
+def _refusal(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status.value,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver, refusing a body that is not JSON (415) or not a JSON object (400) before
+    Powertools parses it: its validation runs before any middleware of ours could."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if _not_json(event):
+            return _refusal(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", _UNSUPPORTED)
+        if _array_body(event):
+            return _refusal(HTTPStatus.BAD_REQUEST, "invalid_request", "the body must be a JSON object")
+        return super().resolve(event, context)
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON body's integer as JSON has it: not true/false, not a string of digits (pydantic's lax mode would
+    take both, while the document says integer). Query parameters, always strings, do not use this."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
 def build_resolver() -> APIGatewayHttpResolver:
     """A resolver with request validation (and so an OpenAPI document) and the error table's mapping."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = Resolver(enable_validation=True)
     for error, (status, code) in ERRORS.items():
         app.exception_handler(error)(_from_table(status, code))
     for error, handler in _HANDLERS.items():

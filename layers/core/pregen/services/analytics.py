@@ -38,6 +38,8 @@ def window(from_day: str | None, to_day: str | None, today: dt.date) -> list[str
         start = dt.date.fromisoformat(from_day) if from_day else end - dt.timedelta(days=6)
     except ValueError as exc:
         raise InvalidRequest("from and to must be dates as YYYY-MM-DD") from exc
+    except OverflowError as exc:  # to=0001-01-03 alone: its default start would fall before year 1
+        raise InvalidRequest("the window would start before 0001-01-01; give from") from exc
     if start > end:
         raise InvalidRequest("from must not be after to")
     days = (end - start).days + 1

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pregen.domain.models import Caller, Priority, Role, normalise_text
+from pregen.domain.models import Caller, Priority, Role
 from pregen.domain.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
+from pregen.domain.text import check_plain, normalise_text, plain_field
 from pregen.services.content import pregenerate
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from pregen.services.content import ServeDeps
 
 PREDICTION_CALLER = Caller(sub="pregen-prediction", role=Role.ADMIN)
+_LIMITS = {"subject": 80, "grade": 20, "next_skill": 120}
 
 
 class Place(BaseModel):
@@ -33,13 +35,13 @@ class Place(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     step: Step
-    skill: str = Field(min_length=1, max_length=120)
+    skill: str = plain_field(120, blank=False)
 
-    @field_validator("skill")
+    @field_validator("skill", mode="before")
     @classmethod
-    def _skill(cls, value: str) -> str:
-        if not normalise_text(value):
-            raise ValueError("skill must not be blank")
+    def _skill(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            check_plain(value, 120, blank=False)
         return value
 
 
@@ -48,8 +50,8 @@ class NavigationEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    subject: str = Field(min_length=1, max_length=80)
-    grade: str | None = Field(default=None, max_length=20, description="used when the token carries no grade")
+    subject: str = plain_field(80, blank=False)
+    grade: str | None = plain_field(20, default=None, description="used when the token carries no grade")
     origin: Place | None = Field(default=None, alias="from")
     to: Place
     path: list[Step] = Field(
@@ -57,9 +59,16 @@ class NavigationEvent(BaseModel):
         max_length=20,
         description="steps visited in from.skill this session before from (the app keeps them); counts reaches",
     )
-    next_skill: str | None = Field(
-        default=None, max_length=120, description="the skill after to.skill in the app's curriculum"
+    next_skill: str | None = plain_field(
+        120, default=None, description="the skill after to.skill in the app's curriculum"
     )
+
+    @field_validator("subject", "grade", "next_skill", mode="before")
+    @classmethod
+    def _plain(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            check_plain(value, _LIMITS[str(info.field_name)], blank=info.field_name != "subject")
+        return value
 
     @model_validator(mode="after")
     def _subject(self) -> NavigationEvent:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 
-TASKS = ("queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all")
+Task = Literal["queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all"]
+TASKS: tuple[str, ...] = get_args(Task)
 
 
 class ScheduleEvent(BaseModel):
