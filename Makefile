@@ -12,12 +12,13 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-load clean
+.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-load fuzz clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
 	@echo "make test   - lint, types, template checks and all tests"
 	@echo "make bench  - benchmarks (results in docs/BENCHMARKS.md)"
+	@echo "make fuzz   - schemathesis over the local stack, five times deeper than make test"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +93,10 @@ bench-faults: $(VENV)/.installed
 
 bench-load: $(VENV)/.installed
 	$(BIN)/python -m bench.load --write
+
+# The fuzzing of tests/e2e/test_bad_input.py, five times deeper than in `make test` (docs/RELIABILITY.md).
+fuzz: $(VENV)/.installed
+	PREGEN_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_bad_input.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .mypy_cache .ruff_cache

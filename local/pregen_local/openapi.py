@@ -15,6 +15,7 @@ import importlib
 import json
 from typing import Any
 
+from pregen.domain.models import KIND_SHAPES, Kind
 from pregen_local.template import ROOT, Template
 
 DOC = ROOT / "docs" / "openapi.json"
@@ -24,8 +25,23 @@ ERRORS = {
     "400": "The request is not valid (query, path or body); details say which part.",
     "401": "No valid bearer token (the JWT authorizer, or a token without a subject).",
     "403": "The caller's role may not do this.",
-    "404": "No such resource, or it belongs to another learner.",
-    "429": "Throttled (API Gateway's route or account limits).",
+    "404": "No such resource, or it belongs to another learner; also API Gateway's answer to a method or route "
+    "the API does not have.",
+    "429": "Throttled: API Gateway's route or account limits, or the caller's generation allowance "
+    "(Retry-After: seconds).",
+}
+# Routes that take a body answer a body that is not JSON with 415.
+UNSUPPORTED = "The body is not JSON (Content-Type must be application/json)."
+# Routes that enqueue a generation or record a vote answer 409 when a race for the same item outlasts its retries.
+CONFLICT = "The item kept changing while it was being written; the request may be sent again."
+_CONFLICTS = {
+    ("get", "/v1/content"),
+    ("post", "/v1/pregenerate"),
+    ("post", "/v1/warm"),
+    ("post", "/v1/events/navigation"),
+    ("post", "/v1/content/{content_id}/regenerate"),
+    ("post", "/v1/content/{content_id}/votes"),
+    ("post", "/v1/exams/{exam}/claim"),
 }
 
 _ERROR_SCHEMA = {
@@ -80,20 +96,113 @@ def document(template: Template | None = None) -> dict[str, Any]:
     components["securitySchemes"] = {"LearnerJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     merged["security"] = [{"LearnerJwt": []}]
     components["schemas"]["GatewayError"] = _GATEWAY_ERROR_SCHEMA
+    _content_requests(merged)
+    for path, operations in merged["paths"].items():
+        for method, operation in operations.items():
+            _errors(operation, (method, path) in _CONFLICTS)
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter["schema"])
+    return merged
+
+
+def _errors(operation: dict[str, Any], conflicts: bool) -> None:
+    """The error answers of one operation, with their bodies: ours (pregen.http.api) or API Gateway's."""
     ours = {"$ref": "#/components/schemas/Error"}
     gateway = {"$ref": "#/components/schemas/GatewayError"}
-    bodies = {"400": ours, "401": {"anyOf": [gateway, ours]}, "403": ours, "404": {"anyOf": [ours, gateway]}}
-    for operations in merged["paths"].values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            # Powertools answers a failed validation with 422 by default; ours (pregen.http.api) answer 400.
-            responses.pop("422", None)
-            for status, description in ERRORS.items():
-                schema = bodies.get(status, gateway)
-                responses.setdefault(
-                    status, {"description": description, "content": {"application/json": {"schema": schema}}}
-                )
-    return merged
+    either = {"anyOf": [ours, gateway]}
+    bodies = {"400": ours, "401": either, "403": ours, "404": either, "429": either}
+    responses = operation.setdefault("responses", {})
+    # Powertools answers a failed validation with 422 by default; ours (pregen.http.api) answer 400.
+    responses.pop("422", None)
+    errors = dict(ERRORS)
+    if "requestBody" in operation:
+        errors["415"] = UNSUPPORTED
+    if conflicts:
+        errors["409"] = CONFLICT
+    for status, description in errors.items():
+        answer: dict[str, Any] = {
+            "description": description,
+            "content": {"application/json": {"schema": bodies.get(status, ours)}},
+        }
+        if status == "429":
+            answer["headers"] = {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}
+        responses.setdefault(status, answer)
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query or path parameter is never JSON null: drop the null branch pydantic gives an optional field."""
+    branches = schema.get("anyOf")
+    if not branches:
+        return schema
+    kept = [b for b in branches if b.get("type") != "null"]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
+def _variant_name(kind: Kind) -> str:
+    return "".join(part.title() for part in kind.value.split("_")) + "Request"
+
+
+def _kind_variant(base: dict[str, Any], kind: Kind, *, query: bool) -> dict[str, Any]:
+    """One kind's request: only the fields it takes (pregen.domain.models.KIND_SHAPES), those it needs required,
+    its count bounds and scope. A query cannot carry null, and ignores parameters it does not know, so the query
+    form names the fields the kind refuses instead of refusing every other name."""
+    shape = KIND_SHAPES[kind]
+    properties: dict[str, Any] = {}
+    for name, schema in base["properties"].items():
+        if name not in shape.fields():
+            if query:
+                properties[name] = False
+            continue
+        properties[name] = _without_null(schema) if query or name in shape.needs else schema
+    properties["kind"] = {"type": "string", "const": kind.value}
+    if shape.count is not None:
+        low, high = shape.count
+        count = {"type": "integer", "minimum": low, "maximum": high, "description": f"how many {shape.unit}"}
+        properties["count"] = count if query else {"anyOf": [count, {"type": "null"}]}
+    if shape.scope is not None:
+        properties["scope"] = {"type": "string", "const": shape.scope.value, "description": "always this scope"}
+    variant: dict[str, Any] = {
+        "type": "object",
+        "title": _variant_name(kind),
+        "properties": properties,
+        "required": ["kind", "subject", *shape.needs],
+    }
+    if not query:
+        variant["additionalProperties"] = False
+    return variant
+
+
+def _content_requests(document: dict[str, Any]) -> None:
+    """Make ContentRequest a union discriminated by ``kind``, in the body (POST /v1/pregenerate) and in the query
+    of GET /v1/content, where Powertools lists the model's fields as separate parameters that cannot say which
+    fields go together."""
+    schemas = document["components"]["schemas"]
+    base = schemas["ContentRequest"]
+    union = {
+        "description": base["description"],
+        "oneOf": [{"$ref": f"#/components/schemas/{_variant_name(kind)}"} for kind in KIND_SHAPES],
+        "discriminator": {
+            "propertyName": "kind",
+            "mapping": {kind.value: f"#/components/schemas/{_variant_name(kind)}" for kind in KIND_SHAPES},
+        },
+    }
+    for kind in KIND_SHAPES:
+        schemas[_variant_name(kind)] = _kind_variant(base, kind, query=False)
+    schemas["ContentRequest"] = union
+    operation = document["paths"]["/v1/content"]["get"]
+    operation["parameters"] = [
+        {
+            "name": "request",
+            "in": "query",
+            "required": True,
+            "style": "form",
+            "explode": True,
+            "description": "The request's fields as query parameters (kind=lesson&subject=...). Which fields a kind "
+            "takes is the same as in ContentRequest; parameters the API does not know are ignored.",
+            "schema": {"oneOf": [_kind_variant(base, kind, query=True) for kind in KIND_SHAPES]},
+        }
+    ]
 
 
 def page() -> tuple[int, str, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import threading
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
+import jsonschema
 import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
@@ -129,10 +131,32 @@ def api_event(
     return event
 
 
+@functools.cache
+def _document() -> dict[str, Any]:
+    from pregen_local import openapi
+
+    return openapi.document()
+
+
+def assert_documented(route_key: str, status: int, body: Any) -> None:
+    """The answer is one the OpenAPI document declares for the route, and its body has the declared schema: every
+    integration test that calls an API function checks the contract it relies on."""
+    method, path = route_key.split(" ", 1)
+    document = _document()
+    responses = document["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{route_key} answered {status}, which the document does not declare"
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, f"{route_key} {status}: the body does not match the document: {errors[:5]}"
+
+
 def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     response = module.lambda_handler(event, LambdaContext(function_name="test", timeout_s=30))
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     body = json.loads(response["body"]) if response.get("body") else None
+    if "routeKey" in event:
+        assert_documented(event["routeKey"], response["statusCode"], body)
     return response["statusCode"], headers, body
 
 

@@ -1,8 +1,15 @@
-"""How content and jobs look on the wire: the one place that shapes response bodies."""
+"""How content and jobs look on the wire: the one place that shapes response bodies.
+
+Each body is a TypedDict: mypy checks that a presenter builds exactly its keys, and the routes name it as their
+answer's model, so the OpenAPI document (pregen_local.openapi) states the same shape. No runtime cost: a TypedDict
+is a plain dict.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
+
+from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
 
 if TYPE_CHECKING:
     from pregen.domain.inventory import ExamRecord, ExamSlot
@@ -16,7 +23,169 @@ if TYPE_CHECKING:
     from pregen.services.warming import WarmReport
 
 
-def content_body(content: StoredContent) -> dict[str, Any]:
+class ContentBody(TypedDict):
+    key: str
+    content_id: str | None  # the served version: what learners vote on
+    kind: str
+    content: dict[str, Any]
+    meta: dict[str, Any]
+    created_at: int
+    expires_at: int
+
+
+class JobBody(TypedDict):
+    job_id: str
+    status: str
+    key: str
+    kind: str
+    lane: str
+    priority: int
+    attempts: int
+    reason: str | None
+    created_at: int
+    updated_at: int
+    correlation_id: str | None
+    content: NotRequired[ContentBody]  # once it is ready
+
+
+class AcceptedJobBody(TypedDict):
+    """A 202's body: the job that makes the content (``joined``: it was already in flight for this key)."""
+
+    job_id: str
+    status: str
+    key: str
+    joined: bool
+
+
+class Votes(TypedDict):
+    up: int
+    down: int
+    net: int
+
+
+class ApprovalVotes(Votes):
+    approval: float
+
+
+class VersionBody(TypedDict):
+    content_id: str
+    status: str
+    served: bool
+    votes: ApprovalVotes
+    usage_count: int
+    validation_score: NotRequired[float | None]
+    estimated_minutes: NotRequired[float | None]
+    latency_ms: NotRequired[float | None]
+    tokens: NotRequired[int | None]
+    model: NotRequired[str | None]
+    generator: NotRequired[str | None]
+    cost_usd: NotRequired[float | None]
+    regenerate_of: str | None
+    regeneration_requested: bool
+    created_at: int
+    expires_at: int
+
+
+class VersionsBody(TypedDict):
+    key: str
+    versions: list[VersionBody]
+
+
+class VoteResultBody(TypedDict):
+    content_id: str
+    vote: str
+    changed: bool
+    status: str
+    votes: Votes
+    approved_now: bool
+    served_version: str | None
+    regeneration_job_id: str | None
+
+
+class ExamSlotBody(TypedDict):
+    exam_id: str
+    exam_type: str
+    program: str
+    status: str
+    sections_done: int
+    sections_total: int
+    lane: str
+    created_at: int
+    expires_at: int
+    reason: NotRequired[str]
+
+
+class ExamBody(TypedDict):
+    exam_id: str
+    exam_type: str
+    program: str
+    status: str
+    claimed_at: int | None
+    expires_at: int
+    meta: dict[str, Any]
+    exam: dict[str, Any]
+
+
+class ExamWaitingBody(TypedDict):
+    """A claim that found nothing ready: the exam being generated for the learner, and when to ask again."""
+
+    status: Literal["generating"]
+    exam_type: str
+    job: ExamSlotBody | None
+    retry_after: int
+
+
+class InventoryBody(TypedDict):
+    exam_type: str
+    target: int
+    ready: int
+    generating: int
+    claimed: int
+    failed: int
+    exams: list[ExamSlotBody]
+
+
+class EnqueuedBody(TypedDict):
+    key: str
+    status: Literal["queued", "in_flight", "cached"]
+    job_id: str | None
+
+
+class PregenerateBody(TypedDict):
+    priority: int
+    results: list[EnqueuedBody]
+
+
+class WarmBody(TypedDict):
+    grade: str
+    subjects: list[str]
+    requested: int
+    queued: int
+    in_flight: int
+    cached: int
+    source: str
+    job_ids: list[str]
+
+
+class PreloadBody(TypedDict):
+    target: str
+    probability: float
+    confidence: float
+    source: str
+    items: int
+    queued: int
+    in_flight: int
+    cached: int
+    skipped: NotRequired[str]
+
+
+class NavigationBody(TypedDict):
+    recorded: str | None
+    grade: str | None
+    preloads: list[PreloadBody]
+
+
+def content_body(content: StoredContent) -> ContentBody:
     return {
         "key": content.key,
         "content_id": content.meta.get("version_id"),  # the served version: what learners vote on
@@ -28,8 +197,8 @@ def content_body(content: StoredContent) -> dict[str, Any]:
     }
 
 
-def job_body(job: Job, content: StoredContent | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def job_body(job: Job, content: StoredContent | None = None) -> JobBody:
+    body: JobBody = {
         "job_id": job.job_id,
         "status": job.status.value,
         "key": job.key,
@@ -51,9 +220,9 @@ def job_location(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def version_body(version: Version, key_hits: int) -> dict[str, Any]:
+def version_body(version: Version, key_hits: int) -> VersionBody:
     """One version of a key as the library lists it: votes, status, usage and its figures, never its body."""
-    return {
+    body = {
         "content_id": version.version_id,
         "status": version.status.value,
         "served": version.is_best,
@@ -70,13 +239,14 @@ def version_body(version: Version, key_hits: int) -> dict[str, Any]:
         "created_at": int(version.created_at),
         "expires_at": int(version.expires_at),
     }
+    return cast("VersionBody", body)  # the figures' keys are the adapter's (adapters/library.py _FIGURES)
 
 
 # -- exams --------------------------------------------------------------------------------------------------------
 
 
-def exam_slot_body(slot: ExamSlot) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def exam_slot_body(slot: ExamSlot) -> ExamSlotBody:
+    body: ExamSlotBody = {
         "exam_id": slot.exam_id,
         "exam_type": slot.exam_type,
         "program": slot.program,
@@ -92,7 +262,7 @@ def exam_slot_body(slot: ExamSlot) -> dict[str, Any]:
     return body
 
 
-def exam_body(exam: ExamRecord) -> dict[str, Any]:
+def exam_body(exam: ExamRecord) -> ExamBody:
     return {
         "exam_id": exam.exam_id,
         "exam_type": exam.exam_type,
@@ -105,7 +275,7 @@ def exam_body(exam: ExamRecord) -> dict[str, Any]:
     }
 
 
-def inventory_body(view: InventoryView) -> dict[str, Any]:
+def inventory_body(view: InventoryView) -> InventoryBody:
     return {
         "exam_type": view.exam_type,
         "target": view.target,
@@ -125,24 +295,34 @@ def inventory_location(exam_type: str) -> str:
     return f"/v1/exams/{exam_type}/inventory"
 
 
-def pregenerate_body(priority: int, results: list[Enqueued]) -> dict[str, Any]:
+def pregenerate_body(priority: int, results: list[Enqueued]) -> PregenerateBody:
     return {"priority": priority, "results": [{"key": r.key, "status": r.status, "job_id": r.job_id} for r in results]}
 
 
-def warm_body(report: WarmReport, source: str) -> dict[str, Any]:
+def warm_body(report: WarmReport, source: str) -> WarmBody:
     # The job ids let a client (or `pregen warm`) follow what this warm queued.
-    return {**report.as_dict(), "source": source, "job_ids": report.job_ids}
+    return {
+        "grade": report.grade,
+        "subjects": report.subjects,
+        "requested": report.requested,
+        "queued": report.queued,
+        "in_flight": report.in_flight,
+        "cached": report.cached,
+        "source": source,
+        "job_ids": report.job_ids,
+    }
 
 
-def navigation_body(outcome: NavigationOutcome, grade: str | None) -> dict[str, Any]:
-    return {"recorded": outcome.recorded, "grade": grade, "preloads": [p.as_dict() for p in outcome.preloads]}
+def navigation_body(outcome: NavigationOutcome, grade: str | None) -> NavigationBody:
+    preloads = [cast("PreloadBody", p.as_dict()) for p in outcome.preloads]  # rounded floats, unset keys left out
+    return {"recorded": outcome.recorded, "grade": grade, "preloads": preloads}
 
 
-def versions_body(key: str, versions: list[Version], key_hits: int) -> dict[str, Any]:
+def versions_body(key: str, versions: list[Version], key_hits: int) -> VersionsBody:
     return {"key": key, "versions": [version_body(v, key_hits) for v in versions]}
 
 
-def vote_body(content_id: str, outcome: VoteOutcome) -> dict[str, Any]:
+def vote_body(content_id: str, outcome: VoteOutcome) -> VoteResultBody:
     return {
         "content_id": content_id,
         "vote": outcome.vote,
@@ -155,13 +335,11 @@ def vote_body(content_id: str, outcome: VoteOutcome) -> dict[str, Any]:
     }
 
 
-def accepted_job_body(job: Job, joined: bool) -> dict[str, Any]:
-    """A 202's body: the job that makes the content (``joined``: it was already in flight for this key)."""
+def accepted_job_body(job: Job, joined: bool) -> AcceptedJobBody:
     return {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
 
 
-def exam_waiting_body(exam_type: str, slot: ExamSlot | None, retry_after_seconds: int) -> dict[str, Any]:
-    """A claim that found nothing ready: the exam being generated for the learner, and when to ask again."""
+def exam_waiting_body(exam_type: str, slot: ExamSlot | None, retry_after_seconds: int) -> ExamWaitingBody:
     return {
         "status": "generating",
         "exam_type": exam_type,
