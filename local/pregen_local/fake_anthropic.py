@@ -54,6 +54,7 @@ from pydantic import ValidationError
 
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.models import ContentRequest
+from pregen_local import schema_follower
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -311,8 +312,11 @@ class FakeAnthropic:
         latency_s: float = 0.0,
         require_api_key: bool = True,
         answer_tokens: Callable[[ContentRequest], int] | None = None,
+        follow: Literal["prompt", "schema"] = "prompt",
     ) -> None:
         self.faults = faults or FaultRates()
+        # "schema": answer from the output schema alone, ignoring the prompt (pregen_local.schema_follower).
+        self.follow = follow
         # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
         # real answer to the request would have, and estimated usage reports at least that many output tokens.
         self.answer_tokens = answer_tokens
@@ -539,11 +543,19 @@ class FakeAnthropic:
     def _reply_text(self, reply: Reply, body: Mapping[str, Any]) -> str:
         if reply.content is not None:
             return reply.content
-        offline = self._offline.generate(content_request_from(body)).body
+        offline = self._answer_body(body)
         if reply.invalid:
             offline = {k: v for k, v in offline.items() if k != "title"}
         text = json.dumps(offline)
         return text[: len(text) // 2] if reply.truncate else text
+
+    def _answer_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if self.follow == "schema":
+            schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+            if not isinstance(schema, dict):
+                raise UnanswerableRequest("follow=schema: the request has no output_config.format.schema")
+            return schema_follower.answer(schema, self._offline)
+        return self._offline.generate(content_request_from(body)).body
 
     def _estimate_usage(self, body: Mapping[str, Any], answer: str) -> Usage:
         """About 4 characters a token. System blocks up to the last ``cache_control`` mark are the cached prefix:
@@ -665,6 +677,7 @@ def running_fake_anthropic(
     latency_s: float = 0.0,
     require_api_key: bool = True,
     answer_tokens: Callable[[ContentRequest], int] | None = None,
+    follow: Literal["prompt", "schema"] = "prompt",
 ) -> Iterator[FakeAnthropic]:
     """A started fake on ``host:port`` (port 0: an ephemeral one; read ``.base_url``), stopped on exit."""
     fake = FakeAnthropic(
@@ -674,6 +687,7 @@ def running_fake_anthropic(
         latency_s=latency_s,
         require_api_key=require_api_key,
         answer_tokens=answer_tokens,
+        follow=follow,
     )
     with fake:
         yield fake

@@ -277,11 +277,14 @@ def test_wrong_number_of_questions_is_re_asked(
     # When the generator generates
     generation = make_generator().generate(QUESTION_SET)
 
-    # Then the count was corrected on a second attempt, on the question-set model
+    # Then the count was corrected on a second attempt, on the question-set model: the request's schema says
+    # exactly 5, so the re-ask carries the schema's own error
     assert generation.attempts == 2
     assert len(generation.body["questions"]) == 5
     assert [r.model for r in fake.requests] == [MODELS[Kind.QUESTION_SET]] * 2
-    assert fake.requests[1].messages[2]["content"] == correction_prompt(["expected exactly 5 questions, got 3"])
+    assert fake.requests[1].messages[2]["content"] == correction_prompt(
+        ["questions: List should have at least 5 items after validation, not 3"]
+    )
 
 
 def test_refusal_fails_without_retry(fake: FakeAnthropic, make_generator: Callable[..., AnthropicGenerator]) -> None:

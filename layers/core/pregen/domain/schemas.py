@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from pregen.domain.errors import ContentInvalid
-from pregen.domain.models import ContentRequest, Kind, QuestionType
+from pregen.domain.models import ContentRequest, ExamType, Kind, QuestionType
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from pregen.domain.programs import SectionSpec
 
 
 class _Strict(BaseModel):
@@ -244,6 +247,93 @@ def _item_text(item: Any) -> str:
 
 def schema_for(kind: Kind) -> type[BaseModel]:
     return SCHEMAS[kind]
+
+
+# -- the schema sent to the model: the kind's, narrowed to one request ----------------------------------------------
+# The validator below stays the final word; these make a schema-following model's first answer valid wherever
+# JSON Schema can say what the validator checks: exact counts, the question type, the exam type, the language.
+# What it cannot say (a whole exam's total across its sections, an example that uses its term, no repeats) is
+# still checked afterwards and re-asked.
+
+QUESTION_CLASSES: dict[QuestionType, type[BaseModel]] = {
+    QuestionType.MULTIPLE_CHOICE: MultipleChoice,
+    QuestionType.TRUE_FALSE: TrueFalse,
+    QuestionType.NUMERIC: Numeric,
+    QuestionType.SHORT_ANSWER: ShortAnswer,
+    QuestionType.FILL_BLANK: FillBlank,
+}
+# The list a language kind's ``count`` counts, and its item's schema.
+COUNTED_LISTS: dict[Kind, tuple[str, type[BaseModel]]] = {
+    Kind.VOCABULARY_DRILL: ("items", VocabularyItem),
+    Kind.GRAMMAR_EXERCISE: ("exercises", GapExercise),
+    Kind.PRONUNCIATION_DRILL: ("items", PronunciationItem),
+    Kind.CONVERSATION_PRACTICE: ("turns", ConversationTurn),
+    Kind.PERSONALIZED_EXERCISE: ("exercises", PersonalExercise),
+}
+
+
+def _const(value: str) -> Any:
+    return Literal[value]  # a one-value Literal: the schema's "const"
+
+
+def _exactly(item: Any, count: int | None) -> tuple[Any, Any]:
+    return list[item], Field(min_length=count or 1, max_length=count) if count else Field(min_length=1)
+
+
+def answer_schema(request: ContentRequest) -> type[BaseModel]:
+    """The kind's schema with this request's constraints: what the model is sent as its output format."""
+    return _narrowed(request.kind, request.question_type, request.exam_type, request.count, request.language)
+
+
+@functools.lru_cache(maxsize=512)
+def _narrowed(
+    kind: Kind,
+    question_type: QuestionType | None,
+    exam_type: ExamType | None,
+    count: int | None,
+    language: str | None,
+) -> type[BaseModel]:
+    base = SCHEMAS[kind]
+    fields: dict[str, Any] = {}
+    if kind is Kind.QUESTION_SET and question_type is not None:
+        fields["question_type"] = (_const(question_type.value), ...)
+        fields["questions"] = _exactly(QUESTION_CLASSES[question_type], count)
+    if kind is Kind.EXAM and exam_type is not None:
+        fields["exam_type"] = (_const(exam_type.value), ...)
+    if kind in COUNTED_LISTS and count is not None:
+        name, item = COUNTED_LISTS[kind]
+        fields[name] = _exactly(item, count)
+    if language is not None and "language" in base.model_fields:
+        fields["language"] = (_const(language), ...)
+    if not fields:
+        return base
+    # Same name as the kind's schema: the model (and the fake provider) sees one title per kind.
+    return create_model(base.__name__, __base__=base, __module__=__name__, **fields)
+
+
+def section_schema(spec: SectionSpec) -> type[BaseModel]:
+    """An exam section's schema for one spec: its domain, its exact size, only its question types."""
+    return _section(spec.domain, spec.count, tuple(sorted(spec.question_types)))
+
+
+@functools.lru_cache(maxsize=256)
+def _section(domain: str, count: int, types: tuple[QuestionType, ...]) -> type[BaseModel]:
+    classes = tuple(QUESTION_CLASSES[t] for t in types)
+    question: Any = classes[0] if len(classes) == 1 else Annotated[_union(classes), Field(discriminator="type")]
+    return create_model(
+        "ExamSection",
+        __base__=ExamSection,
+        __module__=__name__,
+        domain=(_const(domain), ...),
+        questions=_exactly(question, count),
+    )
+
+
+def _union(classes: tuple[type[BaseModel], ...]) -> Any:
+    union: Any = classes[0]
+    for cls in classes[1:]:
+        union = union | cls
+    return union
 
 
 def _language_problems(request: ContentRequest, content: BaseModel) -> list[str]:

@@ -16,7 +16,7 @@ from pregen.adapters.generators.prompts import correction_prompt, system_blocks,
 from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
 from pregen.domain.models import Generation, Kind, TokenUsage
 from pregen.domain.records import BatchOutcome
-from pregen.domain.schemas import request_problems, schema_for
+from pregen.domain.schemas import answer_schema, request_problems
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -122,7 +122,7 @@ class AnthropicGenerator:
         return self.structured(
             model=self.model_for(request.kind),
             prompt=user_prompt(request, feedback),
-            schema=schema_for(request.kind),
+            schema=answer_schema(request),
             max_tokens=MAX_TOKENS[request.kind],
             problems=lambda parsed: request_problems(request, parsed),
             noun=("request", "content"),
@@ -219,7 +219,7 @@ class AnthropicGenerator:
                 "max_tokens": MAX_TOKENS[request.kind],
                 "system": system_blocks(ttl="1h", cached=self.cache_prompts),
                 "messages": [{"role": "user", "content": user_prompt(request)}],
-                "output_config": {"format": {"type": "json_schema", "schema": _schema(request.kind)}},
+                "output_config": {"format": {"type": "json_schema", "schema": _schema(request)}},
             },
         }
 
@@ -263,7 +263,7 @@ class AnthropicGenerator:
         if message.get("stop_reason") != "end_turn":
             return BatchOutcome(custom_id=custom_id, error=f"stop_reason {message.get('stop_reason')}", spent_usd=cost)
         try:
-            parsed = schema_for(request.kind).model_validate_json(_text(message))
+            parsed = answer_schema(request).model_validate_json(_text(message))
         except ValidationError as exc:
             return BatchOutcome(custom_id=custom_id, error=f"invalid: {exc.error_count()} errors", spent_usd=cost)
         problems = request_problems(request, parsed)
@@ -280,8 +280,10 @@ class AnthropicGenerator:
         return BatchOutcome(custom_id=custom_id, generation=generation, spent_usd=cost)
 
 
-def _schema(kind: Kind) -> dict[str, Any]:
-    schema: dict[str, Any] = anthropic.transform_schema(schema_for(kind).model_json_schema())
+def _schema(request: ContentRequest) -> dict[str, Any]:
+    """The request's output schema as ``messages.parse`` sends it (the SDK moves what structured outputs do not
+    support, such as exact list sizes, into descriptions)."""
+    schema: dict[str, Any] = anthropic.transform_schema(answer_schema(request).model_json_schema())
     return schema
 
 

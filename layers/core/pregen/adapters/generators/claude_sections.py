@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pregen.adapters.generators.prompts import section_prompt
 from pregen.domain.models import Kind
 from pregen.domain.programs import section_problems
-from pregen.domain.schemas import ExamSection
+from pregen.domain.schemas import section_schema
 
 if TYPE_CHECKING:
     from pregen.adapters.generators.claude import AnthropicGenerator
@@ -37,7 +37,7 @@ class ClaudeSectionWriter:
         return self.generator.structured(
             model=self.generator.model_for(Kind.EXAM),
             prompt=section_prompt(spec),
-            schema=ExamSection,
+            schema=section_schema(spec),
             max_tokens=SECTION_MAX_TOKENS,
             problems=lambda parsed: section_problems(spec, parsed.model_dump(mode="json")),
             noun=("section", "section"),

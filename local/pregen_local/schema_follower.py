@@ -1,0 +1,118 @@
+"""A model that reads only the output schema: the fake provider's ``follow="schema"`` mode.
+
+Real models follow the JSON schema of structured outputs by construction, and follow the prompt's prose only as
+well as they do. This answers from the schema alone, ignoring the prompt: the kind from the schema's title,
+constants (``const``) as given, and list sizes from the ``{maxItems: N, minItems: N}`` descriptions the SDK
+writes for constraints structured outputs do not support. Where the schema leaves a choice open it takes one a
+schema-following model could take (the first enum value, three items), and the offline generator writes the
+text. So a request constraint that is not in the schema is, as with a real model, a matter of luck.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pregen.domain.models import ContentRequest, Kind
+from pregen.domain.programs import SectionSpec
+
+if TYPE_CHECKING:
+    from pregen.adapters.generators.offline import OfflineGenerator
+
+# The schemas' titles (pregen.domain.schemas): one per kind, and the exam section.
+KINDS = {
+    "Lesson": Kind.LESSON,
+    "QuestionSet": Kind.QUESTION_SET,
+    "Exam": Kind.EXAM,
+    "VocabularyDrill": Kind.VOCABULARY_DRILL,
+    "GrammarExercise": Kind.GRAMMAR_EXERCISE,
+    "CulturalContent": Kind.CULTURAL_CONTENT,
+    "PronunciationDrill": Kind.PRONUNCIATION_DRILL,
+    "ConversationPractice": Kind.CONVERSATION_PRACTICE,
+    "PersonalizedExercise": Kind.PERSONALIZED_EXERCISE,
+}
+_LISTS = ("questions", "items", "exercises", "turns")
+_SIZE = re.compile(r"minItems: (\d+)")
+UNSTATED_COUNT = 3  # what the model writes when the schema does not say how many
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved: dict[str, Any] = schema.get("$defs", {}).get(ref.rsplit("/", 1)[1], {})
+        return resolved
+    return node
+
+
+def _const(schema: dict[str, Any], name: str) -> str | None:
+    """The property's const, else the first value of its enum (the first choice a model may make)."""
+    node = _resolve(schema, schema.get("properties", {}).get(name, {}))
+    for option in node.get("anyOf", [node]):
+        branch = _resolve(schema, option)
+        if "const" in branch:
+            return str(branch["const"])
+        if branch.get("enum"):
+            return str(branch["enum"][0])
+    return None
+
+
+def _size(schema: dict[str, Any]) -> int | None:
+    for name in _LISTS:
+        node = schema.get("properties", {}).get(name)
+        if node is not None:
+            found = _SIZE.search(str(node.get("description", "")))
+            return int(found.group(1)) if found else None
+    return None
+
+
+def _question_types(schema: dict[str, Any]) -> list[str]:
+    """The question types an exam section's schema allows, in the schema's order."""
+    items = schema.get("properties", {}).get("questions", {}).get("items", {})
+    branches = items.get("oneOf") or items.get("anyOf") or [items]
+    types = [_const(_resolve(schema, b), "type") for b in branches]
+    return [t for t in types if t]
+
+
+def request_of(schema: dict[str, Any]) -> ContentRequest:
+    """The ContentRequest a schema-following model answers: only what the schema says."""
+    kind = KINDS[str(schema.get("title"))]
+    count = _size(schema)
+    fields: dict[str, Any] = {"kind": kind, "subject": "the schema's subject"}
+    if kind is Kind.QUESTION_SET:
+        fields["question_type"] = _const(schema, "question_type")
+    if kind is Kind.EXAM:
+        fields["exam_type"] = _const(schema, "exam_type")
+    if kind not in (Kind.LESSON, Kind.CULTURAL_CONTENT, Kind.EXAM):
+        fields["count"] = count or UNSTATED_COUNT
+    language = _const(schema, "language")
+    if language and "language" in schema.get("properties", {}):
+        fields["language"] = language
+    return ContentRequest.model_validate(fields)
+
+
+def section_of(schema: dict[str, Any]) -> SectionSpec:
+    """The exam section a schema-following model writes: its domain, size and types from the schema."""
+    count = _size(schema) or UNSTATED_COUNT
+    types = _question_types(schema) or ["multiple_choice"]
+    mix = {t: count // len(types) for t in types}
+    mix[types[0]] += count - sum(mix.values())
+    return SectionSpec.model_validate(
+        {
+            "exam_id": "schema",
+            "program": "schema",
+            "exam_type": "practice",
+            "subject": "the schema's subject",
+            "index": 0,
+            "domain": _const(schema, "domain") or "General",
+            "count": count,
+            "offset": 0,
+            "question_types": {t: n for t, n in mix.items() if n},
+            "difficulty": {"medium": 1.0},
+        }
+    )
+
+
+def answer(schema: dict[str, Any], offline: OfflineGenerator) -> dict[str, Any]:
+    if schema.get("title") == "ExamSection":
+        return offline.generate_section(section_of(schema)).body
+    return offline.generate(request_of(schema)).body
