@@ -142,11 +142,13 @@ class CrashingGenerator:
         self.rng = rng
         self.crashes = 0
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         if self.rng.random() < self.rate:
             self.crashes += 1
             raise Crash
-        result: Generation = self.inner.generate(request)
+        result: Generation = self.inner.generate(request, feedback, max_calls=max_calls)
         return result
 
 

@@ -206,7 +206,9 @@ class FixedLatency:
         self.inner = OfflineGenerator()
         self.calls: Counter[str] = Counter()
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         self.calls[cache_key(request, LEARNER)] += 1
         return self.inner.generate(request)
 

@@ -66,6 +66,7 @@ def record_handler(record: JobRecord) -> str:
             worker_id=f"{_request_id()}:{record.messageId}",
             deps=deps,
             lane=lane,
+            receipt_handle=record.receiptHandle,
         )
     except Exception:
         metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)

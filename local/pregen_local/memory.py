@@ -138,6 +138,7 @@ class MemoryJobStore:
         reason: str | None = None,
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
+        next_attempt_at: float | None = None,
     ) -> None:
         """A job that is done stays done (``status <> done`` unless setting done)."""
         job = self.jobs.get(job_id)
@@ -148,7 +149,24 @@ class MemoryJobStore:
             update["reason"] = reason[:1000]
         if attempts is not None:
             update["attempts"] = attempts
+        if next_attempt_at is not None:
+            update["next_attempt_at"] = next_attempt_at
         self.jobs[job_id] = job.model_copy(update=update)
+
+    def record_attempt(
+        self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None
+    ) -> int:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 0
+        update = {
+            "model_calls": job.model_calls + calls,
+            "history": [*job.history, attempt],
+            "updated_at": now,
+            "next_attempt_at": next_attempt_at,
+        }
+        self.jobs[job_id] = job.model_copy(update=update)
+        return job.model_calls + calls
 
 
 @dataclass

@@ -27,7 +27,9 @@ class PricedGenerator:
 
         self.inner, self.model, self.cost = OfflineGenerator(), model, cost
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         body = self.inner.generate(request).body
         usage = TokenUsage(input_tokens=100, output_tokens=200)
         return Generation(body=body, generator="anthropic", model=self.model, usage=usage, cost_usd=self.cost)

@@ -35,7 +35,9 @@ class RecordingGenerator:
     feedback: list[str | None] = field(default_factory=list)
     inner: OfflineGenerator = field(default_factory=OfflineGenerator)
 
-    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         self.feedback.append(feedback)
         return self.inner.generate(request, feedback=feedback)
 

@@ -33,7 +33,9 @@ class ThrottledGenerator:
     calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         with self.lock:
             self.calls += 1
             throttled = self.calls <= self.throttle_times

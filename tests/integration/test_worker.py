@@ -38,7 +38,9 @@ class CountingGenerator:
     inner: OfflineGenerator = field(default_factory=OfflineGenerator)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def generate(self, request: ContentRequest) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         with self.lock:
             self.calls += 1
             failing = self.calls <= self.fail_times

@@ -62,7 +62,15 @@ class JobStore(Protocol):
         reason: str | None = None,
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
+        next_attempt_at: float | None = None,
     ) -> None: ...
+
+    def record_attempt(
+        self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None
+    ) -> int:
+        """Append one delivery's attempt to the job's history and add its model calls; returns the job's total
+        of model calls (0 when the job is gone). ``next_attempt_at`` is set, or cleared when None."""
+        ...
 
 
 class Counters(Protocol):
@@ -82,14 +90,21 @@ class Counters(Protocol):
 class JobQueue(Protocol):
     def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
 
+    def retry_in(self, lane: Lane, receipt_handle: str, seconds: int) -> None:
+        """The received message comes back after ``seconds`` (its visibility timeout), not the queue's default."""
+        ...
+
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]: ...
 
 
 class Generator(Protocol):
     name: str
 
-    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
-        """``feedback``: a regeneration's reason and down-vote comments, for the model to act on."""
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
+        """``feedback``: a regeneration's reason and down-vote comments, for the model to act on. ``max_calls``:
+        at most this many model calls (re-asks and retries included); a failure carries the calls it made."""
         ...
 
 

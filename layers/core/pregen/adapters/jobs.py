@@ -46,6 +46,7 @@ class DynamoJobStore:
         reason: str | None = None,
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
+        next_attempt_at: float | None = None,
     ) -> None:
         """Move a job on. A job that is done stays done: a late failure of a duplicate delivery cannot undo it."""
         names = {"#status": "status"}
@@ -60,6 +61,9 @@ class DynamoJobStore:
         if meta is not None:
             sets.append("meta = :meta")
             values[":meta"] = meta
+        if next_attempt_at is not None:
+            sets.append("next_attempt_at = :next")
+            values[":next"] = next_attempt_at
         condition = "attribute_exists(pk)"
         if status is not JobStatus.DONE:
             condition += " AND #status <> :done"
@@ -73,3 +77,30 @@ class DynamoJobStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),
         )
+
+    def record_attempt(
+        self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None
+    ) -> int:
+        """One UpdateItem: ADD the calls, append the attempt (the history stays short: a job makes at most the cap
+        of model calls, and each delivery one entry), set or clear ``next_attempt_at``."""
+        values: dict[str, Any] = {":calls": calls, ":one": [attempt], ":none": [], ":now": now}
+        update = (
+            "ADD model_calls :calls SET history = list_append(if_not_exists(history, :none), :one), updated_at = :now"
+        )
+        if next_attempt_at is None:
+            update += " REMOVE next_attempt_at"
+        else:
+            update += ", next_attempt_at = :next"
+            values[":next"] = next_attempt_at
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key=self._key(job_id),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=serialize(values),
+                ReturnValues="UPDATED_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return 0
+        return int(deserialize(answer.get("Attributes") or {}).get("model_calls") or 0)

@@ -30,6 +30,12 @@ class SqsJobQueue:
             DelaySeconds=max(0, min(900, delay_seconds)),
         )
 
+    def retry_in(self, lane: Lane, receipt_handle: str, seconds: int) -> None:
+        """ChangeMessageVisibility: the message comes back after ``seconds`` (≤ 12 h, SQS's limit)."""
+        self.client.change_message_visibility(
+            QueueUrl=self.queue_urls[lane], ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(43_200, seconds))
+        )
+
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
         """Visible, in-flight and oldest-message figures per named queue (a queue attribute read, never a scan)."""
         result: dict[str, dict[str, int]] = {}

@@ -54,6 +54,11 @@ class GenerationPolicy(Env):
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=3, ge=1)
     max_throttle_retries: int = Field(alias="MAX_THROTTLE_RETRIES", default=8, ge=0, le=50)
     throttle_base_delay_s: int = Field(alias="THROTTLE_BASE_DELAY_SECONDS", default=30, ge=1, le=900)
+    # At most this many model calls per job, across re-asks, the SDK's retries and deliveries.
+    max_model_calls: int = Field(alias="MAX_MODEL_CALLS", default=4, ge=1, le=20)
+    # A failed delivery comes back after base x 4^(n-1) seconds (10, 40, 160, ...), with jitter, or the provider's
+    # retry-after: not after the queue's visibility timeout.
+    retry_base_delay_s: int = Field(alias="RETRY_BASE_DELAY_SECONDS", default=10, ge=0, le=900)
 
     _ttl_map = field_validator("content_ttl_days_by_kind", mode="before")(_json_object)
 

@@ -28,6 +28,7 @@ class SpendingError(PregenError):
 
     spent_usd: float = 0.0
     spent_tokens: int = 0
+    calls: int = 0  # model calls made before it failed (re-asks and the SDK's retries), against the job's cap
 
     def spent(self, usd: float, tokens: int) -> SpendingError:
         self.spent_usd, self.spent_tokens = usd, tokens

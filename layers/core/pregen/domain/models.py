@@ -283,6 +283,11 @@ class Job(BaseModel):
     correlation_id: str | None = None
     regenerate_of: str | None = Field(default=None, description="the version (content_id) this job replaces")
     feedback: str | None = Field(default=None, description="what the model is told about the replaced version")
+    model_calls: int = Field(default=0, description="model calls made for this job, across re-asks and deliveries")
+    next_attempt_at: float | None = Field(default=None, description="when a failed delivery is tried again")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="each delivery's attempt: at, outcome, reason, model, calls, tokens, cost"
+    )
 
     def visible_to(self, caller: Caller) -> bool:
         return self.owner is None or self.owner == caller.sub or caller.is_admin

@@ -45,7 +45,22 @@ class JobBody(TypedDict):
     created_at: int
     updated_at: int
     correlation_id: str | None
+    model_calls: int  # across re-asks, retries and deliveries; at most the worker's MAX_MODEL_CALLS
+    next_attempt_at: int | None  # when a failed delivery is tried again
+    history: list[AttemptBody]
     content: NotRequired[ContentBody]  # once it is ready
+
+
+class AttemptBody(TypedDict):
+    """One delivery's attempt, as the job keeps it."""
+
+    at: float
+    outcome: str
+    reason: NotRequired[str]
+    model: NotRequired[str]
+    calls: NotRequired[int]
+    tokens: NotRequired[int]
+    cost_usd: NotRequired[float]
 
 
 class AcceptedJobBody(TypedDict):
@@ -210,6 +225,9 @@ def job_body(job: Job, content: StoredContent | None = None) -> JobBody:
         "created_at": int(job.created_at),
         "updated_at": int(job.updated_at),
         "correlation_id": job.correlation_id,
+        "model_calls": job.model_calls,
+        "next_attempt_at": int(job.next_attempt_at) if job.next_attempt_at is not None else None,
+        "history": [cast("AttemptBody", entry) for entry in job.history],
     }
     if content is not None:
         body["content"] = content_body(content)

@@ -45,7 +45,8 @@ class Failure:
 
     @classmethod
     def of(cls, exc: Exception, *, receive_count: int, max_receive_count: int) -> Failure:
-        permanent = isinstance(exc, GenerationFailed) and not exc.retryable
+        # Answers still invalid after the generator's re-asks are not asked again on another delivery (issue 16).
+        permanent = (isinstance(exc, GenerationFailed) and not exc.retryable) or isinstance(exc, ContentInvalid)
         return cls(
             reason=describe(exc),
             category=type(exc).__name__,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -9,12 +10,12 @@ from pydantic import ValidationError
 
 from pregen import telemetry
 from pregen.domain.counters import Metric, name
-from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled
+from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
 from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
-from pregen.services.failures import Failure, count_spend, settle_failure
+from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.publishing import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras
 
@@ -43,36 +44,120 @@ class WorkerDeps:
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
 
 
-def generate_job(
-    message: JobMessage, *, receive_count: int, worker_id: str, deps: WorkerDeps, lane: Lane | None = None
-) -> Outcome:
-    """Generate the message's key once, however many deliveries or jobs ask for it.
+@dataclass(frozen=True)
+class Delivery:
+    """The SQS delivery being handled: how many times it was received, and how to send it back later."""
 
-    Raises on failure so the batch reports this record as failed: SQS delivers it again, and after
-    ``max_receive_count`` deliveries moves it to the dead-letter queue. The job records every reason.
+    receive_count: int
+    lane: Lane | None = None
+    receipt_handle: str | None = None  # for ChangeMessageVisibility (backoff); None: the queue's own timeout
+
+
+def generate_job(
+    message: JobMessage,
+    *,
+    receive_count: int,
+    worker_id: str,
+    deps: WorkerDeps,
+    lane: Lane | None = None,
+    receipt_handle: str | None = None,
+) -> Outcome:
+    """Generate the message's key once, however many deliveries or jobs ask for it, within the job's cap of model
+    calls (``max_model_calls``, across re-asks, retries and deliveries).
+
+    Raises on failure so the batch reports this record as failed: SQS delivers it again after a backoff that fits
+    the fault (or, after ``max_receive_count`` deliveries, moves it to the dead-letter queue). Answers still
+    invalid after the re-asks, and a spent cap, fail the job for good. The job records every attempt.
     """
+    delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
     job = deps.jobs.get_job(message.job_id)
     _refuse_failed_for_good(job)
     request = _request_of(message, deps, now)
     if _already_done(message, job, deps, now):
         return "already_cached"
+    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
+    if calls_left <= 0:
+        _cap_spent(message, deps, now)
     if not _acquire_lease(message, job, worker_id, deps, now):
         return "duplicate_delivery"
     deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
     try:
-        generation = _generate_valid(message, request, deps)
+        generation = _generate_valid(message, request, deps, max_calls=calls_left)
     except ProviderThrottled as exc:
         deps.store.requeue_lease(message.key, worker_id)
+        _record_attempt(message, deps, exc, outcome="throttled")
         if _throttled(message, request, exc, receive_count=receive_count, lane=lane, deps=deps):
             return "throttled"
         raise
     except Exception as exc:
         deps.store.requeue_lease(message.key, worker_id)
-        _failed(message, request, exc, receive_count=receive_count, deps=deps)
+        total = _record_attempt(message, deps, exc, outcome="failed")
+        _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
     store_generation(message, request, generation, worker_id, deps)
+    deps.jobs.record_attempt(
+        message.job_id,
+        _attempt(deps.clock.now(), "generated", generation=generation),
+        calls=generation.attempts,
+        now=deps.clock.now(),
+    )
     return "generated"
+
+
+def _attempt(
+    at: float,
+    outcome: str,
+    *,
+    generation: Generation | None = None,
+    exc: Exception | None = None,
+) -> dict[str, Any]:
+    """One entry of a job's history: when, what came of it, why, on which model, with what calls, tokens, cost."""
+    entry: dict[str, Any] = {"at": round(at, 3), "outcome": outcome}
+    if generation is not None:
+        usage = generation.usage
+        entry |= {
+            "model": generation.model,
+            "calls": generation.attempts,
+            "tokens": usage.input_tokens
+            + usage.output_tokens
+            + usage.cache_creation_input_tokens
+            + usage.cache_read_input_tokens,
+            "cost_usd": round(generation.cost_usd, 8),
+        }
+    if exc is not None:
+        entry |= {"reason": describe(exc)[:300], "calls": _calls_of(exc)}
+        if isinstance(exc, SpendingError):
+            entry |= {"tokens": exc.spent_tokens, "cost_usd": round(exc.spent_usd, 8)}
+    return entry
+
+
+def _calls_of(exc: Exception) -> int:
+    """The model calls a failed generation made: what the generator reports, else one (it was asked). A throttle
+    that outlived the SDK's retries made none that count (pregen.adapters.generators.claude.UsageRecorder)."""
+    if isinstance(exc, SpendingError):
+        return exc.calls if exc.calls or isinstance(exc, ProviderThrottled) else 1
+    return 1
+
+
+def _record_attempt(message: JobMessage, deps: WorkerDeps, exc: Exception, *, outcome: str) -> int:
+    now = deps.clock.now()
+    return deps.jobs.record_attempt(message.job_id, _attempt(now, outcome, exc=exc), calls=_calls_of(exc), now=now)
+
+
+def _cap_spent(message: JobMessage, deps: WorkerDeps, now: float) -> None:
+    """No model calls left for this job: fail it for good, without another call."""
+    reason = f"permanent: the job's {deps.policy.max_model_calls} model calls are spent"
+    _settle(message, Failure(reason=reason, category="CallCap", permanent=True, final=True), deps, now)
+    raise GenerationFailed(reason, retryable=False)
+
+
+def retry_delay(receive_count: int, base_s: int, retry_after: float | None, rng: random.Random | None = None) -> int:
+    """Exponential backoff with jitter: base x 4^(n-1) (10 s, 40 s, 160 s, ...) ± 20 %, at least the provider's
+    retry-after, at most 12 h (SQS's visibility limit)."""
+    exact = base_s * 4 ** max(0, receive_count - 1)
+    jittered = exact * (rng or random).uniform(0.8, 1.2)
+    return int(min(43_200, max(jittered, retry_after or 0)))
 
 
 def _refuse_failed_for_good(job: Job | None) -> None:
@@ -105,13 +190,10 @@ def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: W
     return True
 
 
-def _generate_valid(message: JobMessage, request: ContentRequest, deps: WorkerDeps) -> Generation:
+def _generate_valid(message: JobMessage, request: ContentRequest, deps: WorkerDeps, *, max_calls: int) -> Generation:
     """Call the generator (with the library's feedback for a regeneration) and check the answer against the
     request's schema."""
-    if message.feedback:
-        generation = deps.generator.generate(request, feedback=message.feedback)
-    else:
-        generation = deps.generator.generate(request)
+    generation = deps.generator.generate(request, feedback=message.feedback or None, max_calls=max_calls)
     validate_content(request, generation.body)
     return generation
 
@@ -136,15 +218,42 @@ def _throttled(
 
 
 def _failed(
-    message: JobMessage, request: ContentRequest, exc: Exception, *, receive_count: int, deps: WorkerDeps
+    message: JobMessage,
+    request: ContentRequest,
+    exc: Exception,
+    delivery: Delivery,
+    *,
+    calls_spent: bool,
+    deps: WorkerDeps,
 ) -> None:
-    """A generation that failed: a permanent error fails the job at once, others on the last delivery."""
-    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.policy.max_receive_count)
+    """A generation that failed: a permanent error (a refusal, answers still invalid after the re-asks) or a
+    spent cap fails the job at once, others on the last delivery; until then the delivery comes back after a
+    backoff that fits the fault."""
+    failure = Failure.of(exc, receive_count=delivery.receive_count, max_receive_count=deps.policy.max_receive_count)
+    if calls_spent and not failure.final:
+        spent = f"{failure.reason} (the job's {deps.policy.max_model_calls} model calls are spent)"
+        failure = replace(failure, reason=spent, permanent=True, final=True)
     if failure.permanent:
         failure = replace(failure, reason=f"permanent: {failure.reason}")
     now = deps.clock.now()
-    _settle(message, failure, deps, now)
+    next_attempt_at = None if failure.final else _back_off(message, exc, delivery, deps, now)
+    _settle(message, failure, deps, now, next_attempt_at=next_attempt_at)
     count_spend(deps.counters, exc, request.kind.value, now)
+
+
+def _back_off(message: JobMessage, exc: Exception, delivery: Delivery, deps: WorkerDeps, now: float) -> float | None:
+    """Bring the delivery back after its backoff (ChangeMessageVisibility); when, or None if it cannot be set."""
+    if delivery.receipt_handle is None:
+        return None
+    retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
+    delay = retry_delay(delivery.receive_count, deps.policy.retry_base_delay_s, retry_after)
+    lane = delivery.lane or Priority.lane(message.priority)
+    try:
+        deps.queue.retry_in(lane, delivery.receipt_handle, delay)
+    except Exception:  # the queue's own visibility timeout still brings it back
+        logger.exception("could not set the retry delay", job_id=message.job_id)
+        return None
+    return now + delay
 
 
 def generation_meta(generation: Generation) -> dict[str, Any]:
@@ -253,7 +362,9 @@ def _already_done(message: JobMessage, job: Job | None, deps: WorkerDeps, now: f
     return False
 
 
-def _settle(message: JobMessage, failure: Failure, deps: WorkerDeps, now: float) -> None:
+def _settle(
+    message: JobMessage, failure: Failure, deps: WorkerDeps, now: float, *, next_attempt_at: float | None = None
+) -> None:
     """Record why an attempt failed. On the last delivery the job is failed for good and the key freed."""
 
     def fail_for_good() -> None:
@@ -261,7 +372,13 @@ def _settle(message: JobMessage, failure: Failure, deps: WorkerDeps, now: float)
         deps.store.release_inflight(message.key, message.job_id)
 
     def retry_later() -> None:
-        deps.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"retrying after: {failure.reason}")
+        deps.jobs.set_status(
+            message.job_id,
+            JobStatus.QUEUED,
+            now,
+            reason=f"retrying after: {failure.reason}",
+            next_attempt_at=next_attempt_at,
+        )
 
     settle_failure(
         failure,

@@ -6,6 +6,7 @@ Imported only by the worker: ``import anthropic`` costs a second of cold start.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import anthropic
@@ -55,15 +56,41 @@ def _throttled(exc: Exception) -> ProviderThrottled | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Question:
+    """What one structured answer is asked with."""
+
+    model: str
+    prompt: str
+    schema: type[BaseModel]
+    max_tokens: int
+    problems: Callable[[Any], list[str]]
+    noun: tuple[str, str]
+
+
+def _parts(ask: _Question) -> tuple[Any, ...]:
+    return tuple(getattr(ask, f.name) for f in fields(ask))
+
+
 class UsageRecorder(Middleware):
     """Keeps the usage of every successful Messages response, including ones whose JSON then fails validation
     (``messages.parse`` raises before returning them, and their tokens are still billed)."""
 
     def __init__(self) -> None:
         self.responses: list[dict[str, Any]] = []
+        # Messages requests that reached the model (the SDK's retries included): what a job's cap counts. A 429 or
+        # 529 is not counted: nothing was generated or billed, and throttling has its own budget (the worker).
+        self.calls = 0
 
     def handle(self, request: Any, call_next: Any) -> Any:
-        response = call_next(request)
+        messages = str(getattr(request, "url", "")).rstrip("/").endswith("/v1/messages")
+        try:
+            response = call_next(request)
+        except Exception:
+            self.calls += messages  # a reset or a timeout: the model may have worked on it
+            raise
+        if messages and response.status_code not in (429, _OVERLOADED):
+            self.calls += 1
         # Only Messages answers: batch calls (create, retrieve, streamed JSONL results) carry no usage of their own.
         if response.status_code == 200 and response.http_response.url.path.rstrip("/").endswith("/v1/messages"):
             try:
@@ -115,10 +142,13 @@ class AnthropicGenerator:
         self.model_for = model_for
         self.prices = prices
         self.max_attempts = max_attempts
+        self.max_retries = max_retries
         # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
         self.cache_prompts = cache_prompts
 
-    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
         return self.structured(
             model=self.model_for(request.kind),
             prompt=user_prompt(request, feedback),
@@ -126,15 +156,18 @@ class AnthropicGenerator:
             max_tokens=MAX_TOKENS[request.kind],
             problems=lambda parsed: request_problems(request, parsed),
             noun=("request", "content"),
+            max_calls=max_calls,
         )
 
     def _ask(
-        self, *, model: str, max_tokens: int, messages: list[dict[str, Any]], schema: type[BaseModel]
+        self, *, model: str, max_tokens: int, messages: list[dict[str, Any]], schema: type[BaseModel], calls_left: int
     ) -> tuple[Any, list[str]]:
-        """One call: the parsed answer (or None) and the schema's errors; provider failures become domain errors."""
+        """One call: the parsed answer (or None) and the schema's errors; provider failures become domain errors.
+        The SDK retries a failed request only as far as the calls left allow."""
         self.recorder.responses.clear()
+        client = self.client.with_options(max_retries=max(0, min(self.max_retries, calls_left - 1)))
         try:
-            result = self.client.messages.parse(
+            result = client.messages.parse(
                 model=model,
                 max_tokens=max_tokens,
                 system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
@@ -161,16 +194,38 @@ class AnthropicGenerator:
         max_tokens: int,
         problems: Callable[[Any], list[str]],
         noun: tuple[str, str],
+        max_calls: int | None = None,
     ) -> Generation:
         """One structured answer: ``messages.parse`` with the cached handbook, re-asked with the errors (the
-        schema's, or ``problems`` of a parsed answer) up to ``max_attempts``. ``noun`` names what was asked for
-        in a refusal and in the final error, e.g. ("request", "content")."""
+        schema's, or ``problems`` of a parsed answer) up to ``max_attempts``, and never more than ``max_calls``
+        Messages requests in all (the SDK's retries count). ``noun`` names what was asked for in a refusal and in
+        the final error, e.g. ("request", "content"). A failure carries the calls it made (``calls``)."""
+        budget = max_calls if max_calls is not None else self.max_attempts * (self.max_retries + 1)
+        first_call = self.recorder.calls
+        ask = _Question(model, prompt, schema, max_tokens, problems, noun)
+        try:
+            return self._re_ask(ask, last_call=first_call + budget)
+        except SpendingError as exc:
+            exc.calls = self.recorder.calls - first_call
+            raise
+
+    def _re_ask(self, ask: _Question, *, last_call: int) -> Generation:
+        model, prompt, schema, max_tokens, problems, noun = _parts(ask)
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         usage, write_1h = TokenUsage(), 0
         errors: list[str] = []
         started = time.perf_counter()
-        for attempt in range(1, self.max_attempts + 1):
-            parsed, errors = self._ask(model=model, max_tokens=max_tokens, messages=messages, schema=schema)
+        first_call = self.recorder.calls
+        attempts = 0
+        while attempts < self.max_attempts and self.recorder.calls < last_call:
+            attempts += 1
+            parsed, errors = self._ask(
+                model=model,
+                max_tokens=max_tokens,
+                messages=messages,
+                schema=schema,
+                calls_left=last_call - self.recorder.calls,
+            )
             data = self.recorder.responses[-1] if self.recorder.responses else {}
             call_usage, call_1h = _usage(data)
             usage, write_1h = usage + call_usage, write_1h + call_1h
@@ -187,14 +242,14 @@ class AnthropicGenerator:
                     usage=usage,
                     cost_usd=self.prices.cost(model, usage, cache_write_1h_tokens=write_1h),
                     latency_ms=int((time.perf_counter() - started) * 1000),
-                    attempts=attempt,
+                    attempts=self.recorder.calls - first_call,
                 )
             messages += [
                 {"role": "assistant", "content": _text(data) or "{}"},
                 {"role": "user", "content": correction_prompt(errors)},
             ]
         raise self._spent(
-            ContentInvalid(f"{noun[1]} still invalid after {self.max_attempts} attempts", errors),
+            ContentInvalid(f"{noun[1]} still invalid after {attempts} attempts", errors),
             model,
             usage,
             write_1h,

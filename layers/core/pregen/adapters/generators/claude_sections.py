@@ -29,8 +29,10 @@ class ClaudeSectionWriter:
     def __init__(self, generator: AnthropicGenerator) -> None:
         self.generator = generator
 
-    def generate(self, request: ContentRequest) -> Generation:
-        return self.generator.generate(request)
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
+        return self.generator.generate(request, feedback, max_calls=max_calls)
 
     def generate_section(self, spec: SectionSpec) -> Generation:
         """The adapter's structured-output loop, on one section's prompt and schema (the exam's model)."""

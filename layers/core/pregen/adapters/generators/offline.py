@@ -37,8 +37,11 @@ class OfflineGenerator:
     def __init__(self, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
 
-    def generate(self, request: ContentRequest, feedback: str | None = None) -> Generation:
-        """``feedback`` (a regeneration's reason and comments) changes the seed, so a new version differs."""
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
+        """``feedback`` (a regeneration's reason and comments) changes the seed, so a new version differs. One call,
+        within any ``max_calls``."""
         started = time.perf_counter()
         if self.latency_s:
             time.sleep(self.latency_s)
