@@ -4,6 +4,7 @@ back to direct calls, and a learner who asks for a batched key served at once, n
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from pregen.wiring import worker as worker_wiring
 from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from pregen_local.runtime import LambdaContext
 from tests.conftest import load_event
-from tests.integration.conftest import api_event, call, run_worker
+from tests.integration.conftest import api_event, call, freeze, run_worker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -255,3 +256,30 @@ def test_custom_ids_are_unique_and_within_the_providers_limits() -> None:
     assert len(custom_id_for(long_id)) <= 64
     assert custom_id_for(long_id) != custom_id_for(long_id + "y")
     assert json.dumps(custom_id_for("job/with:odd chars")).isascii()
+
+
+def test_a_batch_generation_records_its_real_latency_apart_from_direct_calls(aws: Aws, fake: FakeAnthropic) -> None:
+    # Given a warming job submitted to a Message Batch at a known time, and collected 40 minutes later
+    clock = freeze(2_000_000_000.0)
+    (job_id,) = warm(["latency"])
+    run_worker(aws, "BackgroundQueue")
+    clock.advance(2400)
+    assert collect()["stored"] == 1
+    # Then the stored figures say how long the learner would have waited: submission to result
+    assert job(job_id)["status"] == "done"
+    request = ContentRequest.model_validate(lesson("latency"))
+    content = worker_wiring.worker_deps().store.get_content(
+        cache_key(request, Caller(sub="ops")), clock.now(), consistent=True
+    )
+    assert content is not None
+    assert content.meta["latency_ms"] == 2_400_000
+    # And analytics shows batch latencies apart from direct calls'
+    from functions.analytics import app as analytics_app
+
+    day = dt.datetime.fromtimestamp(clock.now(), tz=dt.UTC).date().isoformat()
+    event = api_event("analytics.json", sub="ops", role="admin", query={"from": day, "to": day})
+    status, _, figures = call(analytics_app, event)
+    assert status == 200
+    latency = figures["latencyMs"]
+    assert latency["lesson.batch"]["mean"] == 2_400_000
+    assert latency.get("lesson", {"mean": None})["mean"] is None  # no direct call was timed

@@ -318,5 +318,6 @@ class Generation(BaseModel):
     model: str
     usage: TokenUsage = Field(default_factory=TokenUsage)
     cost_usd: float = 0.0
-    latency_ms: int = 0
+    latency_ms: int = 0  # a direct call's time; a Message Batch's, from submission to the collected result
     attempts: int = 1
+    batch: bool = False  # returned through Message Batches: its latency is counted apart from direct calls

@@ -75,15 +75,16 @@ def _percentile(buckets: dict[str, float], fraction: float) -> int | None:
 
 
 def _latency(by_metric: dict[str, dict[str, float]], kinds: set[str]) -> dict[str, dict[str, Any]]:
+    """Per kind, direct calls (``lesson``) and Message Batches (``lesson.batch``, submission to result) apart."""
     result: dict[str, dict[str, Any]] = {}
-    generated = by_metric.get(Metric.GENERATED, {})
-    for kind in sorted(kinds):
+    timed = {dim for metric, values in by_metric.items() if latency_bound(metric) is not None for dim in values}
+    for kind in sorted(kinds | timed):
         buckets = {
             bound: values[kind]
             for metric, values in by_metric.items()
             if (bound := latency_bound(metric)) is not None and kind in values
         }
-        count = generated.get(kind, 0.0)
+        count = sum(buckets.values())
         result[kind] = {
             "p50": _percentile(buckets, 0.50),
             "p95": _percentile(buckets, 0.95),

@@ -112,7 +112,7 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
         counts = {"stored": 0, "fell_back": 0, "superseded": 0}
         for custom_id, message in messages.items():
             outcome = outcomes.get(custom_id)
-            counts[_settle(batch_id, message, requests[custom_id], outcome, deps)] += 1
+            counts[_settle(batch_id, message, requests[custom_id], outcome, deps, submitted_at=submitted_at)] += 1
         deps.batches.close_batch(batch_id, counts, deps.worker.clock.now())
         summary["batches_collected"] += 1
         for settled, value in counts.items():
@@ -122,7 +122,13 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
 
 
 def _settle(
-    batch_id: str, message: JobMessage, request: ContentRequest, outcome: BatchOutcome | None, deps: BatchDeps
+    batch_id: str,
+    message: JobMessage,
+    request: ContentRequest,
+    outcome: BatchOutcome | None,
+    deps: BatchDeps,
+    *,
+    submitted_at: float,
 ) -> str:
     worker = deps.worker
     now = worker.clock.now()
@@ -149,6 +155,9 @@ def _settle(
         worker.store.acquire_lease(message.key, message.job_id, collector, now, worker.policy.lease_seconds)
     except LeaseHeld:
         return "superseded"  # being generated directly right now; that generation finishes the key
-    store_generation(message, request, outcome.generation, collector, worker)
+    # A batch's latency is what the learner's app waited for: from submission to this collection.
+    latency_ms = int(max(0.0, now - submitted_at) * 1000)
+    generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
+    store_generation(message, request, generation, collector, worker)
     worker.counters.add(day_of(now), {name(Metric.BATCH_SUCCEEDED, kind): 1}, now)
     return "stored"

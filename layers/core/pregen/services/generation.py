@@ -17,7 +17,7 @@ from pregen.domain.schemas import validate_content
 from pregen.observability import logger
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.publishing import library_figures, publish_version, version_figures
-from pregen.services.usage import day_of, expiry_counts, generation_extras
+from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
 
 if TYPE_CHECKING:
     from pregen.config.worker import GenerationPolicy
@@ -415,13 +415,14 @@ def _record(
             name(Metric.TOKENS_OUT, kind): usage.output_tokens,
             name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
             name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
-            name(Metric.LATENCY_MS_SUM, kind): generation.latency_ms,
+            name(Metric.LATENCY_MS_SUM, latency_dimension(kind, batch=generation.batch)): generation.latency_ms,
             **generation_extras(
                 kind,
                 generation.model,
                 generation.latency_ms,
                 generation.cost_usd,
                 usage.input_tokens + usage.output_tokens,
+                batch=generation.batch,
             ),
         },
         finished,

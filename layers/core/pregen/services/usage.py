@@ -124,10 +124,18 @@ def latency_bucket(latency_ms: float) -> str:
     return "inf"
 
 
-def generation_extras(kind: str, model: str, latency_ms: float, cost_usd: float, tokens: int) -> dict[str, float]:
+def latency_dimension(kind: str, *, batch: bool) -> str:
+    """Latencies of direct calls (seconds) and of Message Batches (hours) are kept apart: ``lesson``,
+    ``lesson.batch``."""
+    return f"{kind}.batch" if batch else kind
+
+
+def generation_extras(
+    kind: str, model: str, latency_ms: float, cost_usd: float, tokens: int, *, batch: bool = False
+) -> dict[str, float]:
     """Per-model spend and the latency histogram, added with the worker's other per-generation counters."""
     return {
-        latency_le(latency_bucket(latency_ms), kind): 1,
+        latency_le(latency_bucket(latency_ms), latency_dimension(kind, batch=batch)): 1,
         name(Metric.GENERATED_MODEL, model): 1,
         name(Metric.COST_USD_MODEL, model): cost_usd,
         name(Metric.TOKENS_MODEL, model): tokens,
