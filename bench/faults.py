@@ -27,6 +27,7 @@ per content key: more than one for a key would be a double generation; ``put_con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -65,6 +66,7 @@ class FaultConfig:
     max_rounds: int = 200  # a round ends early once both lanes are empty; throttled jobs may need a few seconds
     wave: int = 100  # jobs accepted at a time
     one_of_each: bool = False  # serve every kind of fault once first, whatever the rates draw
+    follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_local.schema_follower)
 
     def fault_rates(self) -> FaultRates:
         from pregen_local.fake_anthropic import FaultRates
@@ -96,6 +98,8 @@ class FaultReport:
     reasons: Counter[str] = field(default_factory=Counter)
     faults_served: Counter[str] = field(default_factory=Counter)
     model_requests: int = 0
+    re_asks: int = 0  # model requests that carried the previous answer's errors
+    max_job_calls: int = 0  # the most model calls any job made (its record's model_calls)
     deliveries: int = 0
     duplicates_sent: int = 0
     crashes: int = 0
@@ -120,6 +124,9 @@ class FaultReport:
             "generated_twice": len(self.generated_twice),
             "stored_twice": len(self.stored_twice),
             "model_requests": self.model_requests,
+            "model_calls_per_accepted_job": round(self.model_requests / self.jobs, 3) if self.jobs else None,
+            "re_asks_per_1000_jobs": round(1000 * self.re_asks / self.jobs, 1) if self.jobs else None,
+            "max_model_calls_of_a_job": self.max_job_calls,
             "faults_served": dict(self.faults_served.most_common()),
             "deliveries": self.deliveries,
             "duplicate_deliveries": self.duplicates_sent,
@@ -203,7 +210,12 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         "POWERTOOLS_LOG_LEVEL": "CRITICAL",
         "POWERTOOLS_METRICS_NAMESPACE": "PregenFaults",
     }
-    with _environment(fake_aws), mock_aws(), running_fake_anthropic(faults=config.fault_rates()) as fake:
+    follow = "schema" if config.follow == "schema" else "prompt"
+    with (
+        _environment(fake_aws),
+        mock_aws(),
+        running_fake_anthropic(faults=config.fault_rates(), follow=follow) as fake,
+    ):
         if config.one_of_each:
             from pregen_local.fake_anthropic import Reply
 
@@ -340,7 +352,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
                 # Time passes: the crashed batches' visibility timeout (> the lease) runs out; they come back.
                 clock.advance(deps.policy.lease_seconds + 1)
                 for url, handle in crashed:
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+                    # A record whose retry delay the worker set before the crash may be back already (a new handle).
+                    with contextlib.suppress(sqs.exceptions.ReceiptHandleIsInvalid):
+                        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
                 crashed.clear()
         report.jobs = len(accepted)
         report.crashes = crashing.crashes
@@ -363,7 +377,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
             job = serve.jobs.get_job(job_id)
             if job is None:
                 report.lost.append(job_id)
-            elif job.status is JobStatus.DONE and serve.store.get_content(job.key, clock.now(), consistent=True):
+                continue
+            report.max_job_calls = max(report.max_job_calls, job.model_calls)
+            if job.status is JobStatus.DONE and serve.store.get_content(job.key, clock.now(), consistent=True):
                 report.done += 1
             elif job.status is JobStatus.FAILED and job.reason:
                 report.failed += 1
@@ -378,6 +394,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         valid: Counter[str] = Counter()
         for recorded in list(fake.requests):
             report.model_requests += 1
+            report.re_asks += len(recorded.messages) > 1
             report.faults_served[recorded.fault or "ok"] += 1
             if recorded.status == 200 and recorded.fault is None:
                 request = content_request_from(recorded.body)
@@ -388,6 +405,12 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         wiring.reset()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def load_cap() -> int:
+    from pregen.config.worker import GenerationPolicy
+
+    return int(GenerationPolicy.model_fields["max_model_calls"].default)
 
 
 def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
@@ -410,7 +433,9 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| **lost** | **{s['lost']}** |",
         f"| **generated twice** (valid answers per key > 1) | **{s['generated_twice']}** |",
         f"| stored twice | {s['stored_twice']} |",
-        f"| model requests | {s['model_requests']} |",
+        f"| model requests | {s['model_requests']} ({s['model_calls_per_accepted_job']} per accepted job) |",
+        f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
+        f"| most model calls any job made (the cap is {load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         "",
         "Faults served by the fake: " + ", ".join(f"{k} {v}" for k, v in s["faults_served"].items()) + ".",
@@ -432,8 +457,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in FAULTS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name), metavar="P")
     parser.add_argument("--write", action="store_true", help="write the figures into docs/RELIABILITY.md")
+    parser.add_argument(
+        "--follow", choices=["prompt", "schema"], default="prompt", help="schema: a model that follows only the schema"
+    )
     args = parser.parse_args(argv)
-    config = FaultConfig(jobs=args.jobs, seed=args.seed, duplicate_rate=args.duplicates, crash_rate=args.crashes)
+    config = FaultConfig(
+        jobs=args.jobs, seed=args.seed, duplicate_rate=args.duplicates, crash_rate=args.crashes, follow=args.follow
+    )
     config.faults = FaultRates(
         **{n: getattr(args, n) for n in FAULTS},
         seed=args.seed,
@@ -446,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.report import DOC, write_section
 
         command = "python -m bench.faults" + (f" --jobs {args.jobs}" if args.jobs != 1000 else "")
+        command += f" --follow {args.follow}" if args.follow != "prompt" else ""
         write_section("faults", _markdown(config, report, command), doc=DOC.parent / "RELIABILITY.md")
     if report.lost:
         print("LOST:", report.lost[:20])
