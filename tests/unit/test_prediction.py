@@ -142,5 +142,10 @@ def test_warmed_sets_are_the_first_experience_items_of_a_skill() -> None:
     warmed = {cache_key(r, caller) for r in default_warming_config().requests_for("10", ["math"])}
     skill = default_warming_config().grades["10"].subjects["math"].skills[0]
     # Then a learner at that skill's experience step asks for keys that warming prepared
-    experience = items_for_step(Target.EXPERIENCE, "Math", skill, "10", 3)
+    types = default_warming_config().question_types("10", "Math")
+    assert types == ["multiple_choice", "numeric", "true_false"]  # the original warming table's, for math
+    experience = items_for_step(Target.EXPERIENCE, "Math", skill, "10", 3, experience_types=types)
     assert {cache_key(r, caller) for r in experience} <= warmed
+    # Past the warmed types, the step goes on with the others, each once
+    rest = items_for_step(Target.EXPERIENCE, "Math", skill, "10", 5, experience_types=types)[3:]
+    assert [r.question_type for r in rest] == ["short_answer", "fill_blank"]

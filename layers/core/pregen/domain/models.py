@@ -62,6 +62,9 @@ class LearningStyle(StrEnum):
     AUDITORY = "auditory"
     READING_WRITING = "reading_writing"
     KINESTHETIC = "kinesthetic"
+    # The lesson system's two (issue 17): several modalities at once, and learning by doing.
+    MIXED = "mixed"
+    HANDS_ON = "hands_on"
 
 
 class Scope(StrEnum):

@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pregen.domain.models import ContentRequest, Kind, LearningStyle, QuestionType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class Step(StrEnum):
@@ -89,8 +92,24 @@ MAX_ITEMS = {
 }
 
 
-def step_item(target: Target, subject: str, skill: str, grade: str | None, index: int) -> ContentRequest:
-    """Item ``index`` (0-based) of a step of a skill: what a learner there views, in the order they view it."""
+def experience_order(warmed: Sequence[QuestionType] | None) -> tuple[QuestionType, ...]:
+    """The experience step's question types in the order a learner meets them: those the subject's warming
+    prepares first (so a learner there finds them ready), then the others."""
+    first = tuple(dict.fromkeys(warmed or ()))
+    return first + tuple(t for t in EXPERIENCE_TYPES if t not in first)
+
+
+def step_item(
+    target: Target,
+    subject: str,
+    skill: str,
+    grade: str | None,
+    index: int,
+    *,
+    experience_types: Sequence[QuestionType] | None = None,
+) -> ContentRequest:
+    """Item ``index`` (0-based) of a step of a skill: what a learner there views, in the order they view it.
+    ``experience_types``: the question types the subject's warming prepares (pregen.domain.warming)."""
     if not 0 <= index < MAX_ITEMS[target]:
         raise ValueError(f"{target.value} has items 0..{MAX_ITEMS[target] - 1}, not {index}")
     common: dict[str, Any] = {"subject": subject, "topic": skill, "grade": grade}
@@ -98,7 +117,10 @@ def step_item(target: Target, subject: str, skill: str, grade: str | None, index
         return ContentRequest(kind=Kind.LESSON, lesson_number=index + 1, **common)
     if target is Target.EXPERIENCE:
         return ContentRequest(
-            kind=Kind.QUESTION_SET, question_type=EXPERIENCE_TYPES[index], count=EXPERIENCE_SET_SIZE, **common
+            kind=Kind.QUESTION_SET,
+            question_type=experience_order(experience_types)[index],
+            count=EXPERIENCE_SET_SIZE,
+            **common,
         )
     if target is Target.DISCOVER:
         return ContentRequest(kind=Kind.LESSON, lesson_number=1, learning_style=DISCOVER_STYLES[index], **common)
@@ -107,9 +129,20 @@ def step_item(target: Target, subject: str, skill: str, grade: str | None, index
     )
 
 
-def items_for_step(target: Target, subject: str, skill: str, grade: str | None, count: int) -> list[ContentRequest]:
+def items_for_step(
+    target: Target,
+    subject: str,
+    skill: str,
+    grade: str | None,
+    count: int,
+    *,
+    experience_types: Sequence[QuestionType] | None = None,
+) -> list[ContentRequest]:
     """The first ``count`` items of a step. For ``next_skill`` pass the *next* skill: its learn items."""
-    return [step_item(target, subject, skill, grade, i) for i in range(min(count, MAX_ITEMS[target]))]
+    return [
+        step_item(target, subject, skill, grade, i, experience_types=experience_types)
+        for i in range(min(count, MAX_ITEMS[target]))
+    ]
 
 
 # -- rules and the model ---------------------------------------------------------------------------------------------

@@ -106,6 +106,16 @@ class WarmingConfig(BaseModel):
                     )
         return requests
 
+    def question_types(self, grade: str | None, subject: str) -> list[QuestionType] | None:
+        """The question types warming prepares for a subject (id or name) of a grade; None if it has none."""
+        if grade is None or grade not in self.grades:
+            return None
+        wanted = normalise_text(subject)
+        for sid, configured in self.grades[grade].subjects.items():
+            if wanted in {sid, normalise_text(configured.name)}:
+                return list(configured.question_types)
+        return None
+
     def next_skill(self, grade: str | None, subject: str, skill: str) -> str | None:
         """The skill after ``skill`` in the subject's curriculum order, if the configuration knows it."""
         if grade is None or grade not in self.grades:

@@ -154,7 +154,8 @@ def preload(
                 outcome.skipped = "next skill unknown"
                 continue
             skill = following
-        requests = items_for_step(rule.target, event.subject, skill, grade, rule.items)
+        warmed = deps.warming.question_types(grade, event.subject)
+        requests = items_for_step(rule.target, event.subject, skill, grade, rule.items, experience_types=warmed)
         outcome.items = len(requests)
         for result in pregenerate(
             requests, Priority.PREDICTIVE, PREDICTION_CALLER, deps.serve, correlation_id=correlation_id, limited=False

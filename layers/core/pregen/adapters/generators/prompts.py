@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pregen.domain.models import LANGUAGE_KINDS, Kind
+from pregen.domain.models import LANGUAGE_KINDS, Kind, LearningStyle
 
 if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest
@@ -22,9 +22,7 @@ Rules that hold for every piece of content:
 - Distractors in multiple choice are plausible misconceptions, not jokes; options are distinct.
 - Fill-in-the-blank prompts mark each blank with ___ (three underscores) and list one answer per blank.
 - Mix difficulty: roughly a third easy, half medium, the rest hard, unless asked otherwise.
-- Adapt to the learning style when one is given: visual (describe diagrams, tables, spatial layouts),
-  auditory (rhythm, spoken explanation, mnemonics), reading_writing (definitions, lists, note-taking),
-  kinesthetic (hands-on activities, real objects, movement).
+- Adapt to the learning style when one is given (the request's line "Learning style" says how).
 - Answer with JSON only, exactly matching the schema you are given. No prose outside the JSON.
 """
 
@@ -67,12 +65,30 @@ LANGUAGE_GUIDE = (
 )
 
 
+STYLE_GUIDE_BY_STYLE = {
+    LearningStyle.VISUAL: "describe diagrams, tables and spatial layouts the learner can picture or draw.",
+    LearningStyle.AUDITORY: "use rhythm, spoken-style explanation, call and response, and mnemonics.",
+    LearningStyle.READING_WRITING: "use definitions, lists, worked notes and short writing tasks.",
+    LearningStyle.KINESTHETIC: "use movement, real objects and physical activities.",
+    LearningStyle.MIXED: (
+        "combine the styles: in each section a picture to imagine or draw, an explanation to say aloud, "
+        "a short written summary and something to do."
+    ),
+    LearningStyle.HANDS_ON: (
+        "teach by doing: every section starts from a step-by-step activity or experiment with everyday "
+        "materials, then draws the idea out of what the learner did."
+    ),
+}
+
+
 def user_prompt(request: ContentRequest, feedback: str | None = None) -> str:
     """The per-request part; ``feedback`` (a regeneration's reason and learners' comments) is appended."""
     spec = json.dumps(request.canonical(), sort_keys=True)
     guide = KIND_GUIDE[request.kind]
     if request.kind in LANGUAGE_KINDS:
         guide = f"{guide} {LANGUAGE_GUIDE}"
+    if request.learning_style is not None:
+        guide += f"\nLearning style {request.learning_style.value}: {STYLE_GUIDE_BY_STYLE[request.learning_style]}"
     prompt = f"{guide}\n\nRequest (JSON):\n{spec}"
     if feedback:
         prompt += (
