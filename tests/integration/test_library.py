@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+import pytest
+
 from functions.get_content import app as get_content
 from functions.library import app as library
 from pregen import wiring
@@ -22,7 +24,6 @@ from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    import pytest
 
 LESSON = {"kind": "lesson", "subject": "Maths", "topic": "Fractions", "grade": "5"}
 
@@ -145,6 +146,12 @@ def test_generated_content_is_a_version_with_its_figures(aws: Aws) -> None:
     assert only["votes"] == {"up": 0, "down": 0, "net": 0, "approval": 0.0}
     assert only["usage_count"] == 1
     assert only["validation_score"] == meta["validation_score"]
+    # ...and each check's own result, which the score is the mean of (issue 17)
+    checks = only["validation_checks"]
+    assert {"on_topic", "substance"} <= set(checks)
+    assert all(0.0 <= v <= 1.0 for v in checks.values())
+    assert round(sum(checks.values()) / len(checks), 3) == pytest.approx(meta["validation_score"], abs=0.002)
+    assert meta["validation_checks"] == checks
     assert only["tokens"] == 0
     assert only["latency_ms"] >= 0
 

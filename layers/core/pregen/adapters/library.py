@@ -40,7 +40,16 @@ if TYPE_CHECKING:
     from pregen.domain.library import VoteValue
     from pregen.domain.records import StoredContent
 
-_FIGURES = ("validation_score", "estimated_minutes", "latency_ms", "tokens", "model", "generator", "cost_usd")
+_FIGURES = (
+    "validation_score",
+    "validation_checks",
+    "estimated_minutes",
+    "latency_ms",
+    "tokens",
+    "model",
+    "generator",
+    "cost_usd",
+)
 
 
 class DynamoLibraryStore:

@@ -102,7 +102,10 @@ def _stated_checks(request: ContentRequest, body: dict[str, Any]) -> dict[str, f
 def validation_score(request: ContentRequest, content: BaseModel | dict[str, Any]) -> float:
     """The mean of the applicable checks, rounded to 3 places: 1.0 is content with no flaw these checks see."""
     body = content if isinstance(content, dict) else content.model_dump(mode="json")
-    checks = quality_checks(request, body)
+    return score_of(quality_checks(request, body))
+
+
+def score_of(checks: dict[str, float]) -> float:
     return round(sum(checks.values()) / len(checks), 3) if checks else 0.0
 
 

@@ -89,6 +89,7 @@ class VersionBody(TypedDict):
     votes: ApprovalVotes
     usage_count: int
     validation_score: NotRequired[float | None]
+    validation_checks: NotRequired[dict[str, float] | None]  # each check's result (pregen.domain.quality), 0-1
     estimated_minutes: NotRequired[float | None]
     latency_ms: NotRequired[float | None]
     tokens: NotRequired[int | None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pregen.domain.library import Version, VersionStatus, best_of, new_version_id
-from pregen.domain.quality import estimate_minutes, validation_score
+from pregen.domain.quality import estimate_minutes, quality_checks, score_of
 from pregen.observability import logger
 
 if TYPE_CHECKING:
@@ -79,9 +79,11 @@ def publish_version(
 def library_figures(request: ContentRequest, content: BaseModel, key: str) -> dict[str, Any]:
     """What every stored version records besides the generation's own figures: its id and quality figures."""
     body = content.model_dump(mode="json")
+    checks = quality_checks(request, body)
     return {
         "version_id": new_version_id(key),
-        "validation_score": validation_score(request, body),
+        "validation_score": score_of(checks),
+        "validation_checks": {name: round(value, 3) for name, value in checks.items()},  # each check's result
         "estimated_minutes": estimate_minutes(body),
     }
 
@@ -91,6 +93,7 @@ def version_figures(meta: dict[str, Any]) -> dict[str, Any]:
     usage = meta.get("usage") or {}
     return {
         "validation_score": meta.get("validation_score"),
+        "validation_checks": meta.get("validation_checks"),
         "estimated_minutes": meta.get("estimated_minutes"),
         "latency_ms": meta.get("latency_ms"),
         "tokens": sum(int(v) for v in usage.values()),
