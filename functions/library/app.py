@@ -13,15 +13,17 @@ from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
 from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
 from pregen.http.presenters import (
     AcceptedJobBody,
+    VersionContentBody,
     VersionsBody,
     VoteResultBody,
     accepted_job_body,
     job_location,
+    version_content_body,
     versions_body,
     vote_body,
 )
 from pregen.observability import logger, metrics
-from pregen.services.voting import cast_vote, list_versions, request_regeneration
+from pregen.services.voting import cast_vote, list_versions, read_version, request_regeneration
 from pregen.wiring.library import library_deps
 
 app = build_resolver()
@@ -67,6 +69,18 @@ class RegenerateBody(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+
+@app.get(
+    "/v1/content/<content_id>",
+    responses={
+        200: answer("The version's body and figures (another learner's personal content: 404)", VersionContentBody)
+    },
+)
+def get_version(content_id: ContentId) -> Any:
+    read = read_version(content_id, current_caller(app), library_deps())
+    assert read.content is not None  # nothing held, so the body was read
+    return json_response(HTTPStatus.OK, version_content_body(read.version, read.content))
 
 
 @app.get("/v1/content/<content_id>/versions", responses={200: answer("The key's versions, best first", VersionsBody)})
