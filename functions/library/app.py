@@ -11,6 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pregen.domain.models import Role
 from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
 from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
+from pregen.http.caching import (
+    CACHE_HEADERS,
+    NOT_MODIFIED,
+    cached_json,
+    etag_of,
+    held,
+    if_none_match,
+    not_modified,
+    version_cacheable,
+)
 from pregen.http.presenters import (
     AcceptedJobBody,
     VersionContentBody,
@@ -74,13 +84,24 @@ class RegenerateBody(BaseModel):
 @app.get(
     "/v1/content/<content_id>",
     responses={
-        200: answer("The version's body and figures (another learner's personal content: 404)", VersionContentBody)
+        200: answer(
+            "The version's body and figures, which never change (another learner's personal content: 404)",
+            VersionContentBody,
+            CACHE_HEADERS,
+        ),
+        304: NOT_MODIFIED,
     },
 )
 def get_version(content_id: ContentId) -> Any:
-    read = read_version(content_id, current_caller(app), library_deps())
-    assert read.content is not None  # nothing held, so the body was read
-    return json_response(HTTPStatus.OK, version_content_body(read.version, read.content))
+    deps = library_deps()
+    condition = if_none_match(app)
+    # The ETag is the id: whether the client holds this version is known before its body is read, never before
+    # the caller may see it (another learner's personal version is a 404, held or not).
+    read = read_version(content_id, current_caller(app), deps, held=held(condition, etag_of(content_id)))
+    cacheable = version_cacheable(content_id, read.version.owner, read.version.expires_at, deps.serve.clock.now())
+    if read.content is None:
+        return not_modified(cacheable)
+    return cached_json(version_content_body(read.version, read.content), cacheable, condition)
 
 
 @app.get("/v1/content/<content_id>/versions", responses={200: answer("The key's versions, best first", VersionsBody)})
