@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.models import ContentRequest
 from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.caching import CACHE_HEADERS, NOT_MODIFIED, cached_json, if_none_match, served_cacheable
 from pregen.http.presenters import (
     AcceptedJobBody,
     ContentBody,
@@ -30,7 +31,8 @@ snapstart.register()  # a restored environment draws its own randomness and open
 @app.get(
     "/v1/content",
     responses={
-        200: answer("A cache hit: the content (X-Cache: HIT)", ContentBody),
+        200: answer("A cache hit: the content (X-Cache: HIT); ETag: its version", ContentBody, CACHE_HEADERS),
+        304: NOT_MODIFIED,
         202: answer("A miss: the job that generates it (Location: the job, Retry-After: seconds)", AcceptedJobBody),
     },
 )
@@ -40,8 +42,11 @@ def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
     metrics.add_dimension("kind", request.kind.value)
     if isinstance(outcome, Hit):
         metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
-        logger.info("cache hit", key=outcome.key, kind=request.kind.value)
-        return json_response(HTTPStatus.OK, content_body(outcome.content), {"X-Cache": "HIT"})
+        # A 304 is a hit too: the learner uses the copy they hold (the hit line is already out).
+        cacheable = served_cacheable(outcome.content, deps.clock.now())
+        response = cached_json(content_body(outcome.content), cacheable, if_none_match(app), {"X-Cache": "HIT"})
+        logger.info("cache hit", key=outcome.key, kind=request.kind.value, status=response.status_code)
+        return response
     metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
     logger.info("cache miss", key=outcome.key, job_id=outcome.job.job_id, joined=outcome.joined)
     headers = {

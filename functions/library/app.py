@@ -11,17 +11,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pregen.domain.models import Role
 from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
 from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
+from pregen.http.caching import (
+    CACHE_HEADERS,
+    NOT_MODIFIED,
+    cached_json,
+    etag_of,
+    held,
+    if_none_match,
+    not_modified,
+    version_cacheable,
+)
 from pregen.http.presenters import (
     AcceptedJobBody,
+    VersionContentBody,
     VersionsBody,
     VoteResultBody,
     accepted_job_body,
     job_location,
+    version_content_body,
     versions_body,
     vote_body,
 )
 from pregen.observability import logger, metrics
-from pregen.services.voting import cast_vote, list_versions, request_regeneration
+from pregen.services.voting import cast_vote, list_versions, read_version, request_regeneration
 from pregen.wiring.library import library_deps
 
 app = build_resolver()
@@ -67,6 +79,29 @@ class RegenerateBody(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+
+@app.get(
+    "/v1/content/<content_id>",
+    responses={
+        200: answer(
+            "The version's body and figures, which never change (another learner's personal content: 404)",
+            VersionContentBody,
+            CACHE_HEADERS,
+        ),
+        304: NOT_MODIFIED,
+    },
+)
+def get_version(content_id: ContentId) -> Any:
+    deps = library_deps()
+    condition = if_none_match(app)
+    # The ETag is the id: whether the client holds this version is known before its body is read, never before
+    # the caller may see it (another learner's personal version is a 404, held or not).
+    read = read_version(content_id, current_caller(app), deps, held=held(condition, etag_of(content_id)))
+    cacheable = version_cacheable(content_id, read.version.owner, read.version.expires_at, deps.serve.clock.now())
+    if read.content is None:
+        return not_modified(cacheable)
+    return cached_json(version_content_body(read.version, read.content), cacheable, condition)
 
 
 @app.get("/v1/content/<content_id>/versions", responses={200: answer("The key's versions, best first", VersionsBody)})

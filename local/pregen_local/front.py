@@ -174,9 +174,10 @@ def serve(front: Front, host: str, port: int) -> ThreadingHTTPServer:
             for name, value in out_headers.items():
                 if name not in {"content-length", "connection"}:
                     self.send_header(name, value)
-            self.send_header("content-length", str(len(payload)))
+            if status not in {204, 304}:  # neither has a body, and a 304's length would be the 200's (RFC 9110 8.6)
+                self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            if self.command != "HEAD":  # a HEAD answer has the headers of the body it leaves out
+            if self.command != "HEAD" and status not in {204, 304}:  # HEAD: the headers of the body it leaves out
                 self.wfile.write(payload)
 
         def __getattr__(self, name: str) -> Any:

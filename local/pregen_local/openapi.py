@@ -61,6 +61,16 @@ _ERROR_SCHEMA = {
 }
 
 
+# The request header a route that can answer 304 reads (pregen.http.caching).
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": 'Entity tags the client holds ("<content id>", W/"<content id>", a list, or *): a match is '
+    "answered 304 without a body (RFC 9110 13.1.2).",
+    "schema": {"type": "string"},
+}
+
 # What API Gateway itself answers (the JWT authorizer's 401, throttling's 429, an unknown route's 404).
 _GATEWAY_ERROR_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 
@@ -99,6 +109,11 @@ def document(template: Template | None = None) -> dict[str, Any]:
     _content_requests(merged)
     for path, operations in merged["paths"].items():
         for method, operation in operations.items():
+            for response in operation.get("responses", {}).values():
+                if response.get("content") == {}:  # an answer without a body (304)
+                    del response["content"]
+            if "304" in operation.get("responses", {}):
+                operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
             _errors(operation, (method, path) in _CONFLICTS)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter["schema"])

@@ -30,6 +30,7 @@ LEARNERS = {
     "GET /v1/content",
     "GET /v1/jobs/{job_id}",
     "POST /v1/pregenerate",
+    "GET /v1/content/{content_id}",
     "GET /v1/content/{content_id}/versions",
     "POST /v1/content/{content_id}/votes",
     "POST /v1/warm",

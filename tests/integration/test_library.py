@@ -448,3 +448,74 @@ def test_an_automatic_regeneration_that_cannot_be_enqueued_is_asked_again_by_the
     assert listed(content_id)[content_id]["regeneration_requested"] is False
     # And the next down vote asks again
     assert vote(content_id, "down", "b")[1]["regeneration_job_id"]
+
+
+# -- a version by id (GET /v1/content/{content_id}) ------------------------------------------------------------------
+
+
+def read(
+    content_id: str, sub: str = "alice", role: str = "student", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    event = api_event(
+        "library_get.json",
+        sub=sub,
+        role=role,
+        path=f"/v1/content/{content_id}",
+        path_parameters={"content_id": content_id},
+    )
+    event["headers"].update(headers or {})
+    return call(library, event)
+
+
+def test_a_version_is_read_by_its_id_with_its_body_and_figures(aws: Aws) -> None:
+    first = generated(aws)
+    old_id = first["content_id"]
+    # Given a second version, which replaces the first as the served one
+    regenerate(old_id, "Another example")
+    run_worker(aws)
+    new = served()
+    assert new["content_id"] != old_id
+    # Then each version is read by its id: its own body, not the served one
+    status, _, body = read(old_id, sub="bob")
+    assert status == 200
+    assert body["content_id"] == old_id
+    assert body["key"] == first["key"]
+    assert body["kind"] == "lesson"
+    assert body["content"] == first["content"]
+    assert body["content"] != new["content"]
+    assert body["validation_score"] == first["meta"]["validation_score"]
+    assert body["estimated_minutes"] == first["meta"]["estimated_minutes"]
+    assert body["model"] == "offline"
+    assert body["regenerate_of"] is None
+    assert body["expires_at"] == first["expires_at"]
+    # And nothing that changes later is part of it (so its ETag can be the id)
+    assert not {"status", "served", "votes", "usage_count"} & set(body)
+    status, _, body = read(new["content_id"])
+    assert status == 200
+    assert body["content"] == new["content"]
+    assert body["regenerate_of"] == old_id
+
+
+def test_a_personal_version_is_read_by_its_owner_and_admins_only(aws: Aws) -> None:
+    mine = generated(aws, {**LESSON, "scope": "personal"})
+    content_id = mine["content_id"]
+    status, _, body = read(content_id, sub="alice")
+    assert status == 200
+    assert body["content"] == mine["content"]
+    status, _, body = read(content_id, sub="bob")
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+    assert read(content_id, sub="teacher-1", role="teacher")[0] == 404
+    assert read(content_id, sub="ops", role="admin")[0] == 200
+
+
+def test_an_unknown_or_malformed_version_id_is_a_4xx(aws: Aws) -> None:
+    content_id = generated(aws)["content_id"]
+    status, _, body = read(content_id[:-12] + "0" * 12)
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+    status, _, body = read("v1-lesson-" + "0" * 40 + ".0123456789ab")
+    assert status == 404
+    status, _, body = read("not-a-content-id")
+    assert status == 400
+    assert body["error"]["code"] == "invalid_request"

@@ -125,7 +125,8 @@ def test_the_patterns_are_what_their_names_say() -> None:
 
 
 def test_the_query_of_get_content_is_the_same_union_without_nulls() -> None:
-    (parameter,) = DOCUMENT["paths"]["/v1/content"]["get"]["parameters"]
+    parameters = DOCUMENT["paths"]["/v1/content"]["get"]["parameters"]
+    (parameter,) = [p for p in parameters if p["in"] == "query"]
     assert (parameter["in"], parameter["style"], parameter["explode"]) == ("query", "form", True)
     variants = parameter["schema"]["oneOf"]
     assert [v["properties"]["kind"]["const"] for v in variants] == [k.value for k in KIND_SHAPES]
@@ -149,3 +150,21 @@ def test_every_route_declares_its_errors_and_the_closed_sets_are_enums() -> None
     dates = DOCUMENT["paths"]["/v1/analytics"]["get"]["parameters"]
     assert all(p["schema"]["format"] == "date" and "366 days" in p["description"] for p in dates)
     assert SCHEMAS["Kind"]["enum"] == [k.value for k in Kind]
+
+
+def test_the_reads_of_content_declare_their_caching_and_a_304_without_a_body() -> None:
+    cached = {
+        path
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        if "304" in operation["responses"]
+    }
+    assert cached == {"/v1/content", "/v1/content/{content_id}"}
+    for path in cached:
+        operation = DOCUMENT["paths"][path]["get"]
+        not_modified = operation["responses"]["304"]
+        assert "content" not in not_modified
+        assert {"ETag", "Cache-Control", "Vary"} <= set(not_modified["headers"])
+        assert {"ETag", "Cache-Control"} <= set(operation["responses"]["200"]["headers"])
+        headers = [p for p in operation["parameters"] if p["in"] == "header"]
+        assert [p["name"] for p in headers] == ["If-None-Match"]

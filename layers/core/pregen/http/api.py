@@ -22,7 +22,7 @@ from pregen.observability import logger
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 _ROLE_RANK = {Role.STUDENT: 0, Role.TEACHER: 1, Role.ADMIN: 2}
@@ -46,10 +46,16 @@ def error_response(
     )
 
 
-def answer(description: str, model: Any = None) -> OpenAPIResponse:
-    """A route's documented answer: its body is ``model`` (a presenter's TypedDict), or any JSON object."""
+def answer(
+    description: str, model: Any = None, headers: dict[str, OpenAPIResponseHeader] | None = None
+) -> OpenAPIResponse:
+    """A route's documented answer: its body is ``model`` (a presenter's TypedDict), or any JSON object; with
+    the headers it sends, when the document should say them."""
     body: Any = {"model": model} if model is not None else {"schema": {"type": "object"}}
-    return {"description": description, "content": {"application/json": body}}
+    documented: OpenAPIResponse = {"description": description, "content": {"application/json": body}}
+    if headers:
+        documented["headers"] = headers
+    return documented
 
 
 def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:

@@ -82,12 +82,9 @@ class ApprovalVotes(Votes):
     approval: float
 
 
-class VersionBody(TypedDict):
-    content_id: str
-    status: str
-    served: bool
-    votes: ApprovalVotes
-    usage_count: int
+class VersionFigures(TypedDict):
+    """A version's figures, recorded once when it was generated (adapters/library.py _FIGURES)."""
+
     validation_score: NotRequired[float | None]
     validation_checks: NotRequired[dict[str, float] | None]  # each check's result (pregen.domain.quality), 0-1
     estimated_minutes: NotRequired[float | None]
@@ -96,8 +93,29 @@ class VersionBody(TypedDict):
     model: NotRequired[str | None]
     generator: NotRequired[str | None]
     cost_usd: NotRequired[float | None]
+
+
+class VersionBody(VersionFigures):
+    content_id: str
+    status: str
+    served: bool
+    votes: ApprovalVotes
+    usage_count: int
     regenerate_of: str | None
     regeneration_requested: bool
+    created_at: int
+    expires_at: int
+
+
+class VersionContentBody(VersionFigures):
+    """One version as it was generated: its body and figures. Nothing that changes later (votes, status, whether
+    it is served) is in it, so the answer for a content id never changes and its ETag is the content id."""
+
+    content_id: str
+    key: str
+    kind: str
+    content: dict[str, Any]
+    regenerate_of: str | None
     created_at: int
     expires_at: int
 
@@ -259,6 +277,21 @@ def version_body(version: Version, key_hits: int) -> VersionBody:
         "expires_at": int(version.expires_at),
     }
     return cast("VersionBody", body)  # the figures' keys are the adapter's (adapters/library.py _FIGURES)
+
+
+def version_content_body(version: Version, content: StoredContent) -> VersionContentBody:
+    """A version's body and figures, only what never changes (see VersionContentBody)."""
+    body = {
+        "content_id": version.version_id,
+        "key": version.key,
+        "kind": version.kind,
+        "content": content.body,
+        **version.figures,
+        "regenerate_of": version.regenerate_of,
+        "created_at": int(version.created_at),
+        "expires_at": int(version.expires_at),
+    }
+    return cast("VersionContentBody", body)  # the figures' keys are the adapter's (adapters/library.py _FIGURES)
 
 
 # -- exams --------------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pregen.services.publishing import rerank
 if TYPE_CHECKING:
     from pregen.domain.library import VoteValue
     from pregen.domain.models import Job
+    from pregen.domain.records import StoredContent
     from pregen.ports import LibraryStore
     from pregen.services.content import ServeDeps
 
@@ -61,6 +62,25 @@ def version_for(content_id: str, caller: Caller, deps: LibraryDeps) -> Version:
     if version is None or (version.owner is not None and version.owner != caller.sub and not caller.is_admin):
         raise NotFound(f"no content {content_id}")
     return version
+
+
+@dataclass(frozen=True)
+class VersionRead:
+    version: Version
+    content: StoredContent | None  # None: the reader holds this version already, so its body was not read
+
+
+def read_version(content_id: str, caller: Caller, deps: LibraryDeps, *, held: bool = False) -> VersionRead:
+    """One version: its counter item (who may read it, its figures) and, unless the reader says it holds this
+    version already (a version's body never changes), its body. Another learner's personal version, an unknown
+    or an expired one is not found, held or not."""
+    version = version_for(content_id, caller, deps)
+    if held:
+        return VersionRead(version, None)
+    content = deps.library.get_body(version.key, content_id)
+    if content is None:
+        raise NotFound(f"no content {content_id}")
+    return VersionRead(version, content)
 
 
 def list_versions(content_id: str, caller: Caller, deps: LibraryDeps) -> VersionList:
