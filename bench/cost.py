@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from bench.report import write_section
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.config.worker import WorkerSettings
+from pregen.domain.errors import SpendingError
 from pregen.domain.models import ContentRequest, Kind
 from pregen.domain.pricing import default_prices
 from pregen.services.batches import custom_id_for
-from pregen_local.fake_anthropic import min_cacheable_tokens, running_fake_anthropic
+from pregen_local.fake_anthropic import FaultRates, min_cacheable_tokens, running_fake_anthropic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,6 +75,7 @@ class Run:
     calls: int = 0
     batches: int = 0
     fallbacks: int = 0
+    failed: int = 0  # items whose every attempt was invalid: billed, not stored
     models: Counter[str] = field(default_factory=Counter)
     cache_read: int = 0
     cache_write: int = 0
@@ -100,7 +102,12 @@ def run_direct(
     run = Run(name)
     started = time.perf_counter()
     for request in requests:
-        generation = gen.generate(request)
+        try:
+            generation = gen.generate(request)
+        except SpendingError as exc:  # every re-ask invalid: billed all the same, and counted
+            run.cost_usd += exc.spent_usd
+            run.failed += 1
+            continue
         run.cost_usd += generation.cost_usd
         run.calls += generation.attempts
         run.models[generation.model] += 1
@@ -135,7 +142,12 @@ def run_batched(
                 continue
             settled.discard(outcome.custom_id)
         for custom_id in set(chunk) - settled:  # errored, expired, invalid or missing: a direct call
-            generation = gen.generate(chunk[custom_id])
+            try:
+                generation = gen.generate(chunk[custom_id])
+            except SpendingError as exc:
+                run.cost_usd += exc.spent_usd
+                run.failed += 1
+                continue
             run.fallbacks += 1
             run.cost_usd += generation.cost_usd
             run.calls += generation.attempts
@@ -148,7 +160,8 @@ def markdown(runs: list[Run], items: int, mix: Counter[str], command: str) -> st
     base = runs[0].cost_usd
     per_1000 = 1000 / items
     rows = [
-        f"| {r.name} | {r.cost_usd * per_1000:.2f} | {r.cost_usd / base:.1%} | {r.batches} | {r.fallbacks} | "
+        f"| {r.name} | {r.cost_usd * per_1000:.2f} | {r.cost_usd / base:.1%} | {r.calls / items:.3f} | {r.failed} | "
+        f"{r.batches} | {r.fallbacks} | "
         f"{', '.join(f'{m} {n}' for m, n in sorted(r.models.items()))} | {r.cache_write:,} / {r.cache_read:,} |"
         for r in runs
     ]
@@ -172,9 +185,9 @@ def markdown(runs: list[Run], items: int, mix: Counter[str], command: str) -> st
             + ", ".join(f"{n} {k}" for k, n in sorted(mix.items()))
             + " (diagnostic exams of 71 questions; question sets of 5-10).",
             "",
-            "| run | USD per 1,000 items | vs baseline | batches | direct fallbacks | generations per model "
-            "| cache write / read tokens |",
-            "|---|---|---|---|---|---|---|",
+            "| run | USD per 1,000 items | vs baseline | model calls per item | failed | batches | direct fallbacks "
+            "| generations per model | cache write / read tokens |",
+            "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"**Pregen costs {pregen:.1%} of the direct baseline** ({verdict} the ≤ 40 % target). Exams stay on the "
@@ -192,6 +205,10 @@ def markdown(runs: list[Run], items: int, mix: Counter[str], command: str) -> st
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__)
     parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument(
+        "--invalid", type=float, default=0.05, help="share of answers that fail validation (re-asked, and billed)"
+    )
+    parser.add_argument("--truncated", type=float, default=0.03, help="share of answers cut off at max_tokens")
     parser.add_argument("--write", action="store_true", help=f"write the section {SECTION!r} of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     requests = background_mix(args.items)
@@ -209,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     def large(_: Kind) -> str:
         return settings.model_large
 
-    with running_fake_anthropic(answer_tokens=answer_tokens) as fake:
+    faults = FaultRates(invalid=args.invalid, truncated=args.truncated, seed=7)
+    with running_fake_anthropic(answer_tokens=answer_tokens, faults=faults) as fake:
         runs = [
             run_direct("baseline: all direct on the larger model, no caching", fake, requests, large, cached=False),
             run_direct("tiers only (direct, no caching)", fake, requests, settings.model_for, cached=False),
@@ -218,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     mix = Counter(r.kind.value for r in requests)
     command = f".venv/bin/python -m bench.cost --items {args.items}" + (" --write" if args.write else "")
+    command += f"  # answers invalid {args.invalid:.0%}, truncated {args.truncated:.0%}: re-asked, every attempt billed"
     text = markdown(runs, args.items, mix, command)
     print(text)
     if args.write:
