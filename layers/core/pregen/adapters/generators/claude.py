@@ -6,7 +6,7 @@ Imported only by the worker: ``import anthropic`` costs a second of cold start.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anthropic
@@ -66,10 +66,6 @@ class _Question:
     max_tokens: int
     problems: Callable[[Any], list[str]]
     noun: tuple[str, str]
-
-
-def _parts(ask: _Question) -> tuple[Any, ...]:
-    return tuple(getattr(ask, f.name) for f in fields(ask))
 
 
 class UsageRecorder(Middleware):
@@ -210,8 +206,7 @@ class AnthropicGenerator:
             raise
 
     def _re_ask(self, ask: _Question, *, last_call: int) -> Generation:
-        model, prompt, schema, max_tokens, problems, noun = _parts(ask)
-        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": ask.prompt}]
         usage, write_1h = TokenUsage(), 0
         errors: list[str] = []
         started = time.perf_counter()
@@ -220,10 +215,10 @@ class AnthropicGenerator:
         while attempts < self.max_attempts and self.recorder.calls < last_call:
             attempts += 1
             parsed, errors = self._ask(
-                model=model,
-                max_tokens=max_tokens,
+                model=ask.model,
+                max_tokens=ask.max_tokens,
                 messages=messages,
-                schema=schema,
+                schema=ask.schema,
                 calls_left=last_call - self.recorder.calls,
             )
             data = self.recorder.responses[-1] if self.recorder.responses else {}
@@ -231,16 +226,19 @@ class AnthropicGenerator:
             usage, write_1h = usage + call_usage, write_1h + call_1h
             if data.get("stop_reason") == "refusal":
                 raise self._spent(
-                    GenerationFailed(f"the model refused this {noun[0]}", retryable=False), model, usage, write_1h
+                    GenerationFailed(f"the model refused this {ask.noun[0]}", retryable=False),
+                    ask.model,
+                    usage,
+                    write_1h,
                 )
-            errors = _answer_problems(data, parsed, errors, problems, max_tokens)
+            errors = _answer_problems(data, parsed, errors, ask.problems, ask.max_tokens)
             if not errors and parsed is not None:
                 return Generation(
                     body=parsed.model_dump(mode="json"),
                     generator="anthropic",
-                    model=model,
+                    model=ask.model,
                     usage=usage,
-                    cost_usd=self.prices.cost(model, usage, cache_write_1h_tokens=write_1h),
+                    cost_usd=self.prices.cost(ask.model, usage, cache_write_1h_tokens=write_1h),
                     latency_ms=int((time.perf_counter() - started) * 1000),
                     attempts=self.recorder.calls - first_call,
                 )
@@ -249,8 +247,8 @@ class AnthropicGenerator:
                 {"role": "user", "content": correction_prompt(errors)},
             ]
         raise self._spent(
-            ContentInvalid(f"{noun[1]} still invalid after {attempts} attempts", errors),
-            model,
+            ContentInvalid(f"{ask.noun[1]} still invalid after {attempts} attempts", errors),
+            ask.model,
             usage,
             write_1h,
         )
