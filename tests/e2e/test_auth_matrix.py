@@ -36,6 +36,7 @@ LEARNERS = {
     "POST /v1/warm",
     "POST /v1/events/navigation",
     "POST /v1/exams/{exam}/claim",
+    "POST /v1/exams/warm",
     "GET /v1/exams/{exam}/inventory",
     "GET /v1/exams/{exam}",
 }

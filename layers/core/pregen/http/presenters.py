@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pregen.domain.models import Job
     from pregen.domain.records import StoredContent
     from pregen.services.content import Enqueued
-    from pregen.services.exams import InventoryView
+    from pregen.services.exams import InventoryView, Warmed
     from pregen.services.navigation import NavigationOutcome
     from pregen.services.voting import VoteOutcome
     from pregen.services.warming import WarmReport
@@ -179,6 +179,20 @@ class InventoryBody(TypedDict):
     exams: list[ExamSlotBody]
 
 
+class ExamTypeWarmedBody(TypedDict):
+    exam_type: str
+    ready: int
+    generating: int
+    enqueued: int
+    inventory: str  # where to follow its progress
+
+
+class ExamsWarmedBody(TypedDict):
+    """The caller's inventory per exam type after a warm: ready, being generated, and enqueued by this call."""
+
+    exam_types: list[ExamTypeWarmedBody]
+
+
 class EnqueuedBody(TypedDict):
     key: str
     status: Literal["queued", "in_flight", "cached"]
@@ -336,6 +350,21 @@ def inventory_body(view: InventoryView) -> InventoryBody:
         "claimed": len(view.claimed),
         "failed": len(view.failed),
         "exams": [exam_slot_body(s) for s in view.ready + view.generating + view.failed],
+    }
+
+
+def exams_warmed_body(warmed: list[Warmed]) -> ExamsWarmedBody:
+    return {
+        "exam_types": [
+            {
+                "exam_type": w.exam_type,
+                "ready": w.ready,
+                "generating": w.generating,
+                "enqueued": w.enqueued,
+                "inventory": inventory_location(w.exam_type),
+            }
+            for w in warmed
+        ]
     }
 
 
