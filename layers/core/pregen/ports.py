@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
@@ -204,7 +205,9 @@ class ExamInventory(Protocol):
 
     def promote_slot(self, owner: str, exam_type: str, exam_id: str, lane: Lane) -> bool: ...
 
-    def claim(self, slot: ExamSlot, now: float, expires_at: float) -> bool: ...
+    def claim(self, slot: ExamSlot, now: float, expires_at: float, counts: dict[str, int]) -> bool: ...
+
+    def learner_exams(self, owner: str) -> LearnerExams: ...
 
     def get_exam(self, exam_id: str) -> ExamRecord | None: ...
 
@@ -225,6 +228,7 @@ class ExamInventory(Protocol):
         worker_id: str,
         now: float,
         expires_at: float,
+        counts: dict[str, int],
     ) -> bool: ...
 
 

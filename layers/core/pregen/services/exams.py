@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pregen.domain.counters import CLAIMED_EXAMS, Metric, name
 from pregen.domain.errors import NotFound
 from pregen.domain.inventory import ExamSlot, ExamStatus
 from pregen.domain.keys import new_job_id
@@ -16,7 +17,6 @@ from pregen.messages import SectionMessage
 from pregen.observability import logger
 from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
-from pregen.services.usage import record_claim
 
 if TYPE_CHECKING:
     from pregen.config.functions import InventorySettings
@@ -256,12 +256,13 @@ def claim_exam(
     # Concurrent claims (two tabs) start at different exams so they rarely collide; all expire days from now.
     candidates = random.sample(ready, len(ready))
     for position, slot in enumerate(candidates):
-        if not deps.inventory.claim(slot, now, now + deps.policy.exam_claimed_ttl_hours * 3600):
+        # A use of a pre-generated exam, counted in the claim's own transaction.
+        counts = {name(Metric.USED, CLAIMED_EXAMS): 1, name(Metric.CLAIMED, exam_type): 1}
+        if not deps.inventory.claim(slot, now, now + deps.policy.exam_claimed_ttl_hours * 3600, counts):
             continue  # a concurrent claim took it (or it just expired): try the next
         exam = deps.inventory.get_exam(slot.exam_id)
         if exam is None:  # cannot happen: the claim's transaction required the exam item
             continue
-        record_claim(deps.counters, exam_type, now)
         left = len(candidates) - position - 1
         priority = Priority.DEFAULT if left == 0 else Priority.WARMING
         replenished = None
