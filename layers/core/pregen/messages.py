@@ -10,6 +10,7 @@ Message Batch's entries) stay readable.
     {"type": "content_job", "job_id": ..., "key": ..., "request": {...}, ...}     → JobMessage
     {"job_id": ..., "key": ..., "request": {...}, ...}   (no "type": older)       → JobMessage
     {"type": "exam_section", "owner": ..., "spec": {...}, ...}                    → SectionMessage
+    {"type": "learner_erase", "learner": ..., "pass_number": 1, ...}              → EraseMessage
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 CONTENT_JOB: Final = "content_job"
 EXAM_SECTION: Final = "exam_section"
+LEARNER_ERASE: Final = "learner_erase"
 
 
 def _section_spec(value: Any) -> SectionSpec:
@@ -79,6 +81,22 @@ class SectionMessage(_Message):
     correlation_id: str | None = None
 
 
+class EraseMessage(_Message):
+    """Erase one learner's data: a pass at once, and a second after any generation in flight has ended, which
+    deletes again what the first found (a job record an in-flight generation rewrote) and what appeared since."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["learner_erase"] = LEARNER_ERASE
+    learner: str
+    pass_number: int = 1
+    requested_at: float
+    requested_by: str
+    job_ids: list[str] = []  # found by the first pass
+    keys: list[str] = []  # personal content keys found by the first pass
+    correlation_id: str | None = None
+
+
 def message_type(body: Any) -> str:
     """The union's tag: the body's ``type``, and a content job when it has none (messages older than the tag)."""
     tag = body.get("type") if isinstance(body, dict) else getattr(body, "type", None)
@@ -86,12 +104,14 @@ def message_type(body: Any) -> str:
 
 
 QueueMessage = Annotated[
-    Annotated[JobMessage, Tag(CONTENT_JOB)] | Annotated[SectionMessage, Tag(EXAM_SECTION)],
+    Annotated[JobMessage, Tag(CONTENT_JOB)]
+    | Annotated[SectionMessage, Tag(EXAM_SECTION)]
+    | Annotated[EraseMessage, Tag(LEARNER_ERASE)],
     Discriminator(message_type),
 ]
-_QUEUE_MESSAGE: TypeAdapter[JobMessage | SectionMessage] = TypeAdapter(QueueMessage)
+_QUEUE_MESSAGE: TypeAdapter[JobMessage | SectionMessage | EraseMessage] = TypeAdapter(QueueMessage)
 
 
-def parse_message(body: dict[str, Any]) -> JobMessage | SectionMessage:
+def parse_message(body: dict[str, Any]) -> JobMessage | SectionMessage | EraseMessage:
     """The message a queue body holds. Raises ``pydantic.ValidationError`` (a ``ValueError``) if it holds none."""
     return _QUEUE_MESSAGE.validate_python(body)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
-    from pregen.domain.records import BatchOutcome, InflightClaim, StoredContent
+    from pregen.domain.records import BatchOutcome, Erased, InflightClaim, StoredContent
     from pregen.services.limits import GenerationLimiter
 
 
@@ -230,6 +230,16 @@ class ExamInventory(Protocol):
         expires_at: float,
         counts: dict[str, int],
     ) -> bool: ...
+
+
+class LearnerData(Protocol):
+    """Every table's items of one learner: listed page by page, and erased (``pregen.adapters.learners``)."""
+
+    def page(
+        self, sub: str, phase: int, part: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], tuple[int, int, dict[str, Any] | None] | None]: ...
+
+    def erase(self, sub: str, now: float, *, job_ids: list[str], keys: list[str]) -> Erased: ...
 
 
 class ActivityIndex(Protocol):

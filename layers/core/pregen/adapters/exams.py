@@ -245,6 +245,62 @@ class DynamoExamInventory:
             return True
         return False
 
+    def erase_learner(self, owner: str, exam_types: list[str], now: float) -> int:
+        """Delete the learner's inventories, their exams (bodies and sections) and their record, taking what the
+        record adds to analytics (ready exams, the learner's bucket) out in the same transaction. Returns the
+        number of items deleted."""
+        deleted = 0
+        for exam_type in exam_types:
+            exam_ids: list[str] = []
+            for item in self._query_all(self._partition(owner, exam_type)):
+                if item["sk"]["S"].startswith("exam#"):
+                    exam_ids.append(item["sk"]["S"].removeprefix("exam#"))
+                self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+                deleted += 1
+            for exam_id in exam_ids:
+                for item in self._query_all(f"exam#{exam_id}"):
+                    self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+                    deleted += 1
+        for _ in range(_RECORD_TRIES):
+            seen = self.learner_exams(owner)
+            if not seen.version:
+                return deleted
+            change = exam_stats.erased(seen, now)
+            record: list[Any] = [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": self._learner_key(owner),
+                        "ConditionExpression": "version = :seen",
+                        "ExpressionAttributeValues": {":seen": whole(seen.version)},
+                    }
+                }
+            ]
+            try:
+                self.client.transact_write_items(TransactItems=record + self._counter_items(change, now, {}))
+            except ClientError as exc:
+                if cancellation_codes(exc) is None:
+                    raise
+                continue  # a publish or claim changed the record meanwhile: read it again
+            return deleted + 1
+        raise Conflict(f"the exam record of {owner} kept changing: erase it again")
+
+    def _query_all(self, pk: str) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": string(pk)},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # -- the learner's record -----------------------------------------------------------------------------------------
 
     @staticmethod
@@ -285,12 +341,17 @@ class DynamoExamInventory:
             put["ExpressionAttributeValues"] = {":seen": whole(seen.version)}
         else:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
+        return [{"Put": put}, *self._counter_items(change, now, counts)]
+
+    def _counter_items(self, change: exam_stats.Change, now: float, counts: dict[str, int]) -> list[Any]:
+        """The counter items a change moves: day items (today's ``counts`` merged in) and the gauges."""
         days = change.day_counts()
         if counts:
             today = exam_stats.bucket(now)[0]
             days[today] = {**days.get(today, {}), **counts}
-        items: list[Any] = [{"Put": put}]
-        items += [{"Update": self.counters.update_request(f"day#{day}", c, now)} for day, c in sorted(days.items())]
+        items: list[Any] = [
+            {"Update": self.counters.update_request(f"day#{day}", c, now)} for day, c in sorted(days.items())
+        ]
         if change.gauges:
             items.append({"Update": self.counters.update_request(GAUGES_PK, change.gauges, now)})
         return items

@@ -102,3 +102,12 @@ class TriggerSettings(Env):
     @property
     def jwks_url(self) -> str:
         return self.jwt_jwks_url or f"{self.jwt_issuer.rstrip('/')}/.well-known/jwks.json"
+
+
+class LearnerDataSettings(
+    ContentTableSettings, JobsTableSettings, CountersTableSettings, ExamsTableSettings, QueueSettings
+):
+    """A learner's data: listing (the learners function) and erasure (its passes run in the worker)."""
+
+    # The second pass waits out any generation in flight: longer than the worker's lease (LEASE_SECONDS, 180).
+    erase_second_pass_seconds: int = Field(alias="ERASE_SECOND_PASS_SECONDS", default=300, ge=0, le=900)
