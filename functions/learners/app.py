@@ -21,7 +21,13 @@ _ERASED = "Accepted: the learner's data is being erased (done within done_within
 @app.get("/v1/me/content", responses={200: answer("A page of the caller's personal items", LearnerDataBody)})
 def list_my_content(
     cursor: Annotated[
-        str | None, Query(min_length=1, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2000,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="the previous page's next_cursor; any other value is a 400 (a rule the schema cannot state)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items read per page")] = DEFAULT_PAGE,
 ) -> Any:

@@ -2,7 +2,8 @@
 
 Two rules of the API cannot be written in an OpenAPI schema, and the document's descriptions say so:
 - the analytics window: ``from`` not after ``to``, at most 366 days (a rule between two parameters);
-- warming's grade comes from the token when it carries one, and a body that contradicts it is refused.
+- warming's grade comes from the token when it carries one, and a body that contradicts it is refused;
+- a learner's listing takes back only a cursor it gave that learner (any other string is a 400).
 For schema-valid (positive) cases only, the hooks below make such requests keep those rules, so a refusal
 of what remains is a real contract gap. Negative cases are left as generated.
 
@@ -63,6 +64,8 @@ def map_case(context: Any, case: Any) -> Any:
         case.query = analytics_window(case.query)
     if label == "POST /v1/warm" and isinstance(case.body, dict) and "grade" in case.body:
         case.body = {**case.body, "grade": FUZZ_GRADE}
+    if label == "GET /v1/me/content" and isinstance(case.query, dict) and "cursor" in case.query:
+        case.query = {k: v for k, v in case.query.items() if k != "cursor"}  # a first page
     return case
 
 

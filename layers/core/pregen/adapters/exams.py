@@ -225,24 +225,18 @@ class DynamoExamInventory:
                     (self._exam_key(slot.exam_id), "SET #status = :claimed, claimed_at = :now, expires_at = :exp"),
                 )
             ]
-            try:
-                self.client.transact_write_items(
-                    TransactItems=items + self._record_items(slot.owner, seen, change, now, counts)
-                )
-            except ClientError as exc:
-                reasons = cancellation_codes(exc)
-                if reasons is None:
-                    raise
-                if _CONDITION_FAILED in reasons[:2]:
-                    return False  # a concurrent claim took it, or it just expired
-                if "TransactionConflict" in reasons:
-                    # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
-                    # condition): the exam may still be ready, so try it again rather than skip it.
-                    conflicts += 1
-                    if not _CONFLICTS.wait(conflicts):
-                        return False
-                continue  # or the learner's record changed since it was read: read it again
-            return True
+            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            if reasons is None:
+                return True
+            if _CONDITION_FAILED in reasons[:2]:
+                return False  # a concurrent claim took it, or it just expired
+            if "TransactionConflict" in reasons:
+                # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
+                # condition): the exam may still be ready, so try it again rather than skip it.
+                conflicts += 1
+                if not _CONFLICTS.wait(conflicts):
+                    return False
+            # or the learner's record changed since it was read: read it again
         return False
 
     def erase_learner(self, owner: str, exam_types: list[str], now: float) -> int:
@@ -319,6 +313,27 @@ class DynamoExamInventory:
             until=float(item["until"]["N"]),
             version=int(item["version"]["N"]),
         )
+
+    def _with_record(
+        self,
+        owner: str,
+        seen: LearnerExams,
+        change: exam_stats.Change,
+        items: list[Any],
+        *,
+        now: float,
+        counts: dict[str, int],
+    ) -> list[str] | None:
+        """One try of ``items`` with the learner's record change: None when it was written, else why it was not
+        (the cancellation reason of each item, the record's right after ``items``)."""
+        try:
+            self.client.transact_write_items(TransactItems=items + self._record_items(owner, seen, change, now, counts))
+        except ClientError as exc:
+            reasons = cancellation_codes(exc)
+            if reasons is None:
+                raise
+            return reasons
+        return None
 
     def _record_items(
         self, owner: str, seen: LearnerExams, change: exam_stats.Change, now: float, counts: dict[str, int]
@@ -512,18 +527,12 @@ class DynamoExamInventory:
             seen = self.learner_exams(slot.owner)
             change = exam_stats.published(seen, slot.exam_id, expires_at, now)
             items = [{"Put": {"TableName": self.table, "Item": exam_item}}, ready]
-            try:
-                self.client.transact_write_items(
-                    TransactItems=items + self._record_items(slot.owner, seen, change, now, counts)
-                )
-            except ClientError as exc:
-                reasons = cancellation_codes(exc)
-                if reasons is None:
-                    raise
-                if reasons[1] == _CONDITION_FAILED:
-                    return False  # our lease ran out and someone else assembles, or it is published already
-                if reasons[2] == _CONDITION_FAILED:
-                    continue  # the learner's record changed since it was read (another of their exams)
-                raise  # a conflict: the section message is retried and assembly taken up again
-            return True
+            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            if reasons is None:
+                return True
+            if reasons[1] == _CONDITION_FAILED:
+                return False  # our lease ran out and someone else assembles, or it is published already
+            if reasons[2] != _CONDITION_FAILED:  # a conflict: the section is retried and assembly taken up again
+                raise Conflict(f"publishing exam {slot.exam_id} was cancelled: {reasons}")
+            # the learner's record changed since it was read (another of their exams): read it again
         raise Conflict(f"the learner's exam record kept changing: exam {slot.exam_id} not published yet")
