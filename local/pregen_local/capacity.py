@@ -156,6 +156,7 @@ class Inputs:
     zipf: float = 1.1  # popularity skew of a session's first topic within a subject
     assigned_views_per_day: float = 0.0  # views a learner makes a day of one item everyone is given (a daily task)
     burst: float = 1.0  # the hottest item's busiest minute / the peak hour's average (a class opening it at once)
+    hot_cache_seconds: float = 5.0  # HOT_CACHE_SECONDS: an environment reads a shared key at most once per this
     noise: float = 0.05  # share of step landings that view one item past the usual ones
     ttl_days: float = 30.0  # content lifetime: a shared item is generated once per lifetime if anyone asks
     warming: bool = True

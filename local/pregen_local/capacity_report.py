@@ -51,7 +51,8 @@ class Figures:
     tokens: dict[str, dict[str, float]] = field(default_factory=dict)  # model class -> calls/input/output a day
     dollars: dict[str, float] = field(default_factory=dict)  # a month, by service
     limits: list[tuple[str, float, float]] = field(default_factory=list)  # (limit, peak use, limit)
-    hot_reads_per_second: float = 0.0  # the hottest item's reads at the peak hour
+    hot_reads_per_second: float = 0.0  # the hottest item's reads at the peak hour (its busiest minute)
+    hot_table_reads_per_second: float = 0.0  # of which reach DynamoDB past the hot-key cache
 
     @property
     def peak_factor(self) -> float:
@@ -196,7 +197,11 @@ def _limits(f: Figures, e: Estimate) -> None:
     peak = f.peak_factor
     tier = PROVIDER_TIERS[i.provider_tier]
     hot_reads = f.per_second(e.views * e.hottest_share, peak=True) * i.burst
-    hot_units = hot_reads * 0.5 * math.ceil(KIND_FIGURES[e.hottest_kind]["item_kb"] / 4)
+    # With the hot-key cache an environment reads a key from the table at most once per HOT_CACHE_SECONDS, so the
+    # item's table reads are capped by the environments serving it (get-content's concurrency, its burst included).
+    environments = max(1.0, f.concurrency("get-content", peak=True) + hot_reads * i.hit_ms / 1000)
+    table_reads = min(hot_reads, environments / i.hot_cache_seconds) if i.hot_cache_seconds > 0 else hot_reads
+    hot_units = table_reads * 0.5 * math.ceil(KIND_FIGURES[e.hottest_kind]["item_kb"] / 4)
     rows: list[tuple[str, float, float]] = [
         ("API Gateway requests/s", f.per_second(sum(f.routes.values()), peak=True), AWS_LIMITS["api_rps"]),
         (
@@ -226,7 +231,7 @@ def _limits(f: Figures, e: Estimate) -> None:
         ]
     rows.append(("model spend $/month (tier cap)", f.dollars["Model provider"], PROVIDER_SPEND_CAP[i.provider_tier]))
     f.limits = rows
-    f.hot_reads_per_second = hot_reads
+    f.hot_reads_per_second, f.hot_table_reads_per_second = hot_reads, table_reads
 
 
 ADVICE = {
@@ -294,7 +299,8 @@ def render(f: Figures) -> str:
             ],
         ),
         f"Hottest item: {_n(f.per_second(e.views * e.hottest_share))} reads/s avg, "
-        f"{_n(f.hot_reads_per_second)} at peak ({e.hottest_kind}; one partition allows "
+        f"{_n(f.hot_reads_per_second)} at peak, {_n(f.hot_table_reads_per_second)} of them from DynamoDB past the "
+        f"hot-key cache ({i.hot_cache_seconds:g} s; {e.hottest_kind}; one partition allows "
         f"{AWS_LIMITS['ddb_partition_read_units_s']:,} read units/s).",
         f"SQS: {_n(f.per_second(f.sqs_messages))} messages/s avg, {_n(f.per_second(f.sqs_messages, peak=True))} peak.",
         "",

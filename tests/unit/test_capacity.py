@@ -3,6 +3,7 @@ workload, and its arithmetic checked where it can be worked out by hand."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -101,11 +102,23 @@ def test_pregen_capacity_prints_every_figure_and_names_the_binding_limit() -> No
 
 def test_a_burst_on_an_assigned_item_moves_the_hot_key_towards_the_partition_limit() -> None:
     quiet = capacity_report.figures(estimate(Inputs(learners=10_000_000)))
-    assigned = capacity_report.figures(estimate(Inputs(learners=10_000_000, assigned_views_per_day=1, burst=10)))
-    assert assigned.hot_reads_per_second == pytest.approx(
-        10_000_000 * 0.12 / 3600 * 10, rel=0.01
-    )  # every learner once a day, the peak hour's share, ten times faster in its busiest minute
+    hot = Inputs(learners=10_000_000, assigned_views_per_day=1, burst=10, hot_cache_seconds=0)
+    assigned = capacity_report.figures(estimate(hot))
+    # every learner once a day, the peak hour's share, ten times faster in its busiest minute
+    assert assigned.hot_reads_per_second == pytest.approx(10_000_000 * 0.12 / 3600 * 10, rel=0.01)
     assert quiet.hot_reads_per_second < assigned.hot_reads_per_second / 100
+    # Without the hot-key cache every read reaches the item's partition, past its limit
+    assert assigned.hot_table_reads_per_second == assigned.hot_reads_per_second
+    assert _share(assigned, "hottest item") > 1
+    # With it, each get-content environment reads the item once per HOT_CACHE_SECONDS at most
+    cached = capacity_report.figures(estimate(dataclasses.replace(hot, hot_cache_seconds=5)))
+    environments = cached.concurrency("get-content", peak=True) + cached.hot_reads_per_second * hot.hit_ms / 1000
+    assert cached.hot_table_reads_per_second == pytest.approx(environments / 5)
+    assert _share(cached, "hottest item") < 0.1
+
+
+def _share(f: capacity_report.Figures, prefix: str) -> float:
+    return next(used / limit for name, used, limit in f.limits if name.startswith(prefix))
 
 
 def test_every_input_is_a_flag() -> None:
