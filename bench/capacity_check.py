@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import simulate
 from bench.report import write_section
-from pregen_local.capacity import Estimate, Inputs, estimate
+from pregen_local.capacity import DAY, Estimate, Inputs, estimate
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "CAPACITY.md"
 
@@ -212,6 +212,40 @@ def report(p: simulate.Params, rows: list[tuple[str, float, float, float]], meas
     return "\n".join(lines)
 
 
+SCALES = (10_000, 100_000, 1_000_000, 10_000_000)
+
+
+def scales_table() -> str:
+    """``pregen capacity`` at the four scales of docs/CAPACITY.md, with every other input at its default."""
+    from pregen_local.capacity_report import figures
+
+    lines = [
+        "Command: `.venv/bin/python -m bench.capacity_check --write` (each row: `pregen capacity --learners N`, "
+        "every other input at its default)",
+        "",
+        "| learners | views/s avg / peak | hit rate | generations a day | Lambda concurrency (peak) "
+        "| content table read units/s (peak) | output tokens/min (peak) | $ a month: model / AWS | binds first "
+        "| next |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for learners in SCALES:
+        f = figures(estimate(Inputs(learners=learners)))
+        e = f.estimate
+        ranked = sorted(f.limits, key=lambda row: -row[1] / row[2])
+        otpm = sum(row["output"] for row in f.tokens.values()) * 60 / DAY * f.peak_factor
+        aws = sum(v for k, v in f.dollars.items() if k != "Model provider")
+        lines.append(
+            f"| {learners:,} | {f.per_second(e.views):,.1f} / {f.per_second(e.views, peak=True):,.0f} "
+            f"| {100 * e.hits / e.views:.1f} % | {e.total_generations:,.0f} "
+            f"| {sum(f.concurrency(fn, peak=True) for fn in f.invocations):,.0f} "
+            f"| {f.per_second(f.read_units['content'], peak=True):,.0f} | {otpm:,.0f} "
+            f"| {f.dollars['Model provider']:,.0f} / {aws:,.0f} "
+            + "".join(f"| {name}: {100 * used / limit:,.0f} % " for name, used, limit in ranked[:2])
+            + "|"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--learners", type=int, default=1000)
@@ -224,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(measured, estimate(model_inputs(p)))
     text = report(p, rows, measured)
     print(text)
+    scales = scales_table()
+    print(scales)
     if args.write:
+        write_section("scales", "## Four scales\n\n" + scales, doc=DOC)
         write_section("simulator", "## The model against the simulator\n\n" + text, doc=DOC)
     return 0
 
