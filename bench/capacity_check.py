@@ -85,8 +85,11 @@ def run_simulator(p: simulate.Params) -> Measured:
 
     from pregen import usage_log
 
-    logging.getLogger("pregen").setLevel(logging.WARNING)
-    usage_log.set_sink(lambda line: None)
+    # Quiet while it runs (a simulated day logs every hit), and as it was afterwards: a test may call this.
+    log = logging.getLogger("pregen")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    sink = usage_log.set_sink(lambda line: None)
     calls: Counter[tuple[str, str]] = Counter()
     original = simulate._ports
 
@@ -101,6 +104,8 @@ def run_simulator(p: simulate.Params) -> Measured:
         result = sim.run(actions)
     finally:
         simulate._ports = original
+        usage_log.set_sink(sink)
+        log.setLevel(level)
     return Measured(
         views=result.views,
         hits=result.hits,
