@@ -171,8 +171,8 @@ class MemoryJobStore:
 
 @dataclass
 class MemoryCounters:
-    """Small counter items by (partition, item), as DynamoCounters keeps them: ``day#<day>`` / ``totals`` (or
-    another item of that day, such as ``learner#<sub>``), and ``gauges`` / ``totals``."""
+    """Small counter items by (partition, item), as DynamoCounters keeps them: ``day#<day>`` / ``totals``,
+    ``learner#<sub>`` / ``day#<day>`` and ``gauges`` / ``totals``."""
 
     items: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)
@@ -184,8 +184,11 @@ class MemoryCounters:
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
 
-    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None:
-        self._add(f"day#{day}", counts, item)
+    def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
+        self._add(f"day#{day}", counts)
+
+    def add_learner(self, sub: str, day: str, counts: dict[str, int | float], now: float) -> None:
+        self._add(f"learner#{sub}", counts, f"day#{day}")
 
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         self._add(GAUGES_PK, counts)

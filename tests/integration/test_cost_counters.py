@@ -54,7 +54,7 @@ def test_each_generation_is_counted_per_kind_model_and_learner(aws: Aws) -> None
     assert totals["generated_model#claude-haiku-5-5"] == 2
     # ...and each learner's own small item holds what their requests cost
     for sub in ("ann", "ben"):
-        item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"day#{day}"}, "sk": {"S": f"learner#{sub}"}})
+        item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"learner#{sub}"}, "sk": {"S": f"day#{day}"}})
         assert float(item["Item"]["cost_usd"]["N"]) == pytest.approx(0.01)
     # And analytics shows cost per model and the average per kind
     window = {"from": day, "to": day}

@@ -158,8 +158,8 @@ def test_counters_add_up_per_day_and_only_stored_days_come_back(ports: Ports) ->
 
 
 def test_a_days_other_items_and_the_gauges_are_kept_apart_from_its_totals(ports: Ports) -> None:
-    ports.counters.add("2030-01-01", {"cost_usd": 0.5}, NOW, item="learner#ann")
-    ports.counters.add("2030-01-01", {"cost_usd": 0.25}, NOW, item="learner#ann")
+    ports.counters.add_learner("ann", "2030-01-01", {"cost_usd": 0.5}, NOW)
+    ports.counters.add_learner("ann", "2030-01-01", {"cost_usd": 0.25}, NOW)
     ports.counters.add_gauges({"users_total": 3}, NOW)
     ports.counters.add_gauges({"users_total": -1}, NOW)
     assert ports.counters.read_days(["2030-01-01"]) == {}  # the learner's item is not the day's totals

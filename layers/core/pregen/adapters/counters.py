@@ -35,12 +35,17 @@ class DynamoCounters:
         self.retention_seconds = retention_days * 86_400
         self.client = client or dynamodb_client()
 
-    def add(self, day: str, counts: dict[str, int | float], now: float, *, item: str = "totals") -> None:
-        """Add to the day's ``totals`` item, or to another small item of that day (e.g. ``learner#<sub>``: one per
-        learner, since a million learners would not fit in one 400 KB item)."""
+    def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
+        """Add to the day's ``totals`` item."""
         if not counts:
             return
-        self.client.update_item(**self.update_request(f"day#{day}", counts, now, sk=item))
+        self.client.update_item(**self.update_request(f"day#{day}", counts, now))
+
+    def add_learner(self, sub: str, day: str, counts: dict[str, int | float], now: float) -> None:
+        """Add to one learner's item of the day (``learner#<sub>`` / ``day#<day>``): their own partition, so a
+        million learners fit, and their items are read or erased with one Query."""
+        if counts:
+            self.client.update_item(**self.update_request(f"learner#{sub}", counts, now, sk=f"day#{day}"))
 
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         """Add (or, with negative numbers, take away) from the standing totals that are not per day."""

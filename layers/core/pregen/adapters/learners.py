@@ -8,8 +8,8 @@ tables' sparse ``learner`` indexes.
 - JobsTable: personal jobs (``learner`` index).
 - ExamsTable: the inventory partitions ``inv#<sub>#<exam type>``, their exams ``exam#<id>`` (body and sections)
   and the record ``learner#<sub>`` with what it adds to analytics (``DynamoExamInventory.erase_learner``).
-- CountersTable: the learner's cost items ``day#<D>``/``learner#<sub>`` (every day the counters keep), the activity
-  index ``active#<D>#<shard>``/``<sub>`` and the rate-limit windows ``limit#<sub>``.
+- CountersTable: the learner's cost items ``learner#<sub>``/``day#<D>`` and rate-limit windows ``limit#<sub>`` (their
+  partitions), and the activity index ``active#<D>#<shard>``/``<sub>`` of every day it keeps.
 
 Shared content, the day totals and a version's vote counts stay: they are about content, not the learner (an
 erased vote's +1 stays in its version's counts, anonymous).
@@ -47,14 +47,13 @@ class DynamoLearnerData:
         exams: DynamoExamInventory,
         activity: DynamoActivity,
         exam_types: list[str],
-        counter_days: int,
         activity_days: int,
         client: DynamoDBClient | None = None,
     ) -> None:
         self.content_table, self.jobs_table, self.counters_table = content_table, jobs_table, counters_table
         self.exams, self.activity = exams, activity
         self.exam_types = sorted(exam_types)
-        self.counter_days, self.activity_days = counter_days, activity_days
+        self.activity_days = activity_days
         self.client = client or dynamodb_client()
 
     # -- listing ---------------------------------------------------------------------------------------------------
@@ -144,13 +143,15 @@ class DynamoLearnerData:
         return erased
 
     def _counter_keys(self, sub: str, now: float) -> list[dict[str, Any]]:
+        """The learner's cost items and rate-limit windows (their partitions), and the activity index's days."""
         today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
-        days = [(today - dt.timedelta(days=i)).isoformat() for i in range(-1, self.counter_days + 1)]
-        keys = [{"pk": string(f"day#{day}"), "sk": string(f"learner#{sub}")} for day in days]
         shard = self.activity.shard_of(sub)
-        keys += [{"pk": string(f"active#{day}#{shard}"), "sk": string(sub)} for day in days[: self.activity_days + 2]]
-        limits = self._partition_query(self.counters_table, f"limit#{sub}")
-        keys += [{"pk": i["pk"], "sk": i["sk"]} for i in self._all(limits)]
+        keys = [
+            {"pk": string(f"active#{(today - dt.timedelta(days=i)).isoformat()}#{shard}"), "sk": string(sub)}
+            for i in range(-1, self.activity_days + 1)
+        ]
+        for pk in (f"learner#{sub}", f"limit#{sub}"):
+            keys += [{"pk": i["pk"], "sk": i["sk"]} for i in self._all(self._partition_query(self.counters_table, pk))]
         return keys
 
     def _delete(self, table: str, keys: list[dict[str, Any]]) -> int:

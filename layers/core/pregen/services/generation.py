@@ -435,11 +435,8 @@ def _record(
     deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished)
     learner = message.owner or message.requested_by
     if learner:
-        deps.counters.add(
-            day_of(finished),
-            {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1},
-            finished,
-            item=f"learner#{learner}",
+        deps.counters.add_learner(
+            learner, day_of(finished), {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1}, finished
         )
     telemetry.generation_figures(
         kind,

@@ -35,7 +35,6 @@ def learner_data_deps() -> LearnerDataDeps:
         exams=DynamoExamInventory(s.exams_table, counters, client),
         activity=DynamoActivity(s.counters_table, client),
         exam_types=list(default_catalogue().exam_types),
-        counter_days=counters.retention_seconds // 86_400,
         activity_days=ACTIVITY_RETENTION_DAYS,
         client=client,
     )
