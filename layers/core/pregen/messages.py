@@ -10,6 +10,8 @@ Message Batch's entries) stay readable.
     {"type": "content_job", "job_id": ..., "key": ..., "request": {...}, ...}     → JobMessage
     {"job_id": ..., "key": ..., "request": {...}, ...}   (no "type": older)       → JobMessage
     {"type": "exam_section", "owner": ..., "spec": {...}, ...}                    → SectionMessage
+    {"type": "course_plan", "course_id": ..., ...}                                → CoursePlanMessage
+    {"type": "course_part", "course_id": ..., "part_id": ..., ...}                → CoursePartMessage
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 CONTENT_JOB: Final = "content_job"
 EXAM_SECTION: Final = "exam_section"
+COURSE_PLAN: Final = "course_plan"
+COURSE_PART: Final = "course_part"
 
 
 def _section_spec(value: Any) -> SectionSpec:
@@ -79,6 +83,32 @@ class SectionMessage(_Message):
     correlation_id: str | None = None
 
 
+class CoursePlanMessage(_Message):
+    """Plan a course (or, once planned, send its pending parts): as POST /v1/courses and its retry send it."""
+
+    type: Literal["course_plan"] = COURSE_PLAN
+    course_id: str
+    owner: str
+    priority: int = 50
+    correlation_id: str | None = None
+    waits: int = 0  # times it was put back because another course was planning the same outline
+
+
+class CoursePartMessage(_Message):
+    """One part of a course: an ordinary content request, generated (or found cached) and added to the course."""
+
+    type: Literal["course_part"] = COURSE_PART
+    course_id: str
+    owner: str
+    part_id: str
+    job_id: str
+    key: str
+    request: dict[str, Any]
+    priority: int = 50
+    correlation_id: str | None = None
+    waits: int = 0  # times it was put back because another job was generating its key
+
+
 def message_type(body: Any) -> str:
     """The union's tag: the body's ``type``, and a content job when it has none (messages older than the tag)."""
     tag = body.get("type") if isinstance(body, dict) else getattr(body, "type", None)
@@ -86,12 +116,16 @@ def message_type(body: Any) -> str:
 
 
 QueueMessage = Annotated[
-    Annotated[JobMessage, Tag(CONTENT_JOB)] | Annotated[SectionMessage, Tag(EXAM_SECTION)],
+    Annotated[JobMessage, Tag(CONTENT_JOB)]
+    | Annotated[SectionMessage, Tag(EXAM_SECTION)]
+    | Annotated[CoursePlanMessage, Tag(COURSE_PLAN)]
+    | Annotated[CoursePartMessage, Tag(COURSE_PART)],
     Discriminator(message_type),
 ]
-_QUEUE_MESSAGE: TypeAdapter[JobMessage | SectionMessage] = TypeAdapter(QueueMessage)
+AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage
+_QUEUE_MESSAGE: TypeAdapter[AnyMessage] = TypeAdapter(QueueMessage)
 
 
-def parse_message(body: dict[str, Any]) -> JobMessage | SectionMessage:
+def parse_message(body: dict[str, Any]) -> AnyMessage:
     """The message a queue body holds. Raises ``pydantic.ValidationError`` (a ``ValueError``) if it holds none."""
     return _QUEUE_MESSAGE.validate_python(body)

@@ -124,6 +124,29 @@ def latency_bucket(latency_ms: float) -> str:
     return "inf"
 
 
+# Upper bounds (ms) of the courses' time-to-ready histogram: from request to ready, seconds to many minutes.
+COURSE_READY_BUCKETS_MS = (
+    10_000,
+    20_000,
+    30_000,
+    45_000,
+    60_000,
+    90_000,
+    120_000,
+    180_000,
+    300_000,
+    600_000,
+    1_800_000,
+)
+
+
+def course_ready_bucket(took_ms: float) -> str:
+    for bound in COURSE_READY_BUCKETS_MS:
+        if took_ms <= bound:
+            return str(bound)
+    return "inf"
+
+
 def latency_dimension(kind: str, *, batch: bool) -> str:
     """Latencies of direct calls (seconds) and of Message Batches (hours) are kept apart: ``lesson``,
     ``lesson.batch``."""
