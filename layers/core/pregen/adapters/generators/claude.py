@@ -144,8 +144,8 @@ class AnthropicGenerator:
         self.max_retries = max_retries
         # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
         self.cache_prompts = cache_prompts
-        # Course outlines: titles, summaries and objectives, the small tier's work (issue 18).
-        self.plan_model = plan_model or model_for(Kind.LESSON)
+        # Course outlines: titles, summaries and objectives, the small tier's work (issue 18). Default: the lessons'.
+        self.plan_model = plan_model
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -165,7 +165,7 @@ class AnthropicGenerator:
         from pregen.domain.courses import outline_problems, outline_schema
 
         return self.structured(
-            model=self.plan_model,
+            model=self.plan_model or self.model_for(Kind.LESSON),
             prompt=course_plan_prompt(request),
             schema=outline_schema(request),
             max_tokens=8_000,
