@@ -5,6 +5,7 @@ anything is enqueued, and one course per Idempotency-Key."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import GenerationFailed
+from pregen.wiring import courses as courses_wiring
 from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import api_event, call, run_worker
 
@@ -285,3 +287,34 @@ def test_a_course_planned_again_reads_its_outline_from_the_cache(aws: Aws, cours
     _post(courses, SMALL, sub="bob")
     _drain(aws)
     assert [c for c in model.calls if c.startswith("plan:")] == ["plan:biology"]
+
+
+def test_analytics_count_courses_started_ready_failed_and_their_time_to_ready(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    from functions.analytics import app as analytics_app
+    from tests.integration.conftest import freeze
+
+    # Given the clock the test controls, shared by the courses function
+    clock = freeze(dt.datetime(2027, 3, 10, 9, 0, tzinfo=dt.UTC).timestamp())
+    courses_wiring.course_deps().clock = clock
+    # And a course ready 40 s after it was asked for, one that failed, one still planning
+    _post(courses, SMALL)
+    clock.advance(40)
+    _drain(aws)
+    model.failing = {"chemistry 1.1"}
+    _post(courses, {**SMALL, "subject": "chemistry"})
+    _drain(aws)
+    _post(courses, {**SMALL, "subject": "physics"})
+    # When an admin asks for the analytics
+    status, _, figures = call(analytics_app, api_event("analytics.json", sub="ops", role="admin", query={}))
+    # Then the courses' own section says so
+    assert status == 200
+    assert figures["courses"] == {
+        "started": 3,
+        "ready": 1,
+        "failed": 1,
+        "timeToReadyMs": {"p50": 45_000, "p95": 45_000, "mean": 40_000},
+    }
+    # And the outlines planned count as generated content of their own kind
+    assert figures["generatedByKind"]["course_outline"] == 2

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from pregen.domain.counters import Metric, expiring_hour, latency_bound, on_expiry_day, parse
 from pregen.domain.errors import InvalidRequest
 from pregen.services.costs import cost_figures
-from pregen.services.usage import LATENCY_BUCKETS_MS, PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN
+from pregen.services.course_analytics import course_figures
+from pregen.services.usage import (
+    LATENCY_BUCKETS_MS,
+    PREGEN_UNUSED,
+    USERS_TOTAL,
+    USERS_WITH_PREGEN,
+    histogram_percentile,
+)
 
 if TYPE_CHECKING:
     from pregen.ports import Clock, Counters, JobQueue
@@ -63,15 +70,7 @@ def _rate(hits: float, misses: float) -> float:
 
 def _percentile(buckets: dict[str, float], fraction: float) -> int | None:
     """The upper bound (ms) of the histogram bucket holding the given fraction of generations."""
-    total = sum(buckets.values())
-    if not total:
-        return None
-    seen = 0.0
-    for bound in [*map(str, LATENCY_BUCKETS_MS), "inf"]:
-        seen += buckets.get(bound, 0.0)
-        if seen >= fraction * total:
-            return int(bound) if bound != "inf" else -1
-    return -1
+    return histogram_percentile(buckets, fraction, LATENCY_BUCKETS_MS)
 
 
 def _latency(by_metric: dict[str, dict[str, float]], kinds: set[str]) -> dict[str, dict[str, Any]]:
@@ -126,6 +125,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
         **_generation_figures(totals),
         "daily": [_day_figures(day, per_day.get(day, {})) for day in days],
         "costs": cost_figures(totals.by_metric),
+        "courses": course_figures(totals.by_metric),
         "queues": deps.queue.depth(deps.queue_urls),
         "timestamp": int(now),
     }

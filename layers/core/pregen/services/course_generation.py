@@ -184,6 +184,19 @@ def _outline(
         )
     )
     content.store.end_lease(key, worker_id)
+    usage = generation.usage
+    _count(
+        deps,
+        Metric.GENERATED,
+        {
+            name(Metric.COST_USD, OUTLINE_KIND): generation.cost_usd,
+            name(Metric.TOKENS_IN, OUTLINE_KIND): usage.input_tokens,
+            name(Metric.TOKENS_OUT, OUTLINE_KIND): usage.output_tokens,
+            name(Metric.COST_USD_MODEL, generation.model): generation.cost_usd,
+            name(Metric.GENERATED_MODEL, generation.model): 1,
+        },
+        dimension=OUTLINE_KIND,
+    )
     return outline, {**generation_meta(generation), "reused": False}
 
 
@@ -403,6 +416,8 @@ def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps
     return "course_ready"
 
 
-def _count(deps: CourseWorkerDeps, metric: Metric, extra: dict[str, int | float] | None = None) -> None:
+def _count(
+    deps: CourseWorkerDeps, metric: Metric, extra: dict[str, int | float] | None = None, *, dimension: str = ""
+) -> None:
     now = deps.content.clock.now()
-    deps.content.counters.add(day_of(now), {name(metric): 1, **(extra or {})}, now)
+    deps.content.counters.add(day_of(now), {name(metric, *filter(None, [dimension])): 1, **(extra or {})}, now)

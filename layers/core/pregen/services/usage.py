@@ -147,6 +147,20 @@ def course_ready_bucket(took_ms: float) -> str:
     return "inf"
 
 
+def histogram_percentile(buckets: dict[str, float], fraction: float, bounds: tuple[int, ...]) -> int | None:
+    """The upper bound (ms) of the bucket holding the given fraction of a histogram kept as counters (bucket name:
+    its upper bound, or ``inf``); -1 beyond the last bound, None when it is empty."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    seen = 0.0
+    for bound in [*map(str, bounds), "inf"]:
+        seen += buckets.get(bound, 0.0)
+        if seen >= fraction * total:
+            return int(bound) if bound != "inf" else -1
+    return -1
+
+
 def latency_dimension(kind: str, *, batch: bool) -> str:
     """Latencies of direct calls (seconds) and of Message Batches (hours) are kept apart: ``lesson``,
     ``lesson.batch``."""
