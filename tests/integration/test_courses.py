@@ -236,6 +236,7 @@ def test_a_bad_cursor_is_a_400(aws: Aws, courses: Any, cursor: str) -> None:
         ({**SMALL, "lessons_per_module": 9}, "lessons_per_module"),
         ({**SMALL, "modules": "4"}, "modules"),
         ({**SMALL, "modules": True}, "modules"),
+        ({**SMALL, "modules": 2.5}, "modules"),
         ({**SMALL, "include": {"assessments": "yes"}}, "assessments"),
         ({**SMALL, "include": {"videos": True}}, "videos"),
         ({**SMALL, "subject": "   "}, "subject"),
@@ -249,6 +250,11 @@ def test_bad_input_is_a_400_naming_the_field(aws: Aws, courses: Any, body: dict[
     assert status == 400, answer
     assert field in json.dumps(answer["error"])
     assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(aws: Aws, courses: Any) -> None:
+    status, _, body = _post(courses, {**SMALL, "modules": 3.0})
+    assert (status, body["parts_total"]) == (202, 3 * 2 * 2 + 3)
 
 
 def test_a_course_past_the_allowance_is_a_429_before_anything_is_enqueued(aws: Aws, courses: Any) -> None:

@@ -69,8 +69,8 @@ class CourseRequest(BaseModel):
     grade: str = plain_field(TEXT_LIMITS["grade"], blank=False, description="grade or level, e.g. 10 or B1")
     title: str | None = plain_field(TEXT_LIMITS["title"], default=None)
     description: str | None = plain_field(TEXT_LIMITS["description"], default=None)
-    modules: int = Field(default=4, ge=1, le=12, strict=True)
-    lessons_per_module: int = Field(default=3, ge=1, le=8, strict=True)
+    modules: int = Field(default=4, ge=1, le=12)
+    lessons_per_module: int = Field(default=3, ge=1, le=8)
     learning_style: LearningStyle | None = None
     language: str | None = plain_field(
         TEXT_LIMITS["language"], default=None, description="the language the course is written in (the planner's)"
@@ -83,6 +83,15 @@ class CourseRequest(BaseModel):
         if isinstance(value, str):
             check_plain(value, TEXT_LIMITS[str(info.field_name)])
             return normalise_text(value) or None
+        return value
+
+    @field_validator("modules", "lessons_per_module", mode="before")
+    @classmethod
+    def _json_integer(cls, value: Any) -> Any:
+        # An integer as JSON has it (3 or 3.0), never true/false or a string of digits, which pydantic's lax mode
+        # would take while the document says integer (the rule pregen.http.api.json_integer applies to queries).
+        if isinstance(value, bool | str):
+            raise ValueError("must be an integer")
         return value
 
     @model_validator(mode="after")
