@@ -25,6 +25,7 @@ from pregen.adapters.ddb import (
     conditional,
     deserialize,
     dynamodb_client,
+    lease_assembly,
     serialize,
     string,
     whole,
@@ -403,24 +404,14 @@ class DynamoCourseStore:
     # -- assembly -----------------------------------------------------------------------------------------------------
 
     def lease_assembly(self, course_id: str, worker_id: str, now: float, seconds: int) -> bool:
-        """Exactly one worker assembles: the one whose part completed the count; a crashed assembler's lease runs
-        out and the next delivery of any part takes it over."""
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_course_key(course_id),
-            UpdateExpression="SET assembler = :w, assemble_until = :until",
-            ConditionExpression=(
-                "#status = :generating AND parts_done >= parts_total "
-                "AND (attribute_not_exists(assembler) OR assemble_until < :now OR assembler = :w)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":w": string(worker_id),
-                ":until": whole(now + seconds),
-                ":now": whole(now),
-                ":generating": string(CourseStatus.GENERATING.value),
-            },
+        return lease_assembly(
+            self.client,
+            self.table,
+            _course_key(course_id),
+            worker_id=worker_id,
+            now=now,
+            seconds=seconds,
+            done="parts_done",
         )
 
     def publish(
