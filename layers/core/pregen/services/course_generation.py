@@ -153,6 +153,10 @@ def _outline(
     try:
         content.store.acquire_lease(key, course.course_id, worker_id, now, content.policy.lease_seconds)
     except LeaseHeld:
+        if message.waits >= deps.policy.course_max_waits:  # the other planner never finished, nor let go
+            if deps.courses.fail(course.course_id, now, reason=f"plan: gave up after {message.waits} waits"):
+                _count(deps, Metric.COURSES_FAILED)
+            return "failed"
         _put_back(message, lane, deps)
         return "waiting"
     try:
