@@ -58,7 +58,12 @@ def create(
         accepted = start_course(course, caller, deps, correlation_id=correlation_id)
     else:
         accepted = start_course_once(
-            course, caller, deps, idempotency_key=idempotency_key, correlation_id=correlation_id
+            course,
+            caller,
+            deps,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            lambda_context=app.lambda_context,
         )
     metrics.add_metric(name="CourseAccepted", unit=MetricUnit.Count, value=1)
     return _accepted(course_accepted_body(accepted))

@@ -32,6 +32,7 @@ class CountingGenerator(OfflineGenerator):
         super().__init__()
         self.calls: list[str] = []
         self.failing: set[str] = set()
+        self.refuse_plans = False
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -43,6 +44,8 @@ class CountingGenerator(OfflineGenerator):
 
     def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
         self.calls.append(f"plan:{request.subject}")
+        if self.refuse_plans:
+            raise GenerationFailed("the model refused this course", retryable=False)
         return super().plan_course(request, max_calls=max_calls)
 
 
@@ -324,3 +327,29 @@ def test_analytics_count_courses_started_ready_failed_and_their_time_to_ready(
     }
     # And the outlines planned count as generated content of their own kind
     assert figures["generatedByKind"]["course_outline"] == 2
+
+
+@pytest.mark.parametrize("sample", ["worker_course_plan.json", "worker_course_part.json"])
+def test_the_sample_worker_events_of_a_course_that_does_not_exist_are_acknowledged(aws: Aws, sample: str) -> None:
+    from functions.worker import app as worker
+    from pregen_local.runtime import LambdaContext
+    from tests.conftest import load_event
+
+    result = worker.lambda_handler(load_event(sample), LambdaContext(function_name="w", timeout_s=30))
+    assert result == {"batchItemFailures": []}
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_plan_that_fails_for_good_fails_the_course_with_its_reason_and_a_retry_plans_again(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    model.refuse_plans = True
+    _, _, body = _post(courses, SMALL)
+    _drain(aws)
+    status, _, course = _get(courses, body["course_id"])
+    assert (status, course["status"]) == (200, "failed")
+    assert course["reason"].startswith("plan: ") and "refused" in course["reason"]
+    model.refuse_plans = False
+    status, _, retried = _retry(courses, body["course_id"])
+    assert (status, retried["status"]) == (202, "planning")
+    assert _ready(courses, aws, body)["parts"] == {"total": 10, "done": 10, "failed": 0}

@@ -93,6 +93,7 @@ def start_course_once(
     *,
     idempotency_key: str,
     correlation_id: str | None = None,
+    lambda_context: Any = None,
 ) -> CourseRecord:
     """``start_course`` once per caller and Idempotency-Key (Powertools idempotency, in the exams table): a retried
     POST gets the same course back. The same key with another course request, or while the first is still being
@@ -117,6 +118,8 @@ def start_course_once(
         expires_after_seconds=deps.policy.idempotency_hours * 3600,
         use_local_cache=False,
     )
+    if lambda_context is not None:  # an in-progress record then expires with the invocation, not after an hour
+        config.register_lambda_context(lambda_context)
     once = idempotent_function(data_keyword_argument="ask", persistence_store=deps.idempotency(), config=config)
     ask = {"sub": caller.sub, "key": idempotency_key, "course": request.canonical()}
     try:
