@@ -142,6 +142,27 @@ class DynamoCourseStore:
 
     # -- the course ---------------------------------------------------------------------------------------------------
 
+    def _transition(
+        self,
+        course_id: str,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """One conditional update of the course item (``#status`` names its status); False when the condition
+        did not hold."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=_course_key(course_id),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status", **(names or {})},
+            ExpressionAttributeValues=values,
+        )
+
     def create(self, course: CourseRecord) -> None:
         """The course and its line in the owner's index, together."""
         item = {
@@ -211,23 +232,21 @@ class DynamoCourseStore:
 
     def start_generating(self, course_id: str, outline: dict[str, Any], plan: dict[str, Any], now: float) -> bool:
         """planning → generating, with the outline and its figures. False: it was not planning any more."""
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_course_key(course_id),
-            UpdateExpression=(
+        return self._transition(
+            course_id,
+            update=(
                 "SET #status = :generating, outline_status = :generating, outline = :outline, #plan = :plan, "
                 "updated_at = :now"
             ),
-            ConditionExpression="#status = :planning",
-            ExpressionAttributeNames={"#status": "status", "#plan": "plan"},
-            ExpressionAttributeValues={
+            condition="#status = :planning",
+            values={
                 ":generating": string(CourseStatus.GENERATING.value),
                 ":planning": string(CourseStatus.PLANNING.value),
                 ":outline": {"B": compress(outline)},
                 ":plan": {"M": serialize(plan)},
                 ":now": {"N": repr(now)},
             },
+            names={"#plan": "plan"},
         )
 
     def fail(self, course_id: str, now: float, *, reason: str | None = None) -> bool:
@@ -242,29 +261,23 @@ class DynamoCourseStore:
         if reason:
             update += ", reason = :reason"
             values[":reason"] = string(reason[:1000])
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_course_key(course_id),
-            UpdateExpression=update,
-            ConditionExpression="#status IN (:planning, :generating)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
+        return self._transition(
+            course_id,
+            update=update,
+            condition="#status IN (:planning, :generating)",
+            values=values,
         )
 
     def reopen(self, course_id: str, now: float) -> bool:
         """failed → generating for a retry (failed parts were set back to pending first); a failed plan → planning."""
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_course_key(course_id),
-            UpdateExpression=(
+        return self._transition(
+            course_id,
+            update=(
                 "SET #status = if_not_exists(outline_status, :planning), parts_failed = :zero, updated_at = :now "
                 "ADD retries :one REMOVE reason"
             ),
-            ConditionExpression="#status = :failed",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
+            condition="#status = :failed",
+            values={
                 ":failed": string(CourseStatus.FAILED.value),
                 ":planning": string(CourseStatus.PLANNING.value),
                 ":zero": whole(0),
@@ -424,17 +437,14 @@ class DynamoCourseStore:
         now: float,
     ) -> bool:
         """generating → ready with its checks and figures, only while this worker holds the assembly lease."""
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_course_key(course_id),
-            UpdateExpression=(
+        return self._transition(
+            course_id,
+            update=(
                 "SET #status = :ready, validation = :validation, figures = :figures, ready_at = :now, "
                 "updated_at = :now REMOVE assembler, assemble_until"
             ),
-            ConditionExpression="#status = :generating AND assembler = :w",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
+            condition="#status = :generating AND assembler = :w",
+            values={
                 ":ready": string(CourseStatus.READY.value),
                 ":generating": string(CourseStatus.GENERATING.value),
                 ":validation": {"M": serialize(validation)},
