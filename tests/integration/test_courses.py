@@ -353,3 +353,69 @@ def test_a_plan_that_fails_for_good_fails_the_course_with_its_reason_and_a_retry
     status, _, retried = _retry(courses, body["course_id"])
     assert (status, retried["status"]) == (202, "planning")
     assert _ready(courses, aws, body)["parts"] == {"total": 10, "done": 10, "failed": 0}
+
+
+@pytest.fixture
+def no_wait(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts waiting on another job's key come back at once (the worker's deps are built after this)."""
+    from pregen import wiring
+
+    monkeypatch.setenv("COURSE_PART_WAIT_SECONDS", "0")
+    wiring.reset()
+
+
+def _work_concurrently(aws: Aws, done: Any, *, workers: int = 4, timeout_s: float = 60) -> None:
+    """Deliver the interactive lane to several worker invocations at once, one message each, until ``done()``."""
+    import threading
+    import time
+
+    from functions.worker import app as worker
+    from pregen_local.poller import to_lambda_record
+    from pregen_local.runtime import LambdaContext
+
+    url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
+    deadline = time.monotonic() + timeout_s
+
+    def work() -> None:
+        sqs = aws.sqs
+        while time.monotonic() < deadline and not done():
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            for m in messages:
+                result = worker.lambda_handler(
+                    {"Records": [to_lambda_record(m, arn)]}, LambdaContext(function_name="w", timeout_s=300)
+                )
+                if result["batchItemFailures"]:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_two_courses_sharing_lessons_generated_at_once_generate_each_shared_key_once(
+    aws: Aws, atomic_requests: None, no_wait: None, courses: Any, model: Any
+) -> None:
+    # Given two learners' courses whose lessons and assessments are the same content keys (one without brain bytes)
+    first = _post(courses, SMALL)[2]["course_id"]
+    second = _post(courses, {**SMALL, "include": {"brain_bytes": False}}, sub="bob")[2]["course_id"]
+
+    def both_ready() -> bool:
+        return all(_get(courses, c, sub=s)[2]["status"] == "ready" for c, s in ((first, "alice"), (second, "bob")))
+
+    # When four worker invocations work the lane at the same time
+    _work_concurrently(aws, both_ready)
+    # Then both are ready, and every shared key was generated once: by one course, reused by the other
+    assert both_ready()
+    generated = [c for c in model.calls if not c.startswith("plan:")]
+    assert sorted(generated) == sorted(set(generated))
+    assert len(generated) == 4 + 4 + 2  # lessons, brain bytes (first course only), assessments
+    a, b = _get(courses, first)[2]["figures"], _get(courses, second, sub="bob")[2]["figures"]
+    lessons = a["by_kind"]["lesson"], b["by_kind"]["lesson"]
+    assert sum(x["generated"] for x in lessons) == 4
+    assert sum(x["reused"] for x in lessons) == 4
