@@ -38,22 +38,43 @@ def _http(method: str, url: str, token: str, body: Any = None) -> tuple[int, dic
         return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(error.read() or b"null")
 
 
-def wait_ready(url: str, token: str, course_id: str, timeout_s: float) -> dict[str, Any]:
+def wait_ready(
+    url: str, token: str, course_id: str, timeout_s: float, progress: list[tuple[float, int]] | None = None
+) -> dict[str, Any]:
+    """Poll the course until it is ready or failed; ``progress`` collects (time, parts done) as it goes."""
     deadline = time.monotonic() + timeout_s
     while True:
         _, _, course = _http("GET", f"{url}/v1/courses/{course_id}", token)
+        if progress is not None and "parts" in course:
+            progress.append((time.monotonic(), int(course["parts"]["done"])))
         if course.get("status") in ("ready", "failed") or time.monotonic() > deadline:
             return dict(course)
         time.sleep(0.2)
 
 
-def one_course(url: str, token: str, request: dict[str, Any], timeout_s: float = 600) -> tuple[dict[str, Any], float]:
+def one_course(
+    url: str,
+    token: str,
+    request: dict[str, Any],
+    timeout_s: float = 600,
+    progress: list[tuple[float, int]] | None = None,
+) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
     status, _, accepted = _http("POST", f"{url}/v1/courses", token, request)
     if status != 202:
         raise SystemExit(f"course refused: {status} {accepted}")
-    course = wait_ready(url, token, accepted["course_id"], timeout_s)
+    course = wait_ready(url, token, accepted["course_id"], timeout_s, progress)
     return course, time.monotonic() - started
+
+
+def peak_parallelism(progress: list[tuple[float, int]], latency: float) -> int:
+    """The most parts finished within any window of one generation's latency: about the number of generations
+    that ran at once at the busiest moment (each takes ``latency``)."""
+    best = 0
+    for i, (start, done) in enumerate(progress):
+        later = [d for t, d in progress[i:] if t - start <= latency]
+        best = max(best, max(later) - done)
+    return best
 
 
 def busy_seconds(course: dict[str, Any], latency: float) -> float:
@@ -119,7 +140,8 @@ def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]
     url = state["url"]
     admin = devjwt.mint("bench-ops", "admin")
     try:
-        first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR)
+        progress: list[tuple[float, int]] = []
+        first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR, progress=progress)
         generated_before = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
         again, again_s = one_course(url, devjwt.mint("course-bob"), SIX_BY_FOUR)
         generated_after = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
@@ -132,6 +154,7 @@ def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]
         "first": first,
         "first_s": first_s,
         "parallelism": busy_seconds(first, latency) / first_s,
+        "peak": peak_parallelism(progress, latency),
         "again": again,
         "again_s": again_s,
         "again_model_calls": generated_after - generated_before,
@@ -217,6 +240,7 @@ def markdown(result: dict[str, Any], cost: dict[str, float], args: argparse.Name
             f"| ... generations (plan + parts) / reused | {first['figures']['generated']} / "
             f"{first['figures']['reused']} |",
             f"| ... average parallelism (generation seconds / wall seconds) | {result['parallelism']:.1f} |",
+            f"| ... peak parallelism (most parts finished within one {args.latency:g} s window) | {result['peak']} |",
             f"| same request again (another learner): request to ready | {result['again_s']:.1f} s |",
             f"| ... model calls (analytics totalGenerated before/after) | {result['again_model_calls']} |",
             f"| ... parts reused | {again['figures']['reused']} (saved ${again['figures']['saved_usd']:.4f}: the "
