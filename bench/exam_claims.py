@@ -22,6 +22,7 @@ import boto3
 
 from bench.report import summary, write_section
 from pregen.adapters.activity import DynamoActivity
+from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.exams import DynamoExamInventory
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.config.functions import InventorySettings
@@ -81,7 +82,7 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
     _table(client, counters_table)
     queue = MemoryQueue()
     deps = ExamDeps(
-        inventory=DynamoExamInventory(exams_table, client),
+        inventory=DynamoExamInventory(exams_table, DynamoCounters(counters_table, client), client),
         activity=DynamoActivity(counters_table, client),
         queue=queue,
         clock=SystemClock(),

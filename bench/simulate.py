@@ -54,6 +54,7 @@ from pregen.services.content import Hit, ServeDeps, serve_content
 from pregen.services.generation import WorkerDeps, generate_job
 from pregen.services.navigation import NavigationDeps, NavigationEvent, record_navigation
 from pregen.services.warming import LearnerProfile, warm
+from pregen_local.capacity import TRANSITIONS  # where a learner goes after each step (shared with the model)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,14 +64,6 @@ START = 1_800_000_000.0
 GRADE = "10"
 LEARNER = Caller(sub="sim-learner")
 
-# Where a learner goes after each step (None: the session ends). learn → experience ≈ 0.86 and
-# experience → discover ≈ 0.76 clear their rules' confidence; the reach probabilities follow from these.
-TRANSITIONS: dict[str, dict[str | None, float]] = {
-    "learn": {"experience": 0.86, "next_skill": 0.07, None: 0.07},
-    "experience": {"discover": 0.76, "assessment": 0.16, None: 0.08},
-    "discover": {"assessment": 0.80, "next_skill": 0.10, None: 0.10},
-    "assessment": {"next_skill": 0.60, None: 0.40},
-}
 SCENARIOS = {
     "none": "(a) no cache",
     "on_miss": "(b) cache on miss",

@@ -21,7 +21,10 @@ _WINDOW = (
 )
 
 
-@app.get("/v1/analytics", responses={200: answer("The figures of the window (see docs/ANALYTICS.md)")})
+@app.get(
+    "/v1/analytics",
+    responses={200: answer("The figures of the window (see docs/ARCHITECTURE.md, the analytics response)")},
+)
 def get_analytics(
     from_: Annotated[
         str | None, Query(alias="from", pattern=_DAY, json_schema_extra={"format": "date"}, description=_WINDOW)

@@ -3,30 +3,60 @@
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
 
 from pregen.http.api import answer, build_resolver, current_caller, json_response
 from pregen.http.presenters import (
     ExamBody,
+    ExamsWarmedBody,
     ExamWaitingBody,
     InventoryBody,
     exam_body,
     exam_location,
     exam_waiting_body,
+    exams_warmed_body,
     inventory_body,
     inventory_location,
 )
 from pregen.observability import logger, metrics
-from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view
+from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view, warm_inventory
 from pregen.wiring import snapstart
 from pregen.wiring.exams import exam_deps
 
 app = build_resolver()
 snapstart.register()  # a restored environment draws its own randomness and opens its own connections
 
-ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
+_EXAM_TYPE = r"^[a-z0-9_-]+$"
+ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=_EXAM_TYPE)]
+
+
+class WarmExamsRequest(BaseModel):
+    """Which exam types to start; omitted: every exam type of the shipped programs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exam_types: list[Annotated[str, Field(min_length=1, max_length=40, pattern=_EXAM_TYPE)]] | None = Field(
+        default=None, min_length=1, max_length=20
+    )
+
+
+@app.post(
+    "/v1/exams/warm",
+    responses={202: answer("Accepted: each exam type's inventory, and what this call enqueued", ExamsWarmedBody)},
+)
+def warm(body: Annotated[WarmExamsRequest | None, Body()] = None) -> Any:
+    """Start the caller's exam inventory now (the app calls this on dashboard and exam page loads); idempotent."""
+    caller = current_caller(app)
+    warmed = warm_inventory(
+        caller, (body or WarmExamsRequest()).exam_types, exam_deps(), correlation_id=logger.get_correlation_id()
+    )
+    enqueued = sum(w.enqueued for w in warmed)
+    metrics.add_metric(name="ExamsWarmed", unit=MetricUnit.Count, value=enqueued)
+    logger.info("exams warmed", enqueued=enqueued, exam_types=[w.exam_type for w in warmed])
+    return json_response(HTTPStatus.ACCEPTED, exams_warmed_body(warmed))
 
 
 # The path variable is {exam} in all three routes (an exam type here, an exam id below): HTTP APIs refuse sibling

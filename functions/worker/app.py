@@ -13,7 +13,14 @@ from pregen import telemetry
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import CoursePartMessage, CoursePlanMessage, JobMessage, SectionMessage, parse_message
+from pregen.messages import (
+    CoursePartMessage,
+    CoursePlanMessage,
+    EraseMessage,
+    JobMessage,
+    SectionMessage,
+    parse_message,
+)
 from pregen.observability import logger, metrics
 from pregen.services.generation import generate_job, hand_back
 from pregen.wiring.worker import batch_deps, course_worker_deps, exam_worker_deps, worker_deps
@@ -49,6 +56,8 @@ def record_handler(record: JobRecord) -> str:
         return section_handler(record, message)
     if isinstance(message, CoursePlanMessage | CoursePartMessage):
         return course_handler(record, message)
+    if isinstance(message, EraseMessage):
+        return erase_handler(message)
     # Every log line of this record carries the request's correlation id, the job id and the content key.
     logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
     kind = str(message.request.get("kind", "unknown"))
@@ -180,6 +189,20 @@ def course_handler(record: JobRecord, message: CoursePlanMessage | CoursePartMes
     finally:
         logger.remove_keys(["course_id", "correlation_id", "part_id", "job_id", "key"])
     metrics.add_metric(name=f"Course_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def erase_handler(message: EraseMessage) -> str:
+    # Loaded with the first erasure a container handles, like the exam machinery.
+    from pregen.services.learners import erase_pass
+    from pregen.wiring.learners import learner_data_deps
+
+    logger.append_keys(correlation_id=message.correlation_id)
+    try:
+        outcome = erase_pass(message, learner_data_deps())
+    finally:
+        logger.remove_keys(["correlation_id"])
+    metrics.add_metric(name="LearnerErasurePass", unit=MetricUnit.Count, value=1)
     return outcome
 
 

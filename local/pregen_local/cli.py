@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from pregen_local import devjwt, ops
+from pregen_local import capacity_report, devjwt, ops
 from pregen_local.stack import STATE_FILE
 
 
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print the API's JSON instead")
     _target_options(stats)
 
+    capacity = sub.add_parser(
+        "capacity",
+        help="requests, concurrency, DynamoDB, model tokens and dollars for a workload, and the limit that binds first",
+        description="The capacity model (docs/CAPACITY.md): per day, average and peak hour, offline arithmetic.",
+    )
+    capacity_report.add_arguments(capacity)
     job = sub.add_parser("job", help="jobs")
     job_sub = job.add_subparsers(dest="action", required=True)
     show = job_sub.add_parser("show", help="a job's status, reason, attempts and correlation id")
@@ -109,6 +115,9 @@ def _warm(target: ops.Target, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "capacity":  # arithmetic only: no stack, no AWS
+        print(capacity_report.run(args))
+        return 0
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

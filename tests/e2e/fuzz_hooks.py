@@ -6,6 +6,7 @@ Rules of the API that cannot be written in an OpenAPI schema, and the document's
 - a courses cursor is one a previous page handed out (opaque: any other is a 400), and an Idempotency-Key
   names one course request (the same key with another body is a 409), so a positive case sends no cursor
   and a key of its own body.
+- a learner's listing takes back only a cursor it gave that learner (any other string is a 400).
 For schema-valid (positive) cases only, the hooks below make such requests keep those rules, so a refusal
 of what remains is a real contract gap. Negative cases are left as generated.
 
@@ -71,6 +72,8 @@ def map_case(context: Any, case: Any) -> Any:
     if label == "POST /v1/courses" and isinstance(case.headers, dict) and "idempotency-key" in case.headers:
         digest = hashlib.sha256(repr(case.body).encode()).hexdigest()[:16]
         case.headers = {**case.headers, "idempotency-key": f"{case.headers['idempotency-key']}-{digest}"[-128:]}
+    if label == "GET /v1/me/content" and isinstance(case.query, dict) and "cursor" in case.query:
+        case.query = {k: v for k, v in case.query.items() if k != "cursor"}  # a first page
     return case
 
 

@@ -24,7 +24,12 @@ from pregen_local.template import ROOT, Route, Template
 pytestmark = pytest.mark.e2e
 
 # Which role each route needs. Every route must be in exactly one of these sets.
-ADMIN_ONLY = {"GET /v1/analytics", "POST /v1/ops/cron/{task}", "POST /v1/cron/run"}
+ADMIN_ONLY = {
+    "GET /v1/analytics",
+    "POST /v1/ops/cron/{task}",
+    "POST /v1/cron/run",
+    "DELETE /v1/learners/{learner}",  # a learner erases their own data with DELETE /v1/me
+}
 TEACHERS = {"POST /v1/content/{content_id}/regenerate"}  # teacher or admin
 LEARNERS = {
     "GET /v1/content",
@@ -36,6 +41,9 @@ LEARNERS = {
     "POST /v1/warm",
     "POST /v1/events/navigation",
     "POST /v1/exams/{exam}/claim",
+    "POST /v1/exams/warm",
+    "GET /v1/me/content",
+    "DELETE /v1/me",
     "GET /v1/exams/{exam}/inventory",
     "GET /v1/exams/{exam}",
     "POST /v1/courses",

@@ -20,6 +20,7 @@ from moto import mock_aws
 from pregen import usage_log, wiring
 from pregen.domain.clock import FrozenClock
 from pregen.wiring import analytics as analytics_wiring
+from pregen.wiring import exams as exams_wiring
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
 from pregen_local.poller import to_lambda_record
@@ -102,6 +103,8 @@ def freeze(at: float) -> FrozenClock:
     serve_wiring.serve_deps().clock = clock
     worker_wiring.worker_deps().clock = clock
     analytics_wiring.analytics_deps().clock = clock
+    exams_wiring.exam_deps().clock = clock
+    worker_wiring.exam_worker_deps().clock = clock
     return clock
 
 

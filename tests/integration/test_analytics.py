@@ -13,7 +13,6 @@ from botocore.client import BaseClient
 from functions.analytics import app as analytics_app
 from functions.get_content import app as get_content
 from functions.usage_aggregator import app as usage_aggregator
-from pregen.services.usage import PREGEN_UNUSED, USERS_TOTAL, USERS_WITH_PREGEN, record_claim
 from pregen.wiring import analytics as analytics_wiring
 from pregen.wiring import usage as usage_wiring
 from pregen_local.runtime import LambdaContext, LocalFunction
@@ -66,7 +65,6 @@ def run_aggregator(aws: Aws) -> int:
 
 def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(aws: Aws) -> None:
     clock = freeze(T0)
-    counters = analytics_wiring.analytics_deps().counters
     # Given misses: a lesson (twice: the second joins the job), a question set and three exams
     assert get(LESSON) == 202
     assert get(LESSON, sub="bob") == 202
@@ -79,13 +77,6 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     for sub in ("alice", "bob", "alice"):
         assert get(LESSON, sub=sub) == 200
     assert get(QSET, sub="carol") == 200
-    # And two exam claims, as the exam feature reports them, and its inventory gauges
-    record_claim(counters, "diagnostic", clock.now())
-    record_claim(counters, "practice", clock.now())
-    counters.add_gauges({USERS_TOTAL: 4, USERS_WITH_PREGEN: 3, PREGEN_UNUSED: 7}, clock.now())
-    counters.add(
-        "2027-01-15", {"exam_generated#diagnostic": 2, "exam_generated#practice": 1}, clock.now()
-    )  # as the inventory's record_exam_generated would
     # When the hit lines reach the usage aggregator, the stream is aggregated and an admin asks
     deliver_hit_lines(aws)
     assert run_aggregator(aws) >= 4
@@ -99,12 +90,16 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     assert figures["missesByKind"] == {"exam": 3, "lesson": 2, "question_set": 1}
     assert (figures["hits"], figures["misses"], figures["hitRate"]) == (4, 6, 0.4)
     assert figures["hitRateByKind"] == {"exam": 0.0, "lesson": 0.6, "question_set": 0.5}
-    assert figures["usedByKind"] == {"exam": 2, "lesson": 1, "question_set": 1}
-    assert (figures["totalUsed"], figures["totalUnused"], figures["usedPercentage"]) == (4, 1, 80.0)
-    assert figures["claimedByExamType"] == {"diagnostic": 1, "practice": 1}
-    assert (figures["diagnosticCount"], figures["practiceCount"]) == (2, 1)
-    assert figures["averageExamsPerUser"] == 0.75
-    assert figures["userStats"] == {"usersWithPreGen": 3, "usersWithoutPreGen": 1, "avgPreGenPerUser": 2.33}
+    assert figures["usedByKind"] == {"lesson": 1, "question_set": 1}
+    assert (figures["totalUsed"], figures["totalUnused"], figures["usedPercentage"]) == (2, 3, 40.0)
+    assert figures["breakdown"]["exams"] == {
+        "generated": 0,
+        "used": 0,
+        "unused": 0,
+        "expired": 0,
+        "expiringWithin24h": 0,
+    }
+    assert (figures["claimedByExamType"], figures["diagnosticCount"], figures["averageExamsPerUser"]) == ({}, 0, 0.0)
     assert (figures["totalExpired"], figures["expiringWithin24h"]) == (0, 0)
     assert figures["generatedByGenerator"] == {"offline": 5}
     assert figures["latencyMs"]["lesson"]["p50"] is not None
@@ -210,3 +205,94 @@ def test_the_aggregator_counts_the_sample_event_once(aws: Aws, monkeypatch: pyte
     # Then the day counts it once, with its first use and the cost it saved
     day = usage_wiring.usage_deps()[0].read_days(["2027-01-15"])["2027-01-15"]
     assert day == {"hits#lesson": 1.0, "used#lesson": 1.0, "cost_saved_usd#lesson": 0.0042}
+
+
+def _exams_call(event: str, sub: str, exam_type: str | None = None, body: Any = None) -> tuple[int, Any]:
+    from functions.exams import app as exams_app
+
+    if exam_type is None:
+        status, _, answer = call(exams_app, api_event(event, sub=sub, body=body))
+    else:
+        path = f"/v1/exams/{exam_type}/{'claim' if 'claim' in event else 'inventory'}"
+        status, _, answer = call(exams_app, api_event(event, sub=sub, path=path, path_parameters={"exam": exam_type}))
+    return status, answer
+
+
+def _claim(sub: str, exam_type: str) -> int:
+    return _exams_call("exams_claim.json", sub, exam_type)[0]
+
+
+def _drain(aws: Aws) -> None:
+    run_worker(aws, "InteractiveQueue", max_batches=200)
+    run_worker(aws, "BackgroundQueue", max_batches=200)
+
+
+def test_exams_and_content_items_add_up_through_claims_expiries_and_per_learner_figures(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pregen import wiring
+    from pregen.wiring import exams as exams_wiring
+
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    clock = freeze(T0)  # 10:00 UTC: ready exams expire 7 days later at 10:00
+    # Given a lesson generated and hit once: one content item, used
+    assert get(LESSON) == 202
+    run_worker(aws)
+    assert get(LESSON, sub="bob") == 200
+    # And alice warms both exam types, bob claims a diagnostic (nothing ready: 202), and the worker makes them
+    assert _exams_call("exams_warm.json", "alice", body={})[0] == 202
+    assert _claim("bob", "diagnostic") == 202
+    _drain(aws)
+    # When alice claims her diagnostic (200), which tops her up with another, also made at once
+    assert _claim("alice", "diagnostic") == 200
+    _drain(aws)
+    deliver_hit_lines(aws)
+    run_aggregator(aws)
+    status, figures = analytics()
+    # Then 4 exams were generated, 1 claimed; with the lesson, 5 generated and 2 used
+    assert status == 200
+    assert figures["breakdown"] == {
+        "contentItems": {"generated": 1, "used": 1, "unused": 0, "expired": 0, "expiringWithin24h": 0},
+        "exams": {"generated": 4, "used": 1, "unused": 3, "expired": 0, "expiringWithin24h": 0},
+    }
+    assert (figures["totalGenerated"], figures["totalUsed"], figures["totalUnused"]) == (5, 2, 3)
+    assert figures["usedPercentage"] == 40.0
+    assert (figures["diagnosticCount"], figures["practiceCount"]) == (3, 1)
+    assert figures["claimedByExamType"] == {"diagnostic": 1}
+    # And per learner: alice holds 2 ready (a diagnostic and a practice), bob 1
+    assert figures["averageExamsPerUser"] == 2.0
+    assert figures["userStats"] == {
+        "usersWithPreGen": 2,
+        "usersWithoutPreGen": 0,
+        "avgPreGenPerUser": 1.5,
+        "usersTotal": 2,
+        "exams": {"generated": 4, "ready": 3, "claimed": 1, "expired": 0},
+        "examsPerUser": {"generated": 2.0, "ready": 1.5, "claimed": 0.5, "expired": 0.0},
+    }
+    assert exams_wiring.exam_deps().inventory.learner_exams("alice").figures(clock.now()) == {
+        "generated": 3,
+        "ready": 2,
+        "claimed": 1,
+        "expired": 0,
+    }
+
+    # Given the ready exams' expiry is 11 hours away, and bob claims his then (his top-up is made at once)
+    clock.at = T0 + 7 * DAY - 11 * 3600
+    assert _claim("bob", "diagnostic") == 200
+    _drain(aws)
+    figures = analytics({"from": "2027-01-15", "to": "2027-01-22"})[1]
+    # Then alice's two are expiring within 24 h; bob's new one is not
+    assert figures["breakdown"]["exams"]["expiringWithin24h"] == 2
+    assert figures["expiringWithin24h"] == 2
+    # When their hour has passed
+    clock.at = T0 + 7 * DAY
+    figures = analytics({"from": "2027-01-15", "to": "2027-01-22"})[1]
+    # Then alice's two count as expired (unclaimed), no longer ready; bob's claimed one never expires as unused
+    assert figures["breakdown"]["exams"]["expired"] == 2
+    assert figures["totalExpired"] == 2
+    assert figures["userStats"]["exams"] == {"generated": 5, "ready": 1, "claimed": 2, "expired": 2}
+    assert (figures["userStats"]["usersWithPreGen"], figures["userStats"]["usersWithoutPreGen"]) == (1, 1)
+    assert exams_wiring.exam_deps().inventory.learner_exams("alice").figures(clock.now())["expired"] == 2
+    # And a window that ends before the expiry day does not count them
+    assert analytics({"from": "2027-01-15", "to": "2027-01-21"})[1]["breakdown"]["exams"]["expired"] == 0

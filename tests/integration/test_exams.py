@@ -92,12 +92,12 @@ def test_first_claim_is_202_then_a_complete_exam_and_the_inventory_refills(aws: 
     assert _inventory(exams)["generating"] == 2
     # When the worker generates every section
     _drain(aws)
-    # Then both exams are ready, and a claim hands out a complete 71-question exam
+    # Then both exams are ready, and a claim hands out a complete 50-question exam
     assert _inventory(exams)["ready"] == 2
     status, headers, body = _claim(exams)
     assert status == 200, body
     questions = [q for s in body["exam"]["sections"] for q in s["questions"]]
-    assert len(questions) == 71
+    assert len(questions) == 50
     assert body["status"] == "claimed"
     assert headers["location"] == f"/v1/exams/{body['exam_id']}"
     # And the claim replenished the inventory back to the target
@@ -182,7 +182,7 @@ def test_an_expired_but_undeleted_exam_is_never_claimed_or_served(aws: Aws, exam
         claimed_exam(claimed["exam_id"], Caller(sub="alice"), later)
     # And the store refuses the claim itself even if asked directly for an expired slot
     expired = next(s for s in slots if s.status is ExamStatus.READY)
-    assert not later.inventory.claim(expired, later.clock.now(), later.clock.now() + 86_400)
+    assert not later.inventory.claim(expired, later.clock.now(), later.clock.now() + 86_400, {})
 
 
 def test_a_225_question_exam_round_trips_through_the_store(aws: Aws, exams: Any) -> None:
@@ -196,7 +196,7 @@ def test_a_225_question_exam_round_trips_through_the_store(aws: Aws, exams: Any)
     questions = [q for s in body["exam"]["sections"] for q in s["questions"]]
     assert len(questions) == 225
     assert len({q["prompt"] for q in questions}) == 225
-    assert body["meta"] == {"program": "licensing", "exam_type": "practice", "sections": 11, "questions": 225}
+    assert body["meta"] == {"program": "eppp", "exam_type": "practice", "sections": 11, "questions": 225}
     # And the stored item is compressed (offline questions are short; see the unit test for a realistic size)
     item = aws.dynamodb.get_item(
         TableName=aws.env["EXAMS_TABLE"], Key={"pk": {"S": f"exam#{body['exam_id']}"}, "sk": {"S": "exam"}}
@@ -478,8 +478,9 @@ def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeyp
     assert _claim(exams)[0] == 200
     # Then: activity (1 UpdateItem), their partition (1 Query), the claim (1 transaction), the exam (1 GetItem),
     # and the top-up behind it (1 Query, 1 transaction, one message per section): no scan, nothing per exam stored
-    # plus the claim counted for analytics (a 2nd UpdateItem, on the counters table)
-    assert calls == {"UpdateItem": 2, "Query": 2, "TransactWriteItems": 2, "GetItem": 1, "SendMessage": 8}
+    # plus the learner's exam record (a 2nd GetItem): its change and the analytics counters are in the claim's
+    # transaction
+    assert calls == {"UpdateItem": 1, "Query": 2, "TransactWriteItems": 2, "GetItem": 2, "SendMessage": 8}
 
 
 def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
@@ -556,3 +557,86 @@ def test_a_claim_retries_a_transaction_conflict_instead_of_skipping_the_exam(
     # Then it tried again and got the exam
     assert conflicts["left"] == 0
     assert isinstance(outcome, Claimed)
+
+
+def _warm(exams: Any, body: Any = None, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    return call(exams, api_event("exams_warm.json", sub=sub, body=body))
+
+
+def test_warming_starts_every_exam_type_once_and_the_first_claim_is_ready(aws: Aws, exams: Any) -> None:
+    # Given a new learner whose app calls the warm on the dashboard, naming no exam type
+    status, _, body = _warm(exams, body={})
+    assert status == 202, body
+    # Then every exam type of the catalogue starts, each to its target (2)
+    assert {t["exam_type"]: (t["enqueued"], t["generating"], t["ready"]) for t in body["exam_types"]} == {
+        "diagnostic": (2, 2, 0),
+        "practice": (2, 2, 0),
+    }
+    assert body["exam_types"][0]["inventory"] == "/v1/exams/diagnostic/inventory"
+    # And the first exam of each type goes to the interactive lane (8 + 11 sections), the rest to the background
+    assert aws.depth("InteractiveQueue") == 8 + 11
+    assert aws.depth("BackgroundQueue") == 8 + 11
+    # When the page loads again: nothing more is enqueued
+    status, _, again = _warm(exams, body={"exam_types": ["diagnostic"]})
+    assert status == 202, again
+    assert again["exam_types"] == [
+        {
+            "exam_type": "diagnostic",
+            "ready": 0,
+            "generating": 2,
+            "enqueued": 0,
+            "inventory": "/v1/exams/diagnostic/inventory",
+        }
+    ]
+    assert aws.depth("InteractiveQueue") == 8 + 11
+    # When only the interactive lane is worked (the learner arrives before the background catches up)
+    run_worker(aws, "InteractiveQueue", max_batches=500)
+    # Then the learner's first claim of each type hands out an exam at once
+    for exam_type, questions in (("diagnostic", 50), ("practice", 225)):
+        status, _, exam = _claim(exams, exam_type)
+        assert status == 200, exam
+        assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == questions
+    # And another learner's inventory was not touched
+    assert _inventory(exams, sub="bob")["generating"] == 0
+
+
+def test_warming_is_charged_once_and_only_when_it_starts_something(aws: Aws, exams: Any) -> None:
+    from pregen.domain.limits import RateLimits
+    from pregen.services.limits import GenerationLimiter
+
+    # Given students allowed 2 generations a minute, on a clock 10 s into a minute
+    deps = exams_wiring.exam_deps()
+    assert deps.limiter is not None
+    deps.limiter = GenerationLimiter(
+        counter=deps.limiter.counter, limits=RateLimits.model_validate({"student": {"minute": 2}})
+    )
+    now = time.time()
+    deps.clock = FrozenClock(at=now - now % 60 + 10)
+    queued = lambda: aws.depth("InteractiveQueue") + aws.depth("BackgroundQueue")  # noqa: E731
+    # When a learner warms both exam types (one charge for both), then warms again (nothing to start: free)
+    assert _warm(exams)[0] == 202
+    assert _warm(exams)[0] == 202
+    # And the target rises, so a third warm starts more: the second charge, still allowed
+    deps.policy = deps.policy.model_copy(update={"inventory_target": 3})
+    status, _, body = _warm(exams)
+    assert status == 202, body
+    assert [t["enqueued"] for t in body["exam_types"]] == [1, 1]
+    # Then a fourth that would start more is over the allowance: 429 with Retry-After, and nothing enqueued
+    deps.policy = deps.policy.model_copy(update={"inventory_target": 4})
+    before = queued()
+    status, headers, body = _warm(exams)
+    assert status == 429, body
+    assert headers["retry-after"] == "50"
+    assert queued() == before
+    # And another learner's allowance is their own
+    assert _warm(exams, sub="carol")[0] == 202
+
+
+def test_warming_bad_input_is_4xx(aws: Aws, exams: Any) -> None:
+    status, _, body = _warm(exams, body={"exam_types": ["final"]})
+    assert status == 404
+    assert "known: diagnostic, practice" in body["error"]["message"]
+    for bad in ({"exam_types": []}, {"exam_types": ["Bad Type!"]}, {"exam_type": "diagnostic"}, {"exam_types": "x"}):
+        status, _, body = _warm(exams, body=bad)
+        assert status == 400, (bad, body)
+    assert aws.depth("InteractiveQueue") + aws.depth("BackgroundQueue") == 0

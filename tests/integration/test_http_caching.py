@@ -15,6 +15,14 @@ from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import Aws, api_event, call, run_worker
 from tests.integration.test_library import LESSON, generated, read, regenerate
 
+
+@pytest.fixture(autouse=True)
+def _fresh_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests vote or regenerate in one function and read in another at once: the hot-key cache would answer
+    the version read a moment ago for HOT_CACHE_SECONDS (the staleness it allows), so it is off here."""
+    monkeypatch.setenv("HOT_CACHE_SECONDS", "0")
+
+
 PERSONAL = {**LESSON, "scope": "personal"}
 
 

@@ -21,6 +21,14 @@ from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
 
+
+@pytest.fixture(autouse=True)
+def _fresh_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests vote or regenerate in one function and read in another at once: the hot-key cache would answer
+    the version read a moment ago for HOT_CACHE_SECONDS (the staleness it allows), so it is off here."""
+    monkeypatch.setenv("HOT_CACHE_SECONDS", "0")
+
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -60,7 +60,8 @@ def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 1
 
 
-def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws) -> None:
+def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOT_CACHE_SECONDS", "0")  # the DynamoDB path itself (the hot-key cache: the next test)
     _, _, miss = get(LESSON)
     run_worker(aws)
     store = serve_wiring.serve_deps().store
@@ -85,6 +86,30 @@ def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws) -> None
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
     usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
+
+
+def test_a_hot_shared_item_is_answered_from_memory_and_still_counted(aws: Aws) -> None:
+    # Given a shared lesson that was just read (the hot-key cache is on by default)
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    assert get(LESSON)[0] == 200
+    store = serve_wiring.serve_deps().store
+    calls: list[str] = []
+    client = store.client  # type: ignore[attr-defined]
+    original = client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return original(operation, params)
+
+    # When it is asked for again within HOT_CACHE_SECONDS
+    with mock.patch.object(client, "_make_api_call", side_effect=spy):
+        status, headers, _ = get(LESSON)
+    # Then the answer is the same version, with no request to DynamoDB, and the hit is still logged
+    assert status == 200
+    assert calls == []
+    assert headers["etag"] == f'"{store.version_of(miss["key"])}"'  # type: ignore[attr-defined]
+    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
 
 
 def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) -> None:

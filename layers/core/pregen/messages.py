@@ -12,6 +12,7 @@ Message Batch's entries) stay readable.
     {"type": "exam_section", "owner": ..., "spec": {...}, ...}                    → SectionMessage
     {"type": "course_plan", "course_id": ..., ...}                                → CoursePlanMessage
     {"type": "course_part", "course_id": ..., "part_id": ..., ...}                → CoursePartMessage
+    {"type": "learner_erase", "learner": ..., "pass_number": 1, ...}              → EraseMessage
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CONTENT_JOB: Final = "content_job"
 EXAM_SECTION: Final = "exam_section"
 COURSE_PLAN: Final = "course_plan"
 COURSE_PART: Final = "course_part"
+LEARNER_ERASE: Final = "learner_erase"
 
 
 def _section_spec(value: Any) -> SectionSpec:
@@ -109,6 +111,22 @@ class CoursePartMessage(_Message):
     waits: int = 0  # times it was put back because another job was generating its key
 
 
+class EraseMessage(_Message):
+    """Erase one learner's data: a pass at once, and a second after any generation in flight has ended, which
+    deletes again what the first found (a job record an in-flight generation rewrote) and what appeared since."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["learner_erase"] = LEARNER_ERASE
+    learner: str
+    pass_number: int = 1
+    requested_at: float
+    requested_by: str
+    job_ids: list[str] = []  # found by the first pass
+    keys: list[str] = []  # personal content keys found by the first pass
+    correlation_id: str | None = None
+
+
 def message_type(body: Any) -> str:
     """The union's tag: the body's ``type``, and a content job when it has none (messages older than the tag)."""
     tag = body.get("type") if isinstance(body, dict) else getattr(body, "type", None)
@@ -119,10 +137,11 @@ QueueMessage = Annotated[
     Annotated[JobMessage, Tag(CONTENT_JOB)]
     | Annotated[SectionMessage, Tag(EXAM_SECTION)]
     | Annotated[CoursePlanMessage, Tag(COURSE_PLAN)]
-    | Annotated[CoursePartMessage, Tag(COURSE_PART)],
+    | Annotated[CoursePartMessage, Tag(COURSE_PART)]
+    | Annotated[EraseMessage, Tag(LEARNER_ERASE)],
     Discriminator(message_type),
 ]
-AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage
+AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage | EraseMessage
 _QUEUE_MESSAGE: TypeAdapter[AnyMessage] = TypeAdapter(QueueMessage)
 
 

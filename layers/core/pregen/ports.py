@@ -12,12 +12,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pregen.domain.courses import CourseRecord, CourseRequest, PartRecord, PartStatus
+    from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
-    from pregen.domain.records import BatchOutcome, InflightClaim, StoredContent
+    from pregen.domain.records import BatchOutcome, Erased, InflightClaim, StoredContent
     from pregen.services.limits import GenerationLimiter
 
 
@@ -256,7 +257,9 @@ class ExamInventory(Protocol):
 
     def promote_slot(self, owner: str, exam_type: str, exam_id: str, lane: Lane) -> bool: ...
 
-    def claim(self, slot: ExamSlot, now: float, expires_at: float) -> bool: ...
+    def claim(self, slot: ExamSlot, now: float, expires_at: float, counts: dict[str, int]) -> bool: ...
+
+    def learner_exams(self, owner: str) -> LearnerExams: ...
 
     def get_exam(self, exam_id: str) -> ExamRecord | None: ...
 
@@ -277,7 +280,18 @@ class ExamInventory(Protocol):
         worker_id: str,
         now: float,
         expires_at: float,
+        counts: dict[str, int],
     ) -> bool: ...
+
+
+class LearnerData(Protocol):
+    """Every table's items of one learner: listed page by page, and erased (``pregen.adapters.learners``)."""
+
+    def page(
+        self, sub: str, phase: int, part: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], tuple[int, int, dict[str, Any] | None] | None]: ...
+
+    def erase(self, sub: str, now: float, *, job_ids: list[str], keys: list[str]) -> Erased: ...
 
 
 class ActivityIndex(Protocol):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pregen.usage_log import KeyHits
 
 
-GAUGES_PK = "gauges"  # standing totals (users with pre-generated exams, ...), fed by the features that own them
+GAUGES_PK = "gauges"  # standing totals (exams generated, claimed, ...), fed by the features that own them; no expiry
 
 
 class DynamoCounters:
@@ -40,22 +40,29 @@ class DynamoCounters:
         learner, since a million learners would not fit in one 400 KB item)."""
         if not counts:
             return
-        self.client.update_item(**self._add_request(f"day#{day}", counts, now, sk=item))
+        self.client.update_item(**self.update_request(f"day#{day}", counts, now, sk=item))
 
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         """Add (or, with negative numbers, take away) from the standing totals that are not per day."""
         if counts:
-            self.client.update_item(**self._add_request(GAUGES_PK, counts, now))
+            self.client.update_item(**self.update_request(GAUGES_PK, counts, now))
 
-    def _add_request(self, pk: str, counts: dict[str, int | float], now: float, sk: str = "totals") -> dict[str, Any]:
+    def update_request(
+        self, pk: str, counts: dict[str, int | float] | dict[str, int], now: float, sk: str = "totals"
+    ) -> dict[str, Any]:
+        """The UpdateItem (or a transaction's Update) adding ``counts`` to one counter item. Day items expire after
+        the retention; the gauges, standing totals, never do."""
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values = {f":v{i}": number(v) for i, v in enumerate(counts.values())}
-        values[":exp"] = whole(now + self.retention_seconds)
         adds = ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
+        update = f"ADD {adds}"
+        if pk != GAUGES_PK:
+            values[":exp"] = whole(now + self.retention_seconds)
+            update += " SET expires_at = if_not_exists(expires_at, :exp)"
         return {
             "TableName": self.table,
             "Key": {"pk": string(pk), "sk": string(sk)},
-            "UpdateExpression": f"ADD {adds} SET expires_at = if_not_exists(expires_at, :exp)",
+            "UpdateExpression": update,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
@@ -71,7 +78,7 @@ class DynamoCounters:
             return True
         # Longer than a stream's 24 h retention.
         items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + 7 * 86_400)]
-        items += [{"Update": self._add_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
+        items += [{"Update": self.update_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:

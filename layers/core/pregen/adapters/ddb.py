@@ -179,6 +179,7 @@ def content_item(content: StoredContent, sk: str = "content") -> dict[str, Any]:
     }
     if content.owner:
         item["owner"] = string(content.owner)
+        item["learner"] = string(content.owner)  # the table's learner index: a learner's data, listed and erased
     return item
 
 

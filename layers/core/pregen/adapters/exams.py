@@ -6,6 +6,8 @@ Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
 - ``inv#<sub>#<exam_type>`` / ``exam#<exam_id>``  a slot: status, sections done/total, lane, expiry (small)
 - ``exam#<exam_id>`` / ``exam``                   the assembled exam: compressed body, owner, status, expiry
 - ``exam#<exam_id>`` / ``section#<nnn>``          one generated section (compressed), until assembly
+- ``learner#<sub>`` / ``exams``                     the learner's exam figures (``pregen.domain.exam_stats``),
+  changed in the same transaction as each publish and claim, with the counters analytics reads (no expiry)
 
 A learner's inventory is one partition, read with one Query: no request path scans. Every read checks
 ``expires_at`` in code, because TTL deletes up to ~48 h late.
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from pregen.adapters.counters import GAUGES_PK
 from pregen.adapters.ddb import (
     ConflictRetry,
     cancellation_codes,
@@ -28,17 +31,25 @@ from pregen.adapters.ddb import (
     string,
     whole,
 )
+from pregen.domain import exam_stats
 from pregen.domain.codec import compress, decompress
+from pregen.domain.errors import Conflict
+from pregen.domain.exam_stats import LearnerExams
 from pregen.domain.inventory import ExamRecord, ExamSlot, ExamStatus, SlotGone
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from pregen.adapters.counters import DynamoCounters
     from pregen.domain.models import Lane
 
 
 _META_TTL_SECONDS = 60 * 86_400
 _CONFLICTS = ConflictRetry(retries=3, low_s=0.01, high_s=0.05)
+# A publish or claim re-reads the learner's record when a concurrent one changed it first (two exams of one learner
+# assembled at once, two tabs claiming): each try is a read and a transaction.
+_RECORD_TRIES = 10
+_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def _slot_from(item: dict[str, Any]) -> ExamSlot:
@@ -60,8 +71,9 @@ def _slot_from(item: dict[str, Any]) -> ExamSlot:
 
 
 class DynamoExamInventory:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, counters: DynamoCounters, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
+        self.counters = counters  # its counter items change in the same transactions as the exams
         self.client = client or dynamodb_client()
 
     @staticmethod
@@ -183,9 +195,10 @@ class DynamoExamInventory:
             ExpressionAttributeValues={":lane": string(lane.value), ":generating": string(ExamStatus.GENERATING.value)},
         )
 
-    def claim(self, slot: ExamSlot, now: float, expires_at: float) -> bool:
+    def claim(self, slot: ExamSlot, now: float, expires_at: float, counts: dict[str, int]) -> bool:
         """ready → claimed, atomically: the condition makes a second claim of the same exam fail, and an exam
-        past its expiry (even if TTL has not deleted it yet) is never handed out. The exam item moves with it."""
+        past its expiry (even if TTL has not deleted it yet) is never handed out. The exam item moves with it, and
+        so do the learner's record, today's ``counts`` and the exam's analytics buckets."""
         values = {
             ":ready": string(ExamStatus.READY.value),
             ":claimed": string(ExamStatus.CLAIMED.value),
@@ -193,46 +206,171 @@ class DynamoExamInventory:
             ":exp": whole(expires_at),
         }
         update = "SET #status = :claimed, claimed_at = :now, updated_at = :now, expires_at = :exp"
-        for attempt in range(_CONFLICTS.retries + 1):
-            try:
-                self._claim_transaction(slot, update, values)
-            except ClientError as exc:
-                reasons = cancellation_codes(exc)
-                if reasons is None:
-                    raise
-                if "TransactionConflict" in reasons and _CONFLICTS.wait(attempt + 1):
-                    # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
-                    # condition): the exam may still be ready, so try it again rather than skip it.
-                    continue
-                return False
-            return True
+        conflicts = 0
+        for _ in range(_RECORD_TRIES):
+            seen = self.learner_exams(slot.owner)
+            change = exam_stats.claimed(seen, slot.exam_id, now)
+            items = [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": key,
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#status = :ready AND expires_at > :now",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+                for key, expression in (
+                    (self._slot_key(slot.owner, slot.exam_type, slot.exam_id), update),
+                    (self._exam_key(slot.exam_id), "SET #status = :claimed, claimed_at = :now, expires_at = :exp"),
+                )
+            ]
+            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            if reasons is None:
+                return True
+            if _CONDITION_FAILED in reasons[:2]:
+                return False  # a concurrent claim took it, or it just expired
+            if "TransactionConflict" in reasons:
+                # Another transaction touched the same item at the same moment (real DynamoDB, not a failed
+                # condition): the exam may still be ready, so try it again rather than skip it.
+                conflicts += 1
+                if not _CONFLICTS.wait(conflicts):
+                    return False
+            # or the learner's record changed since it was read: read it again
         return False
 
-    def _claim_transaction(self, slot: ExamSlot, update: str, values: dict[str, Any]) -> None:
-        self.client.transact_write_items(
-            TransactItems=[
+    def erase_learner(self, owner: str, exam_types: list[str], now: float) -> int:
+        """Delete the learner's inventories, their exams (bodies and sections) and their record, taking what the
+        record adds to analytics (ready exams, the learner's bucket) out in the same transaction. Returns the
+        number of items deleted."""
+        deleted = 0
+        for exam_type in exam_types:
+            exam_ids: list[str] = []
+            for item in self._query_all(self._partition(owner, exam_type)):
+                if item["sk"]["S"].startswith("exam#"):
+                    exam_ids.append(item["sk"]["S"].removeprefix("exam#"))
+                self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+                deleted += 1
+            for exam_id in exam_ids:
+                for item in self._query_all(f"exam#{exam_id}"):
+                    self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+                    deleted += 1
+        for _ in range(_RECORD_TRIES):
+            seen = self.learner_exams(owner)
+            if not seen.version:
+                return deleted
+            change = exam_stats.erased(seen, now)
+            record: list[Any] = [
                 {
-                    "Update": {
+                    "Delete": {
                         "TableName": self.table,
-                        "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "#status = :ready AND expires_at > :now",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": values,
+                        "Key": self._learner_key(owner),
+                        "ConditionExpression": "version = :seen",
+                        "ExpressionAttributeValues": {":seen": whole(seen.version)},
                     }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": self._exam_key(slot.exam_id),
-                        "UpdateExpression": "SET #status = :claimed, claimed_at = :now, expires_at = :exp",
-                        "ConditionExpression": "#status = :ready AND expires_at > :now",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": values,
-                    }
-                },
+                }
             ]
+            try:
+                self.client.transact_write_items(TransactItems=record + self._counter_items(change, now, {}))
+            except ClientError as exc:
+                if cancellation_codes(exc) is None:
+                    raise
+                continue  # a publish or claim changed the record meanwhile: read it again
+            return deleted + 1
+        raise Conflict(f"the exam record of {owner} kept changing: erase it again")
+
+    def _query_all(self, pk: str) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": string(pk)},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- the learner's record -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _learner_key(owner: str) -> dict[str, Any]:
+        return {"pk": string(f"learner#{owner}"), "sk": string("exams")}
+
+    def learner_exams(self, owner: str) -> LearnerExams:
+        item = self.client.get_item(TableName=self.table, Key=self._learner_key(owner), ConsistentRead=True).get("Item")
+        if item is None:
+            return LearnerExams()
+        return LearnerExams(
+            generated=int(item["generated"]["N"]),
+            claimed=int(item["claimed"]["N"]),
+            expired=int(item["expired"]["N"]),
+            ready={exam_id: float(v["N"]) for exam_id, v in item.get("ready", {}).get("M", {}).items()},
+            until=float(item["until"]["N"]),
+            version=int(item["version"]["N"]),
         )
+
+    def _with_record(
+        self,
+        owner: str,
+        seen: LearnerExams,
+        change: exam_stats.Change,
+        items: list[Any],
+        *,
+        now: float,
+        counts: dict[str, int],
+    ) -> list[str] | None:
+        """One try of ``items`` with the learner's record change: None when it was written, else why it was not
+        (the cancellation reason of each item, the record's right after ``items``)."""
+        try:
+            self.client.transact_write_items(TransactItems=items + self._record_items(owner, seen, change, now, counts))
+        except ClientError as exc:
+            reasons = cancellation_codes(exc)
+            if reasons is None:
+                raise
+            return reasons
+        return None
+
+    def _record_items(
+        self, owner: str, seen: LearnerExams, change: exam_stats.Change, now: float, counts: dict[str, int]
+    ) -> list[Any]:
+        """The learner's new record (IF unchanged since ``seen``), and the counter items the change moves."""
+        record = change.record
+        item = {
+            **self._learner_key(owner),
+            "owner": string(owner),
+            "generated": whole(record.generated),
+            "claimed": whole(record.claimed),
+            "expired": whole(record.expired),
+            "ready": {"M": {exam_id: whole(expiry) for exam_id, expiry in record.ready.items()}},
+            "until": whole(record.until),
+            "version": whole(record.version),
+        }
+        put: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if seen.version:
+            put["ConditionExpression"] = "version = :seen"
+            put["ExpressionAttributeValues"] = {":seen": whole(seen.version)}
+        else:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        return [{"Put": put}, *self._counter_items(change, now, counts)]
+
+    def _counter_items(self, change: exam_stats.Change, now: float, counts: dict[str, int]) -> list[Any]:
+        """The counter items a change moves: day items (today's ``counts`` merged in) and the gauges."""
+        days = change.day_counts()
+        if counts:
+            today = exam_stats.bucket(now)[0]
+            days[today] = {**days.get(today, {}), **counts}
+        items: list[Any] = [
+            {"Update": self.counters.update_request(f"day#{day}", c, now)} for day, c in sorted(days.items())
+        ]
+        if change.gauges:
+            items.append({"Update": self.counters.update_request(GAUGES_PK, change.gauges, now)})
+        return items
 
     # -- the exam and its sections ----------------------------------------------------------------------------------
 
@@ -337,8 +475,10 @@ class DynamoExamInventory:
         worker_id: str,
         now: float,
         expires_at: float,
+        counts: dict[str, int],
     ) -> bool:
-        """Store the assembled exam and make its slot ready, in one transaction (only while we hold the lease)."""
+        """Store the assembled exam and make its slot ready, in one transaction (only while we hold the lease),
+        with the learner's record, today's ``counts`` and the exam's analytics buckets."""
         exam_item = {
             **self._exam_key(slot.exam_id),
             "exam_id": string(slot.exam_id),
@@ -351,34 +491,34 @@ class DynamoExamInventory:
             "created_at": whole(now),
             "expires_at": whole(expires_at),
         }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": exam_item}},
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
-                            "UpdateExpression": (
-                                "SET #status = :ready, updated_at = :now, expires_at = :exp "
-                                "REMOVE assembler, assemble_until"
-                            ),
-                            "ConditionExpression": "#status = :generating AND assembler = :w",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {
-                                ":ready": string(ExamStatus.READY.value),
-                                ":generating": string(ExamStatus.GENERATING.value),
-                                ":w": string(worker_id),
-                                ":now": whole(now),
-                                ":exp": whole(expires_at),
-                            },
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            reasons = cancellation_codes(exc)
-            if reasons is not None and "ConditionalCheckFailed" in reasons:
+        ready = {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
+                "UpdateExpression": (
+                    "SET #status = :ready, updated_at = :now, expires_at = :exp REMOVE assembler, assemble_until"
+                ),
+                "ConditionExpression": "#status = :generating AND assembler = :w",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":ready": string(ExamStatus.READY.value),
+                    ":generating": string(ExamStatus.GENERATING.value),
+                    ":w": string(worker_id),
+                    ":now": whole(now),
+                    ":exp": whole(expires_at),
+                },
+            }
+        }
+        for _ in range(_RECORD_TRIES):
+            seen = self.learner_exams(slot.owner)
+            change = exam_stats.published(seen, slot.exam_id, expires_at, now)
+            items = [{"Put": {"TableName": self.table, "Item": exam_item}}, ready]
+            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            if reasons is None:
+                return True
+            if reasons[1] == _CONDITION_FAILED:
                 return False  # our lease ran out and someone else assembles, or it is published already
-            raise  # a conflict: the section message is retried and assembly taken up again
-        return True
+            if reasons[2] != _CONDITION_FAILED:  # a conflict: the section is retried and assembly taken up again
+                raise Conflict(f"publishing exam {slot.exam_id} was cancelled: {reasons}")
+            # the learner's record changed since it was read (another of their exams): read it again
+        raise Conflict(f"the learner's exam record kept changing: exam {slot.exam_id} not published yet")

@@ -25,6 +25,8 @@ class DynamoJobStore:
 
     def put_job(self, job: Job) -> None:
         item = serialize({**job.model_dump(mode="json"), "expires_at": int(job.created_at + self.ttl_seconds)})
+        if job.owner:  # a personal job: found by the table's learner index (a learner's data, listed and erased)
+            item["learner"] = string(job.owner)
         self.client.put_item(TableName=self.table, Item={**item, **self._key(job.job_id)})
 
     def delete_job(self, job_id: str) -> None:

@@ -255,6 +255,7 @@ class DynamoLibraryStore:
             "vote": string(new),
             "voted_at": whole(now),
             "expires_at": whole(version.expires_at),
+            "learner": string(sub),  # the table's learner index: a learner's votes, listed and erased
         }
         if comment:
             vote_item["comment"] = string(comment)

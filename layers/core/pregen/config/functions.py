@@ -40,7 +40,13 @@ class LibrarySettings(ServeSettings, LibraryRulesSettings):
     """library: versions, votes and regeneration (an enqueue-or-join, like a miss)."""
 
 
-class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings):
+class ReadyExamSettings(Env):
+    """How long a ready exam waits for its claim (analytics reads that far ahead for exam expiries)."""
+
+    exam_ready_ttl_days: int = Field(alias="EXAM_READY_TTL_DAYS", default=7, ge=1, le=90)
+
+
+class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings, ReadyExamSettings):
     """analytics: counters and queue attributes only."""
 
 
@@ -52,11 +58,10 @@ class ExamsTableSettings(Env):
     exams_table: str = Field(alias="EXAMS_TABLE", min_length=3)
 
 
-class InventorySettings(Env):
+class InventorySettings(ReadyExamSettings):
     """The exam inventory: target per learner and exam type, expiries, and the cron's top-up bounds."""
 
     inventory_target: int = Field(alias="INVENTORY_TARGET", default=2, ge=0, le=20)
-    exam_ready_ttl_days: int = Field(alias="EXAM_READY_TTL_DAYS", default=7, ge=1, le=90)
     exam_claimed_ttl_hours: int = Field(alias="EXAM_CLAIMED_TTL_HOURS", default=24, ge=1, le=24 * 90)
     exam_failed_ttl_hours: int = Field(alias="EXAM_FAILED_TTL_HOURS", default=24, ge=1, le=24 * 90)
     # A generating exam that never finishes (its sections all lost) stops counting after this long.
@@ -114,3 +119,12 @@ class CoursePolicy(Env):
 
 class CourseSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, CoursePolicy):
     """courses (ask, read, list, retry; in the exams table) and the worker's course plan and part jobs."""
+
+
+class LearnerDataSettings(
+    ContentTableSettings, JobsTableSettings, CountersTableSettings, ExamsTableSettings, QueueSettings
+):
+    """A learner's data: listing (the learners function) and erasure (its passes run in the worker)."""
+
+    # The second pass waits out any generation in flight: longer than the worker's lease (LEASE_SECONDS, 180).
+    erase_second_pass_seconds: int = Field(alias="ERASE_SECOND_PASS_SECONDS", default=300, ge=0, le=900)

@@ -63,5 +63,16 @@ class RateLimitSettings(Env):
         return RateLimits.model_validate(json.loads(self.rate_limits_json) if self.rate_limits_json.strip() else {})
 
 
-class ServeSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings):
+class HotCacheSettings(Env):
+    """The hot-key cache of get-content's warm environments (``pregen.adapters.hot_content``): how long a shared
+    item read from the content table is answered from memory -- the staleness allowed after a vote or a
+    regeneration changes the served version -- and how many items are kept. 0 seconds turns it off."""
+
+    hot_cache_seconds: float = Field(alias="HOT_CACHE_SECONDS", default=5.0, ge=0, le=60)
+    hot_cache_items: int = Field(alias="HOT_CACHE_ITEMS", default=256, ge=1, le=10_000)
+
+
+class ServeSettings(
+    ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, HotCacheSettings
+):
     """get-content and pre-generate: read content, enqueue or join jobs."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 ALL = "all"  # the dimension of a name written without one
-EXAM = "exam"  # the kind under which exam sections count their cost, tokens and uses
+EXAM = "exam"  # the kind under which exam sections count their cost and tokens (as content items of kind exam do)
+CLAIMED_EXAMS = "claimed_exam"  # the dimension of ``used`` for a learner's pre-generated exam, used by its claim
 
 
 class Metric(StrEnum):
@@ -50,6 +51,9 @@ class Metric(StrEnum):
     COURSES_READY = "courses_ready"
     COURSES_FAILED = "courses_failed"
     COURSE_READY_MS_SUM = "course_ready_ms_sum"
+    # On the day item of an expiry, dimension: the hour "HH" (pregen.domain.exam_stats)
+    EXAM_EXPIRING = "exam_expiring"  # ready exams by the whole hour they expire unclaimed
+    LEARNERS_READY_UNTIL = "learners_ready_until"  # learners by the hour their last ready exam expires
 
 
 def name(metric: Metric, *dimension: str) -> str:
@@ -97,6 +101,9 @@ def expiring_hour(hour: int) -> str:
     return f"{_EXPIRING_HOUR}{hour:02d}#{ALL}"
 
 
+_ON_EXPIRY_DAY = {Metric.EXPIRING, Metric.EXAM_EXPIRING, Metric.LEARNERS_READY_UNTIL}
+
+
 def on_expiry_day(counter: str) -> bool:
     """Counted on the day an item expires, not the day the work happened: analytics keeps them out of windows."""
-    return parse(counter)[0] == Metric.EXPIRING or counter.startswith(_EXPIRING_HOUR)
+    return parse(counter)[0] in _ON_EXPIRY_DAY or counter.startswith(_EXPIRING_HOUR)

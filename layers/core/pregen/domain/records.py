@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,3 +37,15 @@ class BatchOutcome:
     generation: Generation | None = None
     error: str | None = None
     spent_usd: float = 0.0
+
+
+@dataclass
+class Erased:
+    """What one erasure pass of a learner's data deleted, by table, and what the next pass must delete again."""
+
+    items: dict[str, int] = field(default_factory=dict)
+    job_ids: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    def count(self, table: str, n: int) -> None:
+        self.items[table] = self.items.get(table, 0) + n

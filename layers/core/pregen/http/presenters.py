@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from pregen.domain.models import Job
     from pregen.domain.records import StoredContent
     from pregen.services.content import Enqueued
-    from pregen.services.exams import InventoryView
+    from pregen.services.exams import InventoryView, Warmed
+    from pregen.services.learners import ErasureAccepted, Page
     from pregen.services.navigation import NavigationOutcome
     from pregen.services.voting import VoteOutcome
     from pregen.services.warming import WarmReport
@@ -179,6 +180,51 @@ class InventoryBody(TypedDict):
     exams: list[ExamSlotBody]
 
 
+class ExamTypeWarmedBody(TypedDict):
+    exam_type: str
+    ready: int
+    generating: int
+    enqueued: int
+    inventory: str  # where to follow its progress
+
+
+class ExamsWarmedBody(TypedDict):
+    """The caller's inventory per exam type after a warm: ready, being generated, and enqueued by this call."""
+
+    exam_types: list[ExamTypeWarmedBody]
+
+
+class LearnerItemBody(TypedDict):
+    """One of the learner's items: ``type`` says which (content, vote, job, exam) and which fields follow."""
+
+    type: Literal["content", "vote", "job", "exam"]
+    created_at: NotRequired[int]
+    expires_at: NotRequired[int]
+    content_id: NotRequired[str]
+    key: NotRequired[str]
+    kind: NotRequired[str]
+    vote: NotRequired[str]
+    voted_at: NotRequired[int]
+    job_id: NotRequired[str]
+    status: NotRequired[str]
+    exam_id: NotRequired[str]
+    exam_type: NotRequired[str]
+
+
+class LearnerDataBody(TypedDict):
+    """A page of the caller's personal items; follow ``next_cursor`` until it is null (a page may be short)."""
+
+    items: list[LearnerItemBody]
+    next_cursor: str | None
+
+
+class ErasureBody(TypedDict):
+    learner: str
+    status: Literal["erasing"]
+    requested_at: int
+    done_within_seconds: int
+
+
 class EnqueuedBody(TypedDict):
     key: str
     status: Literal["queued", "in_flight", "cached"]
@@ -336,6 +382,34 @@ def inventory_body(view: InventoryView) -> InventoryBody:
         "claimed": len(view.claimed),
         "failed": len(view.failed),
         "exams": [exam_slot_body(s) for s in view.ready + view.generating + view.failed],
+    }
+
+
+def exams_warmed_body(warmed: list[Warmed]) -> ExamsWarmedBody:
+    return {
+        "exam_types": [
+            {
+                "exam_type": w.exam_type,
+                "ready": w.ready,
+                "generating": w.generating,
+                "enqueued": w.enqueued,
+                "inventory": inventory_location(w.exam_type),
+            }
+            for w in warmed
+        ]
+    }
+
+
+def learner_data_body(page: Page) -> LearnerDataBody:
+    return {"items": cast("list[LearnerItemBody]", page.items), "next_cursor": page.next_cursor}
+
+
+def erasure_body(accepted: ErasureAccepted) -> ErasureBody:
+    return {
+        "learner": accepted.learner,
+        "status": "erasing",
+        "requested_at": int(accepted.requested_at),
+        "done_within_seconds": accepted.done_within_s,
     }
 
 

@@ -1,7 +1,11 @@
 """Analytics from counters kept as work happens (one BatchGetItem per 100 counter items) and queue attributes.
 
-Reads the day items of the window plus today's and tomorrow's (expiries by hour) and the ``gauges`` item, in
-one BatchGetItem for windows up to 98 days: the cost depends on the window, never on the items stored.
+Reads the day items of the window, those from today to the last day a ready exam can expire (expiries by hour) and
+the ``gauges`` item, one BatchGetItem per 100 of them: the cost depends on the window, never on the items stored.
+
+Content items (cache entries) and exams (a learner's pre-generated exams) are counted alike and reported apart:
+generated, used (an item's first hit; an exam's claim), expired and expiring. An exam counts as expired when it
+reaches its expiry unclaimed (``pregen.domain.exam_stats``).
 """
 
 from __future__ import annotations
@@ -11,17 +15,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pregen.domain.counters import Metric, expiring_hour, latency_bound, on_expiry_day, parse
+from pregen.domain.counters import CLAIMED_EXAMS, Metric, expiring_hour, latency_bound, on_expiry_day, parse
 from pregen.domain.errors import InvalidRequest
+from pregen.domain.exam_stats import EXAMS_CLAIMED, EXAMS_ERASED, EXAMS_GENERATED, USERS_TOTAL, instant
 from pregen.services.costs import cost_figures
 from pregen.services.course_analytics import course_figures
-from pregen.services.usage import (
-    LATENCY_BUCKETS_MS,
-    PREGEN_UNUSED,
-    USERS_TOTAL,
-    USERS_WITH_PREGEN,
-    histogram_percentile,
-)
+from pregen.services.usage import LATENCY_BUCKETS_MS, histogram_percentile
 
 if TYPE_CHECKING:
     from pregen.ports import Clock, Counters, JobQueue
@@ -37,6 +36,7 @@ class AnalyticsDeps:
     queue: JobQueue
     queue_urls: dict[str, str]
     clock: Clock
+    exam_ready_days: int = 7  # how far ahead a ready exam can expire: the day items read for exam expiries
 
 
 def window(from_day: str | None, to_day: str | None, today: dt.date) -> list[str]:
@@ -117,10 +117,11 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
     per_day, gauges = _read(days, moment, deps)
     totals = _Figures(_window_totals(per_day, days))
     expired, expiring = _expiries(per_day, days, moment)
+    exams = _ExamBuckets(per_day, now)
     return {
         "from": days[0],
         "to": days[-1],
-        **_inventory_figures(totals, gauges, expired=expired, expiring=expiring),
+        **_inventory_figures(totals, gauges, items=(expired, expiring), exams=exams, window_days=days),
         **_cache_figures(totals),
         **_generation_figures(totals),
         "daily": [_day_figures(day, per_day.get(day, {})) for day in days],
@@ -132,9 +133,9 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
 
 
 def _read(days: list[str], moment: dt.datetime, deps: AnalyticsDeps) -> tuple[dict[str, dict[str, float]], Gauges]:
-    """The window's day items, today's and tomorrow's (expiries by hour), and the gauges: one BatchGetItem."""
-    today, tomorrow = moment.date().isoformat(), (moment.date() + dt.timedelta(days=1)).isoformat()
-    items = deps.counters.read_items([f"day#{d}" for d in [*days, today, tomorrow]] + [GAUGES])
+    """The window's day items, today's to the last day a ready exam can expire (expiries by hour), and the gauges."""
+    ahead = [(moment.date() + dt.timedelta(days=i)).isoformat() for i in range(deps.exam_ready_days + 2)]
+    items = deps.counters.read_items([f"day#{d}" for d in [*days, *ahead]] + [GAUGES])
     per_day = {pk.removeprefix("day#"): counts for pk, counts in items.items() if pk.startswith("day#")}
     return per_day, items.get(GAUGES, {})
 
@@ -181,29 +182,91 @@ def _day_figures(day: str, counts: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def _inventory_figures(totals: _Figures, gauges: Gauges, *, expired: int, expiring: int) -> dict[str, Any]:
-    """The fields of the analytics endpoint this system replaces, same names."""
-    total_generated = sum(totals.ints(Metric.GENERATED).values())
-    total_used = sum(totals.ints(Metric.USED).values())
+class _ExamBuckets:
+    """Ready exams and the learners holding them, by the whole hour they expire (``pregen.domain.exam_stats``)."""
+
+    def __init__(self, per_day: dict[str, dict[str, float]], now: float) -> None:
+        self.now = now
+        self.exams: list[tuple[str, float, float]] = []  # (day, expiry, count)
+        self.learners: list[tuple[float, float]] = []
+        for day, counts in per_day.items():
+            for counter, value in counts.items():
+                metric, hour = parse(counter)
+                if metric == Metric.EXAM_EXPIRING:
+                    self.exams.append((day, instant(day, hour), value))
+                elif metric == Metric.LEARNERS_READY_UNTIL:
+                    self.learners.append((instant(day, hour), value))
+
+    def ready_now(self) -> int:
+        return int(sum(n for _, expiry, n in self.exams if expiry > self.now))
+
+    def learners_with_ready(self) -> int:
+        return int(sum(n for until, n in self.learners if until > self.now))
+
+    def expired_in(self, days: list[str]) -> int:
+        wanted = set(days)
+        return int(sum(n for day, expiry, n in self.exams if day in wanted and expiry <= self.now))
+
+    def expiring_within(self, seconds: float) -> int:
+        return int(sum(n for _, expiry, n in self.exams if self.now < expiry <= self.now + seconds))
+
+
+def _inventory_figures(
+    totals: _Figures, gauges: Gauges, *, items: tuple[int, int], exams: _ExamBuckets, window_days: list[str]
+) -> dict[str, Any]:
+    """The fields of the analytics endpoint this system replaces, same names, content items and exams together;
+    ``breakdown`` says which is which."""
     exams_by_type = totals.ints(Metric.EXAM_GENERATED)
-    # Not built: nothing feeds the gauges yet (see pregen.services.usage), so these read 0.
-    users_total, users_with = int(gauges.get(USERS_TOTAL, 0)), int(gauges.get(USERS_WITH_PREGEN, 0))
-    unused_pregen = int(gauges.get(PREGEN_UNUSED, 0))
+    generated = {"contentItems": sum(totals.ints(Metric.GENERATED).values()), "exams": sum(exams_by_type.values())}
+    used_by_kind = totals.ints(Metric.USED)
+    used = {"exams": used_by_kind.pop(CLAIMED_EXAMS, 0)}
+    used["contentItems"] = sum(used_by_kind.values())
+    expired = {"contentItems": items[0], "exams": exams.expired_in(window_days)}
+    expiring = {"contentItems": items[1], "exams": exams.expiring_within(86_400)}
+    total_generated, total_used = sum(generated.values()), sum(used.values())
     return {
         "totalGenerated": total_generated,
         "totalUsed": total_used,
         "totalUnused": max(0, total_generated - total_used),
-        "totalExpired": expired,
+        "totalExpired": sum(expired.values()),
         "usedPercentage": round(100 * total_used / total_generated, 2) if total_generated else 0.0,
-        "expiringWithin24h": expiring,
-        "averageExamsPerUser": round(sum(exams_by_type.values()) / users_total, 2) if users_total else 0.0,
+        "expiringWithin24h": sum(expiring.values()),
+        "averageExamsPerUser": _per(gauges.get(EXAMS_GENERATED, 0), gauges.get(USERS_TOTAL, 0)),
         "diagnosticCount": exams_by_type.get("diagnostic", 0),
         "practiceCount": exams_by_type.get("practice", 0),
-        "userStats": {
-            "usersWithPreGen": users_with,
-            "usersWithoutPreGen": max(0, users_total - users_with),
-            "avgPreGenPerUser": round(unused_pregen / users_with, 2) if users_with else 0.0,
+        "userStats": _user_stats(gauges, exams),
+        "breakdown": {
+            kind: {
+                "generated": generated[kind],
+                "used": used[kind],
+                "unused": max(0, generated[kind] - used[kind]),
+                "expired": expired[kind],
+                "expiringWithin24h": expiring[kind],
+            }
+            for kind in ("contentItems", "exams")
         },
+    }
+
+
+def _per(total: float, users: float) -> float:
+    return round(total / users, 2) if users else 0.0
+
+
+def _user_stats(gauges: Gauges, exams: _ExamBuckets) -> dict[str, Any]:
+    """Learners and their exams now (not the window): every exam generated is ready, claimed, expired unclaimed,
+    or erased with its learner, so expired = generated - claimed - ready - erased, exactly."""
+    users = int(gauges.get(USERS_TOTAL, 0))
+    with_ready, ready = exams.learners_with_ready(), exams.ready_now()
+    generated, claimed = int(gauges.get(EXAMS_GENERATED, 0)), int(gauges.get(EXAMS_CLAIMED, 0))
+    expired = generated - claimed - ready - int(gauges.get(EXAMS_ERASED, 0))
+    figures = {"generated": generated, "ready": ready, "claimed": claimed, "expired": expired}
+    return {
+        "usersWithPreGen": with_ready,
+        "usersWithoutPreGen": max(0, users - with_ready),
+        "avgPreGenPerUser": _per(ready, with_ready),
+        "usersTotal": users,
+        "exams": figures,
+        "examsPerUser": {name: _per(value, users) for name, value in figures.items()},
     }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pregen.domain.counters import EXAM, Metric, name
 from pregen.domain.errors import ContentInvalid, GenerationFailed, PregenError
+from pregen.domain.exam_stats import ready_expiry
 from pregen.domain.inventory import ExamStatus, SlotGone
 from pregen.domain.programs import section_problems, validate_exam
 from pregen.observability import logger
@@ -172,15 +173,11 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         "sections": len(sections),
         "questions": sum(len(s["questions"]) for s in sections),
     }
-    if deps.inventory.publish(
-        slot, body, meta, worker_id=worker_id, now=now, expires_at=now + deps.policy.exam_ready_ttl_days * 86_400
-    ):
-        # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
-        deps.counters.add(
-            day_of(now),
-            {name(Metric.EXAMS_ASSEMBLED, slot.exam_type): 1, name(Metric.EXAM_GENERATED, slot.exam_type): 1},
-            now,
-        )
+    # A whole hour, so analytics counts ready and expired exams exactly (pregen.domain.exam_stats).
+    expires_at = ready_expiry(now, deps.policy.exam_ready_ttl_days)
+    # Not "generated#…": analytics sums those as cached content items per kind; exams have their own counters.
+    counts = {name(Metric.EXAMS_ASSEMBLED, slot.exam_type): 1, name(Metric.EXAM_GENERATED, slot.exam_type): 1}
+    if deps.inventory.publish(slot, body, meta, worker_id=worker_id, now=now, expires_at=expires_at, counts=counts):
         logger.info("exam ready", exam_id=slot.exam_id, owner=slot.owner, exam_type=slot.exam_type)
         return "exam_assembled"
     return "assembling"

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pregen.domain.counters import CLAIMED_EXAMS, Metric, name
 from pregen.domain.errors import NotFound
 from pregen.domain.inventory import ExamSlot, ExamStatus
 from pregen.domain.keys import new_job_id
@@ -16,7 +17,6 @@ from pregen.messages import SectionMessage
 from pregen.observability import logger
 from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
-from pregen.services.usage import record_claim
 
 if TYPE_CHECKING:
     from pregen.config.functions import InventorySettings
@@ -116,8 +116,12 @@ def replenish(
     *,
     correlation_id: str | None = None,
     at_least: int = 0,
+    up_to: int | None = None,
 ) -> Replenished:
     """Top the learner's inventory of ``exam_type`` up to the target: ready + generating exams count.
+
+    ``at_least`` raises the target (a claim that found nothing makes one even with a target of 0); ``up_to``
+    lowers it (the warm makes the first exam of each type in the interactive lane, the rest in the background).
 
     Idempotent: run twice in a row, the second run finds the gap filled by generating slots and enqueues
     nothing. Interactive callers with nothing ready also move the oldest background exam to the fast lane.
@@ -132,7 +136,8 @@ def replenish(
         now = deps.clock.now()
         ready = _live(slots, ExamStatus.READY, now)
         generating = _live(slots, ExamStatus.GENERATING, now)
-        gap = max(deps.policy.inventory_target, at_least) - len(ready) - len(generating)
+        target = max(deps.policy.inventory_target, at_least)
+        gap = (target if up_to is None else min(target, up_to)) - len(ready) - len(generating)
         if gap <= 0:
             break
         sections = len(plan_sections(program, exam_type, "planning"))
@@ -173,6 +178,53 @@ def replenish(
     )
 
 
+@dataclass(frozen=True)
+class Warmed:
+    """One exam type after a warm: what the caller has and what the warm enqueued."""
+
+    exam_type: str
+    ready: int
+    generating: int
+    enqueued: int
+
+
+def warm_inventory(
+    caller: Caller, exam_types: list[str] | None, deps: ExamDeps, *, correlation_id: str | None = None
+) -> list[Warmed]:
+    """Start the caller's inventory of every exam type (or the ones named) now, not at the first claim.
+
+    The app calls this when a learner opens their dashboard or the exam page. Idempotent: an inventory already at
+    its target enqueues nothing and is not charged. Otherwise it is one generation-triggering request against the
+    caller's allowance (429 past it, nothing enqueued), however many exam types it starts. The first exam of each
+    type goes to the interactive lane (below a waiting claim's priority), so it is ready within a minute; the rest
+    of the target is made in the background lane.
+    """
+    types = sorted(set(exam_types)) if exam_types else sorted(deps.catalogue.exam_types)
+    for exam_type in types:
+        deps.catalogue.program_for(exam_type)  # unknown exam type: 404 before any write
+    now = deps.clock.now()
+    record_activity(deps.activity, caller.sub, now, types)  # and from now on the cron keeps them topped up
+    short = []
+    for exam_type in types:
+        _, slots = deps.inventory.list_slots(caller.sub, exam_type)
+        if len(_live(slots, ExamStatus.READY, now)) + len(_live(slots, ExamStatus.GENERATING, now)) < max(
+            deps.policy.inventory_target, 1
+        ):
+            short.append(exam_type)
+    if short:
+        check_generation_allowance(caller, "warm_exams", deps)
+    warmed = []
+    for exam_type in types:
+        made: list[ExamSlot] = []
+        if exam_type in short:
+            made = replenish(
+                caller.sub, exam_type, Priority.DEFAULT, deps, correlation_id=correlation_id, at_least=1, up_to=1
+            ).created
+        rest = replenish(caller.sub, exam_type, Priority.WARMING, deps, correlation_id=correlation_id)
+        warmed.append(Warmed(exam_type, rest.ready, rest.generating, len(made) + len(rest.created)))
+    return warmed
+
+
 def _promote_oldest(
     generating: list[ExamSlot], deps: ExamDeps, priority: int, correlation_id: str | None
 ) -> ExamSlot | None:
@@ -204,12 +256,13 @@ def claim_exam(
     # Concurrent claims (two tabs) start at different exams so they rarely collide; all expire days from now.
     candidates = random.sample(ready, len(ready))
     for position, slot in enumerate(candidates):
-        if not deps.inventory.claim(slot, now, now + deps.policy.exam_claimed_ttl_hours * 3600):
+        # A use of a pre-generated exam, counted in the claim's own transaction.
+        counts = {name(Metric.USED, CLAIMED_EXAMS): 1, name(Metric.CLAIMED, exam_type): 1}
+        if not deps.inventory.claim(slot, now, now + deps.policy.exam_claimed_ttl_hours * 3600, counts):
             continue  # a concurrent claim took it (or it just expired): try the next
         exam = deps.inventory.get_exam(slot.exam_id)
         if exam is None:  # cannot happen: the claim's transaction required the exam item
             continue
-        record_claim(deps.counters, exam_type, now)
         left = len(candidates) - position - 1
         priority = Priority.DEFAULT if left == 0 else Priority.WARMING
         replenished = None

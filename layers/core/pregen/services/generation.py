@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
 
-Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back"]
+Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back", "dropped_erased"]
 
 
 class RetryLater(PregenError):
@@ -72,6 +72,11 @@ def generate_job(
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
     job = deps.jobs.get_job(message.job_id)
+    if job is None and message.owner:
+        # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
+        # erased (DELETE /v1/me). Generating it would bring their data back.
+        logger.info("personal job without its record: the learner's data was erased; dropped")
+        return "dropped_erased"
     _refuse_failed_for_good(job)
     request = _request_of(message, deps, now)
     if _already_done(message, job, deps, now):

@@ -12,8 +12,9 @@ Counter names (attributes of the day item ``day#YYYY-MM-DD``, built by ``pregen.
 - ``hits#<kind>``            cache hits served (from the stream)
 - ``used#<kind>``            items used for the first time (first hit, or an exam claimed)
 - ``cost_saved_usd#<kind>``  what the hits would have cost to generate again (each hit times the item's cost)
-- ``claimed#<exam_type>``    exams handed out by a claim (fed by ``record_claim``)
-- ``exam_generated#<exam_type>`` pre-generated exams by type (fed by ``record_exam_generated``)
+- ``claimed#<exam_type>``, ``used#claimed_exam``   exams handed out by a claim (in the claim's transaction)
+- ``exam_generated#<exam_type>`` pre-generated exams by type (in the publishing transaction; the exam counters and
+  the learner's record: ``pregen.domain.exam_stats``)
 """
 
 from __future__ import annotations
@@ -23,18 +24,12 @@ import hashlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from pregen.domain.counters import EXAM, Metric, expiring_hour, latency_le, name
+from pregen.domain.counters import Metric, expiring_hour, latency_le, name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from pregen.ports import Counters
-
-# Standing totals (the ``gauges`` item), meant to be kept by the exam inventory with +1/-1 as they change.
-# NOT BUILT: nothing adds to them yet, so analytics reports userStats and averageExamsPerUser as 0.
-USERS_TOTAL = "users_total"  # learners with an exam inventory
-USERS_WITH_PREGEN = "users_with_pregen"  # of those, learners holding at least one unused pre-generated exam
-PREGEN_UNUSED = "pregen_unused"  # unused pre-generated exams held across all learners
 
 
 def day_of(epoch: float) -> str:
@@ -96,19 +91,6 @@ def aggregate(records: list[dict[str, Any]], counters: Counters, now: float) -> 
     if per_day:
         counters.add_once(batch_id(records), per_day, now)
     return per_day
-
-
-# -- hooks for the features that own these events (exam claims, exam inventory) ---------------------------------
-
-
-def record_claim(counters: Counters, exam_type: str, now: float) -> None:
-    """An exam was handed out: a use of a pre-generated exam. The claim path calls this after its claim."""
-    counters.add(day_of(now), {name(Metric.USED, EXAM): 1, name(Metric.CLAIMED, exam_type): 1}, now)
-
-
-def record_exam_generated(counters: Counters, exam_type: str, now: float) -> None:
-    """A pre-generated exam of a type (diagnostic, practice, ...) joined a learner's inventory."""
-    counters.add(day_of(now), {name(Metric.EXAM_GENERATED, exam_type): 1}, now)
 
 
 # -- figures the worker adds per generation ------------------------------------------------------------------------

@@ -26,4 +26,5 @@ def analytics_deps() -> AnalyticsDeps:
         queue=lanes(s),
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
+        exam_ready_days=s.exam_ready_ttl_days,
     )

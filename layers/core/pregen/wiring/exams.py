@@ -26,10 +26,11 @@ def exam_deps() -> ExamDeps:
 
     s = load(ExamSettings)
     client = clients.dynamodb()
+    counters = DynamoCounters(s.counters_table, client)
     return ExamDeps(
-        inventory=DynamoExamInventory(s.exams_table, client),
+        inventory=DynamoExamInventory(s.exams_table, counters, client),
         activity=DynamoActivity(s.counters_table, client),
-        counters=DynamoCounters(s.counters_table, client),
+        counters=counters,
         limiter=generation_limiter(s.counters_table, s.rate_limits()),
         queue=lanes(s),
         clock=SystemClock(),

@@ -28,13 +28,20 @@ def lanes(s: QueueSettings) -> SqsJobQueue:
     )
 
 
-def serve_for(s: ServeSettings) -> ServeDeps:
-    """The serving use cases' ports for settings that include the serving path's (library, navigation)."""
+def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
+    """The serving use cases' ports for settings that include the serving path's (library, navigation).
+    ``hot``: shared content read a moment ago is answered from memory (``HOT_CACHE_SECONDS``; get-content,
+    pre-generate and warm only -- the library reads what it has just written)."""
     from pregen.services.content import ServeDeps  # here, not at the top: the worker never serves
 
     client = clients.dynamodb()
+    store = DynamoContentStore(s.content_table, client)
+    if hot and s.hot_cache_seconds > 0:
+        from pregen.adapters.hot_content import HotContentStore
+
+        store = HotContentStore(s.content_table, client, ttl_seconds=s.hot_cache_seconds, max_items=s.hot_cache_items)
     return ServeDeps(
-        store=DynamoContentStore(s.content_table, client),
+        store=store,
         jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
         queue=lanes(s),
         counters=DynamoCounters(s.counters_table, client),
@@ -55,4 +62,4 @@ def generation_limiter(counters_table: str, limits: RateLimits) -> GenerationLim
 
 @once
 def serve_deps() -> ServeDeps:
-    return serve_for(load(ServeSettings))
+    return serve_for(load(ServeSettings), hot=True)

@@ -121,7 +121,9 @@ def exam_worker_deps() -> ExamWorkerDeps:
         if isinstance(generator, AnthropicGenerator):
             generator = ClaudeSectionWriter(generator)
     return ExamWorkerDeps(
-        inventory=DynamoExamInventory(s.exams_table, clients.dynamodb()),
+        inventory=DynamoExamInventory(
+            s.exams_table, DynamoCounters(s.counters_table, clients.dynamodb()), clients.dynamodb()
+        ),
         generator=generator,
         counters=content.counters,
         clock=content.clock,

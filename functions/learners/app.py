@@ -1,0 +1,60 @@
+"""learners: a learner's data - the caller's personal items listed page by page, and erased on request."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.presenters import ErasureBody, LearnerDataBody, erasure_body, learner_data_body
+from pregen.observability import logger, metrics
+from pregen.services.learners import DEFAULT_PAGE, MAX_PAGE, list_learner_data, request_erasure
+from pregen.wiring.learners import learner_data_deps
+
+app = build_resolver()
+
+_ERASED = "Accepted: the learner's data is being erased (done within done_within_seconds); sending it again is harmless"
+
+
+@app.get("/v1/me/content", responses={200: answer("A page of the caller's personal items", LearnerDataBody)})
+def list_my_content(
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2000,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="the previous page's next_cursor; any other value is a 400 (a rule the schema cannot state)",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items read per page")] = DEFAULT_PAGE,
+) -> Any:
+    page = list_learner_data(current_caller(app), cursor, limit, learner_data_deps())
+    return json_response(HTTPStatus.OK, learner_data_body(page))
+
+
+@app.delete("/v1/me", responses={202: answer(_ERASED, ErasureBody)})
+def erase_me() -> Any:
+    caller = current_caller(app)
+    return _erase(caller.sub)
+
+
+@app.delete("/v1/learners/<learner>", responses={202: answer(_ERASED + " (admins only)", ErasureBody)})
+def erase_learner(learner: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]) -> Any:
+    return _erase(learner)
+
+
+def _erase(learner: str) -> Any:
+    accepted = request_erasure(
+        current_caller(app), learner, learner_data_deps(), correlation_id=logger.get_correlation_id()
+    )
+    metrics.add_metric(name="LearnerErasureRequested", unit=MetricUnit.Count, value=1)
+    return json_response(HTTPStatus.ACCEPTED, erasure_body(accepted))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,85 @@
+"""A small in-memory cache of hot shared content in front of the content table, for warm get-content environments.
+
+A popular lesson read by millions sits on one partition key, and one key's item can be read at most 3,000 read
+units a second (docs/CAPACITY.md). A warm execution environment that answered a key a moment ago answers it again
+from memory:
+
+- only *shared* content (``owner`` is None): personal content is never kept, so it is never served to anyone but
+  the one read that fetched it;
+- only eventually consistent reads: a consistent read (the enqueue path, the worker) always goes to DynamoDB;
+- only hits: a miss is never remembered, so content stored a moment ago is seen at once;
+- bounded: at most ``max_items`` entries, least recently used out first, and each lives ``ttl_seconds``
+  (monotonic time) -- the staleness allowed: a vote that changes the served version, or a regeneration, is seen
+  by every environment within ``ttl_seconds``. Each entry carries the version it was read at (``meta.version_id``,
+  the ETag), so an answer and its ETag always belong together;
+- content past its expiry is never served from memory either (checked against the request's ``now``).
+
+Lambda runs one event at a time per environment, so the cache needs no lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pregen.adapters.content import DynamoContentStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from pregen.domain.records import StoredContent
+
+
+@dataclass(frozen=True)
+class _Entry:
+    content: StoredContent
+    version: str | None  # the served version when read: the answer's ETag
+    until: float  # monotonic seconds
+
+
+class HotContentStore(DynamoContentStore):
+    """The content table, with recent reads of shared content answered from memory for ``ttl_seconds``."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        ttl_seconds: float,
+        max_items: int,
+        ticker: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(table_name, client)
+        self.ttl_seconds, self.max_items, self._ticker = ttl_seconds, max_items, ticker
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.from_memory = 0  # reads answered without DynamoDB (the benchmark reads it)
+
+    def get_content(self, key: str, now: float, *, consistent: bool = False) -> StoredContent | None:
+        if consistent:
+            return super().get_content(key, now, consistent=True)
+        tick = self._ticker()
+        entry = self._entries.get(key)
+        if entry is not None:
+            if entry.until > tick and entry.content.expires_at > now:
+                self._entries.move_to_end(key)
+                self.from_memory += 1
+                return entry.content
+            del self._entries[key]
+        stored = super().get_content(key, now)
+        if stored is not None and stored.owner is None:
+            self._entries[key] = _Entry(stored, stored.meta.get("version_id"), tick + self.ttl_seconds)
+            if len(self._entries) > self.max_items:
+                self._entries.popitem(last=False)
+        return stored
+
+    def version_of(self, key: str) -> str | None:
+        """The version a remembered key was read at (None: not remembered)."""
+        entry = self._entries.get(key)
+        return entry.version if entry else None
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,126 @@
+"""A learner's data: listed page by page (``GET /v1/me/content``), and erased on request (``DELETE /v1/me``, or an
+admin's ``DELETE /v1/learners/{learner}``).
+
+Erasure answers at once and runs on the interactive lane in two passes: the first deletes everything of the
+learner's the tables hold; the second, after any generation that was in flight has ended (the lease's length),
+deletes again what the first found and anything that appeared since (a generation stored after the first pass).
+A personal job whose record is gone is dropped by the worker, so a late delivery does not bring data back.
+Each pass is idempotent: a request sent twice erases once more, which finds nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pregen.domain.errors import Forbidden, InvalidRequest
+from pregen.domain.models import Lane
+from pregen.messages import EraseMessage
+from pregen.observability import logger
+
+if TYPE_CHECKING:
+    from pregen.domain.models import Caller
+    from pregen.ports import Clock, JobQueue, LearnerData
+
+# Page sizes of the listing: the default and the most one request may ask for.
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+@dataclass
+class LearnerDataDeps:
+    data: LearnerData
+    queue: JobQueue
+    clock: Clock
+    second_pass_delay_s: int  # after the longest generation that may be in flight (the worker's lease)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ErasureAccepted:
+    learner: str
+    requested_at: float
+    done_within_s: int
+
+
+def _encode(position: tuple[int, int, dict[str, Any] | None]) -> str:
+    phase, part, start = position
+    raw = json.dumps({"p": phase, "t": part, "k": start}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, sub: str) -> tuple[int, int, dict[str, Any] | None]:
+    """A cursor this service wrote for this learner, or a 400: a cursor from another learner, edited or garbled,
+    never reaches the tables."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        phase, part, start = data["p"], data["t"], data["k"]
+        valid = (
+            isinstance(phase, int)
+            and isinstance(part, int)
+            and 0 <= phase < 3
+            and 0 <= part < 1000
+            and (start is None or isinstance(start, dict))
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = False
+    if not valid or (start is not None and not _belongs_to(start, sub)):
+        raise InvalidRequest("cursor is not one this listing gave you")
+    return phase, part, start
+
+
+def _belongs_to(start: dict[str, Any], sub: str) -> bool:
+    """An index page starts at one of the learner's own items; an exam page in one of their inventories."""
+    learner = start.get("learner", {}).get("S") if isinstance(start.get("learner"), dict) else None
+    pk = start.get("pk", {}).get("S") if isinstance(start.get("pk"), dict) else None
+    return learner == sub or (learner is None and isinstance(pk, str) and pk.startswith(f"inv#{sub}#"))
+
+
+def list_learner_data(caller: Caller, cursor: str | None, limit: int, deps: LearnerDataDeps) -> Page:
+    """One page of the caller's personal content (by version), votes, jobs and exams, and the cursor of the next.
+
+    Items past their expiry (TTL deletes them up to 48 h late) are not shown. A page may hold fewer items than
+    ``limit`` (even none) and still have a next cursor: keep following it until it is null."""
+    position = _decode(cursor, caller.sub) if cursor else (0, 0, None)
+    now = deps.clock.now()
+    items, following = deps.data.page(caller.sub, *position, limit)
+    shown = [item for item in items if item.get("expires_at", now + 1) > now]
+    return Page(items=shown, next_cursor=_encode(following) if following else None)
+
+
+def request_erasure(
+    caller: Caller, learner: str, deps: LearnerDataDeps, *, correlation_id: str | None = None
+) -> ErasureAccepted:
+    """Queue the erasure of ``learner``'s data: the learner themselves, or an admin for anyone."""
+    if learner != caller.sub and not caller.is_admin:
+        raise Forbidden("only an admin may erase another learner's data")
+    now = deps.clock.now()
+    message = EraseMessage(learner=learner, requested_at=now, requested_by=caller.sub, correlation_id=correlation_id)
+    deps.queue.send(Lane.INTERACTIVE, message.wire())
+    logger.info("erasure requested", learner=learner, requested_by=caller.sub)
+    return ErasureAccepted(learner=learner, requested_at=now, done_within_s=deps.second_pass_delay_s + 120)
+
+
+def erase_pass(message: EraseMessage, deps: LearnerDataDeps) -> str:
+    """One pass of an erasure (the worker runs it); the first queues the second."""
+    erased = deps.data.erase(message.learner, deps.clock.now(), job_ids=message.job_ids, keys=message.keys)
+    logger.info(
+        "learner data erased",
+        learner=message.learner,
+        erasure_pass=message.pass_number,
+        deleted=erased.items,
+        requested_by=message.requested_by,
+    )
+    if message.pass_number == 1:
+        second = message.model_copy(update={"pass_number": 2, "job_ids": erased.job_ids, "keys": erased.keys})
+        deps.queue.send(Lane.INTERACTIVE, second.wire(), delay_seconds=deps.second_pass_delay_s)
+        return "erased_first_pass"
+    return "erased"

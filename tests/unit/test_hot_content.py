@@ -1,0 +1,112 @@
+"""The hot-key cache (pregen.adapters.hot_content): shared content only, bounded, short-lived, never stale past its
+TTL or its content's expiry; time comes from tickers and clocks the tests control."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pregen.adapters.ddb import content_item
+from pregen.adapters.hot_content import HotContentStore
+from pregen.domain.records import StoredContent
+
+NOW = 1_900_000_000.0
+
+
+class FakeTable:
+    """Answers GetItem from a dict and counts the requests."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.reads = 0
+
+    def put(self, key: str, version: str, owner: str | None = None, expires_at: float = NOW + 86_400) -> None:
+        stored = StoredContent(
+            key=key,
+            kind="lesson",
+            body={"title": version},
+            meta={"version_id": version},
+            owner=owner,
+            created_at=NOW,
+            expires_at=expires_at,
+        )
+        self.items[key] = content_item(stored)
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        self.reads += 1
+        item = self.items.get(params["Key"]["pk"]["S"])
+        return {"Item": item} if item else {}
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.at = 100.0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def store(table: FakeTable, ticker: Ticker, *, ttl: float = 5, items: int = 3) -> HotContentStore:
+    return HotContentStore("content", table, ttl_seconds=ttl, max_items=items, ticker=ticker)  # type: ignore[arg-type]
+
+
+def test_a_shared_item_is_read_once_per_ttl_and_a_new_version_is_seen_after_it() -> None:
+    table, ticker = FakeTable(), Ticker()
+    hot = store(table, ticker)
+    table.put("k", "v1")
+    # Given a shared item read once
+    assert hot.get_content("k", NOW).meta["version_id"] == "v1"  # type: ignore[union-attr]
+    # When a vote changes the served version
+    table.put("k", "v2")
+    # Then within the TTL the version read a moment ago is answered from memory, without a request
+    ticker.at += 4.9
+    assert hot.get_content("k", NOW).meta["version_id"] == "v1"  # type: ignore[union-attr]
+    assert (table.reads, hot.from_memory, hot.version_of("k")) == (1, 1, "v1")
+    # And once the TTL has passed the new version is read and served
+    ticker.at += 0.2
+    assert hot.get_content("k", NOW).meta["version_id"] == "v2"  # type: ignore[union-attr]
+    assert (table.reads, hot.version_of("k")) == (2, "v2")
+
+
+def test_personal_content_is_never_kept() -> None:
+    table, ticker = FakeTable(), Ticker()
+    hot = store(table, ticker)
+    table.put("mine", "v1", owner="alice")
+    for _ in range(3):
+        assert hot.get_content("mine", NOW) is not None
+    assert (table.reads, hot.from_memory, len(hot)) == (3, 0, 0)
+
+
+def test_consistent_reads_and_misses_always_go_to_the_table() -> None:
+    table, ticker = FakeTable(), Ticker()
+    hot = store(table, ticker)
+    # A miss is not remembered: content stored a moment later is seen at once
+    assert hot.get_content("k", NOW) is None
+    table.put("k", "v1")
+    assert hot.get_content("k", NOW) is not None
+    # A consistent read (enqueue path, worker) never answers from memory
+    assert hot.get_content("k", NOW, consistent=True) is not None
+    assert table.reads == 3
+
+
+def test_content_past_its_expiry_is_never_served_from_memory() -> None:
+    table, ticker = FakeTable(), Ticker()
+    hot = store(table, ticker, ttl=60)
+    table.put("k", "v1", expires_at=NOW + 10)
+    assert hot.get_content("k", NOW) is not None
+    # The request's clock passes the content's expiry while the entry is still young: the table decides (and the
+    # table says expired: None)
+    assert hot.get_content("k", NOW + 10) is None
+    assert (table.reads, len(hot)) == (2, 0)
+
+
+def test_the_cache_keeps_at_most_max_items_least_recently_used_out_first() -> None:
+    table, ticker = FakeTable(), Ticker()
+    hot = store(table, ticker, items=2)
+    for key in ("a", "b", "c"):
+        table.put(key, key)
+    hot.get_content("a", NOW)
+    hot.get_content("b", NOW)
+    hot.get_content("a", NOW)  # a is now the most recent
+    hot.get_content("c", NOW)  # b goes
+    assert len(hot) == 2
+    assert (hot.version_of("a"), hot.version_of("b"), hot.version_of("c")) == ("a", None, "c")
