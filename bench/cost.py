@@ -202,6 +202,20 @@ def markdown(runs: list[Run], items: int, mix: Counter[str], command: str) -> st
     )
 
 
+def bench_settings() -> WorkerSettings:
+    """The worker's settings with the template's model tiers (resource names unused: nothing is stored)."""
+    return WorkerSettings.from_env(
+        {
+            "CONTENT_TABLE": "bench",
+            "JOBS_TABLE": "bench",
+            "COUNTERS_TABLE": "bench",
+            "INTERACTIVE_QUEUE_URL": "http://bench/interactive",
+            "BACKGROUND_QUEUE_URL": "http://bench/background",
+            "MODEL_TIERS": TEMPLATE_TIERS,
+        }
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__)
     parser.add_argument("--items", type=int, default=1000)
@@ -212,16 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help=f"write the section {SECTION!r} of docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     requests = background_mix(args.items)
-    settings = WorkerSettings.from_env(
-        {
-            "CONTENT_TABLE": "bench",
-            "JOBS_TABLE": "bench",
-            "COUNTERS_TABLE": "bench",
-            "INTERACTIVE_QUEUE_URL": "http://bench/interactive",
-            "BACKGROUND_QUEUE_URL": "http://bench/background",
-            "MODEL_TIERS": TEMPLATE_TIERS,
-        }
-    )
+    settings = bench_settings()
 
     def large(_: Kind) -> str:
         return settings.model_large

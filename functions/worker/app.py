@@ -13,10 +13,17 @@ from pregen import telemetry
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import EraseMessage, JobMessage, SectionMessage, parse_message
+from pregen.messages import (
+    CoursePartMessage,
+    CoursePlanMessage,
+    EraseMessage,
+    JobMessage,
+    SectionMessage,
+    parse_message,
+)
 from pregen.observability import logger, metrics
 from pregen.services.generation import generate_job, hand_back
-from pregen.wiring.worker import batch_deps, exam_worker_deps, worker_deps
+from pregen.wiring.worker import batch_deps, course_worker_deps, exam_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
@@ -47,6 +54,8 @@ def record_handler(record: JobRecord) -> str:
     message = parse_message(record.body)
     if isinstance(message, SectionMessage):
         return section_handler(record, message)
+    if isinstance(message, CoursePlanMessage | CoursePartMessage):
+        return course_handler(record, message)
     if isinstance(message, EraseMessage):
         return erase_handler(message)
     # Every log line of this record carries the request's correlation id, the job id and the content key.
@@ -149,6 +158,37 @@ def section_handler(record: JobRecord, message: SectionMessage) -> str:
     finally:
         logger.remove_keys(["exam_id", "section", "correlation_id"])
     metrics.add_metric(name=f"Exam_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def course_handler(record: JobRecord, message: CoursePlanMessage | CoursePartMessage) -> str:
+    # Like exam sections, the course machinery loads with the first course message a container handles.
+    from pregen.services.course_generation import generate_part, plan_course
+
+    logger.append_keys(course_id=message.course_id, correlation_id=message.correlation_id)
+    receive_count = int(record.attributes.ApproximateReceiveCount)
+    worker_id = f"{_request_id()}:{record.messageId}"
+    lane = lane_of(record.eventSourceARN)
+    deps = course_worker_deps()
+    try:
+        if isinstance(message, CoursePlanMessage):
+            outcome = plan_course(message, receive_count=receive_count, worker_id=worker_id, deps=deps, lane=lane)
+        else:
+            logger.append_keys(part_id=message.part_id, job_id=message.job_id, key=message.key)
+            outcome = generate_part(
+                message,
+                receive_count=receive_count,
+                worker_id=worker_id,
+                deps=deps,
+                lane=lane,
+                receipt_handle=record.receiptHandle,
+            )
+    except Exception:
+        metrics.add_metric(name="CourseWorkFailed", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        logger.remove_keys(["course_id", "correlation_id", "part_id", "job_id", "key"])
+    metrics.add_metric(name=f"Course_{outcome}", unit=MetricUnit.Count, value=1)
     return outcome
 
 

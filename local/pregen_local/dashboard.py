@@ -39,6 +39,7 @@ PAGE = """<!doctype html>
   <div class="card"><h2>Generations per day</h2><svg id="chart-generated" width="420" height="180"></svg></div>
   <div class="card"><h2>Cost per day (USD)</h2><svg id="chart-cost" width="420" height="180"></svg></div>
   <div class="card"><h2>Queue depths</h2><svg id="chart-queues" width="420" height="180"></svg></div>
+  <div class="card"><h2>Courses in the window</h2><svg id="chart-courses" width="420" height="180"></svg></div>
 </div>
 <script>
 const NS = "http://www.w3.org/2000/svg";
@@ -81,8 +82,13 @@ fetch("/dashboard/data").then(r => r.json().then(body => ({ok: r.ok, body}))).th
   chart("chart-cost", days, body.daily.map(d => d.costUsd), {color: "#c63"});
   const queues = Object.keys(body.queues);
   chart("chart-queues", queues, queues.map(q => body.queues[q].visible + body.queues[q].in_flight), {color: "#963"});
+  // In progress: started in the window and neither ready nor failed yet (from the analytics' courses section).
+  const c = body.courses;
+  const inProgress = Math.max(0, c.started - c.ready - c.failed);
+  chart("chart-courses", ["in_progress", "ready", "failed"], [inProgress, c.ready, c.failed], {color: "#639"});
   const kpis = [["hit rate", body.hitRate], ["hits", body.hits], ["misses", body.misses],
-                ["generated", body.totalGenerated], ["cost USD", body.costUsd], ["saved USD", body.costSavedUsd]];
+                ["generated", body.totalGenerated], ["cost USD", body.costUsd], ["saved USD", body.costSavedUsd],
+                ["courses in progress", inProgress], ["course ready p50 ms", c.timeToReadyMs.p50]];
   document.getElementById("kpis").innerHTML = kpis.map(
     ([k, v]) => `<span class="kpi" data-kpi="${k}"><b>${v}</b>${k}</span>`).join("");
   const asOf = new Date(body.timestamp * 1000).toISOString();

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.courses import CourseRequest
 from pregen.domain.models import ContentRequest
 from pregen_local import schema_follower
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
 REQUEST_MARKER = "Request (JSON):"
+COURSE_MARKER = "Course request (JSON):"  # the course planner's prompt (pregen.adapters.generators.prompts)
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,7 @@ class UnanswerableRequest(Exception):
     """The request cannot be answered (400 ``invalid_request_error``)."""
 
 
-def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
-    """The ContentRequest in the first user message's ``Request (JSON):`` part."""
+def _first_message(body: Mapping[str, Any]) -> str:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise UnanswerableRequest("messages: at least one message is required")
@@ -265,7 +266,25 @@ def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
     content = first.get("content") if isinstance(first, dict) else None
     if isinstance(content, list):
         content = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
-    if not isinstance(content, str) or REQUEST_MARKER not in content:
+    return content if isinstance(content, str) else ""
+
+
+def course_request_from(body: Mapping[str, Any]) -> CourseRequest | None:
+    """The CourseRequest of a course planner's prompt, or None when the request is not one."""
+    content = _first_message(body)
+    if COURSE_MARKER not in content:
+        return None
+    try:
+        spec, _ = json.JSONDecoder().raw_decode(content.split(COURSE_MARKER, 1)[1].lstrip())
+        return CourseRequest.model_validate(spec)
+    except (ValueError, ValidationError) as exc:
+        raise UnanswerableRequest(f"the course request JSON is not valid: {exc}") from exc
+
+
+def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
+    """The ContentRequest in the first user message's ``Request (JSON):`` part."""
+    content = _first_message(body)
+    if REQUEST_MARKER not in content:
         raise UnanswerableRequest(f"the first user message holds no {REQUEST_MARKER!r} part")
     spec_text = content.split(REQUEST_MARKER, 1)[1].lstrip()
     try:
@@ -555,6 +574,9 @@ class FakeAnthropic:
             if not isinstance(schema, dict):
                 raise UnanswerableRequest("follow=schema: the request has no output_config.format.schema")
             return schema_follower.answer(schema, self._offline)
+        course = course_request_from(body)
+        if course is not None:
+            return self._offline.plan_course(course).body
         return self._offline.generate(content_request_from(body)).body
 
     def _estimate_usage(self, body: Mapping[str, Any], answer: str) -> Usage:

@@ -190,6 +190,12 @@ def serve(front: Front, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a burst of clients (a benchmark's 100 learners at one barrier) had
+    # connections reset by the kernel before the front saw them. API Gateway queues them; so does this.
+    request_queue_size = 1024

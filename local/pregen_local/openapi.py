@@ -42,6 +42,8 @@ _CONFLICTS = {
     ("post", "/v1/content/{content_id}/regenerate"),
     ("post", "/v1/content/{content_id}/votes"),
     ("post", "/v1/exams/{exam}/claim"),
+    ("post", "/v1/courses"),  # also: an Idempotency-Key reused with another course, or still being accepted
+    ("post", "/v1/courses/{course}/retry"),  # also: a course that has not failed
 }
 
 _ERROR_SCHEMA = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from pregen.domain.courses import CourseRequest
 from pregen.domain.models import ContentRequest, Kind
 from pregen.domain.programs import SectionSpec
 
@@ -30,8 +31,9 @@ KINDS = {
     "PronunciationDrill": Kind.PRONUNCIATION_DRILL,
     "ConversationPractice": Kind.CONVERSATION_PRACTICE,
     "PersonalizedExercise": Kind.PERSONALIZED_EXERCISE,
+    "BrainBytes": Kind.BRAIN_BYTES,
 }
-_LISTS = ("questions", "items", "exercises", "turns")
+_LISTS = ("questions", "items", "exercises", "turns", "cards")
 _SIZE = re.compile(r"minItems: (\d+)")
 UNSTATED_COUNT = 3  # what the model writes when the schema does not say how many
 
@@ -112,7 +114,22 @@ def section_of(schema: dict[str, Any]) -> SectionSpec:
     )
 
 
+def _list_size(node: dict[str, Any]) -> int | None:
+    found = _SIZE.search(str(node.get("description", "")))
+    return int(found.group(1)) if found else None
+
+
+def course_of(schema: dict[str, Any]) -> CourseRequest:
+    """The course a schema-following planner outlines: its modules and lessons per module from the schema."""
+    modules = _list_size(schema.get("properties", {}).get("modules", {})) or UNSTATED_COUNT
+    module = schema.get("$defs", {}).get("OutlineModule", {})
+    lessons = _list_size(module.get("properties", {}).get("lessons", {})) or UNSTATED_COUNT
+    return CourseRequest(subject="the schema's subject", grade="any", modules=modules, lessons_per_module=lessons)
+
+
 def answer(schema: dict[str, Any], offline: OfflineGenerator) -> dict[str, Any]:
+    if schema.get("title") == "CourseOutline":
+        return offline.plan_course(course_of(schema)).body
     if schema.get("title") == "ExamSection":
         return offline.generate_section(section_of(schema)).body
     return offline.generate(request_of(schema)).body

@@ -1,8 +1,11 @@
 """Schemathesis hooks for tests/e2e/test_bad_input.py (loaded through SCHEMATHESIS_HOOKS).
 
-Two rules of the API cannot be written in an OpenAPI schema, and the document's descriptions say so:
+Rules of the API that cannot be written in an OpenAPI schema, and the document's descriptions say so:
 - the analytics window: ``from`` not after ``to``, at most 366 days (a rule between two parameters);
 - warming's grade comes from the token when it carries one, and a body that contradicts it is refused;
+- a courses cursor is one a previous page handed out (opaque: any other is a 400), and an Idempotency-Key
+  names one course request (the same key with another body is a 409), so a positive case sends no cursor
+  and a key of its own body.
 - a learner's listing takes back only a cursor it gave that learner (any other string is a 400).
 For schema-valid (positive) cases only, the hooks below make such requests keep those rules, so a refusal
 of what remains is a real contract gap. Negative cases are left as generated.
@@ -64,6 +67,11 @@ def map_case(context: Any, case: Any) -> Any:
         case.query = analytics_window(case.query)
     if label == "POST /v1/warm" and isinstance(case.body, dict) and "grade" in case.body:
         case.body = {**case.body, "grade": FUZZ_GRADE}
+    if label == "GET /v1/courses" and isinstance(case.query, dict):
+        case.query = {k: v for k, v in case.query.items() if k != "cursor"}
+    if label == "POST /v1/courses" and isinstance(case.headers, dict) and "idempotency-key" in case.headers:
+        digest = hashlib.sha256(repr(case.body).encode()).hexdigest()[:16]
+        case.headers = {**case.headers, "idempotency-key": f"{case.headers['idempotency-key']}-{digest}"[-128:]}
     if label == "GET /v1/me/content" and isinstance(case.query, dict) and "cursor" in case.query:
         case.query = {k: v for k, v in case.query.items() if k != "cursor"}  # a first page
     return case

@@ -46,6 +46,10 @@ LEARNERS = {
     "DELETE /v1/me",
     "GET /v1/exams/{exam}/inventory",
     "GET /v1/exams/{exam}",
+    "POST /v1/courses",
+    "GET /v1/courses",
+    "GET /v1/courses/{course}",
+    "POST /v1/courses/{course}/retry",
 }
 
 ROUTES = Template().routes()
@@ -178,7 +182,7 @@ def test_a_method_no_route_declares_gets_api_gateways_404(stack: dict[str, str],
         if (method, route.path) in declared:
             continue
         path = route.path.replace("{content_id}", "c").replace("{job_id}", "j").replace("{exam}", "diagnostic")
-        path = path.replace("{task}", "warm_all")
+        path = path.replace("{task}", "warm_all").replace("{course}", "0" * 32)
         # When it is sent, with a valid admin token
         request = urllib.request.Request(
             f"{stack['url']}{path}", method=method, headers={"Authorization": f"Bearer {devjwt.mint('ops', 'admin')}"}

@@ -91,6 +91,13 @@ def test_the_dashboard_renders_the_analytics_figures_in_headless_chromium(stack:
     assert page.charts["chart-generated"] == [(d["day"], d["generated"]) for d in figures["daily"]]
     assert page.charts["chart-cost"] == [(d["day"], d["costUsd"]) for d in figures["daily"]]
     assert [label for label, _ in page.charts["chart-queues"]] == list(figures["queues"])
+    courses = figures["courses"]
+    in_progress = max(0, courses["started"] - courses["ready"] - courses["failed"])
+    assert page.charts["chart-courses"] == [
+        ("in_progress", in_progress),
+        ("ready", courses["ready"]),
+        ("failed", courses["failed"]),
+    ]
     assert len(days) == 7 and page.charts["chart-generated"][-1][1] >= 1
     assert page.charts["chart-hit-rate"][-1][1] > 0
 

@@ -44,8 +44,10 @@ REQUESTS = {
         kind: ContentRequest(kind=kind, subject="Spanish", topic="Food", grade="a2", language="spanish")
         for kind in LANGUAGE_KINDS
     },
+    # Courses' recall cards (issue 18).
+    Kind.BRAIN_BYTES: ContentRequest(kind=Kind.BRAIN_BYTES, subject="Biology", topic="Cells", grade="9", count=4),
 }
-MODELS |= dict.fromkeys(LANGUAGE_KINDS, "claude-haiku-5-5")
+MODELS |= dict.fromkeys([*LANGUAGE_KINDS, Kind.BRAIN_BYTES], "claude-haiku-5-5")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ COST = {
     # opus:   1,000x5 + 2,000x25 + 2,000x6.25 + 1,000x10 + 4,000x0.5 = 79,500 per million
     Kind.EXAM: 0.0795,
 }
-COST |= dict.fromkeys(LANGUAGE_KINDS, COST[Kind.LESSON])  # on haiku too
+COST |= dict.fromkeys([*LANGUAGE_KINDS, Kind.BRAIN_BYTES], COST[Kind.LESSON])  # on haiku too
 
 
 @pytest.mark.parametrize("kind", list(Kind))
@@ -344,3 +346,25 @@ def test_rejected_request_fails_without_retry(
     # Then neither the SDK nor the queue should try again
     assert raised.value.retryable is False
     assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("follow", ["prompt", "schema"])
+def test_a_course_outline_is_one_structured_answer_on_the_small_tier(
+    follow: str, fake: FakeAnthropic, make_generator: Callable[..., AnthropicGenerator]
+) -> None:
+    from pregen.domain.courses import CourseRequest, validate_outline
+
+    # Given a course of 3 modules of 2 lessons, and a provider that answers from the prompt or the schema alone
+    request = CourseRequest(subject="Biology", grade="9", modules=3, lessons_per_module=2)
+    fake.follow = follow
+    try:
+        # When the generator plans it
+        generation = make_generator().plan_course(request)
+    finally:
+        fake.follow = "prompt"
+    # Then the outline has exactly the asked shape, from one call on the lessons' (small) model
+    outline = validate_outline(request, generation.body)
+    assert [len(m.lessons) for m in outline.modules] == [2, 2, 2]
+    assert generation.model == MODELS[Kind.LESSON]
+    (sent,) = fake.requests
+    assert sent.model == MODELS[Kind.LESSON]

@@ -10,6 +10,8 @@ Message Batch's entries) stay readable.
     {"type": "content_job", "job_id": ..., "key": ..., "request": {...}, ...}     → JobMessage
     {"job_id": ..., "key": ..., "request": {...}, ...}   (no "type": older)       → JobMessage
     {"type": "exam_section", "owner": ..., "spec": {...}, ...}                    → SectionMessage
+    {"type": "course_plan", "course_id": ..., ...}                                → CoursePlanMessage
+    {"type": "course_part", "course_id": ..., "part_id": ..., ...}                → CoursePartMessage
     {"type": "learner_erase", "learner": ..., "pass_number": 1, ...}              → EraseMessage
 """
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 CONTENT_JOB: Final = "content_job"
 EXAM_SECTION: Final = "exam_section"
+COURSE_PLAN: Final = "course_plan"
+COURSE_PART: Final = "course_part"
 LEARNER_ERASE: Final = "learner_erase"
 
 
@@ -81,6 +85,32 @@ class SectionMessage(_Message):
     correlation_id: str | None = None
 
 
+class CoursePlanMessage(_Message):
+    """Plan a course (or, once planned, send its pending parts): as POST /v1/courses and its retry send it."""
+
+    type: Literal["course_plan"] = COURSE_PLAN
+    course_id: str
+    owner: str
+    priority: int = 50
+    correlation_id: str | None = None
+    waits: int = 0  # times it was put back because another course was planning the same outline
+
+
+class CoursePartMessage(_Message):
+    """One part of a course: an ordinary content request, generated (or found cached) and added to the course."""
+
+    type: Literal["course_part"] = COURSE_PART
+    course_id: str
+    owner: str
+    part_id: str
+    job_id: str
+    key: str
+    request: dict[str, Any]
+    priority: int = 50
+    correlation_id: str | None = None
+    waits: int = 0  # times it was put back because another job was generating its key
+
+
 class EraseMessage(_Message):
     """Erase one learner's data: a pass at once, and a second after any generation in flight has ended, which
     deletes again what the first found (a job record an in-flight generation rewrote) and what appeared since."""
@@ -106,12 +136,15 @@ def message_type(body: Any) -> str:
 QueueMessage = Annotated[
     Annotated[JobMessage, Tag(CONTENT_JOB)]
     | Annotated[SectionMessage, Tag(EXAM_SECTION)]
+    | Annotated[CoursePlanMessage, Tag(COURSE_PLAN)]
+    | Annotated[CoursePartMessage, Tag(COURSE_PART)]
     | Annotated[EraseMessage, Tag(LEARNER_ERASE)],
     Discriminator(message_type),
 ]
-_QUEUE_MESSAGE: TypeAdapter[JobMessage | SectionMessage | EraseMessage] = TypeAdapter(QueueMessage)
+AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage | EraseMessage
+_QUEUE_MESSAGE: TypeAdapter[AnyMessage] = TypeAdapter(QueueMessage)
 
 
-def parse_message(body: dict[str, Any]) -> JobMessage | SectionMessage | EraseMessage:
+def parse_message(body: dict[str, Any]) -> AnyMessage:
     """The message a queue body holds. Raises ``pydantic.ValidationError`` (a ``ValueError``) if it holds none."""
     return _QUEUE_MESSAGE.validate_python(body)

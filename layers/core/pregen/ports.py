@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pregen.domain.courses import CourseRecord, CourseRequest, PartRecord, PartStatus
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
@@ -183,6 +184,57 @@ class TransitionStore(Protocol):
     def record(self, scope: str, visit: str | None, reached: list[tuple[str, str]], now: float) -> None: ...
 
     def read(self, scope: str) -> dict[str, TransitionCounts]: ...
+
+
+class CourseStore(Protocol):
+    """Courses and their parts (pregen.adapters.courses), and each owner's index of them."""
+
+    def create(self, course: CourseRecord) -> None: ...
+
+    def get(self, course_id: str) -> CourseRecord | None: ...
+
+    def list_page(self, owner: str, limit: int, after: str | None) -> tuple[list[CourseRecord], str | None]: ...
+
+    def start_generating(self, course_id: str, outline: dict[str, Any], plan: dict[str, Any], now: float) -> bool: ...
+
+    def fail(self, course_id: str, now: float, *, reason: str | None = None) -> bool: ...
+
+    def reopen(self, course_id: str, now: float) -> bool: ...
+
+    def put_parts(self, course_id: str, parts: list[PartRecord], expires_at: float) -> None: ...
+
+    def get_part(self, course_id: str, part_id: str) -> PartRecord | None: ...
+
+    def read_parts(self, course_id: str, *, bodies: bool = False) -> list[PartRecord]: ...
+
+    def finish_part(
+        self,
+        course_id: str,
+        part_id: str,
+        *,
+        status: PartStatus,
+        now: float,
+        body: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        reused: bool | None = None,
+        reason: str | None = None,
+    ) -> bool: ...
+
+    def reset_failed_parts(self, course_id: str, new_job_ids: dict[str, str]) -> int: ...
+
+    def lease_assembly(self, course_id: str, worker_id: str, now: float, seconds: int) -> bool: ...
+
+    def publish(
+        self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any], worker_id: str, now: float
+    ) -> bool: ...
+
+
+class CoursePlanner(Protocol):
+    name: str
+
+    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+        """One structured call on the small tier: the course's outline (pregen.domain.courses.CourseOutline)."""
+        ...
 
 
 # -- the clock, the exam inventory, the cron's run state, the limiter's view of a use case's deps --

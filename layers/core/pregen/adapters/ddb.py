@@ -133,6 +133,32 @@ class ConflictRetry:
         return True
 
 
+def lease_assembly(
+    client: DynamoDBClient, table: str, key: dict[str, Any], *, worker_id: str, now: float, seconds: int, done: str
+) -> bool:
+    """Exactly one worker assembles a thing made of parts (an exam's sections, a course's parts): the one whose part
+    completed the count (``<done> >= <done's total>``, e.g. ``sections_done >= sections_total``) takes the lease
+    while the item is ``generating``; a crashed assembler's lease runs out and the next delivery takes it over."""
+    total = done.replace("_done", "_total")
+    return conditional(
+        client.update_item,
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET assembler = :w, assemble_until = :until",
+        ConditionExpression=(
+            f"#status = :generating AND {done} >= {total} "
+            "AND (attribute_not_exists(assembler) OR assemble_until < :now OR assembler = :w)"
+        ),
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":w": string(worker_id),
+            ":until": whole(now + seconds),
+            ":now": whole(now),
+            ":generating": string("generating"),
+        },
+    )
+
+
 def applied_marker(table: str, pk: str, expires_at: float) -> dict[str, Any]:
     """The first item of an exactly-once transaction: a marker that must not exist yet. A batch delivered again
     finds it, and its transaction is cancelled with ``ConditionalCheckFailed`` on item 0."""

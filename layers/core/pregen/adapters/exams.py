@@ -26,6 +26,7 @@ from pregen.adapters.ddb import (
     conditional,
     deserialize,
     dynamodb_client,
+    lease_assembly,
     serialize,
     string,
     whole,
@@ -460,24 +461,9 @@ class DynamoExamInventory:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def lease_assembly(self, slot: ExamSlot, worker_id: str, now: float, seconds: int) -> bool:
-        """Exactly one worker assembles: the one whose section completed the count takes the lease; a crashed
-        assembler's lease runs out and the next delivery of any section takes it over."""
-        return conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=self._slot_key(slot.owner, slot.exam_type, slot.exam_id),
-            UpdateExpression="SET assembler = :w, assemble_until = :until",
-            ConditionExpression=(
-                "#status = :generating AND sections_done >= sections_total "
-                "AND (attribute_not_exists(assembler) OR assemble_until < :now OR assembler = :w)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":w": string(worker_id),
-                ":until": whole(now + seconds),
-                ":now": whole(now),
-                ":generating": string(ExamStatus.GENERATING.value),
-            },
+        key = self._slot_key(slot.owner, slot.exam_type, slot.exam_id)
+        return lease_assembly(
+            self.client, self.table, key, worker_id=worker_id, now=now, seconds=seconds, done="sections_done"
         )
 
     def publish(

@@ -104,6 +104,23 @@ class TriggerSettings(Env):
         return self.jwt_jwks_url or f"{self.jwt_issuer.rstrip('/')}/.well-known/jwks.json"
 
 
+class CoursePolicy(Env):
+    """Courses (issue 18): how long a course is kept, when a caller asks again, how parts wait for a key another
+    job is generating, and how long an Idempotency-Key answers with the same course."""
+
+    course_ttl_days: int = Field(alias="COURSE_TTL_DAYS", default=90, ge=1, le=3650)
+    course_retry_after_seconds: int = Field(alias="COURSE_RETRY_AFTER_SECONDS", default=5, ge=1, le=600)
+    course_part_wait_seconds: int = Field(alias="COURSE_PART_WAIT_SECONDS", default=3, ge=0, le=900)
+    # 200 waits of 3 s: ten minutes for another job to finish a shared key before the part fails.
+    course_max_waits: int = Field(alias="COURSE_MAX_WAITS", default=200, ge=1, le=10_000)
+    course_assembly_lease_seconds: int = Field(alias="COURSE_ASSEMBLY_LEASE_SECONDS", default=120, ge=10, le=900)
+    idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1, le=24 * 7)
+
+
+class CourseSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, CoursePolicy):
+    """courses (ask, read, list, retry; in the exams table) and the worker's course plan and part jobs."""
+
+
 class LearnerDataSettings(
     ContentTableSettings, JobsTableSettings, CountersTableSettings, ExamsTableSettings, QueueSettings
 ):

@@ -46,6 +46,11 @@ class Metric(StrEnum):
     EXAM_GENERATED = "exam_generated"
     EXAMS_ASSEMBLED = "exams_assembled"
     EXAM_SECTIONS_GENERATED = "exam_sections_generated"  # no dimension
+    # Courses (no dimension)
+    COURSES_STARTED = "courses_started"
+    COURSES_READY = "courses_ready"
+    COURSES_FAILED = "courses_failed"
+    COURSE_READY_MS_SUM = "course_ready_ms_sum"
     # On the day item of an expiry, dimension: the hour "HH" (pregen.domain.exam_stats)
     EXAM_EXPIRING = "exam_expiring"  # ready exams by the whole hour they expire unclaimed
     LEARNERS_READY_UNTIL = "learners_ready_until"  # learners by the hour their last ready exam expires
@@ -73,6 +78,19 @@ def latency_le(bound: str, kind: str) -> str:
 def latency_bound(metric: str) -> str | None:
     """The bucket's upper bound when ``metric`` is one of the latency histogram's, else None."""
     return metric.removeprefix(_LATENCY_LE) if metric.startswith(_LATENCY_LE) else None
+
+
+# Time from a course's request to ready: a histogram like latency's, ``course_ready_le_<upper bound ms or inf>#all``.
+_COURSE_READY_LE = "course_ready_le_"
+
+
+def course_ready_le(bound: str) -> str:
+    return f"{_COURSE_READY_LE}{bound}#{ALL}"
+
+
+def course_ready_bound(metric: str) -> str | None:
+    """The bucket's upper bound when ``metric`` is one of the time-to-ready histogram's, else None."""
+    return metric.removeprefix(_COURSE_READY_LE) if metric.startswith(_COURSE_READY_LE) else None
 
 
 # Expiries by hour (UTC) of the expiry date: ``expiring_hHH#all``.

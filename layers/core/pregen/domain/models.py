@@ -21,6 +21,7 @@ class Kind(StrEnum):
     PRONUNCIATION_DRILL = "pronunciation_drill"
     CONVERSATION_PRACTICE = "conversation_practice"
     PERSONALIZED_EXERCISE = "personalized_exercise"
+    BRAIN_BYTES = "brain_bytes"  # 3-7 short recall cards on one lesson's topic (courses, issue 18)
 
 
 # Language-learning kinds (the library issue): each holds a counted list of items except cultural_content.
@@ -41,6 +42,7 @@ DEFAULT_ITEM_COUNTS = {
     Kind.PRONUNCIATION_DRILL: 8,
     Kind.CONVERSATION_PRACTICE: 8,
     Kind.PERSONALIZED_EXERCISE: 5,
+    Kind.BRAIN_BYTES: 5,
 }
 
 
@@ -143,6 +145,7 @@ KIND_SHAPES: dict[Kind, KindShape] = {
     Kind.PRONUNCIATION_DRILL: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items"),
     Kind.CONVERSATION_PRACTICE: KindShape(takes=_COUNTED_LANGUAGE, count=(2, 50), unit="turns"),
     Kind.PERSONALIZED_EXERCISE: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items", scope=Scope.PERSONAL),
+    Kind.BRAIN_BYTES: KindShape(takes=frozenset({"lesson_number", "count"}), count=(3, 7), unit="cards"),
 }
 # Limits of the caller's texts, counted as sent (pregen.domain.text).
 TEXT_LIMITS = {"subject": 80, "topic": 120, "grade": 20, "language": 40, "native_language": 40, "focus": 120}

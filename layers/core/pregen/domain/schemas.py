@@ -217,6 +217,19 @@ class PersonalizedExercise(_LanguageContent):
     exercises: list[PersonalExercise] = Field(min_length=1, max_length=50)
 
 
+# -- brain bytes (courses): short recall cards on one lesson's topic --------------------------------------------------
+
+
+class BrainByte(_Strict):
+    front: str = Field(min_length=1, max_length=200, description="a question or cue to recall from")
+    back: str = Field(min_length=1, max_length=400, description="the answer, in a sentence or two")
+
+
+class BrainBytes(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    cards: list[BrainByte] = Field(min_length=3, max_length=7)
+
+
 SCHEMAS: dict[Kind, type[BaseModel]] = {
     Kind.LESSON: Lesson,
     Kind.QUESTION_SET: QuestionSet,
@@ -227,6 +240,7 @@ SCHEMAS: dict[Kind, type[BaseModel]] = {
     Kind.PRONUNCIATION_DRILL: PronunciationDrill,
     Kind.CONVERSATION_PRACTICE: ConversationPractice,
     Kind.PERSONALIZED_EXERCISE: PersonalizedExercise,
+    Kind.BRAIN_BYTES: BrainBytes,
 }
 
 
@@ -303,6 +317,8 @@ def _narrowed(
     if kind in COUNTED_LISTS and count is not None:
         name, item = COUNTED_LISTS[kind]
         fields[name] = _exactly(item, count)
+    if kind is Kind.BRAIN_BYTES and count is not None:
+        fields["cards"] = _exactly(BrainByte, count)
     if language is not None and "language" in base.model_fields:
         fields["language"] = (_const(language), ...)
     if not fields:
@@ -351,6 +367,16 @@ def _language_problems(request: ContentRequest, content: BaseModel) -> list[str]
     return problems
 
 
+def _card_problems(request: ContentRequest, content: BrainBytes) -> list[str]:
+    problems: list[str] = []
+    fronts = [card.front.strip().casefold() for card in content.cards]
+    if request.count is not None and len(fronts) != request.count:
+        problems.append(f"expected exactly {request.count} cards, got {len(fronts)}")
+    if len(set(fronts)) != len(fronts):
+        problems.append("cards must not repeat")
+    return problems
+
+
 def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
     """What a schema cannot know: does the content answer *this* request (count, type, no duplicates)?"""
     problems: list[str] = []
@@ -367,6 +393,8 @@ def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
         if request.exam_type is not None and content.exam_type != request.exam_type.value:
             problems.append(f"exam_type must be {request.exam_type}")
     problems += _language_problems(request, content)
+    if isinstance(content, BrainBytes):
+        problems += _card_problems(request, content)
     if questions:
         if request.count is not None and len(questions) != request.count:
             problems.append(f"expected exactly {request.count} questions, got {len(questions)}")

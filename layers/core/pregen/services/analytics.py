@@ -19,7 +19,8 @@ from pregen.domain.counters import CLAIMED_EXAMS, Metric, expiring_hour, latency
 from pregen.domain.errors import InvalidRequest
 from pregen.domain.exam_stats import EXAMS_CLAIMED, EXAMS_ERASED, EXAMS_GENERATED, USERS_TOTAL, instant
 from pregen.services.costs import cost_figures
-from pregen.services.usage import LATENCY_BUCKETS_MS
+from pregen.services.course_analytics import course_figures
+from pregen.services.usage import LATENCY_BUCKETS_MS, histogram_percentile
 
 if TYPE_CHECKING:
     from pregen.ports import Clock, Counters, JobQueue
@@ -69,15 +70,7 @@ def _rate(hits: float, misses: float) -> float:
 
 def _percentile(buckets: dict[str, float], fraction: float) -> int | None:
     """The upper bound (ms) of the histogram bucket holding the given fraction of generations."""
-    total = sum(buckets.values())
-    if not total:
-        return None
-    seen = 0.0
-    for bound in [*map(str, LATENCY_BUCKETS_MS), "inf"]:
-        seen += buckets.get(bound, 0.0)
-        if seen >= fraction * total:
-            return int(bound) if bound != "inf" else -1
-    return -1
+    return histogram_percentile(buckets, fraction, LATENCY_BUCKETS_MS)
 
 
 def _latency(by_metric: dict[str, dict[str, float]], kinds: set[str]) -> dict[str, dict[str, Any]]:
@@ -133,6 +126,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
         **_generation_figures(totals),
         "daily": [_day_figures(day, per_day.get(day, {})) for day in days],
         "costs": cost_figures(totals.by_metric),
+        "courses": course_figures(totals.by_metric),
         "queues": deps.queue.depth(deps.queue_urls),
         "timestamp": int(now),
     }

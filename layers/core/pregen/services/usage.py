@@ -106,6 +106,43 @@ def latency_bucket(latency_ms: float) -> str:
     return "inf"
 
 
+# Upper bounds (ms) of the courses' time-to-ready histogram: from request to ready, seconds to many minutes.
+COURSE_READY_BUCKETS_MS = (
+    10_000,
+    20_000,
+    30_000,
+    45_000,
+    60_000,
+    90_000,
+    120_000,
+    180_000,
+    300_000,
+    600_000,
+    1_800_000,
+)
+
+
+def course_ready_bucket(took_ms: float) -> str:
+    for bound in COURSE_READY_BUCKETS_MS:
+        if took_ms <= bound:
+            return str(bound)
+    return "inf"
+
+
+def histogram_percentile(buckets: dict[str, float], fraction: float, bounds: tuple[int, ...]) -> int | None:
+    """The upper bound (ms) of the bucket holding the given fraction of a histogram kept as counters (bucket name:
+    its upper bound, or ``inf``); -1 beyond the last bound, None when it is empty."""
+    total = sum(buckets.values())
+    if not total:
+        return None
+    seen = 0.0
+    for bound in [*map(str, bounds), "inf"]:
+        seen += buckets.get(bound, 0.0)
+        if seen >= fraction * total:
+            return int(bound) if bound != "inf" else -1
+    return -1
+
+
 def latency_dimension(kind: str, *, batch: bool) -> str:
     """Latencies of direct calls (seconds) and of Message Batches (hours) are kept apart: ``lesson``,
     ``lesson.batch``."""

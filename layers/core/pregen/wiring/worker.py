@@ -18,6 +18,7 @@ from pregen.wiring.serve import lanes
 if TYPE_CHECKING:
     from pregen.ports import Generator
     from pregen.services.batches import BatchDeps
+    from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
     from pregen.services.generation import WorkerDeps
 
@@ -60,6 +61,7 @@ def make_generator(settings: WorkerSettings) -> Generator:
         prices=default_prices(),
         max_attempts=settings.max_generation_attempts,
         base_url=settings.anthropic_base_url,
+        plan_model=settings.model_small,
     )
 
 
@@ -128,4 +130,22 @@ def exam_worker_deps() -> ExamWorkerDeps:
         catalogue=default_catalogue(),
         policy=s,
         max_receive_count=content.policy.max_receive_count,
+    )
+
+
+@once
+def course_worker_deps() -> CourseWorkerDeps:
+    """The worker's course plan and part jobs: the content worker's deps (parts are generated on its path), its
+    generator as the planner, and the courses in the exams table."""
+    from pregen.adapters.courses import DynamoCourseStore
+    from pregen.config.functions import CourseSettings
+    from pregen.services.course_generation import CourseWorkerDeps
+
+    s = load(CourseSettings)
+    content = worker_deps()
+    return CourseWorkerDeps(
+        courses=DynamoCourseStore(s.exams_table, clients.dynamodb()),
+        content=content,
+        planner=content.generator,  # type: ignore[arg-type]
+        policy=s,
     )

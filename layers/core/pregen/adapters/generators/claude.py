@@ -13,7 +13,7 @@ import anthropic
 from anthropic import Middleware
 from pydantic import ValidationError
 
-from pregen.adapters.generators.prompts import correction_prompt, system_blocks, user_prompt
+from pregen.adapters.generators.prompts import correction_prompt, course_plan_prompt, system_blocks, user_prompt
 from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
 from pregen.domain.models import Generation, Kind, TokenUsage
 from pregen.domain.records import BatchOutcome
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
+    from pregen.domain.courses import CourseRequest
     from pregen.domain.models import ContentRequest
     from pregen.domain.pricing import PriceTable
 
@@ -37,6 +38,7 @@ MAX_TOKENS = {
     Kind.PRONUNCIATION_DRILL: 6_000,
     Kind.CONVERSATION_PRACTICE: 6_000,
     Kind.PERSONALIZED_EXERCISE: 6_000,
+    Kind.BRAIN_BYTES: 2_000,
 }
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
@@ -126,6 +128,7 @@ class AnthropicGenerator:
         max_retries: int = 3,
         timeout_s: float = 600.0,
         cache_prompts: bool = True,
+        plan_model: str | None = None,
     ) -> None:
         self.recorder = UsageRecorder()
         self.client = anthropic.Anthropic(
@@ -141,6 +144,8 @@ class AnthropicGenerator:
         self.max_retries = max_retries
         # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
         self.cache_prompts = cache_prompts
+        # Course outlines: titles, summaries and objectives, the small tier's work (issue 18). Default: the lessons'.
+        self.plan_model = plan_model
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -152,6 +157,20 @@ class AnthropicGenerator:
             max_tokens=MAX_TOKENS[request.kind],
             problems=lambda parsed: request_problems(request, parsed),
             noun=("request", "content"),
+            max_calls=max_calls,
+        )
+
+    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+        """A course's outline: one structured answer on the small tier, re-asked when its shape is wrong."""
+        from pregen.domain.courses import outline_problems, outline_schema
+
+        return self.structured(
+            model=self.plan_model or self.model_for(Kind.LESSON),
+            prompt=course_plan_prompt(request),
+            schema=outline_schema(request),
+            max_tokens=8_000,
+            problems=lambda parsed: outline_problems(request, parsed),
+            noun=("course", "outline"),
             max_calls=max_calls,
         )
 

@@ -13,6 +13,7 @@ from pregen.adapters.generators.offline_language import language_content
 from pregen.domain.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
 
 if TYPE_CHECKING:
+    from pregen.domain.courses import CourseRequest
     from pregen.domain.models import ContentRequest
     from pregen.domain.programs import SectionSpec
 
@@ -52,6 +53,8 @@ class OfflineGenerator:
             body = language_content(request, topic, seed, revised=feedback is not None)
         elif request.kind is Kind.LESSON:
             body = _lesson(request, topic)
+        elif request.kind is Kind.BRAIN_BYTES:
+            body = _brain_bytes(topic, request.count or 5)
         elif request.kind is Kind.QUESTION_SET:
             qtype = request.question_type or QuestionType.MULTIPLE_CHOICE
             questions = [_question(qtype, topic, i, seed) for i in range(request.count or 1)]
@@ -65,6 +68,38 @@ class OfflineGenerator:
             generator="offline",
             model="offline",
             latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+
+    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+        """A course's outline from the request alone: module m, lesson n of the subject. The titles depend on the
+        subject, grade and place only, so two courses on one subject share the lessons at the same places."""
+        started = time.perf_counter()
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        subject = request.subject.title()
+        modules = []
+        for m in range(1, request.modules + 1):
+            lessons = [
+                {
+                    "title": f"{subject} {m}.{n}",
+                    "objectives": [f"Explain idea {m}.{n} of {request.subject}", f"Use idea {m}.{n} in an example"],
+                }
+                for n in range(1, request.lessons_per_module + 1)
+            ]
+            modules.append(
+                {
+                    "title": f"{subject} unit {m}",
+                    "summary": f"Unit {m} of {request.subject} for grade {request.grade} (offline placeholder).",
+                    "lessons": lessons,
+                }
+            )
+        body = {
+            "title": request.title or f"{subject} for grade {request.grade}",
+            "description": request.description or f"An offline placeholder course on {request.subject}.",
+            "modules": modules,
+        }
+        return Generation(
+            body=body, generator="offline", model="offline", latency_ms=int((time.perf_counter() - started) * 1000)
         )
 
     def generate_section(self, spec: SectionSpec) -> Generation:
@@ -101,6 +136,15 @@ def _lesson(request: ContentRequest, topic: str) -> dict[str, Any]:
         "key_terms": [topic],
         "estimated_minutes": 10 + number % 20,
     }
+
+
+def _brain_bytes(topic: str, count: int) -> dict[str, Any]:
+    cues = ("Define", "Give an example of", "Why does it matter:", "A common mistake with", "How to check", "Recall")
+    cards = [
+        {"front": f"{cues[i % len(cues)]} {topic} ({i + 1})", "back": f"An offline placeholder answer about {topic}."}
+        for i in range(count)
+    ]
+    return {"title": f"{topic.title()}: brain bytes", "cards": cards}
 
 
 def _question(qtype: QuestionType, topic: str, index: int, seed: int, domain: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pregen.domain.models import LANGUAGE_KINDS, Kind, LearningStyle
 
 if TYPE_CHECKING:
+    from pregen.domain.courses import CourseRequest
     from pregen.domain.models import ContentRequest
     from pregen.domain.programs import SectionSpec
 
@@ -58,6 +59,10 @@ KIND_GUIDE = {
         "Write exactly `count` exercises for one learner on the focus area, each with the skill it trains, a"
         " model answer, an explanation and a difficulty."
     ),
+    Kind.BRAIN_BYTES: (
+        "Write exactly `count` brain bytes on the topic: short recall cards, each a cue or question on the front and"
+        " a one- or two-sentence answer on the back, every front distinct."
+    ),
 }
 LANGUAGE_GUIDE = (
     "Every language-learning item states its level (CEFR A1-C2, or the grade asked for), the topics it covers and"
@@ -97,6 +102,20 @@ def user_prompt(request: ContentRequest, feedback: str | None = None) -> str:
             f"\n<feedback>\n{feedback[:4000]}\n</feedback>"
         )
     return prompt
+
+
+def course_plan_prompt(request: CourseRequest) -> str:
+    """The planner's request: an outline of exactly the asked shape (its schema says the counts too)."""
+    spec = json.dumps(request.canonical(), sort_keys=True)
+    style = ""
+    if request.learning_style is not None:
+        style = f"\nLearning style {request.learning_style.value}: {STYLE_GUIDE_BY_STYLE[request.learning_style]}"
+    return (
+        f"Plan a course: exactly {request.modules} modules of exactly {request.lessons_per_module} lessons each, in"
+        " teaching order. Give each module a title and a two- or three-sentence summary, and each lesson a short"
+        " title naming its idea (distinct across the course) and 1-4 observable objectives. Write in the course's"
+        f" language when one is given.{style}\n\nCourse request (JSON):\n{spec}"
+    )
 
 
 def correction_prompt(errors: list[str]) -> str:

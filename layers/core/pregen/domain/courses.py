@@ -1,0 +1,397 @@
+"""Courses: what a learner asks for, the outline the planner writes, the parts it fans out to, and the course-level
+checks run when every part is done.
+
+A course is planned once (one structured call on the small tier, cached by the normalised course request) and
+fanned out into parts that are ordinary content requests, so each part is keyed, deduplicated, leased and cached
+like any other content and a part whose key is cached already is reused, not generated:
+
+- a lesson per outline lesson (``lesson``: topic = the lesson's title, lesson number = its place in the module);
+- brain bytes per lesson (``brain_bytes``: 3-7 recall cards on the same topic);
+- an assessment per module (``question_set`` of multiple choice over the module, one question per objective).
+
+Module summaries are written by the planner (the small tier) as part of the outline, not as separate parts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
+
+from pregen.domain.models import ContentRequest, Kind, LearningStyle, QuestionType
+from pregen.domain.text import check_plain, normalise_text, plain_field
+
+TEXT_LIMITS = {"subject": 80, "grade": 20, "title": 200, "description": 1000, "language": 40}
+MAX_OBJECTIVES = 4  # per lesson, so a module's assessment (one question per objective) stays within 50 questions
+MIN_ASSESSMENT_QUESTIONS = 3
+
+
+class CourseStatus(StrEnum):
+    PLANNING = "planning"
+    GENERATING = "generating"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class PartKind(StrEnum):
+    LESSON = "lesson"
+    BRAIN_BYTES = "brain_bytes"
+    ASSESSMENT = "assessment"
+
+
+class PartStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CourseGone(Exception):
+    """The course is no longer generating (failed, ready or expired): a part is not added to it."""
+
+
+class CourseInclude(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assessments: bool = Field(default=True, strict=True)
+    brain_bytes: bool = Field(default=True, strict=True)
+    summaries: bool = Field(default=True, strict=True)
+
+
+class CourseRequest(BaseModel):
+    """What a learner asks for. Equivalent requests normalise to the same fields, and so to one cached outline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: str = plain_field(TEXT_LIMITS["subject"], blank=False)
+    grade: str = plain_field(TEXT_LIMITS["grade"], blank=False, description="grade or level, e.g. 10 or B1")
+    title: str | None = plain_field(TEXT_LIMITS["title"], default=None)
+    description: str | None = plain_field(TEXT_LIMITS["description"], default=None)
+    modules: int = Field(default=4, ge=1, le=12)
+    lessons_per_module: int = Field(default=3, ge=1, le=8)
+    learning_style: LearningStyle | None = None
+    language: str | None = plain_field(
+        TEXT_LIMITS["language"], default=None, description="the language the course is written in (the planner's)"
+    )
+    include: CourseInclude = Field(default_factory=CourseInclude)
+
+    @field_validator(*TEXT_LIMITS, mode="before")
+    @classmethod
+    def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            check_plain(value, TEXT_LIMITS[str(info.field_name)])
+            return normalise_text(value) or None
+        return value
+
+    @field_validator("modules", "lessons_per_module", mode="before")
+    @classmethod
+    def _json_integer(cls, value: Any) -> Any:
+        # An integer as JSON has it (3 or 3.0), never true/false or a string of digits, which pydantic's lax mode
+        # would take while the document says integer (the rule pregen.http.api.json_integer applies to queries).
+        if isinstance(value, bool | str):
+            raise ValueError("must be an integer")
+        return value
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Self:
+        if not self.subject or not self.grade:
+            raise ValueError("subject and grade must not be blank")
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The normalised request as plain data: the input of the outline's cache key."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def parts_total(self) -> int:
+        lessons = self.modules * self.lessons_per_module
+        return (
+            lessons + (lessons if self.include.brain_bytes else 0) + (self.modules if self.include.assessments else 0)
+        )
+
+
+# -- the outline: the planner's answer -------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutlineLesson(_Strict):
+    title: str = Field(min_length=1, max_length=120)
+    objectives: list[str] = Field(min_length=1, max_length=MAX_OBJECTIVES)
+
+
+class OutlineModule(_Strict):
+    title: str = Field(min_length=1, max_length=120)
+    summary: str = Field(min_length=1, max_length=1000)
+    lessons: list[OutlineLesson] = Field(min_length=1, max_length=8)
+
+
+class CourseOutline(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    modules: list[OutlineModule] = Field(min_length=1, max_length=12)
+
+
+def outline_schema(request: CourseRequest) -> type[BaseModel]:
+    """The outline's schema with this request's exact counts: what the planner is sent as its output format."""
+    module = create_model(
+        "OutlineModule",
+        __base__=OutlineModule,
+        __module__=__name__,
+        lessons=(
+            list[OutlineLesson],
+            Field(min_length=request.lessons_per_module, max_length=request.lessons_per_module),
+        ),
+    )
+    return create_model(
+        "CourseOutline",
+        __base__=CourseOutline,
+        __module__=__name__,
+        modules=(list[module], Field(min_length=request.modules, max_length=request.modules)),  # type: ignore[valid-type]
+    )
+
+
+def outline_problems(request: CourseRequest, outline: CourseOutline) -> list[str]:
+    """What a schema cannot say: the request's shape, and no lesson twice in one course."""
+    problems: list[str] = []
+    if len(outline.modules) != request.modules:
+        problems.append(f"expected exactly {request.modules} modules, got {len(outline.modules)}")
+    titles: list[str] = []
+    for number, module in enumerate(outline.modules, start=1):
+        if len(module.lessons) != request.lessons_per_module:
+            problems.append(f"module {number}: expected exactly {request.lessons_per_module} lessons")
+        titles += [normalise_text(lesson.title) for lesson in module.lessons]
+    if len(set(titles)) != len(titles):
+        problems.append("lesson titles must not repeat across the course")
+    return problems
+
+
+def validate_outline(request: CourseRequest, body: dict[str, Any]) -> CourseOutline:
+    """The outline, checked against its schema and the request; ValueError (pydantic's, or ours) when invalid."""
+    outline = CourseOutline.model_validate(body)
+    problems = outline_problems(request, outline)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return outline
+
+
+# -- the parts: ordinary content requests ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    part_id: str  # m01-l02-lesson, m01-l02-brain_bytes, m01-assessment: sorts in course order
+    kind: PartKind
+    module: int  # 1-based
+    lesson: int | None  # 1-based within its module; None for a module's assessment
+    request: ContentRequest
+
+
+def _topic(text: str) -> str:
+    return normalise_text(text)[:120].strip()
+
+
+def plan_parts(request: CourseRequest, outline: CourseOutline) -> list[Part]:
+    """Every part of the course, in course order. Each is the content request any learner could make, so a lesson
+    another course (or GET /v1/content) already generated has the same key and is reused."""
+    common: dict[str, Any] = {"subject": request.subject, "grade": request.grade}
+    parts: list[Part] = []
+    for m, module in enumerate(outline.modules, start=1):
+        objectives = 0
+        for n, lesson in enumerate(module.lessons, start=1):
+            topic = _topic(lesson.title)
+            objectives += len(lesson.objectives)
+            lesson_request = ContentRequest(
+                kind=Kind.LESSON, topic=topic, lesson_number=n, learning_style=request.learning_style, **common
+            )
+            parts.append(Part(f"m{m:02d}-l{n:02d}-lesson", PartKind.LESSON, m, n, lesson_request))
+            if request.include.brain_bytes:
+                cards = ContentRequest(kind=Kind.BRAIN_BYTES, topic=topic, lesson_number=n, **common)
+                parts.append(Part(f"m{m:02d}-l{n:02d}-brain_bytes", PartKind.BRAIN_BYTES, m, n, cards))
+        if request.include.assessments:
+            assessment = ContentRequest(
+                kind=Kind.QUESTION_SET,
+                topic=_topic(module.title),
+                question_type=QuestionType.MULTIPLE_CHOICE,
+                count=max(MIN_ASSESSMENT_QUESTIONS, objectives),
+                **common,
+            )
+            parts.append(Part(f"m{m:02d}-assessment", PartKind.ASSESSMENT, m, None, assessment))
+    return parts
+
+
+# -- the course-level checks -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class CourseValidation:
+    checks: list[CourseCheck]
+    score: float  # the share of checks passed, 0-1
+    minutes_by_module: list[int]
+    minutes_total: int
+
+
+def _prompt(question: dict[str, Any]) -> str:
+    return re.sub(r"\s+", " ", str(question.get("prompt", ""))).strip().casefold()
+
+
+def _minutes(lessons: list[dict[str, Any]], cards: int, questions: int) -> int:
+    """Reading the lessons (their own estimate), half a minute per recall card, a minute per question."""
+    return sum(int(lesson.get("estimated_minutes") or 0) for lesson in lessons) + (cards + 1) // 2 + questions
+
+
+def validate_course(
+    request: CourseRequest, outline: CourseOutline, bodies: dict[str, dict[str, Any]]
+) -> CourseValidation:
+    """The course-level checks on the assembled parts (``bodies`` by part id). Each check's result is recorded;
+    the score is the share that passed. A failed check does not fail the course: every part was valid on its own.
+
+    ``objectives_examined`` maps each objective of a module's lessons, in order, to one question of the module's
+    assessment (the assessment is asked for one question per objective); it fails when an assessment is missing or
+    holds fewer questions than its module has objectives. It does not judge whether a question is *about* its
+    objective: that needs a model, and is not built."""
+    checks: list[CourseCheck] = []
+    parts = plan_parts(request, outline)
+    missing_assessment = [m for m in range(1, len(outline.modules) + 1) if f"m{m:02d}-assessment" not in bodies]
+    if request.include.assessments:
+        checks.append(
+            CourseCheck(
+                "every_module_assessed",
+                not missing_assessment,
+                f"modules without an assessment: {missing_assessment}" if missing_assessment else "all modules",
+            )
+        )
+        short: list[str] = []
+        for m, module in enumerate(outline.modules, start=1):
+            objectives = sum(len(lesson.objectives) for lesson in module.lessons)
+            questions = len(bodies.get(f"m{m:02d}-assessment", {}).get("questions", []))
+            if questions < objectives:
+                short.append(f"module {m}: {objectives} objectives, {questions} questions")
+        checks.append(CourseCheck("objectives_examined", not short, "; ".join(short) or "one question per objective"))
+        prompts = [
+            _prompt(q)
+            for part in parts
+            if part.kind is PartKind.ASSESSMENT
+            for q in bodies.get(part.part_id, {}).get("questions", [])
+        ]
+        repeats = len(prompts) - len(set(prompts))
+        checks.append(
+            CourseCheck("no_duplicate_questions", repeats == 0, f"{repeats} repeated of {len(prompts)} questions")
+        )
+    minutes_by_module: list[int] = []
+    for m in range(1, len(outline.modules) + 1):
+        mine = [p for p in parts if p.module == m]
+        lessons = [bodies.get(p.part_id, {}) for p in mine if p.kind is PartKind.LESSON]
+        cards = sum(len(bodies.get(p.part_id, {}).get("cards", [])) for p in mine if p.kind is PartKind.BRAIN_BYTES)
+        questions = sum(
+            len(bodies.get(p.part_id, {}).get("questions", [])) for p in mine if p.kind is PartKind.ASSESSMENT
+        )
+        minutes_by_module.append(_minutes(lessons, cards, questions))
+    unestimated = [m for m, minutes in enumerate(minutes_by_module, start=1) if minutes <= 0]
+    checks.append(
+        CourseCheck(
+            "minutes_estimated",
+            not unestimated,
+            f"modules without an estimate: {unestimated}" if unestimated else f"{sum(minutes_by_module)} minutes",
+        )
+    )
+    score = sum(check.passed for check in checks) / len(checks)
+    return CourseValidation(checks, round(score, 4), minutes_by_module, sum(minutes_by_module))
+
+
+# -- records: a course and its parts as stored -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseRecord:
+    course_id: str
+    owner: str
+    status: CourseStatus
+    request: CourseRequest
+    priority: int
+    parts_total: int
+    created_at: float
+    updated_at: float
+    expires_at: float
+    parts_done: int = 0
+    parts_failed: int = 0
+    ready_at: float | None = None
+    reason: str | None = None  # why planning failed (a failed part keeps its own reason)
+    outline: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None  # the outline's figures: reused, model, tokens, cost
+    validation: dict[str, Any] | None = None  # checks, score, minutes (when ready)
+    figures: dict[str, Any] | None = None  # cost and tokens by part kind and model, reuse (when ready)
+    retries: int = 0
+
+    @property
+    def title(self) -> str:
+        if self.outline and self.outline.get("title"):
+            return str(self.outline["title"])
+        return self.request.title or f"{self.request.subject} (grade {self.request.grade})"
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    part_id: str
+    kind: PartKind
+    module: int
+    lesson: int | None
+    key: str
+    job_id: str
+    request: dict[str, Any]
+    status: PartStatus = PartStatus.PENDING
+    reason: str | None = None
+    reused: bool | None = None  # done: found in the cache (True) or generated for this course (False)
+    body: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None  # content id, model, tokens, cost of the content it holds
+
+
+def course_figures(plan: dict[str, Any] | None, parts: list[PartRecord]) -> dict[str, Any]:
+    """Tokens and cost by part kind and by model, parts reused vs generated, and what reuse saved (the cost of
+    generating the reused parts, as their stored figures say)."""
+    by_kind: dict[str, dict[str, float]] = {}
+    by_model: dict[str, dict[str, float]] = {}
+    generated = reused = 0
+    cost = saved = 0.0
+    entries = [(part.kind.value, part.reused, part.meta or {}) for part in parts if part.status is PartStatus.DONE]
+    if plan:
+        entries.append(("plan", bool(plan.get("reused")), plan))
+    for kind, was_reused, meta in entries:
+        usage = meta.get("usage") or {}
+        tokens = sum(int(usage.get(k) or 0) for k in usage)
+        spent = float(meta.get("cost_usd") or 0.0)
+        row = by_kind.setdefault(kind, {"generated": 0, "reused": 0, "cost_usd": 0.0, "tokens": 0, "saved_usd": 0.0})
+        if was_reused:
+            reused += 1
+            saved += spent
+            row["reused"] += 1
+            row["saved_usd"] = round(row["saved_usd"] + spent, 8)
+            continue
+        generated += 1
+        cost += spent
+        row["generated"] += 1
+        row["cost_usd"] = round(row["cost_usd"] + spent, 8)
+        row["tokens"] += tokens
+        model = by_model.setdefault(str(meta.get("model") or "unknown"), {"parts": 0, "cost_usd": 0.0, "tokens": 0})
+        model["parts"] += 1
+        model["cost_usd"] = round(model["cost_usd"] + spent, 8)
+        model["tokens"] += tokens
+    return {
+        "generated": generated,
+        "reused": reused,
+        "cost_usd": round(cost, 8),
+        "saved_usd": round(saved, 8),
+        "by_kind": by_kind,
+        "by_model": by_model,
+    }

@@ -1,0 +1,213 @@
+"""How courses look on the wire (kept beside ``presenters.py`` so the two grow apart without colliding): each body a
+TypedDict that the routes name as their answer, so the OpenAPI document states the same shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+from pregen.domain.courses import CourseStatus, PartKind, PartStatus
+
+if TYPE_CHECKING:
+    from pregen.domain.courses import CourseRecord, PartRecord
+    from pregen.services.courses import CourseView
+
+Status = Literal["planning", "generating", "ready", "failed"]
+
+
+class PartCounts(TypedDict):
+    total: int
+    done: int
+    failed: int
+
+
+class FailedPartBody(TypedDict):
+    part_id: str
+    kind: str
+    reason: str
+
+
+class PartContentBody(TypedDict):
+    """A done part: its content id (a version of the shared library), whether the course reused it, and its body."""
+
+    content_id: str | None
+    key: str
+    reused: bool
+    content: dict[str, Any]
+
+
+class LessonBody(TypedDict):
+    lesson: int
+    title: str
+    objectives: list[str]
+    content: NotRequired[PartContentBody]
+    brain_bytes: NotRequired[PartContentBody]
+
+
+class ModuleBody(TypedDict):
+    module: int
+    title: str | None
+    summary: NotRequired[str]
+    parts: PartCounts
+    failed: list[FailedPartBody]
+    lessons: NotRequired[list[LessonBody]]
+    assessment: NotRequired[PartContentBody]
+    estimated_minutes: NotRequired[int]
+
+
+class CheckBody(TypedDict):
+    name: str
+    passed: bool
+    detail: str
+
+
+class ValidationBody(TypedDict):
+    score: float
+    checks: list[CheckBody]
+    estimated_minutes: int
+
+
+class CourseSummaryBody(TypedDict):
+    course_id: str
+    status: Status
+    title: str
+    parts: PartCounts
+    created_at: int
+    ready_at: NotRequired[int]
+
+
+class CourseBody(CourseSummaryBody):
+    request: dict[str, Any]
+    updated_at: int
+    expires_at: int
+    reason: NotRequired[str]
+    description: NotRequired[str]
+    modules: list[ModuleBody]
+    validation: NotRequired[ValidationBody]
+    figures: NotRequired[dict[str, Any]]
+
+
+class CourseAcceptedBody(TypedDict):
+    course_id: str
+    status: Status
+    parts_total: int
+
+
+class CoursesBody(TypedDict):
+    courses: list[CourseSummaryBody]
+    next_cursor: str | None
+
+
+def course_location(course_id: str) -> str:
+    return f"/v1/courses/{course_id}"
+
+
+def course_accepted_body(course: CourseRecord) -> CourseAcceptedBody:
+    return {"course_id": course.course_id, "status": _status(course), "parts_total": course.parts_total}
+
+
+def _status(course: CourseRecord) -> Status:
+    value: Status = course.status.value  # type: ignore[assignment]
+    return value
+
+
+def _counts(course: CourseRecord) -> PartCounts:
+    return {"total": course.parts_total, "done": course.parts_done, "failed": course.parts_failed}
+
+
+def course_summary_body(course: CourseRecord) -> CourseSummaryBody:
+    body: CourseSummaryBody = {
+        "course_id": course.course_id,
+        "status": _status(course),
+        "title": course.title,
+        "parts": _counts(course),
+        "created_at": int(course.created_at),
+    }
+    if course.ready_at is not None:
+        body["ready_at"] = int(course.ready_at)
+    return body
+
+
+def courses_body(courses: list[CourseRecord], next_cursor: str | None) -> CoursesBody:
+    return {"courses": [course_summary_body(c) for c in courses], "next_cursor": next_cursor}
+
+
+def _content(part: PartRecord) -> PartContentBody:
+    meta = part.meta or {}
+    return {
+        "content_id": meta.get("content_id"),
+        "key": part.key,
+        "reused": bool(part.reused),
+        "content": part.body or {},
+    }
+
+
+def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> ModuleBody:
+    outline = (course.outline or {}).get("modules") or []
+    planned = outline[number - 1] if number - 1 < len(outline) else {}
+    module: ModuleBody = {
+        "module": number,
+        "title": planned.get("title"),
+        "parts": {
+            "total": len(parts),
+            "done": sum(p.status is PartStatus.DONE for p in parts),
+            "failed": sum(p.status is PartStatus.FAILED for p in parts),
+        },
+        "failed": [
+            {"part_id": p.part_id, "kind": p.kind.value, "reason": p.reason or "failed"}
+            for p in parts
+            if p.status is PartStatus.FAILED
+        ],
+    }
+    if course.request.include.summaries and planned.get("summary"):
+        module["summary"] = str(planned["summary"])
+    if course.status is not CourseStatus.READY:
+        return module
+    by_id = {p.part_id: p for p in parts}
+    lessons: list[LessonBody] = []
+    for n, lesson in enumerate(planned.get("lessons") or [], start=1):
+        body: LessonBody = {"lesson": n, "title": lesson["title"], "objectives": list(lesson["objectives"])}
+        content = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.LESSON.value}")
+        cards = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.BRAIN_BYTES.value}")
+        if content is not None:
+            body["content"] = _content(content)
+        if cards is not None:
+            body["brain_bytes"] = _content(cards)
+        lessons.append(body)
+    module["lessons"] = lessons
+    assessment = by_id.get(f"m{number:02d}-{PartKind.ASSESSMENT.value}")
+    if assessment is not None:
+        module["assessment"] = _content(assessment)
+    minutes = (course.validation or {}).get("minutes_by_module") or []
+    if number - 1 < len(minutes):
+        module["estimated_minutes"] = int(minutes[number - 1])
+    return module
+
+
+def course_body(view: CourseView) -> CourseBody:
+    """Progress per module while generating; the assembled course (modules → lessons with their content ids and
+    bodies, assessment, brain bytes, summary), its checks and its figures when ready."""
+    course = view.course
+    body: CourseBody = {
+        **course_summary_body(course),  # type: ignore[typeddict-item]
+        "request": course.request.canonical(),
+        "updated_at": int(course.updated_at),
+        "expires_at": int(course.expires_at),
+        "modules": [
+            _module(course, m, [p for p in view.parts if p.module == m]) for m in range(1, course.request.modules + 1)
+        ],
+    }
+    if course.reason:
+        body["reason"] = course.reason
+    if course.outline and course.outline.get("description"):
+        body["description"] = str(course.outline["description"])
+    if course.validation is not None:
+        body["validation"] = {
+            "score": float(course.validation.get("score", 0)),
+            "checks": list(course.validation.get("checks", [])),
+            "estimated_minutes": int(course.validation.get("minutes_total", 0)),
+        }
+    if course.figures is not None:
+        body["figures"] = course.figures
+    return body

@@ -1,0 +1,427 @@
+"""The worker's side of courses: plan a course (outline cached by the request), then generate each part on the
+ordinary content path, and assemble the course when its last part is done (exactly one worker does, under a lease).
+
+::
+
+    plan message ─▶ course planning? ── yes ─▶ outline cached? ── no ─▶ lease the outline key ─▶ plan (small tier)
+         │                                         │ yes                  (held: put back with a delay)
+         │                                         ▼                      → validate → cache with TTL
+         │                                  parts (content requests) written ─▶ planning → generating
+         ▼
+    course generating ─▶ one message per pending part, to the course's lane
+
+    part message ─▶ course generating and part pending? ── no ─▶ ack (maybe assemble)
+         │ yes
+         ▼
+    content cached? ── yes ─▶ reused
+         │ no
+         ▼
+    generate_job (the worker's own path: lease on the key, re-asks, call cap, backoff, job history, counters)
+         generated ─▶ done │ key held by another job / throttled ─▶ put back with a delay (no receive count burnt)
+         failed for good ─▶ part failed with the job's reason │ retryable ─▶ raise (SQS retries the part)
+         ▼
+    part done/failed + course count (1 transaction) ─▶ all finished? ─▶ any failed: course failed
+                                                     ─▶ else assembly lease ─▶ checks ─▶ ready
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pregen.domain.counters import Metric, course_ready_le, name
+from pregen.domain.courses import (
+    CourseGone,
+    CourseOutline,
+    CourseStatus,
+    PartRecord,
+    PartStatus,
+    course_figures,
+    plan_parts,
+    validate_course,
+    validate_outline,
+)
+from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
+from pregen.domain.keys import cache_key, outline_key
+from pregen.domain.models import Caller, ContentRequest, Job, JobStatus
+from pregen.domain.records import StoredContent
+from pregen.messages import CoursePartMessage, JobMessage
+from pregen.observability import logger
+from pregen.services.failures import Failure, describe
+from pregen.services.generation import RetryLater, generate_job, generation_meta
+from pregen.services.usage import course_ready_bucket, day_of
+
+if TYPE_CHECKING:
+    from pregen.config.functions import CoursePolicy
+    from pregen.domain.courses import CourseRecord
+    from pregen.domain.models import Lane
+    from pregen.messages import CoursePlanMessage
+    from pregen.ports import CoursePlanner, CourseStore
+    from pregen.services.generation import WorkerDeps
+
+Outcome = Literal[
+    "course_gone",
+    "planned",
+    "plan_waiting",
+    "parts_sent",
+    "part_done",
+    "part_duplicate",
+    "part_waiting",
+    "part_failed",
+    "course_ready",
+    "course_failed",
+    "assembling",
+]
+OUTLINE_KIND = "course_outline"
+
+
+class AssemblyPending(PregenError):
+    """Another worker holds the course's assembly lease: SQS delivers this part again to make sure it finished."""
+
+
+@dataclass
+class CourseWorkerDeps:
+    courses: CourseStore
+    content: WorkerDeps  # the content worker's ports and policy: parts are generated on its path
+    planner: CoursePlanner
+    policy: CoursePolicy
+
+
+# -- plan ------------------------------------------------------------------------------------------------------------
+
+
+def plan_course(
+    message: CoursePlanMessage, *, receive_count: int, worker_id: str, deps: CourseWorkerDeps, lane: Lane
+) -> Outcome:
+    """Plan the course once (the outline from the cache when the same request was planned before), write its
+    parts, and send a message per pending part. A redelivery sends the pending parts again: the part handler
+    ignores parts already finished."""
+    course = deps.courses.get(message.course_id)
+    if course is None or course.status not in (CourseStatus.PLANNING, CourseStatus.GENERATING):
+        return "course_gone"
+    outcome: Outcome = "parts_sent"
+    if course.status is CourseStatus.PLANNING:
+        planned = _outline(course, message, receive_count=receive_count, worker_id=worker_id, deps=deps, lane=lane)
+        if planned == "waiting":
+            return "plan_waiting"
+        if planned == "failed":
+            return "course_failed"
+        outline, plan = planned
+        _write_parts(course, outline, deps)
+        deps.courses.start_generating(course.course_id, outline.model_dump(mode="json"), plan, deps.content.clock.now())
+        outcome = "planned"
+    pending = [p for p in deps.courses.read_parts(course.course_id) if p.status is PartStatus.PENDING]
+    for part in pending:
+        deps.content.queue.send(lane, _part_message(course, part, message.correlation_id).wire())
+    logger.info("course parts sent", course_id=course.course_id, parts=len(pending))
+    if not pending:
+        _settle_course(course.course_id, worker_id, deps)
+    return outcome
+
+
+def _part_message(course: CourseRecord, part: PartRecord, correlation_id: str | None) -> CoursePartMessage:
+    return CoursePartMessage(
+        course_id=course.course_id,
+        owner=course.owner,
+        part_id=part.part_id,
+        job_id=part.job_id,
+        key=part.key,
+        request=part.request,
+        priority=course.priority,
+        correlation_id=correlation_id or course.course_id,
+    )
+
+
+def _outline(
+    course: CourseRecord,
+    message: CoursePlanMessage,
+    *,
+    receive_count: int,
+    worker_id: str,
+    deps: CourseWorkerDeps,
+    lane: Lane,
+) -> tuple[CourseOutline, dict[str, Any]] | Literal["waiting", "failed"]:
+    """The course's outline and its figures: from the cache (reused), else planned under the key's lease.
+    "waiting" when another course is planning the same outline (this message comes back after a delay), "failed"
+    when planning failed for good (the course is failed with the reason)."""
+    content = deps.content
+    key = outline_key(course.request)
+    now = content.clock.now()
+    cached = content.store.get_content(key, now, consistent=True)
+    if cached is not None:
+        return validate_outline(course.request, cached.body), {**_figures_of(cached), "reused": True}
+    try:
+        content.store.acquire_lease(key, course.course_id, worker_id, now, content.policy.lease_seconds)
+    except LeaseHeld:
+        if message.waits >= deps.policy.course_max_waits:  # the other planner never finished, nor let go
+            if deps.courses.fail(course.course_id, now, reason=f"plan: gave up after {message.waits} waits"):
+                _count(deps, Metric.COURSES_FAILED)
+            return "failed"
+        _put_back(message, lane, deps)
+        return "waiting"
+    try:
+        generation = deps.planner.plan_course(course.request, max_calls=content.policy.max_model_calls)
+        try:
+            outline = validate_outline(course.request, generation.body)
+        except ValueError as exc:
+            raise ContentInvalid("the outline does not answer the course request", [str(exc)[:500]]) from exc
+    except Exception as exc:
+        content.store.requeue_lease(key, worker_id)
+        failure = Failure.of(exc, receive_count=receive_count, max_receive_count=content.policy.max_receive_count)
+        logger.warning("course plan failed", course_id=course.course_id, reason=failure.reason, final=failure.final)
+        if not failure.final:
+            raise
+        # Failed for good (a permanent error, or the last delivery): the course shows why; a retry plans again.
+        if deps.courses.fail(course.course_id, content.clock.now(), reason=f"plan: {failure.reason}"):
+            _count(deps, Metric.COURSES_FAILED)
+        return "failed"
+    finished = content.clock.now()
+    content.store.put_content(
+        StoredContent(
+            key=key,
+            kind=OUTLINE_KIND,
+            body=outline.model_dump(mode="json"),
+            meta=generation_meta(generation),
+            owner=None,
+            created_at=finished,
+            expires_at=finished + content.policy.content_ttl_days * 86_400,
+        )
+    )
+    content.store.end_lease(key, worker_id)
+    usage = generation.usage
+    _count(
+        deps,
+        Metric.GENERATED,
+        {
+            name(Metric.COST_USD, OUTLINE_KIND): generation.cost_usd,
+            name(Metric.TOKENS_IN, OUTLINE_KIND): usage.input_tokens,
+            name(Metric.TOKENS_OUT, OUTLINE_KIND): usage.output_tokens,
+            name(Metric.COST_USD_MODEL, generation.model): generation.cost_usd,
+            name(Metric.GENERATED_MODEL, generation.model): 1,
+        },
+        dimension=OUTLINE_KIND,
+    )
+    return outline, {**generation_meta(generation), "reused": False}
+
+
+def _figures_of(stored: StoredContent) -> dict[str, Any]:
+    meta = stored.meta
+    figures: dict[str, Any] = {
+        name: meta[name] for name in ("generator", "model", "usage", "cost_usd", "latency_ms") if name in meta
+    }
+    figures["content_id"] = meta.get("version_id")
+    return figures
+
+
+def _write_parts(course: CourseRecord, outline: CourseOutline, deps: CourseWorkerDeps) -> None:
+    from pregen.domain.keys import new_job_id
+
+    owner = Caller(sub=course.owner)  # parts are shared content: the key does not depend on who asks
+    records = [
+        PartRecord(
+            part_id=part.part_id,
+            kind=part.kind,
+            module=part.module,
+            lesson=part.lesson,
+            key=cache_key(part.request, owner),
+            job_id=new_job_id(),
+            request=part.request.canonical(),
+        )
+        for part in plan_parts(course.request, outline)
+    ]
+    deps.courses.put_parts(course.course_id, records, course.expires_at)
+
+
+def _put_back(message: CoursePlanMessage | CoursePartMessage, lane: Lane, deps: CourseWorkerDeps) -> None:
+    """Send the message again after a short delay and let this delivery succeed: waiting for another job's key
+    never burns receive counts."""
+    again = message.model_copy(update={"waits": message.waits + 1})
+    deps.content.queue.send(lane, again.wire(), delay_seconds=deps.policy.course_part_wait_seconds)
+
+
+# -- parts -----------------------------------------------------------------------------------------------------------
+
+
+def generate_part(
+    message: CoursePartMessage,
+    *,
+    receive_count: int,
+    worker_id: str,
+    deps: CourseWorkerDeps,
+    lane: Lane,
+    receipt_handle: str | None = None,
+) -> Outcome:
+    """Add one part to its course: its content from the cache (reused) or generated on the worker's own path."""
+    pending = _pending_part(message, worker_id, deps)
+    if pending is not None:
+        return pending
+    content = deps.content
+    cached = content.store.get_content(message.key, content.clock.now(), consistent=True)
+    if cached is not None:
+        return _finish(message, cached, reused=True, worker_id=worker_id, deps=deps)
+    request = ContentRequest.model_validate(message.request)
+    _ensure_job(message, request, lane, deps)
+    job_message = JobMessage(
+        job_id=message.job_id,
+        key=message.key,
+        request=message.request,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        requested_by=message.owner,
+    )
+    try:
+        outcome = generate_job(
+            job_message,
+            receive_count=receive_count,
+            worker_id=worker_id,
+            deps=content,
+            lane=lane,
+            receipt_handle=receipt_handle,
+        )
+    except RetryLater:
+        return _wait(message, lane, worker_id, deps, "another job is generating its key")
+    except Exception as exc:
+        job = content.jobs.get_job(message.job_id)
+        if job is not None and job.status is JobStatus.FAILED:
+            return _fail_part(message, job.reason or describe(exc), worker_id, deps)
+        raise
+    if outcome in ("throttled", "duplicate_delivery", "handed_back"):
+        return _wait(message, lane, worker_id, deps, f"its job is {outcome.replace('_', ' ')}")
+    stored = content.store.get_content(message.key, content.clock.now(), consistent=True)
+    if stored is None:  # expired the moment it was stored: cannot happen with a TTL of days
+        raise GenerationFailed(f"content {message.key} vanished after its generation", retryable=True)
+    return _finish(message, stored, reused=outcome != "generated", worker_id=worker_id, deps=deps)
+
+
+def _pending_part(message: CoursePartMessage, worker_id: str, deps: CourseWorkerDeps) -> Outcome | None:
+    """None when the part still needs its content; otherwise what became of this delivery."""
+    course = deps.courses.get(message.course_id)
+    if course is None or course.status is not CourseStatus.GENERATING:
+        return "course_gone"
+    part = deps.courses.get_part(message.course_id, message.part_id)
+    if part is None or part.job_id != message.job_id:
+        return "course_gone"  # a message of an earlier round (the part was retried under a new job)
+    if part.status is not PartStatus.PENDING:
+        return _settle_course(course.course_id, worker_id, deps) or "part_duplicate"
+    return None
+
+
+def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane, deps: CourseWorkerDeps) -> None:
+    """The part's job record, so its attempts, history and cost show at GET /v1/jobs/{id} like any job's."""
+    jobs = deps.content.jobs
+    if jobs.get_job(message.job_id) is not None:
+        return
+    now = deps.content.clock.now()
+    jobs.put_job(
+        Job(
+            job_id=message.job_id,
+            key=message.key,
+            kind=request.kind,
+            status=JobStatus.QUEUED,
+            request=message.request,
+            lane=lane,
+            priority=message.priority,
+            created_at=now,
+            updated_at=now,
+            correlation_id=message.correlation_id,
+        )
+    )
+
+
+def _wait(message: CoursePartMessage, lane: Lane, worker_id: str, deps: CourseWorkerDeps, why: str) -> Outcome:
+    if message.waits >= deps.policy.course_max_waits:
+        return _fail_part(message, f"gave up after {message.waits} waits: {why}", worker_id, deps)
+    _put_back(message, lane, deps)
+    return "part_waiting"
+
+
+def _finish(
+    message: CoursePartMessage, stored: StoredContent, *, reused: bool, worker_id: str, deps: CourseWorkerDeps
+) -> Outcome:
+    now = deps.content.clock.now()
+    try:
+        deps.courses.finish_part(
+            message.course_id,
+            message.part_id,
+            status=PartStatus.DONE,
+            now=now,
+            body=stored.body,
+            meta=_figures_of(stored),
+            reused=reused,
+        )
+    except CourseGone:
+        return "course_gone"
+    return _settle_course(message.course_id, worker_id, deps) or "part_done"
+
+
+def _fail_part(message: CoursePartMessage, reason: str, worker_id: str, deps: CourseWorkerDeps) -> Outcome:
+    logger.warning("course part failed", course_id=message.course_id, part_id=message.part_id, reason=reason)
+    try:
+        deps.courses.finish_part(
+            message.course_id, message.part_id, status=PartStatus.FAILED, now=deps.content.clock.now(), reason=reason
+        )
+    except CourseGone:
+        return "course_gone"
+    return _settle_course(message.course_id, worker_id, deps) or "part_failed"
+
+
+# -- assembly --------------------------------------------------------------------------------------------------------
+
+
+def _settle_course(course_id: str, worker_id: str, deps: CourseWorkerDeps) -> Outcome | None:
+    """When every part is finished: failed if any failed, else assembled by the one worker holding the lease.
+    None while parts are still under way."""
+    course = deps.courses.get(course_id)
+    if course is None or course.status is not CourseStatus.GENERATING:
+        return None
+    if course.parts_done + course.parts_failed < course.parts_total:
+        return None
+    now = deps.content.clock.now()
+    if course.parts_failed:
+        if deps.courses.fail(course_id, now):
+            _count(deps, Metric.COURSES_FAILED)
+            logger.warning("course failed", course_id=course_id, parts_failed=course.parts_failed)
+        return "course_failed"
+    if not deps.courses.lease_assembly(course_id, worker_id, now, deps.policy.course_assembly_lease_seconds):
+        raise AssemblyPending(f"course {course_id} is being assembled by another worker")
+    return assemble_course(course, worker_id, deps)
+
+
+def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps) -> Outcome:
+    """Run the course-level checks on the parts and make the course ready, with its figures."""
+    parts = deps.courses.read_parts(course.course_id, bodies=True)
+    outline = CourseOutline.model_validate(course.outline or {})
+    bodies = {part.part_id: part.body or {} for part in parts if part.status is PartStatus.DONE}
+    validation = validate_course(course.request, outline, bodies)
+    record = {
+        "score": validation.score,
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in validation.checks],
+        "minutes_by_module": validation.minutes_by_module,
+        "minutes_total": validation.minutes_total,
+    }
+    figures = course_figures(course.plan, parts)
+    now = deps.content.clock.now()
+    if not deps.courses.publish(course.course_id, validation=record, figures=figures, worker_id=worker_id, now=now):
+        return "assembling"
+    took_ms = (now - course.created_at) * 1000
+    _count(
+        deps,
+        Metric.COURSES_READY,
+        {name(Metric.COURSE_READY_MS_SUM): round(took_ms), course_ready_le(course_ready_bucket(took_ms)): 1},
+    )
+    logger.info(
+        "course ready",
+        course_id=course.course_id,
+        score=validation.score,
+        generated=figures["generated"],
+        reused=figures["reused"],
+        took_ms=round(took_ms),
+    )
+    return "course_ready"
+
+
+def _count(
+    deps: CourseWorkerDeps, metric: Metric, extra: dict[str, int | float] | None = None, *, dimension: str = ""
+) -> None:
+    now = deps.content.clock.now()
+    deps.content.counters.add(day_of(now), {name(metric, *filter(None, [dimension])): 1, **(extra or {})}, now)

@@ -1,0 +1,210 @@
+"""Courses, the learner's side: ask for a course (planned and generated on the lanes), read one, list one's own,
+and retry the parts that failed.
+
+::
+
+    POST /v1/courses ─▶ allowance (429 before anything is written) ─▶ course item (planning) + owner index
+                     ─▶ plan message to the course's lane ─▶ 202 {course_id, status, parts_total}
+    worker: plan (outline cached by request) ─▶ parts (content requests) ─▶ one message per part
+            part: cached? reuse : generate on the leased content path ─▶ part done + count (1 transaction)
+            last part ─▶ assembly lease ─▶ course checks ─▶ ready   (a part failed for good ─▶ course failed)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pregen.domain.counters import Metric, name
+from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartStatus
+from pregen.domain.errors import Conflict, InvalidRequest, NotFound
+from pregen.domain.keys import new_job_id
+from pregen.domain.models import Priority
+from pregen.messages import CoursePlanMessage
+from pregen.observability import logger
+from pregen.services.limits import check_generation_allowance
+from pregen.services.usage import day_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    from pregen.config.functions import CoursePolicy
+    from pregen.domain.courses import CourseRequest
+    from pregen.domain.models import Caller
+    from pregen.ports import Clock, Counters, CourseStore, JobQueue
+    from pregen.services.limits import GenerationLimiter
+
+_CURSOR = re.compile(r"^\d{13}#[0-9a-f]{32}$")
+
+
+@dataclass
+class CourseDeps:
+    courses: CourseStore
+    queue: JobQueue
+    counters: Counters
+    clock: Clock
+    policy: CoursePolicy  # how long a course is kept, when to ask again
+    limiter: GenerationLimiter | None = None
+    # Powertools' idempotency store for Idempotency-Key (a new one per request: it keeps per-request state).
+    idempotency: Callable[[], BasePersistenceLayer] | None = None
+
+
+@dataclass(frozen=True)
+class CourseView:
+    course: CourseRecord
+    parts: list[PartRecord]  # with their bodies when the course is ready
+
+
+def start_course(
+    request: CourseRequest, caller: Caller, deps: CourseDeps, *, correlation_id: str | None = None
+) -> CourseRecord:
+    """Accept a course: charged against the caller's allowance (one generation per module) before anything is
+    written or enqueued, then planned by the worker at the course's priority."""
+    check_generation_allowance(caller, "course", deps, cost=request.modules)
+    now = deps.clock.now()
+    course = CourseRecord(
+        course_id=new_job_id(),
+        owner=caller.sub,
+        status=CourseStatus.PLANNING,
+        request=request,
+        priority=Priority.allowed(caller.role, Priority.DEFAULT),
+        parts_total=request.parts_total,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + deps.policy.course_ttl_days * 86_400,
+    )
+    deps.courses.create(course)
+    _send_plan(course, deps, correlation_id)
+    deps.counters.add(day_of(now), {name(Metric.COURSES_STARTED): 1}, now)
+    logger.info("course accepted", course_id=course.course_id, parts_total=course.parts_total)
+    return course
+
+
+def start_course_once(
+    request: CourseRequest,
+    caller: Caller,
+    deps: CourseDeps,
+    *,
+    idempotency_key: str,
+    correlation_id: str | None = None,
+    lambda_context: Any = None,
+) -> CourseRecord:
+    """``start_course`` once per caller and Idempotency-Key (Powertools idempotency, in the exams table): a retried
+    POST gets the same course back. The same key with another course request, or while the first is still being
+    accepted, is a 409."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    if deps.idempotency is None:
+        return start_course(request, caller, deps, correlation_id=correlation_id)
+
+    def accept(ask: dict[str, Any]) -> dict[str, Any]:
+        course = start_course(request, caller, deps, correlation_id=correlation_id)
+        return {"course_id": course.course_id}
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[sub, key]",
+        payload_validation_jmespath="course",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=deps.policy.idempotency_hours * 3600,
+        use_local_cache=False,
+    )
+    if lambda_context is not None:  # an in-progress record then expires with the invocation, not after an hour
+        config.register_lambda_context(lambda_context)
+    once = idempotent_function(data_keyword_argument="ask", persistence_store=deps.idempotency(), config=config)
+    ask = {"sub": caller.sub, "key": idempotency_key, "course": request.canonical()}
+    try:
+        accepted = once(accept)(ask=ask)
+    except IdempotencyValidationError:
+        raise Conflict("this Idempotency-Key was used with a different course request") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("a request with this Idempotency-Key is still being accepted; try again") from None
+    course = deps.courses.get(str(accepted["course_id"]))
+    if course is None:  # the course expired while its key was remembered: nothing to answer with
+        raise NotFound(f"no course {accepted['course_id']}")
+    return course
+
+
+def _send_plan(course: CourseRecord, deps: CourseDeps, correlation_id: str | None) -> None:
+    message = CoursePlanMessage(
+        course_id=course.course_id,
+        owner=course.owner,
+        priority=course.priority,
+        correlation_id=correlation_id or course.course_id,
+    )
+    try:
+        deps.queue.send(Priority.lane(course.priority), message.wire())
+    except Exception:
+        # Never leave a course planning with no message that will ever plan it.
+        deps.courses.fail(course.course_id, deps.clock.now(), reason="could not enqueue its plan")
+        raise
+
+
+def _own(course_id: str, caller: Caller, deps: CourseDeps) -> CourseRecord:
+    course = deps.courses.get(course_id)
+    if course is None or course.owner != caller.sub or course.expires_at <= deps.clock.now():
+        raise NotFound(f"no course {course_id}")
+    return course
+
+
+def read_course(course_id: str, caller: Caller, deps: CourseDeps) -> CourseView:
+    """The caller's course: progress per module, and the assembled course once ready. Anyone else's: not found."""
+    course = _own(course_id, caller, deps)
+    ready = course.status is CourseStatus.READY
+    parts = deps.courses.read_parts(course_id, bodies=ready) if course.status is not CourseStatus.PLANNING else []
+    return CourseView(course=course, parts=parts)
+
+
+def encode_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The index position an opaque cursor stands for; anything that is not one of ours is a 400."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = data["after"] if isinstance(data, dict) else None
+    except (ValueError, KeyError, binascii.Error, UnicodeDecodeError):
+        after = None
+    if not isinstance(after, str) or not _CURSOR.match(after):
+        raise InvalidRequest("the cursor is not valid: use the next_cursor of a previous page")
+    return after
+
+
+def list_courses(
+    caller: Caller, deps: CourseDeps, *, limit: int, cursor: str | None = None
+) -> tuple[list[CourseRecord], str | None]:
+    """The caller's courses, newest first, a page at a time; the next page's opaque cursor (None: the last)."""
+    after = decode_cursor(cursor) if cursor else None
+    now = deps.clock.now()
+    courses, last = deps.courses.list_page(caller.sub, limit, after)
+    return [c for c in courses if c.expires_at > now], (encode_cursor(last) if last else None)
+
+
+def retry_course(
+    course_id: str, caller: Caller, deps: CourseDeps, *, correlation_id: str | None = None
+) -> CourseRecord:
+    """Regenerate only the parts that failed (or plan again, if planning failed). 409 unless the course failed."""
+    course = _own(course_id, caller, deps)
+    if course.status is not CourseStatus.FAILED:
+        raise Conflict(f"course {course_id} is {course.status.value}: only a failed course can be retried")
+    failed = [p for p in deps.courses.read_parts(course_id) if p.status is PartStatus.FAILED]
+    check_generation_allowance(caller, "course_retry", deps, cost=max(1, len(failed)))
+    deps.courses.reset_failed_parts(course_id, {p.part_id: new_job_id() for p in failed})
+    now = deps.clock.now()
+    if not deps.courses.reopen(course_id, now):
+        raise Conflict(f"course {course_id} changed while it was being retried; try again")
+    reopened = deps.courses.get(course_id) or course
+    # The plan message plans a course that has no outline yet, and sends the pending parts of one that has.
+    _send_plan(reopened, deps, correlation_id)
+    logger.info("course retried", course_id=course_id, parts=len(failed))
+    return reopened

@@ -1,0 +1,421 @@
+"""Whole courses on moto, through the handlers: accepted (202), planned once, fanned out as ordinary content requests
+(cached lessons reused), assembled with course-level checks, failed parts retried, owner-only, limited before
+anything is enqueued, and one course per Idempotency-Key."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.errors import GenerationFailed
+from pregen.wiring import courses as courses_wiring
+from pregen.wiring import worker as worker_wiring
+from tests.integration.conftest import api_event, call, run_worker
+
+if TYPE_CHECKING:
+    from pregen.domain.courses import CourseRequest
+    from pregen.domain.models import ContentRequest, Generation
+    from tests.integration.conftest import Aws
+
+SMALL = {"subject": "biology", "grade": "9", "modules": 2, "lessons_per_module": 2}
+
+
+class CountingGenerator(OfflineGenerator):
+    """The offline generator, counting its model calls; a topic in ``failing`` fails for good (a refusal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.failing: set[str] = set()
+        self.refuse_plans = False
+
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
+        self.calls.append(f"{request.kind.value}:{request.topic}")
+        if request.topic in self.failing:
+            raise GenerationFailed("the model refused this request", retryable=False)
+        return super().generate(request, feedback, max_calls=max_calls)
+
+    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+        self.calls.append(f"plan:{request.subject}")
+        if self.refuse_plans:
+            raise GenerationFailed("the model refused this course", retryable=False)
+        return super().plan_course(request, max_calls=max_calls)
+
+
+@pytest.fixture
+def courses() -> Any:
+    from functions.courses import app
+
+    return app
+
+
+@pytest.fixture
+def model(aws: Aws) -> CountingGenerator:
+    generator = CountingGenerator()
+    worker_wiring.worker_deps().generator = generator  # before the course worker's deps take it as their planner
+    return generator
+
+
+def _post(
+    courses: Any, body: Any, *, sub: str = "alice", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    event = api_event("courses_create.json", sub=sub, body=body)
+    event["headers"].update(headers or {})
+    return call(courses, event)
+
+
+def _get(courses: Any, course_id: str, *, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    path = f"/v1/courses/{course_id}"
+    return call(courses, api_event("courses_get.json", sub=sub, path=path, path_parameters={"course": course_id}))
+
+
+def _list(courses: Any, *, sub: str = "alice", query: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, _, body = call(courses, api_event("courses_list.json", sub=sub, query=query or {}))
+    return status, body
+
+
+def _retry(courses: Any, course_id: str, *, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    path = f"/v1/courses/{course_id}/retry"
+    return call(courses, api_event("courses_retry.json", sub=sub, path=path, path_parameters={"course": course_id}))
+
+
+def _drain(aws: Aws) -> None:
+    run_worker(aws, "InteractiveQueue", max_batches=500)
+
+
+def _ready(courses: Any, aws: Aws, body: Any, *, sub: str = "alice") -> Any:
+    _drain(aws)
+    status, _, course = _get(courses, body["course_id"], sub=sub)
+    assert status == 200, course
+    assert course["status"] == "ready", course
+    return course
+
+
+def test_a_course_is_planned_fanned_out_validated_and_assembled(aws: Aws, courses: Any, model: Any) -> None:
+    # Given a learner asks for a 2 x 2 course with everything included
+    status, headers, body = _post(courses, SMALL)
+    # Then it is accepted: 4 lessons, 4 brain bytes, 2 assessments
+    assert status == 202, body
+    assert body["parts_total"] == 10
+    assert body["status"] == "planning"
+    assert headers["location"] == f"/v1/courses/{body['course_id']}"
+    assert headers["retry-after"] == "5"
+    status, _, planning = _get(courses, body["course_id"])
+    assert (status, planning["status"], planning["parts"]) == (200, "planning", {"total": 10, "done": 0, "failed": 0})
+    # When the worker plans and generates every part
+    course = _ready(courses, aws, body)
+    # Then the course is assembled: modules → lessons with their content ids and bodies, brain bytes, assessment
+    assert course["parts"] == {"total": 10, "done": 10, "failed": 0}
+    assert [m["title"] for m in course["modules"]] == ["Biology unit 1", "Biology unit 2"]
+    first = course["modules"][0]
+    assert first["summary"]
+    assert [lesson["title"] for lesson in first["lessons"]] == ["Biology 1.1", "Biology 1.2"]
+    lesson = first["lessons"][0]
+    assert lesson["content"]["content_id"].startswith(lesson["content"]["key"])
+    assert lesson["content"]["content"]["title"]
+    assert 3 <= len(lesson["brain_bytes"]["content"]["cards"]) <= 7
+    assert len(first["assessment"]["content"]["questions"]) == 4  # one per objective (2 lessons x 2)
+    # And every check passed, with minutes per module and in total
+    checks = {c["name"]: c["passed"] for c in course["validation"]["checks"]}
+    assert checks == {
+        "every_module_assessed": True,
+        "objectives_examined": True,
+        "no_duplicate_questions": True,
+        "minutes_estimated": True,
+    }
+    assert course["validation"]["score"] == 1.0
+    assert course["validation"]["estimated_minutes"] == sum(m["estimated_minutes"] for m in course["modules"])
+    # And one plan call plus one call per part were made, all counted in the course's figures
+    assert len(model.calls) == 11
+    figures = course["figures"]
+    assert (figures["generated"], figures["reused"]) == (11, 0)
+    assert figures["by_kind"]["lesson"]["generated"] == 4
+    assert figures["by_kind"]["assessment"]["generated"] == 2
+    assert figures["by_model"]["offline"]["parts"] == 11
+
+
+def test_the_same_course_again_costs_no_model_call_and_a_wider_one_reuses_the_shared_lessons(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    # Given alice's course is ready
+    _ready(courses, aws, _post(courses, SMALL)[2])
+    made = len(model.calls)
+    # When bob asks for the same course
+    again = _ready(courses, aws, _post(courses, SMALL, sub="bob")[2], sub="bob")
+    # Then nothing is generated: the outline and every part come from the cache
+    assert len(model.calls) == made
+    assert (again["figures"]["generated"], again["figures"]["reused"]) == (0, 11)
+    assert all(m["lessons"][0]["content"]["reused"] for m in again["modules"])
+    # When carol asks for a 4-module course on the same subject (its first two modules are the same lessons)
+    wider = _ready(courses, aws, _post(courses, {**SMALL, "modules": 4}, sub="carol")[2], sub="carol")
+    # Then only the new half is generated: a plan, 4 lessons, 4 brain bytes and 2 assessments
+    new_calls = model.calls[made:]
+    assert len(new_calls) == 11
+    assert not any(call.endswith(("biology 1.1", "biology 1.2", "biology 2.1", "biology 2.2")) for call in new_calls)
+    figures = wider["figures"]
+    assert (figures["generated"], figures["reused"]) == (11, 10)
+    assert figures["by_kind"]["lesson"] == {**figures["by_kind"]["lesson"], "generated": 4, "reused": 4}
+
+
+def test_a_part_that_fails_for_good_fails_the_course_and_a_retry_regenerates_only_it(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    # Given the model refuses one lesson's topic
+    model.failing = {"biology 2.1"}  # topics are normalised (folded case)
+    _, _, body = _post(courses, SMALL)
+    _drain(aws)
+    # Then the course failed, and says which part and why
+    status, _, course = _get(courses, body["course_id"])
+    assert (status, course["status"]) == (200, "failed")
+    assert course["parts"] == {"total": 10, "done": 8, "failed": 2}  # the lesson and its brain bytes
+    failed = course["modules"][1]["failed"]
+    assert {f["part_id"] for f in failed} == {"m02-l01-lesson", "m02-l01-brain_bytes"}
+    assert all("refused" in f["reason"] for f in failed)
+    assert "lessons" not in course["modules"][0]  # not assembled
+    # When the model is fine again and the learner retries
+    model.failing = set()
+    made = len(model.calls)
+    status, headers, retried = _retry(courses, body["course_id"])
+    assert headers["location"] == f"/v1/courses/{body['course_id']}"
+    assert status == 202, retried
+    assert retried["status"] == "generating"
+    ready = _ready(courses, aws, body)
+    # Then only the two failed parts were generated again
+    assert sorted(model.calls[made:]) == ["brain_bytes:biology 2.1", "lesson:biology 2.1"]
+    assert ready["parts"] == {"total": 10, "done": 10, "failed": 0}
+    # And a ready course cannot be retried
+    status, _, refused = _retry(courses, body["course_id"])
+    assert (status, refused["error"]["code"]) == (409, "conflict")
+
+
+def test_another_learners_course_is_not_found_and_not_listed(aws: Aws, courses: Any, model: Any) -> None:
+    _, _, body = _post(courses, SMALL, sub="alice")
+    status, _, answer = _get(courses, body["course_id"], sub="bob")
+    assert (status, answer["error"]["code"]) == (404, "not_found")
+    assert _retry(courses, body["course_id"], sub="bob")[0] == 404
+    assert _get(courses, "f" * 32)[0] == 404
+    status, listed = _list(courses, sub="bob")
+    assert (status, listed) == (200, {"courses": [], "next_cursor": None})
+
+
+def test_the_list_is_newest_first_a_page_at_a_time(aws: Aws, courses: Any, model: Any) -> None:
+    ids = [_post(courses, {**SMALL, "subject": f"subject {n}", "modules": 1})[2]["course_id"] for n in range(3)]
+    status, page = _list(courses, query={"limit": "2"})
+    assert status == 200
+    assert [c["course_id"] for c in page["courses"]] == ids[::-1][:2]
+    assert page["next_cursor"]
+    status, rest = _list(courses, query={"limit": "2", "cursor": page["next_cursor"]})
+    assert [c["course_id"] for c in rest["courses"]] == ids[:1]
+    assert rest["next_cursor"] is None or _list(courses, query={"cursor": rest["next_cursor"]})[1]["courses"] == []
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "notbase64!",
+        base64.urlsafe_b64encode(b"[]").decode().rstrip("="),
+        base64.urlsafe_b64encode(json.dumps({"after": "x"}).encode()).decode().rstrip("="),
+        "Zm9v",
+    ],
+)
+def test_a_bad_cursor_is_a_400(aws: Aws, courses: Any, cursor: str) -> None:
+    status, body = _list(courses, query={"cursor": cursor})
+    assert status == 400, body
+    assert body["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**SMALL, "modules": 13}, "modules"),
+        ({**SMALL, "modules": 0}, "modules"),
+        ({**SMALL, "lessons_per_module": 9}, "lessons_per_module"),
+        ({**SMALL, "modules": "4"}, "modules"),
+        ({**SMALL, "modules": True}, "modules"),
+        ({**SMALL, "modules": 2.5}, "modules"),
+        ({**SMALL, "include": {"assessments": "yes"}}, "assessments"),
+        ({**SMALL, "include": {"videos": True}}, "videos"),
+        ({**SMALL, "subject": "   "}, "subject"),
+        ({**SMALL, "colour": "red"}, "colour"),
+        ({"subject": "biology"}, "grade"),
+        ({**SMALL, "learning_style": "telepathic"}, "learning_style"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(aws: Aws, courses: Any, body: dict[str, Any], field: str) -> None:
+    status, _, answer = _post(courses, body)
+    assert status == 400, answer
+    assert field in json.dumps(answer["error"])
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(aws: Aws, courses: Any) -> None:
+    status, _, body = _post(courses, {**SMALL, "modules": 3.0})
+    assert (status, body["parts_total"]) == (202, 3 * 2 * 2 + 3)
+
+
+def test_a_course_past_the_allowance_is_a_429_before_anything_is_enqueued(aws: Aws, courses: Any) -> None:
+    # Given a student's allowance of 10 generations a minute, and a course costs one per module
+    status, _, first = _post(courses, {**SMALL, "modules": 6})
+    assert status == 202, first
+    depth = aws.depth("InteractiveQueue")
+    # When a second 6-module course would pass it
+    status, headers, refused = _post(courses, {**SMALL, "modules": 6, "subject": "chemistry"})
+    # Then it is refused with Retry-After, and nothing was written or enqueued
+    assert status == 429, refused
+    assert int(headers["retry-after"]) >= 1
+    assert aws.depth("InteractiveQueue") == depth
+    assert [c["course_id"] for c in _list(courses)[1]["courses"]] == [first["course_id"]]
+
+
+def test_an_idempotency_key_returns_the_same_course(aws: Aws, courses: Any, model: Any) -> None:
+    key = {"idempotency-key": "retry-me-42"}
+    status, _, first = _post(courses, SMALL, headers=key)
+    assert status == 202, first
+    status, _, again = _post(courses, SMALL, headers=key)
+    assert (status, again["course_id"]) == (202, first["course_id"])
+    assert aws.depth("InteractiveQueue") == 1  # one plan message
+    # The same key with another course is a conflict; another learner's same key is their own
+    status, _, clash = _post(courses, {**SMALL, "modules": 3}, headers=key)
+    assert (status, clash["error"]["code"]) == (409, "conflict")
+    status, _, bobs = _post(courses, SMALL, headers=key, sub="bob")
+    assert status == 202
+    assert bobs["course_id"] != first["course_id"]
+    # A malformed key is a 400
+    assert _post(courses, SMALL, headers={"idempotency-key": "x" * 129})[0] == 400
+
+
+def test_a_course_planned_again_reads_its_outline_from_the_cache(aws: Aws, courses: Any, model: Any) -> None:
+    _post(courses, SMALL)
+    _post(courses, SMALL, sub="bob")
+    _drain(aws)
+    assert [c for c in model.calls if c.startswith("plan:")] == ["plan:biology"]
+
+
+def test_analytics_count_courses_started_ready_failed_and_their_time_to_ready(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    from functions.analytics import app as analytics_app
+    from tests.integration.conftest import freeze
+
+    # Given the clock the test controls, shared by the courses function
+    clock = freeze(dt.datetime(2027, 3, 10, 9, 0, tzinfo=dt.UTC).timestamp())
+    courses_wiring.course_deps().clock = clock
+    # And a course ready 40 s after it was asked for, one that failed, one still planning
+    _post(courses, SMALL)
+    clock.advance(40)
+    _drain(aws)
+    model.failing = {"chemistry 1.1"}
+    _post(courses, {**SMALL, "subject": "chemistry"})
+    _drain(aws)
+    _post(courses, {**SMALL, "subject": "physics"})
+    # When an admin asks for the analytics
+    status, _, figures = call(analytics_app, api_event("analytics.json", sub="ops", role="admin", query={}))
+    # Then the courses' own section says so
+    assert status == 200
+    assert figures["courses"] == {
+        "started": 3,
+        "ready": 1,
+        "failed": 1,
+        "timeToReadyMs": {"p50": 45_000, "p95": 45_000, "mean": 40_000},
+    }
+    # And the outlines planned count as generated content of their own kind
+    assert figures["generatedByKind"]["course_outline"] == 2
+
+
+@pytest.mark.parametrize("sample", ["worker_course_plan.json", "worker_course_part.json"])
+def test_the_sample_worker_events_of_a_course_that_does_not_exist_are_acknowledged(aws: Aws, sample: str) -> None:
+    from functions.worker import app as worker
+    from pregen_local.runtime import LambdaContext
+    from tests.conftest import load_event
+
+    result = worker.lambda_handler(load_event(sample), LambdaContext(function_name="w", timeout_s=30))
+    assert result == {"batchItemFailures": []}
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_plan_that_fails_for_good_fails_the_course_with_its_reason_and_a_retry_plans_again(
+    aws: Aws, courses: Any, model: Any
+) -> None:
+    model.refuse_plans = True
+    _, _, body = _post(courses, SMALL)
+    _drain(aws)
+    status, _, course = _get(courses, body["course_id"])
+    assert (status, course["status"]) == (200, "failed")
+    assert course["reason"].startswith("plan: ") and "refused" in course["reason"]
+    model.refuse_plans = False
+    status, _, retried = _retry(courses, body["course_id"])
+    assert (status, retried["status"]) == (202, "planning")
+    assert _ready(courses, aws, body)["parts"] == {"total": 10, "done": 10, "failed": 0}
+
+
+@pytest.fixture
+def no_wait(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts waiting on another job's key come back at once (the worker's deps are built after this)."""
+    from pregen import wiring
+
+    monkeypatch.setenv("COURSE_PART_WAIT_SECONDS", "0")
+    wiring.reset()
+
+
+def _work_concurrently(aws: Aws, done: Any, *, workers: int = 4, timeout_s: float = 60) -> None:
+    """Deliver the interactive lane to several worker invocations at once, one message each, until ``done()``."""
+    import threading
+    import time
+
+    from functions.worker import app as worker
+    from pregen_local.poller import to_lambda_record
+    from pregen_local.runtime import LambdaContext
+
+    url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
+    deadline = time.monotonic() + timeout_s
+
+    def work() -> None:
+        sqs = aws.sqs
+        while time.monotonic() < deadline and not done():
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            for m in messages:
+                result = worker.lambda_handler(
+                    {"Records": [to_lambda_record(m, arn)]}, LambdaContext(function_name="w", timeout_s=300)
+                )
+                if result["batchItemFailures"]:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_two_courses_sharing_lessons_generated_at_once_generate_each_shared_key_once(
+    aws: Aws, atomic_requests: None, no_wait: None, courses: Any, model: Any
+) -> None:
+    # Given two learners' courses whose lessons and assessments are the same content keys (one without brain bytes)
+    first = _post(courses, SMALL)[2]["course_id"]
+    second = _post(courses, {**SMALL, "include": {"brain_bytes": False}}, sub="bob")[2]["course_id"]
+
+    def both_ready() -> bool:
+        return all(_get(courses, c, sub=s)[2]["status"] == "ready" for c, s in ((first, "alice"), (second, "bob")))
+
+    # When four worker invocations work the lane at the same time
+    _work_concurrently(aws, both_ready)
+    # Then both are ready, and every shared key was generated once: by one course, reused by the other
+    assert both_ready()
+    generated = [c for c in model.calls if not c.startswith("plan:")]
+    assert sorted(generated) == sorted(set(generated))
+    assert len(generated) == 4 + 4 + 2  # lessons, brain bytes (first course only), assessments
+    a, b = _get(courses, first)[2]["figures"], _get(courses, second, sub="bob")[2]["figures"]
+    lessons = a["by_kind"]["lesson"], b["by_kind"]["lesson"]
+    assert sum(x["generated"] for x in lessons) == 4
+    assert sum(x["reused"] for x in lessons) == 4

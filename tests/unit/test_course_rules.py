@@ -1,0 +1,138 @@
+"""The course rules without AWS: the request's shape and counts, the outline's checks, the parts it fans out to,
+the course-level checks and the figures by part kind and model."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.courses import (
+    CourseRequest,
+    PartKind,
+    PartRecord,
+    PartStatus,
+    course_figures,
+    outline_schema,
+    plan_parts,
+    validate_course,
+    validate_outline,
+)
+from pregen.domain.keys import outline_key
+from pregen.domain.models import Kind
+from pregen.domain.schemas import validate_content
+
+
+def _course(**fields: Any) -> CourseRequest:
+    return CourseRequest.model_validate({"subject": "Biology", "grade": "9", **fields})
+
+
+def _bodies(request: CourseRequest) -> tuple[Any, dict[str, dict[str, Any]]]:
+    generator = OfflineGenerator()
+    outline = validate_outline(request, generator.plan_course(request).body)
+    return outline, {p.part_id: generator.generate(p.request).body for p in plan_parts(request, outline)}
+
+
+def test_parts_total_follows_what_is_included() -> None:
+    assert _course().parts_total == 4 * 3 * 2 + 4
+    assert _course(modules=6, lessons_per_module=4).parts_total == 54
+    assert _course(include={"brain_bytes": False}).parts_total == 12 + 4
+    assert _course(include={"assessments": False, "brain_bytes": False}).parts_total == 12
+
+
+def test_equivalent_requests_share_one_outline_key() -> None:
+    assert outline_key(_course(subject="  BIOLOGY ")) == outline_key(_course())
+    assert outline_key(_course(modules=4)) == outline_key(_course())
+    assert outline_key(_course(modules=5)) != outline_key(_course())
+
+
+@pytest.mark.parametrize("fields", [{"modules": 13}, {"lessons_per_module": 0}, {"modules": "3"}, {"grade": " "}])
+def test_a_request_out_of_bounds_is_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        _course(**fields)
+
+
+def test_the_planners_schema_states_the_exact_counts() -> None:
+    schema = outline_schema(_course(modules=3, lessons_per_module=2)).model_json_schema()
+    assert (schema["properties"]["modules"]["minItems"], schema["properties"]["modules"]["maxItems"]) == (3, 3)
+    lessons = schema["$defs"]["OutlineModule"]["properties"]["lessons"]
+    assert (lessons["minItems"], lessons["maxItems"]) == (2, 2)
+
+
+def test_an_outline_of_the_wrong_shape_or_with_a_lesson_twice_is_refused() -> None:
+    request = _course(modules=2, lessons_per_module=2)
+    body = OfflineGenerator().plan_course(request).body
+    short = copy.deepcopy(body)
+    short["modules"].pop()
+    with pytest.raises(ValueError, match="exactly 2 modules"):
+        validate_outline(request, short)
+    twice = copy.deepcopy(body)
+    twice["modules"][1]["lessons"][0]["title"] = body["modules"][0]["lessons"][0]["title"].upper()
+    with pytest.raises(ValueError, match="must not repeat"):
+        validate_outline(request, twice)
+
+
+def test_the_parts_are_ordinary_content_requests_that_validate() -> None:
+    request = _course(modules=2, lessons_per_module=3, learning_style="visual")
+    outline, bodies = _bodies(request)
+    parts = plan_parts(request, outline)
+    kinds = [p.request.kind for p in parts]
+    assert kinds.count(Kind.LESSON) == 6 and kinds.count(Kind.BRAIN_BYTES) == 6
+    assessment = next(p for p in parts if p.kind is PartKind.ASSESSMENT)
+    assert assessment.request.count == 6  # one question per objective: 3 lessons x 2
+    lesson = parts[0].request
+    assert (lesson.topic, lesson.lesson_number, lesson.learning_style) == ("biology 1.1", 1, "visual")
+    for part in parts:
+        validate_content(part.request, bodies[part.part_id])
+
+
+def test_the_course_checks_pass_on_a_complete_course_and_name_what_is_wrong_otherwise() -> None:
+    request = _course(modules=2, lessons_per_module=2)
+    outline, bodies = _bodies(request)
+    complete = validate_course(request, outline, bodies)
+    assert complete.score == 1.0
+    assert complete.minutes_total == sum(complete.minutes_by_module) > 0
+    # An assessment missing, one short of its objectives, and a question asked twice across the course
+    broken = copy.deepcopy(bodies)
+    del broken["m02-assessment"]
+    broken["m01-assessment"]["questions"] = broken["m01-assessment"]["questions"][:3]
+    broken["m01-assessment"]["questions"][1]["prompt"] = broken["m01-assessment"]["questions"][0]["prompt"] + " "
+    checks = {c.name: c for c in validate_course(request, outline, broken).checks}
+    assert not checks["every_module_assessed"].passed and "[2]" in checks["every_module_assessed"].detail
+    assert not checks["objectives_examined"].passed
+    assert not checks["no_duplicate_questions"].passed
+    assert checks["minutes_estimated"].passed
+    assert validate_course(request, outline, broken).score == 0.25
+
+
+def test_figures_split_generated_and_reused_by_kind_and_model() -> None:
+    def part(kind: PartKind, reused: bool, cost: float, model: str) -> PartRecord:
+        meta = {"model": model, "cost_usd": cost, "usage": {"input_tokens": 10, "output_tokens": 5}}
+        return PartRecord(
+            part_id=f"{kind.value}-{cost}",
+            kind=kind,
+            module=1,
+            lesson=1,
+            key="k",
+            job_id="j",
+            request={},
+            status=PartStatus.DONE,
+            reused=reused,
+            meta=meta,
+        )
+
+    parts = [
+        part(PartKind.LESSON, False, 0.02, "small"),
+        part(PartKind.LESSON, True, 0.03, "small"),
+        part(PartKind.ASSESSMENT, False, 0.05, "large"),
+    ]
+    figures = course_figures({"model": "small", "cost_usd": 0.001, "reused": False}, parts)
+    assert (figures["generated"], figures["reused"]) == (3, 1)
+    assert figures["cost_usd"] == pytest.approx(0.071)
+    assert figures["saved_usd"] == pytest.approx(0.03)
+    assert figures["by_kind"]["lesson"]["generated"] == 1 and figures["by_kind"]["lesson"]["reused"] == 1
+    assert figures["by_model"]["large"] == {"parts": 1, "cost_usd": 0.05, "tokens": 15}
+    assert figures["by_model"]["small"]["parts"] == 2  # the plan and the generated lesson
