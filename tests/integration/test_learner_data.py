@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from functions.courses import app as courses
 from functions.exams import app as exams
 from functions.get_content import app as get_content
 from functions.learners import app as learners
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 LESSON = {"kind": "lesson", "subject": "Biology", "topic": "Cells", "grade": "10"}
 PERSONAL = {**LESSON, "topic": "My notes on cells", "scope": "personal"}
+COURSE = {"subject": "Biology", "grade": "10", "modules": 1, "lessons_per_module": 1}
 TABLES = ("ContentTable", "JobsTable", "ExamsTable", "CountersTable", "NavigationTable")
 
 
@@ -105,8 +107,10 @@ def learner_activity(aws: Aws, sub: str) -> dict[str, Any]:
     assert vote(shared["content_id"], sub) == 200
     status, claimed = exam_call("exams_claim.json", sub, "diagnostic", "/claim")
     assert status == 200, claimed
+    status, _, course = call(courses, api_event("courses_create.json", sub=sub, body=COURSE))
+    assert status == 202, course
     drain(aws)
-    return {"personal": personal, "shared": shared, "exam_id": claimed["exam_id"]}
+    return {"personal": personal, "shared": shared, "exam_id": claimed["exam_id"], "course_id": course["course_id"]}
 
 
 def scan(aws: Aws, table: str) -> list[dict[str, Any]]:
@@ -152,9 +156,10 @@ def test_a_learner_lists_their_data_page_by_page_and_only_theirs(aws: Aws) -> No
     alice, bob = learner_activity(aws, "alice"), learner_activity(aws, "bob")
     # When alice lists her data, two items a page
     items = everything("alice")
-    # Then she sees her personal content (by version), her vote, her personal job and her exams
+    # Then she sees her personal content (by version), her vote, her personal job, her exams and her course
     types = sorted({i["type"] for i in items})
-    assert types == ["content", "exam", "job", "vote"]
+    assert types == ["content", "course", "exam", "job", "vote"]
+    assert [i["course_id"] for i in items if i["type"] == "course"] == [alice["course_id"]]
     assert {i["content_id"] for i in items if i["type"] == "content"} == {alice["personal"]["content_id"]}
     assert {i["content_id"] for i in items if i["type"] == "vote"} == {alice["shared"]["content_id"]}
     assert alice["exam_id"] in {i["exam_id"] for i in items if i["type"] == "exam"}
@@ -166,8 +171,8 @@ def test_a_learner_lists_their_data_page_by_page_and_only_theirs(aws: Aws) -> No
     status, body = listing("alice", page["next_cursor"])
     assert status == 400, body
     assert listing("alice", "not-a-cursor")[0] == 400
-    forged = base64.urlsafe_b64encode(b'{"p":9,"t":0,"k":null}').decode().rstrip("=")
-    assert listing("alice", forged)[0] == 400
+    for forged in (b'{"p":99,"t":0,"k":null}', b'{"p":2,"t":0,"k":{"pk":{"S":"inv#bob#practice"}}}'):
+        assert listing("alice", base64.urlsafe_b64encode(forged).decode().rstrip("="))[0] == 400
     assert listing("alice", limit=0)[0] == 400
     assert listing("alice", limit=101)[0] == 400
 
@@ -178,6 +183,7 @@ def test_erasing_a_learner_leaves_nothing_of_them_and_everything_else(aws: Aws) 
     alice_before = everything("alice")
     personal_keys = {i["key"] for i in alice_before if i["type"] in {"content", "job"}}
     assert len(personal_keys) == 1
+    personal_keys.add(f"course#{alice['course_id']}")  # the course's partition: it and its parts
     before = traces(aws, "alice", personal_keys)
     assert set(before) >= {"ContentTable", "JobsTable", "ExamsTable", "CountersTable"}
     bob_before = everything("bob")
@@ -205,6 +211,10 @@ def test_erasing_a_learner_leaves_nothing_of_them_and_everything_else(aws: Aws) 
     shared_after = {i["sk"]["S"]: i for i in scan(aws, "ContentTable") if i["pk"]["S"] == alice["shared"]["key"]}
     assert set(shared_after) == set(shared_before) - {f"vote#{alice['shared']['content_id']}#alice"}
     assert exam_call("exams_get.json", "bob", bob["exam_id"])[0] == 200
+    for sub, course_id, status in (("alice", alice["course_id"], 404), ("bob", bob["course_id"], 200)):
+        path = f"/v1/courses/{course_id}"
+        event = api_event("courses_get.json", sub=sub, path=path, path_parameters={"course": course_id})
+        assert call(courses, event)[0] == status
 
     # When the erasure is asked for again: 202, and nothing else changes
     snapshot = {table: scan(aws, table) for table in TABLES}

@@ -7,12 +7,15 @@ tables' sparse ``learner`` indexes.
   the learner's votes on shared content (vote items, same index).
 - JobsTable: personal jobs (``learner`` index).
 - ExamsTable: the inventory partitions ``inv#<sub>#<exam type>``, their exams ``exam#<id>`` (body and sections)
-  and the record ``learner#<sub>`` with what it adds to analytics (``DynamoExamInventory.erase_learner``).
+  and the record ``learner#<sub>`` with what it adds to analytics (``DynamoExamInventory.erase_learner``); the
+  learner's courses: the index ``courses#<sub>`` and each ``course#<id>`` partition (the course and its parts).
 - CountersTable: the learner's cost items ``learner#<sub>``/``day#<D>`` and rate-limit windows ``limit#<sub>`` (their
   partitions), and the activity index ``active#<D>#<shard>``/``<sub>`` of every day it keeps.
 
 Shared content, the day totals and a version's vote counts stay: they are about content, not the learner (an
-erased vote's +1 stays in its version's counts, anonymous).
+erased vote's +1 stays in its version's counts, anonymous). A course's parts are shared content too (its lessons,
+brain bytes, assessments and outline are keyed by what they teach); only the course itself is the learner's. Its
+Idempotency-Key record (keyed by a hash, holding only the course id) expires within 24 h.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ if TYPE_CHECKING:
 
 INDEX = "learner"
 _BATCH = 25  # BatchWriteItem's limit
-# The phases of a listing, in order: the content index (personal content's versions, votes), jobs, exams.
-PHASES = ("content", "jobs", "exams")
+# The phases of a listing, in order: the content index (personal content's versions, votes), jobs, exams, courses.
+PHASES = ("content", "jobs", "exams", "courses")
 
 
 class DynamoLearnerData:
@@ -63,7 +66,7 @@ class DynamoLearnerData:
     ) -> tuple[list[dict[str, Any]], tuple[int, int, dict[str, Any] | None] | None]:
         """One page of the learner's items from the listing's ``phase`` (and, for exams, exam type ``part``), and
         where the next page starts (None: the listing is complete)."""
-        if PHASES[phase] == "exams" and part >= len(self.exam_types):
+        if phase >= len(PHASES) or (PHASES[phase] == "exams" and part >= len(self.exam_types)):
             return [], None
         request: dict[str, Any] = {"Limit": limit}
         if start:
@@ -72,8 +75,10 @@ class DynamoLearnerData:
             request |= self._index_query(self.content_table, sub)
         elif PHASES[phase] == "jobs":
             request |= self._index_query(self.jobs_table, sub) | {"ScanIndexForward": False}
-        else:
+        elif PHASES[phase] == "exams":
             request |= self._partition_query(self.exams.table, f"inv#{sub}#{self.exam_types[part]}")
+        else:
+            request |= self._partition_query(self.exams.table, f"courses#{sub}") | {"ScanIndexForward": False}
         response = self.client.query(**request)
         items = [_listed(PHASES[phase], deserialize(item)) for item in response.get("Items", [])]
         following = response.get("LastEvaluatedKey")
@@ -139,8 +144,21 @@ class DynamoLearnerData:
         jobs = [{"pk": string(f"job#{job_id}"), "sk": string("job")} for job_id in erased.job_ids]
         erased.count(self.jobs_table, self._delete(self.jobs_table, jobs))
         erased.count(self.exams.table, self.exams.erase_learner(sub, self.exam_types, now))
+        erased.count(self.exams.table, self._erase_courses(sub))
         erased.count(self.counters_table, self._delete(self.counters_table, self._counter_keys(sub, now)))
         return erased
+
+    def _erase_courses(self, sub: str) -> int:
+        """Each course of the learner (the course and its parts), then their index."""
+        index = [
+            {"pk": i["pk"], "sk": i["sk"], "id": i["course_id"]}
+            for i in self._all(self._partition_query(self.exams.table, f"courses#{sub}"))
+        ]
+        deleted = 0
+        for line in index:
+            course = self._partition_query(self.exams.table, f"course#{line['id']['S']}")
+            deleted += self._delete(self.exams.table, [{"pk": i["pk"], "sk": i["sk"]} for i in self._all(course)])
+        return deleted + self._delete(self.exams.table, [{"pk": i["pk"], "sk": i["sk"]} for i in index])
 
     def _counter_keys(self, sub: str, now: float) -> list[dict[str, Any]]:
         """The learner's cost items and rate-limit windows (their partitions), and the activity index's days."""
@@ -164,40 +182,43 @@ class DynamoLearnerData:
         return len(keys)
 
 
-def _listed(phase: str, item: dict[str, Any]) -> dict[str, Any] | None:
-    """An index or partition item as the listing shows it (None: not one the listing shows)."""
+def _content(item: dict[str, Any]) -> dict[str, Any] | None:
     sk = str(item.get("sk", ""))
-    if phase == "content":
-        if sk.startswith("version#"):
-            return {
-                "type": "content",
-                "content_id": sk.removeprefix("version#"),
-                "key": item["pk"],
-                "kind": item.get("kind"),
-                "created_at": int(item.get("created_at", 0)),
-                "expires_at": int(item.get("expires_at", 0)),
-            }
-        if sk.startswith("vote#"):
-            return {
-                "type": "vote",
-                "content_id": sk.split("#")[1],
-                "key": item["pk"],
-                "vote": item.get("vote"),
-                "voted_at": int(item.get("voted_at", 0)),
-                "expires_at": int(item.get("expires_at", 0)),
-            }
-        return None  # the served copy of a version already listed
-    if phase == "jobs":
+    if sk.startswith("version#"):
         return {
-            "type": "job",
-            "job_id": str(item["pk"]).removeprefix("job#"),
-            "key": item.get("key"),
+            "type": "content",
+            "content_id": sk.removeprefix("version#"),
+            "key": item["pk"],
             "kind": item.get("kind"),
-            "status": item.get("status"),
             "created_at": int(item.get("created_at", 0)),
             "expires_at": int(item.get("expires_at", 0)),
         }
-    if not sk.startswith("exam#"):
+    if sk.startswith("vote#"):
+        return {
+            "type": "vote",
+            "content_id": sk.split("#")[1],
+            "key": item["pk"],
+            "vote": item.get("vote"),
+            "voted_at": int(item.get("voted_at", 0)),
+            "expires_at": int(item.get("expires_at", 0)),
+        }
+    return None  # the served copy of a version already listed
+
+
+def _job(item: dict[str, Any]) -> dict[str, Any] | None:
+    return {
+        "type": "job",
+        "job_id": str(item["pk"]).removeprefix("job#"),
+        "key": item.get("key"),
+        "kind": item.get("kind"),
+        "status": item.get("status"),
+        "created_at": int(item.get("created_at", 0)),
+        "expires_at": int(item.get("expires_at", 0)),
+    }
+
+
+def _exam(item: dict[str, Any]) -> dict[str, Any] | None:
+    if not str(item.get("sk", "")).startswith("exam#"):
         return None  # the inventory's version item
     return {
         "type": "exam",
@@ -207,3 +228,20 @@ def _listed(phase: str, item: dict[str, Any]) -> dict[str, Any] | None:
         "created_at": int(item["created_at"]),
         "expires_at": int(item["expires_at"]),
     }
+
+
+def _course(item: dict[str, Any]) -> dict[str, Any] | None:
+    return {
+        "type": "course",
+        "course_id": item["course_id"],
+        "created_at": int(str(item["sk"]).split("#", maxsplit=1)[0]) // 1000,
+        "expires_at": int(item.get("expires_at", 0)),
+    }
+
+
+_LISTED = {"content": _content, "jobs": _job, "exams": _exam, "courses": _course}
+
+
+def _listed(phase: str, item: dict[str, Any]) -> dict[str, Any] | None:
+    """An index or partition item as the listing shows it (None: not one the listing shows)."""
+    return _LISTED[phase](item)

@@ -195,9 +195,9 @@ class ExamsWarmedBody(TypedDict):
 
 
 class LearnerItemBody(TypedDict):
-    """One of the learner's items: ``type`` says which (content, vote, job, exam) and which fields follow."""
+    """One of the learner's items: ``type`` says which (content, vote, job, exam, course) and which fields follow."""
 
-    type: Literal["content", "vote", "job", "exam"]
+    type: Literal["content", "vote", "job", "exam", "course"]
     created_at: NotRequired[int]
     expires_at: NotRequired[int]
     content_id: NotRequired[str]
@@ -209,6 +209,7 @@ class LearnerItemBody(TypedDict):
     status: NotRequired[str]
     exam_id: NotRequired[str]
     exam_type: NotRequired[str]
+    course_id: NotRequired[str]
 
 
 class LearnerDataBody(TypedDict):

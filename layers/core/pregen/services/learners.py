@@ -66,7 +66,7 @@ def _decode(cursor: str, sub: str) -> tuple[int, int, dict[str, Any] | None]:
         valid = (
             isinstance(phase, int)
             and isinstance(part, int)
-            and 0 <= phase < 3
+            and 0 <= phase < 10  # the adapter's phases; one past them is an empty last page
             and 0 <= part < 1000
             and (start is None or isinstance(start, dict))
         )
@@ -81,11 +81,13 @@ def _belongs_to(start: dict[str, Any], sub: str) -> bool:
     """An index page starts at one of the learner's own items; an exam page in one of their inventories."""
     learner = start.get("learner", {}).get("S") if isinstance(start.get("learner"), dict) else None
     pk = start.get("pk", {}).get("S") if isinstance(start.get("pk"), dict) else None
-    return learner == sub or (learner is None and isinstance(pk, str) and pk.startswith(f"inv#{sub}#"))
+    return learner == sub or (
+        learner is None and isinstance(pk, str) and (pk.startswith(f"inv#{sub}#") or pk == f"courses#{sub}")
+    )
 
 
 def list_learner_data(caller: Caller, cursor: str | None, limit: int, deps: LearnerDataDeps) -> Page:
-    """One page of the caller's personal content (by version), votes, jobs and exams, and the cursor of the next.
+    """One page of the caller's personal content (by version), votes, jobs, exams and courses, and the next cursor.
 
     Items past their expiry (TTL deletes them up to 48 h late) are not shown. A page may hold fewer items than
     ``limit`` (even none) and still have a next cursor: keep following it until it is null."""
