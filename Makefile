@@ -85,6 +85,7 @@ e2e: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.hit_path
+	$(BIN)/python -m bench.open_loop
 	$(BIN)/python -m bench.analytics
 	$(BIN)/python -m bench.cost --write
 
