@@ -32,8 +32,9 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check "aws-sam-cli>=1.140"
 	@touch $@
 
+# Content survives a restart (DynamoDB Local's data under .local/); `make run FRESH=1` starts with empty tables.
 run: $(VENV)/.installed
-	$(BIN)/python -m pregen_local.stack
+	$(BIN)/python -m pregen_local.stack $(if $(FRESH),--fresh)
 
 test: lint typecheck template build unit integration moved-clock e2e
 
@@ -84,6 +85,7 @@ e2e: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.hit_path
+	$(BIN)/python -m bench.open_loop
 	$(BIN)/python -m bench.analytics
 	$(BIN)/python -m bench.cost --write
 

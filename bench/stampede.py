@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
+            report=False,
             extra_env={"OFFLINE_LATENCY_SECONDS": str(args.latency)},
         )
     )
@@ -107,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| generations per learner | {generations}/{args.clients} |",
             f"| miss response p50 / p99 (ms) | {latencies['p50']:.0f} / {latencies['p99']:.0f} |",
             "",
-            "The miss latencies are the local stack's: API requests take turns in its one process (Powertools keeps "
-            "the current event on a class attribute, see docs/ARCHITECTURE.md), so simultaneous misses queue behind "
-            "each other. The figures that carry over to AWS are the counts: one job handed to (almost) everyone, "
-            "one generation.",
+            "Each API invocation runs in an execution environment of its own (one event at a time, up to "
+            "GetContentFunction's local limit of environments, the first ones cold), so the misses' latency is "
+            "the environments' work queued on this machine's 2 shared cores, as on Lambda it would be spread "
+            "over as many instances as there are requests.",
         ]
     )
     print(text)

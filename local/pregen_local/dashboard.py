@@ -28,6 +28,7 @@ PAGE = """<!doctype html>
   .card { border: 1px solid #ddd; border-radius: 6px; padding: 12px; }
   .kpi { display: inline-block; margin-right: 24px; } .kpi b { font-size: 20px; display: block; }
   svg text { font-size: 10px; fill: #444; } .err { color: #b00; }
+  table { border-collapse: collapse; font-size: 12px; } td, th { border: 1px solid #ddd; padding: 2px 6px; }
 </style>
 </head>
 <body>
@@ -41,6 +42,8 @@ PAGE = """<!doctype html>
   <div class="card"><h2>Queue depths</h2><svg id="chart-queues" width="420" height="180"></svg></div>
   <div class="card"><h2>Courses in the window</h2><svg id="chart-courses" width="420" height="180"></svg></div>
 </div>
+<h2>Execution environments (this stack's functions, as Lambda's REPORT lines report them)</h2>
+<table id="environments"></table>
 <script>
 const NS = "http://www.w3.org/2000/svg";
 function el(name, attrs, text) {
@@ -99,6 +102,14 @@ fetch("/dashboard/data").then(r => r.json().then(body => ({ok: r.ok, body}))).th
   status.className = "err"; status.textContent = "could not load analytics: " + e.message;
   document.body.setAttribute("data-ready", "error");
 });
+fetch("/dashboard/environments").then(r => r.json()).then(pools => {
+  const columns = ["environments", "limit", "invocations", "coldStarts", "initMsP50", "durationMsP50",
+                   "durationMsP99", "errors", "timeouts", "environmentsLost"];
+  const head = "<tr><th>function</th>" + columns.map(c => `<th>${c}</th>`).join("") + "</tr>";
+  document.getElementById("environments").innerHTML = head + Object.entries(pools).map(([name, f]) =>
+    `<tr data-function="${name}"><td>${name}</td>` + columns.map(c => `<td>${f[c] ?? ""}</td>`).join("") + "</tr>"
+  ).join("");
+}).catch(() => {});
 </script>
 </body>
 </html>

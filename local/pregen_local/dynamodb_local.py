@@ -90,21 +90,33 @@ class DynamoDBLocal:
             self.process.wait()
 
 
-def start(host: str = "127.0.0.1", port: int = 0, *, timeout_s: float = 90.0, cache: Path = CACHE) -> DynamoDBLocal:
-    """Start DynamoDB Local on ``host:port`` (0: a free port) and wait until it accepts connections."""
+def start(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    timeout_s: float = 90.0,
+    cache: Path = CACHE,
+    db_path: Path | None = None,
+    memory_mb: int = 512,
+) -> DynamoDBLocal:
+    """Start DynamoDB Local on ``host:port`` (0: a free port) and wait until it accepts connections. Its data is
+    kept in memory, or in ``db_path`` (a SQLite file there) so that it outlives the process."""
     java = shutil.which("java")
     if java is None:
         raise Unavailable("a Java runtime (17+) is needed to run DynamoDB Local")
     emulator = install(cache)
     port = port or _free_port(host)
+    if db_path is not None:
+        db_path.mkdir(parents=True, exist_ok=True)
+    storage = ["-inMemory"] if db_path is None else ["-dbPath", str(db_path.resolve())]
     process = subprocess.Popen(
         [
             java,
             f"-Djava.library.path={emulator / 'DynamoDBLocal_lib'}",
-            "-Xmx512m",
+            f"-Xmx{memory_mb}m",
             "-jar",
             str(emulator / "DynamoDBLocal.jar"),
-            "-inMemory",
+            *storage,
             "-sharedDb",
             "-disableTelemetry",  # it would otherwise report usage to AWS: nothing here may call AWS
             "-port",

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+from waitress.server import create_server
 
 from pregen_local import devjwt
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
-    from pregen_local.runtime import LocalFunction
+    from pregen_local.runtime import Invocable
     from pregen_local.template import Route
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
@@ -79,19 +79,13 @@ def build_event(
     return event
 
 
-# Powertools' resolvers keep the event being handled on a class attribute (BaseRouter.current_event) shared by
-# every resolver in the process. On Lambda an instance handles one event at a time, so that is safe; here every
-# function runs in one process, so API invocations take turns, or a concurrent request could act on another's event.
-_API_TURN = threading.RLock()
-
-
 class Front:
     """Routes by template.yaml, authorizes, invokes the function in-process, writes its response back."""
 
     def __init__(
         self,
         routes: list[Route],
-        functions: dict[str, LocalFunction],
+        functions: dict[str, Invocable],
         extra_pages: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
     ) -> None:
         self.routes = routes
@@ -140,9 +134,10 @@ class Front:
             source_ip=source_ip,
         )
         try:
-            with _API_TURN:
-                result = self.functions[route.function].invoke(event)
-        except Exception:  # the function crashed: API Gateway answers 500 with this body
+            result = self.functions[route.function].invoke(event)
+        except Exception as exc:  # the function failed: API Gateway answers 500 (503 when it timed out)
+            if getattr(exc, "kind", "") == "Sandbox.Timedout":
+                return 503, {"content-type": "application/json"}, b'{"message":"Service Unavailable"}'
             return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         return _response(result)
 
@@ -159,43 +154,90 @@ def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
     return int(result["statusCode"]), headers, body
 
 
-def serve(front: Front, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds ~40 ms to each.
-        disable_nagle_algorithm = True
+class HttpFront:
+    """The front on waitress: a thread pool behind one event loop that keeps connections alive, with a listen
+    backlog and connection limit in the thousands (http.server listened with a backlog of 5)."""
 
-        def _any(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, out_headers, payload = front.handle(self.command, self.path, headers, body, self.client_address[0])
-            self.send_response(status)
-            for name, value in out_headers.items():
-                if name not in {"content-length", "connection"}:
-                    self.send_header(name, value)
-            if status not in {204, 304}:  # neither has a body, and a 304's length would be the 200's (RFC 9110 8.6)
-                self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD" and status not in {204, 304}:  # HEAD: the headers of the body it leaves out
-                self.wfile.write(payload)
+    def __init__(self, front: Front, host: str, port: int, *, threads: int = 64) -> None:
+        self.front = front
+        self.closing = False
+        self.server: Any = create_server(
+            self.wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            backlog=2048,
+            connection_limit=2000,
+            channel_timeout=120,
+            ident="",  # no Server header: API Gateway sends none of waitress's
+            clear_untrusted_proxy_headers=False,  # the function sees every header, as behind API Gateway
+        )
 
-        def __getattr__(self, name: str) -> Any:
-            # Every method reaches the router, as on API Gateway: a method no route declares (TRACE, OPTIONS,
-            # HEAD, ...) is answered 404 {"message":"Not Found"} by Front.handle, not http.server's 501 HTML page.
-            if name.startswith("do_"):
-                return self._any
-            raise AttributeError(name)
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return str(self.server.effective_host), int(self.server.effective_port)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = str(environ["REQUEST_METHOD"])
+        target = str(environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"))
+        if environ.get("QUERY_STRING") and "?" not in target:
+            target += "?" + str(environ["QUERY_STRING"])
+        headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(name):
+                headers[name.replace("_", "-").lower()] = str(environ[name])
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        status, out_headers, payload = self.front.handle(
+            method, target, headers, body, str(environ.get("REMOTE_ADDR", "127.0.0.1"))
+        )
+        response_headers = [(k, v) for k, v in out_headers.items() if k not in {"content-length", "connection"}]
+        if status in {204, 304}:  # neither has a body, and a 304's length would be the 200's (RFC 9110 8.6)
+            payload = b""
+        else:
+            response_headers.append(("content-length", str(len(payload))))
+        start_response(f"{status} {_REASONS.get(status, 'Status')}", response_headers)
+        return [b""] if method == "HEAD" else [payload]
 
-    server = _Server((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    def serve_forever(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # the loop's sockets closed under it by shutdown()
+            if not self.closing:
+                raise
+
+    def shutdown(self) -> None:
+        self.closing = True
+        self.server.close()
+        self.server.task_dispatcher.shutdown(timeout=5)
+
+    def server_close(self) -> None:
+        return
 
 
-class _Server(ThreadingHTTPServer):
-    # http.server listens with a backlog of 5: a burst of clients (a benchmark's 100 learners at one barrier) had
-    # connections reset by the kernel before the front saw them. API Gateway queues them; so does this.
-    request_queue_size = 1024
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def serve(front: Front, host: str, port: int) -> HttpFront:
+    return HttpFront(front, host, port)

@@ -22,7 +22,7 @@ from pregen_local.runtime import current_function
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.runtime import LocalFunction
+    from pregen_local.runtime import Invocable
     from pregen_local.template import LogSubscription
 
 _TERM = re.compile(r'^\$((?:\.\w+)+)\s*=\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$')
@@ -66,7 +66,7 @@ class LogSubscriptions:
     def __init__(
         self,
         subscriptions: list[LogSubscription],
-        functions: dict[str, LocalFunction],
+        functions: dict[str, Invocable],
         *,
         on_failure: Callable[[str, dict[str, Any]], None] | None = None,
         interval_s: float = 1.0,
@@ -84,9 +84,18 @@ class LogSubscriptions:
         self.thread = threading.Thread(target=self._loop, name="log-subscriptions", daemon=True)
 
     def emit(self, line: str) -> None:
-        """The sink of ``pregen.usage_log``: print the line as Lambda would log it, queue it for delivery."""
+        """The sink of ``pregen.usage_log`` for functions run in this process: print the line as Lambda would log
+        it, queue it for delivery under the function this thread is running."""
         print(line, flush=False)
-        source = current_function()
+        self.collect(current_function(), line)
+
+    def route(self, function: str, line: str) -> None:
+        """A line an execution environment of ``function`` printed (its process's stdout, read by the stack)."""
+        print(f"[{function}] {line}", flush=False)
+        self.collect(function, line)
+
+    def collect(self, source: str | None, line: str) -> None:
+        """Queue ``line`` for every subscription on ``source``'s log group whose filter pattern it matches."""
         now_ms = int(time.time() * 1000)
         with self.lock:
             for subscription, matches, _ in self.routes:

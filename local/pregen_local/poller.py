@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-    from pregen_local.runtime import LocalFunction
+    from pregen_local.runtime import Invocable
 
 
 def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ class QueuePoller:
         *,
         queue_url: str,
         queue_arn: str,
-        function: LocalFunction,
+        function: Invocable,
         batch_size: int,
         concurrency: int,
         retry_visibility_s: int | None,

@@ -1,4 +1,6 @@
-"""A minimal Lambda runtime: imports a function's handler and invokes it with an event and a context."""
+"""A minimal Lambda runtime in this process: imports a function's handler and invokes it with an event and a
+context. The stack runs functions in execution environments of their own (pregen_local.environments); this
+in-process runtime is what tests use, and the stack's fallback (``--runtime inprocess``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +42,14 @@ class LambdaContext:
         return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
+class Invocable(Protocol):
+    """A function the stack's event sources invoke: in this process, or in a pool of execution environments."""
+
+    spec: FunctionSpec
+
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+
 _invoking = threading.local()
 
 
@@ -49,8 +59,11 @@ def current_function() -> str | None:
 
 
 class LocalFunction:
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, turn: threading.RLock | None = None) -> None:
         self.spec = spec
+        # Powertools' resolvers keep the event being handled on a class attribute (BaseRouter.current_event)
+        # shared by every resolver in a process: API functions run in one process take turns on ``turn``.
+        self.turn = turn
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
 
     @property
@@ -64,6 +77,9 @@ class LocalFunction:
         context = LambdaContext(function_name=self.spec.logical_id, timeout_s=self.spec.timeout)
         outer, _invoking.function = current_function(), self.spec.logical_id
         try:
-            return self.handler(event, context)
+            if self.turn is None:
+                return self.handler(event, context)
+            with self.turn:
+                return self.handler(event, context)
         finally:
             _invoking.function = outer

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from pregen_local.runtime import LocalFunction
+    from pregen_local.runtime import Invocable
     from pregen_local.template import Schedule
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -25,7 +25,7 @@ def rate_seconds(expression: str) -> int | None:
 
 
 class Scheduler:
-    def __init__(self, schedules: list[Schedule], functions: dict[str, LocalFunction], scale: float = 1.0) -> None:
+    def __init__(self, schedules: list[Schedule], functions: dict[str, Invocable], scale: float = 1.0) -> None:
         self.schedules = schedules
         self.functions = functions
         self.scale = scale

@@ -1,7 +1,9 @@
-"""The whole of Pregen on one machine, no Docker: moto server (DynamoDB, SQS, Scheduler, CloudWatch), the
-HTTP front, the SQS pollers and the scheduler, all wired from template.yaml.
+"""The whole of Pregen on one machine, no Docker, wired from template.yaml: DynamoDB Local (Amazon's engine, its
+data kept under .local/) and moto server (SQS, Scheduler, Logs, CloudWatch, SSM), each in its own process; every
+function in execution environments of its own (pregen_local.environments: one process per environment, one event
+at a time); the HTTP front (waitress), the SQS and stream pollers, the log subscriptions and the scheduler.
 
-    python -m pregen_local.stack [--port 3000] [--moto-port 0]
+    python -m pregen_local.stack [--port 3000] [--fresh] [--runtime process|inprocess] [--dynamodb local|moto]
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
-import urllib.request
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +29,9 @@ if TYPE_CHECKING:
     from pregen_local.logs import LogSubscriptions
 
 STATE_FILE = ROOT / ".local" / "stack.json"
+# Concurrency of a function no queue and no reservation limits (API functions scale with requests on AWS; here
+# each environment is a process on a shared machine).
+DEFAULT_CONCURRENCY = 8
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,6 +54,18 @@ class StackOptions:
     # GIL with it); None starts moto in this process.
     aws_endpoint: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # "process": each function in a pool of execution environments (processes); "inprocess": every function in
+    # this process (API invocations then take turns: Powertools keeps the current event on a class attribute).
+    runtime: str = "process"
+    # "local": DynamoDB Local (moto when Java is missing); "moto": moto's model of DynamoDB.
+    dynamodb: str = "local"
+    # Where DynamoDB Local keeps its data between runs; None keeps it in memory.
+    data_dir: Path | None = None
+    default_concurrency: int = DEFAULT_CONCURRENCY
+    # Execution environments started with the stack, per function (its first requests then find one warm).
+    warm: int = 1
+    # REPORT lines (one per invocation, as Lambda logs them) on stdout.
+    report: bool = True
 
 
 class LocalStack:
@@ -56,20 +75,13 @@ class LocalStack:
         self.pollers: list[Any] = []
 
     def start(self) -> dict[str, Any]:
-        import logging
-
-        from pregen_local.moto_server import MotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         opts = self.options
-        self.moto: MotoServer | None = None
-        if opts.aws_endpoint:
-            endpoint = opts.aws_endpoint
-        else:
-            self.moto = MotoServer(opts.host, opts.moto_port).start()
-            endpoint = self.moto.endpoint
-            # moto's backends live in the process, not the server: a stack started earlier here left its state.
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.dynamodb_local: Any = None
+        self.pools: list[Any] = []
+        self.log_subscriptions: LogSubscriptions | None = None
+        endpoint = opts.aws_endpoint or self._start_moto()
+        dynamodb_endpoint = self._start_dynamodb() if opts.dynamodb == "local" else None
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
@@ -80,6 +92,11 @@ class LocalStack:
                 "POWERTOOLS_DEV": "false",
             }
         )
+        for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+            if dynamodb_endpoint:
+                os.environ[name] = dynamodb_endpoint  # boto3's endpoint per service
+            else:
+                os.environ.pop(name, None)
         import boto3
 
         template = Template(
@@ -97,12 +114,13 @@ class LocalStack:
 
         from pregen_local.front import Front, serve
         from pregen_local.poller import QueuePoller
-        from pregen_local.runtime import LocalFunction
         from pregen_local.scheduler import Scheduler
 
-        functions = {name: LocalFunction(spec) for name, spec in template.functions().items()}
-        for fn in functions.values():
-            _ = fn.handler  # import every handler now: a broken one fails the stack at start, loudly
+        # The front's socket first: POST /v1/cron/run checks its caller against the dev issuer's keys served
+        # there, and the environments started below take their environment (JWT_JWKS_URL) from this process.
+        port = opts.port or free_port(opts.host)
+        os.environ["JWT_JWKS_URL"] = f"http://{opts.host}:{port}/.well-known/jwks.json"
+        functions = self._functions(template)
         sqs = boto3.client("sqs")
         for source in template.queue_sources():
             poller = QueuePoller(
@@ -111,7 +129,7 @@ class LocalStack:
                 queue_arn=resources.queue_arns[source.queue],
                 function=functions[source.function],
                 batch_size=source.batch_size,
-                concurrency=max(1, min(source.max_concurrency, opts.local_concurrency)),
+                concurrency=_lane_concurrency(source, opts),
                 retry_visibility_s=opts.retry_visibility_s,
             )
             poller.start()
@@ -126,6 +144,7 @@ class LocalStack:
                 function=functions[stream_source.function],
                 batch_size=stream_source.batch_size,
                 filters=stream_source.filters,
+                checkpoint=opts.data_dir / "stream-positions.json" if opts.data_dir and dynamodb_endpoint else None,
             )
             stream_poller.start()
             self.pollers.append(stream_poller)
@@ -141,14 +160,15 @@ class LocalStack:
             "application/json",
             json.dumps(devjwt.jwks()).encode(),
         )
-        self.http = serve(self.front, opts.host, opts.port)
+        self.front.extra_pages["/dashboard/environments"] = self._environments_page
+        self.http = serve(self.front, opts.host, port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        port = self.http.server_address[1]
-        # POST /v1/cron/run checks its caller itself: against the dev issuer's keys (served above), or this secret.
-        os.environ["JWT_JWKS_URL"] = f"http://{opts.host}:{port}/.well-known/jwks.json"
         state = {
             "url": f"http://{opts.host}:{port}",
             "aws_endpoint": endpoint,
+            "dynamodb_endpoint": dynamodb_endpoint or endpoint,
+            "dynamodb": "DynamoDB Local" if dynamodb_endpoint else "moto",
+            "runtime": opts.runtime,
             "tables": resources.tables,
             "queues": resources.queue_urls,
             "generator": "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline",
@@ -185,17 +205,149 @@ class LocalStack:
         subscriptions.start()
         return subscriptions
 
+    def _start_moto(self) -> str:
+        """moto server in a process of its own (SQS, Scheduler, Logs, CloudWatch, SSM; DynamoDB without Java)."""
+        port = self.options.moto_port or free_port(self.options.host)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pregen_local.moto_server", "--host", self.options.host, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_child_environment(),
+        )
+        self.processes.append(process)
+        _wait_for_port(self.options.host, port, process, "moto server")
+        return f"http://{self.options.host}:{port}"
+
+    def _start_dynamodb(self) -> str | None:
+        """DynamoDB Local's endpoint, or None (with one line saying why) when it cannot run here: moto then."""
+        from pregen_local import dynamodb_local
+
+        opts = self.options
+        try:
+            self.dynamodb_local = dynamodb_local.start(opts.host, db_path=opts.data_dir)
+        except dynamodb_local.Unavailable as exc:
+            print(f"DynamoDB Local unavailable ({exc}): DynamoDB is moto's model instead", flush=True)
+            return None
+        endpoint: str = self.dynamodb_local.endpoint
+        return endpoint
+
+    def _functions(self, template: Template) -> dict[str, Any]:
+        opts = self.options
+        specs = template.functions()
+        if opts.runtime == "inprocess":
+            from pregen_local.runtime import LocalFunction
+
+            turn = threading.RLock()
+            functions = {name: LocalFunction(spec, turn) for name, spec in specs.items()}
+            for fn in functions.values():
+                _ = fn.handler  # import every handler now: a broken one fails the stack at start, loudly
+            return functions
+        from pregen_local.environments import FunctionPool
+
+        limits = dict.fromkeys(specs, opts.default_concurrency)
+        lanes: dict[str, int] = {}
+        for source in template.queue_sources():  # the lanes' MaximumConcurrency (capped locally)
+            lanes[source.function] = lanes.get(source.function, 0) + _lane_concurrency(source, opts)
+        limits.update(lanes)
+        limits.update(template.reserved_concurrency())  # a reservation caps the function, whatever feeds it
+        report = (lambda line: print(line, flush=False)) if opts.report else None
+        pools = {
+            name: FunctionPool(spec, limits[name], log_sink=self._log_line, report=report)
+            for name, spec in specs.items()
+        }
+        self.pools = list(pools.values())
+        # Every function's first environment now, side by side: a broken handler fails the stack at start.
+        starting = [threading.Thread(target=pool.warm, args=(opts.warm,), daemon=True) for pool in self.pools]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        broken = [pool.spec.logical_id for pool in self.pools if opts.warm and pool.size == 0]
+        if broken:
+            raise RuntimeError(f"these functions did not start: {', '.join(broken)} (their log is above)")
+        return pools
+
+    def _log_line(self, function: str, line: str) -> None:
+        """What an execution environment printed: the function's log (and its log subscriptions' input)."""
+        if self.log_subscriptions is not None:
+            self.log_subscriptions.route(function, line)
+        else:
+            print(f"[{function}] {line}", flush=False)
+
+    def _environments_page(self) -> tuple[int, str, bytes]:
+        return 200, "application/json", json.dumps(environment_figures(self.pools)).encode()
+
     def stop(self) -> None:
         # Inputs first (HTTP, schedules), then the log subscriptions' last delivery, then the pollers, so the
-        # stats changes of that delivery still reach the day counters before the stream poller stops.
+        # stats changes of that delivery still reach the day counters before the stream poller stops; the
+        # execution environments and the services last.
         self.http.shutdown()
         self.scheduler.stop()
-        self.log_subscriptions.stop()
+        if self.log_subscriptions is not None:
+            self.log_subscriptions.stop()
         for poller in self.pollers:
             poller.stop()
-        if self.moto is not None:
-            self.moto.stop()
+        for pool in self.pools:
+            pool.stop()
+        if self.dynamodb_local is not None:
+            self.dynamodb_local.stop()
+        for process in self.processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         self.stopped.set()
+
+
+def environment_figures(pools: list[Any]) -> dict[str, Any]:
+    """Per function: its execution environments and what their invocations took (the dashboard's table)."""
+
+    def percentile(values: list[float], q: float) -> float | None:
+        ordered = sorted(values)
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else None
+
+    figures = {}
+    for pool in pools:
+        f = pool.figures
+        durations, inits = list(f.duration_ms), list(f.init_ms)
+        figures[pool.spec.logical_id] = {
+            "environments": pool.size,
+            "limit": pool.limit,
+            "invocations": f.invocations,
+            "coldStarts": f.cold_starts,
+            "errors": f.errors,
+            "timeouts": f.timeouts,
+            "environmentsLost": f.environments_lost,
+            "initMsP50": percentile(inits, 0.5),
+            "durationMsP50": percentile(durations, 0.5),
+            "durationMsP99": percentile(durations, 0.99),
+        }
+    return figures
+
+
+def _lane_concurrency(source: Any, opts: StackOptions) -> int:
+    return max(1, min(int(source.max_concurrency), opts.local_concurrency))
+
+
+def _child_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "local"), str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], name: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout_s:.0f} s")
 
 
 def local_environment(env: dict[str, str], opts: StackOptions) -> dict[str, str]:
@@ -215,7 +367,9 @@ def banner(state: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"Pregen local stack is up at {url}",
-            f"  generator: {state['generator']}; AWS services: moto at {state['aws_endpoint']}",
+            f"  generator: {state['generator']}; functions: {state['runtime']} runtime; "
+            f"DynamoDB: {state['dynamodb']} at {state['dynamodb_endpoint']}; other AWS services: moto at "
+            f"{state['aws_endpoint']}",
             "",
             "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
             f"  export TOKEN={token}",
@@ -245,7 +399,31 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds before a failed message is delivered again (AWS: the visibility timeout)",
     )
     parser.add_argument("--state-file", type=Path, default=STATE_FILE)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where DynamoDB Local keeps its data between runs (default: dynamodb-data beside the state file)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        default=os.environ.get("PREGEN_FRESH", "") not in {"", "0"},
+        help="start with empty tables (PREGEN_FRESH=1; `make run FRESH=1`)",
+    )
+    runtime = os.environ.get("PREGEN_RUNTIME", "process")
+    parser.add_argument("--runtime", choices=["process", "inprocess"], default=runtime)
+    parser.add_argument("--dynamodb", choices=["local", "moto"], default=os.environ.get("PREGEN_DYNAMODB", "local"))
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help="execution environments per function that no queue or reservation limits",
+    )
     args = parser.parse_args(argv)
+    data_dir: Path = args.data_dir or args.state_file.parent / "dynamodb-data"
+    if args.fresh:
+        shutil.rmtree(data_dir, ignore_errors=True)
     stack = LocalStack(
         StackOptions(
             host=args.host,
@@ -253,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
             moto_port=args.moto_port,
             retry_visibility_s=args.retry_visibility,
             state_file=args.state_file,
+            runtime=args.runtime,
+            dynamodb=args.dynamodb,
+            data_dir=data_dir,
+            default_concurrency=args.concurrency,
         )
     )
     state = stack.start()

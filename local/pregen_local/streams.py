@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from pregen_local.runtime import LocalFunction
+    from pathlib import Path
+
+    from pregen_local.runtime import Invocable
 
 
 def _matches(pattern: Any, value: Any) -> bool:
@@ -27,17 +29,20 @@ def matches_any(filters: tuple[str, ...], record: dict[str, Any]) -> bool:
 
 
 class StreamPoller:
-    """One thread reading every shard of a table's stream from the start (TRIM_HORIZON)."""
+    """One thread reading every shard of a table's stream from the start (TRIM_HORIZON), or, with a
+    ``checkpoint`` file, from after the last record delivered in an earlier run (the event source mapping keeps
+    its position; DynamoDB Local keeps the table and its stream between runs of the stack)."""
 
     def __init__(
         self,
         streams: Any,
         *,
         stream_arn: str,
-        function: LocalFunction,
+        function: Invocable,
         batch_size: int,
         filters: tuple[str, ...] = (),
         interval_s: float = 0.5,
+        checkpoint: Path | None = None,
     ) -> None:
         self.streams = streams
         self.stream_arn = stream_arn
@@ -46,9 +51,28 @@ class StreamPoller:
         self.filters = filters
         self.interval_s = interval_s
         self.iterators: dict[str, str] = {}
+        self.checkpoint = checkpoint
+        self.positions: dict[str, str] = self._load_positions()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"stream-{function.spec.logical_id}", daemon=True)
         self.delivered = 0
+
+    def _load_positions(self) -> dict[str, str]:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return {}
+        saved = json.loads(self.checkpoint.read_text() or "{}").get(self.stream_arn, {})
+        return {str(k): str(v) for k, v in saved.items()}
+
+    def _save_position(self, shard_id: str, sequence_number: str) -> None:
+        self.positions[shard_id] = sequence_number
+        if self.checkpoint is None:
+            return
+        everything = json.loads(self.checkpoint.read_text() or "{}") if self.checkpoint.exists() else {}
+        everything[self.stream_arn] = self.positions
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.checkpoint.with_suffix(f".{self.function.spec.logical_id}.tmp")
+        temporary.write_text(json.dumps(everything))
+        temporary.replace(self.checkpoint)
 
     def start(self) -> None:
         self.thread.start()
@@ -72,19 +96,31 @@ class StreamPoller:
         for shard in shards:
             shard_id = shard["ShardId"]
             if shard_id not in self.iterators:
+                position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+                if shard_id in self.positions:
+                    after = self.positions[shard_id]
+                    position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
                 self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=self.stream_arn, ShardId=shard_id, **position
                 )["ShardIterator"]
-            response = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
-            records = [
-                {**r, "eventSourceARN": self.stream_arn}
-                for r in response.get("Records", [])
-                if matches_any(self.filters, r)
-            ]
+            try:
+                response = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
+            except (
+                self.streams.exceptions.TrimmedDataAccessException,
+                self.streams.exceptions.ExpiredIteratorException,
+            ):
+                # DynamoDB Local: an iterator taken on an empty shard goes stale once records arrive, and every
+                # iterator expires after 15 minutes. A new one starts after the last record delivered.
+                del self.iterators[shard_id]
+                continue
+            every = response.get("Records", [])
+            records = [{**r, "eventSourceARN": self.stream_arn} for r in every if matches_any(self.filters, r)]
             if records:
                 # On a failure the iterator is not advanced: the same batch is delivered again, as Lambda does.
                 self.function.invoke({"Records": json.loads(json.dumps(records, default=str))})
                 delivered += len(records)
+            if every:
+                self._save_position(shard_id, str(every[-1]["dynamodb"]["SequenceNumber"]))
             if response.get("NextShardIterator"):
                 self.iterators[shard_id] = response["NextShardIterator"]
         self.delivered += delivered

@@ -268,6 +268,15 @@ class Template:
             for fn, _, p in self._events("HttpApi")
         ]
 
+    def reserved_concurrency(self) -> dict[str, int]:
+        """Functions with a reserved concurrency (ReservedConcurrentExecutions, once its conditions resolve)."""
+        reserved = {}
+        for name, res in self.of_type("AWS::Serverless::Function").items():
+            value = self.resolve(res["Properties"].get("ReservedConcurrentExecutions"))
+            if isinstance(value, (int, str)) and str(value).isdigit() and int(value) > 0:
+                reserved[name] = int(value)
+        return reserved
+
     def queue_sources(self) -> list[QueueSource]:
         sources = []
         for fn, _, props in self._events("SQS"):
@@ -343,7 +352,8 @@ class Template:
     # -- provisioning ---------------------------------------------------------------------------------------------
 
     def provision(self, dynamodb: DynamoDBClient, sqs: SQSClient, prefix: str = "pregen-local") -> Resources:
-        """Create every table and queue of the template (dead-letter queues first), with their TTL and redrive."""
+        """Create every table and queue of the template (dead-letter queues first), with their TTL and redrive; a
+        table that exists already (DynamoDB Local keeps its data between runs) is used as it is."""
         for name, res in self.of_type("AWS::DynamoDB::Table").items():
             props = res["Properties"]
             table = f"{prefix}-{name}"
@@ -357,12 +367,12 @@ class Template:
                 args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             if props.get("StreamSpecification"):
                 args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-            created = dynamodb.create_table(**args)
-            stream_arn = created["TableDescription"].get("LatestStreamArn")
+            description = self._create_table(dynamodb, args)
+            stream_arn = description.get("LatestStreamArn")
             if stream_arn:
                 self.created.stream_arns[name] = stream_arn
             ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
+            if ttl and ttl.get("Enabled") and description.get("TableStatus") != "EXISTING":
                 dynamodb.update_time_to_live(
                     TableName=table,
                     TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
@@ -383,6 +393,15 @@ class Template:
             self.created.queue_urls[name] = url
             self.created.queue_arns[name] = arn
         return self.created
+
+    @staticmethod
+    def _create_table(dynamodb: DynamoDBClient, args: dict[str, Any]) -> dict[str, Any]:
+        """The new table's description; an existing one's (DynamoDB Local keeps its data between runs), marked."""
+        try:
+            return dict(dynamodb.create_table(**args)["TableDescription"])
+        except dynamodb.exceptions.ResourceInUseException:
+            existing = dict(dynamodb.describe_table(TableName=args["TableName"])["Table"])
+            return {**existing, "TableStatus": "EXISTING"}
 
     def environment(self) -> dict[str, str]:
         """Every function's environment merged, after provisioning (the local stack runs them in one process)."""

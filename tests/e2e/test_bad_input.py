@@ -27,8 +27,8 @@ from tests.e2e.fuzz_hooks import FUZZ_GRADE
 
 pytestmark = pytest.mark.e2e
 
-# Examples per operation and phase. `make test` keeps each run to a few minutes on the local stack (whose functions
-# still take turns: docs/RELIABILITY.md); `make fuzz` runs five times deeper (PREGEN_FUZZ_EXAMPLES=200).
+# Examples per operation and phase. `make test` keeps each run to a few minutes on the local stack; `make fuzz`
+# runs five times deeper (PREGEN_FUZZ_EXAMPLES=200).
 EXAMPLES = int(os.environ.get("PREGEN_FUZZ_EXAMPLES", "40"))
 SEED = 20261125  # a fixed seed: a failure found here is found again by the same command
 
@@ -75,12 +75,11 @@ def fuzz(url: str, document: Path, role: str, out: Path) -> subprocess.Completed
         str(SEED),
         "--request-timeout",
         "30",
-        # API Gateway's own limit for an integration (30 s). The local stack takes seconds for a warm that queues
-        # 90 items, as it serialises its functions (docs/RELIABILITY.md); a deployment takes far less.
+        # API Gateway's own limit for an integration (30 s). On 2 shared cores the local stack can take seconds
+        # for a warm that queues 90 items; a deployment takes far less.
         "--max-response-time",
         "29",
-        # One request at a time: the local stack still serialises its functions (docs/RELIABILITY.md), so
-        # concurrent requests wait on each other and a wait is not the answer's time.
+        # One request at a time: the seed then reproduces a failure in the same order of requests.
         "--workers",
         "1",
         "--no-color",

@@ -119,12 +119,14 @@ def test_a_poison_message_is_listed_in_the_dlq_and_redrive_brings_it_back_to_com
 ) -> None:
     state = _state_file(stack, tmp_path)
     aws = {
-        "endpoint_url": stack["aws_endpoint"],
+        "endpoint_url": stack["aws_endpoint"],  # SQS (moto)
         "region_name": "us-east-1",
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    dynamodb, sqs = boto3.client("dynamodb", **aws), boto3.client("sqs", **aws)
+    # DynamoDB is DynamoDB Local where Java is installed, moto otherwise: the stack says where
+    dynamodb = boto3.client("dynamodb", **{**aws, "endpoint_url": stack["dynamodb_endpoint"]})
+    sqs = boto3.client("sqs", **aws)
     request = ContentRequest.model_validate({"kind": "lesson", "subject": "Poison", "topic": uuid.uuid4().hex})
     key = cache_key(request, Caller(sub="ops"))
     job_id = f"poison{uuid.uuid4().hex[:10]}"

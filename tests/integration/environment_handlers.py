@@ -1,0 +1,40 @@
+"""Handlers for tests/integration/test_local_environments.py, run in the local stack's execution environments."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from pregen import usage_log
+
+IMPORTED_AT = time.time()
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"pid": os.getpid(), "imported_at": IMPORTED_AT, "request_id": context.aws_request_id, **event}
+
+
+def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    began = time.time()
+    seconds = event["seconds"] if "seconds" in event else event["queryStringParameters"]["seconds"]
+    time.sleep(float(seconds))
+    return {"pid": os.getpid(), "began": began, "ended": time.time()}
+
+
+def raises(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("fail"):
+        raise ValueError("the handler failed")
+    return {"pid": os.getpid()}
+
+
+def dies(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("die") or "Records" in event or "die" in (event.get("queryStringParameters") or {}):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"pid": os.getpid()}
+
+
+def counts_a_hit(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    usage_log.record_hit(str(event["key"]), time.time())  # printed on stdout, as get-content does
+    return {"statusCode": 200, "body": "{}"}

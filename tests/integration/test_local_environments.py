@@ -1,0 +1,172 @@
+"""The local stack's execution environments (pregen_local.environments): one process per environment, one event
+at a time, growing on demand to the function's limit, and a failure that takes down only its own environment."""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from pregen_local.environments import FunctionPool, InvocationFailed
+from pregen_local.front import Front, serve
+from pregen_local.logs import LogSubscriptions
+from pregen_local.poller import QueuePoller
+from pregen_local.template import FunctionSpec, LogSubscription, Route
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+MODULE = "tests.integration.environment_handlers"
+
+
+def spec(handler: str, *, timeout: int = 10, name: str = "Fn") -> FunctionSpec:
+    return FunctionSpec(logical_id=name, module=MODULE, handler=handler, timeout=timeout, environment={})
+
+
+@pytest.fixture
+def pools() -> Iterator[list[FunctionPool]]:
+    made: list[FunctionPool] = []
+    yield made
+    for pool in made:
+        pool.stop()
+
+
+def make(pools: list[FunctionPool], handler: str, limit: int, **kwargs: Any) -> FunctionPool:
+    pool = FunctionPool(
+        spec(handler, **{k: v for k, v in kwargs.items() if k in {"timeout", "name"}}),
+        limit,
+        log_sink=kwargs.get("log_sink"),
+    )
+    pools.append(pool)
+    return pool
+
+
+def test_an_environment_handles_one_event_at_a_time(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "slow", limit=1)
+    with ThreadPoolExecutor(4) as executor:
+        answers = list(executor.map(lambda _: pool.invoke({"seconds": 0.2}), range(4)))
+    assert len({a["pid"] for a in answers}) == 1  # one environment, reused
+    spans = sorted((a["began"], a["ended"]) for a in answers)
+    for (_, ended), (began, _) in itertools.pairwise(spans):
+        assert began >= ended  # never two events in it at once
+
+
+def test_the_pool_grows_on_demand_to_its_limit_and_reuses_warm_environments(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "slow", limit=3)
+    with ThreadPoolExecutor(6) as executor:
+        answers = list(executor.map(lambda _: pool.invoke({"seconds": 0.5}), range(6)))
+    pids = {a["pid"] for a in answers}
+    assert len(pids) == 3 and pool.size == 3
+    assert pool.figures.cold_starts == 3 and len(pool.figures.init_ms) == 3
+    again = pool.invoke({"seconds": 0})
+    assert again["pid"] in pids and pool.figures.cold_starts == 3  # warm: no new environment
+
+
+def test_a_handler_that_raises_fails_its_invocation_and_its_environment_stays(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "raises", limit=1)
+    first = pool.invoke({})["pid"]
+    with pytest.raises(InvocationFailed) as failed:
+        pool.invoke({"fail": True})
+    assert failed.value.kind == "ValueError"
+    assert pool.invoke({})["pid"] == first  # as on Lambda's Python runtime: the environment is kept
+
+
+def test_a_handler_that_kills_its_process_takes_down_only_its_environment(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "dies", limit=2)
+    pool.warm(2)
+    survivors = set()
+    with ThreadPoolExecutor(2) as executor:
+        # two environments busy at once: one dies, the other answers
+        crash = executor.submit(pool.invoke, {"die": True})
+        survivors.add(executor.submit(pool.invoke, {}).result()["pid"])
+        with pytest.raises(InvocationFailed) as failed:
+            crash.result()
+    assert failed.value.kind == "Runtime.ExitError"
+    assert pool.size == 1 and pool.figures.environments_lost == 1
+    assert pool.invoke({})["pid"] in survivors  # the other environment carries on
+
+
+def test_a_handler_past_its_timeout_is_stopped_and_its_environment_replaced(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "slow", limit=1, timeout=1)
+    before = pool.invoke({"seconds": 0})["pid"]
+    started = time.monotonic()
+    with pytest.raises(InvocationFailed) as failed:
+        pool.invoke({"seconds": 30})
+    assert failed.value.kind == "Sandbox.Timedout"
+    assert time.monotonic() - started < 5
+    assert pool.invoke({"seconds": 0})["pid"] != before  # a new environment: a cold start
+    assert pool.figures.timeouts == 1
+
+
+def test_hit_lines_printed_in_an_environment_reach_the_log_subscription(pools: list[FunctionPool]) -> None:
+    delivered: list[dict[str, Any]] = []
+
+    class Aggregator:
+        spec = spec("echo", name="Aggregator")
+
+        def invoke(self, event: dict[str, Any]) -> None:
+            delivered.append(event)
+
+    subscription = LogSubscription("Hits", source="GetContent", function="Aggregator", pattern='{ $.usage = "hit" }')
+    subscriptions = LogSubscriptions([subscription], {"Aggregator": Aggregator()})  # type: ignore[dict-item]
+    get_content = make(pools, "counts_a_hit", limit=2, name="GetContent", log_sink=subscriptions.route)
+    other = make(pools, "counts_a_hit", limit=1, name="Other", log_sink=subscriptions.route)
+    for key in ("k1", "k2"):
+        get_content.invoke({"key": key})
+    other.invoke({"key": "not-subscribed"})
+    deadline = time.monotonic() + 5
+    while subscriptions.flush() < 2 and time.monotonic() < deadline and not delivered:
+        time.sleep(0.05)
+    from pregen import usage_log
+
+    lines = [e["message"] for event in delivered for e in usage_log.decode_subscription(event)["logEvents"]]
+    assert sorted(json.loads(line)["key"] for line in lines) == ["k1", "k2"]
+
+
+def test_the_api_caller_gets_what_api_gateway_gives_when_the_function_fails(pools: list[FunctionPool]) -> None:
+    crashing = make(pools, "dies", limit=1, name="Crashes")
+    slow = make(pools, "slow", limit=1, timeout=1, name="Slow")
+    front = Front(
+        [Route("GET", "/crash", "Crashes", authorized=False), Route("GET", "/slow", "Slow", authorized=False)],
+        {"Crashes": crashing, "Slow": slow},  # type: ignore[dict-item]
+    )
+    server = serve(front, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        connection.request("GET", "/crash?die=1")
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (500, {"message": "Internal Server Error"})
+        connection.request("GET", "/slow?seconds=30")
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (503, {"message": "Service Unavailable"})
+    finally:
+        server.shutdown()
+
+
+def test_a_batch_whose_environment_dies_returns_to_its_queue(pools: list[FunctionPool]) -> None:
+    worker = make(pools, "dies", limit=1, name="Worker")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="lane")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        poller = QueuePoller(
+            sqs,
+            queue_url=url,
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:lane",
+            function=worker,
+            batch_size=10,
+            concurrency=1,
+            retry_visibility_s=0,
+        )
+        assert poller.poll_once() == 1 and poller.failed == 1
+        again = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+        assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
