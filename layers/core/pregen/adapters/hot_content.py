@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class _Entry:
-    content: StoredContent
-    version: str | None  # the served version when read: the answer's ETag
+    content: StoredContent  # with the served version it was read at (meta.version_id: the answer's ETag)
     until: float  # monotonic seconds
 
 
@@ -71,7 +70,7 @@ class HotContentStore(DynamoContentStore):
             del self._entries[key]
         stored = super().get_content(key, now)
         if stored is not None and stored.owner is None:
-            self._entries[key] = _Entry(stored, stored.meta.get("version_id"), tick + self.ttl_seconds)
+            self._entries[key] = _Entry(stored, tick + self.ttl_seconds)
             if len(self._entries) > self.max_items:
                 self._entries.popitem(last=False)
         return stored
@@ -79,7 +78,7 @@ class HotContentStore(DynamoContentStore):
     def version_of(self, key: str) -> str | None:
         """The version a remembered key was read at (None: not remembered)."""
         entry = self._entries.get(key)
-        return entry.version if entry else None
+        return entry.content.meta.get("version_id") if entry else None
 
     def __len__(self) -> int:
         return len(self._entries)
