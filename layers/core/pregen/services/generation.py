@@ -15,11 +15,14 @@ from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Pr
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
+from pregen.parallel import side_by_side
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.publishing import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
@@ -307,9 +310,13 @@ def store_generation(
             store=deps.store,
             figures=version_figures(meta),
         )
-    deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta)
-    deps.store.end_lease(message.key, worker_id)
-    _record(message, request, generation, deps, finished=finished, expires_at=expires_at)
+    # Published: the rest touches other items and can go out at once (pregen.parallel says why).
+    side_by_side(
+        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta),
+        lambda: deps.store.end_lease(message.key, worker_id),
+        *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at),
+    )
+    _report(request, generation, message)
 
 
 def throttle_delay(retries: int, base_s: int, retry_after: float | None) -> int:
@@ -398,7 +405,7 @@ def _settle(
     )
 
 
-def _record(
+def _counts(
     message: JobMessage,
     request: ContentRequest,
     generation: Generation,
@@ -406,38 +413,52 @@ def _record(
     *,
     finished: float,
     expires_at: float,
-) -> None:
-    """A generation's figures: the day's counters, the expiry day's counters, metrics and one log line."""
+) -> list[Callable[[], None]]:
+    """A generation's counter writes: the day's counters, the expiry day's, and the learner's (one each)."""
     kind = request.kind.value
     usage = generation.usage
-    deps.counters.add(
-        day_of(finished),
-        {
-            name(Metric.GENERATED, kind): 1,
-            name(Metric.GENERATED_BY, generation.generator): 1,
-            name(Metric.COST_USD, kind): generation.cost_usd,
-            name(Metric.TOKENS_IN, kind): usage.input_tokens,
-            name(Metric.TOKENS_OUT, kind): usage.output_tokens,
-            name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
-            name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
-            name(Metric.LATENCY_MS_SUM, latency_dimension(kind, batch=generation.batch)): generation.latency_ms,
-            **generation_extras(
-                kind,
-                generation.model,
-                generation.latency_ms,
-                generation.cost_usd,
-                usage.input_tokens + usage.output_tokens,
-                batch=generation.batch,
-            ),
-        },
-        finished,
-    )
-    deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished)
+    writes: list[Callable[[], None]] = [
+        lambda: deps.counters.add(
+            day_of(finished),
+            {
+                name(Metric.GENERATED, kind): 1,
+                name(Metric.GENERATED_BY, generation.generator): 1,
+                name(Metric.COST_USD, kind): generation.cost_usd,
+                name(Metric.TOKENS_IN, kind): usage.input_tokens,
+                name(Metric.TOKENS_OUT, kind): usage.output_tokens,
+                name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
+                name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
+                name(Metric.LATENCY_MS_SUM, latency_dimension(kind, batch=generation.batch)): generation.latency_ms,
+                **generation_extras(
+                    kind,
+                    generation.model,
+                    generation.latency_ms,
+                    generation.cost_usd,
+                    usage.input_tokens + usage.output_tokens,
+                    batch=generation.batch,
+                ),
+            },
+            finished,
+        ),
+        lambda: deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished),
+    ]
     learner = message.owner or message.requested_by
     if learner:
-        deps.counters.add_learner(
-            learner, day_of(finished), {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1}, finished
+        writes.append(
+            lambda: deps.counters.add_learner(
+                learner,
+                day_of(finished),
+                {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1},
+                finished,
+            )
         )
+    return writes
+
+
+def _report(request: ContentRequest, generation: Generation, message: JobMessage) -> None:
+    """A generation's metrics and its one log line (in the invocation's own thread: Powertools' state)."""
+    kind = request.kind.value
+    usage = generation.usage
     telemetry.generation_figures(
         kind,
         latency_ms=generation.latency_ms,

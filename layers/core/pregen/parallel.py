@@ -1,0 +1,36 @@
+"""Independent requests side by side.
+
+After a generation is published, the worker's remaining writes (the job done, the lease ended, the day's counters)
+touch different items and depend on nothing but the publish: one after another they cost a round trip each on the
+worker's clock, side by side about one. The standard library's thread pool does it; the pool is made on first use
+(never before a SnapStart snapshot) and kept by the warm environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_MAX_SIDE_BY_SIDE = 8  # within botocore's default pool of 10 connections per client
+
+
+@functools.cache  # an invocation calls it from its one thread: made once per environment
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_MAX_SIDE_BY_SIDE, thread_name_prefix="side-by-side")
+
+
+def side_by_side(*calls: Callable[[], object]) -> None:
+    """Run every call at once and wait for all of them; then raise the first failure, in the order given. Every
+    call is tried whatever the others do, as if each had been made on its own."""
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    futures = [_executor().submit(call) for call in calls]
+    errors = [error for future in futures if (error := future.exception()) is not None]
+    if errors:
+        raise errors[0]
