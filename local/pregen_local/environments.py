@@ -210,10 +210,21 @@ class FunctionPool:
     def warm(self, count: int = 1) -> None:
         """Start ``count`` environments now (a broken handler fails here, loudly); they wait idle."""
         taken = [self._take() for _ in range(min(count, self.limit))]
-        started = []
+        started: list[Environment] = []
+        lock = threading.Lock()
+
+        def start(environment: Environment | None, number: int) -> None:
+            ready = environment or Environment.start(self.spec, number, self.log_sink)
+            with lock:
+                started.append(ready)
+
         try:
-            for environment, number in taken:
-                started.append(environment or Environment.start(self.spec, number, self.log_sink))
+            # Side by side, as Lambda initialises provisioned environments.
+            threads = [threading.Thread(target=start, args=pair, daemon=True) for pair in taken]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         finally:
             for environment in started:
                 self._give_back(environment)

@@ -4,12 +4,17 @@ partial batch failures (ReportBatchItemFailures), visibility, and redrive to the
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from pregen.observability import logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
@@ -46,7 +51,12 @@ def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
 
 
 class QueuePoller:
-    """``concurrency`` loops, each receiving one batch at a time and invoking the function with it."""
+    """``concurrency`` loops, each invoking the function with one batch at a time.
+
+    As Lambda's pollers do, a loop receives its next batch while the function works on the current one, and
+    deletes what succeeded off that path (a deleter thread), so a warm environment is not left waiting on SQS
+    between batches. A batch received ahead and never invoked (the stack stopping) is made visible again at once.
+    """
 
     def __init__(
         self,
@@ -68,14 +78,17 @@ class QueuePoller:
         self.retry_visibility_s = retry_visibility_s
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.deletions: queue.Queue[list[MessageTypeDef] | None] = queue.Queue()
+        self.deleter: threading.Thread | None = None
         self.delivered = 0
         self.failed = 0
 
     def start(self) -> None:
+        name = self.queue_arn.rsplit(":", 1)[-1]
+        self.deleter = threading.Thread(target=self._delete_loop, name=f"deleter-{name}", daemon=True)
+        self.deleter.start()
         for i in range(self.concurrency):
-            thread = threading.Thread(
-                target=self._loop, name=f"poller-{self.queue_arn.rsplit(':', 1)[-1]}-{i}", daemon=True
-            )
+            thread = threading.Thread(target=self._loop, name=f"poller-{name}-{i}", daemon=True)
             thread.start()
             self.threads.append(thread)
 
@@ -83,17 +96,55 @@ class QueuePoller:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout=5)
+        if self.deleter is not None:
+            self.deletions.put(None)
+            self.deleter.join(timeout=5)
 
     def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.poll_once(wait_seconds=1)
-            except Exception:
-                logger.exception("poller error", queue=self.queue_url)
-                self.stopping.wait(1)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="receiver") as receiver:
+            ahead: Future[list[MessageTypeDef]] | None = None
+            while not self.stopping.is_set():
+                try:
+                    messages = ahead.result() if ahead is not None else self._receive(wait_seconds=1)
+                    ahead = None
+                    if not messages:
+                        continue
+                    ahead = receiver.submit(self._receive, 1)
+                    self._deliver(messages, self.deletions.put)
+                except Exception:
+                    logger.exception("poller error", queue=self.queue_url)
+                    self.stopping.wait(1)
+            if ahead is not None:
+                with contextlib.suppress(Exception):
+                    self._release(ahead.result())
 
-    def poll_once(self, wait_seconds: int = 0) -> int:
-        """Receive one batch and hand it to the function; returns how many messages it held."""
+    def _release(self, messages: list[MessageTypeDef]) -> None:
+        """Received but never invoked: visible again now, not after the visibility timeout."""
+        if messages:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages)
+                ],
+            )
+
+    def _delete_loop(self) -> None:
+        while (done := self.deletions.get()) is not None:
+            try:
+                self._delete(done)
+            except Exception:  # the messages come back after their visibility timeout and are found done
+                logger.exception("poller could not delete messages", queue=self.queue_url)
+
+    def _delete(self, done: list[MessageTypeDef]) -> None:
+        self.sqs.delete_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+        )
+
+    def _receive(self, wait_seconds: int) -> list[MessageTypeDef]:
+        if self.stopping.is_set():
+            return []
         response = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
@@ -101,9 +152,17 @@ class QueuePoller:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = response.get("Messages", [])
-        if not messages:
-            return 0
+        return response.get("Messages", [])
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Receive one batch and hand it to the function, deleting what succeeded before returning; returns how
+        many messages it held."""
+        messages = self._receive(wait_seconds)
+        if messages:
+            self._deliver(messages, self._delete)
+        return len(messages)
+
+    def _deliver(self, messages: list[MessageTypeDef], delete: Callable[[list[MessageTypeDef]], None]) -> None:
         event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
         try:
             result = self.function.invoke(event) or {}
@@ -113,10 +172,7 @@ class QueuePoller:
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+            delete(done)
         for message in messages:
             if message["MessageId"] in failed and self.retry_visibility_s is not None:
                 # Local convenience: retry after a few seconds instead of the full visibility timeout.
@@ -127,4 +183,3 @@ class QueuePoller:
                 )
         self.delivered += len(messages)
         self.failed += len(failed)
-        return len(messages)

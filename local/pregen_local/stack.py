@@ -64,6 +64,9 @@ class StackOptions:
     default_concurrency: int = DEFAULT_CONCURRENCY
     # Execution environments started with the stack, per function (its first requests then find one warm).
     warm: int = 1
+    # Provisioned concurrency's analogue: environments started with the stack for the functions named (logical id
+    # -> count, capped at the function's limit), so a burst finds them initialised instead of cold.
+    provisioned: dict[str, int] = field(default_factory=dict)
     # REPORT lines (one per invocation, as Lambda logs them) on stdout.
     report: bool = True
 
@@ -257,7 +260,13 @@ class LocalStack:
         }
         self.pools = list(pools.values())
         # Every function's first environment now, side by side: a broken handler fails the stack at start.
-        starting = [threading.Thread(target=pool.warm, args=(opts.warm,), daemon=True) for pool in self.pools]
+        unknown = sorted(set(opts.provisioned) - set(pools))
+        if unknown:
+            raise ValueError(f"no such function to provision: {', '.join(unknown)}")
+        starting = [
+            threading.Thread(target=pool.warm, args=(max(opts.warm, opts.provisioned.get(name, 0)),), daemon=True)
+            for name, pool in pools.items()
+        ]
         for thread in starting:
             thread.start()
         for thread in starting:
@@ -420,7 +429,18 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_CONCURRENCY,
         help="execution environments per function that no queue or reservation limits",
     )
+    parser.add_argument(
+        "--provisioned",
+        action="append",
+        default=[],
+        metavar="FUNCTION=N",
+        help="start N environments of FUNCTION (a logical id) with the stack, as provisioned concurrency would",
+    )
     args = parser.parse_args(argv)
+    try:
+        provisioned = {name: int(count) for name, _, count in (item.partition("=") for item in args.provisioned)}
+    except ValueError:
+        parser.error("--provisioned takes FUNCTION=N, e.g. GetContentFunction=8")
     data_dir: Path = args.data_dir or args.state_file.parent / "dynamodb-data"
     if args.fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -435,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             dynamodb=args.dynamodb,
             data_dir=data_dir,
             default_concurrency=args.concurrency,
+            provisioned=provisioned,
         )
     )
     state = stack.start()

@@ -38,3 +38,9 @@ def dies(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def counts_a_hit(event: dict[str, Any], context: Any) -> dict[str, Any]:
     usage_log.record_hit(str(event["key"]), time.time())  # printed on stdout, as get-content does
     return {"statusCode": 200, "body": "{}"}
+
+
+def records(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Takes ``seconds`` per batch and answers which messages it held."""
+    time.sleep(0.3)
+    return {"pid": os.getpid(), "ids": [r["messageId"] for r in event.get("Records", [])]}

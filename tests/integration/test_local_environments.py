@@ -22,7 +22,7 @@ from pregen_local.poller import QueuePoller
 from pregen_local.template import FunctionSpec, LogSubscription, Route
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 MODULE = "tests.integration.environment_handlers"
 
@@ -170,3 +170,89 @@ def test_a_batch_whose_environment_dies_returns_to_its_queue(pools: list[Functio
         assert poller.poll_once() == 1 and poller.failed == 1
         again = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
         assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_warm_starts_the_environments_side_by_side(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "echo", limit=4)
+    began = time.perf_counter()
+    pool.warm(3)
+    together = time.perf_counter() - began
+    assert pool.size == 3
+    one = make(pools, "echo", limit=1, name="One")
+    began = time.perf_counter()
+    one.warm(1)
+    alone = time.perf_counter() - began
+    assert together < 3 * alone  # three cold starts in about the time of one, not three in a row
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _queue(sqs: Any, count: int) -> str:
+    url: str = sqs.create_queue(QueueName="ahead", Attributes={"VisibilityTimeout": "300"})["QueueUrl"]
+    for i in range(count):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}))
+    return url
+
+
+def _visible(sqs: Any, url: str) -> tuple[int, int]:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_the_poller_receives_the_next_batch_while_the_function_works(pools: list[FunctionPool]) -> None:
+    worker = make(pools, "records", limit=1, name="Worker")
+    worker.warm(1)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = _queue(sqs, 3)
+        poller = QueuePoller(
+            sqs,
+            queue_url=url,
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:ahead",
+            function=worker,
+            batch_size=1,
+            concurrency=1,
+            retry_visibility_s=0,
+        )
+        poller.start()
+        try:
+            # One batch in the function, the next already received: two in flight, one still queued.
+            assert _eventually(lambda: _visible(sqs, url) == (1, 2))
+            deadline = time.monotonic() + 10
+            while poller.delivered < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            poller.stop()
+        assert poller.delivered == 3 and poller.failed == 0
+        assert _visible(sqs, url) == (0, 0)  # every message deleted once done, by the deleter
+
+
+def test_a_batch_received_ahead_is_visible_again_when_the_poller_stops(pools: list[FunctionPool]) -> None:
+    worker = make(pools, "records", limit=1, name="Worker")
+    worker.warm(1)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = _queue(sqs, 2)
+        poller = QueuePoller(
+            sqs,
+            queue_url=url,
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:ahead",
+            function=worker,
+            batch_size=1,
+            concurrency=1,
+            retry_visibility_s=0,
+        )
+        poller.start()
+        assert _eventually(lambda: _visible(sqs, url) == (0, 2))  # one in the function, one received ahead
+        poller.stop()  # the first batch finishes; the second, received ahead, was never invoked
+        assert poller.delivered == 1
+        assert _visible(sqs, url) == (1, 0)  # back at once, not after the 300 s visibility timeout
