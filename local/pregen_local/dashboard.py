@@ -104,7 +104,7 @@ fetch("/dashboard/data").then(r => r.json().then(body => ({ok: r.ok, body}))).th
 });
 fetch("/dashboard/environments").then(r => r.json()).then(pools => {
   const columns = ["environments", "limit", "invocations", "coldStarts", "initMsP50", "durationMsP50",
-                   "durationMsP99", "errors", "timeouts", "environmentsLost"];
+                   "durationMsP99", "errors", "timeouts", "environmentsLost", "retired"];
   const head = "<tr><th>function</th>" + columns.map(c => `<th>${c}</th>`).join("") + "</tr>";
   document.getElementById("environments").innerHTML = head + Object.entries(pools).map(([name, f]) =>
     `<tr data-function="${name}"><td>${name}</td>` + columns.map(c => `<td>${f[c] ?? ""}</td>`).join("") + "</tr>"

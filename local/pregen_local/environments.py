@@ -56,6 +56,7 @@ class Environment:
     sock: socket.socket
     init_ms: float = 0.0
     invocations: int = 0
+    idle_since: float = 0.0  # time.monotonic() when it last went back to the pool
     readers: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
@@ -151,6 +152,7 @@ class PoolFigures:
     errors: int = 0
     timeouts: int = 0
     environments_lost: int = 0
+    retired: int = 0  # idle past the pool's idle_seconds, and closed
     init_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     duration_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
 
@@ -165,9 +167,14 @@ class FunctionPool:
         *,
         log_sink: Callable[[str, str], None] | None = None,
         report: Callable[[str], None] | None = None,
+        idle_seconds: float | None = None,
+        keep: int = 0,
     ) -> None:
         self.spec = spec
         self.limit = max(1, limit)
+        # Lambda retires an environment left idle for a while; ``keep`` (provisioned) environments never are.
+        self.idle_seconds = idle_seconds
+        self.keep = keep
         self.log_sink: Callable[[str, str], None] = log_sink or _print_line
         self.report = report
         self.idle: list[Environment] = []
@@ -202,6 +209,7 @@ class FunctionPool:
         with self.condition:
             self.busy -= 1
             if environment is not None and not self.closed:
+                environment.idle_since = time.monotonic()
                 self.idle.append(environment)
             elif environment is not None:
                 environment.close()
@@ -268,6 +276,21 @@ class FunctionPool:
                 f"Duration: {duration_ms:.2f} ms"
             )
             self.report(line + (f" Init Duration: {init_ms:.2f} ms" if init_ms is not None else ""))
+
+    def retire_idle(self) -> int:
+        """Close the environments idle for longer than ``idle_seconds``, the longest idle first, keeping ``keep``
+        alive; returns how many were closed. The next invocation past them is a cold start again, as on Lambda."""
+        if self.idle_seconds is None:
+            return 0
+        cutoff = time.monotonic() - self.idle_seconds
+        with self.condition:
+            alive = len(self.idle) + self.busy
+            stale = [e for e in self.idle if e.idle_since < cutoff][: max(0, alive - self.keep)]
+            self.idle = [e for e in self.idle if e not in stale]  # the rest keep their order: most recent last
+            self.figures.retired += len(stale)
+        for environment in stale:
+            environment.close()
+        return len(stale)
 
     def stop(self) -> None:
         with self.condition:

@@ -67,6 +67,8 @@ class StackOptions:
     # Provisioned concurrency's analogue: environments started with the stack for the functions named (logical id
     # -> count, capped at the function's limit), so a burst finds them initialised instead of cold.
     provisioned: dict[str, int] = field(default_factory=dict)
+    # An environment idle this long is retired (Lambda's are, after minutes); None keeps every one.
+    idle_seconds: float | None = 600.0
     # REPORT lines (one per invocation, as Lambda logs them) on stdout.
     report: bool = True
 
@@ -154,6 +156,8 @@ class LocalStack:
         self.log_subscriptions = self._log_subscriptions(template, resources, functions, sqs)
         self.scheduler = Scheduler(template.schedules(), functions, scale=opts.schedule_scale)
         self.scheduler.start()
+        if opts.idle_seconds is not None and self.pools:
+            threading.Thread(target=self._retire_idle, args=(opts.idle_seconds,), name="retire", daemon=True).start()
         from pregen_local import dashboard, openapi
 
         self.front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
@@ -255,7 +259,14 @@ class LocalStack:
         limits.update(template.reserved_concurrency())  # a reservation caps the function, whatever feeds it
         report = (lambda line: print(line, flush=False)) if opts.report else None
         pools = {
-            name: FunctionPool(spec, limits[name], log_sink=self._log_line, report=report)
+            name: FunctionPool(
+                spec,
+                limits[name],
+                log_sink=self._log_line,
+                report=report,
+                idle_seconds=opts.idle_seconds,
+                keep=max(opts.warm, opts.provisioned.get(name, 0)),
+            )
             for name, spec in specs.items()
         }
         self.pools = list(pools.values())
@@ -282,6 +293,11 @@ class LocalStack:
             self.log_subscriptions.route(function, line)
         else:
             print(f"[{function}] {line}", flush=False)
+
+    def _retire_idle(self, idle_seconds: float) -> None:
+        while not self.stopped.wait(min(30.0, idle_seconds / 4)):
+            for pool in self.pools:
+                pool.retire_idle()
 
     def _environments_page(self) -> tuple[int, str, bytes]:
         return 200, "application/json", json.dumps(environment_figures(self.pools)).encode()
@@ -328,6 +344,7 @@ def environment_figures(pools: list[Any]) -> dict[str, Any]:
             "errors": f.errors,
             "timeouts": f.timeouts,
             "environmentsLost": f.environments_lost,
+            "retired": f.retired,
             "initMsP50": percentile(inits, 0.5),
             "durationMsP50": percentile(durations, 0.5),
             "durationMsP99": percentile(durations, 0.99),
@@ -436,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FUNCTION=N",
         help="start N environments of FUNCTION (a logical id) with the stack, as provisioned concurrency would",
     )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=600.0,
+        help="retire an execution environment idle this long, as Lambda does (0: never)",
+    )
     args = parser.parse_args(argv)
     try:
         provisioned = {name: int(count) for name, _, count in (item.partition("=") for item in args.provisioned)}
@@ -456,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=data_dir,
             default_concurrency=args.concurrency,
             provisioned=provisioned,
+            idle_seconds=args.idle_seconds or None,
         )
     )
     state = stack.start()

@@ -256,3 +256,24 @@ def test_a_batch_received_ahead_is_visible_again_when_the_poller_stops(pools: li
         poller.stop()  # the first batch finishes; the second, received ahead, was never invoked
         assert poller.delivered == 1
         assert _visible(sqs, url) == (1, 0)  # back at once, not after the 300 s visibility timeout
+
+
+def test_environments_idle_too_long_are_retired_and_the_kept_ones_stay(pools: list[FunctionPool]) -> None:
+    pool = FunctionPool(spec("echo"), 3, idle_seconds=0.2, keep=1)
+    pools.append(pool)
+    pool.warm(3)
+    assert pool.retire_idle() == 0  # just started: none idle long enough
+    time.sleep(0.3)
+    used = pool.invoke({})["pid"]  # one is used again: idle afresh, it stays
+    assert pool.retire_idle() == 2 and pool.size == 1 and pool.figures.retired == 2
+    assert pool.invoke({})["pid"] == used
+    time.sleep(0.3)
+    assert pool.retire_idle() == 0 and pool.size == 1  # never below what is kept (provisioned)
+    assert pool.invoke({})["pid"] == used and pool.figures.cold_starts == 0
+
+
+def test_a_pool_without_idle_seconds_keeps_every_environment(pools: list[FunctionPool]) -> None:
+    pool = make(pools, "echo", limit=2)
+    pool.warm(2)
+    time.sleep(0.05)
+    assert pool.retire_idle() == 0 and pool.size == 2
