@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
-from pregen.domain.models import Caller, ContentRequest, Generation, Priority
+from pregen.domain.models import Caller, ContentRequest, Generation, JobStatus, Priority
 from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
@@ -246,3 +247,41 @@ def test_without_a_stored_anthropic_key_the_worker_generates_offline(aws: Aws, s
     settings = WorkerSettings.model_validate({**aws.env, "ANTHROPIC_API_KEY_PARAMETER": "/pregen/anthropic-api-key"})
     # When the worker builds its generator, Then it is the offline one, not an error on every job
     assert isinstance(make_generator(settings), OfflineGenerator)
+
+
+def test_a_job_shows_generating_while_the_model_works(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    class Watching(CountingGenerator):
+        def generate(
+            self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+        ) -> Generation:
+            time.sleep(0.2)  # the mark goes out with the call; a moment later it has landed
+            seen.append(job(current["job_id"])["status"])
+            return super().generate(request, feedback, max_calls=max_calls)
+
+    use_generator(Watching())
+    _, _, current = get(LESSON)
+    run_worker(aws)
+    assert seen == ["generating"]
+    assert job(current["job_id"])["status"] == "done"
+
+
+def test_a_failure_is_never_overwritten_by_the_generating_mark(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The model refuses at once while the mark is still on its way: the job must end failed, not generating.
+    use_generator(CountingGenerator(fail_times=10, failure=GenerationFailed("the model refused", retryable=False)))
+    jobs = worker_wiring.worker_deps().jobs
+    real = jobs.set_status
+
+    def slow_mark(job_id: str, status: JobStatus, now: float, **kwargs: Any) -> None:
+        if status is JobStatus.GENERATING:
+            time.sleep(0.3)
+        real(job_id, status, now, **kwargs)
+
+    monkeypatch.setattr(jobs, "set_status", slow_mark)
+    _, _, miss = get(LESSON)
+    run_worker(aws)
+    time.sleep(0.5)  # a mark still on its way would have landed by now
+    failed = job(miss["job_id"])
+    assert failed["status"] == "failed"
+    assert "refused" in failed["reason"]

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from concurrent.futures import Future
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 _MAX_SIDE_BY_SIDE = 8  # within botocore's default pool of 10 connections per client
 
@@ -34,3 +38,20 @@ def side_by_side(*calls: Callable[[], object]) -> None:
     errors = [error for future in futures if (error := future.exception()) is not None]
     if errors:
         raise errors[0]
+
+
+def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """Two independent reads at once; their answers in order (the first failure raised, after both ran)."""
+    later = _executor().submit(second)
+    try:
+        answer = first()
+    finally:
+        wait = later.exception()
+    if wait is not None:
+        raise wait
+    return answer, later.result()
+
+
+def in_background(call: Callable[[], A]) -> Future[A]:
+    """Start ``call`` now and go on; ``.result()`` waits for it (and raises what it raised)."""
+    return _executor().submit(call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,13 +16,13 @@ from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Pr
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
-from pregen.parallel import side_by_side
+from pregen.parallel import both, in_background, side_by_side
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.publishing import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
@@ -74,7 +75,7 @@ def generate_job(
     """
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
-    job = deps.jobs.get_job(message.job_id)
+    job, stored = _read(message, deps, now)
     if job is None and message.owner:
         # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
         # erased (DELETE /v1/me). Generating it would bring their data back.
@@ -82,16 +83,16 @@ def generate_job(
         return "dropped_erased"
     _refuse_failed_for_good(job)
     request = _request_of(message, deps, now)
-    if _already_done(message, job, deps, now):
+    if _already_done(message, job, stored, deps, now):
         return "already_cached"
     calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
     if calls_left <= 0:
         _cap_spent(message, deps, now)
     if not _acquire_lease(message, job, worker_id, deps, now):
         return "duplicate_delivery"
-    deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
     try:
-        generation = _generate_valid(message, request, deps, max_calls=calls_left)
+        with _marked_generating(message, receive_count, deps, now):
+            generation = _generate_valid(message, request, deps, max_calls=calls_left)
     except ProviderThrottled as exc:
         deps.store.requeue_lease(message.key, worker_id)
         _record_attempt(message, deps, exc, outcome="throttled")
@@ -364,11 +365,38 @@ def _throttle_reason(message: JobMessage) -> str:
     return f"provider still throttling after {message.throttle_retries} delayed retries (the cap)"
 
 
-def _already_done(message: JobMessage, job: Job | None, deps: WorkerDeps, now: float) -> bool:
+def _read(message: JobMessage, deps: WorkerDeps, now: float) -> tuple[Job | None, StoredContent | None]:
+    """The job and, for a plain job, its key's content (read side by side: one round trip, not two)."""
+    if message.regenerate_of is not None:  # the key has content by definition: only the job decides
+        return deps.jobs.get_job(message.job_id), None
+    return both(
+        lambda: deps.jobs.get_job(message.job_id),
+        lambda: deps.store.get_content(message.key, now, consistent=True),
+    )
+
+
+@contextmanager
+def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps, now: float) -> Iterator[None]:
+    """The job shows ``generating`` while the model works: the write goes out with the call, and has landed
+    before anything after the call writes the job again (a failure's status must not be overwritten by it). A
+    failed write costs the status display only, not the generation."""
+    marking = in_background(
+        lambda: deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
+    )
+    try:
+        yield
+    finally:
+        if (error := marking.exception()) is not None:
+            logger.warning("could not mark the job generating", job_id=message.job_id, error=repr(error)[:300])
+
+
+def _already_done(
+    message: JobMessage, job: Job | None, stored: StoredContent | None, deps: WorkerDeps, now: float
+) -> bool:
     """A plain job is done once its key has content; a regeneration (the key has content) once its job is."""
     if message.regenerate_of is not None:
         return job is not None and job.status is JobStatus.DONE
-    if deps.store.get_content(message.key, now, consistent=True) is not None:
+    if stored is not None:
         deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
         return True
     return False
