@@ -208,8 +208,10 @@ class HttpFront:
 
     def shutdown(self) -> None:
         self.closing = True
-        self.server.close()
+        # Requests in flight finish first (as waitress itself stops on Ctrl-C): closed the other way round, a task
+        # ending after the close pulls the loop's closed trigger (EBADF, a traceback on every busy stop).
         self.server.task_dispatcher.shutdown(timeout=5)
+        self.server.close()
 
     def server_close(self) -> None:
         return
