@@ -208,54 +208,53 @@ def _visible(sqs: Any, url: str) -> tuple[int, int]:
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_the_poller_receives_the_next_batch_while_the_function_works(pools: list[FunctionPool]) -> None:
+@pytest.fixture
+def ahead(pools: list[FunctionPool]) -> Iterator[Callable[[int], tuple[Any, str, QueuePoller]]]:
+    """A queue of ``count`` messages and a started poller (batch size 1, one loop) feeding a slow function."""
     worker = make(pools, "records", limit=1, name="Worker")
     worker.warm(1)
     with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = _queue(sqs, 3)
-        poller = QueuePoller(
-            sqs,
-            queue_url=url,
-            queue_arn="arn:aws:sqs:us-east-1:123456789012:ahead",
-            function=worker,
-            batch_size=1,
-            concurrency=1,
-            retry_visibility_s=0,
-        )
-        poller.start()
-        try:
-            # One batch in the function, the next already received: two in flight, one still queued.
-            assert _eventually(lambda: _visible(sqs, url) == (1, 2))
-            deadline = time.monotonic() + 10
-            while poller.delivered < 3 and time.monotonic() < deadline:
-                time.sleep(0.02)
-        finally:
-            poller.stop()
-        assert poller.delivered == 3 and poller.failed == 0
-        assert _visible(sqs, url) == (0, 0)  # every message deleted once done, by the deleter
+
+        def start(count: int) -> tuple[Any, str, QueuePoller]:
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = _queue(sqs, count)
+            poller = QueuePoller(
+                sqs,
+                queue_url=url,
+                queue_arn="arn:aws:sqs:us-east-1:123456789012:ahead",
+                function=worker,
+                batch_size=1,
+                concurrency=1,
+                retry_visibility_s=0,
+            )
+            poller.start()
+            return sqs, url, poller
+
+        yield start
 
 
-def test_a_batch_received_ahead_is_visible_again_when_the_poller_stops(pools: list[FunctionPool]) -> None:
-    worker = make(pools, "records", limit=1, name="Worker")
-    worker.warm(1)
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = _queue(sqs, 2)
-        poller = QueuePoller(
-            sqs,
-            queue_url=url,
-            queue_arn="arn:aws:sqs:us-east-1:123456789012:ahead",
-            function=worker,
-            batch_size=1,
-            concurrency=1,
-            retry_visibility_s=0,
-        )
-        poller.start()
-        assert _eventually(lambda: _visible(sqs, url) == (0, 2))  # one in the function, one received ahead
-        poller.stop()  # the first batch finishes; the second, received ahead, was never invoked
-        assert poller.delivered == 1
-        assert _visible(sqs, url) == (1, 0)  # back at once, not after the 300 s visibility timeout
+def test_the_poller_receives_the_next_batch_while_the_function_works(
+    ahead: Callable[[int], tuple[Any, str, QueuePoller]],
+) -> None:
+    sqs, url, poller = ahead(3)
+    try:
+        # One batch in the function, the next already received: two in flight, one still queued.
+        assert _eventually(lambda: _visible(sqs, url) == (1, 2))
+        assert _eventually(lambda: poller.delivered == 3)
+    finally:
+        poller.stop()
+    assert poller.failed == 0
+    assert _visible(sqs, url) == (0, 0)  # every message deleted once done, by the deleter
+
+
+def test_a_batch_received_ahead_is_visible_again_when_the_poller_stops(
+    ahead: Callable[[int], tuple[Any, str, QueuePoller]],
+) -> None:
+    sqs, url, poller = ahead(2)
+    assert _eventually(lambda: _visible(sqs, url) == (0, 2))  # one in the function, one received ahead
+    poller.stop()  # the first batch finishes; the second, received ahead, was never invoked
+    assert poller.delivered == 1
+    assert _visible(sqs, url) == (1, 0)  # back at once, not after the 300 s visibility timeout
 
 
 def test_environments_idle_too_long_are_retired_and_the_kept_ones_stay(pools: list[FunctionPool]) -> None:
