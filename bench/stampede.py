@@ -1,23 +1,35 @@
-"""Stampede: N concurrent misses on one key through the local HTTP front → how many jobs and generations.
+"""Stampede: N concurrent misses on one key through the local HTTP front → how many jobs and generations, how long
+the misses wait for their answer, and the CPU every process spent on them.
 The generator takes a fixed time so every request arrives while the key is in flight.
 
     .venv/bin/python -m bench.stampede [--clients 200] [--write]
+
+Two runs, each on a fresh stack: get-content's 8 environments started with the stack (provisioned concurrency's
+analogue), and only 1 started (the other 7 cold-start during the burst). The learners are one asyncio client in a
+process of its own (one thread, a new connection per learner, opened inside the timed part), so the client's
+threads neither share the stack's GIL nor cost more CPU than sending a request takes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.report import summary, write_section
+
+FUNCTION = "GetContentFunction"
 
 
 def get(url: str, token: str) -> tuple[int, dict[str, Any]]:
@@ -29,13 +41,104 @@ def get(url: str, token: str) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=2.0, help="seconds the generator takes")
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
+# -- the learners: one process, one thread, asyncio ---------------------------------------------------------------
 
+
+async def _learner(url: str, token: str, go: asyncio.Event) -> tuple[int, dict[str, Any], float]:
+    parts = urllib.parse.urlsplit(url)
+    request = (
+        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    await go.wait()
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(request)
+    raw = await reader.read()  # Connection: close: the answer ends with the connection
+    took_ms = (time.perf_counter() - started) * 1000
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body or b"{}"), took_ms
+
+
+async def _burst(url: str, tokens: list[str]) -> tuple[list[tuple[int, dict[str, Any], float]], float]:
+    """The answers, and the CPU seconds this process spent from the burst's start to its last answer."""
+    go = asyncio.Event()
+    learners = [asyncio.ensure_future(_learner(url, token, go)) for token in tokens]
+    await asyncio.sleep(0.1)  # every learner waiting on the event: the barrier
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    before = os.times()
+    go.set()
+    answers = list(await asyncio.gather(*learners))
+    after = os.times()
+    return answers, (after.user + after.system) - (before.user + before.system)
+
+
+def client_main(url: str) -> int:
+    """The client process: tokens on stdin, ``ready`` when every learner waits, the burst on the next line."""
+    tokens: list[str] = json.loads(sys.stdin.readline())
+    answers, cpu_s = asyncio.run(_burst(url, tokens))
+    sys.stdout.write(json.dumps(answers) + "\n")
+    sys.stdout.write(json.dumps({"cpu_s": cpu_s}) + "\n")
+    return 0
+
+
+# -- CPU per process, from /proc ----------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _role(pid: int, environments: dict[int, str]) -> str:
+    if pid == os.getpid():
+        return "stack process (front, pollers, log subscriptions)"
+    if pid in environments:
+        return f"{environments[pid]} environments"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except FileNotFoundError:
+        return "other"
+    if "java" in command:
+        return "DynamoDB Local"
+    if "moto_server" in command:
+        return "moto server"
+    return "other"
+
+
+@dataclass
+class Run:
+    answers: list[tuple[int, dict[str, Any], float]]
+    wall_s: float
+    cpu_s: dict[str, float]
+    generations: Any
+    job_statuses: dict[str, Any]
+    load: float
+
+
+def run(clients: int, latency: float, provisioned: int) -> Run:
     from pregen_local import devjwt
     from pregen_local.stack import LocalStack, StackOptions, free_port
 
@@ -44,80 +147,154 @@ def main(argv: list[str] | None = None) -> int:
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
             report=False,
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(args.latency)},
+            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
+            provisioned={FUNCTION: provisioned},
         )
     )
     state = stack.start()
     try:
         query = {"kind": "question_set", "subject": "Statistics", "topic": "Median", "question_type": "numeric"}
         url = state["url"] + "/v1/content?" + urllib.parse.urlencode(query)
-        tokens = [devjwt.mint(f"stampede-{i}") for i in range(args.clients)]
-        barrier = threading.Barrier(args.clients)
-        answers: list[tuple[int, dict[str, Any], float]] = []
-        lock = threading.Lock()
-
-        def learner(i: int) -> None:
-            barrier.wait()
-            started = time.perf_counter()
-            status, body = get(url, tokens[i])
-            with lock:
-                answers.append((status, body, (time.perf_counter() - started) * 1000))
-
-        threads = [threading.Thread(target=learner, args=(i,)) for i in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        job_ids = {body.get("job_id") for status, body, _ in answers if status == 202}
-        statuses = sorted({status for status, _, _ in answers})
+        tokens = [devjwt.mint(f"stampede-{i}") for i in range(clients)]
+        client = subprocess.Popen(
+            [sys.executable, "-m", "bench.stampede", "--client", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write(json.dumps(tokens) + "\n")
+        client.stdin.flush()
+        if client.stdout.readline().strip() != "ready":
+            raise RuntimeError("the client did not start")
+        environments = {
+            env.process.pid: pool.spec.logical_id for pool in stack.pools for env in [*pool.idle]
+        }  # the idle ones now; those started during the burst are found below
+        time.sleep(1.0)
+        pids = _children(os.getpid()) - {client.pid}
+        before = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
+        load_before = os.getloadavg()[0]
+        started = time.perf_counter()
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        answers = [tuple(a) for a in json.loads(client.stdout.readline())]
+        wall_s = time.perf_counter() - started
+        pids |= _children(os.getpid()) - {client.pid}
+        after = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
+        client_cpu = json.loads(client.stdout.readline())["cpu_s"]
+        client.wait()
+        for pool in stack.pools:
+            for env in pool.idle:
+                environments[env.process.pid] = pool.spec.logical_id
+        cpu: dict[str, float] = {"client process (all learners)": client_cpu}
+        for pid, seconds in after.items():
+            role = _role(pid, environments)
+            cpu[role] = cpu.get(role, 0.0) + seconds - before.get(pid, 0.0)
         # Wait for the job, then read the generation counters (admin analytics).
         admin = devjwt.mint("stampede-ops", "admin")
-        deadline = time.monotonic() + 60 + args.latency * 3
+        deadline = time.monotonic() + 60 + latency * 3
         while time.monotonic() < deadline and get(url, tokens[0])[0] != 200:
             time.sleep(0.2)
         time.sleep(1)  # let any duplicate delivery finish
         _, figures = get(state["url"] + "/v1/analytics", admin)
-        generations = figures.get("totalGenerated")
-        by_job: dict[str, int] = {}
-        for status, body, _ in answers:
-            if status == 202:
-                by_job[body["job_id"]] = by_job.get(body["job_id"], 0) + 1
+        job_ids = {body["job_id"] for status, body, _ in answers if status == 202}
         job_statuses = {
-            job_id: get(state["url"] + f"/v1/jobs/{job_id}", tokens[0])[1].get("status") for job_id in by_job
+            job_id: get(state["url"] + f"/v1/jobs/{job_id}", tokens[0])[1].get("status") for job_id in job_ids
         }
-        latencies = summary([ms for _, _, ms in answers])
+        return Run(
+            answers=answers,  # type: ignore[arg-type]
+            wall_s=wall_s,
+            cpu_s=cpu,
+            generations=figures.get("totalGenerated"),
+            job_statuses=job_statuses,
+            load=load_before,
+        )
     finally:
         stack.stop()
 
+
+def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
+    statuses: dict[int, int] = {}
+    by_job: dict[str, int] = {}
+    for status, body, _ in result.answers:
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 202:
+            by_job[body["job_id"]] = by_job.get(body["job_id"], 0) + 1
+    misses = summary([ms for status, _, ms in result.answers if status == 202])
+    every = summary([ms for _, _, ms in result.answers])
+    cpu_ms = sum(result.cpu_s.values()) / clients * 1000
+    final = ", ".join(sorted({str(s) for s in result.job_statuses.values()}))
+    row = (
+        f"| {name} | {', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))} "
+        f"| {len(by_job)} ({', '.join(map(str, by_job.values()))}) | {final} | {result.generations} "
+        f"| {misses['p50']:.0f} / {misses['p99']:.0f} | {every['p99']:.0f} | {result.wall_s:.2f} | {cpu_ms:.1f} "
+        f"| {result.load:.1f} |"
+    )
+    ok = result.generations == 1 and set(result.job_statuses.values()) == {"done"} and set(statuses) <= {200, 202}
+    return row, ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=2.0, help="seconds the generator takes")
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the learners' process
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    if args.client:
+        return client_main(args.client)
+
+    from pregen_local.stack import DEFAULT_CONCURRENCY
+
+    runs = {
+        f"{DEFAULT_CONCURRENCY} environments provisioned": run(args.clients, args.latency, DEFAULT_CONCURRENCY),
+        f"1 environment warm, {DEFAULT_CONCURRENCY - 1} cold": run(args.clients, args.latency, 1),
+    }
+    rows, ok = [], True
+    for name, result in runs.items():
+        row, good = _row(name, args.clients, result)
+        rows.append(row)
+        ok = ok and good
+    provisioned = next(iter(runs.values()))
+    cpu_rows = [
+        f"| {role} | {seconds:.2f} | {seconds / args.clients * 1000:.1f} |"
+        for role, seconds in sorted(provisioned.cpu_s.items(), key=lambda kv: -kv[1])
+        if seconds >= 0.005
+    ]
+    total = sum(provisioned.cpu_s.values())
     text = "\n".join(
         [
             f"Command: `.venv/bin/python -m bench.stampede --clients {args.clients} --write`",
             "",
-            f"{args.clients} learners ask for the same uncached question set at the same instant (a barrier), through "
-            f"the local HTTP front; the generator takes {args.latency:g} s. A learner whose miss arrives just as the "
-            "generation finishes can be handed a second job id; that job finds the content and is done at once "
-            "(no second generation).",
+            f"{args.clients} learners ask for the same uncached question set at the same instant, through the local "
+            f"HTTP front; the generator takes {args.latency:g} s. The learners are one asyncio client in a process "
+            "of its own, each on a new connection opened inside the timed part; the latency is from the burst's "
+            "start to each answer. Each run is a fresh stack: get-content's "
+            f"{DEFAULT_CONCURRENCY} environments started with it (provisioned concurrency's analogue: "
+            f"`make run` with `--provisioned {FUNCTION}={DEFAULT_CONCURRENCY}`), or only one, the other "
+            f"{DEFAULT_CONCURRENCY - 1} cold-starting during the burst. Nothing else is switched off: pollers, "
+            "stream and log subscriptions run as always. A learner whose miss arrives after the generation "
+            "finished gets a 200.",
             "",
-            "| figure | value |",
-            "|---|---|",
-            f"| HTTP statuses | {', '.join(map(str, statuses))} |",
-            f"| distinct jobs handed out (learners per job) | {len(job_ids)} ({', '.join(map(str, by_job.values()))})"
-            " |",
-            f"| those jobs' final status | {', '.join(sorted(set(map(str, job_statuses.values()))))} |",
-            f"| generations | {generations} |",
-            f"| generations per learner | {generations}/{args.clients} |",
-            f"| miss response p50 / p99 (ms) | {latencies['p50']:.0f} / {latencies['p99']:.0f} |",
+            "| run | HTTP statuses | distinct jobs (learners per job) | jobs' final status | generations "
+            "| miss (202) p50 / p99 ms | every answer p99 ms | burst s | CPU ms per learner, all processes "
+            "| load average before |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
             "",
-            "Each API invocation runs in an execution environment of its own (one event at a time, up to "
-            "GetContentFunction's local limit of environments, the first ones cold), so the misses' latency is "
-            "the environments' work queued on this machine's 2 shared cores, as on Lambda it would be spread "
-            "over as many instances as there are requests.",
+            f"CPU of the provisioned run by process (from /proc; {total:.2f} CPU-s over {provisioned.wall_s:.2f} s "
+            f"of burst on the machine's {os.cpu_count()} cores):",
+            "",
+            "| process | CPU s | CPU ms per learner |",
+            "|---|---|---|",
+            *cpu_rows,
         ]
     )
     print(text)
     if args.write:
         write_section("stampede", "## Stampede\n\n" + text)
-    return 0 if generations == 1 and set(job_statuses.values()) == {"done"} else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
