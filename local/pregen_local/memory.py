@@ -193,7 +193,9 @@ class MemoryCounters:
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         self._add(GAUGES_PK, counts)
 
-    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+    def add_once(
+        self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float, *, keep_days: int = 7
+    ) -> bool:
         """The marker ``batch#<id>`` must not exist: a batch delivered again adds nothing."""
         if batch_id in self.applied:
             return False

@@ -7,13 +7,15 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.client import BaseClient
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from functions.usage_aggregator import app as usage_aggregator
+from pregen import usage_log
 from pregen.wiring import serve as serve_wiring
 from pregen_local.runtime import LambdaContext
-from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
+from tests.integration.conftest import Aws, api_event, call, deliver_usage_lines, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Python", "topic": "Variables", "grade": "10"}
 
@@ -60,6 +62,36 @@ def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 1
 
 
+def _lines(aws: Aws, usage: str) -> list[str]:
+    """The keys of the usage lines of one kind (hit, miss) printed so far."""
+    return [line["key"] for line in map(json.loads, aws.usage_lines) if line["usage"] == usage]
+
+
+def test_a_miss_is_counted_from_its_log_line_and_writes_no_day_counter(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    writes: list[str] = []
+    original = BaseClient._make_api_call
+
+    def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        items = params.get("TransactItems")
+        keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
+        writes.extend(f"{operation}:{k.get('pk', {}).get('S', '')}" for k in keys if operation != "GetItem")
+        return original(self, operation, params)
+
+    # When a second learner misses the same key (and joins its job)
+    with mock.patch.object(BaseClient, "_make_api_call", spy):
+        _, _, second = get(LESSON, sub="bob")
+    # Then the only write is bob's allowance (no day item), and each miss printed one miss line
+    assert second["joined"] is True
+    assert writes == ["TransactWriteItems:limit#bob", "TransactWriteItems:limit#bob"]
+    assert _lines(aws, "miss") == [first["key"], first["key"]]
+    # And once the lines are delivered, the day counts both misses, even if delivered again
+    day = usage_log.misses_of([{"message": line} for line in aws.usage_lines]).popitem()[0]
+    event = deliver_usage_lines(aws)
+    usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
+    assert serve_wiring.serve_deps().counters.read_days([day])[day]["misses#lesson"] == 2  # type: ignore[attr-defined]
+
+
 def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOT_CACHE_SECONDS", "0")  # the DynamoDB path itself (the hot-key cache: the next test)
     _, _, miss = get(LESSON)
@@ -79,10 +111,10 @@ def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeyp
         assert get(LESSON)[0] == 200
     # Then each hit made one request, a read; each printed one hit line
     assert calls == ["GetItem:content", "GetItem:content"]
-    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
+    assert _lines(aws, "hit") == [miss["key"], miss["key"]]
     assert store.get_stats(miss["key"])["hits"] == 0  # type: ignore[attr-defined]
     # And once the log subscription delivers the lines, the stats item counts both, even if delivered again
-    event = deliver_hit_lines(aws)
+    event = deliver_usage_lines(aws)
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
     usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
@@ -109,7 +141,7 @@ def test_a_hot_shared_item_is_answered_from_memory_and_still_counted(aws: Aws) -
     assert status == 200
     assert calls == []
     assert headers["etag"] == f'"{store.version_of(miss["key"])}"'  # type: ignore[attr-defined]
-    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
+    assert _lines(aws, "hit") == [miss["key"], miss["key"]]
 
 
 def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) -> None:
@@ -127,7 +159,8 @@ def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) ->
     status, headers, _ = get(LESSON)
     assert status == 202
     assert headers["x-cache"] == "MISS"
-    assert aws.hit_lines == []
+    assert _lines(aws, "hit") == []
+    assert _lines(aws, "miss") == [miss["key"], miss["key"]]
 
 
 def test_personal_content_and_jobs_belong_to_their_owner(aws: Aws) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pregen.domain.counters import Metric, name
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
 from pregen.services.limits import check_generation_allowance
-from pregen.services.usage import day_of
-from pregen.usage_log import record_hit
+from pregen.usage_log import record_hit, record_miss
 
 if TYPE_CHECKING:
     from pregen.domain.records import StoredContent
@@ -74,7 +72,7 @@ def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
     """One read of the content. A hit is counted by one line of log (``pregen.usage_log``), not by a request;
-    a miss enqueues or joins."""
+    a miss enqueues or joins, and is counted by a line of log too (its day counter is added later, in batches)."""
     key = cache_key(request, caller)
     now = deps.clock.now()
     stored = deps.store.get_content(key, now)
@@ -85,7 +83,7 @@ def serve_content(
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
     if job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
-    deps.counters.add(day_of(now), {name(Metric.MISSES, request.kind.value): 1}, now)
+    record_miss(key, request.kind.value, now)
     return Pending(key=key, job=job, joined=joined)
 
 
