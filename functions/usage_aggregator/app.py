@@ -11,7 +11,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen import usage_log
-from pregen.adapters.counters import DynamoHitCounter
 from pregen.domain.counters import Metric, parse
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
@@ -45,8 +44,7 @@ def count_logged_hits(event: dict[str, Any]) -> dict[str, Any]:
     counters, clock = usage_deps()
     batch_id = usage_log.batch_id(log_events)
     misses = sum(sum(counts.values()) for counts in per_day.values())
-    # The marker outlives a failed batch's 14 days in UsageDeadLetterQueue, as the hits' markers do.
-    keep = DynamoHitCounter.MARKER_DAYS
+    keep = usage_log.MARKER_DAYS
     if per_day and not counters.add_once(f"misses#{batch_id}", per_day, clock.now(), keep_days=keep):
         misses = 0  # this batch's misses were counted by an earlier delivery
     added = hit_counter().add(batch_id, hits, clock.now()) if hits else 0

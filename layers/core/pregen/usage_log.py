@@ -139,6 +139,10 @@ def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
     return counts
 
 
+# How long a logged batch's markers are kept: longer than a failed batch can wait in UsageDeadLetterQueue (14 days)
+# before it is replayed, so a replay adds nothing twice (the hits' markers: DynamoHitCounter.MARKER_DAYS).
+MARKER_DAYS = 15
+
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a content kind as the counters name it (pregen.domain.models)
 
 
