@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from unittest import mock
 
@@ -67,29 +68,62 @@ def _lines(aws: Aws, usage: str) -> list[str]:
     return [line["key"] for line in map(json.loads, aws.usage_lines) if line["usage"] == usage]
 
 
-def test_a_miss_is_counted_from_its_log_line_and_writes_no_day_counter(aws: Aws) -> None:
-    _, _, first = get(LESSON)
-    writes: list[str] = []
+def _spy_requests() -> tuple[list[str], Any]:
+    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table reads), and the patch that records."""
+    requests: list[str] = []
     original = BaseClient._make_api_call
 
     def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         items = params.get("TransactItems")
         keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
-        writes.extend(f"{operation}:{k.get('pk', {}).get('S', '')}" for k in keys if operation != "GetItem")
+        for key in keys:
+            pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
+            requests.append(f"{operation}:{sk if sk in {'content', 'inflight'} else pk.split('#')[0]}")
         return original(self, operation, params)
 
+    return requests, mock.patch.object(BaseClient, "_make_api_call", spy)
+
+
+def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    requests, spying = _spy_requests()
     # When a second learner misses the same key (and joins its job)
-    with mock.patch.object(BaseClient, "_make_api_call", spy):
+    with spying:
         _, _, second = get(LESSON, sub="bob")
-    # Then the only write is bob's allowance (no day item), and each miss printed one miss line
-    assert second["joined"] is True
-    assert writes == ["TransactWriteItems:limit#bob", "TransactWriteItems:limit#bob"]
+    # Then it made three requests: the cache read, bob's allowance (one transaction, two windows), the marker read;
+    # no read of the job (the marker names it) and no write of the day's counter item
+    assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
+    assert requests == ["GetItem:content", "TransactWriteItems:limit", "TransactWriteItems:limit", "GetItem:inflight"]
+    # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again
     day = usage_log.misses_of([{"message": line} for line in aws.usage_lines]).popitem()[0]
     event = deliver_usage_lines(aws)
     usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
     assert serve_wiring.serve_deps().counters.read_days([day])[day]["misses#lesson"] == 2  # type: ignore[attr-defined]
+
+
+def test_a_marker_older_than_a_job_record_lives_is_checked_and_a_gone_job_is_taken_over(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    # Given the key's marker was claimed more than the job TTL ago (a job held in flight for days) and its job
+    # record is gone
+    table = aws.resources.tables["ContentTable"]
+    aws.dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": first["key"]}, "sk": {"S": "inflight"}},
+        UpdateExpression="SET claimed_at = :long_ago",
+        ExpressionAttributeValues={":long_ago": {"N": str(time.time() - 30 * 86_400)}},
+    )
+    aws.dynamodb.delete_item(
+        TableName=aws.resources.tables["JobsTable"], Key={"pk": {"S": f"job#{first['job_id']}"}, "sk": {"S": "job"}}
+    )
+    # When another learner misses
+    status, _, second = get(LESSON, sub="bob")
+    # Then the job was read, found gone, and the key taken over by a new job that will generate it
+    assert status == 202
+    assert (second["joined"], second["status"]) == (False, "queued")
+    assert second["job_id"] != first["job_id"]
+    assert get_job(second["job_id"], sub="bob")[0] == 200
 
 
 def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
