@@ -4,8 +4,9 @@ The generator takes a fixed time so every request arrives while the key is in fl
 
     .venv/bin/python -m bench.stampede [--clients 200] [--write]
 
-Two runs, each on a fresh stack: get-content's 8 environments started with the stack (provisioned concurrency's
-analogue), and only 1 started (the other 7 cold-start during the burst). The learners are one asyncio client in a
+Three runs, each on a fresh stack: get-content's 8 environments started with the stack (provisioned concurrency's
+analogue), after a warm-up burst on another key or not, and only 1 started (the other 7 cold-start during the
+burst). The learners are one asyncio client in a
 process of its own (one thread, a new connection per learner, opened inside the timed part), so the client's
 threads neither share the stack's GIL nor cost more CPU than sending a request takes.
 """
@@ -134,11 +135,58 @@ class Run:
     wall_s: float
     cpu_s: dict[str, float]
     generations: Any
+    misses_counted: Any
+    misses_made: int  # the burst's 202s and those of the polling that waits for the content
     job_statuses: dict[str, Any]
     load: float
 
 
-def run(clients: int, latency: float, provisioned: int) -> Run:
+class _Learners:
+    """The client process, started with its tokens: every learner connected to nothing yet, waiting for ``go``."""
+
+    def __init__(self, url: str, tokens: list[str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.stampede", "--client", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        self.stdin.write(json.dumps(tokens) + "\n")
+        self.stdin.flush()
+        if self.stdout.readline().strip() != "ready":
+            raise RuntimeError("the client did not start")
+
+    def go(self) -> tuple[list[tuple[int, dict[str, Any], float]], float]:
+        """The burst's answers, and the client's CPU seconds during it."""
+        self.stdin.write("go\n")
+        self.stdin.flush()
+        answers = [(int(s), dict(b), float(ms)) for s, b, ms in json.loads(self.stdout.readline())]
+        cpu_s = float(json.loads(self.stdout.readline())["cpu_s"])
+        self.process.wait()
+        return answers, cpu_s
+
+
+def _content_url(base: str, kind: str, topic: str) -> str:
+    query = {"kind": kind, "subject": "Statistics", "topic": topic}
+    query |= {"question_type": "numeric"} if kind == "question_set" else {"grade": "9"}
+    return base + "/v1/content?" + urllib.parse.urlencode(query)
+
+
+def _wait_served(url: str, token: str, latency: float) -> int:
+    """Ask until the content is served; returns the misses this made (each 202 is a miss, counted as any)."""
+    deadline, misses = time.monotonic() + 60 + latency * 3, 0
+    while time.monotonic() < deadline and get(url, token)[0] != 200:
+        misses += 1
+        time.sleep(0.2)
+    return misses
+
+
+def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> Run:
+    """One burst on a fresh stack; ``warm_up`` learners first miss another key (a lesson) together, the same path
+    as the burst's (one job, the rest join), and the stack settles before the measured burst."""
     from pregen_local import devjwt
     from pregen_local.stack import LocalStack, StackOptions, free_port
 
@@ -153,60 +201,53 @@ def run(clients: int, latency: float, provisioned: int) -> Run:
     )
     state = stack.start()
     try:
-        query = {"kind": "question_set", "subject": "Statistics", "topic": "Median", "question_type": "numeric"}
-        url = state["url"] + "/v1/content?" + urllib.parse.urlencode(query)
+        if warm_up:
+            warm_url = _content_url(state["url"], "lesson", "Mode")
+            warm_tokens = [devjwt.mint(f"warm-up-{i}") for i in range(warm_up)]
+            _Learners(warm_url, warm_tokens).go()
+            _wait_served(warm_url, warm_tokens[0], latency)
+            time.sleep(2.0)  # its usage lines delivered, the worker idle again
+        url = _content_url(state["url"], "question_set", "Median")
         tokens = [devjwt.mint(f"stampede-{i}") for i in range(clients)]
-        client = subprocess.Popen(
-            [sys.executable, "-m", "bench.stampede", "--client", url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        )
-        assert client.stdin is not None and client.stdout is not None
-        client.stdin.write(json.dumps(tokens) + "\n")
-        client.stdin.flush()
-        if client.stdout.readline().strip() != "ready":
-            raise RuntimeError("the client did not start")
-        environments = {
-            env.process.pid: pool.spec.logical_id for pool in stack.pools for env in [*pool.idle]
-        }  # the idle ones now; those started during the burst are found below
+        learners = _Learners(url, tokens)
+        environments = {env.process.pid: pool.spec.logical_id for pool in stack.pools for env in [*pool.idle]}
         time.sleep(1.0)
-        pids = _children(os.getpid()) - {client.pid}
+        pids = _children(os.getpid()) - {learners.process.pid}
         before = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        client.stdin.write("go\n")
-        client.stdin.flush()
-        answers = [tuple(a) for a in json.loads(client.stdout.readline())]
+        answers, client_cpu = learners.go()
         wall_s = time.perf_counter() - started
-        pids |= _children(os.getpid()) - {client.pid}
+        pids |= _children(os.getpid()) - {learners.process.pid}
         after = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
-        client_cpu = json.loads(client.stdout.readline())["cpu_s"]
-        client.wait()
-        for pool in stack.pools:
+        for pool in stack.pools:  # the environments started during the burst too
             for env in pool.idle:
                 environments[env.process.pid] = pool.spec.logical_id
         cpu: dict[str, float] = {"client process (all learners)": client_cpu}
         for pid, seconds in after.items():
             role = _role(pid, environments)
             cpu[role] = cpu.get(role, 0.0) + seconds - before.get(pid, 0.0)
-        # Wait for the job, then read the generation counters (admin analytics).
+        # Wait for the job, then read the counters (admin analytics) once the miss lines have been delivered.
+        polled = _wait_served(url, tokens[0], latency)
         admin = devjwt.mint("stampede-ops", "admin")
-        deadline = time.monotonic() + 60 + latency * 3
-        while time.monotonic() < deadline and get(url, tokens[0])[0] != 200:
-            time.sleep(0.2)
-        time.sleep(1)  # let any duplicate delivery finish
-        _, figures = get(state["url"] + "/v1/analytics", admin)
+        misses = sum(1 for status, _, _ in answers if status == 202) + polled
+        deadline = time.monotonic() + 15
+        while True:
+            time.sleep(1)  # let any duplicate delivery finish, and the log subscription deliver
+            _, figures = get(state["url"] + "/v1/analytics", admin)
+            if figures.get("missesByKind", {}).get("question_set") == misses or time.monotonic() > deadline:
+                break
         job_ids = {body["job_id"] for status, body, _ in answers if status == 202}
         job_statuses = {
             job_id: get(state["url"] + f"/v1/jobs/{job_id}", tokens[0])[1].get("status") for job_id in job_ids
         }
         return Run(
-            answers=answers,  # type: ignore[arg-type]
+            answers=answers,
             wall_s=wall_s,
             cpu_s=cpu,
-            generations=figures.get("totalGenerated"),
+            generations=figures.get("generatedByKind", {}).get("question_set"),
+            misses_counted=figures.get("missesByKind", {}).get("question_set"),
+            misses_made=misses,
             job_statuses=job_statuses,
             load=load_before,
         )
@@ -222,16 +263,20 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
         if status == 202:
             by_job[body["job_id"]] = by_job.get(body["job_id"], 0) + 1
     misses = summary([ms for status, _, ms in result.answers if status == 202])
-    every = summary([ms for _, _, ms in result.answers])
     cpu_ms = sum(result.cpu_s.values()) / clients * 1000
     final = ", ".join(sorted({str(s) for s in result.job_statuses.values()}))
     row = (
         f"| {name} | {', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))} "
         f"| {len(by_job)} ({', '.join(map(str, by_job.values()))}) | {final} | {result.generations} "
-        f"| {misses['p50']:.0f} / {misses['p99']:.0f} | {every['p99']:.0f} | {result.wall_s:.2f} | {cpu_ms:.1f} "
-        f"| {result.load:.1f} |"
+        f"| {result.misses_counted} of {result.misses_made} | {misses['p50']:.0f} / {misses['p99']:.0f} | {result.wall_s:.2f} "
+        f"| {cpu_ms:.1f} | {result.load:.1f} |"
     )
-    ok = result.generations == 1 and set(result.job_statuses.values()) == {"done"} and set(statuses) <= {200, 202}
+    ok = (
+        result.generations == 1
+        and set(result.job_statuses.values()) == {"done"}
+        and set(statuses) <= {200, 202}
+        and result.misses_counted == result.misses_made
+    )
     return row, ok
 
 
@@ -239,30 +284,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--latency", type=float, default=2.0, help="seconds the generator takes")
+    parser.add_argument("--warm-up", type=int, default=400, help="learners missing another key before the burst")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the learners' process
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     if args.client:
         return client_main(args.client)
 
-    from pregen_local.stack import DEFAULT_CONCURRENCY
+    from pregen_local.stack import DEFAULT_CONCURRENCY as N
 
     runs = {
-        f"{DEFAULT_CONCURRENCY} environments provisioned": run(args.clients, args.latency, DEFAULT_CONCURRENCY),
-        f"1 environment warm, {DEFAULT_CONCURRENCY - 1} cold": run(args.clients, args.latency, 1),
+        f"{N} environments provisioned, after a warm-up burst": run(
+            args.clients, args.latency, N, warm_up=args.warm_up
+        ),
+        f"{N} environments provisioned, fresh stack": run(args.clients, args.latency, N),
+        f"1 environment warm, {N - 1} cold, fresh stack": run(args.clients, args.latency, 1),
     }
     rows, ok = [], True
     for name, result in runs.items():
         row, good = _row(name, args.clients, result)
         rows.append(row)
         ok = ok and good
-    provisioned = next(iter(runs.values()))
-    cpu_rows = [
-        f"| {role} | {seconds:.2f} | {seconds / args.clients * 1000:.1f} |"
-        for role, seconds in sorted(provisioned.cpu_s.items(), key=lambda kv: -kv[1])
-        if seconds >= 0.005
-    ]
-    total = sum(provisioned.cpu_s.values())
+    cpu_table = []
+    for name, result in list(runs.items())[:2]:
+        total = sum(result.cpu_s.values())
+        cpu_table.append(f"| **{name}**: all processes | {total:.2f} | {total / args.clients * 1000:.1f} |")
+        cpu_table += [
+            f"| {role} | {seconds:.2f} | {seconds / args.clients * 1000:.1f} |"
+            for role, seconds in sorted(result.cpu_s.items(), key=lambda kv: -kv[1])
+            if seconds >= 0.005
+        ]
     text = "\n".join(
         [
             f"Command: `.venv/bin/python -m bench.stampede --clients {args.clients} --write`",
@@ -270,25 +321,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.clients} learners ask for the same uncached question set at the same instant, through the local "
             f"HTTP front; the generator takes {args.latency:g} s. The learners are one asyncio client in a process "
             "of its own, each on a new connection opened inside the timed part; the latency is from the burst's "
-            "start to each answer. Each run is a fresh stack: get-content's "
-            f"{DEFAULT_CONCURRENCY} environments started with it (provisioned concurrency's analogue: "
-            f"`make run` with `--provisioned {FUNCTION}={DEFAULT_CONCURRENCY}`), or only one, the other "
-            f"{DEFAULT_CONCURRENCY - 1} cold-starting during the burst. Nothing else is switched off: pollers, "
-            "stream and log subscriptions run as always. A learner whose miss arrives after the generation "
-            "finished gets a 200.",
+            f"start to each answer. Each run is a fresh stack with get-content's {N} environments started with it "
+            f"(provisioned concurrency's analogue: `make run` with `--provisioned {FUNCTION}={N}`), or only one, "
+            f"the other {N - 1} cold-starting during the burst. The warm-up: {args.warm_up} other learners first miss "
+            "one other key (a lesson) together, the same path (one job, the rest join), and the stack settles; the "
+            "processes' code paths and DynamoDB Local's JIT are then warm, as in a stack that has been serving. "
+            "Nothing is switched off: pollers, stream and log subscriptions run as always. *misses counted* is "
+            "analytics' `missesByKind.question_set`, from the miss lines the log subscription delivered, against the "
+            "misses made (the burst's 202s, and those of one learner asking until the content is served); they "
+            "must be equal.",
             "",
             "| run | HTTP statuses | distinct jobs (learners per job) | jobs' final status | generations "
-            "| miss (202) p50 / p99 ms | every answer p99 ms | burst s | CPU ms per learner, all processes "
+            "| misses counted | miss (202) p50 / p99 ms | burst s | CPU ms per learner, all processes "
             "| load average before |",
             "|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            f"CPU of the provisioned run by process (from /proc; {total:.2f} CPU-s over {provisioned.wall_s:.2f} s "
-            f"of burst on the machine's {os.cpu_count()} cores):",
+            f"CPU during the burst by process (from /proc; the machine has {os.cpu_count()} cores, so the burst "
+            "lasts at least the total CPU over the cores):",
             "",
             "| process | CPU s | CPU ms per learner |",
             "|---|---|---|",
-            *cpu_rows,
+            *cpu_table,
         ]
     )
     print(text)
