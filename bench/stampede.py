@@ -268,8 +268,8 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
     row = (
         f"| {name} | {', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))} "
         f"| {len(by_job)} ({', '.join(map(str, by_job.values()))}) | {final} | {result.generations} "
-        f"| {result.misses_counted} of {result.misses_made} | {misses['p50']:.0f} / {misses['p99']:.0f} | {result.wall_s:.2f} "
-        f"| {cpu_ms:.1f} | {result.load:.1f} |"
+        f"| {result.misses_counted} of {result.misses_made} | {misses['p50']:.0f} / {misses['p99']:.0f} "
+        f"| {result.wall_s:.2f} | {cpu_ms:.1f} | {result.load:.1f} |"
     )
     ok = (
         result.generations == 1
