@@ -113,6 +113,13 @@ def _children(root: int) -> set[int]:
     return found
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, idle) clock ticks of every core since boot, from /proc/stat (idle counts iowait too)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields[:8]) - idle, idle
+
+
 def _role(pid: int, environments: dict[int, str]) -> str:
     if pid == os.getpid():
         return "stack process (front, pollers, log subscriptions)"
@@ -138,7 +145,7 @@ class Run:
     misses_counted: Any
     misses_made: int  # the burst's 202s and those of the polling that waits for the content
     job_statuses: dict[str, Any]
-    load: float
+    busy_cores: float  # the machine's cores busy during the burst (/proc/stat), whoever used them
 
 
 class _Learners:
@@ -214,10 +221,11 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
         time.sleep(1.0)
         pids = _children(os.getpid()) - {learners.process.pid}
         before = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
-        load_before = os.getloadavg()[0]
+        machine_before = _machine_ticks()
         started = time.perf_counter()
         answers, client_cpu = learners.go()
         wall_s = time.perf_counter() - started
+        machine_after = _machine_ticks()
         pids |= _children(os.getpid()) - {learners.process.pid}
         after = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
         for pool in stack.pools:  # the environments started during the burst too
@@ -249,7 +257,7 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
             misses_counted=figures.get("missesByKind", {}).get("question_set"),
             misses_made=misses,
             job_statuses=job_statuses,
-            load=load_before,
+            busy_cores=(machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK") / wall_s,
         )
     finally:
         stack.stop()
@@ -269,7 +277,8 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
         f"| {name} | {', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))} "
         f"| {len(by_job)} ({', '.join(map(str, by_job.values()))}) | {final} | {result.generations} "
         f"| {result.misses_counted} of {result.misses_made} | {misses['p50']:.0f} / {misses['p99']:.0f} "
-        f"| {result.wall_s:.2f} | {cpu_ms:.1f} | {result.load:.1f} |"
+        f"| {result.wall_s:.2f} | {cpu_ms:.1f} | {sum(result.cpu_s.values()) / result.wall_s:.2f} "
+        f"| {result.busy_cores:.2f} |"
     )
     ok = (
         result.generations == 1
@@ -329,12 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             "Nothing is switched off: pollers, stream and log subscriptions run as always. *misses counted* is "
             "analytics' `missesByKind.question_set`, from the miss lines the log subscription delivered, against the "
             "misses made (the burst's 202s, and those of one learner asking until the content is served); they "
-            "must be equal.",
+            "must be equal. *Cores used by the run*: the CPU of every process of the run over the burst's time; "
+            f"*cores busy on the machine*: from /proc/stat, whoever used them (the machine has {os.cpu_count()}).",
             "",
             "| run | HTTP statuses | distinct jobs (learners per job) | jobs' final status | generations "
             "| misses counted | miss (202) p50 / p99 ms | burst s | CPU ms per learner, all processes "
-            "| load average before |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| cores used by the run | cores busy on the machine |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"CPU during the burst by process (from /proc; the machine has {os.cpu_count()} cores, so the burst "
