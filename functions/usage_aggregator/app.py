@@ -1,7 +1,8 @@
-"""usage-aggregator: exact hit counts, in two steps that keep every write off the hit path.
+"""usage-aggregator: exact hit and miss counts, in steps that keep every counter write off the request path.
 
 1. Hit lines from get-content's log (a CloudWatch Logs subscription, ``pregen.usage_log``) are added to each
-   key's small ``stats`` item, once per delivered batch.
+   key's small ``stats`` item, once per delivered batch; miss lines of the same batch go straight to the day
+   counters (``misses#<kind>``), once per batch.
 2. The content table's stream (changes of ``stats`` items) becomes daily counters, once per batch.
 """
 
@@ -33,13 +34,21 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def count_logged_hits(event: dict[str, Any]) -> dict[str, Any]:
-    """A subscription batch: add its hits to the stats items. An error fails the invocation, and Lambda's
-    asynchronous retries (then the on-failure queue) keep the batch; its markers make a retry add nothing twice."""
+    """A subscription batch: add its hits to the stats items and its misses to the day counters. An error fails the
+    invocation, and Lambda's asynchronous retries (then the on-failure queue) keep the batch; its markers (one for
+    the hits, one for the misses) make a retry add nothing twice."""
     batch = usage_log.decode_subscription(event)
     log_events = batch.get("logEvents") or []
     hits = usage_log.hits_of(log_events)
-    _, clock = usage_deps()
-    added = hit_counter().add(usage_log.batch_id(log_events), hits, clock.now()) if hits else 0
+    per_day = usage_log.misses_of(log_events)
+    counters, clock = usage_deps()
+    batch_id = usage_log.batch_id(log_events)
+    misses = sum(sum(counts.values()) for counts in per_day.values())
+    keep = usage_log.MARKER_DAYS
+    if per_day and not counters.add_once(f"misses#{batch_id}", per_day, clock.now(), keep_days=keep):
+        misses = 0  # this batch's misses were counted by an earlier delivery
+    added = hit_counter().add(batch_id, hits, clock.now()) if hits else 0
     metrics.add_metric(name="HitsLogged", unit=MetricUnit.Count, value=added)
-    logger.info("logged hits counted", log_events=len(log_events), keys=len(hits), hits=added)
-    return {"log_events": len(log_events), "hits": added}
+    metrics.add_metric(name="MissesLogged", unit=MetricUnit.Count, value=misses)
+    logger.info("logged usage counted", log_events=len(log_events), keys=len(hits), hits=added, misses=misses)
+    return {"log_events": len(log_events), "hits": added, "misses": misses}

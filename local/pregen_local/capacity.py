@@ -111,8 +111,9 @@ Recipe = dict[tuple[str, str], float]
 RECIPES: dict[str, Recipe] = {
     # serve_content: one GetItem of the content
     "hit": {("content", "read"): 1},
-    # serve_content miss, enqueue_or_join won: read the marker, put the job, claim the key, re-read the content
-    # (consistent) in case it was just stored, add the miss to the day's counters (plus the SQS send)
+    # serve_content miss, enqueue_or_join won: count the learner's allowance (one update), read the marker, put the
+    # job, claim the key, re-read the content (consistent) in case it was just stored (plus the SQS send); the miss
+    # itself is a log line, added to the day's counters in batches by the usage aggregator
     "miss": {
         ("content", "read"): 1,
         ("content", "read_sc"): 2,
@@ -120,8 +121,8 @@ RECIPES: dict[str, Recipe] = {
         ("content", "write"): 1,
         ("counters", "write"): 1,
     },
-    # a miss on a key in flight: read the marker and its job
-    "join": {("content", "read"): 1, ("content", "read_sc"): 1, ("jobs", "read"): 1, ("counters", "write"): 1},
+    # a miss on a key in flight: the allowance, then the marker, which names the job (no read of the job)
+    "join": {("content", "read"): 1, ("content", "read_sc"): 1, ("counters", "write"): 1},
     # pregenerate() per item (warming, prediction): one GetItem; the uncached ones enqueue as a miss does
     "check": {("content", "read"): 1},
     "enqueue": {("content", "read_sc"): 2, ("jobs", "write"): 1, ("content", "write"): 1},

@@ -3,8 +3,8 @@ against the template's filter patterns and delivered to the subscribed function 
 ``awslogs`` event shape, the way CloudWatch Logs invokes a function (asynchronously: two retries, then the
 function's on-failure queue).
 
-Only the JSON equality patterns the template uses (``{ $.a.b = "value" }``, joined by ``&&``) are understood; a
-pattern outside that subset stops the stack at start rather than silently matching nothing.
+Only the JSON equality patterns the template uses (``{ $.a.b = "value" }``, joined by ``&&`` or ``||``) are
+understood; a pattern outside that subset stops the stack at start rather than silently matching nothing.
 """
 
 from __future__ import annotations
@@ -28,34 +28,44 @@ if TYPE_CHECKING:
 _TERM = re.compile(r'^\$((?:\.\w+)+)\s*=\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$')
 
 
+def _term(raw: str) -> tuple[list[str], Any]:
+    """``$.a.b = "value"`` (or a number), optionally in parentheses → (path, value)."""
+    term = raw.strip()
+    if term.startswith("(") and term.endswith(")"):
+        term = term[1:-1].strip()
+    match = _TERM.match(term)
+    if match is None:
+        raise ValueError(f"unsupported filter pattern term locally: {raw.strip()!r}")
+    path = match.group(1).strip(".").split(".")
+    return path, match.group(2) if match.group(2) is not None else float(match.group(3))
+
+
+def _holds(document: Any, terms: list[tuple[list[str], Any]]) -> bool:
+    for path, expected in terms:
+        value = document
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                return False
+            value = value[part]
+        if value != expected:
+            return False
+    return True
+
+
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
-    """A CloudWatch Logs JSON filter pattern (equality terms joined by ``&&``) as a predicate on a log line."""
+    """A CloudWatch Logs JSON filter pattern (equality terms joined by ``&&`` and ``||``, ``&&`` binding first, a
+    term optionally in parentheses) as a predicate on a log line."""
     body = pattern.strip()
     if not (body.startswith("{") and body.endswith("}")):
         raise ValueError(f"unsupported filter pattern locally: {pattern!r}")
-    terms: list[tuple[list[str], Any]] = []
-    for raw in body[1:-1].split("&&"):
-        match = _TERM.match(raw.strip())
-        if match is None:
-            raise ValueError(f"unsupported filter pattern term locally: {raw.strip()!r}")
-        path = match.group(1).strip(".").split(".")
-        value = match.group(2) if match.group(2) is not None else float(match.group(3))
-        terms.append((path, value))
+    alternatives = [[_term(raw) for raw in alternative.split("&&")] for alternative in body[1:-1].split("||")]
 
     def matches(line: str) -> bool:
         try:
             document: Any = json.loads(line)
         except ValueError:
             return False
-        for path, expected in terms:
-            value = document
-            for part in path:
-                if not isinstance(value, dict) or part not in value:
-                    return False
-                value = value[part]
-            if value != expected:
-                return False
-        return True
+        return any(_holds(document, terms) for terms in alternatives)
 
     return matches
 

@@ -42,15 +42,21 @@ class MemoryContentStore:
 
     def get_inflight(self, key: str, now: float) -> InflightClaim | None:
         marker = self._live(key, now)
-        return None if marker is None else InflightClaim(won=False, job_id=marker["job_id"], lane=marker["lane"])
+        return None if marker is None else _someones(marker)
 
     def claim_inflight(self, key: str, job_id: str, lane: Lane, now: float, hold_seconds: int) -> InflightClaim:
         """``attribute_not_exists(pk) OR expires_at < :now``."""
         marker = self.inflight.get(key)
         if marker is not None and not marker["expires_at"] < now:
-            return InflightClaim(won=False, job_id=marker["job_id"], lane=marker["lane"])
-        self.inflight[key] = {"state": "queued", "job_id": job_id, "lane": lane.value, "expires_at": now + hold_seconds}
-        return InflightClaim(won=True, job_id=job_id, lane=lane.value)
+            return _someones(marker)
+        self.inflight[key] = {
+            "state": "queued",
+            "job_id": job_id,
+            "lane": lane.value,
+            "claimed_at": now,
+            "expires_at": now + hold_seconds,
+        }
+        return InflightClaim(won=True, job_id=job_id, lane=lane.value, claimed_at=now)
 
     def promote_inflight(self, key: str, job_id: str, lane: Lane) -> bool:
         """``job_id = :job AND lane <> :lane AND state = queued``."""
@@ -69,6 +75,7 @@ class MemoryContentStore:
                 "state": "queued",
                 "job_id": job_id,
                 "lane": lane.value,
+                "claimed_at": now,
                 "expires_at": now + hold_seconds,
             }
             return True
@@ -193,7 +200,9 @@ class MemoryCounters:
     def add_gauges(self, counts: dict[str, int | float], now: float) -> None:
         self._add(GAUGES_PK, counts)
 
-    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+    def add_once(
+        self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float, *, keep_days: int = 7
+    ) -> bool:
         """The marker ``batch#<id>`` must not exist: a batch delivered again adds nothing."""
         if batch_id in self.applied:
             return False
@@ -234,3 +243,14 @@ class MemoryTransitionStore:
         return {
             o: TransitionCounts(visits=visits.get(o, 0), reached=reached.get(o, {})) for o in set(visits) | set(reached)
         }
+
+
+def _someones(marker: dict[str, Any]) -> InflightClaim:
+    """A live marker as someone else's claim, as the DynamoDB adapter reads it."""
+    return InflightClaim(
+        won=False,
+        job_id=marker["job_id"],
+        lane=marker["lane"],
+        state=marker.get("state", "queued"),
+        claimed_at=marker.get("claimed_at"),
+    )

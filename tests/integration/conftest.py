@@ -37,8 +37,8 @@ class Aws:
     resources: Resources
     template: Template
     env: dict[str, str]
-    # Hit lines get-content printed (pregen.usage_log): what CloudWatch Logs would hold for the subscription.
-    hit_lines: list[str] = field(default_factory=list)
+    # Hit and miss lines get-content printed (pregen.usage_log): what CloudWatch Logs would hold for the subscription.
+    usage_lines: list[str] = field(default_factory=list)
 
     @property
     def sqs(self) -> Any:
@@ -70,7 +70,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             monkeypatch.setenv(name, value)
         wiring.reset()
         found = Aws(resources=resources, template=template, env=env)
-        previous = usage_log.set_sink(found.hit_lines.append)
+        previous = usage_log.set_sink(found.usage_lines.append)
         try:
             yield found
         finally:
@@ -169,13 +169,13 @@ def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
 _log_event_ids = itertools.count(1)  # CloudWatch Logs event ids are unique
 
 
-def deliver_hit_lines(aws: Aws) -> dict[str, Any]:
-    """Deliver the hit lines printed so far to the usage aggregator, as the template's log subscription does
+def deliver_usage_lines(aws: Aws) -> dict[str, Any]:
+    """Deliver the hit and miss lines printed so far to the usage aggregator, as the template's log subscription does
     (one batch); returns the subscription event, so a test can deliver it again."""
     from functions.usage_aggregator import app as usage_aggregator
 
     (subscription,) = aws.template.log_subscriptions()
-    lines, aws.hit_lines[:] = list(aws.hit_lines), []
+    lines, aws.usage_lines[:] = list(aws.usage_lines), []
     log_events = [{"id": f"{next(_log_event_ids):056d}", "timestamp": 0, "message": line} for line in lines]
     event = usage_log.subscription_event(log_events, log_group="/aws/lambda/GetContentFunction", filter_name="hits")
     usage_aggregator.lambda_handler(event, LambdaContext(function_name=subscription.function, timeout_s=60))

@@ -18,7 +18,7 @@ from pregen.wiring import usage as usage_wiring
 from pregen_local.runtime import LambdaContext, LocalFunction
 from pregen_local.streams import StreamPoller
 from tests.conftest import load_event
-from tests.integration.conftest import api_event, call, deliver_hit_lines, freeze, run_worker
+from tests.integration.conftest import api_event, call, deliver_usage_lines, freeze, run_worker
 
 if TYPE_CHECKING:
     import pytest
@@ -77,8 +77,10 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     for sub in ("alice", "bob", "alice"):
         assert get(LESSON, sub=sub) == 200
     assert get(QSET, sub="carol") == 200
-    # When the hit lines reach the usage aggregator, the stream is aggregated and an admin asks
-    deliver_hit_lines(aws)
+    # Then no miss is counted from the request path: misses are log lines, like hits
+    assert analytics()[1]["misses"] == 0
+    # When the hit and miss lines reach the usage aggregator, the stream is aggregated and an admin asks
+    delivered = deliver_usage_lines(aws)
     assert run_aggregator(aws) >= 4
     status, figures = analytics()
     # Then every figure is exact
@@ -107,9 +109,11 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     today = figures["daily"][-1]
     assert today == {"day": "2027-01-15", "hits": 4, "misses": 6, "hitRate": 0.4, "generated": 5, "costUsd": 0.0}
 
-    # When the stream is delivered again (a retried batch), nothing is counted twice
+    # When the stream and the log batch are delivered again (retried batches), nothing is counted twice
     run_aggregator(aws)
-    assert analytics()[1]["hits"] == 4
+    usage_aggregator.lambda_handler(delivered, LambdaContext(function_name="UsageAggregatorFunction", timeout_s=60))
+    run_aggregator(aws)
+    assert (analytics()[1]["hits"], analytics()[1]["misses"]) == (4, 6)
 
     # Given the content's TTL (30 days) is 11 hours away: all five expire within 24 h, none has expired
     ttl_at = T0 + 30 * DAY
@@ -123,6 +127,7 @@ def test_analytics_match_a_scripted_sequence_of_hits_misses_claims_and_expiries(
     assert (figures["totalExpired"], figures["expiringWithin24h"]) == (5, 0)
     # And an expired lesson is a miss again, on the day it was asked for
     assert get(LESSON) == 202
+    deliver_usage_lines(aws)
     figures = analytics({"from": "2027-02-14", "to": "2027-02-14"})[1]
     assert figures["missesByKind"] == {"lesson": 1}
     assert figures["totalExpired"] == 5
@@ -247,7 +252,7 @@ def test_exams_and_content_items_add_up_through_claims_expiries_and_per_learner_
     # When alice claims her diagnostic (200), which tops her up with another, also made at once
     assert _claim("alice", "diagnostic") == 200
     _drain(aws)
-    deliver_hit_lines(aws)
+    deliver_usage_lines(aws)
     run_aggregator(aws)
     status, figures = analytics()
     # Then 4 exams were generated, 1 claimed; with the lesson, 5 generated and 2 used

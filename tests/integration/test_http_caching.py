@@ -101,7 +101,7 @@ def test_if_none_match_with_the_etag_is_a_304_without_a_body(aws: Aws, route: st
 
     _, full, body = ask('"not-this-one"')
     assert body is not None
-    lines_before = len(aws.hit_lines)
+    lines_before = len(aws.usage_lines)
     status, headers, body = ask(f'"{content_id}"')
     assert status == 304
     assert body is None
@@ -111,7 +111,7 @@ def test_if_none_match_with_the_etag_is_a_304_without_a_body(aws: Aws, route: st
     assert "content-type" not in headers
     if route == "served":  # the learner uses the copy they hold: still a hit, counted from its log line
         assert headers["x-cache"] == "HIT"
-        assert len(aws.hit_lines) == lines_before + 1
+        assert len(aws.usage_lines) == lines_before + 1
 
 
 IF_NONE_MATCH_FORMS = [

@@ -19,7 +19,7 @@ from pregen.services.voting import cast_vote, request_regeneration
 from pregen.wiring import library as library_wiring
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
-from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
+from tests.integration.conftest import Aws, api_event, call, deliver_usage_lines, run_worker
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +143,7 @@ def test_generated_content_is_a_version_with_its_figures(aws: Aws) -> None:
     assert meta["estimated_minutes"] >= 1
     assert meta["model"] == "offline"
     # And once the hit's log line is counted, the key lists one version, served, with its figures and usage
-    deliver_hit_lines(aws)
+    deliver_usage_lines(aws)
     status, body = versions(content_id)
     assert status == 200
     assert body["key"] == hit["key"]
@@ -371,7 +371,7 @@ def test_personal_content_hands_out_the_least_used_version(aws: Aws) -> None:
     # Given the first version has been used a few times
     for _ in range(3):
         served(personal)
-    deliver_hit_lines(aws)  # the hits' log lines reach the stats item (seconds later on AWS)
+    deliver_usage_lines(aws)  # the hits' log lines reach the stats item (seconds later on AWS)
     # When a second valid version arrives (a teacher's regeneration), it is handed out first: it is unused
     # (and, on the same rule, a superseded version is handed out only when nothing else is left)
     status, _ = regenerate(first_id, "Give alice a fresh one", sub="ops", role="admin")

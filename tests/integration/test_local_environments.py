@@ -106,7 +106,7 @@ def test_a_handler_past_its_timeout_is_stopped_and_its_environment_replaced(pool
     assert pool.figures.timeouts == 1
 
 
-def test_hit_lines_printed_in_an_environment_reach_the_log_subscription(pools: list[FunctionPool]) -> None:
+def test_usage_lines_printed_in_an_environment_reach_the_log_subscription(pools: list[FunctionPool]) -> None:
     delivered: list[dict[str, Any]] = []
 
     class Aggregator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 
@@ -124,9 +125,38 @@ def test_a_refused_request_uses_up_no_allowance_in_any_window(aws: Aws) -> None:
     # ...and the day did not count it: a minute later 1 more fits the day (2 + 1 = 3), then the day is full
     assert counter.consume("dora", windows, 1, now + 60) is None
     assert counter.consume("dora", windows, 1, now + 120) == "day"
-    # And the counters are small items with a TTL
+    # And the windows are one small item, the day's, with a TTL: the minute's count an attribute of it, the
+    # previous minute's removed
+    day = int(now) // 86_400 * 86_400
     item = aws.dynamodb.get_item(
-        TableName=aws.resources.tables["CountersTable"],
-        Key={"pk": {"S": "limit#dora"}, "sk": {"S": f"minute#{int(now) // 60 * 60}"}},
+        TableName=aws.resources.tables["CountersTable"], Key={"pk": {"S": "limit#dora"}, "sk": {"S": f"day#{day}"}}
     )["Item"]
-    assert int(item["expires_at"]["N"]) == int(now) // 60 * 60 + 60 + 3600
+    minute = int(now + 60) // 60 * 60
+    assert {k: v.get("N") for k, v in item.items() if k not in {"pk", "sk"}} == {
+        "used": "3",
+        f"minute#{minute}": "1",
+        "expires_at": str(day + 86_400 + 3600),
+    }
+
+
+def test_a_request_is_counted_in_every_window_with_one_update(aws: Aws) -> None:
+    counter = DynamoRateCounter(aws.resources.tables["CountersTable"])
+    windows = [("minute", 60, 5), ("hour", 3_600, 8), ("day", 86_400, 100)]
+    requests: list[str] = []
+    original = counter.client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        requests.append(operation)
+        return original(operation, params)
+
+    now = 1_800_000_000.0
+    with mock.patch.object(counter.client, "_make_api_call", side_effect=spy):
+        # When a learner asks 5 times in a minute, then 5 more over the next minutes
+        outcomes = [counter.consume("eve", windows, 1, now) for _ in range(5)]
+        outcomes.append(counter.consume("eve", windows, 1, now))
+        outcomes += [counter.consume("eve", windows, 1, now + 60 * i) for i in range(1, 4)]
+    # Then each request was one UpdateItem; the sixth in the minute was refused by the minute, and the hour's
+    # eighth was its last
+    assert requests == ["UpdateItem"] * 9
+    assert outcomes == [None] * 5 + ["minute", None, None, None]
+    assert counter.consume("eve", windows, 1, now + 240) == "hour"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.client import BaseClient
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from functions.usage_aggregator import app as usage_aggregator
+from pregen import usage_log
 from pregen.wiring import serve as serve_wiring
 from pregen_local.runtime import LambdaContext
-from tests.integration.conftest import Aws, api_event, call, deliver_hit_lines, run_worker
+from tests.integration.conftest import Aws, api_event, call, deliver_usage_lines, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Python", "topic": "Variables", "grade": "10"}
 
@@ -60,6 +63,69 @@ def test_a_second_miss_joins_the_job_in_flight(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 1
 
 
+def _lines(aws: Aws, usage: str) -> list[str]:
+    """The keys of the usage lines of one kind (hit, miss) printed so far."""
+    return [line["key"] for line in map(json.loads, aws.usage_lines) if line["usage"] == usage]
+
+
+def _spy_requests() -> tuple[list[str], Any]:
+    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table reads), and the patch that records."""
+    requests: list[str] = []
+    original = BaseClient._make_api_call
+
+    def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        items = params.get("TransactItems")
+        keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
+        for key in keys:
+            pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
+            requests.append(f"{operation}:{sk if sk in {'content', 'inflight'} else pk.split('#')[0]}")
+        return original(self, operation, params)
+
+    return requests, mock.patch.object(BaseClient, "_make_api_call", spy)
+
+
+def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    requests, spying = _spy_requests()
+    # When a second learner misses the same key (and joins its job)
+    with spying:
+        _, _, second = get(LESSON, sub="bob")
+    # Then it made three requests: the cache read, bob's allowance (one update, both windows), the marker read;
+    # no read of the job (the marker names it) and no write of the day's counter item
+    assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
+    assert requests == ["GetItem:content", "UpdateItem:limit", "GetItem:inflight"]
+    # And each miss printed one miss line
+    assert _lines(aws, "miss") == [first["key"], first["key"]]
+    # And once the lines are delivered, the day counts both misses, even if delivered again
+    day = usage_log.misses_of([{"message": line} for line in aws.usage_lines]).popitem()[0]
+    event = deliver_usage_lines(aws)
+    usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
+    assert serve_wiring.serve_deps().counters.read_days([day])[day]["misses#lesson"] == 2  # type: ignore[attr-defined]
+
+
+def test_a_marker_older_than_a_job_record_lives_is_checked_and_a_gone_job_is_taken_over(aws: Aws) -> None:
+    _, _, first = get(LESSON)
+    # Given the key's marker was claimed more than the job TTL ago (a job held in flight for days) and its job
+    # record is gone
+    table = aws.resources.tables["ContentTable"]
+    aws.dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": first["key"]}, "sk": {"S": "inflight"}},
+        UpdateExpression="SET claimed_at = :long_ago",
+        ExpressionAttributeValues={":long_ago": {"N": str(time.time() - 30 * 86_400)}},
+    )
+    aws.dynamodb.delete_item(
+        TableName=aws.resources.tables["JobsTable"], Key={"pk": {"S": f"job#{first['job_id']}"}, "sk": {"S": "job"}}
+    )
+    # When another learner misses
+    status, _, second = get(LESSON, sub="bob")
+    # Then the job was read, found gone, and the key taken over by a new job that will generate it
+    assert status == 202
+    assert (second["joined"], second["status"]) == (False, "queued")
+    assert second["job_id"] != first["job_id"]
+    assert get_job(second["job_id"], sub="bob")[0] == 200
+
+
 def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOT_CACHE_SECONDS", "0")  # the DynamoDB path itself (the hot-key cache: the next test)
     _, _, miss = get(LESSON)
@@ -79,10 +145,10 @@ def test_a_hit_is_one_getitem_and_is_counted_from_its_log_line(aws: Aws, monkeyp
         assert get(LESSON)[0] == 200
     # Then each hit made one request, a read; each printed one hit line
     assert calls == ["GetItem:content", "GetItem:content"]
-    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
+    assert _lines(aws, "hit") == [miss["key"], miss["key"]]
     assert store.get_stats(miss["key"])["hits"] == 0  # type: ignore[attr-defined]
     # And once the log subscription delivers the lines, the stats item counts both, even if delivered again
-    event = deliver_hit_lines(aws)
+    event = deliver_usage_lines(aws)
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
     usage_aggregator.lambda_handler(event, LambdaContext(function_name="usage", timeout_s=60))
     assert store.get_stats(miss["key"])["hits"] == 2  # type: ignore[attr-defined]
@@ -109,7 +175,7 @@ def test_a_hot_shared_item_is_answered_from_memory_and_still_counted(aws: Aws) -
     assert status == 200
     assert calls == []
     assert headers["etag"] == f'"{store.version_of(miss["key"])}"'  # type: ignore[attr-defined]
-    assert [json.loads(line)["key"] for line in aws.hit_lines] == [miss["key"], miss["key"]]
+    assert _lines(aws, "hit") == [miss["key"], miss["key"]]
 
 
 def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) -> None:
@@ -127,7 +193,8 @@ def test_expired_content_is_never_served_even_before_ttl_deletes_it(aws: Aws) ->
     status, headers, _ = get(LESSON)
     assert status == 202
     assert headers["x-cache"] == "MISS"
-    assert aws.hit_lines == []
+    assert _lines(aws, "hit") == []
+    assert _lines(aws, "miss") == [miss["key"], miss["key"]]
 
 
 def test_personal_content_and_jobs_belong_to_their_owner(aws: Aws) -> None:

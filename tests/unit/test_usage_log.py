@@ -16,9 +16,10 @@ from pregen_local.template import FunctionSpec, LogSubscription, Template
 def test_a_hit_line_matches_the_templates_filter_pattern_and_round_trips() -> None:
     (subscription,) = Template().log_subscriptions()
     assert (subscription.source, subscription.function) == ("GetContentFunction", "UsageAggregatorFunction")
-    assert subscription.pattern == usage_log.HIT_FILTER_PATTERN
+    assert subscription.pattern == usage_log.USAGE_FILTER_PATTERN
     line = usage_log.hit_line("v1-lesson-abc", 1_900_000_000.7)
     assert compile_pattern(subscription.pattern)(line)
+    assert compile_pattern(subscription.pattern)(usage_log.miss_line("v1-lesson-abc", "lesson", 1_900_000_000.7))
     assert not compile_pattern(subscription.pattern)('{"level": "INFO", "message": "cache hit"}')
     events = [{"id": "1", "timestamp": 0, "message": line}]
     event = usage_log.subscription_event(events, log_group="/aws/lambda/x", filter_name="f")
@@ -47,6 +48,26 @@ def test_hits_are_summed_per_key_and_odd_lines_are_skipped_not_fatal() -> None:
     assert usage_log.batch_id(events) != usage_log.batch_id(events[1:])
 
 
+def test_misses_are_summed_per_day_and_kind_and_odd_lines_are_skipped_not_fatal() -> None:
+    midnight = 1_900_022_400  # 2030-03-18T00:00:00Z
+    lines = [
+        usage_log.miss_line("v1-lesson-a", "lesson", midnight - 1),
+        usage_log.miss_line("v1-lesson-a", "lesson", midnight),
+        usage_log.miss_line("v1-lesson-b", "lesson", midnight + 5),
+        usage_log.miss_line("v1-exam-c", "exam", midnight + 9),
+        usage_log.hit_line("v1-lesson-a", midnight),  # a hit is not a miss
+        '{"usage": "miss", "key": "x", "kind": "Lesson#1", "at": 1900022400}',  # not a kind
+        '{"usage": "miss", "key": "x", "at": 1900022400}',  # no kind
+        "not json",
+    ]
+    events = [{"id": str(i), "timestamp": midnight * 1000, "message": line} for i, line in enumerate(lines)]
+    assert usage_log.misses_of(events) == {
+        "2030-03-17": {"misses#lesson": 1},
+        "2030-03-18": {"misses#lesson": 2, "misses#exam": 1},
+    }
+    assert usage_log.hits_of(events) == {"v1-lesson-a": usage_log.KeyHits(count=1, last_at=midnight)}
+
+
 @pytest.mark.parametrize("at", ["NaN", "Infinity", "1e300", "true", '"soon"', "12"])
 def test_an_absurd_hit_time_falls_back_to_the_log_events_timestamp(at: str) -> None:
     events = [{"id": "1", "timestamp": T * 1000, "message": f'{{"usage": "hit", "key": "a", "at": {at}}}'}]
@@ -66,6 +87,11 @@ def test_log_events_without_ids_still_get_distinct_batch_ids() -> None:
         ('{ $.a.b = "x" && $.n = 2 }', '{"a": {"b": "x"}, "n": 2}', True),
         ('{ $.a.b = "x" && $.n = 2 }', '{"a": {"b": "x"}, "n": 3}', False),
         ('{ $.usage = "hit" }', '{"other": "hit"}', False),
+        ('{ $.usage = "hit" || $.usage = "miss" }', '{"usage": "miss"}', True),
+        ('{ $.usage = "hit" || $.usage = "miss" }', '{"usage": "hit"}', True),
+        ('{ $.usage = "hit" || $.usage = "miss" }', '{"usage": "other"}', False),
+        ('{ ($.a = "x") && ($.n = 2) || ($.b = "y") }', '{"a": "x", "n": 2}', True),
+        ('{ $.a = "x" && $.n = 2 || $.b = "y" }', '{"b": "y"}', True),
     ],
 )
 def test_local_filter_patterns(pattern: str, line: str, matches: bool) -> None:
@@ -97,7 +123,9 @@ class _Recorder(LocalFunction):
 def test_the_local_subscription_delivers_only_the_subscribed_functions_lines_then_queues_failures() -> None:
     source, other, sink = _Recorder("Source"), _Recorder("Other"), _Recorder("Sink", fail=True)
     failed: list[tuple[str, dict[str, Any]]] = []
-    subscription = LogSubscription(name="hits", source="Source", function="Sink", pattern=usage_log.HIT_FILTER_PATTERN)
+    subscription = LogSubscription(
+        name="hits", source="Source", function="Sink", pattern=usage_log.USAGE_FILTER_PATTERN
+    )
     subscriptions = LogSubscriptions(
         [subscription], {"Source": source, "Other": other, "Sink": sink}, on_failure=lambda f, e: failed.append((f, e))
     )

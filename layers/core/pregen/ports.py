@@ -88,7 +88,9 @@ class Counters(Protocol):
 
     def read_items(self, pks: list[str]) -> dict[str, dict[str, float]]: ...
 
-    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool: ...
+    def add_once(
+        self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float, *, keep_days: int = 7
+    ) -> bool: ...
 
 
 class JobQueue(Protocol):

@@ -1,11 +1,15 @@
-"""Cache hits leave the request path as one line of the function's log, and are counted from there.
+"""Cache hits and misses leave the request path as one line each of the function's log, and are counted from there.
 
 A hit is one GetItem and nothing else: the handler prints ``{"usage": "hit", "key": ..., "at": ...}`` to stdout,
-which Lambda ships to the function's log group. A subscription filter on that group (``HIT_FILTER_PATTERN``)
+which Lambda ships to the function's log group. A subscription filter on that group (``USAGE_FILTER_PATTERN``)
 delivers the lines in batches to the usage aggregator, which adds them to each key's small ``stats`` item in
 transactions guarded by a marker (a batch delivered again adds nothing). The stats change then flows through the
 content table's stream into the day counters, as before. The hit costs no write and no extra round trip; the
 count arrives seconds later.
+
+A miss prints ``{"usage": "miss", "key": ..., "kind": ..., "at": ...}`` the same way, and the aggregator adds a
+batch's misses straight to the day counters (``misses#<kind>``), in one transaction with a marker of the batch. So
+a stampede of misses on one key does not write one hot day item 200 times from the request path.
 
 The line is printed, not logged: it must not depend on the log level an operator picks.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,12 +27,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-# CloudWatch Logs filter pattern syntax for JSON log events: the subscription delivers only the hit lines.
-HIT_FILTER_PATTERN = '{ $.usage = "hit" }'
+# CloudWatch Logs filter pattern syntax for JSON log events: the subscription delivers only the hit and miss lines.
+USAGE_FILTER_PATTERN = '{ $.usage = "hit" || $.usage = "miss" }'
 
 
 def hit_line(key: str, now: float) -> str:
     return json.dumps({"usage": "hit", "key": key, "at": int(now)}, separators=(",", ":"))
+
+
+def miss_line(key: str, kind: str, now: float) -> str:
+    return json.dumps({"usage": "miss", "key": key, "kind": kind, "at": int(now)}, separators=(",", ":"))
 
 
 def _stdout(line: str) -> None:
@@ -44,8 +53,13 @@ def record_hit(key: str, now: float) -> None:
     _sink(hit_line(key, now))
 
 
+def record_miss(key: str, kind: str, now: float) -> None:
+    """Count a miss (one that enqueued or joined a job): one line on stdout, added to the day counters later."""
+    _sink(miss_line(key, kind, now))
+
+
 def set_sink(sink: Callable[[str], None] | None) -> Callable[[str], None]:
-    """Where hit lines go instead of stdout (the local stack's log subscription, tests); None restores stdout.
+    """Where usage lines go instead of stdout (the local stack's log subscription, tests); None restores stdout.
     Returns the previous sink."""
     global _sink
     previous, _sink = _sink, (sink or _stdout)
@@ -123,6 +137,41 @@ def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
         seen = counts.get(key)
         counts[key] = KeyHits(count=(seen.count if seen else 0) + 1, last_at=max(at, seen.last_at if seen else 0))
     return counts
+
+
+# How long a logged batch's markers are kept: longer than a failed batch can wait in UsageDeadLetterQueue (14 days)
+# before it is replayed, so a replay adds nothing twice (the hits' markers: DynamoHitCounter.MARKER_DAYS).
+MARKER_DAYS = 15
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a content kind as the counters name it (pregen.domain.models)
+
+
+def misses_of(log_events: Iterable[dict[str, Any]]) -> dict[str, dict[str, int | float]]:
+    """Misses per day (the miss's own time, UTC) and counter (``misses#<kind>``) in a batch of log events. As in
+    ``hits_of``, a line that is not a well-formed miss line is skipped."""
+    import datetime as dt  # here: get-content imports this module for record_hit/record_miss only (cold start)
+
+    from pregen.domain.counters import Metric, name
+
+    per_day: dict[str, dict[str, int | float]] = {}
+    for log_event in log_events:
+        try:
+            line = json.loads(str(log_event.get("message", "")).strip())
+        except ValueError:
+            continue
+        if not isinstance(line, dict) or line.get("usage") != "miss":
+            continue
+        kind = line.get("kind")
+        if not isinstance(kind, str) or not _KIND.match(kind):
+            continue
+        at = _hit_at(line.get("at"), log_event)
+        if not at:
+            continue
+        day = dt.datetime.fromtimestamp(at, tz=dt.UTC).date().isoformat()
+        counts = per_day.setdefault(day, {})
+        counter = name(Metric.MISSES, kind)
+        counts[counter] = counts.get(counter, 0) + 1
+    return per_day
 
 
 def batch_id(log_events: Iterable[dict[str, Any]]) -> str:

@@ -85,7 +85,7 @@ class DynamoContentStore:
 
     # -- in flight and leases ---------------------------------------------------------------------------------------
     #
-    #  miss ──claim_inflight──▶ {state=queued, job_id, lane, expires_at=now+hold}
+    #  miss ──claim_inflight──▶ {state=queued, job_id, lane, claimed_at=now, expires_at=now+hold}
     #                                   │  (a second miss fails the condition and joins job_id)
     #  worker ──acquire_lease──▶ {state=generating, lease_owner=w, lease_until=now+lease, expires_at=lease_until}
     #                                   │  (another delivery of the key fails the condition: LeaseHeld)
@@ -96,27 +96,39 @@ class DynamoContentStore:
     def _inflight_key(self, key: str) -> dict[str, Any]:
         return {"pk": string(key), "sk": string("inflight")}
 
-    def _queued_marker(self, key: str, job_id: str, lane: Lane, until: float) -> dict[str, Any]:
+    def _queued_marker(self, key: str, job_id: str, lane: Lane, now: float, until: float) -> dict[str, Any]:
         return {
             **self._inflight_key(key),
             "state": string("queued"),
             "job_id": string(job_id),
             "lane": string(lane.value),
+            "claimed_at": number(now),
             "expires_at": whole(until),
         }
+
+    @staticmethod
+    def _someones(item: dict[str, Any]) -> InflightClaim:
+        claimed_at = item.get("claimed_at", {}).get("N")
+        return InflightClaim(
+            won=False,
+            job_id=item["job_id"]["S"],
+            lane=item["lane"]["S"],
+            state=item.get("state", {}).get("S", "queued"),
+            claimed_at=float(claimed_at) if claimed_at is not None else None,
+        )
 
     def get_inflight(self, key: str, now: float) -> InflightClaim | None:
         """The live in-flight marker of a key (``won`` is False: it is someone's), or None."""
         item = self.client.get_item(TableName=self.table, Key=self._inflight_key(key), ConsistentRead=True).get("Item")
         if item is None or float(item["expires_at"]["N"]) < now:
             return None
-        return InflightClaim(won=False, job_id=item["job_id"]["S"], lane=item["lane"]["S"])
+        return self._someones(item)
 
     def claim_inflight(self, key: str, job_id: str, lane: Lane, now: float, hold_seconds: int) -> InflightClaim:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=self._queued_marker(key, job_id, lane, now + hold_seconds),
+                Item=self._queued_marker(key, job_id, lane, now, now + hold_seconds),
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues={":now": whole(now)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -125,8 +137,8 @@ class DynamoContentStore:
             if not condition_failed(exc):
                 raise
             old: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
-            return InflightClaim(won=False, job_id=old["job_id"]["S"], lane=old["lane"]["S"])
-        return InflightClaim(won=True, job_id=job_id, lane=lane.value)
+            return self._someones(old)
+        return InflightClaim(won=True, job_id=job_id, lane=lane.value, claimed_at=now)
 
     def take_over_inflight(
         self, key: str, stale_job_id: str, job_id: str, lane: Lane, *, now: float, hold_seconds: int
@@ -135,7 +147,7 @@ class DynamoContentStore:
         return conditional(
             self.client.put_item,
             TableName=self.table,
-            Item=self._queued_marker(key, job_id, lane, now + hold_seconds),
+            Item=self._queued_marker(key, job_id, lane, now, now + hold_seconds),
             ConditionExpression="job_id = :stale AND #state = :queued",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":stale": string(stale_job_id), ":queued": string("queued")},

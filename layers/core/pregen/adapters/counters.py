@@ -72,17 +72,19 @@ class DynamoCounters:
             "ExpressionAttributeValues": values,
         }
 
-    def add_once(self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float) -> bool:
+    def add_once(
+        self, batch_id: str, per_day: dict[str, dict[str, int | float]], now: float, *, keep_days: int = 7
+    ) -> bool:
         """Add several days' counts exactly once per ``batch_id`` (one transaction with a marker item).
 
         A stream batch that Lambda delivers again (the function failed after the write) finds its marker and
-        adds nothing, so at-least-once delivery still counts each change once. False when already applied.
+        adds nothing, so at-least-once delivery still counts each change once. False when already applied. The
+        marker is kept ``keep_days``: longer than the batch can be delivered again.
         """
         per_day = {day: counts for day, counts in per_day.items() if counts}
         if not per_day:
             return True
-        # Longer than a stream's 24 h retention.
-        items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + 7 * 86_400)]
+        items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + keep_days * 86_400)]
         items += [{"Update": self.update_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
         try:
             self.client.transact_write_items(TransactItems=items)

@@ -271,6 +271,16 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class JobRef:
+    """A job as its key's in-flight marker names it: what a joined miss answers (its id, status and key), without
+    reading the job record."""
+
+    job_id: str
+    key: str
+    status: JobStatus
+
+
 class Job(BaseModel):
     """A request to generate one content key, as stored and as shown to its owner."""
 

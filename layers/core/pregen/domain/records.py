@@ -27,6 +27,8 @@ class InflightClaim:
     won: bool
     job_id: str
     lane: str
+    state: str = "queued"  # the marker's: queued, or generating once a worker holds the lease
+    claimed_at: float | None = None  # when the job was claimed (None: a marker written before this was recorded)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing_extensions import TypedDict  # pydantic needs typing_extensions' Typ
 if TYPE_CHECKING:
     from pregen.domain.inventory import ExamRecord, ExamSlot
     from pregen.domain.library import Version
-    from pregen.domain.models import Job
+    from pregen.domain.models import Job, JobRef
     from pregen.domain.records import StoredContent
     from pregen.services.content import Enqueued
     from pregen.services.exams import InventoryView, Warmed
@@ -462,7 +462,7 @@ def vote_body(content_id: str, outcome: VoteOutcome) -> VoteResultBody:
     }
 
 
-def accepted_job_body(job: Job, joined: bool) -> AcceptedJobBody:
+def accepted_job_body(job: Job | JobRef, joined: bool) -> AcceptedJobBody:
     return {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
 
 

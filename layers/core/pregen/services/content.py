@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pregen.domain.counters import Metric, name
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
-from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane, Priority, Scope
+from pregen.domain.models import Caller, ContentRequest, Job, JobRef, JobStatus, Lane, Priority, Scope
 from pregen.services.limits import check_generation_allowance
-from pregen.services.usage import day_of
-from pregen.usage_log import record_hit
+from pregen.usage_log import record_hit, record_miss
 
 if TYPE_CHECKING:
-    from pregen.domain.records import StoredContent
+    from pregen.domain.records import InflightClaim, StoredContent
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore
     from pregen.services.limits import GenerationLimiter
@@ -22,6 +20,8 @@ if TYPE_CHECKING:
 # Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost
 # to another request looks again (it then nearly always joins). Past this, the caller is told to try again.
 _CLAIM_ATTEMPTS = 5
+# A marker claimed longer ago than the job record's lifetime less this is checked against the job record.
+_TTL_MARGIN_SECONDS = 3_600
 
 
 @dataclass
@@ -35,6 +35,7 @@ class ServeDeps:
     clock: Clock
     inflight_seconds: int = 3600
     retry_after_seconds: int = 3
+    job_ttl_seconds: int = 86_400  # how long a job record is kept (JOB_TTL_DAYS; at least a day)
     limiter: GenerationLimiter | None = None  # generation allowances per role; None: unlimited
 
 
@@ -47,7 +48,7 @@ class Hit:
 @dataclass(frozen=True)
 class Pending:
     key: str
-    job: Job
+    job: Job | JobRef  # a joined miss: the job as the key's marker names it
     joined: bool
 
 
@@ -74,7 +75,7 @@ def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
     """One read of the content. A hit is counted by one line of log (``pregen.usage_log``), not by a request;
-    a miss enqueues or joins."""
+    a miss enqueues or joins, and is counted by a line of log too (its day counter is added later, in batches)."""
     key = cache_key(request, caller)
     now = deps.clock.now()
     stored = deps.store.get_content(key, now)
@@ -85,7 +86,7 @@ def serve_content(
     job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
     if job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
-    deps.counters.add(day_of(now), {name(Metric.MISSES, request.kind.value): 1}, now)
+    record_miss(key, request.kind.value, now)
     return Pending(key=key, job=job, joined=joined)
 
 
@@ -98,13 +99,13 @@ def enqueue_or_join(
     correlation_id: str | None = None,
     regenerate_of: str | None = None,
     feedback: str | None = None,
-) -> tuple[Job | None, bool]:
+) -> tuple[Job | JobRef | None, bool]:
     """Put the key in flight and enqueue its job, or return the job already in flight for it; ``None`` when the
     content turned up meanwhile (the caller serves it).
 
     The job record is written *before* the key is claimed, so an in-flight marker always names a job that
     exists: a concurrent miss that loses the claim can always join. A live marker is read first, so joining
-    (the common case in a stampede) costs reads only.
+    (the common case in a stampede) costs that one read: the marker names the job, its status and lane (``_join``).
 
     Joining a background job from the interactive lane also sends the job to the interactive lane: whichever
     delivery takes the worker's lease first generates it, the other finds the content and finishes at once.
@@ -114,7 +115,7 @@ def enqueue_or_join(
     for _ in range(_CLAIM_ATTEMPTS):
         now = deps.clock.now()
         marker = deps.store.get_inflight(key, now)
-        joined = _join(marker.job_id, marker.lane, key, lane, deps, correlation_id=correlation_id) if marker else None
+        joined = _join(marker, key, lane, deps, now, correlation_id=correlation_id) if marker else None
         if joined is not None:
             return joined, True
         job = _new_job(
@@ -167,7 +168,7 @@ def _new_job(
 @dataclass(frozen=True)
 class _Claim:
     won: bool
-    joined: Job | None = None  # lost: the job in flight for the key (None: the key changed hands, look again)
+    joined: Job | JobRef | None = None  # lost: the job in flight for the key (None: the key changed hands, look again)
 
 
 def _claim(job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None) -> _Claim:
@@ -179,7 +180,7 @@ def _claim(job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None)
     if claim.won:
         return _Claim(won=True)
     deps.jobs.delete_job(job.job_id)  # never handed out: nobody will ask for it
-    joined = _join(claim.job_id, claim.lane, job.key, lane, deps, correlation_id=correlation_id)
+    joined = _join(claim, job.key, lane, deps, now, correlation_id=correlation_id)
     if joined is not None:
         return _Claim(won=False, joined=joined)
     if not deps.store.take_over_inflight(
@@ -209,13 +210,23 @@ def _enqueue(job: Job, caller: Caller, deps: ServeDeps, now: float, *, correlati
 
 
 def _join(
-    job_id: str, marker_lane: str, key: str, lane: Lane, deps: ServeDeps, *, correlation_id: str | None
-) -> Job | None:
-    """The job in flight for the key, sent to the interactive lane too if this request needs it sooner."""
-    existing = deps.jobs.get_job(job_id)
+    marker: InflightClaim, key: str, lane: Lane, deps: ServeDeps, now: float, *, correlation_id: str | None
+) -> Job | JobRef | None:
+    """The job in flight for the key (None: its record is gone), sent to the interactive lane too if this request
+    needs it sooner.
+
+    The marker answers by itself when its job cannot be gone: it was claimed less than the job record's lifetime
+    ago (the record is written before the claim, and only TTL removes it), and no promotion needs the job's
+    request. Its status is the marker's: ``queued``, or ``generating`` once a worker holds the lease. Otherwise the
+    job is read, as for a marker written before ``claimed_at`` was recorded."""
+    promote = lane is Lane.INTERACTIVE and marker.lane != lane.value
+    fresh = marker.claimed_at is not None and now - marker.claimed_at < deps.job_ttl_seconds - _TTL_MARGIN_SECONDS
+    if fresh and not promote and marker.state in {JobStatus.QUEUED, JobStatus.GENERATING}:
+        return JobRef(job_id=marker.job_id, key=key, status=JobStatus(marker.state))
+    existing = deps.jobs.get_job(marker.job_id)
     if existing is None:
         return None
-    if lane is Lane.INTERACTIVE and marker_lane != lane.value and deps.store.promote_inflight(key, job_id, lane):
+    if promote and deps.store.promote_inflight(key, marker.job_id, lane):
         deps.queue.send(lane, _message(existing, correlation_id).wire())
     return existing
 

@@ -22,7 +22,7 @@ from pregen.services.publishing import rerank
 
 if TYPE_CHECKING:
     from pregen.domain.library import VoteValue
-    from pregen.domain.models import Job
+    from pregen.domain.models import Job, JobRef
     from pregen.domain.records import StoredContent
     from pregen.ports import LibraryStore
     from pregen.services.content import ServeDeps
@@ -44,7 +44,7 @@ class VoteOutcome:
     vote: VoteValue
     changed: bool  # False: the learner's vote was already this one; no count moved
     approved_now: bool
-    regeneration: Job | None
+    regeneration: Job | JobRef | None
     served_version: str | None
 
 
@@ -133,7 +133,7 @@ def cast_vote(content_id: str, caller: Caller, vote: VoteValue, comment: str | N
     )
 
 
-def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -> Job | None:
+def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -> Job | JobRef | None:
     """Enqueue the automatic regeneration of a voted-down version, once (the first caller to mark it)."""
     library = deps.library
     if not (deps.rules.wants_regeneration(version) and library.mark_regeneration(version.key, version.version_id, now)):
@@ -152,7 +152,7 @@ def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -
 
 def request_regeneration(
     content_id: str, caller: Caller, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
-) -> tuple[Job, bool]:
+) -> tuple[Job | JobRef, bool]:
     """Enqueue a new version of the key with the reason and down-vote comments as feedback (or join the one in
     flight: two concurrent calls make one new version). The old version stays served until the new is valid."""
     from pregen.services.limits import check_generation_allowance  # the API's path only (see below)
@@ -172,7 +172,7 @@ def feedback_for(reason: str, comments: list[str]) -> str:
 
 def _enqueue_regeneration(
     version: Version, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
-) -> tuple[Job, bool]:
+) -> tuple[Job | JobRef, bool]:
     # The serving path's enqueue-or-join is imported here, not at the top: the worker publishes versions through
     # this module and never enqueues, so its cold start does not load the serving path.
     from pregen.services.content import enqueue_or_join

@@ -48,6 +48,7 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         clock=SystemClock(),
         inflight_seconds=s.inflight_seconds,
         retry_after_seconds=s.retry_after_seconds,
+        job_ttl_seconds=s.job_ttl_days * 86_400,
         limiter=generation_limiter(s.counters_table, s.rate_limits()),
     )
 
