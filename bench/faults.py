@@ -99,6 +99,7 @@ class FaultReport:
     failed: int = 0
     failed_in_dlq: int = 0
     lost: list[str] = field(default_factory=list)
+    lost_in_dlq: int = 0  # lost jobs whose message is in a dead-letter queue (their record says nothing of it)
     generated_twice: list[str] = field(default_factory=list)
     stored_twice: list[str] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -133,6 +134,7 @@ class FaultReport:
             "failed": self.failed,
             "failed_with_message_in_dlq": self.failed_in_dlq,
             "lost": len(self.lost),
+            "lost_with_message_in_dlq": self.lost_in_dlq,
             "generated_twice": len(self.generated_twice),
             "stored_twice": len(self.stored_twice),
             "model_requests": self.model_requests,
@@ -436,6 +438,7 @@ def classify(
         job = jobs.get_job(job_id)
         if job is None:
             report.lost.append(job_id)
+            report.lost_in_dlq += job_id in in_dlq
             continue
         report.max_job_calls = max(report.max_job_calls, job.model_calls)
         if job.status is JobStatus.DONE and store.get_content(job.key, now, consistent=True):
@@ -450,6 +453,7 @@ def classify(
             ] += 1
         else:
             report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
+            report.lost_in_dlq += job_id in in_dlq
 
 
 def count_answers(report: FaultReport, fake: Any) -> None:

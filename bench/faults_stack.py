@@ -345,7 +345,7 @@ def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| jobs accepted over HTTP | {s['jobs']} (+{s['joined_requests']} learners' requests joined one in flight) |",
         f"| done (content stored) | {s['done']} |",
         f"| failed, reason recorded | {s['failed']} ({s['failed_with_message_in_dlq']} with the message in the DLQ) |",
-        f"| **lost** | **{s['lost']}** |",
+        f"| **lost** | **{s['lost']}** ({s['lost_with_message_in_dlq']} with the message in the DLQ) |",
         f"| **generated twice** (valid answers per key > 1) | **{s['generated_twice']}** |",
         f"| stored twice (versions per key > 1) | {s['stored_twice']} |",
         f"| HTTP 5xx | {s['server_errors']} |",
