@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
     .venv/bin/python -m bench.faults --jobs 200 --seed 3 --reset 0.05
+    .venv/bin/python -m bench.faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
 
 What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
 template's SQS lanes (moto, with their redrive policies), and are delivered in batches to

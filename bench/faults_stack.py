@@ -55,10 +55,11 @@ DLQS = ("InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
 VISIBILITY_MARGIN_S = 5
 # The fake's "timeout": it holds the request this long, then resets it (the worker's client waits up to 600 s).
 HANG_S = 2.0
-WAVE = 50  # requests per POST /v1/pregenerate (at most 100); ~15 DynamoDB and SQS calls each, within 29 s
+WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and SQS calls each, within 29 s
 
 
 def _http(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of one request (an error's body too; {} when it is not JSON)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode() if body is not None else None,
@@ -67,9 +68,14 @@ def _http(method: str, url: str, token: str, body: dict[str, Any] | None = None)
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        status, raw = exc.code, exc.read()
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        answer = {}
+    return status, answer if isinstance(answer, dict) else {}
 
 
 def _socket_inode(client_port: int, server_port: int) -> str | None:
