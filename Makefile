@@ -93,7 +93,7 @@ bench: $(VENV)/.installed
 bench-faults: $(VENV)/.installed
 	$(BIN)/python -m bench.faults --write
 
-# The same faults on the local stack (about 4 minutes): 250 jobs over HTTP, the worker's environments as processes on
+# The same faults on the local stack (about 3 minutes): 250 jobs over HTTP, the worker's environments as processes on
 # DynamoDB Local, duplicates sent to the lanes and environments SIGKILLed mid-request. Its own figures, its own run.
 bench-faults-stack: $(VENV)/.installed
 	$(BIN)/python -m bench.faults --stack --jobs 250 --write
