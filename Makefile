@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-load fuzz clean
+.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-faults-stack bench-load fuzz clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
@@ -92,6 +92,11 @@ bench: $(VENV)/.installed
 # Reliability (docs/RELIABILITY.md): 1,000 jobs under injected faults, and 50 clients for 60 s on loopback.
 bench-faults: $(VENV)/.installed
 	$(BIN)/python -m bench.faults --write
+
+# The same faults on the local stack (about 3 minutes): 250 jobs over HTTP, the worker's environments as processes on
+# DynamoDB Local, duplicates sent to the lanes and environments SIGKILLed mid-request. Its own figures, its own run.
+bench-faults-stack: $(VENV)/.installed
+	$(BIN)/python -m bench.faults --stack --jobs 250 --write
 
 bench-load: $(VENV)/.installed
 	$(BIN)/python -m bench.load --write

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
     .venv/bin/python -m bench.faults --jobs 200 --seed 3 --reset 0.05
+    .venv/bin/python -m bench.faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
 
 What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
 template's SQS lanes (moto, with their redrive policies), and are delivered in batches to
@@ -70,6 +71,9 @@ class FaultConfig:
     follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_local.schema_follower)
     mix: str = "lessons"  # "kinds": every kind a schema can constrain, in turn
     plain_schema: bool = False  # send each kind's schema, not the request's (how it was before issue 16)
+    settle_s: float = 900.0  # --stack: the longest wait for the lanes to drain once every job is accepted
+    lease_s: int = 30  # --stack: the worker's LEASE_SECONDS (the template's is 330)
+    retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
 
     def fault_rates(self) -> FaultRates:
         from pregen_local.fake_anthropic import FaultRates
@@ -96,6 +100,7 @@ class FaultReport:
     failed: int = 0
     failed_in_dlq: int = 0
     lost: list[str] = field(default_factory=list)
+    lost_in_dlq: int = 0  # lost jobs whose message is in a dead-letter queue (their record says nothing of it)
     generated_twice: list[str] = field(default_factory=list)
     stored_twice: list[str] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -110,11 +115,17 @@ class FaultReport:
     dlq_messages: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    # --stack only: the worker environments its pool lost, the HTTP answers (method, path, status) and the 5xx
+    # among them, and crashes drawn whose connection no worker environment held (none expected).
+    environments_lost: int = 0
+    http: dict[str, int] = field(default_factory=dict)
+    server_errors: int = 0
+    missed_crashes: int = 0
 
     @property
     def ok(self) -> bool:
         accounted = self.done + self.failed == self.jobs
-        return accounted and not (self.lost or self.generated_twice or self.stored_twice)
+        return accounted and not (self.lost or self.generated_twice or self.stored_twice or self.server_errors)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -124,6 +135,7 @@ class FaultReport:
             "failed": self.failed,
             "failed_with_message_in_dlq": self.failed_in_dlq,
             "lost": len(self.lost),
+            "lost_with_message_in_dlq": self.lost_in_dlq,
             "generated_twice": len(self.generated_twice),
             "stored_twice": len(self.stored_twice),
             "model_requests": self.model_requests,
@@ -139,6 +151,10 @@ class FaultReport:
             "failure_reasons": dict(self.reasons.most_common()),
             "seconds": round(self.seconds, 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.phases.items()},
+            "environments_lost": self.environments_lost,
+            "http": self.http,
+            "server_errors": self.server_errors,
+            "missed_crashes": self.missed_crashes,
         }
 
 
@@ -160,6 +176,23 @@ class CrashingGenerator:
             raise Crash
         result: Generation = self.inner.generate(request, feedback, max_calls=max_calls)
         return result
+
+
+@contextmanager
+def _transactions_copy_items() -> Iterator[None]:
+    """The local stack's fix to moto (``pregen_local.moto_server``) for this run only: a transaction backs up the
+    items it touches, not every table it names (a deep copy of the whole content table per stored item made the
+    run's memory grow with the square of the jobs: 2.4 GB at 150 jobs, past 24 GB before 500)."""
+    from moto.dynamodb import models
+
+    from pregen_local.moto_server import transactions_copy_items_not_tables
+
+    saved = models.copy, models.DynamoDBBackend.transact_write_items  # type: ignore[attr-defined]
+    transactions_copy_items_not_tables()
+    try:
+        yield
+    finally:
+        models.copy, models.DynamoDBBackend.transact_write_items = saved  # type: ignore[attr-defined,method-assign]
 
 
 @contextmanager
@@ -200,7 +233,7 @@ def _requests(config: FaultConfig) -> list[dict[str, Any]]:
     ]
 
 
-def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - one scenario, told in order
+def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenario, told in order
     import boto3
     from moto import mock_aws
 
@@ -209,12 +242,12 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
     from pregen.config.base import load
     from pregen.config.worker import WorkerSettings
     from pregen.domain.clock import FrozenClock
-    from pregen.domain.models import Caller, ContentRequest, JobStatus
+    from pregen.domain.models import Caller, ContentRequest
     from pregen.domain.pricing import default_prices
     from pregen.services.content import pregenerate
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
-    from pregen_local.fake_anthropic import content_request_from, running_fake_anthropic
+    from pregen_local.fake_anthropic import running_fake_anthropic
     from pregen_local.poller import to_lambda_record
     from pregen_local.runtime import LambdaContext
     from pregen_local.template import Template
@@ -235,6 +268,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
     with (
         _environment(fake_aws),
         mock_aws(),
+        _transactions_copy_items(),
         running_fake_anthropic(faults=config.fault_rates(), follow=follow) as fake,
     ):
         if config.one_of_each:
@@ -387,50 +421,73 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0912, PLR0915 - o
         report.phases["run"] = time.perf_counter() - started
 
         # Then every job is done or failed with its reason (and dead-lettered); none lost, none generated twice
-        in_dlq: Counter[str] = Counter()
-        for lane, dlq in DLQS.items():
-            _ = lane
-            url = resources.queue_urls[dlq]
-            while True:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                if not messages:
-                    break
-                for m in messages:
-                    in_dlq[json.loads(m["Body"])["job_id"]] += 1
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        report.dlq_messages = sum(in_dlq.values())
-        for job_id in accepted:
-            job = serve.jobs.get_job(job_id)
-            if job is None:
-                report.lost.append(job_id)
-                continue
-            report.max_job_calls = max(report.max_job_calls, job.model_calls)
-            if job.status is JobStatus.DONE and serve.store.get_content(job.key, clock.now(), consistent=True):
-                report.done += 1
-            elif job.status is JobStatus.FAILED and job.reason:
-                report.failed += 1
-                report.failed_in_dlq += job_id in in_dlq
-                report.reasons[
-                    job.reason.split(":", 2)[0]
-                    if not job.reason.startswith("permanent")
-                    else ":".join(job.reason.split(":", 2)[:2])
-                ] += 1
-            else:
-                report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
-        valid: Counter[str] = Counter()
-        for recorded in list(fake.requests):
-            report.model_requests += 1
-            report.re_asks += len(recorded.messages) > 1
-            report.faults_served[recorded.fault or "ok"] += 1
-            if recorded.status == 200 and recorded.fault is None:
-                request = content_request_from(recorded.body)
-                valid[json.dumps(request.canonical(), sort_keys=True)] += 1
-        report.generated_twice = [k for k, n in valid.items() if n > 1]
+        in_dlq = drain_dead_letters(sqs, [resources.queue_urls[dlq] for dlq in DLQS.values()])
+        classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=clock.now())
+        count_answers(report, fake)
         report.stored_twice = [k for k, n in stored.items() if n > 1]
         report.phases["check"] = time.perf_counter() - started - report.phases["run"]
         wiring.reset()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def drain_dead_letters(sqs: Any, urls: list[str]) -> Counter[str]:
+    """Every message in the dead-letter queues, deleted: how many there were per job id."""
+    in_dlq: Counter[str] = Counter()
+    for url in urls:
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for m in messages:
+                in_dlq[json.loads(m["Body"])["job_id"]] += 1
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return in_dlq
+
+
+def classify(
+    report: FaultReport, accepted: dict[str, str], jobs: Any, store: Any, *, in_dlq: Counter[str], now: float
+) -> None:
+    """Each accepted job: done (its content is stored), failed (its record says why), or lost (anything else)."""
+    from pregen.domain.models import JobStatus
+
+    report.jobs = len(accepted)
+    report.dlq_messages = sum(in_dlq.values())
+    for job_id in accepted:
+        job = jobs.get_job(job_id)
+        if job is None:
+            report.lost.append(job_id)
+            report.lost_in_dlq += job_id in in_dlq
+            continue
+        report.max_job_calls = max(report.max_job_calls, job.model_calls)
+        if job.status is JobStatus.DONE and store.get_content(job.key, now, consistent=True):
+            report.done += 1
+        elif job.status is JobStatus.FAILED and job.reason:
+            report.failed += 1
+            report.failed_in_dlq += job_id in in_dlq
+            report.reasons[
+                job.reason.split(":", 2)[0]
+                if not job.reason.startswith("permanent")
+                else ":".join(job.reason.split(":", 2)[:2])
+            ] += 1
+        else:
+            report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
+            report.lost_in_dlq += job_id in in_dlq
+
+
+def count_answers(report: FaultReport, fake: Any) -> None:
+    """What the fake was asked and answered; a key with more than one complete, valid answer was generated twice."""
+    from pregen_local.fake_anthropic import content_request_from
+
+    valid: Counter[str] = Counter()
+    for recorded in list(fake.requests):
+        report.model_requests += 1
+        report.re_asks += len(recorded.messages) > 1
+        report.faults_served[recorded.fault or "ok"] += 1
+        if recorded.status == 200 and recorded.fault is None and recorded.messages:
+            request = content_request_from(recorded.body)
+            valid[json.dumps(request.canonical(), sort_keys=True)] += 1
+    report.generated_twice = [k for k, n in valid.items() if n > 1]
 
 
 def load_cap() -> int:
@@ -488,7 +545,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--mix", choices=["lessons", "kinds"], default="lessons")
     parser.add_argument("--plain-schema", action="store_true", help="send the kind's schema, not the request's")
+    parser.add_argument(
+        "--stack",
+        action="store_true",
+        help="on the local stack: jobs over HTTP, the worker's environments as processes, DynamoDB Local, SIGKILLs",
+    )
+    parser.add_argument("--lease", type=int, default=30, help="--stack: the worker's LEASE_SECONDS (template: 330)")
+    parser.add_argument(
+        "--retry-visibility",
+        type=int,
+        default=None,
+        help="--stack: seconds before a failed batch is visible again (default: the lease + 5; make run's: 2)",
+    )
     args = parser.parse_args(argv)
+    if args.stack and args.plain_schema:
+        parser.error("--plain-schema patches the worker module in this process: not with --stack")
     config = FaultConfig(
         jobs=args.jobs,
         seed=args.seed,
@@ -497,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         follow=args.follow,
         mix=args.mix,
         plain_schema=args.plain_schema,
+        lease_s=args.lease,
+        retry_visibility_s=args.retry_visibility,
     )
     config.faults = FaultRates(
         **{n: getattr(args, n) for n in FAULTS},
@@ -504,16 +577,31 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=0.01,
         hang_s=config.client_timeout_s * 2,
     )
-    report = run(config)
+    if args.stack:
+        from bench.faults_stack import run_stack
+
+        report = run_stack(config)
+    else:
+        report = run(config)
     print(json.dumps(report.summary(), indent=2))
     if args.write:
         from bench.report import DOC, write_section
 
-        command = "python -m bench.faults" + (f" --jobs {args.jobs}" if args.jobs != 1000 else "")
+        command = "python -m bench.faults" + (" --stack" if args.stack else "")
+        command += f" --jobs {args.jobs}" if args.jobs != 1000 else ""
+        command += f" --seed {args.seed}" if args.seed != 7 else ""
         command += f" --follow {args.follow}" if args.follow != "prompt" else ""
         command += f" --mix {args.mix}" if args.mix != "lessons" else ""
         command += " --plain-schema" if args.plain_schema else ""
-        write_section("faults", _markdown(config, report, command), doc=DOC.parent / "RELIABILITY.md")
+        command += f" --lease {args.lease}" if args.lease != 30 else ""
+        command += f" --retry-visibility {args.retry_visibility}" if args.retry_visibility is not None else ""
+        if args.stack:
+            from bench.faults_stack import markdown
+
+            section, text = "faults-stack", markdown(config, report, command)
+        else:
+            section, text = "faults", _markdown(config, report, command)
+        write_section(section, text, doc=DOC.parent / "RELIABILITY.md")
     if report.lost:
         print("LOST:", report.lost[:20])
     print("PASS" if report.ok else "FAIL")

@@ -351,6 +351,10 @@ class FakeAnthropic:
         self.batches: dict[str, dict[str, Any]] = {}
         self.hold_batches = False
         self._batch_faults: dict[str, str] = {}
+        # Called with the client's (host, port) before a Messages request is answered; True means the client is
+        # gone (a benchmark killed the process that sent it: a crash mid-request), so the request is recorded as
+        # dropped (fault "client_gone") and not answered.
+        self.before_answer: Callable[[tuple[str, int]], bool] | None = None
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
 
@@ -495,8 +499,10 @@ class FakeAnthropic:
                 return 200, {"content-type": "application/x-jsonl"}, list(self.batches[parts[3]]["results"])
         return _error(Reply.error(404, "not_found_error", f"no route for GET {path}"))
 
-    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """Answer one HTTP request: (status, extra headers, JSON body). Records it."""
+    def handle(
+        self, path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Answer one HTTP request: (status, extra headers, JSON body; status 0: drop the connection). Records it."""
         body: dict[str, Any] = {}
         try:
             parsed = json.loads(raw or b"{}")
@@ -512,6 +518,8 @@ class FakeAnthropic:
         rejected = self._reject(path, headers, body)
         if rejected:
             status, extra, answer, fault = (*_error(rejected), rejected.fault)
+        elif client is not None and self.before_answer is not None and self.before_answer(client):
+            status, extra, answer, fault = 0, {}, {"dropped": "client_gone"}, "client_gone"
         else:
             status, extra, answer, fault = self._answer(body)
         with self._lock:
@@ -651,7 +659,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.server.fake.handle(self.path, headers, raw)
+        status, extra, answer = self.server.fake.handle(self.path, headers, raw, self.client_address[:2])
         if status == 0:
             self._reset()
             return

@@ -368,3 +368,25 @@ def test_a_course_outline_is_one_structured_answer_on_the_small_tier(
     assert generation.model == MODELS[Kind.LESSON]
     (sent,) = fake.requests
     assert sent.model == MODELS[Kind.LESSON]
+
+
+def test_a_client_that_dies_mid_request_is_recorded_as_gone_and_not_answered(
+    fake: FakeAnthropic, make_generator: Callable[..., AnthropicGenerator]
+) -> None:
+    # Given the fake's hook says the client died while its request was open (bench.faults --stack SIGKILLs it there)
+    clients: list[tuple[str, int]] = []
+
+    def gone(client: tuple[str, int]) -> bool:
+        clients.append(client)
+        return True
+
+    fake.before_answer = gone
+    try:
+        # When a request comes in, Then it is not answered (the connection is dropped)
+        with pytest.raises(GenerationFailed, match="provider unavailable"):
+            make_generator(max_attempts=1, max_retries=0).generate(LESSON)
+    finally:
+        fake.before_answer = None
+    # And it is recorded as gone, not as an answer, with the client's address given to the hook
+    assert [(r.status, r.fault) for r in fake.requests] == [(0, "client_gone")]
+    assert clients[0][0] == "127.0.0.1"

@@ -1,0 +1,370 @@
+"""bench.faults on the local stack (``python -m bench.faults --stack``): the same faults, but the jobs go where an
+app's would, and the platform's faults are done to real processes.
+
+- Jobs enter through the HTTP API: an admin's ``POST /v1/pregenerate`` (waves alternating priority 50 and 30, so
+  both lanes), then some learners ask for the same content (``GET /v1/content``, each with a token of their own):
+  they join the job in flight (and a learner's miss moves a background job to the interactive lane as well), or
+  get the content if it is already there.
+- The stack's pollers deliver the lanes' batches to the worker's execution environments (processes; the lanes'
+  MaximumConcurrency capped at 4 each), which run on DynamoDB Local, whose conditional writes and transactions are
+  atomic across writers as DynamoDB's are.
+- The worker's ``AnthropicGenerator`` is configured as in production (``ANTHROPIC_API_KEY``,
+  ``ANTHROPIC_BASE_URL``: its own timeout and SDK retries) and talks HTTP to the fake Messages API, served from this
+  process, which injects the provider's faults at the seeded rates of the in-process mode.
+- Duplicate deliveries: when a poller receives messages from a lane, some are sent again to that lane, as they are
+  (a boto3 ``after-call`` hook on the pollers' SQS client; SQS is at-least-once).
+- Crashes mid-job: when a worker environment's Messages request reaches the fake, at the crash rate the fake finds
+  the process holding that connection (``/proc``) and SIGKILLs it; the request is not answered. The environment's
+  pool loses it and the poller returns the batch to its queue.
+
+On AWS the crashed batch comes back after the queue's visibility timeout (1800 s), well after the lease (330 s)
+has expired. Locally the poller makes a failed batch visible again after ``retry_visibility_s`` (2 s by default),
+so this run keeps AWS's order with a lease of ``LEASE_SECONDS`` (the worker's setting, through ``extra_env``) and
+a retry visibility just longer: ``--lease`` and ``--retry-visibility`` (default: the lease + 5 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from bench.faults import FAULTS, FaultReport, _requests, classify, count_answers, drain_dead_letters, load_cap
+
+if TYPE_CHECKING:
+    from bench.faults import FaultConfig
+
+LANES = ("InteractiveQueue", "BackgroundQueue")
+DLQS = ("InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
+# The worker's lease (FaultConfig.lease_s, 30 s by default) is shortened from the template's 330 s so that a crashed
+# job is back within a minute; still several times the longest generation here (a few seconds: four model calls, a
+# 2 s hang, the SDK's backoff). A failed batch stays invisible a little longer than the lease (the stack's retry
+# visibility), as AWS's 1800 s visibility timeout is longer than the 330 s lease.
+VISIBILITY_MARGIN_S = 5
+# The fake's "timeout": it holds the request this long, then resets it (the worker's client waits up to 600 s).
+HANG_S = 2.0
+WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and SQS calls each, within 29 s
+
+
+def _http(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of one request (an error's body too; {} when it is not JSON)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        answer = {}
+    return status, answer if isinstance(answer, dict) else {}
+
+
+def _socket_inode(client_port: int, server_port: int) -> str | None:
+    """The inode of the TCP socket whose local port is ``client_port`` and remote port ``server_port``."""
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        with contextlib.suppress(OSError):
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote = fields[1], fields[2]
+                if int(local.rsplit(":", 1)[1], 16) == client_port and int(remote.rsplit(":", 1)[1], 16) == server_port:
+                    return fields[9]
+    return None
+
+
+def _owner_of_connection(client: tuple[str, int], server_port: int, function: str) -> int | None:
+    """The pid of this process's child running ``function``'s environment that holds the TCP connection from
+    ``client`` to ``server_port`` (read from /proc), or None."""
+    inode = _socket_inode(client[1], server_port)
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            mine = parent == os.getpid() and b"pregen_local.environment" in cmdline and function.encode() in cmdline
+            if mine and any(str(fd.readlink()) == target for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except OSError:  # the process ended meanwhile
+            continue
+    return None
+
+
+def _canonical(spec: dict[str, Any]) -> str:
+    from pregen.domain.models import ContentRequest
+
+    return json.dumps(ContentRequest.model_validate(spec).canonical(), sort_keys=True)
+
+
+class Platform:
+    """The platform's faults: SQS's duplicate deliveries (a hook on the pollers' client) and crashes of worker
+    environments (SIGKILL, from the fake's ``before_answer``)."""
+
+    def __init__(self, config: FaultConfig, report: FaultReport, fake_port: int) -> None:
+        self.config = config
+        self.report = report
+        self.fake_port = fake_port
+        self.lock = threading.Lock()
+        self.duplicate_rng = random.Random(config.seed)
+        self.crash_rng = random.Random(config.seed + 1)
+        self.lane_urls: set[str] = set()
+        self.sender: Any = None
+        self.missed_crashes = 0
+
+    def crash(self, client: tuple[str, int]) -> bool:
+        """The worker environment that sent this request dies now, at the crash rate: SIGKILL, no cleanup."""
+        with self.lock:
+            if self.crash_rng.random() >= self.config.crash_rate:
+                return False
+        pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
+        with self.lock:
+            if pid is None:
+                self.missed_crashes += 1
+                return False
+            os.kill(pid, signal.SIGKILL)
+            self.report.crashes += 1
+        return True
+
+    def hook(self, stack: Any, lane_urls: set[str]) -> None:
+        """Duplicate some of what the stack's SQS pollers receive from the lanes."""
+        import boto3
+
+        from pregen_local.poller import QueuePoller
+
+        self.lane_urls = lane_urls
+        self.sender = boto3.client("sqs")
+        clients = {id(p.sqs): p.sqs for p in stack.pollers if isinstance(p, QueuePoller)}
+        for client in clients.values():
+            client.meta.events.register("before-parameter-build.sqs.ReceiveMessage", self._note_queue)
+            client.meta.events.register("after-call.sqs.ReceiveMessage", self._duplicate)
+
+    @staticmethod
+    def _note_queue(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["faults_queue"] = params.get("QueueUrl")
+
+    def _duplicate(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """SQS is at-least-once: some received messages are sent again to their lane."""
+        url = context.get("faults_queue")
+        if url not in self.lane_urls:
+            return
+        for message in parsed.get("Messages", []):
+            with self.lock:
+                self.report.deliveries += 1
+                again = self.duplicate_rng.random() < self.config.duplicate_rate
+            if again:
+                attributes = {
+                    name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
+                    for name, value in message.get("MessageAttributes", {}).items()
+                    if "StringValue" in value
+                }
+                self.sender.send_message(QueueUrl=url, MessageBody=message["Body"], MessageAttributes=attributes)
+                with self.lock:
+                    self.report.duplicates_sent += 1
+
+
+def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counter[str]) -> dict[str, str]:
+    """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
+    in flight. Returns job_id -> canonical request."""
+    from pregen_local import devjwt
+
+    rng = random.Random(config.seed + 2)
+    admin = devjwt.mint("faults-ops", "admin")
+    accepted: dict[str, str] = {}
+    specs = _requests(config)
+    wave = min(config.wave, WAVE)
+    for start in range(0, len(specs), wave):
+        chunk = specs[start : start + wave]
+        priority = 50 if (start // wave) % 2 == 0 else 30
+        status, body = _http("POST", f"{url}/v1/pregenerate", admin, {"priority": priority, "requests": chunk})
+        statuses[f"POST /v1/pregenerate {status}"] += 1
+        for spec, result in zip(chunk, body.get("results", []), strict=False):
+            if result.get("status") == "queued" and result.get("job_id"):
+                accepted[result["job_id"]] = _canonical(spec)
+        for i, spec in enumerate(chunk):
+            if rng.random() >= config.joins:
+                continue
+            learner = devjwt.mint(f"learner-{start + i}")
+            status, body = _http("GET", f"{url}/v1/content?{urllib.parse.urlencode(spec)}", learner)
+            statuses[f"GET /v1/content {status}"] += 1
+            if status == 202 and body.get("joined"):
+                report.joined += 1
+            elif status == 202:  # a new job: the key's last job failed for good meanwhile
+                accepted[body["job_id"]] = _canonical(spec)
+    return accepted
+
+
+def _drained(sqs: Any, urls: list[str], settle_s: float) -> bool:
+    """Wait until nothing is left on the lanes (visible, in flight or delayed) for 3 s; False after ``settle_s``."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    empty_since = None
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        left = 0
+        for url in urls:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            left += sum(int(v) for v in attributes.values())
+        if left:
+            empty_since = None
+        elif empty_since is None:
+            empty_since = time.monotonic()
+        elif time.monotonic() - empty_since >= 3:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def retry_visibility(config: FaultConfig) -> int:
+    if config.retry_visibility_s is not None:
+        return config.retry_visibility_s
+    return config.lease_s + VISIBILITY_MARGIN_S
+
+
+def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
+    import boto3
+
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.config.base import load
+    from pregen.config.settings import ContentTableSettings
+    from pregen_local.fake_anthropic import FakeAnthropic
+    from pregen_local.stack import LocalStack, StackOptions, free_port
+
+    report = FaultReport()
+    started = time.perf_counter()
+    saved = dict(os.environ)
+    follow: Literal["prompt", "schema"] = "schema" if config.follow == "schema" else "prompt"
+    fake = FakeAnthropic(faults=replace(config.fault_rates(), hang_s=HANG_S), follow=follow)
+    platform = Platform(config, report, fake.port)
+    fake.before_answer = platform.crash
+    fake.start()
+    stack = LocalStack(
+        StackOptions(
+            port=free_port(),
+            state_file=Path(tempfile.mkdtemp()) / "stack.json",
+            report=False,
+            retry_visibility_s=retry_visibility(config),
+            extra_env={
+                "ANTHROPIC_API_KEY": "fake-key",
+                "ANTHROPIC_BASE_URL": fake.base_url,
+                "LEASE_SECONDS": str(config.lease_s),
+                # Throttled jobs are re-sent with DelaySeconds (30 s, doubling, in AWS); 1 s keeps the run short.
+                "THROTTLE_BASE_DELAY_SECONDS": "1",
+                # Both lanes generate directly, as the in-process mode does (the template's default sends the
+                # background lane to the Message Batches API, whose results the cron polls: not measured here).
+                "BATCH_BACKGROUND": "false",
+            },
+        )
+    )
+    try:
+        state = stack.start()
+        queues: dict[str, str] = state["queues"]
+        platform.hook(stack, {queues[lane] for lane in LANES})
+        time.sleep(1.5)  # receives already waiting (1 s long polls, begun before the hook) end before the first job
+        report.phases["start"] = time.perf_counter() - started
+
+        statuses: Counter[str] = Counter()
+        accepted = _accept(config, state["url"], report, statuses)
+        report.phases["accept"] = time.perf_counter() - started - report.phases["start"]
+
+        # When the pollers and the worker have drained both lanes
+        sqs = boto3.client("sqs")
+        if not _drained(sqs, [queues[lane] for lane in LANES], config.settle_s):
+            print(f"the lanes were not empty after {config.settle_s:.0f} s: what is not done or failed is lost")
+        report.phases["run"] = time.perf_counter() - started - sum(report.phases.values())
+
+        # Then every job is done or failed with its reason (and dead-lettered); none lost, none generated twice
+        from pregen.wiring.serve import serve_deps
+
+        serve = serve_deps()
+        now = serve.clock.now()
+        in_dlq = drain_dead_letters(sqs, [queues[name] for name in DLQS])
+        classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=now)
+        library = DynamoLibraryStore(load(ContentTableSettings).content_table)
+        keys = {job.key for job in map(serve.jobs.get_job, accepted) if job is not None}
+        report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
+        count_answers(report, fake)
+        worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
+        report.environments_lost = worker.figures.environments_lost
+        report.http = dict(statuses)
+        report.server_errors = sum(n for name, n in statuses.items() if name.rsplit(" ", 1)[1].startswith("5"))
+        report.missed_crashes = platform.missed_crashes
+        report.phases["check"] = time.perf_counter() - started - sum(report.phases.values())
+    finally:
+        stack.stop()
+        fake.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        from pregen import wiring
+
+        wiring.reset()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
+    rates = config.fault_rates()
+    s = report.summary()
+    lines = [
+        f"Command: `{command}` (seed {config.seed}; {report.seconds:.0f} s on this machine: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
+        + ").",
+        "",
+        f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: 330) through `extra_env`, the "
+        f"stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on AWS: 1800 s), "
+        "`THROTTLE_BASE_DELAY_SECONDS=1` (30), `BATCH_BACKGROUND=false` (the template's: true; both lanes generate "
+        "directly, as in the in-process mode), the fake's timeouts hold a request "
+        f"{HANG_S:g} s and reset it.",
+        "",
+        "| injected | rate |",
+        "|---|---|",
+        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in FAULTS),
+        f"| duplicate SQS delivery (a received message sent again) | {config.duplicate_rate:.0%} of deliveries |",
+        f"| worker crash: SIGKILL of the environment while its model request is open | {config.crash_rate:.0%} of "
+        "model requests |",
+        "",
+        "| outcome | count |",
+        "|---|---|",
+        f"| jobs accepted over HTTP | {s['jobs']} (+{s['joined_requests']} learners' requests joined one in flight) |",
+        f"| done (content stored) | {s['done']} |",
+        f"| failed, reason recorded | {s['failed']} ({s['failed_with_message_in_dlq']} with the message in the DLQ) |",
+        f"| **lost** | **{s['lost']}** ({s['lost_with_message_in_dlq']} with the message in the DLQ) |",
+        f"| **generated twice** (valid answers per key > 1) | **{s['generated_twice']}** |",
+        f"| stored twice (versions per key > 1) | {s['stored_twice']} |",
+        f"| HTTP 5xx | {s['server_errors']} |",
+        f"| model requests | {s['model_requests']} ({s['model_calls_per_accepted_job']} per accepted job) |",
+        f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
+        f"| most model calls any job made (the cap is {load_cap()}) | {s['max_model_calls_of_a_job']} |",
+        f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
+        f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
+        "",
+        "HTTP answers: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["http"].items())) + ".",
+        "",
+        "Faults served by the fake: " + ", ".join(f"{k} {v}" for k, v in s["faults_served"].items()) + ".",
+        "",
+        "Failure reasons: " + (", ".join(f"`{k}` {v}" for k, v in s["failure_reasons"].items()) or "none") + ".",
+    ]
+    return "\n".join(lines)
