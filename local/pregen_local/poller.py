@@ -68,6 +68,7 @@ class QueuePoller:
         batch_size: int,
         concurrency: int,
         retry_visibility_s: int | None,
+        crash_visibility_s: int | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -76,6 +77,10 @@ class QueuePoller:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.retry_visibility_s = retry_visibility_s
+        # A batch whose invocation failed as a whole (its environment died or timed out) comes back after this
+        # (None: the queue's visibility timeout, as on AWS). It must outlast the worker's lease, as AWS's 30 minutes
+        # do: sooner, the redelivery finds the key leased by its own dead delivery and is dropped as a duplicate.
+        self.crash_visibility_s = crash_visibility_s
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.deletions: queue.Queue[list[MessageTypeDef] | None] = queue.Queue()
@@ -164,22 +169,23 @@ class QueuePoller:
 
     def _deliver(self, messages: list[MessageTypeDef], delete: Callable[[list[MessageTypeDef]], None]) -> None:
         event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
+        # Local convenience: a record the function reported failed is retried after a few seconds instead of the
+        # worker's own backoff; a batch whose invocation failed as a whole, after the crash visibility.
+        visibility = self.retry_visibility_s
         try:
             result = self.function.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception:
             logger.exception("worker invocation failed; the whole batch returns to the queue")
             failed = {m["MessageId"] for m in messages}
+            visibility = self.crash_visibility_s
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             delete(done)
         for message in messages:
-            if message["MessageId"] in failed and self.retry_visibility_s is not None:
-                # Local convenience: retry after a few seconds instead of the full visibility timeout.
+            if message["MessageId"] in failed and visibility is not None:
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_visibility_s,
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=visibility
                 )
         self.delivered += len(messages)
         self.failed += len(failed)

@@ -136,6 +136,7 @@ class LocalStack:
                 batch_size=source.batch_size,
                 concurrency=_lane_concurrency(source, opts),
                 retry_visibility_s=opts.retry_visibility_s,
+                crash_visibility_s=crash_visibility(opts),
             )
             poller.start()
             self.pollers.append(poller)
@@ -323,6 +324,13 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.stopped.set()
+
+
+def crash_visibility(opts: StackOptions) -> int:
+    """How long a batch whose environment died stays invisible: past the worker's lease (its environment's
+    LEASE_SECONDS), so the redelivery can take the key over, and at least the retry visibility."""
+    lease = int(os.environ.get("LEASE_SECONDS", "0") or 0)
+    return max(opts.retry_visibility_s, lease + 5 if lease else 0)
 
 
 def environment_figures(pools: list[Any]) -> dict[str, Any]:
