@@ -23,7 +23,7 @@ from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
 from pregen.wiring.worker import make_generator
-from tests.integration.conftest import Aws, api_event, call, run_worker
+from tests.integration.conftest import Aws, api_event, call, freeze, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
 
@@ -285,3 +285,32 @@ def test_a_failure_is_never_overwritten_by_the_generating_mark(aws: Aws, monkeyp
     failed = job(miss["job_id"])
     assert failed["status"] == "failed"
     assert "refused" in failed["reason"]
+
+
+def test_a_job_dead_lettered_by_crashes_is_failed_and_its_key_freed(aws: Aws) -> None:
+    from pregen.services.schedules import ScheduleEvent, run_schedule
+    from pregen.wiring import cron as cron_wiring
+
+    clock = freeze(1_900_000_000)
+    cron = cron_wiring.cron_deps()
+    cron.clock = clock
+    _, _, miss = get(LESSON)
+    # Every delivery crashed: no worker code ran, and SQS moved the message to the lane's dead-letter queue.
+    lane, dlq = aws.queue_url("InteractiveQueue"), aws.queue_url("InteractiveDeadLetterQueue")
+    (message,) = aws.sqs.receive_message(QueueUrl=lane)["Messages"]
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"])
+    aws.sqs.delete_message(QueueUrl=lane, ReceiptHandle=message["ReceiptHandle"])
+    assert job(miss["job_id"])["status"] == "queued"
+    assert get(LESSON)[2]["job_id"] == miss["job_id"]  # learners keep joining a job nothing will finish
+
+    clock.advance(60)  # within a lease of the job's last change: a live delivery could still be at work
+    assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0
+    clock.advance(600)
+    summary = run_schedule(ScheduleEvent(task="dead_letters"), cron)
+    assert (summary["seen"], summary["settled"]) == (1, 1)
+    failed = job(miss["job_id"])
+    assert failed["status"] == "failed" and "dead-lettered" in failed["reason"]
+    assert aws.depth("InteractiveDeadLetterQueue") == 1  # still there, for a redrive
+    _, _, again = get(LESSON)
+    assert again["job_id"] != miss["job_id"] and again["joined"] is False  # the key is free
+    assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0  # once

@@ -102,6 +102,10 @@ class JobQueue(Protocol):
 
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]: ...
 
+    def peek(self, url: str, limit: int) -> list[tuple[dict[str, Any], int]]:
+        """Up to ``limit`` messages of a queue (a dead-letter queue) with their receive counts, left in it."""
+        ...
+
 
 class Generator(Protocol):
     name: str

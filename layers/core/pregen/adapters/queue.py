@@ -49,3 +49,23 @@ class SqsJobQueue:
                 "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
             }
         return result
+
+    def peek(self, url: str, limit: int) -> list[tuple[dict[str, Any], int]]:
+        """Receive with a zero visibility timeout, so every message stays visible where it is (an operator's
+        redrive still finds it); SQS answers from a sample of its servers, so a few receives, deduplicated."""
+        found: dict[str, tuple[dict[str, Any], int]] = {}
+        for _ in range(max(1, limit // 10) + 2):
+            messages = self.client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
+            ).get("Messages", [])
+            new = [m for m in messages if m["MessageId"] not in found]
+            for message in new:
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    body = {}
+                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
+                found[message["MessageId"]] = (body if isinstance(body, dict) else {}, receives)
+            if not new or len(found) >= limit:
+                break
+        return list(found.values())[:limit]

@@ -51,7 +51,9 @@ class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings
 
 
 class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, DeadLetterSettings):
-    """cron: the same reach as the serving path; later issues give it more to do."""
+    """cron: the same reach as the serving path, and the dead-letter queues it settles."""
+
+    lease_seconds: int = Field(alias="LEASE_SECONDS", default=330, ge=10)
 
 
 class ExamsTableSettings(Env):

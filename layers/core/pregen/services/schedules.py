@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 
-Task = Literal["queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all"]
+Task = Literal[
+    "queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all", "dead_letters"
+]
 TASKS: tuple[str, ...] = get_args(Task)
 
 
@@ -37,6 +39,9 @@ class CronDeps:
     exams: ExamDeps | None = None  # the inventory top-up's ports
     runs: RunState | None = None  # where a long top-up run got to
     serve: ServeDeps | None = None  # the serving path, for tasks that enqueue content (warming)
+    dead_letter_urls: dict[str, str] = field(default_factory=dict)  # lane -> its dead-letter queue
+    # A job untouched for this long has no delivery working on it (the worker's lease, LEASE_SECONDS).
+    stale_after_seconds: int = 330
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
@@ -52,6 +57,8 @@ def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
         return topup_inventory(deps.exams, deps.runs, resume_only=event.task == "inventory_topup_resume")
     if event.task == "warm_all":
         return warm_all_task(deps)
+    if event.task == "dead_letters":
+        return settle_dead_letters(deps)
     return queue_report(deps)
 
 
@@ -77,3 +84,45 @@ def warm_all_task(deps: CronDeps) -> dict[str, Any]:
     reports = warm_all(default_warming_config(), deps.serve)
     totals = {k: sum(r.as_dict()[k] for r in reports) for k in ("requested", "queued", "in_flight", "cached")}
     return {"task": "warm_all", "at": int(deps.clock.now()), **totals, "grades": [r.as_dict() for r in reports]}
+
+
+def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
+    """Fail the jobs whose message SQS dead-lettered with no worker code running, and free their keys.
+
+    A delivery whose worker crashes or times out runs none of Pregen's failure handling: after ``maxReceiveCount``
+    of them SQS moves the message to the lane's DLQ, and its job still says queued or generating while its key's
+    in-flight marker (an hour) makes every learner who asks join a job nothing will finish. A crash fails its whole
+    batch, so background batch-mates that never started share the fate. Each run peeks at the DLQs (the messages
+    stay for ``pregen dlq redrive``, which generates them again) and settles such content jobs, if no delivery has
+    touched them for a lease: a live copy of the message would have.
+    """
+    from pregen.domain.models import JobStatus
+    from pregen.messages import JobMessage, parse_message
+
+    if deps.serve is None:
+        raise RuntimeError("dead_letters needs the serving dependencies")
+    serve = deps.serve
+    now = deps.clock.now()
+    seen = settled = 0
+    for url in deps.dead_letter_urls.values():
+        for body, receives in deps.queue.peek(url, limit):
+            seen += 1
+            try:
+                message = parse_message(body)
+            except ValueError:
+                continue  # not a message of ours: the operator's list shows it
+            if not isinstance(message, JobMessage):
+                continue  # exam sections and course parts keep their own state (the note says so)
+            job = serve.jobs.get_job(message.job_id)
+            if job is None or job.status not in (JobStatus.QUEUED, JobStatus.GENERATING):
+                continue
+            if now - job.updated_at < deps.stale_after_seconds:
+                continue
+            reason = (
+                f"dead-lettered after {receives} deliveries that ended without an answer (the worker crashed or "
+                "timed out); `pregen dlq redrive` sends it again"
+            )
+            serve.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=reason)
+            serve.store.release_inflight(message.key, message.job_id)
+            settled += 1
+    return {"task": "dead_letters", "at": int(now), "seen": seen, "settled": settled}

@@ -28,6 +28,8 @@ def cron_deps() -> CronDeps:
         exams=exam_deps(),
         runs=run_state(),
         serve=serve_deps(),
+        dead_letter_urls={"interactive": s.interactive_dlq_url, "background": s.background_dlq_url},
+        stale_after_seconds=s.lease_seconds,
     )
 
 
