@@ -49,13 +49,7 @@ class MemoryContentStore:
         marker = self.inflight.get(key)
         if marker is not None and not marker["expires_at"] < now:
             return _someones(marker)
-        self.inflight[key] = {
-            "state": "queued",
-            "job_id": job_id,
-            "lane": lane.value,
-            "claimed_at": now,
-            "expires_at": now + hold_seconds,
-        }
+        self.inflight[key] = _queued(job_id, lane, now, hold_seconds)
         return InflightClaim(won=True, job_id=job_id, lane=lane.value, claimed_at=now)
 
     def promote_inflight(self, key: str, job_id: str, lane: Lane) -> bool:
@@ -71,13 +65,7 @@ class MemoryContentStore:
     ) -> bool:
         marker = self.inflight.get(key)
         if marker and marker["job_id"] == stale_job_id and marker["state"] == "queued":
-            self.inflight[key] = {
-                "state": "queued",
-                "job_id": job_id,
-                "lane": lane.value,
-                "claimed_at": now,
-                "expires_at": now + hold_seconds,
-            }
+            self.inflight[key] = _queued(job_id, lane, now, hold_seconds)
             return True
         return False
 
@@ -254,3 +242,9 @@ def _someones(marker: dict[str, Any]) -> InflightClaim:
         state=marker.get("state", "queued"),
         claimed_at=marker.get("claimed_at"),
     )
+
+
+def _queued(job_id: str, lane: Lane, now: float, hold_seconds: int) -> dict[str, Any]:
+    """A fresh in-flight marker, as claim_inflight and take_over_inflight write it."""
+    until = now + hold_seconds
+    return {"state": "queued", "job_id": job_id, "lane": lane.value, "claimed_at": now, "expires_at": until}
