@@ -169,39 +169,26 @@ def _lanes(lane: str | None) -> list[str]:
 
 
 def dlq_list(target: Target, lane: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Peek at dead-lettered messages without taking them (they are received with a zero visibility timeout)."""
+    """Peek at dead-lettered messages without taking them (the cron's dead_letters task looks the same way)."""
+    from pregen.adapters.queue import SqsJobQueue
+
+    peeker = SqsJobQueue({}, client=target.sqs)
     found: dict[str, dict[str, Any]] = {}
     for name in _lanes(lane):
-        url = target.queue_urls[LANES[name][1]]
-        for _ in range(5):  # SQS samples servers: a few receives see what a single one can miss
-            messages = target.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=0,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            for message in messages:
-                try:
-                    body = json.loads(message["Body"])
-                except ValueError:
-                    body = {}
-                attrs = message.get("Attributes", {})
-                found.setdefault(
-                    message["MessageId"],
-                    {
-                        "lane": name,
-                        "message_id": message["MessageId"],
-                        "job_id": body.get("job_id"),
-                        "key": body.get("key"),
-                        "kind": (body.get("request") or {}).get("kind"),
-                        "correlation_id": body.get("correlation_id"),
-                        "receives": int(attrs.get("ApproximateReceiveCount", 0)),
-                        "sent_at": int(attrs.get("SentTimestamp", 0)) // 1000,
-                    },
-                )
-            if len(found) >= limit or not messages:
-                break
+        for letter in peeker.peek(target.queue_urls[LANES[name][1]], limit - len(found)):
+            body = letter.body
+            found[letter.message_id] = {
+                "lane": name,
+                "message_id": letter.message_id,
+                "job_id": body.get("job_id"),
+                "key": body.get("key"),
+                "kind": (body.get("request") or {}).get("kind"),
+                "correlation_id": body.get("correlation_id"),
+                "receives": letter.receives,
+                "sent_at": letter.sent_at,
+            }
+        if len(found) >= limit:
+            break
     rows = list(found.values())[:limit]
     for row in rows:  # why it failed: the job keeps its reason
         if row["job_id"]:

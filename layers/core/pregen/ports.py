@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
-    from pregen.domain.records import BatchOutcome, Erased, InflightClaim, StoredContent
+    from pregen.domain.records import BatchOutcome, Erased, InflightClaim, QueuedMessage, StoredContent
     from pregen.services.limits import GenerationLimiter
 
 
@@ -102,8 +102,8 @@ class JobQueue(Protocol):
 
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]: ...
 
-    def peek(self, url: str, limit: int) -> list[tuple[dict[str, Any], int]]:
-        """Up to ``limit`` messages of a queue (a dead-letter queue) with their receive counts, left in it."""
+    def peek(self, url: str, limit: int) -> list[QueuedMessage]:
+        """Up to ``limit`` messages of a queue (a dead-letter queue), left in it."""
         ...
 
 

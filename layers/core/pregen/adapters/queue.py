@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from pregen.domain.records import QueuedMessage
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -50,10 +52,10 @@ class SqsJobQueue:
             }
         return result
 
-    def peek(self, url: str, limit: int) -> list[tuple[dict[str, Any], int]]:
+    def peek(self, url: str, limit: int) -> list[QueuedMessage]:
         """Receive with a zero visibility timeout, so every message stays visible where it is (an operator's
         redrive still finds it); SQS answers from a sample of its servers, so a few receives, deduplicated."""
-        found: dict[str, tuple[dict[str, Any], int]] = {}
+        found: dict[str, QueuedMessage] = {}
         for _ in range(max(1, limit // 10) + 2):
             messages = self.client.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
@@ -64,8 +66,13 @@ class SqsJobQueue:
                     body = json.loads(message["Body"])
                 except ValueError:
                     body = {}
-                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
-                found[message["MessageId"]] = (body if isinstance(body, dict) else {}, receives)
+                attrs = message.get("Attributes", {})
+                found[message["MessageId"]] = QueuedMessage(
+                    message_id=message["MessageId"],
+                    body=body if isinstance(body, dict) else {},
+                    receives=int(attrs.get("ApproximateReceiveCount", "0")),
+                    sent_at=int(attrs.get("SentTimestamp", "0")) // 1000,
+                )
             if not new or len(found) >= limit:
                 break
         return list(found.values())[:limit]

@@ -32,6 +32,16 @@ class InflightClaim:
 
 
 @dataclass(frozen=True)
+class QueuedMessage:
+    """A message looked at where it sits (a dead-letter queue's), without taking it."""
+
+    message_id: str
+    body: dict[str, Any]  # {} when the body is not a JSON object
+    receives: int  # ApproximateReceiveCount
+    sent_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """One request's result from a Message Batch: content, or the reason it must fall back to a direct call."""
 

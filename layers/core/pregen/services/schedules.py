@@ -105,10 +105,10 @@ def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
     now = deps.clock.now()
     seen = settled = 0
     for url in deps.dead_letter_urls.values():
-        for body, receives in deps.queue.peek(url, limit):
+        for letter in deps.queue.peek(url, limit):
             seen += 1
             try:
-                message = parse_message(body)
+                message = parse_message(letter.body)
             except ValueError:
                 continue  # not a message of ours: the operator's list shows it
             if not isinstance(message, JobMessage):
@@ -119,7 +119,7 @@ def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
             if now - job.updated_at < deps.stale_after_seconds:
                 continue
             reason = (
-                f"dead-lettered after {receives} deliveries that ended without an answer (the worker crashed or "
+                f"dead-lettered after {letter.receives} deliveries that ended without an answer (the worker crashed or "
                 "timed out); `pregen dlq redrive` sends it again"
             )
             serve.jobs.set_status(message.job_id, JobStatus.FAILED, now, reason=reason)
