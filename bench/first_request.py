@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.load import stop_stack
 from bench.report import percentile, write_section
 from pregen_local import devjwt
 from pregen_local.stack import free_port
@@ -69,11 +70,7 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
             raise RuntimeError(f"no content within {timeout_s} s")
         return first, served
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_stack(process)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -85,6 +85,15 @@ def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     return process, json.loads(state_file.read_text())
 
 
+def stop_stack(process: subprocess.Popen[Any]) -> None:
+    """Stop a stack started by ``start_stack`` (or any process): terminate, then kill after 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def _query(i: int, tag: str) -> str:
     return f"/v1/content?kind=lesson&subject={SUBJECTS[i % len(SUBJECTS)]}&topic={tag}-{i}&grade={1 + i % 12}"
 
@@ -241,11 +250,7 @@ def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_
         elapsed = time.perf_counter() - started
         vote_errors, votes_up = concurrent_votes(url, vote_check, clients)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_stack(process)
     everything = [ms for samples in tally.latencies_ms.values() for ms in samples]
     requests = len(everything) + sum(v for k, v in tally.statuses.items() if k.endswith(" error"))
     errors = sum(tally.errors.values())

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import queue
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.load import start_stack, warm
+from bench.load import start_stack, stop_stack, warm
 from bench.report import percentile, write_section
 
 
@@ -207,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result), flush=True)
             results.append(result)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_stack(process)
     rates = " ".join(f"{r:g}" for r in args.rates)
     command = f".venv/bin/python -m bench.open_loop --rates {rates} --duration {args.duration:g} --write"
     text = markdown(results, command, args.keys, args.connections, args.p99_limit)
