@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 # CloudWatch Logs filter pattern syntax for JSON log events: the subscription delivers only the hit and miss lines.
 USAGE_FILTER_PATTERN = '{ $.usage = "hit" || $.usage = "miss" }'
@@ -116,23 +116,25 @@ def _hit_at(value: Any, log_event: dict[str, Any]) -> int:
     return int(stamp) // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else 0
 
 
-def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
-    """Hits per key in a batch of log events. A line that is not a well-formed hit line is skipped, never an
-    error: a filter pattern is a pre-filter, not a guarantee of shape, and one odd line must not hold back the
-    batch's other hits."""
-    counts: dict[str, KeyHits] = {}
+def _usage_lines(log_events: Iterable[dict[str, Any]], usage: str) -> Iterator[tuple[dict[str, Any], int]]:
+    """Each JSON line of the given ``usage`` ("hit", "miss") with its time; anything else is skipped."""
     for log_event in log_events:
         try:
             line = json.loads(str(log_event.get("message", "")).strip())
         except ValueError:
             continue
-        if not isinstance(line, dict) or line.get("usage") != "hit":
-            continue
+        if isinstance(line, dict) and line.get("usage") == usage and (at := _hit_at(line.get("at"), log_event)):
+            yield line, at
+
+
+def hits_of(log_events: Iterable[dict[str, Any]]) -> dict[str, KeyHits]:
+    """Hits per key in a batch of log events. A line that is not a well-formed hit line is skipped, never an
+    error: a filter pattern is a pre-filter, not a guarantee of shape, and one odd line must not hold back the
+    batch's other hits."""
+    counts: dict[str, KeyHits] = {}
+    for line, at in _usage_lines(log_events, "hit"):
         key = line.get("key")
         if not isinstance(key, str) or not 0 < len(key.encode()) <= _MAX_KEY_BYTES:
-            continue
-        at = _hit_at(line.get("at"), log_event)
-        if not at:
             continue
         seen = counts.get(key)
         counts[key] = KeyHits(count=(seen.count if seen else 0) + 1, last_at=max(at, seen.last_at if seen else 0))
@@ -154,18 +156,9 @@ def misses_of(log_events: Iterable[dict[str, Any]]) -> dict[str, dict[str, int |
     from pregen.domain.counters import Metric, name
 
     per_day: dict[str, dict[str, int | float]] = {}
-    for log_event in log_events:
-        try:
-            line = json.loads(str(log_event.get("message", "")).strip())
-        except ValueError:
-            continue
-        if not isinstance(line, dict) or line.get("usage") != "miss":
-            continue
+    for line, at in _usage_lines(log_events, "miss"):
         kind = line.get("kind")
         if not isinstance(kind, str) or not _KIND.match(kind):
-            continue
-        at = _hit_at(line.get("at"), log_event)
-        if not at:
             continue
         day = dt.datetime.fromtimestamp(at, tz=dt.UTC).date().isoformat()
         counts = per_day.setdefault(day, {})
