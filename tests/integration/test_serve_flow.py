@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 from unittest import mock
@@ -268,6 +269,47 @@ def test_pregenerate_skips_cached_and_in_flight_keys(aws: Aws) -> None:
     assert body["results"][1]["job_id"] == in_flight["job_id"]
     assert body["results"][2]["job_id"] == body["results"][3]["job_id"]
     assert aws.depth("BackgroundQueue") == 1
+
+
+def test_a_batchs_keys_are_read_and_enqueued_side_by_side_and_answered_in_order(aws: Aws) -> None:
+    # Given a batch of 12 new keys, one of them asked twice in another spelling
+    topics = [f"Topic {i}" for i in range(12)]
+    requests = [{"kind": "lesson", "subject": "Python", "topic": t, "grade": "10"} for t in topics]
+    requests.append({"kind": "lesson", "subject": "python", "topic": "topic 3 ", "grade": "10"})
+    store = serve_wiring.serve_deps().store
+    threads: dict[str, set[str]] = {"read": set(), "claim": set()}
+    read, claim = store.get_content, store.claim_inflight
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        threads["read"].add(threading.current_thread().name)
+        time.sleep(0.01)  # a round trip: the other keys' requests go out meanwhile
+        return read(*args, **kwargs)
+
+    def claiming(*args: Any, **kwargs: Any) -> Any:
+        threads["claim"].add(threading.current_thread().name)
+        time.sleep(0.01)
+        return claim(*args, **kwargs)
+
+    # When a teacher pre-generates it
+    batch = {"priority": 30, "requests": requests}
+    with (
+        mock.patch.object(store, "get_content", side_effect=reading),
+        mock.patch.object(store, "claim_inflight", side_effect=claiming),
+    ):
+        status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
+    # Then each key is read and claimed on its own thread, several at once
+    assert len(threads["read"]) > 1 and len(threads["claim"]) > 1
+    # And the answers follow the requests: 12 jobs, the repeated key's answer naming its first spelling's job
+    assert status == 202
+    results = body["results"]
+    assert [r["status"] for r in results] == ["queued"] * 13
+    assert len({r["job_id"] for r in results}) == 12
+    assert results[12]["job_id"] == results[3]["job_id"] and results[12]["key"] == results[3]["key"]
+    assert aws.depth("BackgroundQueue") == 12
+    jobs = serve_wiring.serve_deps().jobs
+    for topic, result in zip(topics, results, strict=False):  # each answer is its own request's
+        job = jobs.get_job(result["job_id"])
+        assert job is not None and str(job.request["topic"]).lower() == topic.lower()
 
 
 def test_students_cannot_pregenerate_above_default_priority(aws: Aws) -> None:

@@ -110,3 +110,41 @@ def test_the_cache_keeps_at_most_max_items_least_recently_used_out_first() -> No
     hot.get_content("c", NOW)  # b goes
     assert len(hot) == 2
     assert (hot.version_of("a"), hot.version_of("b"), hot.version_of("c")) == ("a", None, "c")
+
+
+def test_reads_side_by_side_in_one_environment_keep_the_cache_whole() -> None:
+    # A pre-generation batch reads its keys from several threads (pregen.parallel.each): entries expire, are
+    # evicted and re-read under each other, and every read still answers its own key within the bound.
+    import sys
+    import threading
+
+    table = FakeTable()
+    keys = [f"k{i}" for i in range(30)]
+    for key in keys:
+        table.put(key, key)
+    ticks = iter(range(10**9))
+    hot = HotContentStore("content", table, ttl_seconds=3, max_items=5, ticker=lambda: float(next(ticks)))  # type: ignore[arg-type]
+    failures: list[BaseException] = []
+
+    def reader(offset: int) -> None:
+        try:
+            for i in range(3_000):
+                key = keys[(i * 7 + offset) % len(keys)]
+                stored = hot.get_content(key, NOW)
+                assert stored is not None
+                assert stored.meta["version_id"] == key
+        except BaseException as exc:
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=reader, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert len(hot) <= 5

@@ -1,4 +1,4 @@
-"""pregen.parallel.side_by_side: independent writes go out at once, every one is tried, the first failure is raised."""
+"""pregen.parallel: independent requests go out at once, every one is tried, the first failure (in order) is raised."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from pregen.parallel import both, in_background, side_by_side
+from pregen.parallel import both, each, in_background, side_by_side
 
 
 def test_the_calls_run_at_the_same_time() -> None:
@@ -70,3 +70,45 @@ def test_in_background_goes_on_and_its_result_waits() -> None:
     assert not future.done()
     release.set()
     assert future.result(timeout=5) == "landed"
+
+
+def test_each_runs_the_items_at_once_and_answers_in_their_order() -> None:
+    barrier = threading.Barrier(4, timeout=5)  # one item after another, the first would wait for the others forever
+
+    def read(key: str) -> str:
+        barrier.wait()
+        return key.upper()
+
+    assert each(read, ["a", "b", "c", "d"]) == ["A", "B", "C", "D"]
+
+
+def test_each_tries_every_item_and_raises_the_first_failure_in_their_order() -> None:
+    tried: list[int] = []
+
+    def enqueue(i: int) -> int:
+        tried.append(i)
+        if i in {2, 4}:
+            raise ValueError(f"item {i}")
+        return i
+
+    for at_once in (True, False):
+        tried.clear()
+        with pytest.raises(ValueError, match="item 2"):
+            each(enqueue, [1, 2, 3, 4, 5], at_once=at_once)
+        assert sorted(tried) == [1, 2, 3, 4, 5]
+
+
+def test_each_one_after_another_stays_in_the_callers_thread_and_order() -> None:
+    seen: list[tuple[int, str]] = []
+    each(lambda i: seen.append((i, threading.current_thread().name)), [3, 1, 2], at_once=False)
+    assert seen == [(i, threading.current_thread().name) for i in (3, 1, 2)]
+
+
+def test_each_may_use_side_by_side_inside_without_waiting_on_itself() -> None:
+    # Eight items fill each's threads; each item's own side_by_side runs on the other pool.
+    def item(i: int) -> int:
+        out: list[int] = []
+        side_by_side(lambda: out.append(i), lambda: out.append(i))
+        return sum(out)
+
+    assert each(item, list(range(8))) == [2 * i for i in range(8)]

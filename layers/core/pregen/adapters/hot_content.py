@@ -14,11 +14,13 @@ from memory:
   the ETag), so an answer and its ETag always belong together;
 - content past its expiry is never served from memory either (checked against the request's ``now``).
 
-Lambda runs one event at a time per environment, so the cache needs no lock.
+Lambda runs one event at a time per environment, but one event may read several keys side by side (a
+pre-generation batch, ``pregen.parallel.each``): the entries are kept under a lock, never held across a request.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -55,24 +57,27 @@ class HotContentStore(DynamoContentStore):
         super().__init__(table_name, client)
         self.ttl_seconds, self.max_items, self._ticker = ttl_seconds, max_items, ticker
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
         self.from_memory = 0  # reads answered without DynamoDB (the benchmark reads it)
 
     def get_content(self, key: str, now: float, *, consistent: bool = False) -> StoredContent | None:
         if consistent:
             return super().get_content(key, now, consistent=True)
         tick = self._ticker()
-        entry = self._entries.get(key)
-        if entry is not None:
-            if entry.until > tick and entry.content.expires_at > now:
-                self._entries.move_to_end(key)
-                self.from_memory += 1
-                return entry.content
-            del self._entries[key]
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                if entry.until > tick and entry.content.expires_at > now:
+                    self._entries.move_to_end(key)
+                    self.from_memory += 1
+                    return entry.content
+                del self._entries[key]
         stored = super().get_content(key, now)
         if stored is not None and stored.owner is None:
-            self._entries[key] = _Entry(stored, tick + self.ttl_seconds)
-            if len(self._entries) > self.max_items:
-                self._entries.popitem(last=False)
+            with self._lock:
+                self._entries[key] = _Entry(stored, tick + self.ttl_seconds)
+                if len(self._entries) > self.max_items:
+                    self._entries.popitem(last=False)
         return stored
 
     def version_of(self, key: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobRef, JobStatus, Lane, Priority, Scope
+from pregen.parallel import each
 from pregen.services.limits import check_generation_allowance
 from pregen.usage_log import record_hit, record_miss
 
@@ -37,6 +38,9 @@ class ServeDeps:
     retry_after_seconds: int = 3
     job_ttl_seconds: int = 86_400  # how long a job record is kept (JOB_TTL_DAYS; at least a day)
     limiter: GenerationLimiter | None = None  # generation allowances per role; None: unlimited
+    # A pre-generation batch's keys read and enqueued side by side (pregen.parallel.each); False: one after
+    # another, in order (in-memory adapters, whose simulations replay the same way every run).
+    keys_side_by_side: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,25 +266,23 @@ def pregenerate(
     asked for it (one ``warm`` per login), not item by item to one shared system identity."""
     now = deps.clock.now()
     keys = [cache_key(request, caller) for request in requests]
-    cached: dict[str, Enqueued] = {}
-    misses: dict[str, ContentRequest] = {}
+    unique: dict[str, ContentRequest] = {}
     for key, request in zip(keys, requests, strict=True):
-        if key in cached or key in misses:  # the same key twice in one batch: one job
-            continue
-        if deps.store.get_content(key, now) is not None:
-            cached[key] = Enqueued(key=key, status="cached")
-        else:
-            misses[key] = request
+        unique.setdefault(key, request)  # the same key twice in one batch: one job
+    found = each(lambda key: deps.store.get_content(key, now), list(unique), at_once=deps.keys_side_by_side)
+    seen = {key: Enqueued(key=key, status="cached") for key, stored in zip(unique, found, strict=True) if stored}
+    misses = {key: request for key, request in unique.items() if key not in seen}
     # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued.
     if limited:
         check_generation_allowance(caller, "pregenerate", deps, cost=len(misses))
-    seen = dict(cached)
-    for key, request in misses.items():
-        job, joined = enqueue_or_join(request, caller, priority, deps, correlation_id=correlation_id)
+
+    def enqueue(key: str) -> Enqueued:
+        job, joined = enqueue_or_join(misses[key], caller, priority, deps, correlation_id=correlation_id)
         if job is None:  # generated a moment ago
-            seen[key] = Enqueued(key=key, status="cached")
-        else:
-            seen[key] = Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
+            return Enqueued(key=key, status="cached")
+        return Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
+
+    seen.update(zip(misses, each(enqueue, list(misses), at_once=deps.keys_side_by_side), strict=True))
     return [seen[key] for key in keys]
 
 

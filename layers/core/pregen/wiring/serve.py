@@ -50,6 +50,7 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         retry_after_seconds=s.retry_after_seconds,
         job_ttl_seconds=s.job_ttl_days * 86_400,
         limiter=generation_limiter(s.counters_table, s.rate_limits()),
+        keys_side_by_side=True,  # botocore's clients are thread-safe; each key's requests are its own
     )
 
 
