@@ -22,9 +22,11 @@ from pregen.observability import logger, metrics
 from pregen.services.courses import list_courses, read_course, retry_course, start_course, start_course_once
 from pregen.wiring import snapstart
 from pregen.wiring.courses import course_deps
+from pregen.wiring.priming import prime
 
 app = build_resolver()
 snapstart.register()
+prime(course_deps)  # in init: settings, clients and service models, not in the first request
 
 CourseId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 _ACCEPTED = "Accepted: the course is planned and generated on the lanes (Location: the course, Retry-After)"

@@ -15,8 +15,10 @@ from pregen.http.trigger_auth import authorize_trigger
 from pregen.observability import logger, metrics
 from pregen.services.schedules import ScheduleEvent, Task, run_schedule
 from pregen.wiring.cron import cron_deps, trigger_settings
+from pregen.wiring.priming import prime
 
 app = build_resolver()
+prime(cron_deps)  # in init: settings, clients and service models, not in the first request
 
 
 @app.post("/v1/ops/cron/<task>", responses={200: answer("The task's summary")})

@@ -25,9 +25,11 @@ from pregen.observability import logger, metrics
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view, warm_inventory
 from pregen.wiring import snapstart
 from pregen.wiring.exams import exam_deps
+from pregen.wiring.priming import prime
 
 app = build_resolver()
 snapstart.register()  # a restored environment draws its own randomness and opens its own connections
+prime(exam_deps)  # in init: settings, clients and service models, not in the first request
 
 _EXAM_TYPE = r"^[a-z0-9_-]+$"
 ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=_EXAM_TYPE)]

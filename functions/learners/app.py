@@ -12,8 +12,10 @@ from pregen.http.presenters import ErasureBody, LearnerDataBody, erasure_body, l
 from pregen.observability import logger, metrics
 from pregen.services.learners import DEFAULT_PAGE, MAX_PAGE, list_learner_data, request_erasure
 from pregen.wiring.learners import learner_data_deps
+from pregen.wiring.priming import prime
 
 app = build_resolver()
+prime(learner_data_deps)  # in init: settings, clients and service models, not in the first request
 
 _ERASED = "Accepted: the learner's data is being erased (done within done_within_seconds); sending it again is harmless"
 

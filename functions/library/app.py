@@ -35,8 +35,10 @@ from pregen.http.presenters import (
 from pregen.observability import logger, metrics
 from pregen.services.voting import cast_vote, list_versions, read_version, request_regeneration
 from pregen.wiring.library import library_deps
+from pregen.wiring.priming import prime
 
 app = build_resolver()
+prime(library_deps)  # in init: settings, clients and service models, not in the first request
 
 ContentId = Annotated[
     str, Path(min_length=50, max_length=120, pattern=r"^[a-z0-9]+-[a-z_]+-[0-9a-f]{40}\.[0-9a-f]{12}$")

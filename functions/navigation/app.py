@@ -13,8 +13,10 @@ from pregen.http.presenters import NavigationBody, navigation_body
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
 from pregen.wiring.navigation import navigation_deps
+from pregen.wiring.priming import prime
 
 app = build_resolver()
+prime(navigation_deps)  # in init: settings, clients and service models, not in the first request
 
 
 @app.post(

@@ -14,7 +14,10 @@ from pregen import usage_log
 from pregen.domain.counters import Metric, parse
 from pregen.observability import logger, metrics
 from pregen.services.usage import aggregate
+from pregen.wiring.priming import prime
 from pregen.wiring.usage import hit_counter, usage_deps
+
+prime(usage_deps, hit_counter)  # in init: settings, clients and service models, not in the first invocation
 
 
 @logger.inject_lambda_context

@@ -1,6 +1,5 @@
 """worker: generate the content of each queued job; failed records are reported one by one (partial batch)."""
 
-import threading
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +22,7 @@ from pregen.messages import (
 )
 from pregen.observability import logger, metrics
 from pregen.services.generation import generate_job, hand_back
+from pregen.wiring.priming import prime
 from pregen.wiring.worker import batch_deps, course_worker_deps, exam_worker_deps, worker_deps
 
 
@@ -32,30 +32,30 @@ class JobRecord(SqsRecordModel):
     body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
-# The invocation's request id and context, per thread: one Lambda instance handles one batch at a time, but the
-# local stack runs several pollers' batches in one process.
-_current = threading.local()
+prime(worker_deps)  # in init: settings, clients, service models and the generator, not in the first batch
 # A generation with re-asks can take a couple of minutes; a record started with less time left than this is
 # handed back to its lane instead (background chunks of 10 run one after the other in a 300 s invocation).
 HAND_BACK_BELOW_MS = 120_000
 
 
-def _request_id() -> str:
-    return str(getattr(_current, "request_id", "local"))
+def _worker_id(record: JobRecord, context: Any) -> str:
+    """Who holds a lease: this invocation (its request id) and the record (its message id), so two deliveries of
+    one message, in two invocations, are two holders."""
+    return f"{getattr(context, 'aws_request_id', 'local')}:{record.messageId}"
 
 
-def _time_left_ms() -> int | None:
-    context = getattr(_current, "context", None)
+def _time_left_ms(context: Any) -> int | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return int(remaining()) if callable(remaining) else None
 
 
-def record_handler(record: JobRecord) -> str:
+def record_handler(record: JobRecord, lambda_context: Any = None) -> str:
+    """One record; Powertools' batch processor passes the invocation's context as ``lambda_context``."""
     message = parse_message(record.body)
     if isinstance(message, SectionMessage):
-        return section_handler(record, message)
+        return section_handler(record, message, lambda_context)
     if isinstance(message, CoursePlanMessage | CoursePartMessage):
-        return course_handler(record, message)
+        return course_handler(record, message, lambda_context)
     if isinstance(message, EraseMessage):
         return erase_handler(message)
     # Every log line of this record carries the request's correlation id, the job id and the content key.
@@ -64,7 +64,7 @@ def record_handler(record: JobRecord) -> str:
     lane = lane_of(record.eventSourceARN)
     deps = worker_deps()
     receive_count = int(record.attributes.ApproximateReceiveCount)
-    left = _time_left_ms()
+    left = _time_left_ms(lambda_context)
     if left is not None and left < HAND_BACK_BELOW_MS:
         handed = hand_back(message, lane, deps)
         logger.remove_keys(["job_id", "key", "correlation_id"])
@@ -74,7 +74,7 @@ def record_handler(record: JobRecord) -> str:
         outcome = generate_job(
             message,
             receive_count=receive_count,
-            worker_id=f"{_request_id()}:{record.messageId}",
+            worker_id=_worker_id(record, lambda_context),
             deps=deps,
             lane=lane,
             receipt_handle=record.receiptHandle,
@@ -138,7 +138,7 @@ def _job_id(raw: dict[str, Any]) -> str | None:
     return str(job_id) if job_id is not None else None
 
 
-def section_handler(record: JobRecord, message: SectionMessage) -> str:
+def section_handler(record: JobRecord, message: SectionMessage, context: Any) -> str:
     # The exam machinery (programs, blueprints, inventory) loads with the first section a container handles, so
     # a container that only generates lessons and quizzes never pays for it at cold start.
     from pregen.services.exam_generation import generate_exam_section
@@ -149,7 +149,7 @@ def section_handler(record: JobRecord, message: SectionMessage) -> str:
         outcome = generate_exam_section(
             message,
             receive_count=int(record.attributes.ApproximateReceiveCount),
-            worker_id=f"{_request_id()}:{record.messageId}",
+            worker_id=_worker_id(record, context),
             deps=exam_worker_deps(),
         )
     except Exception:
@@ -161,13 +161,13 @@ def section_handler(record: JobRecord, message: SectionMessage) -> str:
     return outcome
 
 
-def course_handler(record: JobRecord, message: CoursePlanMessage | CoursePartMessage) -> str:
+def course_handler(record: JobRecord, message: CoursePlanMessage | CoursePartMessage, context: Any) -> str:
     # Like exam sections, the course machinery loads with the first course message a container handles.
     from pregen.services.course_generation import generate_part, plan_course
 
     logger.append_keys(course_id=message.course_id, correlation_id=message.correlation_id)
     receive_count = int(record.attributes.ApproximateReceiveCount)
-    worker_id = f"{_request_id()}:{record.messageId}"
+    worker_id = _worker_id(record, context)
     lane = lane_of(record.eventSourceARN)
     deps = course_worker_deps()
     try:
@@ -209,8 +209,6 @@ def erase_handler(message: EraseMessage) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    _current.request_id = getattr(context, "aws_request_id", "local")
-    _current.context = context
     batched = submit_to_batches(event.get("Records") or [])
     rest = [r for r in event.get("Records") or [] if r.get("messageId") not in batched]
     if not rest:

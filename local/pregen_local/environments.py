@@ -60,12 +60,19 @@ class Environment:
     readers: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def start(cls, spec: FunctionSpec, number: int, log_sink: Callable[[str, str], None]) -> Environment:
+    def start(
+        cls,
+        spec: FunctionSpec,
+        number: int,
+        log_sink: Callable[[str, str], None],
+        initialization_type: str = "on-demand",
+    ) -> Environment:
         parent, child = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type  # as Lambda sets it (handlers prime in init)
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -222,7 +229,7 @@ class FunctionPool:
         lock = threading.Lock()
 
         def start(environment: Environment | None, number: int) -> None:
-            ready = environment or Environment.start(self.spec, number, self.log_sink)
+            ready = environment or Environment.start(self.spec, number, self.log_sink, "provisioned-concurrency")
             with lock:
                 started.append(ready)
 

@@ -13,7 +13,14 @@ IMPORTED_AT = time.time()
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"pid": os.getpid(), "imported_at": IMPORTED_AT, "request_id": context.aws_request_id, **event}
+    time.sleep(float(event.get("hold", 0)))
+    return {
+        "pid": os.getpid(),
+        "imported_at": IMPORTED_AT,
+        "request_id": context.aws_request_id,
+        "initialization_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        **event,
+    }
 
 
 def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:

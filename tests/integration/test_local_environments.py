@@ -70,6 +70,21 @@ def test_the_pool_grows_on_demand_to_its_limit_and_reuses_warm_environments(pool
     assert again["pid"] in pids and pool.figures.cold_starts == 3  # warm: no new environment
 
 
+def test_environments_are_told_how_they_were_initialised_as_lambda_tells_them(pools: list[FunctionPool]) -> None:
+    # Handlers prime in init only inside Lambda's runtime (pregen.wiring.priming): AWS_LAMBDA_INITIALIZATION_TYPE
+    pool = make(pools, "echo", limit=2)
+    pool.warm(1)  # started with the stack: provisioned concurrency's analogue
+    barrier = threading.Barrier(2, timeout=10)
+
+    def both_busy(_: int) -> dict[str, Any]:
+        barrier.wait()
+        return dict(pool.invoke({"hold": 0.5}))  # each holds its environment: the second needs a new one
+
+    with ThreadPoolExecutor(2) as executor:
+        answers = list(executor.map(both_busy, range(2)))
+    assert sorted(a["initialization_type"] for a in answers) == ["on-demand", "provisioned-concurrency"]
+
+
 def test_a_handler_that_raises_fails_its_invocation_and_its_environment_stays(pools: list[FunctionPool]) -> None:
     pool = make(pools, "raises", limit=1)
     first = pool.invoke({})["pid"]

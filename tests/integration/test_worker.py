@@ -314,3 +314,36 @@ def test_a_job_dead_lettered_by_crashes_is_failed_and_its_key_freed(aws: Aws) ->
     _, _, again = get(LESSON)
     assert again["job_id"] != miss["job_id"] and again["joined"] is False  # the key is free
     assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0  # once
+
+
+def test_each_invocation_holds_its_leases_under_its_own_request_id(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given one message delivered to two invocations at once (two environments on Lambda; two threads here)
+    from functions.worker import app as worker
+    from pregen_local.poller import to_lambda_record
+    from pregen_local.runtime import LambdaContext
+
+    get(LESSON)
+    url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
+    (message,) = aws.sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+    holders: dict[str, str] = {}
+    overlap = threading.Barrier(2, timeout=10)
+    generate = worker.generate_job
+
+    def generating(*args: Any, **kwargs: Any) -> str:
+        holders[threading.current_thread().name] = kwargs["worker_id"]
+        overlap.wait()  # both invocations are inside their record at once
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "generate_job", generating)
+
+    def invoke(request_id: str) -> None:
+        context = LambdaContext(function_name="worker", timeout_s=300, aws_request_id=request_id)
+        worker.lambda_handler({"Records": [to_lambda_record(message, arn)]}, context)
+
+    threads = [threading.Thread(target=invoke, args=(f"req-{n}",), name=f"req-{n}") for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then each names its own invocation and the record as the lease's holder: two holders, never one
+    assert holders == {f"req-{n}": f"req-{n}:{message['MessageId']}" for n in (1, 2)}
