@@ -75,12 +75,7 @@ def measure(jvm_options: tuple[str, ...], rounds: int) -> list[tuple[float, floa
     try:
         _client(server.endpoint).create_table(
             TableName="bench",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            **dynamodb_local.PK_SK_TABLE,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         results = []

@@ -13,11 +13,14 @@ What it does not do faster than AWS: TTL deletion is lazy there too, so expiry i
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tarfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +148,131 @@ def start(
             time.sleep(0.25)
     process.kill()
     raise Unavailable(f"DynamoDB Local did not listen on {host}:{port} within {timeout_s:.0f} s")
+
+
+# A scratch table for the warm-up, deleted after it.
+WARM_UP_TABLE = "pregen-engine-warm-up"
+# A table keyed like Pregen's (partition pk, sort sk; strings), on demand: CreateTable's parameters but its name.
+PK_SK_TABLE: dict[str, object] = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    # DynamoDB Local reads the credential's shape and checks no signature (-sharedDb: one database for all).
+    "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+    "SignedHeaders=host, Signature=0",
+}
+
+
+def _call(
+    connection: http.client.HTTPConnection, operation: str, body: dict[str, object], *, tolerate: str = ""
+) -> dict[str, object]:
+    """One request; an error answer raises, except the error type ``tolerate`` names."""
+    connection.request("POST", "/", json.dumps(body), {**_HEADERS, "X-Amz-Target": f"DynamoDB_20120810.{operation}"})
+    response = connection.getresponse()
+    answer: dict[str, object] = json.loads(response.read() or b"{}")
+    if response.status >= 400 and not (tolerate and str(answer.get("__type", "")).endswith(tolerate)):
+        raise Unavailable(f"DynamoDB Local answered {operation} with {response.status}: {answer}")
+    return answer
+
+
+def _warm_up_round(connection: http.client.HTTPConnection, worker: int, i: int) -> None:
+    table = WARM_UP_TABLE
+    key = {"pk": {"S": f"k{worker}-{i % 50}"}, "sk": {"S": "item"}}
+    other = {"pk": {"S": f"k{worker}-{i % 50}"}, "sk": {"S": "stats"}}
+    item = {**key, "body": {"S": "x" * 200}, "n": {"N": str(i)}}
+    _call(
+        connection,
+        "PutItem",
+        {
+            "TableName": table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk) OR n < :n",
+            "ExpressionAttributeValues": {":n": {"N": str(i)}},
+        },
+    )
+    _call(connection, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": i % 2 == 0})
+    _call(
+        connection,
+        "UpdateItem",
+        {
+            "TableName": table,
+            "Key": other,
+            "UpdateExpression": "ADD hits :one SET #at = :at",
+            "ConditionExpression": "attribute_not_exists(hits) OR hits < :cap",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":at": {"N": str(i)}, ":cap": {"N": "1000000"}},
+            "ReturnValues": "ALL_NEW",
+        },
+    )
+    _call(
+        connection,
+        "Query",
+        {"TableName": table, "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": key["pk"]}},
+    )
+    _call(
+        connection,
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": table, "Item": {**item, "sk": {"S": "version"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": other,
+                        "UpdateExpression": "ADD writes :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        },
+    )
+    _call(connection, "DeleteItem", {"TableName": table, "Key": {**key, "sk": {"S": "version"}}})
+
+
+def warm_up(host: str, port: int, *, rounds: int = 40, workers: int = 2) -> float:
+    """Run a small workload of the operations Pregen makes (conditional puts, reads, counter updates, queries,
+    transactions, deletes) on a scratch table, then delete it; the seconds it took.
+
+    A fresh DynamoDB Local answers its first requests of each kind slowly (the JVM loads their classes, then
+    compiles them): in the measurements of docs/BENCHMARKS.md (stampede) a fresh engine cost three times the CPU
+    per request of a warm one. DynamoDB itself has no such first minutes, so the stack warms its local engine
+    before it serves, and the first learners meet the engine the deployment would have."""
+    began = time.perf_counter()
+    admin = http.client.HTTPConnection(host, port, timeout=30)
+    _call(
+        admin,
+        "CreateTable",
+        {"TableName": WARM_UP_TABLE, **PK_SK_TABLE},
+        tolerate="ResourceInUseException",  # left by a stack stopped during its warm-up: used as it is
+    )
+    failures: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            for i in range(rounds):
+                _warm_up_round(connection, worker, i)
+        except (OSError, Unavailable) as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _call(admin, "DeleteTable", {"TableName": WARM_UP_TABLE})
+    admin.close()
+    if failures:
+        raise Unavailable(f"DynamoDB Local failed its warm-up: {failures[0]}")
+    return time.perf_counter() - began
 
 
 def main(argv: list[str] | None = None) -> None:

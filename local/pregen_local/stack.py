@@ -69,6 +69,8 @@ class StackOptions:
     provisioned: dict[str, int] = field(default_factory=dict)
     # An environment idle this long is retired (Lambda's are, after minutes); None keeps every one.
     idle_seconds: float | None = 600.0
+    # Warm DynamoDB Local's engine before serving (a fresh JVM's first requests of each kind are slow).
+    warm_engine: bool = True
     # REPORT lines (one per invocation, as Lambda logs them) on stdout.
     report: bool = True
 
@@ -83,6 +85,7 @@ class LocalStack:
         opts = self.options
         self.processes: list[subprocess.Popen[bytes]] = []
         self.dynamodb_local: Any = None
+        self.engine_warm_up: threading.Thread | None = None
         self.pools: list[Any] = []
         self.log_subscriptions: LogSubscriptions | None = None
         endpoint = opts.aws_endpoint or self._start_moto()
@@ -117,7 +120,7 @@ class LocalStack:
 
         wiring.reset()  # a stack started earlier in this process had other endpoints and settings
 
-        from pregen_local.front import Front, serve
+        from pregen_local.front import serve
         from pregen_local.poller import QueuePoller
         from pregen_local.scheduler import Scheduler
 
@@ -159,16 +162,9 @@ class LocalStack:
         self.scheduler.start()
         if opts.idle_seconds is not None and self.pools:
             threading.Thread(target=self._retire_idle, args=(opts.idle_seconds,), name="retire", daemon=True).start()
-        from pregen_local import dashboard, openapi
-
-        self.front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
-        self.front.extra_pages.update(dashboard.pages(self.front))
-        self.front.extra_pages["/.well-known/jwks.json"] = lambda: (
-            200,
-            "application/json",
-            json.dumps(devjwt.jwks()).encode(),
-        )
-        self.front.extra_pages["/dashboard/environments"] = self._environments_page
+        self.front = self._front(template, functions)
+        if self.engine_warm_up is not None:
+            self.engine_warm_up.join()  # before the first request: the deployment's DynamoDB has no first minutes
         self.http = serve(self.front, opts.host, port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         state = {
@@ -237,7 +233,40 @@ class LocalStack:
             print(f"DynamoDB Local unavailable ({exc}): DynamoDB is moto's model instead", flush=True)
             return None
         endpoint: str = self.dynamodb_local.endpoint
+        if opts.warm_engine:
+            self.engine_warm_up = self._warm_up_dynamodb()
         return endpoint
+
+    def _front(self, template: Template, functions: dict[str, Any]) -> Any:
+        """API Gateway's routes to the functions, with the local pages: OpenAPI, dashboard, the dev issuer's keys."""
+        from pregen_local import dashboard, openapi
+        from pregen_local.front import Front
+
+        front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
+        front.extra_pages.update(dashboard.pages(front))
+        front.extra_pages["/.well-known/jwks.json"] = lambda: (
+            200,
+            "application/json",
+            json.dumps(devjwt.jwks()).encode(),
+        )
+        front.extra_pages["/dashboard/environments"] = self._environments_page
+        return front
+
+    def _warm_up_dynamodb(self) -> threading.Thread:
+        """DynamoDB Local's warm-up (``dynamodb_local.warm_up``), side by side with the environments' start."""
+        from pregen_local import dynamodb_local
+
+        engine = self.dynamodb_local
+
+        def warm_up() -> None:
+            try:
+                dynamodb_local.warm_up(engine.host, engine.port)
+            except dynamodb_local.Unavailable as exc:  # the stack still serves; its first requests are slower
+                print(f"DynamoDB Local's warm-up failed: {exc}", flush=True)
+
+        thread = threading.Thread(target=warm_up, name="engine-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def _functions(self, template: Template) -> dict[str, Any]:
         opts = self.options

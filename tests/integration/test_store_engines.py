@@ -329,3 +329,16 @@ def test_table_names_from_the_template_follow_the_engines_rules(real: Engine) ->
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
+
+
+def test_the_engines_warm_up_runs_pregens_operations_and_leaves_no_table_behind(
+    ddb_local: dynamodb_local.DynamoDBLocal,
+) -> None:
+    client = _client(ddb_local.endpoint)
+    # Given a scratch table left by a stack killed during its warm-up
+    client.create_table(TableName=dynamodb_local.WARM_UP_TABLE, **dynamodb_local.PK_SK_TABLE)
+    # When the stack warms the engine (twice: a restart)
+    for _ in range(2):
+        assert dynamodb_local.warm_up(ddb_local.host, ddb_local.port, rounds=3) > 0
+    # Then every operation it sends was accepted (a refused one raises) and its table is gone
+    assert dynamodb_local.WARM_UP_TABLE not in client.list_tables()["TableNames"]
