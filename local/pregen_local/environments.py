@@ -66,6 +66,7 @@ class Environment:
         number: int,
         log_sink: Callable[[str, str], None],
         initialization_type: str = "on-demand",
+        nice: int = 0,
     ) -> Environment:
         parent, child = socket.socketpair()
         env = dict(os.environ)
@@ -92,6 +93,9 @@ class Environment:
             cwd=ROOT,
         )
         child.close()
+        if nice:  # a lower CPU priority (raising one's niceness needs no privilege)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, process.pid, nice)
         environment = cls(spec.logical_id, number, process, parent)
         for stream in (process.stdout, process.stderr):
             assert stream is not None
@@ -176,12 +180,14 @@ class FunctionPool:
         report: Callable[[str], None] | None = None,
         idle_seconds: float | None = None,
         keep: int = 0,
+        nice: int = 0,
     ) -> None:
         self.spec = spec
         self.limit = max(1, limit)
         # Lambda retires an environment left idle for a while; ``keep`` (provisioned) environments never are.
         self.idle_seconds = idle_seconds
         self.keep = keep
+        self.nice = nice  # the environments' CPU priority (os.setpriority): 0 as the stack, higher yields to it
         self.log_sink: Callable[[str, str], None] = log_sink or _print_line
         self.report = report
         self.idle: list[Environment] = []
@@ -229,7 +235,9 @@ class FunctionPool:
         lock = threading.Lock()
 
         def start(environment: Environment | None, number: int) -> None:
-            ready = environment or Environment.start(self.spec, number, self.log_sink, "provisioned-concurrency")
+            ready = environment or Environment.start(
+                self.spec, number, self.log_sink, "provisioned-concurrency", self.nice
+            )
             with lock:
                 started.append(ready)
 
@@ -253,7 +261,7 @@ class FunctionPool:
         began = time.perf_counter()
         try:
             if environment is None:
-                environment = Environment.start(self.spec, number, self.log_sink)
+                environment = Environment.start(self.spec, number, self.log_sink, nice=self.nice)
                 init_ms = environment.init_ms
                 began = time.perf_counter()
             return environment.invoke(event, request_id, float(self.spec.timeout))

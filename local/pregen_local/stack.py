@@ -69,6 +69,10 @@ class StackOptions:
     provisioned: dict[str, int] = field(default_factory=dict)
     # An environment idle this long is retired (Lambda's are, after minutes); None keeps every one.
     idle_seconds: float | None = 600.0
+    # The CPU priority (niceness) of the environments of functions no API route invokes (the worker, the usage
+    # aggregator): on Lambda each environment has a CPU of its own, so a backlog's generation never takes CPU from a
+    # learner's request; here they share the machine's cores, and the kernel is told which to serve first.
+    background_nice: int = 10
     # Warm DynamoDB Local's engine before serving (a fresh JVM's first requests of each kind are slow).
     warm_engine: bool = True
     # REPORT lines (one per invocation, as Lambda logs them) on stdout.
@@ -288,6 +292,7 @@ class LocalStack:
         limits.update(lanes)
         limits.update(template.reserved_concurrency())  # a reservation caps the function, whatever feeds it
         report = (lambda line: print(line, flush=False)) if opts.report else None
+        routed = {route.function for route in template.routes()}
         pools = {
             name: FunctionPool(
                 spec,
@@ -296,6 +301,7 @@ class LocalStack:
                 report=report,
                 idle_seconds=opts.idle_seconds,
                 keep=max(opts.warm, opts.provisioned.get(name, 0)),
+                nice=0 if name in routed else opts.background_nice,
             )
             for name, spec in specs.items()
         }
@@ -496,6 +502,12 @@ def main(argv: list[str] | None = None) -> int:
         default=600.0,
         help="retire an execution environment idle this long, as Lambda does (0: never)",
     )
+    parser.add_argument(
+        "--background-nice",
+        type=int,
+        default=10,
+        help="CPU priority (niceness) of the environments no API route invokes (worker, aggregator); 0: as the API's",
+    )
     args = parser.parse_args(argv)
     try:
         provisioned = {name: int(count) for name, _, count in (item.partition("=") for item in args.provisioned)}
@@ -517,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             default_concurrency=args.concurrency,
             provisioned=provisioned,
             idle_seconds=args.idle_seconds or None,
+            background_nice=args.background_nice,
         )
     )
     state = stack.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -298,3 +299,19 @@ def test_a_pool_without_idle_seconds_keeps_every_environment(pools: list[Functio
     pool.warm(2)
     time.sleep(0.05)
     assert pool.retire_idle() == 0 and pool.size == 2
+
+
+def test_background_environments_yield_the_cpu_to_the_apis(pools: list[FunctionPool]) -> None:
+    # The stack starts the environments of functions no route invokes (worker, aggregator) at a lower priority:
+    # those started with the stack and those started on demand
+    background = FunctionPool(spec("echo", name="Worker"), 2, nice=10)
+    api = FunctionPool(spec("echo", name="Api"), 2)
+    pools.extend([background, api])
+    background.warm(1)
+    with ThreadPoolExecutor(2) as executor:
+        answers = list(executor.map(lambda _: background.invoke({"hold": 0.5}), range(2)))
+    assert len({a["pid"] for a in answers}) == 2
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    for answer in answers:
+        assert os.getpriority(os.PRIO_PROCESS, answer["pid"]) == min(base + 10, 19)
+    assert os.getpriority(os.PRIO_PROCESS, api.invoke({})["pid"]) == base
