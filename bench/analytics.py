@@ -47,12 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
+    from aws_emulator.template import Template
     from pregen.adapters.counters import DynamoCounters
     from pregen.adapters.queue import SqsJobQueue
     from pregen.domain.clock import FrozenClock
     from pregen.domain.models import Lane
     from pregen.services.analytics import AnalyticsDeps, analytics
-    from pregen_local.template import Template
 
     with mock_aws():
         deps: dict[int, AnalyticsDeps] = {}

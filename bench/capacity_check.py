@@ -4,7 +4,7 @@
 
 The simulator (``bench/simulate.py``, scenario (c): warming + prediction) runs Pregen's own services on the
 in-memory ports; here every port call is counted and mapped to the DynamoDB request the DynamoDB adapter makes for
-it (one request per call: ``PORT_OPS``). The model (``pregen_local.capacity``) gets the simulator's workload as
+it (one request per call: ``PORT_OPS``). The model (``pregen_tools.capacity``) gets the simulator's workload as
 inputs -- learners, sessions, days, skills, Zipf, noise, the warming configuration -- never its results.
 ``--write`` puts the table in docs/CAPACITY.md.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import simulate
 from bench.report import write_section
-from pregen_local.capacity import DAY, Estimate, Inputs, estimate
+from pregen_tools.capacity import DAY, Estimate, Inputs, estimate
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "CAPACITY.md"
 
@@ -145,7 +145,7 @@ def model_inputs(p: simulate.Params) -> Inputs:
 def sessions_to_views(inputs: Inputs) -> Inputs:
     """Views a day implied by sessions a day and the topic walk: a session visits 1 / (1 - moves on) topics (fewer
     when it runs off the end of the subject), and the simulator ends a session after ``MAX_LANDINGS`` steps."""
-    from pregen_local.capacity import popularity, topic_visits, with_overrides
+    from pregen_tools.capacity import popularity, topic_visits, with_overrides
 
     pop = popularity(inputs.noise)
     topics = sum(topic_visits(inputs.topics_per_subject, inputs.zipf, pop.moves_on))
@@ -159,7 +159,7 @@ MAX_LANDINGS = 15  # bench/simulate.py build_workload: a session walks at most 1
 
 def capped_landings(cap: int) -> float:
     """Expected step landings of a session walking ``TRANSITIONS`` for at most ``cap`` landings."""
-    from pregen_local.capacity import STEPS, TRANSITIONS
+    from pregen_tools.capacity import STEPS, TRANSITIONS
 
     at = dict.fromkeys(STEPS, 0.0)
     at["learn"] = 1.0
@@ -222,7 +222,7 @@ SCALES = (10_000, 100_000, 1_000_000, 10_000_000)
 
 def scales_table() -> str:
     """``pregen capacity`` at the four scales of docs/CAPACITY.md, with every other input at its default."""
-    from pregen_local.capacity_report import figures
+    from pregen_tools.capacity_report import figures
 
     lines = [
         "Command: `.venv/bin/python -m bench.capacity_check --write` (each row: `pregen capacity --learners N`, "

@@ -25,12 +25,12 @@ from pregen.domain.errors import SpendingError
 from pregen.domain.models import ContentRequest, Kind
 from pregen.domain.pricing import default_prices
 from pregen.services.batches import custom_id_for
-from pregen_local.fake_anthropic import FaultRates, min_cacheable_tokens, running_fake_anthropic
+from pregen_fakes.fake_anthropic import FaultRates, min_cacheable_tokens, running_fake_anthropic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.fake_anthropic import FakeAnthropic
+    from pregen_fakes.fake_anthropic import FakeAnthropic
 
 SECTION = "cost_per_1000"
 CHUNK = 10  # the background lane's SQS BatchSize: one Message Batch per worker invocation
@@ -174,7 +174,7 @@ def markdown(runs: list[Run], items: int, mix: Counter[str], command: str) -> st
             f"Command: `{command}`",
             "",
             f"Machine: {platform.machine()}, Python {platform.python_version()}. The fake Anthropic server "
-            "(`local/pregen_local/fake_anthropic.py`) answers through the real SDK and wire format; usage is "
+            "(`local/pregen_fakes/fake_anthropic.py`) answers through the real SDK and wire format; usage is "
             "estimated from the actual prompts (about 4 characters a token, the ~3,600-token cached handbook "
             f"included; minimum cacheable prompt {min_cacheable_tokens('claude-sonnet-5-5'):,} tokens, "
             f"{min_cacheable_tokens('claude-haiku-5-5'):,} on Haiku) with realistic answer lengths (a lesson "

@@ -85,7 +85,7 @@ def busy_seconds(course: dict[str, Any], latency: float) -> float:
 
 def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
     """``learners`` students ask for a 2 x 2 course at the same instant (ten subjects between them)."""
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     barrier = threading.Barrier(learners)
     answers: list[tuple[int, dict[str, str], Any, str]] = []
@@ -125,8 +125,8 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
 
 
 def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]:
-    from pregen_local import devjwt
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from aws_emulator import devjwt
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     stack = LocalStack(
         StackOptions(
@@ -173,7 +173,7 @@ def course_cost() -> dict[str, float]:
     from pregen.adapters.generators.offline import OfflineGenerator
     from pregen.domain.courses import CourseRequest, plan_parts, validate_outline
     from pregen.domain.models import ContentRequest, Kind
-    from pregen_local.fake_anthropic import running_fake_anthropic
+    from pregen_fakes.fake_anthropic import running_fake_anthropic
 
     request = CourseRequest.model_validate(SIX_BY_FOUR)
     outline = validate_outline(request, OfflineGenerator().plan_course(request).body)

@@ -1,5 +1,5 @@
 """DynamoDB Local's CPU per request with the JVM's defaults against the options the stack starts it with
-(pregen_local.dynamodb_local.JVM_OPTIONS), side by side in one run: a fresh engine each, the same mix of requests
+(aws_emulator.dynamodb_local.JVM_OPTIONS), side by side in one run: a fresh engine each, the same mix of requests
 from 4 writers (conditional PutItem, GetItem, counter UpdateItem, a two-item transaction), in rounds, since the
 first minutes of a stack (its JIT warming) are what a benchmark or a demo sees.
 
@@ -69,7 +69,7 @@ def _work(endpoint: str, prefix: str) -> None:
 
 def measure(jvm_options: tuple[str, ...], rounds: int) -> list[tuple[float, float]]:
     """(requests per second, engine CPU ms per request) for each round on a fresh engine."""
-    from pregen_local import dynamodb_local
+    from aws_emulator import dynamodb_local
 
     server = dynamodb_local.start(jvm_options=jvm_options)
     try:
@@ -95,7 +95,7 @@ def measure(jvm_options: tuple[str, ...], rounds: int) -> list[tuple[float, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pregen_local.dynamodb_local import JVM_OPTIONS
+    from aws_emulator.dynamodb_local import JVM_OPTIONS
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)

@@ -7,7 +7,7 @@
 What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
 template's SQS lanes (moto, with their redrive policies), and are delivered in batches to
 ``functions.worker.app.lambda_handler``, whose ``AnthropicGenerator`` talks HTTP to the fake Messages API
-(``pregen_local.fake_anthropic``). The fake injects 429 (retry-after), 529, timeouts, connection resets,
+(``pregen_fakes.fake_anthropic``). The fake injects 429 (retry-after), 529, timeouts, connection resets,
 truncated answers, refusals and schema-invalid output at seeded rates. The platform's faults are injected by the
 delivery loop here:
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pregen.domain.models import ContentRequest, Generation
-    from pregen_local.fake_anthropic import FaultRates
+    from pregen_fakes.fake_anthropic import FaultRates
 
 SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
 QUESTION_TYPES = ("multiple_choice", "true_false", "numeric", "short_answer", "fill_blank")
@@ -68,7 +68,7 @@ class FaultConfig:
     max_rounds: int = 200  # a round ends early once both lanes are empty; throttled jobs may need a few seconds
     wave: int = 100  # jobs accepted at a time
     one_of_each: bool = False  # serve every kind of fault once first, whatever the rates draw
-    follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_local.schema_follower)
+    follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_fakes.schema_follower)
     mix: str = "lessons"  # "kinds": every kind a schema can constrain, in turn
     plain_schema: bool = False  # send each kind's schema, not the request's (how it was before issue 16)
     settle_s: float = 900.0  # --stack: the longest wait for the lanes to drain once every job is accepted
@@ -76,7 +76,7 @@ class FaultConfig:
     retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
 
     def fault_rates(self) -> FaultRates:
-        from pregen_local.fake_anthropic import FaultRates
+        from pregen_fakes.fake_anthropic import FaultRates
 
         return self.faults or FaultRates(
             rate_limited=0.05,
@@ -180,12 +180,12 @@ class CrashingGenerator:
 
 @contextmanager
 def _transactions_copy_items() -> Iterator[None]:
-    """The local stack's fix to moto (``pregen_local.moto_server``) for this run only: a transaction backs up the
+    """The local stack's fix to moto (``aws_emulator.moto_server``) for this run only: a transaction backs up the
     items it touches, not every table it names (a deep copy of the whole content table per stored item made the
     run's memory grow with the square of the jobs: 2.4 GB at 150 jobs, past 24 GB before 500)."""
     from moto.dynamodb import models
 
-    from pregen_local.moto_server import transactions_copy_items_not_tables
+    from aws_emulator.moto_server import transactions_copy_items_not_tables
 
     saved = models.copy, models.DynamoDBBackend.transact_write_items  # type: ignore[attr-defined]
     transactions_copy_items_not_tables()
@@ -237,6 +237,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
     import boto3
     from moto import mock_aws
 
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
+    from aws_emulator.template import Template
     from pregen import wiring
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.config.base import load
@@ -247,10 +250,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
     from pregen.services.content import pregenerate
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
-    from pregen_local.fake_anthropic import running_fake_anthropic
-    from pregen_local.poller import to_lambda_record
-    from pregen_local.runtime import LambdaContext
-    from pregen_local.template import Template
+    from pregen_fakes.fake_anthropic import running_fake_anthropic
 
     report = FaultReport()
     rng = random.Random(config.seed)
@@ -272,7 +272,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
         running_fake_anthropic(faults=config.fault_rates(), follow=follow) as fake,
     ):
         if config.one_of_each:
-            from pregen_local.fake_anthropic import Reply
+            from pregen_fakes.fake_anthropic import Reply
 
             hang = config.fault_rates().hang_s
             fake.script(
@@ -477,7 +477,7 @@ def classify(
 
 def count_answers(report: FaultReport, fake: Any) -> None:
     """What the fake was asked and answered; a key with more than one complete, valid answer was generated twice."""
-    from pregen_local.fake_anthropic import content_request_from
+    from pregen_fakes.fake_anthropic import content_request_from
 
     valid: Counter[str] = Counter()
     for recorded in list(fake.requests):
@@ -529,7 +529,7 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pregen_local.fake_anthropic import FaultRates
+    from pregen_fakes.fake_anthropic import FaultRates
 
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)

@@ -103,7 +103,7 @@ def _owner_of_connection(client: tuple[str, int], server_port: int, function: st
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            mine = parent == os.getpid() and b"pregen_local.environment" in cmdline and function.encode() in cmdline
+            mine = parent == os.getpid() and b"aws_emulator.environment" in cmdline and function.encode() in cmdline
             if mine and any(str(fd.readlink()) == target for fd in (entry / "fd").iterdir()):
                 return int(entry.name)
         except OSError:  # the process ended meanwhile
@@ -150,7 +150,7 @@ class Platform:
         """Duplicate some of what the stack's SQS pollers receive from the lanes."""
         import boto3
 
-        from pregen_local.poller import QueuePoller
+        from aws_emulator.poller import QueuePoller
 
         self.lane_urls = lane_urls
         self.sender = boto3.client("sqs")
@@ -186,7 +186,7 @@ class Platform:
 def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counter[str]) -> dict[str, str]:
     """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
     in flight. Returns job_id -> canonical request."""
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     rng = random.Random(config.seed + 2)
     admin = devjwt.mint("faults-ops", "admin")
@@ -247,11 +247,11 @@ def retry_visibility(config: FaultConfig) -> int:
 def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
     import boto3
 
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
     from pregen.adapters.library import DynamoLibraryStore
     from pregen.config.base import load
     from pregen.config.settings import ContentTableSettings
-    from pregen_local.fake_anthropic import FakeAnthropic
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from pregen_fakes.fake_anthropic import FakeAnthropic
 
     report = FaultReport()
     started = time.perf_counter()

@@ -21,10 +21,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from aws_emulator import devjwt
+from aws_emulator.stack import free_port
 from bench.load import stop_stack
 from bench.report import percentile, write_section
-from pregen_local import devjwt
-from pregen_local.stack import free_port
 
 QUERY = "/v1/content?kind=lesson&subject=Math&topic=First%20request&grade=5"
 
@@ -50,7 +50,7 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
     started = time.monotonic()
     with (folder / "stack.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pregen_local.stack", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "aws_emulator.stack", *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         token = devjwt.mint("bench-first", "student")

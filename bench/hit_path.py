@@ -91,8 +91,8 @@ def measure(runners: dict[str, Callable[[], None]], requests: int) -> dict[str, 
 def build_runners(state: dict[str, Any], url: str, token: str, key: str) -> dict[str, Callable[[], None]]:
     import boto3
 
+    from aws_emulator.runtime import LambdaContext
     from functions.get_content import app as get_content
-    from pregen_local.runtime import LambdaContext
 
     client = boto3.client("dynamodb")
     table = state["tables"]["ContentTable"]
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, float]]:
     """One run against a fresh moto server: the report's section, and each path's p50 ratio to the GetItem."""
 
-    from pregen_local import devjwt
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from aws_emulator import devjwt
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     # moto runs in its own process, as DynamoDB runs elsewhere: in-process it would share our GIL and serialise
     # the hit's two parallel requests.
@@ -224,7 +224,7 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
         [
             sys.executable,
             "-m",
-            "pregen_local.moto_server",
+            "aws_emulator.moto_server",
             "--port",
             str(moto_port),
             "--concurrent-dynamodb",

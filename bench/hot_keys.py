@@ -71,6 +71,7 @@ def _quiet(usage_log: Any) -> None:
 def run(args: argparse.Namespace) -> str:
     import boto3
 
+    from aws_emulator.template import Template
     from pregen import usage_log
     from pregen.adapters.content import DynamoContentStore
     from pregen.adapters.ddb import content_item
@@ -80,8 +81,7 @@ def run(args: argparse.Namespace) -> str:
     from pregen.domain.models import Caller, ContentRequest
     from pregen.domain.records import StoredContent
     from pregen.services.content import Hit, ServeDeps, serve_content
-    from pregen_local.memory import MemoryCounters, MemoryJobStore
-    from pregen_local.template import Template
+    from pregen_fakes.memory import MemoryCounters, MemoryJobStore
 
     _quiet(usage_log)
     resources = Template(overrides={"JwtIssuer": "b", "JwtAudience": "b"}).provision(

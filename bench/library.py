@@ -44,6 +44,7 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     """Two keys: one with a single version, one with ``versions_of_five`` (regenerated in turn)."""
     import boto3
 
+    from aws_emulator.template import Template
     from pregen import wiring
     from pregen.domain.models import Caller, ContentRequest, Role
     from pregen.services.content import serve_content
@@ -51,7 +52,6 @@ def _setup(versions_of_five: int) -> tuple[dict[str, str], str]:
     from pregen.wiring import library as library_wiring
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
-    from pregen_local.template import Template
 
     template = Template(overrides={"JwtIssuer": "https://issuer.bench", "JwtAudience": "pregen"})
     resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="bench")

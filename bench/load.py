@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.load --write            # ... and into docs/RELIABILITY.md
     .venv/bin/python -m bench.load --clients 100 --duration 30 --hit-ratio 0.95
 
-It starts the local stack (``python -m pregen_local.stack``: moto, the HTTP front, the pollers, the offline
+It starts the local stack (``python -m aws_emulator.stack``: moto, the HTTP front, the pollers, the offline
 generator) as its own process on a free port, warms a set of keys until they are hits, then runs ``--clients``
 threads, each with its own keep-alive connection and its own learner token, for ``--duration`` seconds. Each
 request is a hit on a warm key, or (``1 - hit-ratio`` of them) a miss on a new key followed by nothing: the
@@ -63,13 +63,13 @@ class Tally:
 
 
 def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    from pregen_local.stack import free_port
+    from aws_emulator.stack import free_port
 
     state_file = Path(tempfile.mkdtemp(prefix="pregen-load-")) / "stack.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
     env["PREGEN_LOG_LEVEL"] = "ERROR"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pregen_local.stack", "--port", str(free_port()), "--state-file", str(state_file)],
+        [sys.executable, "-m", "aws_emulator.stack", "--port", str(free_port()), "--state-file", str(state_file)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -178,7 +178,7 @@ def client(
 def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     """``voters`` learners vote up the same item at the same instant, each on its own connection; then one more
     votes up. Returns (errors among the concurrent votes, the up count the last vote reports)."""
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     parts = urlsplit(url)
     barrier = threading.Barrier(voters)
@@ -213,7 +213,7 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
 
 
 def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_ratio: float = 0.1) -> dict[str, Any]:
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     process, state = start_stack()
     try:

@@ -1,5 +1,5 @@
 """moto's SQS on a deep queue: moto's own per-message checks against the local moto server's (fix 3 of
-pregen_local.moto_server), side by side in one process.
+aws_emulator.moto_server), side by side in one process.
 
     .venv/bin/python -m bench.moto_sqs [--depth 3000] [--cycles 10] [--write]
 
@@ -44,7 +44,7 @@ def run(depth: int, cycles: int, rounds: int = 2) -> dict[str, list[float]]:
     from moto import mock_aws
     from moto.sqs import models
 
-    from pregen_local.moto_server import sqs_checks_without_datetimes
+    from aws_emulator.moto_server import sqs_checks_without_datetimes
 
     motos_own = {name: getattr(models.Message, name) for name in ("visible", "delayed", "had_receipt_handle")}
     sqs_checks_without_datetimes()

@@ -7,7 +7,7 @@ A closed-loop client (bench.load) waits for each answer before it sends the next
 its own load down and its tail hides. Here request i leaves at ``start + i / rate`` from a pool of keep-alive
 connections, and its latency counts from that planned instant: time spent waiting for a free connection is
 latency too (no coordinated omission). Every request is a hit (200) on one of ``--keys`` warm keys; anything else
-is an error. The stack runs as its own process (``python -m pregen_local.stack``), as ``make run`` starts it.
+is an error. The stack runs as its own process (``python -m aws_emulator.stack``), as ``make run`` starts it.
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def _component(pid: int) -> str:
     text = " ".join(a.decode(errors="replace") for a in args)
     if "DynamoDBLocal.jar" in text:
         return "DynamoDB Local (java)"
-    if "pregen_local.moto_server" in text:
+    if "aws_emulator.moto_server" in text:
         return "moto server (SQS, ...)"
-    if "pregen_local.environment" in text:
+    if "aws_emulator.environment" in text:
         return f"environments of {args[6].decode()}" if len(args) > 6 else "environments"
     return "stack process (front, pollers, log routing)"
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p99-limit", type=float, default=50.0)
     parser.add_argument("--write", action="store_true", help="write the figures into docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     process, state = start_stack()
     try:

@@ -67,7 +67,7 @@ def fill_backlog(base: str, jobs: int, run: str, per_call: int = 50) -> list[flo
     """Queue ``jobs`` background jobs through ``POST /v1/pregenerate`` (``per_call`` a call, priority 30) while
     the pollers run; returns each call's seconds. One operator per 1,000 jobs: an admin's allowance is 1,000
     generations a minute (RateLimits)."""
-    from pregen_local import devjwt
+    from aws_emulator import devjwt
 
     seconds = []
     for start in range(0, jobs, per_call):
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
 
-    from pregen_local import devjwt
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from aws_emulator import devjwt
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     stack = LocalStack(
         StackOptions(

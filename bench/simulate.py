@@ -17,7 +17,7 @@ What is real and what is simulated: the services are Pregen's own — ``serve_co
 ``generate_job`` (lease, generate, validate, store) — and the queue is replaced by two simulated lanes with the
 template's ``MaximumConcurrency`` (interactive 20, background 5) and a generator of fixed latency, in simulated
 time, so a week runs in seconds. The worker is fed directly (no SQS poller); by default the ports are in-memory
-twins of the DynamoDB adapters (pregen_local/memory.py, held to the adapters' contract by
+twins of the DynamoDB adapters (pregen_fakes/memory.py, held to the adapters' contract by
 tests/integration/test_port_contracts.py; moto answers ~10 ms a request here, too slow for a week of
 1,000 learners); ``--backend moto`` runs the real adapters against the template's tables on moto.
 
@@ -54,7 +54,7 @@ from pregen.services.content import Hit, ServeDeps, serve_content
 from pregen.services.generation import WorkerDeps, generate_job
 from pregen.services.navigation import NavigationDeps, NavigationEvent, record_navigation
 from pregen.services.warming import LearnerProfile, warm
-from pregen_local.capacity import TRANSITIONS  # where a learner goes after each step (shared with the model)
+from pregen_tools.capacity import TRANSITIONS  # where a learner goes after each step (shared with the model)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -391,7 +391,7 @@ class Simulation:
 
 def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     if backend == "memory":
-        from pregen_local.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
+        from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
 
         return {
             "content": MemoryContentStore(clock),
@@ -403,11 +403,11 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
 
     import boto3
 
+    from aws_emulator.template import Template
     from pregen.adapters.content import DynamoContentStore
     from pregen.adapters.counters import DynamoCounters
     from pregen.adapters.jobs import DynamoJobStore
     from pregen.adapters.navigation import DynamoTransitionStore
-    from pregen_local.template import Template
 
     resources = Template(overrides={"JwtIssuer": "sim", "JwtAudience": "sim"}).provision(
         boto3.client("dynamodb"), boto3.client("sqs"), prefix=f"sim{uuid.uuid4().hex[:6]}"

@@ -194,8 +194,8 @@ def _wait_served(url: str, token: str, latency: float) -> int:
 def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> Run:
     """One burst on a fresh stack; ``warm_up`` learners first miss another key (a lesson) together, the same path
     as the burst's (one job, the rest join), and the stack settles before the measured burst."""
-    from pregen_local import devjwt
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from aws_emulator import devjwt
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     stack = LocalStack(
         StackOptions(
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.client:
         return client_main(args.client)
 
-    from pregen_local.stack import DEFAULT_CONCURRENCY as N
+    from aws_emulator.stack import DEFAULT_CONCURRENCY as N
 
     runs = {
         f"{N} environments provisioned, after a warm-up burst": run(

@@ -39,8 +39,8 @@ def get(url: str, token: str) -> dict[str, Any]:
 def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, Any]]:
     """Seconds from enqueueing ``items`` distinct keys to the last one generated, and the worker's figures from
     the stack's execution environments (invocation durations)."""
-    from pregen_local import devjwt
-    from pregen_local.stack import LocalStack, StackOptions, free_port
+    from aws_emulator import devjwt
+    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     stack = LocalStack(
         StackOptions(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pregen_local.stack import free_port
+from aws_emulator.stack import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,7 +29,7 @@ def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
         [
             sys.executable,
             "-m",
-            "pregen_local.stack",
+            "aws_emulator.stack",
             "--port",
             str(port),
             "--state-file",

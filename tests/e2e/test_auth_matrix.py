@@ -18,8 +18,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pregen_local import devjwt
-from pregen_local.template import ROOT, Route, Template
+from aws_emulator import devjwt
+from aws_emulator.template import ROOT, Route, Template
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """Bad input against the local stack over HTTP: schemathesis generates requests from the OpenAPI document the
-stack serves (Powertools' generated documents, merged: pregen_local.openapi) and checks every answer.
+stack serves (Powertools' generated documents, merged: pregen_tools.openapi) and checks every answer.
 
 It runs as ``st run`` does, with every check on: no 5xx; every answer one the document declares, with its
 body's schema and headers; schema-valid requests accepted; schema-invalid ones refused; undeclared content
@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from pregen_local import devjwt, openapi
-from pregen_local.template import ROOT, Template
+from aws_emulator import devjwt
+from aws_emulator.template import ROOT, Template
+from pregen_tools import openapi
 from tests.e2e.fuzz_hooks import FUZZ_GRADE
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +43,7 @@ def served(own_stack: dict[str, str]) -> dict[str, Any]:
 
 
 def test_the_stack_serves_the_document_in_docs(served: dict[str, Any]) -> None:
-    # docs/openapi.json is what the stack serves: regenerate it with `python -m pregen_local.openapi`.
+    # docs/openapi.json is what the stack serves: regenerate it with `python -m pregen_tools.openapi`.
     on_disk = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert served == on_disk == openapi.document()
     routes = {(m.upper(), p) for p, ops in served["paths"].items() for m in ops}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pregen_local import devjwt
+from aws_emulator import devjwt
 from tests.e2e.test_local_stack import http
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pregen_local import devjwt
+from aws_emulator import devjwt
 
 pytestmark = pytest.mark.e2e
 

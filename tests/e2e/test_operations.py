@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from aws_emulator import devjwt
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane
-from pregen_local import cli, devjwt, ops
+from pregen_tools import cli, ops
 from tests.e2e.chromium import dump_dom
 from tests.e2e.test_local_stack import http
 

@@ -17,15 +17,15 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from aws_emulator.poller import to_lambda_record
+from aws_emulator.runtime import LambdaContext
+from aws_emulator.template import Resources, Template
 from pregen import usage_log, wiring
 from pregen.domain.clock import FrozenClock
 from pregen.wiring import analytics as analytics_wiring
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
-from pregen_local.poller import to_lambda_record
-from pregen_local.runtime import LambdaContext
-from pregen_local.template import Resources, Template
 from tests.conftest import load_event
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def api_event(
 
 @functools.cache
 def _document() -> dict[str, Any]:
-    from pregen_local import openapi
+    from pregen_tools import openapi
 
     return openapi.document()
 

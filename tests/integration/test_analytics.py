@@ -10,13 +10,13 @@ from unittest import mock
 import boto3
 from botocore.client import BaseClient
 
+from aws_emulator.runtime import LambdaContext, LocalFunction
+from aws_emulator.streams import StreamPoller
 from functions.analytics import app as analytics_app
 from functions.get_content import app as get_content
 from functions.usage_aggregator import app as usage_aggregator
 from pregen.wiring import analytics as analytics_wiring
 from pregen.wiring import usage as usage_wiring
-from pregen_local.runtime import LambdaContext, LocalFunction
-from pregen_local.streams import StreamPoller
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, deliver_usage_lines, freeze, run_worker
 

@@ -1,5 +1,5 @@
 """The output schema carries the request (issue 16): against a fake provider that reads only the schema it is sent
-and ignores the prompt's prose (pregen_local.schema_follower), every kind's first answer is valid.
+and ignores the prompt's prose (pregen_fakes.schema_follower), every kind's first answer is valid.
 
 The same fake given only the kind's plain schema answers what the schema allows, and the request's count, question
 type or language is missed: that is what happened before, and why these tests can fail.
@@ -18,7 +18,7 @@ from pregen.domain.models import ContentRequest, ExamType, Kind, QuestionType
 from pregen.domain.pricing import default_prices
 from pregen.domain.programs import SectionSpec, section_problems
 from pregen.domain.schemas import request_problems, schema_for, validate_content
-from pregen_local.fake_anthropic import FakeAnthropic, running_fake_anthropic
+from pregen_fakes.fake_anthropic import FakeAnthropic, running_fake_anthropic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aws_emulator.runtime import LambdaContext
 from functions.cron import app as cron
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
@@ -23,8 +24,7 @@ from pregen.domain.pricing import default_prices
 from pregen.domain.schemas import schema_for
 from pregen.services.batches import custom_id_for
 from pregen.wiring import worker as worker_wiring
-from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
-from pregen_local.runtime import LambdaContext
+from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, freeze, run_worker
 

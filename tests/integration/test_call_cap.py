@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aws_emulator.poller import to_lambda_record
+from aws_emulator.runtime import LambdaContext
 from functions.get_content import app as get_content
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.adapters.generators.offline import OfflineGenerator
@@ -16,9 +18,7 @@ from pregen.domain.errors import GenerationFailed
 from pregen.domain.pricing import default_prices
 from pregen.services.generation import retry_delay
 from pregen.wiring import worker as worker_wiring
-from pregen_local.fake_anthropic import FaultRates, running_fake_anthropic
-from pregen_local.poller import to_lambda_record
-from pregen_local.runtime import LambdaContext
+from pregen_fakes.fake_anthropic import FaultRates, running_fake_anthropic
 from tests.integration.conftest import Aws, api_event, call, run_worker
 
 if TYPE_CHECKING:

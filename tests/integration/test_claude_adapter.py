@@ -1,7 +1,7 @@
 """AnthropicGenerator against the fake Messages API over real HTTP on loopback.
 
 The SDK speaks httpx2, which respx cannot intercept, so these tests run a real local server
-(pregen_local.fake_anthropic) and let the SDK's own retries, parsing and middleware do their work.
+(pregen_fakes.fake_anthropic) and let the SDK's own retries, parsing and middleware do their work.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pregen.domain.errors import ContentInvalid, GenerationFailed
 from pregen.domain.models import LANGUAGE_KINDS, ContentRequest, ExamType, Kind, QuestionType, TokenUsage
 from pregen.domain.pricing import default_prices
 from pregen.domain.schemas import schema_for, validate_content
-from pregen_local.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
+from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -13,7 +13,7 @@ from pregen.domain.errors import ContentInvalid, GenerationFailed
 from pregen.domain.models import Kind
 from pregen.domain.pricing import default_prices
 from pregen.domain.programs import default_catalogue, plan_sections, section_problems
-from pregen_local.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
+from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

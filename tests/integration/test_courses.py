@@ -331,8 +331,8 @@ def test_analytics_count_courses_started_ready_failed_and_their_time_to_ready(
 
 @pytest.mark.parametrize("sample", ["worker_course_plan.json", "worker_course_part.json"])
 def test_the_sample_worker_events_of_a_course_that_does_not_exist_are_acknowledged(aws: Aws, sample: str) -> None:
+    from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
-    from pregen_local.runtime import LambdaContext
     from tests.conftest import load_event
 
     result = worker.lambda_handler(load_event(sample), LambdaContext(function_name="w", timeout_s=30))
@@ -369,9 +369,9 @@ def _work_concurrently(aws: Aws, done: Any, *, workers: int = 4, timeout_s: floa
     import threading
     import time
 
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
-    from pregen_local.poller import to_lambda_record
-    from pregen_local.runtime import LambdaContext
 
     url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
     deadline = time.monotonic() + timeout_s

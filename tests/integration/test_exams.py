@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aws_emulator import devjwt
 from pregen import wiring
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.clock import FrozenClock
@@ -20,7 +21,6 @@ from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import worker as worker_wiring
-from pregen_local import devjwt
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, run_worker
 
@@ -304,8 +304,8 @@ def test_unknown_and_malformed_exam_types_are_4xx(aws: Aws, exams: Any) -> None:
 
 def test_sample_section_event_is_processed_by_the_worker(aws: Aws) -> None:
     # Given the sample event names an exam that does not exist, the worker acknowledges it as gone
+    from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
-    from pregen_local.runtime import LambdaContext
 
     result = worker.lambda_handler(
         load_event("worker_exam_section.json"), LambdaContext(function_name="w", timeout_s=30)
@@ -317,8 +317,8 @@ def test_sample_section_event_is_processed_by_the_worker(aws: Aws) -> None:
 
 
 def _cron(event: dict[str, Any]) -> dict[str, Any]:
+    from aws_emulator.runtime import LambdaContext
     from functions.cron import app as cron
-    from pregen_local.runtime import LambdaContext
 
     summary: dict[str, Any] = cron.lambda_handler(event, LambdaContext(function_name="cron", timeout_s=300))
     return summary
@@ -404,9 +404,9 @@ def _cron_run(authorization: str | None) -> tuple[int, dict[str, str], Any]:
 @pytest.fixture
 def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A JWT issuer of the test's own: tokens signed with a fresh key, and the JWKS lookup answering with it."""
+    from aws_emulator import devjwt
     from pregen import wiring
     from pregen.http import trigger_auth
-    from pregen_local import devjwt
 
     key_file = tmp_path / "issuer.pem"
     monkeypatch.setenv("JWT_ISSUER", devjwt.ISSUER)

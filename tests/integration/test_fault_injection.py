@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.faults import FaultConfig, FaultReport, run
-from pregen_local.fake_anthropic import FaultRates
+from pregen_fakes.fake_anthropic import FaultRates
 
 KINDS_OF_FAULT = {"rate_limit_error", "overloaded_error", "timeout", "reset", "max_tokens", "invalid", "refusal"}
 

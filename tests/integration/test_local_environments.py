@@ -1,4 +1,4 @@
-"""The local stack's execution environments (pregen_local.environments): one process per environment, one event
+"""The local stack's execution environments (aws_emulator.environments): one process per environment, one event
 at a time, growing on demand to the function's limit, and a failure that takes down only its own environment."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pregen_local.environments import FunctionPool, InvocationFailed
-from pregen_local.front import Front, serve
-from pregen_local.logs import LogSubscriptions
-from pregen_local.poller import QueuePoller
-from pregen_local.template import FunctionSpec, LogSubscription, Route
+from aws_emulator.environments import FunctionPool, InvocationFailed
+from aws_emulator.front import Front, serve
+from aws_emulator.logs import LogSubscriptions
+from aws_emulator.poller import QueuePoller
+from aws_emulator.template import FunctionSpec, LogSubscription, Route
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

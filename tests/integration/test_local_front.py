@@ -6,8 +6,8 @@ import http.client
 import threading
 from typing import Any
 
-from pregen_local.front import Front, serve
-from pregen_local.template import Route
+from aws_emulator.front import Front, serve
+from aws_emulator.template import Route
 
 
 class _Answers304:

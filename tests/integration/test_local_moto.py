@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 
-from pregen_local.moto_server import MotoServer
+from aws_emulator.moto_server import MotoServer
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from pregen_local import dynamodb_local
-from pregen_local.streams import StreamPoller
-from pregen_local.template import FunctionSpec, Template
+from aws_emulator import dynamodb_local
+from aws_emulator.streams import StreamPoller
+from aws_emulator.template import FunctionSpec, Template
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

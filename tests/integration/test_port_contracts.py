@@ -1,5 +1,5 @@
 """The ports' contract, held by both implementations: the DynamoDB adapters (on moto, with the template's tables)
-and the in-memory twins the workload simulator runs on (pregen_local.memory). A behaviour the services rely on is
+and the in-memory twins the workload simulator runs on (pregen_fakes.memory). A behaviour the services rely on is
 asserted here once and must hold on both, so the simulator cannot drift from what production does."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.records import StoredContent
-from pregen_local.memory import MemoryContentStore, MemoryCounters, MemoryJobStore
+from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore
 
 if TYPE_CHECKING:
     from pregen.ports import ContentStore, Counters, JobStore

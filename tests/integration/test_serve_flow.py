@@ -11,12 +11,12 @@ from unittest import mock
 import pytest
 from botocore.client import BaseClient
 
+from aws_emulator.runtime import LambdaContext
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from functions.usage_aggregator import app as usage_aggregator
 from pregen import usage_log
 from pregen.wiring import serve as serve_wiring
-from pregen_local.runtime import LambdaContext
 from tests.integration.conftest import Aws, api_event, call, deliver_usage_lines, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Python", "topic": "Variables", "grade": "10"}

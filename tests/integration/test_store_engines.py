@@ -1,7 +1,7 @@
 """The DynamoDB adapters against two engines: moto (a model) and DynamoDB Local (Amazon's own engine).
 
 DynamoDB Local is fetched from npm (amplify-dynamodb-simulator) and started once per session on loopback; see
-pregen_local.dynamodb_local. What moto does not enforce and DynamoDB Local does is tested on DynamoDB Local only:
+aws_emulator.dynamodb_local. What moto does not enforce and DynamoDB Local does is tested on DynamoDB Local only:
 table-name rules, the 25-item / 100-key batch limits, conditions that stay atomic under concurrent writers
 (no ``atomic_requests`` crutch) and transaction conflicts. TTL deletion is lazy in DynamoDB Local as in AWS
 (hours, and not at all in-memory during a test), so expiry is tested where it is enforced: at read time.
@@ -22,6 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from aws_emulator import dynamodb_local
+from aws_emulator.template import Template
 from pregen import wiring
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters, DynamoHitCounter
@@ -31,8 +33,6 @@ from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent
 from pregen.usage_log import KeyHits
 from pregen.wiring import serve as serve_wiring
-from pregen_local import dynamodb_local
-from pregen_local.template import Template
 from tests.integration.conftest import api_event, call
 
 if TYPE_CHECKING:

@@ -128,9 +128,9 @@ def test_backoff_doubles_honours_retry_after_and_stays_within_sqs_limits() -> No
 
 
 def test_a_record_started_with_too_little_time_left_is_handed_back_not_cut_off(aws: Aws) -> None:
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
-    from pregen_local.poller import to_lambda_record
-    from pregen_local.runtime import LambdaContext
 
     # Given a job, and an invocation with only 60 s left (less than a generation may need)
     generator = ThrottledGenerator(throttle_times=0)

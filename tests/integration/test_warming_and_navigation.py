@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from aws_emulator.runtime import LambdaContext
 from functions.cron import app as cron
 from functions.navigation import app as navigation
 from functions.warm import app as warm_fn
 from pregen.domain.warming import default_warming_config
-from pregen_local.runtime import LambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import Aws, api_event, call, run_worker
 from tests.integration.test_worker import CountingGenerator, use_generator

@@ -318,9 +318,9 @@ def test_a_job_dead_lettered_by_crashes_is_failed_and_its_key_freed(aws: Aws) ->
 
 def test_each_invocation_holds_its_leases_under_its_own_request_id(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given one message delivered to two invocations at once (two environments on Lambda; two threads here)
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
-    from pregen_local.poller import to_lambda_record
-    from pregen_local.runtime import LambdaContext
 
     get(LESSON)
     url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]

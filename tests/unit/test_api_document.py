@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from pregen.domain.models import KIND_SHAPES, ContentRequest, ExamType, Kind, QuestionType
 from pregen.domain.text import PLAIN, PLAIN_NOT_BLANK, PROSE, PROSE_NOT_BLANK
-from pregen_local import openapi
+from pregen_tools import openapi
 
 DOCUMENT = openapi.document()
 SCHEMAS = DOCUMENT["components"]["schemas"]

@@ -1,4 +1,4 @@
-"""The capacity model (pregen_local.capacity): held within 10 % of the workload simulator on the simulator's own
+"""The capacity model (pregen_tools.capacity): held within 10 % of the workload simulator on the simulator's own
 workload, and its arithmetic checked where it can be worked out by hand."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import random
 import pytest
 
 from bench import capacity_check, simulate
-from pregen_local import capacity_report
-from pregen_local.capacity import Inputs, estimate, popularity, topic_visits, views_per_landing
-from pregen_local.cli import build_parser
+from pregen_tools import capacity_report
+from pregen_tools.capacity import Inputs, estimate, popularity, topic_visits, views_per_landing
+from pregen_tools.cli import build_parser
 
 CHECKED = {"views", "hits (served without waiting)", "generations", "model calls", "DynamoDB requests"}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_emulator.template import Template, load_template
 from pregen.config.worker import WorkerSettings
 from pregen.domain.limits import DEFAULT_RATE_LIMITS, RateLimits
 from pregen.domain.models import Kind, Role
-from pregen_local.template import Template, load_template
 
 TEMPLATE = load_template()
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
+from aws_emulator.template import Template
 from pregen.wiring import snapstart
 from pregen.wiring.cache import once
-from pregen_local.template import Template
 
 BUILT: list[object] = []
 

@@ -1,5 +1,5 @@
 """What a first `sam deploy` needs from template.yaml, checked on the template with its conditions applied
-(pregen_local.template resolves Fn::If, Conditions and AWS::NoValue for the parameters given)."""
+(aws_emulator.template resolves Fn::If, Conditions and AWS::NoValue for the parameters given)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pregen_local.template import Template, load_template
+from aws_emulator.template import Template, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

@@ -1,5 +1,5 @@
 """The template as CloudFormation receives it: translated by the SAM transform (aws-sam-translator, as `sam deploy`
-does), then its conditions applied for the parameters in question (pregen_local.template)."""
+does), then its conditions applied for the parameters in question (aws_emulator.template)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from pregen_local.template import ROOT, Template
+from aws_emulator.template import ROOT, Template
 
 REQUIRED = {"JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/pool", "JwtAudience": "client"}
 

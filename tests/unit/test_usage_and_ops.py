@@ -9,11 +9,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from aws_emulator.streams import matches_any
+from aws_emulator.template import Template
 from pregen.services.analytics import _expiries, _percentile
 from pregen.services.usage import batch_id, expiry_counts, kind_of_key, latency_bucket, stats_changes
-from pregen_local.ops import OpsError, Target, deployed_target, dlq_redrive, progress_bar, table
-from pregen_local.streams import matches_any
-from pregen_local.template import Template
+from pregen_tools.ops import OpsError, Target, deployed_target, dlq_redrive, progress_bar, table
 
 KEY = "v1-question_set-" + "a" * 40
 
@@ -123,7 +123,7 @@ def test_a_deployed_stack_needs_an_admin_token() -> None:
 
 
 def test_a_crashed_batch_waits_past_the_workers_lease(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pregen_local.stack import StackOptions, crash_visibility
+    from aws_emulator.stack import StackOptions, crash_visibility
 
     monkeypatch.setenv("LEASE_SECONDS", "330")
     assert crash_visibility(StackOptions(retry_visibility_s=2)) == 335

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from aws_emulator.logs import LogSubscriptions, compile_pattern
+from aws_emulator.runtime import LocalFunction
+from aws_emulator.template import FunctionSpec, LogSubscription, Template
 from pregen import usage_log
-from pregen_local.logs import LogSubscriptions, compile_pattern
-from pregen_local.runtime import LocalFunction
-from pregen_local.template import FunctionSpec, LogSubscription, Template
 
 
 def test_a_hit_line_matches_the_templates_filter_pattern_and_round_trips() -> None:

@@ -152,5 +152,5 @@ CACHE_HEADERS: dict[str, OpenAPIResponseHeader] = {
 NOT_MODIFIED: OpenAPIResponse = {
     "description": "If-None-Match names this version (or is *): the copy the client holds is current. No body.",
     "headers": CACHE_HEADERS,
-    "content": {},  # no body (pregen_local.openapi drops the empty map)
+    "content": {},  # no body (pregen_tools.openapi drops the empty map)
 }

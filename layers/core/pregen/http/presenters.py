@@ -1,7 +1,7 @@
 """How content and jobs look on the wire: the one place that shapes response bodies.
 
 Each body is a TypedDict: mypy checks that a presenter builds exactly its keys, and the routes name it as their
-answer's model, so the OpenAPI document (pregen_local.openapi) states the same shape. No runtime cost: a TypedDict
+answer's model, so the OpenAPI document (pregen_tools.openapi) states the same shape. No runtime cost: a TypedDict
 is a plain dict.
 """
 

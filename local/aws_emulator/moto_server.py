@@ -15,7 +15,7 @@
    the local stack's ``POST /v1/pregenerate`` calls waited behind it (median 2.9 s, slowest 11.7 s). The walk is
    still moto's; each step is now a comparison (`bench.moto_sqs`: 0.092x the time per receive-and-delete cycle).
 
-    python -m pregen_local.moto_server --port 5005      # standalone, e.g. in its own process for benchmarks
+    python -m aws_emulator.moto_server --port 5005      # standalone, e.g. in its own process for benchmarks
 """
 
 from __future__ import annotations

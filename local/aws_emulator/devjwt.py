@@ -12,7 +12,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pregen_local.template import ROOT
+from aws_emulator.template import ROOT
 
 if TYPE_CHECKING:
     from pathlib import Path

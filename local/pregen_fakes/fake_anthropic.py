@@ -26,7 +26,7 @@ results stream as JSONL in a shuffled order (seeded). ``fake.batch_fault(custom_
 Prompt caching honours the provider's minimum cacheable prompt (``min_cacheable_tokens``): a shorter prefix
 marked ``cache_control`` is billed as plain input, as the real API does.
 
-Standalone: ``python -m pregen_local.fake_anthropic --port 8099``, then ``ANTHROPIC_BASE_URL=http://127.0.0.1:8099``.
+Standalone: ``python -m pregen_fakes.fake_anthropic --port 8099``, then ``ANTHROPIC_BASE_URL=http://127.0.0.1:8099``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from pydantic import ValidationError
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.courses import CourseRequest
 from pregen.domain.models import ContentRequest
-from pregen_local import schema_follower
+from pregen_fakes import schema_follower
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -334,7 +334,7 @@ class FakeAnthropic:
         follow: Literal["prompt", "schema"] = "prompt",
     ) -> None:
         self.faults = faults or FaultRates()
-        # "schema": answer from the output schema alone, ignoring the prompt (pregen_local.schema_follower).
+        # "schema": answer from the output schema alone, ignoring the prompt (pregen_fakes.schema_follower).
         self.follow = follow
         # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
         # real answer to the request would have, and estimated usage reports at least that many output tokens.
@@ -740,7 +740,7 @@ class _Args:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pregen_local.fake_anthropic", description="A fake Anthropic Messages API."
+        prog="python -m pregen_fakes.fake_anthropic", description="A fake Anthropic Messages API."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099, help="0 picks a free port")

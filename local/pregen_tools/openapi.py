@@ -4,7 +4,7 @@ Each API function has its own ``APIGatewayHttpResolver(enable_validation=True)``
 description of its routes from their annotations. This module imports every function that template.yaml routes
 to, merges their documents (paths and component schemas), and adds what the resolvers cannot know: the JWT
 authorizer in front of every route and the error answers every route can give (the API-wide error body of
-``pregen.http.api``). The local stack serves it at ``GET /openapi.json``; ``python -m pregen_local.openapi`` writes it
+``pregen.http.api``). The local stack serves it at ``GET /openapi.json``; ``python -m pregen_tools.openapi`` writes it
 to docs/openapi.json.
 """
 
@@ -15,8 +15,8 @@ import importlib
 import json
 from typing import Any
 
+from aws_emulator.template import ROOT, Template
 from pregen.domain.models import KIND_SHAPES, Kind
-from pregen_local.template import ROOT, Template
 
 DOC = ROOT / "docs" / "openapi.json"
 
@@ -228,7 +228,7 @@ def page() -> tuple[int, str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pregen_local.openapi", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pregen_tools.openapi", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DOC))
     args = parser.parse_args(argv)
     text = json.dumps(document(), indent=2) + "\n"

@@ -12,7 +12,7 @@ from pregen.observability import logger
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pregen_local.runtime import Invocable
+    from aws_emulator.runtime import Invocable
 
 
 def _matches(pattern: Any, value: Any) -> bool:

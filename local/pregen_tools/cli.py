@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from pregen_local import capacity_report, devjwt, ops
-from pregen_local.stack import STATE_FILE
+from aws_emulator import devjwt
+from aws_emulator.stack import STATE_FILE
+from pregen_tools import capacity_report, ops
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:

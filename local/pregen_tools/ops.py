@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pregen_local import devjwt
+from aws_emulator import devjwt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

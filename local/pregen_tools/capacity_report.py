@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pregen.domain.pricing import default_prices
-from pregen_local.capacity import (
+from pregen_tools.capacity import (
     AWS_LIMITS,
     AWS_PRICES,
     DAY,

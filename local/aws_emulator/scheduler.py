@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from pregen_local.runtime import Invocable
-    from pregen_local.template import Schedule
+    from aws_emulator.runtime import Invocable
+    from aws_emulator.template import Schedule
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}

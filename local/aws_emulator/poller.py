@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-    from pregen_local.runtime import Invocable
+    from aws_emulator.runtime import Invocable
 
 
 def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pregen_local import devjwt
+from aws_emulator import devjwt
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.front import Front
+    from aws_emulator.front import Front
 
 PAGE = """<!doctype html>
 <html lang="en">

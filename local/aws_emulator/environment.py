@@ -1,6 +1,6 @@
 """One execution environment: a process that imports one function's handler once, then handles one event at a time.
 
-The stack (pregen_local.environments) starts it as ``python -m pregen_local.environment FD MODULE HANDLER NAME
+The stack (aws_emulator.environments) starts it as ``python -m aws_emulator.environment FD MODULE HANDLER NAME
 TIMEOUT`` with one end of a socket pair on FD. Messages both ways are a 4-byte big-endian length and a JSON
 document: first ``{"init_ms": ...}`` from here once the handler is imported (the init phase), then for each
 ``{"id": request_id, "event": ...}`` received, ``{"result": ...}`` or ``{"error": type, "message": ...}``. What the
@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import Any
 
-from pregen_local.runtime import LambdaContext
+from aws_emulator.runtime import LambdaContext
 
 _LENGTH = struct.Struct(">I")
 

@@ -15,15 +15,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from aws_emulator.runtime import current_function
 from pregen import usage_log
 from pregen.observability import logger
-from pregen_local.runtime import current_function
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.runtime import Invocable
-    from pregen_local.template import LogSubscription
+    from aws_emulator.runtime import Invocable
+    from aws_emulator.template import LogSubscription
 
 _TERM = re.compile(r'^\$((?:\.\w+)+)\s*=\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$')
 

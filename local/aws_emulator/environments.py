@@ -1,4 +1,4 @@
-"""Lambda's execution environments on one machine: per function, a pool of processes (pregen_local.environment),
+"""Lambda's execution environments on one machine: per function, a pool of processes (aws_emulator.environment),
 each handling one event at a time.
 
 An invocation takes a warm idle environment (the most recently used), or starts a new one while the pool is below
@@ -25,13 +25,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from pregen_local.environment import receive, send
-from pregen_local.template import ROOT
+from aws_emulator.environment import receive, send
+from aws_emulator.template import ROOT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.template import FunctionSpec
+    from aws_emulator.template import FunctionSpec
 
 
 class InvocationFailed(RuntimeError):
@@ -78,7 +78,7 @@ class Environment:
             [
                 sys.executable,
                 "-m",
-                "pregen_local.environment",
+                "aws_emulator.environment",
                 str(child.fileno()),
                 spec.module,
                 spec.handler,

@@ -1,9 +1,9 @@
 """The whole of Pregen on one machine, no Docker, wired from template.yaml: DynamoDB Local (Amazon's engine, its
 data kept under .local/) and moto server (SQS, Scheduler, Logs, CloudWatch, SSM), each in its own process; every
-function in execution environments of its own (pregen_local.environments: one process per environment, one event
+function in execution environments of its own (aws_emulator.environments: one process per environment, one event
 at a time); the HTTP front (waitress), the SQS and stream pollers, the log subscriptions and the scheduler.
 
-    python -m pregen_local.stack [--port 3000] [--fresh] [--runtime process|inprocess] [--dynamodb local|moto]
+    python -m aws_emulator.stack [--port 3000] [--fresh] [--runtime process|inprocess] [--dynamodb local|moto]
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pregen_local import devjwt
-from pregen_local.template import ROOT, Resources, Template
+from aws_emulator import devjwt
+from aws_emulator.template import ROOT, Resources, Template
 
 if TYPE_CHECKING:
-    from pregen_local.logs import LogSubscriptions
+    from aws_emulator.logs import LogSubscriptions
 
 STATE_FILE = ROOT / ".local" / "stack.json"
 # Concurrency of a function no queue and no reservation limits (API functions scale with requests on AWS; here
@@ -124,9 +124,9 @@ class LocalStack:
 
         wiring.reset()  # a stack started earlier in this process had other endpoints and settings
 
-        from pregen_local.front import serve
-        from pregen_local.poller import QueuePoller
-        from pregen_local.scheduler import Scheduler
+        from aws_emulator.front import serve
+        from aws_emulator.poller import QueuePoller
+        from aws_emulator.scheduler import Scheduler
 
         # The front's socket first: POST /v1/cron/run checks its caller against the dev issuer's keys served
         # there, and the environments started below take their environment (JWT_JWKS_URL) from this process.
@@ -147,7 +147,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
-        from pregen_local.streams import StreamPoller
+        from aws_emulator.streams import StreamPoller
 
         streams = boto3.client("dynamodbstreams")
         for stream_source in template.stream_sources():
@@ -192,7 +192,7 @@ class LocalStack:
         template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
     ) -> LogSubscriptions:
         """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
-        from pregen_local.logs import LogSubscriptions
+        from aws_emulator.logs import LogSubscriptions
 
         def failed_delivery(function: str, event: dict[str, Any]) -> None:
             """Lambda's on-failure destination of an asynchronous invocation: the function's queue, if any."""
@@ -217,7 +217,7 @@ class LocalStack:
         """moto server in a process of its own (SQS, Scheduler, Logs, CloudWatch, SSM; DynamoDB without Java)."""
         port = self.options.moto_port or free_port(self.options.host)
         process = subprocess.Popen(
-            [sys.executable, "-m", "pregen_local.moto_server", "--host", self.options.host, "--port", str(port)],
+            [sys.executable, "-m", "aws_emulator.moto_server", "--host", self.options.host, "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=_child_environment(),
@@ -228,7 +228,7 @@ class LocalStack:
 
     def _start_dynamodb(self) -> str | None:
         """DynamoDB Local's endpoint, or None (with one line saying why) when it cannot run here: moto then."""
-        from pregen_local import dynamodb_local
+        from aws_emulator import dynamodb_local
 
         opts = self.options
         try:
@@ -243,8 +243,8 @@ class LocalStack:
 
     def _front(self, template: Template, functions: dict[str, Any]) -> Any:
         """API Gateway's routes to the functions, with the local pages: OpenAPI, dashboard, the dev issuer's keys."""
-        from pregen_local import dashboard, openapi
-        from pregen_local.front import Front
+        from aws_emulator.front import Front
+        from pregen_tools import dashboard, openapi
 
         front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
         front.extra_pages.update(dashboard.pages(front))
@@ -258,7 +258,7 @@ class LocalStack:
 
     def _warm_up_dynamodb(self) -> threading.Thread:
         """DynamoDB Local's warm-up (``dynamodb_local.warm_up``), side by side with the environments' start."""
-        from pregen_local import dynamodb_local
+        from aws_emulator import dynamodb_local
 
         engine = self.dynamodb_local
 
@@ -276,14 +276,14 @@ class LocalStack:
         opts = self.options
         specs = template.functions()
         if opts.runtime == "inprocess":
-            from pregen_local.runtime import LocalFunction
+            from aws_emulator.runtime import LocalFunction
 
             turn = threading.RLock()
             functions = {name: LocalFunction(spec, turn) for name, spec in specs.items()}
             for fn in functions.values():
                 _ = fn.handler  # import every handler now: a broken one fails the stack at start, loudly
             return functions
-        from pregen_local.environments import FunctionPool
+        from aws_emulator.environments import FunctionPool
 
         limits = dict.fromkeys(specs, opts.default_concurrency)
         lanes: dict[str, int] = {}

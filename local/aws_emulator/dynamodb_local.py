@@ -5,7 +5,7 @@ rules, the 25-item / 100-key batch limits, condition checks that are atomic unde
 transaction conflicts. It ships inside the npm package ``amplify-dynamodb-simulator``, so it needs only the npm
 registry and a Java runtime (17+), no Docker::
 
-    python -m pregen_local.dynamodb_local [--port 8000]     # install if needed, run until Ctrl-C
+    python -m aws_emulator.dynamodb_local [--port 8000]     # install if needed, run until Ctrl-C
 
 What it does not do faster than AWS: TTL deletion is lazy there too, so expiry is tested at read time.
 """
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pregen_local.template import ROOT
+from aws_emulator.template import ROOT
 
 PACKAGE = "amplify-dynamodb-simulator"
 CACHE = Path(os.environ.get("PREGEN_DYNAMODB_LOCAL_DIR", str(ROOT / ".local" / "dynamodb-local")))
@@ -276,7 +276,7 @@ def warm_up(host: str, port: int, *, rounds: int = 40, workers: int = 2) -> floa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pregen_local.dynamodb_local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m aws_emulator.dynamodb_local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--install-only", action="store_true", help="fetch it into .local/ and exit")

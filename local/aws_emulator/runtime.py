@@ -1,5 +1,5 @@
 """A minimal Lambda runtime in this process: imports a function's handler and invokes it with an event and a
-context. The stack runs functions in execution environments of their own (pregen_local.environments); this
+context. The stack runs functions in execution environments of their own (aws_emulator.environments); this
 in-process runtime is what tests use, and the stack's fallback (``--runtime inprocess``)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen_local.template import FunctionSpec
+    from aws_emulator.template import FunctionSpec
 
 
 @dataclass

@@ -12,13 +12,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from waitress.server import create_server
 
-from pregen_local import devjwt
+from aws_emulator import devjwt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from pregen_local.runtime import Invocable
-    from pregen_local.template import Route
+    from aws_emulator.runtime import Invocable
+    from aws_emulator.template import Route
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
