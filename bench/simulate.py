@@ -352,7 +352,7 @@ class Simulation:
             profile = LearnerProfile(grade=GRADE, subjects=data[1], source="claims")
             warm(profile, default_warming_config(), self.serve)
         elif kind == "nav" and self.scenario == "pregen":
-            record_navigation(NavigationEvent.model_validate(data), GRADE, self.navigation)
+            record_navigation(NavigationEvent.model_validate(data), GRADE, LEARNER, self.navigation)
 
     def view(self, at: float, request: ContentRequest, result: Result) -> bool:
         """Serve one view; True when it was served without waiting."""

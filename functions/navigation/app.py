@@ -26,7 +26,7 @@ prime(navigation_deps)  # in init: settings, clients and service models, not in 
 def post_navigation(event: Annotated[NavigationEvent, Body()]) -> Any:
     caller = current_caller(app)
     grade = grade_for(app.current_event.request_context.authorizer.jwt_claim, event.grade)
-    outcome = record_navigation(event, grade, navigation_deps(), correlation_id=logger.get_correlation_id())
+    outcome = record_navigation(event, grade, caller, navigation_deps(), correlation_id=logger.get_correlation_id())
     queued = sum(p.queued for p in outcome.preloads)
     metrics.add_metric(name="PredictiveQueued", unit=MetricUnit.Count, value=queued)
     logger.info("navigation", learner=caller.sub, move=outcome.recorded, queued=queued)

@@ -337,7 +337,8 @@ def estimate(i: Inputs, pop: Popularity | None = None) -> Estimate:
     e.hits = e.views - e.misses
     e.moves = visits * sum(pop.landings.values()) if i.prediction else 0.0
     warm_checks = e.sessions * i.subjects_per_learner * i.warm_topics * i.warm_types if i.warming else 0.0
-    e.checks = warm_checks + (visits * pop.checks_per_visit if i.prediction else 0.0)
+    catalogued_visits = sum(ranks[: i.warm_topics]) / sum(ranks)  # preloads check keys only for catalogue topics
+    e.checks = warm_checks + (visits * catalogued_visits * pop.checks_per_visit if i.prediction else 0.0)
     generations = e.total_generations
     prepared = max(0.0, shared_made - (missed * scale)) + (0.0 if not i.prediction else personal_made)
     _add(e.ddb, "hit", e.hits)
@@ -368,11 +369,14 @@ def _shared_items(i: Inputs, pop: Popularity, per_rank: list[float]) -> _Shared:
     out = _Shared()
     for rank, lam in enumerate(per_rank):
         warmed_topic = i.warming and rank < i.warm_topics
+        # Predictions prepare only what the warming catalogue names (its first topics): a preload never generates
+        # from text a learner's event made up.
+        catalogued = rank < i.warm_topics
         before = per_rank[rank - 1] if rank else 0.0
         for step, index, v, p in pop.items:
             seen = 1 - math.exp(-lam * v)
             prepare_rate = (lam * p + (before * pop.prepares_next if step == "learn" and index == 0 else 0.0)) * (
-                1.0 if i.prediction else 0.0
+                1.0 if i.prediction and catalogued else 0.0
             )
             warmed = warmed_topic and step == "experience" and index < i.warm_types
             made = 1.0 if warmed else 1 - math.exp(-max(lam * v, prepare_rate))

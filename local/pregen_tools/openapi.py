@@ -27,8 +27,34 @@ ERRORS = {
     "403": "The caller's role may not do this.",
     "404": "No such resource, or it belongs to another learner; also API Gateway's answer to a method or route "
     "the API does not have.",
-    "429": "Throttled: API Gateway's route or account limits, or the caller's generation allowance "
-    "(Retry-After: seconds).",
+    "429": "Throttled: API Gateway's route or account limits, or what is left of the caller's spend allowance "
+    "(Retry-After: seconds; RateLimit-*: the window, in microdollars).",
+}
+# Routes that charge their caller the estimated price of the model work they enqueue (pregen.services.limits).
+OVER_ALLOWANCE = (
+    "The request costs more than the caller's whole allowance of a window (details: cost and allowed, in "
+    "microdollars): no wait lets it through, so ask for less at once."
+)
+SPEND_CEILING = (
+    "Today's model spend reached the operator's daily ceiling: no new generation starts until the next UTC day "
+    "(Retry-After); content already generated is still served."
+)
+_CHARGED = {
+    ("get", "/v1/content"),
+    ("post", "/v1/pregenerate"),
+    ("post", "/v1/warm"),
+    ("post", "/v1/content/{content_id}/regenerate"),
+    ("post", "/v1/exams/warm"),
+    ("post", "/v1/exams/{exam}/claim"),
+    ("post", "/v1/courses"),
+    ("post", "/v1/courses/{course}/retry"),
+}
+# The spend headers of a charged answer (IETF draft "RateLimit header fields for HTTP"; pregen.http.api).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "the caller's tightest window's allowance, in microdollars of estimated model spend",
+    "RateLimit-Remaining": "what is left of it after this request, in microdollars",
+    "RateLimit-Reset": "seconds until the window starts again",
+    "RateLimit-Policy": 'the window: <limit>;w=<seconds>;comment="microdollars"',
 }
 # Routes that take a body answer a body that is not JSON with 415.
 UNSUPPORTED = "The body is not JSON (Content-Type must be application/json)."
@@ -116,13 +142,13 @@ def document(template: Template | None = None) -> dict[str, Any]:
                     del response["content"]
             if "304" in operation.get("responses", {}):
                 operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
-            _errors(operation, (method, path) in _CONFLICTS)
+            _errors(operation, (method, path) in _CONFLICTS, charged=(method, path) in _CHARGED)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter["schema"])
     return merged
 
 
-def _errors(operation: dict[str, Any], conflicts: bool) -> None:
+def _errors(operation: dict[str, Any], conflicts: bool, *, charged: bool = False) -> None:
     """The error answers of one operation, with their bodies: ours (pregen.http.api) or API Gateway's."""
     ours = {"$ref": "#/components/schemas/Error"}
     gateway = {"$ref": "#/components/schemas/GatewayError"}
@@ -136,13 +162,22 @@ def _errors(operation: dict[str, Any], conflicts: bool) -> None:
         errors["415"] = UNSUPPORTED
     if conflicts:
         errors["409"] = CONFLICT
+    spend = {name: {"description": text, "schema": {"type": "string"}} for name, text in RATE_LIMIT_HEADERS.items()}
+    if charged:
+        errors["422"] = OVER_ALLOWANCE
+        errors["503"] = SPEND_CEILING
+        for status, success in responses.items():
+            if status.startswith("2"):
+                success.setdefault("headers", {}).update(spend)
     for status, description in errors.items():
         answer: dict[str, Any] = {
             "description": description,
             "content": {"application/json": {"schema": bodies.get(status, ours)}},
         }
-        if status == "429":
+        if status in {"429", "503"}:
             answer["headers"] = {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}
+            if charged and status == "429":
+                answer["headers"].update(spend)
         responses.setdefault(status, answer)
 
 

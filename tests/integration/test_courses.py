@@ -261,7 +261,18 @@ def test_a_whole_number_written_as_a_float_is_an_integer(aws: Aws, courses: Any)
 
 
 def test_a_course_past_the_allowance_is_a_429_before_anything_is_enqueued(aws: Aws, courses: Any) -> None:
-    # Given a student's allowance of 10 generations a minute, and a course costs one per module
+    from pregen.domain.courses import CourseRequest
+    from pregen.domain.limits import RateLimits
+    from pregen.services.limits import GenerationLimiter
+
+    # Given a student's minute allowance of one and a half 6-module courses (a course is charged its plan and
+    # every part it can have)
+    deps = courses_wiring.course_deps()
+    assert deps.limiter is not None
+    one = deps.limiter.estimator.course(CourseRequest.model_validate({**SMALL, "modules": 6}))
+    assert one > deps.limiter.estimator.course(CourseRequest.model_validate({**SMALL, "modules": 3}))
+    limits = RateLimits.model_validate({"student": {"minute": 1.5 * one / 1e6}})
+    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits, estimator=deps.limiter.estimator)
     status, _, first = _post(courses, {**SMALL, "modules": 6})
     assert status == 202, first
     depth = aws.depth("InteractiveQueue")
@@ -272,6 +283,10 @@ def test_a_course_past_the_allowance_is_a_429_before_anything_is_enqueued(aws: A
     assert int(headers["retry-after"]) >= 1
     assert aws.depth("InteractiveQueue") == depth
     assert [c["course_id"] for c in _list(courses)[1]["courses"]] == [first["course_id"]]
+    # And a course larger than the whole minute allows is a 422 that says so (waiting would never help)
+    status, headers, refused = _post(courses, {**SMALL, "modules": 12, "lessons_per_module": 8})
+    assert (status, refused["error"]["code"]) == (422, "over_allowance"), refused
+    assert "retry-after" not in headers
 
 
 def test_an_idempotency_key_returns_the_same_course(aws: Aws, courses: Any, model: Any) -> None:

@@ -477,10 +477,10 @@ def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeyp
     # When they claim an exam
     assert _claim(exams)[0] == 200
     # Then: activity (1 UpdateItem), their partition (1 Query), the claim (1 transaction), the exam (1 GetItem),
-    # and the top-up behind it (1 Query, 1 transaction, one message per section): no scan, nothing per exam stored
-    # plus the learner's exam record (a 2nd GetItem): its change and the analytics counters are in the claim's
-    # transaction
-    assert calls == {"UpdateItem": 1, "Query": 2, "TransactWriteItems": 2, "GetItem": 2, "SendMessage": 8}
+    # and the top-up behind it (1 Query, its charge to the claimer (a 2nd UpdateItem), 1 transaction, one message
+    # per section): no scan, nothing per exam stored; plus the learner's exam record (a 2nd GetItem): its change and
+    # the analytics counters are in the claim's transaction
+    assert calls == {"UpdateItem": 2, "Query": 2, "TransactWriteItems": 2, "GetItem": 2, "SendMessage": 8}
 
 
 def test_the_top_up_schedules_come_from_the_template(aws: Aws) -> None:
@@ -604,32 +604,50 @@ def test_warming_is_charged_once_and_only_when_it_starts_something(aws: Aws, exa
     from pregen.domain.limits import RateLimits
     from pregen.services.limits import GenerationLimiter
 
-    # Given students allowed 2 generations a minute, on a clock 10 s into a minute
+    # Given students allowed a minute's spend of the first warm's exams, one more of each type, and half a set more,
+    # on a clock 10 s into a minute
     deps = exams_wiring.exam_deps()
     assert deps.limiter is not None
+    price = deps.limiter.estimator
+    one_of_each = sum(
+        price.exam(deps.catalogue.program_for(t).exam_types[t].questions) for t in ("diagnostic", "practice")
+    )
+    target = deps.policy.inventory_target
+    minute = ((target + 1) * one_of_each + one_of_each // 2) / 1e6
     deps.limiter = GenerationLimiter(
-        counter=deps.limiter.counter, limits=RateLimits.model_validate({"student": {"minute": 2}})
+        counter=deps.limiter.counter,
+        limits=RateLimits.model_validate({"student": {"minute": minute}}),
+        estimator=deps.limiter.estimator,
     )
     now = time.time()
     deps.clock = FrozenClock(at=now - now % 60 + 10)
     queued = lambda: aws.depth("InteractiveQueue") + aws.depth("BackgroundQueue")  # noqa: E731
     # When a learner warms both exam types (one charge for both), then warms again (nothing to start: free)
-    assert _warm(exams)[0] == 202
+    status, headers, _ = _warm(exams)
+    assert status == 202
+    assert int(headers["ratelimit-remaining"]) == round(minute * 1e6) - target * one_of_each
     assert _warm(exams)[0] == 202
     # And the target rises, so a third warm starts more: the second charge, still allowed
-    deps.policy = deps.policy.model_copy(update={"inventory_target": 3})
+    deps.policy = deps.policy.model_copy(update={"inventory_target": target + 1})
     status, _, body = _warm(exams)
     assert status == 202, body
     assert [t["enqueued"] for t in body["exam_types"]] == [1, 1]
-    # Then a fourth that would start more is over the allowance: 429 with Retry-After, and nothing enqueued
-    deps.policy = deps.policy.model_copy(update={"inventory_target": 4})
+    # Then a fourth that would start more is over what is left: 429 with Retry-After, and nothing enqueued
+    deps.policy = deps.policy.model_copy(update={"inventory_target": target + 2})
     before = queued()
     status, headers, body = _warm(exams)
     assert status == 429, body
     assert headers["retry-after"] == "50"
     assert queued() == before
-    # And another learner's allowance is their own
+    # And another learner's allowance is their own (their first warm at this target fits a whole minute)
+    deps.policy = deps.policy.model_copy(update={"inventory_target": target + 1})
     assert _warm(exams, sub="carol")[0] == 202
+    # And a warm costing more than a whole minute allows is a 422 (no wait would help), nothing enqueued
+    deps.policy = deps.policy.model_copy(update={"inventory_target": target + 10})
+    before = queued()
+    status, _, body = _warm(exams, sub="dave")
+    assert (status, body["error"]["code"]) == (422, "over_allowance")
+    assert queued() == before
 
 
 def test_warming_bad_input_is_4xx(aws: Aws, exams: Any) -> None:

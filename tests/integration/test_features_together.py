@@ -1,4 +1,4 @@
-"""Where the features meet: rate limits on every generation-triggering route, exam claims in the analytics."""
+"""Where the features meet: spend allowances on every generation-triggering route, exam claims in the analytics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pregen.domain.limits import RateLimits
+from pregen.domain.models import ContentRequest
+from pregen.domain.warming import default_warming_config
 from pregen.services.limits import GenerationLimiter
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import library as library_wiring
@@ -16,14 +18,27 @@ from tests.integration.test_exams import _claim, _drain
 from tests.integration.test_library import generated, regenerate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pregen.domain.spend import Estimator
     from tests.integration.conftest import Aws
 
-ONE_A_MINUTE = RateLimits.model_validate({"student": {"minute": 1}, "teacher": {"minute": 1}})
+LESSON = ContentRequest.model_validate({"kind": "lesson", "subject": "Biology", "topic": "Cells", "grade": "8"})
 
 
-def tighten(deps: Any) -> None:
+def tighten(deps: Any, minute: Callable[[Estimator], float]) -> None:
+    """Students and teachers allowed ``minute(price)`` microdollars a minute."""
     assert deps.limiter is not None
-    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=ONE_A_MINUTE)
+    dollars = minute(deps.limiter.estimator) / 1e6
+    limits = RateLimits.model_validate({"student": {"minute": dollars}, "teacher": {"minute": dollars}})
+    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits, estimator=deps.limiter.estimator)
+
+
+def exam_price(exam_type: str, price: Estimator) -> int:
+    """A learner's first claim of a type fills their inventory: the target's exams, at the type's size."""
+    deps = exams_wiring.exam_deps()
+    questions = deps.catalogue.program_for(exam_type).exam_types[exam_type].questions
+    return max(deps.policy.inventory_target, 1) * price.exam(questions)
 
 
 @pytest.fixture
@@ -34,8 +49,8 @@ def exams() -> Any:
 
 
 def test_a_claim_that_finds_nothing_ready_counts_against_the_allowance(aws: Aws, exams: Any) -> None:
-    # Given students allowed one generation a minute
-    tighten(exams_wiring.exam_deps())
+    # Given students allowed a minute's spend of a first practice claim (a diagnostic costs less)
+    tighten(exams_wiring.exam_deps(), lambda price: exam_price("practice", price))
     # When a learner claims with nothing ready, twice
     first = _claim(exams, sub="carol")
     second = _claim(exams, "practice", sub="carol")
@@ -47,7 +62,7 @@ def test_a_claim_that_finds_nothing_ready_counts_against_the_allowance(aws: Aws,
 
 def test_regeneration_counts_against_the_allowance(aws: Aws) -> None:
     content_id = generated(aws)["content_id"]
-    tighten(library_wiring.library_deps().serve)
+    tighten(library_wiring.library_deps().serve, lambda price: 1.5 * price.content(LESSON))
     assert regenerate(content_id, "Use a simpler example")[0] == 202
     run_worker(aws)
     status, body = regenerate(content_id, "Use a different example")
@@ -73,15 +88,21 @@ def test_claims_and_assembled_exams_reach_the_analytics(aws: Aws, exams: Any) ->
 def test_a_warm_counts_once_against_the_learners_allowance_however_many_items(aws: Aws) -> None:
     from tests.integration.test_warming_and_navigation import warm
 
-    # Given students allowed one generation-triggering request a minute
-    tighten(serve_wiring.serve_deps())
+    # Given students allowed a minute's spend of 1.5 times the 30 items of two subjects' warming
+    config = default_warming_config()
+    items = config.requests_for("10", ["math", "algebra_1"])
+    assert len(items) == 30
+    tighten(serve_wiring.serve_deps(), lambda price: 1.5 * price.contents(items))
     claims = {"custom:grade": "10", "custom:subjects": "[math algebra_1]"}
-    # When a student warms 30 items, then warms again
+    # When a student warms the 30 items, then warms again
     status, report = warm(claims=claims, sub="wendy")
-    again, body = warm(claims=claims, sub="wendy")
-    # Then the first warm queues all 30 items (one request, not 30), and the second is refused
+    again, second = warm(claims=claims, sub="wendy")
+    # Then the first warm is charged the 30 items it queues; the second finds them in flight and is free
     assert (status, report["queued"]) == (202, 30)
-    assert again == 429
+    assert (again, second["queued"], second["in_flight"]) == (202, 0, 30)
+    # And a warm of two more subjects, as large, is over what is left of the minute: refused, nothing queued
+    refused, body = warm(claims={**claims, "custom:subjects": "[ela science]"}, sub="wendy")
+    assert refused == 429
     assert body["error"]["details"][0]["action"] == "warm"
-    # And another learner's warm is not affected
+    # And another learner's warm of the same subjects joins what is in flight, at no charge
     assert warm(claims=claims, sub="xavier")[0] == 202

@@ -1,4 +1,6 @@
-"""Generation allowances per role against moto: 429 with Retry-After past the limit, hits untouched."""
+"""Spend allowances per role against moto: charged in microdollars of estimated model work before anything is
+enqueued; 429 with Retry-After past what is left of a window, 422 for a request no window could ever hold, the
+RateLimit-* headers on every charged answer, hits untouched."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen.adapters.limits import DynamoRateCounter
 from pregen.domain.clock import FrozenClock
-from pregen.domain.limits import RateLimits
+from pregen.domain.limits import Consumed, RateLimits
+from pregen.domain.models import ContentRequest
+from pregen.domain.spend import MICRO
 from pregen.services.limits import GenerationLimiter
 from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import api_event, call, run_worker
@@ -30,35 +34,85 @@ def get(query: dict[str, str], *, sub: str = "alice", role: str = "student") -> 
 
 
 @pytest.fixture
-def clock(aws: Aws) -> FrozenClock:
-    """Limits of 3 a minute for students, 5 a minute for teachers; a clock 10 s into a minute."""
+def price() -> int:
+    """One lesson's estimated price (microdollars), as the deployment prices it."""
     deps = serve_wiring.serve_deps()
-    limits = RateLimits.model_validate({"student": {"minute": 3, "day": 100}, "teacher": {"minute": 5}})
     assert deps.limiter is not None
-    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits)
+    return deps.limiter.estimator.content(ContentRequest.model_validate(lesson("Cells")))
+
+
+@pytest.fixture
+def clock(aws: Aws, price: int) -> FrozenClock:
+    """Room for 3.5 lessons a minute for students, 5.5 for teachers; a clock 10 s into a minute."""
+    deps = serve_wiring.serve_deps()
+    limits = RateLimits.model_validate(
+        {
+            "student": {"minute": 3.5 * price / MICRO, "day": 100 * price / MICRO},
+            "teacher": {"minute": 5.5 * price / MICRO},
+        }
+    )
+    assert deps.limiter is not None
+    deps.limiter = GenerationLimiter(counter=deps.limiter.counter, limits=limits, estimator=deps.limiter.estimator)
     now = time.time()  # near the real time: the worker stores content with the system clock
     frozen = FrozenClock(at=now - now % 60 + 10)
     deps.clock = frozen
     return frozen
 
 
-def test_past_the_minute_limit_a_miss_is_429_with_retry_after_and_the_limit_named(aws: Aws, clock: FrozenClock) -> None:
-    # Given a student who already missed 3 times this minute
+def test_a_lesson_costs_about_a_cent_and_a_practice_exam_question_set_more() -> None:
+    # Given the deployment's estimator (small model for lessons, large for exams)
+    from pregen.config.settings import RateLimitSettings
+
+    estimator = RateLimitSettings.model_validate({}).estimator()
+    one = estimator.content(ContentRequest.model_validate(lesson("Cells")))
+    # Then a lesson is priced at about a cent, and a 225-question exam at tens of cents on the large tier
+    assert 0.002 * MICRO < one < 0.03 * MICRO
+    assert estimator.exam(225) > 20 * one
+
+
+def test_past_the_minute_allowance_a_miss_is_429_with_retry_after_and_the_limit_named(
+    aws: Aws, clock: FrozenClock, price: int
+) -> None:
+    # Given a student who already missed 3 times this minute (each answer saying what is left)
+    remaining = []
     for topic in ("Cells", "Tissues", "Organs"):
-        assert get(lesson(topic))[0] == 202
+        status, headers, _ = get(lesson(topic))
+        assert status == 202
+        remaining.append(int(headers["ratelimit-remaining"]))
+        assert headers["ratelimit-limit"] == str(round(3.5 * price))
+    assert remaining == [round(3.5 * price) - n * price for n in (1, 2, 3)]
     # When they miss a fourth time
     status, headers, body = get(lesson("Systems"))
-    # Then 429 says which limit and when it frees up (50 s: the rest of the minute), and nothing was enqueued
+    # Then 429 says which limit, what is left and when it frees up (50 s: the rest of the minute); nothing enqueued
     assert status == 429
     assert headers["retry-after"] == "50"
+    assert headers["ratelimit-remaining"] == str(round(3.5 * price) - 3 * price)
     assert body["error"]["code"] == "rate_limited"
-    assert body["error"]["details"][0]["limit"] == "student.minute"
-    assert body["error"]["details"][0]["allowed"] == 3
+    detail = body["error"]["details"][0]
+    assert (detail["limit"], detail["allowed"], detail["cost"], detail["unit"]) == (
+        "student.minute",
+        round(3.5 * price),
+        price,
+        "microdollars",
+    )
     assert aws.depth("InteractiveQueue") == 3
     # And another learner is not affected, and the next minute the student may ask again
     assert get(lesson("Systems"), sub="bob")[0] == 202
     clock.advance(50)
     assert get(lesson("Systems"))[0] == 202
+
+
+def test_a_request_that_no_window_could_hold_is_a_422_not_a_429_that_never_ends(aws: Aws, clock: FrozenClock) -> None:
+    # When a student pre-generates 4 new lessons at once, more than their whole minute allows (3.5 lessons)
+    body = {"requests": [lesson(t) for t in ("A", "B", "C", "D")]}
+    status, headers, answer = call(pre_generate, api_event("pregenerate.json", sub="ivy", role="student", body=body))
+    # Then the answer says waiting will never help: 422 without Retry-After, and nothing was enqueued or counted
+    assert status == 422
+    assert "retry-after" not in headers
+    assert answer["error"]["code"] == "over_allowance"
+    assert answer["error"]["details"][0]["limit"] == "student.minute"
+    assert aws.depth("InteractiveQueue") == 0
+    assert get(lesson("A"), sub="ivy")[0] == 202  # the allowance is untouched
 
 
 def test_hits_are_never_limited_and_never_touch_the_limiter(aws: Aws, clock: FrozenClock) -> None:
@@ -74,7 +128,7 @@ def test_hits_are_never_limited_and_never_touch_the_limiter(aws: Aws, clock: Fro
     counter = deps.limiter.counter
     original = counter.consume
 
-    def spy(*args: Any, **kwargs: Any) -> str | None:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append("consume")
         return original(*args, **kwargs)
 
@@ -82,8 +136,9 @@ def test_hits_are_never_limited_and_never_touch_the_limiter(aws: Aws, clock: Fro
     # When they read the cached lesson again and again
     for _ in range(10):
         status, headers, _ = get(lesson("Cells"))
-        # Then every read is a hit, and the limiter was not even asked
+        # Then every read is a hit, with no spend header, and the limiter was not even asked
         assert (status, headers["x-cache"]) == (200, "HIT")
+        assert "ratelimit-remaining" not in headers
     assert calls == []
 
 
@@ -92,7 +147,7 @@ def test_teachers_get_a_larger_allowance_than_students(aws: Aws, clock: FrozenCl
     assert [get(lesson(f"S{i}"), sub="sam")[0] for i in range(4)] == [202] * 3 + [429]
 
 
-def test_pregenerate_counts_only_keys_that_will_generate_and_refuses_a_batch_whole(
+def test_pregenerate_charges_only_keys_that_will_generate_and_refuses_a_batch_whole(
     aws: Aws, clock: FrozenClock
 ) -> None:
     def pregen(topics: list[str]) -> tuple[int, dict[str, str], Any]:
@@ -102,11 +157,11 @@ def test_pregenerate_counts_only_keys_that_will_generate_and_refuses_a_batch_who
     # Given one cached lesson
     assert pregen(["Cells"])[0] == 202
     run_worker(aws)
-    # When a batch of 3 holds the cached one and a duplicate: 2 keys will generate (1 + 2 = 3: at the limit)
+    # When a batch holds the cached one and a duplicate: 2 keys will generate (1 + 2 = 3 lessons of 3.5)
     status, _, body = pregen(["Cells", "Tissues", "Organs", "Organs"])
     assert status == 202
     assert [r["status"] for r in body["results"]] == ["cached", "queued", "queued", "queued"]
-    # Then one more key is over the allowance: 429, and nothing of that batch was enqueued
+    # Then one more key is over what is left: 429, and nothing of that batch was enqueued
     status, headers, body = pregen(["Systems", "Cells"])
     assert status == 429
     assert int(headers["retry-after"]) >= 1
@@ -119,12 +174,12 @@ def test_a_refused_request_uses_up_no_allowance_in_any_window(aws: Aws) -> None:
     counter = DynamoRateCounter(aws.resources.tables["CountersTable"])
     windows = [("minute", 60, 2), ("day", 86_400, 3)]
     now = 1_800_000_000.0
-    assert counter.consume("dora", windows, 2, now) is None
+    assert counter.consume("dora", windows, 2, now).used == {"minute": 2, "day": 2}
     # When the minute is full, the request is refused by the minute...
-    assert counter.consume("dora", windows, 1, now) == "minute"
+    assert counter.consume("dora", windows, 1, now).refused == "minute"
     # ...and the day did not count it: a minute later 1 more fits the day (2 + 1 = 3), then the day is full
-    assert counter.consume("dora", windows, 1, now + 60) is None
-    assert counter.consume("dora", windows, 1, now + 120) == "day"
+    assert counter.consume("dora", windows, 1, now + 60) == Consumed(refused=None, used={"minute": 1, "day": 3})
+    assert counter.consume("dora", windows, 1, now + 120).refused == "day"
     # And the windows are one small item, the day's, with a TTL: the minute's count an attribute of it, the
     # previous minute's removed
     day = int(now) // 86_400 * 86_400
@@ -152,11 +207,47 @@ def test_a_request_is_counted_in_every_window_with_one_update(aws: Aws) -> None:
     now = 1_800_000_000.0
     with mock.patch.object(counter.client, "_make_api_call", side_effect=spy):
         # When a learner asks 5 times in a minute, then 5 more over the next minutes
-        outcomes = [counter.consume("eve", windows, 1, now) for _ in range(5)]
-        outcomes.append(counter.consume("eve", windows, 1, now))
-        outcomes += [counter.consume("eve", windows, 1, now + 60 * i) for i in range(1, 4)]
+        outcomes = [counter.consume("eve", windows, 1, now).refused for _ in range(5)]
+        outcomes.append(counter.consume("eve", windows, 1, now).refused)
+        outcomes += [counter.consume("eve", windows, 1, now + 60 * i).refused for i in range(1, 4)]
     # Then each request was one UpdateItem; the sixth in the minute was refused by the minute, and the hour's
     # eighth was its last
     assert requests == ["UpdateItem"] * 9
     assert outcomes == [None] * 5 + ["minute", None, None, None]
-    assert counter.consume("eve", windows, 1, now + 240) == "hour"
+    assert counter.consume("eve", windows, 1, now + 240).refused == "hour"
+
+
+def test_past_the_daily_ceiling_no_generation_starts_until_the_next_day_and_hits_are_still_served(
+    aws: Aws, clock: FrozenClock
+) -> None:
+    from functions.warm import app as warm_fn
+    from pregen.adapters.counters import DynamoCounters
+    from pregen.services.limits import SpendCeiling, day_of
+
+    # Given a cached lesson, a ceiling of $5 a day, and $4.999 already spent today by the worker (the day counters)
+    assert get(lesson("Cells"))[0] == 202
+    run_worker(aws)
+    deps = serve_wiring.serve_deps()
+    assert deps.limiter is not None
+    counters = DynamoCounters(aws.resources.tables["CountersTable"])
+    deps.limiter.ceiling = SpendCeiling(5.0, counters, cache_s=0)
+    spent_before = sum(
+        v
+        for k, v in counters.read_days([day_of(clock.now())]).get(day_of(clock.now()), {}).items()
+        if k.startswith("cost_usd#")
+    )
+    counters.add(day_of(clock.now()), {"cost_usd#lesson": 4.999 - spent_before}, clock.now())
+    # When a learner misses (a lesson costs about a cent: past the ceiling)
+    status, headers, body = get(lesson("Tissues"), sub="zoe")
+    # Then 503 says the ceiling was reached and to come back at the next UTC day; nothing is enqueued or charged
+    assert status == 503
+    assert body["error"]["code"] == "spend_ceiling"
+    assert int(headers["retry-after"]) == 86_400 - int(clock.now()) % 86_400
+    assert aws.depth("InteractiveQueue") == 0
+    # And the operator's own warming (charged to nobody) is refused too, while a hit is served as ever
+    event = api_event("warm.json", sub="ops", role="admin", body={"grade": "10", "subjects": ["math"]})
+    assert call(warm_fn, event)[0] == 503
+    assert get(lesson("Cells"), sub="zoe")[:2][0] == 200
+    # And the next day generation starts again
+    clock.advance(86_400 - int(clock.now()) % 86_400 + 1)
+    assert get(lesson("Tissues"), sub="zoe")[0] == 202

@@ -52,9 +52,10 @@ def test_every_lane_has_a_maximum_concurrency_and_together_they_make_the_cap() -
 def test_default_rate_limits_in_the_template_match_the_documented_defaults() -> None:
     import json
 
-    assert json.loads(PARAMETERS["RateLimits"]["Default"]) == DEFAULT_RATE_LIMITS
-    limits = RateLimits.model_validate({"student": {"minute": 1}})
-    assert limits.for_role(Role.STUDENT).windows() == [("minute", 60, 1)]
+    assert json.loads(PARAMETERS["SpendAllowances"]["Default"]) == DEFAULT_RATE_LIMITS
+    # Allowances are dollars in the configuration, microdollars in the counters
+    limits = RateLimits.model_validate({"student": {"minute": 1.5}})
+    assert limits.for_role(Role.STUDENT).windows() == [("minute", 60, 1_500_000)]
     assert limits.for_role(Role.TEACHER).day == DEFAULT_RATE_LIMITS["teacher"]["day"]
 
 

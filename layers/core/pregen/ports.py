@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
+    from pregen.domain.limits import Consumed, RateLimits
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
     from pregen.domain.records import BatchOutcome, Erased, InflightClaim, QueuedMessage, StoredContent
-    from pregen.services.limits import GenerationLimiter
+    from pregen.domain.spend import Estimator
 
 
 class ContentStore(Protocol):
@@ -157,11 +158,36 @@ class LibraryStore(Protocol):
 
 
 class RateCounter(Protocol):
-    def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> str | None:
+    def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> Consumed:
         """Count ``cost`` against every window ``(name, seconds, allowed)`` at once, or against none.
 
-        Returns None when all had room, else the name of the first window that had not (nothing counted)."""
+        Says which window had no room (nothing counted), if any, and each window's count after the charge."""
         ...
+
+
+class Limiter(Protocol):
+    """What a spend check needs: the counter, the allowances and the prices of work."""
+
+    @property
+    def counter(self) -> RateCounter: ...
+
+    @property
+    def limits(self) -> RateLimits: ...
+
+    @property
+    def estimator(self) -> Estimator: ...
+
+    @property
+    def ceiling(self) -> DailyCeiling | None: ...
+
+
+class DailyCeiling(Protocol):
+    """The operator's ceiling on a day's model spend, and what was spent today (dollars)."""
+
+    @property
+    def dollars_a_day(self) -> float: ...
+
+    def spent(self, now: float) -> float: ...
 
 
 class BatchGenerator(Protocol):
@@ -324,7 +350,7 @@ class RunState(Protocol):
 
 class LimitedDeps(Protocol):
     @property
-    def limiter(self) -> GenerationLimiter | None: ...
+    def limiter(self) -> Limiter | None: ...
 
     @property
     def clock(self) -> Clock: ...

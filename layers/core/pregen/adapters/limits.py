@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pregen.adapters.ddb import condition_failed, dynamodb_client, number, string
+from pregen.domain.limits import Consumed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,36 +62,48 @@ class DynamoRateCounter:
             "UpdateExpression": update,
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if names:
             request["ExpressionAttributeNames"] = names
         return request
 
-    def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> str | None:
+    def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> Consumed:
         if not windows:
-            return None
+            return Consumed(refused=None)
         for name, _, allowed in windows:
             if cost > allowed:
-                return name
+                return Consumed(refused=name)
         request = self._update(subject, windows, cost, now)
         try:
-            self.client.update_item(**request)
+            item: dict[str, Any] = self.client.update_item(**request).get("Attributes", {})  # type: ignore[assignment]
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
             old: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
-            return _refused_window(old, request, windows, cost)
-        return None
+            return Consumed(refused=_refused_window(old, request, windows, cost), used=_counts(old, request, windows))
+        return Consumed(refused=None, used=_counts(item, request, windows))
+
+
+def _attributes(request: dict[str, Any], windows: list[tuple[str, int, int]]) -> list[str]:
+    """The item's attribute holding each window's count, shortest window first (the longest is ``used``)."""
+    names = request.get("ExpressionAttributeNames", {})
+    return [names[f"#w{i}"] for i in range(1, len(windows))] + ["used"]
+
+
+def _counts(item: dict[str, Any], request: dict[str, Any], windows: list[tuple[str, int, int]]) -> dict[str, int]:
+    return {
+        name: int(float(item.get(attribute, {}).get("N", 0)))
+        for (name, _, _), attribute in zip(windows, _attributes(request, windows), strict=True)
+    }
 
 
 def _refused_window(
     old: dict[str, Any], request: dict[str, Any], windows: list[tuple[str, int, int]], cost: int
 ) -> str:
     """The window (shortest first) that had no room for ``cost`` in the item as it was (``ALL_OLD``)."""
-    names = request.get("ExpressionAttributeNames", {})
-    attributes = [names[f"#w{i}"] for i in range(1, len(windows))] + ["used"]
-    for (name, _, allowed), attribute in zip(windows, attributes, strict=True):
+    for (name, _, allowed), attribute in zip(windows, _attributes(request, windows), strict=True):
         if float(old.get(attribute, {}).get("N", 0)) + cost > allowed:
             return name
     return windows[0][0]  # not reported (an engine without ALL_OLD): name the shortest window

@@ -8,15 +8,16 @@ create the twenty-odd classes of the others.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
 from pregen.config.base import Env
-from pregen.domain.models import Lane
+from pregen.domain.models import Kind, Lane
 
 if TYPE_CHECKING:
     from pregen.domain.limits import RateLimits
+    from pregen.domain.spend import Estimator
 
 
 class ContentTableSettings(Env):
@@ -44,10 +45,59 @@ class QueueSettings(Env):
         return self.interactive_queue_url if lane is Lane.INTERACTIVE else self.background_queue_url
 
 
-class RateLimitSettings(Env):
-    """Generation allowances per role (JSON, see pregen.domain.limits); roles left out keep their defaults."""
+def json_object(value: Any) -> Any:
+    """An environment variable holding a JSON object (blank: none)."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return value
 
-    rate_limits_json: str = Field(alias="RATE_LIMITS", default="")
+
+class ModelSettings(Env):
+    """Which model each kind (and each step of a kind) uses: the worker calls it, the request side prices with it."""
+
+    model_large: str = Field(alias="MODEL_LARGE", default="claude-sonnet-5-5")
+    model_small: str = Field(alias="MODEL_SMALL", default="claude-haiku-5-5")
+    model_by_kind: dict[Kind, str] = Field(alias="MODEL_BY_KIND", default_factory=dict)
+    # Tier per kind, or per step of a kind ("exam.sections"); "large" or "small". Looked up step first, then kind.
+    model_tiers: dict[str, Literal["large", "small"]] = Field(alias="MODEL_TIERS", default_factory=dict)
+
+    _model_map = field_validator("model_by_kind", mode="before")(json_object)
+
+    @field_validator("model_tiers", mode="before")
+    @classmethod
+    def _tiers_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if isinstance(value, dict):
+            kinds = {k.value for k in Kind}
+            unknown = [name for name in value if str(name).split(".", 1)[0] not in kinds]
+            if unknown:
+                raise ValueError(f"MODEL_TIERS names unknown kinds: {unknown}")
+        return value
+
+    def tier_for(self, kind: Kind, step: str | None = None) -> Literal["large", "small"] | None:
+        if step and f"{kind.value}.{step}" in self.model_tiers:
+            return self.model_tiers[f"{kind.value}.{step}"]
+        return self.model_tiers.get(kind.value)
+
+    def model_for(self, kind: Kind, step: str | None = None) -> str:
+        """Exams are the long, structured work: the large model. Lessons and small sets: the small one.
+        MODEL_BY_KIND (a model name per kind) wins; else MODEL_TIERS (a tier per kind or step)."""
+        if kind in self.model_by_kind:
+            return self.model_by_kind[kind]
+        tier = self.tier_for(kind, step)
+        if tier is not None:
+            return self.model_large if tier == "large" else self.model_small
+        return self.model_large if kind is Kind.EXAM else self.model_small
+
+
+class RateLimitSettings(ModelSettings):
+    """Spend allowances per role (JSON of dollars, see pregen.domain.limits; roles left out keep their defaults),
+    priced with the deployment's models (``ModelSettings``)."""
+
+    rate_limits_json: str = Field(alias="SPEND_ALLOWANCES", default="")
+    # The operator's ceiling on a day's model spend, in US dollars (0: none): past it no new generation starts.
+    daily_spend_ceiling_usd: float = Field(alias="DAILY_SPEND_CEILING_USD", default=0.0, ge=0)
 
     @field_validator("rate_limits_json")
     @classmethod
@@ -61,6 +111,12 @@ class RateLimitSettings(Env):
         from pregen.domain.limits import RateLimits
 
         return RateLimits.model_validate(json.loads(self.rate_limits_json) if self.rate_limits_json.strip() else {})
+
+    def estimator(self) -> Estimator:
+        from pregen.domain.pricing import default_prices
+        from pregen.domain.spend import Estimator
+
+        return Estimator(prices=default_prices(), model_for=self.model_for)
 
 
 class HotCacheSettings(Env):

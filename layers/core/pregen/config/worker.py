@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
-
 from pydantic import Field, field_validator
 
 from pregen.config.base import Env
-from pregen.config.settings import ContentTableSettings, CountersTableSettings, JobsTableSettings, QueueSettings
-from pregen.domain.models import Kind
+from pregen.config.settings import (
+    ContentTableSettings,
+    CountersTableSettings,
+    JobsTableSettings,
+    ModelSettings,
+    QueueSettings,
+    json_object,
+)
+from pregen.domain.models import Kind  # noqa: TC001 (pydantic reads the field annotations at run time)
 
 
-def _json_object(value: Any) -> Any:
-    """An environment variable holding a JSON object (blank: none)."""
-    if isinstance(value, str):
-        return json.loads(value) if value.strip() else {}
-    return value
+class CostSettings(ModelSettings):
+    """Model tiers (``ModelSettings``, shared with the request side that prices work), Message Batches for the
+    background lane."""
 
-
-class CostSettings(Env):
-    """Model tiers, Message Batches for the background lane, and how throttled jobs are delayed (issue: costs)."""
-
-    # Tier per kind, or per step of a kind ("exam.sections"); "large" or "small". Looked up step first, then kind.
-    model_tiers: dict[str, Literal["large", "small"]] = Field(alias="MODEL_TIERS", default_factory=dict)
     batch_background: bool = Field(alias="BATCH_BACKGROUND", default=False)
-
-    @field_validator("model_tiers", mode="before")
-    @classmethod
-    def _tiers_json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = json.loads(value) if value.strip() else {}
-        if isinstance(value, dict):
-            kinds = {k.value for k in Kind}
-            unknown = [name for name in value if str(name).split(".", 1)[0] not in kinds]
-            if unknown:
-                raise ValueError(f"MODEL_TIERS names unknown kinds: {unknown}")
-        return value
-
-    def tier_for(self, kind: Kind, step: str | None = None) -> Literal["large", "small"] | None:
-        if step and f"{kind.value}.{step}" in self.model_tiers:
-            return self.model_tiers[f"{kind.value}.{step}"]
-        return self.model_tiers.get(kind.value)
 
 
 class GenerationPolicy(Env):
@@ -60,7 +39,7 @@ class GenerationPolicy(Env):
     # retry-after: not after the queue's visibility timeout.
     retry_base_delay_s: int = Field(alias="RETRY_BASE_DELAY_SECONDS", default=10, ge=0, le=900)
 
-    _ttl_map = field_validator("content_ttl_days_by_kind", mode="before")(_json_object)
+    _ttl_map = field_validator("content_ttl_days_by_kind", mode="before")(json_object)
 
     def ttl_days(self, kind: Kind) -> int:
         return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
@@ -70,23 +49,8 @@ class WorkerSettings(
     ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, CostSettings, GenerationPolicy
 ):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
-    model_large: str = Field(alias="MODEL_LARGE", default="claude-sonnet-5-5")
-    model_small: str = Field(alias="MODEL_SMALL", default="claude-haiku-5-5")
-    model_by_kind: dict[Kind, str] = Field(alias="MODEL_BY_KIND", default_factory=dict)
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)
     anthropic_api_key_parameter: str | None = Field(alias="ANTHROPIC_API_KEY_PARAMETER", default=None)
     anthropic_base_url: str | None = Field(alias="ANTHROPIC_BASE_URL", default=None)
     # Local runs and benchmarks only: make the offline generator take this long, like a model would.
     offline_latency_s: float = Field(alias="OFFLINE_LATENCY_SECONDS", default=0.0, ge=0, le=600)
-
-    _model_map = field_validator("model_by_kind", mode="before")(_json_object)
-
-    def model_for(self, kind: Kind, step: str | None = None) -> str:
-        """Exams are the long, structured work: the large model. Lessons and small sets: the small one.
-        MODEL_BY_KIND (a model name per kind) wins; else MODEL_TIERS (a tier per kind or step)."""
-        if kind in self.model_by_kind:
-            return self.model_by_kind[kind]
-        tier = self.tier_for(kind, step)
-        if tier is not None:
-            return self.model_large if tier == "large" else self.model_small
-        return self.model_large if kind is Kind.EXAM else self.model_small

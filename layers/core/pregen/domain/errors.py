@@ -56,14 +56,57 @@ class LeaseHeld(PregenError):
 
 
 class RateLimited(PregenError):
-    """The caller used up a generation allowance (429). Names the limit and when it frees up."""
+    """The caller used up a spend allowance (429). Names the limit and when it frees up; amounts in microdollars."""
 
-    def __init__(self, limit: str, *, allowed: int, window_seconds: int, retry_after: int, action: str) -> None:
-        super().__init__(f"rate limit {limit!r} reached: at most {allowed} generations per {window_seconds} s")
+    def __init__(
+        self,
+        limit: str,
+        *,
+        allowed: int,
+        window_seconds: int,
+        retry_after: int,
+        action: str,
+        cost: int = 0,
+        remaining: int = 0,
+    ) -> None:
+        super().__init__(
+            f"spend allowance {limit!r} used up: this request would cost about ${cost / 1e6:,.4f} and "
+            f"${remaining / 1e6:,.4f} of ${allowed / 1e6:,.4f} per {window_seconds} s is left"
+        )
         self.limit = limit
         self.allowed = allowed
         self.window_seconds = window_seconds
         self.retry_after = max(1, retry_after)
+        self.action = action
+        self.cost = cost
+        self.remaining = remaining
+
+
+class SpendCeilingReached(PregenError):
+    """Today's model spend reached the operator's daily ceiling (503): no new generation starts until the next UTC
+    day (``retry_after`` seconds); hits are still served."""
+
+    def __init__(self, *, ceiling_usd: float, spent_usd: float, retry_after: int, action: str) -> None:
+        super().__init__(
+            f"today's model spend (${spent_usd:,.2f}) has reached the daily ceiling (${ceiling_usd:,.2f}): "
+            "no new generation starts until the next day (UTC); content already generated is served as usual"
+        )
+        self.ceiling_usd = ceiling_usd
+        self.spent_usd = spent_usd
+        self.retry_after = max(1, retry_after)
+        self.action = action
+
+
+class OverAllowance(PregenError):
+    """The request costs more than a whole window of the caller's allowance (422): no wait would let it through,
+    so the answer says so instead of a 429 whose Retry-After could never be enough. Amounts in microdollars."""
+
+    def __init__(self, message: str, *, limit: str, cost: int, allowed: int, window_seconds: int, action: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.cost = cost
+        self.allowed = allowed
+        self.window_seconds = window_seconds
         self.action = action
 
 

@@ -116,6 +116,16 @@ class WarmingConfig(BaseModel):
                 return list(configured.question_types)
         return None
 
+    def covers(self, grade: str | None, subject: str, skill: str) -> bool:
+        """Whether the configuration names this skill of this subject (id or name) for this grade."""
+        if grade is None or grade not in self.grades:
+            return False
+        wanted, here = normalise_text(subject), normalise_text(skill)
+        return any(
+            wanted in {sid, normalise_text(configured.name)} and here in {normalise_text(s) for s in configured.skills}
+            for sid, configured in self.grades[grade].subjects.items()
+        )
+
     def next_skill(self, grade: str | None, subject: str, skill: str) -> str | None:
         """The skill after ``skill`` in the subject's curriculum order, if the configuration knows it."""
         if grade is None or grade not in self.grades:

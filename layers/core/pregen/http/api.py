@@ -15,9 +15,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
-from pregen.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, RateLimited
+from pregen.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    OverAllowance,
+    RateLimited,
+    SpendCeilingReached,
+)
 from pregen.domain.models import Caller, Role
 from pregen.observability import logger
+from pregen.services.limits import forget_charge, last_charge
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -118,19 +127,73 @@ ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
 }
 
 
+# The answers' spend headers (IETF draft "RateLimit header fields for HTTP"): quota units are microdollars of
+# estimated model spend (US$ 1 = 1,000,000), for the caller's tightest window.
+SPEND_UNIT = "microdollars"
+
+
+def rate_limit_headers(limit: int, remaining: int, reset_s: int, window_s: int) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset_s),
+        "RateLimit-Policy": f'{limit};w={window_s};comment="{SPEND_UNIT}"',
+    }
+
+
 def _rate_limited(exc: RateLimited) -> Response[str]:
     details = [
         {
             "limit": exc.limit,
             "allowed": exc.allowed,
+            "remaining": exc.remaining,
+            "cost": exc.cost,
+            "unit": SPEND_UNIT,
             "window_seconds": exc.window_seconds,
             "retry_after_seconds": exc.retry_after,
             "action": exc.action,
         }
     ]
+    headers = {"Retry-After": str(exc.retry_after)}
+    headers.update(rate_limit_headers(exc.allowed, exc.remaining, exc.retry_after, exc.window_seconds))
+    return error_response(HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, headers)
+
+
+def _over_allowance(exc: OverAllowance) -> Response[str]:
+    details = [
+        {
+            "limit": exc.limit,
+            "allowed": exc.allowed,
+            "cost": exc.cost,
+            "unit": SPEND_UNIT,
+            "window_seconds": exc.window_seconds,
+            "action": exc.action,
+        }
+    ]
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "over_allowance", str(exc), details)
+
+
+def _ceiling(exc: SpendCeilingReached) -> Response[str]:
+    details = [
+        {"ceiling_usd": exc.ceiling_usd, "spent_usd": round(exc.spent_usd, 2), "retry_after_seconds": exc.retry_after}
+    ]
     return error_response(
-        HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, {"Retry-After": str(exc.retry_after)}
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "spend_ceiling",
+        str(exc),
+        details,
+        {"Retry-After": str(exc.retry_after)},
     )
+
+
+def _spend_headers(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    """Each answer that charged its caller says what is left of their tightest window (``RateLimit-*``)."""
+    forget_charge()
+    response = next_middleware(app)
+    charge = last_charge()
+    if charge is not None:
+        response.headers.update(rate_limit_headers(charge.limit, charge.remaining, charge.reset_s, charge.window_s))
+    return response
 
 
 def _invalid(exc: RequestValidationError | ValidationError) -> Response[str]:
@@ -150,6 +213,8 @@ _HANDLERS: dict[type[Exception], Callable[[Any], Response[str]]] = {
     ValidationError: _invalid,
     UnauthorizedError: lambda exc: error_response(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc.msg)),
     RateLimited: _rate_limited,
+    OverAllowance: _over_allowance,
+    SpendCeilingReached: _ceiling,
     RequestUnsupportedContentType: lambda _: error_response(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", _UNSUPPORTED
     ),
@@ -222,4 +287,5 @@ def build_resolver() -> APIGatewayHttpResolver:
     for error, handler in _HANDLERS.items():
         app.exception_handler(error)(handler)
     app.not_found(lambda _: error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route"))
+    app.use([_spend_headers])
     return app

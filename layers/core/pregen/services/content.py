@@ -9,10 +9,12 @@ from pregen.domain.errors import Conflict, NotFound
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobRef, JobStatus, Lane, Priority, Scope
 from pregen.parallel import each
-from pregen.services.limits import check_generation_allowance
+from pregen.services.limits import check_daily_ceiling, check_generation_allowance
 from pregen.usage_log import record_hit, record_miss
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.domain.records import InflightClaim, StoredContent
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore
@@ -86,8 +88,16 @@ def serve_content(
     if stored is not None:
         record_hit(key, now)
         return Hit(key=key, content=stored)
-    check_generation_allowance(caller, "miss", deps)  # only after the read: a hit never pays for the limiter
-    job, joined = enqueue_or_join(request, caller, Priority.DEFAULT, deps, correlation_id=correlation_id)
+    # Only after the read: a hit never pays for the limiter; nor does a miss that joins a job in flight. A new job
+    # is charged its price before anything is written or enqueued.
+    job, joined = enqueue_or_join(
+        request,
+        caller,
+        Priority.DEFAULT,
+        deps,
+        correlation_id=correlation_id,
+        charge=lambda: check_generation_allowance(caller, "miss", deps, lambda price: price.content(request)),
+    )
     if job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
     record_miss(key, request.kind.value, now)
@@ -103,9 +113,14 @@ def enqueue_or_join(
     correlation_id: str | None = None,
     regenerate_of: str | None = None,
     feedback: str | None = None,
+    charge: Callable[[], None] | None = None,
 ) -> tuple[Job | JobRef | None, bool]:
     """Put the key in flight and enqueue its job, or return the job already in flight for it; ``None`` when the
     content turned up meanwhile (the caller serves it).
+
+    ``charge`` runs once, when no job is in flight for the key, before the new job is written: it may refuse
+    (RateLimited) with nothing written. A concurrent miss that claims the key first makes this caller join a job
+    they paid for: a rare over-charge, never free work.
 
     The job record is written *before* the key is claimed, so an in-flight marker always names a job that
     exists: a concurrent miss that loses the claim can always join. A live marker is read first, so joining
@@ -122,6 +137,9 @@ def enqueue_or_join(
         joined = _join(marker, key, lane, deps, now, correlation_id=correlation_id) if marker else None
         if joined is not None:
             return joined, True
+        if charge is not None:
+            charge()
+            charge = None
         job = _new_job(
             request,
             caller,
@@ -258,12 +276,14 @@ def pregenerate(
     deps: ServeDeps,
     *,
     correlation_id: str | None = None,
-    limited: bool = True,
+    charge_to: Caller | Literal["caller"] | None = "caller",
+    action: str = "pregenerate",
 ) -> list[Enqueued]:
     """Enqueue many requests; keys already cached or in flight are not enqueued again.
 
-    ``limited=False`` is for Pregen's own callers (warming, prediction): their work is charged where a learner
-    asked for it (one ``warm`` per login), not item by item to one shared system identity."""
+    The keys that will generate are charged, before any is enqueued, to ``charge_to``: the caller by default; a
+    learner on whose behalf Pregen's own identity enqueues (a login's warm, a navigation's preloads); or nobody
+    (``None``: the operator's scheduled warming, bounded by its configuration and the daily ceiling)."""
     now = deps.clock.now()
     keys = [cache_key(request, caller) for request in requests]
     unique: dict[str, ContentRequest] = {}
@@ -272,9 +292,15 @@ def pregenerate(
     found = each(lambda key: deps.store.get_content(key, now), list(unique), at_once=deps.keys_side_by_side)
     seen = {key: Enqueued(key=key, status="cached") for key, stored in zip(unique, found, strict=True) if stored}
     misses = {key: request for key, request in unique.items() if key not in seen}
-    # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued.
-    if limited:
-        check_generation_allowance(caller, "pregenerate", deps, cost=len(misses))
+    # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued. Keys in flight are
+    # joined, not generated: only the others are charged (one more read each, side by side).
+    payer = caller if charge_to == "caller" else charge_to
+    if payer is not None and misses:
+        markers = each(lambda key: deps.store.get_inflight(key, now), list(misses), at_once=deps.keys_side_by_side)
+        new = [request for request, marker in zip(misses.values(), markers, strict=True) if marker is None]
+        check_generation_allowance(payer, action, deps, lambda price: price.contents(new))
+    elif misses:  # the operator's own warming: charged to nobody, still under the daily ceiling
+        check_daily_ceiling(action, deps, lambda price: price.contents(list(misses.values())))
 
     def enqueue(key: str) -> Enqueued:
         job, joined = enqueue_or_join(misses[key], caller, priority, deps, correlation_id=correlation_id)

@@ -23,7 +23,7 @@ from pregen.domain.counters import Metric, name
 from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartStatus
 from pregen.domain.errors import Conflict, InvalidRequest, NotFound
 from pregen.domain.keys import new_job_id
-from pregen.domain.models import Priority
+from pregen.domain.models import ContentRequest, Priority
 from pregen.messages import CoursePlanMessage
 from pregen.observability import logger
 from pregen.services.limits import check_generation_allowance
@@ -64,9 +64,9 @@ class CourseView:
 def start_course(
     request: CourseRequest, caller: Caller, deps: CourseDeps, *, correlation_id: str | None = None
 ) -> CourseRecord:
-    """Accept a course: charged against the caller's allowance (one generation per module) before anything is
+    """Accept a course: charged its estimated price (the plan and every part it can have) before anything is
     written or enqueued, then planned by the worker at the course's priority."""
-    check_generation_allowance(caller, "course", deps, cost=request.modules)
+    check_generation_allowance(caller, "course", deps, lambda price: price.course(request))
     now = deps.clock.now()
     course = CourseRecord(
         course_id=new_job_id(),
@@ -198,7 +198,17 @@ def retry_course(
     if course.status is not CourseStatus.FAILED:
         raise Conflict(f"course {course_id} is {course.status.value}: only a failed course can be retried")
     failed = [p for p in deps.courses.read_parts(course_id) if p.status is PartStatus.FAILED]
-    check_generation_allowance(caller, "course_retry", deps, cost=max(1, len(failed)))
+    # The failed parts again, or the whole course if its planning failed (no parts yet).
+    check_generation_allowance(
+        caller,
+        "course_retry",
+        deps,
+        lambda price: (
+            price.contents([ContentRequest.model_validate(p.request) for p in failed])
+            if failed
+            else price.course(course.request)
+        ),
+    )
     deps.courses.reset_failed_parts(course_id, {p.part_id: new_job_id() for p in failed})
     now = deps.clock.now()
     if not deps.courses.reopen(course_id, now):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pregen.domain.counters import CLAIMED_EXAMS, Metric, name
-from pregen.domain.errors import NotFound
+from pregen.domain.errors import NotFound, OverAllowance, RateLimited
 from pregen.domain.inventory import ExamSlot, ExamStatus
 from pregen.domain.keys import new_job_id
 from pregen.domain.models import Lane, Priority
@@ -19,10 +19,13 @@ from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.config.functions import InventorySettings
     from pregen.domain.inventory import ExamRecord
     from pregen.domain.models import Caller
     from pregen.domain.programs import Catalogue
+    from pregen.domain.spend import Estimator
     from pregen.ports import ActivityIndex, Clock, Counters, ExamInventory, JobQueue
     from pregen.services.limits import GenerationLimiter
 
@@ -108,6 +111,10 @@ def _send_sections(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id
         raise
 
 
+def _price_of_exams(count: int, questions: int) -> Callable[[Estimator], int]:
+    return lambda price: count * price.exam(questions)
+
+
 def replenish(
     owner: str,
     exam_type: str,
@@ -117,6 +124,8 @@ def replenish(
     correlation_id: str | None = None,
     at_least: int = 0,
     up_to: int | None = None,
+    payer: Caller | None = None,
+    action: str = "topup",
 ) -> Replenished:
     """Top the learner's inventory of ``exam_type`` up to the target: ready + generating exams count.
 
@@ -125,6 +134,10 @@ def replenish(
 
     Idempotent: run twice in a row, the second run finds the gap filled by generating slots and enqueues
     nothing. Interactive callers with nothing ready also move the oldest background exam to the fast lane.
+
+    ``payer`` is charged the exams about to be made, before any is written or enqueued (RateLimited or
+    OverAllowance past their allowance: nothing made). Charged once, for the first gap found: a concurrent top-up
+    that fills part of it makes the charge an over-estimate, never an under-estimate.
     """
     program = deps.catalogue.program_for(exam_type)
     lane = Priority.lane(priority)
@@ -140,6 +153,10 @@ def replenish(
         gap = (target if up_to is None else min(target, up_to)) - len(ready) - len(generating)
         if gap <= 0:
             break
+        if payer is not None:
+            cost_of_gap = _price_of_exams(gap, program.exam_types[exam_type].questions)
+            check_generation_allowance(payer, action, deps, cost_of_gap)
+            payer = None
         sections = len(plan_sections(program, exam_type, "planning"))
         candidates = [
             ExamSlot(
@@ -205,14 +222,23 @@ def warm_inventory(
     now = deps.clock.now()
     record_activity(deps.activity, caller.sub, now, types)  # and from now on the cron keeps them topped up
     short = []
+    gaps: dict[str, int] = {}
     for exam_type in types:
         _, slots = deps.inventory.list_slots(caller.sub, exam_type)
-        if len(_live(slots, ExamStatus.READY, now)) + len(_live(slots, ExamStatus.GENERATING, now)) < max(
-            deps.policy.inventory_target, 1
-        ):
+        live = len(_live(slots, ExamStatus.READY, now)) + len(_live(slots, ExamStatus.GENERATING, now))
+        gaps[exam_type] = max(max(deps.policy.inventory_target, 1) - live, 0)
+        if gaps[exam_type]:
             short.append(exam_type)
     if short:
-        check_generation_allowance(caller, "warm_exams", deps)
+        # Every exam this warm will make, at once: a refusal leaves nothing enqueued.
+        check_generation_allowance(
+            caller,
+            "warm_exams",
+            deps,
+            lambda price: sum(
+                gap * price.exam(deps.catalogue.program_for(t).exam_types[t].questions) for t, gap in gaps.items()
+            ),
+        )
     warmed = []
     for exam_type in types:
         made: list[ExamSlot] = []
@@ -267,16 +293,28 @@ def claim_exam(
         priority = Priority.DEFAULT if left == 0 else Priority.WARMING
         replenished = None
         try:
-            replenished = replenish(caller.sub, exam_type, priority, deps, correlation_id=correlation_id)
+            replenished = replenish(
+                caller.sub, exam_type, priority, deps, correlation_id=correlation_id, payer=caller, action="claim_topup"
+            )
+        except (RateLimited, OverAllowance) as refused:  # the claim stands; the inventory is not topped up
+            logger.info("top-up after a claim not charged", owner=caller.sub, exam_type=exam_type, reason=str(refused))
         except Exception:  # the claim stands; the next claim or the cron tops up again
             logger.exception("replenishment after a claim failed", owner=caller.sub, exam_type=exam_type)
         return Claimed(exam=exam, replenished=replenished)
     # Nothing to hand out: generate at high priority (at least one exam, even with a target of 0). When nothing is
     # being generated for the caller, that is a generation they trigger: it counts against their allowance (429
     # past it, nothing enqueued). A caller already waiting for an exam in progress is not charged again.
-    if not _live(slots, ExamStatus.GENERATING, now):
-        check_generation_allowance(caller, "claim", deps)
-    replenished = replenish(caller.sub, exam_type, Priority.PREDICTIVE, deps, correlation_id=correlation_id, at_least=1)
+    payer = None if _live(slots, ExamStatus.GENERATING, now) else caller
+    replenished = replenish(
+        caller.sub,
+        exam_type,
+        Priority.PREDICTIVE,
+        deps,
+        correlation_id=correlation_id,
+        at_least=1,
+        payer=payer,
+        action="claim",
+    )
     # The exam this caller waits for: the one just made at high priority, else the one moved to the fast lane.
     made = replenished.created[0] if replenished.created else None
     generating = made or replenished.promoted or next(iter(replenished.generating_slots), None)
@@ -289,8 +327,7 @@ def claim_exam(
 
 def inventory_view(caller: Caller, exam_type: str, deps: ExamDeps) -> InventoryView:
     deps.catalogue.program_for(exam_type)
-    now = deps.clock.now()
-    record_activity(deps.activity, caller.sub, now, [exam_type])
+    now = deps.clock.now()  # a read: it does not make the learner active (claims and warms do)
     _, slots = deps.inventory.list_slots(caller.sub, exam_type)
     return InventoryView(
         exam_type=exam_type,

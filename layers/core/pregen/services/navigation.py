@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from pregen.domain.errors import OverAllowance, RateLimited
 from pregen.domain.models import Caller, Priority, Role
 from pregen.domain.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
 from pregen.domain.text import check_plain, normalise_text, plain_field
 from pregen.services.content import pregenerate
 
 if TYPE_CHECKING:
+    from pregen.domain.models import ContentRequest
     from pregen.domain.prediction import PreloadRules
     from pregen.domain.warming import WarmingConfig
     from pregen.ports import TransitionStore
@@ -113,11 +115,16 @@ def scope_key(grade: str | None, subject: str) -> str:
 
 
 def record_navigation(
-    event: NavigationEvent, grade: str | None, deps: NavigationDeps, *, correlation_id: str | None = None
+    event: NavigationEvent,
+    grade: str | None,
+    learner: Caller,
+    deps: NavigationDeps,
+    *,
+    correlation_id: str | None = None,
 ) -> NavigationOutcome:
     now = deps.serve.clock.now()
     # Predict from the counts as they were before this landing: its own visit has not had time to reach anything.
-    preloads = preload(event, grade, deps, correlation_id=correlation_id)
+    preloads = preload(event, grade, learner, deps, correlation_id=correlation_id)
     if event.origin is None:
         move = move_of([], None, event.to.step, normalise_text(event.to.skill))
     else:
@@ -130,9 +137,18 @@ def record_navigation(
 
 
 def preload(
-    event: NavigationEvent, grade: str | None, deps: NavigationDeps, *, correlation_id: str | None = None
+    event: NavigationEvent,
+    grade: str | None,
+    learner: Caller,
+    deps: NavigationDeps,
+    *,
+    correlation_id: str | None = None,
 ) -> list[Preload]:
-    """Pre-generate the items of every rule from the landing step whose estimate reaches its confidence."""
+    """Pre-generate the items of every rule from the landing step whose estimate reaches its confidence.
+
+    The subject and skills come from the learner's event, so only what the warming catalogue names is generated
+    (text a caller made up never reaches the model this way), and what it generates is charged to the learner
+    whose navigation asked (429 past their allowance: the navigation itself is still recorded)."""
     rules = deps.rules.from_step(event.to.step)
     if not rules:
         return []
@@ -154,16 +170,37 @@ def preload(
                 outcome.skipped = "next skill unknown"
                 continue
             skill = following
+        if not deps.warming.covers(grade, event.subject, skill):
+            outcome.skipped = "not in the warming catalogue"
+            continue
         warmed = deps.warming.question_types(grade, event.subject)
         requests = items_for_step(rule.target, event.subject, skill, grade, rule.items, experience_types=warmed)
         outcome.items = len(requests)
-        for result in pregenerate(
-            requests, Priority.PREDICTIVE, PREDICTION_CALLER, deps.serve, correlation_id=correlation_id, limited=False
-        ):
-            if result.status == "queued":
-                outcome.queued += 1
-            elif result.status == "in_flight":
-                outcome.in_flight += 1
-            else:
-                outcome.cached += 1
+        _pregenerate_for(outcome, requests, learner, deps, correlation_id)
     return preloads
+
+
+def _pregenerate_for(
+    outcome: Preload, requests: list[ContentRequest], learner: Caller, deps: NavigationDeps, correlation_id: str | None
+) -> None:
+    """One rule's items, charged to the learner; a refusal skips the rule (the navigation is still recorded)."""
+    try:
+        results = pregenerate(
+            requests,
+            Priority.PREDICTIVE,
+            PREDICTION_CALLER,
+            deps.serve,
+            correlation_id=correlation_id,
+            charge_to=learner,
+            action="navigation",
+        )
+    except (RateLimited, OverAllowance) as refused:
+        outcome.skipped = f"not charged: {refused}"
+        return
+    for result in results:
+        if result.status == "queued":
+            outcome.queued += 1
+        elif result.status == "in_flight":
+            outcome.in_flight += 1
+        else:
+            outcome.cached += 1

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from pregen.domain.errors import OverAllowance, RateLimited
 from pregen.domain.keys import new_job_id
-from pregen.domain.models import Priority
+from pregen.domain.models import Caller, Priority, Role
 from pregen.observability import logger
 from pregen.services.activity import partitions
 from pregen.services.exams import replenish
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 TASK = "inventory_topup"
 RESUME_TASK = "inventory_topup_resume"
-_TOTALS = ("learners_seen", "exams_enqueued", "skipped", "failed")
+_TOTALS = ("learners_seen", "exams_enqueued", "skipped", "not_charged", "failed")
 
 
 def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False) -> dict[str, Any]:
@@ -54,6 +55,8 @@ def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False
             return {"task": TASK, "started": False, "reason": "another run is starting"}
         version += 1
     assert state is not None
+    for name in _TOTALS:  # a run saved by an earlier release lacks the totals added since
+        state.setdefault(name, 0)
     parts = list(partitions(float(state["started_at"]), int(state["days"]), int(state["shards"])))
     seen: set[str] = set()
     pages = 0
@@ -89,7 +92,19 @@ def _top_up_learner(sub: str, exam_types: list[str], deps: ExamDeps, state: dict
             state["skipped"] += 1
             continue
         try:
-            result = replenish(sub, exam_type, Priority.WARMING, deps, correlation_id=f"topup-{state['run_id']}")
+            # Charged to the learner whose inventory it tops up, at the student role's allowance (the cron does not
+            # see their token): a learner past it keeps what they have until their window frees up.
+            result = replenish(
+                sub,
+                exam_type,
+                Priority.WARMING,
+                deps,
+                correlation_id=f"topup-{state['run_id']}",
+                payer=Caller(sub=sub, role=Role.STUDENT),
+            )
+        except (RateLimited, OverAllowance):
+            state["not_charged"] += 1
+            continue
         except Exception:
             logger.exception("top-up failed", owner=sub, exam_type=exam_type)
             state["failed"] += 1

@@ -16,7 +16,7 @@ from pregen.domain.library import (
     rank,
     vote_delta,
 )
-from pregen.domain.models import Caller, ContentRequest, Priority
+from pregen.domain.models import Caller, ContentRequest, Priority, Role
 from pregen.observability import logger
 from pregen.services.publishing import rerank
 
@@ -139,7 +139,14 @@ def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -
     if not (deps.rules.wants_regeneration(version) and library.mark_regeneration(version.key, version.version_id, now)):
         return None
     reason = f"automatic: learners voted it down (net {version.net}, below {deps.rules.regenerate_below_net_votes})"
+    from pregen.services.limits import check_generation_allowance
+
     try:
+        # Votes spend the system's own budget (learners voting cannot spend theirs or anyone else's), under the
+        # daily ceiling like every other path.
+        check_generation_allowance(
+            VOTE_REGENERATION, "vote_regeneration", deps.serve, lambda price: price.content(version_request(version))
+        )
         job, _ = _enqueue_regeneration(version, reason, deps)
     except Exception:
         # The vote itself is recorded; free the mark so the next down vote asks again, and answer the vote.
@@ -150,6 +157,15 @@ def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -
     return job
 
 
+# Vote-triggered regeneration is charged to this identity: a system budget of its own (the teacher role's
+# allowance), so a burst of down votes across the library cannot spend more than that in a window.
+VOTE_REGENERATION = Caller(sub="pregen-vote-regeneration", role=Role.TEACHER)
+
+
+def version_request(version: Version) -> ContentRequest:
+    return ContentRequest.model_validate(version.request)
+
+
 def request_regeneration(
     content_id: str, caller: Caller, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
 ) -> tuple[Job | JobRef, bool]:
@@ -158,7 +174,7 @@ def request_regeneration(
     from pregen.services.limits import check_generation_allowance  # the API's path only (see below)
 
     version = version_for(content_id, caller, deps)
-    check_generation_allowance(caller, "regenerate", deps.serve)
+    check_generation_allowance(caller, "regenerate", deps.serve, lambda price: price.content(version_request(version)))
     return _enqueue_regeneration(version, reason, deps, correlation_id=correlation_id)
 
 

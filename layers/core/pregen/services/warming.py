@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pregen.domain.errors import InvalidRequest
 from pregen.domain.models import Caller, Priority, Role
 from pregen.services.content import pregenerate
-from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
     from pregen.domain.warming import WarmingConfig
@@ -100,10 +99,9 @@ def warm(
     subject_ids = config.subject_ids(profile.grade, profile.subjects)
     requests = config.requests_for(profile.grade, subject_ids)
     report = WarmReport(grade=profile.grade, subjects=subject_ids, requested=len(requests))
-    if learner is not None and requests:
-        # A learner's warm is one generation-triggering request against their allowance (429 past it), however
-        # many shared items it covers: the items are deduplicated across learners and queued in the background.
-        check_generation_allowance(learner, "warm", deps)
+    # A learner's warm is charged to them for the items that will generate (429 past their allowance; cached and
+    # in-flight items are free): shared items, deduplicated across learners and queued in the background. The
+    # operator's scheduled warming (no learner) is bounded by its configuration and the daily ceiling.
     # pregenerate() takes batches of any size; chunks keep one call's work (and a Lambda's timeout) predictable.
     for start in range(0, len(requests), 100):
         for outcome in pregenerate(
@@ -112,7 +110,8 @@ def warm(
             WARMING_CALLER,
             deps,
             correlation_id=correlation_id,
-            limited=False,
+            charge_to=learner,
+            action="warm",
         ):
             _count(report, outcome.status, outcome.job_id)
     return report

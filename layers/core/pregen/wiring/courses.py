@@ -46,6 +46,6 @@ def course_deps() -> CourseDeps:
         counters=DynamoCounters(s.counters_table, client),
         clock=SystemClock(),
         policy=s,
-        limiter=generation_limiter(s.counters_table, s.rate_limits()),
+        limiter=generation_limiter(s.counters_table, s),
         idempotency=idempotency_store,
     )

@@ -31,7 +31,7 @@ def exam_deps() -> ExamDeps:
         inventory=DynamoExamInventory(s.exams_table, counters, client),
         activity=DynamoActivity(s.counters_table, client),
         counters=counters,
-        limiter=generation_limiter(s.counters_table, s.rate_limits()),
+        limiter=generation_limiter(s.counters_table, s),
         queue=lanes(s),
         clock=SystemClock(),
         catalogue=default_catalogue(),

@@ -16,7 +16,7 @@ from pregen.wiring import clients
 from pregen.wiring.cache import once
 
 if TYPE_CHECKING:
-    from pregen.domain.limits import RateLimits
+    from pregen.config.settings import RateLimitSettings
     from pregen.services.content import ServeDeps
     from pregen.services.limits import GenerationLimiter
 
@@ -49,17 +49,24 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         inflight_seconds=s.inflight_seconds,
         retry_after_seconds=s.retry_after_seconds,
         job_ttl_seconds=s.job_ttl_days * 86_400,
-        limiter=generation_limiter(s.counters_table, s.rate_limits()),
+        limiter=generation_limiter(s.counters_table, s),
         keys_side_by_side=True,  # botocore's clients are thread-safe; each key's requests are its own
     )
 
 
-def generation_limiter(counters_table: str, limits: RateLimits) -> GenerationLimiter:
-    """The per-role generation allowances (RATE_LIMITS), counted in the counters table."""
+def generation_limiter(counters_table: str, settings: RateLimitSettings) -> GenerationLimiter:
+    """The per-role spend allowances (SPEND_ALLOWANCES), priced with the deployment's models, counted in the
+    counters table."""
     from pregen.adapters.limits import DynamoRateCounter
-    from pregen.services.limits import GenerationLimiter
+    from pregen.services.limits import GenerationLimiter, SpendCeiling
 
-    return GenerationLimiter(counter=DynamoRateCounter(counters_table, clients.dynamodb()), limits=limits)
+    ceiling = settings.daily_spend_ceiling_usd
+    return GenerationLimiter(
+        counter=DynamoRateCounter(counters_table, clients.dynamodb()),
+        limits=settings.rate_limits(),
+        estimator=settings.estimator(),
+        ceiling=SpendCeiling(ceiling, DynamoCounters(counters_table, clients.dynamodb())) if ceiling else None,
+    )
 
 
 @once
