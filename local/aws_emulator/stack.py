@@ -171,6 +171,8 @@ class LocalStack:
             self.engine_warm_up.join()  # before the first request: the deployment's DynamoDB has no first minutes
         self.http = serve(self.front, opts.host, port)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        from pregen.domain.model_time import ModelLatency
+
         state = {
             "url": f"http://{opts.host}:{port}",
             "aws_endpoint": endpoint,
@@ -180,6 +182,9 @@ class LocalStack:
             "tables": resources.tables,
             "queues": resources.queue_urls,
             "generator": "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline",
+            "model_latency": "the model's own"
+            if os.environ.get("ANTHROPIC_API_KEY")
+            else ModelLatency.parse(os.environ.get("MODEL_LATENCY", "realistic")).describe(),
             "pid": os.getpid(),
         }
         opts.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -426,6 +431,7 @@ def local_environment(env: dict[str, str], opts: StackOptions) -> dict[str, str]
     env["CRON_SECRET_PARAMETER"] = ""  # locally the cron secret comes from CRON_SECRET
     env["CRON_SECRET"] = os.environ.get("CRON_SECRET", "local-cron-secret")
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
+    env["MODEL_LATENCY"] = os.environ.get("MODEL_LATENCY", "realistic")  # the offline model takes Claude's time
     env.update(opts.extra_env)
     return env
 
@@ -439,6 +445,7 @@ def banner(state: dict[str, Any]) -> str:
             f"  generator: {state['generator']}; functions: {state['runtime']} runtime; "
             f"DynamoDB: {state['dynamodb']} at {state['dynamodb_endpoint']}; other AWS services: moto at "
             f"{state['aws_endpoint']}",
+            f"  model latency: {state['model_latency']} (set MODEL_LATENCY: realistic, instant, scale:F, ...)",
             "",
             "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
             f"  export TOKEN={token}",

@@ -25,6 +25,7 @@ def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
     log = (folder / "stack.log").open("w")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
+    env["MODEL_LATENCY"] = "instant"  # `make run` has the realistic model; the suite's model answers at once
     process = subprocess.Popen(
         [
             sys.executable,
