@@ -131,3 +131,25 @@ def test_the_offline_generator_waits_for_its_answers_length_on_its_tier(monkeypa
     # And an instant generator does not sleep at all
     offline.OfflineGenerator().generate(ContentRequest(kind=Kind.LESSON, subject="Maths", topic="Fractions"))
     assert len(slept) == 2
+
+
+def test_make_runs_stack_has_the_realistic_model_unless_the_run_names_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_emulator.stack import StackOptions, banner, local_environment, model_latency
+
+    monkeypatch.delenv("MODEL_LATENCY")
+    assert local_environment({}, StackOptions())["MODEL_LATENCY"] == "realistic"
+    monkeypatch.setenv("MODEL_LATENCY", "scale:0.1")
+    assert local_environment({}, StackOptions())["MODEL_LATENCY"] == "scale:0.1"
+    assert local_environment({}, StackOptions(extra_env={"MODEL_LATENCY": "fixed:2"}))["MODEL_LATENCY"] == "fixed:2"
+    # And the banner says the latency in force
+    monkeypatch.setenv("MODEL_LATENCY", "realistic")
+    state = {
+        "url": "http://127.0.0.1:3000",
+        "generator": "offline",
+        "runtime": "process",
+        "dynamodb": "moto",
+        "dynamodb_endpoint": "http://127.0.0.1:1",
+        "aws_endpoint": "http://127.0.0.1:1",
+        "model_latency": model_latency(),
+    }
+    assert "model latency: realistic (large: 1.5 s to first token, 60 tokens/s" in banner(state)
