@@ -133,7 +133,7 @@ def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
             local_concurrency=concurrency,
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
+            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
         )
     )
     state = stack.start()

@@ -266,7 +266,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
             report=False,
-            retry_visibility_s=retry_visibility(config),
+            visibility_timeout_s=retry_visibility(config),
             extra_env={
                 "ANTHROPIC_API_KEY": "fake-key",
                 "ANTHROPIC_BASE_URL": fake.base_url,

@@ -68,6 +68,7 @@ def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     state_file = Path(tempfile.mkdtemp(prefix="pregen-load-")) / "stack.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
     env["PREGEN_LOG_LEVEL"] = "ERROR"
+    env["MODEL_LATENCY"] = "instant"  # the figures recorded are the platform's, with a model that answers at once
     process = subprocess.Popen(
         [sys.executable, "-m", "aws_emulator.stack", "--port", str(free_port()), "--state-file", str(state_file)],
         env=env,

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(args.latency)},
+            extra_env={"MODEL_LATENCY": f"fixed:{args.latency:g}"},
             report=False,
         )
     )

@@ -202,7 +202,7 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
             report=False,
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
+            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
             provisioned={FUNCTION: provisioned},
         )
     )

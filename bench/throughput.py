@@ -51,7 +51,7 @@ def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, 
             # so the figure is the steady state, not three cold starts (bench.cold_start measures those).
             provisioned={"WorkerFunction": concurrency},
             report=False,
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
+            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
         )
     )
     state = stack.start()

@@ -14,6 +14,10 @@ import pytest
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
+# Every suite chooses its model latency (pregen.domain.model_time): the offline generator answers at once here, in
+# this process and in every stack or environment it starts; a test about time sets its own (scale:F, ttft=...).
+os.environ["MODEL_LATENCY"] = "instant"
+
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,11 @@
 """Feeds SQS batches to a function the way Lambda's event source mapping does: batch size, concurrency,
 partial batch failures (ReportBatchItemFailures), visibility, and redrive to the DLQ after maxReceiveCount
-(moto applies the queue's RedrivePolicy on receive, as SQS does)."""
+(moto applies the queue's RedrivePolicy on receive, as SQS does).
+
+Visibility is SQS's own: a record the function reports failed keeps the visibility it has (the queue's
+VisibilityTimeout, or what the function set with ChangeMessageVisibility: the worker's backoff), and a batch whose
+invocation failed as a whole (its environment died or timed out) comes back when its visibility timeout ends. A run
+that needs failures back sooner configures that: a shorter queue visibility timeout or the worker's backoff."""
 
 from __future__ import annotations
 
@@ -67,8 +72,6 @@ class QueuePoller:
         function: Invocable,
         batch_size: int,
         concurrency: int,
-        retry_visibility_s: int | None,
-        crash_visibility_s: int | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -76,11 +79,6 @@ class QueuePoller:
         self.function = function
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.retry_visibility_s = retry_visibility_s
-        # A batch whose invocation failed as a whole (its environment died or timed out) comes back after this
-        # (None: the queue's visibility timeout, as on AWS). It must outlast the worker's lease, as AWS's 30 minutes
-        # do: sooner, the redelivery finds the key leased by its own dead delivery and is dropped as a duplicate.
-        self.crash_visibility_s = crash_visibility_s
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.deletions: queue.Queue[list[MessageTypeDef] | None] = queue.Queue()
@@ -168,24 +166,17 @@ class QueuePoller:
         return len(messages)
 
     def _deliver(self, messages: list[MessageTypeDef], delete: Callable[[list[MessageTypeDef]], None]) -> None:
+        """Invoke the function with one batch and delete what succeeded. What failed is left as it is: it comes back
+        when its visibility timeout ends (the queue's, or the one the function set), as on AWS."""
         event = {"Records": [to_lambda_record(m, self.queue_arn) for m in messages]}
-        # Local convenience: a record the function reported failed is retried after a few seconds instead of the
-        # worker's own backoff; a batch whose invocation failed as a whole, after the crash visibility.
-        visibility = self.retry_visibility_s
         try:
             result = self.function.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception:
-            logger.exception("worker invocation failed; the whole batch returns to the queue")
+            logger.exception("worker invocation failed; the batch returns after its visibility timeout")
             failed = {m["MessageId"] for m in messages}
-            visibility = self.crash_visibility_s
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             delete(done)
-        for message in messages:
-            if message["MessageId"] in failed and visibility is not None:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=visibility
-                )
         self.delivered += len(messages)
         self.failed += len(failed)

@@ -46,7 +46,9 @@ class StackOptions:
     host: str = "127.0.0.1"
     port: int = 3000
     moto_port: int = 0
-    retry_visibility_s: int = 2
+    # The event source queues' VisibilityTimeout (None: the template's). A record the worker fails without a
+    # backoff, and a batch whose invocation died, come back after it, as on AWS; it must outlast the worker's lease.
+    visibility_timeout_s: int | None = None
     local_concurrency: int = 4
     schedule_scale: float = 1.0
     state_file: Path = STATE_FILE
@@ -119,6 +121,12 @@ class LocalStack:
             }
         )
         resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"))
+        if opts.visibility_timeout_s is not None:
+            set_visibility_timeout(
+                boto3.client("sqs"),
+                [resources.queue_urls[q.queue] for q in template.queue_sources()],
+                opts.visibility_timeout_s,
+            )
         os.environ.update(local_environment(template.environment(), opts))
         from pregen import wiring
 
@@ -142,8 +150,6 @@ class LocalStack:
                 function=functions[source.function],
                 batch_size=source.batch_size,
                 concurrency=_lane_concurrency(source, opts),
-                retry_visibility_s=opts.retry_visibility_s,
-                crash_visibility_s=crash_visibility(opts),
             )
             poller.start()
             self.pollers.append(poller)
@@ -180,6 +186,7 @@ class LocalStack:
             "tables": resources.tables,
             "queues": resources.queue_urls,
             "generator": "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline",
+            "model_latency": model_latency(),
             "pid": os.getpid(),
         }
         opts.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -361,11 +368,19 @@ class LocalStack:
         self.stopped.set()
 
 
-def crash_visibility(opts: StackOptions) -> int:
-    """How long a batch whose environment died stays invisible: past the worker's lease (its environment's
-    LEASE_SECONDS), so the redelivery can take the key over, and at least the retry visibility."""
-    lease = int(os.environ.get("LEASE_SECONDS", "0") or 0)
-    return max(opts.retry_visibility_s, lease + 5 if lease else 0)
+def model_latency() -> str:
+    """What the functions' model takes (their MODEL_LATENCY; Claude's own time when a key is set): the banner's."""
+    from pregen.domain.model_time import ModelLatency
+
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return "the model's own (ANTHROPIC_API_KEY is set)"
+    return ModelLatency.parse(os.environ.get("MODEL_LATENCY", "realistic")).describe()
+
+
+def set_visibility_timeout(sqs: Any, queue_urls: list[str], seconds: int) -> None:
+    """The queues' VisibilityTimeout, over the template's (``--visibility-timeout``)."""
+    for url in queue_urls:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(seconds)})
 
 
 def environment_figures(pools: list[Any]) -> dict[str, Any]:
@@ -426,6 +441,7 @@ def local_environment(env: dict[str, str], opts: StackOptions) -> dict[str, str]
     env["CRON_SECRET_PARAMETER"] = ""  # locally the cron secret comes from CRON_SECRET
     env["CRON_SECRET"] = os.environ.get("CRON_SECRET", "local-cron-secret")
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
+    env["MODEL_LATENCY"] = os.environ.get("MODEL_LATENCY", "realistic")  # the offline model takes Claude's time
     env.update(opts.extra_env)
     return env
 
@@ -439,6 +455,7 @@ def banner(state: dict[str, Any]) -> str:
             f"  generator: {state['generator']}; functions: {state['runtime']} runtime; "
             f"DynamoDB: {state['dynamodb']} at {state['dynamodb_endpoint']}; other AWS services: moto at "
             f"{state['aws_endpoint']}",
+            f"  model latency: {state['model_latency']} (set MODEL_LATENCY: realistic, instant, scale:F, ...)",
             "",
             "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
             f"  export TOKEN={token}",
@@ -462,10 +479,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PREGEN_PORT", "3000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("PREGEN_MOTO_PORT", "0")))
     parser.add_argument(
-        "--retry-visibility",
+        "--visibility-timeout",
         type=int,
-        default=2,
-        help="seconds before a failed message is delivered again (AWS: the visibility timeout)",
+        default=None,
+        metavar="SECONDS",
+        help="the event source queues' VisibilityTimeout (default: the template's); the worker's backoff still "
+        "sets each failed record's own",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for every function, over the template's (e.g. RETRY_BASE_DELAY_SECONDS=1)",
     )
     parser.add_argument("--state-file", type=Path, default=STATE_FILE)
     parser.add_argument(
@@ -513,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
         provisioned = {name: int(count) for name, _, count in (item.partition("=") for item in args.provisioned)}
     except ValueError:
         parser.error("--provisioned takes FUNCTION=N, e.g. GetContentFunction=8")
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE, e.g. RETRY_BASE_DELAY_SECONDS=1")
+    extra_env = dict(item.split("=", 1) for item in args.env)
     data_dir: Path = args.data_dir or args.state_file.parent / "dynamodb-data"
     if args.fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -521,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             moto_port=args.moto_port,
-            retry_visibility_s=args.retry_visibility,
+            visibility_timeout_s=args.visibility_timeout,
+            extra_env=extra_env,
             state_file=args.state_file,
             runtime=args.runtime,
             dynamodb=args.dynamodb,

@@ -38,6 +38,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import random
 import re
 import socket
@@ -54,6 +55,7 @@ from pydantic import ValidationError
 
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.courses import CourseRequest
+from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
 from pregen.domain.models import ContentRequest
 from pregen_fakes import schema_follower
 
@@ -307,10 +309,6 @@ def _rfc3339(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4) if text else 0
-
-
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -328,7 +326,7 @@ class FakeAnthropic:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: FaultRates | None = None,
-        latency_s: float = 0.0,
+        latency: ModelLatency = INSTANT,
         require_api_key: bool = True,
         answer_tokens: Callable[[ContentRequest], int] | None = None,
         follow: Literal["prompt", "schema"] = "prompt",
@@ -339,7 +337,9 @@ class FakeAnthropic:
         # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
         # real answer to the request would have, and estimated usage reports at least that many output tokens.
         self.answer_tokens = answer_tokens
-        self.latency_s = latency_s
+        # How long an answer takes (pregen.domain.model_time): the request's model tier and the answer's output
+        # tokens (its usage), waited out before the answer is sent, as a stream would take to finish.
+        self.latency = latency
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
@@ -450,7 +450,8 @@ class FakeAnthropic:
             if fault == "errored":
                 status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
             else:
-                status, _, answer, _ = self._answer(dict(entry.get("params") or {}))
+                # A batch is asynchronous: its requests' model time is not waited out in the create call.
+                status, _, answer, _ = self._answer(dict(entry.get("params") or {}), wait=False)
                 if status == 0:  # a dropped connection has no place in a batch: the request errored
                     status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
             if status == 200:
@@ -539,11 +540,13 @@ class FakeAnthropic:
             return Reply.error(400, "invalid_request_error", f"{missing[0]}: Field required")
         return None
 
-    def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
+    def _answer(
+        self, body: dict[str, Any], *, wait: bool = True
+    ) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
+        """A reply to one Messages request; ``wait``: after the time the latency model gives its answer (errors and
+        dropped connections come at once, or after their own hang)."""
         with self._lock:
             reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
-        if self.latency_s:
-            time.sleep(self.latency_s)
         if reply.drop is not None:
             time.sleep(reply.hang_s)
             return 0, {}, {"dropped": reply.drop}, reply.fault
@@ -554,6 +557,9 @@ class FakeAnthropic:
         except UnanswerableRequest as exc:
             return (*_error(Reply.error(400, "invalid_request_error", str(exc))), "invalid_request_error")
         usage = reply.usage or self._estimate_usage(body, text)
+        if wait and not self.latency.instant:
+            seed = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+            time.sleep(self.latency.seconds(str(body.get("model") or ""), usage.output_tokens, seed))
         fault = reply.fault
         message = {
             "id": f"msg_fake_{next(self._ids):012d}",
@@ -595,7 +601,7 @@ class FakeAnthropic:
         marks = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
         prefix = blocks[: marks[-1] + 1] if marks else []
         rest = blocks[len(prefix) :]
-        prefix_tokens = _tokens(_text_of(prefix))
+        prefix_tokens = estimate_tokens(_text_of(prefix))
         uncached = _text_of(rest) + "".join(
             _text_of(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)
         )
@@ -615,12 +621,12 @@ class FakeAnthropic:
                 written = prefix_tokens
                 if (prefix[-1].get("cache_control") or {}).get("ttl") == "1h":
                     write_1h = prefix_tokens
-        output_tokens = _tokens(answer)
+        output_tokens = estimate_tokens(answer)
         if self.answer_tokens is not None:
             with suppress(UnanswerableRequest):
                 output_tokens = max(output_tokens, self.answer_tokens(content_request_from(body)))
         return Usage(
-            input_tokens=_tokens(uncached),
+            input_tokens=estimate_tokens(uncached),
             output_tokens=output_tokens,
             cache_creation_input_tokens=written,
             cache_read_input_tokens=read,
@@ -704,7 +710,7 @@ def running_fake_anthropic(
     host: str = "127.0.0.1",
     port: int = 0,
     faults: FaultRates | None = None,
-    latency_s: float = 0.0,
+    latency: ModelLatency = INSTANT,
     require_api_key: bool = True,
     answer_tokens: Callable[[ContentRequest], int] | None = None,
     follow: Literal["prompt", "schema"] = "prompt",
@@ -714,7 +720,7 @@ def running_fake_anthropic(
         host=host,
         port=port,
         faults=faults,
-        latency_s=latency_s,
+        latency=latency,
         require_api_key=require_api_key,
         answer_tokens=answer_tokens,
         follow=follow,
@@ -728,7 +734,7 @@ class _Args:
     host: str = "127.0.0.1"
     port: int = 8099
     seed: int = 0
-    latency: float = 0.0
+    latency: str = "realistic"
     rate_limited: float = 0.0
     overloaded: float = 0.0
     invalid: float = 0.0
@@ -745,10 +751,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault random")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    parser.add_argument(
+        "--latency",
+        default=os.environ.get("MODEL_LATENCY", "realistic"),
+        metavar="SPEC",
+        help="how long each answer takes: realistic (default; MODEL_LATENCY), instant, scale:F, fixed:S, "
+        "ttft=S,rate=R[,jitter=J] (pregen.domain.model_time.ModelLatency.parse)",
+    )
     for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal", "timeout", "reset"):
         parser.add_argument(f"--{fault}", type=float, default=0.0, metavar="P", help=f"probability of {fault}")
     args = parser.parse_args(argv, namespace=_Args())
+    try:
+        latency = ModelLatency.parse(args.latency)
+    except ValueError as exc:
+        parser.error(str(exc))
     faults = FaultRates(
         rate_limited=args.rate_limited,
         overloaded=args.overloaded,
@@ -759,8 +775,11 @@ def main(argv: list[str] | None = None) -> None:
         reset=args.reset,
         seed=args.seed,
     )
-    fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency_s=args.latency)
-    print(f"fake Anthropic Messages API on {fake.base_url} (Ctrl-C to stop)", flush=True)
+    fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency=latency)
+    print(
+        f"fake Anthropic Messages API on {fake.base_url}, model latency {latency.describe()} (Ctrl-C to stop)",
+        flush=True,
+    )
     try:
         fake.serve_forever()
     except KeyboardInterrupt:

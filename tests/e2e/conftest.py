@@ -25,6 +25,7 @@ def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
     log = (folder / "stack.log").open("w")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
+    env["MODEL_LATENCY"] = "instant"  # `make run` has the realistic model; the suite's model answers at once
     process = subprocess.Popen(
         [
             sys.executable,
@@ -34,8 +35,12 @@ def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
             str(port),
             "--state-file",
             str(state_file),
-            "--retry-visibility",
-            "1",
+            # SQS time as on AWS, made short: a record failed without a backoff (and a dead invocation's batch) is
+            # back after 10 s, and the worker's backoff is 1, 4, 16 s instead of 10, 40, 160 s.
+            "--visibility-timeout",
+            "10",
+            "--env",
+            "RETRY_BASE_DELAY_SECONDS=1",
         ],
         env=env,
         stdout=log,

@@ -30,6 +30,12 @@ def http(url: str, token: str | None = None, method: str = "GET", body: Any = No
         return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(raw or b"null")
 
 
+def test_the_suites_stack_runs_the_instant_model_it_asked_for(stack: dict[str, str]) -> None:
+    # `make run` has the realistic model; the e2e suite names instant (tests/e2e/conftest.py) and the stack says so
+    assert stack["generator"] == "offline"
+    assert stack["model_latency"] == "instant (no wait)"
+
+
 def test_miss_poll_hit_over_http(stack: dict[str, str]) -> None:
     token = devjwt.mint("e2e-alice", "student")
     url = f"{stack['url']}/v1/content?kind=question_set&subject=Algebra%201&topic=Slopes&question_type=numeric&count=4"

@@ -168,14 +168,15 @@ def test_the_api_caller_gets_what_api_gateway_gives_when_the_function_fails(pool
         server.shutdown()
 
 
-@pytest.mark.parametrize("crash_visibility", [0, 300])
-def test_a_batch_whose_environment_dies_returns_to_its_queue_after_the_crash_visibility(
-    pools: list[FunctionPool], crash_visibility: int
+@pytest.mark.parametrize("visibility_timeout", [0, 300])
+def test_a_batch_whose_environment_dies_returns_to_its_queue_after_its_visibility_timeout(
+    pools: list[FunctionPool], visibility_timeout: int
 ) -> None:
     worker = make(pools, "dies", limit=1, name="Worker")
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="lane", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        attributes = {"VisibilityTimeout": str(visibility_timeout)}
+        url = sqs.create_queue(QueueName="lane", Attributes=attributes)["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="{}")
         poller = QueuePoller(
             sqs,
@@ -184,12 +185,10 @@ def test_a_batch_whose_environment_dies_returns_to_its_queue_after_the_crash_vis
             function=worker,
             batch_size=10,
             concurrency=1,
-            retry_visibility_s=0,  # what a failed record gets; a dead environment's batch waits longer
-            crash_visibility_s=crash_visibility,
         )
         assert poller.poll_once() == 1 and poller.failed == 1
         again = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"]).get("Messages", [])
-        if crash_visibility:  # past the worker's lease, as AWS's visibility timeout is: not back yet
+        if visibility_timeout:  # the queue's visibility timeout (past the worker's lease, as AWS's): not back yet
             assert again == [] and _visible(sqs, url) == (0, 1)
         else:
             assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
@@ -248,7 +247,6 @@ def ahead(pools: list[FunctionPool]) -> Iterator[Callable[[int], tuple[Any, str,
                 function=worker,
                 batch_size=1,
                 concurrency=1,
-                retry_visibility_s=0,
             )
             poller.start()
             return sqs, url, poller

@@ -120,12 +120,3 @@ _QUEUES = ("InteractiveQueue", "BackgroundQueue", "InteractiveDeadLetterQueue", 
 def test_a_deployed_stack_needs_an_admin_token() -> None:
     with pytest.raises(OpsError, match="admin JWT"):
         deployed_target("pregen-prod", profile=None, region="us-east-1", token=None)
-
-
-def test_a_crashed_batch_waits_past_the_workers_lease(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aws_emulator.stack import StackOptions, crash_visibility
-
-    monkeypatch.setenv("LEASE_SECONDS", "330")
-    assert crash_visibility(StackOptions(retry_visibility_s=2)) == 335
-    monkeypatch.delenv("LEASE_SECONDS")
-    assert crash_visibility(StackOptions(retry_visibility_s=2)) == 2

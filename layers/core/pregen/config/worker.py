@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 
 from pregen.config.base import Env
@@ -13,6 +15,7 @@ from pregen.config.settings import (
     QueueSettings,
     json_object,
 )
+from pregen.domain.model_time import ModelLatency
 from pregen.domain.models import Kind  # noqa: TC001 (pydantic reads the field annotations at run time)
 
 
@@ -45,12 +48,29 @@ class GenerationPolicy(Env):
         return self.content_ttl_days_by_kind.get(kind, self.content_ttl_days)
 
 
+class ModelLatencySettings(Env):
+    """How long the stand-ins for the model (the offline generator; the fake Messages API takes the same spec on its
+    command line) take per call: ``MODEL_LATENCY``, see ``ModelLatency.parse``. Unset: instant, so a deployed stack
+    without a key answers at once; `make run` sets ``realistic`` and every test suite and benchmark names its own."""
+
+    model_latency: ModelLatency = Field(alias="MODEL_LATENCY", default_factory=lambda: ModelLatency.parse("instant"))
+
+    @field_validator("model_latency", mode="before")
+    @classmethod
+    def _parse_latency(cls, value: Any) -> Any:
+        return ModelLatency.parse(value) if isinstance(value, str) else value
+
+
 class WorkerSettings(
-    ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, CostSettings, GenerationPolicy
+    ContentTableSettings,
+    JobsTableSettings,
+    CountersTableSettings,
+    QueueSettings,
+    CostSettings,
+    GenerationPolicy,
+    ModelLatencySettings,
 ):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)
     anthropic_api_key_parameter: str | None = Field(alias="ANTHROPIC_API_KEY_PARAMETER", default=None)
     anthropic_base_url: str | None = Field(alias="ANTHROPIC_BASE_URL", default=None)
-    # Local runs and benchmarks only: make the offline generator take this long, like a model would.
-    offline_latency_s: float = Field(alias="OFFLINE_LATENCY_SECONDS", default=0.0, ge=0, le=600)

@@ -51,7 +51,7 @@ def make_generator(settings: WorkerSettings) -> Generator:
     if not api_key:
         from pregen.adapters.generators.offline import OfflineGenerator
 
-        return OfflineGenerator(latency_s=settings.offline_latency_s)
+        return OfflineGenerator(latency=settings.model_latency, model_for=settings.model_for)
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.domain.pricing import default_prices
 

@@ -6,13 +6,17 @@ Its output is marked ``"generator": "offline"`` so nobody mistakes it for real t
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.generators.offline_language import language_content
+from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
 from pregen.domain.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.domain.courses import CourseRequest
     from pregen.domain.models import ContentRequest
     from pregen.domain.programs import SectionSpec
@@ -31,12 +35,22 @@ EXAM_DOMAINS = (
 
 
 class OfflineGenerator:
-    """Deterministic: the same request always yields the same content. ``latency_s`` simulates a slow model."""
+    """Deterministic: the same request always yields the same content. ``latency`` (the run's ``MODEL_LATENCY``)
+    makes each call take as long as the model would for an answer of that length, on the tier ``model_for`` names
+    for it (the worker's settings; without it, the small tier)."""
 
     name = "offline"
 
-    def __init__(self, latency_s: float = 0.0) -> None:
-        self.latency_s = latency_s
+    def __init__(self, latency: ModelLatency = INSTANT, model_for: Callable[[Kind], str] | None = None) -> None:
+        self.latency = latency
+        self.model_for = model_for
+
+    def _take_time(self, body: dict[str, Any], kind: Kind, seed: str) -> None:
+        """Sleep what the latency model says a call answering ``body`` takes (nothing when instant)."""
+        if self.latency.instant:
+            return
+        model = self.model_for(kind) if self.model_for else "haiku"
+        time.sleep(self.latency.seconds(model, estimate_tokens(json.dumps(body)), seed))
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -44,8 +58,6 @@ class OfflineGenerator:
         """``feedback`` (a regeneration's reason and comments) changes the seed, so a new version differs. One call,
         within any ``max_calls``."""
         started = time.perf_counter()
-        if self.latency_s:
-            time.sleep(self.latency_s)
         material = repr(sorted(request.canonical().items())) + (f"|feedback:{feedback}" if feedback else "")
         seed = int(hashlib.sha256(material.encode()).hexdigest()[:8], 16)
         topic = request.topic or request.subject
@@ -63,6 +75,7 @@ class OfflineGenerator:
             body = _exam(request, topic, seed)
         if feedback and request.kind not in LANGUAGE_KINDS:
             body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
+        self._take_time(body, request.kind, material)
         return Generation(
             body=body,
             generator="offline",
@@ -74,8 +87,6 @@ class OfflineGenerator:
         """A course's outline from the request alone: module m, lesson n of the subject. The titles depend on the
         subject, grade and place only, so two courses on one subject share the lessons at the same places."""
         started = time.perf_counter()
-        if self.latency_s:
-            time.sleep(self.latency_s)
         subject = request.subject.title()
         modules = []
         for m in range(1, request.modules + 1):
@@ -98,6 +109,7 @@ class OfflineGenerator:
             "description": request.description or f"An offline placeholder course on {request.subject}.",
             "modules": modules,
         }
+        self._take_time(body, Kind.LESSON, repr(body["title"]) + repr(request))
         return Generation(
             body=body, generator="offline", model="offline", latency_ms=int((time.perf_counter() - started) * 1000)
         )
@@ -106,15 +118,15 @@ class OfflineGenerator:
         """One exam section: the spec's domain, count and question-type mix, numbered from its offset so
         prompts never repeat across the exam's sections."""
         started = time.perf_counter()
-        if self.latency_s:
-            time.sleep(self.latency_s)
         seed = int(hashlib.sha256(f"{spec.exam_id}:{spec.index}".encode()).hexdigest()[:8], 16)
         types = [qtype for qtype, n in spec.question_types.items() for _ in range(n)]
         questions = [
             _question(qtype, spec.domain.lower(), spec.offset + i, seed, spec.domain) for i, qtype in enumerate(types)
         ]
+        body = {"domain": spec.domain, "questions": questions}
+        self._take_time(body, Kind.EXAM, f"{spec.exam_id}:{spec.index}")
         return Generation(
-            body={"domain": spec.domain, "questions": questions},
+            body=body,
             generator="offline",
             model="offline",
             latency_ms=int((time.perf_counter() - started) * 1000),
