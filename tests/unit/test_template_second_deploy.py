@@ -1,0 +1,218 @@
+"""The second deploy and a second stack (issue 30), checked on the template as the SAM transform translates it:
+a layer-only change moves the aliases, two stacks in one account name nothing alike, every function invoked
+asynchronously has somewhere to fail to, and every alarm watches a metric that something emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from aws_emulator.template import ROOT, Template
+
+REQUIRED = {"JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/pool", "JwtAudience": "client"}
+ALIASED = ("GetContentFunction", "ExamsFunction")
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the transform fills in pseudo parameters
+
+
+def _translate(artifacts: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template after `sam package` (code in S3, under a key that changes with the content) and the transform."""
+    sam = yaml_parse((ROOT / "template.yaml").read_text())
+    for name, resource in sam["Resources"].items():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                digest = (artifacts or {}).get(name, "0" * 32)
+                resource["Properties"][key] = f"s3://artifacts/{digest}"
+    result: dict[str, Any] = transform(sam, dict(REQUIRED), _NoManagedPolicies())
+    return result
+
+
+def _versions(cfn: dict[str, Any]) -> dict[str, str]:
+    """The function each alias points at -> the logical id of the version resource it points at."""
+    return {
+        props["FunctionName"]["Ref"]: props["FunctionVersion"]["Fn::GetAtt"][0]
+        for props in (r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Alias")
+    }
+
+
+def test_a_change_only_in_the_core_layer_publishes_new_versions_of_the_aliased_functions() -> None:
+    before = _versions(_translate())
+    after = _versions(_translate({"CoreLayer": "1" * 32}))
+    assert set(before) == set(ALIASED)
+    for function in ALIASED:
+        assert after[function] != before[function], f"{function}'s alias stays on the old layer"
+
+
+def test_an_unchanged_build_keeps_the_aliases_where_they_are() -> None:
+    # The hash is stable: a deploy that changes nothing publishes nothing.
+    assert _versions(_translate()) == _versions(_translate())
+    assert _versions(_translate({"WorkerFunction": "2" * 32})) == _versions(_translate())
+
+
+def test_replaced_versions_are_deleted_not_kept() -> None:
+    cfn = _translate()
+    for version in _versions(cfn).values():
+        assert cfn["Resources"][version]["DeletionPolicy"] == "Delete"
+
+
+# -- two stacks in one account ---------------------------------------------------------------------------------------
+
+# Properties that name a resource within the account and region (two stacks must differ in each).
+PHYSICAL_NAMES = {
+    "Name", "DashboardName", "AlarmName", "QueueName", "TableName", "LayerName", "FunctionName", "TopicName",
+    "LogGroupName", "RoleName", "AliasName", "GroupName", "BucketName", "ApiName",
+}  # fmt: skip
+# Resources whose "Name"/"FunctionName" property is a reference to another resource, not a name of their own.
+NOT_NAMED = {"AWS::Lambda::Permission", "AWS::Lambda::Alias", "AWS::Lambda::Version", "AWS::Lambda::EventInvokeConfig",
+             "AWS::Lambda::EventSourceMapping", "AWS::Logs::SubscriptionFilter"}  # fmt: skip
+
+
+class _Stack(Template):
+    """The template as one stack deploys it: the stack name, and CloudFormation's generated names carry it."""
+
+    def __init__(self, data: dict[str, Any], stack: str) -> None:
+        super().__init__(data, overrides=REQUIRED)
+        self.stack = stack
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::StackName":
+            return self.stack
+        if name in self.resources_section:
+            return f"{self.stack}-{name}-GENERATED"
+        return super()._ref(name)
+
+    def _get_att(self, logical: str, attr: str) -> Any:
+        return f"{self.stack}-{logical}-GENERATED.{attr}"
+
+
+def _explicit_names(cfn: dict[str, Any], stack: str) -> dict[tuple[str, str], str]:
+    template = _Stack(cfn, stack)
+    names = {}
+    for logical, resource in cfn["Resources"].items():
+        if resource["Type"] in NOT_NAMED:
+            continue
+        for key, value in resource.get("Properties", {}).items():
+            if key in PHYSICAL_NAMES:
+                names[(logical, key)] = str(template.resolve(value))
+    return names
+
+
+def test_two_stacks_in_one_account_name_nothing_alike() -> None:
+    cfn = _translate()
+    first, second = _explicit_names(cfn, "pregen-dev"), _explicit_names(cfn, "pregen-prod")
+    assert any(logical.startswith("CronFunction") for logical, _ in first)  # the schedules are among them
+    clashes = {where: name for where, name in first.items() if name in set(second.values())}
+    assert not clashes
+
+
+def test_schedule_names_fit_schedulers_limit_for_a_stack_name_up_to_41_characters() -> None:
+    cfn = _translate()
+    names = _explicit_names(cfn, "s" * 41)
+    kinds = {logical: r["Type"] for logical, r in cfn["Resources"].items()}
+    schedules = [n for (logical, _), n in names.items() if kinds[logical] == "AWS::Scheduler::Schedule"]
+    assert schedules and max(len(n) for n in schedules) <= 64
+
+
+# -- failures of asynchronous invocations ----------------------------------------------------------------------------
+
+ASYNC_PRINCIPALS = {"logs.amazonaws.com", "events.amazonaws.com", "scheduler.amazonaws.com", "sns.amazonaws.com",
+                    "s3.amazonaws.com", "iot.amazonaws.com"}  # fmt: skip
+
+
+def _function_of(value: Any) -> str:
+    """The logical id of the function an Arn/Ref points at."""
+    text = json.dumps(value)
+    match = re.search(r'"(\w+Function)(Aliaslive)?"', text)
+    assert match, text
+    return match.group(1)
+
+
+def _invoked_asynchronously(cfn: dict[str, Any]) -> set[str]:
+    found = set()
+    for resource in cfn["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Scheduler::Schedule":
+            found.add(_function_of(props["Target"]["Arn"]))
+        if resource["Type"] == "AWS::Lambda::Permission" and props["Principal"] in ASYNC_PRINCIPALS:
+            found.add(_function_of(props["FunctionName"]))
+    return found
+
+
+def test_every_function_invoked_asynchronously_has_an_on_failure_destination_that_alarms() -> None:
+    cfn = _translate()
+    resources = cfn["Resources"]
+    invoked = _invoked_asynchronously(cfn)
+    assert {"CronFunction", "UsageAggregatorFunction"} <= invoked
+    alarmed_queues = {
+        json.dumps(d["Value"]) for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        for d in r["Properties"].get("Dimensions", []) if d["Name"] == "QueueName"
+    }  # fmt: skip
+    for function in invoked:
+        configs = [
+            r["Properties"] for r in resources.values()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": function}
+        ]  # fmt: skip
+        assert len(configs) == 1, f"{function} is invoked asynchronously with no EventInvokeConfig"
+        queue = configs[0]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        assert resources[queue]["Type"] == "AWS::SQS::Queue"
+        assert json.dumps({"Fn::GetAtt": [queue, "QueueName"]}) in alarmed_queues, f"nobody hears of {queue}"
+        role = json.dumps(resources[f"{function}Role"]["Properties"])
+        assert "sqs:SendMessage" in role and queue in role
+
+
+def test_every_schedule_dead_letters_to_an_alarmed_queue_its_role_may_send_to() -> None:
+    resources = _translate()["Resources"]
+    schedules = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"}
+    assert schedules
+    for logical, schedule in schedules.items():
+        arn = schedule["Target"]["DeadLetterConfig"]["Arn"]
+        assert arn == {"Fn::GetAtt": ["ScheduledTaskFailureQueue", "Arn"]}, logical
+        role = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+        assert "sqs:SendMessage" in json.dumps(resources[role]["Properties"]), logical
+
+
+def test_the_cron_function_has_an_errors_alarm() -> None:
+    alarms = [r["Properties"] for r in _translate()["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert any(
+        a.get("Namespace") == "AWS/Lambda" and a.get("MetricName") == "Errors"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CronFunction"}}]
+        for a in alarms
+    )  # fmt: skip
+
+
+def _failure_queues(resources: dict[str, Any]) -> set[str]:
+    """Queues something gives up into: a redrive target, an on-failure destination or a schedule's dead letters."""
+    text = json.dumps(resources)
+    return {
+        k for k, r in resources.items()
+        if r["Type"] == "AWS::SQS::Queue"
+        and re.search(rf'"(deadLetterTargetArn|Destination|Arn)": \{{"Fn::GetAtt": \["{k}", "Arn"\]\}}', text)
+    }  # fmt: skip
+
+
+def test_the_alarm_runbook_covers_every_failure_queue() -> None:
+    resources = _translate()["Resources"]
+    runbook = (ROOT / "README.md").read_text().split("### Runbook: what each alarm means", 1)[1]
+    queues = _failure_queues(resources)
+    assert {"ScheduledTaskFailureQueue", "UsageDeadLetterQueue", "InteractiveDeadLetterQueue"} <= queues
+    for queue in queues:
+        watched = {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        alarms = [
+            k for k, r in resources.items()
+            if r["Type"] == "AWS::CloudWatch::Alarm" and watched in r["Properties"].get("Dimensions", [])
+        ]  # fmt: skip
+        assert alarms, f"nothing alarms on {queue}"
+        assert all(f"`{alarm}`" in runbook for alarm in alarms), f"the runbook does not cover {alarms}"
