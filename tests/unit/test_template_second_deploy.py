@@ -216,3 +216,58 @@ def test_the_alarm_runbook_covers_every_failure_queue() -> None:
         ]  # fmt: skip
         assert alarms, f"nothing alarms on {queue}"
         assert all(f"`{alarm}`" in runbook for alarm in alarms), f"the runbook does not cover {alarms}"
+
+
+# -- alarms watch what is emitted ------------------------------------------------------------------------------------
+
+# What AWS itself publishes for the services the alarms watch (namespace -> metric names).
+AWS_METRICS = {
+    "AWS/Lambda": {"Errors", "Throttles", "IteratorAge", "Duration", "Invocations", "ConcurrentExecutions"},
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
+    "AWS/ApiGateway": {"4xx", "5xx", "Latency", "Count"},
+}
+
+
+def _alarmed_metrics(resources: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(alarm, namespace, metric name) for every metric an alarm reads, directly or in its metric math."""
+    found = []
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        if "MetricName" in props:
+            found.append((logical, props["Namespace"], props["MetricName"]))
+        for query in props.get("Metrics", []):
+            if "MetricStat" in query:
+                metric = query["MetricStat"]["Metric"]
+                found.append((logical, metric["Namespace"], metric["MetricName"]))
+    return found
+
+
+def _emitted_by_code() -> set[str]:
+    """Metric names the code passes to Powertools (add_metric(name=...), single_metric via telemetry.emit(...))."""
+    names = set()
+    for source in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "core" / "pregen").rglob("*.py")]:
+        text = source.read_text()
+        names |= set(re.findall(r'add_metric\(\s*name="(\w+)"', text))
+        names |= set(re.findall(r'\bemit\(\s*"(\w+)"', text))
+    return names
+
+
+def test_every_alarm_watches_a_metric_that_is_emitted() -> None:
+    resources = _translate()["Resources"]
+    emitted = _emitted_by_code()
+    assert {"CacheHit", "CacheMiss", "GenerationLatency"} <= emitted  # the scan finds what the code emits
+    alarmed = _alarmed_metrics(resources)
+    assert any(namespace == "Pregen" for _, namespace, _ in alarmed)
+    for alarm, namespace, name in alarmed:
+        known = emitted if namespace == "Pregen" else AWS_METRICS.get(namespace, set())
+        assert name in known, f"{alarm} watches {namespace}/{name}, which nothing emits"
+
+
+def test_the_hit_rate_alarm_reads_every_kind() -> None:
+    # One kind-less series per outcome (get-content files it beside the per-kind one), not a list of kinds.
+    props = _translate()["Resources"]["HitRateLowAlarm"]["Properties"]
+    stats = [q["MetricStat"]["Metric"] for q in props["Metrics"] if "MetricStat" in q]
+    assert sorted(m["MetricName"] for m in stats) == ["CacheHit", "CacheMiss"]
+    assert all(m["Dimensions"] == [{"Name": "service", "Value": "pregen"}] for m in stats)
