@@ -13,6 +13,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from aws_emulator.template import ROOT, Template
+from pregen.adapters.learners import _listed
+from pregen_tools.openapi import BROWSER_NOTE, EXPOSED_HEADERS
 
 REQUIRED = {"JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/pool", "JwtAudience": "client"}
 ALIASED = ("GetContentFunction", "ExamsFunction")
@@ -28,7 +30,7 @@ def _region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the transform fills in pseudo parameters
 
 
-def _translate(artifacts: dict[str, str] | None = None) -> dict[str, Any]:
+def _translate(artifacts: dict[str, str] | None = None, parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """The template after `sam package` (code in S3, under a key that changes with the content) and the transform."""
     sam = yaml_parse((ROOT / "template.yaml").read_text())
     for name, resource in sam["Resources"].items():
@@ -36,7 +38,7 @@ def _translate(artifacts: dict[str, str] | None = None) -> dict[str, Any]:
             if key in resource.get("Properties", {}):
                 digest = (artifacts or {}).get(name, "0" * 32)
                 resource["Properties"][key] = f"s3://artifacts/{digest}"
-    result: dict[str, Any] = transform(sam, dict(REQUIRED), _NoManagedPolicies())
+    result: dict[str, Any] = transform(sam, {**REQUIRED, **(parameters or {})}, _NoManagedPolicies())
     return result
 
 
@@ -271,3 +273,61 @@ def test_the_hit_rate_alarm_reads_every_kind() -> None:
     stats = [q["MetricStat"]["Metric"] for q in props["Metrics"] if "MetricStat" in q]
     assert sorted(m["MetricName"] for m in stats) == ["CacheHit", "CacheMiss"]
     assert all(m["Dimensions"] == [{"Name": "service", "Value": "pregen"}] for m in stats)
+
+
+# -- CORS ------------------------------------------------------------------------------------------------------------
+
+
+def _cors(origins: str) -> Any:
+    """The API's x-amazon-apigateway-cors as CloudFormation resolves it for this CorsAllowedOrigins (None: absent)."""
+    cfn = _translate(parameters={"CorsAllowedOrigins": origins})
+    body = Template(cfn, overrides={**REQUIRED, "CorsAllowedOrigins": origins}).resolve(
+        cfn["Resources"]["HttpApi"]["Properties"]["Body"]
+    )
+    cors = body.get("x-amazon-apigateway-cors")
+    if cors and "Fn::Split" in cors["allowOrigins"]:  # the one intrinsic aws_emulator.template leaves alone
+        separator, text = cors["allowOrigins"]["Fn::Split"]
+        cors["allowOrigins"] = text.split(separator)
+    return cors
+
+
+def test_without_origins_the_api_has_no_cors_configuration() -> None:
+    assert _cors("") is None
+
+
+def test_with_origins_browsers_on_them_may_call_and_read_the_headers_the_api_answers_with() -> None:
+    cors = _cors("https://app.example.com,https://admin.example.com")
+    assert cors["allowOrigins"] == ["https://app.example.com", "https://admin.example.com"]
+    assert {"authorization", "if-none-match"} <= set(cors["allowHeaders"])
+    assert {"GET", "POST", "DELETE"} <= set(cors["allowMethods"])
+    assert {h.lower() for h in EXPOSED_HEADERS} == set(cors["exposeHeaders"])  # what the OpenAPI document says
+
+
+def test_the_exposed_headers_are_ones_the_api_sends() -> None:
+    code = "\n".join(p.read_text() for p in (ROOT / "layers" / "core" / "pregen" / "http").rglob("*.py"))
+    code += "\n".join(p.read_text() for p in (ROOT / "functions").rglob("*.py"))
+    for header in EXPOSED_HEADERS:
+        assert f'"{header}"' in code, header
+    assert all(header in BROWSER_NOTE for header in EXPOSED_HEADERS)
+
+
+# -- what the functions and tables carry -----------------------------------------------------------------------------
+
+
+def test_x_ray_tracing_is_off() -> None:
+    functions = {k: r for k, r in _translate()["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
+    assert functions
+    assert all("TracingConfig" not in r["Properties"] for r in functions.values())
+
+
+def test_the_jobs_learner_index_projects_what_the_listing_reads() -> None:
+    (index,) = Template(overrides=REQUIRED).resolve(
+        _translate()["Resources"]["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    )
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    keys = {"pk", "sk"} | {k["AttributeName"] for k in index["KeySchema"]}
+    item = {"pk": "job#j1", "sk": "job", "learner": "alice", "key": "v1-lesson-abc", "kind": "lesson", "status": "done",
+            "created_at": 1_000, "expires_at": 2_000, "request": {"topic": "x"}, "history": []}  # fmt: skip
+    projected = {k: v for k, v in item.items() if k in keys | set(index["Projection"]["NonKeyAttributes"])}
+    assert "request" not in projected and "history" not in projected
+    assert _listed("jobs", projected) == _listed("jobs", item)
