@@ -19,6 +19,14 @@ from aws_emulator.template import ROOT, Template
 from pregen.domain.models import KIND_SHAPES, Kind
 
 DOC = ROOT / "docs" / "openapi.json"
+# What a browser app on another origin may read: template.yaml's CorsConfiguration exposes these (when the stack's
+# CorsAllowedOrigins names the app's origin), besides the CORS-safelisted ones such as Cache-Control.
+EXPOSED_HEADERS = ("Location", "Retry-After", "ETag", "X-Cache")
+BROWSER_NOTE = (
+    "Pre-generated, cached learning content. Every route needs a learner JWT. "
+    "Browsers: the API allows the origins its stack lists (CorsAllowedOrigins; none by default), and a page on "
+    f"such an origin may read the response headers {', '.join(EXPOSED_HEADERS)} (and the CORS-safelisted ones)."
+)
 
 # Every route can answer these besides its own success codes: the error body is the same everywhere.
 ERRORS = {
@@ -118,7 +126,7 @@ def document(template: Template | None = None) -> dict[str, Any]:
             app.get_openapi_json_schema(
                 title="Pregen",
                 version="1",
-                description="Pre-generated, cached learning content. Every route needs a learner JWT.",
+                description=BROWSER_NOTE,
             )
         )
         if not merged:
