@@ -172,7 +172,7 @@ def test_the_cron_trigger_takes_the_cron_secret_but_no_other(stack: dict[str, st
     status, headers, accepted = _call(stack["url"], route, "Bearer local-cron-secret")
     assert status == 202, accepted
     assert accepted["task"] == "inventory_topup"
-    run = _follow(stack["url"], headers["location"])
+    run = _follow(stack["url"], {k.lower(): v for k, v in headers.items()}["location"])
     assert run["status"] == "done", run
     assert {"learners_seen", "exams_enqueued"} <= set(run["result"])
     assert _call(stack["url"], route, "Bearer local-cron-secreT")[0] == 401
