@@ -296,10 +296,11 @@ class LocalStack:
         lanes: dict[str, int] = {}
         for source in template.queue_sources():  # the lanes' MaximumConcurrency (capped locally)
             lanes[source.function] = lanes.get(source.function, 0) + _lane_concurrency(source, opts)
-        limits.update(lanes)
+        routed = {route.function for route in template.routes()}
+        for name, lane_limit in lanes.items():  # an ESM's cap is its own: a routed function's requests come on top
+            limits[name] = lane_limit + (opts.default_concurrency if name in routed else 0)
         limits.update(template.reserved_concurrency())  # a reservation caps the function, whatever feeds it
         report = (lambda line: print(line, flush=False)) if opts.report else None
-        routed = {route.function for route in template.routes()}
         pools = {
             name: FunctionPool(
                 spec,

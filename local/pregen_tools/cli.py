@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="The capacity model (docs/CAPACITY.md): per day, average and peak hour, offline arithmetic.",
     )
     capacity_report.add_arguments(capacity)
+    cron = sub.add_parser("cron", help="the cron function's tasks")
+    cron_sub = cron.add_subparsers(dest="action", required=True)
+    cron_start = cron_sub.add_parser(
+        "run", help="start a task now (POST /v1/ops/cron/{task}: 202 with a run) and follow it until it ends"
+    )
+    cron_start.add_argument("task", help="queue_report, collect_batches, inventory_topup, warm_all, dead_letters ...")
+    cron_start.add_argument("--no-wait", action="store_true", help="start it and print the run without following")
+    cron_start.add_argument("--timeout", type=float, default=900)
+    _target_options(cron_start)
     job = sub.add_parser("job", help="jobs")
     job_sub = job.add_subparsers(dest="action", required=True)
     show = job_sub.add_parser("show", help="a job's status, reason, attempts and correlation id")
@@ -86,19 +95,25 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "dlq" and args.action == "list":
         print(ops.table(ops.dlq_list(target, args.lane, args.limit)))
     elif args.command == "dlq":
-        for row in ops.dlq_redrive(target, args.lane):
-            if row["task"]:
-                print(f"{row['lane']}: message move task started ({row['task']})")
-            else:
-                print(f"{row['lane']}: moved {row['moved']} message(s) back to the queue")
+        _redrive(target, args)
     elif args.command == "warm":
         return _warm(target, args)
     elif args.command == "stats":
         figures = ops.stats(target, args.from_day, args.to_day)
         print(json.dumps(figures, indent=2) if args.json else ops.stats_text(figures))
+    elif args.command == "cron":
+        return _cron_run(target, args)
     elif args.command == "job":
         print(json.dumps(ops.job_show(target, args.job_id), indent=2))
     return 0
+
+
+def _redrive(target: ops.Target, args: argparse.Namespace) -> None:
+    for row in ops.dlq_redrive(target, args.lane):
+        if row["task"]:
+            print(f"{row['lane']}: message move task started ({row['task']})")
+        else:
+            print(f"{row['lane']}: moved {row['moved']} message(s) back to the queue")
 
 
 def _warm(target: ops.Target, args: argparse.Namespace) -> int:
@@ -112,6 +127,20 @@ def _warm(target: ops.Target, args: argparse.Namespace) -> int:
     for job_id, state in not_done.items():
         print(f"{job_id}: {state}", file=sys.stderr)
     return 1 if not_done else 0
+
+
+def _cron_run(target: ops.Target, args: argparse.Namespace) -> int:
+    """Start the task, follow its run, print the run (with the task's summary): 1 unless it ended done."""
+
+    def said(run: dict[str, str]) -> None:
+        joined = " (joined the task's run in progress)" if run.get("joined") else ""
+        print(f"run {run['run_id']} of {run['task']}: {run['status']}{joined}", file=sys.stderr)
+
+    run = ops.cron_run(target, args.task, wait=not args.no_wait, timeout_s=args.timeout, on_status=said)
+    print(json.dumps(run, indent=2))
+    if args.no_wait:
+        return 0
+    return 0 if run["status"] == "done" else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -240,7 +240,8 @@ def dlq_redrive(target: Target, lane: str | None = None) -> list[dict[str, Any]]
 
 def _ok(status: int, body: Any, what: str) -> Any:
     if status >= 400:
-        message = body.get("message") if isinstance(body, dict) else body
+        # Our errors are {"error": {"code", "message"}}; the JWT authorizer's 401 is {"message"}.
+        message = (body.get("error") or {}).get("message") or body.get("message") if isinstance(body, dict) else body
         raise OpsError(f"{what} failed: HTTP {status}: {message}")
     return body
 
@@ -311,6 +312,35 @@ def follow_jobs(
     for job_id in pending:
         final[job_id] = "pending"
     return final
+
+
+def cron_run(
+    target: Target,
+    task: str,
+    *,
+    wait: bool = True,
+    timeout_s: float = 900,
+    interval_s: float = 2.0,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """POST /v1/ops/cron/{task} (it answers 202 with a run at once), then follow the run's Location until it is
+    done or failed (``on_status`` on every change); the run as last seen ("pending" past ``timeout_s``)."""
+    status, answer = target.call("POST", f"/v1/ops/cron/{task}")
+    run: dict[str, Any] = _ok(status, answer, f"POST /v1/ops/cron/{task}")
+    location = f"/v1/ops/cron/runs/{run['run_id']}"
+    seen = None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if on_status and run.get("status") != seen:
+            on_status(run)
+            seen = run.get("status")
+        if not wait or run.get("status") in {"done", "failed"}:
+            return run
+        if time.monotonic() >= deadline:
+            return {**run, "status": "pending"}
+        time.sleep(interval_s)
+        status, answer = target.call("GET", location)
+        run = _ok(status, answer, f"GET {location}")
 
 
 def progress_bar(finished: int, failed: int, total: int, width: int = 30) -> str:

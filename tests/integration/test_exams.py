@@ -385,9 +385,30 @@ def test_ops_trigger_runs_the_top_up_for_admins_only(aws: Aws) -> None:
     )
     assert call(cron, event)[0] == 403
     event["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = "admin"
-    status, _, summary = call(cron, event)
-    assert status == 200
+    status, _, accepted = call(cron, event)
+    assert status == 202
+    assert accepted["task"] == "inventory_topup"
+    summary = _run_operator_task(aws, accepted["run_id"])
     assert summary["task"] == "inventory_topup"
+
+
+def _run_operator_task(aws: Aws, run_id: str) -> dict[str, Any]:
+    """The operator tasks queue's one message to the cron function; the run's summary once it is done."""
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
+    from functions.cron import app as cron
+    from pregen.domain.cron_runs import RunStatus
+    from pregen.wiring.cron import run_deps
+
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url("OperatorQueue"), MessageSystemAttributeNames=["All"])[
+        "Messages"
+    ]
+    record = to_lambda_record(message, aws.resources.queue_arns["OperatorQueue"])
+    cron.lambda_handler({"Records": [record]}, LambdaContext(function_name="cron", timeout_s=300))
+    run = run_deps().runs.get(run_id)
+    assert run is not None and run.status is RunStatus.DONE, run
+    assert run.result is not None
+    return run.result
 
 
 def _cron_run(authorization: str | None) -> tuple[int, dict[str, str], Any]:
@@ -429,11 +450,15 @@ def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_cron_run_takes_an_admin_jwt_or_the_cron_secret(aws: Aws, issuer_keys: Any) -> None:
-    # An admin's JWT, or the cron secret, runs the top-up and its summary comes back
-    status, _, summary = _cron_run(f"Bearer {issuer_keys('ops', 'admin')}")
-    assert status == 200
+    # An admin's JWT, or the cron secret, starts the top-up; its summary comes back on the run
+    status, _, accepted = _cron_run(f"Bearer {issuer_keys('ops', 'admin')}")
+    assert status == 202
+    assert accepted["requested_by"] == "ops"
+    # The secret's start, while that run has not ended, joins it
+    status, _, joined = _cron_run("Bearer s3cret-for-tests")
+    assert (status, joined["run_id"], joined["joined"]) == (202, accepted["run_id"], True)
+    summary = _run_operator_task(aws, accepted["run_id"])
     assert {"learners_seen", "exams_enqueued", "skipped", "failed"} <= set(summary)
-    assert _cron_run("Bearer s3cret-for-tests")[0] == 200
     # A learner's valid token is forbidden; anything else is unauthorized
     assert _cron_run(f"Bearer {issuer_keys('lena', 'student')}")[0] == 403
     assert _cron_run("Bearer s3cret-for-test")[0] == 401
@@ -447,15 +472,15 @@ def test_cron_run_takes_an_admin_jwt_or_the_cron_secret(aws: Aws, issuer_keys: A
 def test_cron_run_takes_cognito_admins_by_group_and_by_access_token(aws: Aws, issuer_keys: Any) -> None:
     # A Cognito ID token: the admin role is a group, a list claim once decoded (not the string "['admin']")
     groups = {"cognito:groups": ["teachers", "admin"]}
-    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=groups)}")[0] == 200
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=groups)}")[0] == 202
     # A Cognito access token: no aud, the client in client_id, as the HTTP API's JWT authorizer accepts it
     access = {"aud": None, "token_use": "access", "client_id": devjwt.AUDIENCE, "cognito:groups": ["admin"]}
-    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=access)}")[0] == 200
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=access)}")[0] == 202
     # ...but only for this client, and an ID token must name it in aud
     other_client = {**access, "client_id": "someone-else"}
     assert _cron_run(f"Bearer {issuer_keys('ops', 'student', extra=other_client)}")[0] == 401
     assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', extra={'aud': 'someone-else'})}")[0] == 401
-    assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', extra={'aud': ['x', devjwt.AUDIENCE]})}")[0] == 200
+    assert _cron_run(f"Bearer {issuer_keys('ops', 'admin', extra={'aud': ['x', devjwt.AUDIENCE]})}")[0] == 202
 
 
 def test_a_claim_costs_a_handful_of_small_requests(aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pregen.domain.courses import CourseRecord, CourseRequest, PartRecord, PartStatus
+    from pregen.domain.cron_runs import CronRun
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
@@ -354,3 +355,23 @@ class LimitedDeps(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+
+class CronRuns(Protocol):
+    """Operators' runs of cron tasks (``pregen.adapters.cron_runs``): one run per task at a time."""
+
+    def start(self, run: CronRun, held_until: float) -> CronRun:
+        """Write ``run`` as its task's run, or answer the task's run that has not ended."""
+        ...
+
+    def get(self, run_id: str) -> CronRun | None: ...
+
+    def mark_running(self, run: CronRun) -> bool: ...
+
+    def finish(self, run: CronRun) -> None: ...
+
+
+class TaskQueue(Protocol):
+    """The operator tasks' queue: the cron function consumes it one message at a time."""
+
+    def send(self, message: dict[str, Any]) -> None: ...

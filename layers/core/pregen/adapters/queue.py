@@ -22,15 +22,7 @@ class SqsJobQueue:
 
     def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
         """Send a job to a lane; ``delay_seconds`` (≤ 900, SQS's limit) holds it back, e.g. a throttled job."""
-        attributes: dict[str, Any] = {}
-        if message.get("correlation_id"):
-            attributes["correlation_id"] = {"DataType": "String", "StringValue": str(message["correlation_id"])}
-        self.client.send_message(
-            QueueUrl=self.queue_urls[lane],
-            MessageBody=json.dumps(message, separators=(",", ":")),
-            MessageAttributes=attributes,
-            DelaySeconds=max(0, min(900, delay_seconds)),
-        )
+        _send(self.client, self.queue_urls[lane], message, delay_seconds)
 
     def retry_in(self, lane: Lane, receipt_handle: str, seconds: int) -> None:
         """ChangeMessageVisibility: the message comes back after ``seconds`` (≤ 12 h, SQS's limit)."""
@@ -76,3 +68,27 @@ class SqsJobQueue:
             if not new or len(found) >= limit:
                 break
         return list(found.values())[:limit]
+
+
+class SqsTaskQueue:
+    """One queue that is not a lane: the operator tasks' queue, which the cron function consumes."""
+
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs")
+
+    def send(self, message: dict[str, Any]) -> None:
+        _send(self.client, self.queue_url, message, 0)
+
+
+def _send(client: SQSClient, url: str, message: dict[str, Any], delay_seconds: int) -> None:
+    """A message as JSON, its correlation id (if any) as a message attribute, so the consumer's log lines carry it."""
+    attributes: dict[str, Any] = {}
+    if message.get("correlation_id"):
+        attributes["correlation_id"] = {"DataType": "String", "StringValue": str(message["correlation_id"])}
+    client.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(message, separators=(",", ":")),
+        MessageAttributes=attributes,
+        DelaySeconds=max(0, min(900, delay_seconds)),
+    )

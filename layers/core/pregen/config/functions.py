@@ -56,6 +56,15 @@ class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSetting
     lease_seconds: int = Field(alias="LEASE_SECONDS", default=330, ge=10)
 
 
+class CronRunSettings(JobsTableSettings):
+    """Operators' runs of cron tasks: their records (jobs table) and the queue the cron function takes them from."""
+
+    operator_queue_url: str = Field(alias="OPERATOR_QUEUE_URL", min_length=8)
+    # A queued run holds its task this long (the queue's wait plus the cron function's timeout, 300 s).
+    cron_run_hold_seconds: int = Field(alias="CRON_RUN_HOLD_SECONDS", default=900, ge=60, le=86_400)
+    cron_run_ttl_days: int = Field(alias="CRON_RUN_TTL_DAYS", default=3, ge=1, le=30)
+
+
 class ExamsTableSettings(Env):
     exams_table: str = Field(alias="EXAMS_TABLE", min_length=3)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pregen.config.base import load
-from pregen.config.functions import CronSettings, TriggerSettings
+from pregen.config.functions import CronRunSettings, CronSettings, TriggerSettings
 from pregen.domain.clock import SystemClock
+from pregen.wiring import clients
 from pregen.wiring.cache import once
 from pregen.wiring.exams import exam_deps, run_state
 from pregen.wiring.serve import lanes, serve_deps
 
 if TYPE_CHECKING:
+    from pregen.services.cron_runs import RunDeps
     from pregen.services.schedules import CronDeps
 
 
@@ -30,6 +32,22 @@ def cron_deps() -> CronDeps:
         serve=serve_deps(),
         dead_letter_urls={"interactive": s.interactive_dlq_url, "background": s.background_dlq_url},
         stale_after_seconds=s.lease_seconds,
+    )
+
+
+@once
+def run_deps() -> RunDeps:
+    """Operators' runs: started by the HTTP routes, taken from the operator tasks queue by the same function."""
+    from pregen.adapters.cron_runs import DynamoCronRuns
+    from pregen.adapters.queue import SqsTaskQueue
+    from pregen.services.cron_runs import RunDeps
+
+    s = load(CronRunSettings)
+    return RunDeps(
+        runs=DynamoCronRuns(s.jobs_table, clients.dynamodb(), ttl_days=s.cron_run_ttl_days),
+        queue=SqsTaskQueue(s.operator_queue_url, clients.sqs()),
+        clock=SystemClock(),
+        hold_seconds=s.cron_run_hold_seconds,
     )
 
 
