@@ -19,7 +19,7 @@ from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.models import Caller, ContentRequest, Generation, JobStatus, Priority
-from pregen.domain.work_budget import WORKER_TIMEOUT_S
+from pregen.domain.work_budget import LEASE_SECONDS, WORKER_TIMEOUT_S
 from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
@@ -306,7 +306,7 @@ def test_a_job_dead_lettered_by_crashes_is_failed_and_its_key_freed(aws: Aws) ->
 
     clock.advance(60)  # within a lease of the job's last change: a live delivery could still be at work
     assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0
-    clock.advance(600)
+    clock.advance(LEASE_SECONDS)  # past a lease (pregen.domain.work_budget)
     summary = run_schedule(ScheduleEvent(task="dead_letters"), cron)
     assert (summary["seen"], summary["settled"]) == (1, 1)
     failed = job(miss["job_id"])
