@@ -8,34 +8,24 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from pregen import telemetry
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import (
-    CoursePartMessage,
-    CoursePlanMessage,
-    EraseMessage,
-    JobMessage,
-    SectionMessage,
-    parse_message,
-)
+from pregen.messages import JobMessage, message_type, parse_message
 from pregen.observability import logger, metrics
-from pregen.services.generation import generate_job, hand_back
+from pregen.services.lifecycle import Delivery
+from pregen.wiring.lifecycle import lifecycle, work_kinds
 from pregen.wiring.priming import prime
-from pregen.wiring.worker import batch_deps, course_worker_deps, exam_worker_deps, worker_deps
+from pregen.wiring.worker import batch_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
-    # Content jobs and exam sections share the lanes (pregen.messages); the body is parsed in record_handler, so a
-    # malformed body still fails only its own record.
+    # Every message kind shares the lanes (pregen.messages); the body is parsed in record_handler, so a malformed
+    # body still fails only its own record.
     body: Json[dict[str, Any]]  # type: ignore[assignment]
 
 
 prime(worker_deps)  # in init: settings, clients, service models and the generator, not in the first batch
-# A generation with re-asks can take a couple of minutes; a record started with less time left than this is
-# handed back to its lane instead (background chunks of 10 run one after the other in a 300 s invocation).
-HAND_BACK_BELOW_MS = 120_000
 
 
 def _worker_id(record: JobRecord, context: Any) -> str:
@@ -44,51 +34,23 @@ def _worker_id(record: JobRecord, context: Any) -> str:
     return f"{getattr(context, 'aws_request_id', 'local')}:{record.messageId}"
 
 
-def _time_left_ms(context: Any) -> int | None:
+def _time_left_s(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return int(remaining()) if callable(remaining) else None
+    return int(remaining()) / 1000 if callable(remaining) else None
 
 
 def record_handler(record: JobRecord, lambda_context: Any = None) -> str:
-    """One record; Powertools' batch processor passes the invocation's context as ``lambda_context``."""
+    """One record, of any kind, through the one lifecycle (pregen.services.lifecycle). Powertools' batch processor
+    passes the invocation's context as ``lambda_context``: its time left decides whether the unit may start."""
     message = parse_message(record.body)
-    if isinstance(message, SectionMessage):
-        return section_handler(record, message, lambda_context)
-    if isinstance(message, CoursePlanMessage | CoursePartMessage):
-        return course_handler(record, message, lambda_context)
-    if isinstance(message, EraseMessage):
-        return erase_handler(message)
-    # Every log line of this record carries the request's correlation id, the job id and the content key.
-    logger.append_keys(job_id=message.job_id, key=message.key, correlation_id=message.correlation_id)
-    kind = str(message.request.get("kind", "unknown"))
-    lane = lane_of(record.eventSourceARN)
-    deps = worker_deps()
-    receive_count = int(record.attributes.ApproximateReceiveCount)
-    left = _time_left_ms(lambda_context)
-    if left is not None and left < HAND_BACK_BELOW_MS:
-        handed = hand_back(message, lane, deps)
-        logger.remove_keys(["job_id", "key", "correlation_id"])
-        metrics.add_metric(name=f"Job_{handed}", unit=MetricUnit.Count, value=1)
-        return handed
-    try:
-        outcome = generate_job(
-            message,
-            receive_count=receive_count,
-            worker_id=_worker_id(record, lambda_context),
-            deps=deps,
-            lane=lane,
-            receipt_handle=record.receiptHandle,
-        )
-    except Exception:
-        metrics.add_metric(name="GenerationFailed", unit=MetricUnit.Count, value=1)
-        final = receive_count >= deps.policy.max_receive_count
-        telemetry.job_outcome(kind, lane.value, "failed" if final else "retry")
-        raise
-    finally:
-        logger.remove_keys(["job_id", "key", "correlation_id"])
-    metrics.add_metric(name=f"Job_{outcome}", unit=MetricUnit.Count, value=1)
-    telemetry.job_outcome(kind, lane.value, outcome)
-    return outcome
+    delivery = Delivery(
+        receive_count=int(record.attributes.ApproximateReceiveCount),
+        worker_id=_worker_id(record, lambda_context),
+        lane=lane_of(record.eventSourceARN),
+        receipt_handle=record.receiptHandle,
+        time_left_s=_time_left_s(lambda_context),
+    )
+    return lifecycle().run(work_kinds()[message_type(record.body)], message, delivery)
 
 
 def lane_of(source_arn: str) -> Lane:
@@ -136,74 +98,6 @@ def _job_id(raw: dict[str, Any]) -> str | None:
     except ValueError:
         return None
     return str(job_id) if job_id is not None else None
-
-
-def section_handler(record: JobRecord, message: SectionMessage, context: Any) -> str:
-    # The exam machinery (programs, blueprints, inventory) loads with the first section a container handles, so
-    # a container that only generates lessons and quizzes never pays for it at cold start.
-    from pregen.services.exam_generation import generate_exam_section
-
-    spec = message.spec
-    logger.append_keys(exam_id=spec.exam_id, section=spec.index, correlation_id=message.correlation_id)
-    try:
-        outcome = generate_exam_section(
-            message,
-            receive_count=int(record.attributes.ApproximateReceiveCount),
-            worker_id=_worker_id(record, context),
-            deps=exam_worker_deps(),
-        )
-    except Exception:
-        metrics.add_metric(name="ExamSectionFailed", unit=MetricUnit.Count, value=1)
-        raise
-    finally:
-        logger.remove_keys(["exam_id", "section", "correlation_id"])
-    metrics.add_metric(name=f"Exam_{outcome}", unit=MetricUnit.Count, value=1)
-    return outcome
-
-
-def course_handler(record: JobRecord, message: CoursePlanMessage | CoursePartMessage, context: Any) -> str:
-    # Like exam sections, the course machinery loads with the first course message a container handles.
-    from pregen.services.course_generation import generate_part, plan_course
-
-    logger.append_keys(course_id=message.course_id, correlation_id=message.correlation_id)
-    receive_count = int(record.attributes.ApproximateReceiveCount)
-    worker_id = _worker_id(record, context)
-    lane = lane_of(record.eventSourceARN)
-    deps = course_worker_deps()
-    try:
-        if isinstance(message, CoursePlanMessage):
-            outcome = plan_course(message, receive_count=receive_count, worker_id=worker_id, deps=deps, lane=lane)
-        else:
-            logger.append_keys(part_id=message.part_id, job_id=message.job_id, key=message.key)
-            outcome = generate_part(
-                message,
-                receive_count=receive_count,
-                worker_id=worker_id,
-                deps=deps,
-                lane=lane,
-                receipt_handle=record.receiptHandle,
-            )
-    except Exception:
-        metrics.add_metric(name="CourseWorkFailed", unit=MetricUnit.Count, value=1)
-        raise
-    finally:
-        logger.remove_keys(["course_id", "correlation_id", "part_id", "job_id", "key"])
-    metrics.add_metric(name=f"Course_{outcome}", unit=MetricUnit.Count, value=1)
-    return outcome
-
-
-def erase_handler(message: EraseMessage) -> str:
-    # Loaded with the first erasure a container handles, like the exam machinery.
-    from pregen.services.learners import erase_pass
-    from pregen.wiring.learners import learner_data_deps
-
-    logger.append_keys(correlation_id=message.correlation_id)
-    try:
-        outcome = erase_pass(message, learner_data_deps())
-    finally:
-        logger.remove_keys(["correlation_id"])
-    metrics.add_metric(name="LearnerErasurePass", unit=MetricUnit.Count, value=1)
-    return outcome
 
 
 @logger.inject_lambda_context

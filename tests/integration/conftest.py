@@ -22,6 +22,7 @@ from aws_emulator.runtime import LambdaContext
 from aws_emulator.template import Resources, Template
 from pregen import usage_log, wiring
 from pregen.domain.clock import FrozenClock
+from pregen.domain.work_budget import WORKER_TIMEOUT_S
 from pregen.wiring import analytics as analytics_wiring
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import serve as serve_wiring
@@ -198,7 +199,7 @@ def run_worker(aws: Aws, queue: str = "InteractiveQueue", *, max_batches: int = 
             break
         result = worker.lambda_handler(
             {"Records": [to_lambda_record(m, arn) for m in messages]},
-            LambdaContext(function_name="worker", timeout_s=300),
+            LambdaContext(function_name="worker", timeout_s=WORKER_TIMEOUT_S),
         )
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for m in messages:

@@ -16,6 +16,7 @@ from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.pricing import default_prices
+from pregen.domain.work_budget import WORKER_TIMEOUT_S
 from pregen.services.generation import retry_delay
 from pregen.wiring import worker as worker_wiring
 from pregen_fakes.fake_anthropic import FaultRates, running_fake_anthropic
@@ -46,7 +47,8 @@ def deliver_once(aws: Aws) -> dict[str, Any]:
     messages = aws.sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
     arn = aws.resources.queue_arns["InteractiveQueue"]
     result: dict[str, Any] = worker.lambda_handler(
-        {"Records": [to_lambda_record(m, arn) for m in messages]}, LambdaContext(function_name="worker", timeout_s=300)
+        {"Records": [to_lambda_record(m, arn) for m in messages]},
+        LambdaContext(function_name="worker", timeout_s=WORKER_TIMEOUT_S),
     )
     return result
 

@@ -13,6 +13,7 @@ import pytest
 
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import GenerationFailed
+from pregen.domain.work_budget import WORKER_TIMEOUT_S
 from pregen.wiring import courses as courses_wiring
 from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import api_event, call, run_worker
@@ -350,7 +351,7 @@ def test_the_sample_worker_events_of_a_course_that_does_not_exist_are_acknowledg
     from functions.worker import app as worker
     from tests.conftest import load_event
 
-    result = worker.lambda_handler(load_event(sample), LambdaContext(function_name="w", timeout_s=30))
+    result = worker.lambda_handler(load_event(sample), LambdaContext(function_name="w", timeout_s=WORKER_TIMEOUT_S))
     assert result == {"batchItemFailures": []}
     assert aws.depth("InteractiveQueue") == 0
 
@@ -399,7 +400,8 @@ def _work_concurrently(aws: Aws, done: Any, *, workers: int = 4, timeout_s: floa
             ).get("Messages", [])
             for m in messages:
                 result = worker.lambda_handler(
-                    {"Records": [to_lambda_record(m, arn)]}, LambdaContext(function_name="w", timeout_s=300)
+                    {"Records": [to_lambda_record(m, arn)]},
+                    LambdaContext(function_name="w", timeout_s=WORKER_TIMEOUT_S),
                 )
                 if result["batchItemFailures"]:
                     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)

@@ -17,6 +17,7 @@ from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.inventory import ExamStatus
 from pregen.domain.models import Caller, Generation
+from pregen.domain.work_budget import WORKER_TIMEOUT_S
 from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
 from pregen.wiring import exams as exams_wiring
@@ -308,7 +309,7 @@ def test_sample_section_event_is_processed_by_the_worker(aws: Aws) -> None:
     from functions.worker import app as worker
 
     result = worker.lambda_handler(
-        load_event("worker_exam_section.json"), LambdaContext(function_name="w", timeout_s=30)
+        load_event("worker_exam_section.json"), LambdaContext(function_name="w", timeout_s=WORKER_TIMEOUT_S)
     )
     assert result["batchItemFailures"] == []
 

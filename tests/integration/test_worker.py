@@ -19,6 +19,7 @@ from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.models import Caller, ContentRequest, Generation, JobStatus, Priority
+from pregen.domain.work_budget import LEASE_SECONDS, WORKER_TIMEOUT_S
 from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
@@ -305,7 +306,7 @@ def test_a_job_dead_lettered_by_crashes_is_failed_and_its_key_freed(aws: Aws) ->
 
     clock.advance(60)  # within a lease of the job's last change: a live delivery could still be at work
     assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0
-    clock.advance(600)
+    clock.advance(LEASE_SECONDS)  # past a lease (pregen.domain.work_budget)
     summary = run_schedule(ScheduleEvent(task="dead_letters"), cron)
     assert (summary["seen"], summary["settled"]) == (1, 1)
     failed = job(miss["job_id"])
@@ -321,23 +322,24 @@ def test_each_invocation_holds_its_leases_under_its_own_request_id(aws: Aws, mon
     from aws_emulator.poller import to_lambda_record
     from aws_emulator.runtime import LambdaContext
     from functions.worker import app as worker
+    from pregen.services import generation  # the content kind's work (pregen.services.work_kinds)
 
     get(LESSON)
     url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
     (message,) = aws.sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
     holders: dict[str, str] = {}
     overlap = threading.Barrier(2, timeout=10)
-    generate = worker.generate_job
+    generate = generation.generate_job
 
     def generating(*args: Any, **kwargs: Any) -> str:
         holders[threading.current_thread().name] = kwargs["worker_id"]
         overlap.wait()  # both invocations are inside their record at once
         return generate(*args, **kwargs)
 
-    monkeypatch.setattr(worker, "generate_job", generating)
+    monkeypatch.setattr(generation, "generate_job", generating)
 
     def invoke(request_id: str) -> None:
-        context = LambdaContext(function_name="worker", timeout_s=300, aws_request_id=request_id)
+        context = LambdaContext(function_name="worker", timeout_s=WORKER_TIMEOUT_S, aws_request_id=request_id)
         worker.lambda_handler({"Records": [to_lambda_record(message, arn)]}, context)
 
     threads = [threading.Thread(target=invoke, args=(f"req-{n}",), name=f"req-{n}") for n in (1, 2)]

@@ -138,4 +138,5 @@ class LearnerDataSettings(
     """A learner's data: listing (the learners function) and erasure (its passes run in the worker)."""
 
     # The second pass waits out any generation in flight: longer than the worker's lease (LEASE_SECONDS, 180).
-    erase_second_pass_seconds: int = Field(alias="ERASE_SECOND_PASS_SECONDS", default=300, ge=0, le=900)
+    # After the longest generation that may be in flight: the worker's timeout (pregen.domain.work_budget).
+    erase_second_pass_seconds: int = Field(alias="ERASE_SECOND_PASS_SECONDS", default=900, ge=0, le=900)

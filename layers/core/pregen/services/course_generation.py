@@ -250,6 +250,7 @@ def generate_part(
     deps: CourseWorkerDeps,
     lane: Lane,
     receipt_handle: str | None = None,
+    max_calls: int | None = None,
 ) -> Outcome:
     """Add one part to its course: its content from the cache (reused) or generated on the worker's own path."""
     pending = _pending_part(message, worker_id, deps)
@@ -277,6 +278,7 @@ def generate_part(
             deps=content,
             lane=lane,
             receipt_handle=receipt_handle,
+            max_calls=max_calls,
         )
     except RetryLater:
         return _wait(message, lane, worker_id, deps, "another job is generating its key")

@@ -65,6 +65,7 @@ def generate_job(
     deps: WorkerDeps,
     lane: Lane | None = None,
     receipt_handle: str | None = None,
+    max_calls: int | None = None,
 ) -> Outcome:
     """Generate the message's key once, however many deliveries or jobs ask for it, within the job's cap of model
     calls (``max_model_calls``, across re-asks, retries and deliveries).
@@ -72,6 +73,7 @@ def generate_job(
     Raises on failure so the batch reports this record as failed: SQS delivers it again after a backoff that fits
     the fault (or, after ``max_receive_count`` deliveries, moves it to the dead-letter queue). Answers still
     invalid after the re-asks, and a spent cap, fail the job for good. The job records every attempt.
+    ``max_calls``: at most this many calls in this delivery (the calls its invocation's time left fits).
     """
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
@@ -88,6 +90,8 @@ def generate_job(
     calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
     if calls_left <= 0:
         _cap_spent(message, deps, now)
+    if max_calls is not None:
+        calls_left = min(calls_left, max_calls)
     if not _acquire_lease(message, job, worker_id, deps, now):
         return "duplicate_delivery"
     try:
@@ -351,14 +355,6 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
     deps.counters.add(day_of(now), {name(Metric.THROTTLED, str(message.request.get("kind", "unknown"))): 1}, now)
     logger.warning("provider throttled: delayed", job_id=message.job_id, delay_s=delay, retry=again.throttle_retries)
     return True
-
-
-def hand_back(message: JobMessage, lane: Lane, deps: WorkerDeps) -> Outcome:
-    """Re-send a job this invocation has no time left to generate (a chunk of background jobs processed one after
-    the other), so it is not cut off by the function timeout and no receive count is burnt."""
-    deps.queue.send(lane, message.wire())
-    logger.info("no time left in this invocation: job handed back", job_id=message.job_id)
-    return "handed_back"
 
 
 def _throttle_reason(message: JobMessage) -> str:

@@ -18,6 +18,7 @@ from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrot
 from pregen.domain.models import Generation, Kind, TokenUsage
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems
+from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -28,18 +29,6 @@ if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest
     from pregen.domain.pricing import PriceTable
 
-MAX_TOKENS = {
-    Kind.LESSON: 4_000,
-    Kind.QUESTION_SET: 6_000,
-    Kind.EXAM: 32_000,
-    Kind.VOCABULARY_DRILL: 6_000,
-    Kind.GRAMMAR_EXERCISE: 6_000,
-    Kind.CULTURAL_CONTENT: 4_000,
-    Kind.PRONUNCIATION_DRILL: 6_000,
-    Kind.CONVERSATION_PRACTICE: 6_000,
-    Kind.PERSONALIZED_EXERCISE: 6_000,
-    Kind.BRAIN_BYTES: 2_000,
-}
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
 _RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)
@@ -126,7 +115,7 @@ class AnthropicGenerator:
         max_attempts: int = 3,
         base_url: str | None = None,
         max_retries: int = 3,
-        timeout_s: float = 600.0,
+        timeout_s: float = SDK_TIMEOUT_S,  # below the worker's timeout (pregen.domain.work_budget)
         cache_prompts: bool = True,
         plan_model: str | None = None,
     ) -> None:

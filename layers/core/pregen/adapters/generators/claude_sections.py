@@ -11,14 +11,12 @@ from pregen.adapters.generators.prompts import section_prompt
 from pregen.domain.models import Kind
 from pregen.domain.programs import section_problems
 from pregen.domain.schemas import section_schema
+from pregen.domain.work_budget import SECTION_MAX_TOKENS
 
 if TYPE_CHECKING:
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.domain.models import ContentRequest, Generation
     from pregen.domain.programs import SectionSpec
-
-# A 30-question section is about a seventh of a whole practice exam's output.
-SECTION_MAX_TOKENS = 16_000
 
 
 class ClaudeSectionWriter:

@@ -1,0 +1,164 @@
+"""One lifecycle for every kind of queued work: admit → do → settle, hand back, retry or fail for good → count.
+
+::
+
+    record ─▶ parse ─▶ kind (WorkKind) ─▶ estimate (max_tokens on its tier, its calls) ─▶ Admission.admit
+                                                                                            │
+         ┌──────────────────────────── hand back (after N s, with a reason) ◀──────────────┤ too little time left,
+         │  re-sent to its lane, this delivery acknowledged: no receive spent;             │ (later: spend budget,
+         │  log line "handed back" + HandedBack metric                                     │  provider token budget)
+         │                                                                                 ▼ start
+         │                                            kind.do(message, delivery) ─▶ outcome ─▶ <Metric>_<outcome>
+         │                                                     │ raises
+         ├──── HandBack (an assembly leased elsewhere) ◀───────┤
+         │                                                     ▼
+         │                                     kind.failed ─▶ <Kind>Failed metric, re-raise: the batch reports the
+         │                                                    record failed; SQS retries it after its backoff, or
+         │                                                    the dead-letter queue takes it after the last receive
+         ▼
+    Refuse (fail for good): the record fails with the reason (no admission refuses yet; see ``Admission``)
+
+Each kind keeps what only it knows (its lease, its settle and failure records, in ``services.generation``,
+``exam_generation``, ``course_generation``, ``learners``); the rules about time, hand-back and counting are here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pregen.domain.errors import PregenError
+from pregen.domain.work_budget import Estimate  # noqa: TC001 - the default admission's answers use it
+from pregen.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from pregen.domain.models import Lane
+    from pregen.messages import AnyMessage
+    from pregen.ports import JobQueue
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One SQS delivery: how many times it was received, who holds its leases, where it came from, and the time
+    its invocation has left (None: not known, as in a direct call)."""
+
+    receive_count: int
+    worker_id: str
+    lane: Lane
+    receipt_handle: str | None = None
+    time_left_s: float | None = None
+    max_calls: int | None = None  # set by the lifecycle for an adjustable unit: the model calls that fit
+
+
+class HandBack(PregenError):
+    """The unit cannot go on now but is not failing (an assembly leased by another worker): send it back."""
+
+    def __init__(self, reason: str, *, after_s: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after_s = after_s
+
+
+class AdmissionRefused(PregenError):
+    """The admission refused the unit for good: the record fails with the reason."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the admission says about one unit: start it, hand it back after ``after_s``, or refuse it for good."""
+
+    action: Literal["start", "hand_back", "refuse"]
+    reason: str = ""
+    after_s: int = 0
+    max_calls: int | None = None  # for an adjustable unit that starts: the calls it may make
+
+
+START = Decision("start")
+
+
+class Admission(Protocol):
+    """May this unit start now? The one place that decides, for every kind of queued work."""
+
+    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision: ...
+
+
+class TimeAdmission:
+    """Admits what the invocation's time left can finish; hands the rest back at once (a fresh invocation has its
+    whole budget, so no delay). The spend budget (issue 28) and the provider's token budget (issue 32) will plug in
+    here, before the time check, answering "hand back after N s" or "refuse"; until then nothing else refuses."""
+
+    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision:
+        if time_left_s is None:
+            return START
+        if time_left_s < estimate.least_s:
+            need = round(estimate.least_s)
+            return Decision("hand_back", reason=f"needs {need} s, {int(time_left_s)} s left in this invocation")
+        if estimate.adjustable:
+            return Decision("start", max_calls=estimate.calls_within(time_left_s))
+        return START
+
+
+class WorkKind(Protocol):
+    """One kind of queued work: what the lifecycle asks of it."""
+
+    name: str  # the message's type, in logs
+    metric: str  # outcome metrics are ``<metric>_<outcome>``
+    failed_metric: str  # counted when its work raises
+
+    def log_keys(self, message: Any) -> dict[str, Any]: ...
+
+    def estimate(self, message: Any) -> Estimate: ...
+
+    def do(self, message: Any, delivery: Delivery) -> str: ...
+
+    def failed(self, message: Any, delivery: Delivery, exc: Exception) -> None:
+        """Anything besides the failed metric to count when its work raises (kept by the kind's own service)."""
+        ...
+
+
+@dataclass
+class Lifecycle:
+    """Runs units of work of any kind under one set of rules."""
+
+    queue: JobQueue
+    admission: Admission = field(default_factory=TimeAdmission)
+
+    def run(self, kind: WorkKind, message: AnyMessage, delivery: Delivery) -> str:
+        keys = kind.log_keys(message)
+        logger.append_keys(**keys)
+        try:
+            return self._run(kind, message, delivery)
+        finally:
+            logger.remove_keys(list(keys))
+
+    def _run(self, kind: WorkKind, message: AnyMessage, delivery: Delivery) -> str:
+        estimate = kind.estimate(message)
+        decision = self.admission.admit(kind.name, estimate, delivery.time_left_s)
+        if decision.action == "hand_back":
+            return self.hand_back(kind, message, delivery, decision.reason, decision.after_s)
+        if decision.action == "refuse":
+            logger.warning("refused for good", kind=kind.name, reason=decision.reason)
+            metrics.add_metric(name=kind.failed_metric, unit=MetricUnit.Count, value=1)
+            raise AdmissionRefused(decision.reason)
+        if decision.max_calls is not None:
+            delivery = Delivery(**{**delivery.__dict__, "max_calls": decision.max_calls})
+        try:
+            outcome = kind.do(message, delivery)
+        except HandBack as back:
+            return self.hand_back(kind, message, delivery, back.reason, back.after_s)
+        except Exception as exc:
+            metrics.add_metric(name=kind.failed_metric, unit=MetricUnit.Count, value=1)
+            kind.failed(message, delivery, exc)
+            raise
+        metrics.add_metric(name=f"{kind.metric}_{outcome}", unit=MetricUnit.Count, value=1)
+        return outcome
+
+    def hand_back(self, kind: WorkKind, message: AnyMessage, delivery: Delivery, reason: str, after_s: int) -> str:
+        """Re-send the message to its lane (after ``after_s``) and let this delivery succeed: no receive is spent."""
+        self.queue.send(delivery.lane, message.wire(), delay_seconds=after_s)
+        logger.info("handed back", kind=kind.name, reason=reason, after_s=after_s, time_left_s=delivery.time_left_s)
+        metrics.add_metric(name="HandedBack", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=f"{kind.metric}_handed_back", unit=MetricUnit.Count, value=1)
+        return "handed_back"

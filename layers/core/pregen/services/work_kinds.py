@@ -1,0 +1,187 @@
+"""The kinds of queued work the worker runs, each as the lifecycle sees it (``services.lifecycle.WorkKind``): its
+log keys, its estimate (its calls' ``max_tokens`` on its model's tier) and its work, which keeps its own lease,
+settle and failure records in its service. The exam and course machinery load with their first message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pregen import telemetry
+from pregen.domain.models import Kind
+from pregen.domain.work_budget import (
+    CALLS_PER_DELIVERY,
+    MAX_TOKENS,
+    PLAN_MAX_TOKENS,
+    SECTION_MAX_TOKENS,
+    Estimate,
+)
+from pregen.services.lifecycle import HandBack
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pregen.messages import CoursePartMessage, CoursePlanMessage, EraseMessage, JobMessage, SectionMessage
+    from pregen.services.course_generation import CourseWorkerDeps
+    from pregen.services.exam_generation import ExamWorkerDeps
+    from pregen.services.generation import WorkerDeps
+    from pregen.services.learners import LearnerDataDeps
+    from pregen.services.lifecycle import Delivery
+
+
+def content_estimate(request: dict[str, Any], model_for: Callable[[Kind], str], calls: int) -> Estimate:
+    """A content request's calls at its kind's ``max_tokens`` on its model. A ``kind=exam`` is adjustable: one call
+    fits an invocation, its re-asks do not (``pregen.domain.work_budget``). An unknown kind makes no call (its
+    request fails validation at once)."""
+    try:
+        kind = Kind(str(request.get("kind")))
+    except ValueError:
+        return Estimate()
+    return Estimate.of(model_for(kind), MAX_TOKENS[kind], calls, adjustable=kind is Kind.EXAM)
+
+
+@dataclass
+class ContentJobs:
+    deps: Callable[[], WorkerDeps]
+    model_for: Callable[[Kind], str]
+    calls: int = CALLS_PER_DELIVERY
+    name = "content_job"
+    metric = "Job"
+    failed_metric = "GenerationFailed"
+
+    def log_keys(self, message: JobMessage) -> dict[str, Any]:
+        # Every log line of this record carries the request's correlation id, the job id and the content key.
+        return {"job_id": message.job_id, "key": message.key, "correlation_id": message.correlation_id}
+
+    def estimate(self, message: JobMessage) -> Estimate:
+        return content_estimate(message.request, self.model_for, self.calls)
+
+    def do(self, message: JobMessage, delivery: Delivery) -> str:
+        from pregen.services.generation import generate_job
+
+        outcome = generate_job(
+            message,
+            receive_count=delivery.receive_count,
+            worker_id=delivery.worker_id,
+            deps=self.deps(),
+            lane=delivery.lane,
+            receipt_handle=delivery.receipt_handle,
+            max_calls=delivery.max_calls,
+        )
+        telemetry.job_outcome(str(message.request.get("kind", "unknown")), delivery.lane.value, outcome)
+        return outcome
+
+    def failed(self, message: JobMessage, delivery: Delivery, exc: Exception) -> None:
+        final = delivery.receive_count >= self.deps().policy.max_receive_count
+        kind = str(message.request.get("kind", "unknown"))
+        telemetry.job_outcome(kind, delivery.lane.value, "failed" if final else "retry")
+
+
+@dataclass
+class ExamSections:
+    deps: Callable[[], ExamWorkerDeps]
+    model_for: Callable[[Kind], str]
+    calls: int = CALLS_PER_DELIVERY
+    name = "exam_section"
+    metric = "Exam"
+    failed_metric = "ExamSectionFailed"
+
+    def log_keys(self, message: SectionMessage) -> dict[str, Any]:
+        return {
+            "exam_id": message.spec.exam_id,
+            "section": message.spec.index,
+            "correlation_id": message.correlation_id,
+        }
+
+    def estimate(self, message: SectionMessage) -> Estimate:
+        # The assembly that may follow the last section reads and writes the exams table: inside the settling time.
+        return Estimate.of(self.model_for(Kind.EXAM), SECTION_MAX_TOKENS, self.calls)
+
+    def do(self, message: SectionMessage, delivery: Delivery) -> str:
+        from pregen.services.exam_generation import AssemblyPending, generate_exam_section
+
+        deps = self.deps()
+        try:
+            return generate_exam_section(
+                message, receive_count=delivery.receive_count, worker_id=delivery.worker_id, deps=deps
+            )
+        except AssemblyPending as exc:
+            # Not a failure: the other assembler publishes, or its lease runs out and the next delivery assembles.
+            raise HandBack(str(exc), after_s=deps.assembly_lease_seconds) from exc
+
+    def failed(self, message: SectionMessage, delivery: Delivery, exc: Exception) -> None:
+        return None  # the section's failure record and counters are written by exam_generation
+
+
+@dataclass
+class CourseWork:
+    """Course plans and parts: a plan is one planner call (small tier), a part a content job of its request."""
+
+    deps: Callable[[], CourseWorkerDeps]
+    model_for: Callable[[Kind], str]
+    plan_model: str
+    calls: int = CALLS_PER_DELIVERY
+    name = "course"
+    metric = "Course"
+    failed_metric = "CourseWorkFailed"
+
+    def log_keys(self, message: CoursePlanMessage | CoursePartMessage) -> dict[str, Any]:
+        keys: dict[str, Any] = {"course_id": message.course_id, "correlation_id": message.correlation_id}
+        if message.type == "course_part":
+            keys |= {"part_id": message.part_id, "job_id": message.job_id, "key": message.key}  # type: ignore[union-attr]
+        return keys
+
+    def estimate(self, message: CoursePlanMessage | CoursePartMessage) -> Estimate:
+        if message.type == "course_part":
+            return content_estimate(message.request, self.model_for, self.calls)  # type: ignore[union-attr]
+        return Estimate.of(self.plan_model, PLAN_MAX_TOKENS, self.calls)
+
+    def do(self, message: CoursePlanMessage | CoursePartMessage, delivery: Delivery) -> str:
+        from pregen.messages import CoursePlanMessage
+        from pregen.services.course_generation import generate_part, plan_course
+
+        deps = self.deps()
+        if isinstance(message, CoursePlanMessage):
+            return plan_course(
+                message,
+                receive_count=delivery.receive_count,
+                worker_id=delivery.worker_id,
+                deps=deps,
+                lane=delivery.lane,
+            )
+        return generate_part(
+            message,
+            receive_count=delivery.receive_count,
+            worker_id=delivery.worker_id,
+            deps=deps,
+            lane=delivery.lane,
+            receipt_handle=delivery.receipt_handle,
+            max_calls=delivery.max_calls,
+        )
+
+    def failed(self, message: CoursePlanMessage | CoursePartMessage, delivery: Delivery, exc: Exception) -> None:
+        return None  # the course's failure records are written by course_generation
+
+
+@dataclass
+class Erasures:
+    """A learner's erasure pass: no model call, reads and deletes within the settling time."""
+
+    deps: Callable[[], LearnerDataDeps]
+    name = "learner_erase"
+    metric = "LearnerErasure"
+    failed_metric = "LearnerErasureFailed"
+
+    def log_keys(self, message: EraseMessage) -> dict[str, Any]:
+        return {"correlation_id": message.correlation_id}
+
+    def estimate(self, message: EraseMessage) -> Estimate:
+        return Estimate()
+
+    def do(self, message: EraseMessage, delivery: Delivery) -> str:
+        from pregen.services.learners import erase_pass
+
+        return erase_pass(message, self.deps())
+
+    def failed(self, message: EraseMessage, delivery: Delivery, exc: Exception) -> None:
+        return None  # SQS delivers the pass again: erasing twice deletes nothing more

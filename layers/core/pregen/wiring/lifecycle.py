@@ -1,0 +1,43 @@
+"""The worker's lifecycle: the admission, and each kind of queued work with the deps it loads on first use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pregen.config.base import load
+from pregen.config.worker import WorkerSettings
+from pregen.messages import CONTENT_JOB, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
+from pregen.services.lifecycle import Lifecycle, TimeAdmission
+from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
+from pregen.wiring.cache import once
+from pregen.wiring.worker import course_worker_deps, exam_worker_deps, worker_deps
+
+if TYPE_CHECKING:
+    from pregen.services.learners import LearnerDataDeps
+    from pregen.services.lifecycle import WorkKind
+
+
+def _learner_data_deps() -> LearnerDataDeps:
+    from pregen.wiring.learners import learner_data_deps
+
+    return learner_data_deps()
+
+
+@once
+def lifecycle() -> Lifecycle:
+    # The spend budget (issue 28) and the provider's token budget (issue 32) will be admissions composed here.
+    return Lifecycle(queue=worker_deps().queue, admission=TimeAdmission())
+
+
+@once
+def work_kinds() -> dict[str, WorkKind]:
+    """The kind of work for each message type (``pregen.messages``)."""
+    s = load(WorkerSettings)
+    courses = CourseWork(course_worker_deps, s.model_for, s.model_small, s.max_generation_attempts)
+    return {
+        CONTENT_JOB: ContentJobs(worker_deps, s.model_for, s.max_generation_attempts),
+        EXAM_SECTION: ExamSections(exam_worker_deps, s.model_for, s.max_generation_attempts),
+        COURSE_PLAN: courses,
+        COURSE_PART: courses,
+        LEARNER_ERASE: Erasures(_learner_data_deps),
+    }

@@ -1,0 +1,189 @@
+"""The one lifecycle: every message kind is handed back, not started, when its invocation cannot finish it; an
+admission that refuses hands back or fails; an assembly leased elsewhere is a hand-back, not a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pregen.domain.models import Kind, Lane, QuestionType
+from pregen.domain.work_budget import CALLS_PER_DELIVERY, MAX_TOKENS, SECTION_MAX_TOKENS, Estimate
+from pregen.messages import (
+    CoursePartMessage,
+    CoursePlanMessage,
+    EraseMessage,
+    JobMessage,
+    SectionMessage,
+    message_type,
+)
+from pregen.services.lifecycle import AdmissionRefused, Decision, Delivery, Lifecycle, TimeAdmission
+from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
+
+LARGE, SMALL = "claude-sonnet-5-5", "claude-haiku-5-5"
+LESSON = {"kind": "lesson", "subject": "math", "topic": "fractions", "level": "beginner"}
+
+
+def _model_for(kind: Kind) -> str:
+    return LARGE if kind is Kind.EXAM else SMALL
+
+
+class SentQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Lane, dict[str, Any], int]] = []
+
+    def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self.sent.append((lane, message, delay_seconds))
+
+
+def _never_started() -> Any:
+    raise AssertionError("the unit was started: its deps were asked for")
+
+
+def _section() -> SectionMessage:
+    from pregen.domain.programs import SectionSpec
+
+    spec = SectionSpec(
+        exam_id="e1",
+        program="p",
+        exam_type="practice",
+        subject="math",
+        index=0,
+        domain="algebra",
+        count=30,
+        offset=0,
+        question_types={QuestionType.MULTIPLE_CHOICE: 30},
+        difficulty={"easy": 1.0},
+    )
+    return SectionMessage(owner="ann", spec=spec)
+
+
+KINDS = {
+    "content_job": ContentJobs(_never_started, _model_for),
+    "exam_section": ExamSections(_never_started, _model_for),
+    "course": CourseWork(_never_started, _model_for, SMALL),
+    "learner_erase": Erasures(_never_started),
+}
+MESSAGES = [
+    JobMessage(job_id="j1", key="k1", request=LESSON),
+    _section(),
+    CoursePlanMessage(course_id="c1", owner="ann"),
+    CoursePartMessage(course_id="c1", owner="ann", part_id="p1", job_id="j2", key="k2", request=LESSON),
+    EraseMessage(learner="ann", requested_at=1.0, requested_by="ann"),
+]
+
+
+def _kind_of(message: Any) -> Any:
+    tag = message_type(message)
+    return KINDS["course" if tag.startswith("course") else tag]
+
+
+def _delivery(time_left_s: float | None) -> Delivery:
+    return Delivery(receive_count=1, worker_id="w", lane=Lane.BACKGROUND, receipt_handle="r", time_left_s=time_left_s)
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.type)
+def test_every_kind_is_handed_back_before_it_starts_when_its_time_does_not_fit(message: Any) -> None:
+    # Given an invocation with less time left than the unit's worst case
+    kind = _kind_of(message)
+    need = kind.estimate(message).least_s
+    queue = SentQueue()
+    # When the lifecycle runs it (a started unit would ask for its deps and fail the test)
+    outcome = Lifecycle(queue=queue).run(kind, message, _delivery(need - 1))
+    # Then it is handed back: the same message on its lane, at once, and this delivery succeeds
+    assert outcome == "handed_back"
+    assert queue.sent == [(Lane.BACKGROUND, message.wire(), 0)]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.type)
+def test_every_kind_starts_when_its_time_fits(message: Any) -> None:
+    # Given as much time left as the unit needs
+    kind = _kind_of(message)
+    # When the lifecycle runs it, Then it starts (here: asks for its deps, which the test refuses)
+    with pytest.raises(AssertionError, match="was started"):
+        Lifecycle(queue=SentQueue()).run(kind, message, _delivery(kind.estimate(message).least_s))
+
+
+def test_a_units_estimate_is_its_calls_at_max_tokens_on_its_tier() -> None:
+    # A section: the large tier's 16k tokens, three calls, plus settling
+    section = ExamSections(_never_started, _model_for).estimate(_section())
+    assert section == Estimate.of(LARGE, SECTION_MAX_TOKENS, CALLS_PER_DELIVERY)
+    assert 800 < section.worst_s < 900
+    # A lesson on the small tier takes far less than a section
+    lesson = ContentJobs(_never_started, _model_for).estimate(MESSAGES[0])
+    assert lesson == Estimate.of(SMALL, MAX_TOKENS[Kind.LESSON], CALLS_PER_DELIVERY)
+    assert lesson.worst_s < section.worst_s / 4
+
+
+def test_a_kind_exam_request_starts_with_the_calls_that_fit() -> None:
+    # Given a 225-question kind=exam job (32k tokens, ~535 s a call on the large tier) and 700 s left
+    seen: list[int | None] = []
+
+    class Recording(ContentJobs):
+        def do(self, message: Any, delivery: Delivery) -> str:
+            seen.append(delivery.max_calls)
+            return "generated"
+
+    kind = Recording(_never_started, _model_for)
+    message = JobMessage(job_id="j", key="k", request={**LESSON, "kind": "exam"})
+    # When it runs, Then it starts with one call (its re-asks do not fit), not three
+    assert Lifecycle(queue=SentQueue()).run(kind, message, _delivery(700)) == "generated"
+    assert seen == [1]
+
+
+class Refusing:
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.asked: list[str] = []
+
+    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision:
+        self.asked.append(kind)
+        return self.decision
+
+
+def test_an_admission_that_says_later_hands_the_unit_back_after_its_delay() -> None:
+    # Given an admission that says "not now, in 120 s" (as a spent budget will), and all the time in the world
+    admission = Refusing(Decision("hand_back", reason="spend budget spent", after_s=120))
+    queue = SentQueue()
+    message = MESSAGES[0]
+    # When a unit comes, Then it is handed back after 120 s without starting
+    outcome = Lifecycle(queue=queue, admission=admission).run(_kind_of(message), message, _delivery(None))
+    assert outcome == "handed_back"
+    assert queue.sent == [(Lane.BACKGROUND, message.wire(), 120)]
+    assert admission.asked == ["content_job"]
+
+
+def test_an_admission_that_refuses_fails_the_record_without_starting_it() -> None:
+    admission = Refusing(Decision("refuse", reason="learner over budget"))
+    queue = SentQueue()
+    with pytest.raises(AdmissionRefused, match="learner over budget"):
+        Lifecycle(queue=queue, admission=admission).run(_kind_of(MESSAGES[1]), MESSAGES[1], _delivery(None))
+    assert queue.sent == []
+
+
+def test_an_assembly_leased_elsewhere_is_a_hand_back_after_the_lease_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pregen.services import exam_generation
+
+    # Given a section whose exam is being assembled by another worker (a 120 s assembly lease)
+    def pending(*args: Any, **kwargs: Any) -> str:
+        raise exam_generation.AssemblyPending("exam e1 is being assembled by another worker")
+
+    monkeypatch.setattr(exam_generation, "generate_exam_section", pending)
+    deps = type("Deps", (), {"assembly_lease_seconds": 120})
+    queue = SentQueue()
+    # When the lifecycle runs it, Then it is handed back after the lease, and the delivery succeeds
+    outcome = Lifecycle(queue=queue).run(ExamSections(deps, _model_for), MESSAGES[1], _delivery(None))
+    assert outcome == "handed_back"
+    assert queue.sent == [(Lane.BACKGROUND, MESSAGES[1].wire(), 120)]
+
+
+def test_the_time_admission_starts_what_fits_and_hands_back_the_rest() -> None:
+    estimate = Estimate(call_s=100, calls=2)
+    admission = TimeAdmission()
+    assert admission.admit("k", estimate, None).action == "start"
+    assert admission.admit("k", estimate, estimate.worst_s).action == "start"
+    refused = admission.admit("k", estimate, estimate.worst_s - 1)
+    assert refused.action == "hand_back"
+    assert "left in this invocation" in refused.reason
