@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
     from pregen.domain.records import BatchOutcome, Erased, InflightClaim, QueuedMessage, StoredContent
-    from pregen.services.limits import GenerationLimiter
 
 
 class ContentStore(Protocol):
@@ -243,7 +242,7 @@ class CoursePlanner(Protocol):
         ...
 
 
-# -- the clock, the exam inventory, the cron's run state, the limiter's view of a use case's deps --
+# -- the clock, the exam inventory, the cron's run state --
 
 
 class Clock(Protocol):
@@ -320,11 +319,3 @@ class RunState(Protocol):
     def get(self, task: str) -> dict[str, Any] | None: ...
 
     def save(self, task: str, state: dict[str, Any], version: int, now: float) -> bool: ...
-
-
-class LimitedDeps(Protocol):
-    @property
-    def limiter(self) -> GenerationLimiter | None: ...
-
-    @property
-    def clock(self) -> Clock: ...

@@ -12,7 +12,7 @@ Over an allowance it raises ``RateLimited`` (429 with ``Retry-After`` and the li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pregen.domain.errors import RateLimited
 from pregen.domain.limits import WINDOW_SECONDS
@@ -21,13 +21,24 @@ from pregen.observability import logger
 if TYPE_CHECKING:
     from pregen.domain.limits import RateLimits
     from pregen.domain.models import Caller
-    from pregen.ports import LimitedDeps, RateCounter
+    from pregen.ports import Clock, RateCounter
 
 
 @dataclass
 class GenerationLimiter:
     counter: RateCounter
     limits: RateLimits
+
+
+class LimitedDeps(Protocol):
+    """The limiter's view of a use case's deps (ServeDeps, ExamDeps, CourseDeps): not a port, no adapter
+    implements it, so it lives beside the one function that reads it."""
+
+    @property
+    def limiter(self) -> GenerationLimiter | None: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 def check_generation_allowance(caller: Caller, action: str, deps: LimitedDeps, *, cost: int = 1) -> None:
