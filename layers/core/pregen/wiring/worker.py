@@ -88,11 +88,13 @@ def worker_deps() -> WorkerDeps:
 def batch_deps() -> BatchDeps | None:
     """Message Batches for the background lane: only with BATCH_BACKGROUND and a generator that speaks the Batches
     API (Claude; the offline generator has none). Shares the worker's deps, so results are stored the same way."""
-    if not load(WorkerSettings).batch_background:
-        return None
-    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.adapters.generators.offline import OfflineGenerator
 
     worker = worker_deps()
+    if not load(WorkerSettings).batch_background or isinstance(worker.generator, OfflineGenerator):
+        return None  # the offline generator has no Batches API (and the Anthropic SDK stays unimported)
+    from pregen.adapters.generators.claude import AnthropicGenerator
+
     if not isinstance(worker.generator, AnthropicGenerator):
         return None
     from pregen.adapters.batches import DynamoBatchStore
