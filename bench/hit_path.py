@@ -252,10 +252,10 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
         key = wait_for_hit(url, token)["key"]
         runners = build_runners(state, url, token, key)
 
-        from pregen.wiring.serve import serve_deps
+        from pregen.wiring import clients
 
         calls: list[str] = []
-        serve_deps().store.client.meta.events.register(  # type: ignore[attr-defined]
+        clients.dynamodb().meta.events.register(  # the serving path's client (the hot-key cache wraps its store)
             "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
         )
         timings = measure(runners, args.requests)

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> str:
     client.meta.events.register("before-call.dynamodb.GetItem", round_trip)
     plain = DynamoContentStore(table, client)
     ticker = Ticker()
-    hot = HotContentStore(table, client, ttl_seconds=args.ttl, max_items=args.items, ticker=ticker)
+    hot = HotContentStore(DynamoContentStore(table, client), ttl_seconds=args.ttl, max_items=args.items, ticker=ticker)
     rng = random.Random(args.seed)
     learners = [Caller(sub=f"learner-{i}") for i in range(50)]
     shared = [ContentRequest(kind="lesson", subject="Physics", topic=f"topic {i}", grade="9") for i in range(args.keys)]

@@ -13,9 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pregen import usage_log
 from pregen.domain.counters import Metric, parse
 from pregen.observability import logger, metrics
-from pregen.services.usage import aggregate
 from pregen.wiring.priming import prime
-from pregen.wiring.usage import hit_counter, usage_deps
+from pregen.wiring.usage import aggregate_stream, hit_counter, usage_deps
 
 prime(usage_deps, hit_counter)  # in init: settings, clients and service models, not in the first invocation
 
@@ -27,9 +26,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return count_logged_hits(event)
     # The whole batch is summed into one transaction: it succeeds or fails as a unit, and a failed batch is
     # delivered again whole, so there is no per-record partial failure to report.
-    counters, clock = usage_deps()
     records = event.get("Records", [])
-    per_day = aggregate(records, counters, clock.now())
+    per_day = aggregate_stream(records)
     hits = sum(int(v) for counts in per_day.values() for k, v in counts.items() if parse(k)[0] == Metric.HITS)
     metrics.add_metric(name="HitsAggregated", unit=MetricUnit.Count, value=hits)
     logger.info("usage aggregated", records=len(records), hits=hits, days=sorted(per_day))

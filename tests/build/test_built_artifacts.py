@@ -3,7 +3,7 @@
 The layer is built for arm64 (the template's architecture), so its compiled wheels cannot be imported on an x86
 build machine; what can be checked without running them is checked here: every module the handlers and the
 ``pregen`` package import resolves to the standard library, the function's own folder, or the built layer; the
-layer ships boto3 with the botocore that aws-xray-sdk pulls in, at versions that match; compiled modules are for
+layer ships boto3 with its botocore, at versions that match; compiled modules are for
 the template's architecture; and the layer's ``pregen`` is the source tree's.
 """
 

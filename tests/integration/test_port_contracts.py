@@ -1,10 +1,14 @@
 """The ports' contract, held by both implementations: the DynamoDB adapters (on moto, with the template's tables)
 and the in-memory twins the workload simulator runs on (pregen_fakes.memory). A behaviour the services rely on is
-asserted here once and must hold on both, so the simulator cannot drift from what production does."""
+asserted here once and must hold on both, so the simulator cannot drift from what production does.
+
+The in-memory adapters, each run against its DynamoDB twin: MemoryContentStore (ContentStore), MemoryJobStore
+(JobStore), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore); a new one must join ``Ports``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,14 +16,17 @@ import pytest
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.jobs import DynamoJobStore
+from pregen.adapters.navigation import DynamoTransitionStore
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
+from pregen.domain.prediction import TransitionCounts
 from pregen.domain.records import StoredContent
-from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore
+from pregen_fakes import memory
+from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
 
 if TYPE_CHECKING:
-    from pregen.ports import ContentStore, Counters, JobStore
+    from pregen.ports import ContentStore, Counters, JobStore, TransitionStore
     from tests.integration.conftest import Aws
 
 NOW = 1_900_000_000.0
@@ -30,18 +37,33 @@ class Ports:
     content: ContentStore
     jobs: JobStore
     counters: Counters
+    transitions: TransitionStore
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
 def ports(request: pytest.FixtureRequest) -> Ports:
     if request.param == "memory":
-        return Ports(MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryCounters())
+        return _memory_ports()
     aws: Aws = request.getfixturevalue("aws")
     tables = aws.resources.tables
     return Ports(
         DynamoContentStore(tables["ContentTable"]),
         DynamoJobStore(tables["JobsTable"], ttl_days=7),
         DynamoCounters(tables["CountersTable"]),
+        DynamoTransitionStore(tables["NavigationTable"]),
+    )
+
+
+def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
+    adapters = {name for name, cls in inspect.getmembers(memory, inspect.isclass) if cls.__module__ == memory.__name__}
+    held = {type(value).__name__ for value in vars(_memory_ports()).values()}
+    assert adapters == held, "an in-memory adapter that Ports does not run"
+    assert len(fields(Ports)) == len(held)
+
+
+def _memory_ports() -> Ports:
+    return Ports(
+        MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryCounters(), MemoryTransitionStore()
     )
 
 
@@ -175,3 +197,26 @@ def test_a_batch_of_day_counts_is_added_exactly_once(ports: Ports) -> None:
         "2030-01-01": {"hits#lesson": 7},
         "2030-01-02": {"hits#lesson": 1},
     }
+
+
+def test_an_attempt_adds_its_calls_and_sets_or_clears_the_next_one(ports: Ports) -> None:
+    ports.jobs.put_job(_job())
+    assert ports.jobs.record_attempt("j1", {"n": 1}, calls=2, now=NOW + 1, next_attempt_at=NOW + 60) == 2
+    assert ports.jobs.record_attempt("j1", {"n": 2}, calls=3, now=NOW + 2) == 5
+    got = ports.jobs.get_job("j1")
+    assert got is not None
+    assert (got.model_calls, got.history, got.next_attempt_at) == (5, [{"n": 1}, {"n": 2}], None)
+    assert ports.jobs.record_attempt("gone", {"n": 1}, calls=1, now=NOW) == 0  # a job that is gone: nothing
+    assert ports.jobs.get_job("gone") is None
+
+
+def test_transitions_count_visits_and_reached_pairs_per_scope(ports: Ports) -> None:
+    ports.transitions.record("nav#9#math", "a", [("a", "b")], NOW)
+    ports.transitions.record("nav#9#math", "a", [("a", "b"), ("a", "c")], NOW)
+    ports.transitions.record("nav#9#math", None, [("b", "c")], NOW)  # reached without a counted visit
+    ports.transitions.record("nav#10#math", "z", [], NOW)  # another scope
+    assert ports.transitions.read("nav#9#math") == {
+        "a": TransitionCounts(visits=2, reached={"b": 2, "c": 1}),
+        "b": TransitionCounts(visits=0, reached={"c": 1}),
+    }
+    assert ports.transitions.read("nav#8#math") == {}

@@ -16,6 +16,7 @@ from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from functions.usage_aggregator import app as usage_aggregator
 from pregen import usage_log
+from pregen.adapters.hot_content import HotContentStore
 from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import Aws, api_event, call, deliver_usage_lines, run_worker
 
@@ -161,8 +162,9 @@ def test_a_hot_shared_item_is_answered_from_memory_and_still_counted(aws: Aws) -
     run_worker(aws)
     assert get(LESSON)[0] == 200
     store = serve_wiring.serve_deps().store
+    assert isinstance(store, HotContentStore)
     calls: list[str] = []
-    client = store.client  # type: ignore[attr-defined]
+    client = store.inner.client  # type: ignore[attr-defined]  # the DynamoDB store it wraps
     original = client._make_api_call
 
     def spy(operation: str, params: dict[str, Any]) -> Any:
@@ -175,7 +177,7 @@ def test_a_hot_shared_item_is_answered_from_memory_and_still_counted(aws: Aws) -
     # Then the answer is the same version, with no request to DynamoDB, and the hit is still logged
     assert status == 200
     assert calls == []
-    assert headers["etag"] == f'"{store.version_of(miss["key"])}"'  # type: ignore[attr-defined]
+    assert headers["etag"] == f'"{store.version_of(miss["key"])}"'
     assert _lines(aws, "hit") == [miss["key"], miss["key"]]
 
 

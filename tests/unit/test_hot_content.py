@@ -1,15 +1,31 @@
 """The hot-key cache (pregen.adapters.hot_content): shared content only, bounded, short-lived, never stale past its
-TTL or its content's expiry; time comes from tickers and clocks the tests control."""
+TTL or its content's expiry, in front of any content store; time comes from tickers and clocks the tests control."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.ddb import content_item
 from pregen.adapters.hot_content import HotContentStore
+from pregen.domain.clock import FrozenClock
+from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent
+from pregen_fakes.memory import MemoryContentStore
 
 NOW = 1_900_000_000.0
+
+
+def content(key: str, version: str, owner: str | None = None, expires_at: float = NOW + 86_400) -> StoredContent:
+    return StoredContent(
+        key=key,
+        kind="lesson",
+        body={"title": version},
+        meta={"version_id": version},
+        owner=owner,
+        created_at=NOW,
+        expires_at=expires_at,
+    )
 
 
 class FakeTable:
@@ -20,16 +36,7 @@ class FakeTable:
         self.reads = 0
 
     def put(self, key: str, version: str, owner: str | None = None, expires_at: float = NOW + 86_400) -> None:
-        stored = StoredContent(
-            key=key,
-            kind="lesson",
-            body={"title": version},
-            meta={"version_id": version},
-            owner=owner,
-            created_at=NOW,
-            expires_at=expires_at,
-        )
-        self.items[key] = content_item(stored)
+        self.items[key] = content_item(content(key, version, owner, expires_at))
 
     def get_item(self, **params: Any) -> dict[str, Any]:
         self.reads += 1
@@ -46,7 +53,8 @@ class Ticker:
 
 
 def store(table: FakeTable, ticker: Ticker, *, ttl: float = 5, items: int = 3) -> HotContentStore:
-    return HotContentStore("content", table, ttl_seconds=ttl, max_items=items, ticker=ticker)  # type: ignore[arg-type]
+    table_store = DynamoContentStore("content", table)  # type: ignore[arg-type]
+    return HotContentStore(table_store, ttl_seconds=ttl, max_items=items, ticker=ticker)
 
 
 def test_a_shared_item_is_read_once_per_ttl_and_a_new_version_is_seen_after_it() -> None:
@@ -65,6 +73,25 @@ def test_a_shared_item_is_read_once_per_ttl_and_a_new_version_is_seen_after_it()
     ticker.at += 0.2
     assert hot.get_content("k", NOW).meta["version_id"] == "v2"  # type: ignore[union-attr]
     assert (table.reads, hot.version_of("k")) == (2, "v2")
+
+
+def test_it_works_in_front_of_any_store_and_passes_the_rest_of_the_port_through() -> None:
+    # Given the in-memory store, wrapped
+    memory, ticker = MemoryContentStore(FrozenClock(NOW)), Ticker()
+    hot = HotContentStore(memory, ttl_seconds=5, max_items=3, ticker=ticker)
+    memory.put_content(content("k", "v1"))
+    # When a shared key is read, then changed underneath, within the TTL
+    assert hot.get_content("k", NOW).meta["version_id"] == "v1"  # type: ignore[union-attr]
+    hot.put_content(content("k", "v2"))
+    # Then the remembered version is answered, while a consistent read sees the store's
+    assert hot.get_content("k", NOW).meta["version_id"] == "v1"  # type: ignore[union-attr]
+    assert hot.get_content("k", NOW, consistent=True).meta["version_id"] == "v2"  # type: ignore[union-attr]
+    assert hot.from_memory == 1
+    # And the in-flight markers are the wrapped store's: a claim through the cache is seen by the store itself
+    assert hot.claim_inflight("new", "job-1", Lane.INTERACTIVE, NOW, 60).won
+    assert memory.get_inflight("new", NOW).job_id == "job-1"  # type: ignore[union-attr]
+    hot.release_inflight("new", "job-1")
+    assert memory.get_inflight("new", NOW) is None
 
 
 def test_personal_content_is_never_kept() -> None:
@@ -123,7 +150,8 @@ def test_reads_side_by_side_in_one_environment_keep_the_cache_whole() -> None:
     for key in keys:
         table.put(key, key)
     ticks = iter(range(10**9))
-    hot = HotContentStore("content", table, ttl_seconds=3, max_items=5, ticker=lambda: float(next(ticks)))  # type: ignore[arg-type]
+    table_store = DynamoContentStore("content", table)  # type: ignore[arg-type]
+    hot = HotContentStore(table_store, ttl_seconds=3, max_items=5, ticker=lambda: float(next(ticks)))
     failures: list[BaseException] = []
 
     def reader(offset: int) -> None:

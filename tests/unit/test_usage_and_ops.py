@@ -1,4 +1,5 @@
-"""Usage counting from stream records, latency percentiles and expiry hours, and the ops CLI's small parts."""
+"""Usage counting from stream records (read by their adapter), latency percentiles and expiry hours, and the ops
+CLI's small parts."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from botocore.stub import Stubber
 
 from aws_emulator.streams import matches_any
 from aws_emulator.template import Template
+from pregen.adapters.stats_stream import batch_id, read_stats_stream
+from pregen.domain.records import StatsChange
 from pregen.services.analytics import _expiries, _percentile
-from pregen.services.usage import batch_id, expiry_counts, kind_of_key, latency_bucket, stats_changes
+from pregen.services.usage import day_counters, expiry_counts, kind_of_key, latency_bucket
 from pregen_tools.ops import OpsError, Target, deployed_target, dlq_redrive, progress_bar, table
 
 KEY = "v1-question_set-" + "a" * 40
@@ -42,9 +45,24 @@ def test_hits_are_the_rise_of_the_stats_counter_per_day_and_kind() -> None:
         record("MODIFY", "stats", 3, 0, at=1_800_086_400),
     ]
     # Then three hits, one first use and the cost those hits saved, on the day of the hits
-    assert stats_changes(records) == {
+    assert day_counters(read_stats_stream(records).changes) == {
         "2027-01-15": {"hits#question_set": 3, "used#question_set": 1, "cost_saved_usd#question_set": 0.03}
     }
+
+
+def test_the_stream_adapter_reads_only_stats_inserts_and_changes() -> None:
+    # Given a stats change, a content change and a stats removal (expiry), in DynamoDB's wire shape
+    removal = {**record("MODIFY", "stats", 1, 0), "eventName": "REMOVE"}
+    batch = read_stats_stream([record("MODIFY", "stats", 2, 5), record("MODIFY", "content", 0, 1), removal])
+    # Then only the stats change is read, as plain numbers (no kind on the item: the service falls back to the key)
+    assert batch.changes == [
+        StatsChange(key=KEY, kind=None, hits_before=2, hits_after=5, last_access=1_800_000_000, cost_usd=0.01)
+    ]
+
+
+def test_a_new_stats_item_counts_from_zero_hits() -> None:
+    (change,) = read_stats_stream([record("INSERT", "stats", None, 1)]).changes
+    assert (change.hits_before, change.hits_after) == (0, 1)
 
 
 def test_a_batch_id_is_stable_for_the_same_records_and_differs_otherwise() -> None:

@@ -1,8 +1,7 @@
 """The observability singletons, configured by the POWERTOOLS_* environment variables.
 
-Logger and Metrics are cheap to import. The Tracer lives in ``pregen.tracing`` because it loads the X-Ray SDK
-(hundreds of milliseconds of cold start): only the worker, where a trace of the model call pays for itself,
-imports it. The API functions still get Lambda's own X-Ray segments from ``Tracing: Active``.
+Logger and Metrics are cheap to import. There is no Tracer: it loads the X-Ray SDK (cold start) and no function
+used it; every function gets Lambda's own X-Ray segments from ``Tracing: Active``.
 """
 
 from __future__ import annotations

@@ -16,12 +16,11 @@ if TYPE_CHECKING:
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteValue
-    from pregen.domain.limits import Consumed, RateLimits
+    from pregen.domain.limits import Consumed
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
     from pregen.domain.records import BatchOutcome, Erased, InflightClaim, QueuedMessage, StoredContent
-    from pregen.domain.spend import Estimator
 
 
 class ContentStore(Protocol):
@@ -166,31 +165,6 @@ class RateCounter(Protocol):
         ...
 
 
-class Limiter(Protocol):
-    """What a spend check needs: the counter, the allowances and the prices of work."""
-
-    @property
-    def counter(self) -> RateCounter: ...
-
-    @property
-    def limits(self) -> RateLimits: ...
-
-    @property
-    def estimator(self) -> Estimator: ...
-
-    @property
-    def ceiling(self) -> DailyCeiling | None: ...
-
-
-class DailyCeiling(Protocol):
-    """The operator's ceiling on a day's model spend, and what was spent today (dollars)."""
-
-    @property
-    def dollars_a_day(self) -> float: ...
-
-    def spent(self, now: float) -> float: ...
-
-
 class BatchGenerator(Protocol):
     """A generator that can also work through the provider's Message Batches API (the background lane)."""
 
@@ -270,7 +244,7 @@ class CoursePlanner(Protocol):
         ...
 
 
-# -- the clock, the exam inventory, the cron's run state, the limiter's view of a use case's deps --
+# -- the clock, the exam inventory, the cron's run state --
 
 
 class Clock(Protocol):
@@ -347,14 +321,6 @@ class RunState(Protocol):
     def get(self, task: str) -> dict[str, Any] | None: ...
 
     def save(self, task: str, state: dict[str, Any], version: int, now: float) -> bool: ...
-
-
-class LimitedDeps(Protocol):
-    @property
-    def limiter(self) -> Limiter | None: ...
-
-    @property
-    def clock(self) -> Clock: ...
 
 
 class CronRuns(Protocol):

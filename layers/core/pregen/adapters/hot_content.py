@@ -1,4 +1,5 @@
-"""A small in-memory cache of hot shared content in front of the content table, for warm get-content environments.
+"""A small in-memory cache of hot shared content in front of a content store (the content table in Lambda), for
+warm get-content environments.
 
 A popular lesson read by millions sits on one partition key, and one key's item can be read at most 3,000 read
 units a second (docs/CAPACITY.md). A warm execution environment that answered a key a moment ago answers it again
@@ -26,14 +27,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pregen.adapters.content import DynamoContentStore
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-    from pregen.domain.records import StoredContent
+    from pregen.domain.models import Lane
+    from pregen.domain.records import InflightClaim, StoredContent
+    from pregen.ports import ContentStore
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,14 @@ class _Entry:
     until: float  # monotonic seconds
 
 
-class HotContentStore(DynamoContentStore):
-    """The content table, with recent reads of shared content answered from memory for ``ttl_seconds``."""
+class HotContentStore:
+    """Any ``ContentStore``, with recent reads of shared content answered from memory for ``ttl_seconds``; every
+    other call goes to the store it wraps."""
 
     def __init__(
-        self,
-        table_name: str,
-        client: DynamoDBClient | None = None,
-        *,
-        ttl_seconds: float,
-        max_items: int,
-        ticker: Callable[[], float] = time.monotonic,
+        self, inner: ContentStore, *, ttl_seconds: float, max_items: int, ticker: Callable[[], float] = time.monotonic
     ) -> None:
-        super().__init__(table_name, client)
+        self.inner = inner
         self.ttl_seconds, self.max_items, self._ticker = ttl_seconds, max_items, ticker
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -62,7 +56,7 @@ class HotContentStore(DynamoContentStore):
 
     def get_content(self, key: str, now: float, *, consistent: bool = False) -> StoredContent | None:
         if consistent:
-            return super().get_content(key, now, consistent=True)
+            return self.inner.get_content(key, now, consistent=True)
         tick = self._ticker()
         with self._lock:
             entry = self._entries.get(key)
@@ -72,13 +66,47 @@ class HotContentStore(DynamoContentStore):
                     self.from_memory += 1
                     return entry.content
                 del self._entries[key]
-        stored = super().get_content(key, now)
+        stored = self.inner.get_content(key, now)
         if stored is not None and stored.owner is None:
             with self._lock:
                 self._entries[key] = _Entry(stored, tick + self.ttl_seconds)
                 if len(self._entries) > self.max_items:
                     self._entries.popitem(last=False)
         return stored
+
+    # -- the rest of the port: the wrapped store's, unchanged --
+
+    def put_content(self, content: StoredContent) -> None:
+        self.inner.put_content(content)
+
+    def get_inflight(self, key: str, now: float) -> InflightClaim | None:
+        return self.inner.get_inflight(key, now)
+
+    def claim_inflight(self, key: str, job_id: str, lane: Lane, now: float, hold_seconds: int) -> InflightClaim:
+        return self.inner.claim_inflight(key, job_id, lane, now, hold_seconds)
+
+    def promote_inflight(self, key: str, job_id: str, lane: Lane) -> bool:
+        return self.inner.promote_inflight(key, job_id, lane)
+
+    def take_over_inflight(
+        self, key: str, stale_job_id: str, job_id: str, lane: Lane, *, now: float, hold_seconds: int
+    ) -> bool:
+        return self.inner.take_over_inflight(key, stale_job_id, job_id, lane, now=now, hold_seconds=hold_seconds)
+
+    def hold_inflight(self, key: str, job_id: str, until: float) -> bool:
+        return self.inner.hold_inflight(key, job_id, until)
+
+    def release_inflight(self, key: str, job_id: str) -> None:
+        self.inner.release_inflight(key, job_id)
+
+    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None:
+        self.inner.acquire_lease(key, job_id, worker_id, now, lease_seconds)
+
+    def end_lease(self, key: str, worker_id: str) -> None:
+        self.inner.end_lease(key, worker_id)
+
+    def requeue_lease(self, key: str, worker_id: str) -> None:
+        self.inner.requeue_lease(key, worker_id)
 
     def version_of(self, key: str) -> str | None:
         """The version a remembered key was read at (None: not remembered)."""

@@ -61,3 +61,23 @@ class Erased:
 
     def count(self, table: str, n: int) -> None:
         self.items[table] = self.items.get(table, 0) + n
+
+
+@dataclass(frozen=True)
+class StatsChange:
+    """One change of a key's ``stats`` item (its hit counter), as the content table's stream reports it."""
+
+    key: str
+    kind: str | None  # the item's own kind; None on an item written without one
+    hits_before: int  # 0 for a new item
+    hits_after: int
+    last_access: float  # epoch seconds of the latest hit counted
+    cost_usd: float  # what generating the key cost
+
+
+@dataclass(frozen=True)
+class StatsBatch:
+    """A delivered batch of stream records: its id (the same on a redelivery) and its ``stats`` changes."""
+
+    batch_id: str
+    changes: list[StatsChange]

@@ -11,9 +11,8 @@ from pregen.domain.errors import ContentInvalid
 from pregen.domain.models import ContentRequest, ExamType, Kind, QuestionType
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Self
-
-    from pregen.domain.programs import SectionSpec
 
 
 class _Strict(BaseModel):
@@ -327,9 +326,10 @@ def _narrowed(
     return create_model(base.__name__, __base__=base, __module__=__name__, **fields)
 
 
-def section_schema(spec: SectionSpec) -> type[BaseModel]:
-    """An exam section's schema for one spec: its domain, its exact size, only its question types."""
-    return _section(spec.domain, spec.count, tuple(sorted(spec.question_types)))
+def section_schema(domain: str, count: int, question_types: Iterable[QuestionType]) -> type[BaseModel]:
+    """An exam section's schema: its domain, its exact size, only its question types (a ``SectionSpec``'s
+    fields, passed one by one so the content schemas know nothing of programs)."""
+    return _section(domain, count, tuple(sorted(question_types)))
 
 
 @functools.lru_cache(maxsize=256)

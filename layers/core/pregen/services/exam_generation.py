@@ -17,10 +17,10 @@ when its last section is stored (exactly one worker does, under a lease on the s
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pregen.domain.counters import EXAM, Metric, name
-from pregen.domain.errors import ContentInvalid, GenerationFailed, PregenError
+from pregen.domain.errors import ContentInvalid, PregenError
 from pregen.domain.exam_stats import ready_expiry
 from pregen.domain.inventory import ExamStatus, SlotGone
 from pregen.domain.programs import section_problems, validate_exam
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pregen.domain.models import Generation
     from pregen.domain.programs import Catalogue
     from pregen.messages import SectionMessage
-    from pregen.ports import Clock, Counters, ExamInventory
+    from pregen.ports import Clock, Counters, ExamInventory, SectionGenerator
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
 # "assembling": this worker's publish lost its lease to another assembler, who publishes.
@@ -48,7 +48,7 @@ class AssemblyPending(PregenError):
 @dataclass
 class ExamWorkerDeps:
     inventory: ExamInventory
-    generator: Any  # a Generator that can also ``generate_section`` (offline; the Claude adapter via sections.py)
+    generator: SectionGenerator  # the offline generator, or the Claude adapter's ClaudeSectionWriter
     counters: Counters
     clock: Clock
     catalogue: Catalogue
@@ -108,10 +108,7 @@ def _store_section(
 def _generate(message: SectionMessage, slot: ExamSlot, *, receive_count: int, deps: ExamWorkerDeps) -> Generation:
     spec = message.spec
     try:
-        write = getattr(deps.generator, "generate_section", None)
-        if write is None:
-            raise GenerationFailed(f"the {deps.generator.name} generator cannot write exam sections", retryable=False)
-        generation: Generation = write(spec)
+        generation = deps.generator.generate_section(spec)
         problems = section_problems(spec, generation.body)
         if problems:
             raise ContentInvalid("the section does not answer its spec", problems)

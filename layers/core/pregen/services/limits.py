@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pregen import telemetry
 from pregen.domain.errors import OverAllowance, RateLimited, SpendCeilingReached
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pregen.domain.limits import RateLimits
     from pregen.domain.models import Caller
     from pregen.domain.spend import Estimator
-    from pregen.ports import Counters, LimitedDeps, RateCounter
+    from pregen.ports import Clock, Counters, RateCounter
 
 _DAY = 86_400
 
@@ -61,6 +61,17 @@ class GenerationLimiter:
     limits: RateLimits
     estimator: Estimator
     ceiling: SpendCeiling | None = None
+
+
+class LimitedDeps(Protocol):
+    """The limiter's view of a use case's deps (ServeDeps, ExamDeps, CourseDeps): not a port, no adapter
+    implements it, so it lives beside the one function that reads it."""
+
+    @property
+    def limiter(self) -> GenerationLimiter | None: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 def day_of(epoch: float) -> str:

@@ -20,15 +20,15 @@ Counter names (attributes of the day item ``day#YYYY-MM-DD``, built by ``pregen.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pregen.domain.counters import Metric, expiring_hour, latency_le, name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from pregen.domain.records import StatsBatch, StatsChange
     from pregen.ports import Counters
 
 
@@ -42,54 +42,34 @@ def kind_of_key(key: str) -> str:
     return parts[1] if len(parts) >= 3 else "unknown"
 
 
-def _number(image: dict[str, Any], name: str) -> float:
-    value = image.get(name, {})
-    return float(value["N"]) if "N" in value else 0.0
-
-
-def stats_changes(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, int | float]]:
-    """Day counters from stream records (Lambda's DynamoDB stream record shape), for ``stats`` items only.
+def day_counters(changes: Iterable[StatsChange]) -> dict[str, dict[str, int | float]]:
+    """Day counters from the ``stats`` items' changes (read from the stream by ``pregen.adapters.stats_stream``).
 
     A hit raises ``hits`` by one; a regeneration after expiry puts a fresh ``stats`` item with ``hits = 0``
     (a drop, counted as nothing). The day is the hit's own ``last_access``, so a late batch still lands on
     the day the hits happened.
     """
     per_day: dict[str, dict[str, int | float]] = defaultdict(lambda: defaultdict(int))
-    for record in records:
-        change = record.get("dynamodb") or {}
-        keys = change.get("Keys") or {}
-        if keys.get("sk", {}).get("S") != "stats" or record.get("eventName") not in {"INSERT", "MODIFY"}:
-            continue
-        new = change.get("NewImage") or {}
-        old = change.get("OldImage") or {}
-        delta = int(_number(new, "hits") - _number(old, "hits"))
+    for change in changes:
+        delta = change.hits_after - change.hits_before
         if delta <= 0:
             continue
-        key = keys.get("pk", {}).get("S", "")
-        kind = new.get("kind", {}).get("S") or kind_of_key(key)
-        day = day_of(_number(new, "last_access"))
-        counts = per_day[day]
+        kind = change.kind or kind_of_key(change.key)
+        counts = per_day[day_of(change.last_access)]
         counts[name(Metric.HITS, kind)] += delta
-        if _number(old, "hits") == 0:
+        if change.hits_before == 0:
             counts[name(Metric.USED, kind)] += 1
-        cost = _number(new, "cost_usd")
-        if cost:
+        if change.cost_usd:
             saved = name(Metric.COST_SAVED_USD, kind)
-            counts[saved] = round(float(counts[saved]) + cost * delta, 8)
+            counts[saved] = round(float(counts[saved]) + change.cost_usd * delta, 8)
     return {day: dict(counts) for day, counts in per_day.items()}
 
 
-def batch_id(records: list[dict[str, Any]]) -> str:
-    """The same batch delivered again has the same id (stream ``eventID``s are unique per change)."""
-    digest = hashlib.sha256("|".join(str(r.get("eventID", "")) for r in records).encode()).hexdigest()
-    return digest[:32]
-
-
-def aggregate(records: list[dict[str, Any]], counters: Counters, now: float) -> dict[str, dict[str, int | float]]:
+def aggregate(batch: StatsBatch, counters: Counters, now: float) -> dict[str, dict[str, int | float]]:
     """Add a stream batch's hits to the day counters, once; returns what the batch held."""
-    per_day = stats_changes(records)
+    per_day = day_counters(batch.changes)
     if per_day:
-        counters.add_once(batch_id(records), per_day, now)
+        counters.add_once(batch.batch_id, per_day, now)
     return per_day
 
 

@@ -2,7 +2,7 @@
 
 Without it an environment's first invocation pays for its dependencies: the settings parsed, the DynamoDB and SQS
 clients made (botocore loads each service's model and endpoint rules), the first request's connection opened and
-its operation's serializer built -- about 200 ms of CPU on the local stack, inside the first learner's request.
+its operation's serializer built -- CPU inside the first learner's request (measured: docs/BENCHMARKS.md, Cold start).
 Init is where Lambda expects that work: provisioned concurrency runs it before any request arrives, and SnapStart
 keeps it in the snapshot (``pregen.wiring.snapstart`` then forgets the clients and their connections, not the
 loaded models).

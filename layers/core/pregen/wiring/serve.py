@@ -17,6 +17,7 @@ from pregen.wiring.cache import once
 
 if TYPE_CHECKING:
     from pregen.config.settings import RateLimitSettings
+    from pregen.ports import ContentStore
     from pregen.services.content import ServeDeps
     from pregen.services.limits import GenerationLimiter
 
@@ -35,11 +36,11 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
     from pregen.services.content import ServeDeps  # here, not at the top: the worker never serves
 
     client = clients.dynamodb()
-    store = DynamoContentStore(s.content_table, client)
+    store: ContentStore = DynamoContentStore(s.content_table, client)
     if hot and s.hot_cache_seconds > 0:
         from pregen.adapters.hot_content import HotContentStore
 
-        store = HotContentStore(s.content_table, client, ttl_seconds=s.hot_cache_seconds, max_items=s.hot_cache_items)
+        store = HotContentStore(store, ttl_seconds=s.hot_cache_seconds, max_items=s.hot_cache_items)
     return ServeDeps(
         store=store,
         jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),

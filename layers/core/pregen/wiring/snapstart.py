@@ -3,8 +3,8 @@
 A snapshot is taken once after init and resumed by many environments. Each of them must then draw its own random
 numbers (``random`` picks which ready exam a claim tries first, and the jitter of conflict retries), and must not
 reuse the snapshot's network connections or anything built on them: the boto3 clients and the dependencies that
-hold them are forgotten, and built again on the first request (a few tens of milliseconds, against the imports
-SnapStart saves). Unique ids come from ``uuid4`` (``os.urandom``), which a restore does not repeat.
+hold them are forgotten, and built again on the first request (clients and a connection, not the imports SnapStart
+saves; docs/BENCHMARKS.md has both). Unique ids come from ``uuid4`` (``os.urandom``), which a restore does not repeat.
 
 The runtime ships ``snapshot_restore_py``; elsewhere (local runs, tests) registering is a no-op.
 """

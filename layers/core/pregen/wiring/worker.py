@@ -16,7 +16,7 @@ from pregen.wiring.cache import once
 from pregen.wiring.serve import lanes
 
 if TYPE_CHECKING:
-    from pregen.ports import Generator
+    from pregen.ports import Generator, SectionGenerator
     from pregen.services.batches import BatchDeps
     from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
@@ -88,19 +88,40 @@ def worker_deps() -> WorkerDeps:
 def batch_deps() -> BatchDeps | None:
     """Message Batches for the background lane: only with BATCH_BACKGROUND and a generator that speaks the Batches
     API (Claude; the offline generator has none). Shares the worker's deps, so results are stored the same way."""
-    s = load(WorkerSettings)
+    from pregen.adapters.generators.offline import OfflineGenerator
+
     worker = worker_deps()
-    if not s.batch_background or not hasattr(worker.generator, "submit_batch"):
+    if not load(WorkerSettings).batch_background or isinstance(worker.generator, OfflineGenerator):
+        return None  # the offline generator has no Batches API (and the Anthropic SDK stays unimported)
+    from pregen.adapters.generators.claude import AnthropicGenerator
+
+    if not isinstance(worker.generator, AnthropicGenerator):
         return None
     from pregen.adapters.batches import DynamoBatchStore
     from pregen.services.batches import BatchDeps
 
+    s = load(WorkerSettings)
     return BatchDeps(
         worker=worker,
-        generator=worker.generator,  # type: ignore[arg-type]
+        generator=worker.generator,
         batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
         queue=worker.queue,
     )
+
+
+def section_writer(generator: Generator) -> SectionGenerator:
+    """Who writes exam sections, for the content generator ``make_generator`` built: the offline generator writes
+    them itself; Claude's gets their own prompt and schema (``claude_sections``). Any other generator has none."""
+    from pregen.adapters.generators.offline import OfflineGenerator
+
+    if isinstance(generator, OfflineGenerator):
+        return generator
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
+
+    if isinstance(generator, AnthropicGenerator):
+        return ClaudeSectionWriter(generator)
+    raise TypeError(f"the {generator.name} generator cannot write exam sections")
 
 
 @once
@@ -113,18 +134,11 @@ def exam_worker_deps() -> ExamWorkerDeps:
 
     s = load(ExamSettings)
     content = worker_deps()
-    generator: object = content.generator
-    if not hasattr(generator, "generate_section"):  # the Claude adapter: sections get their own prompt and schema
-        from pregen.adapters.generators.claude import AnthropicGenerator
-        from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
-
-        if isinstance(generator, AnthropicGenerator):
-            generator = ClaudeSectionWriter(generator)
     return ExamWorkerDeps(
         inventory=DynamoExamInventory(
             s.exams_table, DynamoCounters(s.counters_table, clients.dynamodb()), clients.dynamodb()
         ),
-        generator=generator,
+        generator=section_writer(content.generator),
         counters=content.counters,
         clock=content.clock,
         catalogue=default_catalogue(),

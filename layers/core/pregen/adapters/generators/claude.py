@@ -1,6 +1,7 @@
 """The Anthropic (Claude) adapter: structured output with ``messages.parse``, re-asking with the errors when invalid.
 
-Imported only by the worker: ``import anthropic`` costs a second of cold start.
+Imported only by the worker, when it runs Claude: ``import anthropic`` is the largest import of all (docs/BENCHMARKS.md,
+Cold start).
 """
 
 from __future__ import annotations

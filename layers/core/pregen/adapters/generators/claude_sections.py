@@ -37,7 +37,7 @@ class ClaudeSectionWriter:
         return self.generator.structured(
             model=self.generator.model_for(Kind.EXAM),
             prompt=section_prompt(spec),
-            schema=section_schema(spec),
+            schema=section_schema(spec.domain, spec.count, spec.question_types),
             max_tokens=SECTION_MAX_TOKENS,
             problems=lambda parsed: section_problems(spec, parsed.model_dump(mode="json")),
             noun=("section", "section"),
