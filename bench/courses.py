@@ -3,12 +3,11 @@ same request again (0 model calls), a second course sharing half its lessons (re
 asking at once (202 or 429 only, every accepted course ready), and the cost per course side by side (every part
 direct on the larger model vs Pregen's tiers + batches + prompt caching, bench.cost's method).
 
-    .venv/bin/python -m bench.courses [--latency 2] [--concurrency 16] [--learners 100] [--write]
+    .venv/bin/python -m bench courses [--latency 2] [--concurrency 16] [--learners 100] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import threading
@@ -16,9 +15,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import write_section
+from bench.harness import Result, Scenario, option
+
+if TYPE_CHECKING:
+    import argparse
 
 SECTION = "courses"
 SIX_BY_FOUR = {"subject": "astronomy", "grade": "10", "modules": 6, "lessons_per_module": 4}
@@ -277,25 +279,24 @@ def markdown(result: dict[str, Any], cost: dict[str, float], args: argparse.Name
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.courses", description=__doc__)
-    parser.add_argument("--latency", type=float, default=2.0, help="seconds the offline generator takes per call")
-    parser.add_argument("--concurrency", type=int, default=16, help="the local pollers' environments per lane")
-    parser.add_argument("--learners", type=int, default=100)
-    parser.add_argument("--write", action="store_true", help=f"write the section {SECTION!r} of docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     result = run_stack(args.latency, args.concurrency, args.learners)
     cost = course_cost()
     command = (
-        f".venv/bin/python -m bench.courses --latency {args.latency:g} --concurrency {args.concurrency} "
+        f".venv/bin/python -m bench courses --latency {args.latency:g} --concurrency {args.concurrency} "
         f"--learners {args.learners}" + (" --write" if args.write else "")
     )
     text = markdown(result, cost, args, command)
-    print(text)
-    if args.write:
-        write_section(SECTION, text)
-    return 0
+    return Result(text, args.command, {"stampede": result, "cost": cost}, sections={SECTION: text})
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "courses",
+    __doc__,
+    run,
+    options=(
+        option("--latency", type=float, default=2.0, help="seconds the offline generator takes per call"),
+        option("--concurrency", type=int, default=16, help="the local pollers' environments per lane"),
+        option("--learners", type=int, default=100),
+    ),
+)

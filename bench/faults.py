@@ -1,8 +1,8 @@
 """Fault injection: many jobs through the real worker while the model provider and the platform misbehave.
 
-    .venv/bin/python -m bench.faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
-    .venv/bin/python -m bench.faults --jobs 200 --seed 3 --reset 0.05
-    .venv/bin/python -m bench.faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
+    .venv/bin/python -m bench faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
+    .venv/bin/python -m bench faults --jobs 200 --seed 3 --reset 0.05
+    .venv/bin/python -m bench faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
 
 What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
 template's SQS lanes (moto, with their redrive policies), and are delivered in batches to
@@ -531,7 +531,7 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     from pregen_fakes.fake_anthropic import FaultRates
 
-    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duplicates", type=float, default=0.05, help="share of deliveries sent twice")
@@ -587,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         from bench.report import DOC, write_section
 
-        command = "python -m bench.faults" + (" --stack" if args.stack else "")
+        command = "python -m bench faults" + (" --stack" if args.stack else "")
         command += f" --jobs {args.jobs}" if args.jobs != 1000 else ""
         command += f" --seed {args.seed}" if args.seed != 7 else ""
         command += f" --follow {args.follow}" if args.follow != "prompt" else ""

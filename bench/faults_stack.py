@@ -1,4 +1,4 @@
-"""bench.faults on the local stack (``python -m bench.faults --stack``): the same faults, but the jobs go where an
+"""bench.faults on the local stack (``python -m bench faults --stack``): the same faults, but the jobs go where an
 app's would, and the platform's faults are done to real processes.
 
 - Jobs enter through the HTTP API: an admin's ``POST /v1/pregenerate`` (waves alternating priority 50 and 30, so

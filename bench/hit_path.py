@@ -1,7 +1,7 @@
 """Hit path: the get-content handler in-process and the same request through the local HTTP front, against a
 bare boto3 GetItem of the same item (the limit), measured interleaved in one run on the local stack.
 
-    .venv/bin/python -m bench.hit_path [--requests 500] [--write]
+    .venv/bin/python -m bench hit_path [--requests 500] [--write]
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def report(
     lines = [
         f"### {heading[0].upper()}{heading[1:]}",
         "",
-        f"Command: `.venv/bin/python -m bench.hit_path --requests {args.requests} --delays-ms {delays} --write`",
+        f"Command: `.venv/bin/python -m bench hit_path --requests {args.requests} --delays-ms {delays} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. DynamoDB is "
         "moto server in its own process on loopback; the ratios to the bare GetItem, measured interleaved in the "

@@ -1,7 +1,7 @@
 """Hot keys: one warm get-content environment serving a Zipf workload, with and without the hot-key cache
 (``pregen.adapters.hot_content``), side by side on the same request sequence, interleaved request by request.
 
-    .venv/bin/python -m bench.hot_keys [--keys 1000] [--requests 4000] [--zipf 1.1] [--rate 50] [--ttl 5]
+    .venv/bin/python -m bench hot_keys [--keys 1000] [--requests 4000] [--zipf 1.1] [--rate 50] [--ttl 5]
                                        [--round-trip-ms 4] [--personal 0.05] [--write]
 
 The content table is the template's, on moto in-process, filled with ``--keys`` shared lessons (and one personal
@@ -164,7 +164,7 @@ def _report(
     p50 = {name: percentile(t, 50) for name, t in times.items()}
     p99 = {name: percentile(t, 99) for name, t in times.items()}
     command = (
-        f".venv/bin/python -m bench.hot_keys --keys {args.keys} --requests {args.requests} --zipf {args.zipf:g} "
+        f".venv/bin/python -m bench hot_keys --keys {args.keys} --requests {args.requests} --zipf {args.zipf:g} "
         f"--rate {args.rate:g} --ttl {args.ttl:g} --round-trip-ms {args.round_trip_ms:g} "
         f"--personal {args.personal:g} --write"
     )

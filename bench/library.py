@@ -3,7 +3,7 @@
 A hit on a key with 1 version and a hit on a key with 5 versions, and a vote on each, measured interleaved in
 one run against moto in-process (latency ratios; DynamoDB requests counted per call).
 
-    .venv/bin/python -m bench.library [--requests 300] [--write]
+    .venv/bin/python -m bench library [--requests 300] [--write]
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: summary(samples) for name, samples in timings.items()}
     base_hit, base_vote = results["hit, key with 1 version"]["p50"], results["vote, key with 1 version"]["p50"]
     lines = [
-        f"Command: `.venv/bin/python -m bench.library --requests {args.requests} --write`",
+        f"Command: `.venv/bin/python -m bench library --requests {args.requests} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; DynamoDB is moto"
         " in-process, so the latencies are relative: the request counts and the ratios are the result.",

@@ -1,8 +1,8 @@
 """Load: many concurrent learners against the local stack on loopback, mostly cache hits; stops by itself.
 
-    .venv/bin/python -m bench.load                    # 50 clients for 60 s, 90 % hits; figures to stdout
-    .venv/bin/python -m bench.load --write            # ... and into docs/RELIABILITY.md
-    .venv/bin/python -m bench.load --clients 100 --duration 30 --hit-ratio 0.95
+    .venv/bin/python -m bench load                    # 50 clients for 60 s, 90 % hits; figures to stdout
+    .venv/bin/python -m bench load --write            # ... and into docs/RELIABILITY.md
+    .venv/bin/python -m bench load --clients 100 --duration 30 --hit-ratio 0.95
 
 It starts the local stack (``python -m aws_emulator.stack``: moto, the HTTP front, the pollers, the offline
 generator) as its own process on a free port, warms a set of keys until they are hits, then runs ``--clients``
@@ -306,7 +306,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load; the run then stops")
     parser.add_argument("--hit-ratio", type=float, default=0.9)
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=2))
     if args.write:
         defaults = args.clients == 50 and args.duration == 60.0 and args.hit_ratio == 0.9
-        command = "python -m bench.load" + (
+        command = "python -m bench load" + (
             "" if defaults else f" --clients {args.clients} --duration {args.duration:g} --hit-ratio {args.hit_ratio}"
         )
         write_section("load", markdown(result, command), doc=RELIABILITY)

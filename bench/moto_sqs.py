@@ -1,7 +1,7 @@
 """moto's SQS on a deep queue: moto's own per-message checks against the local moto server's (fix 3 of
 aws_emulator.moto_server), side by side in one process.
 
-    .venv/bin/python -m bench.moto_sqs [--depth 3000] [--cycles 10] [--write]
+    .venv/bin/python -m bench moto_sqs [--depth 3000] [--cycles 10] [--write]
 
 Each cycle is what a poller does with a batch: one ReceiveMessage of 10, a DeleteMessage for each, and the
 queue's depth read (ApproximateNumberOfMessages). Both variants run on the same in-process moto, on a queue filled
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     results = run(args.depth, args.cycles)
-    command = ".venv/bin/python -m bench.moto_sqs" + (
+    command = ".venv/bin/python -m bench moto_sqs" + (
         f" --depth {args.depth} --cycles {args.cycles}" if (args.depth, args.cycles) != (3000, 10) else ""
     )
     text = markdown(results, args.depth, args.cycles, command + (" --write" if args.write else ""))

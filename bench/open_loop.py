@@ -1,7 +1,7 @@
 """Open-loop hits: requests sent at a fixed rate whatever the answers take, on warm keys, through the local stack.
 
-    .venv/bin/python -m bench.open_loop                       # 50, 100, 150, 200, 300 hits/s, 30 s each
-    .venv/bin/python -m bench.open_loop --rates 100 --duration 30 --write
+    .venv/bin/python -m bench open_loop                       # 50, 100, 150, 200, 300 hits/s, 30 s each
+    .venv/bin/python -m bench open_loop --rates 100 --duration 30 --write
 
 A closed-loop client (bench.load) waits for each answer before it sends the next request, so a slow stack slows
 its own load down and its tail hides. Here request i leaves at ``start + i / rate`` from a pool of keep-alive
@@ -174,7 +174,7 @@ def markdown(results: list[dict[str, Any]], command: str, keys: int, connections
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.open_loop", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench open_loop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300])
     parser.add_argument("--duration", type=float, default=30.0, help="seconds at each rate")
     parser.add_argument("--keys", type=int, default=20)
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_stack(process)
     rates = " ".join(f"{r:g}" for r in args.rates)
-    command = f".venv/bin/python -m bench.open_loop --rates {rates} --duration {args.duration:g} --write"
+    command = f".venv/bin/python -m bench open_loop --rates {rates} --duration {args.duration:g} --write"
     text = markdown(results, command, args.keys, args.connections, args.p99_limit)
     print(text)
     if args.write:

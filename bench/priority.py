@@ -1,7 +1,7 @@
 """Priority under load: an interactive request's time to content with thousands of background jobs queued, against
 the same request on an idle system, in one run on the local stack (moto server, the SQS pollers, the HTTP front).
 
-    .venv/bin/python -m bench.priority [--backlog 3000] [--samples 8] [--latency 2] [--write]
+    .venv/bin/python -m bench priority [--backlog 3000] [--samples 8] [--latency 2] [--write]
 
 Each sample is a fresh key (so it is a real miss): ``GET /v1/content`` over HTTP → 202 → poll ``/v1/jobs/{id}``
 every 50 ms until done; time to content is from the first request to the answer holding the content. The worker
@@ -159,7 +159,7 @@ def report(
     wait_behind = depths[-1] / drained_per_s if drained_per_s > 0 else float("inf")
     return "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.priority --backlog {args.backlog} --samples {args.samples} "
+            f"Command: `.venv/bin/python -m bench priority --backlog {args.backlog} --samples {args.samples} "
             f"--latency {args.latency:g} --write`",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the local "

@@ -1,8 +1,8 @@
 """Workload simulator: learners over a simulated week, side by side for (a) no cache, (b) cache on miss only and
 (c) Pregen with warming and prediction, on one seeded workload.
 
-    .venv/bin/python -m bench.simulate [--learners 1000] [--days 7] [--latency 8] [--seed 7] [--write]
-    .venv/bin/python -m bench.simulate --backend moto --learners 40      # the real DynamoDB adapters, on moto
+    .venv/bin/python -m bench simulate [--learners 1000] [--days 7] [--latency 8] [--seed 7] [--write]
+    .venv/bin/python -m bench simulate --backend moto --learners 40      # the real DynamoDB adapters, on moto
 
 The workload: each learner (grade 10) studies 2-3 of the configured subjects and starts sessions at random times
 of the week (Poisson, ``--sessions`` a week). A session logs in (``POST /v1/warm``), picks a skill (topic
@@ -35,7 +35,7 @@ import platform
 import random
 import statistics
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +54,7 @@ from pregen.services.content import Hit, ServeDeps, serve_content
 from pregen.services.generation import WorkerDeps, generate_job
 from pregen.services.navigation import NavigationDeps, NavigationEvent, record_navigation
 from pregen.services.warming import LearnerProfile, warm
+from pregen_fakes.queues import SimulatedLanes
 from pregen_tools.capacity import TRANSITIONS  # where a learner goes after each step (shared with the model)
 
 if TYPE_CHECKING:
@@ -206,50 +207,6 @@ class FixedLatency:
         return self.inner.generate(request)
 
 
-@dataclass
-class Lanes:
-    """The JobQueue port in simulated time: per lane a FIFO and ``concurrency`` workers, each generation taking
-    ``latency`` seconds. A delivery whose key is already stored finishes at once; one whose key is being generated
-    waits for that generation (on AWS: LeaseHeld, redelivered, then found cached) without taking a worker."""
-
-    sim: Simulation
-    concurrency: dict[Lane, int]
-    latency: float
-    waiting: dict[Lane, deque[dict[str, Any]]] = field(default_factory=lambda: {lane: deque() for lane in Lane})
-    busy: Counter[Lane] = field(default_factory=Counter)
-    generating: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    max_backlog: Counter[Lane] = field(default_factory=Counter)
-
-    def send(self, lane: Lane, message: dict[str, Any]) -> None:
-        self.waiting[lane].append(message)
-        self.max_backlog[lane] = max(self.max_backlog[lane], len(self.waiting[lane]))
-        self.dispatch(lane)
-
-    def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
-        return {lane.value: {"visible": len(q), "in_flight": self.busy[lane]} for lane, q in self.waiting.items()}
-
-    def dispatch(self, lane: Lane) -> None:
-        queue = self.waiting[lane]
-        while queue and self.busy[lane] < self.concurrency[lane]:
-            message = queue.popleft()
-            key = message["key"]
-            if key in self.sim.available:
-                self.sim.run_worker(message)
-            elif key in self.generating:
-                self.generating[key].append(message)
-            else:
-                self.generating[key] = []
-                self.busy[lane] += 1
-                self.sim.schedule(self.sim.clock.now() + self.latency, "done", (lane, message))
-
-    def finish(self, lane: Lane, message: dict[str, Any]) -> None:
-        self.busy[lane] -= 1
-        self.sim.run_worker(message)
-        for twin in self.generating.pop(message["key"], []):
-            self.sim.run_worker(twin)
-        self.dispatch(lane)
-
-
 # -- one scenario ----------------------------------------------------------------------------------------------------
 
 
@@ -285,7 +242,7 @@ class Simulation:
         self.pending: list[tuple[float, str]] = []
         self.viewed: set[str] = set()
         self.generator = FixedLatency()
-        self.lanes = Lanes(self, {Lane.INTERACTIVE: p.interactive, Lane.BACKGROUND: p.background}, p.latency_s)
+        self.lanes = SimulatedLanes(self, {Lane.INTERACTIVE: p.interactive, Lane.BACKGROUND: p.background}, p.latency_s)
         self.no_cache_jobs = 0
         self.no_cache_done: dict[str, float] = {}
         self.no_cache_waits: list[tuple[float, str]] = []
@@ -427,7 +384,7 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
 def report(p: Params, args: argparse.Namespace, results: list[Result], actions: list[Action], chart: str) -> str:
     views = sum(1 for a in actions if a.kind == "view")
     sessions = sum(1 for a in actions if a.kind == "login")
-    command = f".venv/bin/python -m bench.simulate --learners {p.learners} --days {p.days:g} --latency {p.latency_s:g}"
+    command = f".venv/bin/python -m bench simulate --learners {p.learners} --days {p.days:g} --latency {p.latency_s:g}"
     command += f" --seed {p.seed}" + (" --backend moto" if args.backend == "moto" else "") + " --write"
     lines = [
         f"Command: `{command}`",

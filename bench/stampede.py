@@ -2,7 +2,7 @@
 the misses wait for their answer, and the CPU every process spent on them.
 The generator takes a fixed time so every request arrives while the key is in flight.
 
-    .venv/bin/python -m bench.stampede [--clients 200] [--write]
+    .venv/bin/python -m bench stampede [--clients 200] [--write]
 
 Three runs, each on a fresh stack: get-content's 8 environments started with the stack (provisioned concurrency's
 analogue), after a warm-up burst on another key or not, and only 1 started (the other 7 cold-start during the
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     text = "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.stampede --clients {args.clients} --write`",
+            f"Command: `.venv/bin/python -m bench stampede --clients {args.clients} --write`",
             "",
             f"{args.clients} learners ask for the same uncached question set at the same instant, through the local "
             f"HTTP front; the generator takes {args.latency:g} s. The learners are one asyncio client in a process "

@@ -1,7 +1,7 @@
 """Worker throughput: items generated per second per unit of worker concurrency, with a generator of fixed
 latency, against the theoretical maximum (concurrency / latency), for several concurrencies in one run.
 
-    .venv/bin/python -m bench.throughput [--latency 0.25] [--items-per-worker 40] [--write]
+    .venv/bin/python -m bench throughput [--latency 0.25] [--items-per-worker 40] [--write]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     text = "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.throughput --latency {args.latency:g} "
+            f"Command: `.venv/bin/python -m bench throughput --latency {args.latency:g} "
             f"--items-per-worker {args.items_per_worker} --write`",
             "",
             "Distinct lessons pre-generated on the interactive lane (batch size 1) through the local stack: HTTP "

@@ -1,0 +1,46 @@
+"""The one HTTP client of the benchmarks: a JSON request with a bearer token, its status, headers and body; an
+error status is an answer, not an exception (a benchmark counts 4xx and 5xx)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def request(
+    method: str, url: str, token: str | None = None, body: Any = None, *, timeout: float = 60
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers with lower-case names, the JSON body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    if data is not None:
+        headers["content-type"] = "application/json"
+    sent = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(sent, timeout=timeout) as response:
+            status, answer, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer, raw = error.code, error.headers, error.read()
+    return status, {k.lower(): v for k, v in answer.items()}, json.loads(raw or b"null")
+
+
+def get(url: str, token: str | None = None, *, timeout: float = 60) -> tuple[int, Any]:
+    """A GET: (status, the JSON body)."""
+    status, _, body = request("GET", url, token, timeout=timeout)
+    return status, body
+
+
+def post(url: str, token: str | None, body: Any, *, timeout: float = 60) -> tuple[int, Any]:
+    """A POST of ``body`` as JSON: (status, the JSON body)."""
+    status, _, answer = request("POST", url, token, body, timeout=timeout)
+    return status, answer
+
+
+def connection(url: str, timeout: float = 30) -> http.client.HTTPConnection:
+    """A keep-alive connection to ``url``'s host (the load generators send many requests on one)."""
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
