@@ -9,15 +9,11 @@ direct on the larger model vs Pregen's tiers + batches + prompt caching, bench.c
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.harness import Result, Scenario, option
+from bench.harness import Environment, Result, Scenario, http, option
 
 if TYPE_CHECKING:
     import argparse
@@ -29,24 +25,13 @@ SIX_BY_FOUR = {"subject": "astronomy", "grade": "10", "modules": 6, "lessons_per
 HALF_SHARED = {**SIX_BY_FOUR, "lessons_per_module": 8}
 
 
-def _http(method: str, url: str, token: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, dict(response.headers.items()), json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(error.read() or b"null")
-
-
 def wait_ready(
     url: str, token: str, course_id: str, timeout_s: float, progress: list[tuple[float, int]] | None = None
 ) -> dict[str, Any]:
     """Poll the course until it is ready or failed; ``progress`` collects (time, parts done) as it goes."""
     deadline = time.monotonic() + timeout_s
     while True:
-        _, _, course = _http("GET", f"{url}/v1/courses/{course_id}", token)
+        _, _, course = http.request("GET", f"{url}/v1/courses/{course_id}", token)
         if progress is not None and "parts" in course:
             progress.append((time.monotonic(), int(course["parts"]["done"])))
         if course.get("status") in ("ready", "failed") or time.monotonic() > deadline:
@@ -62,7 +47,7 @@ def one_course(
     progress: list[tuple[float, int]] | None = None,
 ) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
-    status, _, accepted = _http("POST", f"{url}/v1/courses", token, request)
+    status, _, accepted = http.request("POST", f"{url}/v1/courses", token, request)
     if status != 202:
         raise SystemExit(f"course refused: {status} {accepted}")
     course = wait_ready(url, token, accepted["course_id"], timeout_s, progress)
@@ -98,7 +83,7 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
         body = {"subject": f"geology {i % 10}", "grade": "8", "modules": 2, "lessons_per_module": 2}
         barrier.wait()
         try:
-            status, headers, answer = _http("POST", f"{url}/v1/courses", token, body)
+            status, headers, answer = http.request("POST", f"{url}/v1/courses", token, body)
         except OSError as exc:  # no answer at all (reset, timeout): counted, never dropped
             status, headers, answer = 0, {}, {"error": repr(exc)}
         with lock:
@@ -128,30 +113,19 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
 
 def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]:
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            local_concurrency=concurrency,
-            extra_env={"OFFLINE_LATENCY_SECONDS": str(latency)},
-        )
-    )
-    state = stack.start()
-    url = state["url"]
+    options = {"local_concurrency": concurrency, "extra_env": {"OFFLINE_LATENCY_SECONDS": str(latency)}, "report": True}
     admin = devjwt.mint("bench-ops", "admin")
-    try:
+    with Environment("emulator", in_process=True, stack_options=options) as stack:
+        url = stack.url
         progress: list[tuple[float, int]] = []
         first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR, progress=progress)
-        generated_before = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
+        generated_before = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
         again, again_s = one_course(url, devjwt.mint("course-bob"), SIX_BY_FOUR)
-        generated_after = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
+        generated_after = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
         half, half_s = one_course(url, devjwt.mint("course-carol"), HALF_SHARED)
         crowd = stampede(url, learners, latency)
-        courses = _http("GET", f"{url}/v1/analytics", admin)[2]["courses"]
-    finally:
-        stack.stop()
+        courses = http.request("GET", f"{url}/v1/analytics", admin)[2]["courses"]
     return {
         "first": first,
         "first_s": first_s,

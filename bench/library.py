@@ -8,7 +8,6 @@ one run against moto in-process (latency ratios; DynamoDB requests counted per c
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import itertools
@@ -18,9 +17,11 @@ import time
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from bench.report import summary, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.report import summary
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
 QUERY_ONE = {"kind": "lesson", "subject": "Physics", "topic": "Momentum", "grade": "9"}
@@ -120,18 +121,9 @@ def _requests_per_call(runner: Callable[[], None]) -> list[str]:
     return calls
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    )
+def run(args: argparse.Namespace) -> Result:
     os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"})
-    from moto import mock_aws
-
-    with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
+    with Environment("moto"), contextlib.redirect_stdout(io.StringIO()):
         ids, _ = _setup(versions_of_five=5)
         runners = _runners(ids)
         requests = {name: _requests_per_call(run) for name, run in runners.items()}
@@ -168,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         "counts are what carries over to DynamoDB.",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        write_section("library", "## Library: hits and votes by number of versions\n\n" + text)
-    return 0
+    section = "## Library: hits and votes by number of versions\n\n" + text
+    figures = {name: {"requests": len(requests[name]), "p50_ms": f["p50"]} for name, f in results.items()}
+    return Result(text, args.command, figures, sections={"library": section})
 
 
 def _count(ops: list[str]) -> dict[str, int]:
@@ -181,5 +172,9 @@ def _count(ops: list[str]) -> dict[str, int]:
     return counts
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "library",
+    __doc__,
+    run,
+    options=(option("--requests", type=int, default=300),),
+)
