@@ -30,21 +30,27 @@ import json
 import os
 import random
 import signal
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bench.faults import FAULTS, FaultReport, _requests, classify, count_answers, drain_dead_letters, load_cap
+from bench.faults_common import (
+    FAULTS,
+    FaultReport,
+    classify,
+    count_answers,
+    drain_dead_letters,
+    job_requests,
+    load_cap,
+)
+from bench.harness import Environment, http
 
 if TYPE_CHECKING:
-    from bench.faults import FaultConfig
+    from bench.faults_common import FaultConfig
 
 LANES = ("InteractiveQueue", "BackgroundQueue")
 DLQS = ("InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
@@ -59,22 +65,8 @@ WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and
 
 
 def _http(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body of one request (an error's body too; {} when it is not JSON)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        answer = json.loads(raw or b"{}")
-    except ValueError:
-        answer = {}
+    """The status and JSON object of one request (an error's too; {} when the body is not a JSON object)."""
+    status, _, answer = http.request(method, url, token, body)
     return status, answer if isinstance(answer, dict) else {}
 
 
@@ -191,7 +183,7 @@ def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counte
     rng = random.Random(config.seed + 2)
     admin = devjwt.mint("faults-ops", "admin")
     accepted: dict[str, str] = {}
-    specs = _requests(config)
+    specs = job_requests(config)
     wave = min(config.wave, WAVE)
     for start in range(0, len(specs), wave):
         chunk = specs[start : start + wave]
@@ -247,7 +239,6 @@ def retry_visibility(config: FaultConfig) -> int:
 def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
     import boto3
 
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
     from pregen.adapters.library import DynamoLibraryStore
     from pregen.config.base import load
     from pregen.config.settings import ContentTableSettings
@@ -261,13 +252,12 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     platform = Platform(config, report, fake.port)
     fake.before_answer = platform.crash
     fake.start()
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            report=False,
-            retry_visibility_s=retry_visibility(config),
-            extra_env={
+    local = Environment(
+        "emulator",
+        in_process=True,
+        stack_options={
+            "retry_visibility_s": retry_visibility(config),
+            "extra_env": {
                 "ANTHROPIC_API_KEY": "fake-key",
                 "ANTHROPIC_BASE_URL": fake.base_url,
                 "LEASE_SECONDS": str(config.lease_s),
@@ -277,10 +267,11 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
                 # background lane to the Message Batches API, whose results the cron polls: not measured here).
                 "BATCH_BACKGROUND": "false",
             },
-        )
+        },
     )
     try:
-        state = stack.start()
+        state = local.start().state
+        stack = local.stack
         queues: dict[str, str] = state["queues"]
         platform.hook(stack, {queues[lane] for lane in LANES})
         time.sleep(1.5)  # receives already waiting (1 s long polls, begun before the hook) end before the first job
@@ -314,7 +305,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
         report.missed_crashes = platform.missed_crashes
         report.phases["check"] = time.perf_counter() - started - sum(report.phases.values())
     finally:
-        stack.stop()
+        local.stop()
         fake.stop()
         os.environ.clear()
         os.environ.update(saved)

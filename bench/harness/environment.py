@@ -49,7 +49,8 @@ class Environment:
     process: subprocess.Popen[str] | None = None
     _exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
-    def __enter__(self) -> Environment:
+    def start(self) -> Environment:
+        """Stand the environment up (``with`` does it); ``stop`` takes it down."""
         if self.kind == "moto":
             from moto import mock_aws
 
@@ -60,15 +61,21 @@ class Environment:
             module = stack_module()
             options = {"port": free_port(), "state_file": _state_file(), "report": False} | self.stack_options
             self.stack = module.LocalStack(module.StackOptions(**options))
-            self.state = self.stack.start()
             self._exit.callback(self.stack.stop)
+            self.state = self.stack.start()
         elif self.kind == "emulator":
             self.process, self.state = start_stack(*self.stack_args)
             self._exit.callback(stop_stack, self.process)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._exit.close()
+
+    def __enter__(self) -> Environment:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @property
     def url(self) -> str:

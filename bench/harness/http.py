@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 def request(
     method: str, url: str, token: str | None = None, body: Any = None, *, timeout: float = 60
 ) -> tuple[int, dict[str, str], Any]:
-    """(status, headers with lower-case names, the JSON body or None)."""
+    """(status, headers with lower-case names, the JSON body or None when there is none or it is not JSON)."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"authorization": f"Bearer {token}"} if token else {}
     if data is not None:
@@ -25,7 +25,11 @@ def request(
             status, answer, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         status, answer, raw = error.code, error.headers, error.read()
-    return status, {k.lower(): v for k, v in answer.items()}, json.loads(raw or b"null")
+    try:
+        parsed = json.loads(raw or b"null")
+    except ValueError:
+        parsed = None
+    return status, {k.lower(): v for k, v in answer.items()}, parsed
 
 
 def get(url: str, token: str | None = None, *, timeout: float = 60) -> tuple[int, Any]:
