@@ -48,7 +48,7 @@ from bench.faults_common import (
     job_requests,
     load_cap,
 )
-from bench.harness import Result, Scenario, option
+from bench.harness import Result, Scenario, from_args, option
 from bench.report import DOC
 
 if TYPE_CHECKING:
@@ -350,8 +350,10 @@ def _options() -> tuple[Option, ...]:
     return (
         option("--jobs", type=int, default=1000),
         option("--seed", type=int, default=7),
-        option("--duplicates", type=float, default=0.05, help="share of deliveries sent twice"),
-        option("--crashes", type=float, default=0.02, help="share of generations that crash the worker"),
+        option("--duplicates", dest="duplicate_rate", type=float, default=0.05, help="share of deliveries sent twice"),
+        option(
+            "--crashes", dest="crash_rate", type=float, default=0.02, help="share of generations that crash the worker"
+        ),
         *(
             option(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name), metavar="P")
             for name in FAULTS
@@ -369,9 +371,12 @@ def _options() -> tuple[Option, ...]:
             action="store_true",
             help="on the local stack: jobs over HTTP, the worker's environments as processes, DynamoDB Local, SIGKILLs",
         ),
-        option("--lease", type=int, default=30, help="--stack: the worker's LEASE_SECONDS (template: 330)"),
+        option(
+            "--lease", dest="lease_s", type=int, default=30, help="--stack: the worker's LEASE_SECONDS (template: 330)"
+        ),
         option(
             "--retry-visibility",
+            dest="retry_visibility_s",
             type=int,
             default=None,
             help="--stack: seconds before a failed batch is visible again (default: the lease + 5; make run's: 2)",
@@ -389,17 +394,7 @@ def run_scenario(args: argparse.Namespace) -> Result:
     from bench import faults_stack
     from pregen_fakes.fake_anthropic import FaultRates
 
-    config = FaultConfig(
-        jobs=args.jobs,
-        seed=args.seed,
-        duplicate_rate=args.duplicates,
-        crash_rate=args.crashes,
-        follow=args.follow,
-        mix=args.mix,
-        plain_schema=args.plain_schema,
-        lease_s=args.lease,
-        retry_visibility_s=args.retry_visibility,
-    )
+    config = from_args(FaultConfig, args)
     config.faults = FaultRates(
         **{n: getattr(args, n) for n in FAULTS},
         seed=args.seed,
@@ -413,8 +408,8 @@ def run_scenario(args: argparse.Namespace) -> Result:
     command += f" --follow {args.follow}" if args.follow != "prompt" else ""
     command += f" --mix {args.mix}" if args.mix != "lessons" else ""
     command += " --plain-schema" if args.plain_schema else ""
-    command += f" --lease {args.lease}" if args.lease != 30 else ""
-    command += f" --retry-visibility {args.retry_visibility}" if args.retry_visibility is not None else ""
+    command += f" --lease {args.lease_s}" if args.lease_s != 30 else ""
+    command += f" --retry-visibility {args.retry_visibility_s}" if args.retry_visibility_s is not None else ""
     if args.stack:
         section, text = "faults-stack", faults_stack.markdown(config, report, command)
     else:

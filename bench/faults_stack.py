@@ -38,15 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bench.faults_common import (
-    FAULTS,
-    FaultReport,
-    classify,
-    count_answers,
-    drain_dead_letters,
-    job_requests,
-    load_cap,
-)
+from bench import faults_common
 from bench.harness import Environment, http
 
 if TYPE_CHECKING:
@@ -113,7 +105,7 @@ class Platform:
     """The platform's faults: SQS's duplicate deliveries (a hook on the pollers' client) and crashes of worker
     environments (SIGKILL, from the fake's ``before_answer``)."""
 
-    def __init__(self, config: FaultConfig, report: FaultReport, fake_port: int) -> None:
+    def __init__(self, config: FaultConfig, report: faults_common.FaultReport, fake_port: int) -> None:
         self.config = config
         self.report = report
         self.fake_port = fake_port
@@ -175,7 +167,7 @@ class Platform:
                     self.report.duplicates_sent += 1
 
 
-def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counter[str]) -> dict[str, str]:
+def _accept(config: FaultConfig, url: str, report: faults_common.FaultReport, statuses: Counter[str]) -> dict[str, str]:
     """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
     in flight. Returns job_id -> canonical request."""
     from aws_emulator import devjwt
@@ -183,7 +175,7 @@ def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counte
     rng = random.Random(config.seed + 2)
     admin = devjwt.mint("faults-ops", "admin")
     accepted: dict[str, str] = {}
-    specs = job_requests(config)
+    specs = faults_common.job_requests(config)
     wave = min(config.wave, WAVE)
     for start in range(0, len(specs), wave):
         chunk = specs[start : start + wave]
@@ -236,7 +228,7 @@ def retry_visibility(config: FaultConfig) -> int:
     return config.lease_s + VISIBILITY_MARGIN_S
 
 
-def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
+def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR0915 - one scenario, told in order
     import boto3
 
     from pregen.adapters.library import DynamoLibraryStore
@@ -244,7 +236,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     from pregen.config.settings import ContentTableSettings
     from pregen_fakes.fake_anthropic import FakeAnthropic
 
-    report = FaultReport()
+    report = faults_common.FaultReport()
     started = time.perf_counter()
     saved = dict(os.environ)
     follow: Literal["prompt", "schema"] = "schema" if config.follow == "schema" else "prompt"
@@ -292,12 +284,12 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
 
         serve = serve_deps()
         now = serve.clock.now()
-        in_dlq = drain_dead_letters(sqs, [queues[name] for name in DLQS])
-        classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=now)
+        in_dlq = faults_common.drain_dead_letters(sqs, [queues[name] for name in DLQS])
+        faults_common.classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=now)
         library = DynamoLibraryStore(load(ContentTableSettings).content_table)
         keys = {job.key for job in map(serve.jobs.get_job, accepted) if job is not None}
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
-        count_answers(report, fake)
+        faults_common.count_answers(report, fake)
         worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
         report.environments_lost = worker.figures.environments_lost
         report.http = dict(statuses)
@@ -316,7 +308,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     return report
 
 
-def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
+def markdown(config: FaultConfig, report: faults_common.FaultReport, command: str) -> str:
     rates = config.fault_rates()
     s = report.summary()
     lines = [
@@ -332,7 +324,7 @@ def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         "",
         "| injected | rate |",
         "|---|---|",
-        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in FAULTS),
+        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in faults_common.FAULTS),
         f"| duplicate SQS delivery (a received message sent again) | {config.duplicate_rate:.0%} of deliveries |",
         f"| worker crash: SIGKILL of the environment while its model request is open | {config.crash_rate:.0%} of "
         "model requests |",
@@ -348,7 +340,7 @@ def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| HTTP 5xx | {s['server_errors']} |",
         f"| model requests | {s['model_requests']} ({s['model_calls_per_accepted_job']} per accepted job) |",
         f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
-        f"| most model calls any job made (the cap is {load_cap()}) | {s['max_model_calls_of_a_job']} |",
+        f"| most model calls any job made (the cap is {faults_common.load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
         "",

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bench.harness import Environment, Result, Scenario, option
+from bench.harness.http import KeepAlive
 from bench.harness.http import connection as http_connection
 from bench.report import DOC, percentile
 
@@ -110,7 +111,7 @@ def client(
     vote_ratio: float = 0.0,
 ) -> None:
     rng = random.Random(seed)
-    conn = http_connection(url)
+    conn = KeepAlive(url)
     headers = {"authorization": f"Bearer {token}"}
     n = 0
     while time.monotonic() < stop_at:
@@ -124,17 +125,12 @@ def client(
             n += 1
             kind, path, expected = "miss", _query(n, f"{tag}-miss"), 202
         started = time.perf_counter()
-        try:
-            sent = headers if body is None else {**headers, "content-type": "application/json"}
-            conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            tally.failed(kind, type(exc).__name__)
-            conn.close()
-            conn = http_connection(url)
+        sent = headers if body is None else {**headers, "content-type": "application/json"}
+        status = conn.send(method, path, sent, body)
+        if isinstance(status, str):
+            tally.failed(kind, status)
             continue
-        tally.add(kind, (time.perf_counter() - started) * 1000, response.status, expected)
+        tally.add(kind, (time.perf_counter() - started) * 1000, status, expected)
     conn.close()
 
 

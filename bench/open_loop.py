@@ -13,7 +13,6 @@ is an error. The stack runs as its own process (``python -m aws_emulator.stack``
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import queue
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.harness import Environment, Result, Scenario, option
-from bench.harness.http import connection as http_connection
+from bench.harness.http import KeepAlive
 from bench.load import warm
 from bench.report import percentile
 
@@ -48,21 +47,16 @@ class Run:
 
 
 def _sender(url: str, token: str, work: queue.Queue[tuple[float, str] | None], run: Run) -> None:
-    conn = http_connection(url)
+    conn = KeepAlive(url)
     headers = {"authorization": f"Bearer {token}"}
     while (item := work.get()) is not None:
         planned, path = item
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            run.record(None, type(exc).__name__)
-            conn.close()
-            conn = http_connection(url)
+        status = conn.send("GET", path, headers)
+        if isinstance(status, str):
+            run.record(None, status)
             continue
         ms = (time.perf_counter() - planned) * 1000
-        run.record(ms, None if response.status == 200 else f"status {response.status}")
+        run.record(ms, None if status == 200 else f"status {status}")
     conn.close()
 
 

@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.harness import Environment, Scenario, option
+from bench.harness import Environment, Scenario, from_args, option
 from bench.report import percentile
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.config.worker import GenerationPolicy
@@ -471,16 +471,7 @@ def draw(results: list[Result], path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> harness.Result:
-    p = Params(
-        learners=args.learners,
-        days=args.days,
-        sessions=args.sessions,
-        skills=args.skills,
-        zipf=args.zipf,
-        noise=args.noise,
-        latency_s=args.latency,
-        seed=args.seed,
-    )
+    p = from_args(Params, args)
     import logging
 
     from pregen import usage_log
@@ -520,7 +511,7 @@ SCENARIO = Scenario(
         option("--skills", type=int, default=_DEFAULTS.skills, help="skills per subject (>= 5)"),
         option("--zipf", type=float, default=_DEFAULTS.zipf),
         option("--noise", type=float, default=_DEFAULTS.noise),
-        option("--latency", type=float, default=_DEFAULTS.latency_s, help="seconds per generation"),
+        option("--latency", dest="latency_s", type=float, default=_DEFAULTS.latency_s, help="seconds per generation"),
         option("--seed", type=int, default=_DEFAULTS.seed),
         option("--backend", choices=["memory", "moto"], default="memory"),
     ),

@@ -48,3 +48,27 @@ def connection(url: str, timeout: float = 30) -> http.client.HTTPConnection:
     """A keep-alive connection to ``url``'s host (the load generators send many requests on one)."""
     parts = urlsplit(url)
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
+class KeepAlive:
+    """One keep-alive connection that a load generator sends many requests on; after a failed request it opens a
+    new one (and says what failed)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn = connection(url)
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: str | None = None) -> int | str:
+        """The answer's status, or the name of the exception the request failed with."""
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.conn.close()
+            self.conn = connection(self.url)
+            return type(exc).__name__
+        return response.status
+
+    def close(self) -> None:
+        self.conn.close()

@@ -4,16 +4,27 @@ the Markdown it prints and writes, the command that produced it)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.report import DOC, write_section
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+
+T = TypeVar("T")
+
+
+def from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """The dataclass ``cls`` with each field an option of the same name (``dest``) sets; the others at defaults."""
+    assert dataclasses.is_dataclass(cls)
+    names = (f.name for f in dataclasses.fields(cls))
+    return cls(**{name: getattr(args, name) for name in names if hasattr(args, name)})
 
 
 @dataclass(frozen=True)
