@@ -7,7 +7,6 @@ import contextlib
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,11 +26,10 @@ def stack_module() -> Any:
     return importlib.import_module(STACK_MODULE)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port() -> int:
+    """A free TCP port on loopback (the stack's own helper)."""
+    port: int = stack_module().free_port()
+    return port
 
 
 @dataclass
