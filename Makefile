@@ -84,22 +84,22 @@ e2e: $(VENV)/.installed
 	$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench.hit_path
-	$(BIN)/python -m bench.open_loop
-	$(BIN)/python -m bench.analytics
-	$(BIN)/python -m bench.cost --write
+	$(BIN)/python -m bench hit_path
+	$(BIN)/python -m bench open_loop
+	$(BIN)/python -m bench analytics
+	$(BIN)/python -m bench cost --write
 
 # Reliability (docs/RELIABILITY.md): 1,000 jobs under injected faults, and 50 clients for 60 s on loopback.
 bench-faults: $(VENV)/.installed
-	$(BIN)/python -m bench.faults --write
+	$(BIN)/python -m bench faults --write
 
 # The same faults on the local stack (about 3 minutes): 250 jobs over HTTP, the worker's environments as processes on
 # DynamoDB Local, duplicates sent to the lanes and environments SIGKILLed mid-request. Its own figures, its own run.
 bench-faults-stack: $(VENV)/.installed
-	$(BIN)/python -m bench.faults --stack --jobs 250 --write
+	$(BIN)/python -m bench faults --stack --jobs 250 --write
 
 bench-load: $(VENV)/.installed
-	$(BIN)/python -m bench.load --write
+	$(BIN)/python -m bench load --write
 
 # The fuzzing of tests/e2e/test_bad_input.py, five times deeper than in `make test` (docs/RELIABILITY.md).
 fuzz: $(VENV)/.installed

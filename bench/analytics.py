@@ -1,18 +1,20 @@
 """Analytics cost against items stored: the analytics use case over 100 and over 10,000 stored items (content
 items and counter items alike), measured interleaved in one run against moto in-process.
 
-    .venv/bin/python -m bench.analytics [--calls 200] [--write]
+    python -m bench analytics [--calls 200] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import platform
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import summary, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.report import summary
+
+if TYPE_CHECKING:
+    import argparse
 
 T0 = 1_800_000_000.0  # 2027-01-15
 
@@ -37,15 +39,8 @@ def _fill(client: Any, table: str, items: int, pk_prefix: str) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
-
+def run(args: argparse.Namespace) -> Result:
     import boto3
-    from moto import mock_aws
 
     from aws_emulator.template import Template
     from pregen.adapters.counters import DynamoCounters
@@ -54,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from pregen.domain.models import Lane
     from pregen.services.analytics import AnalyticsDeps, analytics
 
-    with mock_aws():
+    with Environment("moto"):
         deps: dict[int, AnalyticsDeps] = {}
         calls: dict[int, list[str]] = {}
         for stored in (100, 10_000):
@@ -89,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     per_call = {stored: len(seen) / args.calls for stored, seen in calls.items()}
     text = "\n".join(
         [
-            f"`.venv/bin/python -m bench.analytics --calls {args.calls}` on {platform.machine()}, Python "
+            f"`{args.command}` on {platform.machine()}, Python "
             f"{platform.python_version()}, moto in-process; a 30-day window, {args.calls} calls per size, interleaved.",
             "",
             "| items stored (content + counters) | DynamoDB requests per call | p50 ms | p99 ms |",
@@ -103,11 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{large['p50'] / small['p50']:.2f}. Plus two GetQueueAttributes per call (the queues).",
         ]
     )
-    print(text)
-    if args.write:
-        write_section("analytics", "## Analytics\n\n" + text)
-    return 0
+    named = {"requests_per_call": per_call, "p50_ms": {100: small["p50"], 10_000: large["p50"]}}
+    return Result(text, args.command, named, sections={"analytics": "## Analytics\n\n" + text})
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario("analytics", __doc__, run, options=(option("--calls", type=int, default=200),))

@@ -1,6 +1,6 @@
 """The capacity model against the workload simulator: the same workload, counted by both, side by side.
 
-    .venv/bin/python -m bench.capacity_check [--learners 1000] [--days 7] [--seed 7] [--write]
+    .venv/bin/python -m bench capacity_check [--learners 1000] [--days 7] [--seed 7] [--write]
 
 The simulator (``bench/simulate.py``, scenario (c): warming + prediction) runs Pregen's own services on the
 in-memory ports; here every port call is counted and mapped to the DynamoDB request the DynamoDB adapter makes for
@@ -11,15 +11,17 @@ inputs -- learners, sessions, days, skills, Zipf, noise, the warming configurati
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 from bench import simulate
-from bench.report import write_section
+from bench.harness import Result, Scenario, option
 from pregen_tools.capacity import DAY, Estimate, Inputs, estimate
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "CAPACITY.md"
@@ -202,7 +204,7 @@ def compare(measured: Measured, model: Estimate) -> list[tuple[str, float, float
 
 
 def report(p: simulate.Params, rows: list[tuple[str, float, float, float]], measured: Measured) -> str:
-    command = f".venv/bin/python -m bench.capacity_check --learners {p.learners} --days {p.days:g} --seed {p.seed}"
+    command = f".venv/bin/python -m bench capacity_check --learners {p.learners} --days {p.days:g} --seed {p.seed}"
     lines = [
         f"Command: `{command} --write`",
         "",
@@ -225,7 +227,7 @@ def scales_table() -> str:
     from pregen_tools.capacity_report import figures
 
     lines = [
-        "Command: `.venv/bin/python -m bench.capacity_check --write` (each row: `pregen capacity --learners N`, "
+        "Command: `.venv/bin/python -m bench capacity_check --write` (each row: `pregen capacity --learners N`, "
         "every other input at its default)",
         "",
         "| learners | views/s avg / peak | hit rate | generations a day | Lambda concurrency (peak) "
@@ -251,25 +253,28 @@ def scales_table() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--learners", type=int, default=1000)
-    parser.add_argument("--days", type=float, default=7)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--write", action="store_true", help="write the comparison into docs/CAPACITY.md")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     p = simulate.Params(learners=args.learners, days=args.days, seed=args.seed)
     measured = run_simulator(p)
     rows = compare(measured, estimate(model_inputs(p)))
     text = report(p, rows, measured)
-    print(text)
     scales = scales_table()
-    print(scales)
-    if args.write:
-        write_section("scales", "## Four scales\n\n" + scales, doc=DOC)
-        write_section("simulator", "## The model against the simulator\n\n" + text, doc=DOC)
-    return 0
+    sections = {
+        "scales": "## Four scales\n\n" + scales,
+        "simulator": "## The model against the simulator\n\n" + text,
+    }
+    figures = {name: {"measured": m, "model": e} for name, m, e, _ in rows}
+    return Result(text + "\n\n" + scales, args.command, figures, sections=sections, doc=DOC)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "capacity_check",
+    __doc__,
+    run,
+    options=(
+        option("--learners", type=int, default=1000),
+        option("--days", type=float, default=7),
+        option("--seed", type=int, default=7),
+    ),
+    doc_file=DOC,
+)

@@ -1,19 +1,23 @@
 """Cold start: the import time of each handler module, each in a fresh process, against `import boto3` alone,
 measured interleaved in one run (the init phase is billed, and the serving path must stay lean).
 
-    .venv/bin/python -m bench.cold_start [--runs 15] [--write]
+    .venv/bin/python -m bench cold_start [--runs 15] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench.report import DOC, percentile, ratio_chart, summary, write_section
+from bench.harness import Result, Scenario, option
+from bench.report import DOC, percentile, ratio_chart, summary
+
+if TYPE_CHECKING:
+    import argparse
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "import boto3 (the reference)"
@@ -88,11 +92,7 @@ def paired_order(run: int) -> list[tuple[str, str]]:
     return others[shift:] + others[:shift]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     compile_bytecode()
     for modules in MODULES.values():  # warm the file cache once
         import_ms(modules)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: summary(values) for name, values in samples.items()}
     ratio = {name: percentile(values, 50) for name, values in paired.items()}
     lines = [
-        f"Command: `.venv/bin/python -m bench.cold_start --runs {args.runs} --write`",
+        f"Command: `.venv/bin/python -m bench cold_start --runs {args.runs} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; each figure is "
         "the time to import the module in a fresh process (bytecode already compiled). Each sample of a module is "
@@ -135,14 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         "the first Claude call only.",
     ]
     text = "\n".join(lines)
-    print(text)
+    chart = ""
     if args.write:
         chart_ratios = {name.split(":")[0]: r for name, r in ratio.items() if "anthropic" not in name}
         title = "import time vs import boto3 (median of paired ratios)"
-        chart = ratio_chart(DOC.parent / "cold-start.png", title, chart_ratios, target=2.0)
-        write_section("cold_start", "## Cold start\n\n" + text + "\n\n" + chart)
-    return 0
+        chart = "\n\n" + ratio_chart(DOC.parent / "cold-start.png", title, chart_ratios, target=2.0)
+    return Result(
+        text, args.command, {"ratio_to_boto3": ratio}, sections={"cold_start": "## Cold start\n\n" + text + chart}
+    )
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario("cold_start", __doc__, run, options=(option("--runs", type=int, default=15),))

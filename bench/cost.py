@@ -3,14 +3,13 @@ did) against Pregen's model tiers + Message Batches + prompt caching, measured s
 fake Anthropic server (real SDK, real wire format, usage estimated from the actual prompts and realistic answer
 lengths), priced with pregen/data/prices.json by the same adapter code the worker runs.
 
-    .venv/bin/python -m bench.cost [--items 1000] [--write]
+    python -m bench cost [--items 1000] [--write]
 
 Two steps in between show what each part contributes: tiers alone, and tiers + caching (direct calls).
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
 import random
 import time
@@ -18,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench.report import write_section
+from bench.harness import Result, Scenario, option
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.config.worker import WorkerSettings
 from pregen.domain.errors import SpendingError
@@ -28,6 +27,7 @@ from pregen.services.batches import custom_id_for
 from pregen_fakes.fake_anthropic import FaultRates, min_cacheable_tokens, running_fake_anthropic
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
     from pregen_fakes.fake_anthropic import FakeAnthropic
@@ -216,15 +216,7 @@ def bench_settings() -> WorkerSettings:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__)
-    parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument(
-        "--invalid", type=float, default=0.05, help="share of answers that fail validation (re-asked, and billed)"
-    )
-    parser.add_argument("--truncated", type=float, default=0.03, help="share of answers cut off at max_tokens")
-    parser.add_argument("--write", action="store_true", help=f"write the section {SECTION!r} of docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     requests = background_mix(args.items)
     settings = bench_settings()
 
@@ -240,13 +232,21 @@ def main(argv: list[str] | None = None) -> None:
             run_batched("Pregen: tiers + batches + prompt caching", fake, requests, settings.model_for),
         ]
     mix = Counter(r.kind.value for r in requests)
-    command = f".venv/bin/python -m bench.cost --items {args.items}" + (" --write" if args.write else "")
+    command = args.command
     command += f"  # answers invalid {args.invalid:.0%}, truncated {args.truncated:.0%}: re-asked, every attempt billed"
     text = markdown(runs, args.items, mix, command)
-    print(text)
-    if args.write:
-        write_section(SECTION, text)
+    return Result(text, args.command, sections={SECTION: text})
 
 
-if __name__ == "__main__":
-    main()
+SCENARIO = Scenario(
+    "cost",
+    __doc__,
+    run,
+    options=(
+        option("--items", type=int, default=1000),
+        option(
+            "--invalid", type=float, default=0.05, help="share of answers that fail validation (re-asked, and billed)"
+        ),
+        option("--truncated", type=float, default=0.03, help="share of answers cut off at max_tokens"),
+    ),
+)

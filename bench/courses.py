@@ -3,22 +3,20 @@ same request again (0 model calls), a second course sharing half its lessons (re
 asking at once (202 or 429 only, every accepted course ready), and the cost per course side by side (every part
 direct on the larger model vs Pregen's tiers + batches + prompt caching, bench.cost's method).
 
-    .venv/bin/python -m bench.courses [--latency 2] [--concurrency 16] [--learners 100] [--write]
+    .venv/bin/python -m bench courses [--latency 2] [--concurrency 16] [--learners 100] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import write_section
+from bench.harness import Environment, Result, Scenario, http, option
+
+if TYPE_CHECKING:
+    import argparse
 
 SECTION = "courses"
 SIX_BY_FOUR = {"subject": "astronomy", "grade": "10", "modules": 6, "lessons_per_module": 4}
@@ -27,24 +25,13 @@ SIX_BY_FOUR = {"subject": "astronomy", "grade": "10", "modules": 6, "lessons_per
 HALF_SHARED = {**SIX_BY_FOUR, "lessons_per_module": 8}
 
 
-def _http(method: str, url: str, token: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, dict(response.headers.items()), json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(error.read() or b"null")
-
-
 def wait_ready(
     url: str, token: str, course_id: str, timeout_s: float, progress: list[tuple[float, int]] | None = None
 ) -> dict[str, Any]:
     """Poll the course until it is ready or failed; ``progress`` collects (time, parts done) as it goes."""
     deadline = time.monotonic() + timeout_s
     while True:
-        _, _, course = _http("GET", f"{url}/v1/courses/{course_id}", token)
+        _, _, course = http.request("GET", f"{url}/v1/courses/{course_id}", token)
         if progress is not None and "parts" in course:
             progress.append((time.monotonic(), int(course["parts"]["done"])))
         if course.get("status") in ("ready", "failed") or time.monotonic() > deadline:
@@ -60,7 +47,7 @@ def one_course(
     progress: list[tuple[float, int]] | None = None,
 ) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
-    status, _, accepted = _http("POST", f"{url}/v1/courses", token, request)
+    status, _, accepted = http.request("POST", f"{url}/v1/courses", token, request)
     if status != 202:
         raise SystemExit(f"course refused: {status} {accepted}")
     course = wait_ready(url, token, accepted["course_id"], timeout_s, progress)
@@ -96,7 +83,7 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
         body = {"subject": f"geology {i % 10}", "grade": "8", "modules": 2, "lessons_per_module": 2}
         barrier.wait()
         try:
-            status, headers, answer = _http("POST", f"{url}/v1/courses", token, body)
+            status, headers, answer = http.request("POST", f"{url}/v1/courses", token, body)
         except OSError as exc:  # no answer at all (reset, timeout): counted, never dropped
             status, headers, answer = 0, {}, {"error": repr(exc)}
         with lock:
@@ -126,30 +113,19 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
 
 def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]:
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            local_concurrency=concurrency,
-            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
-        )
-    )
-    state = stack.start()
-    url = state["url"]
+    options = {"local_concurrency": concurrency, "extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"}, "report": True}
     admin = devjwt.mint("bench-ops", "admin")
-    try:
+    with Environment("emulator", in_process=True, stack_options=options) as stack:
+        url = stack.url
         progress: list[tuple[float, int]] = []
         first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR, progress=progress)
-        generated_before = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
+        generated_before = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
         again, again_s = one_course(url, devjwt.mint("course-bob"), SIX_BY_FOUR)
-        generated_after = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
+        generated_after = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
         half, half_s = one_course(url, devjwt.mint("course-carol"), HALF_SHARED)
         crowd = stampede(url, learners, latency)
-        courses = _http("GET", f"{url}/v1/analytics", admin)[2]["courses"]
-    finally:
-        stack.stop()
+        courses = http.request("GET", f"{url}/v1/analytics", admin)[2]["courses"]
     return {
         "first": first,
         "first_s": first_s,
@@ -277,25 +253,24 @@ def markdown(result: dict[str, Any], cost: dict[str, float], args: argparse.Name
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.courses", description=__doc__)
-    parser.add_argument("--latency", type=float, default=2.0, help="seconds the offline generator takes per call")
-    parser.add_argument("--concurrency", type=int, default=16, help="the local pollers' environments per lane")
-    parser.add_argument("--learners", type=int, default=100)
-    parser.add_argument("--write", action="store_true", help=f"write the section {SECTION!r} of docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     result = run_stack(args.latency, args.concurrency, args.learners)
     cost = course_cost()
     command = (
-        f".venv/bin/python -m bench.courses --latency {args.latency:g} --concurrency {args.concurrency} "
+        f".venv/bin/python -m bench courses --latency {args.latency:g} --concurrency {args.concurrency} "
         f"--learners {args.learners}" + (" --write" if args.write else "")
     )
     text = markdown(result, cost, args, command)
-    print(text)
-    if args.write:
-        write_section(SECTION, text)
-    return 0
+    return Result(text, args.command, {"stampede": result, "cost": cost}, sections={SECTION: text})
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "courses",
+    __doc__,
+    run,
+    options=(
+        option("--latency", type=float, default=2.0, help="seconds the offline generator takes per call"),
+        option("--concurrency", type=int, default=16, help="the local pollers' environments per lane"),
+        option("--learners", type=int, default=100),
+    ),
+)

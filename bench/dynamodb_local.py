@@ -3,19 +3,21 @@
 from 4 writers (conditional PutItem, GetItem, counter UpdateItem, a two-item transaction), in rounds, since the
 first minutes of a stack (its JIT warming) are what a benchmark or a demo sees.
 
-    .venv/bin/python -m bench.dynamodb_local [--rounds 3] [--write]
+    .venv/bin/python -m bench dynamodb_local [--rounds 3] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import write_section
+from bench.harness import Result, Scenario, option
+
+if TYPE_CHECKING:
+    import argparse
 
 WRITERS = 4
 PER_WRITER = 100  # each: 4 requests
@@ -94,13 +96,9 @@ def measure(jvm_options: tuple[str, ...], rounds: int) -> list[tuple[float, floa
         server.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(args: argparse.Namespace) -> Result:
     from aws_emulator.dynamodb_local import JVM_OPTIONS
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
     default = measure((), args.rounds)
     ours = measure(JVM_OPTIONS, args.rounds)
     rows = [
@@ -109,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.dynamodb_local --rounds {args.rounds} --write`",
+            f"Command: `.venv/bin/python -m bench dynamodb_local --rounds {args.rounds} --write`",
             "",
             f"A fresh DynamoDB Local per configuration, {WRITERS} writers, {WRITERS * PER_WRITER * 4} requests per "
             "round (conditional PutItem, GetItem, counter UpdateItem, two-item transaction); engine CPU from "
@@ -121,11 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             *rows,
         ]
     )
-    print(text)
-    if args.write:
-        write_section("dynamodb_local", "## DynamoDB Local's JVM options\n\n" + text)
-    return 0
+    figures = {"jvm_defaults": default, "stack_options": ours}
+    return Result(
+        text, args.command, figures, sections={"dynamodb_local": "## DynamoDB Local's JVM options\n\n" + text}
+    )
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario("dynamodb_local", __doc__, run, options=(option("--rounds", type=int, default=3),))

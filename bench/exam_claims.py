@@ -2,7 +2,7 @@
 no lock around requests (unlike the moto tests), and a single uncontended claim is timed for comparison.
 
     java -jar DynamoDBLocal.jar -inMemory -sharedDb -port 8011   # from the npm package amplify-dynamodb-simulator
-    DYNAMODB_LOCAL_URL=http://127.0.0.1:8011 .venv/bin/python -m bench.exam_claims [--claims 50] [--ready 10] [--write]
+    DYNAMODB_LOCAL_URL=http://127.0.0.1:8011 .venv/bin/python -m bench exam_claims [--claims 50] [--ready 10] [--write]
 
 Section messages are collected in memory and handed to the worker's section handler (offline generator), so
 this measures the inventory's DynamoDB work only.
@@ -10,50 +10,34 @@ this measures the inventory's DynamoDB work only.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from bench.report import summary, write_section
+from bench.harness import Result, Scenario, option
+from bench.report import summary
 from pregen.adapters.activity import DynamoActivity
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.exams import DynamoExamInventory
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.config.functions import InventorySettings
 from pregen.domain.clock import SystemClock
-from pregen.domain.models import Caller, Lane
+from pregen.domain.models import Caller
 from pregen.domain.programs import default_catalogue
 from pregen.messages import SectionMessage
 from pregen.services.exam_generation import ExamWorkerDeps, generate_exam_section
 from pregen.services.exams import Claimed, ExamDeps, claim_exam, replenish
+from pregen_fakes.memory import MemoryCounters
+from pregen_fakes.queues import MemoryQueue
 
 if TYPE_CHECKING:
+    import argparse
+
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-@dataclass
-class MemoryQueue:
-    messages: list[dict[str, Any]] = field(default_factory=list)
-
-    def send(self, lane: Lane, message: dict[str, Any]) -> None:
-        self.messages.append(message)
-
-    def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
-        return {}
-
-
-class NoCounters:
-    def add(self, day: str, counts: dict[str, int | float], now: float) -> None:
-        return None
-
-    def read_days(self, days: list[str]) -> dict[str, dict[str, float]]:
-        return {}
 
 
 def _table(client: DynamoDBClient, name: str) -> None:
@@ -88,12 +72,12 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
         clock=SystemClock(),
         catalogue=default_catalogue(),
         policy=_policy(ready),
-        counters=NoCounters(),
+        counters=MemoryCounters(),
     )
     worker = ExamWorkerDeps(
         inventory=deps.inventory,
         generator=OfflineGenerator(),
-        counters=NoCounters(),
+        counters=MemoryCounters(),
         clock=deps.clock,
         catalogue=deps.catalogue,
         policy=deps.policy,
@@ -142,45 +126,40 @@ def run(url: str, claims: int, ready: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--claims", type=int, default=50)
-    parser.add_argument("--ready", type=int, default=10)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
+def run_scenario(args: argparse.Namespace) -> Result:
     url = os.environ.get("DYNAMODB_LOCAL_URL", "http://127.0.0.1:8011")
     result = run(url, args.claims, args.ready)
-    print(result)
-    if args.write:
-        c, s = result["contended_ms"], result["solo_ms"]
-        write_section(
-            "exam_claims",
-            "\n".join(
-                [
-                    "## Exam claims on DynamoDB Local",
-                    "",
-                    f"`DYNAMODB_LOCAL_URL={url} .venv/bin/python -m bench.exam_claims --claims {args.claims} "
-                    f"--ready {args.ready} --write` (DynamoDB Local from `amplify-dynamodb-simulator`, no lock "
-                    "around requests):",
-                    "",
-                    f"- {result['claims']} concurrent claims against {result['ready']} ready exams: "
-                    f"**{result['claimed']} claimed, {result['distinct']} distinct**; the others waited (202).",
-                    "",
-                    "| claim | p50 ms | p99 ms | mean ms |",
-                    "|---|---|---|---|",
-                    f"| {result['claims']} at once | {c['p50']:.1f} | {c['p99']:.1f} | {c['mean']:.1f} |",
-                    f"| one at a time | {s['p50']:.1f} | {s['p99']:.1f} | {s['mean']:.1f} |",
-                    "",
-                    f"Contended / uncontended p50: {result['ratio_p50']}x. Seeding {result['ready']} exams "
-                    f"(8 sections each, offline generator) took {result['seed_s']} s.",
-                    "",
-                    f"Machine: {os.cpu_count()} cores shared with other work; {result['claims']} Python threads and "
-                    "DynamoDB Local compete for them, so the contended figure is mostly queueing on this machine, "
-                    "not DynamoDB's. The correctness line is the point: every exam went to exactly one claim.",
-                ]
-            ),
-        )
+    c, s = result["contended_ms"], result["solo_ms"]
+    text = "\n".join(
+        [
+            "## Exam claims on DynamoDB Local",
+            "",
+            f"`DYNAMODB_LOCAL_URL={url} .venv/bin/python -m bench exam_claims --claims {args.claims} "
+            f"--ready {args.ready} --write` (DynamoDB Local from `amplify-dynamodb-simulator`, no lock "
+            "around requests):",
+            "",
+            f"- {result['claims']} concurrent claims against {result['ready']} ready exams: "
+            f"**{result['claimed']} claimed, {result['distinct']} distinct**; the others waited (202).",
+            "",
+            "| claim | p50 ms | p99 ms | mean ms |",
+            "|---|---|---|---|",
+            f"| {result['claims']} at once | {c['p50']:.1f} | {c['p99']:.1f} | {c['mean']:.1f} |",
+            f"| one at a time | {s['p50']:.1f} | {s['p99']:.1f} | {s['mean']:.1f} |",
+            "",
+            f"Contended / uncontended p50: {result['ratio_p50']}x. Seeding {result['ready']} exams "
+            f"(8 sections each, offline generator) took {result['seed_s']} s.",
+            "",
+            f"Machine: {os.cpu_count()} cores shared with other work; {result['claims']} Python threads and "
+            "DynamoDB Local compete for them, so the contended figure is mostly queueing on this machine, "
+            "not DynamoDB's. The correctness line is the point: every exam went to exactly one claim.",
+        ]
+    )
+    return Result(text, f"DYNAMODB_LOCAL_URL={url} {args.command}", result)
 
 
-if __name__ == "__main__":
-    main()
+SCENARIO = Scenario(
+    "exam_claims",
+    __doc__,
+    run_scenario,
+    options=(option("--claims", type=int, default=50), option("--ready", type=int, default=10)),
+)

@@ -1,8 +1,8 @@
 """Fault injection: many jobs through the real worker while the model provider and the platform misbehave.
 
-    .venv/bin/python -m bench.faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
-    .venv/bin/python -m bench.faults --jobs 200 --seed 3 --reset 0.05
-    .venv/bin/python -m bench.faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
+    .venv/bin/python -m bench faults                 # 1,000 jobs, the figures in docs/RELIABILITY.md
+    .venv/bin/python -m bench faults --jobs 200 --seed 3 --reset 0.05
+    .venv/bin/python -m bench faults --stack --jobs 250   # on the local stack (bench/faults_stack.py)
 
 What runs is the production path, not a model of it: jobs are accepted by the pre-generate use case, sit on the
 template's SQS lanes (moto, with their redrive policies), and are delivered in batches to
@@ -27,7 +27,6 @@ per content key: more than one for a key would be a double generation; ``put_con
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -35,127 +34,35 @@ import random
 import time
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bench.faults_common import (
+    DLQS,
+    FAULTS,
+    LANES,
+    FaultConfig,
+    FaultReport,
+    classify,
+    count_answers,
+    drain_dead_letters,
+    job_requests,
+    load_cap,
+)
+from bench.harness import Result, Scenario, from_args, option
+from bench.report import DOC
+
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterator
 
+    from bench.harness.scenario import Option
     from pregen.domain.models import ContentRequest, Generation
-    from pregen_fakes.fake_anthropic import FaultRates
 
-SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
-QUESTION_TYPES = ("multiple_choice", "true_false", "numeric", "short_answer", "fill_blank")
-LANES = ("InteractiveQueue", "BackgroundQueue")
-FAULTS = ("rate_limited", "overloaded", "timeout", "reset", "truncated", "invalid", "refusal")
-DLQS = {"InteractiveQueue": "InteractiveDeadLetterQueue", "BackgroundQueue": "BackgroundDeadLetterQueue"}
+RELIABILITY = DOC.parent / "RELIABILITY.md"
 
 
 class Crash(BaseException):
     """The worker process dies: nothing after this point runs (no ``except Exception`` sees it)."""
-
-
-@dataclass
-class FaultConfig:
-    jobs: int = 1000
-    faults: FaultRates | None = None
-    duplicate_rate: float = 0.05
-    crash_rate: float = 0.02
-    joins: float = 0.1
-    seed: int = 7
-    sdk_max_retries: int = 1
-    client_timeout_s: float = 0.3
-    max_rounds: int = 200  # a round ends early once both lanes are empty; throttled jobs may need a few seconds
-    wave: int = 100  # jobs accepted at a time
-    one_of_each: bool = False  # serve every kind of fault once first, whatever the rates draw
-    follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_fakes.schema_follower)
-    mix: str = "lessons"  # "kinds": every kind a schema can constrain, in turn
-    plain_schema: bool = False  # send each kind's schema, not the request's (how it was before issue 16)
-    settle_s: float = 900.0  # --stack: the longest wait for the lanes to drain once every job is accepted
-    lease_s: int = 30  # --stack: the worker's LEASE_SECONDS (the template's is 330)
-    retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
-
-    def fault_rates(self) -> FaultRates:
-        from pregen_fakes.fake_anthropic import FaultRates
-
-        return self.faults or FaultRates(
-            rate_limited=0.05,
-            overloaded=0.03,
-            timeout=0.01,
-            reset=0.03,
-            truncated=0.03,
-            invalid=0.05,
-            refusal=0.01,
-            seed=self.seed,
-            retry_after=0.01,
-            hang_s=self.client_timeout_s * 2,
-        )
-
-
-@dataclass
-class FaultReport:
-    jobs: int = 0
-    joined: int = 0
-    done: int = 0
-    failed: int = 0
-    failed_in_dlq: int = 0
-    lost: list[str] = field(default_factory=list)
-    lost_in_dlq: int = 0  # lost jobs whose message is in a dead-letter queue (their record says nothing of it)
-    generated_twice: list[str] = field(default_factory=list)
-    stored_twice: list[str] = field(default_factory=list)
-    reasons: Counter[str] = field(default_factory=Counter)
-    faults_served: Counter[str] = field(default_factory=Counter)
-    model_requests: int = 0
-    re_asks: int = 0  # model requests that carried the previous answer's errors
-    max_job_calls: int = 0  # the most model calls any job made (its record's model_calls)
-    deliveries: int = 0
-    duplicates_sent: int = 0
-    crashes: int = 0
-    rounds: int = 0
-    dlq_messages: int = 0
-    seconds: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)
-    # --stack only: the worker environments its pool lost, the HTTP answers (method, path, status) and the 5xx
-    # among them, and crashes drawn whose connection no worker environment held (none expected).
-    environments_lost: int = 0
-    http: dict[str, int] = field(default_factory=dict)
-    server_errors: int = 0
-    missed_crashes: int = 0
-
-    @property
-    def ok(self) -> bool:
-        accounted = self.done + self.failed == self.jobs
-        return accounted and not (self.lost or self.generated_twice or self.stored_twice or self.server_errors)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "jobs": self.jobs,
-            "joined_requests": self.joined,
-            "done": self.done,
-            "failed": self.failed,
-            "failed_with_message_in_dlq": self.failed_in_dlq,
-            "lost": len(self.lost),
-            "lost_with_message_in_dlq": self.lost_in_dlq,
-            "generated_twice": len(self.generated_twice),
-            "stored_twice": len(self.stored_twice),
-            "model_requests": self.model_requests,
-            "model_calls_per_accepted_job": round(self.model_requests / self.jobs, 3) if self.jobs else None,
-            "re_asks_per_1000_jobs": round(1000 * self.re_asks / self.jobs, 1) if self.jobs else None,
-            "max_model_calls_of_a_job": self.max_job_calls,
-            "faults_served": dict(self.faults_served.most_common()),
-            "deliveries": self.deliveries,
-            "duplicate_deliveries": self.duplicates_sent,
-            "crashes": self.crashes,
-            "rounds": self.rounds,
-            "dlq_messages": self.dlq_messages,
-            "failure_reasons": dict(self.reasons.most_common()),
-            "seconds": round(self.seconds, 1),
-            "phase_seconds": {k: round(v, 1) for k, v in self.phases.items()},
-            "environments_lost": self.environments_lost,
-            "http": self.http,
-            "server_errors": self.server_errors,
-            "missed_crashes": self.missed_crashes,
-        }
 
 
 class CrashingGenerator:
@@ -206,31 +113,6 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-
-
-# --mix kinds: every kind whose request a schema can constrain, in turn (whole exams are generated by sections).
-KIND_MIX: list[dict[str, Any]] = [
-    {"kind": "lesson"},
-    *({"kind": "question_set", "question_type": t, "count": 4} for t in QUESTION_TYPES),
-    {"kind": "vocabulary_drill", "language": "spanish", "count": 7},
-    {"kind": "grammar_exercise", "language": "spanish", "count": 6},
-    {"kind": "cultural_content", "language": "french"},
-    {"kind": "pronunciation_drill", "language": "french", "count": 5},
-    {"kind": "conversation_practice", "language": "german", "count": 6},
-]
-
-
-def _requests(config: FaultConfig) -> list[dict[str, Any]]:
-    shapes = KIND_MIX if config.mix == "kinds" else [{"kind": "lesson"}]
-    return [
-        {
-            **shapes[i % len(shapes)],
-            "subject": SUBJECTS[i % len(SUBJECTS)],
-            "topic": f"topic {i}",
-            "grade": str(1 + i % 12),
-        }
-        for i in range(config.jobs)
-    ]
 
 
 def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenario, told in order
@@ -380,20 +262,20 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
             return sum(int(attrs.get(name, 0)) for name in attrs)
 
         # Given N distinct requests accepted at two priorities (both lanes), and some asked again by others (rate
-        # limits are not what this run is about: limited=False)
+        # limits are not what this run is about: charge_to=None)
         accepted: dict[str, str] = {}  # job_id -> canonical request
-        specs = _requests(config)
+        specs = job_requests(config)
 
         def accept(start: int) -> None:
             chunk = [ContentRequest.model_validate(s) for s in specs[start : start + config.wave]]
             priority = 50 if (start // config.wave) % 2 == 0 else 30
             for request, result in zip(
-                chunk, pregenerate(chunk, priority, Caller(sub=f"learner-{start}"), serve, limited=False), strict=True
+                chunk, pregenerate(chunk, priority, Caller(sub=f"learner-{start}"), serve, charge_to=None), strict=True
             ):
                 if result.job_id is not None and result.status == "queued":
                     accepted[result.job_id] = json.dumps(request.canonical(), sort_keys=True)
             again = [r for r in chunk if rng.random() < config.joins]
-            for result in pregenerate(again, 50, Caller(sub="someone-else"), serve, limited=False):
+            for result in pregenerate(again, 50, Caller(sub="someone-else"), serve, charge_to=None):
                 report.joined += result.status == "in_flight"
 
         # When the worker drains both lanes, round after round, until nothing is left anywhere; a wave at a time.
@@ -431,71 +313,6 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
     return report
 
 
-def drain_dead_letters(sqs: Any, urls: list[str]) -> Counter[str]:
-    """Every message in the dead-letter queues, deleted: how many there were per job id."""
-    in_dlq: Counter[str] = Counter()
-    for url in urls:
-        while True:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                break
-            for m in messages:
-                in_dlq[json.loads(m["Body"])["job_id"]] += 1
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return in_dlq
-
-
-def classify(
-    report: FaultReport, accepted: dict[str, str], jobs: Any, store: Any, *, in_dlq: Counter[str], now: float
-) -> None:
-    """Each accepted job: done (its content is stored), failed (its record says why), or lost (anything else)."""
-    from pregen.domain.models import JobStatus
-
-    report.jobs = len(accepted)
-    report.dlq_messages = sum(in_dlq.values())
-    for job_id in accepted:
-        job = jobs.get_job(job_id)
-        if job is None:
-            report.lost.append(job_id)
-            report.lost_in_dlq += job_id in in_dlq
-            continue
-        report.max_job_calls = max(report.max_job_calls, job.model_calls)
-        if job.status is JobStatus.DONE and store.get_content(job.key, now, consistent=True):
-            report.done += 1
-        elif job.status is JobStatus.FAILED and job.reason:
-            report.failed += 1
-            report.failed_in_dlq += job_id in in_dlq
-            report.reasons[
-                job.reason.split(":", 2)[0]
-                if not job.reason.startswith("permanent")
-                else ":".join(job.reason.split(":", 2)[:2])
-            ] += 1
-        else:
-            report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
-            report.lost_in_dlq += job_id in in_dlq
-
-
-def count_answers(report: FaultReport, fake: Any) -> None:
-    """What the fake was asked and answered; a key with more than one complete, valid answer was generated twice."""
-    from pregen_fakes.fake_anthropic import content_request_from
-
-    valid: Counter[str] = Counter()
-    for recorded in list(fake.requests):
-        report.model_requests += 1
-        report.re_asks += len(recorded.messages) > 1
-        report.faults_served[recorded.fault or "ok"] += 1
-        if recorded.status == 200 and recorded.fault is None and recorded.messages:
-            request = content_request_from(recorded.body)
-            valid[json.dumps(request.canonical(), sort_keys=True)] += 1
-    report.generated_twice = [k for k, n in valid.items() if n > 1]
-
-
-def load_cap() -> int:
-    from pregen.config.worker import GenerationPolicy
-
-    return int(GenerationPolicy.model_fields["max_model_calls"].default)
-
-
 def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
     rates = config.fault_rates()
     s = report.summary()
@@ -528,85 +345,77 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _options() -> tuple[Option, ...]:
+    defaults = FaultConfig().fault_rates()
+    return (
+        option("--jobs", type=int, default=1000),
+        option("--seed", type=int, default=7),
+        option("--duplicates", dest="duplicate_rate", type=float, default=0.05, help="share of deliveries sent twice"),
+        option(
+            "--crashes", dest="crash_rate", type=float, default=0.02, help="share of generations that crash the worker"
+        ),
+        *(
+            option(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name), metavar="P")
+            for name in FAULTS
+        ),
+        option(
+            "--follow",
+            choices=["prompt", "schema"],
+            default="prompt",
+            help="schema: a model that follows only the schema",
+        ),
+        option("--mix", choices=["lessons", "kinds"], default="lessons"),
+        option("--plain-schema", action="store_true", help="send the kind's schema, not the request's"),
+        option(
+            "--stack",
+            action="store_true",
+            help="on the local stack: jobs over HTTP, the worker's environments as processes, DynamoDB Local, SIGKILLs",
+        ),
+        option(
+            "--lease", dest="lease_s", type=int, default=30, help="--stack: the worker's LEASE_SECONDS (template: 330)"
+        ),
+        option(
+            "--retry-visibility",
+            dest="retry_visibility_s",
+            type=int,
+            default=None,
+            help="--stack: seconds before a failed batch is visible again (default: the lease + 5; make run's: 2)",
+        ),
+    )
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    if args.stack and args.plain_schema:
+        return "--plain-schema patches the worker module in this process: not with --stack"
+    return None
+
+
+def run_scenario(args: argparse.Namespace) -> Result:
+    from bench import faults_stack
     from pregen_fakes.fake_anthropic import FaultRates
 
-    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--duplicates", type=float, default=0.05, help="share of deliveries sent twice")
-    parser.add_argument("--crashes", type=float, default=0.02, help="share of generations that crash the worker")
-    defaults = FaultConfig().fault_rates()
-    for name in FAULTS:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name), metavar="P")
-    parser.add_argument("--write", action="store_true", help="write the figures into docs/RELIABILITY.md")
-    parser.add_argument(
-        "--follow", choices=["prompt", "schema"], default="prompt", help="schema: a model that follows only the schema"
-    )
-    parser.add_argument("--mix", choices=["lessons", "kinds"], default="lessons")
-    parser.add_argument("--plain-schema", action="store_true", help="send the kind's schema, not the request's")
-    parser.add_argument(
-        "--stack",
-        action="store_true",
-        help="on the local stack: jobs over HTTP, the worker's environments as processes, DynamoDB Local, SIGKILLs",
-    )
-    parser.add_argument("--lease", type=int, default=30, help="--stack: the worker's LEASE_SECONDS (template: 330)")
-    parser.add_argument(
-        "--retry-visibility",
-        type=int,
-        default=None,
-        help="--stack: seconds before a failed batch is visible again (default: the lease + 5; make run's: 2)",
-    )
-    args = parser.parse_args(argv)
-    if args.stack and args.plain_schema:
-        parser.error("--plain-schema patches the worker module in this process: not with --stack")
-    config = FaultConfig(
-        jobs=args.jobs,
-        seed=args.seed,
-        duplicate_rate=args.duplicates,
-        crash_rate=args.crashes,
-        follow=args.follow,
-        mix=args.mix,
-        plain_schema=args.plain_schema,
-        lease_s=args.lease,
-        retry_visibility_s=args.retry_visibility,
-    )
+    config = from_args(FaultConfig, args)
     config.faults = FaultRates(
         **{n: getattr(args, n) for n in FAULTS},
         seed=args.seed,
         retry_after=0.01,
         hang_s=config.client_timeout_s * 2,
     )
+    report = faults_stack.run_stack(config) if args.stack else run(config)
+    command = "python -m bench faults" + (" --stack" if args.stack else "")
+    command += f" --jobs {args.jobs}" if args.jobs != 1000 else ""
+    command += f" --seed {args.seed}" if args.seed != 7 else ""
+    command += f" --follow {args.follow}" if args.follow != "prompt" else ""
+    command += f" --mix {args.mix}" if args.mix != "lessons" else ""
+    command += " --plain-schema" if args.plain_schema else ""
+    command += f" --lease {args.lease_s}" if args.lease_s != 30 else ""
+    command += f" --retry-visibility {args.retry_visibility_s}" if args.retry_visibility_s is not None else ""
     if args.stack:
-        from bench.faults_stack import run_stack
-
-        report = run_stack(config)
+        section, text = "faults-stack", faults_stack.markdown(config, report, command)
     else:
-        report = run(config)
-    print(json.dumps(report.summary(), indent=2))
-    if args.write:
-        from bench.report import DOC, write_section
-
-        command = "python -m bench.faults" + (" --stack" if args.stack else "")
-        command += f" --jobs {args.jobs}" if args.jobs != 1000 else ""
-        command += f" --seed {args.seed}" if args.seed != 7 else ""
-        command += f" --follow {args.follow}" if args.follow != "prompt" else ""
-        command += f" --mix {args.mix}" if args.mix != "lessons" else ""
-        command += " --plain-schema" if args.plain_schema else ""
-        command += f" --lease {args.lease}" if args.lease != 30 else ""
-        command += f" --retry-visibility {args.retry_visibility}" if args.retry_visibility is not None else ""
-        if args.stack:
-            from bench.faults_stack import markdown
-
-            section, text = "faults-stack", markdown(config, report, command)
-        else:
-            section, text = "faults", _markdown(config, report, command)
-        write_section(section, text, doc=DOC.parent / "RELIABILITY.md")
-    if report.lost:
-        print("LOST:", report.lost[:20])
-    print("PASS" if report.ok else "FAIL")
-    return 0 if report.ok else 1
+        section, text = "faults", _markdown(config, report, command)
+    verdict = ("LOST: " + ", ".join(report.lost[:20]) + "\n" if report.lost else "") + ("PASS" if report.ok else "FAIL")
+    return Result(f"{text}\n\n{verdict}", args.command, report.summary(), sections={section: text}, ok=report.ok)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario("faults", __doc__, run_scenario, options=_options(), doc_file=RELIABILITY, check=_check)

@@ -1,4 +1,4 @@
-"""bench.faults on the local stack (``python -m bench.faults --stack``): the same faults, but the jobs go where an
+"""bench.faults on the local stack (``python -m bench faults --stack``): the same faults, but the jobs go where an
 app's would, and the platform's faults are done to real processes.
 
 - Jobs enter through the HTTP API: an admin's ``POST /v1/pregenerate`` (waves alternating priority 50 and 30, so
@@ -30,21 +30,19 @@ import json
 import os
 import random
 import signal
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bench.faults import FAULTS, FaultReport, _requests, classify, count_answers, drain_dead_letters, load_cap
+from bench import faults_common
+from bench.harness import Environment, http
 
 if TYPE_CHECKING:
-    from bench.faults import FaultConfig
+    from bench.faults_common import FaultConfig
 
 LANES = ("InteractiveQueue", "BackgroundQueue")
 DLQS = ("InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
@@ -59,22 +57,8 @@ WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and
 
 
 def _http(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body of one request (an error's body too; {} when it is not JSON)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        answer = json.loads(raw or b"{}")
-    except ValueError:
-        answer = {}
+    """The status and JSON object of one request (an error's too; {} when the body is not a JSON object)."""
+    status, _, answer = http.request(method, url, token, body)
     return status, answer if isinstance(answer, dict) else {}
 
 
@@ -121,7 +105,7 @@ class Platform:
     """The platform's faults: SQS's duplicate deliveries (a hook on the pollers' client) and crashes of worker
     environments (SIGKILL, from the fake's ``before_answer``)."""
 
-    def __init__(self, config: FaultConfig, report: FaultReport, fake_port: int) -> None:
+    def __init__(self, config: FaultConfig, report: faults_common.FaultReport, fake_port: int) -> None:
         self.config = config
         self.report = report
         self.fake_port = fake_port
@@ -183,7 +167,7 @@ class Platform:
                     self.report.duplicates_sent += 1
 
 
-def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counter[str]) -> dict[str, str]:
+def _accept(config: FaultConfig, url: str, report: faults_common.FaultReport, statuses: Counter[str]) -> dict[str, str]:
     """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
     in flight. Returns job_id -> canonical request."""
     from aws_emulator import devjwt
@@ -191,7 +175,7 @@ def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counte
     rng = random.Random(config.seed + 2)
     admin = devjwt.mint("faults-ops", "admin")
     accepted: dict[str, str] = {}
-    specs = _requests(config)
+    specs = faults_common.job_requests(config)
     wave = min(config.wave, WAVE)
     for start in range(0, len(specs), wave):
         chunk = specs[start : start + wave]
@@ -244,16 +228,15 @@ def retry_visibility(config: FaultConfig) -> int:
     return config.lease_s + VISIBILITY_MARGIN_S
 
 
-def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
+def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR0915 - one scenario, told in order
     import boto3
 
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
     from pregen.adapters.library import DynamoLibraryStore
     from pregen.config.base import load
     from pregen.config.settings import ContentTableSettings
     from pregen_fakes.fake_anthropic import FakeAnthropic
 
-    report = FaultReport()
+    report = faults_common.FaultReport()
     started = time.perf_counter()
     saved = dict(os.environ)
     follow: Literal["prompt", "schema"] = "schema" if config.follow == "schema" else "prompt"
@@ -261,13 +244,12 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     platform = Platform(config, report, fake.port)
     fake.before_answer = platform.crash
     fake.start()
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            report=False,
-            visibility_timeout_s=retry_visibility(config),
-            extra_env={
+    local = Environment(
+        "emulator",
+        in_process=True,
+        stack_options={
+            "visibility_timeout_s": retry_visibility(config),
+            "extra_env": {
                 "ANTHROPIC_API_KEY": "fake-key",
                 "ANTHROPIC_BASE_URL": fake.base_url,
                 "LEASE_SECONDS": str(config.lease_s),
@@ -277,10 +259,11 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
                 # background lane to the Message Batches API, whose results the cron polls: not measured here).
                 "BATCH_BACKGROUND": "false",
             },
-        )
+        },
     )
     try:
-        state = stack.start()
+        state = local.start().state
+        stack = local.stack
         queues: dict[str, str] = state["queues"]
         platform.hook(stack, {queues[lane] for lane in LANES})
         time.sleep(1.5)  # receives already waiting (1 s long polls, begun before the hook) end before the first job
@@ -301,12 +284,12 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
 
         serve = serve_deps()
         now = serve.clock.now()
-        in_dlq = drain_dead_letters(sqs, [queues[name] for name in DLQS])
-        classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=now)
+        in_dlq = faults_common.drain_dead_letters(sqs, [queues[name] for name in DLQS])
+        faults_common.classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=now)
         library = DynamoLibraryStore(load(ContentTableSettings).content_table)
         keys = {job.key for job in map(serve.jobs.get_job, accepted) if job is not None}
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
-        count_answers(report, fake)
+        faults_common.count_answers(report, fake)
         worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
         report.environments_lost = worker.figures.environments_lost
         report.http = dict(statuses)
@@ -314,7 +297,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
         report.missed_crashes = platform.missed_crashes
         report.phases["check"] = time.perf_counter() - started - sum(report.phases.values())
     finally:
-        stack.stop()
+        local.stop()
         fake.stop()
         os.environ.clear()
         os.environ.update(saved)
@@ -325,7 +308,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     return report
 
 
-def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
+def markdown(config: FaultConfig, report: faults_common.FaultReport, command: str) -> str:
     rates = config.fault_rates()
     s = report.summary()
     lines = [
@@ -341,7 +324,7 @@ def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         "",
         "| injected | rate |",
         "|---|---|",
-        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in FAULTS),
+        *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in faults_common.FAULTS),
         f"| duplicate SQS delivery (a received message sent again) | {config.duplicate_rate:.0%} of deliveries |",
         f"| worker crash: SIGKILL of the environment while its model request is open | {config.crash_rate:.0%} of "
         "model requests |",
@@ -357,7 +340,7 @@ def markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| HTTP 5xx | {s['server_errors']} |",
         f"| model requests | {s['model_requests']} ({s['model_calls_per_accepted_job']} per accepted job) |",
         f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
-        f"| most model calls any job made (the cap is {load_cap()}) | {s['max_model_calls_of_a_job']} |",
+        f"| most model calls any job made (the cap is {faults_common.load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
         "",

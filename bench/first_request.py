@@ -2,7 +2,7 @@
 own, empty tables), timed from the start of the process to the first answer of GET /v1/content (a miss: 202) and
 to that content being served (200, after the worker generated it).
 
-    python -m bench.first_request [--runs 3] [--write]
+    python -m bench first_request [--runs 3] [--write]
 
 DynamoDB Local must already be fetched (the test tier or a first `make run` does it): the download itself depends
 on the network, not on Pregen.
@@ -10,32 +10,27 @@ on the network, not on Pregen.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_emulator import devjwt
-from aws_emulator.stack import free_port
-from bench.load import stop_stack
-from bench.report import percentile, write_section
+from bench.harness import Result, Scenario, free_port, http, option
+from bench.harness.environment import stack_command, stack_env, stop_stack
+from bench.report import percentile
+
+if TYPE_CHECKING:
+    import argparse
 
 QUERY = "/v1/content?kind=lesson&subject=Math&topic=First%20request&grade=5"
 
 
 def _get(url: str, token: str) -> int:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        return http.get(url, token, timeout=30)[0]
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0
 
@@ -44,14 +39,14 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
     """(seconds to the first answer, seconds to the content served), from the process's start."""
     folder = Path(tempfile.mkdtemp())
     state_file = folder / "stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
-    env["MODEL_LATENCY"] = "instant"  # the figures recorded are the platform's, with a model that answers at once
     port = free_port()
-    args = ["--port", str(port), "--state-file", str(state_file), "--fresh"]
     started = time.monotonic()
     with (folder / "stack.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "aws_emulator.stack", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+            stack_command(port, state_file, "--fresh"),
+            env=stack_env() | {"MODEL_LATENCY": "instant"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         token = devjwt.mint("bench-first", "student")
@@ -74,17 +69,13 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
         stop_stack(process)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     runs = [one_run() for _ in range(args.runs)]
     firsts, serves = [r[0] for r in runs], [r[1] for r in runs]
     lines = [
         "## First request after `make run`",
         "",
-        f"Command: `.venv/bin/python -m bench.first_request --runs {args.runs} --write`",
+        f"Command: `.venv/bin/python -m bench first_request --runs {args.runs} --write`",
         "",
         "The stack started as `make run` starts it, in a process of its own with empty tables (`--fresh`; DynamoDB "
         "Local already fetched), timed from the process's start. Floor: the first request served within 60 s.",
@@ -95,12 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Median: first answer {percentile(firsts, 50):.1f} s, content served {percentile(serves, 50):.1f} s.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    print(json.dumps({"first": firsts, "served": serves}))
-    if args.write:
-        write_section("first_request", text)
+    return Result("\n".join(lines), args.command, {"first": firsts, "served": serves})
 
 
-if __name__ == "__main__":
-    main()
+SCENARIO = Scenario("first_request", __doc__, run, options=(option("--runs", type=int, default=3),))

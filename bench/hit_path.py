@@ -1,12 +1,11 @@
 """Hit path: the get-content handler in-process and the same request through the local HTTP front, against a
 bare boto3 GetItem of the same item (the limit), measured interleaved in one run on the local stack.
 
-    .venv/bin/python -m bench.hit_path [--requests 500] [--write]
+    .venv/bin/python -m bench hit_path [--requests 500] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -16,38 +15,28 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.report import DOC, ratio_chart, summary, write_section
+from bench.harness import Environment, Result, Scenario, free_port, http, option
+from bench.report import DOC, ratio_chart, summary
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 QUERY = {"kind": "lesson", "subject": "Physics", "topic": "Newton's laws", "grade": "9"}
 
 
-def http_get(url: str, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def wait_for_hit(url: str, token: str) -> dict[str, Any]:
-    status, body = http_get(url, token)
+    status, body = http.get(url, token, timeout=30)
     deadline = time.monotonic() + 60
     while status != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
-        status, body = http_get(url, token)
+        status, body = http.get(url, token, timeout=30)
     if status != 200:
         raise SystemExit(f"the item never became a hit: {status} {body}")
     return body
@@ -109,7 +98,7 @@ def build_runners(state: dict[str, Any], url: str, token: str, key: str) -> dict
         assert response["statusCode"] == 200
 
     def over_http() -> None:
-        assert http_get(url, token)[0] == 200
+        assert http.get(url, token, timeout=30)[0] == 200
 
     return {
         "bare GetItem (the limit)": bare,
@@ -149,7 +138,7 @@ def report(
     lines = [
         f"### {heading[0].upper()}{heading[1:]}",
         "",
-        f"Command: `.venv/bin/python -m bench.hit_path --requests {args.requests} --delays-ms {delays} --write`",
+        f"Command: `.venv/bin/python -m bench hit_path --requests {args.requests} --delays-ms {delays} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. DynamoDB is "
         "moto server in its own process on loopback; the ratios to the bare GetItem, measured interleaved in the "
@@ -185,37 +174,26 @@ def _wait_for_port(port: int, timeout_s: float = 30) -> None:
     raise SystemExit(f"moto server did not listen on port {port}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    parser.add_argument(
-        "--delays-ms",
-        type=float,
-        nargs="+",
-        default=[0.0, 4.0],
-        help="simulated network round trips to DynamoDB, one run each (0: moto as it is)",
-    )
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> Result:
     runs = [run_once(args, delay_ms) for delay_ms in args.delays_ms]
     text = "\n\n".join(section for section, _ in runs)
-    print(text)
+    ratios = {
+        f"{name} ({'moto as it is' if not delay_ms else f'{delay_ms:g} ms round trip'})": ratio
+        for (_, run_ratios), delay_ms in zip(runs, args.delays_ms, strict=True)
+        for name, ratio in run_ratios.items()
+    }
+    chart = ""
     if args.write:
-        ratios = {
-            f"{name} ({'moto as it is' if not delay_ms else f'{delay_ms:g} ms round trip'})": ratio
-            for (_, run_ratios), delay_ms in zip(runs, args.delays_ms, strict=True)
-            for name, ratio in run_ratios.items()
-        }
-        chart = ratio_chart(DOC.parent / "hit-path.png", "p50 latency vs a bare GetItem", ratios, target=1.5)
-        write_section("hit_path", "## Hit path\n\n" + text + "\n\n" + chart)
-    return 0
+        chart = "\n\n" + ratio_chart(DOC.parent / "hit-path.png", "p50 latency vs a bare GetItem", ratios, target=1.5)
+    return Result(
+        text, args.command, {"p50_ratio_to_getitem": ratios}, sections={"hit_path": "## Hit path\n\n" + text + chart}
+    )
 
 
 def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, float]]:
     """One run against a fresh moto server: the report's section, and each path's p50 ratio to the GetItem."""
 
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
     # moto runs in its own process, as DynamoDB runs elsewhere: in-process it would share our GIL and serialise
     # the hit's two parallel requests.
@@ -235,27 +213,26 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
         stderr=subprocess.DEVNULL,
     )
     _wait_for_port(moto_port)
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            aws_endpoint=f"http://127.0.0.1:{moto_port}",
-            dynamodb="moto",  # the delayed moto above: the ratios compare paths on one engine
-            report=False,
-            extra_env={"MODEL_LATENCY": "instant"},  # the hit path's figures; warming is not what is measured
-        )
+    stack = Environment(
+        "emulator",
+        in_process=True,
+        stack_options={
+            "aws_endpoint": f"http://127.0.0.1:{moto_port}",
+            "dynamodb": "moto",  # the delayed moto above: the ratios compare paths on one engine
+        },
     )
-    state = stack.start()
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(moto.terminate)
+        state = cleanup.enter_context(stack).state
         token = devjwt.mint("bench-learner", "student")
         url = state["url"] + "/v1/content?" + urllib.parse.urlencode(QUERY)
         key = wait_for_hit(url, token)["key"]
         runners = build_runners(state, url, token, key)
 
-        from pregen.wiring import clients
+        from pregen.wiring.serve import serve_deps
 
         calls: list[str] = []
-        clients.dynamodb().meta.events.register(  # the serving path's client (the hot-key cache wraps its store)
+        serve_deps().store.client.meta.events.register(  # type: ignore[attr-defined]
             "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
         )
         timings = measure(runners, args.requests)
@@ -272,11 +249,21 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
             sizes=capacity(state, key),
             delay_ms=delay_ms,
         )
-    finally:
-        stack.stop()
-        moto.terminate()
     return text, {name: figures["p50"] / base for name, figures in results.items()}
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "hit_path",
+    __doc__,
+    run,
+    options=(
+        option("--requests", type=int, default=500),
+        option(
+            "--delays-ms",
+            type=float,
+            nargs="+",
+            default=[0.0, 4.0],
+            help="simulated network round trips to DynamoDB, one run each (0: moto as it is)",
+        ),
+    ),
+)

@@ -1,7 +1,7 @@
 """Hot keys: one warm get-content environment serving a Zipf workload, with and without the hot-key cache
 (``pregen.adapters.hot_content``), side by side on the same request sequence, interleaved request by request.
 
-    .venv/bin/python -m bench.hot_keys [--keys 1000] [--requests 4000] [--zipf 1.1] [--rate 50] [--ttl 5]
+    .venv/bin/python -m bench hot_keys [--keys 1000] [--requests 4000] [--zipf 1.1] [--rate 50] [--ttl 5]
                                        [--round-trip-ms 4] [--personal 0.05] [--write]
 
 The content table is the template's, on moto in-process, filled with ``--keys`` shared lessons (and one personal
@@ -14,14 +14,17 @@ plain or hot. Time for the cache's TTL is simulated: the environment serves ``--
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import percentile, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.report import percentile
+
+if TYPE_CHECKING:
+    import argparse
 
 NOW = 1_900_000_000.0
 
@@ -34,31 +37,12 @@ class Ticker:
         return self.at
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keys", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--zipf", type=float, default=1.1)
-    parser.add_argument("--rate", type=float, default=50, help="requests a second one environment serves")
-    parser.add_argument("--ttl", type=float, default=5.0, help="HOT_CACHE_SECONDS")
-    parser.add_argument("--items", type=int, default=256, help="HOT_CACHE_ITEMS")
-    parser.add_argument("--round-trip-ms", type=float, default=4.0)
-    parser.add_argument("--personal", type=float, default=0.05, help="share of requests for personal content")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from moto import mock_aws
-
-    with mock_aws():
+def run_scenario(args: argparse.Namespace) -> Result:
+    with Environment("moto"):
         text = run(args)
-    print(text)
-    if args.write:
-        write_section("hot_keys", "## Hot keys: the hot-key cache under a Zipf workload\n\n" + text)
-    return 0
+    return Result(
+        text, args.command, sections={"hot_keys": "## Hot keys: the hot-key cache under a Zipf workload\n\n" + text}
+    )
 
 
 def _quiet(usage_log: Any) -> None:
@@ -164,7 +148,7 @@ def _report(
     p50 = {name: percentile(t, 50) for name, t in times.items()}
     p99 = {name: percentile(t, 99) for name, t in times.items()}
     command = (
-        f".venv/bin/python -m bench.hot_keys --keys {args.keys} --requests {args.requests} --zipf {args.zipf:g} "
+        f".venv/bin/python -m bench hot_keys --keys {args.keys} --requests {args.requests} --zipf {args.zipf:g} "
         f"--rate {args.rate:g} --ttl {args.ttl:g} --round-trip-ms {args.round_trip_ms:g} "
         f"--personal {args.personal:g} --write"
     )
@@ -193,5 +177,19 @@ def _report(
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "hot_keys",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--keys", type=int, default=1000),
+        option("--requests", type=int, default=4000),
+        option("--zipf", type=float, default=1.1),
+        option("--rate", type=float, default=50, help="requests a second one environment serves"),
+        option("--ttl", type=float, default=5.0, help="HOT_CACHE_SECONDS"),
+        option("--items", type=int, default=256, help="HOT_CACHE_ITEMS"),
+        option("--round-trip-ms", type=float, default=4.0),
+        option("--personal", type=float, default=0.05, help="share of requests for personal content"),
+        option("--seed", type=int, default=7),
+    ),
+)

@@ -3,12 +3,11 @@
 A hit on a key with 1 version and a hit on a key with 5 versions, and a vote on each, measured interleaved in
 one run against moto in-process (latency ratios; DynamoDB requests counted per call).
 
-    .venv/bin/python -m bench.library [--requests 300] [--write]
+    .venv/bin/python -m bench library [--requests 300] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import itertools
@@ -18,9 +17,11 @@ import time
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from bench.report import summary, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.report import summary
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
 QUERY_ONE = {"kind": "lesson", "subject": "Physics", "topic": "Momentum", "grade": "9"}
@@ -120,18 +121,9 @@ def _requests_per_call(runner: Callable[[], None]) -> list[str]:
     return calls
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    )
+def run(args: argparse.Namespace) -> Result:
     os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"})
-    from moto import mock_aws
-
-    with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
+    with Environment("moto"), contextlib.redirect_stdout(io.StringIO()):
         ids, _ = _setup(versions_of_five=5)
         runners = _runners(ids)
         requests = {name: _requests_per_call(run) for name, run in runners.items()}
@@ -144,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: summary(samples) for name, samples in timings.items()}
     base_hit, base_vote = results["hit, key with 1 version"]["p50"], results["vote, key with 1 version"]["p50"]
     lines = [
-        f"Command: `.venv/bin/python -m bench.library --requests {args.requests} --write`",
+        f"Command: `.venv/bin/python -m bench library --requests {args.requests} --write`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; DynamoDB is moto"
         " in-process, so the latencies are relative: the request counts and the ratios are the result.",
@@ -168,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         "counts are what carries over to DynamoDB.",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        write_section("library", "## Library: hits and votes by number of versions\n\n" + text)
-    return 0
+    section = "## Library: hits and votes by number of versions\n\n" + text
+    figures = {name: {"requests": len(requests[name]), "p50_ms": f["p50"]} for name, f in results.items()}
+    return Result(text, args.command, figures, sections={"library": section})
 
 
 def _count(ops: list[str]) -> dict[str, int]:
@@ -181,5 +172,9 @@ def _count(ops: list[str]) -> dict[str, int]:
     return counts
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "library",
+    __doc__,
+    run,
+    options=(option("--requests", type=int, default=300),),
+)

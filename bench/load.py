@@ -1,8 +1,8 @@
 """Load: many concurrent learners against the local stack on loopback, mostly cache hits; stops by itself.
 
-    .venv/bin/python -m bench.load                    # 50 clients for 60 s, 90 % hits; figures to stdout
-    .venv/bin/python -m bench.load --write            # ... and into docs/RELIABILITY.md
-    .venv/bin/python -m bench.load --clients 100 --duration 30 --hit-ratio 0.95
+    .venv/bin/python -m bench load                    # 50 clients for 60 s, 90 % hits; figures to stdout
+    .venv/bin/python -m bench load --write            # ... and into docs/RELIABILITY.md
+    .venv/bin/python -m bench load --clients 100 --duration 30 --hit-ratio 0.95
 
 It starts the local stack (``python -m aws_emulator.stack``: moto, the HTTP front, the pollers, the offline
 generator) as its own process on a free port, warms a set of keys until they are hits, then runs ``--clients``
@@ -19,23 +19,22 @@ on AWS each Lambda instance serves one request at a time and DynamoDB is a netwo
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from bench.report import DOC, percentile, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.harness.http import KeepAlive
+from bench.harness.http import connection as http_connection
+from bench.report import DOC, percentile
+
+if TYPE_CHECKING:
+    import argparse
 
 RELIABILITY = DOC.parent / "RELIABILITY.md"
 SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
@@ -62,47 +61,13 @@ class Tally:
             self.errors[f"{kind}: {reason}"] += 1
 
 
-def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    from aws_emulator.stack import free_port
-
-    state_file = Path(tempfile.mkdtemp(prefix="pregen-load-")) / "stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
-    env["PREGEN_LOG_LEVEL"] = "ERROR"
-    env["MODEL_LATENCY"] = "instant"  # the figures recorded are the platform's, with a model that answers at once
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aws_emulator.stack", "--port", str(free_port()), "--state-file", str(state_file)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    while not state_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit("the local stack did not start")
-        time.sleep(0.2)
-    time.sleep(0.2)
-    return process, json.loads(state_file.read_text())
-
-
-def stop_stack(process: subprocess.Popen[Any]) -> None:
-    """Stop a stack started by ``start_stack`` (or any process): terminate, then kill after 15 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def _query(i: int, tag: str) -> str:
     return f"/v1/content?kind=lesson&subject={SUBJECTS[i % len(SUBJECTS)]}&topic={tag}-{i}&grade={1 + i % 12}"
 
 
 def warm(url: str, token: str, keys: int) -> list[str]:
     """Ask for ``keys`` lessons and wait until every one is a hit."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http_connection(url)
     paths = [_query(i, "warm") for i in range(keys)]
     pending = set(paths)
     deadline = time.monotonic() + 120
@@ -123,8 +88,7 @@ def warm(url: str, token: str, keys: int) -> list[str]:
 
 def content_ids(url: str, token: str, paths: list[str]) -> list[str]:
     """The content id each warm path serves (what a learner votes on)."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http_connection(url)
     ids = []
     for path in paths:
         conn.request("GET", path, headers={"authorization": f"Bearer {token}"})
@@ -146,9 +110,8 @@ def client(
     vote_on: list[str] | None = None,
     vote_ratio: float = 0.0,
 ) -> None:
-    parts = urlsplit(url)
     rng = random.Random(seed)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = KeepAlive(url)
     headers = {"authorization": f"Bearer {token}"}
     n = 0
     while time.monotonic() < stop_at:
@@ -162,17 +125,12 @@ def client(
             n += 1
             kind, path, expected = "miss", _query(n, f"{tag}-miss"), 202
         started = time.perf_counter()
-        try:
-            sent = headers if body is None else {**headers, "content-type": "application/json"}
-            conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            tally.failed(kind, type(exc).__name__)
-            conn.close()
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        sent = headers if body is None else {**headers, "content-type": "application/json"}
+        status = conn.send(method, path, sent, body)
+        if isinstance(status, str):
+            tally.failed(kind, status)
             continue
-        tally.add(kind, (time.perf_counter() - started) * 1000, response.status, expected)
+        tally.add(kind, (time.perf_counter() - started) * 1000, status, expected)
     conn.close()
 
 
@@ -181,14 +139,13 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     votes up. Returns (errors among the concurrent votes, the up count the last vote reports)."""
     from aws_emulator import devjwt
 
-    parts = urlsplit(url)
     barrier = threading.Barrier(voters)
     errors: list[str] = []
     path = f"/v1/content/{content_id}/votes"
     body = json.dumps({"vote": "up"})
 
     def voter(i: int) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http_connection(url)
         headers = {"authorization": f"Bearer {devjwt.mint(f'voter-{i}')}", "content-type": "application/json"}
         barrier.wait()
         try:
@@ -206,7 +163,7 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
         thread.start()
     for thread in threads:
         thread.join()
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http_connection(url)
     conn.request("POST", path, body=body, headers={"authorization": f"Bearer {devjwt.mint('voter-last')}"})
     up = int(json.loads(conn.getresponse().read())["votes"]["up"])
     conn.close()
@@ -216,9 +173,8 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
 def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_ratio: float = 0.1) -> dict[str, Any]:
     from aws_emulator import devjwt
 
-    process, state = start_stack()
-    try:
-        url = state["url"]
+    with Environment("emulator") as stack:
+        url = stack.url
         # An admin warms: a student's allowance (10 misses a minute) would hold most of the keys back.
         warmer = devjwt.mint("load-warmer", "admin")
         hits = warm(url, warmer, warm_keys)
@@ -250,8 +206,6 @@ def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_
             thread.join(timeout=duration_s + 60)
         elapsed = time.perf_counter() - started
         vote_errors, votes_up = concurrent_votes(url, vote_check, clients)
-    finally:
-        stop_stack(process)
     everything = [ms for samples in tally.latencies_ms.values() for ms in samples]
     requests = len(everything) + sum(v for k, v in tally.statuses.items() if k.endswith(" error"))
     errors = sum(tally.errors.values())
@@ -306,27 +260,27 @@ def markdown(result: dict[str, Any], command: str) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load; the run then stops")
-    parser.add_argument("--hit-ratio", type=float, default=0.9)
-    parser.add_argument("--warm-keys", type=int, default=40)
-    parser.add_argument("--vote-ratio", type=float, default=0.1, help="share of requests that are votes")
-    parser.add_argument("--write", action="store_true", help="write the figures into docs/RELIABILITY.md")
-    args = parser.parse_args(argv)
+def run_scenario(args: argparse.Namespace) -> Result:
     result = run(args.clients, args.duration, args.hit_ratio, args.warm_keys, args.vote_ratio)
-    print(json.dumps(result, indent=2))
-    if args.write:
-        defaults = args.clients == 50 and args.duration == 60.0 and args.hit_ratio == 0.9
-        command = "python -m bench.load" + (
-            "" if defaults else f" --clients {args.clients} --duration {args.duration:g} --hit-ratio {args.hit_ratio}"
-        )
-        write_section("load", markdown(result, command), doc=RELIABILITY)
+    defaults = args.clients == 50 and args.duration == 60.0 and args.hit_ratio == 0.9
+    command = "python -m bench load" + (
+        "" if defaults else f" --clients {args.clients} --duration {args.duration:g} --hit-ratio {args.hit_ratio}"
+    )
     votes = result["concurrent_votes"]
     exact = votes["errors"] == 0 and votes["counted_up"] == votes["voters"]
-    return 0 if result["errors"] == 0 and exact else 1
+    return Result(markdown(result, command), args.command, result, ok=result["errors"] == 0 and exact)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "load",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--clients", type=int, default=50),
+        option("--duration", type=float, default=60.0, help="seconds of load; the run then stops"),
+        option("--hit-ratio", type=float, default=0.9),
+        option("--warm-keys", type=int, default=40),
+        option("--vote-ratio", type=float, default=0.1, help="share of requests that are votes"),
+    ),
+    doc_file=RELIABILITY,
+)

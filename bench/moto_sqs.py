@@ -1,7 +1,7 @@
 """moto's SQS on a deep queue: moto's own per-message checks against the local moto server's (fix 3 of
 aws_emulator.moto_server), side by side in one process.
 
-    .venv/bin/python -m bench.moto_sqs [--depth 3000] [--cycles 10] [--write]
+    .venv/bin/python -m bench moto_sqs [--depth 3000] [--cycles 10] [--write]
 
 Each cycle is what a poller does with a batch: one ReceiveMessage of 10, a DeleteMessage for each, and the
 queue's depth read (ApproximateNumberOfMessages). Both variants run on the same in-process moto, on a queue filled
@@ -10,14 +10,15 @@ to ``--depth`` messages; the checks are swapped between rounds, moto's first.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import write_section
+from bench.harness import Environment, Result, Scenario, option
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _fill(sqs: Any, name: str, depth: int) -> str:
@@ -39,9 +40,7 @@ def _cycles(sqs: Any, url: str, cycles: int) -> float:
 
 
 def run(depth: int, cycles: int, rounds: int = 2) -> dict[str, list[float]]:
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
     import boto3
-    from moto import mock_aws
     from moto.sqs import models
 
     from aws_emulator.moto_server import sqs_checks_without_datetimes
@@ -50,7 +49,7 @@ def run(depth: int, cycles: int, rounds: int = 2) -> dict[str, list[float]]:
     sqs_checks_without_datetimes()
     fixed = {name: getattr(models.Message, name) for name in motos_own}
     results: dict[str, list[float]] = {"moto's checks": [], "the local server's checks": []}
-    with mock_aws():
+    with Environment("moto"):
         sqs = boto3.client("sqs")
         for n in range(rounds):
             for label, checks in (("moto's checks", motos_own), ("the local server's checks", fixed)):
@@ -85,22 +84,21 @@ The local server's checks / moto's: **{fast / slow:.3f}x** ({slow / fast:.1f} ti
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depth", type=int, default=3000)
-    parser.add_argument("--cycles", type=int, default=10)
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run_scenario(args: argparse.Namespace) -> Result:
     results = run(args.depth, args.cycles)
-    command = ".venv/bin/python -m bench.moto_sqs" + (
+    command = ".venv/bin/python -m bench moto_sqs" + (
         f" --depth {args.depth} --cycles {args.cycles}" if (args.depth, args.cycles) != (3000, 10) else ""
     )
     text = markdown(results, args.depth, args.cycles, command + (" --write" if args.write else ""))
-    print(text)
-    if args.write:
-        write_section("moto_sqs", text)
-    return 0
+    return Result(text, args.command, results)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "moto_sqs",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--depth", type=int, default=3000),
+        option("--cycles", type=int, default=10),
+    ),
+)

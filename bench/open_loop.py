@@ -1,7 +1,7 @@
 """Open-loop hits: requests sent at a fixed rate whatever the answers take, on warm keys, through the local stack.
 
-    .venv/bin/python -m bench.open_loop                       # 50, 100, 150, 200, 300 hits/s, 30 s each
-    .venv/bin/python -m bench.open_loop --rates 100 --duration 30 --write
+    .venv/bin/python -m bench open_loop                       # 50, 100, 150, 200, 300 hits/s, 30 s each
+    .venv/bin/python -m bench open_loop --rates 100 --duration 30 --write
 
 A closed-loop client (bench.load) waits for each answer before it sends the next request, so a slow stack slows
 its own load down and its tail hides. Here request i leaves at ``start + i / rate`` from a pool of keep-alive
@@ -12,9 +12,7 @@ is an error. The stack runs as its own process (``python -m aws_emulator.stack``
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import http.client
 import json
 import os
 import queue
@@ -22,11 +20,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from bench.load import start_stack, stop_stack, warm
-from bench.report import percentile, write_section
+from bench.harness import Environment, Result, Scenario, option
+from bench.harness.http import KeepAlive
+from bench.load import warm
+from bench.report import percentile
+
+if TYPE_CHECKING:
+    import argparse
 
 
 @dataclass
@@ -45,22 +47,16 @@ class Run:
 
 
 def _sender(url: str, token: str, work: queue.Queue[tuple[float, str] | None], run: Run) -> None:
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = KeepAlive(url)
     headers = {"authorization": f"Bearer {token}"}
     while (item := work.get()) is not None:
         planned, path = item
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            run.record(None, type(exc).__name__)
-            conn.close()
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        status = conn.send("GET", path, headers)
+        if isinstance(status, str):
+            run.record(None, status)
             continue
         ms = (time.perf_counter() - planned) * 1000
-        run.record(ms, None if response.status == 200 else f"status {response.status}")
+        run.record(ms, None if status == 200 else f"status {status}")
     conn.close()
 
 
@@ -173,20 +169,12 @@ def markdown(results: list[dict[str, Any]], command: str, keys: int, connections
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.open_loop", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300])
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds at each rate")
-    parser.add_argument("--keys", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--p99-limit", type=float, default=50.0)
-    parser.add_argument("--write", action="store_true", help="write the figures into docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run_scenario(args: argparse.Namespace) -> Result:
     from aws_emulator import devjwt
 
-    process, state = start_stack()
-    try:
-        url = state["url"]
+    with Environment("emulator") as stack:
+        assert stack.process is not None
+        process, url = stack.process, stack.url
         paths = warm(url, devjwt.mint("open-loop-warmer", "admin"), args.keys)
         token = devjwt.mint("open-loop-learner")
         # Warm-up, not measured: connections opened, and GetContent's pool grown to what 100 hits/s need (its
@@ -205,16 +193,21 @@ def main(argv: list[str] | None = None) -> int:
             result["load_average"] = os.getloadavg()[0]
             print(json.dumps(result), flush=True)
             results.append(result)
-    finally:
-        stop_stack(process)
     rates = " ".join(f"{r:g}" for r in args.rates)
-    command = f".venv/bin/python -m bench.open_loop --rates {rates} --duration {args.duration:g} --write"
+    command = f".venv/bin/python -m bench open_loop --rates {rates} --duration {args.duration:g} --write"
     text = markdown(results, command, args.keys, args.connections, args.p99_limit)
-    print(text)
-    if args.write:
-        write_section("open_loop", "## Open-loop hits\n\n" + text)
-    return 0
+    return Result(text, args.command, {"rates": results}, sections={"open_loop": "## Open-loop hits\n\n" + text})
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "open_loop",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300]),
+        option("--duration", type=float, default=30.0, help="seconds at each rate"),
+        option("--keys", type=int, default=20),
+        option("--connections", type=int, default=64),
+        option("--p99-limit", type=float, default=50.0),
+    ),
+)

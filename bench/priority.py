@@ -1,7 +1,7 @@
 """Priority under load: an interactive request's time to content with thousands of background jobs queued, against
 the same request on an idle system, in one run on the local stack (moto server, the SQS pollers, the HTTP front).
 
-    .venv/bin/python -m bench.priority [--backlog 3000] [--samples 8] [--latency 2] [--write]
+    .venv/bin/python -m bench priority [--backlog 3000] [--samples 8] [--latency 2] [--write]
 
 Each sample is a fresh key (so it is a real miss): ``GET /v1/content`` over HTTP → 202 → poll ``/v1/jobs/{id}``
 every 50 ms until done; time to content is from the first request to the answer holding the content. The worker
@@ -13,40 +13,30 @@ each sample.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
-import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import write_section
+from bench.harness import Environment, Result, Scenario, http, option
+
+if TYPE_CHECKING:
+    import argparse
 
 QUESTION = {"kind": "question_set", "subject": "Chemistry", "grade": "10", "question_type": "multiple_choice"}
-
-
-def http_get(url: str, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def time_to_content(base: str, token: str, topic: str) -> float:
     url = f"{base}/v1/content?" + urllib.parse.urlencode({**QUESTION, "topic": topic})
     started = time.perf_counter()
-    status, body = http_get(url, token)
+    status, body = http.get(url, token)
     if status == 200:
         raise SystemExit(f"{topic} was already cached: not a fair sample")
     if status != 202:
@@ -54,7 +44,7 @@ def time_to_content(base: str, token: str, topic: str) -> float:
     job_url = f"{base}/v1/jobs/{body['job_id']}"
     deadline = started + 600
     while time.perf_counter() < deadline:
-        _, job = http_get(job_url, token)
+        _, job = http.get(job_url, token)
         if job.get("status") == "done" and job.get("content"):
             return time.perf_counter() - started
         if job.get("status") == "failed":
@@ -76,16 +66,10 @@ def fill_backlog(base: str, jobs: int, run: str, per_call: int = 50) -> list[flo
             {**QUESTION, "subject": "Backlog", "topic": f"warming item {run} {i}"}
             for i in range(start, min(start + per_call, jobs))
         ]
-        body = json.dumps({"priority": 30, "requests": requests}).encode()
-        request = urllib.request.Request(
-            f"{base}/v1/pregenerate",
-            data=body,
-            method="POST",
-            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        )
         began = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
+        status, answer = http.post(f"{base}/v1/pregenerate", token, {"priority": 30, "requests": requests}, timeout=120)
+        if status >= 300:
+            raise SystemExit(f"POST /v1/pregenerate answered {status}: {answer}")
         seconds.append(time.perf_counter() - began)
     return seconds
 
@@ -95,27 +79,13 @@ def depth(sqs: Any, queue_url: str) -> int:
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backlog", type=int, default=3000, help="background jobs queued through the API")
-    parser.add_argument("--samples", type=int, default=8)
-    parser.add_argument("--latency", type=float, default=2.0, help="seconds per generation")
-    parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
-    args = parser.parse_args(argv)
+def run_scenario(args: argparse.Namespace) -> Result:
 
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            extra_env={"MODEL_LATENCY": f"fixed:{args.latency:g}"},
-            report=False,
-        )
-    )
-    state = stack.start()
-    try:
+    options = {"extra_env": {"MODEL_LATENCY": f"fixed:{args.latency:g}"}}
+    with Environment("emulator", in_process=True, stack_options=options) as stack:
+        state = stack.state
         import boto3
 
         token = devjwt.mint("bench-learner", "student")
@@ -136,13 +106,11 @@ def main(argv: list[str] | None = None) -> int:
                 loaded.append(time_to_content(state["url"], token, f"loaded {run} {i}"))
                 depths.append(depth(sqs, background))
             drained = (depths[0] - depths[-1]) / max(sum(loaded), 1e-9)
-    finally:
-        stack.stop()
     text = report(args, idle, loaded, depths, drained_per_s=drained, fill_seconds=fill_seconds, calls=calls)
-    print(text)
-    if args.write:
-        write_section("priority", "## Priority under a background backlog\n\n" + text)
-    return 0
+    figures = {"idle_s": idle, "loaded_s": loaded, "pregenerate_call_s": calls}
+    return Result(
+        text, args.command, figures, sections={"priority": "## Priority under a background backlog\n\n" + text}
+    )
 
 
 def report(
@@ -159,7 +127,7 @@ def report(
     wait_behind = depths[-1] / drained_per_s if drained_per_s > 0 else float("inf")
     return "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.priority --backlog {args.backlog} --samples {args.samples} "
+            f"Command: `.venv/bin/python -m bench priority --backlog {args.backlog} --samples {args.samples} "
             f"--latency {args.latency:g} --write`",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; the local "
@@ -183,5 +151,13 @@ def report(
     )
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "priority",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--backlog", type=int, default=3000, help="background jobs queued through the API"),
+        option("--samples", type=int, default=8),
+        option("--latency", type=float, default=2.0, help="seconds per generation"),
+    ),
+)

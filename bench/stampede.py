@@ -2,7 +2,7 @@
 the misses wait for their answer, and the CPU every process spent on them.
 The generator takes a fixed time so every request arrives while the key is in flight.
 
-    .venv/bin/python -m bench.stampede [--clients 200] [--write]
+    .venv/bin/python -m bench stampede [--clients 200] [--write]
 
 Three runs, each on a fresh stack: get-content's 8 environments started with the stack (provisioned concurrency's
 analogue), after a warm-up burst on another key or not, and only 1 started (the other 7 cold-start during the
@@ -13,33 +13,26 @@ threads neither share the stack's GIL nor cost more CPU than sending a request t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import summary, write_section
+from bench.harness import Environment, Result, Scenario, http, option, stack_module
+from bench.report import summary
+
+if TYPE_CHECKING:
+    import argparse
 
 FUNCTION = "GetContentFunction"
-
-
-def get(url: str, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 # -- the learners: one process, one thread, asyncio ---------------------------------------------------------------
@@ -78,13 +71,12 @@ async def _burst(url: str, tokens: list[str]) -> tuple[list[tuple[int, dict[str,
     return answers, (after.user + after.system) - (before.user + before.system)
 
 
-def client_main(url: str) -> int:
+def client_main(url: str) -> None:
     """The client process: tokens on stdin, ``ready`` when every learner waits, the burst on the next line."""
     tokens: list[str] = json.loads(sys.stdin.readline())
     answers, cpu_s = asyncio.run(_burst(url, tokens))
     sys.stdout.write(json.dumps(answers) + "\n")
     sys.stdout.write(json.dumps({"cpu_s": cpu_s}) + "\n")
-    return 0
 
 
 # -- CPU per process, from /proc ----------------------------------------------------------------------------------
@@ -153,7 +145,7 @@ class _Learners:
 
     def __init__(self, url: str, tokens: list[str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.stampede", "--client", url],
+            [sys.executable, "-c", f"from bench.stampede import client_main; client_main({url!r})"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -185,7 +177,7 @@ def _content_url(base: str, kind: str, topic: str) -> str:
 def _wait_served(url: str, token: str, latency: float) -> int:
     """Ask until the content is served; returns the misses this made (each 202 is a miss, counted as any)."""
     deadline, misses = time.monotonic() + 60 + latency * 3, 0
-    while time.monotonic() < deadline and get(url, token)[0] != 200:
+    while time.monotonic() < deadline and http.get(url, token)[0] != 200:
         misses += 1
         time.sleep(0.2)
     return misses
@@ -195,19 +187,10 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
     """One burst on a fresh stack; ``warm_up`` learners first miss another key (a lesson) together, the same path
     as the burst's (one job, the rest join), and the stack settles before the measured burst."""
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            report=False,
-            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
-            provisioned={FUNCTION: provisioned},
-        )
-    )
-    state = stack.start()
-    try:
+    options = {"extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"}, "provisioned": {FUNCTION: provisioned}}
+    with Environment("emulator", in_process=True, stack_options=options) as local:
+        stack, state = local.stack, local.state
         if warm_up:
             warm_url = _content_url(state["url"], "lesson", "Mode")
             warm_tokens = [devjwt.mint(f"warm-up-{i}") for i in range(warm_up)]
@@ -242,12 +225,12 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
         deadline = time.monotonic() + 15
         while True:
             time.sleep(1)  # let any duplicate delivery finish, and the log subscription deliver
-            _, figures = get(state["url"] + "/v1/analytics", admin)
+            _, figures = http.get(state["url"] + "/v1/analytics", admin)
             if figures.get("missesByKind", {}).get("question_set") == misses or time.monotonic() > deadline:
                 break
         job_ids = {body["job_id"] for status, body, _ in answers if status == 202}
         job_statuses = {
-            job_id: get(state["url"] + f"/v1/jobs/{job_id}", tokens[0])[1].get("status") for job_id in job_ids
+            job_id: http.get(state["url"] + f"/v1/jobs/{job_id}", tokens[0])[1].get("status") for job_id in job_ids
         }
         return Run(
             answers=answers,
@@ -259,8 +242,6 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
             job_statuses=job_statuses,
             busy_cores=(machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK") / wall_s,
         )
-    finally:
-        stack.stop()
 
 
 def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
@@ -289,18 +270,8 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
     return row, ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=2.0, help="seconds the generator takes")
-    parser.add_argument("--warm-up", type=int, default=400, help="learners missing another key before the burst")
-    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the learners' process
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
-    if args.client:
-        return client_main(args.client)
-
-    from aws_emulator.stack import DEFAULT_CONCURRENCY as N
+def run_scenario(args: argparse.Namespace) -> Result:
+    N = stack_module().DEFAULT_CONCURRENCY
 
     runs = {
         f"{N} environments provisioned, after a warm-up burst": run(
@@ -325,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     text = "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.stampede --clients {args.clients} --write`",
+            f"Command: `.venv/bin/python -m bench stampede --clients {args.clients} --write`",
             "",
             f"{args.clients} learners ask for the same uncached question set at the same instant, through the local "
             f"HTTP front; the generator takes {args.latency:g} s. The learners are one asyncio client in a process "
@@ -355,11 +326,17 @@ def main(argv: list[str] | None = None) -> int:
             *cpu_table,
         ]
     )
-    print(text)
-    if args.write:
-        write_section("stampede", "## Stampede\n\n" + text)
-    return 0 if ok else 1
+    figures = {name: {"wall_s": result.wall_s, "generations": result.generations} for name, result in runs.items()}
+    return Result(text, args.command, figures, sections={"stampede": "## Stampede\n\n" + text}, ok=ok)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "stampede",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--clients", type=int, default=200),
+        option("--latency", type=float, default=2.0, help="seconds the generator takes"),
+        option("--warm-up", type=int, default=400, help="learners missing another key before the burst"),
+    ),
+)

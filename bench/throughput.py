@@ -1,91 +1,61 @@
 """Worker throughput: items generated per second per unit of worker concurrency, with a generator of fixed
 latency, against the theoretical maximum (concurrency / latency), for several concurrencies in one run.
 
-    .venv/bin/python -m bench.throughput [--latency 0.25] [--items-per-worker 40] [--write]
+    .venv/bin/python -m bench throughput [--latency 0.25] [--items-per-worker 40] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.report import DOC, ratio_chart, write_section
+from bench.harness import Environment, Result, Scenario, http, option
+from bench.report import DOC, ratio_chart
 
-
-def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
-
-
-def get(url: str, token: str) -> dict[str, Any]:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, Any]]:
     """Seconds from enqueueing ``items`` distinct keys to the last one generated, and the worker's figures from
     the stack's execution environments (invocation durations)."""
     from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
 
-    stack = LocalStack(
-        StackOptions(
-            port=free_port(),
-            state_file=Path(tempfile.mkdtemp()) / "stack.json",
-            local_concurrency=concurrency,
-            # Provisioned concurrency's analogue: the worker's environments are initialised before the clock starts,
-            # so the figure is the steady state, not three cold starts (bench.cold_start measures those).
-            provisioned={"WorkerFunction": concurrency},
-            report=False,
-            extra_env={"MODEL_LATENCY": f"fixed:{latency:g}"},
-        )
-    )
-    state = stack.start()
-    try:
+    options = {
+        "local_concurrency": concurrency,
+        # Provisioned concurrency's analogue: the worker's environments are initialised before the clock starts,
+        # so the figure is the steady state, not three cold starts (bench.cold_start measures those).
+        "provisioned": {"WorkerFunction": concurrency},
+        "extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"},
+    }
+    with Environment("emulator", in_process=True, stack_options=options) as stack:
+        state = stack.state
         # An admin pre-generates: a teacher's allowance (120 a minute) would cap the run before the worker does.
         admin = devjwt.mint("bench-ops", "admin")
         requests = [{"kind": "lesson", "subject": "History", "topic": f"Topic {i}", "grade": "8"} for i in range(items)]
         started = time.perf_counter()
         for chunk in range(0, items, 100):
-            post(state["url"] + "/v1/pregenerate", admin, {"priority": 50, "requests": requests[chunk : chunk + 100]})
+            body = {"priority": 50, "requests": requests[chunk : chunk + 100]}
+            status, answer = http.post(state["url"] + "/v1/pregenerate", admin, body)
+            if status >= 300:
+                raise SystemExit(f"POST /v1/pregenerate answered {status}: {answer}")
         deadline = started + items * latency * 3 + 60
         while time.perf_counter() < deadline:
             # The stack's own count of finished worker invocations (one item each: batch size 1), read from the
             # front without invoking a function; analytics, a function and several queries, is asked once at the end.
-            with urllib.request.urlopen(state["url"] + "/dashboard/environments", timeout=30) as response:
-                worker: dict[str, Any] = json.loads(response.read()).get("WorkerFunction", {})
+            worker: dict[str, Any] = http.get(state["url"] + "/dashboard/environments", timeout=30)[1].get(
+                "WorkerFunction", {}
+            )
             if worker.get("invocations", 0) >= items:
                 seconds = time.perf_counter() - started
                 # Another invocation (a schedule's) could have counted too: then it is not over yet.
-                if get(state["url"] + "/v1/analytics", admin).get("totalGenerated", 0) >= items:
+                if http.get(state["url"] + "/v1/analytics", admin)[1].get("totalGenerated", 0) >= items:
                     return seconds, worker
             time.sleep(0.02)
         raise SystemExit(f"only part of {items} items was generated in time")
-    finally:
-        stack.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--latency", type=float, default=0.25, help="seconds per generation")
-    parser.add_argument("--items-per-worker", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
+def run_scenario(args: argparse.Namespace) -> Result:
     rows = []
     efficiency: dict[str, float] = {}
     for concurrency in args.concurrency:
@@ -99,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     text = "\n".join(
         [
-            f"Command: `.venv/bin/python -m bench.throughput --latency {args.latency:g} "
+            f"Command: `.venv/bin/python -m bench throughput --latency {args.latency:g} "
             f"--items-per-worker {args.items_per_worker} --write`",
             "",
             "Distinct lessons pre-generated on the interactive lane (batch size 1) through the local stack: HTTP "
@@ -121,13 +91,21 @@ def main(argv: list[str] | None = None) -> int:
             "each worker instance has its own CPU.",
         ]
     )
-    print(text)
+    chart = ""
     if args.write:
         title = "items/s per worker vs the theoretical maximum (1.0 = 1 / latency)"
-        chart = ratio_chart(DOC.parent / "throughput.png", title, efficiency)
-        write_section("throughput", "## Worker throughput\n\n" + text + "\n\n" + chart)
-    return 0
+        chart = "\n\n" + ratio_chart(DOC.parent / "throughput.png", title, efficiency)
+    section = "## Worker throughput\n\n" + text + chart
+    return Result(text, args.command, {"efficiency": efficiency}, sections={"throughput": section})
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+SCENARIO = Scenario(
+    "throughput",
+    __doc__,
+    run_scenario,
+    options=(
+        option("--latency", type=float, default=0.25, help="seconds per generation"),
+        option("--items-per-worker", type=int, default=40),
+        option("--concurrency", type=int, nargs="+", default=[1, 2, 4]),
+    ),
+)

@@ -1,0 +1,211 @@
+"""What the two modes of ``python -m bench faults`` share (in process, and ``--stack`` on the local stack): the
+run's settings, its report, the jobs it asks for, and how each accepted job is classified at the end."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pregen_fakes.fake_anthropic import FaultRates
+
+SUBJECTS = ("math", "chemistry", "history", "biology", "physics", "geography", "english", "music")
+QUESTION_TYPES = ("multiple_choice", "true_false", "numeric", "short_answer", "fill_blank")
+LANES = ("InteractiveQueue", "BackgroundQueue")
+FAULTS = ("rate_limited", "overloaded", "timeout", "reset", "truncated", "invalid", "refusal")
+DLQS = {"InteractiveQueue": "InteractiveDeadLetterQueue", "BackgroundQueue": "BackgroundDeadLetterQueue"}
+
+
+@dataclass
+class FaultConfig:
+    jobs: int = 1000
+    faults: FaultRates | None = None
+    duplicate_rate: float = 0.05
+    crash_rate: float = 0.02
+    joins: float = 0.1
+    seed: int = 7
+    sdk_max_retries: int = 1
+    client_timeout_s: float = 0.3
+    max_rounds: int = 200  # a round ends early once both lanes are empty; throttled jobs may need a few seconds
+    wave: int = 100  # jobs accepted at a time
+    one_of_each: bool = False  # serve every kind of fault once first, whatever the rates draw
+    follow: str = "prompt"  # "schema": the fake answers from the output schema alone (pregen_fakes.schema_follower)
+    mix: str = "lessons"  # "kinds": every kind a schema can constrain, in turn
+    plain_schema: bool = False  # send each kind's schema, not the request's (how it was before issue 16)
+    settle_s: float = 900.0  # --stack: the longest wait for the lanes to drain once every job is accepted
+    lease_s: int = 30  # --stack: the worker's LEASE_SECONDS (the template's is 330)
+    retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
+
+    def fault_rates(self) -> FaultRates:
+        from pregen_fakes.fake_anthropic import FaultRates
+
+        return self.faults or FaultRates(
+            rate_limited=0.05,
+            overloaded=0.03,
+            timeout=0.01,
+            reset=0.03,
+            truncated=0.03,
+            invalid=0.05,
+            refusal=0.01,
+            seed=self.seed,
+            retry_after=0.01,
+            hang_s=self.client_timeout_s * 2,
+        )
+
+
+@dataclass
+class FaultReport:
+    jobs: int = 0
+    joined: int = 0
+    done: int = 0
+    failed: int = 0
+    failed_in_dlq: int = 0
+    lost: list[str] = field(default_factory=list)
+    lost_in_dlq: int = 0  # lost jobs whose message is in a dead-letter queue (their record says nothing of it)
+    generated_twice: list[str] = field(default_factory=list)
+    stored_twice: list[str] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+    faults_served: Counter[str] = field(default_factory=Counter)
+    model_requests: int = 0
+    re_asks: int = 0  # model requests that carried the previous answer's errors
+    max_job_calls: int = 0  # the most model calls any job made (its record's model_calls)
+    deliveries: int = 0
+    duplicates_sent: int = 0
+    crashes: int = 0
+    rounds: int = 0
+    dlq_messages: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    # --stack only: the worker environments its pool lost, the HTTP answers (method, path, status) and the 5xx
+    # among them, and crashes drawn whose connection no worker environment held (none expected).
+    environments_lost: int = 0
+    http: dict[str, int] = field(default_factory=dict)
+    server_errors: int = 0
+    missed_crashes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        accounted = self.done + self.failed == self.jobs
+        return accounted and not (self.lost or self.generated_twice or self.stored_twice or self.server_errors)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "jobs": self.jobs,
+            "joined_requests": self.joined,
+            "done": self.done,
+            "failed": self.failed,
+            "failed_with_message_in_dlq": self.failed_in_dlq,
+            "lost": len(self.lost),
+            "lost_with_message_in_dlq": self.lost_in_dlq,
+            "generated_twice": len(self.generated_twice),
+            "stored_twice": len(self.stored_twice),
+            "model_requests": self.model_requests,
+            "model_calls_per_accepted_job": round(self.model_requests / self.jobs, 3) if self.jobs else None,
+            "re_asks_per_1000_jobs": round(1000 * self.re_asks / self.jobs, 1) if self.jobs else None,
+            "max_model_calls_of_a_job": self.max_job_calls,
+            "faults_served": dict(self.faults_served.most_common()),
+            "deliveries": self.deliveries,
+            "duplicate_deliveries": self.duplicates_sent,
+            "crashes": self.crashes,
+            "rounds": self.rounds,
+            "dlq_messages": self.dlq_messages,
+            "failure_reasons": dict(self.reasons.most_common()),
+            "seconds": round(self.seconds, 1),
+            "phase_seconds": {k: round(v, 1) for k, v in self.phases.items()},
+            "environments_lost": self.environments_lost,
+            "http": self.http,
+            "server_errors": self.server_errors,
+            "missed_crashes": self.missed_crashes,
+        }
+
+
+# --mix kinds: every kind whose request a schema can constrain, in turn (whole exams are generated by sections).
+KIND_MIX: list[dict[str, Any]] = [
+    {"kind": "lesson"},
+    *({"kind": "question_set", "question_type": t, "count": 4} for t in QUESTION_TYPES),
+    {"kind": "vocabulary_drill", "language": "spanish", "count": 7},
+    {"kind": "grammar_exercise", "language": "spanish", "count": 6},
+    {"kind": "cultural_content", "language": "french"},
+    {"kind": "pronunciation_drill", "language": "french", "count": 5},
+    {"kind": "conversation_practice", "language": "german", "count": 6},
+]
+
+
+def job_requests(config: FaultConfig) -> list[dict[str, Any]]:
+    shapes = KIND_MIX if config.mix == "kinds" else [{"kind": "lesson"}]
+    return [
+        {
+            **shapes[i % len(shapes)],
+            "subject": SUBJECTS[i % len(SUBJECTS)],
+            "topic": f"topic {i}",
+            "grade": str(1 + i % 12),
+        }
+        for i in range(config.jobs)
+    ]
+
+
+def drain_dead_letters(sqs: Any, urls: list[str]) -> Counter[str]:
+    """Every message in the dead-letter queues, deleted: how many there were per job id."""
+    in_dlq: Counter[str] = Counter()
+    for url in urls:
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for m in messages:
+                in_dlq[json.loads(m["Body"])["job_id"]] += 1
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return in_dlq
+
+
+def classify(
+    report: FaultReport, accepted: dict[str, str], jobs: Any, store: Any, *, in_dlq: Counter[str], now: float
+) -> None:
+    """Each accepted job: done (its content is stored), failed (its record says why), or lost (anything else)."""
+    from pregen.domain.models import JobStatus
+
+    report.jobs = len(accepted)
+    report.dlq_messages = sum(in_dlq.values())
+    for job_id in accepted:
+        job = jobs.get_job(job_id)
+        if job is None:
+            report.lost.append(job_id)
+            report.lost_in_dlq += job_id in in_dlq
+            continue
+        report.max_job_calls = max(report.max_job_calls, job.model_calls)
+        if job.status is JobStatus.DONE and store.get_content(job.key, now, consistent=True):
+            report.done += 1
+        elif job.status is JobStatus.FAILED and job.reason:
+            report.failed += 1
+            report.failed_in_dlq += job_id in in_dlq
+            report.reasons[
+                job.reason.split(":", 2)[0]
+                if not job.reason.startswith("permanent")
+                else ":".join(job.reason.split(":", 2)[:2])
+            ] += 1
+        else:
+            report.lost.append(f"{job_id}: {job.status.value} {job.reason or ''}")
+            report.lost_in_dlq += job_id in in_dlq
+
+
+def count_answers(report: FaultReport, fake: Any) -> None:
+    """What the fake was asked and answered; a key with more than one complete, valid answer was generated twice."""
+    from pregen_fakes.fake_anthropic import content_request_from
+
+    valid: Counter[str] = Counter()
+    for recorded in list(fake.requests):
+        report.model_requests += 1
+        report.re_asks += len(recorded.messages) > 1
+        report.faults_served[recorded.fault or "ok"] += 1
+        if recorded.status == 200 and recorded.fault is None and recorded.messages:
+            request = content_request_from(recorded.body)
+            valid[json.dumps(request.canonical(), sort_keys=True)] += 1
+    report.generated_twice = [k for k, n in valid.items() if n > 1]
+
+
+def load_cap() -> int:
+    from pregen.config.worker import GenerationPolicy
+
+    return int(GenerationPolicy.model_fields["max_model_calls"].default)
