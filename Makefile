@@ -34,7 +34,7 @@ $(SAM_VENV)/.installed:
 
 # Content survives a restart (DynamoDB Local's data under .local/); `make run FRESH=1` starts with empty tables.
 run: $(VENV)/.installed
-	$(BIN)/python -m aws_emulator.stack $(if $(FRESH),--fresh)
+	$(BIN)/python -m pregen_tools.local_stack $(if $(FRESH),--fresh)
 
 test: lint typecheck template build unit integration moved-clock e2e
 

@@ -85,14 +85,14 @@ def busy_seconds(course: dict[str, Any], latency: float) -> float:
 
 def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
     """``learners`` students ask for a 2 x 2 course at the same instant (ten subjects between them)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     barrier = threading.Barrier(learners)
     answers: list[tuple[int, dict[str, str], Any, str]] = []
     lock = threading.Lock()
 
     def learner(i: int) -> None:
-        token = devjwt.mint(f"course-learner-{i}")
+        token = tokens.mint(f"course-learner-{i}")
         body = {"subject": f"geology {i % 10}", "grade": "8", "modules": 2, "lessons_per_module": 2}
         barrier.wait()
         try:
@@ -125,10 +125,10 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
 
 
 def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]:
-    from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
+    from aws_emulator.stack import StackOptions, free_port
+    from pregen_tools import local_stack, tokens
 
-    stack = LocalStack(
+    stack = local_stack.build(
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
@@ -138,14 +138,14 @@ def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]
     )
     state = stack.start()
     url = state["url"]
-    admin = devjwt.mint("bench-ops", "admin")
+    admin = tokens.mint("bench-ops", "admin")
     try:
         progress: list[tuple[float, int]] = []
-        first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR, progress=progress)
+        first, first_s = one_course(url, tokens.mint("course-alice"), SIX_BY_FOUR, progress=progress)
         generated_before = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
-        again, again_s = one_course(url, devjwt.mint("course-bob"), SIX_BY_FOUR)
+        again, again_s = one_course(url, tokens.mint("course-bob"), SIX_BY_FOUR)
         generated_after = _http("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
-        half, half_s = one_course(url, devjwt.mint("course-carol"), HALF_SHARED)
+        half, half_s = one_course(url, tokens.mint("course-carol"), HALF_SHARED)
         crowd = stampede(url, learners, latency)
         courses = _http("GET", f"{url}/v1/analytics", admin)[2]["courses"]
     finally:

@@ -186,10 +186,10 @@ class Platform:
 def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counter[str]) -> dict[str, str]:
     """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
     in flight. Returns job_id -> canonical request."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     rng = random.Random(config.seed + 2)
-    admin = devjwt.mint("faults-ops", "admin")
+    admin = tokens.mint("faults-ops", "admin")
     accepted: dict[str, str] = {}
     specs = _requests(config)
     wave = min(config.wave, WAVE)
@@ -204,7 +204,7 @@ def _accept(config: FaultConfig, url: str, report: FaultReport, statuses: Counte
         for i, spec in enumerate(chunk):
             if rng.random() >= config.joins:
                 continue
-            learner = devjwt.mint(f"learner-{start + i}")
+            learner = tokens.mint(f"learner-{start + i}")
             status, body = _http("GET", f"{url}/v1/content?{urllib.parse.urlencode(spec)}", learner)
             statuses[f"GET /v1/content {status}"] += 1
             if status == 202 and body.get("joined"):
@@ -247,11 +247,12 @@ def retry_visibility(config: FaultConfig) -> int:
 def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenario, told in order
     import boto3
 
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
+    from aws_emulator.stack import StackOptions, free_port
     from pregen.adapters.library import DynamoLibraryStore
     from pregen.config.base import load
     from pregen.config.settings import ContentTableSettings
     from pregen_fakes.fake_anthropic import FakeAnthropic
+    from pregen_tools import local_stack
 
     report = FaultReport()
     started = time.perf_counter()
@@ -261,7 +262,7 @@ def run_stack(config: FaultConfig) -> FaultReport:  # noqa: PLR0915 - one scenar
     platform = Platform(config, report, fake.port)
     fake.before_answer = platform.crash
     fake.start()
-    stack = LocalStack(
+    stack = local_stack.build(
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",

@@ -21,10 +21,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from aws_emulator import devjwt
 from aws_emulator.stack import free_port
 from bench.load import stop_stack
 from bench.report import percentile, write_section
+from pregen_tools import tokens
 
 QUERY = "/v1/content?kind=lesson&subject=Math&topic=First%20request&grade=5"
 
@@ -50,10 +50,10 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
     started = time.monotonic()
     with (folder / "stack.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "aws_emulator.stack", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "pregen_tools.local_stack", *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        token = devjwt.mint("bench-first", "student")
+        token = tokens.mint("bench-first", "student")
         url = f"http://127.0.0.1:{port}{QUERY}"
         first = served = None
         while time.monotonic() - started < timeout_s:

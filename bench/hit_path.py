@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, float]]:
     """One run against a fresh moto server: the report's section, and each path's p50 ratio to the GetItem."""
 
-    from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
+    from aws_emulator.stack import StackOptions, free_port
+    from pregen_tools import local_stack, tokens
 
     # moto runs in its own process, as DynamoDB runs elsewhere: in-process it would share our GIL and serialise
     # the hit's two parallel requests.
@@ -235,7 +235,7 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
         stderr=subprocess.DEVNULL,
     )
     _wait_for_port(moto_port)
-    stack = LocalStack(
+    stack = local_stack.build(
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
@@ -246,7 +246,7 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
     )
     state = stack.start()
     try:
-        token = devjwt.mint("bench-learner", "student")
+        token = tokens.mint("bench-learner", "student")
         url = state["url"] + "/v1/content?" + urllib.parse.urlencode(QUERY)
         key = wait_for_hit(url, token)["key"]
         runners = build_runners(state, url, token, key)

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.load --write            # ... and into docs/RELIABILITY.md
     .venv/bin/python -m bench.load --clients 100 --duration 30 --hit-ratio 0.95
 
-It starts the local stack (``python -m aws_emulator.stack``: moto, the HTTP front, the pollers, the offline
+It starts the local stack (``python -m pregen_tools.local_stack``: moto, the HTTP front, the pollers, the offline
 generator) as its own process on a free port, warms a set of keys until they are hits, then runs ``--clients``
 threads, each with its own keep-alive connection and its own learner token, for ``--duration`` seconds. Each
 request is a hit on a warm key, or (``1 - hit-ratio`` of them) a miss on a new key followed by nothing: the
@@ -69,7 +69,7 @@ def start_stack() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
     env["PREGEN_LOG_LEVEL"] = "ERROR"
     process = subprocess.Popen(
-        [sys.executable, "-m", "aws_emulator.stack", "--port", str(free_port()), "--state-file", str(state_file)],
+        [sys.executable, "-m", "pregen_tools.local_stack", "--port", str(free_port()), "--state-file", str(state_file)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -178,7 +178,7 @@ def client(
 def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     """``voters`` learners vote up the same item at the same instant, each on its own connection; then one more
     votes up. Returns (errors among the concurrent votes, the up count the last vote reports)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     parts = urlsplit(url)
     barrier = threading.Barrier(voters)
@@ -188,7 +188,7 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
 
     def voter(i: int) -> None:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-        headers = {"authorization": f"Bearer {devjwt.mint(f'voter-{i}')}", "content-type": "application/json"}
+        headers = {"authorization": f"Bearer {tokens.mint(f'voter-{i}')}", "content-type": "application/json"}
         barrier.wait()
         try:
             conn.request("POST", path, body=body, headers=headers)
@@ -206,20 +206,20 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     for thread in threads:
         thread.join()
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request("POST", path, body=body, headers={"authorization": f"Bearer {devjwt.mint('voter-last')}"})
+    conn.request("POST", path, body=body, headers={"authorization": f"Bearer {tokens.mint('voter-last')}"})
     up = int(json.loads(conn.getresponse().read())["votes"]["up"])
     conn.close()
     return len(errors), up
 
 
 def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_ratio: float = 0.1) -> dict[str, Any]:
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     process, state = start_stack()
     try:
         url = state["url"]
         # An admin warms: a student's allowance (10 misses a minute) would hold most of the keys back.
-        warmer = devjwt.mint("load-warmer", "admin")
+        warmer = tokens.mint("load-warmer", "admin")
         hits = warm(url, warmer, warm_keys)
         ids = content_ids(url, warmer, hits)
         vote_check, ids = ids[-1], ids[:-1]  # kept out of the mix: its count must come out exact
@@ -228,7 +228,7 @@ def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_
         threads = [
             threading.Thread(
                 target=client,
-                args=(url, devjwt.mint(f"load-{i}"), hits),
+                args=(url, tokens.mint(f"load-{i}"), hits),
                 kwargs={
                     "hit_ratio": hit_ratio,
                     "stop_at": stop_at,

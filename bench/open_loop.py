@@ -7,7 +7,7 @@ A closed-loop client (bench.load) waits for each answer before it sends the next
 its own load down and its tail hides. Here request i leaves at ``start + i / rate`` from a pool of keep-alive
 connections, and its latency counts from that planned instant: time spent waiting for a free connection is
 latency too (no coordinated omission). Every request is a hit (200) on one of ``--keys`` warm keys; anything else
-is an error. The stack runs as its own process (``python -m aws_emulator.stack``), as ``make run`` starts it.
+is an error. The stack runs as its own process (``python -m pregen_tools.local_stack``), as ``make run`` starts it.
 """
 
 from __future__ import annotations
@@ -182,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p99-limit", type=float, default=50.0)
     parser.add_argument("--write", action="store_true", help="write the figures into docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     process, state = start_stack()
     try:
         url = state["url"]
-        paths = warm(url, devjwt.mint("open-loop-warmer", "admin"), args.keys)
-        token = devjwt.mint("open-loop-learner")
+        paths = warm(url, tokens.mint("open-loop-warmer", "admin"), args.keys)
+        token = tokens.mint("open-loop-learner")
         # Warm-up, not measured: connections opened, and GetContent's pool grown to what 100 hits/s need (its
         # environments' cold starts are the cold-start benchmark's subject, not this one's).
         run_rate(url, token, paths, 100, 5, connections=args.connections)

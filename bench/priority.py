@@ -67,11 +67,11 @@ def fill_backlog(base: str, jobs: int, run: str, per_call: int = 50) -> list[flo
     """Queue ``jobs`` background jobs through ``POST /v1/pregenerate`` (``per_call`` a call, priority 30) while
     the pollers run; returns each call's seconds. One operator per 1,000 jobs: an admin's allowance is 1,000
     generations a minute (RateLimits)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens
 
     seconds = []
     for start in range(0, jobs, per_call):
-        token = devjwt.mint(f"bench-ops-{run}-{start // 1000}", "admin")
+        token = tokens.mint(f"bench-ops-{run}-{start // 1000}", "admin")
         requests = [
             {**QUESTION, "subject": "Backlog", "topic": f"warming item {run} {i}"}
             for i in range(start, min(start + per_call, jobs))
@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the results to docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
 
-    from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
+    from aws_emulator.stack import StackOptions, free_port
+    from pregen_tools import local_stack, tokens
 
-    stack = LocalStack(
+    stack = local_stack.build(
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import boto3
 
-        token = devjwt.mint("bench-learner", "student")
+        token = tokens.mint("bench-learner", "student")
         sqs = boto3.client("sqs")
         background = state["queues"]["BackgroundQueue"]
         run = uuid.uuid4().hex[:6]

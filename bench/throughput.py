@@ -39,10 +39,10 @@ def get(url: str, token: str) -> dict[str, Any]:
 def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, Any]]:
     """Seconds from enqueueing ``items`` distinct keys to the last one generated, and the worker's figures from
     the stack's execution environments (invocation durations)."""
-    from aws_emulator import devjwt
-    from aws_emulator.stack import LocalStack, StackOptions, free_port
+    from aws_emulator.stack import StackOptions, free_port
+    from pregen_tools import local_stack, tokens
 
-    stack = LocalStack(
+    stack = local_stack.build(
         StackOptions(
             port=free_port(),
             state_file=Path(tempfile.mkdtemp()) / "stack.json",
@@ -57,7 +57,7 @@ def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, 
     state = stack.start()
     try:
         # An admin pre-generates: a teacher's allowance (120 a minute) would cap the run before the worker does.
-        admin = devjwt.mint("bench-ops", "admin")
+        admin = tokens.mint("bench-ops", "admin")
         requests = [{"kind": "lesson", "subject": "History", "topic": f"Topic {i}", "grade": "8"} for i in range(items)]
         started = time.perf_counter()
         for chunk in range(0, items, 100):

@@ -122,10 +122,14 @@ def test_a_deployed_stack_needs_an_admin_token() -> None:
         deployed_target("pregen-prod", profile=None, region="us-east-1", token=None)
 
 
-def test_a_crashed_batch_waits_past_the_workers_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crashed_batch_waits_past_the_workers_lease() -> None:
     from aws_emulator.stack import StackOptions, crash_visibility
+    from pregen_tools import local_stack
 
-    monkeypatch.setenv("LEASE_SECONDS", "330")
-    assert crash_visibility(StackOptions(retry_visibility_s=2)) == 335
-    monkeypatch.delenv("LEASE_SECONDS")
-    assert crash_visibility(StackOptions(retry_visibility_s=2)) == 2
+    def crash_s(lease: str) -> int:
+        options = StackOptions(retry_visibility_s=2, extra_env={"LEASE_SECONDS": lease})
+        return crash_visibility(local_stack.build(options).options)
+
+    assert crash_s("330") == 335
+    assert crash_s("") == 2
+    assert crash_visibility(local_stack.build(StackOptions(retry_visibility_s=2)).options) == 335  # the template's
