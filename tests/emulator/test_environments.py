@@ -3,6 +3,8 @@ at a time, growing on demand to the function's limit, and a failure that takes d
 
 from __future__ import annotations
 
+import base64
+import gzip
 import http.client
 import itertools
 import json
@@ -25,7 +27,13 @@ from aws_emulator.template import FunctionSpec, LogSubscription, Route
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-MODULE = "tests.integration.environment_handlers"
+MODULE = "tests.emulator.handlers"
+
+
+def _decoded(event: dict[str, Any]) -> dict[str, Any]:
+    """The batch inside a CloudWatch Logs subscription event (gzipped JSON in base64)."""
+    payload: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    return payload
 
 
 def spec(handler: str, *, timeout: int = 10, name: str = "Fn") -> FunctionSpec:
@@ -72,7 +80,7 @@ def test_the_pool_grows_on_demand_to_its_limit_and_reuses_warm_environments(pool
 
 
 def test_environments_are_told_how_they_were_initialised_as_lambda_tells_them(pools: list[FunctionPool]) -> None:
-    # Handlers prime in init only inside Lambda's runtime (pregen.wiring.priming): AWS_LAMBDA_INITIALIZATION_TYPE
+    # Handlers prime in init only inside Lambda's runtime: AWS_LAMBDA_INITIALIZATION_TYPE
     pool = make(pools, "echo", limit=2)
     pool.warm(1)  # started with the stack: provisioned concurrency's analogue
     barrier = threading.Barrier(2, timeout=10)
@@ -141,9 +149,7 @@ def test_usage_lines_printed_in_an_environment_reach_the_log_subscription(pools:
     deadline = time.monotonic() + 5
     while subscriptions.flush() < 2 and time.monotonic() < deadline and not delivered:
         time.sleep(0.05)
-    from pregen import usage_log
-
-    lines = [e["message"] for event in delivered for e in usage_log.decode_subscription(event)["logEvents"]]
+    lines = [e["message"] for event in delivered for e in _decoded(event)["logEvents"]]
     assert sorted(json.loads(line)["key"] for line in lines) == ["k1", "k2"]
 
 

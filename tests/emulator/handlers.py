@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from typing import Any
-
-from pregen import usage_log
 
 IMPORTED_AT = time.time()
 
@@ -43,7 +42,8 @@ def dies(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def counts_a_hit(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    usage_log.record_hit(str(event["key"]), time.time())  # printed on stdout, as get-content does
+    # One JSON line on stdout, flushed, as an app's function logs what a subscription filter picks up.
+    print(json.dumps({"usage": "hit", "key": str(event["key"]), "at": int(time.time())}), flush=True)
     return {"statusCode": 200, "body": "{}"}
 
 
