@@ -34,7 +34,7 @@ $(SAM_VENV)/.installed:
 
 # Content survives a restart (DynamoDB Local's data under .local/); `make run FRESH=1` starts with empty tables.
 run: $(VENV)/.installed
-	$(BIN)/python -m aws_emulator.stack $(if $(FRESH),--fresh)
+	$(BIN)/python -m pregen_tools.local_stack $(if $(FRESH),--fresh)
 
 test: lint typecheck template build unit integration moved-clock e2e
 
@@ -72,13 +72,13 @@ unit: $(VENV)/.installed
 	$(PYTEST) tests/unit -q
 
 integration: $(VENV)/.installed
-	$(PYTEST) tests/integration -q
+	$(PYTEST) tests/integration tests/emulator -q
 
 # The unit and integration tiers again with the process clock moved (tests/conftest.py, PREGEN_TEST_CLOCK): 400 days
 # ahead, and into the last minutes of a year, so a test that depends on today's date or on a month or year fails here.
 moved-clock: $(VENV)/.installed
-	PREGEN_TEST_CLOCK=+400d $(PYTEST) tests/unit tests/integration -q
-	PREGEN_TEST_CLOCK=2028-12-31T23:50:00Z $(PYTEST) tests/unit tests/integration -q
+	PREGEN_TEST_CLOCK=+400d $(PYTEST) tests/unit tests/integration tests/emulator -q
+	PREGEN_TEST_CLOCK=2028-12-31T23:50:00Z $(PYTEST) tests/unit tests/integration tests/emulator -q
 
 e2e: $(VENV)/.installed
 	$(PYTEST) tests/e2e -q

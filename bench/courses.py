@@ -72,14 +72,14 @@ def busy_seconds(course: dict[str, Any], latency: float) -> float:
 
 def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
     """``learners`` students ask for a 2 x 2 course at the same instant (ten subjects between them)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     barrier = threading.Barrier(learners)
     answers: list[tuple[int, dict[str, str], Any, str]] = []
     lock = threading.Lock()
 
     def learner(i: int) -> None:
-        token = devjwt.mint(f"course-learner-{i}")
+        token = dev_tokens.mint(f"course-learner-{i}")
         body = {"subject": f"geology {i % 10}", "grade": "8", "modules": 2, "lessons_per_module": 2}
         barrier.wait()
         try:
@@ -112,18 +112,18 @@ def stampede(url: str, learners: int, latency: float) -> dict[str, Any]:
 
 
 def run_stack(latency: float, concurrency: int, learners: int) -> dict[str, Any]:
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     options = {"local_concurrency": concurrency, "extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"}, "report": True}
-    admin = devjwt.mint("bench-ops", "admin")
+    admin = dev_tokens.mint("bench-ops", "admin")
     with Environment("emulator", in_process=True, stack_options=options) as stack:
         url = stack.url
         progress: list[tuple[float, int]] = []
-        first, first_s = one_course(url, devjwt.mint("course-alice"), SIX_BY_FOUR, progress=progress)
+        first, first_s = one_course(url, dev_tokens.mint("course-alice"), SIX_BY_FOUR, progress=progress)
         generated_before = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
-        again, again_s = one_course(url, devjwt.mint("course-bob"), SIX_BY_FOUR)
+        again, again_s = one_course(url, dev_tokens.mint("course-bob"), SIX_BY_FOUR)
         generated_after = http.request("GET", f"{url}/v1/analytics", admin)[2]["totalGenerated"]
-        half, half_s = one_course(url, devjwt.mint("course-carol"), HALF_SHARED)
+        half, half_s = one_course(url, dev_tokens.mint("course-carol"), HALF_SHARED)
         crowd = stampede(url, learners, latency)
         courses = http.request("GET", f"{url}/v1/analytics", admin)[2]["courses"]
     return {

@@ -170,10 +170,10 @@ class Platform:
 def _accept(config: FaultConfig, url: str, report: faults_common.FaultReport, statuses: Counter[str]) -> dict[str, str]:
     """N distinct requests accepted over HTTP at two priorities (both lanes), some asked for again by learners while
     in flight. Returns job_id -> canonical request."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     rng = random.Random(config.seed + 2)
-    admin = devjwt.mint("faults-ops", "admin")
+    admin = dev_tokens.mint("faults-ops", "admin")
     accepted: dict[str, str] = {}
     specs = faults_common.job_requests(config)
     wave = min(config.wave, WAVE)
@@ -188,7 +188,7 @@ def _accept(config: FaultConfig, url: str, report: faults_common.FaultReport, st
         for i, spec in enumerate(chunk):
             if rng.random() >= config.joins:
                 continue
-            learner = devjwt.mint(f"learner-{start + i}")
+            learner = dev_tokens.mint(f"learner-{start + i}")
             status, body = _http("GET", f"{url}/v1/content?{urllib.parse.urlencode(spec)}", learner)
             statuses[f"GET /v1/content {status}"] += 1
             if status == 202 and body.get("joined"):

@@ -17,10 +17,10 @@ import urllib.error
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aws_emulator import devjwt
 from bench.harness import Result, Scenario, free_port, http, option
 from bench.harness.environment import stack_command, stack_env, stop_stack
 from bench.report import percentile
+from pregen_tools import tokens as dev_tokens
 
 if TYPE_CHECKING:
     import argparse
@@ -49,7 +49,7 @@ def one_run(timeout_s: float = 120) -> tuple[float, float]:
             stderr=subprocess.STDOUT,
         )
     try:
-        token = devjwt.mint("bench-first", "student")
+        token = dev_tokens.mint("bench-first", "student")
         url = f"http://127.0.0.1:{port}{QUERY}"
         first = served = None
         while time.monotonic() - started < timeout_s:

@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> Result:
 def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, float]]:
     """One run against a fresh moto server: the report's section, and each path's p50 ratio to the GetItem."""
 
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     # moto runs in its own process, as DynamoDB runs elsewhere: in-process it would share our GIL and serialise
     # the hit's two parallel requests.
@@ -224,7 +224,7 @@ def run_once(args: argparse.Namespace, delay_ms: float) -> tuple[str, dict[str, 
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(moto.terminate)
         state = cleanup.enter_context(stack).state
-        token = devjwt.mint("bench-learner", "student")
+        token = dev_tokens.mint("bench-learner", "student")
         url = state["url"] + "/v1/content?" + urllib.parse.urlencode(QUERY)
         key = wait_for_hit(url, token)["key"]
         runners = build_runners(state, url, token, key)

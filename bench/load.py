@@ -137,7 +137,7 @@ def client(
 def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     """``voters`` learners vote up the same item at the same instant, each on its own connection; then one more
     votes up. Returns (errors among the concurrent votes, the up count the last vote reports)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     barrier = threading.Barrier(voters)
     errors: list[str] = []
@@ -146,7 +146,7 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
 
     def voter(i: int) -> None:
         conn = http_connection(url)
-        headers = {"authorization": f"Bearer {devjwt.mint(f'voter-{i}')}", "content-type": "application/json"}
+        headers = {"authorization": f"Bearer {dev_tokens.mint(f'voter-{i}')}", "content-type": "application/json"}
         barrier.wait()
         try:
             conn.request("POST", path, body=body, headers=headers)
@@ -164,19 +164,19 @@ def concurrent_votes(url: str, content_id: str, voters: int) -> tuple[int, int]:
     for thread in threads:
         thread.join()
     conn = http_connection(url)
-    conn.request("POST", path, body=body, headers={"authorization": f"Bearer {devjwt.mint('voter-last')}"})
+    conn.request("POST", path, body=body, headers={"authorization": f"Bearer {dev_tokens.mint('voter-last')}"})
     up = int(json.loads(conn.getresponse().read())["votes"]["up"])
     conn.close()
     return len(errors), up
 
 
 def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_ratio: float = 0.1) -> dict[str, Any]:
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     with Environment("emulator") as stack:
         url = stack.url
         # An admin warms: a student's allowance (10 misses a minute) would hold most of the keys back.
-        warmer = devjwt.mint("load-warmer", "admin")
+        warmer = dev_tokens.mint("load-warmer", "admin")
         hits = warm(url, warmer, warm_keys)
         ids = content_ids(url, warmer, hits)
         vote_check, ids = ids[-1], ids[:-1]  # kept out of the mix: its count must come out exact
@@ -185,7 +185,7 @@ def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_
         threads = [
             threading.Thread(
                 target=client,
-                args=(url, devjwt.mint(f"load-{i}"), hits),
+                args=(url, dev_tokens.mint(f"load-{i}"), hits),
                 kwargs={
                     "hit_ratio": hit_ratio,
                     "stop_at": stop_at,

@@ -7,7 +7,7 @@ A closed-loop client (bench.load) waits for each answer before it sends the next
 its own load down and its tail hides. Here request i leaves at ``start + i / rate`` from a pool of keep-alive
 connections, and its latency counts from that planned instant: time spent waiting for a free connection is
 latency too (no coordinated omission). Every request is a hit (200) on one of ``--keys`` warm keys; anything else
-is an error. The stack runs as its own process (``python -m aws_emulator.stack``), as ``make run`` starts it.
+is an error. The stack runs as its own process (``python -m pregen_tools.local_stack``), as ``make run`` starts it.
 """
 
 from __future__ import annotations
@@ -170,13 +170,13 @@ def markdown(results: list[dict[str, Any]], command: str, keys: int, connections
 
 
 def run_scenario(args: argparse.Namespace) -> Result:
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     with Environment("emulator") as stack:
         assert stack.process is not None
         process, url = stack.process, stack.url
-        paths = warm(url, devjwt.mint("open-loop-warmer", "admin"), args.keys)
-        token = devjwt.mint("open-loop-learner")
+        paths = warm(url, dev_tokens.mint("open-loop-warmer", "admin"), args.keys)
+        token = dev_tokens.mint("open-loop-learner")
         # Warm-up, not measured: connections opened, and GetContent's pool grown to what 100 hits/s need (its
         # environments' cold starts are the cold-start benchmark's subject, not this one's).
         run_rate(url, token, paths, 100, 5, connections=args.connections)

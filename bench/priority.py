@@ -57,11 +57,11 @@ def fill_backlog(base: str, jobs: int, run: str, per_call: int = 50) -> list[flo
     """Queue ``jobs`` background jobs through ``POST /v1/pregenerate`` (``per_call`` a call, priority 30) while
     the pollers run; returns each call's seconds. One operator per 1,000 jobs: an admin's allowance is 1,000
     generations a minute (RateLimits)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     seconds = []
     for start in range(0, jobs, per_call):
-        token = devjwt.mint(f"bench-ops-{run}-{start // 1000}", "admin")
+        token = dev_tokens.mint(f"bench-ops-{run}-{start // 1000}", "admin")
         requests = [
             {**QUESTION, "subject": "Backlog", "topic": f"warming item {run} {i}"}
             for i in range(start, min(start + per_call, jobs))
@@ -81,14 +81,14 @@ def depth(sqs: Any, queue_url: str) -> int:
 
 def run_scenario(args: argparse.Namespace) -> Result:
 
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     options = {"extra_env": {"MODEL_LATENCY": f"fixed:{args.latency:g}"}}
     with Environment("emulator", in_process=True, stack_options=options) as stack:
         state = stack.state
         import boto3
 
-        token = devjwt.mint("bench-learner", "student")
+        token = dev_tokens.mint("bench-learner", "student")
         sqs = boto3.client("sqs")
         background = state["queues"]["BackgroundQueue"]
         run = uuid.uuid4().hex[:6]

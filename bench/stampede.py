@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.harness import Environment, Result, Scenario, http, option, stack_module
+from bench.harness import Environment, Result, Scenario, http, option
 from bench.report import summary
 
 if TYPE_CHECKING:
@@ -186,19 +186,19 @@ def _wait_served(url: str, token: str, latency: float) -> int:
 def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> Run:
     """One burst on a fresh stack; ``warm_up`` learners first miss another key (a lesson) together, the same path
     as the burst's (one job, the rest join), and the stack settles before the measured burst."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     options = {"extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"}, "provisioned": {FUNCTION: provisioned}}
     with Environment("emulator", in_process=True, stack_options=options) as local:
         stack, state = local.stack, local.state
         if warm_up:
             warm_url = _content_url(state["url"], "lesson", "Mode")
-            warm_tokens = [devjwt.mint(f"warm-up-{i}") for i in range(warm_up)]
+            warm_tokens = [dev_tokens.mint(f"warm-up-{i}") for i in range(warm_up)]
             _Learners(warm_url, warm_tokens).go()
             _wait_served(warm_url, warm_tokens[0], latency)
             time.sleep(2.0)  # its usage lines delivered, the worker idle again
         url = _content_url(state["url"], "question_set", "Median")
-        tokens = [devjwt.mint(f"stampede-{i}") for i in range(clients)]
+        tokens = [dev_tokens.mint(f"stampede-{i}") for i in range(clients)]
         learners = _Learners(url, tokens)
         environments = {env.process.pid: pool.spec.logical_id for pool in stack.pools for env in [*pool.idle]}
         time.sleep(1.0)
@@ -220,7 +220,7 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
             cpu[role] = cpu.get(role, 0.0) + seconds - before.get(pid, 0.0)
         # Wait for the job, then read the counters (admin analytics) once the miss lines have been delivered.
         polled = _wait_served(url, tokens[0], latency)
-        admin = devjwt.mint("stampede-ops", "admin")
+        admin = dev_tokens.mint("stampede-ops", "admin")
         misses = sum(1 for status, _, _ in answers if status == 202) + polled
         deadline = time.monotonic() + 15
         while True:
@@ -271,7 +271,7 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
 
 
 def run_scenario(args: argparse.Namespace) -> Result:
-    N = stack_module().DEFAULT_CONCURRENCY
+    from aws_emulator.stack import DEFAULT_CONCURRENCY as N
 
     runs = {
         f"{N} environments provisioned, after a warm-up burst": run(

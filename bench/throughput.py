@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, Any]]:
     """Seconds from enqueueing ``items`` distinct keys to the last one generated, and the worker's figures from
     the stack's execution environments (invocation durations)."""
-    from aws_emulator import devjwt
+    from pregen_tools import tokens as dev_tokens
 
     options = {
         "local_concurrency": concurrency,
@@ -31,7 +31,7 @@ def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, 
     with Environment("emulator", in_process=True, stack_options=options) as stack:
         state = stack.state
         # An admin pre-generates: a teacher's allowance (120 a minute) would cap the run before the worker does.
-        admin = devjwt.mint("bench-ops", "admin")
+        admin = dev_tokens.mint("bench-ops", "admin")
         requests = [{"kind": "lesson", "subject": "History", "topic": f"Topic {i}", "grade": "8"} for i in range(items)]
         started = time.perf_counter()
         for chunk in range(0, items, 100):

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-# The local stack's module: run as ``python -m STACK_MODULE``, and where LocalStack and StackOptions live.
-STACK_MODULE = "aws_emulator.stack"
+# The local stack's module: run as ``python -m STACK_MODULE``; its ``build(StackOptions)`` is the emulator with
+# Pregen's hooks (aws_emulator.stack holds StackOptions, free_port and DEFAULT_CONCURRENCY).
+STACK_MODULE = "pregen_tools.local_stack"
 
 Kind = Literal["memory", "moto", "emulator"]
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -28,7 +29,9 @@ def stack_module() -> Any:
 
 def free_port() -> int:
     """A free TCP port on loopback (the stack's own helper)."""
-    port: int = stack_module().free_port()
+    from aws_emulator.stack import free_port as emulator_free_port
+
+    port: int = emulator_free_port()
     return port
 
 
@@ -59,10 +62,11 @@ class Environment:
             os.environ.pop("AWS_ENDPOINT_URL", None)
             self._exit.enter_context(mock_aws())
         elif self.kind == "emulator" and self.in_process:
-            module = stack_module()
+            from aws_emulator.stack import StackOptions
+
             options = {"port": free_port(), "state_file": _state_file(), "report": False} | self.stack_options
             options["extra_env"] = {"MODEL_LATENCY": self.model_latency} | dict(options.get("extra_env") or {})
-            self.stack = module.LocalStack(module.StackOptions(**options))
+            self.stack = stack_module().build(StackOptions(**options))
             self._exit.callback(self.stack.stop)
             self.state = self.stack.start()
         elif self.kind == "emulator":

@@ -1,5 +1,6 @@
-"""Dev JWTs for the local stack: RS256 tokens signed with a key kept in .local/, verified as the HTTP API's
-JWT authorizer would verify them (signature, expiry, issuer, audience)."""
+"""The dev identity provider: RS256 tokens signed with a key kept in .local/, its public half as a JWKS document,
+verified as the HTTP API's JWT authorizer would verify them (signature, expiry, issuer, audience). Which claims
+a token carries besides ``sub``, ``iss``, ``aud``, ``iat`` and ``exp`` (roles, groups...) is the app's to say."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from aws_emulator.template import ROOT
 if TYPE_CHECKING:
     from pathlib import Path
 
-ISSUER = "https://pregen.local/dev"
-AUDIENCE = "pregen-local"
+# An app run on the emulator points its JWT authorizer (the template's issuer and audience) at these.
+ISSUER = "https://aws-emulator.local/dev"
+AUDIENCE = "aws-emulator-local"
 KEY_FILE = ROOT / ".local" / "dev-jwt-key.pem"
-ROLES = ("student", "teacher", "admin")
+KEY_ID = "aws-emulator-local"
 
 
 def signing_key(path: Path = KEY_FILE) -> rsa.RSAPrivateKey:
@@ -47,27 +49,18 @@ def _load(path: Path, _mtime_ns: int) -> rsa.RSAPrivateKey:
     return loaded
 
 
-def mint(
-    sub: str,
-    role: str = "student",
-    *,
-    ttl_seconds: int = 3600,
-    key_file: Path = KEY_FILE,
-    extra: dict[str, Any] | None = None,
-) -> str:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+def mint(sub: str, *, claims: dict[str, Any] | None = None, ttl_seconds: int = 3600, key_file: Path = KEY_FILE) -> str:
+    """A token for ``sub`` from the dev issuer; ``claims`` are added (and may replace the standard ones)."""
     now = int(time.time())
-    claims = {
+    payload = {
         "sub": sub,
-        "role": role,
         "iss": ISSUER,
         "aud": AUDIENCE,
         "iat": now,
         "exp": now + ttl_seconds,
-        **(extra or {}),
+        **(claims or {}),
     }
-    return jwt.encode(claims, signing_key(key_file), algorithm="RS256", headers={"kid": "pregen-local"})
+    return jwt.encode(payload, signing_key(key_file), algorithm="RS256", headers={"kid": KEY_ID})
 
 
 class TokenRejected(Exception):
@@ -109,5 +102,5 @@ def as_authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
 def jwks(key_file: Path = KEY_FILE) -> dict[str, Any]:
     """The dev key's public half as a JWKS document, as an issuer publishes it at /.well-known/jwks.json."""
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key(key_file).public_key()))
-    jwk.update({"kid": "pregen-local", "use": "sig", "alg": "RS256"})
+    jwk.update({"kid": KEY_ID, "use": "sig", "alg": "RS256"})
     return {"keys": [jwk]}

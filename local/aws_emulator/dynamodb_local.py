@@ -151,7 +151,7 @@ def start(
 
 
 # A scratch table for the warm-up, deleted after it.
-WARM_UP_TABLE = "pregen-engine-warm-up"
+WARM_UP_TABLE = "aws-emulator-warm-up"
 # A table keyed like Pregen's (partition pk, sort sk; strings), on demand: CreateTable's parameters but its name.
 PK_SK_TABLE: dict[str, object] = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

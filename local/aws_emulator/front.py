@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from aws_emulator.runtime import Invocable
     from aws_emulator.template import Route
 
+    # A page of the front besides the routes: () -> (status, content type, body).
+    Page = Callable[[], tuple[int, str, bytes]]
+
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 
@@ -86,7 +89,7 @@ class Front:
         self,
         routes: list[Route],
         functions: dict[str, Invocable],
-        extra_pages: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
+        extra_pages: dict[str, Page] | None = None,
     ) -> None:
         self.routes = routes
         self.functions = functions

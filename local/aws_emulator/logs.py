@@ -1,4 +1,5 @@
-"""CloudWatch Logs subscriptions, locally: lines a function prints through ``pregen.usage_log`` are matched
+"""CloudWatch Logs subscriptions, locally: lines a function prints (an execution environment's stdout, or, for
+functions run in this process, the lines the app hands to the sink installed by ``install_sink``) are matched
 against the template's filter patterns and delivered to the subscribed function in batches, in the
 ``awslogs`` event shape, the way CloudWatch Logs invokes a function (asynchronously: two retries, then the
 function's on-failure queue).
@@ -9,21 +10,27 @@ understood; a pattern outside that subset stops the stack at start rather than s
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_emulator.runtime import current_function
-from pregen import usage_log
-from pregen.observability import logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from aws_emulator.runtime import Invocable
     from aws_emulator.template import LogSubscription
+
+logger = logging.getLogger(__name__)
+
+# Where an app's in-process functions send the lines they print: called with the subscriptions' sink at start and
+# with None at stop (the app's own way of redirecting its log lines, e.g. a ``set_sink`` of its logging module).
+SinkInstaller = Callable[[Callable[[str], None] | None], object]
 
 _TERM = re.compile(r'^\$((?:\.\w+)+)\s*=\s*(?:"([^"]*)"|(-?\d+(?:\.\d+)?))$')
 
@@ -70,6 +77,19 @@ def compile_pattern(pattern: str) -> Callable[[str], bool]:
     return matches
 
 
+def awslogs_event(log_events: list[dict[str, Any]], *, log_group: str, filter_name: str) -> dict[str, Any]:
+    """The event CloudWatch Logs sends a subscribed function: the batch as JSON, gzipped, in base64."""
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": "local",
+        "subscriptionFilters": [filter_name],
+        "logEvents": log_events,
+    }
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}
+
+
 class LogSubscriptions:
     """Takes the place of CloudWatch Logs for the template's subscription filters."""
 
@@ -81,11 +101,13 @@ class LogSubscriptions:
         on_failure: Callable[[str, dict[str, Any]], None] | None = None,
         interval_s: float = 1.0,
         attempts: int = 3,
+        install_sink: SinkInstaller | None = None,
     ) -> None:
         self.routes = [(s, compile_pattern(s.pattern), functions[s.function]) for s in subscriptions]
         self.on_failure = on_failure
         self.interval_s = interval_s
         self.attempts = attempts
+        self.install_sink = install_sink
         self.pending: dict[str, list[dict[str, Any]]] = {s.name: [] for s in subscriptions}
         self.lock = threading.Lock()
         self.sequence = 0
@@ -94,7 +116,7 @@ class LogSubscriptions:
         self.thread = threading.Thread(target=self._loop, name="log-subscriptions", daemon=True)
 
     def emit(self, line: str) -> None:
-        """The sink of ``pregen.usage_log`` for functions run in this process: print the line as Lambda would log
+        """The sink of the app's log lines for functions run in this process: print the line as Lambda would log
         it, queue it for delivery under the function this thread is running."""
         print(line, flush=False)
         self.collect(current_function(), line)
@@ -116,14 +138,16 @@ class LogSubscriptions:
                     )
 
     def start(self) -> None:
-        usage_log.set_sink(self.emit)
+        if self.install_sink is not None:
+            self.install_sink(self.emit)
         self.thread.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.thread.join()  # a flush in progress finishes first, so the last one below never runs beside it
         self.flush()
-        usage_log.set_sink(None)
+        if self.install_sink is not None:
+            self.install_sink(None)
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.interval_s):
@@ -140,18 +164,14 @@ class LogSubscriptions:
                 batch, self.pending[subscription.name] = self.pending[subscription.name], []
             if not batch:
                 continue
-            event = usage_log.subscription_event(
-                batch, log_group=f"/aws/lambda/{subscription.source}", filter_name=subscription.name
-            )
+            event = awslogs_event(batch, log_group=f"/aws/lambda/{subscription.source}", filter_name=subscription.name)
             for attempt in range(1, self.attempts + 1):
                 try:
                     function.invoke(event)
                     delivered += len(batch)
                     break
                 except Exception:
-                    logger.exception(
-                        "log subscription delivery failed", subscription=subscription.name, attempt=attempt
-                    )
+                    logger.exception("log subscription %s: delivery %d failed", subscription.name, attempt)
             else:
                 if self.on_failure is not None:
                     self.on_failure(subscription.function, event)

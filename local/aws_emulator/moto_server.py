@@ -167,7 +167,7 @@ def sqs_checks_without_datetimes() -> None:
     from moto.sqs import models
 
     message = models.Message
-    if getattr(message, "_pregen_fast_checks", False):
+    if getattr(message, "_emulator_fast_checks", False):
         return
 
     def visible(self: Any) -> bool:
@@ -182,7 +182,7 @@ def sqs_checks_without_datetimes() -> None:
     message.visible = property(visible)  # type: ignore[method-assign,assignment]
     message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
     message.had_receipt_handle = had_receipt_handle  # type: ignore[method-assign]
-    message._pregen_fast_checks = True  # type: ignore[attr-defined]
+    message._emulator_fast_checks = True  # type: ignore[attr-defined]
 
 
 class MotoServer:

@@ -10,12 +10,11 @@ that needs failures back sooner configures that: a shorter queue visibility time
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-from pregen.observability import logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
     from aws_emulator.runtime import Invocable
+
+logger = logging.getLogger(__name__)
 
 
 def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
@@ -115,7 +116,7 @@ class QueuePoller:
                     ahead = receiver.submit(self._receive, 1)
                     self._deliver(messages, self.deletions.put)
                 except Exception:
-                    logger.exception("poller error", queue=self.queue_url)
+                    logger.exception("poller error (queue %s)", self.queue_url)
                     self.stopping.wait(1)
             if ahead is not None:
                 with contextlib.suppress(Exception):
@@ -137,7 +138,7 @@ class QueuePoller:
             try:
                 self._delete(done)
             except Exception:  # the messages come back after their visibility timeout and are found done
-                logger.exception("poller could not delete messages", queue=self.queue_url)
+                logger.exception("poller could not delete messages (queue %s)", self.queue_url)
 
     def _delete(self, done: list[MessageTypeDef]) -> None:
         self.sqs.delete_message_batch(

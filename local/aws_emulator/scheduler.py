@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import TYPE_CHECKING
 
-from pregen.observability import logger
-
 if TYPE_CHECKING:
     from aws_emulator.runtime import Invocable
     from aws_emulator.template import Schedule
+
+logger = logging.getLogger(__name__)
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -36,7 +37,7 @@ class Scheduler:
         for schedule in self.schedules:
             seconds = rate_seconds(schedule.expression)
             if seconds is None:
-                logger.warning("schedule not run locally: only rate() is supported", schedule=schedule.name)
+                logger.warning("schedule %s not run locally: only rate() is supported", schedule.name)
                 continue
             threading.Thread(target=self._loop, args=(schedule, seconds * self.scale), daemon=True).start()
 
@@ -49,7 +50,7 @@ class Scheduler:
             try:
                 self.fire(schedule)
             except Exception:
-                logger.exception("scheduled invocation failed", schedule=schedule.name)
+                logger.exception("scheduled invocation of %s failed", schedule.name)
 
     def stop(self) -> None:
         self.stopping.set()

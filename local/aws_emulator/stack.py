@@ -1,15 +1,19 @@
-"""The whole of Pregen on one machine, no Docker, wired from template.yaml: DynamoDB Local (Amazon's engine, its
+"""A SAM application on one machine, no Docker, wired from its template: DynamoDB Local (Amazon's engine, its
 data kept under .local/) and moto server (SQS, Scheduler, Logs, CloudWatch, SSM), each in its own process; every
 function in execution environments of its own (aws_emulator.environments: one process per environment, one event
 at a time); the HTTP front (waitress), the SQS and stream pollers, the log subscriptions and the scheduler.
 
-    python -m aws_emulator.stack [--port 3000] [--fresh] [--runtime process|inprocess] [--dynamodb local|moto]
+What the app adds (parameter overrides, its functions' environment, pages, a log sink...) comes in ``AppHooks``;
+``argument_parser``, ``options_from`` and ``serve_until_stopped`` make an app's own ``main`` a few lines.
+
+    python -m aws_emulator.stack --template path/to/template.yaml [--parameter Name=Value] [--port 3000] [--fresh]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -23,10 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_emulator import devjwt
-from aws_emulator.template import ROOT, Resources, Template
+from aws_emulator.template import ROOT, TEMPLATE, Resources, Template, load_template
 
 if TYPE_CHECKING:
-    from aws_emulator.logs import LogSubscriptions
+    from collections.abc import Callable
+
+    from aws_emulator.front import Front, Page
+    from aws_emulator.logs import LogSubscriptions, SinkInstaller
 
 STATE_FILE = ROOT / ".local" / "stack.json"
 # Concurrency of a function no queue and no reservation limits (API functions scale with requests on AWS; here
@@ -46,8 +53,8 @@ class StackOptions:
     host: str = "127.0.0.1"
     port: int = 3000
     moto_port: int = 0
-    # The event source queues' VisibilityTimeout (None: the template's). A record the worker fails without a
-    # backoff, and a batch whose invocation died, come back after it, as on AWS; it must outlast the worker's lease.
+    # The event source queues' VisibilityTimeout (None: the template's). A record the function fails without
+    # setting its own visibility, and a batch whose invocation died, come back after it, as on AWS.
     visibility_timeout_s: int | None = None
     local_concurrency: int = 4
     schedule_scale: float = 1.0
@@ -81,9 +88,29 @@ class StackOptions:
     report: bool = True
 
 
+@dataclass
+class AppHooks:
+    """What the app run on the emulator adds to it; the emulator itself knows nothing of the app."""
+
+    template: Path = TEMPLATE
+    # Template parameters set for the local run (e.g. the JWT authorizer's issuer: ``devjwt.ISSUER``).
+    parameters: dict[str, str] = field(default_factory=dict)
+    # The functions' environment (the template's, resolved) -> the environment they run with locally.
+    environment: Callable[[dict[str, str]], dict[str, str]] | None = None
+    # Run in this process once the environment is set, before the functions start (e.g. drop cached clients).
+    before_functions: Callable[[], None] | None = None
+    # How functions run in this process hand their log lines to the log subscriptions (``logs.SinkInstaller``).
+    log_sink: SinkInstaller | None = None
+    # Extra HTTP pages on the front (path -> page), given the stack (its front, its pools) once it is built.
+    pages: Callable[[LocalStack], dict[str, Page]] | None = None
+    # Extra entries of the state file (e.g. which model the functions call).
+    state: Callable[[], dict[str, Any]] | None = None
+
+
 class LocalStack:
-    def __init__(self, options: StackOptions) -> None:
+    def __init__(self, options: StackOptions, hooks: AppHooks | None = None) -> None:
         self.options = options
+        self.hooks = hooks or AppHooks()
         self.stopped = threading.Event()
         self.pollers: list[Any] = []
 
@@ -113,31 +140,19 @@ class LocalStack:
                 os.environ.pop(name, None)
         import boto3
 
-        template = Template(
-            overrides={
-                "JwtIssuer": devjwt.ISSUER,
-                "JwtAudience": devjwt.AUDIENCE,
-                "Environment": "local",
-            }
-        )
-        resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"))
-        if opts.visibility_timeout_s is not None:
-            set_visibility_timeout(
-                boto3.client("sqs"),
-                [resources.queue_urls[q.queue] for q in template.queue_sources()],
-                opts.visibility_timeout_s,
-            )
-        os.environ.update(local_environment(template.environment(), opts))
-        from pregen import wiring
-
-        wiring.reset()  # a stack started earlier in this process had other endpoints and settings
+        hooks = self.hooks
+        template = Template(load_template(hooks.template), overrides=hooks.parameters)
+        resources = self._provision(template)
+        os.environ.update(self._function_environment(template))
+        if hooks.before_functions is not None:
+            hooks.before_functions()
 
         from aws_emulator.front import serve
         from aws_emulator.poller import QueuePoller
         from aws_emulator.scheduler import Scheduler
 
-        # The front's socket first: POST /v1/cron/run checks its caller against the dev issuer's keys served
-        # there, and the environments started below take their environment (JWT_JWKS_URL) from this process.
+        # The front's socket first: a function may check its caller against the dev issuer's keys served there,
+        # and the environments started below take their environment (JWT_JWKS_URL) from this process.
         port = opts.port or free_port(opts.host)
         os.environ["JWT_JWKS_URL"] = f"http://{opts.host}:{port}/.well-known/jwks.json"
         functions = self._functions(template)
@@ -185,18 +200,23 @@ class LocalStack:
             "runtime": opts.runtime,
             "tables": resources.tables,
             "queues": resources.queue_urls,
-            "generator": "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline",
-            "model_latency": model_latency(),
             "pid": os.getpid(),
+            **(hooks.state() if hooks.state is not None else {}),
         }
         opts.state_file.parent.mkdir(parents=True, exist_ok=True)
         opts.state_file.write_text(json.dumps(state, indent=2))
         self.state = state
         return state
 
-    @staticmethod
+    def _function_environment(self, template: Template) -> dict[str, str]:
+        """The functions' environment: the template's, then the app's changes, then ``extra_env``."""
+        environment = template.environment()
+        if self.hooks.environment is not None:
+            environment = self.hooks.environment(environment)
+        return {**environment, **self.options.extra_env}
+
     def _log_subscriptions(
-        template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
+        self, template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
     ) -> LogSubscriptions:
         """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
         from aws_emulator.logs import LogSubscriptions
@@ -216,7 +236,9 @@ class LocalStack:
                 }
                 sqs.send_message(QueueUrl=resources.queue_urls[queue], MessageBody=json.dumps(record))
 
-        subscriptions = LogSubscriptions(template.log_subscriptions(), functions, on_failure=failed_delivery)
+        subscriptions = LogSubscriptions(
+            template.log_subscriptions(), functions, on_failure=failed_delivery, install_sink=self.hooks.log_sink
+        )
         subscriptions.start()
         return subscriptions
 
@@ -248,20 +270,19 @@ class LocalStack:
             self.engine_warm_up = self._warm_up_dynamodb()
         return endpoint
 
-    def _front(self, template: Template, functions: dict[str, Any]) -> Any:
-        """API Gateway's routes to the functions, with the local pages: OpenAPI, dashboard, the dev issuer's keys."""
+    def _front(self, template: Template, functions: dict[str, Any]) -> Front:
+        """API Gateway's routes to the functions, with the dev issuer's keys and the app's pages."""
         from aws_emulator.front import Front
-        from pregen_tools import dashboard, openapi
 
-        front = Front(template.routes(), functions, extra_pages={"/openapi.json": openapi.page})
-        front.extra_pages.update(dashboard.pages(front))
-        front.extra_pages["/.well-known/jwks.json"] = lambda: (
+        self.front = Front(template.routes(), functions)
+        self.front.extra_pages["/.well-known/jwks.json"] = lambda: (
             200,
             "application/json",
             json.dumps(devjwt.jwks()).encode(),
         )
-        front.extra_pages["/dashboard/environments"] = self._environments_page
-        return front
+        if self.hooks.pages is not None:
+            self.front.extra_pages.update(self.hooks.pages(self))
+        return self.front
 
     def _warm_up_dynamodb(self) -> threading.Thread:
         """DynamoDB Local's warm-up (``dynamodb_local.warm_up``), side by side with the environments' start."""
@@ -343,7 +364,21 @@ class LocalStack:
             for pool in self.pools:
                 pool.retire_idle()
 
-    def _environments_page(self) -> tuple[int, str, bytes]:
+    def _provision(self, template: Template) -> Resources:
+        """The template's tables and queues; the event sources' queues with ``visibility_timeout_s`` if set."""
+        import boto3
+
+        resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"))
+        if self.options.visibility_timeout_s is not None:
+            set_visibility_timeout(
+                boto3.client("sqs"),
+                [resources.queue_urls[q.queue] for q in template.queue_sources()],
+                self.options.visibility_timeout_s,
+            )
+        return resources
+
+    def environments_page(self) -> tuple[int, str, bytes]:
+        """The execution environments' figures (``environment_figures``) as a JSON page."""
         return 200, "application/json", json.dumps(environment_figures(self.pools)).encode()
 
     def stop(self) -> None:
@@ -367,15 +402,6 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.stopped.set()
-
-
-def model_latency() -> str:
-    """What the functions' model takes (their MODEL_LATENCY; Claude's own time when a key is set): the banner's."""
-    from pregen.domain.model_time import ModelLatency
-
-    if os.environ.get("ANTHROPIC_API_KEY"):
-        return "the model's own (ANTHROPIC_API_KEY is set)"
-    return ModelLatency.parse(os.environ.get("MODEL_LATENCY", "realistic")).describe()
 
 
 def set_visibility_timeout(sqs: Any, queue_urls: list[str], seconds: int) -> None:
@@ -435,64 +461,30 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], name:
     raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout_s:.0f} s")
 
 
-def local_environment(env: dict[str, str], opts: StackOptions) -> dict[str, str]:
-    """The functions' environment from the template, with what differs on one machine."""
-    env = dict(env)
-    env["ANTHROPIC_API_KEY_PARAMETER"] = ""  # locally the key comes from ANTHROPIC_API_KEY, if set
-    env["CRON_SECRET_PARAMETER"] = ""  # locally the cron secret comes from CRON_SECRET
-    env["CRON_SECRET"] = os.environ.get("CRON_SECRET", "local-cron-secret")
-    env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
-    env["MODEL_LATENCY"] = os.environ.get("MODEL_LATENCY", "realistic")  # the offline model takes Claude's time
-    env.update(opts.extra_env)
-    return env
+def argument_parser(prog: str, description: str | None, env_prefix: str = "EMULATOR_") -> argparse.ArgumentParser:
+    """The stack's command line; each flag's default may come from ``<env_prefix><NAME>`` (e.g. EMULATOR_PORT)."""
 
+    def env(name: str, default: str) -> str:
+        return os.environ.get(env_prefix + name, default)
 
-def banner(state: dict[str, Any]) -> str:
-    token = devjwt.mint("alice", "student")
-    url = state["url"]
-    return "\n".join(
-        [
-            f"Pregen local stack is up at {url}",
-            f"  generator: {state['generator']}; functions: {state['runtime']} runtime; "
-            f"DynamoDB: {state['dynamodb']} at {state['dynamodb_endpoint']}; other AWS services: moto at "
-            f"{state['aws_endpoint']}",
-            f"  model latency: {state['model_latency']} (set MODEL_LATENCY: realistic, instant, scale:F, ...)",
-            "",
-            "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
-            f"  export TOKEN={token}",
-            "",
-            "Ask for a lesson (202 + job on the first call, 200 X-Cache: HIT once generated):",
-            '  curl -si -H "Authorization: Bearer $TOKEN" \\',
-            f"      '{url}/v1/content?kind=lesson&subject=Math&topic=Fractions&grade=5'",
-            "Follow the job:",
-            f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/v1/jobs/<job_id>',
-            "",
-            f"Operations: the dashboard at {url}/dashboard; `.venv/bin/pregen stats`, `queue status`, `dlq list`.",
-            "",
-            "Ctrl-C stops it.",
-        ]
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pregen-local", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PREGEN_PORT", "3000")))
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("PREGEN_MOTO_PORT", "0")))
+    parser.add_argument("--port", type=int, default=int(env("PORT", "3000")))
+    parser.add_argument("--moto-port", type=int, default=int(env("MOTO_PORT", "0")))
     parser.add_argument(
         "--visibility-timeout",
         type=int,
         default=None,
         metavar="SECONDS",
-        help="the event source queues' VisibilityTimeout (default: the template's); the worker's backoff still "
-        "sets each failed record's own",
+        help="the event source queues' VisibilityTimeout (default: the template's); a function that sets a failed "
+        "record's visibility (ChangeMessageVisibility) still decides when that record comes back",
     )
     parser.add_argument(
         "--env",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an environment variable for every function, over the template's (e.g. RETRY_BASE_DELAY_SECONDS=1)",
+        help="an environment variable for every function, over the template's",
     )
     parser.add_argument("--state-file", type=Path, default=STATE_FILE)
     parser.add_argument(
@@ -504,12 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh",
         action="store_true",
-        default=os.environ.get("PREGEN_FRESH", "") not in {"", "0"},
-        help="start with empty tables (PREGEN_FRESH=1; `make run FRESH=1`)",
+        default=env("FRESH", "") not in {"", "0"},
+        help=f"start with empty tables ({env_prefix}FRESH=1)",
     )
-    runtime = os.environ.get("PREGEN_RUNTIME", "process")
-    parser.add_argument("--runtime", choices=["process", "inprocess"], default=runtime)
-    parser.add_argument("--dynamodb", choices=["local", "moto"], default=os.environ.get("PREGEN_DYNAMODB", "local"))
+    parser.add_argument("--runtime", choices=["process", "inprocess"], default=env("RUNTIME", "process"))
+    parser.add_argument("--dynamodb", choices=["local", "moto"], default=env("DYNAMODB", "local"))
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -533,38 +524,45 @@ def main(argv: list[str] | None = None) -> int:
         "--background-nice",
         type=int,
         default=10,
-        help="CPU priority (niceness) of the environments no API route invokes (worker, aggregator); 0: as the API's",
+        help="CPU priority (niceness) of the environments no API route invokes (queue, stream, log consumers); "
+        "0: as the API's",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> StackOptions:
+    """The options ``argument_parser``'s flags ask for (``--fresh`` empties the data directory now)."""
     try:
         provisioned = {name: int(count) for name, _, count in (item.partition("=") for item in args.provisioned)}
     except ValueError:
         parser.error("--provisioned takes FUNCTION=N, e.g. GetContentFunction=8")
     if any("=" not in item for item in args.env):
-        parser.error("--env takes NAME=VALUE, e.g. RETRY_BASE_DELAY_SECONDS=1")
-    extra_env = dict(item.split("=", 1) for item in args.env)
+        parser.error("--env takes NAME=VALUE")
     data_dir: Path = args.data_dir or args.state_file.parent / "dynamodb-data"
     if args.fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
-    stack = LocalStack(
-        StackOptions(
-            host=args.host,
-            port=args.port,
-            moto_port=args.moto_port,
-            visibility_timeout_s=args.visibility_timeout,
-            extra_env=extra_env,
-            state_file=args.state_file,
-            runtime=args.runtime,
-            dynamodb=args.dynamodb,
-            data_dir=data_dir,
-            default_concurrency=args.concurrency,
-            provisioned=provisioned,
-            idle_seconds=args.idle_seconds or None,
-            background_nice=args.background_nice,
-        )
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        moto_port=args.moto_port,
+        visibility_timeout_s=args.visibility_timeout,
+        extra_env=dict(item.split("=", 1) for item in args.env),
+        state_file=args.state_file,
+        runtime=args.runtime,
+        dynamodb=args.dynamodb,
+        data_dir=data_dir,
+        default_concurrency=args.concurrency,
+        provisioned=provisioned,
+        idle_seconds=args.idle_seconds or None,
+        background_nice=args.background_nice,
     )
+
+
+def serve_until_stopped(stack: LocalStack, banner: Callable[[dict[str, Any]], str] | None = None) -> int:
+    """Start the stack, print the banner, serve until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = stack.start()
-    print(banner(state), flush=True)
+    print(banner(state) if banner is not None else f"The local stack is up at {state['url']}", flush=True)
 
     def _stop(*_: object) -> None:
         stack.stop()
@@ -573,6 +571,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     stack.stopped.wait()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Any SAM app's template, as is: ``--parameter Name=Value`` overrides its parameters."""
+    parser = argument_parser("aws-emulator", __doc__)
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+    parameters = dict(item.partition("=")[::2] for item in args.parameter)
+    return serve_until_stopped(LocalStack(options_from(parser, args), AppHooks(args.template, parameters)))
 
 
 if __name__ == "__main__":

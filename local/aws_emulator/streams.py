@@ -4,15 +4,16 @@ in batches, the same batch again after a failure, and only the records the event
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
-
-from pregen.observability import logger
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from aws_emulator.runtime import Invocable
+
+logger = logging.getLogger(__name__)
 
 
 def _matches(pattern: Any, value: Any) -> bool:
@@ -86,7 +87,7 @@ class StreamPoller:
             try:
                 self.poll_once()
             except Exception:
-                logger.exception("stream poller error", stream=self.stream_arn)
+                logger.exception("stream poller error (stream %s)", self.stream_arn)
             self.stopping.wait(self.interval_s)
 
     def poll_once(self) -> int:

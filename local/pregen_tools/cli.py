@@ -12,9 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from aws_emulator import devjwt
-from aws_emulator.stack import STATE_FILE
-from pregen_tools import capacity_report, ops
+from pregen_tools import capacity_report, ops, tokens
+from pregen_tools.local_stack import STATE_FILE
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="print a dev JWT that the local stack accepts")
     token.add_argument("--sub", required=True, help="the learner's id (the token's subject)")
-    token.add_argument("--role", default="student", choices=devjwt.ROLES)
+    token.add_argument("--role", default="student", choices=tokens.ROLES)
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
 
     queue = sub.add_parser("queue", help="queue depths")
@@ -87,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "token":
-        print(devjwt.mint(args.sub, args.role, ttl_seconds=args.ttl))
+        print(tokens.mint(args.sub, args.role, ttl_seconds=args.ttl))
         return 0
     target = ops.resolve_target(args)
     if args.command == "queue":

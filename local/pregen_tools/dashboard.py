@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_emulator import devjwt
+from pregen_tools import tokens
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,7 +123,7 @@ def pages(front: Front) -> dict[str, Callable[[], tuple[int, str, bytes]]]:
         return 200, "text/html; charset=utf-8", PAGE.encode()
 
     def data() -> tuple[int, str, bytes]:
-        token = devjwt.mint("local-dashboard", "admin", ttl_seconds=60)
+        token = tokens.mint("local-dashboard", "admin", ttl_seconds=60)
         status, _, body = front.handle("GET", "/v1/analytics", {"authorization": f"Bearer {token}"}, b"", "127.0.0.1")
         return status, "application/json", body
 

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_emulator import devjwt
+from pregen_tools import tokens
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -96,7 +96,7 @@ def local_target(state_file: Path) -> Target:
     return Target(
         api_url=state["url"],
         queue_urls=state["queues"],
-        token=devjwt.mint("ops", "admin"),
+        token=tokens.mint("ops", "admin"),
         local=True,
         aws_endpoint=state["aws_endpoint"],
     )

@@ -30,7 +30,7 @@ def _run_stack(folder: Path) -> Iterator[dict[str, str]]:
         [
             sys.executable,
             "-m",
-            "aws_emulator.stack",
+            "pregen_tools.local_stack",
             "--port",
             str(port),
             "--state-file",

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aws_emulator import devjwt
 from aws_emulator.template import ROOT, Route, Template
+from pregen_tools import tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -100,8 +101,8 @@ BAD_TOKENS = {
     "not a bearer token": "Basic YWxpY2U6c2VjcmV0",
     "malformed": "Bearer not.a.jwt",
     "wrong signature": f"Bearer {_foreign_token()}",
-    "expired": f"Bearer {devjwt.mint('alice', 'admin', ttl_seconds=-120)}",
-    "another audience": f"Bearer {devjwt.mint('alice', 'admin', extra={'aud': 'someone-else'})}",
+    "expired": f"Bearer {tokens.mint('alice', 'admin', ttl_seconds=-120)}",
+    "another audience": f"Bearer {tokens.mint('alice', 'admin', extra={'aud': 'someone-else'})}",
 }
 
 
@@ -126,8 +127,8 @@ def test_a_bad_token_is_refused_on_every_route(stack: dict[str, str], route: Rou
 
 @pytest.mark.parametrize("route", ROUTES, ids=_key)
 def test_roles(stack: dict[str, str], route: Route) -> None:
-    student = _call(stack["url"], route, f"Bearer {devjwt.mint('matrix-student', 'student')}")
-    admin = _call(stack["url"], route, f"Bearer {devjwt.mint('matrix-admin', 'admin')}")
+    student = _call(stack["url"], route, f"Bearer {tokens.mint('matrix-student', 'student')}")
+    admin = _call(stack["url"], route, f"Bearer {tokens.mint('matrix-admin', 'admin')}")
     # Whatever the role, no route answers 5xx or 401 to a valid token, and an admin is never forbidden
     assert student[0] < 500, student
     assert admin[0] < 500, admin
@@ -142,7 +143,7 @@ def test_roles(stack: dict[str, str], route: Route) -> None:
 def test_a_learners_personal_job_is_hidden_from_other_learners(stack: dict[str, str]) -> None:
     def get(path: str, sub: str, role: str = "student") -> tuple[int, Any]:
         request = urllib.request.Request(
-            stack["url"] + path, headers={"authorization": f"Bearer {devjwt.mint(sub, role)}"}
+            stack["url"] + path, headers={"authorization": f"Bearer {tokens.mint(sub, role)}"}
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -180,7 +181,7 @@ def test_the_cron_trigger_takes_the_cron_secret_but_no_other(stack: dict[str, st
 
 def _follow(base: str, location: str, timeout_s: float = 120) -> dict[str, Any]:
     """GET a cron run's Location (as an admin) until it is done or failed."""
-    token = devjwt.mint("matrix-ops", "admin")
+    token = tokens.mint("matrix-ops", "admin")
     deadline = time.monotonic() + timeout_s
     while True:
         request = urllib.request.Request(base + location, headers={"authorization": f"Bearer {token}"})
@@ -196,7 +197,7 @@ def test_every_cron_task_answers_within_a_second_and_its_run_ends_done(stack: di
     from the operator tasks queue), and each run is followed to its end."""
     from pregen.services.schedules import TASKS
 
-    token = devjwt.mint("matrix-ops", "admin")
+    token = tokens.mint("matrix-ops", "admin")
     took: dict[str, float] = {}
     locations = {}
     for task in TASKS:
@@ -225,7 +226,7 @@ def test_a_method_no_route_declares_gets_api_gateways_404(stack: dict[str, str],
         path = path.replace("{task}", "warm_all").replace("{course}", "0" * 32).replace("{run_id}", "0" * 32)
         # When it is sent, with a valid admin token
         request = urllib.request.Request(
-            f"{stack['url']}{path}", method=method, headers={"Authorization": f"Bearer {devjwt.mint('ops', 'admin')}"}
+            f"{stack['url']}{path}", method=method, headers={"Authorization": f"Bearer {tokens.mint('ops', 'admin')}"}
         )
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=10)

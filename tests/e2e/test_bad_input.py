@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from aws_emulator import devjwt
 from aws_emulator.template import ROOT, Template
-from pregen_tools import openapi
+from pregen_tools import openapi, tokens
 from tests.e2e.fuzz_hooks import FUZZ_GRADE
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +51,7 @@ def test_the_stack_serves_the_document_in_docs(served: dict[str, Any]) -> None:
 
 def fuzz(url: str, document: Path, role: str, out: Path) -> subprocess.CompletedProcess[str]:
     """``st run`` with every check on, as an app of the given role whose token carries a grade."""
-    token = devjwt.mint(f"fuzz-{role}", role, extra={"grade": FUZZ_GRADE})
+    token = tokens.mint(f"fuzz-{role}", role, extra={"grade": FUZZ_GRADE})
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aws_emulator import devjwt
+from pregen_tools import tokens
 from tests.e2e.test_local_stack import http
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ def _wait_for(url: str, token: str, ready: int, timeout_s: float = 60) -> dict[s
 
 
 def test_first_claim_waits_then_an_exam_is_handed_out_and_the_inventory_refills(stack: dict[str, str]) -> None:
-    token = devjwt.mint("e2e-exam-learner", "student")
+    token = tokens.mint("e2e-exam-learner", "student")
     base = stack["url"]
     # Given a learner with no exams, the first claim answers 202 with the exam being generated
     status, headers, body = http(f"{base}/v1/exams/diagnostic/claim", token, method="POST")
@@ -42,14 +42,14 @@ def test_first_claim_waits_then_an_exam_is_handed_out_and_the_inventory_refills(
     assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == 50
     # And only its owner can read it
     assert http(f"{base}/v1/exams/{exam['exam_id']}", token)[0] == 200
-    assert http(f"{base}/v1/exams/{exam['exam_id']}", devjwt.mint("e2e-someone-else"))[0] == 404
+    assert http(f"{base}/v1/exams/{exam['exam_id']}", tokens.mint("e2e-someone-else"))[0] == 404
     # And the inventory refills to the target
     view = _wait_for(inventory_url, token, ready=2)
     assert view["claimed"] == 1
 
 
 def test_a_learner_who_warms_on_the_dashboard_claims_a_ready_diagnostic_within_a_minute(stack: dict[str, str]) -> None:
-    token = devjwt.mint("e2e-warm-learner", "student")
+    token = tokens.mint("e2e-warm-learner", "student")
     base = stack["url"]
     started = time.monotonic()
     # Given a new learner whose app calls the warm when the dashboard opens

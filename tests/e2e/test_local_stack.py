@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aws_emulator import devjwt
+from pregen_tools import tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def test_the_suites_stack_runs_the_instant_model_it_asked_for(stack: dict[str, s
 
 
 def test_miss_poll_hit_over_http(stack: dict[str, str]) -> None:
-    token = devjwt.mint("e2e-alice", "student")
+    token = tokens.mint("e2e-alice", "student")
     url = f"{stack['url']}/v1/content?kind=question_set&subject=Algebra%201&topic=Slopes&question_type=numeric&count=4"
     # Given an empty cache, the first request is a miss with a job to follow
     status, headers, _ = http(url, token)
@@ -58,7 +58,7 @@ def test_miss_poll_hit_over_http(stack: dict[str, str]) -> None:
     assert len(questions) == 4
     assert {q["type"] for q in questions} == {"numeric"}
     # And the same request is now a hit, for another learner too (shared scope)
-    status, headers, hit = http(url, devjwt.mint("e2e-bob"))
+    status, headers, hit = http(url, tokens.mint("e2e-bob"))
     assert status == 200
     assert headers["x-cache"] == "HIT"
     assert hit["content"] == job["content"]["content"]
@@ -76,15 +76,15 @@ def test_missing_or_malformed_tokens_are_401(stack: dict[str, str], token: str) 
 
 def test_wrongly_signed_and_expired_tokens_are_401(stack: dict[str, str], tmp_path: Any) -> None:
     url = f"{stack['url']}/v1/content?kind=lesson&subject=x"
-    forged = devjwt.mint("mallory", "admin", key_file=tmp_path / "other-key.pem")
-    expired = devjwt.mint("alice", ttl_seconds=-120)
+    forged = tokens.mint("mallory", "admin", key_file=tmp_path / "other-key.pem")
+    expired = tokens.mint("alice", ttl_seconds=-120)
     assert http(url, forged)[0] == 401
     assert http(url, expired)[0] == 401
 
 
 def test_unknown_routes_are_404_and_admin_routes_need_admin(stack: dict[str, str]) -> None:
-    student = devjwt.mint("e2e-carol", "student")
-    admin = devjwt.mint("e2e-ops", "admin")
+    student = tokens.mint("e2e-carol", "student")
+    admin = tokens.mint("e2e-ops", "admin")
     assert http(f"{stack['url']}/v1/nothing", student)[0] == 404
     assert http(f"{stack['url']}/v1/analytics", student)[0] == 403
     status, _, figures = http(f"{stack['url']}/v1/analytics", admin)
@@ -104,8 +104,8 @@ def _until_done(stack: dict[str, str], location: str, token: str) -> dict[str, A
 
 
 def test_library_vote_and_regenerate_over_http(stack: dict[str, str]) -> None:
-    student = devjwt.mint("e2e-dora", "student")
-    teacher = devjwt.mint("e2e-tom", "teacher")
+    student = tokens.mint("e2e-dora", "student")
+    teacher = tokens.mint("e2e-tom", "teacher")
     url = f"{stack['url']}/v1/content?kind=vocabulary_drill&subject=Spanish&topic=Food&language=spanish&count=4"
     # Given a vocabulary drill generated through the stack
     status, headers, _ = http(url, student)

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from aws_emulator import devjwt
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Lane
-from pregen_tools import cli, ops
+from pregen_tools import cli, ops, tokens
 from tests.e2e.chromium import dump_dom
 from tests.e2e.test_local_stack import http
 
@@ -56,14 +55,14 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.3) -> Any:
 
 
 def analytics(stack: dict[str, str]) -> dict[str, Any]:
-    status, _, body = http(f"{stack['url']}/v1/analytics", devjwt.mint("e2e-ops", "admin"))
+    status, _, body = http(f"{stack['url']}/v1/analytics", tokens.mint("e2e-ops", "admin"))
     assert status == 200
     return dict(body)
 
 
 def test_the_dashboard_renders_the_analytics_figures_in_headless_chromium(stack: dict[str, str]) -> None:
     # Given a miss, its generation and two hits on the local stack
-    token = devjwt.mint("e2e-dash", "student")
+    token = tokens.mint("e2e-dash", "student")
     url = f"{stack['url']}/v1/content?kind=lesson&subject=Chemistry&topic=Dashboards-{uuid.uuid4().hex[:6]}"
     before = analytics(stack)["hits"]
     assert http(url, token)[0] == 202

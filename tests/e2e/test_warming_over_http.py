@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from aws_emulator import devjwt
+from pregen_tools import tokens
 from tests.e2e.test_local_stack import http
 
 pytestmark = pytest.mark.e2e
 
 
 def test_warm_and_navigate_over_http(stack: dict[str, str]) -> None:
-    token = devjwt.mint("e2e-wendy", "student")
+    token = tokens.mint("e2e-wendy", "student")
     # Given a token without a grade, the body names it
     status, _, report = http(f"{stack['url']}/v1/warm", token, "POST", {"grade": "10", "subjects": ["social_studies"]})
     assert status == 202

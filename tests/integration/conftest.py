@@ -17,6 +17,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
+from aws_emulator.logs import awslogs_event
 from aws_emulator.poller import to_lambda_record
 from aws_emulator.runtime import LambdaContext
 from aws_emulator.template import Resources, Template
@@ -178,7 +179,7 @@ def deliver_usage_lines(aws: Aws) -> dict[str, Any]:
     (subscription,) = aws.template.log_subscriptions()
     lines, aws.usage_lines[:] = list(aws.usage_lines), []
     log_events = [{"id": f"{next(_log_event_ids):056d}", "timestamp": 0, "message": line} for line in lines]
-    event = usage_log.subscription_event(log_events, log_group="/aws/lambda/GetContentFunction", filter_name="hits")
+    event = awslogs_event(log_events, log_group="/aws/lambda/GetContentFunction", filter_name="hits")
     usage_aggregator.lambda_handler(event, LambdaContext(function_name=subscription.function, timeout_s=60))
     return event
 

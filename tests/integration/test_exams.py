@@ -22,6 +22,7 @@ from pregen.services.activity import record_activity
 from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import worker as worker_wiring
+from pregen_tools import tokens
 from tests.conftest import load_event
 from tests.integration.conftest import api_event, call, run_worker
 
@@ -444,7 +445,7 @@ def issuer_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(trigger_auth, "_jwks_client", lambda url: Keys())
 
     def mint(sub: str, role: str, **kwargs: Any) -> str:
-        return devjwt.mint(sub, role, key_file=key_file, **kwargs)
+        return tokens.mint(sub, role, key_file=key_file, **kwargs)
 
     yield mint
     wiring.reset()

@@ -134,13 +134,12 @@ def test_the_offline_generator_waits_for_its_answers_length_on_its_tier(monkeypa
 
 
 def test_make_runs_stack_has_the_realistic_model_unless_the_run_names_another(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aws_emulator.stack import StackOptions, banner, local_environment, model_latency
+    from pregen_tools.local_stack import banner, local_environment, model_latency
 
     monkeypatch.delenv("MODEL_LATENCY")
-    assert local_environment({}, StackOptions())["MODEL_LATENCY"] == "realistic"
+    assert local_environment({})["MODEL_LATENCY"] == "realistic"
     monkeypatch.setenv("MODEL_LATENCY", "scale:0.1")
-    assert local_environment({}, StackOptions())["MODEL_LATENCY"] == "scale:0.1"
-    assert local_environment({}, StackOptions(extra_env={"MODEL_LATENCY": "fixed:2"}))["MODEL_LATENCY"] == "fixed:2"
+    assert local_environment({})["MODEL_LATENCY"] == "scale:0.1"
     # And the banner says the latency in force
     monkeypatch.setenv("MODEL_LATENCY", "realistic")
     state = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aws_emulator.logs import LogSubscriptions, compile_pattern
+from aws_emulator.logs import LogSubscriptions, awslogs_event, compile_pattern
 from aws_emulator.runtime import LocalFunction
 from aws_emulator.template import FunctionSpec, LogSubscription, Template
 from pregen import usage_log
@@ -22,7 +22,7 @@ def test_a_hit_line_matches_the_templates_filter_pattern_and_round_trips() -> No
     assert compile_pattern(subscription.pattern)(usage_log.miss_line("v1-lesson-abc", "lesson", 1_900_000_000.7))
     assert not compile_pattern(subscription.pattern)('{"level": "INFO", "message": "cache hit"}')
     events = [{"id": "1", "timestamp": 0, "message": line}]
-    event = usage_log.subscription_event(events, log_group="/aws/lambda/x", filter_name="f")
+    event = awslogs_event(events, log_group="/aws/lambda/x", filter_name="f")
     assert usage_log.decode_subscription(event)["logEvents"] == events
 
 

@@ -66,24 +66,7 @@ def set_sink(sink: Callable[[str], None] | None) -> Callable[[str], None]:
     return previous
 
 
-# -- the aggregator's side: CloudWatch Logs subscription events -------------------------------------------------
-
-
-def subscription_event(log_events: list[dict[str, Any]], *, log_group: str, filter_name: str) -> dict[str, Any]:
-    """The event CloudWatch Logs sends a subscribed function: gzip + base64 of the batch (local stack, tests)."""
-    import base64  # here: get-content imports this module for record_hit only (cold start)
-    import gzip
-
-    payload = {
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": log_group,
-        "logStream": "local",
-        "subscriptionFilters": [filter_name],
-        "logEvents": log_events,
-    }
-    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
-    return {"awslogs": {"data": data}}
+# -- the aggregator's side: CloudWatch Logs subscription events (aws_emulator.logs.awslogs_event builds them locally)
 
 
 def decode_subscription(event: dict[str, Any]) -> dict[str, Any]:

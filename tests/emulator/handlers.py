@@ -1,14 +1,16 @@
-"""Handlers for tests/integration/test_local_environments.py, run in the local stack's execution environments."""
+"""Handlers for tests/emulator/test_environments.py, run in the emulator's execution environments."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from typing import Any
 
-from pregen import usage_log
-
+# A slow init (INIT_SECONDS in the function's environment): cold starts long enough that three of them in a row
+# cannot pass for three side by side, however loaded the machine.
+time.sleep(float(os.environ.get("INIT_SECONDS", "0")))
 IMPORTED_AT = time.time()
 
 
@@ -43,7 +45,8 @@ def dies(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def counts_a_hit(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    usage_log.record_hit(str(event["key"]), time.time())  # printed on stdout, as get-content does
+    # One JSON line on stdout, flushed, as an app's function logs what a subscription filter picks up.
+    print(json.dumps({"usage": "hit", "key": str(event["key"]), "at": int(time.time())}), flush=True)
     return {"statusCode": 200, "body": "{}"}
 
 
