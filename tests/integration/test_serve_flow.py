@@ -92,10 +92,10 @@ def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aw
     # When a second learner misses the same key (and joins its job)
     with spying:
         _, _, second = get(LESSON, sub="bob")
-    # Then it made three requests: the cache read, bob's allowance (one update, both windows), the marker read;
-    # no read of the job (the marker names it) and no write of the day's counter item
+    # Then it made two requests: the cache read and the marker read; no charge to bob's allowance (joining a job
+    # in flight generates nothing), no read of the job (the marker names it), no write of the day's counter item
     assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
-    assert requests == ["GetItem:content", "UpdateItem:limit", "GetItem:inflight"]
+    assert requests == ["GetItem:content", "GetItem:inflight"]
     # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again
