@@ -136,7 +136,7 @@ class Refusing:
         self.decision = decision
         self.asked: list[str] = []
 
-    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision:
+    def admit(self, kind: str, estimate: Estimate, delivery: Delivery) -> Decision:
         self.asked.append(kind)
         return self.decision
 
@@ -182,8 +182,61 @@ def test_an_assembly_leased_elsewhere_is_a_hand_back_after_the_lease_not_a_failu
 def test_the_time_admission_starts_what_fits_and_hands_back_the_rest() -> None:
     estimate = Estimate(call_s=100, calls=2)
     admission = TimeAdmission()
-    assert admission.admit("k", estimate, None).action == "start"
-    assert admission.admit("k", estimate, estimate.worst_s).action == "start"
-    refused = admission.admit("k", estimate, estimate.worst_s - 1)
+    assert admission.admit("k", estimate, _delivery(None)).action == "start"
+    assert admission.admit("k", estimate, _delivery(estimate.worst_s)).action == "start"
+    refused = admission.admit("k", estimate, _delivery(estimate.worst_s - 1))
     assert refused.action == "hand_back"
     assert "left in this invocation" in refused.reason
+
+
+class Spent:
+    """A daily ceiling of $100 with ``dollars`` spent today."""
+
+    dollars_a_day = 100.0
+
+    def __init__(self, dollars: float) -> None:
+        self.dollars = dollars
+
+    def spent(self, now: float) -> float:
+        return self.dollars
+
+
+def _ceiling(dollars: float, at: float = 1_800_000_000.0) -> Any:
+    from pregen.domain.clock import FrozenClock
+    from pregen.services.lifecycle import CeilingAdmission
+
+    return CeilingAdmission(ceiling=Spent(dollars), clock=FrozenClock(at=at))
+
+
+def _in(lane: Lane) -> Delivery:
+    return Delivery(receive_count=1, worker_id="w", lane=lane, receipt_handle="r", time_left_s=None)
+
+
+def test_near_the_daily_ceiling_background_work_waits_and_learners_work_goes_on() -> None:
+    # Given $95 of a $100 ceiling spent today
+    admission = _ceiling(95.0)
+    lesson = MESSAGES[0]
+    # When a background unit and an interactive one come
+    queue = SentQueue()
+    background = Lifecycle(queue=queue, admission=admission).run(_kind_of(lesson), lesson, _in(Lane.BACKGROUND))
+    decision = admission.admit("content_job", _kind_of(lesson).estimate(lesson), _in(Lane.INTERACTIVE))
+    # Then the background one is handed back for SQS's longest delay, not started; the interactive one may start
+    assert background == "handed_back"
+    assert queue.sent == [(Lane.BACKGROUND, lesson.wire(), 900)]
+    assert decision.action == "start"
+
+
+def test_past_the_daily_ceiling_nothing_that_calls_the_model_starts_until_the_next_day() -> None:
+    # Given the ceiling reached, 5 minutes before midnight UTC
+    midnight = 1_800_000_000 // 86_400 * 86_400 + 86_400
+    admission = _ceiling(100.0, at=midnight - 300)
+    for message in MESSAGES:
+        kind = _kind_of(message)
+        decision = admission.admit(kind.name, kind.estimate(message), _in(Lane.INTERACTIVE))
+        if kind.estimate(message).calls:
+            # Then every unit that calls the model waits until the day turns (300 s), even a learner's
+            assert (decision.action, decision.after_s) == ("hand_back", 300), kind.name
+            assert "ceiling reached" in decision.reason
+        else:
+            # And an erasure pass, which spends nothing, goes on
+            assert decision.action == "start"

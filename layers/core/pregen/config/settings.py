@@ -91,13 +91,19 @@ class ModelSettings(Env):
         return self.model_large if kind is Kind.EXAM else self.model_small
 
 
-class RateLimitSettings(ModelSettings):
+class SpendCeilingSettings(Env):
+    """The operator's ceiling on a day's model spend, in US dollars (0: none): past it no new generation starts (the
+    request side refuses with 503; the worker hands queued work back until the next day, background work already
+    near the ceiling)."""
+
+    daily_spend_ceiling_usd: float = Field(alias="DAILY_SPEND_CEILING_USD", default=0.0, ge=0)
+
+
+class RateLimitSettings(ModelSettings, SpendCeilingSettings):
     """Spend allowances per role (JSON of dollars, see pregen.domain.limits; roles left out keep their defaults),
     priced with the deployment's models (``ModelSettings``)."""
 
     rate_limits_json: str = Field(alias="SPEND_ALLOWANCES", default="")
-    # The operator's ceiling on a day's model spend, in US dollars (0: none): past it no new generation starts.
-    daily_spend_ceiling_usd: float = Field(alias="DAILY_SPEND_CEILING_USD", default=0.0, ge=0)
 
     @field_validator("rate_limits_json")
     @classmethod

@@ -13,6 +13,7 @@ from pregen.config.settings import (
     JobsTableSettings,
     ModelSettings,
     QueueSettings,
+    SpendCeilingSettings,
     json_object,
 )
 from pregen.domain.model_time import ModelLatency
@@ -69,6 +70,7 @@ class WorkerSettings(
     CostSettings,
     GenerationPolicy,
     ModelLatencySettings,
+    SpendCeilingSettings,
 ):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)

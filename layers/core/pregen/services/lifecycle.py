@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pregen import telemetry
 from pregen.domain.errors import PregenError
+from pregen.domain.models import Lane
 from pregen.domain.work_budget import Estimate  # noqa: TC001 - the default admission's answers use it
 from pregen.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from pregen.domain.models import Lane
     from pregen.messages import AnyMessage
-    from pregen.ports import JobQueue
+    from pregen.ports import Clock, JobQueue
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,16 @@ START = Decision("start")
 class Admission(Protocol):
     """May this unit start now? The one place that decides, for every kind of queued work."""
 
-    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision: ...
+    def admit(self, kind: str, estimate: Estimate, delivery: Delivery) -> Decision: ...
 
 
 class TimeAdmission:
     """Admits what the invocation's time left can finish; hands the rest back at once (a fresh invocation has its
-    whole budget, so no delay). The spend budget (issue 28) and the provider's token budget (issue 32) will plug in
-    here, before the time check, answering "hand back after N s" or "refuse"; until then nothing else refuses."""
+    whole budget, so no delay). Admissions about money (``CeilingAdmission``; the provider's token budget, issue 32,
+    will be another) decide first and end here."""
 
-    def admit(self, kind: str, estimate: Estimate, time_left_s: float | None) -> Decision:
+    def admit(self, kind: str, estimate: Estimate, delivery: Delivery) -> Decision:
+        time_left_s = delivery.time_left_s
         if time_left_s is None:
             return START
         if time_left_s < estimate.least_s:
@@ -98,6 +100,46 @@ class TimeAdmission:
         if estimate.adjustable:
             return Decision("start", max_calls=estimate.calls_within(time_left_s))
         return START
+
+
+# SQS delays a message at most 15 minutes: work held until the next day is handed back in steps of this.
+_LONGEST_DELAY_S = 900
+_DAY = 86_400
+
+
+@dataclass
+class CeilingAdmission:
+    """The operator's daily spend ceiling, on the worker's side: once today's recorded spend reaches ``near`` of the
+    ceiling, background work waits (handed back, no receive spent); once it reaches the ceiling, nothing that calls
+    the model starts in either lane. Work is handed back in 15-minute steps until the next UTC day. Units that make
+    no model call (erasure passes) always go on. Ends with ``then`` (the time check)."""
+
+    ceiling: DailyCeiling
+    clock: Clock
+    then: Admission = field(default_factory=TimeAdmission)
+    near: float = 0.9
+
+    def admit(self, kind: str, estimate: Estimate, delivery: Delivery) -> Decision:
+        if estimate.calls > 0:
+            now = self.clock.now()
+            spent, cap = self.ceiling.spent(now), self.ceiling.dollars_a_day
+            wait = min(_LONGEST_DELAY_S, _DAY - int(now) % _DAY)
+            if spent >= cap:
+                telemetry.emit("SpendCeilingReached", 1)
+                return Decision(
+                    "hand_back", reason=f"daily spend ceiling reached (${spent:,.2f} of ${cap:,.2f})", after_s=wait
+                )
+            if delivery.lane is Lane.BACKGROUND and spent >= self.near * cap:
+                reason = f"near the daily spend ceiling (${spent:,.2f} of ${cap:,.2f}): background work waits"
+                return Decision("hand_back", reason=reason, after_s=wait)
+        return self.then.admit(kind, estimate, delivery)
+
+
+class DailyCeiling(Protocol):
+    @property
+    def dollars_a_day(self) -> float: ...
+
+    def spent(self, now: float) -> float: ...
 
 
 class WorkKind(Protocol):
@@ -135,7 +177,7 @@ class Lifecycle:
 
     def _run(self, kind: WorkKind, message: AnyMessage, delivery: Delivery) -> str:
         estimate = kind.estimate(message)
-        decision = self.admission.admit(kind.name, estimate, delivery.time_left_s)
+        decision = self.admission.admit(kind.name, estimate, delivery)
         if decision.action == "hand_back":
             return self.hand_back(kind, message, delivery, decision.reason, decision.after_s)
         if decision.action == "refuse":

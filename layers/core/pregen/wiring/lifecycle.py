@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.messages import CONTENT_JOB, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
-from pregen.services.lifecycle import Lifecycle, TimeAdmission
+from pregen.services.lifecycle import CeilingAdmission, Lifecycle, TimeAdmission
 from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
 from pregen.wiring.cache import once
 from pregen.wiring.worker import course_worker_deps, exam_worker_deps, worker_deps
 
 if TYPE_CHECKING:
     from pregen.services.learners import LearnerDataDeps
-    from pregen.services.lifecycle import WorkKind
+    from pregen.services.lifecycle import Admission, WorkKind
 
 
 def _learner_data_deps() -> LearnerDataDeps:
@@ -25,8 +25,18 @@ def _learner_data_deps() -> LearnerDataDeps:
 
 @once
 def lifecycle() -> Lifecycle:
-    # The spend budget (issue 28) and the provider's token budget (issue 32) will be admissions composed here.
-    return Lifecycle(queue=worker_deps().queue, admission=TimeAdmission())
+    """The daily spend ceiling (when set), then the time left. The provider's token budget (issue 32) will be
+    another admission composed here."""
+    s = load(WorkerSettings)
+    deps = worker_deps()
+    admission: Admission = TimeAdmission()
+    if s.daily_spend_ceiling_usd:
+        from pregen.services.limits import SpendCeiling
+
+        # Read at most every 10 s per environment: a background batch stops within about one unit of the ceiling.
+        ceiling = SpendCeiling(s.daily_spend_ceiling_usd, deps.counters, cache_s=10.0)
+        admission = CeilingAdmission(ceiling=ceiling, clock=deps.clock, then=admission)
+    return Lifecycle(queue=deps.queue, admission=admission)
 
 
 @once
