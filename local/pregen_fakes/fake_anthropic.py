@@ -705,43 +705,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running_fake_anthropic(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    faults: FaultRates | None = None,
-    latency: ModelLatency = INSTANT,
-    require_api_key: bool = True,
-    answer_tokens: Callable[[ContentRequest], int] | None = None,
-    follow: Literal["prompt", "schema"] = "prompt",
-) -> Iterator[FakeAnthropic]:
-    """A started fake on ``host:port`` (port 0: an ephemeral one; read ``.base_url``), stopped on exit."""
-    fake = FakeAnthropic(
-        host=host,
-        port=port,
-        faults=faults,
-        latency=latency,
-        require_api_key=require_api_key,
-        answer_tokens=answer_tokens,
-        follow=follow,
-    )
-    with fake:
+def running_fake_anthropic(**options: Any) -> Iterator[FakeAnthropic]:
+    """A started fake (``FakeAnthropic``'s options; port 0: an ephemeral one, read ``.base_url``), stopped on exit."""
+    with FakeAnthropic(**options) as fake:
         yield fake
 
 
-@dataclass
-class _Args:
-    host: str = "127.0.0.1"
-    port: int = 8099
-    seed: int = 0
-    latency: str = "realistic"
-    rate_limited: float = 0.0
-    overloaded: float = 0.0
-    invalid: float = 0.0
-    truncated: float = 0.0
-    refusal: float = 0.0
-    timeout: float = 0.0
-    reset: float = 0.0
+# The faults the command line can inject, each a probability (FaultRates' fields of the same names).
+FAULTS = ("rate_limited", "overloaded", "invalid", "truncated", "refusal", "timeout", "reset")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -758,23 +729,15 @@ def main(argv: list[str] | None = None) -> None:
         help="how long each answer takes: realistic (default; MODEL_LATENCY), instant, scale:F, fixed:S, "
         "ttft=S,rate=R[,jitter=J] (pregen.domain.model_time.ModelLatency.parse)",
     )
-    for fault in ("rate-limited", "overloaded", "invalid", "truncated", "refusal", "timeout", "reset"):
-        parser.add_argument(f"--{fault}", type=float, default=0.0, metavar="P", help=f"probability of {fault}")
-    args = parser.parse_args(argv, namespace=_Args())
+    for fault in FAULTS:
+        flag = fault.replace("_", "-")
+        parser.add_argument(f"--{flag}", type=float, default=0.0, metavar="P", help=f"probability of {flag}")
+    args = parser.parse_args(argv)
     try:
         latency = ModelLatency.parse(args.latency)
     except ValueError as exc:
         parser.error(str(exc))
-    faults = FaultRates(
-        rate_limited=args.rate_limited,
-        overloaded=args.overloaded,
-        invalid=args.invalid,
-        truncated=args.truncated,
-        refusal=args.refusal,
-        timeout=args.timeout,
-        reset=args.reset,
-        seed=args.seed,
-    )
+    faults = FaultRates(seed=args.seed, **{fault: getattr(args, fault) for fault in FAULTS})
     fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency=latency)
     print(
         f"fake Anthropic Messages API on {fake.base_url}, model latency {latency.describe()} (Ctrl-C to stop)",
