@@ -141,7 +141,7 @@ class LocalStack:
         import boto3
 
         hooks = self.hooks
-        template = Template(load_template(hooks.template), overrides=hooks.parameters)
+        template = Template(load_template(hooks.template), overrides=hooks.parameters, base=hooks.template.parent)
         resources = self._provision(template)
         os.environ.update(self._function_environment(template))
         if hooks.before_functions is not None:

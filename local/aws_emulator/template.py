@@ -123,8 +123,13 @@ class Resources:
 
 
 class Template:
-    def __init__(self, data: dict[str, Any] | None = None, overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data: dict[str, Any] | None = None, overrides: dict[str, str] | None = None, *, base: Path = ROOT
+    ) -> None:
+        """``base``: the template's folder, which its functions' CodeUri are relative to (as in SAM); a function's
+        module is its code folder's path from ROOT (which the execution environments have on their path)."""
         self.data = data if data is not None else load_template()
+        self.base = base
         self.resources_section: dict[str, Any] = self.data["Resources"]
         self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.data.get("Parameters", {}).items()}
         self.parameters.update(overrides or {})
@@ -237,12 +242,12 @@ class Template:
                 **glob.get("Environment", {}).get("Variables", {}),
                 **props.get("Environment", {}).get("Variables", {}),
             }
-            code_uri = str(props["CodeUri"]).strip("/")
+            code_dir = (self.base / str(props["CodeUri"])).resolve().relative_to(ROOT)
             handler = props.get("Handler", glob.get("Handler", "app.lambda_handler"))
             module_name, _, attr = handler.rpartition(".")
             specs[name] = FunctionSpec(
                 logical_id=name,
-                module=f"{code_uri.replace('/', '.')}.{module_name}",
+                module=".".join([*code_dir.parts, module_name]),
                 handler=attr,
                 timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
                 environment={k: str(self.resolve(v)) for k, v in env.items()},
@@ -259,14 +264,22 @@ class Template:
 
     def routes(self) -> list[Route]:
         return [
-            Route(
-                method=str(p["Method"]).upper(),
-                path=str(p["Path"]),
-                function=fn,
-                authorized=(p.get("Auth") or {}).get("Authorizer") != "NONE",
-            )
+            Route(method=str(p["Method"]).upper(), path=str(p["Path"]), function=fn, authorized=self._authorized(p))
             for fn, _, p in self._events("HttpApi")
         ]
+
+    def _authorized(self, event: dict[str, Any]) -> bool:
+        """As SAM wires it: the route's own authorizer, else its API's DefaultAuthorizer (the API its ApiId names,
+        or the implicit one's from Globals); ``NONE`` opens a route of an API that has a default."""
+        own = (event.get("Auth") or {}).get("Authorizer")
+        if own is not None:
+            return bool(own != "NONE")
+        api_id = event.get("ApiId")
+        if isinstance(api_id, dict) and "Ref" in api_id:
+            api = self.resources_section.get(api_id["Ref"], {}).get("Properties", {})
+        else:
+            api = self.data.get("Globals", {}).get("HttpApi", {})
+        return bool((api.get("Auth") or {}).get("DefaultAuthorizer"))
 
     def reserved_concurrency(self) -> dict[str, int]:
         """Functions with a reserved concurrency (ReservedConcurrentExecutions, once its conditions resolve)."""
