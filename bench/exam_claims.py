@@ -253,7 +253,7 @@ SCENARIO = Scenario(
     options=(
         option("--claims", type=int, default=50),
         option("--ready", type=int, default=10),
-        option("--rate-claims", dest="rate_claims", type=int, default=200, help="claims a throughput run"),
-        option("--threads", type=int, default=8, help="learners claiming at once in a throughput run"),
+        option("--rate-claims", dest="rate_claims", type=int, default=80, help="claims a throughput run"),
+        option("--threads", type=int, default=8, help="learners claiming at once (claims each: <= 20)"),
     ),
 )
