@@ -41,17 +41,18 @@ prime(lambda: serve_deps().store.get_content(PRIMING_KEY, serve_deps().clock.now
 def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
     deps = serve_deps()
     outcome = serve_content(request, current_caller(app), deps, correlation_id=logger.get_correlation_id())
-    metrics.add_dimension("kind", request.kind.value)
-    # The same blob also files CacheHit/CacheMiss under {service} alone: one series across every kind, for the
-    # hit-rate alarm (an alarm's metric math may not exceed 10 metrics, too few for hit and miss per kind).
-    metrics.add_dimensions(service=metrics.service or "pregen")
     if isinstance(outcome, Hit):
-        metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        # The hit's usage line (printed by serve_content) is also its CacheHit metric, per kind and kind-less
+        # (pregen.usage_log): a hit writes that one line at the default level, no EMF blob, no INFO line.
         # A 304 is a hit too: the learner uses the copy they hold (the hit line is already out).
         cacheable = served_cacheable(outcome.content, deps.clock.now())
         response = cached_json(content_body(outcome.content), cacheable, if_none_match(app), {"X-Cache": "HIT"})
-        logger.info("cache hit", key=outcome.key, kind=request.kind.value, status=response.status_code)
+        logger.debug("cache hit", key=outcome.key, kind=request.kind.value, status=response.status_code)
         return response
+    metrics.add_dimension("kind", request.kind.value)
+    # The same blob also files CacheMiss under {service} alone: one series across every kind, for the hit-rate
+    # alarm (an alarm's metric math may not exceed 10 metrics, too few for hit and miss per kind).
+    metrics.add_dimensions(service=metrics.service or "pregen")
     metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
     logger.info("cache miss", key=outcome.key, job_id=outcome.job.job_id, joined=outcome.joined)
     headers = {

@@ -342,3 +342,51 @@ def test_the_engines_warm_up_runs_pregens_operations_and_leaves_no_table_behind(
         assert dynamodb_local.warm_up(ddb_local.host, ddb_local.port, rounds=3) > 0
     # Then every operation it sends was accepted (a refused one raises) and its table is gone
     assert dynamodb_local.WARM_UP_TABLE not in client.list_tables()["TableNames"]
+
+
+def test_50_concurrent_claims_take_the_10_ready_exams_and_none_waits_while_one_is_ready(real: Engine) -> None:
+    from bench.exam_claims import build, seed
+    from pregen.domain.clock import FrozenClock
+    from pregen.domain.exam_stats import EXAMS_CLAIMED, EXAMS_GENERATED
+    from pregen.domain.inventory import ExamStatus
+    from pregen.domain.models import Caller
+    from pregen.services.exams import Claimed, Waiting, claim_exam
+
+    # Given one learner with 10 ready exams, on DynamoDB Local (no lock around requests)
+    clock = FrozenClock(NOW)
+    bench = build(real.client, real.tables["ExamsTable"], real.tables["CountersTable"], clock)
+    seed(bench, "racer", 10)
+    inventory = bench.deps.inventory
+
+    def claim(_: int) -> tuple[int, int]:
+        outcome = claim_exam(Caller(sub="racer"), "diagnostic", bench.deps)
+        if isinstance(outcome, Waiting):  # a 202: no exam may be ready as it answers (nothing publishes meanwhile)
+            _, slots = inventory.list_slots("racer", "diagnostic")
+            return 202, sum(1 for s in slots if s.status is ExamStatus.READY and s.live(clock.now()))
+        assert isinstance(outcome, Claimed)
+        return 200, 0
+
+    transactions: list[list[dict[str, Any]]] = []
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        transactions.append(params["TransactItems"])
+
+    real.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", capture)
+    # When 50 claims race for them
+    answers = _hammer(50, claim)
+    real.client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", capture)
+    assert not [a for a in answers if isinstance(a, Exception)]
+    # Then exactly 10 answer 200, and every 202 came when no exam was ready
+    assert sorted(status for status, _ in answers).count(200) == 10
+    assert [ready for status, ready in answers if status == 202] == [0] * 40
+    # And the global figures, written after the learner's transactions on sharded items, count each claim once
+    gauges = DynamoCounters(real.tables["CountersTable"], client=real.client).read_gauges()
+    assert gauges[EXAMS_GENERATED] == 10
+    assert gauges[EXAMS_CLAIMED] == 10
+    assert inventory.learner_exams("racer").claimed == 10
+    # And every transaction that claims an exam writes the learner's own items only: no shared counter item
+    claiming = [t for t in transactions if any(":claimed" in str(op) for op in t)]
+    assert len(claiming) >= 10
+    for transaction in claiming:
+        tables = {body["TableName"] for op in transaction for body in op.values()}
+        assert tables == {real.tables["ExamsTable"]}

@@ -247,12 +247,14 @@ def _alarmed_metrics(resources: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def _emitted_by_code() -> set[str]:
-    """Metric names the code passes to Powertools (add_metric(name=...), single_metric via telemetry.emit(...))."""
+    """Metric names the code passes to Powertools (add_metric(name=...), single_metric via telemetry.emit(...)), or
+    files in a line of its own (usage_log's EMF_..._METRIC, the hit's usage line)."""
     names = set()
     for source in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "core" / "pregen").rglob("*.py")]:
         text = source.read_text()
         names |= set(re.findall(r'add_metric\(\s*name="(\w+)"', text))
         names |= set(re.findall(r'\bemit\(\s*"(\w+)"', text))
+        names |= set(re.findall(r'^EMF_\w+_METRIC = "(\w+)"', text, re.MULTILINE))
     return names
 
 

@@ -11,7 +11,12 @@ A miss prints ``{"usage": "miss", "key": ..., "kind": ..., "at": ...}`` the same
 batch's misses straight to the day counters (``misses#<kind>``), in one transaction with a marker of the batch. So
 a stampede of misses on one key does not write one hot day item 200 times from the request path.
 
-The line is printed, not logged: it must not depend on the log level an operator picks.
+The line is printed, not logged: it must not depend on the log level an operator picks (it has no ``level``, so
+Lambda's log-level filtering files it as INFO, the lowest application level a hit path needs).
+
+A hit's line is also its metric: it carries an embedded-metric-format (EMF) directive filing ``CacheHit`` per kind and
+kind-less (the series the hit-rate alarm reads), so a hit writes one line of log and nothing else at the default
+level (~0.3 KB; docs/CAPACITY.md).
 """
 
 from __future__ import annotations
@@ -31,8 +36,28 @@ if TYPE_CHECKING:
 USAGE_FILTER_PATTERN = '{ $.usage = "hit" || $.usage = "miss" }'
 
 
-def hit_line(key: str, now: float) -> str:
-    return json.dumps({"usage": "hit", "key": key, "at": int(now)}, separators=(",", ":"))
+# The metric a hit's line files (EMF), in get-content's namespace and service (pregen.observability).
+EMF_HIT_METRIC = "CacheHit"
+EMF_NAMESPACE = "Pregen"
+EMF_SERVICE = "pregen"
+
+
+def hit_line(key: str, now: float, kind: str | None = None) -> str:
+    """The hit's usage line; with its ``kind``, also the hit's EMF metric (per kind and across kinds)."""
+    line: dict[str, Any] = {"usage": "hit", "key": key, "at": int(now)}
+    if kind is not None:
+        directive = {
+            "Namespace": EMF_NAMESPACE,
+            "Dimensions": [["kind", "service"], ["service"]],
+            "Metrics": [{"Name": EMF_HIT_METRIC, "Unit": "Count"}],
+        }
+        line |= {
+            "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [directive]},
+            "kind": kind,
+            "service": EMF_SERVICE,
+            EMF_HIT_METRIC: 1,
+        }
+    return json.dumps(line, separators=(",", ":"))
 
 
 def miss_line(key: str, kind: str, now: float) -> str:
@@ -48,9 +73,10 @@ def _stdout(line: str) -> None:
 _sink: Callable[[str], None] = _stdout
 
 
-def record_hit(key: str, now: float) -> None:
-    """Count a hit: one line on stdout (Lambda sends it to CloudWatch Logs; no request is made here)."""
-    _sink(hit_line(key, now))
+def record_hit(key: str, now: float, kind: str | None = None) -> None:
+    """Count a hit: one line on stdout (Lambda sends it to CloudWatch Logs; no request is made here), which with
+    the ``kind`` is the hit's metric too."""
+    _sink(hit_line(key, now, kind))
 
 
 def record_miss(key: str, kind: str, now: float) -> None:

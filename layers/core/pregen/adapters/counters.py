@@ -3,6 +3,7 @@ logged hits added to the keys' ``stats`` items exactly once per delivered batch.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 
 
 GAUGES_PK = "gauges"  # standing totals (exams generated, claimed, ...), fed by the features that own them; no expiry
+# Figures many writers add to at once (every learner's exam claims and publishes) go to one of this many shards of
+# their item, ``<pk>#s<n>``, so no single item (or partition) takes every write; readers add the shards up.
+SHARDS = 8
+_ADD_ONCE_CONFLICTS = ConflictRetry(retries=5, low_s=0.02, high_s=0.1)
+
+
+def shard_of(pk: str, shard: int) -> str:
+    return f"{pk}#s{shard}"
+
+
+def _standing(pk: str) -> bool:
+    """The gauges and their shards never expire."""
+    return pk == GAUGES_PK or pk.startswith(f"{GAUGES_PK}#")
 
 
 class DynamoCounters:
@@ -52,6 +66,10 @@ class DynamoCounters:
         if counts:
             self.client.update_item(**self.update_request(GAUGES_PK, counts, now))
 
+    def shard_update(self, pk: str, counts: dict[str, int], now: float) -> dict[str, Any]:
+        """A transaction's Update adding ``counts`` to a random shard of ``pk`` (read back summed by ``read_items``)."""
+        return {"Update": self.update_request(shard_of(pk, random.randrange(SHARDS)), counts, now)}
+
     def update_request(
         self, pk: str, counts: dict[str, int | float] | dict[str, int], now: float, sk: str = "totals"
     ) -> dict[str, Any]:
@@ -61,7 +79,7 @@ class DynamoCounters:
         values = {f":v{i}": number(v) for i, v in enumerate(counts.values())}
         adds = ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
         update = f"ADD {adds}"
-        if pk != GAUGES_PK:
+        if not _standing(pk):
             values[":exp"] = whole(now + self.retention_seconds)
             update += " SET expires_at = if_not_exists(expires_at, :exp)"
         return {
@@ -86,13 +104,22 @@ class DynamoCounters:
             return True
         items: list[Any] = [applied_marker(self.table, f"batch#{batch_id}", now + keep_days * 86_400)]
         items += [{"Update": self.update_request(f"day#{day}", counts, now)} for day, counts in per_day.items()]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if (cancellation_codes(exc) or [])[:1] == ["ConditionalCheckFailed"]:
-                return False
-            raise
-        return True
+        conflicts = 0
+        while True:
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                codes = cancellation_codes(exc) or []
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                # Another writer touched today's item at that moment (botocore does not retry it): the marker was
+                # not written either, so trying again still adds exactly once.
+                if "TransactionConflict" in codes:
+                    conflicts += 1
+                    if _ADD_ONCE_CONFLICTS.wait(conflicts):
+                        continue
+                raise
+            return True
 
     def read_days(self, days: list[str]) -> dict[str, dict[str, float]]:
         """One BatchGetItem per 100 days, whatever the number of items stored."""
@@ -103,20 +130,26 @@ class DynamoCounters:
         return self.read_items([GAUGES_PK]).get(GAUGES_PK, {})
 
     def read_items(self, pks: list[str]) -> dict[str, dict[str, float]]:
-        """Counter items by partition key: one BatchGetItem per 100 keys, never a query or a scan."""
+        """Counter items by partition key, each with its shards added in: one BatchGetItem per 100 items, never a
+        query or a scan."""
+        owner = {}  # stored pk (the item or one of its shards) → the pk asked for
+        for pk in dict.fromkeys(pks):
+            owner[pk] = pk
+            owner.update({shard_of(pk, n): pk for n in range(SHARDS)})
+        stored = list(owner)
         result: dict[str, dict[str, float]] = {}
-        unique = list(dict.fromkeys(pks))
-        for start in range(0, len(unique), 100):
-            keys = [{"pk": string(pk), "sk": string("totals")} for pk in unique[start : start + 100]]
+        for start in range(0, len(stored), 100):
+            keys = [{"pk": string(pk), "sk": string("totals")} for pk in stored[start : start + 100]]
             request: dict[str, Any] = {self.table: {"Keys": keys}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
                     data = deserialize(item)
-                    pk = str(data.pop("pk"))
+                    counts = result.setdefault(owner[str(data.pop("pk"))], {})
                     data.pop("sk", None)
                     data.pop("expires_at", None)
-                    result[pk] = {k: float(v) for k, v in data.items()}
+                    for k, v in data.items():
+                        counts[k] = counts.get(k, 0.0) + float(v)
                 request = response.get("UnprocessedKeys") or {}
         return result
 

@@ -7,7 +7,14 @@ Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
 - ``exam#<exam_id>`` / ``exam``                   the assembled exam: compressed body, owner, status, expiry
 - ``exam#<exam_id>`` / ``section#<nnn>``          one generated section (compressed), until assembly
 - ``learner#<sub>`` / ``exams``                     the learner's exam figures (``pregen.domain.exam_stats``),
-  changed in the same transaction as each publish and claim, with the counters analytics reads (no expiry)
+  changed in the same transaction as each publish and claim (no expiry), with ``pending``: the counter deltas of
+  that change not yet added to the global counters
+
+The claim and publish transactions touch only the learner's own items: hundreds of learners claiming at once never
+cancel each other on a shared counter item. Their deltas travel in the record's ``pending`` and are added right
+after, to sharded counter items (``DynamoCounters.shard_update``), in a transaction that also removes ``pending``
+from that version of the record: exactly once. A process that dies in between leaves ``pending`` in place, and the
+learner's next change (or erasure) adds it before writing its own.
 
 A learner's inventory is one partition, read with one Query: no request path scans. Every read checks
 ``expires_at`` in code, because TTL deletes up to ~48 h late.
@@ -36,6 +43,7 @@ from pregen.domain.codec import compress, decompress
 from pregen.domain.errors import Conflict
 from pregen.domain.exam_stats import LearnerExams
 from pregen.domain.inventory import ExamRecord, ExamSlot, ExamStatus, SlotGone
+from pregen.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,8 +55,11 @@ if TYPE_CHECKING:
 _META_TTL_SECONDS = 60 * 86_400
 _CONFLICTS = ConflictRetry(retries=3, low_s=0.01, high_s=0.05)
 # A publish or claim re-reads the learner's record when a concurrent one changed it first (two exams of one learner
-# assembled at once, two tabs claiming): each try is a read and a transaction.
-_RECORD_TRIES = 10
+# assembled at once, several tabs claiming): each try is a read and a transaction. Each lost try means another
+# change of that learner was written, so a claim keeps trying while its exam is ready: one that gave up early would
+# answer 202 with exams ready.
+_RECORD_TRIES = 100
+_RECORD_WAIT = ConflictRetry(retries=_RECORD_TRIES, low_s=0.0, high_s=0.004)
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
 
@@ -207,8 +218,10 @@ class DynamoExamInventory:
         }
         update = "SET #status = :claimed, claimed_at = :now, updated_at = :now, expires_at = :exp"
         conflicts = 0
-        for _ in range(_RECORD_TRIES):
-            seen = self.learner_exams(slot.owner)
+        for attempt in range(_RECORD_TRIES):
+            seen = self._settled_record(slot.owner, now)
+            if seen is None:
+                continue
             change = exam_stats.claimed(seen, slot.exam_id, now)
             items = [
                 {
@@ -226,8 +239,10 @@ class DynamoExamInventory:
                     (self._exam_key(slot.exam_id), "SET #status = :claimed, claimed_at = :now, expires_at = :exp"),
                 )
             ]
-            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            pending = self._pending(change, now, counts)
+            reasons = self._with_record(slot.owner, seen, change, items, pending)
             if reasons is None:
+                self._add_pending(slot.owner, change.record.version, pending, now)
                 return True
             if _CONDITION_FAILED in reasons[:2]:
                 return False  # a concurrent claim took it, or it just expired
@@ -237,27 +252,19 @@ class DynamoExamInventory:
                 conflicts += 1
                 if not _CONFLICTS.wait(conflicts):
                     return False
-            # or the learner's record changed since it was read: read it again
+            else:  # the learner's record changed since it was read (another claim won it): read it again
+                _RECORD_WAIT.wait(min(attempt + 1, 5))
         return False
 
     def erase_learner(self, owner: str, exam_types: list[str], now: float) -> int:
         """Delete the learner's inventories, their exams (bodies and sections) and their record, taking what the
         record adds to analytics (ready exams, the learner's bucket) out in the same transaction. Returns the
         number of items deleted."""
-        deleted = 0
-        for exam_type in exam_types:
-            exam_ids: list[str] = []
-            for item in self._query_all(self._partition(owner, exam_type)):
-                if item["sk"]["S"].startswith("exam#"):
-                    exam_ids.append(item["sk"]["S"].removeprefix("exam#"))
-                self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
-                deleted += 1
-            for exam_id in exam_ids:
-                for item in self._query_all(f"exam#{exam_id}"):
-                    self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
-                    deleted += 1
+        deleted = sum(self._erase_inventory(owner, exam_type) for exam_type in exam_types)
         for _ in range(_RECORD_TRIES):
-            seen = self.learner_exams(owner)
+            seen = self._settled_record(owner, now)
+            if seen is None:
+                continue
             if not seen.version:
                 return deleted
             change = exam_stats.erased(seen, now)
@@ -272,13 +279,30 @@ class DynamoExamInventory:
                 }
             ]
             try:
-                self.client.transact_write_items(TransactItems=record + self._counter_items(change, now, {}))
+                self.client.transact_write_items(
+                    TransactItems=record + self._counter_updates(self._pending(change, now, {}), now)
+                )
             except ClientError as exc:
                 if cancellation_codes(exc) is None:
                     raise
                 continue  # a publish or claim changed the record meanwhile: read it again
             return deleted + 1
         raise Conflict(f"the exam record of {owner} kept changing: erase it again")
+
+    def _erase_inventory(self, owner: str, exam_type: str) -> int:
+        """Delete one inventory and its exams (bodies and sections); the number of items deleted."""
+        deleted = 0
+        exam_ids: list[str] = []
+        for item in self._query_all(self._partition(owner, exam_type)):
+            if item["sk"]["S"].startswith("exam#"):
+                exam_ids.append(item["sk"]["S"].removeprefix("exam#"))
+            self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+            deleted += 1
+        for exam_id in exam_ids:
+            for item in self._query_all(f"exam#{exam_id}"):
+                self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+                deleted += 1
+        return deleted
 
     def _query_all(self, pk: str) -> list[dict[str, Any]]:
         request: dict[str, Any] = {
@@ -303,9 +327,14 @@ class DynamoExamInventory:
         return {"pk": string(f"learner#{owner}"), "sk": string("exams")}
 
     def learner_exams(self, owner: str) -> LearnerExams:
+        return self._read_record(owner)[0]
+
+    def _read_record(self, owner: str) -> tuple[LearnerExams, dict[str, Any] | None]:
+        """The learner's record and the counter deltas it still holds (``pending``), if any."""
         item = self.client.get_item(TableName=self.table, Key=self._learner_key(owner), ConsistentRead=True).get("Item")
         if item is None:
-            return LearnerExams()
+            return LearnerExams(), None
+        pending = deserialize(dict(item["pending"]["M"])) if "pending" in item else None
         return LearnerExams(
             generated=int(item["generated"]["N"]),
             claimed=int(item["claimed"]["N"]),
@@ -313,22 +342,24 @@ class DynamoExamInventory:
             ready={exam_id: float(v["N"]) for exam_id, v in item.get("ready", {}).get("M", {}).items()},
             until=float(item["until"]["N"]),
             version=int(item["version"]["N"]),
-        )
+        ), pending
+
+    def _settled_record(self, owner: str, now: float) -> LearnerExams | None:
+        """The learner's record with nothing pending (what a previous change left is added first), or None when
+        that could not be done now (read again)."""
+        seen, pending = self._read_record(owner)
+        if pending and not self._add_pending(owner, seen.version, pending, now):
+            return None
+        return seen
 
     def _with_record(
-        self,
-        owner: str,
-        seen: LearnerExams,
-        change: exam_stats.Change,
-        items: list[Any],
-        *,
-        now: float,
-        counts: dict[str, int],
+        self, owner: str, seen: LearnerExams, change: exam_stats.Change, items: list[Any], pending: dict[str, Any]
     ) -> list[str] | None:
         """One try of ``items`` with the learner's record change: None when it was written, else why it was not
-        (the cancellation reason of each item, the record's right after ``items``)."""
+        (the cancellation reason of each item, the record's right after ``items``). The learner's items only."""
         try:
-            self.client.transact_write_items(TransactItems=items + self._record_items(owner, seen, change, now, counts))
+            record: list[Any] = [self._record_put(owner, seen, change, pending)]
+            self.client.transact_write_items(TransactItems=items + record)
         except ClientError as exc:
             reasons = cancellation_codes(exc)
             if reasons is None:
@@ -336,10 +367,10 @@ class DynamoExamInventory:
             return reasons
         return None
 
-    def _record_items(
-        self, owner: str, seen: LearnerExams, change: exam_stats.Change, now: float, counts: dict[str, int]
-    ) -> list[Any]:
-        """The learner's new record (IF unchanged since ``seen``), and the counter items the change moves."""
+    def _record_put(
+        self, owner: str, seen: LearnerExams, change: exam_stats.Change, pending: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The learner's new record (IF unchanged since ``seen``), holding the counter deltas of the change."""
         record = change.record
         item = {
             **self._learner_key(owner),
@@ -351,26 +382,66 @@ class DynamoExamInventory:
             "until": whole(record.until),
             "version": whole(record.version),
         }
+        if pending:
+            item["pending"] = {"M": serialize(pending)}
         put: dict[str, Any] = {"TableName": self.table, "Item": item}
         if seen.version:
             put["ConditionExpression"] = "version = :seen"
             put["ExpressionAttributeValues"] = {":seen": whole(seen.version)}
         else:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
-        return [{"Put": put}, *self._counter_items(change, now, counts)]
+        return {"Put": put}
 
-    def _counter_items(self, change: exam_stats.Change, now: float, counts: dict[str, int]) -> list[Any]:
-        """The counter items a change moves: day items (today's ``counts`` merged in) and the gauges."""
+    @staticmethod
+    def _pending(change: exam_stats.Change, now: float, counts: dict[str, int]) -> dict[str, Any]:
+        """The counter deltas a change moves: per day (today's ``counts`` merged in) and the gauges."""
         days = change.day_counts()
         if counts:
             today = exam_stats.bucket(now)[0]
             days[today] = {**days.get(today, {}), **counts}
-        items: list[Any] = [
-            {"Update": self.counters.update_request(f"day#{day}", c, now)} for day, c in sorted(days.items())
-        ]
-        if change.gauges:
-            items.append({"Update": self.counters.update_request(GAUGES_PK, change.gauges, now)})
-        return items
+        return {**({"days": days} if days else {}), **({"gauges": change.gauges} if change.gauges else {})}
+
+    def _counter_updates(self, pending: dict[str, Any], now: float) -> list[Any]:
+        """Sharded counter updates for the deltas: no item is shared by every learner's writes."""
+        days: dict[str, dict[str, int]] = pending.get("days", {})
+        updates = [self.counters.shard_update(f"day#{day}", counts, now) for day, counts in sorted(days.items())]
+        if pending.get("gauges"):
+            updates.append(self.counters.shard_update(GAUGES_PK, pending["gauges"], now))
+        return updates
+
+    def _add_pending(self, owner: str, version: int, pending: dict[str, Any], now: float) -> bool:
+        """Add the deltas the record holds at ``version`` to the global counters and remove them from it, in one
+        transaction: exactly once, whoever does it. True when they are added (now or before); False when it could
+        not be done now (they stay in the record: the learner's next change adds them)."""
+        if not pending:
+            return True
+        clear: Any = {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._learner_key(owner),
+                "UpdateExpression": "REMOVE pending",
+                "ConditionExpression": "version = :v AND attribute_exists(pending)",
+                "ExpressionAttributeValues": {":v": whole(version)},
+            }
+        }
+        conflicts = 0
+        while True:
+            try:
+                self.client.transact_write_items(TransactItems=[clear, *self._counter_updates(pending, now)])
+            except ClientError as exc:
+                reasons = cancellation_codes(exc)
+                if reasons is None:
+                    raise
+                if reasons[0] == _CONDITION_FAILED:
+                    # Removed already (added by a concurrent change of this learner), or the record moved on, which
+                    # only a writer that first added these deltas can do.
+                    return True
+                conflicts += 1
+                if not _CONFLICTS.wait(conflicts):
+                    logger.warning("exam counters not added yet", owner=owner, version=version, reasons=reasons)
+                    return False
+                continue
+            return True
 
     # -- the exam and its sections ----------------------------------------------------------------------------------
 
@@ -510,11 +581,15 @@ class DynamoExamInventory:
             }
         }
         for _ in range(_RECORD_TRIES):
-            seen = self.learner_exams(slot.owner)
+            seen = self._settled_record(slot.owner, now)
+            if seen is None:
+                continue
             change = exam_stats.published(seen, slot.exam_id, expires_at, now)
             items = [{"Put": {"TableName": self.table, "Item": exam_item}}, ready]
-            reasons = self._with_record(slot.owner, seen, change, items, now=now, counts=counts)
+            pending = self._pending(change, now, counts)
+            reasons = self._with_record(slot.owner, seen, change, items, pending)
             if reasons is None:
+                self._add_pending(slot.owner, change.record.version, pending, now)
                 return True
             if reasons[1] == _CONDITION_FAILED:
                 return False  # our lease ran out and someone else assembles, or it is published already

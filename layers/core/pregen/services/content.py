@@ -86,7 +86,7 @@ def serve_content(
     now = deps.clock.now()
     stored = deps.store.get_content(key, now)
     if stored is not None:
-        record_hit(key, now)
+        record_hit(key, now, request.kind.value)
         return Hit(key=key, content=stored)
     # Only after the read: a hit never pays for the limiter; nor does a miss that joins a job in flight. A new job
     # is charged its price before anything is written or enqueued.
