@@ -321,6 +321,15 @@ def test_votes_decide_which_version_is_served(aws: Aws) -> None:
     assert listed(first_id)[first_id]["status"] == "active"  # shared versions are never superseded
 
 
+def approve_by_two_votes(content_id: str) -> None:
+    """Two up votes approve the version (APPROVAL_MIN_NET_VOTES=2), and it is then served."""
+    vote(content_id, "up", "a")
+    _, body = vote(content_id, "up", "b")
+    assert body["approved_now"] is True
+    assert body["served_version"] == content_id
+    assert served()["content_id"] == content_id
+
+
 def test_a_regenerated_shared_version_is_served_once_approved(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPROVAL_MIN_NET_VOTES", "2")
     monkeypatch.setenv("APPROVAL_MIN_RATIO", "1.0")
@@ -334,11 +343,7 @@ def test_a_regenerated_shared_version_is_served_once_approved(aws: Aws, monkeypa
     [second_id] = [cid for cid in listed(first_id) if cid != first_id]
     assert served()["content_id"] == first_id
     # When the new version is approved (net 2 at 100 %), it is served though the old one has more net votes
-    vote(second_id, "up", "a")
-    _, body = vote(second_id, "up", "b")
-    assert body["approved_now"] is True
-    assert body["served_version"] == second_id
-    assert served()["content_id"] == second_id
+    approve_by_two_votes(second_id)
 
 
 def test_higher_net_votes_win_and_approval_beats_votes(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,11 +369,7 @@ def test_higher_net_votes_win_and_approval_beats_votes(aws: Aws, monkeypatch: py
     assert listed(first_id)[older]["status"] == "active"
     assert served()["content_id"] == older
     # When the newest is approved (2 net at 100 %), approval beats the older one's higher net votes
-    vote(newest, "up", "a")
-    _, body = vote(newest, "up", "b")
-    assert body["approved_now"] is True
-    assert body["served_version"] == newest
-    assert served()["content_id"] == newest
+    approve_by_two_votes(newest)
     assert versions(first_id)[1]["versions"][0]["content_id"] == newest  # listed best first
 
 
