@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 _VOTE_ATTEMPTS = 5
 REASON_CHARS = 1000  # a teacher's or admin's regeneration reason, as quoted to the model
 _MINUTE = 60
+# The vote window's name: its item is ``limit#<sub>`` / ``votes#<minute>``, beside (never on) the learner's spend
+# windows (minute, hour, day), so erasing the learner's ``limit#<sub>`` partition erases it too.
+_VOTE_WINDOW = "votes"
 
 
 @dataclass
@@ -101,7 +104,7 @@ def check_vote_rate(caller: Caller, deps: LibraryDeps) -> None:
     if deps.vote_counter is None:
         return
     now = deps.serve.clock.now()
-    consumed = deps.vote_counter.consume(f"votes#{caller.sub}", [("minute", _MINUTE, deps.votes_per_minute)], 1, now)
+    consumed = deps.vote_counter.consume(caller.sub, [(_VOTE_WINDOW, _MINUTE, deps.votes_per_minute)], 1, now)
     if consumed.refused is not None:
         logger.info("votes rate limited", sub=caller.sub, per_minute=deps.votes_per_minute)
         raise TooManyVotes(deps.votes_per_minute, retry_after=_MINUTE - int(now) % _MINUTE)
