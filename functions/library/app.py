@@ -8,6 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pregen.domain.library import VoteReason
 from pregen.domain.models import Role
 from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
 from pregen.http.api import answer, build_resolver, current_caller, json_response, require_role
@@ -49,7 +50,15 @@ class VoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vote: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=1000, json_schema_extra={"pattern": PROSE})
+    comment: str | None = Field(
+        default=None,
+        max_length=1000,
+        json_schema_extra={"pattern": PROSE},
+        description="for people to read; never sent to the model",
+    )
+    reason: VoteReason | None = Field(
+        default=None, description="what is wrong (a down vote): only the counts per reason reach the model"
+    )
 
     @field_validator("comment", mode="before")
     @classmethod
@@ -69,7 +78,8 @@ class RegenerateBody(BaseModel):
         min_length=3,
         max_length=1000,
         json_schema_extra={"pattern": PROSE_NOT_BLANK},
-        description="what is wrong with the served version; the model is told (tab and newline allowed)",
+        description="what is wrong with the served version; the model is shown it quoted, as data it must not obey"
+        " as instructions (tab and newline allowed)",
     )
 
     @field_validator("reason", mode="before")
@@ -114,7 +124,7 @@ def get_versions(content_id: ContentId) -> Any:
 
 @app.post("/v1/content/<content_id>/votes", responses={200: answer("The vote as recorded", VoteResultBody)})
 def post_vote(content_id: ContentId, vote: Annotated[VoteBody, Body()]) -> Any:
-    outcome = cast_vote(content_id, current_caller(app), vote.vote, vote.comment, library_deps())
+    outcome = cast_vote(content_id, current_caller(app), vote.vote, vote.comment, library_deps(), reason=vote.reason)
     if outcome.changed:
         metrics.add_metric(name=f"Vote_{vote.vote}", unit=MetricUnit.Count, value=1)
     logger.info("vote", content_id=content_id, vote=vote.vote, changed=outcome.changed)

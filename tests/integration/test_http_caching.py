@@ -13,7 +13,7 @@ from pregen.domain.clock import FrozenClock
 from pregen.wiring import library as library_wiring
 from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import Aws, api_event, call, run_worker
-from tests.integration.test_library import LESSON, generated, read, regenerate
+from tests.integration.test_library import LESSON, generated, read, regenerate, serve_the_regenerated
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +156,7 @@ def test_a_new_served_version_is_a_new_etag(aws: Aws) -> None:
     # When a teacher's regeneration makes a new version, which is then served
     regenerate(first["content_id"], "A clearer example")
     run_worker(aws)
+    serve_the_regenerated(first["content_id"])
     # Then the client's old tag no longer matches: it gets the new version, with its own tag
     status, headers, body = get(headers={"if-none-match": old_tag})
     assert status == 200

@@ -101,3 +101,21 @@ def test_kms_decrypt_only_when_a_parameter_key_is_given() -> None:
 def test_without_an_anthropic_key_parameter_the_worker_reads_none() -> None:
     assert "ssm:GetParameter" in json.dumps(deployed("WorkerFunctionRole"))
     assert "ssm:GetParameter" not in json.dumps(deployed("WorkerFunctionRole", {"AnthropicApiKeyParameter": ""}))
+
+
+def test_the_api_stage_throttles_every_route_and_the_cron_route_tightly() -> None:
+    (stage_id,) = _of_type("AWS::ApiGatewayV2::Stage")
+    stage = deployed(stage_id)
+    # Every route: the parameters' defaults, changeable per deploy
+    assert float(stage["DefaultRouteSettings"]["ThrottlingRateLimit"]) == 100
+    assert int(stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]) == 200
+    # The route without an authorizer: far tighter than the default
+    cron = stage["RouteSettings"]["POST /v1/cron/run"]
+    assert float(cron["ThrottlingRateLimit"]) == 1
+    assert int(cron["ThrottlingBurstLimit"]) == 2
+    # ... and named as the API's route key, so API Gateway finds the route
+    body = translated()["Resources"]["HttpApi"]["Properties"]["Body"]
+    assert "post" in body["paths"]["/v1/cron/run"]
+    changed = deployed(stage_id, {"ApiThrottlingRate": "5", "CronRunThrottlingBurst": "1"})
+    assert float(changed["DefaultRouteSettings"]["ThrottlingRateLimit"]) == 5
+    assert int(changed["RouteSettings"]["POST /v1/cron/run"]["ThrottlingBurstLimit"]) == 1

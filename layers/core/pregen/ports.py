@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pregen.domain.cron_runs import CronRun
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
-    from pregen.domain.library import Version, VersionStatus, VoteValue
+    from pregen.domain.library import Version, VersionStatus, VoteReason, VoteValue
     from pregen.domain.limits import Consumed
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
@@ -151,10 +151,11 @@ class LibraryStore(Protocol):
         new: VoteValue,
         delta: tuple[int, int],
         comment: str | None,
+        reason: VoteReason | None = None,
         now: float,
     ) -> bool: ...
 
-    def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]: ...
+    def down_vote_reasons(self, key: str, version_id: str) -> dict[str, int]: ...
 
 
 class RateCounter(Protocol):

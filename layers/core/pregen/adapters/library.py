@@ -37,7 +37,7 @@ from pregen.domain.library import Version, VersionStatus
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from pregen.domain.library import VoteValue
+    from pregen.domain.library import VoteReason, VoteValue
     from pregen.domain.records import StoredContent
 
 _FIGURES = (
@@ -244,6 +244,7 @@ class DynamoLibraryStore:
         new: VoteValue,
         delta: tuple[int, int],
         comment: str | None,
+        reason: VoteReason | None = None,
         now: float,
     ) -> bool:
         """Record a learner's vote and move the counts by ``delta`` atomically, if their vote is still ``old``.
@@ -258,7 +259,9 @@ class DynamoLibraryStore:
             "learner": string(sub),  # the table's learner index: a learner's votes, listed and erased
         }
         if comment:
-            vote_item["comment"] = string(comment)
+            vote_item["comment"] = string(comment)  # for people to read; never sent to the model
+        if reason:
+            vote_item["reason"] = string(reason)
         if old is None:
             guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
@@ -279,14 +282,15 @@ class DynamoLibraryStore:
             )
         return conditional_transaction(self.client, items)
 
-    def down_vote_comments(self, key: str, version_id: str, limit: int = 20) -> list[str]:
-        """Comments of down votes, for the model's feedback: a Query of the version's votes, at most 500 read."""
-        comments: list[str] = []
+    def down_vote_reasons(self, key: str, version_id: str) -> dict[str, int]:
+        """How many down votes picked each reason (the closed set), for the server's summary to the model: a Query
+        of the version's votes, at most 500 read, projecting the reason only (no learner's text is read)."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "FilterExpression": "vote = :down AND attribute_exists(#comment)",
-            "ExpressionAttributeNames": {"#comment": "comment"},
+            "FilterExpression": "vote = :down AND attribute_exists(#reason)",
+            "ProjectionExpression": "#reason",
+            "ExpressionAttributeNames": {"#reason": "reason"},
             "ExpressionAttributeValues": {
                 ":pk": string(key),
                 ":prefix": string(f"vote#{version_id}#"),
@@ -294,9 +298,11 @@ class DynamoLibraryStore:
             },
             "Limit": 500,
         }
-        response = self.client.query(**request)
-        comments += [item["comment"]["S"] for item in response.get("Items", [])]
-        return comments[:limit]
+        counts: dict[str, int] = {}
+        for item in self.client.query(**request).get("Items", []):
+            name = item["reason"]["S"]
+            counts[name] = counts.get(name, 0) + 1
+        return counts
 
 
 def _version(data: dict[str, Any]) -> Version:

@@ -39,6 +39,8 @@ class LibraryRulesSettings(Env):
 class LibrarySettings(ServeSettings, LibraryRulesSettings):
     """library: versions, votes and regeneration (an enqueue-or-join, like a miss)."""
 
+    votes_per_minute: int = Field(alias="VOTES_PER_MINUTE", default=10, ge=1, le=1_000)
+
 
 class ReadyExamSettings(Env):
     """How long a ready exam waits for its claim (analytics reads that far ahead for exam expiries)."""

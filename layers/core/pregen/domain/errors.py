@@ -82,6 +82,15 @@ class RateLimited(PregenError):
         self.remaining = remaining
 
 
+class TooManyVotes(PregenError):
+    """A learner cast more votes in a minute than allowed (429 with ``Retry-After``)."""
+
+    def __init__(self, per_minute: int, *, retry_after: int) -> None:
+        super().__init__(f"at most {per_minute} votes a minute: try again in {max(1, retry_after)} s")
+        self.per_minute = per_minute
+        self.retry_after = max(1, retry_after)
+
+
 class SpendCeilingReached(PregenError):
     """Today's model spend reached the operator's daily ceiling (503): no new generation starts until the next UTC
     day (``retry_after`` seconds); hits are still served."""

@@ -1,8 +1,9 @@
 """The shared lesson library's domain: versions of a content key, their votes, and which one is served.
 
 A ``content_id`` names one version: ``<cache key>.<12 hex>``, so the key (the partition) is read off the id
-without an index. Ranking: a superseded version only when nothing else is left; then approved first, then the
-highest net votes (personal scope: the least used, so a learner gets fresh material), then the newest.
+without an index. Ranking: a superseded version only when nothing else is left; then a *pending* regenerated
+shared version only when nothing else is left (see ``is_pending``); then approved first, then the highest net votes
+(personal scope: the least used, so a learner gets fresh material), then the newest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pregen.domain.errors import InvalidRequest
 
 _CONTENT_ID = re.compile(r"^(?P<key>[a-z0-9]+-[a-z_]+-[0-9a-f]{40})\.(?P<suffix>[0-9a-f]{12})$")
 VoteValue = Literal["up", "down"]
+# The closed set of reasons a learner may give with a vote. Only their counts ever reach the model (a learner's
+# free-text comment never does): a learner cannot write into the prompt of shared content.
+VoteReason = Literal["inaccurate", "unclear", "too_hard", "too_easy", "off_topic"]
+VOTE_REASONS: tuple[VoteReason, ...] = ("inaccurate", "unclear", "too_hard", "too_easy", "off_topic")
 
 
 class VersionStatus(StrEnum):
@@ -95,17 +100,39 @@ class Version:
         return self.usage + (max(0, key_hits - self.hits_at_best) if self.is_best else 0)
 
 
-def rank(version: Version, key_hits: int) -> tuple[Any, ...]:
-    """Higher is better (see the module docstring)."""
+def is_pending(version: Version, versions: list[Version]) -> bool:
+    """A regenerated *shared* version that has not earned its place yet: it is served to everyone only once it is
+    approved or it out-votes the version it replaces (more up than down votes, and a higher net than the replaced
+    one's), or once the replaced version is gone. Until then the replaced version stays served, so whoever asked
+    for the regeneration cannot put new text in front of every learner on their own. Personal versions never
+    wait (their owner asked for them)."""
+    if version.owner is not None or version.regenerate_of is None or version.status is not VersionStatus.ACTIVE:
+        return False
+    replaced = next(
+        (v for v in versions if v.version_id == version.regenerate_of and v.status is not VersionStatus.SUPERSEDED),
+        None,
+    )
+    if replaced is None:
+        return False
+    return not (version.net > 0 and version.net > replaced.net)
+
+
+def rank(version: Version, key_hits: int, *, pending: bool = False) -> tuple[Any, ...]:
+    """Higher is better (see the module docstring); ``pending``: ``is_pending`` of the version among its key's."""
     live = version.status is not VersionStatus.SUPERSEDED
     approved = version.status is VersionStatus.APPROVED
     if version.owner is not None:  # personal scope: hand out the least used first
         return (live, approved, -version.usage_count(key_hits), version.created_at, version.version_id)
-    return (live, approved, version.net, version.created_at, version.version_id)
+    return (live, not pending, approved, version.net, version.created_at, version.version_id)
+
+
+def ranked(versions: list[Version], key_hits: int) -> list[Version]:
+    """The key's versions, best first."""
+    return sorted(versions, key=lambda v: rank(v, key_hits, pending=is_pending(v, versions)), reverse=True)
 
 
 def best_of(versions: list[Version], key_hits: int) -> Version | None:
-    return max(versions, key=lambda v: rank(v, key_hits), default=None)
+    return next(iter(ranked(versions, key_hits)), None)
 
 
 def vote_delta(old: VoteValue | None, new: VoteValue) -> tuple[int, int]:

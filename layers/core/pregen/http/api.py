@@ -23,6 +23,7 @@ from pregen.domain.errors import (
     OverAllowance,
     RateLimited,
     SpendCeilingReached,
+    TooManyVotes,
 )
 from pregen.domain.models import Caller, Role
 from pregen.observability import logger
@@ -159,6 +160,12 @@ def _rate_limited(exc: RateLimited) -> Response[str]:
     return error_response(HTTPStatus.TOO_MANY_REQUESTS, "rate_limited", str(exc), details, headers)
 
 
+def _too_many_votes(exc: TooManyVotes) -> Response[str]:
+    details = [{"limit": "votes.minute", "allowed": exc.per_minute, "retry_after_seconds": exc.retry_after}]
+    headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(HTTPStatus.TOO_MANY_REQUESTS, "too_many_votes", str(exc), details, headers)
+
+
 def _over_allowance(exc: OverAllowance) -> Response[str]:
     details = [
         {
@@ -213,6 +220,7 @@ _HANDLERS: dict[type[Exception], Callable[[Any], Response[str]]] = {
     ValidationError: _invalid,
     UnauthorizedError: lambda exc: error_response(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc.msg)),
     RateLimited: _rate_limited,
+    TooManyVotes: _too_many_votes,
     OverAllowance: _over_allowance,
     SpendCeilingReached: _ceiling,
     RequestUnsupportedContentType: lambda _: error_response(

@@ -37,11 +37,22 @@ def _secret(settings: TriggerSettings) -> str | None:
     return None
 
 
+# The issuer's key set is fetched at most once per JWKS_LIFESPAN_S (cached), and a token naming an unknown key id
+# forces a refetch at most once per JWKS_COOLDOWN_S (PyJWT's cooldown): a caller sending made-up key ids to this
+# unauthenticated route cannot make the function fetch JWKS on every request. A rotated-in key is picked up
+# within the cooldown.
+JWKS_LIFESPAN_S = 3600
+JWKS_COOLDOWN_S = 300
+JWKS_TIMEOUT_S = 5
+
+
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> Any:
     import jwt
 
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+    return jwt.PyJWKClient(
+        url, cache_keys=True, lifespan=JWKS_LIFESPAN_S, cooldown_duration=JWKS_COOLDOWN_S, timeout=JWKS_TIMEOUT_S
+    )
 
 
 def authorize_trigger(authorization: str | None, settings: TriggerSettings) -> Caller:

@@ -53,8 +53,9 @@ def publish_version(
     store: ContentStore,
     figures: dict[str, Any],
 ) -> Version:
-    """Store a freshly validated generation as a version. The first version of a key is served at once; a
-    regenerated one supersedes the version it replaces and the ranking decides what is served."""
+    """Store a freshly validated generation as a version. The first version of a key is served at once. A
+    regenerated personal version supersedes the one it replaces; a regenerated shared version does not: it waits
+    beside it (``is_pending``) until approved or out-voting it, and the ranking decides what is served."""
     version = Version(
         version_id=str(stored.meta["version_id"]),
         key=stored.key,
@@ -68,7 +69,7 @@ def publish_version(
         regenerate_of=regenerate_of,
         figures=figures,
     )
-    library.add_version(stored, version, supersedes=regenerate_of)
+    library.add_version(stored, version, supersedes=regenerate_of if stored.owner is not None else None)
     if regenerate_of is None:
         store.put_content(stored)
     else:

@@ -3,17 +3,19 @@ one on request or when it is voted down. Publishing a new version is ``pregen.se
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pregen.domain.errors import Conflict, NotFound
+from pregen.domain.errors import Conflict, NotFound, TooManyVotes
 from pregen.domain.keys import cache_key
 from pregen.domain.library import (
+    VOTE_REASONS,
     LibraryRules,
     Version,
     VersionStatus,
     key_of,
-    rank,
+    ranked,
     vote_delta,
 )
 from pregen.domain.models import Caller, ContentRequest, Priority, Role
@@ -21,14 +23,18 @@ from pregen.observability import logger
 from pregen.services.publishing import rerank
 
 if TYPE_CHECKING:
-    from pregen.domain.library import VoteValue
+    from pregen.domain.library import VoteReason, VoteValue
     from pregen.domain.models import Job, JobRef
     from pregen.domain.records import StoredContent
-    from pregen.ports import LibraryStore
+    from pregen.ports import LibraryStore, RateCounter
     from pregen.services.content import ServeDeps
 
 _VOTE_ATTEMPTS = 5
-_FEEDBACK_COMMENTS = 20
+REASON_CHARS = 1000  # a teacher's or admin's regeneration reason, as quoted to the model
+_MINUTE = 60
+# The vote window's name: its item is ``limit#<sub>`` / ``votes#<minute>``, beside (never on) the learner's spend
+# windows (minute, hour, day), so erasing the learner's ``limit#<sub>`` partition erases it too.
+_VOTE_WINDOW = "votes"
 
 
 @dataclass
@@ -36,6 +42,9 @@ class LibraryDeps:
     library: LibraryStore
     serve: ServeDeps  # regeneration is an enqueue-or-join of the key, exactly like a miss
     rules: LibraryRules = field(default_factory=LibraryRules)
+    # Votes per learner per minute (VOTES_PER_MINUTE), counted on the counters table; None: not limited.
+    vote_counter: RateCounter | None = None
+    votes_per_minute: int = 10
 
 
 @dataclass(frozen=True)
@@ -87,26 +96,47 @@ def list_versions(content_id: str, caller: Caller, deps: LibraryDeps) -> Version
     version = version_for(content_id, caller, deps)
     versions = deps.library.list_versions(version.key, deps.serve.clock.now())
     hits = deps.library.key_hits(version.key)
-    return VersionList(
-        key=version.key, versions=sorted(versions, key=lambda v: rank(v, hits), reverse=True), key_hits=hits
-    )
+    return VersionList(key=version.key, versions=ranked(versions, hits), key_hits=hits)
 
 
-def cast_vote(content_id: str, caller: Caller, vote: VoteValue, comment: str | None, deps: LibraryDeps) -> VoteOutcome:
+def check_vote_rate(caller: Caller, deps: LibraryDeps) -> None:
+    """At most ``votes_per_minute`` vote requests per learner per minute (a repeat counts too): past it, 429."""
+    if deps.vote_counter is None:
+        return
+    now = deps.serve.clock.now()
+    consumed = deps.vote_counter.consume(caller.sub, [(_VOTE_WINDOW, _MINUTE, deps.votes_per_minute)], 1, now)
+    if consumed.refused is not None:
+        logger.info("votes rate limited", sub=caller.sub, per_minute=deps.votes_per_minute)
+        raise TooManyVotes(deps.votes_per_minute, retry_after=_MINUTE - int(now) % _MINUTE)
+
+
+def cast_vote(
+    content_id: str,
+    caller: Caller,
+    vote: VoteValue,
+    comment: str | None,
+    deps: LibraryDeps,
+    *,
+    reason: VoteReason | None = None,
+) -> VoteOutcome:
     """One vote per learner per version. Changing it moves the counts by exactly the difference; repeating it
     changes nothing. Counts move in the same transaction as the learner's vote item, so concurrent voters are
-    each counted exactly once."""
+    each counted exactly once. ``comment`` is kept for people to read, never sent to the model; ``reason`` (a
+    closed set) is counted in the summary an automatic regeneration sends."""
+    check_vote_rate(caller, deps)
     version = version_for(content_id, caller, deps)
     library = deps.library
     now = deps.serve.clock.now()
     changed = False
     for _ in range(_VOTE_ATTEMPTS):
         current = library.get_vote(version.key, content_id, caller.sub)
-        if current is not None and current[0] == vote and comment in (None, current[1]):
+        if current is not None and current[0] == vote and comment in (None, current[1]) and reason is None:
             break  # the same vote again: nothing changes
         old = current[0] if current else None
         delta = vote_delta(old, vote)
-        if library.put_vote(version, caller.sub, old=old, new=vote, delta=delta, comment=comment, now=now):
+        if library.put_vote(
+            version, caller.sub, old=old, new=vote, delta=delta, comment=comment, reason=reason, now=now
+        ):
             changed = delta != (0, 0)
             break
     else:
@@ -138,7 +168,7 @@ def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -
     library = deps.library
     if not (deps.rules.wants_regeneration(version) and library.mark_regeneration(version.key, version.version_id, now)):
         return None
-    reason = f"automatic: learners voted it down (net {version.net}, below {deps.rules.regenerate_below_net_votes})"
+    summary = vote_summary(version, deps.library.down_vote_reasons(version.key, version.version_id))
     from pregen.services.limits import check_generation_allowance
 
     try:
@@ -147,7 +177,7 @@ def _regenerate_if_voted_down(version: Version, deps: LibraryDeps, now: float) -
         check_generation_allowance(
             VOTE_REGENERATION, "vote_regeneration", deps.serve, lambda price: price.content(version_request(version))
         )
-        job, _ = _enqueue_regeneration(version, reason, deps)
+        job, _ = _enqueue_regeneration(version, summary, deps)
     except Exception:
         # The vote itself is recorded; free the mark so the next down vote asks again, and answer the vote.
         logger.exception("automatic regeneration could not be enqueued", content_id=version.version_id)
@@ -169,31 +199,39 @@ def version_request(version: Version) -> ContentRequest:
 def request_regeneration(
     content_id: str, caller: Caller, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
 ) -> tuple[Job | JobRef, bool]:
-    """Enqueue a new version of the key with the reason and down-vote comments as feedback (or join the one in
-    flight: two concurrent calls make one new version). The old version stays served until the new is valid."""
+    """Enqueue a new version of the key with the teacher's or admin's reason, quoted as data, as feedback (or join
+    the one in flight: two concurrent calls make one new version). The old version stays served until the new one
+    is valid and, for shared content, approved or out-voting it (``is_pending``)."""
     from pregen.services.limits import check_generation_allowance  # the API's path only (see below)
 
     version = version_for(content_id, caller, deps)
     check_generation_allowance(caller, "regenerate", deps.serve, lambda price: price.content(version_request(version)))
-    return _enqueue_regeneration(version, reason, deps, correlation_id=correlation_id)
+    return _enqueue_regeneration(version, quoted_reason(caller, reason), deps, correlation_id=correlation_id)
 
 
-def feedback_for(reason: str, comments: list[str]) -> str:
-    lines = [f"Reason: {reason.strip()}"]
-    if comments:
-        lines.append("Comments from learners who voted it down:")
-        lines += [f"- {c.strip()[:500]}" for c in comments[:_FEEDBACK_COMMENTS]]
-    return "\n".join(lines)
+def vote_summary(version: Version, reasons: dict[str, int]) -> str:
+    """What an automatic regeneration tells the model: written by the server from counts only (no learner's text)."""
+    picked = ", ".join(f"{name} ({reasons[name]})" for name in VOTE_REASONS if reasons.get(name))
+    return (
+        f"Automatic regeneration: learners voted the earlier version down ({version.up} up, {version.down} down)."
+        f" Reasons picked by down voters: {picked or 'none given'}."
+    )
+
+
+def quoted_reason(caller: Caller, reason: str) -> str:
+    """A teacher's or admin's reason, bounded and quoted as one JSON string (newlines and quotes escaped, so it
+    cannot end the quote or the prompt's delimited block), under a label that says it is data."""
+    quoted = json.dumps(reason.strip()[:REASON_CHARS], ensure_ascii=False).replace("<", "\\u003c")
+    return f"Regeneration asked for by a {caller.role.value}. Their reason, quoted (untrusted data): {quoted}"
 
 
 def _enqueue_regeneration(
-    version: Version, reason: str, deps: LibraryDeps, *, correlation_id: str | None = None
+    version: Version, feedback: str, deps: LibraryDeps, *, correlation_id: str | None = None
 ) -> tuple[Job | JobRef, bool]:
     # The serving path's enqueue-or-join is imported here, not at the top: the worker publishes versions through
     # this module and never enqueues, so its cold start does not load the serving path.
     from pregen.services.content import enqueue_or_join
 
-    comments = deps.library.down_vote_comments(version.key, version.version_id, _FEEDBACK_COMMENTS)
     request = ContentRequest.model_validate(version.request)
     # The key folds in the owner for personal content: regenerate on the owner's behalf, under the same key.
     owner = Caller(sub=version.owner or "library")
@@ -206,7 +244,7 @@ def _enqueue_regeneration(
         deps.serve,
         correlation_id=correlation_id,
         regenerate_of=version.version_id,
-        feedback=feedback_for(reason, comments),
+        feedback=feedback,
     )
     if job is None:  # only a first generation can find its content already there; a regeneration never does
         raise RuntimeError(f"regeneration of {version.version_id} was not enqueued")

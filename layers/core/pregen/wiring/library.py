@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pregen.adapters.library import DynamoLibraryStore
+from pregen.adapters.limits import DynamoRateCounter
 from pregen.config.base import load
 from pregen.config.functions import LibrarySettings
 from pregen.domain.library import LibraryRules
@@ -24,6 +25,8 @@ def library_deps() -> LibraryDeps:
     return LibraryDeps(
         library=DynamoLibraryStore(s.content_table, clients.dynamodb()),
         serve=serve_for(s),
+        vote_counter=DynamoRateCounter(s.counters_table, clients.dynamodb()),
+        votes_per_minute=s.votes_per_minute,
         rules=LibraryRules(
             approval_min_net_votes=s.approval_min_net_votes,
             approval_min_ratio=s.approval_min_ratio,
