@@ -11,7 +11,14 @@ from pydantic import ValidationError
 
 from pregen import telemetry
 from pregen.domain.counters import Metric, name
-from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
+from pregen.domain.errors import (
+    GenerationFailed,
+    KeyUnavailable,
+    LeaseHeld,
+    PregenError,
+    ProviderThrottled,
+    SpendingError,
+)
 from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
@@ -147,9 +154,10 @@ def _attempt(
 
 def _calls_of(exc: Exception) -> int:
     """The model calls a failed generation made: what the generator reports, else one (it was asked). A throttle
-    that outlived the SDK's retries made none that count (pregen.adapters.generators.claude.UsageRecorder)."""
+    that outlived the SDK's retries made none that count (pregen.adapters.generators.claude.UsageRecorder), nor did
+    a key that could not be read."""
     if isinstance(exc, SpendingError):
-        return exc.calls if exc.calls or isinstance(exc, ProviderThrottled) else 1
+        return exc.calls if exc.calls or isinstance(exc, ProviderThrottled | KeyUnavailable) else 1
     return 1
 
 
