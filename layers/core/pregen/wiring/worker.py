@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.erasures import DynamoErasures
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
@@ -92,6 +93,7 @@ def worker_deps() -> WorkerDeps:
         clock=SystemClock(),
         queue=lanes(s),
         policy=s,
+        erasures=DynamoErasures(s.counters_table, client),
     )
 
 
@@ -156,6 +158,7 @@ def exam_worker_deps() -> ExamWorkerDeps:
         catalogue=default_catalogue(),
         policy=s,
         max_receive_count=content.policy.max_receive_count,
+        erasures=content.erasures,
     )
 
 
