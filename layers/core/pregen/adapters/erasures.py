@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from pregen.adapters.ddb import dynamodb_client, string, whole
+from pregen.adapters.ddb import dynamodb_client, number, string, whole
 from pregen.domain.records import ErasureStatus
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class DynamoErasures:
             ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":at": whole(requested_at),
+                ":at": number(requested_at),
                 ":admin": {"BOOL": by_admin},
                 ":zero": whole(0),
                 ":erasing": string("erasing"),
@@ -56,7 +56,7 @@ class DynamoErasures:
         """A pass ended. Also writes the tombstone if ``begin`` never did (an erasure queued before it existed)."""
         values = {
             ":n": whole(pass_number),
-            ":at": whole(requested_at),
+            ":at": number(requested_at),
             ":expires": whole(expires_at),
             ":status": string("done" if final else "erasing"),
         }
