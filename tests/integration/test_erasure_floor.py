@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from functions.courses import app as courses
-from functions.learners import app as learners
 from pregen import wiring
 from pregen.domain.models import Caller, ContentRequest, Priority
 from pregen.services.content import enqueue_or_join
@@ -17,7 +16,7 @@ from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
 from tests.integration.conftest import api_event, call, run_worker
 from tests.integration.test_batches import collect, fake, server  # noqa: F401 - the fake provider's fixtures
-from tests.integration.test_learner_data import COURSE, LESSON, PERSONAL, erase, get, traces
+from tests.integration.test_learner_data import COURSE, LESSON, PERSONAL, erase, get, learner_route, traces
 
 if TYPE_CHECKING:
     from pregen.domain.courses import CourseRequest
@@ -40,13 +39,7 @@ def provider(request: pytest.FixtureRequest) -> FakeAnthropic:
 
 
 def status_of(sub: str, learner: str | None = None, role: str = "student") -> tuple[int, Any]:
-    if learner is None:
-        event = api_event("learners_erasure_me.json", sub=sub, role=role)
-    else:
-        path = f"/v1/learners/{learner}/erasure"
-        event = api_event("learners_erasure.json", sub=sub, role=role, path=path, path_parameters={"learner": learner})
-    status, _, body = call(learners, event)
-    return status, body
+    return learner_route("learners_erasure", sub, learner, role, "/erasure")
 
 
 class ErasedWhilePlanning:
@@ -117,3 +110,31 @@ def test_a_learner_who_comes_back_after_the_erasure_starts_afresh(aws: Aws) -> N
     assert get(PERSONAL, "alice")[0] == 200
     found = traces(aws, "alice", set())
     assert any(i["pk"]["S"] == "learner#alice" for i in found.get("CountersTable", []))
+
+
+def test_a_dead_lettered_erasure_pass_is_sent_again_once_and_finishes(aws: Aws) -> None:
+    from pregen.services.schedules import ScheduleEvent, run_schedule
+    from pregen.wiring import cron as cron_wiring
+
+    # Given alice's data, and her erasure's first pass dead-lettered (every delivery crashed)
+    assert get(PERSONAL, "alice")[0] == 202
+    run_worker(aws, "InteractiveQueue")
+    assert erase("alice")[0] == 202
+    lane, dlq = aws.queue_url("InteractiveQueue"), aws.queue_url("InteractiveDeadLetterQueue")
+    (message,) = aws.sqs.receive_message(QueueUrl=lane)["Messages"]
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"])
+    aws.sqs.delete_message(QueueUrl=lane, ReceiptHandle=message["ReceiptHandle"])
+    assert status_of("alice")[1]["passes_done"] == 0
+    # When the dead_letters task runs, twice
+    cron = cron_wiring.cron_deps()
+    first = run_schedule(ScheduleEvent(task="dead_letters"), cron)
+    second = run_schedule(ScheduleEvent(task="dead_letters"), cron)
+    # Then the pass was sent again once (the letter stays for the operator), and the erasure finishes
+    assert (first["seen"], first["settled"], second["settled"]) == (1, 1, 0)
+    assert aws.depth("InteractiveDeadLetterQueue") == 1
+    for _ in range(2):
+        run_worker(aws, "InteractiveQueue")
+    status, body = status_of("alice")
+    assert (status, body["status"], body["passes_done"]) == (200, "done", 2)
+    assert traces(aws, "alice", set()) == {}
+    assert run_schedule(ScheduleEvent(task="dead_letters"), cron)["settled"] == 0  # done: left alone

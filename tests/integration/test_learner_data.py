@@ -67,12 +67,18 @@ def everything(sub: str) -> list[dict[str, Any]]:
 
 
 def erase(sub: str, learner: str | None = None, role: str = "student") -> tuple[int, Any]:
+    return learner_route("learners_erase", sub, learner, role)
+
+
+def learner_route(event: str, sub: str, learner: str | None, role: str, suffix: str = "") -> tuple[int, Any]:
+    """A learners route about the caller (``<event>_me.json``) or, with ``learner``, about anyone (``<event>.json``,
+    ``/v1/learners/<learner><suffix>``)."""
     if learner is None:
-        event = api_event("learners_erase_me.json", sub=sub, role=role)
+        request = api_event(f"{event}_me.json", sub=sub, role=role)
     else:
-        path = f"/v1/learners/{learner}"
-        event = api_event("learners_erase.json", sub=sub, role=role, path=path, path_parameters={"learner": learner})
-    status, _, body = call(learners, event)
+        path = f"/v1/learners/{learner}{suffix}"
+        request = api_event(f"{event}.json", sub=sub, role=role, path=path, path_parameters={"learner": learner})
+    status, _, body = call(learners, request)
     return status, body
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from pregen.adapters.ddb import dynamodb_client, number, string, whole
+from botocore.exceptions import ClientError
+
+from pregen.adapters.ddb import condition_failed, dynamodb_client, number, string, whole
 from pregen.domain.records import ErasureStatus
 
 if TYPE_CHECKING:
@@ -74,6 +76,22 @@ class DynamoErasures:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
+
+    def mark_redriven(self, sub: str, pass_number: int, now: float) -> bool:
+        """Record that a dead-lettered pass was sent again; False when it already was (or a later pass)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(sub),
+                UpdateExpression="SET redriven_pass = :n, redriven_at = :now",
+                ConditionExpression="attribute_not_exists(redriven_pass) OR redriven_pass < :n",
+                ExpressionAttributeValues={":n": whole(pass_number), ":now": whole(now)},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def get(self, sub: str) -> ErasureStatus | None:
         item = self.client.get_item(TableName=self.table, Key=self._key(sub), ConsistentRead=True).get("Item")
