@@ -94,3 +94,16 @@ def test_an_empty_parameter_is_unreadable_not_offline() -> None:
 def test_the_keyed_generator_writes_sections_itself() -> None:
     keyed = KeyedGenerator("/pregen/key", Ssm().read, claude)
     assert section_writer(keyed) is keyed
+
+
+def test_a_deploy_without_a_key_says_so_at_cold_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pregen.adapters.generators.offline import OfflineGenerator
+    from pregen.config.worker import WorkerSettings
+    from pregen.wiring.worker import make_generator
+
+    settings = WorkerSettings.model_construct(anthropic_api_key=None, anthropic_api_key_parameter="")
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    assert isinstance(make_generator(settings), OfflineGenerator)
+    assert any("NO ANTHROPIC KEY CONFIGURED" in r.getMessage() for r in caplog.records)

@@ -15,6 +15,7 @@ from pregen.domain.errors import PregenError
 from pregen.observability import logger
 from pregen.wiring import clients
 from pregen.wiring.cache import once
+from pregen.wiring.priming import in_init
 from pregen.wiring.serve import lanes
 
 if TYPE_CHECKING:
@@ -49,10 +50,11 @@ def make_generator(settings: WorkerSettings) -> Generator:
     if not parameter:
         from pregen.adapters.generators.offline import OfflineGenerator
 
-        logger.warning(
-            "NO ANTHROPIC KEY CONFIGURED: the offline generator writes placeholder content (marked generator: "
-            "offline); set the AnthropicApiKeyParameter template parameter to generate with Claude"
-        )
+        if in_init():  # once, at the container's cold start (outside any record's log keys)
+            logger.warning(
+                "NO ANTHROPIC KEY CONFIGURED: the offline generator writes placeholder content (marked generator: "
+                "offline); set the AnthropicApiKeyParameter template parameter to generate with Claude"
+            )
         return OfflineGenerator(latency=settings.model_latency, model_for=settings.model_for)
     from pregen.adapters.generators.keyed import KeyedGenerator
 
