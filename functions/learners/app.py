@@ -8,9 +8,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.http.api import answer, build_resolver, current_caller, json_response
-from pregen.http.presenters import ErasureBody, LearnerDataBody, erasure_body, learner_data_body
+from pregen.http.presenters import (
+    ErasureBody,
+    ErasureStatusBody,
+    LearnerDataBody,
+    erasure_body,
+    erasure_status_body,
+    learner_data_body,
+)
 from pregen.observability import logger, metrics
-from pregen.services.learners import DEFAULT_PAGE, MAX_PAGE, list_learner_data, request_erasure
+from pregen.services.learners import DEFAULT_PAGE, MAX_PAGE, erasure_status, list_learner_data, request_erasure
 from pregen.wiring.learners import learner_data_deps
 from pregen.wiring.priming import prime
 
@@ -46,6 +53,25 @@ def erase_me() -> Any:
 @app.delete("/v1/learners/<learner>", responses={202: answer(_ERASED + " (admins only)", ErasureBody)})
 def erase_learner(learner: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]) -> Any:
     return _erase(learner)
+
+
+_STATUS = "The learner's erasure: requested_at, passes done (of 2), erasing or done; 404 when none is on record"
+
+
+@app.get("/v1/me/erasure", responses={200: answer(_STATUS, ErasureStatusBody)})
+def my_erasure() -> Any:
+    caller = current_caller(app)
+    return _status(caller.sub)
+
+
+@app.get("/v1/learners/<learner>/erasure", responses={200: answer(_STATUS + " (admins only)", ErasureStatusBody)})
+def learner_erasure(learner: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]) -> Any:
+    return _status(learner)
+
+
+def _status(learner: str) -> Any:
+    found = erasure_status(current_caller(app), learner, learner_data_deps())
+    return json_response(HTTPStatus.OK, erasure_status_body(learner, found))
 
 
 def _erase(learner: str) -> Any:

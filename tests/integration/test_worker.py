@@ -14,10 +14,11 @@ import pytest
 
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
+from pregen.adapters.generators.keyed import KeyedGenerator
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import FrozenClock
-from pregen.domain.errors import GenerationFailed
+from pregen.domain.errors import GenerationFailed, KeyUnavailable
 from pregen.domain.models import Caller, ContentRequest, Generation, JobStatus, Priority
 from pregen.domain.work_budget import LEASE_SECONDS, WORKER_TIMEOUT_S
 from pregen.services.content import enqueue_or_join
@@ -241,13 +242,54 @@ def job_key(request: ContentRequest) -> str:
 
 
 @pytest.mark.parametrize("stored", [None, " "])
-def test_without_a_stored_anthropic_key_the_worker_generates_offline(aws: Aws, stored: str | None) -> None:
-    # Given the template's key parameter, absent from SSM or holding only blanks
+def test_an_unreadable_key_parameter_fails_the_job_closed_and_retries_it(
+    aws: Aws, stored: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the key's parameter is configured but absent from SSM, or holding only blanks
     if stored is not None:
         boto3.client("ssm").put_parameter(Name="/pregen/anthropic-api-key", Value=stored, Type="SecureString")
     settings = WorkerSettings.model_validate({**aws.env, "ANTHROPIC_API_KEY_PARAMETER": "/pregen/anthropic-api-key"})
-    # When the worker builds its generator, Then it is the offline one, not an error on every job
-    assert isinstance(make_generator(settings), OfflineGenerator)
+    generator = make_generator(settings)
+    assert isinstance(generator, KeyedGenerator)  # never the offline generator
+    worker_wiring.worker_deps().generator = generator
+    _, _, miss = get(LESSON)
+    # When the worker takes the job
+    result = run_worker(aws, max_batches=1)
+    # Then the delivery failed (SQS brings it back), the job waits for a retry with the reason, nothing is stored
+    assert result[0]["batchItemFailures"]
+    current = job(miss["job_id"])
+    assert current["status"] == "queued"
+    assert "could not be read" in current["reason"]
+    status, _, again = get(LESSON)
+    assert status == 202 and again["job_id"] == miss["job_id"]
+    # And the metric AnthropicKeyAlarm watches went out
+    assert '"AnthropicKeyUnreadable"' in capsys.readouterr().out
+
+
+def test_a_key_that_reads_later_generates_with_claude_without_a_new_container(aws: Aws) -> None:
+    settings = WorkerSettings.model_validate({**aws.env, "ANTHROPIC_API_KEY_PARAMETER": "/pregen/anthropic-api-key"})
+    generator = make_generator(settings)
+    assert isinstance(generator, KeyedGenerator)
+    generator._reread_s = 0  # every call reads again (the worker's default: one read per 5 s while it fails)
+    with pytest.raises(KeyUnavailable):
+        generator.resolved()
+    # Once the parameter exists, the next call reads it and builds the Claude generator
+    boto3.client("ssm").put_parameter(Name="/pregen/anthropic-api-key", Value="sk-test", Type="SecureString")
+    assert generator.resolved().name == "anthropic"
+
+
+def test_without_any_key_configured_content_is_offline_and_says_so(aws: Aws) -> None:
+    # Given no key and no key parameter (the template's default)
+    settings = WorkerSettings.model_validate({**aws.env, "ANTHROPIC_API_KEY_PARAMETER": ""})
+    generator = make_generator(settings)
+    assert isinstance(generator, OfflineGenerator)
+    worker_wiring.worker_deps().generator = generator
+    get(LESSON)
+    run_worker(aws)
+    # Then the served answer marks the content as the offline generator's
+    status, _, served = get(LESSON)
+    assert status == 200
+    assert served["meta"]["generator"] == "offline"
 
 
 def test_a_job_shows_generating_while_the_model_works(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

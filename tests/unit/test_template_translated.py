@@ -99,8 +99,10 @@ def test_kms_decrypt_only_when_a_parameter_key_is_given() -> None:
 
 
 def test_without_an_anthropic_key_parameter_the_worker_reads_none() -> None:
-    assert "ssm:GetParameter" in json.dumps(deployed("WorkerFunctionRole"))
-    assert "ssm:GetParameter" not in json.dumps(deployed("WorkerFunctionRole", {"AnthropicApiKeyParameter": ""}))
+    # The default is no key (the offline generator, said loudly): no SSM read is granted until a parameter is named.
+    assert "ssm:GetParameter" not in json.dumps(deployed("WorkerFunctionRole"))
+    named = json.dumps(deployed("WorkerFunctionRole", {"AnthropicApiKeyParameter": "/pregen/anthropic-api-key"}))
+    assert "ssm:GetParameter" in named and "parameter/pregen/anthropic-api-key" in named
 
 
 def test_the_api_stage_throttles_every_route_and_the_cron_route_tightly() -> None:

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
-    from pregen.domain.records import BatchOutcome, Erased, InflightClaim, QueuedMessage, StoredContent
+    from pregen.domain.records import (
+        BatchOutcome,
+        Erased,
+        ErasureStatus,
+        InflightClaim,
+        QueuedMessage,
+        StoredContent,
+    )
 
 
 class ContentStore(Protocol):
@@ -183,6 +190,10 @@ class BatchStore(Protocol):
 
     def get_entries(self, batch_id: str) -> dict[str, dict[str, Any]]: ...
 
+    def drop_entries(self, batch_id: str, custom_ids: list[str]) -> None:
+        """Forget these entries of an open batch (an erased learner's): their results will not be stored."""
+        ...
+
     def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None: ...
 
 
@@ -302,6 +313,20 @@ class LearnerData(Protocol):
     ) -> tuple[list[dict[str, Any]], tuple[int, int, dict[str, Any] | None] | None]: ...
 
     def erase(self, sub: str, now: float, *, job_ids: list[str], keys: list[str]) -> Erased: ...
+
+
+class Erasures(Protocol):
+    """Erasure tombstones, one per erased learner (``pregen.adapters.erasures``)."""
+
+    def begin(self, sub: str, requested_at: float, *, by_admin: bool, expires_at: float) -> None: ...
+
+    def pass_done(
+        self, sub: str, pass_number: int, *, requested_at: float, final: bool, now: float, expires_at: float
+    ) -> None: ...
+
+    def mark_redriven(self, sub: str, pass_number: int, now: float) -> bool: ...
+
+    def get(self, sub: str) -> ErasureStatus | None: ...
 
 
 class ActivityIndex(Protocol):

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pregen.adapters.ddb import dynamodb_client, string, whole
+from botocore.exceptions import ClientError
+
+from pregen.adapters.ddb import condition_failed, dynamodb_client, string, whole
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,11 +86,40 @@ class DynamoBatchStore:
         entries: dict[str, dict[str, Any]] = json.loads(item["entries"]["S"])
         return entries
 
+    def drop_entries(self, batch_id: str, custom_ids: list[str]) -> None:
+        """Rewrite an open batch's entries without ``custom_ids``, if nobody changed them meanwhile (else again)."""
+        key = {"pk": string(f"batch#{batch_id}"), "sk": string("batch")}
+        for _ in range(5):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            if item is None or "entries" not in item:
+                return
+            entries = json.loads(item["entries"]["S"])
+            kept = {cid: entry for cid, entry in entries.items() if cid not in custom_ids}
+            if len(kept) == len(entries):
+                return
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET entries = :kept",
+                    ConditionExpression="entries = :seen",
+                    ExpressionAttributeValues={
+                        ":kept": {"S": json.dumps(kept, separators=(",", ":"))},
+                        ":seen": item["entries"],
+                    },
+                )
+            except ClientError as exc:
+                if condition_failed(exc):
+                    continue
+                raise
+            return
+
     def close_batch(self, batch_id: str, summary: dict[str, int], now: float) -> None:
         self.client.update_item(
             TableName=self.table,
             Key={"pk": string(f"batch#{batch_id}"), "sk": string("batch")},
-            UpdateExpression="SET #state = :closed, collected_at = :now, summary = :summary",
+            # The entries (job messages: learners' ids and request text) are not needed once collected: dropped.
+            UpdateExpression="SET #state = :closed, collected_at = :now, summary = :summary REMOVE entries",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
                 ":closed": string("collected"),

@@ -119,6 +119,15 @@ class OverAllowance(PregenError):
         self.action = action
 
 
+class KeyUnavailable(GenerationFailed):
+    """The model's API key is configured (an SSM parameter) but could not be read: a missing or empty parameter, a
+    KMS or IAM denial, a throttled read. Retryable, and no model call was made: the job fails closed (it comes back,
+    then dead-letters with this reason) instead of storing offline placeholder content."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
 class ProviderThrottled(GenerationFailed):
     """The model provider still answered 429 (rate limit) or 529 (overloaded) after the SDK's own retries.
 

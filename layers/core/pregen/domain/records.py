@@ -64,6 +64,17 @@ class Erased:
 
 
 @dataclass(frozen=True)
+class ErasureStatus:
+    """A learner's erasure as its tombstone records it: when it was asked for, the passes done, erasing or done."""
+
+    requested_at: float
+    passes_done: int
+    status: str  # "erasing" until the last pass, then "done"
+    done_at: float | None
+    expires_at: float  # the tombstone's end: writes of the learner's are refused until then
+
+
+@dataclass(frozen=True)
 class StatsChange:
     """One change of a key's ``stats`` item (its hit counter), as the content table's stream reports it."""
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pregen.domain.inventory import ExamRecord, ExamSlot
     from pregen.domain.library import Version
     from pregen.domain.models import Job, JobRef
-    from pregen.domain.records import StoredContent
+    from pregen.domain.records import ErasureStatus, StoredContent
     from pregen.services.content import Enqueued
     from pregen.services.exams import InventoryView, Warmed
     from pregen.services.learners import ErasureAccepted, Page
@@ -226,6 +226,15 @@ class ErasureBody(TypedDict):
     done_within_seconds: int
 
 
+class ErasureStatusBody(TypedDict):
+    learner: str
+    status: Literal["erasing", "done"]
+    requested_at: int
+    passes_done: int  # of 2
+    done_at: int | None
+    writes_refused_until: int  # the tombstone's end: until then nothing of the learner's from before comes back
+
+
 class EnqueuedBody(TypedDict):
     key: str
     status: Literal["queued", "in_flight", "cached"]
@@ -411,6 +420,17 @@ def erasure_body(accepted: ErasureAccepted) -> ErasureBody:
         "status": "erasing",
         "requested_at": int(accepted.requested_at),
         "done_within_seconds": accepted.done_within_s,
+    }
+
+
+def erasure_status_body(learner: str, status: ErasureStatus) -> ErasureStatusBody:
+    return {
+        "learner": learner,
+        "status": "done" if status.status == "done" else "erasing",
+        "requested_at": int(status.requested_at),
+        "passes_done": status.passes_done,
+        "done_at": int(status.done_at) if status.done_at is not None else None,
+        "writes_refused_until": int(status.expires_at),
     }
 
 

@@ -8,6 +8,7 @@
   cron collect_batches (every 5 min) ─▶ each open batch: ended? ─▶ results, any order, matched by custom_id
         succeeded and valid ─▶ store_generation (the worker's own store path: content, job done, counters)
         errored / expired / canceled / missing / invalid ─▶ the job back on the background lane with direct=true
+  a personal job whose learner was erased (record gone, or tombstone) ─▶ dropped, stored nowhere ("erased")
   a learner's miss on a batched key joins its job and promotes it to the interactive lane: generated directly,
   at once; the batch result that arrives later finds the content there and is dropped (counted as superseded).
 """
@@ -26,6 +27,7 @@ from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import ContentRequest, JobStatus, Lane
 from pregen.messages import JobMessage
 from pregen.observability import logger
+from pregen.services.erasures import refuses
 from pregen.services.failures import count_wasted
 from pregen.services.generation import WorkerDeps, store_generation
 from pregen.services.usage import day_of
@@ -97,7 +99,7 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
     """Collect every ended batch: store what succeeded, send the rest back for a direct call. Idempotent: a batch
     is closed only after all its jobs are settled, and storing or falling back twice is harmless."""
     now = deps.worker.clock.now()
-    summary = {"batches_open": 0, "batches_collected": 0, "stored": 0, "fell_back": 0, "superseded": 0}
+    summary = {"batches_open": 0, "batches_collected": 0, "stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
     for batch_id, submitted_at in deps.batches.open_batches():
         entries = deps.batches.get_entries(batch_id)
         messages = {cid: JobMessage.model_validate(entry) for cid, entry in entries.items()}
@@ -109,7 +111,7 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
         else:
             summary["batches_open"] += 1
             continue
-        counts = {"stored": 0, "fell_back": 0, "superseded": 0}
+        counts = {"stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
         for custom_id, message in messages.items():
             outcome = outcomes.get(custom_id)
             counts[_settle(batch_id, message, requests[custom_id], outcome, deps, submitted_at=submitted_at)] += 1
@@ -150,6 +152,14 @@ def _settle(
         worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
         count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
         return "superseded"
+    started_at = None
+    if message.owner or message.requested_by:
+        job = worker.jobs.get_job(message.job_id)
+        started_at = job.created_at if job is not None else None
+        # A personal job's record is gone, or its learner erased since: storing it would bring their data back.
+        if message.owner and (job is None or refuses(worker.erasures, message.owner, started_at, what="batch result")):
+            count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
+            return "erased"
     collector = f"batch:{batch_id}"
     try:
         worker.store.acquire_lease(message.key, message.job_id, collector, now, worker.policy.lease_seconds)
@@ -158,6 +168,6 @@ def _settle(
     # A batch's latency is what the learner's app waited for: from submission to this collection.
     latency_ms = int(max(0.0, now - submitted_at) * 1000)
     generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
-    store_generation(message, request, generation, collector, worker)
+    store_generation(message, request, generation, collector, worker, started_at=started_at)
     worker.counters.add(day_of(now), {name(Metric.BATCH_SUCCEEDED, kind): 1}, now)
     return "stored"

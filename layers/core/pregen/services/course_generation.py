@@ -47,6 +47,7 @@ from pregen.domain.models import Caller, ContentRequest, Job, JobStatus
 from pregen.domain.records import StoredContent
 from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
+from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, describe
 from pregen.services.generation import RetryLater, generate_job, generation_meta
 from pregen.services.usage import course_ready_bucket, day_of
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 
 Outcome = Literal[
     "course_gone",
+    "owner_erased",
     "planned",
     "plan_waiting",
     "parts_sent",
@@ -107,6 +109,8 @@ def plan_course(
         if planned == "failed":
             return "course_failed"
         outline, plan = planned
+        if refuses(deps.content.erasures, course.owner, course.created_at, what="course plan"):
+            return "owner_erased"  # erased while the planner worked: writing the parts would recreate the course
         _write_parts(course, outline, deps)
         deps.courses.start_generating(course.course_id, outline.model_dump(mode="json"), plan, deps.content.clock.now())
         outcome = "planned"

@@ -25,6 +25,7 @@ from pregen.domain.exam_stats import ready_expiry
 from pregen.domain.inventory import ExamStatus, SlotGone
 from pregen.domain.programs import section_problems, validate_exam
 from pregen.observability import logger
+from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.generation import generation_meta
 from pregen.services.usage import day_of
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from pregen.domain.models import Generation
     from pregen.domain.programs import Catalogue
     from pregen.messages import SectionMessage
-    from pregen.ports import Clock, Counters, ExamInventory, SectionGenerator
+    from pregen.ports import Clock, Counters, Erasures, ExamInventory, SectionGenerator
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
 # "assembling": this worker's publish lost its lease to another assembler, who publishes.
@@ -55,6 +56,7 @@ class ExamWorkerDeps:
     policy: InventorySettings  # how long a ready exam and a failed slot are kept
     max_receive_count: int = 3
     assembly_lease_seconds: int = 120
+    erasures: Erasures | None = None  # tombstones: no section or assembly for a learner erased since the slot began
 
 
 def generate_exam_section(
@@ -68,6 +70,8 @@ def generate_exam_section(
     outcome: Outcome = "section_duplicate"
     if not deps.inventory.has_section(spec.exam_id, spec.index):
         generation = _generate(message, slot, receive_count=receive_count, deps=deps)
+        if refuses(deps.erasures, message.owner, slot.created_at, what="exam section"):
+            return "exam_gone"  # the owner was erased while the model worked
         stored = _store_section(slot, message, generation, deps)
         if stored is None:
             return "exam_gone"
@@ -75,6 +79,8 @@ def generate_exam_section(
     current = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
     if current is None or current.status is not ExamStatus.GENERATING or current.sections_done < current.sections_total:
         return outcome
+    if outcome == "section_duplicate" and refuses(deps.erasures, message.owner, slot.created_at, what="exam"):
+        return "exam_gone"  # (a section stored just now was checked before it was)
     if not deps.inventory.lease_assembly(current, worker_id, deps.clock.now(), deps.assembly_lease_seconds):
         # Someone holds a live assembly lease. If they finish, this message's next delivery finds the exam ready
         # and is acknowledged; if they crashed, the next delivery (after the lease ran out) assembles. Acking now

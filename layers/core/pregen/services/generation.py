@@ -11,12 +11,20 @@ from pydantic import ValidationError
 
 from pregen import telemetry
 from pregen.domain.counters import Metric, name
-from pregen.domain.errors import GenerationFailed, LeaseHeld, PregenError, ProviderThrottled, SpendingError
+from pregen.domain.errors import (
+    GenerationFailed,
+    KeyUnavailable,
+    LeaseHeld,
+    PregenError,
+    ProviderThrottled,
+    SpendingError,
+)
 from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
 from pregen.parallel import both, in_background, side_by_side
+from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.publishing import library_figures, publish_version, version_figures
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
     from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
-    from pregen.ports import Clock, ContentStore, Counters, Generator, JobQueue, JobStore, LibraryStore
+    from pregen.ports import Clock, ContentStore, Counters, Erasures, Generator, JobQueue, JobStore, LibraryStore
 
 Outcome = Literal["generated", "already_cached", "duplicate_delivery", "throttled", "handed_back", "dropped_erased"]
 
@@ -46,6 +54,7 @@ class WorkerDeps:
     queue: JobQueue  # to delay throttled jobs and hand back the ones there is no time left for
     policy: GenerationPolicy  # content TTLs, the lease, deliveries before the DLQ, throttling delays
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
+    erasures: Erasures | None = None  # tombstones: a learner's cost item is not written after their erasure
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ def generate_job(
         total = _record_attempt(message, deps, exc, outcome="failed")
         _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
-    store_generation(message, request, generation, worker_id, deps)
+    store_generation(message, request, generation, worker_id, deps, started_at=job.created_at if job else None)
     deps.jobs.record_attempt(
         message.job_id,
         _attempt(deps.clock.now(), "generated", generation=generation),
@@ -147,9 +156,10 @@ def _attempt(
 
 def _calls_of(exc: Exception) -> int:
     """The model calls a failed generation made: what the generator reports, else one (it was asked). A throttle
-    that outlived the SDK's retries made none that count (pregen.adapters.generators.claude.UsageRecorder)."""
+    that outlived the SDK's retries made none that count (pregen.adapters.generators.claude.UsageRecorder), nor did
+    a key that could not be read."""
     if isinstance(exc, SpendingError):
-        return exc.calls if exc.calls or isinstance(exc, ProviderThrottled) else 1
+        return exc.calls if exc.calls or isinstance(exc, ProviderThrottled | KeyUnavailable) else 1
     return 1
 
 
@@ -281,10 +291,17 @@ def generation_meta(generation: Generation) -> dict[str, Any]:
 
 
 def store_generation(
-    message: JobMessage, request: ContentRequest, generation: Generation, worker_id: str, deps: WorkerDeps
+    message: JobMessage,
+    request: ContentRequest,
+    generation: Generation,
+    worker_id: str,
+    deps: WorkerDeps,
+    *,
+    started_at: float | None = None,
 ) -> None:
     """Store a generation like any other (direct or from a Message Batch): content with TTL and figures (a new
-    library version where the library is on), the job done, the lease ended, and the day's counters."""
+    library version where the library is on), the job done, the lease ended, and the day's counters. ``started_at``:
+    when its job was created (None: not known), against which a learner's erasure is checked."""
     content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
@@ -319,7 +336,7 @@ def store_generation(
     side_by_side(
         lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta),
         lambda: deps.store.end_lease(message.key, worker_id),
-        *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at),
+        *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at, started_at=started_at),
     )
     _report(request, generation, message)
 
@@ -437,8 +454,10 @@ def _counts(
     *,
     finished: float,
     expires_at: float,
+    started_at: float | None,
 ) -> list[Callable[[], None]]:
-    """A generation's counter writes: the day's counters, the expiry day's, and the learner's (one each)."""
+    """A generation's counter writes: the day's counters, the expiry day's, and the learner's (one each). The
+    learner's cost item is not written when their data was erased after the job began (``services.erasures``)."""
     kind = request.kind.value
     usage = generation.usage
     writes: list[Callable[[], None]] = [
@@ -468,14 +487,18 @@ def _counts(
     ]
     learner = message.owner or message.requested_by
     if learner:
-        writes.append(
-            lambda: deps.counters.add_learner(
+
+        def learner_cost() -> None:
+            if refuses(deps.erasures, learner, started_at, what="cost item"):
+                return
+            deps.counters.add_learner(
                 learner,
                 day_of(finished),
                 {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1},
                 finished,
             )
-        )
+
+        writes.append(learner_cost)
     return writes
 
 

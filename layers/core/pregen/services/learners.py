@@ -16,14 +16,16 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pregen.domain.errors import Forbidden, InvalidRequest
+from pregen.domain.errors import Forbidden, InvalidRequest, NotFound
 from pregen.domain.models import Lane
 from pregen.messages import EraseMessage
 from pregen.observability import logger
+from pregen.services.erasures import tombstone_expiry
 
 if TYPE_CHECKING:
     from pregen.domain.models import Caller
-    from pregen.ports import Clock, JobQueue, LearnerData
+    from pregen.domain.records import ErasureStatus
+    from pregen.ports import BatchStore, Clock, Erasures, JobQueue, LearnerData
 
 # Page sizes of the listing: the default and the most one request may ask for.
 DEFAULT_PAGE = 50
@@ -36,6 +38,8 @@ class LearnerDataDeps:
     queue: JobQueue
     clock: Clock
     second_pass_delay_s: int  # after the longest generation that may be in flight (the worker's lease)
+    erasures: Erasures | None = None  # the tombstones (pregen.services.erasures)
+    batches: BatchStore | None = None  # open Message Batches, whose entries of the learner a pass drops
 
 
 @dataclass(frozen=True)
@@ -105,24 +109,67 @@ def request_erasure(
     if learner != caller.sub and not caller.is_admin:
         raise Forbidden("only an admin may erase another learner's data")
     now = deps.clock.now()
+    if deps.erasures is not None:  # before the pass is queued: from now on late writes of theirs are refused
+        deps.erasures.begin(learner, now, by_admin=learner != caller.sub, expires_at=tombstone_expiry(now))
     message = EraseMessage(learner=learner, requested_at=now, requested_by=caller.sub, correlation_id=correlation_id)
     deps.queue.send(Lane.INTERACTIVE, message.wire())
     logger.info("erasure requested", learner=learner, requested_by=caller.sub)
     return ErasureAccepted(learner=learner, requested_at=now, done_within_s=deps.second_pass_delay_s + 120)
 
 
+def erasure_status(caller: Caller, learner: str, deps: LearnerDataDeps) -> ErasureStatus:
+    """The learner's erasure as its tombstone says: the learner themselves, or an admin for anyone. 404 when none
+    was asked for (or its tombstone has expired)."""
+    if learner != caller.sub and not caller.is_admin:
+        raise Forbidden("only an admin may see another learner's erasure")
+    found = deps.erasures.get(learner) if deps.erasures is not None else None
+    if found is None:
+        raise NotFound("no erasure of this learner's data is on record")
+    return found
+
+
 def erase_pass(message: EraseMessage, deps: LearnerDataDeps) -> str:
     """One pass of an erasure (the worker runs it); the first queues the second."""
-    erased = deps.data.erase(message.learner, deps.clock.now(), job_ids=message.job_ids, keys=message.keys)
+    now = deps.clock.now()
+    erased = deps.data.erase(message.learner, now, job_ids=message.job_ids, keys=message.keys)
+    dropped = _drop_batch_entries(message.learner, deps)
     logger.info(
         "learner data erased",
         learner=message.learner,
         erasure_pass=message.pass_number,
         deleted=erased.items,
+        batch_entries_dropped=dropped,
         requested_by=message.requested_by,
     )
+    if deps.erasures is not None:
+        deps.erasures.pass_done(
+            message.learner,
+            message.pass_number,
+            requested_at=message.requested_at,
+            final=message.pass_number >= 2,
+            now=deps.clock.now(),
+            expires_at=tombstone_expiry(message.requested_at),
+        )
     if message.pass_number == 1:
         second = message.model_copy(update={"pass_number": 2, "job_ids": erased.job_ids, "keys": erased.keys})
         deps.queue.send(Lane.INTERACTIVE, second.wire(), delay_seconds=deps.second_pass_delay_s)
         return "erased_first_pass"
     return "erased"
+
+
+def _drop_batch_entries(learner: str, deps: LearnerDataDeps) -> int:
+    """The learner's entries of every open Message Batch (their id and request text), dropped: the collector stores
+    no result for them. A collected batch keeps no entries (``close_batch``), so open batches are all there is."""
+    if deps.batches is None:
+        return 0
+    dropped = 0
+    for batch_id, _ in deps.batches.open_batches():
+        theirs = [
+            custom_id
+            for custom_id, entry in deps.batches.get_entries(batch_id).items()
+            if learner in (entry.get("owner"), entry.get("requested_by"))
+        ]
+        if theirs:
+            deps.batches.drop_entries(batch_id, theirs)
+            dropped += len(theirs)
+    return dropped

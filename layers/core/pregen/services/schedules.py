@@ -12,7 +12,8 @@ from pregen.domain.errors import InvalidRequest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.ports import Clock, JobQueue, RunState
+    from pregen.messages import EraseMessage
+    from pregen.ports import Clock, Erasures, JobQueue, RunState
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 
@@ -42,6 +43,7 @@ class CronDeps:
     dead_letter_urls: dict[str, str] = field(default_factory=dict)  # lane -> its dead-letter queue
     # A job untouched for this long has no delivery working on it (the worker's lease, LEASE_SECONDS).
     stale_after_seconds: int = 330
+    erasures: Erasures | None = None  # tombstones: dead-lettered erasure passes are sent again, once
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
@@ -95,9 +97,13 @@ def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
     batch, so background batch-mates that never started share the fate. Each run peeks at the DLQs (the messages
     stay for ``pregen dlq redrive``, which generates them again) and settles such content jobs, if no delivery has
     touched them for a lease: a live copy of the message would have.
+
+    A dead-lettered erasure pass (``EraseMessage``) is settled by sending it again to the interactive lane, once per
+    pass (the tombstone records it): a pass is idempotent, and a learner's erasure must not stop half done. One
+    already done (the tombstone says so) is left alone.
     """
     from pregen.domain.models import JobStatus
-    from pregen.messages import JobMessage, parse_message
+    from pregen.messages import EraseMessage, JobMessage, parse_message
 
     if deps.serve is None:
         raise RuntimeError("dead_letters needs the serving dependencies")
@@ -111,6 +117,9 @@ def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
                 message = parse_message(letter.body)
             except ValueError:
                 continue  # not a message of ours: the operator's list shows it
+            if isinstance(message, EraseMessage):
+                settled += _redrive_erasure(message, deps, now)
+                continue
             if not isinstance(message, JobMessage):
                 continue  # exam sections and course parts keep their own state (the note says so)
             job = serve.jobs.get_job(message.job_id)
@@ -126,3 +135,20 @@ def settle_dead_letters(deps: CronDeps, limit: int = 100) -> dict[str, Any]:
             serve.store.release_inflight(message.key, message.job_id)
             settled += 1
     return {"task": "dead_letters", "at": int(now), "seen": seen, "settled": settled}
+
+
+def _redrive_erasure(message: EraseMessage, deps: CronDeps, now: float) -> int:
+    """Send a dead-lettered erasure pass again (1), unless it is done or was sent again already (0)."""
+    from pregen.domain.models import Lane
+    from pregen.observability import logger
+
+    if deps.erasures is None:
+        return 0
+    status = deps.erasures.get(message.learner)
+    if status is not None and (status.status == "done" or status.passes_done >= message.pass_number):
+        return 0
+    if not deps.erasures.mark_redriven(message.learner, message.pass_number, now):
+        return 0
+    deps.queue.send(Lane.INTERACTIVE, message.wire())
+    logger.warning("dead-lettered erasure pass sent again", erasure_pass=message.pass_number)
+    return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pregen.adapters.erasures import DynamoErasures
 from pregen.config.base import load
 from pregen.config.functions import CronRunSettings, CronSettings, TriggerSettings
 from pregen.domain.clock import SystemClock
@@ -32,6 +33,7 @@ def cron_deps() -> CronDeps:
         serve=serve_deps(),
         dead_letter_urls={"interactive": s.interactive_dlq_url, "background": s.background_dlq_url},
         stale_after_seconds=s.lease_seconds,
+        erasures=DynamoErasures(s.counters_table, clients.dynamodb()),
     )
 
 

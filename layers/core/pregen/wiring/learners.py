@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pregen.adapters.activity import DynamoActivity
+from pregen.adapters.batches import DynamoBatchStore
 from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.erasures import DynamoErasures
 from pregen.adapters.exams import DynamoExamInventory
 from pregen.adapters.learners import DynamoLearnerData
 from pregen.config.base import load
@@ -39,5 +41,10 @@ def learner_data_deps() -> LearnerDataDeps:
         client=client,
     )
     return LearnerDataDeps(
-        data=data, queue=lanes(s), clock=SystemClock(), second_pass_delay_s=s.erase_second_pass_seconds
+        data=data,
+        queue=lanes(s),
+        clock=SystemClock(),
+        second_pass_delay_s=s.erase_second_pass_seconds,
+        erasures=DynamoErasures(s.counters_table, client),
+        batches=DynamoBatchStore(s.jobs_table, client=client),
     )

@@ -6,16 +6,20 @@ from typing import TYPE_CHECKING
 
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.erasures import DynamoErasures
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.clock import SystemClock
+from pregen.domain.errors import PregenError
 from pregen.observability import logger
 from pregen.wiring import clients
 from pregen.wiring.cache import once
+from pregen.wiring.priming import in_init
 from pregen.wiring.serve import lanes
 
 if TYPE_CHECKING:
+    from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.ports import Generator, SectionGenerator
     from pregen.services.batches import BatchDeps
     from pregen.services.course_generation import CourseWorkerDeps
@@ -23,40 +27,50 @@ if TYPE_CHECKING:
     from pregen.services.generation import WorkerDeps
 
 
-def anthropic_api_key(settings: WorkerSettings) -> str | None:
-    """The key from the environment (local runs), else from SSM; None when neither holds one. A missing or empty
-    parameter is not an error: the template's parameter is optional, and without a key the offline generator runs."""
-    if settings.anthropic_api_key:
-        return settings.anthropic_api_key
-    if not settings.anthropic_api_key_parameter:
-        return None
+def read_parameter_key(parameter: str) -> str:
+    """The key held by an SSM SecureString, read afresh (it is read until it reads, then kept by the generator);
+    raises when it cannot be read (Powertools' ``GetParameterError``)."""
     from aws_lambda_powertools.utilities.parameters import get_parameter
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    try:
-        value = get_parameter(settings.anthropic_api_key_parameter, decrypt=True, max_age=900)
-    except GetParameterError as exc:
-        logger.warning(
-            "no Anthropic API key: the offline generator runs",
-            parameter=settings.anthropic_api_key_parameter,
-            reason=str(exc),
-        )
-        return None
-    return str(value).strip() or None
+    return str(get_parameter(parameter, decrypt=True, force_fetch=True))
 
 
 def make_generator(settings: WorkerSettings) -> Generator:
-    """Claude when a key is configured (from SSM in AWS, the environment locally); otherwise offline content."""
-    api_key = anthropic_api_key(settings)
-    if not api_key:
+    """Claude when a key is configured; offline content only when none is configured at all.
+
+    * ``ANTHROPIC_API_KEY`` (local runs): Claude with it.
+    * ``ANTHROPIC_API_KEY_PARAMETER`` (AWS): Claude with the parameter's key. A parameter that cannot be read now (a
+      missing or empty parameter, a KMS denial, a throttled read) fails closed: ``KeyedGenerator`` reads it again on
+      each call and, until it reads, fails the job as retryable and emits ``AnthropicKeyUnreadable``.
+    * neither: the offline generator, said loudly once per container; its content is marked ``generator: offline``.
+    """
+    if settings.anthropic_api_key:
+        return _claude(settings, settings.anthropic_api_key)
+    parameter = settings.anthropic_api_key_parameter
+    if not parameter:
         from pregen.adapters.generators.offline import OfflineGenerator
 
+        if in_init():  # once, at the container's cold start (outside any record's log keys)
+            logger.warning(
+                "NO ANTHROPIC KEY CONFIGURED: the offline generator writes placeholder content (marked generator: "
+                "offline); set the AnthropicApiKeyParameter template parameter to generate with Claude"
+            )
         return OfflineGenerator(latency=settings.model_latency, model_for=settings.model_for)
+    from pregen.adapters.generators.keyed import KeyedGenerator
+
+    keyed = KeyedGenerator(parameter, lambda: read_parameter_key(parameter), lambda key: _claude(settings, key))
+    try:
+        return keyed.resolved()
+    except PregenError:
+        return keyed  # fails closed on each call until the key reads
+
+
+def _claude(settings: WorkerSettings, api_key: str) -> AnthropicGenerator:
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.domain.pricing import default_prices
 
     return AnthropicGenerator(
-        api_key=api_key,
+        api_key=api_key.strip(),
         model_for=settings.model_for,
         prices=default_prices(),
         max_attempts=settings.max_generation_attempts,
@@ -81,6 +95,7 @@ def worker_deps() -> WorkerDeps:
         clock=SystemClock(),
         queue=lanes(s),
         policy=s,
+        erasures=DynamoErasures(s.counters_table, client),
     )
 
 
@@ -112,9 +127,10 @@ def batch_deps() -> BatchDeps | None:
 def section_writer(generator: Generator) -> SectionGenerator:
     """Who writes exam sections, for the content generator ``make_generator`` built: the offline generator writes
     them itself; Claude's gets their own prompt and schema (``claude_sections``). Any other generator has none."""
+    from pregen.adapters.generators.keyed import KeyedGenerator
     from pregen.adapters.generators.offline import OfflineGenerator
 
-    if isinstance(generator, OfflineGenerator):
+    if isinstance(generator, OfflineGenerator | KeyedGenerator):
         return generator
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
@@ -144,6 +160,7 @@ def exam_worker_deps() -> ExamWorkerDeps:
         catalogue=default_catalogue(),
         policy=s,
         max_receive_count=content.policy.max_receive_count,
+        erasures=content.erasures,
     )
 
 
