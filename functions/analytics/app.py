@@ -11,9 +11,10 @@ from pregen.http.api import answer, build_resolver, current_caller, json_respons
 from pregen.observability import logger, metrics
 from pregen.services.analytics import analytics
 from pregen.wiring.analytics import analytics_deps
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 prime(analytics_deps)  # in init: settings, clients and service models, not in the first request
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"

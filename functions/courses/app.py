@@ -8,6 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.courses import CourseRequest
+from pregen.domain.cursors import PATTERN as CURSOR_PATTERN
 from pregen.http.api import answer, build_resolver, current_caller, json_response
 from pregen.http.course_presenters import (
     CourseAcceptedBody,
@@ -22,11 +23,13 @@ from pregen.observability import logger, metrics
 from pregen.services.courses import list_courses, read_course, retry_course, start_course, start_course_once
 from pregen.wiring import snapstart
 from pregen.wiring.courses import course_deps
+from pregen.wiring.cursors import cursor_key
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 snapstart.register()
-prime(course_deps)  # in init: settings, clients and service models, not in the first request
+prime(course_deps, cursor_key)  # in init: settings, clients and service models, not in the first request
 
 CourseId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 _ACCEPTED = "Accepted: the course is planned and generated on the lanes (Location: the course, Retry-After)"
@@ -74,9 +77,19 @@ def create(
 @app.get("/v1/courses", responses={200: answer("The caller's courses, newest first", CoursesBody)})
 def list_own(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=400, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=400,
+            pattern=CURSOR_PATTERN,
+            description="the previous page's next_cursor (signed for the caller and this listing); any other value "
+            "is a 400",
+        ),
+    ] = None,
 ) -> Any:
-    courses, next_cursor = list_courses(current_caller(app), course_deps(), limit=limit, cursor=cursor)
+    caller = current_caller(app)
+    courses, next_cursor = list_courses(caller, course_deps(), limit=limit, cursor_key=cursor_key(), cursor=cursor)
     return json_response(HTTPStatus.OK, courses_body(courses, next_cursor))
 
 

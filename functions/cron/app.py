@@ -24,9 +24,10 @@ from pregen.observability import logger, metrics
 from pregen.services.cron_runs import get_run, run_queued, start_run
 from pregen.services.schedules import ScheduleEvent, Task, run_schedule
 from pregen.wiring.cron import cron_deps, run_deps, trigger_settings
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 prime(cron_deps, run_deps)  # in init: settings, clients and service models, not in the first request
 
 RunId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$", description="the run's id")]

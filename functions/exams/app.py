@@ -25,9 +25,10 @@ from pregen.observability import logger, metrics
 from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view, warm_inventory
 from pregen.wiring import snapstart
 from pregen.wiring.exams import exam_deps
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 snapstart.register()  # a restored environment draws its own randomness and opens its own connections
 prime(exam_deps)  # in init: settings, clients and service models, not in the first request
 

@@ -22,10 +22,11 @@ from pregen.http.presenters import (
 from pregen.observability import logger, metrics
 from pregen.services.content import Hit, job_status, serve_content
 from pregen.wiring import snapstart
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import PRIMING_KEY, prime
 from pregen.wiring.serve import serve_deps
 
-app = build_resolver()
+app = build_resolver(role_claim)
 snapstart.register()  # a restored environment draws its own randomness and opens its own connections
 prime(lambda: serve_deps().store.get_content(PRIMING_KEY, serve_deps().clock.now()))  # clients, models, connection
 

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pregen.domain.cursors import PATTERN as CURSOR_PATTERN
 from pregen.http.api import answer, build_resolver, current_caller, json_response
 from pregen.http.presenters import (
     ErasureBody,
@@ -18,11 +19,13 @@ from pregen.http.presenters import (
 )
 from pregen.observability import logger, metrics
 from pregen.services.learners import DEFAULT_PAGE, MAX_PAGE, erasure_status, list_learner_data, request_erasure
+from pregen.wiring.cursors import cursor_key
+from pregen.wiring.identity import role_claim
 from pregen.wiring.learners import learner_data_deps
 from pregen.wiring.priming import prime
 
-app = build_resolver()
-prime(learner_data_deps)  # in init: settings, clients and service models, not in the first request
+app = build_resolver(role_claim)
+prime(learner_data_deps, cursor_key)  # in init: settings, clients and service models, not in the first request
 
 _ERASED = "Accepted: the learner's data is being erased (done within done_within_seconds); sending it again is harmless"
 
@@ -34,13 +37,14 @@ def list_my_content(
         Query(
             min_length=1,
             max_length=2000,
-            pattern=r"^[A-Za-z0-9_-]+$",
-            description="the previous page's next_cursor; any other value is a 400 (a rule the schema cannot state)",
+            pattern=CURSOR_PATTERN,
+            description="the previous page's next_cursor (signed for the caller and this listing); any other value "
+            "is a 400",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items read per page")] = DEFAULT_PAGE,
 ) -> Any:
-    page = list_learner_data(current_caller(app), cursor, limit, learner_data_deps())
+    page = list_learner_data(current_caller(app), cursor, limit, learner_data_deps(), cursor_key=cursor_key())
     return json_response(HTTPStatus.OK, learner_data_body(page))
 
 

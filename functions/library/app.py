@@ -35,10 +35,11 @@ from pregen.http.presenters import (
 )
 from pregen.observability import logger, metrics
 from pregen.services.voting import cast_vote, list_versions, read_version, request_regeneration
+from pregen.wiring.identity import role_claim
 from pregen.wiring.library import library_deps
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 prime(library_deps)  # in init: settings, clients and service models, not in the first request
 
 ContentId = Annotated[

@@ -12,10 +12,11 @@ from pregen.http.api import answer, build_resolver, current_caller, json_respons
 from pregen.http.presenters import NavigationBody, navigation_body
 from pregen.observability import logger, metrics
 from pregen.services.navigation import NavigationEvent, record_navigation
+from pregen.wiring.identity import role_claim
 from pregen.wiring.navigation import navigation_deps
 from pregen.wiring.priming import prime
 
-app = build_resolver()
+app = build_resolver(role_claim)
 prime(navigation_deps)  # in init: settings, clients and service models, not in the first request
 
 

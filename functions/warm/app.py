@@ -15,10 +15,11 @@ from pregen.http.api import answer, build_resolver, current_caller, json_respons
 from pregen.http.presenters import WarmBody, warm_body
 from pregen.observability import logger, metrics
 from pregen.services.warming import resolve_profile, warm
+from pregen.wiring.identity import role_claim
 from pregen.wiring.priming import prime
 from pregen.wiring.serve import serve_deps
 
-app = build_resolver()
+app = build_resolver(role_claim)
 prime(serve_deps)  # in init: settings, clients and service models, not in the first request
 
 

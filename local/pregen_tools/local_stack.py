@@ -39,6 +39,8 @@ def local_environment(env: dict[str, str]) -> dict[str, str]:
     env["ANTHROPIC_API_KEY_PARAMETER"] = ""  # locally the key comes from ANTHROPIC_API_KEY, if set
     env["CRON_SECRET_PARAMETER"] = ""  # locally the cron secret comes from CRON_SECRET
     env["CRON_SECRET"] = os.environ.get("CRON_SECRET", "local-cron-secret")
+    env["CURSOR_KEY_SECRET"] = ""  # locally the listings' cursors are signed with CURSOR_KEY
+    env["CURSOR_KEY"] = os.environ.get("CURSOR_KEY", "local-cursor-key")
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
     env["MODEL_LATENCY"] = os.environ.get("MODEL_LATENCY", "realistic")  # the offline model takes Claude's time
     return env

@@ -92,7 +92,7 @@ def _foreign_token() -> str:
     """Claims the authorizer would accept, signed with a key that is not the issuer's."""
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
-    claims = {"sub": "mallory", "role": "admin", "iss": devjwt.ISSUER, "aud": devjwt.AUDIENCE, "iat": now}
+    claims = {"sub": "mallory", "cognito:groups": ["admin"], "iss": devjwt.ISSUER, "aud": devjwt.AUDIENCE, "iat": now}
     return jwt.encode({**claims, "exp": now + 600}, other, algorithm="RS256", headers={"kid": "pregen-local"})
 
 

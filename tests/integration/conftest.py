@@ -68,6 +68,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="test")
         env = template.environment()
         env["ANTHROPIC_API_KEY_PARAMETER"] = ""
+        env["CURSOR_KEY_SECRET"] = ""  # the listings sign their cursors with a test key, as the local stack does
+        env["CURSOR_KEY"] = "cursor-key-for-tests"
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
@@ -120,9 +122,10 @@ def api_event(
     path: str | None = None,
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A sample event from events/, as a given caller, with the request parts replaced."""
+    """A sample event from events/, as a given caller (their role a Cognito group, as HTTP API hands it over),
+    with the request parts replaced."""
     event = copy.deepcopy(load_event(name))
-    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"sub": sub, "role": role})
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"sub": sub, "cognito:groups": f"[{role}]"})
     if query is not None:
         event["queryStringParameters"] = query
         event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())

@@ -7,15 +7,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.cursors import PATTERN as CURSOR_PATTERN
+from pregen.domain.cursors import seal
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.work_budget import WORKER_TIMEOUT_S
+from pregen.services.courses import LISTING as COURSES_LISTING
 from pregen.wiring import courses as courses_wiring
 from pregen.wiring import worker as worker_wiring
+from pregen.wiring.cursors import cursor_key
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
@@ -217,9 +222,42 @@ def test_the_list_is_newest_first_a_page_at_a_time(aws: Aws, courses: Any, model
     assert rest["next_cursor"] is None or _list(courses, query={"cursor": rest["next_cursor"]})[1]["courses"] == []
 
 
+def test_a_cursor_is_good_for_its_caller_and_its_listing_only(aws: Aws, courses: Any, model: Any) -> None:
+    from functions.learners import app as learners
+
+    # Given alice's first page of two courses, and its cursor
+    for n in range(2):
+        _post(courses, {**SMALL, "subject": f"subject {n}", "modules": 1})
+    cursor = _list(courses, query={"limit": "1"})[1]["next_cursor"]
+    assert re.fullmatch(CURSOR_PATTERN, cursor)
+    # When one character of its payload or of its tag is changed, bob sends it, or it is given to /v1/me/content
+    edits = [_changed(cursor, 0), _changed(cursor, len(cursor) - 1)]
+    answers = [_list(courses, query={"cursor": edited}) for edited in edits]
+    answers.append(_list(courses, sub="bob", query={"cursor": cursor}))
+    status, _, body = call(learners, api_event("learners_list.json", query={"cursor": cursor}))
+    answers.append((status, body))
+    # Then each is a 400 that says to use a next_cursor, and the cursor itself still gives alice's next page
+    assert [(status, body["error"]["code"]) for status, body in answers] == [(400, "invalid_request")] * 4
+    assert all("next_cursor" in body["error"]["message"] for _, body in answers)
+    status, page = _list(courses, query={"limit": "1", "cursor": cursor})
+    assert (status, len(page["courses"])) == (200, 1)
+
+
+def test_a_signed_cursor_for_no_position_of_ours_is_a_400(aws: Aws, courses: Any) -> None:
+    # Given a cursor signed with the deployment's key whose position is not one the index has
+    forged = seal({"after": "x"}, key=cursor_key(), caller="alice", listing=COURSES_LISTING)
+    # Then it is refused before the index is read
+    assert _list(courses, query={"cursor": forged})[0] == 400
+
+
+def _changed(cursor: str, at: int) -> str:
+    return cursor[:at] + ("B" if cursor[at] == "A" else "A") + cursor[at + 1 :]
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
+        "0",
         "notbase64!",
         base64.urlsafe_b64encode(b"[]").decode().rstrip("="),
         base64.urlsafe_b64encode(json.dumps({"after": "x"}).encode()).decode().rstrip("="),

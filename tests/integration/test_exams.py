@@ -386,7 +386,7 @@ def test_ops_trigger_runs_the_top_up_for_admins_only(aws: Aws) -> None:
         path_parameters={"task": "inventory_topup"},
     )
     assert call(cron, event)[0] == 403
-    event["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = "admin"
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[admin]"
     status, _, accepted = call(cron, event)
     assert status == 202
     assert accepted["task"] == "inventory_topup"

@@ -177,6 +177,11 @@ def test_a_learner_lists_their_data_page_by_page_and_only_theirs(aws: Aws) -> No
     status, body = listing("alice", page["next_cursor"])
     assert status == 400, body
     assert listing("alice", "not-a-cursor")[0] == 400
+    assert listing("alice", "0")[0] == 400
+    # (bob's own cursor, edited by one character, is refused too, and unedited takes him on)
+    edited = page["next_cursor"][:-1] + ("B" if page["next_cursor"][-1] == "A" else "A")
+    assert listing("bob", edited)[0] == 400
+    assert listing("bob", page["next_cursor"])[0] == 200
     for forged in (b'{"p":99,"t":0,"k":null}', b'{"p":2,"t":0,"k":{"pk":{"S":"inv#bob#practice"}}}'):
         assert listing("alice", base64.urlsafe_b64encode(forged).decode().rstrip("="))[0] == 400
     assert listing("alice", limit=0)[0] == 400

@@ -22,14 +22,22 @@ FIRST, SECOND = ALGEBRA.skills[0], ALGEBRA.skills[1]
 
 def warm(body: Any = None, claims: dict[str, str] | None = None, sub: str = "lena") -> tuple[int, Any]:
     event = api_event("warm.json", sub=sub, body=body if body is not None else "")
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": sub, "role": "student", **(claims or {})}
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = {
+        "sub": sub,
+        "cognito:groups": "[student]",
+        **(claims or {}),
+    }
     status, _, payload = call(warm_fn, event)
     return status, payload
 
 
 def navigate(body: Any, claims: dict[str, str] | None = None) -> tuple[int, Any]:
     event = api_event("navigation.json", sub="lena", body=body)
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "lena", "role": "student", **(claims or {})}
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = {
+        "sub": "lena",
+        "cognito:groups": "[student]",
+        **(claims or {}),
+    }
     status, _, payload = call(navigation, event)
     return status, payload
 

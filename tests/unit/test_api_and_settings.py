@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from pregen.config.base import SettingsError
+from pregen.config.base import SettingsError, forget
 from pregen.config.settings import ServeSettings
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Kind, Role
-from pregen.http.api import caller_from_claims
+from pregen.http.api import build_resolver, caller_from_claims, current_caller
+from pregen.wiring.identity import role_claim
 
 
 @pytest.mark.parametrize(
     ("claims", "role"),
     [
         ({"sub": "a"}, Role.STUDENT),
-        ({"sub": "a", "role": "teacher"}, Role.TEACHER),
-        ({"sub": "a", "cognito:groups": "[student admin]"}, Role.ADMIN),
-        ({"sub": "a", "custom:role": "teacher", "role": "student"}, Role.TEACHER),
-        ({"sub": "a", "role": "superuser"}, Role.STUDENT),
+        ({"sub": "a", "cognito:groups": "[teacher]"}, Role.TEACHER),
+        # HTTP API hands a list claim over as "[a b]"; decoded tokens (the cron trigger's) keep the list
+        ({"sub": "a", "cognito:groups": "[teachers admin]"}, Role.ADMIN),
+        ({"sub": "a", "cognito:groups": ["teachers", "admin"]}, Role.ADMIN),
+        ({"sub": "a", "cognito:groups": "teacher"}, Role.TEACHER),
+        ({"sub": "a", "cognito:groups": "[student superuser]"}, Role.STUDENT),
+        # a free-text claim is one name, never split: a comma does not make an admin
+        ({"sub": "a", "cognito:groups": "student,admin"}, Role.STUDENT),
+        ({"sub": "a", "cognito:groups": "student admin"}, Role.STUDENT),
+        # claims a user may write (Cognito custom attributes) or that no provider promises are not roles
+        ({"sub": "a", "custom:role": "admin"}, Role.STUDENT),
+        ({"sub": "a", "role": "admin"}, Role.STUDENT),
+        ({"sub": "a", "custom:role": "student,admin", "cognito:groups": "[student]"}, Role.STUDENT),
     ],
 )
-def test_role_comes_from_claims_as_http_api_passes_them(claims: dict[str, str], role: Role) -> None:
-    assert caller_from_claims(claims).role is role
+def test_roles_come_from_cognito_groups_only(claims: dict[str, Any], role: Role) -> None:
+    assert caller_from_claims(claims, "cognito:groups").role is role
+
+
+def test_the_role_claim_can_name_another_providers_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a deployment whose identity provider states roles in "https://idp.example/roles"
+    claims = {"sub": "a", "https://idp.example/roles": "[admin]", "cognito:groups": "[teacher]"}
+    monkeypatch.setenv("ROLE_CLAIM", "https://idp.example/roles")
+    forget()
+    resolver = build_resolver(role_claim)
+    resolver.current_event = APIGatewayProxyEventV2({"requestContext": {"authorizer": {"jwt": {"claims": claims}}}})
+    try:
+        # Then that claim, and only it, gives the caller's role
+        assert current_caller(resolver).role is Role.ADMIN
+        assert caller_from_claims(claims, "cognito:groups").role is Role.TEACHER
+    finally:
+        forget()
 
 
 def test_a_token_without_subject_is_unauthorized() -> None:
     with pytest.raises(UnauthorizedError):
-        caller_from_claims({"role": "admin"})
+        caller_from_claims({"cognito:groups": "[admin]"}, "cognito:groups")
 
 
 def test_missing_resource_names_fail_at_cold_start_naming_them() -> None:

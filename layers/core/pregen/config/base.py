@@ -28,7 +28,8 @@ class Env(BaseModel):
         try:
             return cls.model_validate(env)
         except ValidationError as exc:
-            fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
+            # a field's error names the field; a rule between fields (a model validator) says itself
+            fields = ", ".join(str(err["loc"][0]) if err["loc"] else str(err["msg"]) for err in exc.errors())
             raise SettingsError(f"{cls.__name__}: missing or invalid environment variables: {fields}") from exc
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pregen.config.base import Env
 from pregen.config.settings import (
     ContentTableSettings,
     CountersTableSettings,
+    IdentitySettings,
     JobsTableSettings,
     QueueSettings,
     RateLimitSettings,
@@ -102,8 +103,9 @@ class UsageSettings(CountersTableSettings, ContentTableSettings):
     """usage-aggregator: the counters, and the content table's stats items (hits from the log)."""
 
 
-class TriggerSettings(Env):
-    """POST /v1/cron/run: the JWT issuer to verify admins against, and the cron secret."""
+class TriggerSettings(IdentitySettings):
+    """POST /v1/cron/run: the JWT issuer to verify admins against (and the claim of their roles), and the cron
+    secret."""
 
     jwt_issuer: str = Field(alias="JWT_ISSUER", min_length=1)
     jwt_audience: str = Field(alias="JWT_AUDIENCE", min_length=1)
@@ -142,3 +144,17 @@ class LearnerDataSettings(
     # The second pass waits out any generation in flight: longer than the worker's lease (LEASE_SECONDS, 180).
     # After the longest generation that may be in flight: the worker's timeout (pregen.domain.work_budget).
     erase_second_pass_seconds: int = Field(alias="ERASE_SECOND_PASS_SECONDS", default=900, ge=0, le=900)
+
+
+class CursorKeySettings(Env):
+    """The key that signs the listings' cursors (``pregen.domain.cursors``): a Secrets Manager secret the stack
+    generates (its ARN in ``CURSOR_KEY_SECRET``), or locally and in tests the key itself (``CURSOR_KEY``)."""
+
+    cursor_key: str | None = Field(alias="CURSOR_KEY", default=None)
+    cursor_key_secret: str | None = Field(alias="CURSOR_KEY_SECRET", default=None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CursorKeySettings:
+        if not self.cursor_key and not self.cursor_key_secret:
+            raise ValueError("no cursor key: set CURSOR_KEY_SECRET (the stack's secret) or, locally, CURSOR_KEY")
+        return self

@@ -125,6 +125,17 @@ class RateLimitSettings(ModelSettings, SpendCeilingSettings):
         return Estimator(prices=default_prices(), model_for=self.model_for)
 
 
+DEFAULT_ROLE_CLAIM = "cognito:groups"
+
+
+class IdentitySettings(Env):
+    """Every API function: the ONE verified claim that carries the caller's roles (a list, or a single role name).
+    Cognito's ``cognito:groups`` by default; another identity provider names its own claim. It must be a claim
+    the user cannot write (not a Cognito ``custom:`` attribute an app client may update)."""
+
+    role_claim: str = Field(alias="ROLE_CLAIM", default=DEFAULT_ROLE_CLAIM, min_length=1)
+
+
 class HotCacheSettings(Env):
     """The hot-key cache of get-content's warm environments (``pregen.adapters.hot_content``): how long a shared
     item read from the content table is answered from memory -- the staleness allowed after a vote or a

@@ -46,7 +46,8 @@ def unseal(cursor: str, *, key: bytes, caller: str, listing: str) -> Any:
     """The position a cursor of ours stands for; anything else (edited, another caller's, another listing's,
     garbled) is a 400."""
     payload, dot, tag = cursor.partition(".")
-    if not dot or not hmac.compare_digest(tag, _tag(key, listing, caller, payload)):
+    # bytes, not str: compare_digest refuses a str that is not ASCII, and a client may send one
+    if not dot or not hmac.compare_digest(tag.encode(), _tag(key, listing, caller, payload).encode()):
         raise InvalidRequest(REFUSED)
     try:
         return json.loads(_unb64(payload))

@@ -78,30 +78,30 @@ def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None 
 
 
 def _roles_in(value: Any) -> list[str]:
-    """HTTP API hands every claim over as a string; arrays arrive as ``"[a b]"``."""
+    """A list claim's values: decoded claims keep their list; HTTP API hands arrays over as ``"[a b]"`` (its
+    values have no spaces: Cognito group names are single words here). Any other string is ONE role name, never
+    split: ``"student,admin"`` is no role at all."""
     if isinstance(value, list):
         return [str(v) for v in value]
     text = str(value or "").strip()
     if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    return [part for part in text.replace(",", " ").split() if part]
+        return text[1:-1].split()
+    return [text] if text else []
 
 
-def caller_from_claims(claims: dict[str, Any]) -> Caller:
-    """The caller as the JWT authorizer verified them. The highest known role wins; unknown roles count as none."""
+def caller_from_claims(claims: Mapping[str, Any], role_claim: str) -> Caller:
+    """The caller as the JWT authorizer verified them. Roles come from ``role_claim`` only (a claim the identity
+    provider sets and the user cannot write); the highest known role wins, unknown values count as none."""
     sub = str(claims.get("sub") or "").strip()
     if not sub:
         raise UnauthorizedError("the token has no subject")
-    names = (
-        _roles_in(claims.get("role")) + _roles_in(claims.get("custom:role")) + _roles_in(claims.get("cognito:groups"))
-    )
-    roles = [Role(n) for n in names if n in Role._value2member_map_]
+    roles = [Role(n) for n in _roles_in(claims.get(role_claim)) if n in Role._value2member_map_]
     role = max(roles, key=_ROLE_RANK.__getitem__, default=Role.STUDENT)
     return Caller(sub=sub, role=role)
 
 
-def current_caller(app: APIGatewayHttpResolver) -> Caller:
-    return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim)
+def current_caller(app: Resolver) -> Caller:
+    return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim, app.role_claim())
 
 
 def require_role(caller: Caller, role: Role) -> None:
@@ -269,7 +269,12 @@ def _refusal(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
 
 class Resolver(APIGatewayHttpResolver):
     """Powertools' HTTP API resolver, refusing a body that is not JSON (415) or not a JSON object (400) before
-    Powertools parses it: its validation runs before any middleware of ours could."""
+    Powertools parses it: its validation runs before any middleware of ours could. ``role_claim`` names the
+    claim that carries the caller's roles (the deployment's setting, read when a request needs it)."""
+
+    def __init__(self, *, role_claim: Callable[[], str], enable_validation: bool = True) -> None:
+        super().__init__(enable_validation=enable_validation)
+        self.role_claim = role_claim
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         if _not_json(event):
@@ -287,9 +292,10 @@ def json_integer(value: Any) -> Any:
     return value
 
 
-def build_resolver() -> APIGatewayHttpResolver:
-    """A resolver with request validation (and so an OpenAPI document) and the error table's mapping."""
-    app = Resolver(enable_validation=True)
+def build_resolver(role_claim: Callable[[], str]) -> Resolver:
+    """A resolver with request validation (and so an OpenAPI document) and the error table's mapping; callers'
+    roles from the claim ``role_claim()`` names (``pregen.wiring.identity.role_claim``)."""
+    app = Resolver(role_claim=role_claim)
     for error, (status, code) in ERRORS.items():
         app.exception_handler(error)(_from_table(status, code))
     for error, handler in _HANDLERS.items():

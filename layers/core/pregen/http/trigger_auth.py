@@ -3,7 +3,8 @@
 That route has no JWT authorizer in front of it (a secret is not a JWT, and the authorizer would refuse it), so
 this checks the caller itself: ``Bearer <secret>`` compared in constant time with the secret (SSM in AWS, the
 environment locally), else ``Bearer <JWT>`` verified against the issuer's JWKS (signature, expiry, issuer,
-audience) and required to carry the admin role. Anything else is 401; a valid non-admin token is 403.
+audience) and required to carry the admin role in the role claim (``ROLE_CLAIM``, read as every API function reads
+it). Anything else is 401; a valid non-admin token is 403.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def authorize_trigger(authorization: str | None, settings: TriggerSettings) -> C
         raise UnauthorizedError("the token is neither the cron secret nor a valid JWT") from exc
     if not _for_us(claims, settings.jwt_audience):
         raise UnauthorizedError("the token was issued for another client")
-    caller = caller_from_claims(claims)  # decoded claims keep their types: cognito:groups stays a list
+    caller = caller_from_claims(claims, settings.role_claim)  # decoded claims keep their types: lists stay lists
     require_role(caller, Role.ADMIN)
     return caller
 

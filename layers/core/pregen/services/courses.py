@@ -12,15 +12,13 @@ and retry the parts that failed.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pregen.domain.counters import Metric, name
 from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartStatus
+from pregen.domain.cursors import REFUSED, seal, unseal
 from pregen.domain.errors import Conflict, InvalidRequest, NotFound
 from pregen.domain.keys import new_job_id
 from pregen.domain.models import ContentRequest, Priority
@@ -164,30 +162,23 @@ def read_course(course_id: str, caller: Caller, deps: CourseDeps) -> CourseView:
     return CourseView(course=course, parts=parts)
 
 
-def encode_cursor(after: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The index position an opaque cursor stands for; anything that is not one of ours is a 400."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = data["after"] if isinstance(data, dict) else None
-    except (ValueError, KeyError, binascii.Error, UnicodeDecodeError):
-        after = None
-    if not isinstance(after, str) or not _CURSOR.match(after):
-        raise InvalidRequest("the cursor is not valid: use the next_cursor of a previous page")
-    return after
+LISTING = "courses"  # the listing's name in its cursors: another listing's cursor is refused here
 
 
 def list_courses(
-    caller: Caller, deps: CourseDeps, *, limit: int, cursor: str | None = None
+    caller: Caller, deps: CourseDeps, *, limit: int, cursor_key: bytes, cursor: str | None = None
 ) -> tuple[list[CourseRecord], str | None]:
-    """The caller's courses, newest first, a page at a time; the next page's opaque cursor (None: the last)."""
-    after = decode_cursor(cursor) if cursor else None
+    """The caller's courses, newest first, a page at a time; the next page's cursor (None: the last), signed for
+    this caller and this listing. A cursor that is not one of ours is a 400 before the index is read."""
+    after = None
+    if cursor:
+        after = unseal(cursor, key=cursor_key, caller=caller.sub, listing=LISTING)
+        if not isinstance(after, str) or not _CURSOR.match(after):  # signed by us: only an older format gets here
+            raise InvalidRequest(REFUSED)
     now = deps.clock.now()
     courses, last = deps.courses.list_page(caller.sub, limit, after)
-    return [c for c in courses if c.expires_at > now], (encode_cursor(last) if last else None)
+    following = seal(last, key=cursor_key, caller=caller.sub, listing=LISTING) if last else None
+    return [c for c in courses if c.expires_at > now], following
 
 
 def retry_course(

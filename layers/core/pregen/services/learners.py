@@ -10,12 +10,10 @@ Each pass is idempotent: a request sent twice erases once more, which finds noth
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pregen.domain.cursors import REFUSED, seal, unseal
 from pregen.domain.errors import Forbidden, InvalidRequest, NotFound
 from pregen.domain.models import Lane
 from pregen.messages import EraseMessage
@@ -55,29 +53,25 @@ class ErasureAccepted:
     done_within_s: int
 
 
-def _encode(position: tuple[int, int, dict[str, Any] | None]) -> str:
-    phase, part, start = position
-    raw = json.dumps({"p": phase, "t": part, "k": start}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+LISTING = "me/content"  # the listing's name in its cursors: another listing's cursor is refused here
 
 
-def _decode(cursor: str, sub: str) -> tuple[int, int, dict[str, Any] | None]:
-    """A cursor this service wrote for this learner, or a 400: a cursor from another learner, edited or garbled,
-    never reaches the tables."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        phase, part, start = data["p"], data["t"], data["k"]
-        valid = (
-            isinstance(phase, int)
-            and isinstance(part, int)
-            and 0 <= phase < 10  # the adapter's phases; one past them is an empty last page
-            and 0 <= part < 1000
-            and (start is None or isinstance(start, dict))
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        valid = False
-    if not valid or (start is not None and not _belongs_to(start, sub)):
-        raise InvalidRequest("cursor is not one this listing gave you")
+def _decode(cursor: str, sub: str, key: bytes) -> tuple[int, int, dict[str, Any] | None]:
+    """A cursor this listing signed for this learner, or a 400 before anything reaches the tables: a cursor of
+    another learner or listing, edited or garbled, fails its signature. The shape and owner checks after it
+    hold for a key that ever leaked."""
+    data = unseal(cursor, key=key, caller=sub, listing=LISTING)
+    if not isinstance(data, dict):
+        raise InvalidRequest(REFUSED)
+    phase, part, start = data.get("p"), data.get("t"), data.get("k")
+    if not (
+        isinstance(phase, int)
+        and isinstance(part, int)
+        and 0 <= phase < 10  # the adapter's phases; one past them is an empty last page
+        and 0 <= part < 1000
+        and (start is None or (isinstance(start, dict) and _belongs_to(start, sub)))
+    ):
+        raise InvalidRequest(REFUSED)
     return phase, part, start
 
 
@@ -90,16 +84,23 @@ def _belongs_to(start: dict[str, Any], sub: str) -> bool:
     )
 
 
-def list_learner_data(caller: Caller, cursor: str | None, limit: int, deps: LearnerDataDeps) -> Page:
-    """One page of the caller's personal content (by version), votes, jobs, exams and courses, and the next cursor.
+def list_learner_data(
+    caller: Caller, cursor: str | None, limit: int, deps: LearnerDataDeps, *, cursor_key: bytes
+) -> Page:
+    """One page of the caller's personal content (by version), votes, jobs, exams and courses, and the next cursor
+    (signed for this caller and this listing).
 
     Items past their expiry (TTL deletes them up to 48 h late) are not shown. A page may hold fewer items than
     ``limit`` (even none) and still have a next cursor: keep following it until it is null."""
-    position = _decode(cursor, caller.sub) if cursor else (0, 0, None)
+    position = _decode(cursor, caller.sub, cursor_key) if cursor else (0, 0, None)
     now = deps.clock.now()
     items, following = deps.data.page(caller.sub, *position, limit)
     shown = [item for item in items if item.get("expires_at", now + 1) > now]
-    return Page(items=shown, next_cursor=_encode(following) if following else None)
+    next_cursor = None
+    if following:
+        phase, part, start = following
+        next_cursor = seal({"p": phase, "t": part, "k": start}, key=cursor_key, caller=caller.sub, listing=LISTING)
+    return Page(items=shown, next_cursor=next_cursor)
 
 
 def request_erasure(
