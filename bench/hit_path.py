@@ -88,7 +88,9 @@ def build_runners(state: dict[str, Any], url: str, token: str, key: str) -> dict
     event = json.loads((EVENTS / "get_content.json").read_text())
     event["queryStringParameters"] = QUERY
     event["rawQueryString"] = url.split("?", 1)[1]
-    event["requestContext"]["authorizer"]["jwt"]["claims"].update({"sub": "bench-learner", "cognito:groups": "[student]"})
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update(
+        {"sub": "bench-learner", "cognito:groups": "[student]"}
+    )
 
     def bare() -> None:
         client.get_item(TableName=table, Key={"pk": {"S": key}, "sk": {"S": "content"}})

@@ -175,7 +175,7 @@ def run(clients: int, duration_s: float, hit_ratio: float, warm_keys: int, vote_
 
     # Each client votes at a load's pace, far past a learner's vote limit (VOTES_PER_MINUTE, 10): what is measured
     # here is the platform under load, so the limit is lifted for the run (its own tests are in test_library.py).
-    with Environment("emulator", stack_args=("--env", "VOTES_PER_MINUTE=1000000")) as stack:
+    with Environment("emulator", stack_args=("--env", "VOTES_PER_MINUTE=1000")) as stack:
         url = stack.url
         # An admin warms: a student's allowance (10 misses a minute) would hold most of the keys back.
         warmer = dev_tokens.mint("load-warmer", "admin")
