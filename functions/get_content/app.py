@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen.domain.models import ContentRequest
-from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.api import answer, build_resolver, current_caller, json_response, refuse_unknown_parameters
 from pregen.http.caching import CACHE_HEADERS, NOT_MODIFIED, cached_json, if_none_match, served_cacheable
 from pregen.http.presenters import (
     AcceptedJobBody,
@@ -40,6 +40,7 @@ prime(lambda: serve_deps().store.get_content(PRIMING_KEY, serve_deps().clock.now
     },
 )
 def get_content(request: Annotated[ContentRequest, Query()]) -> Any:
+    refuse_unknown_parameters(app, ContentRequest.model_fields)
     deps = serve_deps()
     outcome = serve_content(request, current_caller(app), deps, correlation_id=logger.get_correlation_id())
     if isinstance(outcome, Hit):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.models import ContentRequest, Priority
 from pregen.http.api import answer, build_resolver, current_caller, json_integer, json_response
@@ -22,6 +22,8 @@ prime(serve_deps)  # in init: settings, clients and service models, not in the f
 
 
 class PregenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400 naming it, not silently dropped
+
     priority: int = Field(
         default=Priority.DEFAULT,
         ge=0,

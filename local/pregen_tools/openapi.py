@@ -205,8 +205,8 @@ def _variant_name(kind: Kind) -> str:
 
 def _kind_variant(base: dict[str, Any], kind: Kind, *, query: bool) -> dict[str, Any]:
     """One kind's request: only the fields it takes (pregen.domain.models.KIND_SHAPES), those it needs required,
-    its count bounds and scope. A query cannot carry null, and ignores parameters it does not know, so the query
-    form names the fields the kind refuses instead of refusing every other name."""
+    its count bounds and scope. A query cannot carry null; it names the fields the kind refuses (``false``), and
+    like the body refuses any other name (the API answers 400 naming an unknown parameter)."""
     shape = KIND_SHAPES[kind]
     properties: dict[str, Any] = {}
     for name, schema in base["properties"].items():
@@ -228,8 +228,7 @@ def _kind_variant(base: dict[str, Any], kind: Kind, *, query: bool) -> dict[str,
         "properties": properties,
         "required": ["kind", "subject", *shape.needs],
     }
-    if not query:
-        variant["additionalProperties"] = False
+    variant["additionalProperties"] = False
     return variant
 
 
@@ -259,7 +258,7 @@ def _content_requests(document: dict[str, Any]) -> None:
             "style": "form",
             "explode": True,
             "description": "The request's fields as query parameters (kind=lesson&subject=...). Which fields a kind "
-            "takes is the same as in ContentRequest; parameters the API does not know are ignored.",
+            "takes is the same as in ContentRequest; a parameter the API does not know is a 400 that names it.",
             "schema": {"oneOf": [_kind_variant(base, kind, query=True) for kind in KIND_SHAPES]},
         }
     ]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from functions.cron import app as cron
+from functions.get_content import app as get_content
 from functions.library import app as library
 from functions.navigation import app as navigation
 from functions.pre_generate import app as pre_generate
@@ -100,3 +101,24 @@ def test_prose_keeps_its_lines_and_tabs(aws: Aws) -> None:
     # The sample's content does not exist here: the comment passed validation and reached the vote (404)
     assert status == 404, answer
     assert answer["error"]["code"] == "not_found"
+
+
+def test_an_unknown_query_parameter_is_400_naming_it_and_generates_nothing(aws: Aws) -> None:
+    query = {"kind": "lesson", "subject": "maths", "topc": "fractions"}
+    status, _, answer = call(get_content, api_event("get_content.json", query=query))
+    assert status == 400, answer
+    assert answer["error"]["code"] == "invalid_request"
+    assert answer["error"]["message"].startswith("unknown parameter topc; did you mean topic?")
+    assert aws.depth("InteractiveQueue") == 0
+    # Without the typo the same request is taken
+    fixed = {"kind": "lesson", "subject": "maths", "topic": "fractions"}
+    status, _, _ = call(get_content, api_event("get_content.json", query=fixed))
+    assert status == 202
+
+
+def test_an_unknown_pregenerate_field_is_400_naming_it(aws: Aws) -> None:
+    batch = {"requests": [LESSON], "priorty": 80}
+    status, _, answer = call(pre_generate, api_event("pregenerate.json", role="teacher", body=batch))
+    assert status == 400, answer
+    assert "priorty" in str(answer["error"]["details"])
+    assert aws.depth("InteractiveQueue") == 0

@@ -9,6 +9,7 @@ import pytest
 
 from aws_emulator.runtime import LambdaContext
 from functions.cron import app as cron
+from functions.get_content import app as get_content
 from functions.navigation import app as navigation
 from functions.warm import app as warm_fn
 from pregen.domain.warming import default_warming_config
@@ -146,6 +147,24 @@ def test_a_move_is_counted_and_the_landing_steps_rules_preload_in_the_interactiv
     assert {p["source"] for p in preloads.values()} == {"prior"}
     assert aws.depth("InteractiveQueue") == 8
     assert aws.depth("BackgroundQueue") == 0
+
+
+def test_preloads_name_the_requests_they_prepared_and_an_app_asking_for_them_joins(aws: Aws) -> None:
+    # Given a navigation that preloads, with the subject spelt as the catalogue's id
+    status, outcome = navigate(move(("learn", FIRST), ("experience", FIRST), subject="algebra_1"))
+    assert status == 202
+    prepared = [item for p in outcome["preloads"] for item in p.get("requests", [])]
+    assert len(prepared) == 8
+    assert {item["status"] for item in prepared} == {"queued"}
+    assert all(item["request"]["subject"] == "algebra 1" for item in prepared)
+    # When an app asks GET /v1/content for exactly those requests (as query parameters)
+    for item in prepared:
+        query = {name: str(value) for name, value in item["request"].items()}
+        status, _, body = call(get_content, api_event("get_content.json", sub="lena", query=query))
+        # Then each joins the job the preload queued: the same key, nothing generated twice
+        assert status == 202, body
+        assert (body["key"], body["job_id"], body["joined"]) == (item["key"], item["job_id"], True)
+    assert aws.depth("InteractiveQueue") == 8
 
 
 def test_learned_moves_switch_rules_off(aws: Aws) -> None:

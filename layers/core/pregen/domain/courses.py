@@ -22,7 +22,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from pregen.domain.models import ContentRequest, Kind, LearningStyle, QuestionType
-from pregen.domain.text import check_plain, normalise_text, plain_field
+from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 
 TEXT_LIMITS = {"subject": 80, "grade": 20, "title": 200, "description": 1000, "language": 40}
 MAX_OBJECTIVES = 4  # per lesson, so a module's assessment (one question per objective) stays within 50 questions
@@ -82,7 +82,8 @@ class CourseRequest(BaseModel):
     def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             check_plain(value, TEXT_LIMITS[str(info.field_name)])
-            return normalise_text(value) or None
+            fold = canonical_name if info.field_name == "subject" else normalise_text
+            return fold(value) or None
         return value
 
     @field_validator("modules", "lessons_per_module", mode="before")
@@ -192,7 +193,7 @@ class Part:
 
 
 def _topic(text: str) -> str:
-    return normalise_text(text)[:120].strip()
+    return canonical_name(text)[:120].strip()
 
 
 def plan_parts(request: CourseRequest, outline: CourseOutline) -> list[Part]:

@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pregen.domain.text import check_plain, normalise_text, plain_field
+from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 
 
 class Kind(StrEnum):
@@ -149,6 +149,10 @@ KIND_SHAPES: dict[Kind, KindShape] = {
 }
 # Limits of the caller's texts, counted as sent (pregen.domain.text).
 TEXT_LIMITS = {"subject": 80, "topic": 120, "grade": 20, "language": 40, "native_language": 40, "focus": 120}
+# The texts that name a subject or topic, folded to pregen.domain.text.canonical_name (the others to normalise_text).
+NAME_FIELDS = frozenset({"subject", "topic", "focus"})
+# The lesson a lesson request without ``lesson_number`` is: the first (the generators' own default).
+DEFAULT_LESSON_NUMBER = 1
 
 
 def _takers(field: str) -> str:
@@ -191,7 +195,8 @@ class ContentRequest(BaseModel):
     def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             check_plain(value, TEXT_LIMITS[str(info.field_name)])
-            return normalise_text(value) or None
+            fold = canonical_name if info.field_name in NAME_FIELDS else normalise_text
+            return fold(value) or None
         return value
 
     @model_validator(mode="after")
@@ -229,18 +234,29 @@ class ContentRequest(BaseModel):
         return problems
 
     def _fill_defaults(self) -> None:
-        # Fill the defaults in so "count omitted" and "count=5" are the same request and the same key.
+        # Fill the defaults in so "count omitted" and "count=5", "lesson_number omitted" and "lesson_number=1" are
+        # the same request and the same key: the defaults live here and nowhere else.
         if self.count is None:
             default = _default_count(self)
             if default is not None:
                 object.__setattr__(self, "count", default)
+        if self.kind is Kind.LESSON and self.lesson_number is None:
+            object.__setattr__(self, "lesson_number", DEFAULT_LESSON_NUMBER)
         shape = KIND_SHAPES[self.kind]
         if shape.scope is not None:
             object.__setattr__(self, "scope", shape.scope)  # e.g. made for one learner: never shared
 
     def canonical(self) -> dict[str, Any]:
-        """The normalised request as plain data, without empty fields: the input of the cache key."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The request's one form per meaning, as plain data without empty fields: the input of the cache key.
+
+        Texts are folded (subjects and topics by ``canonical_name``), the kind's defaults filled in; two requests
+        that mean the same thing have equal canonical forms. Also what a navigation answer shows of a request it
+        prepared, so an app can ask for exactly that. A lesson's default number is left out, as it was before
+        lessons had numbers: the lessons cached then keep their keys (KEY_VERSION stays)."""
+        form = self.model_dump(mode="json", exclude_none=True)
+        if self.kind is Kind.LESSON and self.lesson_number == DEFAULT_LESSON_NUMBER:
+            del form["lesson_number"]
+        return form
 
 
 def _default_count(request: ContentRequest) -> int | None:

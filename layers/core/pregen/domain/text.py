@@ -28,12 +28,26 @@ PROSE_NOT_BLANK = f"^[^{_PROSE_CONTROLS}]*[^\\s{_PROSE_CONTROLS}][^{_PROSE_CONTR
 PROSE = f"^[^{_PROSE_CONTROLS}]*$"
 
 _SPACES = re.compile(r"\s+")
+# Underscores, and hyphens or dashes that join two words ("algebra-1", "pre-calculus"), separate words as a space
+# does. A hyphen elsewhere is kept: "-10" is a number, not a word.
+_JOINERS = re.compile(r"_+|(?<=\w)[-\u2010-\u2015](?=\w)")
+# Typographic quotes a phone keyboard types for the ASCII ones ("Newton\u2019s laws").
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def normalise_text(value: str) -> str:
     """Fold what does not change meaning: Unicode form, case, and runs of white space."""
     folded = unicodedata.normalize("NFKC", value)
     return _SPACES.sub(" ", folded).strip().casefold()
+
+
+def canonical_name(value: str) -> str:
+    """A subject's or topic's one spelling: ``algebra_1``, ``Algebra 1``, ``algebra-1`` and `` ALGEBRA  1 `` are all
+    ``algebra 1``. :func:`normalise_text`, then underscores and word-joining hyphens read as spaces and typographic
+    quotes as ASCII ones. Every path that names a subject or topic (cache keys, warming, navigation, courses)
+    compares and stores this form, so a catalogue id, its display name and what an app sends meet on one key."""
+    folded = _JOINERS.sub(" ", unicodedata.normalize("NFKC", value).translate(_QUOTES))
+    return normalise_text(folded)
 
 
 def reject_control_characters(value: str) -> str:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pregen.domain.errors import InvalidRequest
 from pregen.domain.models import ContentRequest, Kind, QuestionType
-from pregen.domain.text import normalise_text
+from pregen.domain.text import canonical_name
 
 _ID = r"^[a-z0-9_]{1,40}$"
 
@@ -32,7 +32,7 @@ class SubjectWarming(BaseModel):
     @field_validator("skills")
     @classmethod
     def _distinct(cls, skills: list[str]) -> list[str]:
-        if len({normalise_text(s) for s in skills}) != len(skills):
+        if len({canonical_name(s) for s in skills}) != len(skills):
             raise ValueError("skills must be distinct")
         return skills
 
@@ -70,11 +70,11 @@ class WarmingConfig(BaseModel):
         configured = self.grade(grade).subjects
         if subjects is None:
             return list(configured)
-        by_name = {normalise_text(s.name): sid for sid, s in configured.items()}
+        by_name = {canonical_name(name): sid for sid, s in configured.items() for name in (sid, s.name)}
         resolved: list[str] = []
         unknown: list[str] = []
         for subject in subjects:
-            sid = subject if subject in configured else by_name.get(normalise_text(subject))
+            sid = by_name.get(canonical_name(subject))
             if sid is None:
                 unknown.append(subject)
             elif sid not in resolved:
@@ -110,34 +110,35 @@ class WarmingConfig(BaseModel):
         """The question types warming prepares for a subject (id or name) of a grade; None if it has none."""
         if grade is None or grade not in self.grades:
             return None
-        wanted = normalise_text(subject)
-        for sid, configured in self.grades[grade].subjects.items():
-            if wanted in {sid, normalise_text(configured.name)}:
-                return list(configured.question_types)
-        return None
+        configured = self._subject(grade, subject)
+        return None if configured is None else list(configured.question_types)
 
     def covers(self, grade: str | None, subject: str, skill: str) -> bool:
         """Whether the configuration names this skill of this subject (id or name) for this grade."""
         if grade is None or grade not in self.grades:
             return False
-        wanted, here = normalise_text(subject), normalise_text(skill)
-        return any(
-            wanted in {sid, normalise_text(configured.name)} and here in {normalise_text(s) for s in configured.skills}
-            for sid, configured in self.grades[grade].subjects.items()
-        )
+        configured = self._subject(grade, subject)
+        return configured is not None and canonical_name(skill) in {canonical_name(s) for s in configured.skills}
 
     def next_skill(self, grade: str | None, subject: str, skill: str) -> str | None:
         """The skill after ``skill`` in the subject's curriculum order, if the configuration knows it."""
         if grade is None or grade not in self.grades:
             return None
-        wanted = normalise_text(subject)
+        configured = self._subject(grade, subject)
+        if configured is None:
+            return None
+        order = [canonical_name(s) for s in configured.skills]
+        here = canonical_name(skill)
+        if here in order and order.index(here) + 1 < len(order):
+            return configured.skills[order.index(here) + 1]
+        return None
+
+    def _subject(self, grade: str, subject: str) -> SubjectWarming | None:
+        """A configured grade's subject named by its id or its name, in any spelling canonical_name folds."""
+        wanted = canonical_name(subject)
         for sid, configured in self.grades[grade].subjects.items():
-            if wanted not in {sid, normalise_text(configured.name)}:
-                continue
-            order = [normalise_text(s) for s in configured.skills]
-            here = normalise_text(skill)
-            if here in order and order.index(here) + 1 < len(order):
-                return configured.skills[order.index(here) + 1]
+            if wanted in {canonical_name(sid), canonical_name(configured.name)}:
+                return configured
         return None
 
 

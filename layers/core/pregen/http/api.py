@@ -3,6 +3,7 @@ domain errors become HTTP status codes with a JSON error body."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from pregen.observability import logger
 from pregen.services.limits import forget_charge, last_charge
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -290,6 +291,21 @@ def json_integer(value: Any) -> Any:
     if isinstance(value, bool | str):
         raise ValueError("must be an integer")
     return value
+
+
+def refuse_unknown_parameters(app: APIGatewayHttpResolver, known: Iterable[str]) -> None:
+    """A query parameter the route does not take is a 400 naming it, as an unknown body field is (Powertools
+    reads only the parameters it knows and would drop a typo such as ``topc`` silently)."""
+    names = sorted(known)
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(names))
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1)
+        hints.append(f"{name}; did you mean {close[0]}?" if close else name)
+    plural = "s" if len(unknown) > 1 else ""
+    raise InvalidRequest(f"unknown parameter{plural} {', '.join(hints)} (known: {', '.join(names)})")
 
 
 def build_resolver(role_claim: Callable[[], str]) -> Resolver:

@@ -257,6 +257,13 @@ class WarmBody(TypedDict):
     job_ids: list[str]
 
 
+class PreparedBody(TypedDict):
+    request: dict[str, Any]  # canonical: the query of GET /v1/content that finds this item
+    key: str
+    status: Literal["queued", "in_flight", "cached"]
+    job_id: NotRequired[str]
+
+
 class PreloadBody(TypedDict):
     target: str
     probability: float
@@ -267,6 +274,7 @@ class PreloadBody(TypedDict):
     in_flight: int
     cached: int
     skipped: NotRequired[str]
+    requests: list[PreparedBody]
 
 
 class NavigationBody(TypedDict):

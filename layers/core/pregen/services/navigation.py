@@ -10,14 +10,14 @@ a key queued by warming in the background lane is promoted rather than generated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pregen.domain.errors import OverAllowance, RateLimited
 from pregen.domain.models import Caller, Priority, Role
 from pregen.domain.prediction import Step, Target, TransitionCounts, estimate, items_for_step, move_of
-from pregen.domain.text import check_plain, normalise_text, plain_field
+from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 from pregen.services.content import pregenerate
 
 if TYPE_CHECKING:
@@ -87,6 +87,17 @@ class NavigationDeps:
     warming: WarmingConfig
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One request a preload prepared: its canonical form (the query an app sends to ``GET /v1/content`` for it),
+    its key, and whether it was queued, joined in flight or found cached."""
+
+    request: dict[str, Any]
+    key: str
+    status: Literal["queued", "in_flight", "cached"]
+    job_id: str | None = None
+
+
 @dataclass
 class Preload:
     target: str
@@ -98,9 +109,16 @@ class Preload:
     in_flight: int = 0
     cached: int = 0
     skipped: str | None = None
+    requests: list[Prepared] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items() if v is not None}
+        shown = {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in self.__dict__.items()
+            if v is not None and k != "requests"
+        }
+        shown["requests"] = [{k: v for k, v in p.__dict__.items() if v is not None} for p in self.requests]
+        return shown
 
 
 @dataclass
@@ -110,8 +128,9 @@ class NavigationOutcome:
 
 
 def scope_key(grade: str | None, subject: str) -> str:
-    """The counts item of a grade and subject. Text is normalised so "Algebra 1" and "algebra  1" count together."""
-    return f"nav#{normalise_text(grade or '*')}#{normalise_text(subject)}"
+    """The counts item of a grade and subject. The subject is canonical, so "Algebra 1" and "algebra_1" count
+    together."""
+    return f"nav#{normalise_text(grade or '*')}#{canonical_name(subject)}"
 
 
 def record_navigation(
@@ -126,10 +145,10 @@ def record_navigation(
     # Predict from the counts as they were before this landing: its own visit has not had time to reach anything.
     preloads = preload(event, grade, learner, deps, correlation_id=correlation_id)
     if event.origin is None:
-        move = move_of([], None, event.to.step, normalise_text(event.to.skill))
+        move = move_of([], None, event.to.step, canonical_name(event.to.skill))
     else:
         path = [*event.path, event.origin.step]
-        move = move_of(path, normalise_text(event.origin.skill), event.to.step, normalise_text(event.to.skill))
+        move = move_of(path, canonical_name(event.origin.skill), event.to.step, canonical_name(event.to.skill))
     reached = [(origin.value, target.value) for origin, target in move.reached]
     deps.transitions.record(scope_key(grade, event.subject), move.visit.value if move.visit else None, reached, now)
     recorded = ", ".join(f"{o}->{t}" for o, t in reached) or None
@@ -197,7 +216,8 @@ def _pregenerate_for(
     except (RateLimited, OverAllowance) as refused:
         outcome.skipped = f"not charged: {refused}"
         return
-    for result in results:
+    for request, result in zip(requests, results, strict=True):
+        outcome.requests.append(Prepared(request.canonical(), result.key, result.status, result.job_id))
         if result.status == "queued":
             outcome.queued += 1
         elif result.status == "in_flight":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.generators.offline_language import language_content
 from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
-from pregen.domain.models import LANGUAGE_KINDS, Generation, Kind, QuestionType
+from pregen.domain.models import DEFAULT_LESSON_NUMBER, LANGUAGE_KINDS, Generation, Kind, QuestionType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,7 +134,7 @@ class OfflineGenerator:
 
 
 def _lesson(request: ContentRequest, topic: str) -> dict[str, Any]:
-    number = request.lesson_number or 1
+    number = request.lesson_number or DEFAULT_LESSON_NUMBER
     level = f"grade {request.grade}" if request.grade else "all levels"
     return {
         "title": f"{topic.title()}: lesson {number}",
