@@ -128,7 +128,7 @@ class ProviderBudget:
         adds its usage."""
         self.controller(answer.model).observe(answer, self.clock.now())
         if answer.throttled:
-            telemetry.emit("ProviderThrottled", 1, model=answer.model)
+            telemetry.emit("ProviderThrottled", 1)  # alarmed (ProviderThrottleAlarm); per model in the analytics
         reservation = self._current.get()
         if reservation is not None and reservation.model == answer.model:
             reservation.used = reservation.used + answer.usage
