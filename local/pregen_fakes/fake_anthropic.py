@@ -26,6 +26,12 @@ results stream as JSONL in a shuffled order (seeded). ``fake.batch_fault(custom_
 Prompt caching honours the provider's minimum cacheable prompt (``min_cacheable_tokens``): a shorter prefix
 marked ``cache_control`` is billed as plain input, as the real API does.
 
+A tier (``FakeAnthropic(tier=Tier(output_tpm, input_tpm, rpm))``, ``--tier OTPM,ITPM,RPM``) makes it enforce the
+provider's rate limits on direct Messages requests: a bucket per model for output tokens (charged ``max_tokens`` at
+the start, corrected to the tokens produced at the end), input tokens and requests, each refilled continuously; a
+request that does not fit is answered 429 with ``retry-after`` (whole seconds until it would fit), and every answer
+carries ``anthropic-ratelimit-{output-tokens,input-tokens,requests}-{limit,remaining,reset}``.
+
 Standalone: ``python -m pregen_fakes.fake_anthropic --port 8099``, then ``ANTHROPIC_BASE_URL=http://127.0.0.1:8099``.
 """
 
@@ -38,6 +44,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import random
 import re
@@ -317,6 +324,71 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Tier:
+    """The rate limits the fake enforces per model, per minute, as the provider does: output tokens are counted from
+    ``max_tokens`` when a request starts and corrected to the tokens produced when it ends; input tokens (estimated
+    from the request) and one request are counted when it starts. Each limit is a bucket of that size refilled
+    continuously (the whole limit a minute)."""
+
+    output_tpm: int
+    input_tpm: int
+    rpm: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Tier:
+        """``OTPM,ITPM,RPM``, e.g. ``20000,400000,60``."""
+        try:
+            output_tpm, input_tpm, rpm = (int(part) for part in spec.split(","))
+        except ValueError as exc:
+            raise ValueError(f"tier: expected OTPM,ITPM,RPM (three whole numbers), got {spec!r}") from exc
+        if min(output_tpm, input_tpm, rpm) <= 0:
+            raise ValueError("tier: every limit must be positive")
+        return cls(output_tpm, input_tpm, rpm)
+
+
+_LIMITS = (("output-tokens", "output_tpm"), ("input-tokens", "input_tpm"), ("requests", "rpm"))
+
+
+@dataclass
+class _Buckets:
+    """One model's three buckets: their levels at ``at`` (epoch seconds)."""
+
+    tier: Tier
+    levels: dict[str, float]
+    at: float
+
+    @classmethod
+    def full(cls, tier: Tier, now: float) -> _Buckets:
+        return cls(tier, {wire: float(getattr(tier, name)) for wire, name in _LIMITS}, now)
+
+    def refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.at)
+        for wire, name in _LIMITS:
+            limit = getattr(self.tier, name)
+            self.levels[wire] = min(float(limit), self.levels[wire] + limit * elapsed / 60)
+        self.at = now
+
+    def wait_s(self, need: dict[str, float]) -> float:
+        """0 when ``need`` fits now, else the seconds until it will."""
+        wait = 0.0
+        for wire, name in _LIMITS:
+            short = need[wire] - self.levels[wire]
+            if short > 0:
+                wait = max(wait, short * 60 / getattr(self.tier, name))
+        return wait
+
+    def headers(self, now: float) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for wire, name in _LIMITS:
+            limit = getattr(self.tier, name)
+            level = max(0.0, self.levels[wire])
+            found[f"anthropic-ratelimit-{wire}-limit"] = str(limit)
+            found[f"anthropic-ratelimit-{wire}-remaining"] = str(int(level))
+            found[f"anthropic-ratelimit-{wire}-reset"] = _rfc3339(now + (limit - level) * 60 / limit)
+        return found
+
+
 class FakeAnthropic:
     """The fake's state: the script, the fault rates, the prompt cache and the recorded requests."""
 
@@ -330,8 +402,13 @@ class FakeAnthropic:
         require_api_key: bool = True,
         answer_tokens: Callable[[ContentRequest], int] | None = None,
         follow: Literal["prompt", "schema"] = "prompt",
+        tier: Tier | None = None,
     ) -> None:
         self.faults = faults or FaultRates()
+        # The rate limits enforced on direct Messages requests (None: none), per model; ``throttled`` counts 429s.
+        self.tier = tier
+        self._buckets: dict[str, _Buckets] = {}
+        self.throttled = 0
         # "schema": answer from the output schema alone, ignoring the prompt (pregen_fakes.schema_follower).
         self.follow = follow
         # The offline bodies are terse (a lesson is ~100 tokens of JSON); a benchmark passes the output length a
@@ -545,6 +622,57 @@ class FakeAnthropic:
     ) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         """A reply to one Messages request; ``wait``: after the time the latency model gives its answer (errors and
         dropped connections come at once, or after their own hang)."""
+        charged = wait and self.tier is not None  # a batch's requests are not charged to the minute
+        if charged:
+            limited = self._charge(body)
+            if limited is not None:
+                return limited
+        try:
+            status, headers, message, fault = self._reply(body, wait=wait)
+        except BaseException:
+            if charged:
+                self._settle(body, 0)
+            raise
+        if charged:
+            # The provider corrects the output tokens to those produced when the request ends.
+            produced = int((message.get("usage") or {}).get("output_tokens") or 0) if status == 200 else 0
+            headers = {**headers, **self._settle(body, produced)}
+        return status, headers, message, fault
+
+    def _charge(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any], str | None] | None:
+        """Count one request against its model's buckets, or answer 429 with ``retry-after`` when it does not fit."""
+        assert self.tier is not None
+        model = str(body.get("model") or "")
+        need = {
+            "output-tokens": float(body.get("max_tokens") or 0),
+            "input-tokens": float(estimate_tokens(json.dumps([body.get("system"), body.get("messages")]))),
+            "requests": 1.0,
+        }
+        now = time.time()
+        with self._lock:
+            buckets = self._buckets.setdefault(model, _Buckets.full(self.tier, now))
+            buckets.refill(now)
+            wait = buckets.wait_s(need)
+            if wait <= 0:
+                for wire, amount in need.items():
+                    buckets.levels[wire] -= amount
+                return None
+            self.throttled += 1
+            headers = buckets.headers(now)
+        status, extra, answer = _error(Reply.rate_limited(retry_after=max(1, math.ceil(wait))))
+        return status, {**extra, **headers}, answer, "rate_limit_error"
+
+    def _settle(self, body: dict[str, Any], produced: int) -> dict[str, str]:
+        """Give back what the request did not produce of its ``max_tokens``; the buckets' headers after it."""
+        now = time.time()
+        with self._lock:
+            buckets = self._buckets[str(body.get("model") or "")]
+            buckets.refill(now)
+            buckets.levels["output-tokens"] += max(0, float(body.get("max_tokens") or 0) - produced)
+            buckets.refill(now)  # never above the limit
+            return buckets.headers(now)
+
+    def _reply(self, body: dict[str, Any], *, wait: bool) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         with self._lock:
             reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
         if reply.drop is not None:
@@ -729,16 +857,24 @@ def main(argv: list[str] | None = None) -> None:
         help="how long each answer takes: realistic (default; MODEL_LATENCY), instant, scale:F, fixed:S, "
         "ttft=S,rate=R[,jitter=J] (pregen.domain.model_time.ModelLatency.parse)",
     )
+    parser.add_argument(
+        "--tier",
+        default=os.environ.get("FAKE_ANTHROPIC_TIER"),
+        metavar="OTPM,ITPM,RPM",
+        help="rate limits per model and minute (output tokens, input tokens, requests): 429s with retry-after past "
+        "them, anthropic-ratelimit-* headers on every answer (default: none; FAKE_ANTHROPIC_TIER)",
+    )
     for fault in FAULTS:
         flag = fault.replace("_", "-")
         parser.add_argument(f"--{flag}", type=float, default=0.0, metavar="P", help=f"probability of {flag}")
     args = parser.parse_args(argv)
     try:
         latency = ModelLatency.parse(args.latency)
+        tier = Tier.parse(args.tier) if args.tier else None
     except ValueError as exc:
         parser.error(str(exc))
     faults = FaultRates(seed=args.seed, **{fault: getattr(args, fault) for fault in FAULTS})
-    fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency=latency)
+    fake = FakeAnthropic(host=args.host, port=args.port, faults=faults, latency=latency, tier=tier)
     print(
         f"fake Anthropic Messages API on {fake.base_url}, model latency {latency.describe()} (Ctrl-C to stop)",
         flush=True,

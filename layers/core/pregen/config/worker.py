@@ -18,6 +18,7 @@ from pregen.config.settings import (
 )
 from pregen.domain.model_time import ModelLatency
 from pregen.domain.models import Kind  # noqa: TC001 (pydantic reads the field annotations at run time)
+from pregen.domain.provider_limits import TIER_4_LARGE, TIER_4_SMALL, Spend
 
 
 class CostSettings(ModelSettings):
@@ -62,6 +63,28 @@ class ModelLatencySettings(Env):
         return ModelLatency.parse(value) if isinstance(value, str) else value
 
 
+class ProviderLimitSettings(Env):
+    """The model provider's tier per model, per minute (``pregen.services.provider_budget``): output tokens, input
+    tokens and requests for the large and the small model. Defaults: Anthropic's Tier 4 (``TIER_4_LARGE`` and
+    ``TIER_4_SMALL``). ``INTERACTIVE_SHARE`` of every minute is kept for learners. ``PROVIDER_BUDGET=false`` turns
+    the shared budget off (local runs without a provider)."""
+
+    provider_budget: bool = Field(alias="PROVIDER_BUDGET", default=False)
+    large_output_tpm: int = Field(alias="LARGE_OUTPUT_TPM", default=TIER_4_LARGE.output_tokens, ge=1)
+    large_input_tpm: int = Field(alias="LARGE_INPUT_TPM", default=TIER_4_LARGE.input_tokens, ge=1)
+    large_rpm: int = Field(alias="LARGE_RPM", default=TIER_4_LARGE.requests, ge=1)
+    small_output_tpm: int = Field(alias="SMALL_OUTPUT_TPM", default=TIER_4_SMALL.output_tokens, ge=1)
+    small_input_tpm: int = Field(alias="SMALL_INPUT_TPM", default=TIER_4_SMALL.input_tokens, ge=1)
+    small_rpm: int = Field(alias="SMALL_RPM", default=TIER_4_SMALL.requests, ge=1)
+    interactive_share: float = Field(alias="INTERACTIVE_SHARE", default=0.3, ge=0, le=0.9)
+
+    def tier_large(self) -> Spend:
+        return Spend(self.large_output_tpm, self.large_input_tpm, self.large_rpm)
+
+    def tier_small(self) -> Spend:
+        return Spend(self.small_output_tpm, self.small_input_tpm, self.small_rpm)
+
+
 class WorkerSettings(
     ContentTableSettings,
     JobsTableSettings,
@@ -71,6 +94,7 @@ class WorkerSettings(
     GenerationPolicy,
     ModelLatencySettings,
     SpendCeilingSettings,
+    ProviderLimitSettings,
 ):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)

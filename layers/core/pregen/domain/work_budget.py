@@ -69,10 +69,14 @@ class Estimate:
     call_s: float = 0.0
     calls: int = 0
     adjustable: bool = False
+    # The model its calls go to and one call's ``max_tokens``: what the provider's token budget reserves.
+    model: str = ""
+    max_tokens: int = 0
 
     @classmethod
     def of(cls, model: str, max_tokens: int, calls: int = CALLS_PER_DELIVERY, *, adjustable: bool = False) -> Estimate:
-        return cls(call_s=expected_seconds(model, max_tokens), calls=calls, adjustable=adjustable)
+        call_s = expected_seconds(model, max_tokens)
+        return cls(call_s=call_s, calls=calls, adjustable=adjustable, model=model, max_tokens=max_tokens)
 
     @property
     def worst_s(self) -> float:

@@ -5,8 +5,10 @@
     record ─▶ parse ─▶ kind (WorkKind) ─▶ estimate (max_tokens on its tier, its calls) ─▶ Admission.admit
                                                                                             │
          ┌──────────────────────────── hand back (after N s, with a reason) ◀──────────────┤ too little time left,
-         │  re-sent to its lane, this delivery acknowledged: no receive spent;             │ (later: spend budget,
-         │  log line "handed back" + HandedBack metric                                     │  provider token budget)
+         │  re-sent to its lane, this delivery acknowledged: no receive spent;             │ the spend ceiling,
+         │  log line "handed back" + HandedBack metric                                     │ the provider's token
+         │                                                                                 │ budget (which settles
+         │                                                                                 │ when the unit ends)
          │                                                                                 ▼ start
          │                                            kind.do(message, delivery) ─▶ outcome ─▶ <Metric>_<outcome>
          │                                                     │ raises
@@ -36,6 +38,8 @@ from pregen.domain.work_budget import Estimate  # noqa: TC001 - the default admi
 from pregen.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.messages import AnyMessage
     from pregen.ports import Clock, JobQueue
 
@@ -74,6 +78,8 @@ class Decision:
     reason: str = ""
     after_s: int = 0
     max_calls: int | None = None  # for an adjustable unit that starts: the calls it may make
+    # For a unit that starts: called when it ends, however it ends (the provider budget's settle).
+    settle: Callable[[], None] | None = field(default=None, compare=False)
 
 
 START = Decision("start")
@@ -87,8 +93,8 @@ class Admission(Protocol):
 
 class TimeAdmission:
     """Admits what the invocation's time left can finish; hands the rest back at once (a fresh invocation has its
-    whole budget, so no delay). Admissions about money (``CeilingAdmission``; the provider's token budget, issue 32,
-    will be another) decide first and end here."""
+    whole budget, so no delay). Admissions about money and the provider (``CeilingAdmission``,
+    ``provider_budget.TokenBudgetAdmission``) decide first and end here."""
 
     def admit(self, kind: str, estimate: Estimate, delivery: Delivery) -> Decision:
         time_left_s = delivery.time_left_s
@@ -194,6 +200,9 @@ class Lifecycle:
             metrics.add_metric(name=kind.failed_metric, unit=MetricUnit.Count, value=1)
             kind.failed(message, delivery, exc)
             raise
+        finally:
+            if decision.settle is not None:
+                decision.settle()
         metrics.add_metric(name=f"{kind.metric}_{outcome}", unit=MetricUnit.Count, value=1)
         return outcome
 

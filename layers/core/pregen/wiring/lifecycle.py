@@ -8,6 +8,7 @@ from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.messages import CONTENT_JOB, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
 from pregen.services.lifecycle import CeilingAdmission, Lifecycle, TimeAdmission
+from pregen.services.provider_budget import ProviderBudget, TokenBudgetAdmission
 from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
 from pregen.wiring.cache import once
 from pregen.wiring.worker import course_worker_deps, exam_worker_deps, worker_deps
@@ -25,11 +26,12 @@ def _learner_data_deps() -> LearnerDataDeps:
 
 @once
 def lifecycle() -> Lifecycle:
-    """The daily spend ceiling (when set), then the time left. The provider's token budget (issue 32) will be
-    another admission composed here."""
+    """The daily spend ceiling (when set), then the provider's token budget (when on), then the time left."""
     s = load(WorkerSettings)
     deps = worker_deps()
     admission: Admission = TimeAdmission()
+    if s.provider_budget:
+        admission = TokenBudgetAdmission(budget=provider_budget(), then=admission)
     if s.daily_spend_ceiling_usd:
         from pregen.services.limits import SpendCeiling
 
@@ -37,6 +39,23 @@ def lifecycle() -> Lifecycle:
         ceiling = SpendCeiling(s.daily_spend_ceiling_usd, deps.counters, cache_s=10.0)
         admission = CeilingAdmission(ceiling=ceiling, clock=deps.clock, then=admission)
     return Lifecycle(queue=deps.queue, admission=admission)
+
+
+@once
+def provider_budget() -> ProviderBudget:
+    """The shared budget of the models this worker calls, in the counters table."""
+    from pregen.adapters.provider_budget import DynamoProviderBudget
+    from pregen.wiring import clients
+
+    s = load(WorkerSettings)
+    tiers = {s.model_large: s.tier_large(), s.model_small: s.tier_small()}
+    return ProviderBudget(
+        store=DynamoProviderBudget(s.counters_table, clients.dynamodb()),
+        clock=worker_deps().clock,
+        tiers=tiers,
+        default_tier=s.tier_large(),
+        interactive_share=s.interactive_share,
+    )
 
 
 @once

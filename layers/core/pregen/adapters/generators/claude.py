@@ -7,6 +7,7 @@ Cold start).
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,11 @@ import anthropic
 from anthropic import Middleware
 from pydantic import ValidationError
 
+from pregen import provider_signals
 from pregen.adapters.generators.prompts import correction_prompt, course_plan_prompt, system_blocks, user_prompt
 from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
 from pregen.domain.models import Generation, Kind, TokenUsage
+from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems
 from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S
@@ -88,6 +91,29 @@ class UsageRecorder(Middleware):
         return response
 
 
+class RateLimitReader(Middleware):
+    """Reads every Messages answer's rate-limit figures (``anthropic-ratelimit-*``, a 429's ``retry-after``) and its
+    usage, and publishes them (``pregen.provider_signals``) for the provider's budget. Batch calls are not read:
+    Message Batches have limits of their own."""
+
+    def handle(self, request: Any, call_next: Any) -> Any:
+        response = call_next(request)
+        http = response.http_response
+        if not http.url.path.rstrip("/").endswith("/v1/messages"):
+            return response
+        body = getattr(getattr(request, "options", None), "json_data", None)
+        model = str(body.get("model") or "") if isinstance(body, dict) else ""
+        spent = Spend()
+        if response.status_code == 200:
+            with suppress(ValueError):
+                usage, _ = _usage(http.json())
+                read = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+                spent = Spend(output_tokens=usage.output_tokens, input_tokens=read, requests=1)
+        headers = {k.lower(): v for k, v in http.headers.items()}
+        provider_signals.publish(read_answer(model, response.status_code, headers, spent))
+        return response
+
+
 def _usage(data: dict[str, Any]) -> tuple[TokenUsage, int]:
     raw = data.get("usage") or {}
     usage = TokenUsage(
@@ -126,7 +152,7 @@ class AnthropicGenerator:
             base_url=base_url,
             max_retries=max_retries,
             timeout=timeout_s,
-            middleware=[self.recorder],
+            middleware=[self.recorder, RateLimitReader()],
         )
         self.model_for = model_for
         self.prices = prices

@@ -1,0 +1,222 @@
+"""The provider's token budget (issue 32): a unit reserves its call before it starts and settles with what it used;
+what does not fit waits for the next minute; learners keep a share of every minute; the controller follows the
+provider's 429s and headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pregen import provider_signals
+from pregen.domain.clock import FrozenClock
+from pregen.domain.models import Lane
+from pregen.domain.provider_limits import DECREASE, FLOOR, INCREASE, Controller, ProviderAnswer, Spend, read_answer
+from pregen.domain.work_budget import Estimate
+from pregen.services.lifecycle import Delivery, Lifecycle
+from pregen.services.provider_budget import ProviderBudget, TokenBudgetAdmission
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+MODEL = "claude-haiku-5-5"
+TIER = Spend(output_tokens=10_000, input_tokens=100_000, requests=50)
+MINUTE = 1_800_000_000  # a minute's start; tests never read the real clock
+
+
+@dataclass
+class MemoryBudget:
+    """The store's contract in memory: one dict of totals per model and minute."""
+
+    items: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+
+    def reserve(self, model: str, window: int, need: Spend, room: Spend, now: float) -> bool:
+        item = self.items.setdefault((model, window), {})
+        totals = Spend(item.get("out", 0), item.get("inp", 0), item.get("req", 0))
+        if not (totals + need).fits_in(room):
+            return False
+        self.add(model, window, need, {}, now)
+        return True
+
+    def add(self, model: str, window: int, delta: Spend, counts: Mapping[str, int], now: float) -> None:
+        item = self.items.setdefault((model, window), {})
+        adds = {"out": delta.output_tokens, "inp": delta.input_tokens, "req": delta.requests, **counts}
+        for name, value in adds.items():
+            item[name] = item.get(name, 0) + value
+
+
+@pytest.fixture(autouse=True)
+def _no_listeners_left() -> Iterator[None]:
+    yield
+    provider_signals._listeners.clear()
+
+
+def _budget(store: MemoryBudget, clock: FrozenClock, share: float = 0.3) -> ProviderBudget:
+    return ProviderBudget(store=store, clock=clock, tiers={MODEL: TIER}, default_tier=TIER, interactive_share=share)
+
+
+def _delivery(lane: Lane) -> Delivery:
+    return Delivery(receive_count=1, worker_id="w", lane=lane, receipt_handle="r", time_left_s=900)
+
+
+class SentQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Lane, dict[str, Any], int]] = []
+
+    def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self.sent.append((lane, message, delay_seconds))
+
+
+@dataclass
+class Unit:
+    """A kind of work whose ``do`` reports one provider answer with the given output tokens."""
+
+    output_tokens: int
+    max_tokens: int = 4_000
+    name: str = "content_job"
+    metric: str = "Job"
+    failed_metric: str = "GenerationFailed"
+    raises: bool = False
+
+    def log_keys(self, message: Any) -> dict[str, Any]:
+        return {}
+
+    def estimate(self, message: Any) -> Estimate:
+        return Estimate.of(MODEL, self.max_tokens, 1)
+
+    def do(self, message: Any, delivery: Delivery) -> str:
+        provider_signals.publish(ProviderAnswer(MODEL, 200, Spend(self.output_tokens, 1_000, 1)))
+        if self.raises:
+            raise RuntimeError("the unit failed after its call")
+        return "generated"
+
+    def failed(self, message: Any, delivery: Delivery, exc: Exception) -> None:
+        return None
+
+
+@dataclass
+class Message:
+    def wire(self) -> dict[str, Any]:
+        return {"type": "content_job"}
+
+
+def test_a_unit_reserves_its_max_tokens_and_gives_back_what_it_did_not_use() -> None:
+    # Given an empty minute of a 10k-token tier
+    store, clock = MemoryBudget(), FrozenClock(MINUTE + 10)
+    lifecycle = Lifecycle(queue=SentQueue(), admission=TokenBudgetAdmission(_budget(store, clock)))
+    # When a unit with max_tokens 4,000 runs and uses 1,500 output tokens
+    outcome = lifecycle.run(Unit(output_tokens=1_500), Message(), _delivery(Lane.INTERACTIVE))  # type: ignore[arg-type]
+    # Then the minute holds what it used, not what it reserved, and its one request
+    assert outcome == "generated"
+    assert store.items[(MODEL, MINUTE)] == {"out": 1_500, "inp": 1_000, "req": 1, "answers": 1, "throttled": 0}
+
+
+def test_a_unit_that_fails_still_settles() -> None:
+    store, clock = MemoryBudget(), FrozenClock(MINUTE + 10)
+    lifecycle = Lifecycle(queue=SentQueue(), admission=TokenBudgetAdmission(_budget(store, clock)))
+    with pytest.raises(RuntimeError):
+        lifecycle.run(Unit(output_tokens=700, raises=True), Message(), _delivery(Lane.INTERACTIVE))  # type: ignore[arg-type]
+    assert store.items[(MODEL, MINUTE)]["out"] == 700
+
+
+def test_a_unit_that_does_not_fit_is_handed_back_to_the_next_minute() -> None:
+    # Given a minute where 8,000 of the 10,000 output tokens are reserved
+    store, clock = MemoryBudget(), FrozenClock(MINUTE + 42)
+    store.add(MODEL, MINUTE, Spend(8_000, 0, 2), {}, clock.now())
+    queue = SentQueue()
+    lifecycle = Lifecycle(queue=queue, admission=TokenBudgetAdmission(_budget(store, clock)))
+    # When a learner's unit needing 4,000 arrives
+    unit = Unit(output_tokens=1_000)
+    outcome = lifecycle.run(unit, Message(), _delivery(Lane.INTERACTIVE))  # type: ignore[arg-type]
+    # Then it is handed back to the next minute (18 s on), nothing of it reserved, and the wait counted
+    assert outcome == "handed_back"
+    assert queue.sent == [(Lane.INTERACTIVE, {"type": "content_job"}, 18)]
+    assert store.items[(MODEL, MINUTE)] == {"out": 8_000, "inp": 0, "req": 2, "waits": 1}
+    # And in the next minute it starts
+    clock.advance(18)
+    assert lifecycle.run(unit, Message(), _delivery(Lane.INTERACTIVE)) == "generated"  # type: ignore[arg-type]
+
+
+def test_learners_keep_a_share_of_every_minute() -> None:
+    # Given 30 % of the minute kept for learners and 6,000 of 10,000 output tokens in use
+    store, clock = MemoryBudget(), FrozenClock(MINUTE + 5)
+    store.add(MODEL, MINUTE, Spend(6_000, 0, 2), {}, clock.now())
+    budget = _budget(store, clock, share=0.3)
+    admission = TokenBudgetAdmission(budget)
+    estimate = Estimate.of(MODEL, 2_000, 1)
+    # When background work asks for 2,000 more (8,000 > its 7,000), Then it waits, a receive not spent
+    background = admission.admit("content_job", estimate, _delivery(Lane.BACKGROUND))
+    assert (background.action, background.after_s) == ("hand_back", 55)
+    # While a learner's miss of the same size starts
+    learner = admission.admit("content_job", estimate, _delivery(Lane.INTERACTIVE))
+    assert learner.action == "start"
+    assert learner.settle is not None
+
+
+def test_work_that_calls_no_model_passes_untouched() -> None:
+    store, clock = MemoryBudget(), FrozenClock(MINUTE)
+    decision = TokenBudgetAdmission(_budget(store, clock)).admit(
+        "learner_erase", Estimate(), _delivery(Lane.BACKGROUND)
+    )
+    assert decision.action == "start"
+    assert store.items == {}
+
+
+def test_a_reservation_the_time_check_refuses_is_given_back() -> None:
+    store, clock = MemoryBudget(), FrozenClock(MINUTE)
+    admission = TokenBudgetAdmission(_budget(store, clock))
+    short = Delivery(receive_count=1, worker_id="w", lane=Lane.INTERACTIVE, receipt_handle="r", time_left_s=1)
+    decision = admission.admit("content_job", Estimate.of(MODEL, 4_000, 1), short)
+    assert decision.action == "hand_back"
+    assert store.items[(MODEL, MINUTE)]["out"] == 0
+    assert store.items[(MODEL, MINUTE)]["req"] == 0
+
+
+def test_a_429_decreases_the_budget_and_holds_the_model_for_its_retry_after() -> None:
+    # Given a controller at its full size
+    controller = Controller(tier=TIER)
+    # When the provider answers 429 with retry-after 7, twice in a burst
+    controller.observe(ProviderAnswer(MODEL, 429, retry_after_s=7), now=100.0)
+    controller.observe(ProviderAnswer(MODEL, 429, retry_after_s=7), now=100.5)
+    # Then the size decreased once (a burst is one congestion) and nothing starts before the last retry-after ends
+    assert controller.size == pytest.approx(DECREASE)
+    assert controller.allowed().output_tokens == int(TIER.output_tokens * DECREASE)
+    assert controller.wait_s(Spend(1_000, 0, 1), now=101.0) == pytest.approx(6.5)
+    # And each good answer adds back INCREASE, up to the whole tier and no further
+    for _ in range(200):
+        controller.observe(ProviderAnswer(MODEL, 200, Spend(10, 10, 1)), now=200.0)
+    assert controller.size == 1.0
+    assert controller.wait_s(Spend(1_000, 0, 1), now=200.0) == 0
+    assert INCREASE > 0
+
+
+def test_the_size_never_falls_below_the_floor() -> None:
+    controller = Controller(tier=TIER)
+    for second in range(0, 200, 3):
+        controller.observe(ProviderAnswer(MODEL, 429, retry_after_s=1), now=float(second))
+    assert controller.size == pytest.approx(FLOOR)
+
+
+def test_the_providers_headers_cap_the_tier_and_say_when_a_call_fits() -> None:
+    # Given an answer saying the provider allows 5,000 output tokens a minute, 500 left, reset in 30 s
+    headers = {
+        "anthropic-ratelimit-output-tokens-limit": "5000",
+        "anthropic-ratelimit-output-tokens-remaining": "500",
+        "anthropic-ratelimit-output-tokens-reset": "2027-01-15T08:00:30Z",
+        "anthropic-ratelimit-input-tokens-limit": "100000",
+        "anthropic-ratelimit-input-tokens-remaining": "90000",
+        "anthropic-ratelimit-input-tokens-reset": "2027-01-15T08:00:01Z",
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "40",
+        "anthropic-ratelimit-requests-reset": "2027-01-15T08:00:01Z",
+    }
+    answer = read_answer(MODEL, 200, headers, Spend(100, 100, 1))
+    now = answer.reset_at - 30 if answer.reset_at else 0.0
+    controller = Controller(tier=TIER)
+    controller.observe(answer, now=now)
+    # Then the configured 10,000 is capped to the provider's 5,000
+    assert controller.allowed().output_tokens == 5_000
+    # And a call needing 2,000 waits for the 1,500 short at 5,000 a minute (18 s), less than the full reset
+    assert controller.wait_s(Spend(2_000, 0, 1), now=now) == pytest.approx(18.0)
+    assert controller.wait_s(Spend(400, 0, 1), now=now) == 0
