@@ -61,7 +61,7 @@ def make_generator(settings: WorkerSettings) -> Generator:
         prices=default_prices(),
         max_attempts=settings.max_generation_attempts,
         base_url=settings.anthropic_base_url,
-        plan_model=settings.model_small,
+        step_model=settings.model_for,
     )
 
 
