@@ -265,3 +265,24 @@ def test_a_request_with_bad_objectives_is_refused(fields: dict[str, Any], messag
 
     with pytest.raises(ValidationError, match=message):
         ContentRequest.model_validate({"subject": "Biology", **fields})
+
+
+def test_a_background_course_sends_its_first_three_lessons_on_the_interactive_lane() -> None:
+    from pregen.domain.models import Lane, Priority
+    from pregen.services.course_generation import send_order
+
+    request = _course(modules=2, lessons_per_module=2)
+    outline = validate_outline(request, OfflineGenerator().plan_course(request).body)
+    parts = [
+        PartRecord(p.part_id, p.kind, p.module, p.lesson, key=p.part_id, job_id="j", request={})
+        for p in reversed(plan_parts(request, outline))
+    ]
+    parts[0] = PartRecord(**{**parts[0].__dict__, "status": PartStatus.DONE})  # m02-assessment: not sent again
+    sent = send_order(parts, Priority.WARMING)
+    assert [(p.part_id, Priority.lane(priority)) for p, priority in sent[:4]] == [
+        ("m01-l01-lesson", Lane.INTERACTIVE),
+        ("m01-l02-lesson", Lane.INTERACTIVE),
+        ("m02-l01-lesson", Lane.INTERACTIVE),
+        ("m01-l01-brain_bytes", Lane.BACKGROUND),
+    ]
+    assert len(sent) == 9 and sent[-1][0].part_id == "m02-l02-brain_bytes"
