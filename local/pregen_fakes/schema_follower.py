@@ -89,7 +89,21 @@ def request_of(schema: dict[str, Any]) -> ContentRequest:
     language = _const(schema, "language")
     if language and "language" in schema.get("properties", {}):
         fields["language"] = language
+    objectives = _objectives(schema)
+    if objectives:
+        fields["objectives"] = objectives
     return ContentRequest.model_validate(fields)
+
+
+def _objectives(schema: dict[str, Any]) -> list[str]:
+    """The objectives a course part's schema enumerates: a lesson's list of them, or each question's one."""
+    properties = schema.get("properties", {})
+    node = _resolve(schema, properties.get("objectives", {}).get("items", {}))
+    if not node.get("enum"):
+        items = properties.get("questions", {}).get("items", {})
+        question = _resolve(schema, (items.get("anyOf") or [items])[0])
+        node = _resolve(schema, question.get("properties", {}).get("objective", {}))
+    return [str(value) for value in node.get("enum") or []]
 
 
 def section_of(schema: dict[str, Any]) -> SectionSpec:

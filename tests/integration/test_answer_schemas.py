@@ -35,6 +35,22 @@ REQUESTS = [
     ContentRequest(kind=Kind.PRONUNCIATION_DRILL, subject="French", language="french", count=5),
     ContentRequest(kind=Kind.CONVERSATION_PRACTICE, subject="German", language="german", count=6),
     ContentRequest(kind=Kind.PERSONALIZED_EXERCISE, subject="Spanish", language="spanish", count=4),
+    # A course's parts: written from their objectives, in the course's language (issue 29)
+    *[
+        ContentRequest(
+            kind=kind,
+            subject="Biology",
+            topic="Osmosis",
+            objectives=["Explain osmosis", "Compare osmosis and diffusion"],
+            language="spanish",
+            **extra,
+        )
+        for kind, extra in (
+            (Kind.LESSON, {"lesson_number": 2}),
+            (Kind.BRAIN_BYTES, {"count": 4}),
+            (Kind.QUESTION_SET, {"question_type": QuestionType.MULTIPLE_CHOICE, "count": 3}),
+        )
+    ],
 ]
 SECTION = SectionSpec(
     exam_id="exam-1",

@@ -88,6 +88,11 @@ def test_an_unknown_cron_task_is_400_before_anything_runs(aws: Aws) -> None:
         (navigation, "navigation.json", {"subject": "ma\x1bth", "to": {"step": "learn", "skill": "x"}}),
         (warm, "warm.json", {"grade": "1\x000"}),
         (warm, "warm.json", {"grade": "10", "subjects": ["   "]}),
+        (pre_generate, "pregenerate.json", {"requests": [{**LESSON, "objectives": ["ex\x00plain"]}]}),
+        (pre_generate, "pregenerate.json", {"requests": [{**LESSON, "objectives": ["  "]}]}),
+        (pre_generate, "pregenerate.json", {"requests": [{**LESSON, "objectives": "explain fractions"}]}),
+        (pre_generate, "pregenerate.json", {"requests": [{**LESSON, "objectives": [{"text": "x"}]}]}),
+        (pre_generate, "pregenerate.json", {"requests": [{"kind": "exam", "subject": "m", "objectives": ["x"]}]}),
     ],
 )
 def test_control_characters_and_blank_text_are_400(aws: Aws, module: Any, sample: str, body: Any) -> None:

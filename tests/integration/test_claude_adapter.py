@@ -370,6 +370,24 @@ def test_a_course_outline_is_one_structured_answer_on_the_small_tier(
     assert sent.model == MODELS[Kind.LESSON]
 
 
+def test_the_planner_uses_the_lesson_plan_step_tier_when_model_tiers_names_it(
+    fake: FakeAnthropic, make_generator: Callable[..., AnthropicGenerator]
+) -> None:
+    from pregen.config.settings import ModelSettings
+    from pregen.domain.courses import CourseRequest
+
+    # Given MODEL_TIERS that puts the course plan (and only it) on the large tier
+    settings = ModelSettings.model_validate({"MODEL_TIERS": '{"lesson.plan": "large"}'})
+    generator = make_generator()
+    generator.step_model = settings.model_for
+    # When the generator plans a course
+    generation = generator.plan_course(CourseRequest(subject="Biology", grade="9", modules=1, lessons_per_module=1))
+    # Then the one call went to the large model, while a lesson stays on the small one
+    (sent,) = fake.requests
+    assert sent.model == generation.model == settings.model_large
+    assert settings.model_for(Kind.LESSON) == settings.model_small
+
+
 def test_a_client_that_dies_mid_request_is_recorded_as_gone_and_not_answered(
     fake: FakeAnthropic, make_generator: Callable[..., AnthropicGenerator]
 ) -> None:

@@ -94,12 +94,12 @@ def test_first_claim_is_202_then_a_complete_exam_and_the_inventory_refills(aws: 
     assert _inventory(exams)["generating"] == 2
     # When the worker generates every section
     _drain(aws)
-    # Then both exams are ready, and a claim hands out a complete 50-question exam
+    # Then both exams are ready, and a claim hands out a complete 71-question exam
     assert _inventory(exams)["ready"] == 2
     status, headers, body = _claim(exams)
     assert status == 200, body
     questions = [q for s in body["exam"]["sections"] for q in s["questions"]]
-    assert len(questions) == 50
+    assert len(questions) == 71
     assert body["status"] == "claimed"
     assert headers["location"] == f"/v1/exams/{body['exam_id']}"
     # And the claim replenished the inventory back to the target
@@ -619,7 +619,7 @@ def test_warming_starts_every_exam_type_once_and_the_first_claim_is_ready(aws: A
     # When only the interactive lane is worked (the learner arrives before the background catches up)
     run_worker(aws, "InteractiveQueue", max_batches=500)
     # Then the learner's first claim of each type hands out an exam at once
-    for exam_type, questions in (("diagnostic", 50), ("practice", 225)):
+    for exam_type, questions in (("diagnostic", 71), ("practice", 225)):
         status, _, exam = _claim(exams, exam_type)
         assert status == 200, exam
         assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == questions

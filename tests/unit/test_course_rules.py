@@ -105,7 +105,79 @@ def test_the_course_checks_pass_on_a_complete_course_and_name_what_is_wrong_othe
     assert not checks["objectives_examined"].passed
     assert not checks["no_duplicate_questions"].passed
     assert checks["minutes_estimated"].passed
-    assert validate_course(request, outline, broken).score == 0.25
+    assert checks["objectives_taught"].passed
+    assert validate_course(request, outline, broken).score == 0.4  # taught and minutes of 5 checks
+
+
+def test_every_part_carries_its_objectives_and_the_courses_language() -> None:
+    # Given a Spanish course of 2 modules of 2 lessons
+    request = _course(modules=2, lessons_per_module=2, language="Spanish")
+    outline, bodies = _bodies(request)
+    parts = {p.part_id: p.request for p in plan_parts(request, outline)}
+    # Then a lesson and its brain bytes are asked for the lesson's objectives, the assessment for its module's
+    first = [o.casefold() for o in outline.modules[0].lessons[0].objectives]
+    second = [o.casefold() for o in outline.modules[0].lessons[1].objectives]
+    assert parts["m01-l01-lesson"].objectives == first
+    assert parts["m01-l01-brain_bytes"].objectives == first
+    assert parts["m01-assessment"].objectives == first + second
+    assert {r.language for r in parts.values()} == {"spanish"}
+    # And the offline content answers them: the lesson lists them, every question names one, each part its language
+    assert [o.casefold() for o in bodies["m01-l01-lesson"]["objectives"]] == first
+    named = {q["objective"] for q in bodies["m01-assessment"]["questions"]}
+    assert named == set(first + second)
+    assert {b["language"] for b in bodies.values()} == {"spanish"}
+    assert validate_course(request, outline, bodies).score == 1.0
+
+
+def test_objectives_are_checked_by_name_not_by_count() -> None:
+    request = _course(modules=1, lessons_per_module=2)
+    outline, bodies = _bodies(request)
+    broken = copy.deepcopy(bodies)
+    # A lesson that teaches one objective of its own instead of a planned one
+    broken["m01-l02-lesson"]["objectives"][1] = "Recite the textbook"
+    # An assessment of as many questions as objectives, two of them on the same objective
+    questions = broken["m01-assessment"]["questions"]
+    questions[3]["objective"] = questions[0]["objective"]
+    checks = {c.name: c for c in validate_course(request, outline, broken).checks}
+    planned = outline.modules[0].lessons[1].objectives[1]
+    assert not checks["objectives_taught"].passed
+    assert planned in checks["objectives_taught"].detail
+    assert len(questions) == 4 and not checks["objectives_examined"].passed
+    assert planned in checks["objectives_examined"].detail
+
+
+def test_a_part_in_another_language_fails_the_language_check() -> None:
+    request = _course(modules=1, lessons_per_module=2, language="French")
+    outline, bodies = _bodies(request)
+    broken = copy.deepcopy(bodies)
+    broken["m01-l02-brain_bytes"]["language"] = "english"
+    del broken["m01-l01-lesson"]["language"]  # a part that does not say counts as wrong too
+    check = next(c for c in validate_course(request, outline, broken).checks if c.name == "language")
+    assert not check.passed
+    assert check.detail == "2 parts not in french: ['m01-l01-lesson', 'm01-l02-brain_bytes']"
+
+
+def test_courses_share_a_lesson_only_with_the_same_objectives_and_language() -> None:
+    from pregen.domain.keys import cache_key
+    from pregen.domain.models import Caller
+
+    def lesson_key(**fields: Any) -> str:
+        request = _course(modules=1, lessons_per_module=1, **fields)
+        outline = validate_outline(request, OfflineGenerator().plan_course(request).body)
+        return cache_key(plan_parts(request, outline)[0].request, Caller(sub="x"))
+
+    # Two courses that plan the same lesson with the same objectives share it, whatever else differs
+    assert lesson_key(title="Mine") == lesson_key(title="Yours", description="another course")
+    # Another language is another lesson
+    assert lesson_key(language="german") != lesson_key()
+
+
+def test_a_lesson_outline_with_an_objective_twice_is_refused() -> None:
+    request = _course(modules=1, lessons_per_module=1)
+    body = OfflineGenerator().plan_course(request).body
+    body["modules"][0]["lessons"][0]["objectives"] = ["Explain osmosis", "explain  OSMOSIS"]
+    with pytest.raises(ValueError, match="objectives must not repeat"):
+        validate_outline(request, body)
 
 
 def test_figures_split_generated_and_reused_by_kind_and_model() -> None:
@@ -136,3 +208,81 @@ def test_figures_split_generated_and_reused_by_kind_and_model() -> None:
     assert figures["by_kind"]["lesson"]["generated"] == 1 and figures["by_kind"]["lesson"]["reused"] == 1
     assert figures["by_model"]["large"] == {"parts": 1, "cost_usd": 0.05, "tokens": 15}
     assert figures["by_model"]["small"]["parts"] == 2  # the plan and the generated lesson
+
+
+def test_a_part_that_ignores_its_objectives_or_language_is_re_asked() -> None:
+    from pregen.domain.errors import ContentInvalid
+    from pregen.domain.models import ContentRequest
+    from pregen.domain.schemas import answer_schema
+
+    objectives = ["Explain osmosis", "Compare diffusion and osmosis"]
+    quiz = ContentRequest(
+        kind=Kind.QUESTION_SET,
+        subject="Biology",
+        topic="cells",
+        question_type="multiple_choice",
+        count=2,
+        objectives=objectives,
+        language="Spanish",
+    )
+    body = OfflineGenerator().generate(quiz).body
+    validate_content(quiz, body)
+    # The schema the model is sent makes each question name one of the objectives
+    question = answer_schema(quiz).model_json_schema()["$defs"]["MultipleChoice"]
+    assert question["properties"]["objective"]["enum"] == ["explain osmosis", "compare diffusion and osmosis"]
+    assert "objective" in question["required"]
+    # A question that names no objective of the request, or leaves one unexamined, is refused (and so re-asked)
+    stray = copy.deepcopy(body)
+    stray["questions"][1]["objective"] = "explain osmosis"
+    with pytest.raises(ContentInvalid) as refused:
+        validate_content(quiz, stray)
+    assert refused.value.errors == ["no question examines: ['compare diffusion and osmosis']"]
+    english = {**body, "language": "english"}
+    with pytest.raises(ContentInvalid, match="answer the request"):
+        validate_content(quiz, english)
+    # A lesson must list every objective it was asked to teach
+    lesson = ContentRequest(kind=Kind.LESSON, subject="Biology", topic="osmosis", objectives=objectives)
+    taught = OfflineGenerator().generate(lesson).body
+    validate_content(lesson, taught)
+    with pytest.raises(ContentInvalid) as untaught:
+        validate_content(lesson, {**taught, "objectives": ["explain osmosis"]})
+    assert "compare diffusion and osmosis" in untaught.value.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "exam", "exam_type": "practice", "objectives": ["x"]}, "objectives applies only to"),
+        ({"kind": "lesson", "objectives": []}, "at least 1 item"),
+        ({"kind": "lesson", "objectives": ["Explain x", " explain X"]}, "must not repeat"),
+        ({"kind": "lesson", "objectives": [" "]}, "must not be blank"),
+        ({"kind": "lesson", "objectives": [7]}, "must be a string"),
+        ({"kind": "lesson", "objectives": ["x" * 201]}, "at most 200"),
+    ],
+)
+def test_a_request_with_bad_objectives_is_refused(fields: dict[str, Any], message: str) -> None:
+    from pregen.domain.models import ContentRequest
+
+    with pytest.raises(ValidationError, match=message):
+        ContentRequest.model_validate({"subject": "Biology", **fields})
+
+
+def test_a_background_course_sends_its_first_three_lessons_on_the_interactive_lane() -> None:
+    from pregen.domain.models import Lane, Priority
+    from pregen.services.course_generation import send_order
+
+    request = _course(modules=2, lessons_per_module=2)
+    outline = validate_outline(request, OfflineGenerator().plan_course(request).body)
+    parts = [
+        PartRecord(p.part_id, p.kind, p.module, p.lesson, key=p.part_id, job_id="j", request={})
+        for p in reversed(plan_parts(request, outline))
+    ]
+    parts[0] = PartRecord(**{**parts[0].__dict__, "status": PartStatus.DONE})  # m02-assessment: not sent again
+    sent = send_order(parts, Priority.WARMING)
+    assert [(p.part_id, Priority.lane(priority)) for p, priority in sent[:4]] == [
+        ("m01-l01-lesson", Lane.INTERACTIVE),
+        ("m01-l02-lesson", Lane.INTERACTIVE),
+        ("m02-l01-lesson", Lane.INTERACTIVE),
+        ("m01-l01-brain_bytes", Lane.BACKGROUND),
+    ]
+    assert len(sent) == 9 and sent[-1][0].part_id == "m02-l02-brain_bytes"

@@ -132,7 +132,10 @@ def test_language_requests_normalise_to_one_key_and_fill_their_defaults() -> Non
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"kind": "lesson", "subject": "Maths", "language": "spanish"}, "apply only to the language-learning kinds"),
+        (
+            {"kind": "exam", "subject": "Maths", "native_language": "english"},
+            "apply only to the language-learning kinds",
+        ),
         ({"kind": "cultural_content", "subject": "Spanish", "count": 3}, "count does not apply"),
         ({"kind": "vocabulary_drill", "subject": "Spanish", "count": 51}, "at most 50"),
         ({"kind": "conversation_practice", "subject": "Spanish", "count": 1}, "at least 2 turns"),

@@ -34,12 +34,12 @@ def _offline_exam(program: Program, exam_type: str, exam_id: str = "e1") -> dict
 def test_default_program_has_eight_weighted_domains_and_both_exam_types() -> None:
     # Given the shipped catalogue
     catalogue = default_catalogue()
-    # Then the EPPP program defines diagnostic (50) and practice (225) over the outline's 8 weighted domains
+    # Then the EPPP program defines diagnostic (71, as the original) and practice (225) over 8 weighted domains
     program = catalogue.program_for("practice")
     assert program is catalogue.program_for("diagnostic")
     assert len(program.domains) == 8
     assert program.program == "eppp"
-    assert program.exam_types["diagnostic"].questions == 50
+    assert program.exam_types["diagnostic"].questions == 71
     assert program.exam_types["practice"].questions == 225
 
 
@@ -48,7 +48,7 @@ def test_unknown_exam_type_is_not_found() -> None:
         default_catalogue().program_for("final")
 
 
-@pytest.mark.parametrize(("exam_type", "total"), [("diagnostic", 50), ("practice", 225)])
+@pytest.mark.parametrize(("exam_type", "total"), [("diagnostic", 71), ("practice", 225)])
 def test_sections_cover_the_blueprint_within_tolerance(exam_type: str, total: int) -> None:
     # Given the default program
     program = default_catalogue().program_for(exam_type)

@@ -5,9 +5,17 @@ A course is planned once (one structured call on the small tier, cached by the n
 fanned out into parts that are ordinary content requests, so each part is keyed, deduplicated, leased and cached
 like any other content and a part whose key is cached already is reused, not generated:
 
-- a lesson per outline lesson (``lesson``: topic = the lesson's title, lesson number = its place in the module);
-- brain bytes per lesson (``brain_bytes``: 3-7 recall cards on the same topic);
-- an assessment per module (``question_set`` of multiple choice over the module, one question per objective).
+- a lesson per outline lesson (``lesson``: topic = the lesson's title, lesson number = its place in the module,
+  objectives = the lesson's);
+- brain bytes per lesson (``brain_bytes``: 3-7 recall cards on the same topic, towards the lesson's objectives);
+- an assessment per module (``question_set`` of multiple choice over the module: topic = the module's title,
+  objectives = every objective of its lessons, at least one question each, each question naming its objective).
+
+Every part carries the course's language. Objectives and language are part of each part's key: content written to
+other objectives, or in another language, is other content; two courses that plan the same lesson (title, place,
+objectives, language) share it. The module's summary is not sent to a lesson: it is the course's own wording, so
+sending it would make every lesson of every course a key of its own and end sharing; the module's context reaches
+its parts through their objectives (and, for its assessment, its title).
 
 Module summaries are written by the planner (the small tier) as part of the outline, not as separate parts.
 """
@@ -17,11 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
-from pregen.domain.models import ContentRequest, Kind, LearningStyle, QuestionType
+from pregen.domain.models import OBJECTIVE_MAX_LENGTH, ContentRequest, Kind, LearningStyle, QuestionType
 from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 
 TEXT_LIMITS = {"subject": 80, "grade": 20, "title": 200, "description": 1000, "language": 40}
@@ -122,7 +130,9 @@ class _Strict(BaseModel):
 
 class OutlineLesson(_Strict):
     title: str = Field(min_length=1, max_length=120)
-    objectives: list[str] = Field(min_length=1, max_length=MAX_OBJECTIVES)
+    objectives: list[Annotated[str, Field(min_length=1, max_length=OBJECTIVE_MAX_LENGTH)]] = Field(
+        min_length=1, max_length=MAX_OBJECTIVES
+    )
 
 
 class OutlineModule(_Strict):
@@ -166,8 +176,24 @@ def outline_problems(request: CourseRequest, outline: CourseOutline) -> list[str
         if len(module.lessons) != request.lessons_per_module:
             problems.append(f"module {number}: expected exactly {request.lessons_per_module} lessons")
         titles += [normalise_text(lesson.title) for lesson in module.lessons]
+        for n, lesson in enumerate(module.lessons, start=1):
+            problems += [f"module {number}, lesson {n}: {p}" for p in _objective_problems(lesson.objectives)]
     if len(set(titles)) != len(titles):
         problems.append("lesson titles must not repeat across the course")
+    return problems
+
+
+def _objective_problems(objectives: list[str]) -> list[str]:
+    """An objective becomes part of a content request: plain, not blank, and none twice in one lesson."""
+    problems = []
+    for objective in objectives:
+        try:
+            check_plain(objective, OBJECTIVE_MAX_LENGTH, blank=False)
+        except ValueError as exc:
+            problems.append(f"objective {objective[:40]!r} {exc}")
+    folded = [normalise_text(o) for o in objectives]
+    if len(set(folded)) != len(folded):
+        problems.append("objectives must not repeat within a lesson")
     return problems
 
 
@@ -199,26 +225,34 @@ def _topic(text: str) -> str:
 def plan_parts(request: CourseRequest, outline: CourseOutline) -> list[Part]:
     """Every part of the course, in course order. Each is the content request any learner could make, so a lesson
     another course (or GET /v1/content) already generated has the same key and is reused."""
-    common: dict[str, Any] = {"subject": request.subject, "grade": request.grade}
+    common: dict[str, Any] = {"subject": request.subject, "grade": request.grade, "language": request.language}
     parts: list[Part] = []
     for m, module in enumerate(outline.modules, start=1):
-        objectives = 0
+        objectives: list[str] = []
         for n, lesson in enumerate(module.lessons, start=1):
             topic = _topic(lesson.title)
-            objectives += len(lesson.objectives)
+            objectives += [o for o in lesson.objectives if normalise_text(o) not in map(normalise_text, objectives)]
             lesson_request = ContentRequest(
-                kind=Kind.LESSON, topic=topic, lesson_number=n, learning_style=request.learning_style, **common
+                kind=Kind.LESSON,
+                topic=topic,
+                lesson_number=n,
+                learning_style=request.learning_style,
+                objectives=lesson.objectives,
+                **common,
             )
             parts.append(Part(f"m{m:02d}-l{n:02d}-lesson", PartKind.LESSON, m, n, lesson_request))
             if request.include.brain_bytes:
-                cards = ContentRequest(kind=Kind.BRAIN_BYTES, topic=topic, lesson_number=n, **common)
+                cards = ContentRequest(
+                    kind=Kind.BRAIN_BYTES, topic=topic, lesson_number=n, objectives=lesson.objectives, **common
+                )
                 parts.append(Part(f"m{m:02d}-l{n:02d}-brain_bytes", PartKind.BRAIN_BYTES, m, n, cards))
         if request.include.assessments:
             assessment = ContentRequest(
                 kind=Kind.QUESTION_SET,
                 topic=_topic(module.title),
                 question_type=QuestionType.MULTIPLE_CHOICE,
-                count=max(MIN_ASSESSMENT_QUESTIONS, objectives),
+                count=max(MIN_ASSESSMENT_QUESTIONS, len(objectives)),
+                objectives=objectives,
                 **common,
             )
             parts.append(Part(f"m{m:02d}-assessment", PartKind.ASSESSMENT, m, None, assessment))
@@ -252,18 +286,58 @@ def _minutes(lessons: list[dict[str, Any]], cards: int, questions: int) -> int:
     return sum(int(lesson.get("estimated_minutes") or 0) for lesson in lessons) + (cards + 1) // 2 + questions
 
 
+def _folded(texts: Any) -> set[str]:
+    return {normalise_text(str(t)) for t in texts or [] if t}
+
+
+def _taught(outline: CourseOutline, bodies: dict[str, dict[str, Any]]) -> CourseCheck:
+    missing: list[str] = []
+    for m, module in enumerate(outline.modules, start=1):
+        for n, lesson in enumerate(module.lessons, start=1):
+            taught = _folded(bodies.get(f"m{m:02d}-l{n:02d}-lesson", {}).get("objectives"))
+            missing += [f"{m}.{n}: {o}" for o in lesson.objectives if normalise_text(o) not in taught]
+    total = sum(len(lesson.objectives) for module in outline.modules for lesson in module.lessons)
+    detail = f"not taught: {'; '.join(missing[:10])}" if missing else f"all {total} objectives"
+    return CourseCheck("objectives_taught", not missing, detail)
+
+
+def _examined(outline: CourseOutline, bodies: dict[str, dict[str, Any]]) -> CourseCheck:
+    missing: list[str] = []
+    for m, module in enumerate(outline.modules, start=1):
+        questions = bodies.get(f"m{m:02d}-assessment", {}).get("questions", [])
+        examined = _folded(q.get("objective") for q in questions)
+        objectives = dict.fromkeys(o for lesson in module.lessons for o in lesson.objectives)
+        missing += [f"module {m}: {o}" for o in objectives if normalise_text(o) not in examined]
+    detail = f"not examined: {'; '.join(missing[:10])}" if missing else "every objective has a question"
+    return CourseCheck("objectives_examined", not missing, detail)
+
+
+def _in_language(language: str, parts: list[Part], bodies: dict[str, dict[str, Any]]) -> CourseCheck:
+    """The rule a course can check without a model: each part's recorded ``language`` is the course's."""
+    wrong = [
+        p.part_id
+        for p in parts
+        if p.part_id in bodies and normalise_text(str(bodies[p.part_id].get("language") or "")) != language
+    ]
+    detail = f"{len(wrong)} parts not in {language}: {wrong[:10]}" if wrong else f"every part in {language}"
+    return CourseCheck("language", not wrong, detail)
+
+
 def validate_course(
     request: CourseRequest, outline: CourseOutline, bodies: dict[str, dict[str, Any]]
 ) -> CourseValidation:
     """The course-level checks on the assembled parts (``bodies`` by part id). Each check's result is recorded;
     the score is the share that passed. A failed check does not fail the course: every part was valid on its own.
 
-    ``objectives_examined`` maps each objective of a module's lessons, in order, to one question of the module's
-    assessment (the assessment is asked for one question per objective); it fails when an assessment is missing or
-    holds fewer questions than its module has objectives. It does not judge whether a question is *about* its
-    objective: that needs a model, and is not built."""
-    checks: list[CourseCheck] = []
+    ``objectives_taught``: every objective of the outline is among its lesson's objectives. ``objectives_examined``:
+    every objective of a module is named by at least one question of the module's assessment (each question names
+    the objective it examines). ``language``: every part records the course's language (when the course has one).
+    Whether a question is really *about* the objective it names would need a model's judgement (the optional
+    small-tier alignment score of issue 29): not built."""
+    checks: list[CourseCheck] = [_taught(outline, bodies)]
     parts = plan_parts(request, outline)
+    if request.language:
+        checks.append(_in_language(request.language, parts, bodies))
     missing_assessment = [m for m in range(1, len(outline.modules) + 1) if f"m{m:02d}-assessment" not in bodies]
     if request.include.assessments:
         checks.append(
@@ -273,13 +347,7 @@ def validate_course(
                 f"modules without an assessment: {missing_assessment}" if missing_assessment else "all modules",
             )
         )
-        short: list[str] = []
-        for m, module in enumerate(outline.modules, start=1):
-            objectives = sum(len(lesson.objectives) for lesson in module.lessons)
-            questions = len(bodies.get(f"m{m:02d}-assessment", {}).get("questions", []))
-            if questions < objectives:
-                short.append(f"module {m}: {objectives} objectives, {questions} questions")
-        checks.append(CourseCheck("objectives_examined", not short, "; ".join(short) or "one question per objective"))
+        checks.append(_examined(outline, bodies))
         prompts = [
             _prompt(q)
             for part in parts

@@ -131,10 +131,15 @@ class KindShape:
 
 
 _COUNTED_LANGUAGE = _LANGUAGE_FIELDS | {"count"}
+# A course's parts (issue 29) carry the objectives they teach or examine and the language they are written in.
+_PART_FIELDS = frozenset({"objectives", "language"})
 KIND_SHAPES: dict[Kind, KindShape] = {
-    Kind.LESSON: KindShape(takes=frozenset({"lesson_number"})),
+    Kind.LESSON: KindShape(takes=frozenset({"lesson_number"}) | _PART_FIELDS),
     Kind.QUESTION_SET: KindShape(
-        takes=frozenset({"question_type", "count"}), needs=("question_type",), count=(1, 50), unit="questions"
+        takes=frozenset({"question_type", "count"}) | _PART_FIELDS,
+        needs=("question_type",),
+        count=(1, 50),
+        unit="questions",
     ),
     Kind.EXAM: KindShape(
         takes=frozenset({"exam_type", "count"}), needs=("exam_type",), count=(1, 250), unit="questions"
@@ -145,8 +150,10 @@ KIND_SHAPES: dict[Kind, KindShape] = {
     Kind.PRONUNCIATION_DRILL: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items"),
     Kind.CONVERSATION_PRACTICE: KindShape(takes=_COUNTED_LANGUAGE, count=(2, 50), unit="turns"),
     Kind.PERSONALIZED_EXERCISE: KindShape(takes=_COUNTED_LANGUAGE, count=(1, 50), unit="items", scope=Scope.PERSONAL),
-    Kind.BRAIN_BYTES: KindShape(takes=frozenset({"lesson_number", "count"}), count=(3, 7), unit="cards"),
+    Kind.BRAIN_BYTES: KindShape(takes=frozenset({"lesson_number", "count"}) | _PART_FIELDS, count=(3, 7), unit="cards"),
 }
+OBJECTIVE_MAX_LENGTH = 200
+MAX_REQUEST_OBJECTIVES = 32  # a module's assessment examines all its lessons' objectives (8 lessons x 4)
 # Limits of the caller's texts, counted as sent (pregen.domain.text).
 TEXT_LIMITS = {"subject": 80, "topic": 120, "grade": 20, "language": 40, "native_language": 40, "focus": 120}
 # The texts that name a subject or topic, folded to pregen.domain.text.canonical_name (the others to normalise_text).
@@ -181,7 +188,9 @@ class ContentRequest(BaseModel):
     # Language-learning kinds only. Optional and omitted from the key when unset, so every request that was
     # valid before these fields existed keeps its cache key.
     language: str | None = plain_field(
-        TEXT_LIMITS["language"], default=None, description="the language being learned, e.g. spanish"
+        TEXT_LIMITS["language"],
+        default=None,
+        description="the language being learned, e.g. spanish (lessons, brain bytes, question sets: written in)",
     )
     native_language: str | None = plain_field(
         TEXT_LIMITS["native_language"], default=None, description="the learner's own language"
@@ -197,6 +206,33 @@ class ContentRequest(BaseModel):
             check_plain(value, TEXT_LIMITS[str(info.field_name)])
             fold = canonical_name if info.field_name in NAME_FIELDS else normalise_text
             return fold(value) or None
+        return value
+
+    # What a course part teaches or examines, in the planner's order. Part of the key (content written to other
+    # objectives is other content); two courses that plan the same lesson with the same objectives share it.
+    objectives: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_REQUEST_OBJECTIVES,
+        description="lessons, brain bytes, question sets: the objectives the content teaches or examines",
+    )
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _normalise_objectives(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            objectives = []
+            for item in value:
+                if not isinstance(item, str):
+                    raise ValueError("each objective must be a string")
+                check_plain(item, OBJECTIVE_MAX_LENGTH)
+                text = normalise_text(item)
+                if not text:
+                    raise ValueError("an objective must not be blank")
+                objectives.append(text)
+            if len(set(objectives)) != len(objectives):
+                raise ValueError("objectives must not repeat")
+            return objectives
         return value
 
     @model_validator(mode="after")

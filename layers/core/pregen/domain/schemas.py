@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pregen.domain.errors import ContentInvalid
 from pregen.domain.models import ContentRequest, ExamType, Kind, QuestionType
+from pregen.domain.text import normalise_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,6 +33,7 @@ class Lesson(_Strict):
     sections: list[LessonSection] = Field(min_length=1)
     key_terms: list[str] = Field(default_factory=list)
     estimated_minutes: int = Field(ge=1, le=240)
+    language: str | None = Field(default=None, max_length=40, description="the language it is written in")
 
 
 class _QuestionBase(_Strict):
@@ -39,6 +41,7 @@ class _QuestionBase(_Strict):
     explanation: str = Field(min_length=1)
     difficulty: Literal["easy", "medium", "hard"]
     domain: str | None = None
+    objective: str | None = Field(default=None, max_length=200, description="the objective the question examines")
 
 
 class MultipleChoice(_QuestionBase):
@@ -92,6 +95,7 @@ class QuestionSet(_Strict):
     title: str = Field(min_length=1)
     question_type: QuestionType
     questions: list[Question] = Field(min_length=1)
+    language: str | None = Field(default=None, max_length=40, description="the language it is written in")
 
 
 class ExamSection(_Strict):
@@ -227,6 +231,7 @@ class BrainByte(_Strict):
 class BrainBytes(_Strict):
     title: str = Field(min_length=1, max_length=200)
     cards: list[BrainByte] = Field(min_length=3, max_length=7)
+    language: str | None = Field(default=None, max_length=40, description="the language it is written in")
 
 
 SCHEMAS: dict[Kind, type[BaseModel]] = {
@@ -295,7 +300,10 @@ def _exactly(item: Any, count: int | None) -> tuple[Any, Any]:
 
 def answer_schema(request: ContentRequest) -> type[BaseModel]:
     """The kind's schema with this request's constraints: what the model is sent as its output format."""
-    return _narrowed(request.kind, request.question_type, request.exam_type, request.count, request.language)
+    objectives = tuple(request.objectives) if request.objectives else None
+    return _narrowed(
+        request.kind, request.question_type, request.exam_type, request.count, request.language, objectives=objectives
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -305,12 +313,17 @@ def _narrowed(
     exam_type: ExamType | None,
     count: int | None,
     language: str | None,
+    *,
+    objectives: tuple[str, ...] | None = None,
 ) -> type[BaseModel]:
     base = SCHEMAS[kind]
     fields: dict[str, Any] = {}
     if kind is Kind.QUESTION_SET and question_type is not None:
         fields["question_type"] = (_const(question_type.value), ...)
-        fields["questions"] = _exactly(QUESTION_CLASSES[question_type], count)
+        fields["questions"] = _exactly(_examining(QUESTION_CLASSES[question_type], objectives), count)
+    if kind is Kind.LESSON and objectives:
+        # Exactly the planned objectives (each once: the check below), in the words the request gives them.
+        fields["objectives"] = _exactly(_one_of(objectives), len(objectives))
     if kind is Kind.EXAM and exam_type is not None:
         fields["exam_type"] = (_const(exam_type.value), ...)
     if kind in COUNTED_LISTS and count is not None:
@@ -324,6 +337,17 @@ def _narrowed(
         return base
     # Same name as the kind's schema: the model (and the fake provider) sees one title per kind.
     return create_model(base.__name__, __base__=base, __module__=__name__, **fields)
+
+
+def _one_of(values: tuple[str, ...]) -> Any:
+    return Literal[values]  # the schema's "enum"
+
+
+def _examining(question: type[BaseModel], objectives: tuple[str, ...] | None) -> type[BaseModel]:
+    """A question that must name which of ``objectives`` it examines (unchanged without objectives)."""
+    if not objectives:
+        return question
+    return create_model(question.__name__, __base__=question, __module__=__name__, objective=(_one_of(objectives), ...))
 
 
 def section_schema(domain: str, count: int, question_types: Iterable[QuestionType]) -> type[BaseModel]:
@@ -377,6 +401,26 @@ def _card_problems(request: ContentRequest, content: BrainBytes) -> list[str]:
     return problems
 
 
+def _objective_problems(objectives: list[str], content: BaseModel, questions: list[Any]) -> list[str]:
+    """A lesson lists every objective it was asked to teach; a question set's questions each name one of its
+    objectives, and every objective is examined when there are at least as many questions as objectives."""
+    wanted = {normalise_text(o) for o in objectives}
+    if isinstance(content, Lesson):
+        missing = sorted(wanted - {normalise_text(o) for o in content.objectives})
+        return [f"the lesson's objectives must include: {missing[:5]}"] if missing else []
+    if not isinstance(content, QuestionSet):
+        return []
+    named = [normalise_text(q.objective or "") for q in questions]
+    problems = []
+    stray = [i for i, objective in enumerate(named) if objective not in wanted]
+    if stray:
+        problems.append(f"questions {stray[:5]} must name one of the objectives as their objective")
+    unexamined = sorted(wanted - set(named))
+    if unexamined and len(questions) >= len(wanted):
+        problems.append(f"no question examines: {unexamined[:5]}")
+    return problems
+
+
 def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
     """What a schema cannot know: does the content answer *this* request (count, type, no duplicates)?"""
     problems: list[str] = []
@@ -395,12 +439,20 @@ def request_problems(request: ContentRequest, content: BaseModel) -> list[str]:
     problems += _language_problems(request, content)
     if isinstance(content, BrainBytes):
         problems += _card_problems(request, content)
-    if questions:
-        if request.count is not None and len(questions) != request.count:
-            problems.append(f"expected exactly {request.count} questions, got {len(questions)}")
-        prompts = [q.prompt.strip().casefold() for q in questions]
-        if len(set(prompts)) != len(prompts):
-            problems.append("questions must not repeat")
+    if request.objectives:
+        problems += _objective_problems(request.objectives, content, questions)
+    return problems + _question_problems(request, questions)
+
+
+def _question_problems(request: ContentRequest, questions: list[Any]) -> list[str]:
+    if not questions:
+        return []
+    problems = []
+    if request.count is not None and len(questions) != request.count:
+        problems.append(f"expected exactly {request.count} questions, got {len(questions)}")
+    prompts = [q.prompt.strip().casefold() for q in questions]
+    if len(set(prompts)) != len(prompts):
+        problems.append("questions must not repeat")
     return problems
 
 

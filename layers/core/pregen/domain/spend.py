@@ -37,6 +37,10 @@ CACHED_PROMPT_TOKENS = 3_600
 COURSE_PLAN_OUTPUT_TOKENS = 3_000
 
 ModelFor = Callable[[Kind, str | None], str]
+# The steps MODEL_TIERS can name besides a kind ("lesson.plan", "exam.sections"): what the planner and the exam's
+# section writer are called with, and what they are priced with here.
+PLAN_STEP = "plan"
+SECTIONS_STEP = "sections"
 
 
 def output_tokens(request: ContentRequest) -> int:
@@ -69,14 +73,14 @@ class Estimator:
 
     def exam(self, questions: int) -> int:
         """An exam of ``questions`` questions, generated in sections on the exam's model."""
-        return self.call(self.model_for(Kind.EXAM, "sections"), TOKENS_PER_ITEM * questions)
+        return self.call(self.model_for(Kind.EXAM, SECTIONS_STEP), TOKENS_PER_ITEM * questions)
 
     def course(self, request: CourseRequest) -> int:
         """A whole course before it is planned: the plan, then every part the plan can have (an upper bound of
         the parts: shared lessons another course already made cost nothing when the course runs)."""
         lessons = request.modules * request.lessons_per_module
         lesson = self.call(self.model_for(Kind.LESSON, None), TYPICAL_OUTPUT_TOKENS[Kind.LESSON])
-        total = self.call(self.model_for(Kind.LESSON, "plan"), COURSE_PLAN_OUTPUT_TOKENS) + lessons * lesson
+        total = self.call(self.model_for(Kind.LESSON, PLAN_STEP), COURSE_PLAN_OUTPUT_TOKENS) + lessons * lesson
         if request.include.brain_bytes:
             cards = TYPICAL_OUTPUT_TOKENS[Kind.BRAIN_BYTES] * DEFAULT_ITEMS
             total += lessons * self.call(self.model_for(Kind.BRAIN_BYTES, None), cards)

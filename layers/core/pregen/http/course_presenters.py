@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from pregen.domain.courses import CourseRecord, PartRecord
     from pregen.services.courses import CourseView
 
-Status = Literal["planning", "generating", "ready", "failed"]
+# "partial": failed for good with some parts done (served; a retry regenerates the rest).
+Status = Literal["planning", "generating", "ready", "partial", "failed"]
 
 
 class PartCounts(TypedDict):
@@ -108,6 +109,8 @@ def course_accepted_body(course: CourseRecord) -> CourseAcceptedBody:
 
 
 def _status(course: CourseRecord) -> Status:
+    if course.status is CourseStatus.FAILED and course.parts_done:
+        return "partial"
     value: Status = course.status.value  # type: ignore[assignment]
     return value
 
@@ -162,9 +165,10 @@ def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> Modul
     }
     if course.request.include.summaries and planned.get("summary"):
         module["summary"] = str(planned["summary"])
-    if course.status is not CourseStatus.READY:
+    if course.status is CourseStatus.PLANNING:
         return module
-    by_id = {p.part_id: p for p in parts}
+    # Each part as soon as it is done (validated on its own): a course is readable as it arrives.
+    by_id = {p.part_id: p for p in parts if p.status is PartStatus.DONE}
     lessons: list[LessonBody] = []
     for n, lesson in enumerate(planned.get("lessons") or [], start=1):
         body: LessonBody = {"lesson": n, "title": lesson["title"], "objectives": list(lesson["objectives"])}
@@ -186,8 +190,9 @@ def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> Modul
 
 
 def course_body(view: CourseView) -> CourseBody:
-    """Progress per module while generating; the assembled course (modules → lessons with their content ids and
-    bodies, assessment, brain bytes, summary), its checks and its figures when ready."""
+    """Progress per module, and every part done so far (modules → lessons with their content ids and bodies,
+    assessment, brain bytes, summary) while generating, when ready, and when some parts failed for good (each
+    failed part listed with its reason); the checks and figures when ready."""
     course = view.course
     body: CourseBody = {
         **course_summary_body(course),  # type: ignore[typeddict-item]

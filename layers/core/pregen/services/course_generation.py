@@ -34,6 +34,7 @@ from pregen.domain.courses import (
     CourseGone,
     CourseOutline,
     CourseStatus,
+    PartKind,
     PartRecord,
     PartStatus,
     course_figures,
@@ -43,7 +44,7 @@ from pregen.domain.courses import (
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
 from pregen.domain.keys import cache_key, outline_key
-from pregen.domain.models import Caller, ContentRequest, Job, JobStatus
+from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Priority
 from pregen.domain.records import StoredContent
 from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
@@ -114,16 +115,37 @@ def plan_course(
         _write_parts(course, outline, deps)
         deps.courses.start_generating(course.course_id, outline.model_dump(mode="json"), plan, deps.content.clock.now())
         outcome = "planned"
-    pending = [p for p in deps.courses.read_parts(course.course_id) if p.status is PartStatus.PENDING]
-    for part in pending:
-        deps.content.queue.send(lane, _part_message(course, part, message.correlation_id).wire())
+    pending = send_order(deps.courses.read_parts(course.course_id), course.priority)
+    for part, priority in pending:
+        part_message = _part_message(course, part, message.correlation_id, priority)
+        deps.content.queue.send(Priority.lane(priority) if priority != course.priority else lane, part_message.wire())
     logger.info("course parts sent", course_id=course.course_id, parts=len(pending))
     if not pending:
         _settle_course(course.course_id, worker_id, deps)
     return outcome
 
 
-def _part_message(course: CourseRecord, part: PartRecord, correlation_id: str | None) -> CoursePartMessage:
+_KIND_ORDER = {PartKind.LESSON: 0, PartKind.BRAIN_BYTES: 1, PartKind.ASSESSMENT: 2}
+FIRST_LESSONS = 3  # ready before the rest, as the onboarding flow of the system this replaces had them
+
+
+def send_order(parts: list[PartRecord], priority: int) -> list[tuple[PartRecord, int]]:
+    """The pending parts in the order they are sent, each with its priority: the course's first three lessons
+    first, at least at the interactive floor (so a background course has something to read soon; the floor is the
+    default every role may ask for), then the rest in course order (module by module, each lesson before its brain
+    bytes, the module's assessment last)."""
+    ordered = sorted(parts, key=lambda p: (p.module, p.lesson or 1_000, _KIND_ORDER[p.kind]))
+    first = {p.part_id for p in [p for p in ordered if p.kind is PartKind.LESSON][:FIRST_LESSONS]}
+    boosted = max(priority, Priority.INTERACTIVE_FLOOR)
+    pending = [p for p in ordered if p.status is PartStatus.PENDING]
+    return [(p, boosted) for p in pending if p.part_id in first] + [
+        (p, priority) for p in pending if p.part_id not in first
+    ]
+
+
+def _part_message(
+    course: CourseRecord, part: PartRecord, correlation_id: str | None, priority: int
+) -> CoursePartMessage:
     return CoursePartMessage(
         course_id=course.course_id,
         owner=course.owner,
@@ -131,7 +153,7 @@ def _part_message(course: CourseRecord, part: PartRecord, correlation_id: str | 
         job_id=part.job_id,
         key=part.key,
         request=part.request,
-        priority=course.priority,
+        priority=priority,
         correlation_id=correlation_id or course.course_id,
     )
 

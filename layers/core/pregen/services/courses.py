@@ -56,7 +56,7 @@ class CourseDeps:
 @dataclass(frozen=True)
 class CourseView:
     course: CourseRecord
-    parts: list[PartRecord]  # with their bodies when the course is ready
+    parts: list[PartRecord]  # with their bodies (the done ones have one)
 
 
 def start_course(
@@ -155,10 +155,10 @@ def _own(course_id: str, caller: Caller, deps: CourseDeps) -> CourseRecord:
 
 
 def read_course(course_id: str, caller: Caller, deps: CourseDeps) -> CourseView:
-    """The caller's course: progress per module, and the assembled course once ready. Anyone else's: not found."""
+    """The caller's course: progress per module and every part done so far with its body (readable as it arrives,
+    and what did not fail of a failed course), the checks once ready. Anyone else's: not found."""
     course = _own(course_id, caller, deps)
-    ready = course.status is CourseStatus.READY
-    parts = deps.courses.read_parts(course_id, bodies=ready) if course.status is not CourseStatus.PLANNING else []
+    parts = deps.courses.read_parts(course_id, bodies=True) if course.status is not CourseStatus.PLANNING else []
     return CourseView(course=course, parts=parts)
 
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
+from pregen.domain.models import Kind
+from pregen.domain.spend import PLAN_STEP
 from pregen.messages import CONTENT_JOB, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
 from pregen.services.lifecycle import CeilingAdmission, Lifecycle, TimeAdmission
 from pregen.services.provider_budget import ProviderBudget, TokenBudgetAdmission
@@ -62,7 +64,9 @@ def provider_budget() -> ProviderBudget:
 def work_kinds() -> dict[str, WorkKind]:
     """The kind of work for each message type (``pregen.messages``)."""
     s = load(WorkerSettings)
-    courses = CourseWork(course_worker_deps, s.model_for, s.model_small, s.max_generation_attempts)
+    courses = CourseWork(
+        course_worker_deps, s.model_for, s.model_for(Kind.LESSON, PLAN_STEP), s.max_generation_attempts
+    )
     return {
         CONTENT_JOB: ContentJobs(worker_deps, s.model_for, s.max_generation_attempts),
         EXAM_SECTION: ExamSections(exam_worker_deps, s.model_for, s.max_generation_attempts),

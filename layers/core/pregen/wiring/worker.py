@@ -75,7 +75,7 @@ def _claude(settings: WorkerSettings, api_key: str) -> AnthropicGenerator:
         prices=default_prices(),
         max_attempts=settings.max_generation_attempts,
         base_url=settings.anthropic_base_url,
-        plan_model=settings.model_small,
+        step_model=settings.model_for,
     )
 
 

@@ -22,6 +22,7 @@ from pregen.domain.models import Generation, Kind, TokenUsage
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems
+from pregen.domain.spend import PLAN_STEP
 from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class AnthropicGenerator:
         timeout_s: float = SDK_TIMEOUT_S,  # below the worker's timeout (pregen.domain.work_budget)
         cache_prompts: bool = True,
         plan_model: str | None = None,
+        step_model: Callable[[Kind, str], str] | None = None,
     ) -> None:
         self.recorder = UsageRecorder()
         self.client = anthropic.Anthropic(
@@ -160,8 +162,14 @@ class AnthropicGenerator:
         self.max_retries = max_retries
         # Off only to measure what the replaced systems paid (bench/cost.py): the same prompt, never cached.
         self.cache_prompts = cache_prompts
-        # Course outlines: titles, summaries and objectives, the small tier's work (issue 18). Default: the lessons'.
+        # The model of one step of a kind (MODEL_TIERS' "<kind>.<step>": "lesson.plan", "exam.sections"); without
+        # it, the kind's model. ``plan_model`` overrides the planner's (the course benchmark compares tiers).
+        self.step_model = step_model
         self.plan_model = plan_model
+
+    def model_of(self, kind: Kind, step: str) -> str:
+        """The model one step of a kind is written with: the step's tier when configured, else the kind's."""
+        return self.step_model(kind, step) if self.step_model else self.model_for(kind)
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -177,11 +185,12 @@ class AnthropicGenerator:
         )
 
     def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
-        """A course's outline: one structured answer on the small tier, re-asked when its shape is wrong."""
+        """A course's outline: one structured answer on the ``lesson.plan`` step's model (default: the small tier),
+        re-asked when its shape is wrong."""
         from pregen.domain.courses import outline_problems, outline_schema
 
         return self.structured(
-            model=self.plan_model or self.model_for(Kind.LESSON),
+            model=self.plan_model or self.model_of(Kind.LESSON, PLAN_STEP),
             prompt=course_plan_prompt(request),
             schema=outline_schema(request),
             max_tokens=8_000,

@@ -11,6 +11,7 @@ from pregen.adapters.generators.prompts import section_prompt
 from pregen.domain.models import Kind
 from pregen.domain.programs import section_problems
 from pregen.domain.schemas import section_schema
+from pregen.domain.spend import SECTIONS_STEP
 from pregen.domain.work_budget import SECTION_MAX_TOKENS
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ class ClaudeSectionWriter:
         return self.generator.generate(request, feedback, max_calls=max_calls)
 
     def generate_section(self, spec: SectionSpec) -> Generation:
-        """The adapter's structured-output loop, on one section's prompt and schema (the exam's model)."""
+        """The adapter's structured-output loop, on one section's prompt and schema (the ``exam.sections`` model)."""
         return self.generator.structured(
-            model=self.generator.model_for(Kind.EXAM),
+            model=self.generator.model_of(Kind.EXAM, SECTIONS_STEP),
             prompt=section_prompt(spec),
             schema=section_schema(spec.domain, spec.count, spec.question_types),
             max_tokens=SECTION_MAX_TOKENS,

@@ -66,13 +66,18 @@ class OfflineGenerator:
         elif request.kind is Kind.LESSON:
             body = _lesson(request, topic)
         elif request.kind is Kind.BRAIN_BYTES:
-            body = _brain_bytes(topic, request.count or 5)
+            body = _brain_bytes(topic, request.count or 5, request.objectives)
         elif request.kind is Kind.QUESTION_SET:
             qtype = request.question_type or QuestionType.MULTIPLE_CHOICE
             questions = [_question(qtype, topic, i, seed) for i in range(request.count or 1)]
+            aims = request.objectives or []
+            for i, question in enumerate(questions if aims else []):
+                question["objective"] = aims[i % len(aims)]
             body = {"title": f"{topic.title()} practice", "question_type": qtype.value, "questions": questions}
         else:
             body = _exam(request, topic, seed)
+        if request.language and request.kind in {Kind.LESSON, Kind.BRAIN_BYTES, Kind.QUESTION_SET}:
+            body["language"] = request.language  # the text stays English: offline content is a placeholder
         if feedback and request.kind not in LANGUAGE_KINDS:
             body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
         self._take_time(body, request.kind, material)
@@ -139,7 +144,9 @@ def _lesson(request: ContentRequest, topic: str) -> dict[str, Any]:
     return {
         "title": f"{topic.title()}: lesson {number}",
         "summary": f"An offline placeholder lesson on {topic} in {request.subject} for {level}.",
-        "objectives": [f"Describe the core idea of {topic}", f"Apply {topic} to a simple example"],
+        "objectives": list(
+            request.objectives or [f"Describe the core idea of {topic}", f"Apply {topic} to a simple example"]
+        ),
         "sections": [
             {"heading": "Introduction", "body": f"What {topic} is and why it matters in {request.subject}."},
             {"heading": "Worked example", "body": f"A step-by-step example of {topic}."},
@@ -150,10 +157,14 @@ def _lesson(request: ContentRequest, topic: str) -> dict[str, Any]:
     }
 
 
-def _brain_bytes(topic: str, count: int) -> dict[str, Any]:
+def _brain_bytes(topic: str, count: int, objectives: list[str] | None = None) -> dict[str, Any]:
     cues = ("Define", "Give an example of", "Why does it matter:", "A common mistake with", "How to check", "Recall")
+    aims = objectives or [topic]
     cards = [
-        {"front": f"{cues[i % len(cues)]} {topic} ({i + 1})", "back": f"An offline placeholder answer about {topic}."}
+        {
+            "front": f"{cues[i % len(cues)]} {topic} ({i + 1})"[:200],
+            "back": f"An offline placeholder answer: {aims[i % len(aims)]}."[:400],
+        }
         for i in range(count)
     ]
     return {"title": f"{topic.title()}: brain bytes", "cards": cards}

@@ -95,6 +95,7 @@ def user_prompt(request: ContentRequest, feedback: str | None = None) -> str:
         guide = f"{guide} {LANGUAGE_GUIDE}"
     if request.learning_style is not None:
         guide += f"\nLearning style {request.learning_style.value}: {STYLE_GUIDE_BY_STYLE[request.learning_style]}"
+    guide += _part_guide(request)
     prompt = f"{guide}\n\nRequest (JSON):\n{spec}"
     if feedback:
         # Nothing inside may close the block: every "<" is escaped (the quoted reason escapes its own already).
@@ -108,6 +109,24 @@ def user_prompt(request: ContentRequest, feedback: str | None = None) -> str:
             f"\n<feedback>\n{data}\n</feedback>"
         )
     return prompt
+
+
+def _part_guide(request: ContentRequest) -> str:
+    """A course part's objectives and language (issue 29): what it is written from, and how it says so."""
+    guide = ""
+    if request.objectives:
+        listed = "\n".join(f"- {o}" for o in request.objectives)
+        guide += {
+            Kind.LESSON: "\nTeach exactly these objectives, and list them, word for word, as the lesson's objectives:",
+            Kind.QUESTION_SET: (
+                "\nExamine these objectives, every one of them; each question's objective names, word for word,"
+                " the one it examines:"
+            ),
+        }.get(request.kind, "\nWrite every card towards these objectives:")
+        guide += f"\n{listed}"
+    if request.language and request.kind not in LANGUAGE_KINDS:
+        guide += f"\nWrite all of it in {request.language}, and set language to {request.language}."
+    return guide
 
 
 def course_plan_prompt(request: CourseRequest) -> str:
