@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import time
@@ -25,11 +26,13 @@ from unittest import mock
 
 from bench.harness import Environment, Result, Scenario, option
 from bench.hit_path import item_size
+from bench.report import DOC, write_section
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
 
+CAPACITY = DOC.parent / "CAPACITY.md"
 MODEL = "MODEL"  # the marker the spy records when the generator is called
 
 
@@ -40,6 +43,12 @@ class Request:
     table: str = ""
     read_units: float = 0.0
     write_units: float = 0.0
+    kind: str = ""  # as the capacity model's recipes name it: read, read_sc (consistent), write, txn
+
+    @property
+    def recipe_key(self) -> tuple[str, str]:
+        """(table, kind) as ``pregen_tools.capacity.RECIPES`` keys it: ContentTable -> content."""
+        return self.table.split(",")[0].removesuffix("Table").lower(), self.kind
 
 
 @dataclass
@@ -91,8 +100,11 @@ class Spy:
         found = Request("dynamodb", operation, self.name(params.get("TableName", "")))
         if operation in WRITES:
             tables, found.write_units = WRITES[operation](params, after)
+            found.kind = "txn" if operation == "TransactWriteItems" else "write"
         else:
             tables, found.read_units = read_units(operation, params, response)
+            consistent = params.get("ConsistentRead") or operation == "TransactGetItems"
+            found.kind = "read_sc" if consistent else "read"
         if tables:
             found.table = ",".join(sorted({self.name(t) for t in tables}))
         return found
@@ -181,6 +193,14 @@ class Operation:
             sum(r.write_units for r in ddb) / self.per,
             sum(1 for r in self.requests if r.service == "sqs") / self.per,
         )
+
+    def recipe(self) -> dict[tuple[str, str], float]:
+        """The DynamoDB requests as the capacity model's recipes count them: (table, kind) -> per operation."""
+        found: dict[tuple[str, str], float] = defaultdict(float)
+        for r in self.requests:
+            if r.service == "dynamodb":
+                found[r.recipe_key] += 1 / self.per
+        return dict(found)
 
     def by_table(self) -> dict[str, dict[str, float]]:
         found: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -322,9 +342,14 @@ class Steps:
             assert status == 202, body
         with self.spy.record() as again:
             assert call(pre_generate, event)[0] == 202
+        for queue in ("InteractiveQueue", "BackgroundQueue"):
+            self.deliver(queue, per_batch=10, record=False)
+        with self.spy.record() as cached:
+            assert call(pre_generate, event)[0] == 202
         return [
             Operation(f"pre-generate, a new key (a batch of {keys})", new, per=keys),
             Operation(f"pre-generate, a key in flight (a batch of {keys})", again, per=keys),
+            Operation(f"pre-generate, a cached key (a batch of {keys})", cached, per=keys),
         ]
 
     def vote(self) -> list[Operation]:
@@ -400,6 +425,46 @@ def report(ops: list[Operation], command: str, seconds: float) -> str:
     return "\n".join(lines)
 
 
+# Which measured operations each recipe of the capacity model stands for (a generation: both halves of it).
+RECIPE_OF = {
+    "hit": ("hit",),
+    "miss": ("miss, before its 202",),
+    "join": ("joined miss",),
+    "generation": ("generation, before the model call", "generation, after the model call"),
+}
+
+
+def recipe_differences(ops: list[Operation]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per recipe of ``pregen_tools.capacity.RECIPES`` that a measured operation stands for, each (table, kind)
+    where the recipe and the measured requests differ: (recipe, measured)."""
+    from pregen_tools.capacity import RECIPES
+
+    named = {op.name: op for op in ops}
+    new_key = next(op for op in ops if op.name.startswith("pre-generate, a new key"))
+    cached = next(op for op in ops if op.name.startswith("pre-generate, a cached key"))
+    measured: dict[str, dict[tuple[str, str], float]] = {}
+    for recipe, names in RECIPE_OF.items():
+        measured[recipe] = defaultdict(float)
+        for name in names:
+            for key, n in named[name].recipe().items():
+                measured[recipe][key] += n
+    # pre-generate: every key is checked (a cached key: only that); a new one is then enqueued
+    measured["check"] = cached.recipe()
+    new = new_key.recipe()
+    measured["enqueue"] = {k: new.get(k, 0) - measured["check"].get(k, 0) for k in new | measured["check"]}
+    found: dict[str, dict[str, tuple[float, float]]] = {}
+    for recipe, counts in measured.items():
+        keys = set(RECIPES[recipe]) | {k for k, n in counts.items() if n}
+        off = {
+            f"{table} {kind}": (RECIPES[recipe].get((table, kind), 0.0), round(counts.get((table, kind), 0.0), 3))
+            for table, kind in sorted(keys)
+            if abs(RECIPES[recipe].get((table, kind), 0.0) - counts.get((table, kind), 0.0)) > 1e-9
+        }
+        if off:
+            found[recipe] = off
+    return found
+
+
 def figures(ops: list[Operation]) -> dict[str, Any]:
     return {op.name: {"requests": op.total, "calls": op.calls(), "units": op.units()} for op in ops}
 
@@ -409,6 +474,19 @@ def run(args: argparse.Namespace) -> Result:
     with Environment("moto"):
         ops = measure(args.keys)
     markdown = report(ops, args.command, time.monotonic() - started)
+    differences = recipe_differences(ops)
+    if differences:
+        markdown += (
+            "\n\nWhere the capacity model's recipes (`pregen_tools.capacity.RECIPES`) differ from these counts "
+            + (
+                "(recipe, measured): "
+                + json.dumps({r: {k: list(v) for k, v in off.items()} for r, off in differences.items()})
+            )
+        )
+    else:
+        markdown += "\n\nThe capacity model's recipes (`pregen_tools.capacity.RECIPES`) match these counts."
+    if args.write:  # the table docs/CAPACITY.md builds on
+        write_section("requests", markdown, doc=CAPACITY)
     return Result(markdown=markdown, command=args.command, figures=figures(ops))
 
 
