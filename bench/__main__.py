@@ -28,6 +28,7 @@ SCENARIOS = (
     "moto_sqs",
     "open_loop",
     "priority",
+    "requests",
     "simulate",
     "stampede",
     "throughput",
