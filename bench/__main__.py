@@ -18,6 +18,7 @@ SCENARIOS = (
     "courses",
     "dynamodb_local",
     "exam_claims",
+    "exams_warm",
     "faults",
     "first_request",
     "hit_path",
