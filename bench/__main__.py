@@ -15,6 +15,7 @@ SCENARIOS = (
     "capacity_check",
     "cold_start",
     "cost",
+    "course_floor",
     "courses",
     "dynamodb_local",
     "exam_claims",

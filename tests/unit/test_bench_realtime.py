@@ -40,3 +40,12 @@ def test_a_timeout_or_a_dead_letter_misses_the_floor() -> None:
     assert "3 (BackgroundDeadLetterQueue 3)" in run.health.rows()[1]
     run.health, run.ready_s = clean, None
     assert not all(met for _, met in floors(run))
+
+
+def test_a_lesson_is_readable_only_once_its_content_is_in_the_course_body() -> None:
+    from bench.course_floor import readable_lessons
+
+    generating = {"modules": [{"module": 1, "parts": {"done": 3}}]}
+    ready = {"modules": [{"lessons": [{"lesson": 1, "content": {}}, {"lesson": 2}]}, {"lessons": [{"content": {}}]}]}
+    assert readable_lessons(generating) == 0
+    assert readable_lessons(ready) == 2
