@@ -17,6 +17,7 @@ SCENARIOS = (
     "cost",
     "course_floor",
     "courses",
+    "cron_answers",
     "dynamodb_local",
     "exam_claims",
     "exams_warm",

@@ -49,3 +49,17 @@ def test_a_lesson_is_readable_only_once_its_content_is_in_the_course_body() -> N
     ready = {"modules": [{"lessons": [{"lesson": 1, "content": {}}, {"lesson": 2}]}, {"lessons": [{"content": {}}]}]}
     assert readable_lessons(generating) == 0
     assert readable_lessons(ready) == 2
+
+
+def test_a_cron_answer_of_a_second_or_more_misses_the_floor() -> None:
+    import argparse
+
+    from bench.cron_answers import markdown
+
+    args = argparse.Namespace(rounds=2, latency="realistic")
+    fast = {"queue_report": {"seconds": [0.2, 0.4], "statuses": [202, 202], "ends": ["done", "done"]}}
+    slow = {**fast, "warm_all": {"seconds": [0.3, 1.2], "statuses": [202, 202], "ends": ["done", "failed"]}}
+    assert "met (worst 400 ms)" in markdown(fast, "0 / 0 / 0", [], args)
+    text = markdown(slow, "0 / 0 / 0", [], args)
+    assert "MISSED (worst 1200 ms)" in text
+    assert "| `warm_all` | 202 | 750 | 1200 | done 1, failed 1 |" in text
