@@ -63,3 +63,66 @@ def test_a_cron_answer_of_a_second_or_more_misses_the_floor() -> None:
     text = markdown(slow, "0 / 0 / 0", [], args)
     assert "MISSED (worst 1200 ms)" in text
     assert "| `warm_all` | 202 | 750 | 1200 | done 1, failed 1 |" in text
+
+
+Answers = list[tuple[dict[str, Any], str | None]]
+
+
+def _fake_with(direct: Answers, batched: Answers) -> Any:
+    """A stand-in for the fake Messages API's record: answered Messages requests and one batch's answers."""
+    from types import SimpleNamespace
+
+    from pregen_fakes.fake_anthropic import RecordedRequest
+
+    requests = [RecordedRequest("/v1/messages", {}, body, 200, {}, fault) for body, fault in direct]
+    answered = [(f"c{i}", body, 200, fault) for i, (body, fault) in enumerate(batched)]
+    batches = {"b1": {"count": len(batched), "answered": answered}} if batched else {}
+    return SimpleNamespace(requests=requests, batches=batches)
+
+
+def _body(topic: str) -> dict[str, Any]:
+    """A Messages body carrying a lesson request on ``topic`` where the worker's prompt puts it."""
+    import json
+
+    from pregen_fakes.fake_anthropic import REQUEST_MARKER
+
+    spec = {"kind": "lesson", "subject": "math", "topic": topic, "grade": "5"}
+    return {"messages": [{"role": "user", "content": f"Write it.\n{REQUEST_MARKER} {json.dumps(spec)}"}]}
+
+
+def _key(topic: str) -> str:
+    import json
+
+    from pregen.domain.models import ContentRequest
+
+    spec = {"kind": "lesson", "subject": "math", "topic": topic, "grade": "5"}
+    return json.dumps(ContentRequest.model_validate(spec).canonical(), sort_keys=True)
+
+
+def test_an_answer_to_a_killed_worker_or_a_superseded_batch_answer_is_not_a_double_generation() -> None:
+    from bench.faults_common import FaultReport, account_billed, count_answers
+
+    fake = _fake_with(
+        [(_body("a"), None), (_body("a"), None), (_body("b"), None), (_body("c"), "invalid")],
+        [(_body("b"), None), (_body("d"), None)],
+    )
+    report = FaultReport()
+    killed = {id(fake.requests[0])}  # the first answer for "a" went to a worker killed just after
+    count_answers(report, fake, killed)
+    assert report.model_requests == 6 and report.batch_requests == 2
+    assert report.generated_twice == []
+    assert report.superseded == 1  # "b": a batch answer and a direct one
+    account_billed(report, {_key("a"): True, _key("b"): True, _key("c"): False, _key("d"): True})
+    assert report.unaccounted == []
+
+
+def test_two_live_answers_for_a_key_or_a_thrown_away_answer_fail_the_run() -> None:
+    from bench.faults_common import FaultReport, account_billed, count_answers
+
+    fake = _fake_with([(_body("a"), None), (_body("a"), None), (_body("e"), None)], [])
+    report = FaultReport(jobs=2, done=1, failed=1)
+    count_answers(report, fake)
+    assert report.generated_twice == [_key("a")]
+    account_billed(report, {_key("a"): True, _key("e"): False})  # "e" was answered, yet its job failed
+    assert report.unaccounted == [_key("e")]
+    assert not report.ok
