@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-faults-stack bench-load fuzz clean
+.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-faults-stack bench-realtime bench-faults-floor bench-load fuzz clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
@@ -97,6 +97,18 @@ bench-faults: $(VENV)/.installed
 # DynamoDB Local, duplicates sent to the lanes and environments SIGKILLed mid-request. Its own figures, its own run.
 bench-faults-stack: $(VENV)/.installed
 	$(BIN)/python -m bench faults --stack --jobs 250 --write
+
+# Issue 27's floors at Claude's speed (MODEL_LATENCY=realistic; about 10 minutes): a new learner's exam warm, a 12 x 8
+# course, every operator cron task's answer (docs/BENCHMARKS.md).
+bench-realtime: $(VENV)/.installed
+	$(BIN)/python -m bench exams_warm --latency realistic --timeout 1200 --write
+	$(BIN)/python -m bench course_floor --latency realistic --timeout 900 --write
+	$(BIN)/python -m bench cron_answers --rounds 3 --write
+
+# The fault floor of issue 27 on the local stack (about 6 minutes; docs/RELIABILITY.md): 240 jobs, workers killed
+# after a billed answer, the background lane through Message Batches.
+bench-faults-floor: $(VENV)/.installed
+	$(BIN)/python -m bench faults --stack --jobs 240 --billed-kills 0.02 --batches --settle 150 --write
 
 bench-load: $(VENV)/.installed
 	$(BIN)/python -m bench load --write

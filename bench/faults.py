@@ -381,12 +381,30 @@ def _options() -> tuple[Option, ...]:
             default=None,
             help="--stack: seconds before a failed batch is visible again (default: the lease + 5; make run's: 2)",
         ),
+        option(
+            "--billed-kills",
+            dest="billed_kill_rate",
+            type=float,
+            default=0.0,
+            metavar="P",
+            help="--stack: share of answered requests whose worker is SIGKILLed just after the answer is sent",
+        ),
+        option("--batches", action="store_true", help="--stack: the background lane through Message Batches"),
+        option(
+            "--settle",
+            dest="settle_s",
+            type=float,
+            default=900.0,
+            help="--stack: the longest wait for the lanes (and batches) to settle once every job is accepted",
+        ),
     )
 
 
 def _check(args: argparse.Namespace) -> str | None:
     if args.stack and args.plain_schema:
         return "--plain-schema patches the worker module in this process: not with --stack"
+    if not args.stack and (args.billed_kill_rate or args.batches):
+        return "--billed-kills and --batches kill processes and run the batch collection: only with --stack"
     return None
 
 
@@ -410,8 +428,14 @@ def run_scenario(args: argparse.Namespace) -> Result:
     command += " --plain-schema" if args.plain_schema else ""
     command += f" --lease {args.lease_s}" if args.lease_s != 30 else ""
     command += f" --retry-visibility {args.retry_visibility_s}" if args.retry_visibility_s is not None else ""
+    command += f" --crashes {args.crash_rate:g}" if args.crash_rate != 0.02 else ""
+    command += f" --billed-kills {args.billed_kill_rate:g}" if args.billed_kill_rate else ""
+    command += " --batches" if args.batches else ""
+    command += f" --settle {args.settle_s:g}" if args.settle_s != 900 else ""
     if args.stack:
-        section, text = "faults-stack", faults_stack.markdown(config, report, command)
+        # Issue 27's floor (kills after billing, the batch path) has its own section beside the plain stack run's.
+        section = "faults-stack-floor" if args.billed_kill_rate or args.batches else "faults-stack"
+        text = faults_stack.markdown(config, report, command)
     else:
         section, text = "faults", _markdown(config, report, command)
     verdict = ("LOST: " + ", ".join(report.lost[:20]) + "\n" if report.lost else "") + ("PASS" if report.ok else "FAIL")

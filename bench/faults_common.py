@@ -37,6 +37,8 @@ class FaultConfig:
     settle_s: float = 900.0  # --stack: the longest wait for the lanes to drain once every job is accepted
     lease_s: int = 30  # --stack: the worker's LEASE_SECONDS (the template's is 330)
     retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
+    billed_kill_rate: float = 0.0  # --stack: share of answered Messages requests whose worker is killed just after
+    batches: bool = False  # --stack: the background lane through the Message Batches API (BATCH_BACKGROUND=true)
 
     def fault_rates(self) -> FaultRates:
         from pregen_fakes.fake_anthropic import FaultRates
@@ -84,11 +86,21 @@ class FaultReport:
     http: dict[str, int] = field(default_factory=dict)
     server_errors: int = 0
     missed_crashes: int = 0
+    # Billed answers: valid answers per key, by who received them: a live worker (a direct call), a worker killed
+    # just after the answer was sent (--billed-kills), or a batch's results (--batches).
+    valid_live: Counter[str] = field(default_factory=Counter)
+    valid_killed: Counter[str] = field(default_factory=Counter)
+    valid_batch: Counter[str] = field(default_factory=Counter)
+    billed_kills: int = 0  # workers killed just after their (billed) answer was sent
+    batch_requests: int = 0
+    superseded: int = 0  # keys answered by a batch and by a direct call (the app counts the batch answer as wasted)
+    unaccounted: list[str] = field(default_factory=list)  # billed valid answers neither stored, killed nor wasted
 
     @property
     def ok(self) -> bool:
         accounted = self.done + self.failed == self.jobs
-        return accounted and not (self.lost or self.generated_twice or self.stored_twice or self.server_errors)
+        broken = self.lost or self.generated_twice or self.stored_twice or self.server_errors or self.unaccounted
+        return accounted and not broken
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -118,6 +130,15 @@ class FaultReport:
             "http": self.http,
             "server_errors": self.server_errors,
             "missed_crashes": self.missed_crashes,
+            "billed_kills": self.billed_kills,
+            "valid_answers": {
+                "live": sum(self.valid_live.values()),
+                "killed": sum(self.valid_killed.values()),
+                "batch": sum(self.valid_batch.values()),
+            },
+            "batch_requests": self.batch_requests,
+            "superseded": self.superseded,
+            "unaccounted": len(self.unaccounted),
         }
 
 
@@ -190,19 +211,45 @@ def classify(
             report.lost_in_dlq += job_id in in_dlq
 
 
-def count_answers(report: FaultReport, fake: Any) -> None:
-    """What the fake was asked and answered; a key with more than one complete, valid answer was generated twice."""
+def count_answers(report: FaultReport, fake: Any, killed: set[int] | None = None) -> None:
+    """What the fake was asked and answered, directly and in batches. ``killed``: the ids of the recorded answers
+    whose worker was killed just after receiving them. A key generated twice is one with more than one complete,
+    valid answer to live workers, or more than one in batches: a batch answer and a direct one for the same key
+    is a superseded batch answer (a learner's miss moved the job to a direct call), which the app counts as wasted."""
     from pregen_fakes.fake_anthropic import content_request_from
 
-    valid: Counter[str] = Counter()
+    def key(body: Any) -> str:
+        return json.dumps(content_request_from(body).canonical(), sort_keys=True)
+
     for recorded in list(fake.requests):
+        if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches"):
+            continue  # a batch's creation: its requests are counted below
         report.model_requests += 1
         report.re_asks += len(recorded.messages) > 1
         report.faults_served[recorded.fault or "ok"] += 1
         if recorded.status == 200 and recorded.fault is None and recorded.messages:
-            request = content_request_from(recorded.body)
-            valid[json.dumps(request.canonical(), sort_keys=True)] += 1
-    report.generated_twice = [k for k, n in valid.items() if n > 1]
+            into = report.valid_killed if killed and id(recorded) in killed else report.valid_live
+            into[key(recorded.body)] += 1
+    for batch in list(fake.batches.values()):
+        report.batch_requests += int(batch["count"])
+        report.model_requests += int(batch["count"])
+        for _, params, status, fault in batch.get("answered", []):
+            report.faults_served[f"batch {fault or 'ok'}"] += 1
+            if status == 200 and fault is None:
+                report.valid_batch[key(params)] += 1
+    twice = {k for k, n in report.valid_live.items() if n > 1} | {k for k, n in report.valid_batch.items() if n > 1}
+    report.generated_twice = sorted(twice)
+    report.superseded = sum(1 for k in report.valid_batch if report.valid_live[k])
+
+
+def account_billed(report: FaultReport, outcomes: dict[str, bool]) -> None:
+    """Every billed valid answer accounted for (``outcomes``: each accepted job's canonical request → done): a done
+    key had a valid answer; a key whose job failed had none that reached a live worker (one would have been
+    stored), and no batch answer (one would have been stored or, once superseded, counted as wasted)."""
+    for key, done in outcomes.items():
+        answers = report.valid_live[key] + report.valid_killed[key] + report.valid_batch[key]
+        if (done and answers == 0) or (not done and (report.valid_live[key] or report.valid_batch[key])):
+            report.unaccounted.append(key)
 
 
 def load_cap() -> int:

@@ -30,6 +30,7 @@ import json
 import os
 import random
 import signal
+import sys
 import threading
 import time
 import urllib.parse
@@ -53,6 +54,11 @@ DLQS = ("InteractiveDeadLetterQueue", "BackgroundDeadLetterQueue")
 VISIBILITY_MARGIN_S = 5
 # The fake's "timeout": it holds the request this long, then resets it (the worker's client waits up to 600 s).
 HANG_S = 2.0
+# --billed-kills: the worker is killed this long after its answer is handed to the HTTP server (it has the answer,
+# or is reading it; it may have stored it already).
+BILLED_KILL_DELAY_S = 0.05
+# --batches: how often the run asks for the batch collection (the template's schedule: every 5 minutes).
+COLLECT_EVERY_S = 3.0
 WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and SQS calls each, within 29 s
 
 
@@ -95,6 +101,11 @@ def _owner_of_connection(client: tuple[str, int], server_port: int, function: st
     return None
 
 
+def _kill_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def _canonical(spec: dict[str, Any]) -> str:
     from pregen.domain.models import ContentRequest
 
@@ -115,6 +126,37 @@ class Platform:
         self.lane_urls: set[str] = set()
         self.sender: Any = None
         self.missed_crashes = 0
+        self.billed_rng = random.Random(config.seed + 3)
+        self.killed_answers: set[int] = set()  # ids of the fake's recorded answers whose worker was then killed
+
+    def wrap(self, fake: Any) -> None:
+        """Answer, then (at the billed-kill rate) kill the worker environment that asked, just after the answer is
+        on its way: the provider has billed it, and the worker may or may not have stored it."""
+        handle = fake.handle
+
+        def answered_then_killed(
+            path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
+        ) -> tuple[int, dict[str, str], dict[str, Any]]:
+            status, extra, answer = handle(path, headers, raw, client)
+            if status != 200 or client is None or path.split("?", 1)[0].rstrip("/") != "/v1/messages":
+                return status, extra, answer
+            with self.lock:
+                if self.billed_rng.random() >= self.config.billed_kill_rate:
+                    return status, extra, answer
+            pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
+            if pid is None:
+                with self.lock:
+                    self.missed_crashes += 1
+                return status, extra, answer
+            recorded = next((r for r in reversed(fake.requests) if r.response is answer), None)
+            with self.lock:
+                if recorded is not None:
+                    self.killed_answers.add(id(recorded))
+                self.report.billed_kills += 1
+            threading.Timer(BILLED_KILL_DELAY_S, _kill_quietly, (pid,)).start()
+            return status, extra, answer
+
+        fake.handle = answered_then_killed
 
     def crash(self, client: tuple[str, int]) -> bool:
         """The worker environment that sent this request dies now, at the crash rate: SIGKILL, no cleanup."""
@@ -206,12 +248,16 @@ def _drained(sqs: Any, urls: list[str], settle_s: float) -> bool:
         "ApproximateNumberOfMessagesDelayed",
     ]
     empty_since = None
+    reported = time.monotonic()
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline:
         left = 0
         for url in urls:
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
             left += sum(int(v) for v in attributes.values())
+        if left and time.monotonic() - reported > 30:
+            reported = time.monotonic()
+            print(f"lanes: {left} messages left", file=sys.stderr, flush=True)
         if left:
             empty_since = None
         elif empty_since is None:
@@ -220,6 +266,28 @@ def _drained(sqs: Any, urls: list[str], settle_s: float) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+def _collect_until_settled(url: str, job_ids: set[str], settle_s: float) -> bool:
+    """--batches: the background lane's jobs wait in open batches after the lanes are empty; ask for the collection
+    (as the schedule does) until every job is done or failed, or ``settle_s`` has passed."""
+    from pregen.wiring.serve import serve_deps
+    from pregen_tools import tokens as dev_tokens
+
+    admin = dev_tokens.mint("faults-ops", "admin")
+    jobs = serve_deps().jobs
+    deadline = time.monotonic() + settle_s
+    left = set(job_ids)
+    while left and time.monotonic() < deadline:
+        _http("POST", f"{url}/v1/ops/cron/collect_batches", admin)
+        time.sleep(COLLECT_EVERY_S)
+        for job_id in list(left):
+            job = jobs.get_job(job_id)
+            if job is not None and job.status.value in ("done", "failed"):
+                left.discard(job_id)
+        states = Counter(str(getattr(jobs.get_job(j), "status", None)) for j in list(left)[:50])
+        print(f"batches: {len(left)} jobs not settled yet ({dict(states)})", file=sys.stderr, flush=True)
+    return not left
 
 
 def retry_visibility(config: FaultConfig) -> int:
@@ -243,6 +311,7 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
     fake = FakeAnthropic(faults=replace(config.fault_rates(), hang_s=HANG_S), follow=follow)
     platform = Platform(config, report, fake.port)
     fake.before_answer = platform.crash
+    platform.wrap(fake)
     fake.start()
     local = Environment(
         "emulator",
@@ -257,7 +326,7 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
                 "THROTTLE_BASE_DELAY_SECONDS": "1",
                 # Both lanes generate directly, as the in-process mode does (the template's default sends the
                 # background lane to the Message Batches API, whose results the cron polls: not measured here).
-                "BATCH_BACKGROUND": "false",
+                "BATCH_BACKGROUND": "true" if config.batches else "false",
             },
         },
     )
@@ -277,6 +346,11 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         sqs = boto3.client("sqs")
         if not _drained(sqs, [queues[lane] for lane in LANES], config.settle_s):
             print(f"the lanes were not empty after {config.settle_s:.0f} s: what is not done or failed is lost")
+        if config.batches and not (
+            _collect_until_settled(state["url"], set(accepted), config.settle_s)
+            and _drained(sqs, [queues[lane] for lane in LANES], config.settle_s)
+        ):
+            print(f"batches not settled after {config.settle_s:.0f} s: what is not done or failed is lost")
         report.phases["run"] = time.perf_counter() - started - sum(report.phases.values())
 
         # Then every job is done or failed with its reason (and dead-lettered); none lost, none generated twice
@@ -289,7 +363,12 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         library = DynamoLibraryStore(load(ContentTableSettings).content_table)
         keys = {job.key for job in map(serve.jobs.get_job, accepted) if job is not None}
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
-        faults_common.count_answers(report, fake)
+        faults_common.count_answers(report, fake, platform.killed_answers)
+        jobs = {job_id: serve.jobs.get_job(job_id) for job_id in accepted}
+        faults_common.account_billed(
+            report,
+            {accepted[job_id]: job is not None and job.status.value == "done" for job_id, job in jobs.items()},
+        )
         worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
         report.environments_lost = worker.figures.environments_lost
         report.http = dict(statuses)
@@ -318,9 +397,15 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         "",
         f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: 330) through `extra_env`, the "
         f"stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on AWS: 1800 s), "
-        "`THROTTLE_BASE_DELAY_SECONDS=1` (30), `BATCH_BACKGROUND=false` (the template's: true; both lanes generate "
-        "directly, as in the in-process mode), the fake's timeouts hold a request "
-        f"{HANG_S:g} s and reset it.",
+        "`THROTTLE_BASE_DELAY_SECONDS=1` (30), "
+        + (
+            "`BATCH_BACKGROUND=true` (the template's: the background lane through the Message Batches API, "
+            f"collected every {COLLECT_EVERY_S:g} s by `POST /v1/ops/cron/collect_batches`; the schedule's: 5 min)"
+            if config.batches
+            else "`BATCH_BACKGROUND=false` (the template's: true; both lanes generate directly, as in the in-process "
+            "mode)"
+        )
+        + f", the fake's timeouts hold a request {HANG_S:g} s and reset it.",
         "",
         "| injected | rate |",
         "|---|---|",
@@ -328,6 +413,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"| duplicate SQS delivery (a received message sent again) | {config.duplicate_rate:.0%} of deliveries |",
         f"| worker crash: SIGKILL of the environment while its model request is open | {config.crash_rate:.0%} of "
         "model requests |",
+        f"| worker killed {BILLED_KILL_DELAY_S * 1000:.0f} ms after its answer was sent (billed) | "
+        f"{config.billed_kill_rate:.0%} of answered Messages requests |",
         "",
         "| outcome | count |",
         "|---|---|",
@@ -343,6 +430,13 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"| most model calls any job made (the cap is {faults_common.load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
+        f"| workers killed just after a (billed) answer was sent | {s['billed_kills']} |",
+        f"| valid answers: to live workers / to killed workers / in batches | {s['valid_answers']['live']} / "
+        f"{s['valid_answers']['killed']} / {s['valid_answers']['batch']} |",
+        f"| batch requests / batch answers superseded by a direct call (counted as wasted) | {s['batch_requests']} / "
+        f"{s['superseded']} |",
+        f"| **billed valid answers unaccounted** (neither stored, sent to a killed worker, nor superseded) | "
+        f"**{s['unaccounted']}** |",
         "",
         "HTTP answers: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["http"].items())) + ".",
         "",

@@ -516,6 +516,9 @@ class FakeAnthropic:
         if len(set(ids)) != len(ids):
             return _error(Reply.error(400, "invalid_request_error", "custom_id values must be unique in a batch"))
         results: list[dict[str, Any]] = []
+        # What each request was answered with (custom_id, params, status, injected fault): a benchmark counts a
+        # batch's requests and valid answers from it, as it counts the Messages requests from ``requests``.
+        answered: list[tuple[str, dict[str, Any], int, str | None]] = []
         for custom_id, entry in zip(ids, requests, strict=True):
             with self._lock:
                 fault = self._batch_faults.pop(str(custom_id), None)
@@ -528,9 +531,11 @@ class FakeAnthropic:
                 status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
             else:
                 # A batch is asynchronous: its requests' model time is not waited out in the create call.
-                status, _, answer, _ = self._answer(dict(entry.get("params") or {}), wait=False)
+                params = dict(entry.get("params") or {})
+                status, _, answer, injected = self._answer(params, wait=False)
                 if status == 0:  # a dropped connection has no place in a batch: the request errored
                     status, _, answer = _error(Reply.error(500, "api_error", "Internal server error"))
+                answered.append((str(custom_id), params, status, injected))
             if status == 200:
                 results.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": answer}})
             else:
@@ -538,7 +543,12 @@ class FakeAnthropic:
         with self._lock:
             self._rng.shuffle(results)  # the provider does not keep the submitted order
             batch_id = f"msgbatch_fake_{next(self._ids):012d}"
-            self.batches[batch_id] = {"created_at": time.time(), "results": results, "count": len(requests)}
+            self.batches[batch_id] = {
+                "created_at": time.time(),
+                "results": results,
+                "count": len(requests),
+                "answered": answered,
+            }
         return 200, {}, self._batch_view(batch_id)
 
     def _batch_view(self, batch_id: str) -> dict[str, Any]:
