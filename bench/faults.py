@@ -289,7 +289,10 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
                 if not crashed:
                     if not any(depth(lane) for lane in LANES):
                         break
-                    time.sleep(0.2)  # throttled jobs wait out their DelaySeconds
+                    # Throttled and handed-back jobs wait out their DelaySeconds (SQS's real time), and the run's
+                    # clock passes with it (the provider's retry-after is counted on it).
+                    time.sleep(0.2)
+                    clock.advance(0.2)
                     continue
                 # Time passes: the crashed batches' visibility timeout (> the lease) runs out; they come back.
                 clock.advance(deps.policy.lease_seconds + 1)
