@@ -27,6 +27,7 @@ SCENARIOS = (
     "moto_sqs",
     "open_loop",
     "priority",
+    "provider_limit",
     "simulate",
     "stampede",
     "throughput",
