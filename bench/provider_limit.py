@@ -382,7 +382,9 @@ def run(args: argparse.Namespace) -> Result:
         "five": c["over_by_calls"] <= 1.0,
     }
     text = markdown(args, figures, floors, started, (load_before, load_after))
-    return Result(text, args.command, figures={**figures, "floors": floors}, sections={SECTION: text})
+    return Result(
+        text, args.command, figures={**figures, "floors": floors}, sections={SECTION: text}, ok=all(floors.values())
+    )
 
 
 def _mark(ok: bool) -> str:
