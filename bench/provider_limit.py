@@ -387,6 +387,33 @@ def run(args: argparse.Namespace) -> Result:
     )
 
 
+def findings(args: argparse.Namespace, f: dict[str, Any], floors: dict[str, bool]) -> list[str]:
+    """What limits a missed floor (and the 429s of five environments), read off the design and the figures."""
+    found = []
+    ceiling = args.otpm * LESSON_TOKENS // RESERVATION
+    if not floors["demand_tpm"]:
+        found.append(
+            f"**Finding (throughput).** Each call reserves its `max_tokens` ({RESERVATION:,}) and uses "
+            f"{LESSON_TOKENS:,}; a unit that finds no room is handed back to the *next minute*, so the room its "
+            "settle gives back mid-minute is never reused: a minute admits the tier / `max_tokens` calls and "
+            f"produces at most tier x used / reserved = {ceiling:,} tokens "
+            f"({LESSON_TOKENS / RESERVATION:.0%} of the tier), which is what each whole minute measured. Reaching "
+            "90 % needs the reservation sized from the kind's history (the issue's \"expected tokens\"), or a "
+            "refused unit re-tried when settles free room (a shorter hand-back), not only `max_tokens`."
+        )
+    if f["five"]["per_1000"] > 1:
+        found.append(
+            f"**Finding (five environments).** The shared minute held (peak {f['five']['peak_out']:,}), but the "
+            f"provider answered {f['five']['throttled']} of {f['five']['calls']} calls 429 "
+            f"({f['five']['per_1000']} per 1,000; one environment alone: {f['demand']['per_1000']}): the "
+            "budget's minutes are fixed while the provider's bucket refills continuously, and each environment's "
+            "controller knows only its own answers' `-remaining` (it subtracts its own starts, not the others'), "
+            "so at a minute's turn five environments start a fresh minute's calls on a bucket that is not full. "
+            "The SDK's retries (after `retry-after`) served them all."
+        )
+    return [line for text in found for line in (text, "")]
+
+
 def _mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -436,6 +463,7 @@ def markdown(
             "",
             *rows,
             "",
+            *findings(args, f, floors),
             f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {round(time.time() - started)} s; "
             f"{platform.machine()}, {os.cpu_count()} cores shared with other engineers' runs, load average "
             f"{load[0][0]:.1f} before, {load[1][0]:.1f} after.",
