@@ -32,6 +32,7 @@ SCENARIOS = (
     "open_loop",
     "priority",
     "requests",
+    "provider_limit",
     "simulate",
     "stampede",
     "throughput",

@@ -42,6 +42,8 @@ PAGE = """<!doctype html>
   <div class="card"><h2>Queue depths</h2><svg id="chart-queues" width="420" height="180"></svg></div>
   <div class="card"><h2>Courses in the window</h2><svg id="chart-courses" width="420" height="180"></svg></div>
 </div>
+<h2>Model provider's budget (this minute; waits and 429s over the last hour)</h2>
+<table id="providers"></table>
 <h2>Execution environments (this stack's functions, as Lambda's REPORT lines report them)</h2>
 <table id="environments"></table>
 <script>
@@ -94,6 +96,18 @@ fetch("/dashboard/data").then(r => r.json().then(body => ({ok: r.ok, body}))).th
                 ["courses in progress", inProgress], ["course ready p50 ms", c.timeToReadyMs.p50]];
   document.getElementById("kpis").innerHTML = kpis.map(
     ([k, v]) => `<span class="kpi" data-kpi="${k}"><b>${v}</b>${k}</span>`).join("");
+  // Per model: output tokens reserved or used this minute against the tier, calls handed back for the budget,
+  // 429s per thousand answers (the analytics' providers section; absent when PROVIDER_BUDGET is off).
+  const providers = Object.entries(body.providers || {});
+  document.getElementById("providers").innerHTML = providers.length
+    ? "<tr><th>model</th><th>output tokens (minute)</th><th>used</th><th>requests</th><th>waits (minute)</th>" +
+      "<th>waits (hour)</th><th>429s per 1,000 calls</th></tr>" + providers.map(([model, p]) =>
+        `<tr data-model="${model}"><td>${model}</td>` +
+        `<td>${p.minute.outputTokens} / ${p.minute.outputTokensLimit}</td>` +
+        `<td data-used="${p.minute.used}">${Math.round(p.minute.used * 100)} %</td>` +
+        `<td>${p.minute.requests} / ${p.minute.requestsLimit}</td><td>${p.minute.waits}</td>` +
+        `<td>${p.lastHour.waits}</td><td>${p.lastHour.throttledPerThousand ?? "-"}</td></tr>`).join("")
+    : "<tr><td>the provider budget is off (PROVIDER_BUDGET)</td></tr>";
   const asOf = new Date(body.timestamp * 1000).toISOString();
   document.getElementById("status").textContent = `window ${body.from} .. ${body.to}, as of ${asOf}`;
   document.body.setAttribute("data-ready", "true");

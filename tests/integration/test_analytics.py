@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
+import pytest
 from botocore.client import BaseClient
 
 from aws_emulator.runtime import LambdaContext, LocalFunction
@@ -304,3 +305,51 @@ def test_exams_and_content_items_add_up_through_claims_expiries_and_per_learner_
     assert exams_wiring.exam_deps().inventory.learner_exams("alice").figures(clock.now())["expired"] == 2
     # And a window that ends before the expiry day does not count them
     assert analytics({"from": "2027-01-15", "to": "2027-01-21"})[1]["breakdown"]["exams"]["expired"] == 0
+
+
+def test_analytics_show_each_models_provider_budget_read_by_key(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pregen import provider_signals
+    from pregen.adapters.provider_budget import DynamoProviderBudget
+    from pregen.domain.models import Lane
+    from pregen.domain.provider_limits import ProviderAnswer, Spend
+    from pregen.services.provider_budget import ProviderBudget, Reservation
+    from pregen.wiring import reset
+
+    # Given the budget on, with a small tier for the small model
+    model = aws.env["MODEL_SMALL"]
+    for name, value in {"PROVIDER_BUDGET": "true", "SMALL_OUTPUT_TPM": "10000", "SMALL_RPM": "50"}.items():
+        monkeypatch.setenv(name, value)
+    reset()
+    clock = freeze(T0)
+    tier = Spend(10_000, 1_000_000, 50)
+    budget = ProviderBudget(
+        DynamoProviderBudget(aws.env["COUNTERS_TABLE"], aws.dynamodb), clock, {model: tier}, tier, 0.0
+    )
+    try:
+        # and, this minute, two calls of 4,000 reserved, a third handed back, and the last one settled at 1,000
+        # used after a 429 (the answers reach the reservation this thread holds: the last one)
+        first, second = (budget.reserve(model, 4_000, Lane.INTERACTIVE) for _ in range(2))
+        assert isinstance(first, Reservation) and isinstance(second, Reservation)
+        assert not isinstance(budget.reserve(model, 4_000, Lane.INTERACTIVE), Reservation)
+        provider_signals.publish(ProviderAnswer(model, 429, retry_after_s=1))
+        provider_signals.publish(ProviderAnswer(model, 200, Spend(1_000, 2_000, 1)))
+        budget.settle(second)
+        # and, ten minutes before, 998 answers without a 429
+        budget.store.add(model, int(T0) // 60 * 60 - 600, Spend(), {"answers": 998}, T0)
+    finally:
+        provider_signals._listeners.clear()
+    # When an admin asks for the analytics
+    seen, patch = _count_dynamodb_requests()
+    with patch:
+        status, figures = analytics()
+    # Then the model's minute shows 5,000 of 10,000 output tokens reserved or used, one wait, and one 429 in the
+    # 1,000 answers of the last hour, read with BatchGetItem only
+    assert status == 200
+    view = figures["providers"][model]
+    assert view["minute"]["outputTokens"] == 1_000 + 4_000
+    assert view["minute"]["outputTokensLimit"] == 10_000
+    assert view["minute"]["used"] == 0.5
+    assert view["minute"]["requests"] == 2
+    assert view["minute"]["waits"] == 1
+    assert view["lastHour"] == {"waits": 1, "answers": 1_000, "throttled": 1, "throttledPerThousand": 1.0}
+    assert set(seen) == {"BatchGetItem"}

@@ -10,10 +10,12 @@ from pregen.config.settings import (
     CountersTableSettings,
     IdentitySettings,
     JobsTableSettings,
+    ModelSettings,
     QueueSettings,
     RateLimitSettings,
     ServeSettings,
 )
+from pregen.config.worker import ProviderLimitSettings
 
 
 class DeadLetterSettings(Env):
@@ -49,8 +51,10 @@ class ReadyExamSettings(Env):
     exam_ready_ttl_days: int = Field(alias="EXAM_READY_TTL_DAYS", default=7, ge=1, le=90)
 
 
-class AnalyticsSettings(CountersTableSettings, QueueSettings, DeadLetterSettings, ReadyExamSettings):
-    """analytics: counters and queue attributes only."""
+class AnalyticsSettings(
+    CountersTableSettings, QueueSettings, DeadLetterSettings, ReadyExamSettings, ModelSettings, ProviderLimitSettings
+):
+    """analytics: counters, queue attributes and (with ``PROVIDER_BUDGET``) the provider budget's minute items."""
 
 
 class CronSettings(ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, DeadLetterSettings):

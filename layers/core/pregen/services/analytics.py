@@ -20,10 +20,12 @@ from pregen.domain.errors import InvalidRequest
 from pregen.domain.exam_stats import EXAMS_CLAIMED, EXAMS_ERASED, EXAMS_GENERATED, USERS_TOTAL, instant
 from pregen.services.costs import cost_figures
 from pregen.services.course_analytics import course_figures
+from pregen.services.provider_view import provider_figures
 from pregen.services.usage import LATENCY_BUCKETS_MS, histogram_percentile
 
 if TYPE_CHECKING:
     from pregen.ports import Clock, Counters, JobQueue
+    from pregen.services.provider_view import ProviderView
 
 MAX_WINDOW_DAYS = 366
 GAUGES = "gauges"
@@ -37,6 +39,7 @@ class AnalyticsDeps:
     queue_urls: dict[str, str]
     clock: Clock
     exam_ready_days: int = 7  # how far ahead a ready exam can expire: the day items read for exam expiries
+    provider: ProviderView | None = None  # the provider's budget per model (None: no "providers" section)
 
 
 def window(from_day: str | None, to_day: str | None, today: dt.date) -> list[str]:
@@ -128,6 +131,7 @@ def analytics(from_day: str | None, to_day: str | None, deps: AnalyticsDeps) -> 
         "costs": cost_figures(totals.by_metric),
         "courses": course_figures(totals.by_metric),
         "queues": deps.queue.depth(deps.queue_urls),
+        **({"providers": provider_figures(deps.provider, now)} if deps.provider else {}),
         "timestamp": int(now),
     }
 

@@ -21,10 +21,18 @@ def analytics_deps() -> AnalyticsDeps:
     from pregen.services.analytics import AnalyticsDeps
 
     s = load(AnalyticsSettings)
+    provider = None
+    if s.provider_budget:
+        from pregen.adapters.provider_budget import DynamoProviderBudget
+        from pregen.services.provider_view import ProviderView
+
+        tiers = {s.model_large: s.tier_large(), s.model_small: s.tier_small()}
+        provider = ProviderView(DynamoProviderBudget(s.counters_table, clients.dynamodb()), tiers)
     return AnalyticsDeps(
         counters=DynamoCounters(s.counters_table, clients.dynamodb()),
         queue=lanes(s),
         queue_urls=s.all_queue_urls(s),
         clock=SystemClock(),
         exam_ready_days=s.exam_ready_ttl_days,
+        provider=provider,
     )
