@@ -153,13 +153,8 @@ def claims_per_second(client: DynamoDBClient, *, counted: bool, claims: int, thr
     return done / elapsed, time.perf_counter() - started
 
 
-def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> dict[str, Any]:
-    client = _client(url)
-    bench = build(client, *_tables(client), SystemClock())
-    sub = "bench-learner"
-    started = time.perf_counter()
-    seed(bench, sub, ready)
-    seed_s = time.perf_counter() - started
+def race(bench: Bench, sub: str, claims: int) -> tuple[list[str], list[float]]:
+    """``claims`` claims of one learner at once: the exams won and each claim's milliseconds."""
     caller = Caller(sub=sub)
 
     def timed_claim(_: int) -> tuple[Any, float]:
@@ -169,7 +164,21 @@ def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> di
 
     with ThreadPoolExecutor(max_workers=claims) as pool:
         results = list(pool.map(timed_claim, range(claims)))
-    won = [o.exam.exam_id for o, _ in results if isinstance(o, Claimed)]
+    return [o.exam.exam_id for o, _ in results if isinstance(o, Claimed)], [ms for _, ms in results]
+
+
+def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> dict[str, Any]:
+    client = _client(url)
+    bench = build(client, *_tables(client), SystemClock())
+    sub = "bench-learner"
+    started = time.perf_counter()
+    seed(bench, sub, ready)
+    seed_s = time.perf_counter() - started
+    won, contended_ms = race(bench, sub, claims)
+    # The same race with no counters at all: what the learner's record in the claim's transaction costs alone.
+    baseline = build(client, *_tables(client), SystemClock(), counted=False)
+    seed(baseline, sub, ready)
+    uncounted_contended = summary(race(baseline, sub, claims)[1])
     # One uncontended claim at a time, for comparison (fresh exams for a second learner).
     solo_caller = Caller(sub="bench-solo")
     seed(bench, solo_caller.sub, ready)
@@ -178,7 +187,7 @@ def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> di
         t = time.perf_counter()
         assert isinstance(claim_exam(solo_caller, "diagnostic", bench.deps), Claimed)
         solo.append((time.perf_counter() - t) * 1000)
-    contended = summary([ms for _, ms in results])
+    contended = summary(contended_ms)
     alone = summary(solo)
     # Throughput: the claim as it is (learner's transaction, then the sharded counters) against the same claim
     # with no counters at all; alternating runs, best of each, so a noisy neighbour hurts both alike.
@@ -200,6 +209,7 @@ def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> di
         "seed_s": round(seed_s, 2),
         "contended_ms": contended,
         "solo_ms": alone,
+        "uncounted_contended_ms": uncounted_contended,
         "ratio_p50": round(contended["p50"] / alone["p50"], 2) if alone["p50"] else None,
         "rate_claims": rate_claims,
         "threads": threads,
@@ -214,7 +224,7 @@ def run(url: str, claims: int, ready: int, rate_claims: int, threads: int) -> di
 def run_scenario(args: argparse.Namespace) -> Result:
     url = os.environ.get("DYNAMODB_LOCAL_URL", "http://127.0.0.1:8011")
     result = run(url, args.claims, args.ready, args.rate_claims, args.threads)
-    c, s = result["contended_ms"], result["solo_ms"]
+    c, s, u = result["contended_ms"], result["solo_ms"], result["uncounted_contended_ms"]
     text = "\n".join(
         [
             "## Exam claims on DynamoDB Local",
@@ -229,6 +239,7 @@ def run_scenario(args: argparse.Namespace) -> Result:
             "| claim | p50 ms | p99 ms | mean ms |",
             "|---|---|---|---|",
             f"| {result['claims']} at once | {c['p50']:.1f} | {c['p99']:.1f} | {c['mean']:.1f} |",
+            f"| {result['claims']} at once, no counters at all | {u['p50']:.1f} | {u['p99']:.1f} | {u['mean']:.1f} |",
             f"| one at a time | {s['p50']:.1f} | {s['p99']:.1f} | {s['mean']:.1f} |",
             "",
             f"Contended / uncontended p50: {result['ratio_p50']}x. Seeding {result['ready']} exams "

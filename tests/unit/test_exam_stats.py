@@ -75,3 +75,21 @@ def test_a_records_pending_counts_are_the_sum_of_every_change_not_folded_yet() -
         "gauges": {"g": -1},
     }
     assert exam_stats.merge_pending({"gauges": {"g": 2}}, {"gauges": {"g": -2}}) == {}
+
+
+def test_the_records_pending_counts_are_read_as_written_and_as_older_records_hold_them() -> None:
+    from pregen.adapters.exams import _pending_from
+
+    pending = {"days": {"2027-04-07": {"exam_expiring#23": -1}}, "gauges": {"exams_claimed": 2}}
+    # A JSON string, as the record is written now
+    assert _pending_from({"S": '{"days":{"2027-04-07":{"exam_expiring#23":-1}},"gauges":{"exams_claimed":2}}'}) == (
+        pending
+    )
+    # A map of maps, as records written before held it
+    older = {
+        "M": {
+            "days": {"M": {"2027-04-07": {"M": {"exam_expiring#23": {"N": "-1"}}}}},
+            "gauges": {"M": {"exams_claimed": {"N": "2"}}},
+        }
+    }
+    assert _pending_from(older) == pending

@@ -25,6 +25,7 @@ A learner's inventory is one partition, read with one Query: no request path sca
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -66,6 +67,14 @@ _RECORD_WAIT = ConflictRetry(retries=_RECORD_TRIES, low_s=0.0, high_s=0.004)
 _CONDITION_FAILED = "ConditionalCheckFailed"
 # How long a record's deltas may wait for the learner's next change to fold them; the cron folds the rest.
 FOLD_AFTER_S = 60
+
+
+def _pending_from(value: Any) -> dict[str, Any]:
+    """The record's ``pending``: a JSON string (a map in records written before it was one)."""
+    if "M" in value:
+        return deserialize(dict(value["M"]))
+    pending: dict[str, Any] = json.loads(value["S"])
+    return pending
 
 
 def _slot_from(item: dict[str, Any]) -> ExamSlot:
@@ -334,7 +343,7 @@ class DynamoExamInventory:
         item = self.client.get_item(TableName=self.table, Key=self._learner_key(owner), ConsistentRead=True).get("Item")
         if item is None:
             return LearnerExams(), None, None
-        pending = deserialize(dict(item["pending"]["M"])) if "pending" in item else None
+        pending = _pending_from(item["pending"]) if "pending" in item else None
         since = float(item["pending_since"]["N"]) if pending and "pending_since" in item else None
         return (
             LearnerExams(
@@ -398,7 +407,9 @@ class DynamoExamInventory:
             "version": whole(record.version),
         }
         if pending:
-            item["pending"] = {"M": serialize(pending)}
+            # One string, not a map: every claim reads and writes it, and a map of maps costs a typed value per
+            # counter to build, validate and parse on both sides (measured: 0.8x an uncounted claim's rate).
+            item["pending"] = string(json.dumps(pending, separators=(",", ":"), sort_keys=True))
             item["pending_since"] = whole(since)
         put: dict[str, Any] = {"TableName": self.table, "Item": item}
         if seen.version:
