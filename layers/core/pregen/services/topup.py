@@ -1,4 +1,5 @@
-"""The cron's inventory top-up: every learner active in the last N days gets each exam type they use topped up.
+"""The cron's inventory top-up: every learner active in the last N days gets each exam type they use topped up,
+and the exam counts their record still holds folded into the analytics counters.
 
 Bounded and resumable: the activity index is read one page (``topup_page_size`` learners) at a time, and after
 every page the run's cursor and running totals are saved. When the time budget (under the Lambda timeout) is
