@@ -14,7 +14,7 @@ from pregen.wiring import exams as exams_wiring
 from pregen.wiring import library as library_wiring
 from pregen.wiring import serve as serve_wiring
 from tests.integration.conftest import api_event, call, run_worker
-from tests.integration.test_exams import _claim, _drain
+from tests.integration.test_exams import _claim, _cron, _drain
 from tests.integration.test_library import generated, regenerate
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ def test_claims_and_assembled_exams_reach_the_analytics(aws: Aws, exams: Any) ->
     assert _claim(exams, sub="dave")[0] == 202
     _drain(aws)
     assert _claim(exams, sub="dave")[0] == 200
+    # And the cron's top-up has run since (it folds the counts learners' records hold into the global counters)
+    assert _cron({"task": "inventory_topup"})["failed"] == 0
     # Then analytics counts the diagnostic exams generated and the claim as a use of one
     status, _, figures = call(analytics, api_event("analytics.json", sub="ops", role="admin", query={}))
     assert status == 200

@@ -21,8 +21,12 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from pregen.domain.counters import Metric, name
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 HOUR = 3600
 EXAMS_GENERATED = "exams_generated"
@@ -136,3 +140,24 @@ def erased(old: LearnerExams, now: float) -> Change:
         change.add(old.until, Metric.LEARNERS_READY_UNTIL, -1)
     change.gauges = {EXAMS_ERASED: len(live)} if live else {}
     return change
+
+
+def merge_pending(held: Mapping[str, Any] | None, more: Mapping[str, Any]) -> dict[str, Any]:
+    """The counter deltas a learner's record holds (``{"days": {day: {counter: n}}, "gauges": {counter: n}}``) with
+    one more change's added: a record carries the sum of every change not yet folded into the global counters, so a
+    change never has to fold a previous one first. Counters that sum to 0 are dropped."""
+    held = held or {}
+    days: dict[str, dict[str, int]] = {}
+    for source in (held.get("days", {}), more.get("days", {})):
+        for day, counts in source.items():
+            into = days.setdefault(day, {})
+            for counter, delta in counts.items():
+                into[counter] = into.get(counter, 0) + int(delta)
+    gauges: dict[str, int] = {}
+    for source in (held.get("gauges", {}), more.get("gauges", {})):
+        for counter, delta in source.items():
+            gauges[counter] = gauges.get(counter, 0) + int(delta)
+    days = {day: {c: n for c, n in counts.items() if n} for day, counts in days.items()}
+    days = {day: counts for day, counts in days.items() if counts}
+    gauges = {c: n for c, n in gauges.items() if n}
+    return {**({"days": days} if days else {}), **({"gauges": gauges} if gauges else {})}

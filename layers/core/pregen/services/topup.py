@@ -1,4 +1,5 @@
-"""The cron's inventory top-up: every learner active in the last N days gets each exam type they use topped up.
+"""The cron's inventory top-up: every learner active in the last N days gets each exam type they use topped up,
+and the exam counts their record still holds folded into the analytics counters.
 
 Bounded and resumable: the activity index is read one page (``topup_page_size`` learners) at a time, and after
 every page the run's cursor and running totals are saved. When the time budget (under the Lambda timeout) is
@@ -87,6 +88,12 @@ def topup_inventory(deps: ExamDeps, runs: RunState, *, resume_only: bool = False
 
 
 def _top_up_learner(sub: str, exam_types: list[str], deps: ExamDeps, state: dict[str, Any]) -> None:
+    try:
+        # The exam counters a learner's last changes left in their record (a claim folds them only once they are a
+        # minute old): every learner with any is active, so this pass folds them all within a run.
+        deps.inventory.fold_pending(sub, deps.clock.now())
+    except Exception:
+        logger.exception("folding the exam counters failed", owner=sub)
     for exam_type in exam_types:
         if exam_type not in deps.catalogue.exam_types:  # a program since removed
             state["skipped"] += 1
