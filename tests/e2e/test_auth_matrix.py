@@ -31,6 +31,7 @@ ADMIN_ONLY = {
     "GET /v1/ops/cron/runs/{run_id}",
     "POST /v1/cron/run",
     "DELETE /v1/learners/{learner}",  # a learner erases their own data with DELETE /v1/me
+    "GET /v1/learners/{learner}/erasure",  # ...and reads its status at GET /v1/me/erasure
 }
 TEACHERS = {"POST /v1/content/{content_id}/regenerate"}  # teacher or admin
 LEARNERS = {
@@ -46,6 +47,7 @@ LEARNERS = {
     "POST /v1/exams/warm",
     "GET /v1/me/content",
     "DELETE /v1/me",
+    "GET /v1/me/erasure",
     "GET /v1/exams/{exam}/inventory",
     "GET /v1/exams/{exam}",
     "POST /v1/courses",

@@ -36,10 +36,10 @@ def test_first_claim_waits_then_an_exam_is_handed_out_and_the_inventory_refills(
     inventory_url = f"{base}{headers['location']}"
     # When the worker has generated the sections and assembled the exams (the target is 2)
     _wait_for(inventory_url, token, ready=2)
-    # Then a claim returns a complete 50-question exam
+    # Then a claim returns a complete 71-question exam (the EPPP diagnostic)
     status, _, exam = http(f"{base}/v1/exams/diagnostic/claim", token, method="POST")
     assert status == 200, exam
-    assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == 50
+    assert sum(len(s["questions"]) for s in exam["exam"]["sections"]) == 71
     # And only its owner can read it
     assert http(f"{base}/v1/exams/{exam['exam_id']}", token)[0] == 200
     assert http(f"{base}/v1/exams/{exam['exam_id']}", tokens.mint("e2e-someone-else"))[0] == 404

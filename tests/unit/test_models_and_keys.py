@@ -92,3 +92,20 @@ def test_priority_maps_to_lanes() -> None:
 def test_caller_admin_flag() -> None:
     assert Caller(sub="x", role=Role.ADMIN).is_admin
     assert not Caller(sub="x").is_admin
+
+
+def test_a_request_read_back_from_a_store_is_not_held_to_the_limit_its_folding_lengthened() -> None:
+    from pydantic import ValidationError
+
+    from pregen.domain.courses import CourseRequest
+    from pregen.domain.models import STORED
+
+    # Given a grade of 20 characters as sent, which NFKC folding turns into 40 ("ﬀ" is "ff")
+    sent = CourseRequest.model_validate({"subject": "Biology", "grade": "\ufb00" * 20})
+    assert sent.grade == "ff" * 20
+    # When the stored (folded) request is read back, Then it is the same request, not a 400
+    stored = sent.model_dump(mode="json")
+    assert CourseRequest.model_validate(stored, context=STORED) == sent
+    # And a caller who sends the folded text itself is held to the limit
+    with pytest.raises(ValidationError, match="at most 20 characters"):
+        CourseRequest.model_validate(stored)

@@ -40,6 +40,7 @@ from pregen.domain.courses import (
     PartRecord,
     PartStatus,
 )
+from pregen.domain.models import STORED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -77,7 +78,7 @@ def _course_from(item: dict[str, Any]) -> CourseRecord:
         course_id=item["course_id"]["S"],
         owner=item["owner"]["S"],
         status=CourseStatus(item["status"]["S"]),
-        request=CourseRequest.model_validate(deserialize(dict(item["request"]["M"]))),
+        request=CourseRequest.model_validate(deserialize(dict(item["request"]["M"])), context=STORED),
         priority=int(_number(item, "priority", 50)),
         parts_total=int(_number(item, "parts_total")),
         parts_done=int(_number(item, "parts_done")),

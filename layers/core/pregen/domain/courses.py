@@ -29,7 +29,14 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
-from pregen.domain.models import OBJECTIVE_MAX_LENGTH, ContentRequest, Kind, LearningStyle, QuestionType
+from pregen.domain.models import (
+    OBJECTIVE_MAX_LENGTH,
+    ContentRequest,
+    Kind,
+    LearningStyle,
+    QuestionType,
+    stored_limit,
+)
 from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 
 TEXT_LIMITS = {"subject": 80, "grade": 20, "title": 200, "description": 1000, "language": 40}
@@ -89,7 +96,9 @@ class CourseRequest(BaseModel):
     @classmethod
     def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            check_plain(value, TEXT_LIMITS[str(info.field_name)])
+            # The limit is on the text as the caller sent it; a request read back from a store is already folded
+            # (NFKC may have lengthened it), so only its characters are checked again.
+            check_plain(value, stored_limit(info, TEXT_LIMITS[str(info.field_name)]))
             fold = canonical_name if info.field_name == "subject" else normalise_text
             return fold(value) or None
         return value

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
+from pregen.domain.text import PLAIN_NOT_BLANK, canonical_name, check_plain, normalise_text, plain_field
 
 
 class Kind(StrEnum):
@@ -169,6 +169,23 @@ def _takers(field: str) -> str:
     return ", ".join(kind.value for kind in kinds)
 
 
+# One objective as the caller sends it: what ``ContentRequest``'s validator enforces (before folding), stated in
+# the schema only (pydantic checks nothing more after the fold).
+Objective = Annotated[
+    str,
+    Field(
+        json_schema_extra={"minLength": 1, "maxLength": OBJECTIVE_MAX_LENGTH, "pattern": PLAIN_NOT_BLANK},
+    ),
+]
+# Validation context of a request read back from a store (already folded): ``model_validate(data, context=STORED)``.
+STORED: dict[str, Any] = {"stored": True}
+
+
+def stored_limit(info: ValidationInfo, limit: int) -> int:
+    """``limit`` for text as a caller sent it; none for text read back from a store (see ``STORED``)."""
+    return 1 << 30 if (info.context or {}).get("stored") else limit
+
+
 class ContentRequest(BaseModel):
     """What a learner asks for. Equivalent requests normalise to the same fields and so to one cache key.
     Which fields each kind takes and needs, and how many items it may count, depend on the kind."""
@@ -203,35 +220,37 @@ class ContentRequest(BaseModel):
     @classmethod
     def _normalise(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            check_plain(value, TEXT_LIMITS[str(info.field_name)])
+            # The limit is on the text as the caller sent it; a request read back from a store is already folded
+            # (NFKC may have lengthened it), so only its characters are checked again.
+            check_plain(value, stored_limit(info, TEXT_LIMITS[str(info.field_name)]))
             fold = canonical_name if info.field_name in NAME_FIELDS else normalise_text
             return fold(value) or None
         return value
 
     # What a course part teaches or examines, in the planner's order. Part of the key (content written to other
     # objectives is other content); two courses that plan the same lesson with the same objectives share it.
-    objectives: list[str] | None = Field(
+    objectives: list[Objective] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_REQUEST_OBJECTIVES,
-        description="lessons, brain bytes, question sets: the objectives the content teaches or examines",
+        description="lessons, brain bytes, question sets: the objectives the content teaches or examines (one "
+        "objective written twice, in any case or spacing, counts once)",
     )
 
     @field_validator("objectives", mode="before")
     @classmethod
-    def _normalise_objectives(cls, value: Any) -> Any:
+    def _normalise_objectives(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, list | tuple):
             objectives = []
             for item in value:
                 if not isinstance(item, str):
                     raise ValueError("each objective must be a string")
-                check_plain(item, OBJECTIVE_MAX_LENGTH)
+                check_plain(item, stored_limit(info, OBJECTIVE_MAX_LENGTH))
                 text = normalise_text(item)
                 if not text:
                     raise ValueError("an objective must not be blank")
-                objectives.append(text)
-            if len(set(objectives)) != len(objectives):
-                raise ValueError("objectives must not repeat")
+                if text not in objectives:  # the same objective twice (as folded) is one
+                    objectives.append(text)
             return objectives
         return value
 

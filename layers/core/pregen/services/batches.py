@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from pregen.domain.counters import Metric, name
 from pregen.domain.errors import LeaseHeld
-from pregen.domain.models import ContentRequest, JobStatus, Lane
+from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
 from pregen.messages import JobMessage
 from pregen.observability import logger
 from pregen.services.erasures import refuses
@@ -70,7 +70,7 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
         if custom_id in entries or message.direct:
             continue
         try:
-            request = ContentRequest.model_validate(message.request)
+            request = ContentRequest.model_validate(message.request, context=STORED)
         except ValidationError:
             continue  # the direct path fails it with its reason
         if deps.worker.store.get_content(message.key, now, consistent=True) is not None:
@@ -103,7 +103,7 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
     for batch_id, submitted_at in deps.batches.open_batches():
         entries = deps.batches.get_entries(batch_id)
         messages = {cid: JobMessage.model_validate(entry) for cid, entry in entries.items()}
-        requests = {cid: ContentRequest.model_validate(m.request) for cid, m in messages.items()}
+        requests = {cid: ContentRequest.model_validate(m.request, context=STORED) for cid, m in messages.items()}
         if deps.generator.batch_ended(batch_id):
             outcomes = {o.custom_id: o for o in deps.generator.batch_results(batch_id, requests)}
         elif now - submitted_at > BATCH_EXPIRY_SECONDS:

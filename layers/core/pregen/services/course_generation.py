@@ -44,7 +44,7 @@ from pregen.domain.courses import (
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
 from pregen.domain.keys import cache_key, outline_key
-from pregen.domain.models import Caller, ContentRequest, Job, JobStatus, Priority
+from pregen.domain.models import STORED, Caller, ContentRequest, Job, JobStatus, Priority
 from pregen.domain.records import StoredContent
 from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
@@ -286,7 +286,7 @@ def generate_part(
     cached = content.store.get_content(message.key, content.clock.now(), consistent=True)
     if cached is not None:
         return _finish(message, cached, reused=True, worker_id=worker_id, deps=deps)
-    request = ContentRequest.model_validate(message.request)
+    request = ContentRequest.model_validate(message.request, context=STORED)
     _ensure_job(message, request, lane, deps)
     job_message = JobMessage(
         job_id=message.job_id,

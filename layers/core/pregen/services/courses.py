@@ -21,7 +21,7 @@ from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartSt
 from pregen.domain.cursors import REFUSED, seal, unseal
 from pregen.domain.errors import Conflict, InvalidRequest, NotFound
 from pregen.domain.keys import new_job_id
-from pregen.domain.models import ContentRequest, Priority
+from pregen.domain.models import STORED, ContentRequest, Priority
 from pregen.messages import CoursePlanMessage
 from pregen.observability import logger
 from pregen.services.limits import check_generation_allowance
@@ -195,7 +195,7 @@ def retry_course(
         "course_retry",
         deps,
         lambda price: (
-            price.contents([ContentRequest.model_validate(p.request) for p in failed])
+            price.contents([ContentRequest.model_validate(p.request, context=STORED) for p in failed])
             if failed
             else price.course(course.request)
         ),

@@ -19,7 +19,7 @@ from pregen.domain.errors import (
     ProviderThrottled,
     SpendingError,
 )
-from pregen.domain.models import ContentRequest, Generation, JobStatus, Lane, Priority
+from pregen.domain.models import STORED, ContentRequest, Generation, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
@@ -192,7 +192,7 @@ def _refuse_failed_for_good(job: Job | None) -> None:
 def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentRequest:
     """The job's request; one that does not validate fails the job for good (no retry can fix it)."""
     try:
-        return ContentRequest.model_validate(message.request)
+        return ContentRequest.model_validate(message.request, context=STORED)
     except ValidationError as exc:
         reason = f"permanent: the job's request is invalid: {exc.error_count()} errors"
         failure = Failure(reason=reason, category="InvalidRequest", permanent=True, final=True)

@@ -18,7 +18,7 @@ from pregen.domain.library import (
     ranked,
     vote_delta,
 )
-from pregen.domain.models import Caller, ContentRequest, Priority, Role
+from pregen.domain.models import STORED, Caller, ContentRequest, Priority, Role
 from pregen.observability import logger
 from pregen.services.publishing import rerank
 
@@ -193,7 +193,7 @@ VOTE_REGENERATION = Caller(sub="pregen-vote-regeneration", role=Role.TEACHER)
 
 
 def version_request(version: Version) -> ContentRequest:
-    return ContentRequest.model_validate(version.request)
+    return ContentRequest.model_validate(version.request, context=STORED)
 
 
 def request_regeneration(
@@ -232,7 +232,7 @@ def _enqueue_regeneration(
     # this module and never enqueues, so its cold start does not load the serving path.
     from pregen.services.content import enqueue_or_join
 
-    request = ContentRequest.model_validate(version.request)
+    request = ContentRequest.model_validate(version.request, context=STORED)
     # The key folds in the owner for personal content: regenerate on the owner's behalf, under the same key.
     owner = Caller(sub=version.owner or "library")
     if cache_key(request, owner) != version.key:
