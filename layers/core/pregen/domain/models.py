@@ -247,9 +247,9 @@ class ContentRequest(BaseModel):
                     raise ValueError("each objective must be a string")
                 check_plain(item, stored_limit(info, OBJECTIVE_MAX_LENGTH))
                 text = normalise_text(item)
-                if not text:
-                    raise ValueError("an objective must not be blank")
-                if text not in objectives:  # the same objective twice (as folded) is one
+                # A blank item is no objective: dropped (API Gateway joins a repeated query parameter with commas,
+                # so an objective ending in a comma arrives as two items, the second empty); none left is a 400.
+                if text and text not in objectives:  # the same objective twice (as folded) is one
                     objectives.append(text)
             return objectives
         return value
