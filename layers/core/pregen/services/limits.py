@@ -14,7 +14,6 @@ for the answer's ``RateLimit-*`` headers (``last_charge``).
 
 from __future__ import annotations
 
-import datetime as dt
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +23,7 @@ from pregen.domain.errors import OverAllowance, RateLimited, SpendCeilingReached
 from pregen.domain.limits import WINDOW_SECONDS
 from pregen.domain.spend import MICRO, dollars, spent_usd
 from pregen.observability import logger
+from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,10 +72,6 @@ class LimitedDeps(Protocol):
 
     @property
     def clock(self) -> Clock: ...
-
-
-def day_of(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).date().isoformat()
 
 
 def check_daily_ceiling(action: str, deps: LimitedDeps, price: Callable[[Estimator], int]) -> None:
