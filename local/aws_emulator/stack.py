@@ -121,6 +121,7 @@ class LocalStack:
         self.engine_warm_up: threading.Thread | None = None
         self.pools: list[Any] = []
         self.log_subscriptions: LogSubscriptions | None = None
+        self.event_delivery: Any = None
         endpoint = opts.aws_endpoint or self._start_moto()
         dynamodb_endpoint = self._start_dynamodb() if opts.dynamodb == "local" else None
         os.environ.update(
@@ -215,14 +216,10 @@ class LocalStack:
             environment = self.hooks.environment(environment)
         return {**environment, **self.options.extra_env}
 
-    def _log_subscriptions(
-        self, template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
-    ) -> LogSubscriptions:
-        """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
-        from aws_emulator.logs import LogSubscriptions
+    def _on_failure(self, template: Template, resources: Resources, sqs: Any) -> Callable[[str, dict[str, Any]], None]:
+        """Lambda's on-failure destination of an asynchronous invocation: the function's queue, if any."""
 
         def failed_delivery(function: str, event: dict[str, Any]) -> None:
-            """Lambda's on-failure destination of an asynchronous invocation: the function's queue, if any."""
             queue = template.on_failure_queue(function)
             if queue is not None:
                 record = {  # the shape of Lambda's on-failure invocation record
@@ -236,11 +233,40 @@ class LocalStack:
                 }
                 sqs.send_message(QueueUrl=resources.queue_urls[queue], MessageBody=json.dumps(record))
 
+        return failed_delivery
+
+    def _log_subscriptions(
+        self, template: Template, resources: Resources, functions: dict[str, Any], sqs: Any
+    ) -> LogSubscriptions:
+        """CloudWatch Logs subscriptions (hit lines of get-content to the usage aggregator)."""
+        from aws_emulator.logs import LogSubscriptions
+
         subscriptions = LogSubscriptions(
-            template.log_subscriptions(), functions, on_failure=failed_delivery, install_sink=self.hooks.log_sink
+            template.log_subscriptions(),
+            functions,
+            on_failure=self._on_failure(template, resources, sqs),
+            install_sink=self.hooks.log_sink,
         )
         subscriptions.start()
+        self.event_delivery = self._event_rules(template, resources, functions, sqs)  # asynchronous too
         return subscriptions
+
+    def _event_rules(self, template: Template, resources: Resources, functions: dict[str, Any], sqs: Any) -> Any:
+        """The template's buses, and its EventBridgeRule events delivered to their functions."""
+        import boto3
+
+        from aws_emulator.events import RuleDelivery
+
+        delivery = RuleDelivery(
+            boto3.client("events"),
+            sqs,
+            template.event_buses(),
+            template.event_rules(),
+            functions,
+            on_failure=self._on_failure(template, resources, sqs),
+        )
+        delivery.start()
+        return delivery
 
     def _start_moto(self) -> str:
         """moto server in a process of its own (SQS, Scheduler, Logs, CloudWatch, SSM; DynamoDB without Java)."""
@@ -387,6 +413,8 @@ class LocalStack:
         # execution environments and the services last.
         self.http.shutdown()
         self.scheduler.stop()
+        if self.event_delivery is not None:
+            self.event_delivery.stop()
         if self.log_subscriptions is not None:
             self.log_subscriptions.stop()
         for poller in self.pollers:

@@ -104,6 +104,18 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class EventRule:
+    """An ``EventBridgeRule`` event: the function is invoked (asynchronously) with each event on ``bus`` that
+    matches ``pattern``, retried ``retries`` times (its EventInvokeConfig's MaximumRetryAttempts, else Lambda's 2)."""
+
+    function: str
+    name: str
+    bus: str
+    pattern: dict[str, Any]
+    retries: int
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     module: str
@@ -227,7 +239,13 @@ class Template:
     # -- reading --------------------------------------------------------------------------------------------------
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {name: res for name, res in self.resources_section.items() if res.get("Type") == kind}
+        """The resources of ``kind`` the stack has: one whose ``Condition`` is false for the parameters in force
+        is not created (as in CloudFormation)."""
+        return {
+            name: res
+            for name, res in self.resources_section.items()
+            if res.get("Type") == kind and ("Condition" not in res or self.condition(str(res["Condition"])))
+        }
 
     def _function_globals(self) -> dict[str, Any]:
         globals_: dict[str, Any] = self.data.get("Globals", {}).get("Function", {})
@@ -355,6 +373,25 @@ class Template:
             for fn, name, p in self._events("ScheduleV2")
         ]
 
+    def event_buses(self) -> list[str]:
+        """The names of the template's EventBridge buses (what a ``Ref`` to each resolves to)."""
+        return [str(self._ref(name)) for name in self.of_type("AWS::Events::EventBus")]
+
+    def event_rules(self) -> list[EventRule]:
+        rules = []
+        for fn, name, props in self._events("EventBridgeRule"):
+            config = self.resources_section[fn]["Properties"].get("EventInvokeConfig") or {}
+            rules.append(
+                EventRule(
+                    function=fn,
+                    name=name,
+                    bus=str(self.resolve(props.get("EventBusName", "default"))),
+                    pattern=dict(self.resolve(props["Pattern"])),
+                    retries=int(config.get("MaximumRetryAttempts", 2)),
+                )
+            )
+        return rules
+
     def max_receive_count(self, queue: str) -> int:
         policy = self.resources_section[queue]["Properties"].get("RedrivePolicy", {})
         return int(self.resolve(policy.get("maxReceiveCount", 0)))
@@ -368,29 +405,7 @@ class Template:
         """Create every table and queue of the template (dead-letter queues first), with their TTL and redrive; a
         table that exists already (DynamoDB Local keeps its data between runs) is used as it is."""
         for name, res in self.of_type("AWS::DynamoDB::Table").items():
-            props = res["Properties"]
-            table = f"{prefix}-{name}"
-            args: dict[str, Any] = {
-                "TableName": table,
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "KeySchema": props["KeySchema"],
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-            }
-            if props.get("GlobalSecondaryIndexes"):
-                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            if props.get("StreamSpecification"):
-                args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-            description = self._create_table(dynamodb, args)
-            stream_arn = description.get("LatestStreamArn")
-            if stream_arn:
-                self.created.stream_arns[name] = stream_arn
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled") and description.get("TableStatus") != "EXISTING":
-                dynamodb.update_time_to_live(
-                    TableName=table,
-                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-                )
-            self.created.tables[name] = table
+            self._provision_table(dynamodb, name, res["Properties"], f"{prefix}-{name}")
         queues = self.of_type("AWS::SQS::Queue")
         ordered = sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {}))
         for name in ordered:
@@ -406,6 +421,35 @@ class Template:
             self.created.queue_urls[name] = url
             self.created.queue_arns[name] = arn
         return self.created
+
+    def _provision_table(self, dynamodb: DynamoDBClient, name: str, props: dict[str, Any], table: str) -> None:
+        """One table with its stream and TTL; an existing one (DynamoDB Local keeps its data) gains the stream the
+        template added since, and keeps its data."""
+        args: dict[str, Any] = {
+            "TableName": table,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        description = self._create_table(dynamodb, args)
+        stream_arn = description.get("LatestStreamArn")
+        if props.get("StreamSpecification") and not stream_arn:  # kept from a run before the stream was added
+            stream: Any = {"StreamEnabled": True, **props["StreamSpecification"]}
+            updated = dynamodb.update_table(TableName=table, StreamSpecification=stream)["TableDescription"]
+            stream_arn = updated.get("LatestStreamArn")
+        if stream_arn:
+            self.created.stream_arns[name] = stream_arn
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled") and description.get("TableStatus") != "EXISTING":
+            dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        self.created.tables[name] = table
 
     @staticmethod
     def _create_table(dynamodb: DynamoDBClient, args: dict[str, Any]) -> dict[str, Any]:

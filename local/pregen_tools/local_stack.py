@@ -42,6 +42,8 @@ def local_environment(env: dict[str, str]) -> dict[str, str]:
     env["CURSOR_KEY_SECRET"] = ""  # locally the listings' cursors are signed with CURSOR_KEY
     env["CURSOR_KEY"] = os.environ.get("CURSOR_KEY", "local-cursor-key")
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("PREGEN_LOG_LEVEL", "WARNING")
+    env["WEBHOOK_SECRET"] = ""  # locally the webhook's POSTs are signed with WEBHOOK_KEY
+    env["WEBHOOK_KEY"] = os.environ.get("WEBHOOK_KEY", "local-webhook-key")
     env["MODEL_LATENCY"] = os.environ.get("MODEL_LATENCY", "realistic")  # the offline model takes Claude's time
     return env
 
@@ -76,12 +78,20 @@ def model_latency() -> str:
     return ModelLatency.parse(os.environ.get("MODEL_LATENCY", "realistic")).describe()
 
 
+def parameters() -> dict[str, str]:
+    """The template's parameters locally; ``WEBHOOK_URL`` (e.g. your app's dev server) turns the webhook on."""
+    found = dict(PARAMETERS)
+    if os.environ.get("WEBHOOK_URL"):
+        found["WebhookUrl"] = os.environ["WEBHOOK_URL"]
+    return found
+
+
 def hooks() -> AppHooks:
     from pregen import usage_log
 
     return AppHooks(
         template=TEMPLATE,
-        parameters=dict(PARAMETERS),
+        parameters=parameters(),
         environment=local_environment,
         before_functions=_reset_wiring,
         log_sink=usage_log.set_sink,

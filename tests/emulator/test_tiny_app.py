@@ -54,10 +54,18 @@ def test_a_sam_app_that_is_not_pregen_runs_on_the_emulator(tiny: dict[str, objec
     assert (status, body) == (202, {"greeting": "bonjour", "queued": "first"})
     # And the queue's consumer, fed by the emulator's poller, counts the note in the app's own table
     table = tiny["tables"]["NotesTable"]  # type: ignore[index]
+    assert _item(table, "first").get("seen") == {"N": "1"}
+    # And the event the consumer put on the app's bus reached the rule's function, as EventBridge delivers it
+    assert _item(table, "heard#first").get("type") == {"S": "Note Counted"}
+    # And a resource whose condition is false for these parameters was not created
+    assert "ShoutsQueue" not in tiny["queues"]  # type: ignore[operator]
+
+
+def _item(table: str, key: str) -> dict[str, object]:
     dynamodb = boto3.client("dynamodb")
     deadline = time.monotonic() + 30
     item: dict[str, object] = {}
     while time.monotonic() < deadline and not item:
-        item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "first"}}).get("Item", {})
+        item = dynamodb.get_item(TableName=table, Key={"pk": {"S": key}}).get("Item", {})
         time.sleep(0.1)
-    assert item.get("seen") == {"N": "1"}
+    return item

@@ -50,7 +50,9 @@ def _of_type(kind: str) -> dict[str, Any]:
 
 
 def test_the_stream_mapping_is_bounded_and_records_what_it_skips() -> None:
-    (mapping,) = [v["Properties"] for k, v in _of_type("AWS::Lambda::EventSourceMapping").items() if "Stream" in k]
+    (mapping,) = [
+        v["Properties"] for k, v in _of_type("AWS::Lambda::EventSourceMapping").items() if "ContentStream" in k
+    ]
     assert mapping["MaximumRetryAttempts"] == 5
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRecordAgeInSeconds"] == 3600

@@ -1,4 +1,5 @@
-"""The tiny app's handlers: POST /notes queues a note; the queue's consumer counts the notes in the table."""
+"""The tiny app's handlers: POST /notes queues a note; the queue's consumer counts the notes in the table and
+puts an event on the bus; the rule's function writes down what it heard."""
 
 from __future__ import annotations
 
@@ -25,4 +26,22 @@ def count(event: dict[str, Any], context: Any) -> dict[str, Any]:
             UpdateExpression="ADD seen :one",
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
+        boto3.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "tiny",
+                    "DetailType": "Note Counted",
+                    "Detail": json.dumps({"text": text}),
+                    "EventBusName": os.environ["NOTES_BUS"],
+                }
+            ]
+        )
     return {"batchItemFailures": []}
+
+
+def heard(event: dict[str, Any], context: Any) -> None:
+    """A rule's target: EventBridge invokes it with the event, whose detail is an object."""
+    boto3.client("dynamodb").put_item(
+        TableName=os.environ["NOTES_TABLE"],
+        Item={"pk": {"S": "heard#" + event["detail"]["text"]}, "type": {"S": event["detail-type"]}},
+    )

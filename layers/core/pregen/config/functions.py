@@ -162,3 +162,26 @@ class CursorKeySettings(Env):
         if not self.cursor_key and not self.cursor_key_secret:
             raise ValueError("no cursor key: set CURSOR_KEY_SECRET (the stack's secret) or, locally, CURSOR_KEY")
         return self
+
+
+class NotifySettings(Env):
+    """The bus the notify function puts Pregen's events on (``pregen.domain.notifications``)."""
+
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+
+
+class WebhookSettings(Env):
+    """Where the webhook function forwards the bus's events, and the key that signs them
+    (``pregen.domain.webhooks``): the stack's Secrets Manager secret (``WEBHOOK_SECRET``, its ARN) on AWS, or
+    locally and in tests the key itself (``WEBHOOK_KEY``)."""
+
+    webhook_url: str = Field(alias="WEBHOOK_URL", pattern=r"^https?://\S+$")
+    webhook_key: str | None = Field(alias="WEBHOOK_KEY", default=None)
+    webhook_secret: str | None = Field(alias="WEBHOOK_SECRET", default=None)
+    timeout_seconds: float = Field(alias="WEBHOOK_TIMEOUT_SECONDS", default=5, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebhookSettings:
+        if not self.webhook_key and not self.webhook_secret:
+            raise ValueError("no webhook key: set WEBHOOK_SECRET (the stack's secret) or, locally, WEBHOOK_KEY")
+        return self
