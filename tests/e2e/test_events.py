@@ -63,3 +63,25 @@ def test_a_job_done_reaches_the_apps_webhook_signed_within_2_s(
     # And it arrived within 2 s of the job's end as the job records it (whole seconds: the check is stricter)
     assert job["status"] == "done"
     assert arrived - job["updated_at"] <= 2.0, (arrived, job["updated_at"])
+
+
+def test_each_ready_exam_is_announced_to_its_learner(stack: dict[str, str], webhook: type[WebhookReceiver]) -> None:
+    token = tokens.mint("e2e-hooked-exams", "student")
+    # Given a learner who opens the exam page (the app warms their inventory)
+    status, _, body = http(f"{stack['url']}/v1/exams/warm", token, method="POST", body={"exam_types": ["diagnostic"]})
+    assert status == 202, body
+    # When the worker has assembled their first exams
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(_events_for(webhook, "owner", "e2e-hooked-exams")) < 2:
+        time.sleep(0.2)
+    # Then the app heard "Exam Ready" for each, naming the learner and the exam, once each
+    heard = [event for _, _, event in _events_for(webhook, "owner", "e2e-hooked-exams")]
+    assert len(heard) >= 2, heard
+    assert {e["type"] for e in heard} == {"Exam Ready"}
+    assert {e["detail"]["exam_type"] for e in heard} == {"diagnostic"}
+    ids = [e["detail"]["exam_id"] for e in heard]
+    assert len(ids) == len(set(ids))
+    # And the exams it names are theirs to claim
+    status, _, exam = http(f"{stack['url']}/v1/exams/diagnostic/claim", token, method="POST")
+    assert status == 200, exam
+    assert exam["exam_id"] in ids
