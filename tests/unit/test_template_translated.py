@@ -123,3 +123,25 @@ def test_the_api_stage_throttles_every_route_and_the_cron_route_tightly() -> Non
     changed = deployed(stage_id, {"ApiThrottlingRate": "5", "CronRunThrottlingBurst": "1"})
     assert float(changed["DefaultRouteSettings"]["ThrottlingRateLimit"]) == 5
     assert int(changed["RouteSettings"]["POST /v1/cron/run"]["ThrottlingBurstLimit"]) == 1
+
+
+def _alias(parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    return deployed("GetContentFunctionAliaslive", parameters)
+
+
+def test_get_content_keeps_provisioned_environments_only_when_asked_and_never_with_snapstart() -> None:
+    # By default no environment is kept initialised (SnapStart is on, and Lambda does not combine the two)
+    assert "ProvisionedConcurrencyConfig" not in _alias()
+    # Asked for 4 with SnapStart off, the alias (what the API invokes) keeps 4
+    asked = {"GetContentProvisionedConcurrency": "4", "SnapStart": "false"}
+    assert _alias(asked)["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": "4"}
+    assert "SnapStart" not in deployed("GetContentFunction", asked)
+    # And the template's rule stops a deploy that asks for both, before anything is changed
+    (rule,) = translated()["Rules"].values()
+
+    def holds(parameters: dict[str, str]) -> bool:
+        template = Template(translated(), overrides={**REQUIRED, **parameters})
+        return not template._holds(rule["RuleCondition"]) or template._holds(rule["Assertions"][0]["Assert"])
+
+    assert holds(asked) and holds({}) and holds({"SnapStart": "false"})
+    assert not holds({"GetContentProvisionedConcurrency": "4"})
