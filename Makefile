@@ -8,17 +8,19 @@ PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+DOCS_VENV := .venv-docs
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test lint typecheck template build unit integration moved-clock e2e bench bench-faults bench-faults-stack bench-realtime bench-faults-floor bench-load fuzz clean
+.PHONY: help run test lint typecheck template docs build unit integration moved-clock e2e bench bench-faults bench-faults-stack bench-realtime bench-faults-floor bench-load fuzz clean
 
 help:
 	@echo "make run    - bring up the local stack on http://127.0.0.1:3000 (no Docker)"
 	@echo "make test   - lint, types, template checks and all tests"
 	@echo "make bench  - benchmarks (results in docs/BENCHMARKS.md)"
 	@echo "make fuzz   - schemathesis over the local stack, five times deeper than make test"
+	@echo "make docs   - the docs site (mkdocs-material) into .site/; a broken link or anchor fails it"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +38,7 @@ $(SAM_VENV)/.installed:
 run: $(VENV)/.installed
 	$(BIN)/python -m pregen_tools.local_stack $(if $(FRESH),--fresh)
 
-test: lint typecheck template build unit integration moved-clock e2e
+test: lint typecheck template docs build unit integration moved-clock e2e
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -56,6 +58,16 @@ template: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# The docs site (mkdocs-material; the API reference rendered from docs/openapi.json by neoteroi-mkdocs) has
+# dependencies of its own too. --strict: a link or anchor that leads nowhere fails the build (CI's link check).
+$(DOCS_VENV)/.installed:
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q --disable-pip-version-check "mkdocs-material>=9.5,<10" "neoteroi-mkdocs>=1.1,<2"
+	@touch $@
+
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
 
 # sam build needs an interpreter of the runtime's minor version (python3.13) on PATH; pyenv's will do.
 # (pyenv's shims are not enough: sam runs the interpreter it finds, and a shim may resolve to another version).
@@ -118,4 +130,4 @@ fuzz: $(VENV)/.installed
 	PREGEN_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_bad_input.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(DOCS_VENV) .site .local .aws-sam .mypy_cache .ruff_cache
