@@ -70,8 +70,10 @@ def _no_listeners_left() -> Iterator[None]:
     provider_signals._listeners.clear()
 
 
-def _budget(store: MemoryBudget, clock: FrozenClock, share: float = 0.3) -> ProviderBudget:
-    return ProviderBudget(store=store, clock=clock, tiers={MODEL: TIER}, default_tier=TIER, interactive_share=share)
+def _budget(store: MemoryBudget, clock: FrozenClock, share: float = 0.3, lag_s: float = 0.0) -> ProviderBudget:
+    return ProviderBudget(
+        store=store, clock=clock, tiers={MODEL: TIER}, default_tier=TIER, interactive_share=share, send_lag_s=lag_s
+    )
 
 
 def _delivery(lane: Lane) -> Delivery:
@@ -200,6 +202,19 @@ def test_a_new_minute_does_not_refill_the_bucket_at_once() -> None:
     # And after a whole minute it is full again, and no fuller
     clock.advance(120)
     assert store.level(clock.now()).output_tokens == 10_000
+
+
+def test_the_budget_leaves_the_send_lags_refill_unclaimed() -> None:
+    # Given 2 s of send lag and 4,000 of 10,000 output tokens left (learners)
+    store, clock = MemoryBudget(), FrozenClock(MINUTE)
+    store.use(Spend(6_000, 0, 1), clock.now())
+    budget = _budget(store, clock, share=0.0, lag_s=2.0)
+    # When a learner's call of 4,000 asks, Then it waits for the 2 s of refill kept unclaimed (333 tokens)
+    got = budget.reserve(MODEL, 4_000, Lane.INTERACTIVE)
+    assert isinstance(got, Wait)
+    assert got.after_s == 2
+    clock.advance(2)
+    assert isinstance(budget.reserve(MODEL, 4_000, Lane.INTERACTIVE), Reservation)
 
 
 def test_an_overrun_is_charged_at_the_settle() -> None:

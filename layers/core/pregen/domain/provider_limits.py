@@ -74,6 +74,10 @@ class Spend:
 # A unit the budget refuses is handed back after the wait the bucket predicts, never sooner than this: a shorter
 # delay would spend SQS receives re-asking a bucket that refills a tier's sixtieth a second.
 MIN_WAIT_S: Final = 2
+# The budget counts a call when it takes it, the provider when the request arrives, up to a few seconds later (the
+# SDK, the network, a busy environment). From a full bucket the provider's refill in between is lost at its cap
+# while the budget's is not, so the budget would be ahead by that much: it leaves this long of refill unclaimed.
+SEND_LAG_S: Final = 2.0
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pregen import provider_signals, telemetry
 from pregen.domain.models import Lane
-from pregen.domain.provider_limits import MIN_WAIT_S, WINDOW_S, Controller, ProviderAnswer, Spend
+from pregen.domain.provider_limits import MIN_WAIT_S, SEND_LAG_S, WINDOW_S, Controller, ProviderAnswer, Spend
 from pregen.observability import logger
 from pregen.services.lifecycle import Decision, TimeAdmission
 
@@ -94,6 +94,7 @@ class ProviderBudget:
     tiers: Mapping[str, Spend]
     default_tier: Spend
     interactive_share: float = 0.3
+    send_lag_s: float = SEND_LAG_S  # refill left unclaimed for the time a request takes to reach the provider
     controllers: dict[str, Controller] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,10 +108,13 @@ class ProviderBudget:
         return self.controllers[model]
 
     def room(self, model: str, lane: Lane) -> Spend:
-        """What the lane may fill of the model's minute: all of the controller's size for learners, the rest of it
-        for background work."""
-        allowed = self.controller(model).allowed()
-        return allowed if lane is Lane.INTERACTIVE else allowed.scaled(1 - self.interactive_share)
+        """How much of the model's bucket the lane may empty: all of the controller's size for learners, the rest of
+        it for background work; each less ``send_lag_s`` of refill."""
+        controller = self.controller(model)
+        allowed = controller.allowed()
+        lane_room = allowed if lane is Lane.INTERACTIVE else allowed.scaled(1 - self.interactive_share)
+        lag = controller.capacity().scaled(self.send_lag_s / WINDOW_S)
+        return Spend(*(max(0, room - held) for room, held in zip(lane_room.parts(), lag.parts(), strict=True)))
 
     def reserve(self, model: str, max_tokens: int, lane: Lane) -> Reservation | Wait:
         now = self.clock.now()
