@@ -353,14 +353,14 @@ def test_analytics_show_each_models_provider_budget_read_by_key(aws: Aws, monkey
     seen, patch = _count_dynamodb_requests()
     with patch:
         status, figures = analytics()
-    # Then the model's minute shows 5,000 of 10,000 output tokens reserved or used, one wait, and one 429 in the
-    # 1,000 answers of the last hour, read with BatchGetItem only
+    # Then the model's minute shows the 1,000 of 10,000 output tokens the settled call used, one wait, and one 429
+    # in the 1,000 answers of the last hour, read with BatchGetItem only
     assert status == 200
     view = figures["providers"][model]
-    assert view["minute"]["outputTokens"] == 1_000 + 4_000
+    assert view["minute"]["outputTokens"] == 1_000
     assert view["minute"]["outputTokensLimit"] == 10_000
-    assert view["minute"]["used"] == 0.5
-    assert view["minute"]["requests"] == 2
+    assert view["minute"]["used"] == 0.1
+    assert view["minute"]["requests"] == 1
     assert view["minute"]["waits"] == 1
     assert view["lastHour"] == {"waits": 1, "answers": 1_000, "throttled": 1, "throttledPerThousand": 1.0}
     assert set(seen) == {"BatchGetItem"}

@@ -1,5 +1,5 @@
-"""Five worker environments started at once share one provider budget in DynamoDB (issue 32): the minute's sum of
-reservations never passes the tier by more than one call's reservation, and settling gives the unused part back."""
+"""Five worker environments started at once share one provider budget in DynamoDB (issue 32): what they take from the
+model's bucket never passes the tier, and settling gives the unused part back at once."""
 
 from __future__ import annotations
 
@@ -57,21 +57,36 @@ def test_five_environments_share_one_budget(aws: Aws, atomic_requests: None) -> 
         thread.start()
     for thread in threads:
         thread.join()
-    # Then the minute holds no more than the tier allows (here: six calls of 3,000 within 20,000)
+    # Then the bucket gave out no more than it holds (here: six calls of 3,000 within 20,000), each environment's
+    # conditional write re-written for the bucket the others had moved
     store = DynamoProviderBudget(table, aws.dynamodb)
-    item = store.read(MODEL, [MINUTE])[MINUTE]
     assert len(admitted) == 20_000 // 3_000
-    assert item["out"] == 3_000 * len(admitted) <= TIER.output_tokens
-    assert item["waits"] == 40 - len(admitted)
-    # And when each settles with 1,000 tokens used, the unused 2,000 a call come back, so more fit in the minute
+    assert store.bucket(MODEL).level(TIER, clock.now()).output_tokens == 20_000 - 3_000 * len(admitted)
+    assert store.read(MODEL, [MINUTE])[MINUTE]["waits"] == 40 - len(admitted)
+    # And when each settles with 1,000 tokens used, the unused 2,000 a call come back, so more fit at once
     for reservation in admitted:
         reservation.used = Spend(1_000, 500, 1)
         reservation.answers = 1
         budgets[0].settle(reservation)
     item = store.read(MODEL, [MINUTE])[MINUTE]
-    assert item["out"] == 1_000 * len(admitted)
-    assert item["req"] == len(admitted)
+    assert (item["out"], item["req"]) == (1_000 * len(admitted), len(admitted))
+    assert store.bucket(MODEL).level(TIER, clock.now()).output_tokens == 20_000 - 1_000 * len(admitted)
     assert isinstance(budgets[1].reserve(MODEL, 3_000, Lane.INTERACTIVE), Reservation)
+
+
+def test_a_refused_take_predicts_its_wait_from_the_bucket_it_got_back(aws: Aws) -> None:
+    # Given a bucket another environment has emptied to 2,000 of 20,000
+    table, clock = aws.env["COUNTERS_TABLE"], FrozenClock(MINUTE + 1)
+    other = DynamoProviderBudget(table, aws.dynamodb)
+    assert other.take(MODEL, Spend(18_000, 0, 1), TIER, TIER, clock.now()) == 0
+    # When this environment (which has never seen the bucket) asks for 4,000
+    store = DynamoProviderBudget(table, aws.dynamodb)
+    wait = store.take(MODEL, Spend(4_000, 0, 1), TIER, TIER, clock.now())
+    # Then it waits for the 2,000 short at 20,000 a minute: 6 s, and then it fits
+    assert wait == pytest.approx(6.0)
+    clock.advance(6)
+    assert store.take(MODEL, Spend(4_000, 0, 1), TIER, TIER, clock.now()) == 0
+    assert store.bucket(MODEL).level(TIER, clock.now()).output_tokens == 0
 
 
 def test_answers_reach_the_running_units_reservation(aws: Aws) -> None:
@@ -89,3 +104,4 @@ def test_answers_reach_the_running_units_reservation(aws: Aws) -> None:
     item = store.read(MODEL, [MINUTE])[MINUTE]
     assert (item["out"], item["inp"], item["req"]) == (1_200, 3_000, 1)
     assert (item["answers"], item["throttled"]) == (2, 1)
+    assert store.bucket(MODEL).level(TIER, clock.now()).output_tokens == 20_000 - 1_200

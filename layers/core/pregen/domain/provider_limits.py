@@ -57,6 +57,9 @@ class Spend:
             self.requests - other.requests,
         )
 
+    def parts(self) -> tuple[int, int, int]:
+        return self.output_tokens, self.input_tokens, self.requests
+
     def scaled(self, factor: float) -> Spend:
         return Spend(int(self.output_tokens * factor), int(self.input_tokens * factor), int(self.requests * factor))
 
@@ -66,6 +69,71 @@ class Spend:
             and self.input_tokens <= room.input_tokens
             and self.requests <= room.requests
         )
+
+
+# A unit the budget refuses is handed back after the wait the bucket predicts, never sooner than this: a shorter
+# delay would spend SQS receives re-asking a bucket that refills a tier's sixtieth a second.
+MIN_WAIT_S: Final = 2
+# The budget counts a call when it takes it, the provider when the request arrives, up to a few seconds later (the
+# SDK, the network, a busy environment). From a full bucket the provider's refill in between is lost at its cap
+# while the budget's is not, so the budget would be ahead by that much: it leaves this long of refill unclaimed.
+SEND_LAG_S: Final = 2.0
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The provider's bucket for one model, as the shared budget keeps it: for each limit (output tokens, input
+    tokens, requests), the time at which its bucket would be full again (``full_at``, epoch seconds; the generic
+    cell rate algorithm's "theoretical arrival time"). A bucket of ``capacity`` refills ``capacity`` a minute,
+    continuously, as the provider's does; its level at ``now`` is ``capacity x (1 - max(0, full_at - now) / 60)``.
+    One number per limit, so a reservation is one conditional write: no read, no clock shared between writers.
+
+    Taking ``need`` with a lane's ``room`` (how much of the bucket the lane may empty: all of it for learners,
+    less the interactive share for background work) fits when ``max(full_at, now) + need x 60 / capacity <=
+    now + room x 60 / capacity``; it moves ``full_at`` on by ``need x 60 / capacity``. Giving back (a settle's
+    unused reservation) moves it back, so the room is there at once, not at the next minute."""
+
+    full_at: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def take(self, need: Spend, room: Spend, capacity: Spend, now: float) -> tuple[Bucket, float]:
+        """The bucket after taking ``need`` and 0.0, or this bucket and the seconds until ``need`` would fit."""
+        after, wait = [], 0.0
+        limits = zip(self.full_at, need.parts(), room.parts(), capacity.parts(), strict=True)
+        for full_at, want, allowed, size in limits:
+            if size <= 0:
+                after.append(full_at)
+                continue
+            moved = max(full_at, now) + want * WINDOW_S / size
+            wait = max(wait, moved - (now + allowed * WINDOW_S / size))
+            after.append(moved)
+        if wait > 0:
+            return self, wait
+        return Bucket((after[0], after[1], after[2])), 0.0
+
+    def given(self, delta: Spend, capacity: Spend) -> Bucket:
+        """The bucket after ``delta`` comes back (a settle's unused reservation; negative: an overrun charged)."""
+        moved = [full_at - step for full_at, step in zip(self.full_at, seconds_of(delta, capacity), strict=True)]
+        return Bucket((moved[0], moved[1], moved[2]))
+
+    def level(self, capacity: Spend, now: float) -> Spend:
+        """What is left in each bucket at ``now`` (negative when a settle charged an overrun)."""
+        left = [
+            size - size * max(0.0, full_at - now) / WINDOW_S if size > 0 else 0
+            for full_at, size in zip(self.full_at, capacity.parts(), strict=True)
+        ]
+        return Spend(round(left[0]), round(left[1]), round(left[2]))
+
+
+def seconds_refilled(capacity: Spend, seconds: float) -> Spend:
+    """What a bucket of ``capacity`` (a minute's refill) gains in ``seconds``."""
+    return capacity.scaled(max(0.0, seconds) / WINDOW_S)
+
+
+def seconds_of(delta: Spend, capacity: Spend) -> tuple[float, float, float]:
+    """How far ``delta`` moves each bucket's ``full_at`` (the refill time of that many tokens and requests)."""
+    return tuple(  # type: ignore[return-value]
+        want * WINDOW_S / size if size > 0 else 0.0 for want, size in zip(delta.parts(), capacity.parts(), strict=True)
+    )
 
 
 # Anthropic's published Tier 4 figures per minute (docs.anthropic.com, "Rate limits"): Sonnet-class models
@@ -143,8 +211,13 @@ class Controller:
     remaining: Spend | None = None
     provider_limit: Spend | None = None
     reset_at: float = 0.0
+    remaining_at: float = 0.0  # when the provider said ``remaining``: its bucket has refilled since
     throttled: int = field(default=0)
     answers: int = field(default=0)
+
+    def capacity(self) -> Spend:
+        """The provider's bucket: the configured tier, capped by the provider's own ``-limit``."""
+        return self.tier.scaled(self.ceiling)
 
     def allowed(self) -> Spend:
         """What the budget may hand out this minute: the tier scaled by the controller's size."""
@@ -166,24 +239,27 @@ class Controller:
         if answer.status < 400:
             self.size = min(self.ceiling, self.size + INCREASE)
         if answer.remaining is not None and answer.reset_at is not None:
-            self.remaining, self.reset_at = answer.remaining, answer.reset_at
+            self.remaining, self.reset_at, self.remaining_at = answer.remaining, answer.reset_at, now
 
     def wait_s(self, need: Spend, now: float) -> float:
         """How long before a call needing ``need`` may start, from what the provider said (0: now)."""
         wait = max(0.0, self.hold_until - now)
-        if self.remaining is not None and now < self.reset_at and not need.fits_in(self.remaining):
-            # The provider's bucket refills continuously: wait for the shortfall at its rate, at most until reset.
+        if self.remaining is not None and now < self.reset_at:
+            # The provider's bucket refills continuously: what it said was left, plus its refill since it said so,
+            # and the shortfall waited for at its rate, at most until its reset.
             limit = self.provider_limit or self.tier
-            shortfall = need - self.remaining
-            refill_s = (
-                max(
-                    shortfall.output_tokens / max(1, limit.output_tokens),
-                    shortfall.input_tokens / max(1, limit.input_tokens),
-                    shortfall.requests / max(1, limit.requests),
+            refilled = seconds_refilled(limit, now - self.remaining_at)
+            left = Spend(
+                *(
+                    min(size, have + more)
+                    for size, have, more in zip(limit.parts(), self.remaining.parts(), refilled.parts(), strict=True)
                 )
-                * WINDOW_S
             )
-            wait = max(wait, min(self.reset_at - now, refill_s))
+            if not need.fits_in(left):
+                shortfall = need - left
+                shorts = zip(shortfall.parts(), limit.parts(), strict=True)
+                refill_s = max(short * WINDOW_S / max(1, size) for short, size in shorts)
+                wait = max(wait, min(self.reset_at - now, refill_s))
         return wait
 
     def started(self, need: Spend) -> None:

@@ -40,8 +40,9 @@ def _per_thousand(part: float, whole: float) -> float | None:
 
 
 def provider_figures(view: ProviderView, now: float) -> dict[str, Any]:
-    """Per model: ``minute`` (this minute's reserved or used tokens and requests against the tier, and the share of
-    the output tokens used) and ``lastHour`` (waits, answers, 429s and 429s per thousand answers)."""
+    """Per model: ``minute`` (the tokens and requests used by the calls started this minute and settled, against
+    the tier, and the share of the output tokens used) and ``lastHour`` (waits, answers, 429s and 429s per
+    thousand answers)."""
     current = int(now) // WINDOW_S * WINDOW_S
     windows = [current - i * WINDOW_S for i in range(HOUR_MINUTES + 1)]
     figures: dict[str, Any] = {}
