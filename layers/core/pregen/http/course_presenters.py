@@ -42,6 +42,7 @@ class LessonBody(TypedDict):
     lesson: int
     title: str
     objectives: list[str]
+    from_library: NotRequired[str]  # the key of the library lesson the planner chose for this place
     content: NotRequired[PartContentBody]
     brain_bytes: NotRequired[PartContentBody]
 
@@ -78,6 +79,16 @@ class CourseSummaryBody(TypedDict):
     ready_at: NotRequired[int]
 
 
+class LibraryReuseBody(TypedDict):
+    """Catalogue-aware planning: library lessons offered to the planner, chosen by it (reused by design), and
+    reuse keys it named that were not offered (planned as new lessons). A course planned from a cached outline
+    reports ``chosen`` only."""
+
+    offered: NotRequired[int]
+    chosen: int
+    ignored: NotRequired[int]
+
+
 class CourseBody(CourseSummaryBody):
     request: dict[str, Any]
     updated_at: int
@@ -87,6 +98,7 @@ class CourseBody(CourseSummaryBody):
     modules: list[ModuleBody]
     validation: NotRequired[ValidationBody]
     figures: NotRequired[dict[str, Any]]
+    library: NotRequired[LibraryReuseBody]
 
 
 class CourseAcceptedBody(TypedDict):
@@ -172,6 +184,8 @@ def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> Modul
     lessons: list[LessonBody] = []
     for n, lesson in enumerate(planned.get("lessons") or [], start=1):
         body: LessonBody = {"lesson": n, "title": lesson["title"], "objectives": list(lesson["objectives"])}
+        if lesson.get("reuse_key"):
+            body["from_library"] = str(lesson["reuse_key"])
         content = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.LESSON.value}")
         cards = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.BRAIN_BYTES.value}")
         if content is not None:
@@ -215,4 +229,11 @@ def course_body(view: CourseView) -> CourseBody:
         }
     if course.figures is not None:
         body["figures"] = course.figures
+    reuse = (course.plan or {}).get("library")
+    if reuse:
+        library: LibraryReuseBody = {"chosen": int(reuse.get("chosen", 0))}
+        for name in ("offered", "ignored"):
+            if name in reuse:
+                library[name] = int(reuse[name])  # type: ignore[literal-required]
+        body["library"] = library
     return body
