@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pregen.domain.course_shares import Share
     from pregen.domain.courses import CourseRecord, CourseRequest, LibraryLesson, PartRecord, PartStatus
     from pregen.domain.cron_runs import CronRun
     from pregen.domain.exam_stats import LearnerExams
@@ -250,6 +251,14 @@ class CourseStore(Protocol):
     def publish(
         self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any], worker_id: str, now: float
     ) -> bool: ...
+
+    def put_share(self, course_id: str, share: Share, expires_at: float) -> None: ...
+
+    def get_shares(self, course_id: str, share_ids: list[str]) -> list[Share]: ...
+
+    def list_shares(self, course_id: str) -> list[Share]: ...
+
+    def delete_share(self, course_id: str, share_id: str) -> bool: ...
 
 
 class CoursePlanner(Protocol):

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from pregen.domain.course_shares import share_body
 from pregen.domain.courses import CourseStatus, PartKind, PartStatus
 
 if TYPE_CHECKING:
+    from pregen.domain.course_shares import Share
     from pregen.domain.courses import CourseRecord, PartRecord
     from pregen.services.courses import CourseView
 
@@ -89,6 +91,24 @@ class LibraryReuseBody(TypedDict):
     ignored: NotRequired[int]
 
 
+class ShareBody(TypedDict):
+    share_id: str  # class-<id> or link-<link id>: DELETE /v1/courses/{course}/shares/{share} revokes it
+    kind: Literal["class", "link"]
+    created_at: int
+    class_id: NotRequired[str]
+
+
+class ShareCreatedBody(ShareBody):
+    course_id: str
+    token: NotRequired[str]  # a link's, shown once (only a hash of it is kept): GET /v1/courses/{id}?share=<token>
+
+
+class ShareRevokedBody(TypedDict):
+    course_id: str
+    share_id: str
+    revoked: bool
+
+
 class CourseBody(CourseSummaryBody):
     request: dict[str, Any]
     updated_at: int
@@ -99,6 +119,8 @@ class CourseBody(CourseSummaryBody):
     validation: NotRequired[ValidationBody]
     figures: NotRequired[dict[str, Any]]
     library: NotRequired[LibraryReuseBody]
+    access: Literal["owner", "class", "link"]  # why the caller may read it
+    shares: NotRequired[list[ShareBody]]  # the owner's view only
 
 
 class CourseAcceptedBody(TypedDict):
@@ -217,6 +239,9 @@ def course_body(view: CourseView) -> CourseBody:
             _module(course, m, [p for p in view.parts if p.module == m]) for m in range(1, course.request.modules + 1)
         ],
     }
+    body["access"] = view.access
+    if view.shares is not None:
+        body["shares"] = [share_body(s) for s in view.shares]  # type: ignore[misc]
     if course.reason:
         body["reason"] = course.reason
     if course.outline and course.outline.get("description"):
@@ -236,4 +261,11 @@ def course_body(view: CourseView) -> CourseBody:
             if name in reuse:
                 library[name] = int(reuse[name])  # type: ignore[literal-required]
         body["library"] = library
+    return body
+
+
+def share_created_body(course_id: str, share: Share, token: str | None) -> ShareCreatedBody:
+    body: ShareCreatedBody = {"course_id": course_id, **share_body(share)}  # type: ignore[typeddict-item]
+    if token is not None:
+        body["token"] = token
     return body
