@@ -645,3 +645,36 @@ def test_a_reuse_key_that_was_not_offered_plans_a_new_lesson(aws: Aws, courses: 
     assert course["library"]["ignored"] == 4
     assert not any("from_library" in lesson for lesson in _lessons(course))
     assert course["figures"]["reused_by_design"] == 0
+
+
+def test_the_catalogue_lists_shared_lessons_of_a_scope_only_while_they_live(aws: Aws) -> None:
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.domain.courses import catalogue_scope
+    from pregen.domain.library import Version, VersionStatus
+    from pregen.domain.records import StoredContent
+
+    store = DynamoLibraryStore(aws.env["CONTENT_TABLE"], aws.dynamodb)
+    lesson = {"kind": "lesson", "subject": "biology", "grade": "9", "topic": "cells", "objectives": ["Name a cell"]}
+
+    def add(key: str, owner: str | None, expires_at: float, request: dict[str, Any]) -> None:
+        content = StoredContent(key, "lesson", {"title": "x"}, {"version_id": f"{key}-v"}, owner, 1000.0, expires_at)
+        version = Version(
+            f"{key}-v", key, "lesson", VersionStatus.ACTIVE, 1000.0, expires_at, request, owner, is_best=True
+        )
+        store.add_version(content, version)
+
+    # Given a shared lesson, a personal one, one that has expired, a Spanish one and a question set of the scope
+    add("v1-lesson-shared", None, 5000.0, lesson)
+    add("v1-lesson-personal", "alice", 5000.0, lesson)
+    add("v1-lesson-expired", None, 1500.0, lesson)
+    add("v1-lesson-spanish", None, 5000.0, {**lesson, "language": "spanish"})
+    add("v1-question_set-x", None, 5000.0, {**lesson, "kind": "question_set"})
+    # When a planner's catalogue of biology, grade 9 (no language) is read at t = 2000
+    offered = store.lesson_catalogue(catalogue_scope("biology", "9", None), 2000.0, limit=30)
+    # Then only the live shared lesson is offered, with its title, objectives and request
+    assert [(o.key, o.title, o.objectives, o.request["topic"]) for o in offered] == [
+        ("v1-lesson-shared", "cells", ["Name a cell"], "cells")
+    ]
+    assert [o.key for o in store.lesson_catalogue(catalogue_scope("biology", "9", "Spanish"), 2000.0, 30)] == [
+        "v1-lesson-spanish"
+    ]
