@@ -1,4 +1,5 @@
-"""courses: ask for a whole course, read one's progress or the assembled course, list one's own, retry failed parts."""
+"""courses: ask for a whole course, read one's progress or the assembled course, list one's own, retry failed parts,
+share one with a class or by a link, and revoke a share."""
 
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -7,20 +8,32 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pregen.domain.course_shares import LINK_TOKEN, SHARE_ID, ShareRequest, classes_in
 from pregen.domain.courses import CourseRequest
 from pregen.domain.cursors import PATTERN as CURSOR_PATTERN
-from pregen.http.api import answer, build_resolver, current_caller, json_response
+from pregen.http.api import answer, build_resolver, caller_groups, current_caller, json_response
 from pregen.http.course_presenters import (
     CourseAcceptedBody,
     CourseBody,
     CoursesBody,
+    ShareCreatedBody,
+    ShareRevokedBody,
     course_accepted_body,
     course_body,
     course_location,
     courses_body,
+    share_created_body,
 )
 from pregen.observability import logger, metrics
-from pregen.services.courses import list_courses, read_course, retry_course, start_course, start_course_once
+from pregen.services.courses import (
+    list_courses,
+    read_course,
+    retry_course,
+    revoke_share,
+    share_course,
+    start_course,
+    start_course_once,
+)
 from pregen.wiring import snapstart
 from pregen.wiring.courses import course_deps
 from pregen.wiring.cursors import cursor_key
@@ -32,6 +45,7 @@ snapstart.register()
 prime(course_deps, cursor_key)  # in init: settings, clients and service models, not in the first request
 
 CourseId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+ShareId = Annotated[str, Path(min_length=6, max_length=70, pattern=SHARE_ID)]
 _ACCEPTED = "Accepted: the course is planned and generated on the lanes (Location: the course, Retry-After)"
 
 
@@ -95,10 +109,54 @@ def list_own(
 
 @app.get(
     "/v1/courses/<course>",
-    responses={200: answer("The caller's course: progress per module, the assembled course once ready", CourseBody)},
+    responses={
+        200: answer(
+            "A course the caller may read (theirs, shared with one of their classes, or by the link given):"
+            " progress per module, the assembled course once ready",
+            CourseBody,
+        )
+    },
 )
-def get_course(course: CourseId) -> Any:
-    return json_response(HTTPStatus.OK, course_body(read_course(course, current_caller(app), course_deps())))
+def get_course(
+    course: CourseId,
+    share: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=LINK_TOKEN,
+            description="a link token the course's owner made (POST /v1/courses/{course}/shares with link: true)",
+        ),
+    ] = None,
+) -> Any:
+    caller = current_caller(app)
+    view = read_course(course, caller, course_deps(), classes=_classes(), link=share)
+    return json_response(HTTPStatus.OK, course_body(view))
+
+
+def _classes() -> list[str]:
+    """The caller's classes: ``class:<id>`` values of the role claim (the identity provider's groups)."""
+    return classes_in(caller_groups(app))
+
+
+@app.post(
+    "/v1/courses/<course>/shares",
+    responses={201: answer("Shared: with the class, or by a new link (its token shown this once)", ShareCreatedBody)},
+)
+def share_with(course: CourseId, ask: Annotated[ShareRequest, Body()]) -> Any:
+    shared, token = share_course(course, current_caller(app), ask, course_deps(), classes=_classes())
+    return json_response(HTTPStatus.CREATED, share_created_body(course, shared, token))
+
+
+@app.delete(
+    "/v1/courses/<course>/shares/<share>",
+    responses={
+        200: answer("Revoked: the class's members, or the link's holders, read the course no more", ShareRevokedBody)
+    },
+)
+def revoke(course: CourseId, share: ShareId) -> Any:
+    revoke_share(course, share, current_caller(app), course_deps(), classes=_classes())
+    return json_response(HTTPStatus.OK, {"course_id": course, "share_id": share, "revoked": True})
 
 
 @app.post("/v1/courses/<course>/retry", responses={202: answer(_ACCEPTED, CourseAcceptedBody)})

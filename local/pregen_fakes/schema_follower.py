@@ -34,7 +34,7 @@ KINDS = {
     "BrainBytes": Kind.BRAIN_BYTES,
 }
 _LISTS = ("questions", "items", "exercises", "turns", "cards")
-_SIZE = re.compile(r"minItems: (\d+)")
+_SIZE = re.compile(r"(?:maxItems|minItems): (\d+)")  # a list of 1: minItems stays a keyword, maxItems is said
 UNSTATED_COUNT = 3  # what the model writes when the schema does not say how many
 
 
@@ -141,9 +141,60 @@ def course_of(schema: dict[str, Any]) -> CourseRequest:
     return CourseRequest(subject="the schema's subject", grade="any", modules=modules, lessons_per_module=lessons)
 
 
+_OFFERED = re.compile(r"^(\S+): (.*) \| (.*)$", re.MULTILINE)
+
+
+def offered_of(schema: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """The library lessons a planner's schema offers for reuse: key -> (title, objectives), read from the
+    ``reuse_key`` property: its enum (a const when one is offered), and its description's lines
+    ``key: title | objective ; objective``."""
+    lesson = schema.get("$defs", {}).get("OutlineLesson", {})
+    node = lesson.get("properties", {}).get("reuse_key", {})
+    keys: set[str] = set()
+    for option in node.get("anyOf", [node]):
+        branch = _resolve(schema, option)
+        keys |= {str(k) for k in branch.get("enum") or []} | ({str(branch["const"])} if "const" in branch else set())
+    found = _OFFERED.findall(str(node.get("description", "")))
+    return {key: (title, objectives.split(" ; ")) for key, title, objectives in found if key in keys}
+
+
+def outline_of(schema: dict[str, Any], offline: OfflineGenerator) -> dict[str, Any]:
+    """A schema-following planner's outline. Like a real planner it words a lesson for the module it is in (the
+    offline title and the module's size: a 4- and an 8-lesson module title their lessons differently), so two
+    courses share a lesson only by choosing it: offered a library lesson (an enum of keys in the schema) whose
+    title or objectives are the ones it would write for a place, it names that key as the lesson's ``reuse_key``."""
+    body = offline.plan_course(course_of(schema)).body
+    offered = offered_of(schema)
+    chosen: set[str] = set()
+    for module in body["modules"]:
+        size = len(module["lessons"])
+        for lesson in module["lessons"]:
+            key = next(
+                (
+                    k
+                    for k, (title, objectives) in offered.items()
+                    if k not in chosen
+                    and (
+                        _folded(title) == _folded(lesson["title"])
+                        or list(map(_folded, objectives)) == list(map(_folded, lesson["objectives"]))
+                    )
+                ),
+                None,
+            )
+            lesson["title"] = f"{lesson['title']} ({size}-lesson module)"
+            if key is not None:
+                chosen.add(key)
+                lesson["reuse_key"] = key
+    return body
+
+
 def answer(schema: dict[str, Any], offline: OfflineGenerator) -> dict[str, Any]:
     if schema.get("title") == "CourseOutline":
-        return offline.plan_course(course_of(schema)).body
+        return outline_of(schema, offline)
     if schema.get("title") == "ExamSection":
         return offline.generate_section(section_of(schema)).body
     return offline.generate(request_of(schema)).body
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()

@@ -33,7 +33,11 @@ ADMIN_ONLY = {
     "DELETE /v1/learners/{learner}",  # a learner erases their own data with DELETE /v1/me
     "GET /v1/learners/{learner}/erasure",  # ...and reads its status at GET /v1/me/erasure
 }
-TEACHERS = {"POST /v1/content/{content_id}/regenerate"}  # teacher or admin
+TEACHERS = {  # teacher or admin
+    "POST /v1/content/{content_id}/regenerate",
+    "POST /v1/courses/{course}/shares",
+    "DELETE /v1/courses/{course}/shares/{share}",
+}
 LEARNERS = {
     "GET /v1/content",
     "GET /v1/jobs/{job_id}",

@@ -24,7 +24,8 @@ from pregen.wiring.cursors import cursor_key
 from tests.integration.conftest import api_event, call, run_worker
 
 if TYPE_CHECKING:
-    from pregen.domain.courses import CourseRequest
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest, Generation
     from tests.integration.conftest import Aws
 
@@ -39,6 +40,8 @@ class CountingGenerator(OfflineGenerator):
         self.calls: list[str] = []
         self.failing: set[str] = set()
         self.refuse_plans = False
+        self.offered: list[list[LibraryLesson]] = []  # what each plan was offered from the library
+        self.planner: AnthropicGenerator | None = None
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -48,11 +51,16 @@ class CountingGenerator(OfflineGenerator):
             raise GenerationFailed("the model refused this request", retryable=False)
         return super().generate(request, feedback, max_calls=max_calls)
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+    def plan_course(
+        self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+    ) -> Generation:
         self.calls.append(f"plan:{request.subject}")
+        self.offered.append(list(offered or []))
         if self.refuse_plans:
             raise GenerationFailed("the model refused this course", retryable=False)
-        return super().plan_course(request, max_calls=max_calls)
+        if self.planner is not None:  # the fake provider, through the real adapter
+            return self.planner.plan_course(request, offered=offered, max_calls=max_calls)
+        return super().plan_course(request, offered=offered, max_calls=max_calls)
 
 
 @pytest.fixture
@@ -553,3 +561,120 @@ def test_every_part_is_written_from_its_objectives_in_the_courses_language(aws: 
     # And the same course in English shares no part with it (another language is other content)
     english = _ready(courses, aws, _post(courses, SMALL, sub="bob")[2], sub="bob")
     assert english["figures"]["reused"] == 0
+
+
+OVERLAPPING = [
+    {"subject": "biology", "grade": "9", "modules": 2, "lessons_per_module": 3},
+    {"subject": "biology", "grade": "9", "modules": 3, "lessons_per_module": 2, "title": "Biology, shorter units"},
+]
+
+
+def _plan_with_the_schema_follower(model: CountingGenerator, fake_url: str) -> None:
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.domain.pricing import default_prices
+
+    model.planner = AnthropicGenerator(
+        api_key="sk-test-fake",
+        model_for=lambda kind: "claude-haiku-5-5",
+        prices=default_prices(),
+        base_url=fake_url,
+        timeout_s=10.0,
+    )
+
+
+def _lessons(course: Any) -> list[Any]:
+    return [lesson for module in course["modules"] for lesson in module["lessons"]]
+
+
+@pytest.mark.parametrize("catalogue", [True, False])
+def test_a_second_course_on_an_overlapping_topic_reuses_library_lessons_only_by_choosing_them(
+    aws: Aws, courses: Any, model: CountingGenerator, catalogue: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen_fakes.fake_anthropic import running_fake_anthropic
+
+    if not catalogue:  # the same planner, offered nothing: what sharing by titles alone gives
+        monkeypatch.setattr(DynamoLibraryStore, "lesson_catalogue", lambda self, scope, now, limit: [])
+    with running_fake_anthropic(follow="schema") as fake:
+        # Given a planner that follows only the schema, and alice's 2 x 3 biology course ready
+        _plan_with_the_schema_follower(model, fake.base_url)
+        first = _ready(courses, aws, _post(courses, OVERLAPPING[0])[2])
+        # When bob asks for a 3 x 2 course on the same subject (the planner words its lessons differently)
+        second = _ready(courses, aws, _post(courses, OVERLAPPING[1], sub="bob")[2], sub="bob")
+    assert first["library"] == {"offered": 0, "chosen": 0, "ignored": 0}
+    figures = second["figures"]
+    if not catalogue:
+        # Then, offered nothing, it shares no lesson with the first: reuse by titles does not happen
+        assert (figures["reused"], figures["reused_by_design"]) == (0, 0)
+        assert not any("from_library" in lesson for lesson in _lessons(second))
+        return
+    # Then it was offered the first course's 6 lessons and chose 4 of them (the ideas of its 4 places in common)
+    assert second["library"] == {"offered": 6, "chosen": 4, "ignored": 0}
+    first_keys = {lesson["content"]["key"] for lesson in _lessons(first)}
+    chosen = [lesson for lesson in _lessons(second) if "from_library" in lesson]
+    assert len(chosen) == 4
+    for lesson in chosen:
+        # each a library lesson served as it is: its key, title and objectives, reused (not generated)
+        assert lesson["from_library"] == lesson["content"]["key"] in first_keys
+        assert lesson["content"]["reused"] and lesson["brain_bytes"]["reused"]
+        assert lesson["objectives"] == lesson["content"]["content"]["objectives"]
+    # And every part it reused, it reused by design: 4 lessons and their 4 brain bytes of its 15 parts
+    assert figures["reused"] == figures["reused_by_design"] == 8
+    assert second["parts"]["total"] == 15
+    # And the course checks still hold: the reused lessons' objectives are the ones its assessments examine
+    assert second["validation"]["score"] == 1.0
+
+
+def test_a_reuse_key_that_was_not_offered_plans_a_new_lesson(aws: Aws, courses: Any, model: CountingGenerator) -> None:
+    # Given alice's course is ready, and a planner that names a key it was not offered for every lesson
+    _ready(courses, aws, _post(courses, SMALL)[2])
+    planned = OfflineGenerator.plan_course
+
+    def naming_a_made_up_key(self: Any, request: Any, **options: Any) -> Any:
+        generation = planned(self, request, **options)
+        for module in generation.body["modules"]:
+            for lesson in module["lessons"]:
+                lesson["reuse_key"] = "v1-lesson-" + "0" * 64
+        return generation
+
+    model.plan_course = naming_a_made_up_key.__get__(model)  # type: ignore[method-assign]
+    # When bob asks for a 2 x 2 course under another title (another outline, same subject and grade)
+    course = _ready(courses, aws, _post(courses, {**SMALL, "title": "Biology again"}, sub="bob")[2], sub="bob")
+    # Then every key is ignored and every lesson is planned from its own title (here the offline's, so shared)
+    assert course["library"]["chosen"] == 0
+    assert course["library"]["ignored"] == 4
+    assert not any("from_library" in lesson for lesson in _lessons(course))
+    assert course["figures"]["reused_by_design"] == 0
+
+
+def test_the_catalogue_lists_shared_lessons_of_a_scope_only_while_they_live(aws: Aws) -> None:
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.domain.courses import catalogue_scope
+    from pregen.domain.library import Version, VersionStatus
+    from pregen.domain.records import StoredContent
+
+    store = DynamoLibraryStore(aws.env["CONTENT_TABLE"], aws.dynamodb)
+    lesson = {"kind": "lesson", "subject": "biology", "grade": "9", "topic": "cells", "objectives": ["Name a cell"]}
+
+    def add(key: str, owner: str | None, expires_at: float, request: dict[str, Any]) -> None:
+        content = StoredContent(key, "lesson", {"title": "x"}, {"version_id": f"{key}-v"}, owner, 1000.0, expires_at)
+        version = Version(
+            f"{key}-v", key, "lesson", VersionStatus.ACTIVE, 1000.0, expires_at, request, owner, is_best=True
+        )
+        store.add_version(content, version)
+
+    # Given a shared lesson, a personal one, one that has expired, a Spanish one and a question set of the scope
+    add("v1-lesson-shared", None, 5000.0, lesson)
+    add("v1-lesson-personal", "alice", 5000.0, lesson)
+    add("v1-lesson-expired", None, 1500.0, lesson)
+    add("v1-lesson-spanish", None, 5000.0, {**lesson, "language": "spanish"})
+    add("v1-question_set-x", None, 5000.0, {**lesson, "kind": "question_set"})
+    # When a planner's catalogue of biology, grade 9 (no language) is read at t = 2000
+    offered = store.lesson_catalogue(catalogue_scope("biology", "9", None), 2000.0, limit=30)
+    # Then only the live shared lesson is offered, with its title, objectives and request
+    assert [(o.key, o.title, o.objectives, o.request["topic"]) for o in offered] == [
+        ("v1-lesson-shared", "cells", ["Name a cell"], "cells")
+    ]
+    assert [o.key for o in store.lesson_catalogue(catalogue_scope("biology", "9", "Spanish"), 2000.0, 30)] == [
+        "v1-lesson-spanish"
+    ]

@@ -48,11 +48,11 @@ class ErasedWhilePlanning:
     def __init__(self, planner: Any, aws: Aws) -> None:
         self.planner, self.aws = planner, aws
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+    def plan_course(self, request: CourseRequest, *, offered: Any = None, max_calls: int | None = None) -> Generation:
         assert erase("alice")[0] == 202
         for _ in range(2):
             run_worker(self.aws, "InteractiveQueue")  # the erasure's passes (this plan's own message is in flight)
-        return self.planner.plan_course(request, max_calls=max_calls)  # type: ignore[no-any-return]
+        return self.planner.plan_course(request, offered=offered, max_calls=max_calls)  # type: ignore[no-any-return]
 
 
 def test_nothing_of_an_erased_learner_comes_back_from_late_writes(

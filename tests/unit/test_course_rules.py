@@ -314,3 +314,87 @@ def test_objectives_reach_the_prompt_as_quoted_data_not_as_instructions() -> Non
     assert "</feedback>" not in guide
     assert "quoted data" in guide
     assert "\n- " not in guide
+
+
+def _library_lesson(request: CourseRequest, module: int, lesson: int) -> Any:
+    """A lesson of an earlier course, as the catalogue lists it (its key, title, objectives and request)."""
+    from pregen.domain.courses import LibraryLesson, catalogue_entry
+    from pregen.domain.keys import cache_key
+    from pregen.domain.models import Caller
+
+    outline = validate_outline(request, OfflineGenerator().plan_course(request).body)
+    part = next(p for p in plan_parts(request, outline) if (p.module, p.lesson, p.kind) == (module, lesson, "lesson"))
+    entry = catalogue_entry(part.request.canonical())
+    assert entry is not None
+    _, fields = entry
+    return LibraryLesson(key=cache_key(part.request, Caller(sub="x")), request=part.request.canonical(), **fields)
+
+
+def test_a_chosen_library_lesson_is_that_content_key_and_an_unoffered_one_is_planned_new() -> None:
+    from pregen.domain.courses import validate_plan
+    from pregen.domain.keys import cache_key
+    from pregen.domain.models import Caller
+
+    earlier = _library_lesson(_course(modules=2, lessons_per_module=3), 2, 3)
+    request = _course(modules=1, lessons_per_module=2)
+    body = OfflineGenerator().plan_course(request).body
+    body["modules"][0]["lessons"][0]["reuse_key"] = earlier.key
+    body["modules"][0]["lessons"][1]["reuse_key"] = "v1-lesson-not-offered"
+    body["library"] = {"v1-lesson-not-offered": earlier.request}  # a planner cannot write the reused requests
+    outline, reuse = validate_plan(request, body, [earlier])
+    assert reuse.figures() == {"offered": 1, "chosen": 1, "ignored": 1}
+    assert list(outline.library) == [earlier.key]
+    first, second = outline.modules[0].lessons
+    assert (first.reuse_key, first.title, first.objectives) == (earlier.key, earlier.title, earlier.objectives)
+    assert second.reuse_key is None
+    parts = {p.part_id: p for p in plan_parts(request, outline)}
+    # the reused lesson is the library's own key (lesson 3 of module 2 there); its brain bytes follow it
+    assert cache_key(parts["m01-l01-lesson"].request, Caller(sub="y")) == earlier.key
+    assert parts["m01-l01-lesson"].from_library and parts["m01-l01-brain_bytes"].from_library
+    assert parts["m01-l01-brain_bytes"].request.topic == earlier.title
+    assert not parts["m01-l02-lesson"].from_library
+    # and the assessment examines the reused lesson's objectives
+    assert set(earlier.objectives) <= set(parts["m01-assessment"].request.objectives or [])
+    # an outline stored with its library plans the same parts again (a cached outline)
+    again = validate_outline(request, outline.model_dump(mode="json"))
+    assert [p.request for p in plan_parts(request, again)] == [p.request for p in parts.values()]
+
+
+def test_the_planners_schema_offers_the_library_keys_as_an_enum_and_only_then() -> None:
+    earlier = _library_lesson(_course(), 1, 1)
+    plain = outline_schema(_course()).model_json_schema()
+    assert "reuse_key" not in plain["$defs"]["OutlineLesson"]["properties"]
+    offered = outline_schema(_course(), [earlier]).model_json_schema()
+    node = offered["$defs"]["OutlineLesson"]["properties"]["reuse_key"]
+    assert {"const": earlier.key, "type": "string"} in node["anyOf"]  # an enum of one
+    assert f"{earlier.key}: {earlier.title} | " in node["description"]
+
+
+def test_the_schema_follower_chooses_an_offered_lesson_that_teaches_the_same_idea() -> None:
+    from pregen.domain.courses import validate_plan
+    from pregen_fakes.schema_follower import outline_of
+
+    earlier = _library_lesson(CourseRequest(subject="the schema's subject", grade="9"), 1, 2)
+    request = _course(modules=1, lessons_per_module=4)
+    from anthropic.lib._parse._transform import transform_schema  # what the SDK sends the provider
+
+    body = outline_of(transform_schema(outline_schema(request, [earlier])), OfflineGenerator())
+    outline, reuse = validate_plan(request, body, [earlier])
+    assert reuse.chosen == 1
+    assert [lesson.reuse_key for lesson in outline.modules[0].lessons] == [None, earlier.key, None, None]
+    # offered nothing, its titles follow the module's size (so two shapes share nothing by title)
+    alone = outline_of(transform_schema(outline_schema(request)), OfflineGenerator())
+    assert alone["modules"][0]["lessons"][1]["title"].endswith("(4-lesson module)")
+
+
+def test_a_catalogue_entry_is_a_shared_lesson_with_a_topic_and_objectives_in_its_scope() -> None:
+    from pregen.domain.courses import catalogue_entry, catalogue_scope
+
+    lesson = {"kind": "lesson", "subject": "Biology", "grade": "9", "topic": "cells", "objectives": ["Name a cell"]}
+    assert catalogue_entry(lesson) == (
+        catalogue_scope("biology", "9", None),
+        {"title": "cells", "objectives": ["Name a cell"]},
+    )
+    assert catalogue_entry({**lesson, "objectives": []}) is None
+    assert catalogue_entry({**lesson, "kind": "brain_bytes"}) is None
+    assert catalogue_scope("Biology", "9", "Spanish") != catalogue_scope("Biology", "9", None)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pregen.domain.courses import CourseRecord, CourseRequest, PartRecord, PartStatus
+    from pregen.domain.course_shares import Share
+    from pregen.domain.courses import CourseRecord, CourseRequest, LibraryLesson, PartRecord, PartStatus
     from pregen.domain.cron_runs import CronRun
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
@@ -164,6 +165,10 @@ class LibraryStore(Protocol):
 
     def down_vote_reasons(self, key: str, version_id: str) -> dict[str, int]: ...
 
+    def lesson_catalogue(self, scope: str, now: float, limit: int) -> list[LibraryLesson]:
+        """Up to ``limit`` live shared lessons of one catalogue scope (``domain.courses.catalogue_scope``)."""
+        ...
+
 
 class RateCounter(Protocol):
     def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> Consumed:
@@ -247,12 +252,23 @@ class CourseStore(Protocol):
         self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any], worker_id: str, now: float
     ) -> bool: ...
 
+    def put_share(self, course_id: str, share: Share, expires_at: float) -> None: ...
+
+    def get_shares(self, course_id: str, share_ids: list[str]) -> list[Share]: ...
+
+    def list_shares(self, course_id: str) -> list[Share]: ...
+
+    def delete_share(self, course_id: str, share_id: str) -> bool: ...
+
 
 class CoursePlanner(Protocol):
     name: str
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
-        """One structured call on the small tier: the course's outline (pregen.domain.courses.CourseOutline)."""
+    def plan_course(
+        self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+    ) -> Generation:
+        """One structured call on the small tier: the course's outline (pregen.domain.courses.CourseOutline).
+        ``offered``: the library's lessons the planner may reuse by key (``reuse_key``) instead of a new lesson."""
         ...
 
 

@@ -31,6 +31,7 @@ from pregen.adapters.ddb import (
     whole,
 )
 from pregen.domain.codec import compress, decompress
+from pregen.domain.course_shares import Share, ShareKind
 from pregen.domain.courses import (
     CourseGone,
     CourseRecord,
@@ -454,3 +455,60 @@ class DynamoCourseStore:
                 ":now": {"N": repr(now)},
             },
         )
+
+    # -- shares: items of the course's partition, so they go with it ------------------------------------------------
+
+    def put_share(self, course_id: str, share: Share, expires_at: float) -> None:
+        """Add a share (again: the same class shared twice is one item) expiring with the course."""
+        item = {
+            "pk": f"course#{course_id}",
+            "sk": f"share#{share.share_id}",
+            "kind": share.kind.value,
+            "created_at": round(share.created_at, 3),
+            "class_id": share.class_id,
+            "secret_hash": share.secret_hash,
+        }
+        stored = serialize({k: v for k, v in item.items() if v is not None}) | {"expires_at": whole(expires_at)}
+        self.client.put_item(TableName=self.table, Item=stored)
+
+    def get_shares(self, course_id: str, share_ids: list[str]) -> list[Share]:
+        """The named shares that exist: one BatchGetItem (a reader's classes and link; a handful of small items)."""
+        keys = [{"pk": string(f"course#{course_id}"), "sk": string(f"share#{s}")} for s in dict.fromkeys(share_ids)]
+        found: list[Share] = []
+        while keys:
+            response = self.client.batch_get_item(
+                RequestItems={self.table: {"Keys": keys[:100], "ConsistentRead": True}}
+            )
+            found += [_share_from(item) for item in response.get("Responses", {}).get(self.table, [])]
+            unprocessed: Any = response.get("UnprocessedKeys") or {}
+            keys = keys[100:] + list(unprocessed.get(self.table, {}).get("Keys", []))
+        return found
+
+    def list_shares(self, course_id: str) -> list[Share]:
+        response = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :share)",
+            ExpressionAttributeValues={":pk": string(f"course#{course_id}"), ":share": string("share#")},
+            ConsistentRead=True,
+        )
+        return [_share_from(item) for item in response.get("Items", [])]
+
+    def delete_share(self, course_id: str, share_id: str) -> bool:
+        """Revoke a share; False when there was none."""
+        response = self.client.delete_item(
+            TableName=self.table,
+            Key={"pk": string(f"course#{course_id}"), "sk": string(f"share#{share_id}")},
+            ReturnValues="ALL_OLD",
+        )
+        return bool(response.get("Attributes"))
+
+
+def _share_from(item: dict[str, Any]) -> Share:
+    data = deserialize(item)
+    return Share(
+        share_id=str(data["sk"]).removeprefix("share#"),
+        kind=ShareKind(str(data["kind"])),
+        created_at=float(data.get("created_at") or 0),
+        class_id=data.get("class_id"),
+        secret_hash=data.get("secret_hash"),
+    )

@@ -6,6 +6,9 @@ All in the content table, next to the key's ``content`` / ``stats`` / ``inflight
 - ``vstats#<content_id>``         the version's small counter item: up/down votes, status, served flag, usage,
                                   figures and the canonical request (to regenerate it)
 - ``vote#<content_id>#<sub>``     one learner's vote on one version (the key of "one vote per learner")
+- ``catalogue#lesson#<grade>#<subject>#<language>`` / ``<key>``: a shared lesson's entry in its subject's
+                                  catalogue (title, objectives, canonical request), written with its first version
+                                  (same transaction), expiring with it: what a course planner is offered
 - ``content``                     the served (best) version, denormalised so a hit stays ONE GetItem; rewritten
                                   only when the ranking changes, in a transaction conditional on which version
                                   it held, never by a read
@@ -32,6 +35,7 @@ from pregen.adapters.ddb import (
     string,
     whole,
 )
+from pregen.domain.courses import LibraryLesson, catalogue_entry
 from pregen.domain.library import Version, VersionStatus
 
 if TYPE_CHECKING:
@@ -85,6 +89,18 @@ class DynamoLibraryStore:
             {"Put": {"TableName": self.table, "Item": content_item(content, f"version#{version.version_id}")}},
             {"Put": {"TableName": self.table, "Item": serialize(stats)}},
         ]
+        entry = catalogue_entry(version.request) if content.owner is None and version.is_best else None
+        if entry is not None:
+            scope, fields = entry
+            listed = {"pk": scope, "sk": version.key, **fields, "request": version.request}
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": serialize(listed) | {"expires_at": whole(version.expires_at)},
+                    }
+                }
+            )
         if supersedes:
             items.append(
                 {
@@ -103,7 +119,7 @@ class DynamoLibraryStore:
         except ClientError as exc:
             if not (supersedes and cancelled_on_condition(exc)):
                 raise
-            self.client.transact_write_items(TransactItems=items[:2])  # the replaced version is gone (expired)
+            self.client.transact_write_items(TransactItems=items[:-1])  # the replaced version is gone (expired)
 
     def get_version(self, key: str, version_id: str, now: float) -> Version | None:
         item = self.client.get_item(
@@ -133,6 +149,29 @@ class DynamoLibraryStore:
             TableName=self.table, Key=self._key(key, f"version#{version_id}"), ConsistentRead=True
         ).get("Item")
         return content_from_item(key, item) if item else None
+
+    def lesson_catalogue(self, scope: str, now: float, limit: int) -> list[LibraryLesson]:
+        """One Query page of a catalogue scope (``Limit`` = ``limit``, small items; never a scan), expired entries
+        left out (TTL deletes them later)."""
+        response = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": string(scope)},
+            Limit=limit,
+        )
+        lessons = []
+        for item in response.get("Items", []):
+            entry = deserialize(item)
+            if float(entry.get("expires_at") or 0) > now:
+                lessons.append(
+                    LibraryLesson(
+                        key=str(entry["sk"]),
+                        title=str(entry["title"]),
+                        objectives=[str(o) for o in entry.get("objectives") or []],
+                        request=dict(entry["request"]),
+                    )
+                )
+        return lessons
 
     def key_hits(self, key: str) -> int:
         item = self.client.get_item(TableName=self.table, Key=self._key(key, "stats"), ConsistentRead=True).get("Item")

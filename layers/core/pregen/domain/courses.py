@@ -18,6 +18,13 @@ sending it would make every lesson of every course a key of its own and end shar
 its parts through their objectives (and, for its assessment, its title).
 
 Module summaries are written by the planner (the small tier) as part of the outline, not as separate parts.
+
+Catalogue-aware planning: the planner is offered the library's existing lessons for the course's subject, grade and
+language (a bounded list: key, title, objectives; ``LibraryLesson``) and may name one by key (``reuse_key``) instead
+of writing a new lesson. A key that was not offered is dropped (the lesson is planned as new); a key that was takes
+the library lesson's title, objectives and request, so the part is that very content key (reused by design, not by a
+coincidence of titles). The reused lessons' requests travel with the outline (``library``), so a cached outline
+plans the same parts.
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from pregen.domain.models import (
     OBJECTIVE_MAX_LENGTH,
+    STORED,
     ContentRequest,
     Kind,
     LearningStyle,
@@ -137,11 +145,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OutlineLesson(_Strict):
+class PlannedLesson(_Strict):
+    """A lesson as a planner writes it when no library lesson is offered."""
+
     title: str = Field(min_length=1, max_length=120)
     objectives: list[Annotated[str, Field(min_length=1, max_length=OBJECTIVE_MAX_LENGTH)]] = Field(
         min_length=1, max_length=MAX_OBJECTIVES
     )
+
+
+class OutlineLesson(PlannedLesson):
+    reuse_key: str | None = Field(default=None, max_length=200)
 
 
 class OutlineModule(_Strict):
@@ -150,29 +164,127 @@ class OutlineModule(_Strict):
     lessons: list[OutlineLesson] = Field(min_length=1, max_length=8)
 
 
-class CourseOutline(_Strict):
+class _PlannedOutline(_Strict):
+    """What the planner writes."""
+
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(min_length=1, max_length=2000)
     modules: list[OutlineModule] = Field(min_length=1, max_length=12)
 
 
-def outline_schema(request: CourseRequest) -> type[BaseModel]:
-    """The outline's schema with this request's exact counts: what the planner is sent as its output format."""
+class CourseOutline(_PlannedOutline):
+    """The outline as stored: the planner's, with the canonical requests of the library lessons it reuses (by key;
+    never written by the planner: ``resolve_reuse`` fills it from what was offered)."""
+
+    library: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+CATALOGUE_LIMIT = 30  # library lessons offered to a planner: one Query page of small items, a bounded prompt
+
+
+class LibraryLesson(BaseModel):
+    """A lesson of the shared library as the planner is offered it (key, title, objectives), with the canonical
+    request it was generated from (so a reusing course's part is the same content key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    title: str
+    objectives: list[str]
+    request: dict[str, Any]
+
+
+def catalogue_scope(subject: str, grade: str, language: str | None) -> str:
+    """The partition of the library's lessons for one subject, grade and language (the content table's
+    ``catalogue#lesson#<grade>#<subject>#<language or ->``): a course is offered exactly the lessons it could use."""
+    return f"catalogue#lesson#{normalise_text(grade)}#{canonical_name(subject)}#{normalise_text(language or '') or '-'}"
+
+
+def catalogue_entry(request: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The catalogue scope and entry (title, objectives) of a shared lesson's canonical request; None for any
+    other kind, and for a lesson without a topic or objectives (nothing a planner could choose it by)."""
+    if request.get("kind") != Kind.LESSON.value or not request.get("topic") or not request.get("objectives"):
+        return None
+    scope = catalogue_scope(str(request["subject"]), str(request["grade"]), request.get("language"))
+    return scope, {"title": str(request["topic"]), "objectives": [str(o) for o in request["objectives"]]}
+
+
+def outline_schema(request: CourseRequest, offered: list[LibraryLesson] | None = None) -> type[BaseModel]:
+    """The outline's schema with this request's exact counts: what the planner is sent as its output format. With
+    library lessons offered, a lesson may name one by ``reuse_key`` (an enum of the offered keys; the description
+    lists each key's title, one a line, so a model that reads only the schema can choose too)."""
+    keys = [lesson.key for lesson in offered or []]
+    lesson: type[BaseModel] = OutlineLesson
+    if keys:
+        listing = "\n".join(f"{entry.key}: {entry.title} | {' ; '.join(entry.objectives)}" for entry in offered or [])
+        lesson = create_model(
+            "OutlineLesson",
+            __base__=OutlineLesson,
+            __module__=__name__,
+            reuse_key=(
+                Literal[tuple(keys)] | None,  # type: ignore[valid-type]
+                Field(
+                    default=None,
+                    description="the key of an offered library lesson this lesson is (its title and objectives are"
+                    " then the library's), or null for a new lesson. Offered (key: title | objectives):\n" + listing,
+                ),
+            ),
+        )
+    else:
+        lesson = create_model("OutlineLesson", __base__=PlannedLesson, __module__=__name__)
     module = create_model(
         "OutlineModule",
         __base__=OutlineModule,
         __module__=__name__,
         lessons=(
-            list[OutlineLesson],
+            list[lesson],  # type: ignore[valid-type]
             Field(min_length=request.lessons_per_module, max_length=request.lessons_per_module),
         ),
     )
     return create_model(
         "CourseOutline",
-        __base__=CourseOutline,
+        __base__=_PlannedOutline,
         __module__=__name__,
         modules=(list[module], Field(min_length=request.modules, max_length=request.modules)),  # type: ignore[valid-type]
     )
+
+
+@dataclass(frozen=True)
+class Reuse:
+    offered: int  # library lessons offered to the planner
+    chosen: int  # lessons planned as an offered library lesson
+    ignored: int  # reuse keys named that were not offered (or named twice): planned as new lessons
+
+    def figures(self) -> dict[str, int]:
+        return {"offered": self.offered, "chosen": self.chosen, "ignored": self.ignored}
+
+
+def resolve_reuse(outline: CourseOutline, offered: list[LibraryLesson]) -> tuple[CourseOutline, Reuse]:
+    """The outline with each reuse resolved against what was offered: an offered key (once per course) takes the
+    library lesson's title, objectives and request; any other key is dropped and the lesson stays new."""
+    by_key = {entry.key: entry for entry in offered}
+    library: dict[str, dict[str, Any]] = {}
+    ignored = 0
+    modules = []
+    for module in outline.modules:
+        lessons = []
+        for planned in module.lessons:
+            entry = by_key.get(planned.reuse_key or "")
+            if planned.reuse_key is not None and (entry is None or entry.key in library):
+                ignored += 1
+                lessons.append(planned.model_copy(update={"reuse_key": None}))
+            elif entry is not None:
+                library[entry.key] = entry.request
+                lessons.append(
+                    OutlineLesson(
+                        title=entry.title[:120], objectives=entry.objectives[:MAX_OBJECTIVES], reuse_key=entry.key
+                    )
+                )
+            else:
+                lessons.append(planned)
+        modules.append(module.model_copy(update={"lessons": lessons}))
+    resolved = outline.model_copy(update={"modules": modules, "library": library})
+    return resolved, Reuse(offered=len(offered), chosen=len(library), ignored=ignored)
 
 
 def outline_problems(request: CourseRequest, outline: CourseOutline) -> list[str]:
@@ -207,8 +319,22 @@ def _objective_problems(objectives: list[str]) -> list[str]:
 
 
 def validate_outline(request: CourseRequest, body: dict[str, Any]) -> CourseOutline:
-    """The outline, checked against its schema and the request; ValueError (pydantic's, or ours) when invalid."""
-    outline = CourseOutline.model_validate(body)
+    """A stored outline (``library`` holds the requests it reuses), checked against its schema and the request;
+    ValueError (pydantic's, or ours) when invalid."""
+    return _checked(request, CourseOutline.model_validate(body))
+
+
+def validate_plan(
+    request: CourseRequest, body: dict[str, Any], offered: list[LibraryLesson]
+) -> tuple[CourseOutline, Reuse]:
+    """A planner's answer: its reuse keys resolved against what it was offered (it cannot write ``library``
+    itself), then checked like any outline."""
+    planned = CourseOutline.model_validate({name: value for name, value in body.items() if name != "library"})
+    outline, reuse = resolve_reuse(planned, offered)
+    return _checked(request, outline), reuse
+
+
+def _checked(request: CourseRequest, outline: CourseOutline) -> CourseOutline:
     problems = outline_problems(request, outline)
     if problems:
         raise ValueError("; ".join(problems))
@@ -225,6 +351,7 @@ class Part:
     module: int  # 1-based
     lesson: int | None  # 1-based within its module; None for a module's assessment
     request: ContentRequest
+    from_library: bool = False  # a library lesson the planner chose (and its brain bytes): reuse by design
 
 
 def _topic(text: str) -> str:
@@ -239,22 +366,30 @@ def plan_parts(request: CourseRequest, outline: CourseOutline) -> list[Part]:
     for m, module in enumerate(outline.modules, start=1):
         objectives: list[str] = []
         for n, lesson in enumerate(module.lessons, start=1):
-            topic = _topic(lesson.title)
             objectives += [o for o in lesson.objectives if normalise_text(o) not in map(normalise_text, objectives)]
-            lesson_request = ContentRequest(
-                kind=Kind.LESSON,
-                topic=topic,
-                lesson_number=n,
-                learning_style=request.learning_style,
-                objectives=lesson.objectives,
-                **common,
-            )
-            parts.append(Part(f"m{m:02d}-l{n:02d}-lesson", PartKind.LESSON, m, n, lesson_request))
+            reused = outline.library.get(lesson.reuse_key or "")
+            if reused is not None:  # the library's own request: the part is that content key
+                lesson_request = ContentRequest.model_validate(reused, context=STORED)
+            else:
+                lesson_request = ContentRequest(
+                    kind=Kind.LESSON,
+                    topic=_topic(lesson.title),
+                    lesson_number=n,
+                    learning_style=request.learning_style,
+                    objectives=lesson.objectives,
+                    **common,
+                )
+            by_design = reused is not None
+            parts.append(Part(f"m{m:02d}-l{n:02d}-lesson", PartKind.LESSON, m, n, lesson_request, by_design))
             if request.include.brain_bytes:
                 cards = ContentRequest(
-                    kind=Kind.BRAIN_BYTES, topic=topic, lesson_number=n, objectives=lesson.objectives, **common
+                    kind=Kind.BRAIN_BYTES,
+                    topic=lesson_request.topic,
+                    lesson_number=lesson_request.lesson_number,
+                    objectives=lesson_request.objectives,
+                    **common,
                 )
-                parts.append(Part(f"m{m:02d}-l{n:02d}-brain_bytes", PartKind.BRAIN_BYTES, m, n, cards))
+                parts.append(Part(f"m{m:02d}-l{n:02d}-brain_bytes", PartKind.BRAIN_BYTES, m, n, cards, by_design))
         if request.include.assessments:
             assessment = ContentRequest(
                 kind=Kind.QUESTION_SET,
@@ -435,9 +570,13 @@ class PartRecord:
     meta: dict[str, Any] | None = None  # content id, model, tokens, cost of the content it holds
 
 
-def course_figures(plan: dict[str, Any] | None, parts: list[PartRecord]) -> dict[str, Any]:
+def course_figures(
+    plan: dict[str, Any] | None, parts: list[PartRecord], by_design: set[str] | None = None
+) -> dict[str, Any]:
     """Tokens and cost by part kind and by model, parts reused vs generated, and what reuse saved (the cost of
-    generating the reused parts, as their stored figures say)."""
+    generating the reused parts, as their stored figures say). ``by_design``: the parts planned from library lessons
+    the planner chose (catalogue-aware planning); ``reused_by_design`` counts those found in the library, the rest
+    of ``reused`` is reuse by coincidence (the same request planned again)."""
     by_kind: dict[str, dict[str, float]] = {}
     by_model: dict[str, dict[str, float]] = {}
     generated = reused = 0
@@ -465,9 +604,11 @@ def course_figures(plan: dict[str, Any] | None, parts: list[PartRecord]) -> dict
         model["parts"] += 1
         model["cost_usd"] = round(model["cost_usd"] + spent, 8)
         model["tokens"] += tokens
+    designed = by_design or set()
     return {
         "generated": generated,
         "reused": reused,
+        "reused_by_design": sum(bool(p.reused) for p in parts if p.status is PartStatus.DONE and p.part_id in designed),
         "cost_usd": round(cost, 8),
         "saved_usd": round(saved, 8),
         "by_kind": by_kind,

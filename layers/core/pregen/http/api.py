@@ -105,6 +105,11 @@ def current_caller(app: Resolver) -> Caller:
     return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim, app.role_claim())
 
 
+def caller_groups(app: Resolver) -> list[str]:
+    """Every value of the caller's role claim (roles, and groups such as ``class:<id>`` for course sharing)."""
+    return _roles_in(app.current_event.request_context.authorizer.jwt_claim.get(app.role_claim()))
+
+
 def require_role(caller: Caller, role: Role) -> None:
     if _ROLE_RANK[caller.role] < _ROLE_RANK[role]:
         raise Forbidden(f"this needs the {role.value} role")

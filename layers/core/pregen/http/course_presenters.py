@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from pregen.domain.course_shares import share_body
 from pregen.domain.courses import CourseStatus, PartKind, PartStatus
 
 if TYPE_CHECKING:
+    from pregen.domain.course_shares import Share
     from pregen.domain.courses import CourseRecord, PartRecord
     from pregen.services.courses import CourseView
 
@@ -42,6 +44,7 @@ class LessonBody(TypedDict):
     lesson: int
     title: str
     objectives: list[str]
+    from_library: NotRequired[str]  # the key of the library lesson the planner chose for this place
     content: NotRequired[PartContentBody]
     brain_bytes: NotRequired[PartContentBody]
 
@@ -78,6 +81,34 @@ class CourseSummaryBody(TypedDict):
     ready_at: NotRequired[int]
 
 
+class LibraryReuseBody(TypedDict):
+    """Catalogue-aware planning: library lessons offered to the planner, chosen by it (reused by design), and
+    reuse keys it named that were not offered (planned as new lessons). A course planned from a cached outline
+    reports ``chosen`` only."""
+
+    offered: NotRequired[int]
+    chosen: int
+    ignored: NotRequired[int]
+
+
+class ShareBody(TypedDict):
+    share_id: str  # class-<id> or link-<link id>: DELETE /v1/courses/{course}/shares/{share} revokes it
+    kind: Literal["class", "link"]
+    created_at: int
+    class_id: NotRequired[str]
+
+
+class ShareCreatedBody(ShareBody):
+    course_id: str
+    token: NotRequired[str]  # a link's, shown once (only a hash of it is kept): GET /v1/courses/{id}?share=<token>
+
+
+class ShareRevokedBody(TypedDict):
+    course_id: str
+    share_id: str
+    revoked: bool
+
+
 class CourseBody(CourseSummaryBody):
     request: dict[str, Any]
     updated_at: int
@@ -87,6 +118,9 @@ class CourseBody(CourseSummaryBody):
     modules: list[ModuleBody]
     validation: NotRequired[ValidationBody]
     figures: NotRequired[dict[str, Any]]
+    library: NotRequired[LibraryReuseBody]
+    access: Literal["owner", "class", "link"]  # why the caller may read it
+    shares: NotRequired[list[ShareBody]]  # the owner's view only
 
 
 class CourseAcceptedBody(TypedDict):
@@ -172,6 +206,8 @@ def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> Modul
     lessons: list[LessonBody] = []
     for n, lesson in enumerate(planned.get("lessons") or [], start=1):
         body: LessonBody = {"lesson": n, "title": lesson["title"], "objectives": list(lesson["objectives"])}
+        if lesson.get("reuse_key"):
+            body["from_library"] = str(lesson["reuse_key"])
         content = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.LESSON.value}")
         cards = by_id.get(f"m{number:02d}-l{n:02d}-{PartKind.BRAIN_BYTES.value}")
         if content is not None:
@@ -203,6 +239,9 @@ def course_body(view: CourseView) -> CourseBody:
             _module(course, m, [p for p in view.parts if p.module == m]) for m in range(1, course.request.modules + 1)
         ],
     }
+    body["access"] = view.access
+    if view.shares is not None:
+        body["shares"] = [share_body(s) for s in view.shares]  # type: ignore[misc]
     if course.reason:
         body["reason"] = course.reason
     if course.outline and course.outline.get("description"):
@@ -215,4 +254,18 @@ def course_body(view: CourseView) -> CourseBody:
         }
     if course.figures is not None:
         body["figures"] = course.figures
+    reuse = (course.plan or {}).get("library")
+    if reuse:
+        library: LibraryReuseBody = {"chosen": int(reuse.get("chosen", 0))}
+        for name in ("offered", "ignored"):
+            if name in reuse:
+                library[name] = int(reuse[name])  # type: ignore[literal-required]
+        body["library"] = library
+    return body
+
+
+def share_created_body(course_id: str, share: Share, token: str | None) -> ShareCreatedBody:
+    body: ShareCreatedBody = {"course_id": course_id, **share_body(share)}  # type: ignore[typeddict-item]
+    if token is not None:
+        body["token"] = token
     return body

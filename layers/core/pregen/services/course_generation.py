@@ -31,16 +31,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pregen.domain.counters import Metric, course_ready_le, name
 from pregen.domain.courses import (
+    CATALOGUE_LIMIT,
     CourseGone,
     CourseOutline,
     CourseStatus,
     PartKind,
     PartRecord,
     PartStatus,
+    catalogue_scope,
     course_figures,
     plan_parts,
     validate_course,
     validate_outline,
+    validate_plan,
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
 from pregen.domain.keys import cache_key, outline_key
@@ -55,7 +58,7 @@ from pregen.services.usage import course_ready_bucket, day_of
 
 if TYPE_CHECKING:
     from pregen.config.functions import CoursePolicy
-    from pregen.domain.courses import CourseRecord
+    from pregen.domain.courses import CourseRecord, LibraryLesson
     from pregen.domain.models import Lane
     from pregen.messages import CoursePlanMessage
     from pregen.ports import CoursePlanner, CourseStore
@@ -175,7 +178,8 @@ def _outline(
     now = content.clock.now()
     cached = content.store.get_content(key, now, consistent=True)
     if cached is not None:
-        return validate_outline(course.request, cached.body), {**_figures_of(cached), "reused": True}
+        outline = validate_outline(course.request, cached.body)
+        return outline, {**_figures_of(cached), "reused": True, "library": {"chosen": len(outline.library)}}
     try:
         content.store.acquire_lease(key, course.course_id, worker_id, now, content.policy.lease_seconds)
     except LeaseHeld:
@@ -186,9 +190,10 @@ def _outline(
         _put_back(message, lane, deps)
         return "waiting"
     try:
-        generation = deps.planner.plan_course(course.request, max_calls=content.policy.max_model_calls)
+        offered = _catalogue(course, deps)
+        generation = deps.planner.plan_course(course.request, offered=offered, max_calls=content.policy.max_model_calls)
         try:
-            outline = validate_outline(course.request, generation.body)
+            outline, reuse = validate_plan(course.request, generation.body, offered)
         except ValueError as exc:
             raise ContentInvalid("the outline does not answer the course request", [str(exc)[:500]]) from exc
     except Exception as exc:
@@ -227,7 +232,18 @@ def _outline(
         },
         dimension=OUTLINE_KIND,
     )
-    return outline, {**generation_meta(generation), "reused": False}
+    return outline, {**generation_meta(generation), "reused": False, "library": reuse.figures()}
+
+
+def _catalogue(course: CourseRecord, deps: CourseWorkerDeps) -> list[LibraryLesson]:
+    """The library's lessons for the course's subject, grade and language (one bounded Query), offered to the
+    planner; none without a library (content stored as one item per key)."""
+    library = deps.content.library
+    if library is None:
+        return []
+    request = course.request
+    scope = catalogue_scope(request.subject, request.grade, request.language)
+    return library.lesson_catalogue(scope, deps.content.clock.now(), CATALOGUE_LIMIT)
 
 
 def _figures_of(stored: StoredContent) -> dict[str, Any]:
@@ -427,7 +443,8 @@ def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps
         "minutes_by_module": validation.minutes_by_module,
         "minutes_total": validation.minutes_total,
     }
-    figures = course_figures(course.plan, parts)
+    by_design = {part.part_id for part in plan_parts(course.request, outline) if part.from_library}
+    figures = course_figures(course.plan, parts, by_design)
     now = deps.content.clock.now()
     if not deps.courses.publish(course.course_id, validation=record, figures=figures, worker_id=worker_id, now=now):
         return "assembling"

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pregen.domain.counters import Metric, name
+from pregen.domain.course_shares import (
+    CLASS_PREFIX,
+    Share,
+    ShareKind,
+    classes_in,
+    link_id_of,
+    link_opens,
+    new_link,
+    share_id,
+)
 from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartStatus
 from pregen.domain.cursors import REFUSED, seal, unseal
-from pregen.domain.errors import Conflict, InvalidRequest, NotFound
+from pregen.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from pregen.domain.keys import new_job_id
-from pregen.domain.models import STORED, ContentRequest, Priority
+from pregen.domain.models import STORED, ContentRequest, Priority, Role
 from pregen.messages import CoursePlanMessage
 from pregen.observability import logger
 from pregen.services.limits import check_generation_allowance
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
     from pregen.config.functions import CoursePolicy
+    from pregen.domain.course_shares import ShareRequest
     from pregen.domain.courses import CourseRequest
     from pregen.domain.models import Caller
     from pregen.ports import Clock, Counters, CourseStore, JobQueue
@@ -53,10 +64,15 @@ class CourseDeps:
     idempotency: Callable[[], BasePersistenceLayer] | None = None
 
 
+Access = Literal["owner", "class", "link"]
+
+
 @dataclass(frozen=True)
 class CourseView:
     course: CourseRecord
     parts: list[PartRecord]  # with their bodies (the done ones have one)
+    access: Access = "owner"  # why the caller may read it
+    shares: list[Share] | None = None  # the owner's view only
 
 
 def start_course(
@@ -154,12 +170,76 @@ def _own(course_id: str, caller: Caller, deps: CourseDeps) -> CourseRecord:
     return course
 
 
-def read_course(course_id: str, caller: Caller, deps: CourseDeps) -> CourseView:
-    """The caller's course: progress per module and every part done so far with its body (readable as it arrives,
-    and what did not fail of a failed course), the checks once ready. Anyone else's: not found."""
-    course = _own(course_id, caller, deps)
+def read_course(
+    course_id: str, caller: Caller, deps: CourseDeps, *, classes: list[str] | None = None, link: str | None = None
+) -> CourseView:
+    """A course the caller may read: progress per module and every part done so far with its body (readable as it
+    arrives, and what did not fail of a failed course), the checks once ready. Readable by its owner, by a member
+    of a class it is shared with (``classes``: the caller's ``class:<id>`` groups), and by a caller holding a live
+    link token (``link``). Anyone else: not found (whether it exists is not told)."""
+    course, access = _readable(course_id, caller, deps, classes or [], link)
     parts = deps.courses.read_parts(course_id, bodies=True) if course.status is not CourseStatus.PLANNING else []
-    return CourseView(course=course, parts=parts)
+    shares = deps.courses.list_shares(course_id) if access == "owner" else None
+    return CourseView(course=course, parts=parts, access=access, shares=shares)
+
+
+def _readable(
+    course_id: str, caller: Caller, deps: CourseDeps, classes: list[str], link: str | None
+) -> tuple[CourseRecord, Access]:
+    course = deps.courses.get(course_id)
+    if course is None or course.expires_at <= deps.clock.now():
+        raise NotFound(f"no course {course_id}")
+    if course.owner == caller.sub:
+        return course, "owner"
+    wanted = [share_id(ShareKind.CLASS, c) for c in classes_in([f"{CLASS_PREFIX}{c}" for c in classes])]
+    link_id = link_id_of(link) if link else None
+    if link_id is not None:
+        wanted.append(share_id(ShareKind.LINK, link_id))
+    shares = deps.courses.get_shares(course_id, wanted) if wanted else []
+    if any(s.kind is ShareKind.CLASS for s in shares):
+        return course, "class"
+    if link and any(s.kind is ShareKind.LINK and link_opens(link, s) for s in shares):
+        return course, "link"
+    raise NotFound(f"no course {course_id}")
+
+
+def _managed(course_id: str, caller: Caller, deps: CourseDeps, classes: list[str]) -> CourseRecord:
+    """The caller's own course, to share or revoke: teachers (and admins) only, 403 for another role before the
+    course is read. A member of a class it is shared with is told 403 (they can see it exists); anyone else 404."""
+    if caller.role not in (Role.TEACHER, Role.ADMIN):
+        raise Forbidden("sharing a course needs the teacher role")
+    course, access = _readable(course_id, caller, deps, classes, None)
+    if access != "owner":
+        raise Forbidden("only the course's owner shares it")
+    return course
+
+
+def share_course(
+    course_id: str, caller: Caller, ask: ShareRequest, deps: CourseDeps, *, classes: list[str] | None = None
+) -> tuple[Share, str | None]:
+    """Share the caller's course with a class, or make a new link: the share, and the link's token (shown once:
+    only a hash of its secret is kept)."""
+    course = _managed(course_id, caller, deps, classes or [])
+    now = deps.clock.now()
+    token = None
+    if ask.class_id is not None:
+        share = Share(share_id(ShareKind.CLASS, ask.class_id), ShareKind.CLASS, now, class_id=ask.class_id)
+    else:
+        link_id, token, secret_hash = new_link()
+        share = Share(share_id(ShareKind.LINK, link_id), ShareKind.LINK, now, secret_hash=secret_hash)
+    deps.courses.put_share(course_id, share, course.expires_at)
+    logger.info("course shared", course_id=course_id, share_id=share.share_id)
+    return share, token
+
+
+def revoke_share(
+    course_id: str, share: str, caller: Caller, deps: CourseDeps, *, classes: list[str] | None = None
+) -> None:
+    """Revoke a share of the caller's course: its class's members, or the link's holders, read it no more."""
+    _managed(course_id, caller, deps, classes or [])
+    if not deps.courses.delete_share(course_id, share):
+        raise NotFound(f"course {course_id} has no share {share}")
+    logger.info("course share revoked", course_id=course_id, share_id=share)
 
 
 LISTING = "courses"  # the listing's name in its cursors: another listing's cursor is refused here

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from pregen.domain.courses import CourseRequest
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest
     from pregen.domain.pricing import PriceTable
 
@@ -184,15 +184,18 @@ class AnthropicGenerator:
             max_calls=max_calls,
         )
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+    def plan_course(
+        self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+    ) -> Generation:
         """A course's outline: one structured answer on the ``lesson.plan`` step's model (default: the small tier),
-        re-asked when its shape is wrong."""
+        re-asked when its shape is wrong. Offered library lessons are in the prompt (as data) and their keys in
+        the schema (an enum), so a lesson may reuse one by key."""
         from pregen.domain.courses import outline_problems, outline_schema
 
         return self.structured(
             model=self.plan_model or self.model_of(Kind.LESSON, PLAN_STEP),
-            prompt=course_plan_prompt(request),
-            schema=outline_schema(request),
+            prompt=course_plan_prompt(request, offered),
+            schema=outline_schema(request, offered),
             max_tokens=8_000,
             problems=lambda parsed: outline_problems(request, parsed),
             noun=("course", "outline"),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pregen.adapters.generators.claude import AnthropicGenerator
-    from pregen.domain.courses import CourseRequest
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest, Generation
     from pregen.domain.programs import SectionSpec
 
@@ -78,8 +78,10 @@ class KeyedGenerator:
     ) -> Generation:
         return self.resolved().generate(request, feedback, max_calls=max_calls)
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
-        return self.resolved().plan_course(request, max_calls=max_calls)
+    def plan_course(
+        self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+    ) -> Generation:
+        return self.resolved().plan_course(request, offered=offered, max_calls=max_calls)
 
     def generate_section(self, spec: SectionSpec) -> Generation:
         from pregen.adapters.generators.claude_sections import ClaudeSectionWriter

@@ -17,7 +17,7 @@ from pregen.domain.models import DEFAULT_LESSON_NUMBER, LANGUAGE_KINDS, Generati
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.domain.courses import CourseRequest
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest
     from pregen.domain.programs import SectionSpec
 
@@ -88,9 +88,12 @@ class OfflineGenerator:
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
 
-    def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
+    def plan_course(
+        self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+    ) -> Generation:
         """A course's outline from the request alone: module m, lesson n of the subject. The titles depend on the
-        subject, grade and place only, so two courses on one subject share the lessons at the same places."""
+        subject, grade and place only, so two courses on one subject share the lessons at the same places. It
+        never reuses an offered library lesson by key (the schema-following fake does: pregen_fakes)."""
         started = time.perf_counter()
         subject = request.subject.title()
         modules = []
