@@ -342,7 +342,9 @@ def _day_of_requests(outcome: Outcome, client: Client, seeded: list[str], day_st
         else:
             outcome.other[status] = outcome.other.get(status, 0) + 1
         clock.advance(wait)
-        if outcome.path == "claims" and clock.now() >= next_topup:  # the hourly top-up, charged to the learner
+        if (
+            outcome.path == "claims" and next_topup <= clock.now() < day_start + DAY
+        ):  # the hourly top-up, charged to the learner
             _topup()
             client.drain()
             next_topup += 3_600
