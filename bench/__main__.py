@@ -34,6 +34,7 @@ SCENARIOS = (
     "requests",
     "provider_limit",
     "simulate",
+    "spend_floors",
     "stampede",
     "throughput",
 )

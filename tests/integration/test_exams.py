@@ -19,7 +19,7 @@ from pregen.domain.inventory import ExamStatus
 from pregen.domain.models import Caller, Generation
 from pregen.domain.work_budget import WORKER_TIMEOUT_S
 from pregen.services.activity import record_activity
-from pregen.services.exams import Claimed, Waiting, claim_exam, replenish
+from pregen.services.exams import Claimed, Waiting, claim_exam, exam_price, replenish
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import worker as worker_wiring
 from pregen_tools import tokens
@@ -665,9 +665,7 @@ def test_warming_is_charged_once_and_only_when_it_starts_something(aws: Aws, exa
     deps = exams_wiring.exam_deps()
     assert deps.limiter is not None
     price = deps.limiter.estimator
-    one_of_each = sum(
-        price.exam(deps.catalogue.program_for(t).exam_types[t].questions) for t in ("diagnostic", "practice")
-    )
+    one_of_each = sum(exam_price(deps.catalogue.program_for(t), t, price) for t in ("diagnostic", "practice"))
     target = deps.policy.inventory_target
     minute = ((target + 1) * one_of_each + one_of_each // 2) / 1e6
     deps.limiter = GenerationLimiter(

@@ -9,6 +9,7 @@ import pytest
 from pregen.domain.limits import RateLimits
 from pregen.domain.models import ContentRequest
 from pregen.domain.warming import default_warming_config
+from pregen.services.exams import exam_price as one_exam
 from pregen.services.limits import GenerationLimiter
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import library as library_wiring
@@ -37,8 +38,7 @@ def tighten(deps: Any, minute: Callable[[Estimator], float]) -> None:
 def exam_price(exam_type: str, price: Estimator) -> int:
     """A learner's first claim of a type fills their inventory: the target's exams, at the type's size."""
     deps = exams_wiring.exam_deps()
-    questions = deps.catalogue.program_for(exam_type).exam_types[exam_type].questions
-    return max(deps.policy.inventory_target, 1) * price.exam(questions)
+    return max(deps.policy.inventory_target, 1) * one_exam(deps.catalogue.program_for(exam_type), exam_type, price)
 
 
 @pytest.fixture

@@ -70,6 +70,30 @@ def test_a_lesson_costs_about_a_cent_and_a_practice_exam_question_set_more() -> 
     assert estimator.exam(225) > 20 * one
 
 
+def test_an_exam_is_priced_as_the_section_calls_the_worker_makes_so_claims_stay_within_the_allowance() -> None:
+    # Given the deployment's estimator and the catalogue's exams, written section by section (each call sends the
+    # prompt again)
+    from pregen.config.settings import RateLimitSettings
+    from pregen.domain.models import Kind
+    from pregen.domain.programs import default_catalogue, plan_sections
+    from pregen.domain.spend import SECTIONS_STEP, TOKENS_PER_ITEM
+    from pregen.services.exams import exam_price
+
+    settings = RateLimitSettings.model_validate({})
+    estimator = settings.estimator()
+    model = settings.model_for(Kind.EXAM, SECTIONS_STEP)
+    for exam_type in ("diagnostic", "practice"):
+        program = default_catalogue().program_for(exam_type)
+        sections = plan_sections(program, exam_type, "priced")
+        # When an exam is priced
+        price = exam_price(program, exam_type, estimator)
+        # Then it is what its section calls cost, each at the estimate, not one call's worth of the questions
+        calls = sum(estimator.call(model, TOKENS_PER_ITEM * spec.count) for spec in sections)
+        assert len(sections) > 1
+        assert price == calls
+        assert price > estimator.exam(program.exam_types[exam_type].questions)
+
+
 def test_past_the_minute_allowance_a_miss_is_429_with_retry_after_and_the_limit_named(
     aws: Aws, clock: FrozenClock, price: int
 ) -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pregen.config.functions import InventorySettings
     from pregen.domain.inventory import ExamRecord
     from pregen.domain.models import Caller
-    from pregen.domain.programs import Catalogue
+    from pregen.domain.programs import Catalogue, Program
     from pregen.domain.spend import Estimator
     from pregen.ports import ActivityIndex, Clock, Counters, ExamInventory, JobQueue
     from pregen.services.limits import GenerationLimiter
@@ -111,8 +111,14 @@ def _send_sections(slot: ExamSlot, deps: ExamDeps, priority: int, correlation_id
         raise
 
 
-def _price_of_exams(count: int, questions: int) -> Callable[[Estimator], int]:
-    return lambda price: count * price.exam(questions)
+def exam_price(program: Program, exam_type: str, price: Estimator) -> int:
+    """One exam of ``exam_type``: its questions in the sections the worker writes them in."""
+    sections = len(plan_sections(program, exam_type, "planning"))
+    return price.exam(program.exam_types[exam_type].questions, sections)
+
+
+def _price_of_exams(count: int, program: Program, exam_type: str) -> Callable[[Estimator], int]:
+    return lambda price: count * exam_price(program, exam_type, price)
 
 
 def replenish(
@@ -154,7 +160,7 @@ def replenish(
         if gap <= 0:
             break
         if payer is not None:
-            cost_of_gap = _price_of_exams(gap, program.exam_types[exam_type].questions)
+            cost_of_gap = _price_of_exams(gap, program, exam_type)
             check_generation_allowance(payer, action, deps, cost_of_gap)
             payer = None
         sections = len(plan_sections(program, exam_type, "planning"))
@@ -235,9 +241,7 @@ def warm_inventory(
             caller,
             "warm_exams",
             deps,
-            lambda price: sum(
-                gap * price.exam(deps.catalogue.program_for(t).exam_types[t].questions) for t, gap in gaps.items()
-            ),
+            lambda price: sum(gap * exam_price(deps.catalogue.program_for(t), t, price) for t, gap in gaps.items()),
         )
     warmed = []
     for exam_type in types:
