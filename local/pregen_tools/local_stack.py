@@ -129,7 +129,7 @@ def persistence(state: dict[str, Any]) -> str:
     """Where the data lives between runs, and how to start afresh: a newcomer's second run otherwise surprises."""
     if state.get("data_dir"):
         return (
-            f"Data persists between runs in {state['data_dir']} (under .local/): start with empty tables with "
+            f"Data persists between runs in {state['data_dir']}: start with empty tables with "
             "`make run FRESH=1` (or --fresh)."
         )
     return f"Data is kept in memory ({state['dynamodb']}): it is gone when the stack stops."
