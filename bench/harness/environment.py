@@ -64,7 +64,8 @@ class Environment:
         elif self.kind == "emulator" and self.in_process:
             from aws_emulator.stack import StackOptions
 
-            options = {"port": free_port(), "state_file": _state_file(), "report": False} | self.stack_options
+            quiet = {"report": False, "access_log": False}  # no line per invocation or request: it costs CPU
+            options = {"port": free_port(), "state_file": _state_file()} | quiet | self.stack_options
             options["extra_env"] = {"MODEL_LATENCY": self.model_latency} | dict(options.get("extra_env") or {})
             self.stack = stack_module().build(StackOptions(**options))
             self._exit.callback(self.stack.stop)

@@ -1,4 +1,5 @@
-"""exams: claim one of the caller's pre-generated exams, see their inventory, read a claimed exam (owner only)."""
+"""exams: claim one of the caller's pre-generated exams, see their inventory, read a claimed exam (owner only;
+students without the answers), answer it once and read the graded attempt."""
 
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -13,7 +14,10 @@ from pregen.http.presenters import (
     ExamBody,
     ExamsWarmedBody,
     ExamWaitingBody,
+    GradedAttemptBody,
     InventoryBody,
+    attempt_body,
+    attempt_location,
     exam_body,
     exam_location,
     exam_waiting_body,
@@ -22,7 +26,15 @@ from pregen.http.presenters import (
     inventory_location,
 )
 from pregen.observability import logger, metrics
-from pregen.services.exams import Claimed, claim_exam, claimed_exam, inventory_view, warm_inventory
+from pregen.services.exams import (
+    Claimed,
+    claim_exam,
+    claimed_exam,
+    graded_attempt,
+    inventory_view,
+    submit_answers,
+    warm_inventory,
+)
 from pregen.wiring import snapstart
 from pregen.wiring.exams import exam_deps
 from pregen.wiring.identity import role_claim
@@ -34,6 +46,11 @@ prime(exam_deps)  # in init: settings, clients and service models, not in the fi
 
 _EXAM_TYPE = r"^[a-z0-9_-]+$"
 ExamTypeParam = Annotated[str, Path(min_length=1, max_length=40, pattern=_EXAM_TYPE)]
+ExamIdParam = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# One answer per question, in the exam's order; its shape by question type (pregen.domain.attempts): an option's
+# index, true/false, a number, a text, a list of texts (one per blank), or null for a question left unanswered.
+Blank = Annotated[str, Field(max_length=200)]
+Answer = int | bool | float | Annotated[str, Field(max_length=2000)] | list[Blank] | None
 
 
 class WarmExamsRequest(BaseModel):
@@ -44,6 +61,14 @@ class WarmExamsRequest(BaseModel):
     exam_types: list[Annotated[str, Field(min_length=1, max_length=40, pattern=_EXAM_TYPE)]] | None = Field(
         default=None, min_length=1, max_length=20
     )
+
+
+class AnswersRequest(BaseModel):
+    """A student's answers to a claimed exam: one per question, sections in order, their questions in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: list[Answer] = Field(min_length=1, max_length=250)
 
 
 @app.post(
@@ -80,7 +105,8 @@ def claim(exam: ExamTypeParam) -> Any:
     if isinstance(outcome, Claimed):
         metrics.add_metric(name="ExamClaimed", unit=MetricUnit.Count, value=1)
         logger.info("exam claimed", exam_id=outcome.exam.exam_id, exam_type=exam_type)
-        return json_response(HTTPStatus.OK, exam_body(outcome.exam), {"Location": exam_location(outcome.exam.exam_id)})
+        headers = {"Location": exam_location(outcome.exam.exam_id)}
+        return json_response(HTTPStatus.OK, exam_body(outcome.exam, caller.role), headers)
     metrics.add_metric(name="ExamClaimMiss", unit=MetricUnit.Count, value=1)
     logger.info("no exam ready", exam_type=exam_type, enqueued=len(outcome.replenished.created))
     headers = {"Location": inventory_location(exam_type), "Retry-After": str(outcome.retry_after_seconds)}
@@ -93,9 +119,32 @@ def inventory(exam: ExamTypeParam) -> Any:
     return json_response(HTTPStatus.OK, inventory_body(inventory_view(current_caller(app), exam, exam_deps())))
 
 
-@app.get("/v1/exams/<exam>", responses={200: answer("A claimed exam (owner only)", ExamBody)})
-def get_exam(exam: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
-    return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam, current_caller(app), exam_deps())))
+@app.get(
+    "/v1/exams/<exam>",
+    responses={200: answer("A claimed exam (owner only; a student's view has no answers)", ExamBody)},
+)
+def get_exam(exam: ExamIdParam) -> Any:
+    caller = current_caller(app)
+    return json_response(HTTPStatus.OK, exam_body(claimed_exam(exam, caller, exam_deps()), caller.role))
+
+
+@app.post(
+    "/v1/exams/<exam>/answers",
+    responses={201: answer("Graded and kept (Location: the attempt)", GradedAttemptBody)},
+)
+def answers(exam: ExamIdParam, body: Annotated[AnswersRequest, Body()]) -> Any:
+    """Grade the caller's answers to their claimed exam; the graded attempt is kept and listed with their data.
+
+    400: an answer count that is not the exam's question count, or an answer of the wrong shape (an option index
+    out of range); 404: not the caller's claimed exam; 409: the exam was already answered."""
+    attempt = submit_answers(exam, current_caller(app), body.answers, exam_deps())
+    metrics.add_metric(name="ExamGraded", unit=MetricUnit.Count, value=1)
+    return json_response(HTTPStatus.CREATED, attempt_body(attempt), {"Location": attempt_location(exam)})
+
+
+@app.get("/v1/exams/<exam>/attempt", responses={200: answer("The caller's graded attempt", GradedAttemptBody)})
+def attempt(exam: ExamIdParam) -> Any:
+    return json_response(HTTPStatus.OK, attempt_body(graded_attempt(exam, current_caller(app), exam_deps())))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

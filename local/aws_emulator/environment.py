@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import socket
 import struct
 import sys
@@ -50,6 +51,9 @@ def receive(sock: socket.socket) -> Any:
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C in the terminal reaches every process of its group: the stack stops this one by closing its socket,
+    # so the interrupt is not this process's (it would print a KeyboardInterrupt traceback per environment).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd, module_name, handler_name, function_name, timeout = argv
     sock = socket.socket(fileno=int(fd))
     started = time.perf_counter()

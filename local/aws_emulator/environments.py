@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from aws_emulator.console import say
 from aws_emulator.environment import receive, send
 from aws_emulator.template import ROOT
 
@@ -43,7 +44,7 @@ class InvocationFailed(RuntimeError):
 
 
 def _print_line(function: str, line: str) -> None:
-    sys.stdout.write(f"[{function}] {line}\n")
+    say(f"[{function}] {line}")
 
 
 @dataclass

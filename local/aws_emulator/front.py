@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 from waitress.server import create_server
 
 from aws_emulator import devjwt
+from aws_emulator.console import access_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -161,8 +162,17 @@ class HttpFront:
     """The front on waitress: a thread pool behind one event loop that keeps connections alive, with a listen
     backlog and connection limit in the thousands (http.server listened with a backlog of 5)."""
 
-    def __init__(self, front: Front, host: str, port: int, *, threads: int = 64) -> None:
+    def __init__(
+        self,
+        front: Front,
+        host: str,
+        port: int,
+        *,
+        threads: int = 64,
+        access_log: Callable[[str], None] | None = None,
+    ) -> None:
         self.front = front
+        self.access_log = access_log  # a line per request (``console.access_line``), or none
         self.closing = False
         self.server: Any = create_server(
             self.wsgi,
@@ -191,9 +201,13 @@ class HttpFront:
                 headers[name.replace("_", "-").lower()] = str(environ[name])
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        began = time.perf_counter()
         status, out_headers, payload = self.front.handle(
             method, target, headers, body, str(environ.get("REMOTE_ADDR", "127.0.0.1"))
         )
+        if self.access_log is not None:  # the path only: a query may carry what a learner typed
+            path = urlsplit(target).path
+            self.access_log(access_line(method, path, status, (time.perf_counter() - began) * 1000))
         response_headers = [(k, v) for k, v in out_headers.items() if k not in {"content-length", "connection"}]
         if status in {204, 304}:  # neither has a body, and a 304's length would be the 200's (RFC 9110 8.6)
             payload = b""
@@ -244,5 +258,5 @@ _REASONS = {
 }
 
 
-def serve(front: Front, host: str, port: int) -> HttpFront:
-    return HttpFront(front, host, port)
+def serve(front: Front, host: str, port: int, *, access_log: Callable[[str], None] | None = None) -> HttpFront:
+    return HttpFront(front, host, port, access_log=access_log)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aws_emulator.console import say
 from aws_emulator.runtime import current_function
 
 if TYPE_CHECKING:
@@ -118,12 +119,12 @@ class LogSubscriptions:
     def emit(self, line: str) -> None:
         """The sink of the app's log lines for functions run in this process: print the line as Lambda would log
         it, queue it for delivery under the function this thread is running."""
-        print(line, flush=False)
+        say(line)
         self.collect(current_function(), line)
 
     def route(self, function: str, line: str) -> None:
         """A line an execution environment of ``function`` printed (its process's stdout, read by the stack)."""
-        print(f"[{function}] {line}", flush=False)
+        say(f"[{function}] {line}")
         self.collect(function, line)
 
     def collect(self, source: str | None, line: str) -> None:

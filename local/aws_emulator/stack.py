@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_emulator import devjwt
+from aws_emulator.console import say
 from aws_emulator.template import ROOT, TEMPLATE, Resources, Template, load_template
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class StackOptions:
     warm_engine: bool = True
     # REPORT lines (one per invocation, as Lambda logs them) on stdout.
     report: bool = True
+    # An access log line per HTTP request on stdout: method, path, status, milliseconds.
+    access_log: bool = True
 
 
 @dataclass
@@ -191,13 +194,15 @@ class LocalStack:
         self.front = self._front(template, functions)
         if self.engine_warm_up is not None:
             self.engine_warm_up.join()  # before the first request: the deployment's DynamoDB has no first minutes
-        self.http = serve(self.front, opts.host, port)
+        self.http = serve(self.front, opts.host, port, access_log=say if opts.access_log else None)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         state = {
             "url": f"http://{opts.host}:{port}",
             "aws_endpoint": endpoint,
             "dynamodb_endpoint": dynamodb_endpoint or endpoint,
             "dynamodb": "DynamoDB Local" if dynamodb_endpoint else "moto",
+            # where the tables persist between runs (None: in memory, gone at stop)
+            "data_dir": str(opts.data_dir) if dynamodb_endpoint and opts.data_dir else None,
             "runtime": opts.runtime,
             "tables": resources.tables,
             "queues": resources.queue_urls,
@@ -347,7 +352,7 @@ class LocalStack:
         for name, lane_limit in lanes.items():  # an ESM's cap is its own: a routed function's requests come on top
             limits[name] = lane_limit + (opts.default_concurrency if name in routed else 0)
         limits.update(template.reserved_concurrency())  # a reservation caps the function, whatever feeds it
-        report = (lambda line: print(line, flush=False)) if opts.report else None
+        report = say if opts.report else None
         pools = {
             name: FunctionPool(
                 spec,
@@ -383,7 +388,7 @@ class LocalStack:
         if self.log_subscriptions is not None:
             self.log_subscriptions.route(function, line)
         else:
-            print(f"[{function}] {line}", flush=False)
+            say(f"[{function}] {line}")
 
     def _retire_idle(self, idle_seconds: float) -> None:
         while not self.stopped.wait(min(30.0, idle_seconds / 4)):
@@ -410,20 +415,23 @@ class LocalStack:
     def stop(self) -> None:
         # Inputs first (HTTP, schedules), then the log subscriptions' last delivery, then the pollers, so the
         # stats changes of that delivery still reach the day counters before the stream poller stops; the
-        # execution environments and the services last.
-        self.http.shutdown()
-        self.scheduler.stop()
-        if self.event_delivery is not None:
+        # execution environments and the services last. A stack interrupted while starting stops what it started.
+        if getattr(self, "http", None) is not None:
+            self.http.shutdown()
+        if getattr(self, "scheduler", None) is not None:
+            self.scheduler.stop()
+        if getattr(self, "event_delivery", None) is not None:
             self.event_delivery.stop()
-        if self.log_subscriptions is not None:
-            self.log_subscriptions.stop()
+        subscriptions: LogSubscriptions | None = getattr(self, "log_subscriptions", None)
+        if subscriptions is not None:
+            subscriptions.stop()
         for poller in self.pollers:
             poller.stop()
-        for pool in self.pools:
+        for pool in getattr(self, "pools", []):
             pool.stop()
-        if self.dynamodb_local is not None:
+        if getattr(self, "dynamodb_local", None) is not None:
             self.dynamodb_local.stop()
-        for process in self.processes:
+        for process in getattr(self, "processes", []):
             process.terminate()
             try:
                 process.wait(timeout=10)
@@ -527,6 +535,12 @@ def argument_parser(prog: str, description: str | None, env_prefix: str = "EMULA
         default=env("FRESH", "") not in {"", "0"},
         help=f"start with empty tables ({env_prefix}FRESH=1)",
     )
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=env("ACCESS_LOG", "1") != "0",
+        help=f"a line per HTTP request: method, path, status, ms ({env_prefix}ACCESS_LOG=0: none)",
+    )
     parser.add_argument("--runtime", choices=["process", "inprocess"], default=env("RUNTIME", "process"))
     parser.add_argument("--dynamodb", choices=["local", "moto"], default=env("DYNAMODB", "local"))
     parser.add_argument(
@@ -583,21 +597,36 @@ def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
         provisioned=provisioned,
         idle_seconds=args.idle_seconds or None,
         background_nice=args.background_nice,
+        access_log=args.access_log,
     )
 
 
 def serve_until_stopped(stack: LocalStack, banner: Callable[[dict[str, Any]], str] | None = None) -> int:
-    """Start the stack, print the banner, serve until SIGTERM or SIGINT."""
+    """Start the stack, print the banner, serve until SIGTERM or SIGINT; stop quietly (one line, no traceback),
+    also when interrupted while starting. A second Ctrl-C while stopping changes nothing."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = stack.start()
-    print(banner(state) if banner is not None else f"The local stack is up at {state['url']}", flush=True)
+    try:
+        state = stack.start()
+    except KeyboardInterrupt:
+        say("Interrupted while starting: stopping what had started.")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+        return 130
+    say(banner(state) if banner is not None else f"The local stack is up at {state['url']}")
+    sys.stdout.flush()
+    stopping = threading.Event()
 
     def _stop(*_: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        say("Stopping the local stack...")
         stack.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     stack.stopped.wait()
+    say("Stopped.")
     return 0
 
 

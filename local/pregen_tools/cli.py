@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True, help="the learner's id (the token's subject)")
     token.add_argument("--role", default="student", choices=tokens.ROLES)
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--grade", help="the learner's grade claim (e.g. 5): warming at login reads it")
+    token.add_argument(
+        "--subject", action="append", dest="subjects", metavar="ID", help="a subjects claim entry (repeatable)"
+    )
 
     queue = sub.add_parser("queue", help="queue depths")
     queue_sub = queue.add_subparsers(dest="action", required=True)
@@ -86,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "token":
-        print(tokens.mint(args.sub, args.role, ttl_seconds=args.ttl))
+        try:
+            print(tokens.mint(args.sub, args.role, ttl_seconds=args.ttl, grade=args.grade, subjects=args.subjects))
+        except ValueError as exc:
+            print(f"pregen token: {exc}", file=sys.stderr)
+            return 2
         return 0
     target = ops.resolve_target(args)
     if args.command == "queue":

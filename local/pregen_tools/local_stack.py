@@ -117,7 +117,8 @@ def banner(state: dict[str, Any]) -> str:
             f"{state['aws_endpoint']}",
             f"  model latency: {state['model_latency']} (set MODEL_LATENCY: realistic, instant, scale:F, ...)",
             "",
-            "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student):",
+            "A dev token for learner alice (make one with: .venv/bin/pregen token --sub alice --role student;",
+            "add --grade 5 --subject algebra_1 for a learner whose login warms their subjects: POST /v1/warm):",
             f"  export TOKEN={token}",
             "",
             "Ask for a lesson (202 + job on the first call, 200 X-Cache: HIT once generated):",
@@ -128,9 +129,20 @@ def banner(state: dict[str, Any]) -> str:
             "",
             f"Operations: the dashboard at {url}/dashboard; `.venv/bin/pregen stats`, `queue status`, `dlq list`.",
             "",
+            persistence(state),
             "Ctrl-C stops it.",
         ]
     )
+
+
+def persistence(state: dict[str, Any]) -> str:
+    """Where the data lives between runs, and how to start afresh: a newcomer's second run otherwise surprises."""
+    if state.get("data_dir"):
+        return (
+            f"Data persists between runs in {state['data_dir']}: start with empty tables with "
+            "`make run FRESH=1` (or --fresh)."
+        )
+    return f"Data is kept in memory ({state['dynamodb']}): it is gone when the stack stops."
 
 
 def main(argv: list[str] | None = None) -> int:

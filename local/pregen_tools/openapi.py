@@ -78,6 +78,11 @@ _CONFLICTS = {
     ("post", "/v1/exams/{exam}/claim"),
     ("post", "/v1/courses"),  # also: an Idempotency-Key reused with another course, or still being accepted
     ("post", "/v1/courses/{course}/retry"),  # also: a course that has not failed
+    ("post", "/v1/exams/{exam}/answers"),
+}
+# A 409 that means something else than a race.
+_CONFLICT_MEANS = {
+    "/v1/exams/{exam}/answers": "The exam was already answered (one graded attempt per exam): GET its /attempt.",
 }
 
 _ERROR_SCHEMA = {
@@ -150,13 +155,14 @@ def document(template: Template | None = None) -> dict[str, Any]:
                     del response["content"]
             if "304" in operation.get("responses", {}):
                 operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
-            _errors(operation, (method, path) in _CONFLICTS, charged=(method, path) in _CHARGED)
+            conflict = _CONFLICT_MEANS.get(path, CONFLICT) if (method, path) in _CONFLICTS else None
+            _errors(operation, conflict, charged=(method, path) in _CHARGED)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter["schema"])
     return merged
 
 
-def _errors(operation: dict[str, Any], conflicts: bool, *, charged: bool = False) -> None:
+def _errors(operation: dict[str, Any], conflict: str | None, *, charged: bool = False) -> None:
     """The error answers of one operation, with their bodies: ours (pregen.http.api) or API Gateway's."""
     ours = {"$ref": "#/components/schemas/Error"}
     gateway = {"$ref": "#/components/schemas/GatewayError"}
@@ -168,8 +174,8 @@ def _errors(operation: dict[str, Any], conflicts: bool, *, charged: bool = False
     errors = dict(ERRORS)
     if "requestBody" in operation:
         errors["415"] = UNSUPPORTED
-    if conflicts:
-        errors["409"] = CONFLICT
+    if conflict:
+        errors["409"] = conflict
     spend = {name: {"description": text, "schema": {"type": "string"}} for name, text in RATE_LIMIT_HEADERS.items()}
     if charged:
         errors["422"] = OVER_ALLOWANCE

@@ -54,6 +54,8 @@ LEARNERS = {
     "GET /v1/me/erasure",
     "GET /v1/exams/{exam}/inventory",
     "GET /v1/exams/{exam}",
+    "POST /v1/exams/{exam}/answers",
+    "GET /v1/exams/{exam}/attempt",
     "POST /v1/courses",
     "GET /v1/courses",
     "GET /v1/courses/{course}",

@@ -712,3 +712,101 @@ def test_warming_bad_input_is_4xx(aws: Aws, exams: Any) -> None:
         status, _, body = _warm(exams, body=bad)
         assert status == 400, (bad, body)
     assert aws.depth("InteractiveQueue") + aws.depth("BackgroundQueue") == 0
+
+
+def _claim_as(exams: Any, sub: str, role: str) -> Any:
+    event = api_event("exams_claim.json", sub=sub, role=role, path="/v1/exams/diagnostic/claim")
+    status, _, body = call(exams, {**event, "pathParameters": {"exam": "diagnostic"}})
+    assert status == 200, body
+    return body
+
+
+def _answer(exams: Any, exam_id: str, body: Any, sub: str = "alice") -> tuple[int, dict[str, str], Any]:
+    path = f"/v1/exams/{exam_id}/answers"
+    return call(
+        exams, api_event("exams_answers.json", sub=sub, body=body, path=path, path_parameters={"exam": exam_id})
+    )
+
+
+def _attempt(exams: Any, exam_id: str, sub: str = "alice") -> tuple[int, Any]:
+    path = f"/v1/exams/{exam_id}/attempt"
+    status, _, body = call(
+        exams, api_event("exams_attempt.json", sub=sub, path=path, path_parameters={"exam": exam_id})
+    )
+    return status, body
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_a_student_reads_an_exam_without_answers_and_a_teacher_with_them(aws: Aws, exams: Any) -> None:
+    # Given a student and a teacher, each with ready exams
+    for sub in ("alice", "tina"):
+        _claim(exams, sub=sub)
+    _drain(aws)
+    # When the student claims one and reads it again, neither answer carries an answer, explanation or figure
+    claimed = _claim_as(exams, "alice", "student")
+    status, _, again = _get(exams, claimed["exam_id"])
+    assert status == 200
+    for body in (claimed, again):
+        assert body["view"] == "student"
+        assert not _keys(body["exam"]) & {"answer_index", "explanation", "answer", "sample_answer", "keywords"}
+        assert set(body["meta"]) <= {"program", "exam_type", "sections", "questions"}
+        assert all(q["options"] for s in body["exam"]["sections"] for q in s["questions"])
+    assert sum(len(s["questions"]) for s in claimed["exam"]["sections"]) == 71
+    # But the teacher's claimed exam has them all
+    taught = _claim_as(exams, "tina", "teacher")
+    assert taught["view"] == "full"
+    assert all("answer_index" in q and q["explanation"] for s in taught["exam"]["sections"] for q in s["questions"])
+
+
+def test_answers_are_graded_once_kept_and_bad_ones_refused(aws: Aws, exams: Any) -> None:
+    # Given alice's claimed 71-question exam, and the right answers as the store has them
+    _claim(exams)
+    _drain(aws)
+    exam_id = _claim_as(exams, "alice", "student")["exam_id"]
+    stored = exams_wiring.exam_deps().inventory.get_exam(exam_id)
+    assert stored is not None
+    questions = [q for s in stored.body["sections"] for q in s["questions"]]
+    right = [q["answer_index"] for q in questions]
+    wrong_first = [(right[0] + 1) % len(questions[0]["options"]), *right[1:]]
+    # When she sends answers that do not fit: a 400 naming the problem, and nothing kept
+    refusals = {
+        "count": {"answers": right[:-1]},
+        "range": {"answers": [len(questions[0]["options"]), *right[1:]]},
+        "shape": {"answers": ["B", *right[1:]]},
+        "unknown field": {"answers": right, "score": 100},
+        "no answers": {"answers": []},
+        "not an object": [1, 2],
+    }
+    for why, body in refusals.items():
+        status, _, error = _answer(exams, exam_id, body)
+        assert status == 400, (why, error)
+    assert _answer(exams, exam_id, {"answers": right[:-1]})[2]["error"]["message"].startswith(
+        "answers: the exam has 71 questions, 70 answers"
+    )
+    assert _attempt(exams, exam_id) == (404, _attempt(exams, exam_id)[1])
+    # ...and another learner cannot answer her exam (404, as for reading it)
+    assert _answer(exams, exam_id, {"answers": right}, sub="bob")[0] == 404
+    # When she answers all but the first rightly
+    status, headers, graded = _answer(exams, exam_id, {"answers": wrong_first})
+    # Then the attempt is graded on the server and kept
+    assert status == 201, graded
+    assert headers["location"] == f"/v1/exams/{exam_id}/attempt"
+    assert (graded["correct"], graded["total"]) == (70, 71)
+    assert graded["results"][0]["correct"] is False
+    assert graded["results"][0]["answer"] == right[0]
+    assert graded["results"][0]["explanation"] == questions[0]["explanation"]
+    assert all(r["correct"] for r in graded["results"][1:])
+    assert _attempt(exams, exam_id) == (200, graded)
+    # And a second submission is a 409 that changes nothing
+    status, _, error = _answer(exams, exam_id, {"answers": right})
+    assert status == 409
+    assert error["error"]["code"] == "conflict"
+    assert _attempt(exams, exam_id) == (200, graded)
+    assert _attempt(exams, exam_id, sub="bob")[0] == 404

@@ -100,8 +100,8 @@ def drain(aws: Aws) -> None:
 
 
 def learner_activity(aws: Aws, sub: str) -> dict[str, Any]:
-    """What a learner leaves in the tables: their personal content, a vote on shared content, exams (one claimed),
-    jobs, activity, rate-limit windows and cost items."""
+    """What a learner leaves in the tables: their personal content, a vote on shared content, exams (one claimed and
+    answered), jobs, activity, rate-limit windows and cost items."""
     assert get(PERSONAL, sub)[0] == 202
     assert get(LESSON, sub)[0] in {200, 202}  # shared: the second learner finds it cached
     assert call(exams, api_event("exams_warm.json", sub=sub, body={}))[0] == 202
@@ -113,6 +113,13 @@ def learner_activity(aws: Aws, sub: str) -> dict[str, Any]:
     assert vote(shared["content_id"], sub) == 200
     status, claimed = exam_call("exams_claim.json", sub, "diagnostic", "/claim")
     assert status == 200, claimed
+    questions = sum(len(section["questions"]) for section in claimed["exam"]["sections"])
+    path = f"/v1/exams/{claimed['exam_id']}/answers"
+    answers = {"answers": [0] * questions}
+    event = api_event(
+        "exams_answers.json", sub=sub, body=answers, path=path, path_parameters={"exam": claimed["exam_id"]}
+    )
+    assert call(exams, event)[0] == 201  # a graded attempt, kept with the learner's data
     status, _, course = call(courses, api_event("courses_create.json", sub=sub, body=COURSE))
     assert status == 202, course
     drain(aws)
@@ -162,9 +169,11 @@ def test_a_learner_lists_their_data_page_by_page_and_only_theirs(aws: Aws) -> No
     alice, bob = learner_activity(aws, "alice"), learner_activity(aws, "bob")
     # When alice lists her data, two items a page
     items = everything("alice")
-    # Then she sees her personal content (by version), her vote, her personal job, her exams and her course
+    # Then she sees her personal content (by version), her vote, her personal job, her exams, her graded attempt and
+    # her course
     types = sorted({i["type"] for i in items})
-    assert types == ["content", "course", "exam", "job", "vote"]
+    assert types == ["attempt", "content", "course", "exam", "job", "vote"]
+    assert [i["exam_id"] for i in items if i["type"] == "attempt"] == [alice["exam_id"]]
     assert [i["course_id"] for i in items if i["type"] == "course"] == [alice["course_id"]]
     assert {i["content_id"] for i in items if i["type"] == "content"} == {alice["personal"]["content_id"]}
     assert {i["content_id"] for i in items if i["type"] == "vote"} == {alice["shared"]["content_id"]}
@@ -211,6 +220,7 @@ def test_erasing_a_learner_leaves_nothing_of_them_and_everything_else(aws: Aws) 
     assert [job_status("alice", i["job_id"]) for i in alice_before if i["type"] == "job"] == [404]
     assert [job_status("bob", i["job_id"]) for i in bob_before if i["type"] == "job"] == [200]
     assert exam_call("exams_get.json", "alice", alice["exam_id"])[0] == 404
+    assert exam_call("exams_attempt.json", "alice", alice["exam_id"], "/attempt")[0] == 404
     path = f"/v1/content/{alice['personal']['content_id']}"
     read = api_event(
         "library_get.json", sub="alice", path=path, path_parameters={"content_id": alice["personal"]["content_id"]}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pregen.domain.attempts import Attempt
     from pregen.domain.course_shares import Share
     from pregen.domain.courses import CourseRecord, CourseRequest, LibraryLesson, PartRecord, PartStatus
     from pregen.domain.cron_runs import CronRun
@@ -301,6 +302,10 @@ class ExamInventory(Protocol):
     def fold_pending(self, owner: str, now: float) -> bool: ...
 
     def get_exam(self, exam_id: str) -> ExamRecord | None: ...
+
+    def put_attempt(self, owner: str, attempt: Attempt) -> bool: ...
+
+    def get_attempt(self, owner: str, exam_id: str) -> Attempt | None: ...
 
     def has_section(self, exam_id: str, index: int) -> bool: ...
 

@@ -6,6 +6,8 @@ Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
 - ``inv#<sub>#<exam_type>`` / ``exam#<exam_id>``  a slot: status, sections done/total, lane, expiry (small)
 - ``exam#<exam_id>`` / ``exam``                   the assembled exam: compressed body, owner, status, expiry
 - ``exam#<exam_id>`` / ``section#<nnn>``          one generated section (compressed), until assembly
+- ``attempts#<sub>`` / ``attempt#<exam_id>``      the learner's graded attempt at a claimed exam (one per exam:
+  score and per-question results, compressed), kept ``ATTEMPT_KEEP_DAYS``; listed and erased with the learner
 - ``learner#<sub>`` / ``exams``                     the learner's exam figures (``pregen.domain.exam_stats``),
   changed in the same transaction as each publish and claim (no expiry), with ``pending``: the counter deltas of
   the changes not yet folded into the global counters
@@ -43,6 +45,7 @@ from pregen.adapters.ddb import (
     whole,
 )
 from pregen.domain import exam_stats
+from pregen.domain.attempts import Attempt, QuestionResult
 from pregen.domain.codec import compress, decompress
 from pregen.domain.errors import Conflict
 from pregen.domain.exam_stats import LearnerExams
@@ -93,6 +96,10 @@ def _slot_from(item: dict[str, Any]) -> ExamSlot:
         claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
         reason=item["reason"]["S"] if "reason" in item else None,
     )
+
+
+def attempts_partition(owner: str) -> str:
+    return f"attempts#{owner}"
 
 
 class DynamoExamInventory:
@@ -273,6 +280,9 @@ class DynamoExamInventory:
         record adds to analytics (ready exams, the learner's bucket) out in the same transaction. Returns the
         number of items deleted."""
         deleted = sum(self._erase_inventory(owner, exam_type) for exam_type in exam_types)
+        for item in self._query_all(attempts_partition(owner)):
+            self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+            deleted += 1
         for _ in range(_RECORD_TRIES):
             seen, held, _since = self._read_record(owner)
             if not seen.version:
@@ -468,6 +478,41 @@ class DynamoExamInventory:
                     return False
                 continue
             return True
+
+    # -- graded attempts ----------------------------------------------------------------------------------------------
+
+    def put_attempt(self, owner: str, attempt: Attempt) -> bool:
+        """Keep a graded attempt; False when the learner already submitted one for this exam (nothing written)."""
+        results = [vars(r) for r in attempt.results]
+        return conditional(
+            self.client.put_item,
+            TableName=self.table,
+            Item={
+                "pk": string(attempts_partition(owner)),
+                "sk": string(f"attempt#{attempt.exam_id}"),
+                "exam_id": string(attempt.exam_id),
+                "exam_type": string(attempt.exam_type),
+                "created_at": whole(attempt.submitted_at),
+                "expires_at": whole(attempt.expires_at),
+                "correct": whole(attempt.correct),
+                "total": whole(attempt.total),
+                "results": {"B": compress({"results": results})},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_attempt(self, owner: str, exam_id: str) -> Attempt | None:
+        key = {"pk": string(attempts_partition(owner)), "sk": string(f"attempt#{exam_id}")}
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return Attempt(
+            exam_id=exam_id,
+            exam_type=item["exam_type"]["S"],
+            submitted_at=float(item["created_at"]["N"]),
+            expires_at=float(item["expires_at"]["N"]),
+            results=[QuestionResult(**r) for r in decompress(item["results"]["B"])["results"]],
+        )
 
     # -- the exam and its sections ----------------------------------------------------------------------------------
 

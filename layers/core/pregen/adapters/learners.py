@@ -8,7 +8,8 @@ tables' sparse ``learner`` indexes.
 - JobsTable: personal jobs (``learner`` index).
 - ExamsTable: the inventory partitions ``inv#<sub>#<exam type>``, their exams ``exam#<id>`` (body and sections)
   and the record ``learner#<sub>`` with what it adds to analytics (``DynamoExamInventory.erase_learner``); the
-  learner's courses: the index ``courses#<sub>`` and each ``course#<id>`` partition (the course and its parts).
+  learner's courses: the index ``courses#<sub>`` and each ``course#<id>`` partition (the course and its parts); their
+  graded exam attempts ``attempts#<sub>``.
 - CountersTable: the learner's cost items ``learner#<sub>``/``day#<D>`` and rate-limit windows ``limit#<sub>`` (their
   partitions), and the activity index ``active#<D>#<shard>``/``<sub>`` of every day it keeps.
 
@@ -24,6 +25,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.ddb import deserialize, dynamodb_client, string
+from pregen.adapters.exams import attempts_partition
 from pregen.domain.records import Erased
 
 if TYPE_CHECKING:
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
 
 INDEX = "learner"
 _BATCH = 25  # BatchWriteItem's limit
-# The phases of a listing, in order: the content index (personal content's versions, votes), jobs, exams, courses.
-PHASES = ("content", "jobs", "exams", "courses")
+# The phases of a listing, in order: the content index (personal content's versions, votes), jobs, exams, courses,
+# graded exam attempts (last: a cursor signed before attempts existed still names the same phase).
+PHASES = ("content", "jobs", "exams", "courses", "attempts")
 
 
 class DynamoLearnerData:
@@ -77,8 +80,10 @@ class DynamoLearnerData:
             request |= self._index_query(self.jobs_table, sub) | {"ScanIndexForward": False}
         elif PHASES[phase] == "exams":
             request |= self._partition_query(self.exams.table, f"inv#{sub}#{self.exam_types[part]}")
-        else:
+        elif PHASES[phase] == "courses":
             request |= self._partition_query(self.exams.table, f"courses#{sub}") | {"ScanIndexForward": False}
+        else:
+            request |= self._partition_query(self.exams.table, attempts_partition(sub))
         response = self.client.query(**request)
         items = [_listed(PHASES[phase], deserialize(item)) for item in response.get("Items", [])]
         following = response.get("LastEvaluatedKey")
@@ -239,7 +244,20 @@ def _course(item: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-_LISTED = {"content": _content, "jobs": _job, "exams": _exam, "courses": _course}
+def _attempt(item: dict[str, Any]) -> dict[str, Any] | None:
+    return {
+        "type": "attempt",
+        "exam_id": item["exam_id"],
+        "exam_type": item["exam_type"],
+        "status": "graded",
+        "correct": int(item["correct"]),
+        "total": int(item["total"]),
+        "created_at": int(item["created_at"]),
+        "expires_at": int(item["expires_at"]),
+    }
+
+
+_LISTED = {"content": _content, "jobs": _job, "exams": _exam, "courses": _course, "attempts": _attempt}
 
 
 def _listed(phase: str, item: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
 
 from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
 
+from pregen.domain.attempts import sees_answers, student_exam, student_meta
+
 if TYPE_CHECKING:
+    from pregen.domain.attempts import Attempt
     from pregen.domain.inventory import ExamRecord, ExamSlot
     from pregen.domain.library import Version
-    from pregen.domain.models import Job, JobRef
+    from pregen.domain.models import Job, JobRef, Role
     from pregen.domain.records import ErasureStatus, StoredContent
     from pregen.services.content import Enqueued
     from pregen.services.exams import InventoryView, Warmed
@@ -151,14 +154,40 @@ class ExamSlotBody(TypedDict):
 
 
 class ExamBody(TypedDict):
+    """A claimed exam. A student's view has no answers, explanations or internal figures in ``exam`` and ``meta``
+    (answer with ``POST /v1/exams/{exam}/answers``); a teacher's or an admin's has all of them."""
+
     exam_id: str
     exam_type: str
     program: str
     status: str
     claimed_at: int | None
     expires_at: int
+    view: Literal["student", "full"]
     meta: dict[str, Any]
     exam: dict[str, Any]
+
+
+class QuestionResultBody(TypedDict):
+    index: int  # the question's place in the exam (sections in order), as its answer's in ``answers``
+    domain: str
+    correct: bool
+    given: Any  # the answer sent (null: not answered)
+    answer: Any  # the right answer, in the shape answers take
+    explanation: str
+
+
+class GradedAttemptBody(TypedDict):
+    """A graded attempt: the score and, per question, whether it was right, the right answer and why."""
+
+    exam_id: str
+    exam_type: str
+    submitted_at: int
+    expires_at: int
+    correct: int
+    total: int
+    percent: float
+    results: list[QuestionResultBody]
 
 
 class ExamWaitingBody(TypedDict):
@@ -197,7 +226,7 @@ class ExamsWarmedBody(TypedDict):
 class LearnerItemBody(TypedDict):
     """One of the learner's items: ``type`` says which (content, vote, job, exam, course) and which fields follow."""
 
-    type: Literal["content", "vote", "job", "exam", "course"]
+    type: Literal["content", "vote", "job", "exam", "course", "attempt"]
     created_at: NotRequired[int]
     expires_at: NotRequired[int]
     content_id: NotRequired[str]
@@ -210,6 +239,8 @@ class LearnerItemBody(TypedDict):
     exam_id: NotRequired[str]
     exam_type: NotRequired[str]
     course_id: NotRequired[str]
+    correct: NotRequired[int]  # an attempt's score: ``correct`` of ``total``
+    total: NotRequired[int]
 
 
 class LearnerDataBody(TypedDict):
@@ -378,7 +409,8 @@ def exam_slot_body(slot: ExamSlot) -> ExamSlotBody:
     return body
 
 
-def exam_body(exam: ExamRecord) -> ExamBody:
+def exam_body(exam: ExamRecord, role: Role) -> ExamBody:
+    full = sees_answers(role)
     return {
         "exam_id": exam.exam_id,
         "exam_type": exam.exam_type,
@@ -386,8 +418,23 @@ def exam_body(exam: ExamRecord) -> ExamBody:
         "status": exam.status.value,
         "claimed_at": int(exam.claimed_at) if exam.claimed_at else None,
         "expires_at": int(exam.expires_at),
-        "meta": exam.meta,
-        "exam": exam.body,
+        "view": "full" if full else "student",
+        "meta": exam.meta if full else student_meta(exam.meta),
+        "exam": exam.body if full else student_exam(exam.body),
+    }
+
+
+def attempt_body(attempt: Attempt) -> GradedAttemptBody:
+    return {
+        "exam_id": attempt.exam_id,
+        "exam_type": attempt.exam_type,
+        "submitted_at": int(attempt.submitted_at),
+        "expires_at": int(attempt.expires_at),
+        "correct": attempt.correct,
+        "total": attempt.total,
+        "percent": attempt.percent,
+        # the fields of QuestionResult are those of QuestionResultBody, one to one
+        "results": [cast("QuestionResultBody", vars(r)) for r in attempt.results],
     }
 
 
@@ -444,6 +491,10 @@ def erasure_status_body(learner: str, status: ErasureStatus) -> ErasureStatusBod
 
 def exam_location(exam_id: str) -> str:
     return f"/v1/exams/{exam_id}"
+
+
+def attempt_location(exam_id: str) -> str:
+    return f"/v1/exams/{exam_id}/attempt"
 
 
 def inventory_location(exam_type: str) -> str:

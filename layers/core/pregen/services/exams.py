@@ -7,8 +7,9 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pregen.domain.attempts import grade
 from pregen.domain.counters import CLAIMED_EXAMS, Metric, name
-from pregen.domain.errors import NotFound, OverAllowance, RateLimited
+from pregen.domain.errors import Conflict, NotFound, OverAllowance, RateLimited
 from pregen.domain.inventory import ExamSlot, ExamStatus
 from pregen.domain.keys import new_job_id
 from pregen.domain.models import Lane, Priority
@@ -19,9 +20,10 @@ from pregen.services.activity import record_activity
 from pregen.services.limits import check_generation_allowance
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from pregen.config.functions import InventorySettings
+    from pregen.domain.attempts import Attempt
     from pregen.domain.inventory import ExamRecord
     from pregen.domain.models import Caller
     from pregen.domain.programs import Catalogue, Program
@@ -350,3 +352,22 @@ def claimed_exam(exam_id: str, caller: Caller, deps: ExamDeps) -> ExamRecord:
     if exam is None or exam.owner != caller.sub or exam.status is not ExamStatus.CLAIMED or exam.expires_at <= now:
         raise NotFound(f"no exam {exam_id}")
     return exam
+
+
+def submit_answers(exam_id: str, caller: Caller, answers: Sequence[object], deps: ExamDeps) -> Attempt:
+    """Grade the caller's answers to their claimed exam and keep the graded attempt: one per exam (a second is a
+    409 and changes nothing). 404 as for reading the exam; 400 for answers that do not fit its questions."""
+    exam = claimed_exam(exam_id, caller, deps)
+    attempt = grade(exam.exam_id, exam.exam_type, exam.body, list(answers), now=deps.clock.now())
+    if not deps.inventory.put_attempt(caller.sub, attempt):
+        raise Conflict(f"exam {exam_id} was already answered: read the graded attempt at its /attempt")
+    logger.info("exam graded", exam_id=exam_id, exam_type=exam.exam_type, correct=attempt.correct, total=attempt.total)
+    return attempt
+
+
+def graded_attempt(exam_id: str, caller: Caller, deps: ExamDeps) -> Attempt:
+    """The caller's graded attempt at an exam (kept after the exam itself expires); 404 when there is none."""
+    attempt = deps.inventory.get_attempt(caller.sub, exam_id)
+    if attempt is None or attempt.expires_at <= deps.clock.now():
+        raise NotFound(f"no graded attempt at exam {exam_id}")
+    return attempt

@@ -80,7 +80,9 @@ def _belongs_to(start: dict[str, Any], sub: str) -> bool:
     learner = start.get("learner", {}).get("S") if isinstance(start.get("learner"), dict) else None
     pk = start.get("pk", {}).get("S") if isinstance(start.get("pk"), dict) else None
     return learner == sub or (
-        learner is None and isinstance(pk, str) and (pk.startswith(f"inv#{sub}#") or pk == f"courses#{sub}")
+        learner is None
+        and isinstance(pk, str)
+        and (pk.startswith(f"inv#{sub}#") or pk in {f"courses#{sub}", f"attempts#{sub}"})
     )
 
 
