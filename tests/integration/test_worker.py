@@ -110,17 +110,22 @@ def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: A
     assert generator.calls == 1
 
 
-def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws) -> None:
-    generator = CountingGenerator()
+def _queued_on_a_frozen_clock(generator: CountingGenerator) -> tuple[Any, FrozenClock, Any]:
+    """A lesson's job queued, the worker and the API on one frozen clock: (the worker's deps, the clock, the job)."""
     use_generator(generator)
     clock = FrozenClock(at=2_000_000_000.0)
     deps = worker_wiring.worker_deps()
     deps.clock = clock
     serve_wiring.serve_deps().clock = clock
-    caller = Caller(sub="alice")
     request = ContentRequest.model_validate(LESSON)
-    job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, serve_wiring.serve_deps())
+    job_, _ = enqueue_or_join(request, Caller(sub="alice"), Priority.DEFAULT, serve_wiring.serve_deps())
     assert job_ is not None
+    return deps, clock, job_
+
+
+def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws) -> None:
+    generator = CountingGenerator()
+    deps, clock, job_ = _queued_on_a_frozen_clock(generator)
     # Given another worker took the lease and crashed without finishing
     deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.policy.lease_seconds)
     # When this job is delivered while the lease is live, it does not generate
@@ -131,6 +136,32 @@ def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws)
     run_worker(aws)
     assert generator.calls == 1
     assert job(job_.job_id)["status"] == "done"
+
+
+def test_a_delivery_of_a_job_whose_dead_holder_still_has_the_lease_comes_back_when_the_lease_ends(aws: Aws) -> None:
+    generator = CountingGenerator()
+    deps, clock, job_ = _queued_on_a_frozen_clock(generator)
+    # Given an earlier delivery of this very job took the lease, marked the job generating and was killed, its lease
+    # ending in 2 s; and its message is back before that (its visibility counted from its receive)
+    lease = deps.policy.lease_seconds
+    deps.store.acquire_lease(job_.key, job_.job_id, "killed-invocation:m1", clock.now() - lease + 2, lease)
+    deps.jobs.set_status(job_.job_id, JobStatus.GENERATING, clock.now(), attempts=1)
+    # When that delivery reaches the worker, it does not generate, and is not acknowledged into nothing:
+    (result,) = run_worker(aws, max_batches=1)
+    assert result["batchItemFailures"] == []
+    assert generator.calls == 0
+    assert job(job_.job_id)["status"] == "generating"
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=aws.queue_url("InteractiveQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesDelayed"]) == 1  # handed back until the lease ends (~3 s)
+    # Then, once the lease has ended, the handed-back copy generates the job
+    time.sleep(3.2)
+    clock.advance(3)
+    run_worker(aws)
+    assert generator.calls == 1
+    assert job(job_.job_id)["status"] == "done"
+    assert aws.depth("InteractiveQueue") == 0
 
 
 def test_a_job_that_keeps_failing_ends_in_the_dlq_with_its_reason(aws: Aws) -> None:
