@@ -84,6 +84,33 @@ def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
     assert aws.depth("InteractiveQueue") == 0
 
 
+def test_a_duplicate_that_read_before_the_first_delivery_stored_does_not_generate_again(aws: Aws) -> None:
+    generator = CountingGenerator()
+    use_generator(generator)
+    _, _, miss = get(LESSON)
+    url = aws.queue_url("InteractiveQueue")
+    message = aws.sqs.receive_message(QueueUrl=url)["Messages"][0]
+    aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    run_worker(aws)  # the first delivery generates, stores and ends its lease
+    assert generator.calls == 1
+    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])  # SQS delivers it twice
+    # Given the duplicate read the key before the first delivery stored it (they ran side by side)
+    store = worker_wiring.worker_deps().store
+    reads = {"n": 0}
+    read = store.get_content
+
+    def stale_first_read(key: str, now: float, *, consistent: bool = False) -> Any:
+        reads["n"] += 1
+        return None if reads["n"] == 1 else read(key, now, consistent=consistent)
+
+    store.get_content = stale_first_read  # type: ignore[method-assign]
+    # When it takes the lease (free again), it reads once more and does not call the model
+    run_worker(aws)
+    assert generator.calls == 1
+    assert job(miss["job_id"])["status"] == "done"
+    assert aws.depth("InteractiveQueue") == 0
+
+
 def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: Aws, atomic_requests: None) -> None:
     generator = CountingGenerator()
     use_generator(generator)

@@ -114,6 +114,11 @@ def generate_job(
     if max_calls is not None:
         calls_left = min(calls_left, max_calls)
     _acquire_lease(message, job, worker_id, deps, now)
+    if _already_done(message, *_read(message, deps, now), deps, now):
+        # Read again under the lease: another delivery may have stored the key and ended its lease between the read
+        # above and this lease (a duplicate delivery running alongside); generating again would store it twice.
+        deps.store.end_lease(message.key, worker_id)
+        return "already_cached"
     try:
         with _marked_generating(message, receive_count, deps, now):
             generation = _generate_valid(message, request, deps, max_calls=calls_left)
