@@ -67,15 +67,22 @@ def job(job_id: str) -> dict[str, Any]:
     return call(get_content, event)[2]
 
 
-def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
+def _a_miss_and_its_message(aws: Aws) -> tuple[CountingGenerator, dict[str, Any], str, Any]:
+    """A learner's miss with a counting generator: (the generator, the miss's answer, the lane, its message, which
+    is visible again)."""
     generator = CountingGenerator()
     use_generator(generator)
     _, _, miss = get(LESSON)
-    # Given SQS delivers the same message twice (at-least-once)
     url = aws.queue_url("InteractiveQueue")
     message = aws.sqs.receive_message(QueueUrl=url)["Messages"][0]
-    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
     aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return generator, miss, url, message
+
+
+def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
+    generator, miss, url, message = _a_miss_and_its_message(aws)
+    # Given SQS delivers the same message twice (at-least-once)
+    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
     # When the worker runs both
     run_worker(aws)
     # Then the content was generated once and the job is done
@@ -85,12 +92,7 @@ def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
 
 
 def test_a_duplicate_that_read_before_the_first_delivery_stored_does_not_generate_again(aws: Aws) -> None:
-    generator = CountingGenerator()
-    use_generator(generator)
-    _, _, miss = get(LESSON)
-    url = aws.queue_url("InteractiveQueue")
-    message = aws.sqs.receive_message(QueueUrl=url)["Messages"][0]
-    aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    generator, miss, url, message = _a_miss_and_its_message(aws)
     run_worker(aws)  # the first delivery generates, stores and ends its lease
     assert generator.calls == 1
     aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])  # SQS delivers it twice
