@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bench import faults_common
 from bench.harness import Environment, http
+from pregen.domain.work_budget import LEASE_SECONDS, VISIBILITY_TIMEOUT_S
 
 if TYPE_CHECKING:
     from bench.faults_common import FaultConfig
@@ -426,8 +427,9 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
         + ").",
         "",
-        f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: 330) through `extra_env`, the "
-        f"stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on AWS: 1800 s), "
+        f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: {LEASE_SECONDS}) through "
+        f"`extra_env`, the stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on "
+        f"AWS: {VISIBILITY_TIMEOUT_S} s), "
         "`THROTTLE_BASE_DELAY_SECONDS=1` (30), "
         + (
             "`BATCH_BACKGROUND=true` (the template's: the background lane through the Message Batches API, "
