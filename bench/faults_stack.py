@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bench import faults_common
 from bench.harness import Environment, http
+from pregen.domain.work_budget import LEASE_SECONDS, VISIBILITY_TIMEOUT_S
 
 if TYPE_CHECKING:
     from bench.faults_common import FaultConfig
@@ -290,6 +291,34 @@ def _collect_until_settled(url: str, job_ids: set[str], settle_s: float) -> bool
     return not left
 
 
+FORENSICS = os.environ.get("FAULTS_FORENSICS") == "1"
+
+
+def _forensics(
+    report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, killed: set[int]
+) -> None:
+    """FAULTS_FORENSICS=1: the records of lost jobs and of keys generated twice, and the fake's answers for them."""
+    from pregen_fakes.fake_anthropic import content_request_from
+
+    suspects = {j for j in accepted if any(lost.startswith(j) for lost in report.lost)}
+    suspects |= {j for j, canonical in accepted.items() if canonical in set(report.generated_twice)}
+    for job_id in sorted(suspects):
+        job = jobs.get(job_id)
+        print("FORENSICS job", json.dumps(job.model_dump(mode="json") if job else None, default=str), file=sys.stderr)
+        for recorded in list(fake.requests):
+            if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches") or not recorded.messages:
+                continue
+            if json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True) == accepted[job_id]:
+                fields = {
+                    "at": recorded.at,
+                    "status": recorded.status,
+                    "fault": recorded.fault,
+                    "calls": len(recorded.messages),
+                    "killed": id(recorded) in killed,
+                }
+                print("FORENSICS answer", job_id, json.dumps(fields, default=str), file=sys.stderr)
+
+
 def retry_visibility(config: FaultConfig) -> int:
     if config.retry_visibility_s is not None:
         return config.retry_visibility_s
@@ -327,7 +356,8 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
                 # Both lanes generate directly, as the in-process mode does (the template's default sends the
                 # background lane to the Message Batches API, whose results the cron polls: not measured here).
                 "BATCH_BACKGROUND": "true" if config.batches else "false",
-            },
+            }
+            | ({"POWERTOOLS_LOG_LEVEL": "INFO"} if FORENSICS else {}),
         },
     )
     try:
@@ -369,6 +399,8 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
             report,
             {accepted[job_id]: job is not None and job.status.value == "done" for job_id, job in jobs.items()},
         )
+        if FORENSICS:
+            _forensics(report, accepted, jobs, fake, platform.killed_answers)
         worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
         report.environments_lost = worker.figures.environments_lost
         report.http = dict(statuses)
@@ -395,8 +427,9 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.phases.items())
         + ").",
         "",
-        f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: 330) through `extra_env`, the "
-        f"stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on AWS: 1800 s), "
+        f"Settings of this run: `LEASE_SECONDS={config.lease_s}` (the template's: {LEASE_SECONDS}) through "
+        f"`extra_env`, the stack's retry visibility {retry_visibility(config)} s (the queues' visibility timeout on "
+        f"AWS: {VISIBILITY_TIMEOUT_S} s), "
         "`THROTTLE_BASE_DELAY_SECONDS=1` (30), "
         + (
             "`BATCH_BACKGROUND=true` (the template's: the background lane through the Message Batches API, "

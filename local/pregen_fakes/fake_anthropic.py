@@ -54,7 +54,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -252,6 +252,7 @@ class RecordedRequest:
     status: int
     response: dict[str, Any]
     fault: str | None = None
+    at: float = field(default_factory=time.time, compare=False)  # when it was answered (wall clock)
 
     @property
     def messages(self) -> list[dict[str, Any]]:

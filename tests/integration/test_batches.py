@@ -283,3 +283,31 @@ def test_a_batch_generation_records_its_real_latency_apart_from_direct_calls(aws
     latency = figures["latencyMs"]
     assert latency["lesson.batch"]["mean"] == 2_400_000
     assert latency.get("lesson", {"mean": None})["mean"] is None  # no direct call was timed
+
+
+def test_a_background_job_delivered_again_after_its_submission_is_not_batched_twice(
+    aws: Aws, fake: FakeAnthropic
+) -> None:
+    from aws_emulator.poller import to_lambda_record
+    from functions.worker import app as worker
+
+    # Given two warming jobs whose delivery was submitted to a batch, and then came back (its invocation died after
+    # the submission, or SQS delivered it twice)
+    job_ids = warm(TOPICS[:2])
+    url = aws.queue_url("BackgroundQueue")
+    messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+    records = [to_lambda_record(m, aws.resources.queue_arns["BackgroundQueue"]) for m in messages["Messages"]]
+    worker.lambda_handler({"Records": records}, LambdaContext(function_name="worker", timeout_s=900))
+    for m in messages["Messages"]:
+        aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    # When the worker gets them again
+    results = run_worker(aws, "BackgroundQueue")
+    # Then they were submitted once: one batch, no direct call, the jobs waiting in it, the lane empty
+    assert all(r["batchItemFailures"] == [] for r in results)
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    (reason,) = {job(j)["reason"] for j in job_ids}
+    assert reason == f"in message batch {fake.requests[0].response['id']}"
+    assert aws.depth("BackgroundQueue") == 0
+    # And the batch's collection stores each once
+    collect()
+    assert [job(j)["status"] for j in job_ids] == ["done", "done"]

@@ -67,18 +67,47 @@ def job(job_id: str) -> dict[str, Any]:
     return call(get_content, event)[2]
 
 
-def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
+def _a_miss_and_its_message(aws: Aws) -> tuple[CountingGenerator, dict[str, Any], str, Any]:
+    """A learner's miss with a counting generator: (the generator, the miss's answer, the lane, its message, which
+    is visible again)."""
     generator = CountingGenerator()
     use_generator(generator)
     _, _, miss = get(LESSON)
-    # Given SQS delivers the same message twice (at-least-once)
     url = aws.queue_url("InteractiveQueue")
     message = aws.sqs.receive_message(QueueUrl=url)["Messages"][0]
-    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
     aws.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return generator, miss, url, message
+
+
+def test_duplicate_deliveries_generate_once(aws: Aws) -> None:
+    generator, miss, url, message = _a_miss_and_its_message(aws)
+    # Given SQS delivers the same message twice (at-least-once)
+    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
     # When the worker runs both
     run_worker(aws)
     # Then the content was generated once and the job is done
+    assert generator.calls == 1
+    assert job(miss["job_id"])["status"] == "done"
+    assert aws.depth("InteractiveQueue") == 0
+
+
+def test_a_duplicate_that_read_before_the_first_delivery_stored_does_not_generate_again(aws: Aws) -> None:
+    generator, miss, url, message = _a_miss_and_its_message(aws)
+    run_worker(aws)  # the first delivery generates, stores and ends its lease
+    assert generator.calls == 1
+    aws.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])  # SQS delivers it twice
+    # Given the duplicate read the key before the first delivery stored it (they ran side by side)
+    store = worker_wiring.worker_deps().store
+    reads = {"n": 0}
+    read = store.get_content
+
+    def stale_first_read(key: str, now: float, *, consistent: bool = False) -> Any:
+        reads["n"] += 1
+        return None if reads["n"] == 1 else read(key, now, consistent=consistent)
+
+    store.get_content = stale_first_read  # type: ignore[method-assign]
+    # When it takes the lease (free again), it reads once more and does not call the model
+    run_worker(aws)
     assert generator.calls == 1
     assert job(miss["job_id"])["status"] == "done"
     assert aws.depth("InteractiveQueue") == 0
@@ -110,17 +139,22 @@ def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: A
     assert generator.calls == 1
 
 
-def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws) -> None:
-    generator = CountingGenerator()
+def _queued_on_a_frozen_clock(generator: CountingGenerator) -> tuple[Any, FrozenClock, Any]:
+    """A lesson's job queued, the worker and the API on one frozen clock: (the worker's deps, the clock, the job)."""
     use_generator(generator)
     clock = FrozenClock(at=2_000_000_000.0)
     deps = worker_wiring.worker_deps()
     deps.clock = clock
     serve_wiring.serve_deps().clock = clock
-    caller = Caller(sub="alice")
     request = ContentRequest.model_validate(LESSON)
-    job_, _ = enqueue_or_join(request, caller, Priority.DEFAULT, serve_wiring.serve_deps())
+    job_, _ = enqueue_or_join(request, Caller(sub="alice"), Priority.DEFAULT, serve_wiring.serve_deps())
     assert job_ is not None
+    return deps, clock, job_
+
+
+def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws) -> None:
+    generator = CountingGenerator()
+    deps, clock, job_ = _queued_on_a_frozen_clock(generator)
     # Given another worker took the lease and crashed without finishing
     deps.store.acquire_lease(job_.key, "other-job", "crashed-worker", clock.now(), deps.policy.lease_seconds)
     # When this job is delivered while the lease is live, it does not generate
@@ -131,6 +165,32 @@ def test_a_crashed_workers_lease_expires_and_the_key_is_generated_then(aws: Aws)
     run_worker(aws)
     assert generator.calls == 1
     assert job(job_.job_id)["status"] == "done"
+
+
+def test_a_delivery_of_a_job_whose_dead_holder_still_has_the_lease_comes_back_when_the_lease_ends(aws: Aws) -> None:
+    generator = CountingGenerator()
+    deps, clock, job_ = _queued_on_a_frozen_clock(generator)
+    # Given an earlier delivery of this very job took the lease, marked the job generating and was killed, its lease
+    # ending in 2 s; and its message is back before that (its visibility counted from its receive)
+    lease = deps.policy.lease_seconds
+    deps.store.acquire_lease(job_.key, job_.job_id, "killed-invocation:m1", clock.now() - lease + 2, lease)
+    deps.jobs.set_status(job_.job_id, JobStatus.GENERATING, clock.now(), attempts=1)
+    # When that delivery reaches the worker, it does not generate, and is not acknowledged into nothing:
+    (result,) = run_worker(aws, max_batches=1)
+    assert result["batchItemFailures"] == []
+    assert generator.calls == 0
+    assert job(job_.job_id)["status"] == "generating"
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=aws.queue_url("InteractiveQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesDelayed"]) == 1  # handed back until the lease ends (~3 s)
+    # Then, once the lease has ended, the handed-back copy generates the job
+    time.sleep(3.2)
+    clock.advance(3)
+    run_worker(aws)
+    assert generator.calls == 1
+    assert job(job_.job_id)["status"] == "done"
+    assert aws.depth("InteractiveQueue") == 0
 
 
 def test_a_job_that_keeps_failing_ends_in_the_dlq_with_its_reason(aws: Aws) -> None:

@@ -20,7 +20,7 @@ def emit(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensi
 
 
 def job_outcome(kind: str, lane: str, outcome: str) -> None:
-    """One job delivery's outcome: generated, already_cached, duplicate_delivery, retry or failed."""
+    """One job delivery's outcome: generated, already_cached, throttled, dropped_erased, retry or failed."""
     emit("Generation", 1, kind=kind, lane=lane, outcome=outcome)
 
 

@@ -52,7 +52,12 @@ class GenerationFailed(SpendingError):
 
 
 class LeaseHeld(PregenError):
-    """Another worker holds a live lease on the key; this delivery must not generate it again."""
+    """Another worker holds a live lease on the key; this delivery must not generate it again. ``until``: when the
+    lease ends (None: not known)."""
+
+    def __init__(self, message: str, *, until: float | None = None) -> None:
+        super().__init__(message)
+        self.until = until
 
 
 class RateLimited(PregenError):

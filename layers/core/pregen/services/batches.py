@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
 from pregen.messages import JobMessage
 from pregen.observability import logger
+from pregen.parallel import both
 from pregen.services.erasures import refuses
 from pregen.services.failures import count_wasted
 from pregen.services.generation import WorkerDeps, store_generation
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600
 # How long a batched key stays in flight: background requests for it join the job instead of batching it again.
 BATCH_HOLD_SECONDS = BATCH_EXPIRY_SECONDS + 3_600
+# A batched job's reason starts with this (then the batch id).
+IN_BATCH = "in message batch"
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -73,8 +77,17 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
             request = ContentRequest.model_validate(message.request, context=STORED)
         except ValidationError:
             continue  # the direct path fails it with its reason
-        if deps.worker.store.get_content(message.key, now, consistent=True) is not None:
+        job, stored = both(
+            partial(deps.worker.jobs.get_job, message.job_id),
+            partial(deps.worker.store.get_content, message.key, now, consistent=True),
+        )
+        if stored is not None:
             deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
+            handled.add(message.job_id)
+            continue
+        if job is not None and job.status is JobStatus.QUEUED and (job.reason or "").startswith(IN_BATCH):
+            # Delivered again (its invocation died after submitting it, or SQS delivered it twice): it is in a batch
+            # already, whose collection settles it; a second batch would generate it twice.
             handled.add(message.job_id)
             continue
         entries[custom_id], requests[custom_id] = message, request
@@ -84,7 +97,7 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
     deps.batches.put_batch(batch_id, {cid: m.wire() for cid, m in entries.items()}, now)
     for message in entries.values():
         deps.worker.store.hold_inflight(message.key, message.job_id, now + BATCH_HOLD_SECONDS)
-        deps.worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"in message batch {batch_id}")
+        deps.worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"{IN_BATCH} {batch_id}")
         handled.add(message.job_id)
     kinds: dict[str, int | float] = {}
     for request in requests.values():

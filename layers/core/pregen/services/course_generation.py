@@ -53,7 +53,7 @@ from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
 from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, describe
-from pregen.services.generation import RetryLater, generate_job, generation_meta
+from pregen.services.generation import DuplicateDelivery, RetryLater, generate_job, generation_meta
 from pregen.services.usage import course_ready_bucket, day_of
 
 if TYPE_CHECKING:
@@ -322,14 +322,20 @@ def generate_part(
             receipt_handle=receipt_handle,
             max_calls=max_calls,
         )
-    except RetryLater:
-        return _wait(message, lane, worker_id, deps, "another job is generating its key")
+    except (RetryLater, DuplicateDelivery) as held:
+        # Another delivery of its own job holds the key too: the part waits (is put back) in both cases.
+        why = (
+            "its job is duplicate delivery"
+            if isinstance(held, DuplicateDelivery)
+            else "another job is generating its key"
+        )
+        return _wait(message, lane, worker_id, deps, why)
     except Exception as exc:
         job = content.jobs.get_job(message.job_id)
         if job is not None and job.status is JobStatus.FAILED:
             return _fail_part(message, job.reason or describe(exc), worker_id, deps)
         raise
-    if outcome in ("throttled", "duplicate_delivery", "handed_back"):
+    if outcome in ("throttled", "handed_back"):
         return _wait(message, lane, worker_id, deps, f"its job is {outcome.replace('_', ' ')}")
     stored = content.store.get_content(message.key, content.clock.now(), consistent=True)
     if stored is None:  # expired the moment it was stored: cannot happen with a TTL of days
