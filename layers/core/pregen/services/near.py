@@ -115,6 +115,19 @@ def _count(deps: NearDeps, request: ContentRequest, paid: list[Verdict], now: fl
         deps.counters.add(day_of(now), counts, now)
 
 
+def revoke_alias(key: str, near: NearStore, now: float) -> str:
+    """An admin withdraws an alias: the wording goes back to generation. The pair's verdict becomes a no, so the
+    wording's next miss is not aliased to the same content again. Returns the target; NotFound when there is none."""
+    from pregen.domain.errors import NotFound
+
+    target = near.get_alias(key, now)
+    if target is None or not near.delete_alias(key):
+        raise NotFound(f"no alias {key}")
+    near.put_verdict(key, target, Verdict(False, "revoked by an admin"), now, now + VERDICT_TTL_DAYS * 86_400)
+    logger.info("alias revoked", key=key, target=target)
+    return target
+
+
 def index_published(near: NearStore, request: ContentRequest, key: str, expires_at: float) -> None:
     """A published shared item joins its bucket's candidate index (expiring with it); others never do."""
     group = bucket(request)
