@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import NotFound
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest
-from pregen.domain.near import IndexEntry, bucket, offline_verdict, rank, words
+from pregen.domain.near import IndexEntry, Verdict, bucket, offline_verdict, rank, words
+from pregen.domain.records import StoredContent
+from pregen.services.near import NearDeps, find_alias, index_published, revoke_alias
+from pregen_fakes.memory import MemoryContentStore, MemoryCounters
 
 SETS = json.loads((Path(__file__).resolve().parents[1] / "data" / "near_duplicates.json").read_text())
 
@@ -76,3 +81,87 @@ def test_rank_keeps_the_best_candidates_above_the_threshold_and_never_the_wordin
         IndexEntry("k-half", "biology", "photosynthesis in plants"),
     ]
     assert [e.key for e in rank(wording, entries, "k-self")] == ["k-near", "k-half"]
+
+
+class _Near:
+    """The near-duplicates' items in memory (the DynamoDB adapter is exercised by the integration tests)."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, tuple[str, float]] = {}
+        self.index: dict[str, list[IndexEntry]] = {}
+        self.verdicts: dict[tuple[str, str], Verdict] = {}
+
+    def get_alias(self, key: str, now: float) -> str | None:
+        found = self.aliases.get(key)
+        return found[0] if found and found[1] > now else None
+
+    def put_alias(self, key: str, target: str, why: str, now: float, expires_at: float) -> None:
+        self.aliases[key] = (target, expires_at)
+
+    def delete_alias(self, key: str) -> bool:
+        return self.aliases.pop(key, None) is not None
+
+    def add_entry(self, bucket: str, entry: IndexEntry, expires_at: float) -> None:
+        self.index.setdefault(bucket, []).append(entry)
+
+    def entries(self, bucket: str, now: float) -> list[IndexEntry]:
+        return self.index.get(bucket, [])
+
+    def get_verdict(self, key: str, candidate: str) -> Verdict | None:
+        return self.verdicts.get((key, candidate))
+
+    def put_verdict(self, key: str, candidate: str, verdict: Verdict, now: float, expires_at: float) -> None:
+        self.verdicts[(key, candidate)] = verdict
+
+
+class _CountingJudge:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+
+    def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("provider down")
+        return Verdict(**{**vars(offline_verdict(wording, candidate)), "model": "small", "cost_usd": 0.0002})
+
+
+NOW = 1_800_000_000.0
+PUBLISHED = ContentRequest.model_validate({"kind": "lesson", "subject": "Biology", "topic": "Photosynthesis"})
+ASKED = ContentRequest.model_validate({"kind": "lesson", "subject": "Biology", "topic": "Photosynthesis basics"})
+
+
+def _deps(judge: _CountingJudge, *, content_until: float = NOW + 86_400) -> tuple[NearDeps, MemoryCounters]:
+    near, counters = _Near(), MemoryCounters()
+    store = MemoryContentStore(clock=FrozenClock(NOW))
+    key = cache_key(PUBLISHED, Caller(sub="alice"))
+    store.put_content(StoredContent(key, "lesson", {}, {}, None, NOW, content_until))
+    index_published(near, PUBLISHED, key, content_until)
+    return NearDeps(near=near, judge=judge, store=store, counters=counters, alias_ttl_days=30), counters
+
+
+def test_a_pair_is_judged_once_and_its_cost_counted_and_the_alias_never_outlives_its_target() -> None:
+    judge = _CountingJudge()
+    deps, counters = _deps(judge, content_until=NOW + 3_600)
+    key = cache_key(ASKED, Caller(sub="bob"))
+    first = find_alias(ASKED, key, deps, NOW)
+    again = find_alias(ASKED, key, deps, NOW)
+    assert first.target == again.target == cache_key(PUBLISHED, Caller(sub="alice"))
+    assert (judge.calls, len(first.paid), again.paid) == (1, 1, [])
+    assert deps.near.get_alias(key, NOW + 3_599) == first.target
+    assert deps.near.get_alias(key, NOW + 3_600) is None  # expired with its target, not after 30 days
+    (totals,) = counters.items.values()
+    assert totals == {"judged#lesson": 1, "judge_cost_usd#lesson": 0.0002, "aliased#lesson": 2}
+
+
+def test_a_failing_judge_lets_the_miss_generate_and_a_revoked_alias_is_not_made_again() -> None:
+    key = cache_key(ASKED, Caller(sub="bob"))
+    failing, _ = _deps(_CountingJudge(fail=True))
+    assert find_alias(ASKED, key, failing, NOW).target is None
+    assert failing.near.get_alias(key, NOW) is None
+    deps, _ = _deps(_CountingJudge())
+    target = find_alias(ASKED, key, deps, NOW).target
+    assert target is not None and revoke_alias(key, deps.near, NOW) == target
+    assert find_alias(ASKED, key, deps, NOW).target is None
+    with pytest.raises(NotFound):
+        revoke_alias(key, deps.near, NOW)

@@ -140,7 +140,11 @@ def _served_by_alias(message: JobMessage, request: ContentRequest, worker_id: st
 
     assert deps.near is not None
     now = deps.clock.now()
-    found = find_alias(request, message.key, deps.near, now)
+    try:
+        found = find_alias(request, message.key, deps.near, now)
+    except Exception:  # the library's search is an optimisation: when it cannot run, the miss generates
+        logger.exception("near-duplicate search failed: generating", job_id=message.job_id, key=message.key)
+        return False
     if found.paid:
         entry: dict[str, Any] = {
             "at": round(now, 3),
