@@ -16,7 +16,7 @@ from pregen.domain.models import Caller, ContentRequest
 from pregen.domain.near import IndexEntry, Verdict, bucket, offline_verdict, rank, words
 from pregen.domain.records import StoredContent
 from pregen.services.near import NearDeps, find_alias, index_published, revoke_alias
-from pregen_fakes.memory import MemoryContentStore, MemoryCounters
+from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryNearStore
 
 SETS = json.loads((Path(__file__).resolve().parents[1] / "data" / "near_duplicates.json").read_text())
 
@@ -83,37 +83,6 @@ def test_rank_keeps_the_best_candidates_above_the_threshold_and_never_the_wordin
     assert [e.key for e in rank(wording, entries, "k-self")] == ["k-near", "k-half"]
 
 
-class _Near:
-    """The near-duplicates' items in memory (the DynamoDB adapter is exercised by the integration tests)."""
-
-    def __init__(self) -> None:
-        self.aliases: dict[str, tuple[str, float]] = {}
-        self.index: dict[str, list[IndexEntry]] = {}
-        self.verdicts: dict[tuple[str, str], Verdict] = {}
-
-    def get_alias(self, key: str, now: float) -> str | None:
-        found = self.aliases.get(key)
-        return found[0] if found and found[1] > now else None
-
-    def put_alias(self, key: str, target: str, why: str, now: float, expires_at: float) -> None:
-        self.aliases[key] = (target, expires_at)
-
-    def delete_alias(self, key: str) -> bool:
-        return self.aliases.pop(key, None) is not None
-
-    def add_entry(self, bucket: str, entry: IndexEntry, expires_at: float) -> None:
-        self.index.setdefault(bucket, []).append(entry)
-
-    def entries(self, bucket: str, now: float) -> list[IndexEntry]:
-        return self.index.get(bucket, [])
-
-    def get_verdict(self, key: str, candidate: str) -> Verdict | None:
-        return self.verdicts.get((key, candidate))
-
-    def put_verdict(self, key: str, candidate: str, verdict: Verdict, now: float, expires_at: float) -> None:
-        self.verdicts[(key, candidate)] = verdict
-
-
 class _CountingJudge:
     def __init__(self, fail: bool = False) -> None:
         self.calls = 0
@@ -132,7 +101,7 @@ ASKED = ContentRequest.model_validate({"kind": "lesson", "subject": "Biology", "
 
 
 def _deps(judge: _CountingJudge, *, content_until: float = NOW + 86_400) -> tuple[NearDeps, MemoryCounters]:
-    near, counters = _Near(), MemoryCounters()
+    near, counters = MemoryNearStore(), MemoryCounters()
     store = MemoryContentStore(clock=FrozenClock(NOW))
     key = cache_key(PUBLISHED, Caller(sub="alice"))
     store.put_content(StoredContent(key, "lesson", {}, {}, None, NOW, content_until))
