@@ -29,6 +29,7 @@ SCENARIOS = (
     "library",
     "load",
     "moto_sqs",
+    "near_dupes",
     "open_loop",
     "priority",
     "requests",

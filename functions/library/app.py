@@ -1,13 +1,14 @@
 """library: the versions of shared content, learners' votes on them, and regeneration by teachers."""
 
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pregen.domain.errors import NotFound
 from pregen.domain.library import VoteReason
 from pregen.domain.models import Role
 from pregen.domain.text import PROSE, PROSE_NOT_BLANK, check_prose
@@ -34,6 +35,7 @@ from pregen.http.presenters import (
     vote_body,
 )
 from pregen.observability import logger, metrics
+from pregen.services.near import revoke_alias
 from pregen.services.voting import cast_vote, list_versions, read_version, request_regeneration
 from pregen.wiring.identity import role_claim
 from pregen.wiring.library import library_deps
@@ -145,6 +147,31 @@ def post_regenerate(content_id: ContentId, request: Annotated[RegenerateBody, Bo
     metrics.add_metric(name="Regenerate", unit=MetricUnit.Count, value=1)
     logger.info("regeneration", content_id=content_id, job_id=job.job_id, joined=joined)
     return json_response(HTTPStatus.ACCEPTED, accepted_job_body(job, joined), {"Location": job_location(job.job_id)})
+
+
+class RevokedAliasBody(TypedDict):
+    """A revoked alias: the wording's key goes back to generation; the content it pointed at is untouched."""
+
+    key: str
+    target: str
+
+
+ContentKey = Annotated[str, Path(min_length=40, max_length=100, pattern=r"^[a-z0-9]+-[a-z_]+-[0-9a-f]{40}$")]
+
+
+@app.delete(
+    "/v1/aliases/<key>",
+    responses={200: answer("The alias is gone: its wording is generated on its next miss", RevokedAliasBody)},
+)
+def delete_alias(key: ContentKey) -> Any:
+    """Admins: withdraw a near-duplicate's verified alias (issue 33)."""
+    require_role(current_caller(app), Role.ADMIN)
+    near = library_deps().serve.near
+    if near is None:
+        raise NotFound("near-duplicates are off (NEAR_DUPLICATES)")
+    target = revoke_alias(key, near, library_deps().serve.clock.now())
+    metrics.add_metric(name="AliasRevoked", unit=MetricUnit.Count, value=1)
+    return json_response(HTTPStatus.OK, RevokedAliasBody(key=key, target=target))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

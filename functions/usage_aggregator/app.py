@@ -44,7 +44,7 @@ def count_logged_hits(event: dict[str, Any]) -> dict[str, Any]:
     per_day = usage_log.misses_of(log_events)
     counters, clock = usage_deps()
     batch_id = usage_log.batch_id(log_events)
-    misses = sum(sum(counts.values()) for counts in per_day.values())
+    misses = int(sum(v for counts in per_day.values() for k, v in counts.items() if parse(k)[0] == Metric.MISSES))
     keep = usage_log.MARKER_DAYS
     if per_day and not counters.add_once(f"misses#{batch_id}", per_day, clock.now(), keep_days=keep):
         misses = 0  # this batch's misses were counted by an earlier delivery

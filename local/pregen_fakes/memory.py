@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pregen.adapters.counters import GAUGES_PK
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
+from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
 from pregen.domain.records import InflightClaim, StoredContent
 
@@ -251,3 +252,37 @@ def _queued(job_id: str, lane: Lane, now: float, hold_seconds: int) -> dict[str,
     """A fresh in-flight marker, as claim_inflight and take_over_inflight write it."""
     until = now + hold_seconds
     return {"state": "queued", "job_id": job_id, "lane": lane.value, "claimed_at": now, "expires_at": until}
+
+
+@dataclass
+class MemoryNearStore:
+    """Near-duplicates' aliases, candidate index and judgements (``pregen.adapters.near.DynamoNearStore``)."""
+
+    aliases: dict[str, tuple[str, float]] = field(default_factory=dict)
+    index: dict[str, dict[str, tuple[IndexEntry, float]]] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
+
+    def get_alias(self, key: str, now: float) -> str | None:
+        """Past its ``expires_at``: none."""
+        found = self.aliases.get(key)
+        return found[0] if found is not None and found[1] > now else None
+
+    def put_alias(self, key: str, target: str, why: str, now: float, expires_at: float) -> None:
+        self.aliases[key] = (target, expires_at)
+
+    def delete_alias(self, key: str) -> bool:
+        """``attribute_exists(pk)``."""
+        return self.aliases.pop(key, None) is not None
+
+    def add_entry(self, bucket: str, entry: IndexEntry, expires_at: float) -> None:
+        self.index.setdefault(bucket, {})[entry.key] = (entry, expires_at)
+
+    def entries(self, bucket: str, now: float) -> list[IndexEntry]:
+        live = [entry for entry, until in self.index.get(bucket, {}).values() if until > now]
+        return live[:BUCKET_READ_LIMIT]
+
+    def get_verdict(self, key: str, candidate: str) -> Verdict | None:
+        return self.verdicts.get((key, candidate))
+
+    def put_verdict(self, key: str, candidate: str, verdict: Verdict, now: float, expires_at: float) -> None:
+        self.verdicts[(key, candidate)] = verdict

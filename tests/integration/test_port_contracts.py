@@ -3,7 +3,8 @@ and the in-memory twins the workload simulator runs on (pregen_fakes.memory). A 
 asserted here once and must hold on both, so the simulator cannot drift from what production does.
 
 The in-memory adapters, each run against its DynamoDB twin: MemoryContentStore (ContentStore), MemoryJobStore
-(JobStore), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore); a new one must join ``Ports``."""
+(JobStore), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore), MemoryNearStore (NearStore); a new
+one must join ``Ports``."""
 
 from __future__ import annotations
 
@@ -11,22 +12,31 @@ import inspect
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.adapters.navigation import DynamoTransitionStore
+from pregen.adapters.near import DynamoNearStore
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
+from pregen.domain.near import IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
 from pregen.domain.records import StoredContent
 from pregen_fakes import memory
-from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
+from pregen_fakes.memory import (
+    MemoryContentStore,
+    MemoryCounters,
+    MemoryJobStore,
+    MemoryNearStore,
+    MemoryTransitionStore,
+)
 
 if TYPE_CHECKING:
-    from pregen.ports import ContentStore, Counters, JobStore, TransitionStore
+    from pregen.ports import ContentStore, Counters, JobStore, NearStore, TransitionStore
     from tests.integration.conftest import Aws
 
 NOW = 1_900_000_000.0
@@ -38,6 +48,7 @@ class Ports:
     jobs: JobStore
     counters: Counters
     transitions: TransitionStore
+    near: NearStore
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
@@ -51,6 +62,7 @@ def ports(request: pytest.FixtureRequest) -> Ports:
         DynamoJobStore(tables["JobsTable"], ttl_days=7),
         DynamoCounters(tables["CountersTable"]),
         DynamoTransitionStore(tables["NavigationTable"]),
+        DynamoNearStore(tables["ContentTable"], boto3.client("dynamodb")),
     )
 
 
@@ -63,7 +75,11 @@ def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
 
 def _memory_ports() -> Ports:
     return Ports(
-        MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryCounters(), MemoryTransitionStore()
+        MemoryContentStore(clock=FrozenClock(NOW)),
+        MemoryJobStore(),
+        MemoryCounters(),
+        MemoryTransitionStore(),
+        MemoryNearStore(),
     )
 
 
@@ -220,3 +236,22 @@ def test_transitions_count_visits_and_reached_pairs_per_scope(ports: Ports) -> N
         "b": TransitionCounts(visits=0, reached={"c": 1}),
     }
     assert ports.transitions.read("nav#8#math") == {}
+
+
+def test_an_alias_reads_back_until_it_expires_and_is_deleted_once(ports: Ports) -> None:
+    ports.near.put_alias("wording", "target", "same words", NOW, NOW + 60)
+    assert ports.near.get_alias("wording", NOW + 59) == "target"
+    assert ports.near.get_alias("wording", NOW + 60) is None
+    assert ports.near.get_alias("other", NOW) is None
+    assert ports.near.delete_alias("wording") is True
+    assert ports.near.delete_alias("wording") is False
+
+
+def test_a_buckets_live_entries_and_a_pairs_verdict_read_back(ports: Ports) -> None:
+    ports.near.add_entry("lesson-b1", IndexEntry("k1", "biology", "photosynthesis"), NOW + 60)
+    ports.near.add_entry("lesson-b1", IndexEntry("k2", "biology", None), NOW + 10)
+    ports.near.add_entry("lesson-b2", IndexEntry("k3", "math", "fractions"), NOW + 60)
+    assert ports.near.entries("lesson-b1", NOW + 20) == [IndexEntry("k1", "biology", "photosynthesis")]
+    assert ports.near.get_verdict("w", "k1") is None
+    ports.near.put_verdict("w", "k1", Verdict(False, "different words", "small", 0.0003), NOW, NOW + 60)
+    assert ports.near.get_verdict("w", "k1") == Verdict(False, "different words", "small", 0.0003)

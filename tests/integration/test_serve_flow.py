@@ -80,7 +80,7 @@ def _spy_requests() -> tuple[list[str], Any]:
         keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
         for key in keys:
             pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
-            requests.append(f"{operation}:{sk if sk in {'content', 'inflight'} else pk.split('#')[0]}")
+            requests.append(f"{operation}:{sk if sk in {'content', 'inflight', 'alias'} else pk.split('#')[0]}")
         return original(self, operation, params)
 
     return requests, mock.patch.object(BaseClient, "_make_api_call", spy)
@@ -92,10 +92,11 @@ def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aw
     # When a second learner misses the same key (and joins its job)
     with spying:
         _, _, second = get(LESSON, sub="bob")
-    # Then it made two requests: the cache read and the marker read; no charge to bob's allowance (joining a job
-    # in flight generates nothing), no read of the job (the marker names it), no write of the day's counter item
+    # Then it made three requests: the cache read, the wording's alias read (near-duplicates: the one extra read
+    # of a miss) and the marker read; no charge to bob's allowance (joining a job in flight generates nothing), no
+    # read of the job (the marker names it), no write of the day's counter item
     assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
-    assert requests == ["GetItem:content", "GetItem:inflight"]
+    assert requests == ["GetItem:content", "GetItem:alias", "GetItem:inflight"]
     # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again

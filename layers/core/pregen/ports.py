@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pregen.domain.library import Version, VersionStatus, VoteReason, VoteValue
     from pregen.domain.limits import Consumed
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
+    from pregen.domain.near import IndexEntry, Verdict
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
     from pregen.domain.records import (
@@ -126,6 +127,31 @@ class Generator(Protocol):
         """``feedback``: a regeneration's reason and down-vote comments, for the model to act on. ``max_calls``:
         at most this many model calls (re-asks and retries included); a failure carries the calls it made."""
         ...
+
+
+class Judge(Protocol):
+    def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
+        """Would ``candidate``'s content serve a learner who asked for ``wording``? (issue 33; a structured
+        small-tier judgement with Claude, ``pregen.domain.near.offline_verdict`` offline)."""
+        ...
+
+
+class NearStore(Protocol):
+    """Aliases, the candidate index and judgements of near-duplicate requests (``pregen.adapters.near``)."""
+
+    def get_alias(self, key: str, now: float) -> str | None: ...
+
+    def put_alias(self, key: str, target: str, why: str, now: float, expires_at: float) -> None: ...
+
+    def delete_alias(self, key: str) -> bool: ...
+
+    def add_entry(self, bucket: str, entry: IndexEntry, expires_at: float) -> None: ...
+
+    def entries(self, bucket: str, now: float) -> list[IndexEntry]: ...
+
+    def get_verdict(self, key: str, candidate: str) -> Verdict | None: ...
+
+    def put_verdict(self, key: str, candidate: str, verdict: Verdict, now: float, expires_at: float) -> None: ...
 
 
 class LibraryStore(Protocol):

@@ -42,9 +42,12 @@ EMF_NAMESPACE = "Pregen"
 EMF_SERVICE = "pregen"
 
 
-def hit_line(key: str, now: float, kind: str | None = None) -> str:
-    """The hit's usage line; with its ``kind``, also the hit's EMF metric (per kind and across kinds)."""
+def hit_line(key: str, now: float, kind: str | None = None, alias: str | None = None) -> str:
+    """The hit's usage line; with its ``kind``, also the hit's EMF metric (per kind and across kinds). ``alias``:
+    the wording's key when the hit was served through a verified alias (``key`` is the content's)."""
     line: dict[str, Any] = {"usage": "hit", "key": key, "at": int(now)}
+    if alias is not None:
+        line["alias"] = alias
     if kind is not None:
         directive = {
             "Namespace": EMF_NAMESPACE,
@@ -73,10 +76,10 @@ def _stdout(line: str) -> None:
 _sink: Callable[[str], None] = _stdout
 
 
-def record_hit(key: str, now: float, kind: str | None = None) -> None:
+def record_hit(key: str, now: float, kind: str | None = None, *, alias: str | None = None) -> None:
     """Count a hit: one line on stdout (Lambda sends it to CloudWatch Logs; no request is made here), which with
-    the ``kind`` is the hit's metric too."""
-    _sink(hit_line(key, now, kind))
+    the ``kind`` is the hit's metric too. ``alias``: the wording's key of a hit served through an alias."""
+    _sink(hit_line(key, now, kind, alias))
 
 
 def record_miss(key: str, kind: str, now: float) -> None:
@@ -158,20 +161,23 @@ _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a content kind as the counters 
 
 
 def misses_of(log_events: Iterable[dict[str, Any]]) -> dict[str, dict[str, int | float]]:
-    """Misses per day (the miss's own time, UTC) and counter (``misses#<kind>``) in a batch of log events. As in
+    """Misses per day (the miss's own time, UTC) and counter (``misses#<kind>``) in a batch of log events, and the
+    hits served through an alias (``alias_hits#<kind>``; they count as hits of their target too). As in
     ``hits_of``, a line that is not a well-formed miss line is skipped."""
     import datetime as dt  # here: get-content imports this module for record_hit/record_miss only (cold start)
 
     from pregen.domain.counters import Metric, name
 
     per_day: dict[str, dict[str, int | float]] = {}
-    for line, at in _usage_lines(log_events, "miss"):
+    lines = [(line, at, Metric.MISSES) for line, at in _usage_lines(log_events, "miss")]
+    lines += [(line, at, Metric.ALIAS_HITS) for line, at in _usage_lines(log_events, "hit") if line.get("alias")]
+    for line, at, metric in lines:
         kind = line.get("kind")
         if not isinstance(kind, str) or not _KIND.match(kind):
             continue
         day = dt.datetime.fromtimestamp(at, tz=dt.UTC).date().isoformat()
         counts = per_day.setdefault(day, {})
-        counter = name(Metric.MISSES, kind)
+        counter = name(metric, kind)
         counts[counter] = counts.get(counter, 0) + 1
     return per_day
 

@@ -145,7 +145,21 @@ class HotCacheSettings(Env):
     hot_cache_items: int = Field(alias="HOT_CACHE_ITEMS", default=256, ge=1, le=10_000)
 
 
+class NearDuplicateSettings(Env):
+    """Near-duplicate requests served from the library once verified (issue 33, ``pregen.services.near``): on by
+    default; an alias item lives at most ``ALIAS_TTL_DAYS`` (and never past its target's content)."""
+
+    near_duplicates: bool = Field(alias="NEAR_DUPLICATES", default=True)
+    alias_ttl_days: int = Field(alias="ALIAS_TTL_DAYS", default=30, ge=1, le=365)
+
+
 class ServeSettings(
-    ContentTableSettings, JobsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, HotCacheSettings
+    ContentTableSettings,
+    JobsTableSettings,
+    CountersTableSettings,
+    QueueSettings,
+    RateLimitSettings,
+    HotCacheSettings,
+    NearDuplicateSettings,
 ):
     """get-content and pre-generate: read content, enqueue or join jobs."""

@@ -12,6 +12,7 @@ from pregen.config.settings import (
     CountersTableSettings,
     JobsTableSettings,
     ModelSettings,
+    NearDuplicateSettings,
     QueueSettings,
     SpendCeilingSettings,
     json_object,
@@ -95,6 +96,7 @@ class WorkerSettings(
     ModelLatencySettings,
     SpendCeilingSettings,
     ProviderLimitSettings,
+    NearDuplicateSettings,
 ):
     max_generation_attempts: int = Field(alias="MAX_GENERATION_ATTEMPTS", default=3, ge=1, le=10)
     anthropic_api_key: str | None = Field(alias="ANTHROPIC_API_KEY", default=None)

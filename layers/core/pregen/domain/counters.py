@@ -21,6 +21,11 @@ class Metric(StrEnum):
     MISSES = "misses"  # misses that enqueued or joined a job
     USED = "used"  # items used for the first time (first hit, or an exam claimed)
     COST_SAVED_USD = "cost_saved_usd"  # what the hits would have cost to generate again
+    ALIAS_HITS = "alias_hits"  # hits served through a verified alias (also counted in hits, on the target)
+    # Near-duplicates (issue 33; dimension: content kind)
+    JUDGED = "judged"  # judgements made (a pair judged once, then cached)
+    JUDGE_COST_USD = "judge_cost_usd"  # what the judgements cost (charged to the jobs that asked)
+    ALIASED = "aliased"  # jobs settled by a verified alias, without a generation
     # Generation (dimension: content kind unless said otherwise)
     GENERATED = "generated"
     GENERATED_BY = "generated_by"  # dimension: generator

@@ -287,6 +287,13 @@ def _cache_figures(totals: _Figures) -> dict[str, Any]:
         "missesByKind": misses,
         "hitRateByKind": {k: _rate(hits.get(k, 0), misses.get(k, 0)) for k in sorted(kinds)},
         "usedByKind": totals.ints(Metric.USED),
+        # Near-duplicates (issue 33): hits served through a verified alias (counted in hits too, on their target),
+        # the judgements made and what they cost, and the misses an alias settled without a generation.
+        "aliasHits": int(totals.total(Metric.ALIAS_HITS)),
+        "aliasHitsByKind": totals.ints(Metric.ALIAS_HITS),
+        "judged": int(totals.total(Metric.JUDGED)),
+        "judgeCostUsd": round(totals.total(Metric.JUDGE_COST_USD), 6),
+        "aliasedByKind": totals.ints(Metric.ALIASED),
         "claimedByExamType": totals.ints(Metric.CLAIMED),
         "examsByType": totals.ints(Metric.EXAM_GENERATED),
     }

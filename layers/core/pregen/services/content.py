@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from pregen.domain.records import InflightClaim, StoredContent
     from pregen.messages import JobMessage
-    from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore
+    from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore, NearStore
     from pregen.services.limits import GenerationLimiter
 
 # Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost
@@ -43,6 +43,7 @@ class ServeDeps:
     # A pre-generation batch's keys read and enqueued side by side (pregen.parallel.each); False: one after
     # another, in order (in-memory adapters, whose simulations replay the same way every run).
     keys_side_by_side: bool = False
+    near: NearStore | None = None  # verified aliases of near-duplicate wordings (pregen.services.near); None: off
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,13 @@ def serve_content(
     if stored is not None:
         record_hit(key, now, request.kind.value)
         return Hit(key=key, content=stored)
+    if deps.near is not None:  # one more read, only now: a verified alias of this wording (issue 33)
+        from pregen.services.near import read_alias
+
+        alias = read_alias(request, key, deps.near, deps.store, now)
+        if alias is not None:
+            record_hit(alias.target, now, request.kind.value, alias=key)
+            return Hit(key=alias.target, content=alias.content)
     # Only after the read: a hit never pays for the limiter; nor does a miss that joins a job in flight. A new job
     # is charged its price before anything is written or enqueued.
     job, joined = enqueue_or_join(
@@ -319,5 +327,9 @@ def job_status(job_id: str, caller: Caller, deps: ServeDeps) -> JobView:
         raise NotFound(f"no job {job_id}")
     view = JobView(job=job)
     if job.status is JobStatus.DONE:
-        view.content = deps.store.get_content(job.key, deps.clock.now(), consistent=True)
+        now = deps.clock.now()
+        view.content = deps.store.get_content(job.key, now, consistent=True)
+        target = deps.near.get_alias(job.key, now) if view.content is None and deps.near is not None else None
+        if target is not None:  # settled by a verified alias (pregen.services.near): the content it points at
+            view.content = deps.store.get_content(target, now, consistent=True)
     return view

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, Erasures, Generator, JobQueue, JobStore, LibraryStore
+    from pregen.services.near import NearDeps
 
-Outcome = Literal["generated", "already_cached", "throttled", "handed_back", "dropped_erased"]
+Outcome = Literal["generated", "already_cached", "throttled", "handed_back", "dropped_erased", "aliased"]
 
 
 class RetryLater(PregenError):
@@ -67,6 +68,7 @@ class WorkerDeps:
     policy: GenerationPolicy  # content TTLs, the lease, deliveries before the DLQ, throttling delays
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
     erasures: Erasures | None = None  # tombstones: a learner's cost item is not written after their erasure
+    near: NearDeps | None = None  # near-duplicates: a verified alias settles a miss without generating (issue 33)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def generate_job(
         # above and this lease (a duplicate delivery running alongside); generating again would store it twice.
         deps.store.end_lease(message.key, worker_id)
         return "already_cached"
+    if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
+        return "aliased"
     try:
         with _marked_generating(message, receive_count, deps, now):
             generation = _generate_valid(message, request, deps, max_calls=calls_left)
@@ -141,6 +145,41 @@ def generate_job(
         now=deps.clock.now(),
     )
     return "generated"
+
+
+def _served_by_alias(message: JobMessage, request: ContentRequest, worker_id: str, deps: WorkerDeps) -> bool:
+    """Look for a published item that serves this wording (``pregen.services.near``); the judgements are charged
+    to this job (its history). True: an alias now serves the key, the job is done and the key's marker cleared."""
+    from pregen.services.near import find_alias
+
+    assert deps.near is not None
+    now = deps.clock.now()
+    try:
+        found = find_alias(request, message.key, deps.near, now)
+    except Exception:  # the library's search is an optimisation: when it cannot run, the miss generates
+        logger.exception("near-duplicate search failed: generating", job_id=message.job_id, key=message.key)
+        return False
+    if found.paid:
+        entry: dict[str, Any] = {
+            "at": round(now, 3),
+            "outcome": "judged",
+            "reason": found.why[:300],
+            "model": found.paid[-1].model,
+            "calls": sum(v.calls for v in found.paid),
+            "cost_usd": round(sum(v.cost_usd for v in found.paid), 8),
+        }
+        deps.jobs.record_attempt(message.job_id, entry, calls=entry["calls"], now=now)
+    if found.target is None:
+        return False
+    meta = {"alias_of": found.target, "why": found.why[:300]}
+    side_by_side(
+        lambda: deps.jobs.set_status(
+            message.job_id, JobStatus.DONE, now, reason=f"served by {found.target}", meta=meta
+        ),
+        lambda: deps.store.end_lease(message.key, worker_id),
+    )
+    logger.info("served by a verified alias", job_id=message.job_id, key=message.key, target=found.target)
+    return True
 
 
 def _attempt(
@@ -355,6 +394,10 @@ def store_generation(
             store=deps.store,
             figures=version_figures(meta),
         )
+    if deps.near is not None and message.owner is None:
+        from pregen.services.near import index_published
+
+        index_published(deps.near.near, request, message.key, expires_at)
     # Published: the rest touches other items and can go out at once (pregen.parallel says why).
     side_by_side(
         lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta),

@@ -17,7 +17,7 @@ from pregen.wiring.cache import once
 
 if TYPE_CHECKING:
     from pregen.config.settings import RateLimitSettings
-    from pregen.ports import ContentStore
+    from pregen.ports import ContentStore, NearStore
     from pregen.services.content import ServeDeps
     from pregen.services.limits import GenerationLimiter
 
@@ -52,7 +52,17 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         job_ttl_seconds=s.job_ttl_days * 86_400,
         limiter=generation_limiter(s.counters_table, s),
         keys_side_by_side=True,  # botocore's clients are thread-safe; each key's requests are its own
+        near=_aliases(s),
     )
+
+
+def _aliases(s: ServeSettings) -> NearStore | None:
+    """Verified aliases of near-duplicate wordings (issue 33), read when an exact key misses; None when off."""
+    if not s.near_duplicates:
+        return None
+    from pregen.adapters.near import DynamoNearStore
+
+    return DynamoNearStore(s.content_table, clients.dynamodb())
 
 
 def generation_limiter(counters_table: str, settings: RateLimitSettings) -> GenerationLimiter:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
@@ -20,11 +20,12 @@ from pregen.wiring.serve import lanes
 
 if TYPE_CHECKING:
     from pregen.adapters.generators.claude import AnthropicGenerator
-    from pregen.ports import Generator, SectionGenerator
+    from pregen.ports import ContentStore, Counters, Generator, Judge, SectionGenerator
     from pregen.services.batches import BatchDeps
     from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
     from pregen.services.generation import WorkerDeps
+    from pregen.services.near import NearDeps
 
 
 def read_parameter_key(parameter: str) -> str:
@@ -76,6 +77,7 @@ def _claude(settings: WorkerSettings, api_key: str) -> AnthropicGenerator:
         max_attempts=settings.max_generation_attempts,
         base_url=settings.anthropic_base_url,
         step_model=settings.model_for,
+        judge_model=settings.model_small,
     )
 
 
@@ -86,16 +88,38 @@ def worker_deps() -> WorkerDeps:
 
     s = load(WorkerSettings)
     client = clients.dynamodb()
+    store = DynamoContentStore(s.content_table, client)
+    counters = DynamoCounters(s.counters_table, client)
+    generator = make_generator(s)
     return WorkerDeps(
         library=DynamoLibraryStore(s.content_table, client),
-        store=DynamoContentStore(s.content_table, client),
+        store=store,
         jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
-        counters=DynamoCounters(s.counters_table, client),
-        generator=make_generator(s),
+        counters=counters,
+        generator=generator,
         clock=SystemClock(),
         queue=lanes(s),
         policy=s,
         erasures=DynamoErasures(s.counters_table, client),
+        near=_near(s, generator, store, counters),
+    )
+
+
+def _near(s: WorkerSettings, generator: Generator, store: ContentStore, counters: Counters) -> NearDeps | None:
+    """Near-duplicates' search and judge (issue 33), unless NEAR_DUPLICATES is off; the judge is the generator's
+    (Claude's small tier, or the offline stand-in)."""
+    judge = getattr(generator, "judge_same", None)
+    if not s.near_duplicates or judge is None:
+        return None
+    from pregen.adapters.near import DynamoNearStore
+    from pregen.services.near import NearDeps
+
+    return NearDeps(
+        near=DynamoNearStore(s.content_table, clients.dynamodb()),
+        judge=cast("Judge", generator),
+        store=store,
+        counters=counters,
+        alias_ttl_days=s.alias_ttl_days,
     )
 
 

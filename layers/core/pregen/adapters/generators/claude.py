@@ -16,9 +16,16 @@ from anthropic import Middleware
 from pydantic import ValidationError
 
 from pregen import provider_signals
-from pregen.adapters.generators.prompts import correction_prompt, course_plan_prompt, system_blocks, user_prompt
+from pregen.adapters.generators.prompts import (
+    correction_prompt,
+    course_plan_prompt,
+    judge_prompt,
+    system_blocks,
+    user_prompt,
+)
 from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
 from pregen.domain.models import Generation, Kind, TokenUsage
+from pregen.domain.near import SameLesson, Verdict
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems
@@ -147,6 +154,7 @@ class AnthropicGenerator:
         cache_prompts: bool = True,
         plan_model: str | None = None,
         step_model: Callable[[Kind, str], str] | None = None,
+        judge_model: str | None = None,
     ) -> None:
         self.recorder = UsageRecorder()
         self.client = anthropic.Anthropic(
@@ -166,6 +174,7 @@ class AnthropicGenerator:
         # it, the kind's model. ``plan_model`` overrides the planner's (the course benchmark compares tiers).
         self.step_model = step_model
         self.plan_model = plan_model
+        self.judge_model = judge_model  # near-duplicates' judge (the small tier); None: the kind's model
 
     def model_of(self, kind: Kind, step: str) -> str:
         """The model one step of a kind is written with: the step's tier when configured, else the kind's."""
@@ -183,6 +192,21 @@ class AnthropicGenerator:
             noun=("request", "content"),
             max_calls=max_calls,
         )
+
+    def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
+        """Near-duplicates (issue 33): one structured small-tier judgement, at most two calls."""
+        model = self.judge_model or self.model_for(wording.kind)
+        answer = self.structured(
+            model=model,
+            prompt=judge_prompt(wording, candidate),
+            schema=SameLesson,
+            max_tokens=300,
+            problems=lambda parsed: [],
+            noun=("judgement", "judgement"),
+            max_calls=2,
+        )
+        body = SameLesson.model_validate(answer.body)
+        return Verdict(body.same, body.why, model=model, cost_usd=answer.cost_usd, calls=answer.attempts)
 
     def plan_course(
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pregen.adapters.generators.claude import AnthropicGenerator
     from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest, Generation
+    from pregen.domain.near import Verdict
     from pregen.domain.programs import SectionSpec
 
 
@@ -82,6 +83,9 @@ class KeyedGenerator:
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
     ) -> Generation:
         return self.resolved().plan_course(request, offered=offered, max_calls=max_calls)
+
+    def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
+        return self.resolved().judge_same(wording, candidate)
 
     def generate_section(self, spec: SectionSpec) -> Generation:
         from pregen.adapters.generators.claude_sections import ClaudeSectionWriter

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest
+    from pregen.domain.near import Verdict
     from pregen.domain.programs import SectionSpec
 
 _DIFFICULTIES = ("easy", "medium", "medium", "hard")
@@ -87,6 +88,12 @@ class OfflineGenerator:
             model="offline",
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
+
+    def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
+        """The offline judge: ``pregen.domain.near.offline_verdict``, a deterministic stand-in for the model's."""
+        from pregen.domain.near import offline_verdict
+
+        return offline_verdict(wording, candidate)
 
     def plan_course(
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
