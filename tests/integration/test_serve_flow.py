@@ -71,13 +71,15 @@ def _lines(aws: Aws, usage: str) -> list[str]:
 
 
 def _spy_requests() -> tuple[list[str], Any]:
-    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table reads), and the patch that records."""
+    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table items; a transaction: one entry per
+    item), and the patch that records."""
     requests: list[str] = []
     original = BaseClient._make_api_call
 
     def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         items = params.get("TransactItems")
-        keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
+        bodies = [next(iter(i.values())) for i in items] if items else [params]
+        keys = [body.get("Key") or body.get("Item") or {} for body in bodies]
         for key in keys:
             pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
             requests.append(f"{operation}:{sk if sk in {'content', 'inflight'} else pk.split('#')[0]}")
@@ -92,10 +94,12 @@ def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aw
     # When a second learner misses the same key (and joins its job)
     with spying:
         _, _, second = get(LESSON, sub="bob")
-    # Then it made two requests: the cache read and the marker read; no charge to bob's allowance (joining a job
-    # in flight generates nothing), no read of the job (the marker names it), no write of the day's counter item
+    # Then it made two requests: the cache read and the claim (cancelled on the marker, whose old item names the
+    # job); no charge to bob's allowance (joining a job in flight generates nothing), no read of the marker or the
+    # job, no write of the day's counter item
     assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
-    assert requests == ["GetItem:content", "GetItem:inflight"]
+    claim = ["TransactWriteItems:content", "TransactWriteItems:inflight", "TransactWriteItems:job"]
+    assert requests == ["GetItem:content", *claim]
     # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again
@@ -278,9 +282,10 @@ def test_a_batchs_keys_are_read_and_enqueued_side_by_side_and_answered_in_order(
     topics = [f"Topic {i}" for i in range(12)]
     requests = [{"kind": "lesson", "subject": "Python", "topic": t, "grade": "10"} for t in topics]
     requests.append({"kind": "lesson", "subject": "python", "topic": "topic 3 ", "grade": "10"})
-    store = serve_wiring.serve_deps().store
+    deps = serve_wiring.serve_deps()
+    store, claims = deps.store, deps.claims
     threads: dict[str, set[str]] = {"read": set(), "claim": set()}
-    read, claim = store.get_content, store.claim_inflight
+    read, claim = store.get_content, claims.claim
 
     def reading(*args: Any, **kwargs: Any) -> Any:
         threads["read"].add(threading.current_thread().name)
@@ -296,7 +301,7 @@ def test_a_batchs_keys_are_read_and_enqueued_side_by_side_and_answered_in_order(
     batch = {"priority": 30, "requests": requests}
     with (
         mock.patch.object(store, "get_content", side_effect=reading),
-        mock.patch.object(store, "claim_inflight", side_effect=claiming),
+        mock.patch.object(claims, "claim", side_effect=claiming),
     ):
         status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
     # Then each key is read and claimed on its own thread, several at once
