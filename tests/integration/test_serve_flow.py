@@ -340,3 +340,38 @@ def test_bad_pregenerate_bodies_get_a_400(aws: Aws, body: Any) -> None:
     status, _, answer = call(pre_generate, api_event("pregenerate.json", body=body))
     assert status == 400
     assert "error" in answer
+
+
+def test_a_pregenerated_batchs_messages_go_ten_to_a_request_with_their_correlation_ids(aws: Aws) -> None:
+    # Given a teacher's batch of 23 new keys
+    batch = {
+        "priority": 30,
+        "requests": [
+            {"kind": "lesson", "subject": "Chemistry", "topic": f"Topic {i}", "grade": "10"} for i in range(23)
+        ],
+    }
+    sent: list[tuple[str, int]] = []
+    original = BaseClient._make_api_call
+
+    def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation.startswith("SendMessage"):
+            sent.append((operation, len(params.get("Entries", [params]))))
+        return original(self, operation, params)
+
+    # When it is pre-generated
+    with mock.patch.object(BaseClient, "_make_api_call", spy):
+        status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
+    # Then its 23 messages went out in three SendMessageBatch requests, each job's message once
+    assert status == 202 and [r["status"] for r in body["results"]] == ["queued"] * 23
+    assert sent == [("SendMessageBatch", 10), ("SendMessageBatch", 10), ("SendMessageBatch", 3)]
+    url = aws.queue_url("BackgroundQueue")
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < 24:
+        messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        if not messages.get("Messages"):
+            break
+        for m in messages["Messages"]:
+            got[json.loads(m["Body"])["job_id"]] = m
+    assert set(got) == {r["job_id"] for r in body["results"]}
+    # And each carries its correlation id as a message attribute, as a single send does
+    assert all(m["MessageAttributes"]["correlation_id"]["StringValue"] for m in got.values())
