@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -74,12 +75,14 @@ class Spy:
 
         original = BaseClient._make_api_call
         spy = self
+        alone = threading.Lock()  # one request at a time, as on the local stack: moto's transactions copy tables
 
         def spying(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
             # A request that fails (a conditional write lost, a cancelled transaction) is made and billed too.
             response: Any = {}
             try:
-                response = original(client, operation, params)
+                with alone:
+                    response = original(client, operation, params)
             except ClientError as exc:
                 response = exc.response
                 raise
