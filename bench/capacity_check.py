@@ -32,6 +32,7 @@ PORT_OPS: dict[tuple[str, str], tuple[str, str]] = {
     ("content", "get_content/consistent"): ("content", "read_sc"),
     ("content", "get_inflight"): ("content", "read_sc"),
     ("content", "put_content"): ("content", "txn"),
+    ("claims", "claim"): ("content+jobs", "txn"),
     ("jobs", "get_job"): ("jobs", "read"),
     ("transitions", "read"): ("navigation", "read"),
     ("transitions", "record"): ("navigation", "write"),

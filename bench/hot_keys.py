@@ -108,7 +108,12 @@ def run(args: argparse.Namespace) -> str:
     ]
     deps = {
         name: ServeDeps(
-            store=store, jobs=MemoryJobStore(), queue=None, counters=MemoryCounters(), clock=FrozenClock(NOW)
+            store=store,
+            jobs=MemoryJobStore(),
+            claims=None,  # hits only: every key is stored first
+            queue=None,
+            counters=MemoryCounters(),
+            clock=FrozenClock(NOW),
         )  # type: ignore[arg-type]
         for name, store in (("plain", plain), ("hot", hot))
     }

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ class Request:
 
     @property
     def recipe_key(self) -> tuple[str, str]:
-        """(table, kind) as ``pregen_tools.capacity.RECIPES`` keys it: ContentTable -> content."""
-        return self.table.split(",")[0].removesuffix("Table").lower(), self.kind
+        """(table, kind) as ``pregen_tools.capacity.RECIPES`` keys it: ContentTable -> content; a transaction over
+        two tables, ContentTable,JobsTable -> content+jobs."""
+        return "+".join(t.removesuffix("Table").lower() for t in self.table.split(",")), self.kind
 
 
 @dataclass
@@ -69,18 +71,28 @@ class Spy:
 
     def patch(self) -> Any:
         from botocore.client import BaseClient
+        from botocore.exceptions import ClientError
 
         original = BaseClient._make_api_call
         spy = self
+        alone = threading.Lock()  # one request at a time, as on the local stack: moto's transactions copy tables
 
         def spying(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            response = original(client, operation, params)
-            if spy.recording:
-                service = client.meta.service_model.service_name
-                if service == "dynamodb":
-                    spy.requests.append(spy.dynamodb(client, original, operation, params, response))
-                else:
-                    spy.requests.append(Request(service, operation, write_units=1.0))
+            # A request that fails (a conditional write lost, a cancelled transaction) is made and billed too.
+            response: Any = {}
+            try:
+                with alone:
+                    response = original(client, operation, params)
+            except ClientError as exc:
+                response = exc.response
+                raise
+            finally:
+                if spy.recording:
+                    service = client.meta.service_model.service_name
+                    if service == "dynamodb":
+                        spy.requests.append(spy.dynamodb(client, original, operation, params, response))
+                    else:
+                        spy.requests.append(Request(service, operation, write_units=1.0))
             return response
 
         return mock.patch.object(BaseClient, "_make_api_call", spying)

@@ -254,6 +254,7 @@ class Simulation:
         self.serve = ServeDeps(
             store=stores["content"],
             jobs=stores["jobs"],
+            claims=stores["claims"],
             queue=self.lanes,
             counters=stores["counters"],
             clock=self.clock,
@@ -352,11 +353,19 @@ class Simulation:
 
 def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     if backend == "memory":
-        from pregen_fakes.memory import MemoryContentStore, MemoryCounters, MemoryJobStore, MemoryTransitionStore
+        from pregen_fakes.memory import (
+            MemoryContentStore,
+            MemoryCounters,
+            MemoryJobStore,
+            MemoryKeyClaims,
+            MemoryTransitionStore,
+        )
 
+        content, jobs = MemoryContentStore(clock), MemoryJobStore()
         return {
-            "content": MemoryContentStore(clock),
-            "jobs": MemoryJobStore(),
+            "content": content,
+            "jobs": jobs,
+            "claims": MemoryKeyClaims(content, jobs),
             "counters": MemoryCounters(),
             "transitions": MemoryTransitionStore(),
         }
@@ -365,6 +374,7 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     import boto3
 
     from aws_emulator.template import Template
+    from pregen.adapters.claims import DynamoKeyClaims
     from pregen.adapters.content import DynamoContentStore
     from pregen.adapters.counters import DynamoCounters
     from pregen.adapters.jobs import DynamoJobStore
@@ -374,9 +384,11 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
         boto3.client("dynamodb"), boto3.client("sqs"), prefix=f"sim{uuid.uuid4().hex[:6]}"
     )
     client = boto3.client("dynamodb")
+    jobs = DynamoJobStore(resources.tables["JobsTable"], 7, client)
     return {
         "content": DynamoContentStore(resources.tables["ContentTable"], client),
-        "jobs": DynamoJobStore(resources.tables["JobsTable"], 7, client),
+        "jobs": jobs,
+        "claims": DynamoKeyClaims(resources.tables["ContentTable"], jobs, client),
         "counters": DynamoCounters(resources.tables["CountersTable"], client),
         "transitions": DynamoTransitionStore(resources.tables["NavigationTable"], client),
     }

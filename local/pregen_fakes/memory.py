@@ -18,7 +18,7 @@ from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
-from pregen.domain.records import InflightClaim, StoredContent
+from pregen.domain.records import InflightClaim, KeyClaim, StoredContent
 
 if TYPE_CHECKING:
     from pregen.ports import Clock
@@ -113,6 +113,26 @@ class MemoryContentStore:
         marker = self.inflight.get(key)
         if marker and marker.get("lease_owner") == worker_id:
             marker["state"] = "queued"
+
+
+@dataclass
+class MemoryKeyClaims:
+    """``pregen.adapters.claims.DynamoKeyClaims``: the marker and the job, both or neither."""
+
+    content: MemoryContentStore
+    jobs: MemoryJobStore
+
+    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
+        """``ConditionCheck content: attribute_not_exists OR expires_at <= now`` (``unless_cached``), ``Put marker:
+        attribute_not_exists OR expires_at < now`` (its old item when that fails), ``Put job``."""
+        if unless_cached and self.content.get_content(job.key, now) is not None:
+            return KeyClaim(won=False, cached=True)
+        marker = self.content.inflight.get(job.key)
+        if marker is not None and not marker["expires_at"] < now:
+            return KeyClaim(won=False, held=_someones(marker))
+        self.content.inflight[job.key] = _queued(job.job_id, job.lane, now, hold_seconds)
+        self.jobs.put_job(job)
+        return KeyClaim(won=True)
 
 
 @dataclass

@@ -24,6 +24,11 @@ class MemoryQueue:
     def send(self, lane: Lane, message: dict[str, Any]) -> None:
         self.messages.append(message)
 
+    def send_batch(self, lane: Lane, messages: list[dict[str, Any]]) -> list[int]:
+        for message in messages:
+            self.send(lane, message)
+        return []
+
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
         return {}
 
@@ -61,6 +66,11 @@ class SimulatedLanes:
         self.waiting[lane].append(message)
         self.max_backlog[lane] = max(self.max_backlog[lane], len(self.waiting[lane]))
         self.dispatch(lane)
+
+    def send_batch(self, lane: Lane, messages: list[dict[str, Any]]) -> list[int]:
+        for message in messages:
+            self.send(lane, message)
+        return []
 
     def depth(self, urls: dict[str, str]) -> dict[str, dict[str, int]]:
         return {lane.value: {"visible": len(q), "in_flight": self.busy[lane]} for lane, q in self.waiting.items()}

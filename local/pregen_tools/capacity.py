@@ -113,25 +113,25 @@ Recipe = dict[tuple[str, str], float]
 RECIPES: dict[str, Recipe] = {
     # serve_content: one GetItem of the content
     "hit": {("content", "read"): 1},
-    # serve_content miss, enqueue_or_join won: read the learner's allowance (one BatchGetItem) and count it (one
-    # update), read the content and the marker, put the job, claim the key, re-read the content (consistent) in
-    # case it was just stored (plus the SQS send); the miss itself is a log line, added to the day's counters in
-    # batches by the usage aggregator
+    # serve_content miss (after the content, the wording's alias: near-duplicates' one extra read), enqueue_or_join
+    # won: read the daily spend (one BatchGetItem, at most once per 30 s per
+    # environment: the first miss of a fresh one pays it), claim the key and record the job in one transaction
+    # (``content+jobs``: the content's condition check, the marker, the job), count the learner's allowance (one
+    # update; plus the SQS send); the miss itself is a log line, added to the day's counters in batches by the usage
+    # aggregator
     "miss": {
-        ("content", "read"): 1,
-        ("content", "read_sc"): 2,
-        ("jobs", "write"): 1,
-        ("content", "write"): 1,
+        ("content", "read"): 2,
+        ("content+jobs", "txn"): 1,
         ("counters", "read"): 1,
         ("counters", "write"): 1,
     },
-    # a miss on a key in flight: the content, then the marker, which names the job (no read of the job, no charge
-    # to the allowance: joining generates nothing)
-    "join": {("content", "read"): 1, ("content", "read_sc"): 1},
+    # a miss on a key in flight: the content and the alias, then the claim, cancelled on the marker, which names the
+    # job (no read, no charge to the allowance: joining generates nothing)
+    "join": {("content", "read"): 2, ("content+jobs", "txn"): 1},
     # pregenerate() per item (warming, prediction): one GetItem; the uncached ones enqueue as a miss does (the
     # caller's allowance: one update per batch, 0.1 a key in a batch of 10)
     "check": {("content", "read"): 1},
-    "enqueue": {("content", "read_sc"): 3, ("jobs", "write"): 1, ("content", "write"): 1, ("counters", "write"): 0.1},
+    "enqueue": {("content+jobs", "txn"): 1, ("counters", "write"): 0.1},
     # navigation: the scope's counts are read on landings that have rules (learn, experience), the move is written
     "nav_read": {("navigation", "read"): 1},
     "nav_write": {("navigation", "write"): 1},

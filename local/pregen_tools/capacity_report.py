@@ -132,7 +132,10 @@ def _units(f: Figures, e: Estimate) -> None:
     body_read = 0.5 * math.ceil(kb / 4)
     f.read_units, f.write_units = {}, {}
     for (table, op), n in e.ddb.items():
-        if op == "read":
+        if table == "content+jobs":  # a key's claim: the content's check and the marker, the job; small, twice each
+            f.write_units["content"] = f.write_units.get("content", 0.0) + n * 2 * 2
+            f.write_units["jobs"] = f.write_units.get("jobs", 0.0) + n * 2
+        elif op == "read":
             f.read_units[table] = f.read_units.get(table, 0.0) + n * (body_read if table == "content" else 0.5)
         elif op == "read_sc":
             f.read_units[table] = f.read_units.get(table, 0.0) + n

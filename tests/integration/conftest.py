@@ -73,6 +73,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         wiring.reset()
+        # A key's claim is a transaction, and moto deep-copies the tables a transaction names while other threads
+        # (a pre-generation's keys, side by side) write them: each DynamoDB request runs alone, as on the local stack
+        monkeypatch.setattr(BaseClient, "_make_api_call", _one_dynamodb_request_at_a_time(BaseClient._make_api_call))
         found = Aws(resources=resources, template=template, env=env)
         previous = usage_log.set_sink(found.usage_lines.append)
         try:
@@ -82,13 +85,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             wiring.reset()
 
 
-@pytest.fixture
-def atomic_requests() -> Iterator[None]:
-    """Make each DynamoDB request atomic, as the real service is: moto's in-process backend evaluates a
-    condition and then writes without a lock, so concurrent conditional writes can both "win" under moto.
-    Threads still interleave between requests, which is what the concurrency tests are about."""
+def _one_dynamodb_request_at_a_time(original: Any) -> Any:
     lock = threading.Lock()
-    original = BaseClient._make_api_call
 
     def serialized(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name != "dynamodb":
@@ -96,7 +94,16 @@ def atomic_requests() -> Iterator[None]:
         with lock:
             return original(self, operation, params)
 
-    with mock.patch.object(BaseClient, "_make_api_call", serialized):
+    return serialized
+
+
+@pytest.fixture
+def atomic_requests() -> Iterator[None]:
+    """Make each DynamoDB request atomic, as the real service is: moto's in-process backend evaluates a
+    condition and then writes without a lock, so concurrent conditional writes can both "win" under moto.
+    Threads still interleave between requests, which is what the concurrency tests are about. (The ``aws``
+    fixture now does this for every test; kept for the tests that name it, and harmless twice.)"""
+    with mock.patch.object(BaseClient, "_make_api_call", _one_dynamodb_request_at_a_time(BaseClient._make_api_call)):
         yield
 
 

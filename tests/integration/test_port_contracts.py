@@ -3,7 +3,8 @@ and the in-memory twins the workload simulator runs on (pregen_fakes.memory). A 
 asserted here once and must hold on both, so the simulator cannot drift from what production does.
 
 The in-memory adapters, each run against its DynamoDB twin: MemoryContentStore (ContentStore), MemoryJobStore
-(JobStore), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore), MemoryNearStore (NearStore); a new
+(JobStore), MemoryKeyClaims (KeyClaims), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore),
+MemoryNearStore (NearStore); a new
 one must join ``Ports``."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from pregen.adapters.claims import DynamoKeyClaims
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.jobs import DynamoJobStore
@@ -25,18 +27,19 @@ from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
-from pregen.domain.records import StoredContent
+from pregen.domain.records import KeyClaim, StoredContent
 from pregen_fakes import memory
 from pregen_fakes.memory import (
     MemoryContentStore,
     MemoryCounters,
     MemoryJobStore,
+    MemoryKeyClaims,
     MemoryNearStore,
     MemoryTransitionStore,
 )
 
 if TYPE_CHECKING:
-    from pregen.ports import ContentStore, Counters, JobStore, NearStore, TransitionStore
+    from pregen.ports import ContentStore, Counters, JobStore, KeyClaims, NearStore, TransitionStore
     from tests.integration.conftest import Aws
 
 NOW = 1_900_000_000.0
@@ -46,6 +49,7 @@ NOW = 1_900_000_000.0
 class Ports:
     content: ContentStore
     jobs: JobStore
+    claims: KeyClaims
     counters: Counters
     transitions: TransitionStore
     near: NearStore
@@ -57,9 +61,11 @@ def ports(request: pytest.FixtureRequest) -> Ports:
         return _memory_ports()
     aws: Aws = request.getfixturevalue("aws")
     tables = aws.resources.tables
+    jobs = DynamoJobStore(tables["JobsTable"], ttl_days=7)
     return Ports(
         DynamoContentStore(tables["ContentTable"]),
-        DynamoJobStore(tables["JobsTable"], ttl_days=7),
+        jobs,
+        DynamoKeyClaims(tables["ContentTable"], jobs),
         DynamoCounters(tables["CountersTable"]),
         DynamoTransitionStore(tables["NavigationTable"]),
         DynamoNearStore(tables["ContentTable"], boto3.client("dynamodb")),
@@ -74,12 +80,9 @@ def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
 
 
 def _memory_ports() -> Ports:
+    content, jobs = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore()
     return Ports(
-        MemoryContentStore(clock=FrozenClock(NOW)),
-        MemoryJobStore(),
-        MemoryCounters(),
-        MemoryTransitionStore(),
-        MemoryNearStore(),
+        content, jobs, MemoryKeyClaims(content, jobs), MemoryCounters(), MemoryTransitionStore(), MemoryNearStore()
     )
 
 
@@ -125,6 +128,44 @@ def test_the_first_claim_of_a_key_wins_and_later_ones_join_it_until_it_expires(p
     # Past its hold the marker is nobody's: it reads as absent and the next claim wins
     assert ports.content.get_inflight("k", NOW + 61) is None
     assert ports.content.claim_inflight("k", "job-c", Lane.INTERACTIVE, NOW + 61, hold_seconds=60).won
+
+
+def test_a_claim_records_the_job_with_the_marker_and_a_lost_one_names_the_holder_and_writes_nothing(
+    ports: Ports,
+) -> None:
+    first = ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True)
+    assert first == KeyClaim(won=True)
+    recorded = ports.jobs.get_job("j1")
+    assert recorded is not None and recorded.key == "k1"
+    marker = ports.content.get_inflight("k1", NOW)
+    assert marker is not None and (marker.job_id, marker.lane, marker.claimed_at) == ("j1", "interactive", NOW)
+    # A later claim of the key is told whose marker holds it (no read needed), and writes no job
+    lost = ports.claims.claim(_job("j2"), NOW + 1, hold_seconds=60, unless_cached=True)
+    assert (lost.won, lost.cached) == (False, False) and lost.held is not None
+    assert (lost.held.job_id, lost.held.lane, lost.held.state, lost.held.claimed_at) == (
+        "j1",
+        "interactive",
+        "queued",
+        NOW,
+    )
+    assert ports.jobs.get_job("j2") is None
+    # Past its hold the marker is nobody's: the next claim wins
+    assert ports.claims.claim(_job("j3"), NOW + 61, hold_seconds=60, unless_cached=True).won
+    marker = ports.content.get_inflight("k1", NOW + 61)
+    assert marker is not None and marker.job_id == "j3"
+
+
+def test_a_claim_of_a_key_with_live_content_writes_nothing_unless_regenerating(ports: Ports) -> None:
+    ports.content.put_content(_content("k1"))
+    assert ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True) == KeyClaim(won=False, cached=True)
+    assert ports.jobs.get_job("j1") is None and ports.content.get_inflight("k1", NOW) is None
+    # A regeneration claims a key that has content
+    assert ports.claims.claim(_job("j2"), NOW, hold_seconds=60, unless_cached=False).won
+    assert ports.jobs.get_job("j2") is not None
+    # Content past its expiry is never served: it does not stop a claim
+    ports.content.put_content(_content("k1", expires_at=NOW - 1))
+    ports.content.release_inflight("k1", "j2")
+    assert ports.claims.claim(_job("j3"), NOW, hold_seconds=60, unless_cached=True).won
 
 
 def test_a_queued_key_is_promoted_once_and_only_by_its_own_job(ports: Ports) -> None:

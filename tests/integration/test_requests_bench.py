@@ -12,18 +12,32 @@ if TYPE_CHECKING:
 
 def test_the_bench_counts_each_operations_requests(aws: Aws) -> None:
     ops = {op.name: op for op in measure(keys=3)}
-    # A hit is one eventually consistent GetItem (the hot-key cache off), a joined miss two reads and no write
+    # A hit is one eventually consistent GetItem (the hot-key cache off); a joined miss, the cache read, the
+    # wording's alias (near-duplicates) and the claim cancelled on the key's marker (a failed request is counted: it
+    # is made and billed), no message
     assert ops["hit"].calls() == {"GetItem": 1}
     assert ops["hit"].units() == (0.5, 0, 0)
-    assert set(ops["joined miss"].calls()) == {"GetItem"}
-    assert ops["joined miss"].units()[1:] == (0, 0)
-    # A won miss enqueues one message; a generation's requests are split at its one model call
-    assert ops["miss, before its 202"].units()[2] == 1
+    assert ops["joined miss"].calls() == {"GetItem": 2, "TransactWriteItems": 1}
+    assert ops["joined miss"].units()[2] == 0
+    # A won miss: the cache read and the alias, one write that claims the key and records the job (no marker read,
+    # no consistent re-read), the charge (the daily spend read, the allowance counted) and one message
+    miss = ops["miss, before its 202"]
+    assert miss.calls() == {
+        "GetItem": 2,
+        "TransactWriteItems": 1,
+        "BatchGetItem": 1,
+        "UpdateItem": 1,
+        "SendMessage": 1,
+    }
+    assert not any(r.kind == "read_sc" for r in miss.requests)
+    # a generation's requests are split at its one model call
     assert MODEL not in ops["generation, before the model call"].calls()
     assert ops["generation, after the model call"].units()[1] > 0
-    # The pre-generated batch is divided per key: each new key is enqueued
-    assert ops["pre-generate, a new key (a batch of 3)"].per == 3
-    assert ops["pre-generate, a new key (a batch of 3)"].units()[2] == 1
+    # The pre-generated batch is divided per key: each new key is claimed in one write, the batch sent in one
+    # SendMessageBatch
+    new = ops["pre-generate, a new key (a batch of 3)"]
+    assert new.per == 3
+    assert new.calls() == {"GetItem": 1, "TransactWriteItems": 1, "UpdateItem": 1 / 3, "SendMessageBatch": 1 / 3}
     assert ops["pre-generate, a key in flight (a batch of 3)"].units()[2] == 0
 
 

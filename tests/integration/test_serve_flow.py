@@ -71,13 +71,15 @@ def _lines(aws: Aws, usage: str) -> list[str]:
 
 
 def _spy_requests() -> tuple[list[str], Any]:
-    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table reads), and the patch that records."""
+    """Every DynamoDB request as ``Operation:pk-or-sk`` (sk for content-table items; a transaction: one entry per
+    item), and the patch that records."""
     requests: list[str] = []
     original = BaseClient._make_api_call
 
     def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         items = params.get("TransactItems")
-        keys = [next(iter(i.values())).get("Key", {}) for i in items] if items else [params.get("Key", {})]
+        bodies = [next(iter(i.values())) for i in items] if items else [params]
+        keys = [body.get("Key") or body.get("Item") or {} for body in bodies]
         for key in keys:
             pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
             requests.append(f"{operation}:{sk if sk in {'content', 'inflight', 'alias'} else pk.split('#')[0]}")
@@ -93,10 +95,11 @@ def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aw
     with spying:
         _, _, second = get(LESSON, sub="bob")
     # Then it made three requests: the cache read, the wording's alias read (near-duplicates: the one extra read
-    # of a miss) and the marker read; no charge to bob's allowance (joining a job in flight generates nothing), no
-    # read of the job (the marker names it), no write of the day's counter item
+    # of a miss) and the claim (cancelled on the marker, whose old item names the job); no charge to bob's allowance
+    # (joining a job in flight generates nothing), no read of the marker or the job, no write of the day's counter
     assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
-    assert requests == ["GetItem:content", "GetItem:alias", "GetItem:inflight"]
+    claim = ["TransactWriteItems:content", "TransactWriteItems:inflight", "TransactWriteItems:job"]
+    assert requests == ["GetItem:content", "GetItem:alias", *claim]
     # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again
@@ -279,9 +282,10 @@ def test_a_batchs_keys_are_read_and_enqueued_side_by_side_and_answered_in_order(
     topics = [f"Topic {i}" for i in range(12)]
     requests = [{"kind": "lesson", "subject": "Python", "topic": t, "grade": "10"} for t in topics]
     requests.append({"kind": "lesson", "subject": "python", "topic": "topic 3 ", "grade": "10"})
-    store = serve_wiring.serve_deps().store
+    deps = serve_wiring.serve_deps()
+    store, claims = deps.store, deps.claims
     threads: dict[str, set[str]] = {"read": set(), "claim": set()}
-    read, claim = store.get_content, store.claim_inflight
+    read, claim = store.get_content, claims.claim
 
     def reading(*args: Any, **kwargs: Any) -> Any:
         threads["read"].add(threading.current_thread().name)
@@ -297,7 +301,7 @@ def test_a_batchs_keys_are_read_and_enqueued_side_by_side_and_answered_in_order(
     batch = {"priority": 30, "requests": requests}
     with (
         mock.patch.object(store, "get_content", side_effect=reading),
-        mock.patch.object(store, "claim_inflight", side_effect=claiming),
+        mock.patch.object(claims, "claim", side_effect=claiming),
     ):
         status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
     # Then each key is read and claimed on its own thread, several at once
@@ -336,3 +340,38 @@ def test_bad_pregenerate_bodies_get_a_400(aws: Aws, body: Any) -> None:
     status, _, answer = call(pre_generate, api_event("pregenerate.json", body=body))
     assert status == 400
     assert "error" in answer
+
+
+def test_a_pregenerated_batchs_messages_go_ten_to_a_request_with_their_correlation_ids(aws: Aws) -> None:
+    # Given a teacher's batch of 23 new keys
+    batch = {
+        "priority": 30,
+        "requests": [
+            {"kind": "lesson", "subject": "Chemistry", "topic": f"Topic {i}", "grade": "10"} for i in range(23)
+        ],
+    }
+    sent: list[tuple[str, int]] = []
+    original = BaseClient._make_api_call
+
+    def spy(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation.startswith("SendMessage"):
+            sent.append((operation, len(params.get("Entries", [params]))))
+        return original(self, operation, params)
+
+    # When it is pre-generated
+    with mock.patch.object(BaseClient, "_make_api_call", spy):
+        status, _, body = call(pre_generate, api_event("pregenerate.json", sub="t1", role="teacher", body=batch))
+    # Then its 23 messages went out in three SendMessageBatch requests, each job's message once
+    assert status == 202 and [r["status"] for r in body["results"]] == ["queued"] * 23
+    assert sent == [("SendMessageBatch", 10), ("SendMessageBatch", 10), ("SendMessageBatch", 3)]
+    url = aws.queue_url("BackgroundQueue")
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < 24:
+        messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        if not messages.get("Messages"):
+            break
+        for m in messages["Messages"]:
+            got[json.loads(m["Body"])["job_id"]] = m
+    assert set(got) == {r["job_id"] for r in body["results"]}
+    # And each carries its correlation id as a message attribute, as a single send does
+    assert all(m["MessageAttributes"]["correlation_id"]["StringValue"] for m in got.values())

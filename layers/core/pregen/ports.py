@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Erased,
         ErasureStatus,
         InflightClaim,
+        KeyClaim,
         QueuedMessage,
         StoredContent,
     )
@@ -86,6 +87,13 @@ class JobStore(Protocol):
         ...
 
 
+class KeyClaims(Protocol):
+    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
+        """Mark ``job.key`` in flight for the job and record the job, both or neither, in one write: only when no
+        live marker holds the key and (``unless_cached``) no live content is stored for it."""
+        ...
+
+
 class Counters(Protocol):
     def add(self, day: str, counts: dict[str, int | float], now: float) -> None: ...
 
@@ -106,6 +114,11 @@ class Counters(Protocol):
 
 class JobQueue(Protocol):
     def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+
+    def send_batch(self, lane: Lane, messages: list[dict[str, Any]]) -> list[int]:
+        """Send many messages to a lane in as few requests as the queue allows (SQS: 10 a request); the indexes of
+        the messages that were not sent."""
+        ...
 
     def retry_in(self, lane: Lane, receipt_handle: str, seconds: int) -> None:
         """The received message comes back after ``seconds`` (its visibility timeout), not the queue's default."""

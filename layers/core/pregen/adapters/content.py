@@ -94,28 +94,14 @@ class DynamoContentStore:
     # A marker whose expires_at has passed counts as absent: its holder crashed, and TTL may not have run yet.
 
     def _inflight_key(self, key: str) -> dict[str, Any]:
-        return {"pk": string(key), "sk": string("inflight")}
+        return inflight_key(key)
 
     def _queued_marker(self, key: str, job_id: str, lane: Lane, now: float, until: float) -> dict[str, Any]:
-        return {
-            **self._inflight_key(key),
-            "state": string("queued"),
-            "job_id": string(job_id),
-            "lane": string(lane.value),
-            "claimed_at": number(now),
-            "expires_at": whole(until),
-        }
+        return queued_marker(key, job_id, lane, now, until)
 
     @staticmethod
     def _someones(item: dict[str, Any]) -> InflightClaim:
-        claimed_at = item.get("claimed_at", {}).get("N")
-        return InflightClaim(
-            won=False,
-            job_id=item["job_id"]["S"],
-            lane=item["lane"]["S"],
-            state=item.get("state", {}).get("S", "queued"),
-            claimed_at=float(claimed_at) if claimed_at is not None else None,
-        )
+        return someones(item)
 
     def get_inflight(self, key: str, now: float) -> InflightClaim | None:
         """The live in-flight marker of a key (``won`` is False: it is someone's), or None."""
@@ -252,3 +238,33 @@ class DynamoContentStore:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":queued": string("queued"), ":w": string(worker_id)},
         )
+
+
+# The in-flight marker's item, shared with ``pregen.adapters.claims`` (a miss writes it with its job in one go).
+
+
+def inflight_key(key: str) -> dict[str, Any]:
+    return {"pk": string(key), "sk": string("inflight")}
+
+
+def queued_marker(key: str, job_id: str, lane: Lane, now: float, until: float) -> dict[str, Any]:
+    return {
+        **inflight_key(key),
+        "state": string("queued"),
+        "job_id": string(job_id),
+        "lane": string(lane.value),
+        "claimed_at": number(now),
+        "expires_at": whole(until),
+    }
+
+
+def someones(item: dict[str, Any]) -> InflightClaim:
+    """Someone's marker as a claim lost to it."""
+    claimed_at = item.get("claimed_at", {}).get("N")
+    return InflightClaim(
+        won=False,
+        job_id=item["job_id"]["S"],
+        lane=item["lane"]["S"],
+        state=item.get("state", {}).get("S", "queued"),
+        claimed_at=float(claimed_at) if claimed_at is not None else None,
+    )

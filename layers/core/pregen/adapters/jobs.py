@@ -23,11 +23,15 @@ class DynamoJobStore:
     def _key(job_id: str) -> dict[str, Any]:
         return {"pk": string(f"job#{job_id}"), "sk": string("job")}
 
-    def put_job(self, job: Job) -> None:
+    def item(self, job: Job) -> dict[str, Any]:
+        """The job's item, as ``put_job`` writes it (and ``pregen.adapters.claims`` with the key's marker)."""
         item = serialize({**job.model_dump(mode="json"), "expires_at": int(job.created_at + self.ttl_seconds)})
         if job.owner:  # a personal job: found by the table's learner index (a learner's data, listed and erased)
             item["learner"] = string(job.owner)
-        self.client.put_item(TableName=self.table, Item={**item, **self._key(job.job_id)})
+        return {**item, **self._key(job.job_id)}
+
+    def put_job(self, job: Job) -> None:
+        self.client.put_item(TableName=self.table, Item=self.item(job))
 
     def delete_job(self, job_id: str) -> None:
         self.client.delete_item(TableName=self.table, Key=self._key(job_id))

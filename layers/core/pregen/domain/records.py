@@ -32,6 +32,17 @@ class InflightClaim:
 
 
 @dataclass(frozen=True)
+class KeyClaim:
+    """The result of claiming a key and recording its job in one conditional write (``KeyClaims.claim``): won (the
+    marker and the job are written), or lost with nothing written -- to live content (``cached``), or to another
+    job's marker (``held``; None when the write did not learn whose it is, e.g. a transaction conflict)."""
+
+    won: bool
+    held: InflightClaim | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
 class QueuedMessage:
     """A message looked at where it sits (a dead-letter queue's), without taking it."""
 

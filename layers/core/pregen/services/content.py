@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
     from pregen.domain.records import InflightClaim, StoredContent
     from pregen.messages import JobMessage
-    from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore, NearStore
+    from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore, KeyClaims, NearStore
     from pregen.services.limits import GenerationLimiter
 
 # Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost
 # to another request looks again (it then nearly always joins). Past this, the caller is told to try again.
 _CLAIM_ATTEMPTS = 5
+# SQS's most messages in one SendMessageBatch.
+_SEND_BATCH = 10
 # A marker claimed longer ago than the job record's lifetime less this is checked against the job record.
 _TTL_MARGIN_SECONDS = 3_600
 
@@ -33,6 +35,7 @@ class ServeDeps:
 
     store: ContentStore
     jobs: JobStore
+    claims: KeyClaims  # a miss's one write: the key's marker and its job
     queue: JobQueue
     counters: Counters
     clock: Clock
@@ -126,29 +129,19 @@ def enqueue_or_join(
     """Put the key in flight and enqueue its job, or return the job already in flight for it; ``None`` when the
     content turned up meanwhile (the caller serves it).
 
-    ``charge`` runs once, when no job is in flight for the key, before the new job is written: it may refuse
-    (RateLimited) with nothing written. A concurrent miss that claims the key first makes this caller join a job
-    they paid for: a rare over-charge, never free work.
-
-    The job record is written *before* the key is claimed, so an in-flight marker always names a job that
-    exists: a concurrent miss that loses the claim can always join. A live marker is read first, so joining
-    (the common case in a stampede) costs that one read: the marker names the job, its status and lane (``_join``).
+    One conditional write claims the key and records the job (``KeyClaims.claim``: both or neither, only while no
+    live marker holds the key and no live content is stored for it); a lost claim names the marker that holds it,
+    so joining (the common case in a stampede) costs that write and no read (``_join``). A won claim is then
+    charged (``charge``; a refusal abandons the job: the key is released, the job failed, the refusal raised), and
+    its message sent. Only the request that won the key pays: a joined miss never does.
 
     Joining a background job from the interactive lane also sends the job to the interactive lane: whichever
     delivery takes the worker's lease first generates it, the other finds the content and finishes at once.
     """
     key = cache_key(request, caller)
-    lane = Priority.lane(priority)
-    for _ in range(_CLAIM_ATTEMPTS):
-        now = deps.clock.now()
-        marker = deps.store.get_inflight(key, now)
-        joined = _join(marker, key, lane, deps, now, correlation_id=correlation_id) if marker else None
-        if joined is not None:
-            return joined, True
-        if charge is not None:
-            charge()
-            charge = None
-        job = _new_job(
+
+    def new_job(now: float) -> Job:
+        return _new_job(
             request,
             caller,
             key,
@@ -158,11 +151,31 @@ def enqueue_or_join(
             regenerate_of=regenerate_of,
             feedback=feedback,
         )
+
+    job, won = claim_or_join(key, new_job, deps, correlation_id=correlation_id)
+    if not won or not isinstance(job, Job):
+        return job, job is not None
+    if charge is not None:
+        _charge_or_abandon([job], charge, deps)
+    _enqueue([job], caller, deps, correlation_id=correlation_id)
+    return job, False
+
+
+def claim_or_join(
+    key: str, new_job: Callable[[float], Job], deps: ServeDeps, *, correlation_id: str | None = None
+) -> tuple[Job | JobRef | None, bool]:
+    """The key claimed for a new job (``new_job(now)``; ``(job, True)``: recorded, not yet sent), or the job in
+    flight for it (``(job, False)``), or ``(None, False)``: the content is stored (a regeneration never finds it so)."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        now = deps.clock.now()
+        job = new_job(now)
         claim = _claim(job, deps, now, correlation_id=correlation_id)
         if claim.won:
-            return _enqueue(job, caller, deps, now, correlation_id=correlation_id), False
+            return job, True
+        if claim.cached:
+            return None, False
         if claim.joined is not None:
-            return claim.joined, True
+            return claim.joined, False
         # Another request took the key over first: look again.
     raise Conflict(f"the key {key} kept changing hands while it was being enqueued; try again")
 
@@ -199,44 +212,77 @@ def _new_job(
 class _Claim:
     won: bool
     joined: Job | JobRef | None = None  # lost: the job in flight for the key (None: the key changed hands, look again)
+    cached: bool = False  # lost: the key's content is stored
 
 
 def _claim(job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None) -> _Claim:
-    """Write the job, then claim its key. A lost claim joins the marker's job, or takes the key over when that job
-    no longer exists (its record expired)."""
+    """Claim the job's key and record the job in one write. A lost claim joins the marker's job, or takes the key
+    over when that job no longer exists (its record expired)."""
     lane = job.lane
-    deps.jobs.put_job(job)
-    claim = deps.store.claim_inflight(job.key, job.job_id, lane, now, deps.inflight_seconds)
-    if claim.won:
+    claimed = deps.claims.claim(job, now, deps.inflight_seconds, unless_cached=job.regenerate_of is None)
+    if claimed.won:
         return _Claim(won=True)
-    deps.jobs.delete_job(job.job_id)  # never handed out: nobody will ask for it
-    joined = _join(claim, job.key, lane, deps, now, correlation_id=correlation_id)
+    if claimed.cached:
+        return _Claim(won=False, cached=True)
+    # Lost to a marker; the write names it, unless it collided with another claim at that moment: then read it.
+    marker = claimed.held or deps.store.get_inflight(job.key, now)
+    if marker is None:
+        return _Claim(won=False)
+    joined = _join(marker, job.key, lane, deps, now, correlation_id=correlation_id)
     if joined is not None:
         return _Claim(won=False, joined=joined)
     if not deps.store.take_over_inflight(
-        job.key, claim.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
+        job.key, marker.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
     ):
         return _Claim(won=False)
     deps.jobs.put_job(job)
     return _Claim(won=True)
 
 
-def _enqueue(job: Job, caller: Caller, deps: ServeDeps, now: float, *, correlation_id: str | None) -> Job | None:
-    """Send the claimed job to its lane; None (and the job finished) when its content turned up meanwhile."""
-    if job.regenerate_of is None and deps.store.get_content(job.key, now, consistent=True) is not None:
-        # Generated (and its marker cleared) between the caller's cache read and our claim: nothing to do. The
-        # job is finished rather than deleted: between our claim and now another request may have joined it.
-        deps.jobs.set_status(job.job_id, JobStatus.DONE, now)
+def _abandon(jobs: list[Job], deps: ServeDeps, reason: str) -> None:
+    """Jobs claimed but never sent: release their keys (no marker may stay with no message that will ever finish
+    it) and fail them (a request that joined one meanwhile sees why)."""
+    now = deps.clock.now()
+    for job in jobs:
         deps.store.release_inflight(job.key, job.job_id)
-        return None
+        deps.jobs.set_status(job.job_id, JobStatus.FAILED, now, reason=reason)
+
+
+def _charge_or_abandon(jobs: list[Job], charge: Callable[[], None], deps: ServeDeps) -> None:
+    """Charge for claimed jobs; a refusal (429, 422, 503) abandons them all before it is raised."""
     try:
-        deps.queue.send(job.lane, _message(job, correlation_id, requested_by=caller.sub).wire())
-    except Exception:
-        # Never leave a key marked in flight with no message that will ever finish it.
-        deps.store.release_inflight(job.key, job.job_id)
-        deps.jobs.set_status(job.job_id, JobStatus.FAILED, deps.clock.now(), reason="could not enqueue the job")
+        charge()
+    except Exception as refused:
+        _abandon(jobs, deps, f"not charged: {type(refused).__name__}")
         raise
-    return job
+
+
+def _enqueue(jobs: list[Job], caller: Caller, deps: ServeDeps, *, correlation_id: str | None) -> None:
+    """Send claimed jobs to their lanes (a lane's jobs 10 to a SendMessageBatch; a lone one, SendMessage). A job
+    whose message was not sent is abandoned, and the failure raised."""
+    by_lane: dict[Lane, list[Job]] = {}
+    for job in jobs:
+        by_lane.setdefault(job.lane, []).append(job)
+    sent: set[str] = set()
+    unsent: list[Job] = []
+    try:
+        for lane, queued in by_lane.items():
+            for start in range(0, len(queued), _SEND_BATCH):
+                chunk = queued[start : start + _SEND_BATCH]
+                messages = [_message(job, correlation_id, requested_by=caller.sub).wire() for job in chunk]
+                if len(chunk) == 1:
+                    deps.queue.send(lane, messages[0])
+                    missed = set()
+                else:
+                    missed = set(deps.queue.send_batch(lane, messages))
+                unsent += [job for i, job in enumerate(chunk) if i in missed]
+                sent.update(job.job_id for i, job in enumerate(chunk) if i not in missed)
+    except Exception:
+        _abandon([job for job in jobs if job.job_id not in sent], deps, "could not enqueue the job")
+        raise
+    if unsent:
+        _abandon(unsent, deps, "could not enqueue the job")
+        raise RuntimeError(f"{len(unsent)} of {len(jobs)} jobs could not be enqueued")
 
 
 def _join(
@@ -246,7 +292,7 @@ def _join(
     needs it sooner.
 
     The marker answers by itself when its job cannot be gone: it was claimed less than the job record's lifetime
-    ago (the record is written before the claim, and only TTL removes it), and no promotion needs the job's
+    ago (the record is written with the claim, and only TTL removes it), and no promotion needs the job's
     request. Its status is the marker's: ``queued``, or ``generating`` once a worker holds the lease. Otherwise the
     job is read, as for a marker written before ``claimed_at`` was recorded."""
     promote = lane is Lane.INTERACTIVE and marker.lane != lane.value
@@ -300,23 +346,36 @@ def pregenerate(
     found = each(lambda key: deps.store.get_content(key, now), list(unique), at_once=deps.keys_side_by_side)
     seen = {key: Enqueued(key=key, status="cached") for key, stored in zip(unique, found, strict=True) if stored}
     misses = {key: request for key, request in unique.items() if key not in seen}
-    # The whole batch is allowed or refused at once: a 429 never leaves half a batch enqueued. Keys in flight are
-    # joined, not generated: only the others are charged (one more read each, side by side).
-    payer = caller if charge_to == "caller" else charge_to
-    if payer is not None and misses:
-        markers = each(lambda key: deps.store.get_inflight(key, now), list(misses), at_once=deps.keys_side_by_side)
-        new = [request for request, marker in zip(misses.values(), markers, strict=True) if marker is None]
-        check_generation_allowance(payer, action, deps, lambda price: price.contents(new))
-    elif misses:  # the operator's own warming: charged to nobody, still under the daily ceiling
-        check_daily_ceiling(action, deps, lambda price: price.contents(list(misses.values())))
 
-    def enqueue(key: str) -> Enqueued:
-        job, joined = enqueue_or_join(misses[key], caller, priority, deps, correlation_id=correlation_id)
+    def claim(key: str) -> tuple[Job | JobRef | None, bool]:
+        def new_job(at: float) -> Job:
+            return _new_job(
+                misses[key], caller, key, priority, at, correlation_id=correlation_id, regenerate_of=None, feedback=None
+            )
+
+        return claim_or_join(key, new_job, deps, correlation_id=correlation_id)
+
+    claimed = dict(zip(misses, each(claim, list(misses), at_once=deps.keys_side_by_side), strict=True))
+    won = [job for job, new in claimed.values() if new and isinstance(job, Job)]
+    # The whole batch is allowed or refused at once: a refusal abandons every key this batch claimed, so a 429
+    # never leaves half a batch enqueued. Keys in flight were joined, not claimed: only the claimed are charged.
+    if won:
+        new_requests = [misses[job.key] for job in won]
+        payer = caller if charge_to == "caller" else charge_to
+
+        def charge() -> None:
+            if payer is not None:
+                check_generation_allowance(payer, action, deps, lambda price: price.contents(new_requests))
+            else:  # the operator's own warming: charged to nobody, still under the daily ceiling
+                check_daily_ceiling(action, deps, lambda price: price.contents(new_requests))
+
+        _charge_or_abandon(won, charge, deps)
+        _enqueue(won, caller, deps, correlation_id=correlation_id)
+    for key, (job, new) in claimed.items():
         if job is None:  # generated a moment ago
-            return Enqueued(key=key, status="cached")
-        return Enqueued(key=key, status="in_flight" if joined else "queued", job_id=job.job_id)
-
-    seen.update(zip(misses, each(enqueue, list(misses), at_once=deps.keys_side_by_side), strict=True))
+            seen[key] = Enqueued(key=key, status="cached")
+        else:
+            seen[key] = Enqueued(key=key, status="queued" if new else "in_flight", job_id=job.job_id)
     return [seen[key] for key in keys]
 
 

@@ -119,9 +119,15 @@ def plan_course(
         deps.courses.start_generating(course.course_id, outline.model_dump(mode="json"), plan, deps.content.clock.now())
         outcome = "planned"
     pending = send_order(deps.courses.read_parts(course.course_id), course.priority)
+    by_lane: dict[Lane, list[dict[str, Any]]] = {}  # in send order within each lane; SQS takes 10 a request
     for part, priority in pending:
         part_message = _part_message(course, part, message.correlation_id, priority)
-        deps.content.queue.send(Priority.lane(priority) if priority != course.priority else lane, part_message.wire())
+        to = Priority.lane(priority) if priority != course.priority else lane
+        by_lane.setdefault(to, []).append(part_message.wire())
+    for to, messages in by_lane.items():
+        unsent = deps.content.queue.send_batch(to, messages)
+        if unsent:  # the plan's message is delivered again, and a redelivery sends the pending parts again
+            raise RuntimeError(f"{len(unsent)} of the course's {len(messages)} part messages could not be sent")
     logger.info("course parts sent", course_id=course.course_id, parts=len(pending))
     if not pending:
         _settle_course(course.course_id, worker_id, deps)

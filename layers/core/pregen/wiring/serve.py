@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pregen.adapters.claims import DynamoKeyClaims
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.jobs import DynamoJobStore
@@ -41,9 +42,11 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         from pregen.adapters.hot_content import HotContentStore
 
         store = HotContentStore(store, ttl_seconds=s.hot_cache_seconds, max_items=s.hot_cache_items)
+    jobs = DynamoJobStore(s.jobs_table, s.job_ttl_days, client)
     return ServeDeps(
         store=store,
-        jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
+        jobs=jobs,
+        claims=DynamoKeyClaims(s.content_table, jobs, client),
         queue=lanes(s),
         counters=DynamoCounters(s.counters_table, client),
         clock=SystemClock(),
