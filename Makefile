@@ -8,6 +8,7 @@ PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+CLIENT_VENV := .venv-client
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
@@ -80,7 +81,13 @@ moved-clock: $(VENV)/.installed
 	PREGEN_TEST_CLOCK=+400d $(PYTEST) tests/unit tests/integration tests/emulator -q
 	PREGEN_TEST_CLOCK=2028-12-31T23:50:00Z $(PYTEST) tests/unit tests/integration tests/emulator -q
 
-e2e: $(VENV)/.installed
+# openapi-python-client generates a Python client from the API's document; tests/e2e/test_generated_clients.py uses it.
+$(CLIENT_VENV)/.installed:
+	@test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install -q --disable-pip-version-check "openapi-python-client==0.29.1"
+	@touch $@
+
+e2e: $(VENV)/.installed $(CLIENT_VENV)/.installed
 	$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed
@@ -118,4 +125,4 @@ fuzz: $(VENV)/.installed
 	PREGEN_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_bad_input.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(CLIENT_VENV) .local .aws-sam .mypy_cache .ruff_cache
