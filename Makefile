@@ -87,7 +87,13 @@ $(CLIENT_VENV)/.installed:
 	$(CLIENT_VENV)/bin/python -m pip install -q --disable-pip-version-check "openapi-python-client==0.29.1"
 	@touch $@
 
-e2e: $(VENV)/.installed $(CLIENT_VENV)/.installed
+# openapi-typescript and openapi-fetch (pinned by package-lock.json) for the TypeScript client's test; needs Node 20.
+TS_CLIENT := tests/e2e/typescript_client
+$(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package-lock.json
+	npm ci --prefix $(TS_CLIENT) --silent --no-audit --no-fund
+	@touch $@
+
+e2e: $(VENV)/.installed $(CLIENT_VENV)/.installed $(TS_CLIENT)/node_modules/.installed
 	$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed
@@ -125,4 +131,4 @@ fuzz: $(VENV)/.installed
 	PREGEN_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_bad_input.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(CLIENT_VENV) .local .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(CLIENT_VENV) $(TS_CLIENT)/node_modules .local .aws-sam .mypy_cache .ruff_cache
