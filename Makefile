@@ -9,6 +9,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 DOCS_VENV := .venv-docs
+CLIENT_VENV := .venv-client
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 export SAM_CLI_TELEMETRY := 0
@@ -92,7 +93,19 @@ moved-clock: $(VENV)/.installed
 	PREGEN_TEST_CLOCK=+400d $(PYTEST) tests/unit tests/integration tests/emulator -q
 	PREGEN_TEST_CLOCK=2028-12-31T23:50:00Z $(PYTEST) tests/unit tests/integration tests/emulator -q
 
-e2e: $(VENV)/.installed
+# openapi-python-client generates a Python client from the API's document; tests/e2e/test_generated_clients.py uses it.
+$(CLIENT_VENV)/.installed:
+	@test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install -q --disable-pip-version-check "openapi-python-client==0.29.1"
+	@touch $@
+
+# openapi-typescript and openapi-fetch (pinned by package-lock.json) for the TypeScript client's test; needs Node 20.
+TS_CLIENT := tests/e2e/typescript_client
+$(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package-lock.json
+	npm ci --prefix $(TS_CLIENT) --silent --no-audit --no-fund
+	@touch $@
+
+e2e: $(VENV)/.installed $(CLIENT_VENV)/.installed $(TS_CLIENT)/node_modules/.installed
 	$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed
@@ -130,4 +143,5 @@ fuzz: $(VENV)/.installed
 	PREGEN_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_bad_input.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(DOCS_VENV) .site .local .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(DOCS_VENV) .site $(CLIENT_VENV) $(TS_CLIENT)/node_modules .local \
+		.aws-sam .mypy_cache .ruff_cache

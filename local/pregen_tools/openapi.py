@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-from typing import Any
+import re
+from typing import Any, Literal
+
+from pydantic.json_schema import models_json_schema
 
 from aws_emulator.template import ROOT, Template
 from pregen.domain.models import KIND_SHAPES, Kind
+from pregen.domain.schemas import SCHEMAS as CONTENT_MODELS
 
 DOC = ROOT / "docs" / "openapi.json"
 # What a browser app on another origin may read: template.yaml's CorsConfiguration exposes these (when the stack's
@@ -112,6 +116,69 @@ _IF_NONE_MATCH = {
     "schema": {"type": "string"},
 }
 
+# Names a generated client gives the operations (openapi-python-client: ``get_content``; openapi-fetch by path), and
+# the area each belongs to. A route not listed gets a name from its method and path (_operation_id).
+OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("get", "/v1/content"): ("getContent", "content"),
+    ("post", "/v1/pregenerate"): ("pregenerate", "content"),
+    ("post", "/v1/warm"): ("warm", "content"),
+    ("post", "/v1/events/navigation"): ("postNavigation", "content"),
+    ("get", "/v1/jobs/{job_id}"): ("getJob", "content"),
+    ("get", "/v1/content/{content_id}"): ("getContentVersion", "library"),
+    ("get", "/v1/content/{content_id}/versions"): ("listContentVersions", "library"),
+    ("post", "/v1/content/{content_id}/votes"): ("voteOnContent", "library"),
+    ("post", "/v1/content/{content_id}/regenerate"): ("regenerateContent", "library"),
+    ("delete", "/v1/aliases/{key}"): ("revokeAlias", "library"),
+    ("post", "/v1/exams/warm"): ("warmExams", "exams"),
+    ("post", "/v1/exams/{exam}/claim"): ("claimExam", "exams"),
+    ("get", "/v1/exams/{exam}/inventory"): ("getExamInventory", "exams"),
+    ("get", "/v1/exams/{exam}"): ("getExam", "exams"),
+    ("post", "/v1/exams/{exam}/answers"): ("submitExamAnswers", "exams"),
+    ("get", "/v1/exams/{exam}/attempt"): ("getExamAttempt", "exams"),
+    ("post", "/v1/courses"): ("createCourse", "courses"),
+    ("get", "/v1/courses"): ("listCourses", "courses"),
+    ("get", "/v1/courses/{course}"): ("getCourse", "courses"),
+    ("post", "/v1/courses/{course}/retry"): ("retryCourse", "courses"),
+    ("post", "/v1/courses/{course}/shares"): ("shareCourse", "courses"),
+    ("delete", "/v1/courses/{course}/shares/{share}"): ("revokeCourseShare", "courses"),
+    ("get", "/v1/me/content"): ("listMyContent", "learners"),
+    ("delete", "/v1/me"): ("eraseMe", "learners"),
+    ("get", "/v1/me/erasure"): ("getMyErasure", "learners"),
+    ("delete", "/v1/learners/{learner}"): ("eraseLearner", "learners"),
+    ("get", "/v1/learners/{learner}/erasure"): ("getLearnerErasure", "learners"),
+    ("get", "/v1/analytics"): ("getAnalytics", "analytics"),
+    ("post", "/v1/ops/cron/{task}"): ("triggerCronTask", "operations"),
+    ("get", "/v1/ops/cron/runs/{run_id}"): ("getCronRun", "operations"),
+    ("post", "/v1/cron/run"): ("runTopUp", "operations"),
+}
+TAGS = {
+    "content": "Ask for content (served from the cache, or generated: 202 and a job to follow), prepare it ahead",
+    "library": "The versions of a piece of content, votes on them, and regeneration",
+    "exams": "Exams prepared ahead per learner and exam type, claimed when needed",
+    "courses": "Whole courses: planned, generated part by part, followed until ready",
+    "learners": "A learner's own items and their erasure",
+    "analytics": "Usage and cost figures (admins)",
+    "operations": "Scheduled tasks run on demand (admins and the scheduler)",
+}
+_LOCATION = {"description": "where to follow the work (a path of this API)", "schema": {"type": "string"}}
+_RETRY_AFTER = {"description": "seconds to wait before following Location", "schema": {"type": "string"}}
+_X_CACHE = {"description": "HIT: served from the cache; MISS: a job generates it", "schema": {"type": "string"}}
+# The headers of success answers, as the handlers send them (functions/*/app.py).
+SUCCESS_HEADERS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("get", "/v1/content", "200"): {"X-Cache": _X_CACHE},
+    ("get", "/v1/content", "202"): {"X-Cache": _X_CACHE, "Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+    ("post", "/v1/content/{content_id}/regenerate", "202"): {"Location": _LOCATION},
+    ("post", "/v1/exams/{exam}/claim", "200"): {"Location": _LOCATION},
+    ("post", "/v1/exams/{exam}/answers", "201"): {"Location": _LOCATION},
+    ("post", "/v1/exams/{exam}/claim", "202"): {"Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+    ("post", "/v1/courses", "202"): {"Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+    ("post", "/v1/courses/{course}/retry", "202"): {"Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+    ("post", "/v1/ops/cron/{task}", "202"): {"Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+    ("post", "/v1/cron/run", "202"): {"Location": _LOCATION, "Retry-After": _RETRY_AFTER},
+}
+# The answers that carry a piece of generated content, and the name of the property that holds it.
+_CONTENT_HOLDERS = ("ContentBody", "VersionContentBody", "PartContentBody")
+
 # What API Gateway itself answers (the JWT authorizer's 401, throttling's 429, an unknown route's 404).
 _GATEWAY_ERROR_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 
@@ -147,19 +214,59 @@ def document(template: Template | None = None) -> dict[str, Any]:
     components["securitySchemes"] = {"LearnerJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     merged["security"] = [{"LearnerJwt": []}]
     components["schemas"]["GatewayError"] = _GATEWAY_ERROR_SCHEMA
-    _content_requests(merged)
+    _content_schemas(merged)
+    _content_query(merged, _content_requests(merged))
+    merged["tags"] = [{"name": name, "description": text} for name, text in TAGS.items()]
     for path, operations in merged["paths"].items():
         for method, operation in operations.items():
-            for response in operation.get("responses", {}).values():
-                if response.get("content") == {}:  # an answer without a body (304)
-                    del response["content"]
-            if "304" in operation.get("responses", {}):
-                operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
-            conflict = _CONFLICT_MEANS.get(path, CONFLICT) if (method, path) in _CONFLICTS else None
-            _errors(operation, conflict, charged=(method, path) in _CHARGED)
-            for parameter in operation.get("parameters", []):
-                parameter["schema"] = _without_null(parameter["schema"])
+            _operation(method, path, operation)
     return merged
+
+
+def _operation(method: str, path: str, operation: dict[str, Any]) -> None:
+    """What one operation's generated document lacks: its name and area, its headers and its errors."""
+    operation["operationId"], tag = OPERATIONS.get((method, path), (_operation_id(method, path), "other"))
+    operation["tags"] = [tag]
+    for status, response in operation.get("responses", {}).items():
+        response.setdefault("headers", {}).update(SUCCESS_HEADERS.get((method, path, status), {}))
+        if not response["headers"]:
+            del response["headers"]
+        if response.get("content") == {}:  # an answer without a body (304)
+            del response["content"]
+    if "304" in operation.get("responses", {}):
+        operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
+    conflict = _CONFLICT_MEANS.get(path, CONFLICT) if (method, path) in _CONFLICTS else None
+    _errors(operation, conflict, charged=(method, path) in _CHARGED)
+    for parameter in operation.get("parameters", []):
+        parameter["schema"] = _without_null(parameter["schema"])
+
+
+def _operation_id(method: str, path: str) -> str:
+    """A route OPERATIONS does not name: its method and the words of its path (post /v1/exams/{exam}/answers:
+    postExamsAnswers)."""
+    words = [w for w in re.split(r"[/_-]", path) if w and w != "v1" and not w.startswith("{")]
+    return method + "".join(w.title() for w in words)
+
+
+def _content_schemas(document: dict[str, Any]) -> None:
+    """Each kind's content schema, from the pydantic models the worker validates generated content with
+    (pregen.domain.schemas), and the answers that carry content hold one of them instead of any object."""
+    schemas = document["components"]["schemas"]
+    mode: Literal["validation"] = "validation"  # what the worker accepts: fields with defaults are optional
+    models = [(model, mode) for model in CONTENT_MODELS.values()]
+    _, generated = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    for name, schema in generated["$defs"].items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"two different schemas are named {name}")
+        schemas[name] = schema
+    schemas["Content"] = {
+        "description": "The generated content: the schema of its kind (the answer's kind field says which; "
+        + ", ".join(f"{kind.value}: {model.__name__}" for kind, model in CONTENT_MODELS.items())
+        + ").",
+        "oneOf": [{"$ref": f"#/components/schemas/{model.__name__}"} for model in CONTENT_MODELS.values()],
+    }
+    for holder in _CONTENT_HOLDERS:
+        schemas[holder]["properties"]["content"] = {"$ref": "#/components/schemas/Content"}
 
 
 def _errors(operation: dict[str, Any], conflict: str | None, *, charged: bool = False) -> None:
@@ -209,41 +316,35 @@ def _variant_name(kind: Kind) -> str:
     return "".join(part.title() for part in kind.value.split("_")) + "Request"
 
 
-def _kind_variant(base: dict[str, Any], kind: Kind, *, query: bool) -> dict[str, Any]:
-    """One kind's request: only the fields it takes (pregen.domain.models.KIND_SHAPES), those it needs required,
-    its count bounds and scope. A query cannot carry null; it names the fields the kind refuses (``false``), and
-    like the body refuses any other name (the API answers 400 naming an unknown parameter)."""
+def _kind_variant(base: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    """One kind's request body: only the fields it takes (pregen.domain.models.KIND_SHAPES), those it needs
+    required, its count bounds and scope; like the API, it refuses any other name."""
     shape = KIND_SHAPES[kind]
     properties: dict[str, Any] = {}
     for name, schema in base["properties"].items():
-        if name not in shape.fields():
-            if query:
-                properties[name] = False
-            continue
-        properties[name] = _without_null(schema) if query or name in shape.needs else schema
+        if name in shape.fields():
+            properties[name] = _without_null(schema) if name in shape.needs else schema
     properties["kind"] = {"type": "string", "const": kind.value}
     if shape.count is not None:
         low, high = shape.count
         count = {"type": "integer", "minimum": low, "maximum": high, "description": f"how many {shape.unit}"}
-        properties["count"] = count if query else {"anyOf": [count, {"type": "null"}]}
+        properties["count"] = {"anyOf": [count, {"type": "null"}]}
     if shape.scope is not None:
         properties["scope"] = {"type": "string", "const": shape.scope.value, "description": "always this scope"}
-    variant: dict[str, Any] = {
+    return {
         "type": "object",
         "title": _variant_name(kind),
         "properties": properties,
         "required": ["kind", "subject", *shape.needs],
+        "additionalProperties": False,
     }
-    variant["additionalProperties"] = False
-    return variant
 
 
-def _content_requests(document: dict[str, Any]) -> None:
-    """Make ContentRequest a union discriminated by ``kind``, in the body (POST /v1/pregenerate) and in the query
-    of GET /v1/content, where Powertools lists the model's fields as separate parameters that cannot say which
-    fields go together."""
+def _content_requests(document: dict[str, Any]) -> dict[str, Any]:
+    """Make ContentRequest (the body of POST /v1/pregenerate) a union discriminated by ``kind``; returns the
+    model's own schema, which lists every field any kind takes."""
     schemas = document["components"]["schemas"]
-    base = schemas["ContentRequest"]
+    base: dict[str, Any] = schemas["ContentRequest"]
     union = {
         "description": base["description"],
         "oneOf": [{"$ref": f"#/components/schemas/{_variant_name(kind)}"} for kind in KIND_SHAPES],
@@ -253,21 +354,53 @@ def _content_requests(document: dict[str, Any]) -> None:
         },
     }
     for kind in KIND_SHAPES:
-        schemas[_variant_name(kind)] = _kind_variant(base, kind, query=False)
+        schemas[_variant_name(kind)] = _kind_variant(base, kind)
     schemas["ContentRequest"] = union
-    operation = document["paths"]["/v1/content"]["get"]
-    operation["parameters"] = [
-        {
-            "name": "request",
-            "in": "query",
-            "required": True,
-            "style": "form",
-            "explode": True,
-            "description": "The request's fields as query parameters (kind=lesson&subject=...). Which fields a kind "
-            "takes is the same as in ContentRequest; a parameter the API does not know is a 400 that names it.",
-            "schema": {"oneOf": [_kind_variant(base, kind, query=True) for kind in KIND_SHAPES]},
-        }
+    return base
+
+
+def _content_query(document: dict[str, Any], base: dict[str, Any]) -> None:
+    """The query of GET /v1/content: one plain parameter per field of ContentRequest (what every client generator
+    serialises as ``name=value``; objectives repeat). Which kinds take a field, need it, and how far it may count
+    is in each description; the API enforces it (a field the kind does not take, or an unknown name, is a 400)."""
+    parameters = [
+        _query_parameter(name, schema, required=name in base["required"]) for name, schema in base["properties"].items()
     ]
+    document["paths"]["/v1/content"]["get"]["parameters"] = parameters
+
+
+def _query_parameter(name: str, field: dict[str, Any], *, required: bool) -> dict[str, Any]:
+    """One field of ContentRequest as a query parameter, its description saying which kinds take it."""
+    kinds = [kind for kind, shape in KIND_SHAPES.items() if name in shape.fields()]
+    needed = [kind for kind in kinds if name in KIND_SHAPES[kind].needs]
+    schema = dict(_without_null(field))  # a copy: the kinds' body schemas share the base's
+    description = schema.pop("description", "")
+    if name == "kind":
+        schema = {"$ref": "#/components/schemas/Kind"}
+    elif name == "count":
+        bounds = {kind: shape.count for kind in kinds if (shape := KIND_SHAPES[kind]).count is not None}
+        schema = {
+            "type": "integer",
+            "minimum": min(low for low, _ in bounds.values()),
+            "maximum": max(high for _, high in bounds.values()),
+        }
+        description = "how many: " + "; ".join(
+            f"{kind.value} {low}-{high} {KIND_SHAPES[kind].unit}" for kind, (low, high) in bounds.items()
+        )
+    elif name == "scope":
+        fixed = {kind.value: shape.scope.value for kind, shape in KIND_SHAPES.items() if shape.scope is not None}
+        description = "shared or personal; always " + ", ".join(f"{v} for {k}" for k, v in fixed.items())
+    if len(kinds) < len(KIND_SHAPES):
+        description += ". Only for kind " + ", ".join(k.value for k in kinds)
+    if needed:
+        description += "; needed by " + ", ".join(k.value for k in needed)
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": required}
+    if description.strip(". "):
+        parameter["description"] = description.strip(". ;") + "."
+    parameter["schema"] = schema
+    if schema.get("type") == "array":
+        parameter["style"], parameter["explode"] = "form", True
+    return parameter
 
 
 def page() -> tuple[int, str, bytes]:

@@ -7,6 +7,9 @@ Rules of the API that cannot be written in an OpenAPI schema, and the document's
   names one course request (the same key with another body is a 409), so a positive case sends no cursor
   and a key of its own body.
 - a learner's listing takes back only a cursor it gave that learner (any other string is a 400).
+- ``GET /v1/content`` takes plain query parameters (what client generators serialise), and which of them a kind
+  takes, needs and how far it counts is in their descriptions (pregen.domain.models.KIND_SHAPES): a positive case
+  keeps to its kind's.
 For schema-valid (positive) cases only, the hooks below make such requests keep those rules, so a refusal
 of what remains is a real contract gap. Negative cases are left as generated.
 
@@ -24,8 +27,11 @@ import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
+from pregen.domain.models import KIND_SHAPES, Kind
+
 FUZZ_GRADE = "10"  # the grade the fuzzing tokens carry (test_bad_input.py)
 _MAX_SPAN_DAYS = 365  # to - from, so the window holds at most 366 days
+_NEEDED = {"question_type": "multiple_choice", "exam_type": "practice"}  # a value for each field a kind needs
 
 
 def _date(value: Any) -> dt.date | None:
@@ -53,6 +59,20 @@ def analytics_window(query: dict[str, Any]) -> dict[str, Any]:
     return {**query, "from": start.isoformat(), "to": end.isoformat()}
 
 
+def content_query(query: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields the query's kind takes, those it needs, a count within its bounds and its fixed scope."""
+    shape = KIND_SHAPES[Kind(query["kind"])]
+    kept = {name: value for name, value in query.items() if name in shape.fields()}
+    kept.update({name: _NEEDED[name] for name in shape.needs if name not in kept})
+    count = str(kept.get("count", ""))  # an integer, or its digits (a query's values may come as text)
+    if shape.count is not None and count.isdigit():
+        low, high = shape.count
+        kept["count"] = min(max(int(count), low), high)
+    if shape.scope is not None and "scope" in kept:
+        kept["scope"] = shape.scope.value
+    return kept
+
+
 def _positive(case: Any) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode.is_positive
@@ -63,6 +83,8 @@ def map_case(context: Any, case: Any) -> Any:
     if not _positive(case):
         return case
     label = f"{case.method.upper()} {case.path}"
+    if label == "GET /v1/content" and isinstance(case.query, dict) and case.query.get("kind") in set(Kind):
+        case.query = content_query(case.query)
     if label == "GET /v1/analytics" and isinstance(case.query, dict):
         case.query = analytics_window(case.query)
     if label == "POST /v1/warm" and isinstance(case.body, dict) and "grade" in case.body:

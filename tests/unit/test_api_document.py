@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from pregen.domain.models import KIND_SHAPES, ContentRequest, ExamType, Kind, QuestionType
+from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.models import KIND_SHAPES, ContentRequest, ExamType, JobStatus, Kind, QuestionType
+from pregen.domain.schemas import schema_for
 from pregen.domain.text import PLAIN, PLAIN_NOT_BLANK, PROSE, PROSE_NOT_BLANK
 from pregen_tools import openapi
 
@@ -124,18 +127,91 @@ def test_the_patterns_are_what_their_names_say() -> None:
     assert not re.search(PROSE_NOT_BLANK, "\n\t ") and re.search(PROSE_NOT_BLANK, "\nwhy\n")
 
 
-def test_the_query_of_get_content_is_the_same_union_without_nulls() -> None:
+def test_the_query_of_get_content_is_plain_parameters_one_per_field() -> None:
+    """What generators serialise as name=value: no object, no oneOf; the kind rules are in the descriptions."""
     parameters = DOCUMENT["paths"]["/v1/content"]["get"]["parameters"]
-    (parameter,) = [p for p in parameters if p["in"] == "query"]
-    assert (parameter["in"], parameter["style"], parameter["explode"]) == ("query", "form", True)
-    variants = parameter["schema"]["oneOf"]
-    assert [v["properties"]["kind"]["const"] for v in variants] == [k.value for k in KIND_SHAPES]
-    for query in variants:
-        body = variant(Kind(query["properties"]["kind"]["const"]))
-        assert query["required"] == body["required"]
-        listed = {name for name, schema in query["properties"].items() if schema is not False}
-        assert listed == set(body["properties"])
-        assert "null" not in str(query)
+    query = {p["name"]: p for p in parameters if p["in"] == "query"}
+    assert set(query) == set(ContentRequest.model_fields)
+    assert {name for name, p in query.items() if p["required"]} == {"kind", "subject"}
+    assert query["kind"]["schema"] == {"$ref": "#/components/schemas/Kind"}
+    for name, parameter in query.items():
+        assert "oneOf" not in str(parameter) and "null" not in str(parameter), name
+        kinds = [k for k in Kind if name in KIND_SHAPES[k].fields()]
+        if len(kinds) < len(Kind):
+            assert "Only for kind " + ", ".join(k.value for k in kinds) in parameter["description"], name
+    assert query["objectives"]["schema"]["type"] == "array"
+    assert (query["objectives"]["style"], query["objectives"]["explode"]) == ("form", True)
+    assert "needed by question_set" in query["question_type"]["description"]
+    count = query["count"]["schema"]
+    assert (count["minimum"], count["maximum"]) == (1, 250)
+    assert "brain_bytes 3-7 cards" in query["count"]["description"]
+
+
+def _false_schemas(node: Any, path: str = "") -> list[str]:
+    """Boolean schemas that openapi-python-client refuses (additionalProperties: false is a keyword, not one)."""
+    found = []
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if value is False and (path.endswith("/properties") or name == "items"):
+                found.append(f"{path}/{name}")
+            found += _false_schemas(value, f"{path}/{name}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _false_schemas(value, f"{path}/{i}")
+    return found
+
+
+def test_the_document_has_no_boolean_false_schemas() -> None:
+    assert _false_schemas(DOCUMENT) == []
+    assert _false_schemas({"properties": {"x": False}}) == ["/properties/x"]  # the check finds one
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_each_kinds_content_matches_exactly_one_content_schema_its_own(kind: Kind) -> None:
+    request = ContentRequest.model_validate(minimal(kind))
+    body = OfflineGenerator().generate(request).body
+    content = {"$ref": "#/components/schemas/Content", "components": DOCUMENT["components"]}
+    assert not list(jsonschema.Draft202012Validator(content).iter_errors(body))
+    matches = [
+        branch["$ref"].rsplit("/", 1)[1]
+        for branch in SCHEMAS["Content"]["oneOf"]
+        if jsonschema.Draft202012Validator({**branch, "components": DOCUMENT["components"]}).is_valid(body)
+    ]
+    assert matches == [schema_for(kind).__name__]
+    broken = {k: v for k, v in body.items() if k != "title"}
+    assert not jsonschema.Draft202012Validator(content).is_valid(broken)
+
+
+def test_answers_carrying_content_hold_the_content_union_and_name_kind_and_status_as_enums() -> None:
+    for holder in ("ContentBody", "VersionContentBody", "PartContentBody"):
+        assert SCHEMAS[holder]["properties"]["content"] == {"$ref": "#/components/schemas/Content"}
+    assert SCHEMAS["ContentBody"]["properties"]["kind"] == {"$ref": "#/components/schemas/Kind"}
+    job = SCHEMAS["JobBody"]["properties"]
+    assert (job["kind"], job["status"]) == (
+        {"$ref": "#/components/schemas/Kind"},
+        {"$ref": "#/components/schemas/JobStatus"},
+    )
+    assert SCHEMAS["JobStatus"]["enum"] == [s.value for s in JobStatus]
+    assert SCHEMAS["VersionBody"]["properties"]["status"] == {"$ref": "#/components/schemas/VersionStatus"}
+
+
+def test_every_operation_has_a_unique_client_friendly_id_and_a_declared_tag() -> None:
+    operations = [op for operations in DOCUMENT["paths"].values() for op in operations.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids
+    assert {"getContent", "pregenerate", "claimExam", "createCourse"} <= set(ids)
+    tags = {tag["name"] for tag in DOCUMENT["tags"]}
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in tags for op in operations)
+    assert openapi._operation_id("post", "/v1/exams/{exam}/answers") == "postExamsAnswers"
+
+
+def test_accepted_answers_declare_where_to_follow_and_when() -> None:
+    get_content = DOCUMENT["paths"]["/v1/content"]["get"]["responses"]
+    assert {"X-Cache", "Location", "Retry-After", "RateLimit-Remaining"} <= set(get_content["202"]["headers"])
+    assert "X-Cache" in get_content["200"]["headers"]
+    for path in ("/v1/courses", "/v1/exams/{exam}/claim", "/v1/ops/cron/{task}"):
+        assert {"Location", "Retry-After"} <= set(DOCUMENT["paths"][path]["post"]["responses"]["202"]["headers"])
 
 
 def test_every_route_declares_its_errors_and_the_closed_sets_are_enums() -> None:

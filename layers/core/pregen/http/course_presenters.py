@@ -27,7 +27,7 @@ class PartCounts(TypedDict):
 
 class FailedPartBody(TypedDict):
     part_id: str
-    kind: str
+    kind: PartKind
     reason: str
 
 
@@ -192,7 +192,7 @@ def _module(course: CourseRecord, number: int, parts: list[PartRecord]) -> Modul
             "failed": sum(p.status is PartStatus.FAILED for p in parts),
         },
         "failed": [
-            {"part_id": p.part_id, "kind": p.kind.value, "reason": p.reason or "failed"}
+            {"part_id": p.part_id, "kind": p.kind, "reason": p.reason or "failed"}
             for p in parts
             if p.status is PartStatus.FAILED
         ],

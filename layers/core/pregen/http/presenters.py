@@ -13,6 +13,11 @@ from typing_extensions import TypedDict  # pydantic needs typing_extensions' Typ
 
 from pregen.domain.attempts import sees_answers, student_exam, student_meta
 
+# Imported at run time: pydantic reads these annotations to write the document's enums of the bodies' closed sets.
+from pregen.domain.inventory import ExamStatus  # noqa: TC001
+from pregen.domain.library import VersionStatus  # noqa: TC001
+from pregen.domain.models import JobStatus, Kind
+
 if TYPE_CHECKING:
     from pregen.domain.attempts import Attempt
     from pregen.domain.inventory import ExamRecord, ExamSlot
@@ -30,7 +35,7 @@ if TYPE_CHECKING:
 class ContentBody(TypedDict):
     key: str
     content_id: str | None  # the served version: what learners vote on
-    kind: str
+    kind: Kind
     content: dict[str, Any]
     meta: dict[str, Any]
     created_at: int
@@ -39,9 +44,9 @@ class ContentBody(TypedDict):
 
 class JobBody(TypedDict):
     job_id: str
-    status: str
+    status: JobStatus
     key: str
-    kind: str
+    kind: Kind
     lane: str
     priority: int
     attempts: int
@@ -71,7 +76,7 @@ class AcceptedJobBody(TypedDict):
     """A 202's body: the job that makes the content (``joined``: it was already in flight for this key)."""
 
     job_id: str
-    status: str
+    status: JobStatus
     key: str
     joined: bool
 
@@ -101,7 +106,7 @@ class VersionFigures(TypedDict):
 
 class VersionBody(VersionFigures):
     content_id: str
-    status: str
+    status: VersionStatus
     served: bool
     votes: ApprovalVotes
     usage_count: int
@@ -117,7 +122,7 @@ class VersionContentBody(VersionFigures):
 
     content_id: str
     key: str
-    kind: str
+    kind: Kind
     content: dict[str, Any]
     regenerate_of: str | None
     created_at: int
@@ -133,7 +138,7 @@ class VoteResultBody(TypedDict):
     content_id: str
     vote: str
     changed: bool
-    status: str
+    status: VersionStatus
     votes: Votes
     approved_now: bool
     served_version: str | None
@@ -144,7 +149,7 @@ class ExamSlotBody(TypedDict):
     exam_id: str
     exam_type: str
     program: str
-    status: str
+    status: ExamStatus
     sections_done: int
     sections_total: int
     lane: str
@@ -318,7 +323,7 @@ def content_body(content: StoredContent) -> ContentBody:
     return {
         "key": content.key,
         "content_id": content.meta.get("version_id"),  # the served version: what learners vote on
-        "kind": content.kind,
+        "kind": Kind(content.kind),
         "content": content.body,
         "meta": content.meta,
         "created_at": int(content.created_at),
@@ -329,9 +334,9 @@ def content_body(content: StoredContent) -> ContentBody:
 def job_body(job: Job, content: StoredContent | None = None) -> JobBody:
     body: JobBody = {
         "job_id": job.job_id,
-        "status": job.status.value,
+        "status": job.status,
         "key": job.key,
-        "kind": job.kind.value,
+        "kind": job.kind,
         "lane": job.lane.value,
         "priority": job.priority,
         "attempts": job.attempts,
@@ -356,7 +361,7 @@ def version_body(version: Version, key_hits: int) -> VersionBody:
     """One version of a key as the library lists it: votes, status, usage and its figures, never its body."""
     body = {
         "content_id": version.version_id,
-        "status": version.status.value,
+        "status": version.status,
         "served": version.is_best,
         "votes": {
             "up": version.up,
@@ -379,7 +384,7 @@ def version_content_body(version: Version, content: StoredContent) -> VersionCon
     body = {
         "content_id": version.version_id,
         "key": version.key,
-        "kind": version.kind,
+        "kind": Kind(version.kind),
         "content": content.body,
         **version.figures,
         "regenerate_of": version.regenerate_of,
@@ -397,7 +402,7 @@ def exam_slot_body(slot: ExamSlot) -> ExamSlotBody:
         "exam_id": slot.exam_id,
         "exam_type": slot.exam_type,
         "program": slot.program,
-        "status": slot.status.value,
+        "status": slot.status,
         "sections_done": slot.sections_done,
         "sections_total": slot.sections_total,
         "lane": slot.lane,
@@ -533,7 +538,7 @@ def vote_body(content_id: str, outcome: VoteOutcome) -> VoteResultBody:
         "content_id": content_id,
         "vote": outcome.vote,
         "changed": outcome.changed,
-        "status": outcome.version.status.value,
+        "status": outcome.version.status,
         "votes": {"up": outcome.version.up, "down": outcome.version.down, "net": outcome.version.net},
         "approved_now": outcome.approved_now,
         "served_version": outcome.served_version,
@@ -542,7 +547,7 @@ def vote_body(content_id: str, outcome: VoteOutcome) -> VoteResultBody:
 
 
 def accepted_job_body(job: Job | JobRef, joined: bool) -> AcceptedJobBody:
-    return {"job_id": job.job_id, "status": job.status.value, "key": job.key, "joined": joined}
+    return {"job_id": job.job_id, "status": job.status, "key": job.key, "joined": joined}
 
 
 def exam_waiting_body(exam_type: str, slot: ExamSlot | None, retry_after_seconds: int) -> ExamWaitingBody:
