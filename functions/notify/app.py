@@ -6,22 +6,19 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pregen.adapters.event_bus import notifications_of, put_on_bus
 from pregen.observability import logger, metrics
-from pregen.wiring.notify import event_bus
+from pregen.wiring.notify import publish
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
-    found = notifications_of(records)
-    bus, put_events = event_bus()
-    failed = put_on_bus(found, bus, put_events)
-    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found) - len(failed))
+    found, failed = publish(records)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=found - len(failed))
     if failed:
         # Retried from the first refused record on (ReportBatchItemFailures): events before it are not put twice.
         metrics.add_metric(name="EventsRefused", unit=MetricUnit.Count, value=len(failed))
-        logger.warning("the bus refused events", refused=len(failed), of=len(found))
-    logger.info("events published", records=len(records), events=len(found) - len(failed))
+        logger.warning("the bus refused events", refused=len(failed), of=found)
+    logger.info("events published", records=len(records), events=found - len(failed))
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in failed[:1]]}

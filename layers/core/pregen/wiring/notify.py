@@ -21,6 +21,16 @@ def event_bus() -> tuple[str, Callable[..., Any]]:
     return load(NotifySettings).event_bus_name, boto3.client("events").put_events
 
 
+def publish(records: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """The events the stream ``records`` mean, put on the bus: (how many there were, the sequence numbers of those
+    the bus refused)."""
+    from pregen.adapters.event_bus import notifications_of, put_on_bus
+
+    found = notifications_of(records)
+    bus, put_events = event_bus()
+    return len(found), put_on_bus(found, bus, put_events)
+
+
 @once
 def webhook() -> tuple[WebhookSettings, bytes]:
     settings = load(WebhookSettings)
