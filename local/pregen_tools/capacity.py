@@ -153,7 +153,7 @@ RECIPES: dict[str, Recipe] = {
 
 @dataclass(frozen=True)
 class Inputs:
-    """Every input of the model; ``pregen capacity`` has a flag for each (the defaults are README's)."""
+    """Every input of the model; ``pregen capacity`` has a flag for each (the defaults are docs/operations.md's)."""
 
     learners: int = 1_000_000
     sessions_per_day: float = 1.0

@@ -207,7 +207,7 @@ def _failure_queues(resources: dict[str, Any]) -> set[str]:
 
 def test_the_alarm_runbook_covers_every_failure_queue() -> None:
     resources = _translate()["Resources"]
-    runbook = (ROOT / "README.md").read_text().split("### Runbook: what each alarm means", 1)[1]
+    runbook = (ROOT / "docs" / "operations.md").read_text().split("### Runbook: what each alarm means", 1)[1]
     queues = _failure_queues(resources)
     assert {"ScheduledTaskFailureQueue", "UsageDeadLetterQueue", "InteractiveDeadLetterQueue"} <= queues
     for queue in queues:

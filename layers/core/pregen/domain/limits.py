@@ -38,10 +38,10 @@ class RoleLimits(BaseModel):
         ]
 
 
-# Defaults (documented in README "Limits, tiers and costs"). A shared lesson on the small tier costs about a cent
-# and a practice exam on the large tier about half a dollar: a student may miss dozens of lessons and claim a few
-# exams an hour; a teacher builds several whole courses a day; an admin warms catalogues. Each role's shortest
-# window holds its largest single request (a 12 x 8 course for a teacher, an exam inventory for a student), so
+# Defaults (documented in docs/operations.md "Limits, tiers and costs"). A shared lesson on the small tier costs
+# about a cent and a practice exam on the large tier about half a dollar: a student may miss dozens of lessons and
+# claim a few exams an hour; a teacher builds several whole courses a day; an admin warms catalogues. Each role's
+# shortest window holds its largest single request (a 12 x 8 course for a teacher, an exam inventory for a student), so
 # no request a role may make is refused as too large for every window.
 DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
     Role.STUDENT.value: {"hour": 2.0, "day": 5.0},
