@@ -50,7 +50,7 @@ def analytics(query: dict[str, str] | None = None, role: str = "admin") -> tuple
 def run_aggregator(aws: Aws) -> int:
     """Deliver the content table's stream to the usage aggregator, as the event source mapping (and the
     local stack) does, with the template's filter patterns."""
-    (source,) = aws.template.stream_sources()
+    (source,) = [s for s in aws.template.stream_sources() if s.function == "UsageAggregatorFunction"]
     function = LocalFunction(aws.template.functions()[source.function])
     # botocore now picks an account-based streams endpoint that moto's in-process mock does not route.
     streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
