@@ -32,6 +32,7 @@ ADMIN_ONLY = {
     "POST /v1/cron/run",
     "DELETE /v1/learners/{learner}",  # a learner erases their own data with DELETE /v1/me
     "GET /v1/learners/{learner}/erasure",  # ...and reads its status at GET /v1/me/erasure
+    "DELETE /v1/aliases/{key}",  # a near-duplicate's verified alias, revoked
 }
 TEACHERS = {  # teacher or admin
     "POST /v1/content/{content_id}/regenerate",
