@@ -249,7 +249,8 @@ class LearnerItemBody(TypedDict):
 
 
 class LearnerDataBody(TypedDict):
-    """A page of the caller's personal items; follow ``next_cursor`` until it is null (a page may be short)."""
+    """A page of the caller's personal items: ``limit`` of them unless the listing ends in this page, where
+    ``next_cursor`` is null."""
 
     items: list[LearnerItemBody]
     next_cursor: str | None
