@@ -42,7 +42,9 @@ def list_my_content(
             "is a 400",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items read per page")] = DEFAULT_PAGE,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="items per page (fewer only on the last)")
+    ] = DEFAULT_PAGE,
 ) -> Any:
     page = list_learner_data(current_caller(app), cursor, limit, learner_data_deps(), cursor_key=cursor_key())
     return json_response(HTTPStatus.OK, learner_data_body(page))

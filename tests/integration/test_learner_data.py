@@ -52,17 +52,18 @@ def listing(sub: str, cursor: str | None = None, limit: int = 2) -> tuple[int, A
     return status, body
 
 
-def everything(sub: str) -> list[dict[str, Any]]:
-    """Every page of the learner's listing, following the cursor to its end."""
+def everything(sub: str, limit: int = 2) -> list[dict[str, Any]]:
+    """Every page of the learner's listing, following the cursor to its end: each page but the last is full."""
     items: list[dict[str, Any]] = []
     cursor = None
     for _ in range(200):
-        status, page = listing(sub, cursor)
+        status, page = listing(sub, cursor, limit)
         assert status == 200, page
         items += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
             return items
+        assert len(page["items"]) == limit, page
     raise AssertionError("the listing never ended")
 
 
@@ -178,6 +179,10 @@ def test_a_learner_lists_their_data_page_by_page_and_only_theirs(aws: Aws) -> No
     assert {i["content_id"] for i in items if i["type"] == "content"} == {alice["personal"]["content_id"]}
     assert {i["content_id"] for i in items if i["type"] == "vote"} == {alice["shared"]["content_id"]}
     assert alice["exam_id"] in {i["exam_id"] for i in items if i["type"] == "exam"}
+    # (all of it in one page when the limit allows, and in pages of 3 with the same items)
+    status, whole = listing("alice", limit=50)
+    assert (status, whole["items"], whole["next_cursor"]) == (200, items, None)
+    assert everything("alice", 3) == items
     assert all(i.get("content_id") != bob["personal"]["content_id"] for i in items)
     assert bob["exam_id"] not in {i.get("exam_id") for i in items}
     # And a cursor of bob's listing, an edited or a garbled one, is a 400

@@ -200,23 +200,28 @@ class DynamoCourseStore:
 
     def list_page(self, owner: str, limit: int, after: str | None) -> tuple[list[CourseRecord], str | None]:
         """The owner's courses, newest first: one Query of the index, one BatchGetItem of the courses. Returns the
-        page and the index position to continue after (None: the last page)."""
+        page and the index position to continue after (None: the last page). The query reads one line past the
+        page, so a listing that ends on a full page says so instead of naming an empty next one."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": string(index_partition(owner))},
             "ScanIndexForward": False,
-            "Limit": limit,
+            "Limit": limit + 1,
         }
         if after is not None:
             request["ExclusiveStartKey"] = {"pk": string(index_partition(owner)), "sk": string(after)}
         response = self.client.query(**request)
         lines = response.get("Items", [])
+        last = response.get("LastEvaluatedKey")  # only when the query stopped short of limit + 1 (its 1 MB)
+        following = last["sk"]["S"] if last else None
+        if len(lines) > limit:
+            lines = lines[:limit]
+            following = lines[-1]["sk"]["S"]
         ids = [line["course_id"]["S"] for line in lines]
         found = self._batch_get(ids)
         courses = [found[course_id] for course_id in ids if course_id in found]
-        last = response.get("LastEvaluatedKey")
-        return courses, (last["sk"]["S"] if last else None)
+        return courses, following
 
     def _batch_get(self, ids: list[str]) -> dict[str, CourseRecord]:
         found: dict[str, CourseRecord] = {}

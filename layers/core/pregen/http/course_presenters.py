@@ -3,8 +3,9 @@ TypedDict that the routes name as their answer, so the OpenAPI document states t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from pregen.domain.course_shares import share_body
@@ -130,8 +131,17 @@ class CourseAcceptedBody(TypedDict):
 
 
 class CoursesBody(TypedDict):
-    courses: list[CourseSummaryBody]
+    """A page of the caller's courses in the listings' one envelope, ``{items, next_cursor}``."""
+
+    items: list[CourseSummaryBody]
     next_cursor: str | None
+    courses: Annotated[
+        list[CourseSummaryBody],
+        Field(
+            deprecated=True,
+            description="Deprecated alias of `items` (the same list), kept for one release: read `items`.",
+        ),
+    ]
 
 
 def course_location(course_id: str) -> str:
@@ -167,7 +177,8 @@ def course_summary_body(course: CourseRecord) -> CourseSummaryBody:
 
 
 def courses_body(courses: list[CourseRecord], next_cursor: str | None) -> CoursesBody:
-    return {"courses": [course_summary_body(c) for c in courses], "next_cursor": next_cursor}
+    items = [course_summary_body(c) for c in courses]
+    return {"items": items, "next_cursor": next_cursor, "courses": items}
 
 
 def _content(part: PartRecord) -> PartContentBody:

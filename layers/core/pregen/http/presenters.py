@@ -7,8 +7,10 @@ is a plain dict.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
 
+from pydantic.alias_generators import to_snake
 from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
 
 from pregen.domain.attempts import sees_answers, student_exam, student_meta
@@ -249,7 +251,8 @@ class LearnerItemBody(TypedDict):
 
 
 class LearnerDataBody(TypedDict):
-    """A page of the caller's personal items; follow ``next_cursor`` until it is null (a page may be short)."""
+    """A page of the caller's personal items: ``limit`` of them unless the listing ends in this page, where
+    ``next_cursor`` is null."""
 
     items: list[LearnerItemBody]
     next_cursor: str | None
@@ -557,3 +560,20 @@ def exam_waiting_body(exam_type: str, slot: ExamSlot | None, retry_after_seconds
         "job": exam_slot_body(slot) if slot else None,
         "retry_after": retry_after_seconds,
     }
+
+
+# A camelCase name: lower-case start, letters and digits only, one upper-case letter at least. Data keys (kinds,
+# models, queues, reasons) are snake_case, hyphenated or digits-only, so they never match.
+CAMEL_CASE = re.compile(r"[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+")
+
+
+def with_snake_case_names(value: Any) -> Any:
+    """``value`` with the snake_case name beside every camelCase key, at any depth, holding the same value (the
+    analytics answer's names; the camelCase ones stay one release as deprecated aliases)."""
+    if isinstance(value, list):
+        return [with_snake_case_names(inner) for inner in value]
+    if not isinstance(value, dict):
+        return value
+    named = {key: with_snake_case_names(inner) for key, inner in value.items()}
+    snake = {to_snake(key): inner for key, inner in named.items() if CAMEL_CASE.fullmatch(key)}
+    return {**snake, **named}

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Page sizes of the listing: the default and the most one request may ask for.
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
+_LOOK_AHEAD = 10  # items a full page reads past its end to learn whether anything follows
 
 
 @dataclass
@@ -89,18 +90,30 @@ def _belongs_to(start: dict[str, Any], sub: str) -> bool:
 def list_learner_data(
     caller: Caller, cursor: str | None, limit: int, deps: LearnerDataDeps, *, cursor_key: bytes
 ) -> Page:
-    """One page of the caller's personal content (by version), votes, jobs, exams and courses, and the next cursor
-    (signed for this caller and this listing).
+    """One page of the caller's personal content (by version), votes, jobs, exams, courses and graded attempts,
+    and the next cursor (signed for this caller and this listing).
 
-    Items past their expiry (TTL deletes them up to 48 h late) are not shown. A page may hold fewer items than
-    ``limit`` (even none) and still have a next cursor: keep following it until it is null."""
-    position = _decode(cursor, caller.sub, cursor_key) if cursor else (0, 0, None)
+    A page holds ``limit`` items unless the listing ends in it: the page reads on into the next phase (content,
+    jobs, exams, courses, attempts) while it is short, and ``next_cursor`` is null exactly when nothing follows.
+    Items past their expiry (TTL deletes them up to 48 h late) are not shown."""
+    position: tuple[int, int, dict[str, Any] | None] | None = (
+        _decode(cursor, caller.sub, cursor_key) if cursor else (0, 0, None)
+    )
     now = deps.clock.now()
-    items, following = deps.data.page(caller.sub, *position, limit)
-    shown = [item for item in items if item.get("expires_at", now + 1) > now]
+    shown: list[dict[str, Any]] = []
+    while position is not None:
+        room = limit - len(shown)
+        # A full page looks ahead (without taking what it finds) so the cursor is null exactly at the end: a
+        # query that stopped at its limit names a next key even when nothing is left.
+        items, following = deps.data.page(caller.sub, *position, room or _LOOK_AHEAD)
+        visible = [item for item in items if item.get("expires_at", now + 1) > now]
+        if not room and visible:
+            break  # the next page starts where the look-ahead did
+        shown += visible
+        position = following
     next_cursor = None
-    if following:
-        phase, part, start = following
+    if position is not None:
+        phase, part, start = position
         next_cursor = seal({"p": phase, "t": part, "k": start}, key=cursor_key, caller=caller.sub, listing=LISTING)
     return Page(items=shown, next_cursor=next_cursor)
 
