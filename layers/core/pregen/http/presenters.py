@@ -63,9 +63,9 @@ class JobBody(TypedDict):
 
 
 class AttemptBody(TypedDict):
-    """One delivery's attempt, as the job keeps it."""
+    """One delivery's attempt, as the job keeps it; ``at`` in whole epoch seconds, as every time in the API."""
 
-    at: float
+    at: int
     outcome: str
     reason: NotRequired[str]
     model: NotRequired[str]
@@ -349,7 +349,7 @@ def job_body(job: Job, content: StoredContent | None = None) -> JobBody:
         "correlation_id": job.correlation_id,
         "model_calls": job.model_calls,
         "next_attempt_at": int(job.next_attempt_at) if job.next_attempt_at is not None else None,
-        "history": [cast("AttemptBody", entry) for entry in job.history],
+        "history": [cast("AttemptBody", {**entry, "at": int(entry["at"])}) for entry in job.history],
     }
     if content is not None:
         body["content"] = content_body(content)
