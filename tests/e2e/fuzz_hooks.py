@@ -10,6 +10,8 @@ Rules of the API that cannot be written in an OpenAPI schema, and the document's
 - ``GET /v1/content`` takes plain query parameters (what client generators serialise), and which of them a kind
   takes, needs and how far it counts is in their descriptions (pregen.domain.models.KIND_SHAPES): a positive case
   keeps to its kind's.
+- a course share names exactly one of ``class_id`` and ``link: true`` (its fields' descriptions say so): a positive
+  case keeps the class when it has one, else asks for a link.
 For schema-valid (positive) cases only, the hooks below make such requests keep those rules, so a refusal
 of what remains is a real contract gap. Negative cases are left as generated.
 
@@ -94,6 +96,8 @@ def map_case(context: Any, case: Any) -> Any:
     if label == "POST /v1/courses" and isinstance(case.headers, dict) and "idempotency-key" in case.headers:
         digest = hashlib.sha256(repr(case.body).encode()).hexdigest()[:16]
         case.headers = {**case.headers, "idempotency-key": f"{case.headers['idempotency-key']}-{digest}"[-128:]}
+    if label == "POST /v1/courses/{course}/shares" and isinstance(case.body, dict):
+        case.body = {"class_id": case.body["class_id"]} if case.body.get("class_id") else {"link": True}
     if label == "GET /v1/me/content" and isinstance(case.query, dict) and "cursor" in case.query:
         case.query = {k: v for k, v in case.query.items() if k != "cursor"}  # a first page
     return case
