@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_VENV = ROOT / ".venv-client"
 SCENARIO = Path(__file__).with_name("generated_client_scenario.py")
+EXAM_AND_COURSE = Path(__file__).with_name("generated_client_exam_course.py")
 TS_CLIENT = Path(__file__).with_name("typescript_client")
 
 
@@ -86,6 +87,34 @@ def test_a_generated_python_client_asks_for_a_lesson_follows_the_202_and_reads_i
     assert report["content_class"] == "Lesson"
     assert report["title"] == report["raw_title"] and report["title"]
     assert report["sections"] and all(report["sections"])
+
+
+def test_the_generated_python_client_claims_and_answers_an_exam_and_builds_a_course(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    folder = _generate(stack["url"], tmp_path)
+    student, teacher = tokens.mint("e2e-client-exams", "student"), tokens.mint("e2e-client-teacher", "teacher")
+    run = subprocess.run(
+        [CLIENT_VENV / "bin" / "python", EXAM_AND_COURSE, stack["url"], student, teacher],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(folder)},
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    exam, course = report["exam"], report["course"]
+    # A learner's warm is accepted; their claim waited (202) until an exam was ready, then handed it out in the
+    # student's view: the EPPP diagnostic's 71 questions with no answers in them
+    assert exam["warm_status"] == 202
+    assert (exam["view"], exam["questions"], exam["answer_fields"]) == ("student", 71, [])
+    # And the answers, sent through the generated model, came back graded question by question
+    assert exam["graded"] == {"status": 201, "total": 71, "results": 71}
+    # A teacher's course was accepted and followed to ready through the client's typed CourseBody
+    assert course["asked_status"] == 202
+    assert course["status"] == "ready" and course["modules"] == 2
+    assert course["parts"]["done"] == course["parts"]["total"] > 0
 
 
 def _served(url: str, folder: Path) -> Path:
