@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from bench.harness.scenario import Option
     from pregen.domain.models import ContentRequest, Generation
 
+DELIVERY_S = 0.5  # what one pass over the lanes costs on the run's (frozen) clock
+
 RELIABILITY = DOC.parent / "RELIABILITY.md"
 
 
@@ -285,7 +287,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
             for _ in range(config.max_rounds):
                 report.rounds += 1
                 while sum(deliver(lane) for lane in LANES):
-                    pass
+                    # A delivery takes time: without it a record handed straight back (the run makes failed ones
+                    # visible at once) would meet a crashed delivery's lease forever on the frozen clock.
+                    clock.advance(DELIVERY_S)
                 if not crashed:
                     if not any(depth(lane) for lane in LANES):
                         break
