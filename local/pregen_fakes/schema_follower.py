@@ -10,6 +10,7 @@ text. So a request constraint that is not in the schema is, as with a real model
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -141,21 +142,21 @@ def course_of(schema: dict[str, Any]) -> CourseRequest:
     return CourseRequest(subject="the schema's subject", grade="any", modules=modules, lessons_per_module=lessons)
 
 
-_OFFERED = re.compile(r"^(\S+): (.*) \| (.*)$", re.MULTILINE)
-
-
 def offered_of(schema: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     """The library lessons a planner's schema offers for reuse: key -> (title, objectives), read from the
-    ``reuse_key`` property: its enum (a const when one is offered), and its description's lines
-    ``key: title | objective ; objective``."""
+    ``reuse_key`` property: its enum (a const when one is offered), and the JSON array its description ends with
+    (``[{"key", "title", "objectives"}]``)."""
     lesson = schema.get("$defs", {}).get("OutlineLesson", {})
     node = lesson.get("properties", {}).get("reuse_key", {})
     keys: set[str] = set()
     for option in node.get("anyOf", [node]):
         branch = _resolve(schema, option)
         keys |= {str(k) for k in branch.get("enum") or []} | ({str(branch["const"])} if "const" in branch else set())
-    found = _OFFERED.findall(str(node.get("description", "")))
-    return {key: (title, objectives.split(" ; ")) for key, title, objectives in found if key in keys}
+    description = str(node.get("description", ""))
+    start = description.find("[")
+    # raw_decode: the adapter may have said a constraint after it (a list's size) on lines of their own
+    listed = json.JSONDecoder().raw_decode(description[start:])[0] if start >= 0 else []
+    return {e["key"]: (e["title"], list(e["objectives"])) for e in listed if e["key"] in keys}
 
 
 def outline_of(schema: dict[str, Any], offline: OfflineGenerator) -> dict[str, Any]:
