@@ -68,16 +68,7 @@ def test_a_generated_python_client_asks_for_a_lesson_follows_the_202_and_reads_i
     assert (folder / "pregen_client" / "api" / "content" / "get_content.py").exists()  # named by its operation id
     token = tokens.mint("e2e-generated-client", "student")
     subject = "Fractions for the generated client"
-    run = subprocess.run(
-        [CLIENT_VENV / "bin" / "python", SCENARIO, stack["url"], token, subject],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(folder)},
-    )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout)
+    report = _scenario(folder, SCENARIO, stack["url"], token, subject, timeout=120)
     # The query went as plain parameters (a 400 otherwise): a miss with a job to follow
     assert report["miss"]["status"] == 202 and report["miss"]["x_cache"] == "MISS"
     assert report["location"] == f"/v1/jobs/{report['miss']['job_id']}"
@@ -94,16 +85,7 @@ def test_the_generated_python_client_claims_and_answers_an_exam_and_builds_a_cou
 ) -> None:
     folder = _generate(stack["url"], tmp_path)
     student, teacher = tokens.mint("e2e-client-exams", "student"), tokens.mint("e2e-client-teacher", "teacher")
-    run = subprocess.run(
-        [CLIENT_VENV / "bin" / "python", EXAM_AND_COURSE, stack["url"], student, teacher],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(folder)},
-    )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout)
+    report = _scenario(folder, EXAM_AND_COURSE, stack["url"], student, teacher, timeout=400)
     exam, course = report["exam"], report["course"]
     # A learner's warm is accepted; their claim waited (202) until an exam was ready, then handed it out in the
     # student's view: the EPPP diagnostic's 71 questions with no answers in them
@@ -115,6 +97,20 @@ def test_the_generated_python_client_claims_and_answers_an_exam_and_builds_a_cou
     assert course["asked_status"] == 202
     assert course["status"] == "ready" and course["modules"] == 2
     assert course["parts"]["done"] == course["parts"]["total"] > 0
+
+
+def _scenario(folder: Path, script: Path, *args: str, timeout: int) -> Any:
+    """Run a scenario in .venv-client with the generated client importable; what it printed, as JSON."""
+    run = subprocess.run(
+        [CLIENT_VENV / "bin" / "python", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(folder)},
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
 
 
 def _served(url: str, folder: Path) -> Path:
