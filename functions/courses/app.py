@@ -7,15 +7,18 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
 
 from pregen.domain.course_shares import LINK_TOKEN, SHARE_ID, ShareRequest, classes_in
-from pregen.domain.courses import CourseRequest
+from pregen.domain.courses import PART_ID, CourseRequest
 from pregen.domain.cursors import PATTERN as CURSOR_PATTERN
+from pregen.domain.library import CONTENT_ID
 from pregen.http.api import answer, build_resolver, caller_groups, current_caller, json_response
 from pregen.http.course_presenters import (
     CourseAcceptedBody,
     CourseBody,
     CoursesBody,
+    PinBody,
     ShareCreatedBody,
     ShareRevokedBody,
     course_accepted_body,
@@ -27,6 +30,7 @@ from pregen.http.course_presenters import (
 from pregen.observability import logger, metrics
 from pregen.services.courses import (
     list_courses,
+    pin_part,
     read_course,
     retry_course,
     revoke_share,
@@ -46,6 +50,18 @@ prime(course_deps, cursor_key)  # in init: settings, clients and service models,
 
 CourseId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 ShareId = Annotated[str, Path(min_length=6, max_length=70, pattern=SHARE_ID)]
+PartId = Annotated[str, Path(min_length=14, max_length=20, pattern=PART_ID)]
+
+
+class PinRequest(BaseModel):
+    """The version a part serves from now on (a content id of the part's content, as GET /v1/courses/{course} or
+    GET /v1/content/{content_id}/versions shows them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version_id: str = Field(min_length=50, max_length=120, pattern=CONTENT_ID)
+
+
 _ACCEPTED = "Accepted: the course is planned and generated on the lanes (Location: the course, Retry-After)"
 
 
@@ -157,6 +173,24 @@ def share_with(course: CourseId, ask: Annotated[ShareRequest, Body()]) -> Any:
 def revoke(course: CourseId, share: ShareId) -> Any:
     revoke_share(course, share, current_caller(app), course_deps(), classes=_classes())
     return json_response(HTTPStatus.OK, {"course_id": course, "share_id": share, "revoked": True})
+
+
+@app.put(
+    "/v1/courses/<course>/parts/<part>/pin",
+    responses={200: answer("Pinned: the part serves this version whatever the library's ranking", PinBody)},
+)
+def pin(course: CourseId, part: PartId, ask: Annotated[PinRequest, Body()]) -> Any:
+    pin_part(course, part, ask.version_id, current_caller(app), course_deps(), classes=_classes())
+    return json_response(HTTPStatus.OK, {"course_id": course, "part_id": part, "pinned": ask.version_id})
+
+
+@app.delete(
+    "/v1/courses/<course>/parts/<part>/pin",
+    responses={200: answer("Unpinned: the part serves its content's served version again", PinBody)},
+)
+def unpin(course: CourseId, part: PartId) -> Any:
+    pin_part(course, part, None, current_caller(app), course_deps(), classes=_classes())
+    return json_response(HTTPStatus.OK, {"course_id": course, "part_id": part, "pinned": None})
 
 
 @app.post("/v1/courses/<course>/retry", responses={202: answer(_ACCEPTED, CourseAcceptedBody)})

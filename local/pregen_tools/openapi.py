@@ -83,9 +83,11 @@ _CONFLICTS = {
     ("post", "/v1/courses"),  # also: an Idempotency-Key reused with another course, or still being accepted
     ("post", "/v1/courses/{course}/retry"),  # also: a course that has not failed
     ("post", "/v1/exams/{exam}/answers"),
+    ("put", "/v1/courses/{course}/parts/{part}/pin"),
 }
 # A 409 that means something else than a race.
 _CONFLICT_MEANS = {
+    "/v1/courses/{course}/parts/{part}/pin": "The part is not done yet: only a done part can be pinned.",
     "/v1/exams/{exam}/answers": "The exam was already answered (one graded attempt per exam): GET its /attempt.",
 }
 
@@ -141,6 +143,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("post", "/v1/courses/{course}/retry"): ("retryCourse", "courses"),
     ("post", "/v1/courses/{course}/shares"): ("shareCourse", "courses"),
     ("delete", "/v1/courses/{course}/shares/{share}"): ("revokeCourseShare", "courses"),
+    ("put", "/v1/courses/{course}/parts/{part}/pin"): ("pinCoursePart", "courses"),
+    ("delete", "/v1/courses/{course}/parts/{part}/pin"): ("unpinCoursePart", "courses"),
     ("get", "/v1/me/content"): ("listMyContent", "learners"),
     ("delete", "/v1/me"): ("eraseMe", "learners"),
     ("get", "/v1/me/erasure"): ("getMyErasure", "learners"),

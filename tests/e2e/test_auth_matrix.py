@@ -38,6 +38,8 @@ TEACHERS = {  # teacher or admin
     "POST /v1/content/{content_id}/regenerate",
     "POST /v1/courses/{course}/shares",
     "DELETE /v1/courses/{course}/shares/{share}",
+    "PUT /v1/courses/{course}/parts/{part}/pin",
+    "DELETE /v1/courses/{course}/parts/{part}/pin",
 }
 LEARNERS = {
     "GET /v1/content",

@@ -205,6 +205,12 @@ class LibraryStore(Protocol):
 
     def down_vote_reasons(self, key: str, version_id: str) -> dict[str, int]: ...
 
+    def served_bodies(
+        self, wanted: list[tuple[str, str | None]], now: float
+    ) -> dict[tuple[str, str | None], StoredContent]:
+        """Each (key, pinned version or None)'s body: the pinned version's, else the key's served one."""
+        ...
+
     def lesson_catalogue(self, scope: str, now: float, limit: int) -> list[LibraryLesson]:
         """Up to ``limit`` live shared lessons of one catalogue scope (``domain.courses.catalogue_scope``)."""
         ...
@@ -299,6 +305,8 @@ class CourseStore(Protocol):
     def list_shares(self, course_id: str) -> list[Share]: ...
 
     def delete_share(self, course_id: str, share_id: str) -> bool: ...
+
+    def pin_part(self, course_id: str, part_id: str, version_id: str | None) -> bool: ...
 
 
 class CoursePlanner(Protocol):

@@ -111,6 +111,7 @@ def _part_from(item: dict[str, Any]) -> PartRecord:
         reused=item["reused"]["BOOL"] if "reused" in item else None,
         body=_blob(item, "body"),
         meta=_map(item, "meta"),
+        pinned=item["pinned"]["S"] if "pinned" in item else None,
     )
 
 
@@ -331,7 +332,10 @@ class DynamoCourseStore:
         }
         if not bodies:
             # Every name through a placeholder: several (key, status, request, module) are reserved words.
-            names = ("part_id", "kind", "module", "lesson", "key", "job_id", "request", "status", "reason", "reused")
+            names = (
+                *("part_id", "kind", "module", "lesson", "key", "job_id", "request", "status", "reason", "reused"),
+                "pinned",
+            )
             request["ProjectionExpression"] = ", ".join(f"#{n}" for n in (*names, "meta"))
             request["ExpressionAttributeNames"] = {f"#{n}": n for n in (*names, "meta")}
         parts: list[PartRecord] = []
@@ -341,6 +345,23 @@ class DynamoCourseStore:
             if "LastEvaluatedKey" not in response:
                 return parts
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def pin_part(self, course_id: str, part_id: str, version_id: str | None) -> bool:
+        """Pin a part to a library version (None: unpin, so it serves its key's served version again). False: the
+        part is gone, or (unpinning) it was not pinned."""
+        if version_id is None:
+            update, condition, values = "REMOVE pinned", "attribute_exists(pinned)", None
+        else:
+            update, condition, values = "SET pinned = :v", "attribute_exists(pk)", {":v": string(version_id)}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": _part_key(course_id, part_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        return conditional(self.client.update_item, **request)
 
     def finish_part(
         self,

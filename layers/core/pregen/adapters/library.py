@@ -150,6 +150,25 @@ class DynamoLibraryStore:
         ).get("Item")
         return content_from_item(key, item) if item else None
 
+    def served_bodies(
+        self, wanted: list[tuple[str, str | None]], now: float
+    ) -> dict[tuple[str, str | None], StoredContent]:
+        """The bodies a course serves: for each (key, pinned version id or None) the pinned version's item, or the
+        key's served ``content`` item. One BatchGetItem per 100 (eventually consistent: the served version moves
+        only on a re-rank); what is gone or expired is left out."""
+        by_item = {(key, f"version#{pin}" if pin else "content"): (key, pin) for key, pin in wanted}
+        keys = [self._key(key, sk) for key, sk in by_item]
+        found: dict[tuple[str, str | None], StoredContent] = {}
+        while keys:
+            response = self.client.batch_get_item(RequestItems={self.table: {"Keys": keys[:100]}})
+            for item in response.get("Responses", {}).get(self.table, []):
+                content = content_from_item(item["pk"]["S"], item)
+                if content.expires_at > now:
+                    found[by_item[content.key, item["sk"]["S"]]] = content
+            unprocessed: Any = response.get("UnprocessedKeys") or {}
+            keys = keys[100:] + list(unprocessed.get(self.table, {}).get("Keys", []))
+        return found
+
     def lesson_catalogue(self, scope: str, now: float, limit: int) -> list[LibraryLesson]:
         """One Query page of a catalogue scope (``Limit`` = ``limit``, small items; never a scan), expired entries
         left out (TTL deletes them later)."""

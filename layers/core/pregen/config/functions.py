@@ -136,8 +136,11 @@ class CoursePolicy(Env):
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1, le=24 * 7)
 
 
-class CourseSettings(ExamsTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, CoursePolicy):
-    """courses (ask, read, list, retry; in the exams table) and the worker's course plan and part jobs."""
+class CourseSettings(
+    ExamsTableSettings, ContentTableSettings, CountersTableSettings, QueueSettings, RateLimitSettings, CoursePolicy
+):
+    """courses (ask, read, list, retry, share, pin; in the exams table, the parts' live versions in the content
+    table) and the worker's course plan and part jobs."""
 
 
 class LearnerDataSettings(

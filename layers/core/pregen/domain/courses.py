@@ -561,6 +561,10 @@ class CourseRecord:
         return self.request.title or f"{self.request.subject} (grade {self.request.grade})"
 
 
+# A part's id (its module, its lesson, its kind), as a JSON Schema pattern: m01-l02-lesson, m01-assessment.
+PART_ID = r"^m[0-9]{2}-(l[0-9]{2}-(lesson|brain_bytes)|assessment)$"
+
+
 @dataclass(frozen=True)
 class PartRecord:
     part_id: str
@@ -575,6 +579,8 @@ class PartRecord:
     reused: bool | None = None  # done: found in the cache (True) or generated for this course (False)
     body: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None  # content id, model, tokens, cost of the content it holds
+    pinned: str | None = None  # the library version the teacher pinned it to (None: its key's served version)
+    live: bool = False  # read: its body is the library's (served or pinned), not the course's copy
 
 
 def course_figures(

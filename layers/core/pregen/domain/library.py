@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pregen.domain.errors import InvalidRequest
 
+CONTENT_ID = r"^[a-z0-9]+-[a-z_]+-[0-9a-f]{40}\.[0-9a-f]{12}$"  # a version's id, as a JSON Schema pattern
 _CONTENT_ID = re.compile(r"^(?P<key>[a-z0-9]+-[a-z_]+-[0-9a-f]{40})\.(?P<suffix>[0-9a-f]{12})$")
 VoteValue = Literal["up", "down"]
 # The closed set of reasons a learner may give with a vote. Only their counts ever reach the model (a learner's

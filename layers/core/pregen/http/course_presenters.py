@@ -33,12 +33,25 @@ class FailedPartBody(TypedDict):
 
 
 class PartContentBody(TypedDict):
-    """A done part: its content id (a version of the shared library), whether the course reused it, and its body."""
+    """A done part: the version it serves (``content_id``, a version of the shared library: its key's served version,
+    so regenerations and approvals reach the course, unless ``pinned``), whether the course reused it, and its body.
+    ``served_from``: ``library`` (that version), or ``course_copy`` when the library no longer holds it (the copy
+    the course kept when the part was done)."""
 
     content_id: str | None
     key: str
     reused: bool
+    pinned: bool
+    served_from: Literal["library", "course_copy"]
     content: dict[str, Any]
+
+
+class PinBody(TypedDict):
+    """A part's pin: the version it serves whatever the library's ranking (null: its key's served version)."""
+
+    course_id: str
+    part_id: str
+    pinned: str | None
 
 
 class LessonBody(TypedDict):
@@ -187,6 +200,8 @@ def _content(part: PartRecord) -> PartContentBody:
         "content_id": meta.get("content_id"),
         "key": part.key,
         "reused": bool(part.reused),
+        "pinned": part.pinned is not None,
+        "served_from": "library" if part.live else "course_copy",
         "content": part.body or {},
     }
 

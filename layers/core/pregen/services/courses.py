@@ -13,7 +13,7 @@ and retry the parts that failed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pregen.domain.counters import Metric, name
@@ -31,6 +31,7 @@ from pregen.domain.courses import CourseRecord, CourseStatus, PartRecord, PartSt
 from pregen.domain.cursors import REFUSED, seal, unseal
 from pregen.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from pregen.domain.keys import new_job_id
+from pregen.domain.library import key_of
 from pregen.domain.models import STORED, ContentRequest, Priority, Role
 from pregen.messages import CoursePlanMessage
 from pregen.observability import logger
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
     from pregen.domain.course_shares import ShareRequest
     from pregen.domain.courses import CourseRequest
     from pregen.domain.models import Caller
-    from pregen.ports import Clock, Counters, CourseStore, JobQueue
+    from pregen.domain.records import StoredContent
+    from pregen.ports import Clock, Counters, CourseStore, JobQueue, LibraryStore
     from pregen.services.limits import GenerationLimiter
 
 _CURSOR = re.compile(r"^\d{13}#[0-9a-f]{32}$")
@@ -62,6 +64,8 @@ class CourseDeps:
     limiter: GenerationLimiter | None = None
     # Powertools' idempotency store for Idempotency-Key (a new one per request: it keeps per-request state).
     idempotency: Callable[[], BasePersistenceLayer] | None = None
+    # The shared library (content table): a course serves each part's served or pinned version from it.
+    library: LibraryStore | None = None
 
 
 Access = Literal["owner", "class", "link"]
@@ -178,9 +182,66 @@ def read_course(
     of a class it is shared with (``classes``: the caller's ``class:<id>`` groups), and by a caller holding a live
     link token (``link``). Anyone else: not found (whether it exists is not told)."""
     course, access = _readable(course_id, caller, deps, classes or [], link)
-    parts = deps.courses.read_parts(course_id, bodies=True) if course.status is not CourseStatus.PLANNING else []
+    parts = _live_parts(course_id, deps) if course.status is not CourseStatus.PLANNING else []
     shares = deps.courses.list_shares(course_id) if access == "owner" else None
     return CourseView(course=course, parts=parts, access=access, shares=shares)
+
+
+def _live_parts(course_id: str, deps: CourseDeps) -> list[PartRecord]:
+    """The parts, each done one with the body the course serves: its key's served library version (so a
+    regeneration approved or voted up reaches the course), or the version the teacher pinned. One Query of the
+    parts without bodies, one BatchGetItem per 100 done parts; only when some content is gone from the library
+    (expired), one more Query for the course's own copies."""
+    if deps.library is None:
+        return deps.courses.read_parts(course_id, bodies=True)
+    parts = deps.courses.read_parts(course_id)
+    done = [p for p in parts if p.status is PartStatus.DONE]
+    found = deps.library.served_bodies([(p.key, p.pinned) for p in done], deps.clock.now())
+    # Shared content only (a course's parts are): anything else is served from the course's copy.
+    live = {want: content for want, content in found.items() if content.owner is None}
+    copies: dict[str, PartRecord] = {}
+    if any((p.key, p.pinned) not in live for p in done):
+        copies = {p.part_id: p for p in deps.courses.read_parts(course_id, bodies=True)}
+    return [_served(part, live.get((part.key, part.pinned)), copies) for part in parts]
+
+
+def _served(part: PartRecord, content: StoredContent | None, copies: dict[str, PartRecord]) -> PartRecord:
+    if part.status is not PartStatus.DONE:
+        return part
+    if content is None:
+        return copies.get(part.part_id, part)
+    meta = {**(part.meta or {}), "content_id": content.meta.get("version_id") or part.pinned}
+    return replace(part, body=content.body, meta=meta, live=True)
+
+
+def pin_part(
+    course_id: str,
+    part_id: str,
+    version_id: str | None,
+    caller: Caller,
+    deps: CourseDeps,
+    *,
+    classes: list[str] | None = None,
+) -> PartRecord:
+    """Pin a done part of the caller's course to one version of its content (None: unpin, so it follows its key's
+    served version again). 404: no such part, or no live shared version of the part's content by that id (a version
+    of other content is not one of the part's); 409: the part is not done yet."""
+    _managed(course_id, caller, deps, classes or [])
+    part = deps.courses.get_part(course_id, part_id)
+    if part is None:
+        raise NotFound(f"course {course_id} has no part {part_id}")
+    if version_id is not None:
+        if key_of(version_id) != part.key:
+            raise NotFound(f"part {part_id} has no version {version_id} (it is a version of other content)")
+        if part.status is not PartStatus.DONE:
+            raise Conflict(f"part {part_id} is {part.status.value}: only a done part can be pinned")
+        version = deps.library.get_version(part.key, version_id, deps.clock.now()) if deps.library else None
+        if version is None or version.owner is not None:
+            raise NotFound(f"no version {version_id}")
+    if not deps.courses.pin_part(course_id, part_id, version_id):
+        raise NotFound(f"part {part_id} of course {course_id} is not pinned")
+    logger.info("course part pinned", course_id=course_id, part_id=part_id, version_id=version_id)
+    return replace(part, pinned=version_id)
 
 
 def _readable(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pregen.adapters.counters import DynamoCounters
 from pregen.adapters.courses import DynamoCourseStore
+from pregen.adapters.library import DynamoLibraryStore
 from pregen.config.base import load
 from pregen.config.functions import CourseSettings
 from pregen.domain.clock import SystemClock
@@ -48,4 +49,5 @@ def course_deps() -> CourseDeps:
         policy=s,
         limiter=generation_limiter(s.counters_table, s),
         idempotency=idempotency_store,
+        library=DynamoLibraryStore(s.content_table, client),
     )
