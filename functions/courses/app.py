@@ -30,6 +30,7 @@ from pregen.http.course_presenters import (
 from pregen.observability import logger, metrics
 from pregen.services.courses import (
     list_courses,
+    list_shared_courses,
     pin_part,
     read_course,
     retry_course,
@@ -104,9 +105,19 @@ def create(
     return _accepted(course_accepted_body(accepted))
 
 
-@app.get("/v1/courses", responses={200: answer("The caller's courses, newest first", CoursesBody)})
+@app.get(
+    "/v1/courses",
+    responses={200: answer("The caller's courses, or those shared with their classes, newest first", CoursesBody)},
+)
 def list_own(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    shared: Annotated[
+        bool,
+        Query(
+            description="true: the courses shared with the caller's classes (class:<id> groups of the role claim; "
+            "up to 20 classes), each marked shared with those classes; false: the caller's own",
+        ),
+    ] = False,
     cursor: Annotated[
         str | None,
         Query(
@@ -119,6 +130,13 @@ def list_own(
     ] = None,
 ) -> Any:
     caller = current_caller(app)
+    if shared:
+        found, following = list_shared_courses(
+            caller, _classes(), course_deps(), limit=limit, cursor_key=cursor_key(), cursor=cursor
+        )
+        by_id = {s.course.course_id: s.classes for s in found}
+        body = courses_body([s.course for s in found], following, classes=by_id)
+        return json_response(HTTPStatus.OK, body)
     courses, next_cursor = list_courses(caller, course_deps(), limit=limit, cursor_key=cursor_key(), cursor=cursor)
     return json_response(HTTPStatus.OK, courses_body(courses, next_cursor))
 

@@ -164,3 +164,50 @@ def test_erasing_the_teacher_ends_the_courses_shares_and_erasing_a_member_change
         ExpressionAttributeValues={":pk": {"S": f"course#{course_id}"}},
     )["Items"]
     assert items == []
+
+
+def _shared(courses: Any, *, sub: str, role: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    event = api_event("courses_list.json", sub=sub, role=role, query={"shared": "true", **(query or {})})
+    status, _, answer = call(courses, event)
+    return status, answer
+
+
+def test_members_list_the_courses_shared_with_their_classes_a_page_at_a_time(aws: Aws, courses: Any) -> None:
+    # Given a teacher's three courses shared with classes 7b and 7c (one with both), and another's with 8a
+    accepted = [_post(courses, {**SMALL, "subject": s}, sub="tess")[2]["course_id"] for s in ("algae", "bees", "cells")]
+    algae, bees, cells = accepted
+    other = _post(courses, {**SMALL, "subject": "dunes"}, sub="tom")[2]["course_id"]
+    for course_id, class_id in ((algae, "7b"), (bees, "7b"), (bees, "7c"), (cells, "7c")):
+        assert _share(courses, course_id, {"class_id": class_id})[0] == 201
+    assert _share(courses, other, {"class_id": "8a"}, sub="tom")[0] == 201
+    # When a member of 7b and 7c lists the courses shared with them, two at a time
+    member = "student class:7b class:7c"
+    status, first = _shared(courses, sub="sam", role=member, query={"limit": "2"})
+    assert status == 200, first
+    status, second = _shared(courses, sub="sam", role=member, query={"limit": "2", "cursor": first["next_cursor"]})
+    assert status == 200, second
+    # Then they see each of the three once, newest first, marked shared with the classes that give it to them
+    items = first["items"] + second["items"]
+    assert sorted(i["course_id"] for i in items) == sorted(accepted)
+    assert [i["created_at"] for i in items] == sorted((i["created_at"] for i in items), reverse=True)
+    assert {i["course_id"]: i["classes"] for i in items} == {algae: ["7b"], bees: ["7b", "7c"], cells: ["7c"]}
+    assert all(i["shared"] is True for i in items)
+    assert (len(first["items"]), second["next_cursor"]) == (2, None)
+    # And the cursor is the member's only: another caller's use of it is a 400
+    status, answer = _shared(courses, sub="sid", role=member, query={"cursor": first["next_cursor"]})
+    assert (status, answer["error"]["code"]) == (400, "invalid_request"), answer
+    # And the owner's own listing is not the shared one's: the cursor of one is refused by the other
+    own = _list_own(courses, sub="sam", query={"cursor": first["next_cursor"]})
+    assert own[0] == 400
+    # When the teacher revokes 7c's share of "cells", a member of 7c lists it no more
+    assert _revoke(courses, cells, "class-7c")[0] == 200
+    status, only_7c = _shared(courses, sub="cam", role="student class:7c")
+    assert [i["course_id"] for i in only_7c["items"]] == [bees]
+    # And a caller in no class lists nothing; the teacher's own listing marks her courses not shared
+    assert _shared(courses, sub="nat", role="student")[1] == {"items": [], "next_cursor": None, "courses": []}
+    assert {i["shared"] for i in _list_own(courses, sub="tess")[1]["items"]} == {False}
+
+
+def _list_own(courses: Any, *, sub: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, _, answer = call(courses, api_event("courses_list.json", sub=sub, query=query or {}))
+    return status, answer

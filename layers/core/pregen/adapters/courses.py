@@ -8,6 +8,8 @@ Items (``pk``, ``sk``; TTL attribute ``expires_at``):
                                                and when done its body (compressed) and figures
 - ``courses#<owner>`` / ``<created ms>#<id>``   the owner's index: one small item per course, newest last, so
                                                GET /v1/courses is one Query (newest first) and one BatchGetItem
+- ``classcourses#<class>`` / ``<created ms>#<id>``  a class's index of the courses shared with it (written and
+                                               deleted with the class share): GET /v1/courses?shared=true
 
 A part's completion and the course's count move together in one transaction, so a redelivered part is counted
 once. Every read checks ``expires_at`` in code, because TTL deletes up to ~48 h late.
@@ -23,6 +25,7 @@ from pregen.adapters.ddb import (
     ConflictRetry,
     cancellation_codes,
     conditional,
+    conditional_transaction,
     deserialize,
     dynamodb_client,
     lease_assembly,
@@ -60,6 +63,11 @@ def _part_key(course_id: str, part_id: str) -> dict[str, Any]:
 
 def index_partition(owner: str) -> str:
     return f"{_INDEX}{owner}"
+
+
+def class_partition(class_id: str) -> str:
+    """A class's index of the courses shared with it: ``<course created ms>#<course id>`` lines, as the owner's."""
+    return f"classcourses#{class_id}"
 
 
 def _number(item: dict[str, Any], name: str, default: float = 0) -> float:
@@ -203,16 +211,7 @@ class DynamoCourseStore:
         """The owner's courses, newest first: one Query of the index, one BatchGetItem of the courses. Returns the
         page and the index position to continue after (None: the last page). The query reads one line past the
         page, so a listing that ends on a full page says so instead of naming an empty next one."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": string(index_partition(owner))},
-            "ScanIndexForward": False,
-            "Limit": limit + 1,
-        }
-        if after is not None:
-            request["ExclusiveStartKey"] = {"pk": string(index_partition(owner)), "sk": string(after)}
-        response = self.client.query(**request)
+        response = self._index_query(index_partition(owner), limit, after)
         lines = response.get("Items", [])
         last = response.get("LastEvaluatedKey")  # only when the query stopped short of limit + 1 (its 1 MB)
         following = last["sk"]["S"] if last else None
@@ -223,6 +222,19 @@ class DynamoCourseStore:
         found = self._batch_get(ids)
         courses = [found[course_id] for course_id in ids if course_id in found]
         return courses, following
+
+    def _index_query(self, partition: str, limit: int, after: str | None) -> Any:
+        """One Query of an index partition (an owner's or a class's), newest first, one line past ``limit``."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": string(partition)},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = {"pk": string(partition), "sk": string(after)}
+        return self.client.query(**request)
 
     def _batch_get(self, ids: list[str]) -> dict[str, CourseRecord]:
         found: dict[str, CourseRecord] = {}
@@ -484,8 +496,10 @@ class DynamoCourseStore:
 
     # -- shares: items of the course's partition, so they go with it ------------------------------------------------
 
-    def put_share(self, course_id: str, share: Share, expires_at: float) -> None:
-        """Add a share (again: the same class shared twice is one item) expiring with the course."""
+    def put_share(self, course_id: str, share: Share, expires_at: float, *, listed_at: float) -> None:
+        """Add a share (again: the same class shared twice is one item) expiring with the course. A class share
+        also puts the course in its class's index (same transaction), at ``listed_at`` (the course's creation), so
+        the class's members list it with one Query."""
         item = {
             "pk": f"course#{course_id}",
             "sk": f"share#{share.share_id}",
@@ -495,7 +509,32 @@ class DynamoCourseStore:
             "secret_hash": share.secret_hash,
         }
         stored = serialize({k: v for k, v in item.items() if v is not None}) | {"expires_at": whole(expires_at)}
-        self.client.put_item(TableName=self.table, Item=stored)
+        if share.class_id is None:
+            self.client.put_item(TableName=self.table, Item=stored)
+            return
+        line = {
+            "pk": string(class_partition(share.class_id)),
+            "sk": string(f"{int(listed_at * 1000):013d}#{course_id}"),
+            "course_id": string(course_id),
+            "expires_at": whole(expires_at),
+        }
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": stored}},
+                {"Put": {"TableName": self.table, "Item": line}},
+            ]
+        )
+
+    def list_class_page(self, class_id: str, limit: int, after: str | None) -> tuple[list[tuple[str, str]], bool]:
+        """One class's index, newest first: up to ``limit`` lines (index position, course id) after ``after``, and
+        whether it holds more."""
+        response = self._index_query(class_partition(class_id), limit, after)
+        lines = [(line["sk"]["S"], line["course_id"]["S"]) for line in response.get("Items", [])]
+        return lines[:limit], len(lines) > limit or "LastEvaluatedKey" in response
+
+    def get_many(self, course_ids: list[str]) -> dict[str, CourseRecord]:
+        """The courses that exist among ``course_ids``: one BatchGetItem per 100."""
+        return self._batch_get(course_ids)
 
     def get_shares(self, course_id: str, share_ids: list[str]) -> list[Share]:
         """The named shares that exist: one BatchGetItem (a reader's classes and link; a handful of small items)."""
@@ -519,14 +558,25 @@ class DynamoCourseStore:
         )
         return [_share_from(item) for item in response.get("Items", [])]
 
-    def delete_share(self, course_id: str, share_id: str) -> bool:
-        """Revoke a share; False when there was none."""
-        response = self.client.delete_item(
-            TableName=self.table,
-            Key={"pk": string(f"course#{course_id}"), "sk": string(f"share#{share_id}")},
-            ReturnValues="ALL_OLD",
+    def delete_share(self, course_id: str, share_id: str, *, listed_at: float) -> bool:
+        """Revoke a share, and a class share's line in its class's index in the same transaction; False when there
+        was none."""
+        key = {"pk": string(f"course#{course_id}"), "sk": string(f"share#{share_id}")}
+        class_id = share_id.removeprefix(f"{ShareKind.CLASS.value}-") if share_id.startswith("class-") else None
+        if class_id is None:
+            response = self.client.delete_item(TableName=self.table, Key=key, ReturnValues="ALL_OLD")
+            return bool(response.get("Attributes"))
+        line = {
+            "pk": string(class_partition(class_id)),
+            "sk": string(f"{int(listed_at * 1000):013d}#{course_id}"),
+        }
+        return conditional_transaction(
+            self.client,
+            [
+                {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+                {"Delete": {"TableName": self.table, "Key": line}},
+            ],
         )
-        return bool(response.get("Attributes"))
 
 
 def _share_from(item: dict[str, Any]) -> Share:

@@ -143,13 +143,22 @@ class CourseAcceptedBody(TypedDict):
     parts_total: int
 
 
-class CoursesBody(TypedDict):
-    """A page of the caller's courses in the listings' one envelope, ``{items, next_cursor}``."""
+class CourseListItemBody(CourseSummaryBody):
+    """A course in a listing: ``shared`` false for the caller's own; true (with the caller's ``classes`` it is
+    shared with) in ``GET /v1/courses?shared=true``."""
 
-    items: list[CourseSummaryBody]
+    shared: bool
+    classes: NotRequired[list[str]]
+
+
+class CoursesBody(TypedDict):
+    """A page of courses in the listings' one envelope, ``{items, next_cursor}``: the caller's own, or with
+    ``shared=true`` those shared with the caller's classes."""
+
+    items: list[CourseListItemBody]
     next_cursor: str | None
     courses: Annotated[
-        list[CourseSummaryBody],
+        list[CourseListItemBody],
         Field(
             deprecated=True,
             description="Deprecated alias of `items` (the same list), kept for one release: read `items`.",
@@ -189,8 +198,16 @@ def course_summary_body(course: CourseRecord) -> CourseSummaryBody:
     return body
 
 
-def courses_body(courses: list[CourseRecord], next_cursor: str | None) -> CoursesBody:
-    items = [course_summary_body(c) for c in courses]
+def courses_body(
+    courses: list[CourseRecord], next_cursor: str | None, *, classes: dict[str, list[str]] | None = None
+) -> CoursesBody:
+    """``classes``: a listing of shared courses, by course id the caller's classes each is shared with."""
+    items: list[CourseListItemBody] = []
+    for course in courses:
+        item: CourseListItemBody = {**course_summary_body(course), "shared": classes is not None}  # type: ignore[typeddict-item]
+        if classes is not None:
+            item["classes"] = classes.get(course.course_id, [])
+        items.append(item)
     return {"items": items, "next_cursor": next_cursor, "courses": items}
 
 

@@ -288,7 +288,7 @@ def share_course(
     else:
         link_id, token, secret_hash = new_link()
         share = Share(share_id(ShareKind.LINK, link_id), ShareKind.LINK, now, secret_hash=secret_hash)
-    deps.courses.put_share(course_id, share, course.expires_at)
+    deps.courses.put_share(course_id, share, course.expires_at, listed_at=course.created_at)
     logger.info("course shared", course_id=course_id, share_id=share.share_id)
     return share, token
 
@@ -297,8 +297,8 @@ def revoke_share(
     course_id: str, share: str, caller: Caller, deps: CourseDeps, *, classes: list[str] | None = None
 ) -> None:
     """Revoke a share of the caller's course: its class's members, or the link's holders, read it no more."""
-    _managed(course_id, caller, deps, classes or [])
-    if not deps.courses.delete_share(course_id, share):
+    course = _managed(course_id, caller, deps, classes or [])
+    if not deps.courses.delete_share(course_id, share, listed_at=course.created_at):
         raise NotFound(f"course {course_id} has no share {share}")
     logger.info("course share revoked", course_id=course_id, share_id=share)
 
@@ -320,6 +320,53 @@ def list_courses(
     courses, last = deps.courses.list_page(caller.sub, limit, after)
     following = seal(last, key=cursor_key, caller=caller.sub, listing=LISTING) if last else None
     return [c for c in courses if c.expires_at > now], following
+
+
+SHARED_LISTING = "courses.shared"  # the listing of courses shared with the caller's classes
+
+
+@dataclass(frozen=True)
+class SharedCourse:
+    course: CourseRecord
+    classes: list[str]  # the caller's classes it is shared with
+
+
+def list_shared_courses(
+    caller: Caller, classes: list[str], deps: CourseDeps, *, limit: int, cursor_key: bytes, cursor: str | None = None
+) -> tuple[list[SharedCourse], str | None]:
+    """The courses shared with the caller's classes (``class:<id>`` groups, up to 20), newest first, a page at a
+    time: one Query per class of its index (merged by position, a course shared with two classes once) and one
+    BatchGetItem of the page's courses. The cursor holds each class's position, signed for this caller and this
+    listing; a class the caller has left since is dropped, one joined since is listed from the next first page."""
+    positions: dict[str, str | None] = dict.fromkeys(classes)
+    if cursor:
+        sealed = unseal(cursor, key=cursor_key, caller=caller.sub, listing=SHARED_LISTING)
+        if not isinstance(sealed, dict) or not all(isinstance(v, str) and _CURSOR.match(v) for v in sealed.values()):
+            raise InvalidRequest(REFUSED)
+        positions = {c: sealed[c] for c in classes if c in sealed}
+    lines: dict[str, list[str]] = {}  # position → the classes it is listed in
+    more: set[str] = set()
+    for class_id, after in positions.items():
+        found, has_more = deps.courses.list_class_page(class_id, limit, after)
+        for position, _ in found:
+            lines.setdefault(position, []).append(class_id)
+        if has_more:
+            more.add(class_id)
+    page = sorted(lines, reverse=True)[:limit]
+    following = None
+    if page:
+        last = page[-1]
+        # A class goes on past the page's last position while it has lines beyond it.
+        going = {c: last for c in positions if c in more or any(p < last and c in lines[p] for p in lines)}
+        following = seal(going, key=cursor_key, caller=caller.sub, listing=SHARED_LISTING) if going else None
+    found_courses = deps.courses.get_many([p.split("#", 1)[1] for p in page])
+    now = deps.clock.now()
+    shared = []
+    for position in page:
+        course = found_courses.get(position.split("#", 1)[1])
+        if course is not None and course.expires_at > now and course.owner != caller.sub:
+            shared.append(SharedCourse(course, sorted(lines[position])))
+    return shared, following
 
 
 def retry_course(
