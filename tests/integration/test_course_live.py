@@ -101,7 +101,7 @@ def test_a_regenerated_and_approved_lesson_reaches_the_course_and_a_pinned_one_d
     assert _pin(courses, pinned_course, LESSON, None, sub="tom")[0] == 404
 
 
-def test_a_course_read_is_three_requests_and_a_part_gone_from_the_library_serves_the_courses_copy(
+def test_an_owners_course_read_is_four_requests_and_a_part_gone_from_the_library_serves_the_courses_copy(
     aws: Aws, courses: Any
 ) -> None:
     # Given a ready course
