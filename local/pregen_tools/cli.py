@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     cron_start = cron_sub.add_parser(
         "run", help="start a task now (POST /v1/ops/cron/{task}: 202 with a run) and follow it until it ends"
     )
-    cron_start.add_argument("task", help="queue_report, collect_batches, inventory_topup, warm_all, dead_letters ...")
+    cron_start.add_argument(
+        "task", help="queue_report, collect_batches, inventory_topup, warm_all, dead_letters, catalogue_backfill ..."
+    )
     cron_start.add_argument("--no-wait", action="store_true", help="start it and print the run without following")
     cron_start.add_argument("--timeout", type=float, default=900)
     _target_options(cron_start)

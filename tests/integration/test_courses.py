@@ -683,3 +683,58 @@ def test_the_catalogue_lists_shared_lessons_of_a_scope_only_while_they_live(aws:
     assert [o.key for o in store.lesson_catalogue(catalogue_scope("biology", "9", "Spanish"), 2000.0, 30)] == [
         "v1-lesson-spanish"
     ]
+
+
+def test_the_catalogue_backfill_lists_lessons_served_before_the_catalogue_existed_and_resumes(aws: Aws) -> None:
+    from pregen.adapters.library import DynamoLibraryStore
+    from pregen.adapters.runs import DynamoRunState
+    from pregen.domain.clock import FrozenClock
+    from pregen.domain.courses import catalogue_scope
+    from pregen.domain.library import Version, VersionStatus
+    from pregen.domain.records import StoredContent
+    from pregen.services.schedules import CronDeps, catalogue_backfill
+
+    store = DynamoLibraryStore(aws.env["CONTENT_TABLE"], aws.dynamodb)
+    lesson = {"kind": "lesson", "subject": "biology", "grade": "9", "objectives": ["Name a cell"]}
+    scope = catalogue_scope("biology", "9", None)
+
+    def add(key: str, owner: str | None, expires_at: float, *, best: bool = True) -> None:
+        request = {**lesson, "topic": key.rsplit("-", 1)[-1]}
+        content = StoredContent(key, "lesson", {"title": "x"}, {"version_id": f"{key}-v"}, owner, 1000.0, expires_at)
+        version = Version(
+            f"{key}-v", key, "lesson", VersionStatus.ACTIVE, 1000.0, expires_at, request, owner, is_best=best
+        )
+        store.add_version(content, version)
+
+    # Given four served shared lessons, a personal one, an expired one and a version that is not served, written
+    # before the catalogue existed (their entries deleted)
+    for topic in ("cells", "genes", "enzymes", "tissues"):
+        add(f"v1-lesson-{topic}", None, 5000.0)
+    add("v1-lesson-mine", "alice", 5000.0)
+    add("v1-lesson-old", None, 1500.0)
+    add("v1-lesson-unserved", None, 5000.0, best=False)
+    for entry in aws.dynamodb.query(
+        TableName=aws.env["CONTENT_TABLE"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": scope}},
+    )["Items"]:
+        aws.dynamodb.delete_item(TableName=aws.env["CONTENT_TABLE"], Key={"pk": entry["pk"], "sk": entry["sk"]})
+    assert store.lesson_catalogue(scope, 2000.0, 30) == []
+    runs = DynamoRunState(aws.env["EXAMS_TABLE"], aws.dynamodb)
+    deps = CronDeps(queue=None, queue_urls={}, clock=FrozenClock(2000.0), runs=runs, library=store)  # type: ignore[arg-type]
+
+    # When the operator's backfill runs one page of three items at a time
+    first = catalogue_backfill(deps, pages=1, page=3)
+    # Then it stops with the scan unfinished, and the next run goes on from where it saved
+    assert first["finished"] is False and first["read"] == 3
+    runs_needed = 1
+    while not catalogue_backfill(deps, pages=1, page=3)["finished"]:
+        runs_needed += 1
+        assert runs_needed < 40, "the backfill never finished"
+    # Then exactly the live served shared lessons are offered, each once
+    offered = sorted(o.key for o in store.lesson_catalogue(scope, 2000.0, 30))
+    assert offered == [f"v1-lesson-{t}" for t in ("cells", "enzymes", "genes", "tissues")]
+    # When it runs again after the end, it starts over and writes the same entries (idempotent)
+    again = catalogue_backfill(deps, pages=100, page=3)
+    assert again["finished"] is True and again["written"] == 4
+    assert sorted(o.key for o in store.lesson_catalogue(scope, 2000.0, 30)) == offered

@@ -215,6 +215,13 @@ class LibraryStore(Protocol):
         """Up to ``limit`` live shared lessons of one catalogue scope (``domain.courses.catalogue_scope``)."""
         ...
 
+    def backfill_catalogue(
+        self, start: dict[str, Any] | None, limit: int, now: float
+    ) -> tuple[int, int, dict[str, Any] | None]:
+        """List in the catalogue the served shared lessons of one page of the library (``limit`` items read from
+        ``start``): (items read, entries written, where the next page starts or None at the end). Idempotent."""
+        ...
+
 
 class RateCounter(Protocol):
     def consume(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> Consumed:

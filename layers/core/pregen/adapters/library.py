@@ -192,6 +192,42 @@ class DynamoLibraryStore:
                 )
         return lessons
 
+    def backfill_catalogue(
+        self, start: dict[str, Any] | None, limit: int, now: float
+    ) -> tuple[int, int, dict[str, Any] | None]:
+        """One Scan page of the table (``limit`` items read; the filter keeps served version counters), never on a
+        request's path: an operator's one-off task. A catalogue entry Put, as ``add_version`` writes it, for each
+        served shared lesson still live; the same Put again changes nothing, so the task can resume anywhere."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Limit": limit,
+            "FilterExpression": "begins_with(sk, :vstats) AND is_best = :yes AND kind = :lesson",
+            "ExpressionAttributeValues": {
+                ":vstats": string("vstats#"),
+                ":yes": {"BOOL": True},
+                ":lesson": string("lesson"),
+            },
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self.client.scan(**request)
+        puts = []
+        for item in response.get("Items", []):
+            stats = deserialize(item)
+            if stats.get("owner") or float(stats.get("expires_at") or 0) <= now:
+                continue  # personal content is never offered; an expired lesson waits for TTL
+            entry = catalogue_entry(dict(stats.get("request") or {}))
+            if entry is None:
+                continue
+            scope, fields = entry
+            listed = {"pk": scope, "sk": str(stats["pk"]), **fields, "request": stats["request"]}
+            puts.append({"PutRequest": {"Item": serialize(listed) | {"expires_at": whole(stats["expires_at"])}}})
+        for i in range(0, len(puts), 25):
+            pending: Any = {self.table: puts[i : i + 25]}
+            while pending:
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
+        return int(response.get("ScannedCount", 0)), len(puts), response.get("LastEvaluatedKey")
+
     def key_hits(self, key: str) -> int:
         item = self.client.get_item(TableName=self.table, Key=self._key(key, "stats"), ConsistentRead=True).get("Item")
         return int(item["hits"]["N"]) if item and "hits" in item else 0

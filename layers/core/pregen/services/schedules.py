@@ -13,12 +13,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pregen.messages import EraseMessage
-    from pregen.ports import Clock, Erasures, JobQueue, RunState
+    from pregen.ports import Clock, Erasures, JobQueue, LibraryStore, RunState
     from pregen.services.content import ServeDeps
     from pregen.services.exams import ExamDeps
 
 Task = Literal[
-    "queue_report", "collect_batches", "inventory_topup", "inventory_topup_resume", "warm_all", "dead_letters"
+    "queue_report",
+    "collect_batches",
+    "inventory_topup",
+    "inventory_topup_resume",
+    "warm_all",
+    "dead_letters",
+    "catalogue_backfill",
 ]
 TASKS: tuple[str, ...] = get_args(Task)
 
@@ -44,6 +50,7 @@ class CronDeps:
     # A job untouched for this long has no delivery working on it (the worker's lease, LEASE_SECONDS).
     stale_after_seconds: int = 330
     erasures: Erasures | None = None  # tombstones: dead-lettered erasure passes are sent again, once
+    library: LibraryStore | None = None  # the shared library, whose lessons catalogue_backfill lists
 
 
 def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
@@ -61,6 +68,8 @@ def run_schedule(event: ScheduleEvent, deps: CronDeps) -> dict[str, Any]:
         return warm_all_task(deps)
     if event.task == "dead_letters":
         return settle_dead_letters(deps)
+    if event.task == "catalogue_backfill":
+        return catalogue_backfill(deps)
     return queue_report(deps)
 
 
@@ -68,6 +77,41 @@ def run_batch_collection(deps: CronDeps) -> dict[str, Any]:
     if deps.collect_batches is None:
         return {"task": "collect_batches", "skipped": "message batches are off (BATCH_BACKGROUND or no API key)"}
     return {"task": "collect_batches", **deps.collect_batches()}
+
+
+BACKFILL_PAGES = 20  # Scan pages a run reads before it saves where it got to and ends (well inside 300 s)
+BACKFILL_PAGE = 500  # items a Scan page reads (before the filter)
+
+
+def catalogue_backfill(deps: CronDeps, pages: int = BACKFILL_PAGES, page: int = BACKFILL_PAGE) -> dict[str, Any]:
+    """List in the course planners' catalogue the shared lessons served before the catalogue existed (it is written
+    with a lesson's first version since then). An operator's one-off task: a paged Scan of the content table, up to
+    ``pages`` pages a run; the run state keeps where it got to, so the next run goes on, and a run after the end
+    starts over. Every write is an idempotent Put of the entry ``add_version`` would have written."""
+    task = "catalogue_backfill"
+    if deps.library is None or deps.runs is None:
+        raise InvalidRequest(f"task {task!r} is not configured in this function")
+    now = deps.clock.now()
+    saved = deps.runs.get(task)
+    version = int(saved["version"]) if saved else 0
+    state: dict[str, Any] = {"start_key": None, "read": 0, "written": 0, "finished": False, "started_at": now}
+    if saved is not None and not saved.get("finished"):
+        state = {k: saved.get(k, v) for k, v in state.items()}
+    for _ in range(pages):
+        read, written, state["start_key"] = deps.library.backfill_catalogue(state["start_key"], page, now)
+        state["read"] += read
+        state["written"] += written
+        state["finished"] = state["start_key"] is None
+        if not deps.runs.save(task, state, version, deps.clock.now()):
+            return {"task": task, "at": int(now), "stopped": "another run saved first", **_progress(state)}
+        version += 1
+        if state["finished"]:
+            break
+    return {"task": task, "at": int(now), **_progress(state)}
+
+
+def _progress(state: dict[str, Any]) -> dict[str, Any]:
+    return {"read": state["read"], "written": state["written"], "finished": state["finished"]}
 
 
 def queue_report(deps: CronDeps) -> dict[str, Any]:

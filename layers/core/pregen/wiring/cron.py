@@ -1,10 +1,12 @@
-"""The cron function: scheduled tasks (top-up, warming, batch collection) and the guarded HTTP trigger."""
+"""The cron function: scheduled tasks (top-up, warming, batch collection, catalogue backfill) and the guarded HTTP
+trigger."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.erasures import DynamoErasures
+from pregen.adapters.library import DynamoLibraryStore
 from pregen.config.base import load
 from pregen.config.functions import CronRunSettings, CronSettings, TriggerSettings
 from pregen.domain.clock import SystemClock
@@ -34,6 +36,7 @@ def cron_deps() -> CronDeps:
         dead_letter_urls={"interactive": s.interactive_dlq_url, "background": s.background_dlq_url},
         stale_after_seconds=s.lease_seconds,
         erasures=DynamoErasures(s.counters_table, clients.dynamodb()),
+        library=DynamoLibraryStore(s.content_table, clients.dynamodb()),
     )
 
 
