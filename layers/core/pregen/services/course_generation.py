@@ -138,15 +138,15 @@ FIRST_LESSONS = 3  # ready before the rest, as the onboarding flow of the system
 
 
 def send_order(parts: list[PartRecord], priority: int) -> list[tuple[PartRecord, int]]:
-    """The pending parts in the order they are sent, each with its priority: the course's first three lessons
-    first, at least at the interactive floor (so a background course has something to read soon; the floor is the
-    default every role may ask for), then the rest in course order (module by module, each lesson before its brain
-    bytes, the module's assessment last)."""
+    """The pending parts in the order they are sent, each with its priority (the course's): the course's first
+    three lessons first, then the rest in course order (module by module, each lesson before its brain bytes, the
+    module's assessment last). A background course's first lessons are not lifted to the interactive lane: its
+    owner chose not to wait, and three lessons at the direct price would cost a 6 x 4 course its batch floor
+    (≤ 55 % of the interactive price, docs/BENCHMARKS.md); they lead its first Message Batch instead."""
     ordered = sorted(parts, key=lambda p: (p.module, p.lesson or 1_000, _KIND_ORDER[p.kind]))
     first = {p.part_id for p in [p for p in ordered if p.kind is PartKind.LESSON][:FIRST_LESSONS]}
-    boosted = max(priority, Priority.INTERACTIVE_FLOOR)
     pending = [p for p in ordered if p.status is PartStatus.PENDING]
-    return [(p, boosted) for p in pending if p.part_id in first] + [
+    return [(p, priority) for p in pending if p.part_id in first] + [
         (p, priority) for p in pending if p.part_id not in first
     ]
 
