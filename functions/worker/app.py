@@ -93,7 +93,11 @@ def _batchable(raw: dict[str, Any]) -> JobMessage | None:
     if isinstance(message, CoursePartMessage):
         from pregen.services.course_generation import batchable_part
 
-        return batchable_part(message, course_worker_deps())
+        try:
+            return batchable_part(message, course_worker_deps())
+        except Exception:  # its reads or job record failed: the part is generated directly, with its own errors
+            logger.exception("course part not batchable", course_id=message.course_id, part_id=message.part_id)
+            return None
     return message if isinstance(message, JobMessage) and not message.direct else None
 
 

@@ -13,6 +13,7 @@ from functions.cron import app as cron
 from pregen import wiring
 from pregen.domain.counters import Metric, name
 from pregen.domain.spend import output_tokens
+from pregen.services.batches import custom_id_for
 from pregen.services.usage import day_of
 from pregen.wiring import worker as worker_wiring
 from pregen_fakes.fake_anthropic import FakeAnthropic, running_fake_anthropic
@@ -159,3 +160,41 @@ def test_a_students_large_course_goes_to_the_background_lane_and_asking_interact
     # A lane that is not one: 4xx JSON
     status, body = _post(courses, {**big, "lane": "express"}, role="teacher")
     assert status in {400, 422}, body
+
+
+def test_a_batched_part_that_fails_in_its_batch_is_generated_directly_and_the_course_still_gets_ready(
+    aws: Aws, fake: FakeAnthropic, courses: Any
+) -> None:
+    # Given a background course of 2 lessons and an assessment, planned (its parts waiting in the background lane)
+    small = {
+        "subject": "geology",
+        "grade": "8",
+        "modules": 1,
+        "lessons_per_module": 2,
+        "include": {"brain_bytes": False},
+    }
+    status, accepted = _post(courses, {**small, "lane": "background"})
+    assert status == 202, accepted
+    run_worker(aws, "BackgroundQueue", max_batches=1)  # the plan alone
+    parts = worker_wiring.course_worker_deps().courses.read_parts(accepted["course_id"])
+    lesson = next(p for p in parts if p.part_id == "m01-l02-lesson")
+    # ...and the batch request of its second lesson will error
+    fake.batch_fault(custom_id_for(lesson.job_id), "errored")
+
+    # When the parts are batched and the batch collected
+    run_worker(aws, "BackgroundQueue")
+    summary = _collect()
+
+    # Then the two others are done from the batch, the failed one is back in the lane as a direct part
+    assert (summary["stored"], summary["fell_back"]) == (2, 1)
+    assert _get(courses, accepted["course_id"])["parts"]["done"] == 2
+    assert aws.depth("BackgroundQueue") == 1
+    batches_before = len(fake.batches)
+    run_worker(aws, "BackgroundQueue")
+    # ...generated with a direct call (no new batch), and the course is ready with 2 parts batched
+    assert len(fake.batches) == batches_before
+    course = _get(courses, accepted["course_id"])
+    assert course["status"] == "ready", course
+    assert (course["figures"]["generated"], course["figures"]["batched"]) == (4, 2)
+    job = worker_wiring.worker_deps().jobs.get_job(lesson.job_id)
+    assert job is not None and job.status.value == "done"
