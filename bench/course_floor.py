@@ -69,7 +69,9 @@ def run_floor(latency: str, concurrency: int, timeout_s: float, poll_s: float) -
 
     options = {"local_concurrency": concurrency, "report": False}
     with Environment("emulator", in_process=True, stack_options=options, model_latency=latency) as stack:
-        run = follow_course(stack.url, dev_tokens.mint("course-dana"), TWELVE_BY_EIGHT, timeout_s, poll_s)
+        # A teacher's: the interactive lane (a student's 204-part course goes to the background lane by default).
+        token = dev_tokens.mint("course-dana", "teacher")
+        run = follow_course(stack.url, token, TWELVE_BY_EIGHT, timeout_s, poll_s)
         run.health = stack_health(stack.state)
         run.load = load_average()
     return run

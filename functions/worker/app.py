@@ -11,12 +11,12 @@ from pydantic import Json
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import JobMessage, message_type, parse_message
+from pregen.messages import CoursePartMessage, JobMessage, message_type, parse_message
 from pregen.observability import logger, metrics
 from pregen.services.lifecycle import Delivery
 from pregen.wiring.lifecycle import lifecycle, work_kinds
 from pregen.wiring.priming import prime
-from pregen.wiring.worker import batch_deps, worker_deps
+from pregen.wiring.worker import batch_deps, course_worker_deps, worker_deps
 
 
 class JobRecord(SqsRecordModel):
@@ -80,8 +80,9 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
 
 
 def _batchable(raw: dict[str, Any]) -> JobMessage | None:
-    """A background content job that may go to a Message Batch. Exam sections, interactive work, batch fallbacks
-    and anything malformed are generated directly (where a malformed record fails with its reason)."""
+    """A background content job, or a background course's pending part, that may go to a Message Batch. Exam
+    sections, interactive work, batch fallbacks and anything malformed are generated directly (where a malformed
+    record fails with its reason)."""
     try:
         record = JobRecord.model_validate(raw)
         if lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
@@ -89,6 +90,14 @@ def _batchable(raw: dict[str, Any]) -> JobMessage | None:
         message = parse_message(record.body)
     except ValueError:
         return None
+    if isinstance(message, CoursePartMessage):
+        from pregen.services.course_generation import batchable_part
+
+        try:
+            return batchable_part(message, course_worker_deps())
+        except Exception:  # its reads or job record failed: the part is generated directly, with its own errors
+            logger.exception("course part not batchable", course_id=message.course_id, part_id=message.part_id)
+            return None
     return message if isinstance(message, JobMessage) and not message.direct else None
 
 

@@ -30,3 +30,9 @@ def test_without_hit_counters_cost_saved_is_unknown_not_zero() -> None:
     figures = cost_figures({"generated": {"lesson": 1}, "cost_usd": {"lesson": 0.01}})
     assert figures["costSavedUsdByKind"] is None
     assert figures["costSavedUsdTotal"] is None
+
+
+def test_what_message_batches_saved_is_reported_by_kind_from_its_own_counters() -> None:
+    figures = cost_figures({"batch_saved_usd": {"lesson": 0.0123456789, "question_set": 0.002}})
+    assert figures["batchSavedUsdByKind"] == {"lesson": 0.012346, "question_set": 0.002}
+    assert cost_figures({})["batchSavedUsdByKind"] == {}

@@ -278,7 +278,7 @@ def test_a_request_with_bad_objectives_is_refused(fields: dict[str, Any], messag
         ContentRequest.model_validate({"subject": "Biology", **fields})
 
 
-def test_a_background_course_sends_its_first_three_lessons_on_the_interactive_lane() -> None:
+def test_a_background_course_sends_its_first_three_lessons_first_in_its_own_lane() -> None:
     from pregen.domain.models import Lane, Priority
     from pregen.services.course_generation import send_order
 
@@ -290,10 +290,11 @@ def test_a_background_course_sends_its_first_three_lessons_on_the_interactive_la
     ]
     parts[0] = PartRecord(**{**parts[0].__dict__, "status": PartStatus.DONE})  # m02-assessment: not sent again
     sent = send_order(parts, Priority.WARMING)
+    # (the lane it chose: three lessons at the direct price would cost it its batch floor)
     assert [(p.part_id, Priority.lane(priority)) for p, priority in sent[:4]] == [
-        ("m01-l01-lesson", Lane.INTERACTIVE),
-        ("m01-l02-lesson", Lane.INTERACTIVE),
-        ("m02-l01-lesson", Lane.INTERACTIVE),
+        ("m01-l01-lesson", Lane.BACKGROUND),
+        ("m01-l02-lesson", Lane.BACKGROUND),
+        ("m02-l01-lesson", Lane.BACKGROUND),
         ("m01-l01-brain_bytes", Lane.BACKGROUND),
     ]
     assert len(sent) == 9 and sent[-1][0].part_id == "m02-l02-brain_bytes"

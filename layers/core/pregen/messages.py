@@ -71,6 +71,9 @@ class JobMessage(_Message):
     throttle_retries: int = 0  # times the provider's throttling delayed this job (see defer_throttled)
     direct: bool = False  # generate with a direct call even in the background lane (a batch fallback)
     requested_by: str | None = None  # the learner whose request created the job: their cost counter
+    # A background course's part submitted to a Message Batch: its collection finishes the part (course_generation).
+    course_id: str | None = None
+    part_id: str | None = None
 
 
 class SectionMessage(_Message):
@@ -109,6 +112,7 @@ class CoursePartMessage(_Message):
     priority: int = 50
     correlation_id: str | None = None
     waits: int = 0  # times it was put back because another job was generating its key
+    direct: bool = False  # generate with a direct call even in the background lane (a Message Batch fell back)
 
 
 class EraseMessage(_Message):

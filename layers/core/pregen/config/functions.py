@@ -134,6 +134,9 @@ class CoursePolicy(Env):
     course_max_waits: int = Field(alias="COURSE_MAX_WAITS", default=200, ge=1, le=10_000)
     course_assembly_lease_seconds: int = Field(alias="COURSE_ASSEMBLY_LEASE_SECONDS", default=120, ge=10, le=900)
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1, le=24 * 7)
+    # The largest course a student may have generated in the interactive lane (a 4 x 5 course with brain bytes and
+    # assessments is 44 parts): past it a student's course goes to the background lane (Message Batches).
+    course_student_interactive_parts: int = Field(alias="COURSE_STUDENT_INTERACTIVE_PARTS", default=50, ge=0, le=10_000)
 
 
 class CourseSettings(

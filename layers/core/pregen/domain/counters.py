@@ -46,6 +46,7 @@ class Metric(StrEnum):
     BATCH_SUBMITTED = "batch_submitted"
     BATCH_SUCCEEDED = "batch_succeeded"
     BATCH_FALLBACK = "batch_fallback"
+    BATCH_SAVED_USD = "batch_saved_usd"  # what a batch result's billed usage would cost direct, less its batch price
     # Exams (dimension: exam type)
     CLAIMED = "claimed"
     EXAM_GENERATED = "exam_generated"

@@ -46,6 +46,7 @@ from pregen.domain.models import (
     QuestionType,
     stored_limit,
 )
+from pregen.domain.pricing import default_prices
 from pregen.domain.text import canonical_name, check_plain, normalise_text, plain_field
 
 TEXT_LIMITS = {"subject": 80, "grade": 20, "title": 200, "description": 1000, "language": 40}
@@ -84,6 +85,9 @@ class CourseInclude(BaseModel):
     summaries: bool = Field(default=True, strict=True)
 
 
+CourseLane = Literal["interactive", "background"]
+
+
 class CourseRequest(BaseModel):
     """What a learner asks for. Equivalent requests normalise to the same fields, and so to one cached outline."""
 
@@ -100,6 +104,13 @@ class CourseRequest(BaseModel):
         TEXT_LIMITS["language"], default=None, description="the language the course is written in (the planner's)"
     )
     include: CourseInclude = Field(default_factory=CourseInclude)
+    lane: CourseLane | None = Field(
+        default=None,
+        description="background: its parts go through Message Batches (about half the price, ready within a day; "
+        "the first lessons still come at once); interactive: generated at once. Default: interactive, or "
+        "background for a student's course past the interactive cap (COURSE_STUDENT_INTERACTIVE_PARTS), which a "
+        "student asking interactive for is refused (403)",
+    )
 
     @field_validator(*TEXT_LIMITS, mode="before")
     @classmethod
@@ -128,8 +139,9 @@ class CourseRequest(BaseModel):
         return self
 
     def canonical(self) -> dict[str, Any]:
-        """The normalised request as plain data: the input of the outline's cache key."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The normalised request as plain data: the input of the outline's cache key (the lane is not: a course
+        asked in either lane has the same outline)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"lane"})
 
     @property
     def parts_total(self) -> int:
@@ -592,8 +604,8 @@ def course_figures(
     of ``reused`` is reuse by coincidence (the same request planned again)."""
     by_kind: dict[str, dict[str, float]] = {}
     by_model: dict[str, dict[str, float]] = {}
-    generated = reused = 0
-    cost = saved = 0.0
+    generated = reused = batched = 0
+    cost = saved = batch_saved = 0.0
     entries = [(part.kind.value, part.reused, part.meta or {}) for part in parts if part.status is PartStatus.DONE]
     if plan:
         entries.append(("plan", bool(plan.get("reused")), plan))
@@ -610,6 +622,9 @@ def course_figures(
             continue
         generated += 1
         cost += spent
+        if meta.get("batch"):  # billed at the batch price: the same usage in a direct call costs spent / discount
+            batched += 1
+            batch_saved += spent / default_prices().batch_discount - spent
         row["generated"] += 1
         row["cost_usd"] = round(row["cost_usd"] + spent, 8)
         row["tokens"] += tokens
@@ -624,6 +639,8 @@ def course_figures(
         "reused_by_design": sum(bool(p.reused) for p in parts if p.status is PartStatus.DONE and p.part_id in designed),
         "cost_usd": round(cost, 8),
         "saved_usd": round(saved, 8),
+        "batched": batched,
+        "batch_saved_usd": round(batch_saved, 8),
         "by_kind": by_kind,
         "by_model": by_model,
     }

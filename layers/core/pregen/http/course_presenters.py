@@ -9,7 +9,8 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from pregen.domain.course_shares import share_body
-from pregen.domain.courses import CourseStatus, PartKind, PartStatus
+from pregen.domain.courses import CourseLane, CourseStatus, PartKind, PartStatus
+from pregen.domain.models import Priority
 
 if TYPE_CHECKING:
     from pregen.domain.course_shares import Share
@@ -141,6 +142,7 @@ class CourseAcceptedBody(TypedDict):
     course_id: str
     status: Status
     parts_total: int
+    lane: Annotated[CourseLane, Field(description="the lane its parts are generated in (asked for, or the default)")]
 
 
 class CourseListItemBody(CourseSummaryBody):
@@ -171,7 +173,8 @@ def course_location(course_id: str) -> str:
 
 
 def course_accepted_body(course: CourseRecord) -> CourseAcceptedBody:
-    return {"course_id": course.course_id, "status": _status(course), "parts_total": course.parts_total}
+    lane: CourseLane = Priority.lane(course.priority).value  # type: ignore[assignment]
+    return {"course_id": course.course_id, "status": _status(course), "parts_total": course.parts_total, "lane": lane}
 
 
 def _status(course: CourseRecord) -> Status:

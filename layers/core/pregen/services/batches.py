@@ -11,6 +11,9 @@
   a personal job whose learner was erased (record gone, or tombstone) ─▶ dropped, stored nowhere ("erased")
   a learner's miss on a batched key joins its job and promotes it to the interactive lane: generated directly,
   at once; the batch result that arrives later finds the content there and is dropped (counted as superseded).
+  a background course's part (job with course_id) ─▶ settled as above, then deps.course_parts: stored ─▶ the part
+        done (the course assembled after its last); anything else ─▶ the part message again, direct=true
+  every stored result counts batch_saved_usd#<kind>: the same billed usage at the direct price, less the batch's
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import ValidationError
 from pregen.domain.counters import Metric, name
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
+from pregen.domain.pricing import default_prices
 from pregen.messages import JobMessage
 from pregen.observability import logger
 from pregen.parallel import both
@@ -35,6 +39,8 @@ from pregen.services.generation import WorkerDeps, store_generation
 from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.domain.records import BatchOutcome
     from pregen.ports import BatchGenerator, BatchStore, JobQueue
 
@@ -53,6 +59,9 @@ class BatchDeps:
     generator: BatchGenerator
     batches: BatchStore
     queue: JobQueue
+    # A background course's part (a job with a course_id), once collection settled its job: the part finished, or
+    # sent again for a direct call (pregen.services.course_generation.settle_batched_part).
+    course_parts: Callable[[JobMessage, str], None] | None = None
 
 
 def custom_id_for(job_id: str) -> str:
@@ -81,6 +90,8 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
             partial(deps.worker.jobs.get_job, message.job_id),
             partial(deps.worker.store.get_content, message.key, now, consistent=True),
         )
+        if stored is not None and message.course_id:
+            continue  # a course's part: its handler finishes it from the cache, directly
         if stored is not None:
             deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
             handled.add(message.job_id)
@@ -127,7 +138,10 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
         counts = {"stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
         for custom_id, message in messages.items():
             outcome = outcomes.get(custom_id)
-            counts[_settle(batch_id, message, requests[custom_id], outcome, deps, submitted_at=submitted_at)] += 1
+            settled = _settle(batch_id, message, requests[custom_id], outcome, deps, submitted_at=submitted_at)
+            counts[settled] += 1
+            if message.course_id and deps.course_parts is not None:
+                deps.course_parts(message, settled)
         deps.batches.close_batch(batch_id, counts, deps.worker.clock.now())
         summary["batches_collected"] += 1
         for settled, value in counts.items():
@@ -155,8 +169,9 @@ def _settle(
         if worker.store.get_content(message.key, now, consistent=True) is not None:
             worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
             return "superseded"
-        direct = message.model_copy(update={"direct": True, "throttle_retries": 0})
-        deps.queue.send(Lane.BACKGROUND, direct.wire())
+        if message.course_id is None:  # a course's part is sent again as a part (deps.course_parts)
+            direct = message.model_copy(update={"direct": True, "throttle_retries": 0})
+            deps.queue.send(Lane.BACKGROUND, direct.wire())
         worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"{reason}; falling back to a direct call")
         worker.counters.add(day_of(now), {name(Metric.BATCH_FALLBACK, kind): 1}, now)
         return "fell_back"
@@ -182,5 +197,8 @@ def _settle(
     latency_ms = int(max(0.0, now - submitted_at) * 1000)
     generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
     store_generation(message, request, generation, collector, worker, started_at=started_at)
-    worker.counters.add(day_of(now), {name(Metric.BATCH_SUCCEEDED, kind): 1}, now)
+    # The saving: what the same billed usage costs in a direct call (the batch price is discount x that) less it.
+    saved = generation.cost_usd / default_prices().batch_discount - generation.cost_usd
+    counts = {name(Metric.BATCH_SUCCEEDED, kind): 1, name(Metric.BATCH_SAVED_USD, kind): round(saved, 8)}
+    worker.counters.add(day_of(now), counts, now)
     return "stored"

@@ -34,5 +34,7 @@ def cost_figures(by_metric: dict[str, dict[str, float]]) -> dict[str, Any]:
             metric.value: {k: int(v) for k, v in by_metric.get(metric, {}).items()}
             for metric in (Metric.BATCH_SUBMITTED, Metric.BATCH_SUCCEEDED, Metric.BATCH_FALLBACK)
         },
+        # What Message Batches saved: each stored batch result's billed usage at the direct price less its batch price.
+        "batchSavedUsdByKind": {k: round(v, 6) for k, v in by_metric.get(Metric.BATCH_SAVED_USD, {}).items()},
         "throttledByKind": {k: int(v) for k, v in by_metric.get(Metric.THROTTLED, {}).items()},
     }

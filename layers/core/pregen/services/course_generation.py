@@ -47,7 +47,7 @@ from pregen.domain.courses import (
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
 from pregen.domain.keys import cache_key, outline_key
-from pregen.domain.models import STORED, Caller, ContentRequest, Job, JobStatus, Priority
+from pregen.domain.models import STORED, Caller, ContentRequest, Job, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
 from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
@@ -59,7 +59,6 @@ from pregen.services.usage import course_ready_bucket, day_of
 if TYPE_CHECKING:
     from pregen.config.functions import CoursePolicy
     from pregen.domain.courses import CourseRecord, LibraryLesson
-    from pregen.domain.models import Lane
     from pregen.messages import CoursePlanMessage
     from pregen.ports import CoursePlanner, CourseStore
     from pregen.services.generation import WorkerDeps
@@ -139,15 +138,15 @@ FIRST_LESSONS = 3  # ready before the rest, as the onboarding flow of the system
 
 
 def send_order(parts: list[PartRecord], priority: int) -> list[tuple[PartRecord, int]]:
-    """The pending parts in the order they are sent, each with its priority: the course's first three lessons
-    first, at least at the interactive floor (so a background course has something to read soon; the floor is the
-    default every role may ask for), then the rest in course order (module by module, each lesson before its brain
-    bytes, the module's assessment last)."""
+    """The pending parts in the order they are sent, each with its priority (the course's): the course's first
+    three lessons first, then the rest in course order (module by module, each lesson before its brain bytes, the
+    module's assessment last). A background course's first lessons are not lifted to the interactive lane: its
+    owner chose not to wait, and three lessons at the direct price would cost a 6 x 4 course its batch floor
+    (≤ 55 % of the interactive price, docs/BENCHMARKS.md); they lead its first Message Batch instead."""
     ordered = sorted(parts, key=lambda p: (p.module, p.lesson or 1_000, _KIND_ORDER[p.kind]))
     first = {p.part_id for p in [p for p in ordered if p.kind is PartKind.LESSON][:FIRST_LESSONS]}
-    boosted = max(priority, Priority.INTERACTIVE_FLOOR)
     pending = [p for p in ordered if p.status is PartStatus.PENDING]
-    return [(p, boosted) for p in pending if p.part_id in first] + [
+    return [(p, priority) for p in pending if p.part_id in first] + [
         (p, priority) for p in pending if p.part_id not in first
     ]
 
@@ -255,7 +254,7 @@ def _catalogue(course: CourseRecord, deps: CourseWorkerDeps) -> list[LibraryLess
 def _figures_of(stored: StoredContent) -> dict[str, Any]:
     meta = stored.meta
     figures: dict[str, Any] = {
-        name: meta[name] for name in ("generator", "model", "usage", "cost_usd", "latency_ms") if name in meta
+        name: meta[name] for name in ("generator", "model", "usage", "cost_usd", "latency_ms", "batch") if name in meta
     }
     figures["content_id"] = meta.get("version_id")
     return figures
@@ -419,6 +418,71 @@ def _fail_part(message: CoursePartMessage, reason: str, worker_id: str, deps: Co
     except CourseGone:
         return "course_gone"
     return _settle_course(message.course_id, worker_id, deps) or "part_failed"
+
+
+# -- parts through Message Batches (a background course) ------------------------------------------------------------
+
+
+def batchable_part(message: CoursePartMessage, deps: CourseWorkerDeps) -> JobMessage | None:
+    """A background course's pending part as a content job for a Message Batch, its job record written (so it
+    shows at GET /v1/jobs/{id} like any job); None when it is not one to batch: asked directly (its batch fell
+    back), finished, of a course no longer generating, or malformed (the part handler says why). Content already
+    cached is left to the handler too (``submit_background`` skips a course's part it finds stored)."""
+    if message.direct or _pending_part_of(message, deps) is None:
+        return None
+    try:
+        request = ContentRequest.model_validate(message.request, context=STORED)
+    except ValueError:
+        return None
+    _ensure_job(message, request, Lane.BACKGROUND, deps)
+    return JobMessage(
+        job_id=message.job_id,
+        key=message.key,
+        request=message.request,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        requested_by=message.owner,
+        course_id=message.course_id,
+        part_id=message.part_id,
+    )
+
+
+def _pending_part_of(message: CoursePartMessage, deps: CourseWorkerDeps) -> PartRecord | None:
+    course = deps.courses.get(message.course_id)
+    if course is None or course.status is not CourseStatus.GENERATING:
+        return None
+    part = deps.courses.get_part(message.course_id, message.part_id)
+    if part is None or part.job_id != message.job_id or part.status is not PartStatus.PENDING:
+        return None
+    return part
+
+
+def settle_batched_part(job: JobMessage, settled: str, deps: CourseWorkerDeps) -> None:
+    """After collection settled a course part's batched job: "stored" ─▶ the part done with the batch's figures
+    (billed at the batch price) and the course assembled after its last part; anything else (fell back,
+    superseded, erased), or an assembly another worker holds ─▶ the part message again, direct, on the background
+    lane: its handler finds the content cached or generates it, and makes sure the course is settled."""
+    part = CoursePartMessage(
+        course_id=job.course_id or "",
+        owner=job.requested_by or "",
+        part_id=job.part_id or "",
+        job_id=job.job_id,
+        key=job.key,
+        request=job.request,
+        priority=job.priority,
+        correlation_id=job.correlation_id,
+        direct=True,
+    )
+    collector = f"batch:{job.job_id}"
+    if settled == "stored":
+        stored = deps.content.store.get_content(job.key, deps.content.clock.now(), consistent=True)
+        if stored is not None:
+            try:
+                _finish(part, stored, reused=False, worker_id=collector, deps=deps)
+                return
+            except AssemblyPending:
+                pass
+    deps.content.queue.send(Lane.BACKGROUND, part.wire())
 
 
 # -- assembly --------------------------------------------------------------------------------------------------------

@@ -82,8 +82,11 @@ class CourseView:
 def start_course(
     request: CourseRequest, caller: Caller, deps: CourseDeps, *, correlation_id: str | None = None
 ) -> CourseRecord:
-    """Accept a course: charged its estimated price (the plan and every part it can have) before anything is
-    written or enqueued, then planned by the worker at the course's priority."""
+    """Accept a course: its lane checked against the caller's role, charged its estimated price (the plan and every
+    part it can have, at the direct price in either lane: a batched part that fails falls back to a direct call, and
+    the charge is never settled afterwards) before anything is written or enqueued, then planned by the worker at
+    the course's priority."""
+    priority = course_priority(request, caller, deps.policy)
     check_generation_allowance(caller, "course", deps, lambda price: price.course(request))
     now = deps.clock.now()
     course = CourseRecord(
@@ -91,7 +94,7 @@ def start_course(
         owner=caller.sub,
         status=CourseStatus.PLANNING,
         request=request,
-        priority=Priority.allowed(caller.role, Priority.DEFAULT),
+        priority=priority,
         parts_total=request.parts_total,
         created_at=now,
         updated_at=now,
@@ -102,6 +105,22 @@ def start_course(
     deps.counters.add(day_of(now), {name(Metric.COURSES_STARTED): 1}, now)
     logger.info("course accepted", course_id=course.course_id, parts_total=course.parts_total)
     return course
+
+
+def course_priority(request: CourseRequest, caller: Caller, policy: CoursePolicy) -> int:
+    """The course's priority, from the lane the caller asked for (or their role's default) within the role's caps:
+    background is warming priority (its parts go through Message Batches where they are on); interactive is the
+    default priority. A student's course past ``course_student_interactive_parts`` parts goes to the background
+    lane when they did not say, and asking the interactive lane for it is a 403."""
+    over_cap = caller.role is Role.STUDENT and request.parts_total > policy.course_student_interactive_parts
+    if request.lane == "interactive" and over_cap:
+        raise Forbidden(
+            f"a student's course in the interactive lane has at most {policy.course_student_interactive_parts} "
+            f"parts (this one has {request.parts_total}): ask for the background lane, or a smaller course"
+        )
+    lane = request.lane or ("background" if over_cap else "interactive")
+    asked = Priority.WARMING if lane == "background" else Priority.DEFAULT
+    return Priority.allowed(caller.role, asked)
 
 
 def start_course_once(
@@ -139,7 +158,8 @@ def start_course_once(
     if lambda_context is not None:  # an in-progress record then expires with the invocation, not after an hour
         config.register_lambda_context(lambda_context)
     once = idempotent_function(data_keyword_argument="ask", persistence_store=deps.idempotency(), config=config)
-    ask = {"sub": caller.sub, "key": idempotency_key, "course": request.canonical()}
+    # The lane asked for is part of the request: the same key with another lane is another request (a 409).
+    ask = {"sub": caller.sub, "key": idempotency_key, "course": {**request.canonical(), "lane": request.lane}}
     try:
         accepted = once(accept)(ask=ask)
     except IdempotencyValidationError:

@@ -349,6 +349,7 @@ def generation_meta(generation: Generation) -> dict[str, Any]:
         "usage": generation.usage.model_dump(),
         "cost_usd": round(generation.cost_usd, 8),
         "latency_ms": generation.latency_ms,
+        **({"batch": True} if generation.batch else {}),  # billed at the Message Batches price
     }
 
 

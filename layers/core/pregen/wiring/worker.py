@@ -138,6 +138,7 @@ def batch_deps() -> BatchDeps | None:
         return None
     from pregen.adapters.batches import DynamoBatchStore
     from pregen.services.batches import BatchDeps
+    from pregen.services.course_generation import settle_batched_part
 
     s = load(WorkerSettings)
     return BatchDeps(
@@ -145,6 +146,7 @@ def batch_deps() -> BatchDeps | None:
         generator=worker.generator,
         batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
         queue=worker.queue,
+        course_parts=lambda job, settled: settle_batched_part(job, settled, course_worker_deps()),
     )
 
 
