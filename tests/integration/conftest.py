@@ -146,8 +146,18 @@ def api_event(
     return event
 
 
-@functools.cache
+_DOCUMENT_BUILT = threading.Lock()
+
+
 def _document() -> dict[str, Any]:
+    """The OpenAPI document, built once. Under a lock: tests calling handlers from several threads would otherwise
+    build it at once, and Powertools' schema generation shares the routes' fields (a KeyError in one of them)."""
+    with _DOCUMENT_BUILT:
+        return _built_document()
+
+
+@functools.cache
+def _built_document() -> dict[str, Any]:
     from pregen_tools import openapi
 
     return openapi.document()
@@ -167,6 +177,23 @@ def assert_documented(route_key: str, status: int, body: Any) -> None:
     validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
     assert not errors, f"{route_key} {status}: the body does not match the document: {errors[:5]}"
+
+
+def lambda_environments(module: Any, n: int) -> list[Any]:
+    """``n`` copies of a function's module, each with its own resolver, as ``n`` Lambda environments have. An
+    environment takes one event at a time and Powertools' resolver keeps the request it is answering on itself, so
+    threads calling one copy at once would mix their requests (a KeyError, another caller's query): a test that
+    calls a handler from several threads gives each thread its own copy."""
+    import importlib.util
+
+    copies = []
+    for i in range(n):
+        spec = importlib.util.spec_from_file_location(f"{module.__name__}_environment_{i}", module.__file__)
+        assert spec is not None and spec.loader is not None
+        copy = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(copy)
+        copies.append(copy)
+    return copies
 
 
 def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:

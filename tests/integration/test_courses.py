@@ -447,10 +447,17 @@ def _work_concurrently(aws: Aws, done: Any, *, workers: int = 4, timeout_s: floa
 
     url, arn = aws.queue_url("InteractiveQueue"), aws.resources.queue_arns["InteractiveQueue"]
     deadline = time.monotonic() + timeout_s
+    # ``done`` calls the courses handler: one call at a time, as a Lambda environment takes one event at a time
+    # (Powertools' resolver keeps the request it is answering on itself; threads sharing it would mix requests).
+    asking = threading.Lock()
+
+    def finished() -> bool:
+        with asking:
+            return bool(done())
 
     def work() -> None:
         sqs = aws.sqs
-        while time.monotonic() < deadline and not done():
+        while time.monotonic() < deadline and not finished():
             messages = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"], WaitTimeSeconds=0
             ).get("Messages", [])

@@ -33,7 +33,7 @@ from pregen.domain.models import Lane
 from pregen.domain.records import StoredContent
 from pregen.usage_log import KeyHits
 from pregen.wiring import serve as serve_wiring
-from tests.integration.conftest import api_event, call
+from tests.integration.conftest import api_event, call, lambda_environments
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -254,9 +254,10 @@ def test_a_stampede_through_the_handler_makes_one_job_without_any_lock(real: Eng
 
     query = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
     serve_wiring.serve_deps()  # built once, before the threads (as one Lambda instance would be warm)
+    environments = lambda_environments(get_content, 64)
 
     def miss(i: int) -> tuple[int, str]:
-        status, _, body = call(get_content, api_event("get_content.json", sub=f"learner-{i}", query=query))
+        status, _, body = call(environments[i], api_event("get_content.json", sub=f"learner-{i}", query=query))
         return status, body["job_id"]
 
     results = _hammer(64, miss)

@@ -25,7 +25,7 @@ from pregen.services.content import enqueue_or_join
 from pregen.wiring import serve as serve_wiring
 from pregen.wiring import worker as worker_wiring
 from pregen.wiring.worker import make_generator
-from tests.integration.conftest import Aws, api_event, call, freeze, run_worker
+from tests.integration.conftest import Aws, api_event, call, freeze, lambda_environments, run_worker
 
 LESSON = {"kind": "lesson", "subject": "Chemistry", "topic": "Moles", "grade": "11"}
 
@@ -118,10 +118,11 @@ def test_a_stampede_of_concurrent_misses_makes_one_job_and_one_generation(aws: A
     use_generator(generator)
     job_ids: list[str] = []
     errors: list[BaseException] = []
+    environments = lambda_environments(get_content, 40)  # one event at a time each, as on Lambda
 
     def miss(i: int) -> None:
         try:
-            status, _, body = get(LESSON, sub=f"learner-{i}")
+            status, _, body = call(environments[i], api_event("get_content.json", sub=f"learner-{i}", query=LESSON))
             assert status == 202
             job_ids.append(body["job_id"])
         except BaseException as exc:  # collected and asserted below
