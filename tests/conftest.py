@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests import wall_clock
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 # Every suite chooses its model latency (pregen.domain.model_time): the offline generator answers at once here, in
@@ -61,14 +63,18 @@ def moved_clock_destination(value: str, today: dt.datetime) -> dt.datetime:
 
 def pytest_configure(config: pytest.Config) -> None:
     global _travel  # noqa: PLW0603 - one travel for the whole session, started before any test module is imported
-    value = os.environ.get("PREGEN_TEST_CLOCK", "")
-    if not value or _travel is not None:
+    if _travel is not None:
         return
     import time_machine
 
-    destination = moved_clock_destination(value, dt.datetime.now(tz=dt.UTC))
-    _travel = time_machine.travel(destination, tick=True)
+    # Without PREGEN_TEST_CLOCK the travel goes to the real now: it is how tests/wall_clock.py sees who reads the clock.
+    value = os.environ.get("PREGEN_TEST_CLOCK", "")
+    today = dt.datetime.now(tz=dt.UTC)
+    wall_clock.install()
+    _travel = time_machine.travel(moved_clock_destination(value, today) if value else today, tick=True)
     _travel.start()
+    survey = os.environ.get("PREGEN_WALL_CLOCK_SURVEY")
+    config.pluginmanager.register(wall_clock.Guard(Path(survey) if survey else None), "wall_clock_guard")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -79,6 +85,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if _travel is None:
+    if not os.environ.get("PREGEN_TEST_CLOCK"):
         return None
     return f"clock moved to {dt.datetime.now(tz=dt.UTC).isoformat(timespec='seconds')} (PREGEN_TEST_CLOCK)"
