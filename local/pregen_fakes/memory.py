@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.counters import GAUGES_PK
 from pregen.domain.errors import LeaseHeld
+from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
@@ -117,19 +118,46 @@ class MemoryContentStore:
 
 @dataclass
 class MemoryKeyClaims:
-    """``pregen.adapters.claims.DynamoKeyClaims``: the marker and the job, both or neither."""
+    """``pregen.adapters.claims.DynamoKeyClaims``: the marker and the job, both or neither (with the alias's check
+    and the folded charge: ``near`` holds the aliases; the charges are counted here, as the counters item would)."""
 
     content: MemoryContentStore
     jobs: MemoryJobStore
+    near: MemoryNearStore | None = None
+    used: dict[tuple[str, str], int] = field(default_factory=dict)  # (subject, "<window>#<start>") -> microdollars
 
-    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
-        """``ConditionCheck content: attribute_not_exists OR expires_at <= now`` (``unless_cached``), ``Put marker:
-        attribute_not_exists OR expires_at < now`` (its old item when that fails), ``Put job``."""
+    def claim(
+        self,
+        job: Job,
+        now: float,
+        hold_seconds: int,
+        *,
+        unless_cached: bool,
+        alias: bool = False,
+        charge: Charge | None = None,
+    ) -> KeyClaim:
+        """``ConditionCheck content: attribute_not_exists OR expires_at <= now`` (``unless_cached``),
+        ``ConditionCheck alias`` (``alias``: its target when live), ``Put marker: attribute_not_exists OR
+        expires_at < now`` (its old item when that fails), ``Put job``, ``Update`` the charge's windows (each must
+        have room; the counts as they stood when one has none)."""
         if unless_cached and self.content.get_content(job.key, now) is not None:
             return KeyClaim(won=False, cached=True)
+        target = self.near.get_alias(job.key, now) if alias and self.near is not None else None
+        if target is not None:
+            return KeyClaim(won=False, alias=target)
         marker = self.content.inflight.get(job.key)
         if marker is not None and not marker["expires_at"] < now:
             return KeyClaim(won=False, held=_someones(marker))
+        if charge is not None:
+            slots = {
+                name: (charge.subject, f"{name}#{int(now) // seconds * seconds}") for name, seconds, _ in charge.windows
+            }
+            used = {name: self.used.get(slot, 0) for name, slot in slots.items()}
+            full = next((name for name, _, allowed in charge.windows if used[name] + charge.cost > allowed), None)
+            if full is not None:
+                return KeyClaim(won=False, refused=Consumed(refused=full, used=used))
+            for name, slot in slots.items():
+                self.used[slot] = used[name] + charge.cost
         self.content.inflight[job.key] = _queued(job.job_id, job.lane, now, hold_seconds)
         self.jobs.put_job(job)
         return KeyClaim(won=True)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteReason, VoteValue
-    from pregen.domain.limits import Consumed
+    from pregen.domain.limits import Charge, Consumed
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.near import IndexEntry, Verdict
     from pregen.domain.prediction import TransitionCounts
@@ -88,9 +88,20 @@ class JobStore(Protocol):
 
 
 class KeyClaims(Protocol):
-    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
+    def claim(
+        self,
+        job: Job,
+        now: float,
+        hold_seconds: int,
+        *,
+        unless_cached: bool,
+        alias: bool = False,
+        charge: Charge | None = None,
+    ) -> KeyClaim:
         """Mark ``job.key`` in flight for the job and record the job, both or neither, in one write: only when no
-        live marker holds the key and (``unless_cached``) no live content is stored for it."""
+        live marker holds the key, (``unless_cached``) no live content is stored for it and (``alias``) the
+        wording has no live near-duplicate alias; with ``charge`` counted in the same write, only when each of its
+        windows has room. A lost claim says why (``KeyClaim``)."""
         ...
 
 
