@@ -24,6 +24,7 @@ from pregen.adapters.navigation import DynamoTransitionStore
 from pregen.adapters.near import DynamoNearStore
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import LeaseHeld
+from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
@@ -65,7 +66,7 @@ def ports(request: pytest.FixtureRequest) -> Ports:
     return Ports(
         DynamoContentStore(tables["ContentTable"]),
         jobs,
-        DynamoKeyClaims(tables["ContentTable"], jobs),
+        DynamoKeyClaims(tables["ContentTable"], jobs, counters_table=tables["CountersTable"]),
         DynamoCounters(tables["CountersTable"]),
         DynamoTransitionStore(tables["NavigationTable"]),
         DynamoNearStore(tables["ContentTable"], boto3.client("dynamodb")),
@@ -80,10 +81,8 @@ def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
 
 
 def _memory_ports() -> Ports:
-    content, jobs = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore()
-    return Ports(
-        content, jobs, MemoryKeyClaims(content, jobs), MemoryCounters(), MemoryTransitionStore(), MemoryNearStore()
-    )
+    content, jobs, near = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryNearStore()
+    return Ports(content, jobs, MemoryKeyClaims(content, jobs, near), MemoryCounters(), MemoryTransitionStore(), near)
 
 
 def _content(key: str, expires_at: float = NOW + 3600) -> StoredContent:
@@ -166,6 +165,34 @@ def test_a_claim_of_a_key_with_live_content_writes_nothing_unless_regenerating(p
     ports.content.put_content(_content("k1", expires_at=NOW - 1))
     ports.content.release_inflight("k1", "j2")
     assert ports.claims.claim(_job("j3"), NOW, hold_seconds=60, unless_cached=True).won
+
+
+def test_a_claim_checking_the_alias_is_told_its_target_and_writes_nothing(ports: Ports) -> None:
+    ports.near.put_alias("k1", "target-key", "same lesson", NOW, expires_at=NOW + 60)
+    # A claim that checks the wording's alias learns the target from the cancelled write, and writes nothing
+    lost = ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True, alias=True)
+    assert lost == KeyClaim(won=False, alias="target-key")
+    assert ports.jobs.get_job("j1") is None and ports.content.get_inflight("k1", NOW) is None
+    # One that does not check it claims the key; past its expiry the alias stops no claim
+    assert ports.claims.claim(_job("j2"), NOW, hold_seconds=60, unless_cached=True).won
+    assert ports.claims.claim(_job("j3"), NOW + 61, hold_seconds=30, unless_cached=True, alias=True).won
+
+
+def test_a_charge_in_a_claim_is_counted_with_it_or_refuses_it_with_the_counts_as_they_stood(ports: Ports) -> None:
+    windows = [("minute", 60, 100), ("day", 86_400, 150)]
+    won = ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 60))
+    assert won == KeyClaim(won=True)
+    job2 = _job("j2").model_copy(update={"key": "k2"})
+    # A second charge past the minute's room: nothing written, the minute named, the counts as they stood
+    refused = ports.claims.claim(job2, NOW + 1, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 50))
+    assert refused == KeyClaim(won=False, refused=Consumed(refused="minute", used={"minute": 60, "day": 60}))
+    assert ports.jobs.get_job("j2") is None and ports.content.get_inflight("k2", NOW + 1) is None
+    # A claim lost to the marker charges nothing: the minute after, the day still holds only the first 60
+    lost = ports.claims.claim(_job("j3"), NOW + 2, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 1))
+    assert lost.held is not None and lost.held.job_id == "j1"
+    job4 = _job("j4").model_copy(update={"key": "k4"})
+    late = ports.claims.claim(job4, NOW + 60, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 95))
+    assert late == KeyClaim(won=False, refused=Consumed(refused="day", used={"minute": 0, "day": 60}))
 
 
 def test_a_queued_key_is_promoted_once_and_only_by_its_own_job(ports: Ports) -> None:
