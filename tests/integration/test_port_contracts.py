@@ -184,11 +184,13 @@ def test_a_charge_in_a_claim_is_counted_with_it_or_refuses_it_with_the_counts_as
     assert won == KeyClaim(won=True)
     job2 = _job("j2").model_copy(update={"key": "k2"})
     # A second charge past the minute's room: nothing written, the minute named, the counts as they stood
-    refused = ports.claims.claim(job2, NOW + 1, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 50))
+    refused = ports.claims.claim(job2, NOW + 1, hold_seconds=9, unless_cached=True, charge=Charge("ann", windows, 50))
     assert refused == KeyClaim(won=False, refused=Consumed(refused="minute", used={"minute": 60, "day": 60}))
     assert ports.jobs.get_job("j2") is None and ports.content.get_inflight("k2", NOW + 1) is None
     # A claim lost to the marker charges nothing: the minute after, the day still holds only the first 60
-    lost = ports.claims.claim(_job("j3"), NOW + 2, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 1))
+    lost = ports.claims.claim(
+        _job("j3"), NOW + 2, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 1)
+    )
     assert lost.held is not None and lost.held.job_id == "j1"
     job4 = _job("j4").model_copy(update={"key": "k4"})
     late = ports.claims.claim(job4, NOW + 60, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 95))
