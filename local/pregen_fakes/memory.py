@@ -84,8 +84,13 @@ class MemoryContentStore:
         if marker and marker["job_id"] == job_id:
             del self.inflight[key]
 
-    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None:
-        """``attribute_not_exists OR state = queued OR lease_until < now OR lease_owner = w OR expires_at < now``."""
+    def acquire_lease(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+    ) -> bool:
+        """``attribute_not_exists OR state = queued OR lease_until < now OR lease_owner = w OR expires_at < now``;
+        ``unless_cached``: with the content's check (``attribute_not_exists OR expires_at <= now``) first."""
+        if unless_cached and self.get_content(key, now) is not None:
+            return False
         marker = self.inflight.get(key)
         free = (
             marker is None
@@ -104,6 +109,7 @@ class MemoryContentStore:
             state="generating", lease_owner=worker_id, lease_until=now + lease_seconds, expires_at=now + lease_seconds
         )
         self.inflight[key] = base
+        return True
 
     def end_lease(self, key: str, worker_id: str) -> None:
         marker = self.inflight.get(key)

@@ -220,6 +220,25 @@ def test_a_marker_is_taken_over_held_and_released_only_by_the_job_named(ports: P
     assert ports.content.get_inflight("k", NOW) is None
 
 
+def test_a_lease_unless_cached_writes_nothing_once_the_key_has_content_and_still_refuses_a_held_key(
+    ports: Ports,
+) -> None:
+    ports.content.claim_inflight("k", "job-a", Lane.INTERACTIVE, NOW, hold_seconds=600)
+    assert ports.content.acquire_lease("k", "job-a", "worker-1", NOW, lease_seconds=300, unless_cached=True)
+    with pytest.raises(LeaseHeld):  # the content's check passes, the marker's does not
+        ports.content.acquire_lease("k", "job-a", "worker-2", NOW + 1, lease_seconds=300, unless_cached=True)
+    ports.content.put_content(_content("k"))
+    ports.content.end_lease("k", "worker-1")
+    # A later delivery (the marker free again) is told the key has content, and leases nothing
+    ports.content.claim_inflight("k", "job-b", Lane.INTERACTIVE, NOW + 2, hold_seconds=600)
+    assert not ports.content.acquire_lease("k", "job-b", "worker-3", NOW + 2, lease_seconds=300, unless_cached=True)
+    marker = ports.content.get_inflight("k", NOW + 2)
+    assert marker is not None and (marker.job_id, marker.state) == ("job-b", "queued")
+    # Content past its expiry does not count: the lease is taken
+    ports.content.put_content(_content("k", expires_at=NOW + 3))
+    assert ports.content.acquire_lease("k", "job-b", "worker-3", NOW + 3, lease_seconds=300, unless_cached=True)
+
+
 def test_one_worker_holds_the_lease_until_it_ends_requeues_or_lets_it_lapse(ports: Ports) -> None:
     ports.content.claim_inflight("k", "job-a", Lane.INTERACTIVE, NOW, hold_seconds=600)
     ports.content.acquire_lease("k", "job-a", "worker-1", NOW, lease_seconds=300)

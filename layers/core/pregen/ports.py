@@ -53,7 +53,12 @@ class ContentStore(Protocol):
 
     def release_inflight(self, key: str, job_id: str) -> None: ...
 
-    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None: ...
+    def acquire_lease(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+    ) -> bool:
+        """Lease the key for a worker (``LeaseHeld`` when another holds it); ``unless_cached``: only while the key
+        has no live content, in the same write (False: it has, nothing written)."""
+        ...
 
     def end_lease(self, key: str, worker_id: str) -> None: ...
 
