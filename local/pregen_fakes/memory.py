@@ -192,6 +192,7 @@ class MemoryJobStore:
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
         next_attempt_at: float | None = None,
+        attempt: tuple[dict[str, Any], int] | None = None,
     ) -> None:
         """A job that is done stays done (``status <> done`` unless setting done)."""
         job = self.jobs.get(job_id)
@@ -204,6 +205,10 @@ class MemoryJobStore:
             update["attempts"] = attempts
         if next_attempt_at is not None:
             update["next_attempt_at"] = next_attempt_at
+        if attempt is not None:
+            entry, calls = attempt
+            update |= {"model_calls": job.model_calls + calls, "history": [*job.history, entry]}
+            update.setdefault("next_attempt_at", None)
         self.jobs[job_id] = job.model_copy(update=update)
 
     def record_attempt(

@@ -315,6 +315,22 @@ def test_an_attempt_adds_its_calls_and_sets_or_clears_the_next_one(ports: Ports)
     assert ports.jobs.get_job("gone") is None
 
 
+def test_a_job_marked_done_with_its_attempt_records_both_in_one_write(ports: Ports) -> None:
+    ports.jobs.put_job(_job())
+    ports.jobs.record_attempt("j1", {"n": 1}, calls=2, now=NOW + 1, next_attempt_at=NOW + 60)
+    ports.jobs.set_status("j1", JobStatus.DONE, NOW + 2, attempt=({"n": 2}, 3))
+    got = ports.jobs.get_job("j1")
+    assert got is not None
+    assert (got.status, got.model_calls, got.history, got.next_attempt_at) == (
+        JobStatus.DONE,
+        5,
+        [{"n": 1}, {"n": 2}],
+        None,
+    )
+    ports.jobs.set_status("gone", JobStatus.DONE, NOW, attempt=({"n": 1}, 1))  # a job that is gone: nothing
+    assert ports.jobs.get_job("gone") is None
+
+
 def test_transitions_count_visits_and_reached_pairs_per_scope(ports: Ports) -> None:
     ports.transitions.record("nav#9#math", "a", [("a", "b")], NOW)
     ports.transitions.record("nav#9#math", "a", [("a", "b"), ("a", "c")], NOW)

@@ -82,7 +82,11 @@ class JobStore(Protocol):
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
         next_attempt_at: float | None = None,
-    ) -> None: ...
+        attempt: tuple[dict[str, Any], int] | None = None,
+    ) -> None:
+        """Move a job on (a done job stays done); ``attempt``: also ``record_attempt(entry, calls=n)``, in the same
+        write."""
+        ...
 
     def record_attempt(
         self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None

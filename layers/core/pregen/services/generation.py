@@ -133,12 +133,9 @@ def generate_job(
         total = _record_attempt(message, deps, exc, outcome="failed")
         _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
-    store_generation(message, request, generation, worker_id, deps, started_at=job.created_at if job else None)
-    deps.jobs.record_attempt(
-        message.job_id,
-        _attempt(deps.clock.now(), "generated", generation=generation),
-        calls=generation.attempts,
-        now=deps.clock.now(),
+    attempt = (_attempt(deps.clock.now(), "generated", generation=generation), generation.attempts)
+    store_generation(
+        message, request, generation, worker_id, deps, started_at=job.created_at if job else None, attempt=attempt
     )
     return "generated"
 
@@ -364,10 +361,12 @@ def store_generation(
     deps: WorkerDeps,
     *,
     started_at: float | None = None,
+    attempt: tuple[dict[str, Any], int] | None = None,
 ) -> None:
     """Store a generation like any other (direct or from a Message Batch): content with TTL and figures (a new
     library version where the library is on), the job done, the lease ended, and the day's counters. ``started_at``:
-    when its job was created (None: not known), against which a learner's erasure is checked."""
+    when its job was created (None: not known), against which a learner's erasure is checked; ``attempt``: the
+    job's history entry and model calls, recorded in the write that marks it done."""
     content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
@@ -404,7 +403,7 @@ def store_generation(
         index_published(deps.near.near, request, message.key, expires_at)
     # Published: the rest touches other items and can go out at once (pregen.parallel says why).
     side_by_side(
-        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta),
+        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta, attempt=attempt),
         lambda: deps.store.end_lease(message.key, worker_id),
         *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at, started_at=started_at),
     )
