@@ -283,16 +283,32 @@ class Steps:
         return status, body
 
     def serving(self) -> list[Operation]:
+        lesson = self.lesson
+        self.lesson = {**lesson, "topic": "Refraction"}
+        with self.spy.record() as first:
+            assert self.get("zoe")[0] == 202
+        self.lesson = lesson
         with self.spy.record() as miss:
             assert self.get("alice")[0] == 202
         with self.spy.record() as joined:
             assert self.get("bob")[0] == 202
         return [
-            Operation("miss, before its 202", miss, note="won the key: claims it, records the job, enqueues"),
+            Operation(
+                "miss, an environment's first, before its 202",
+                first,
+                note="as the next, and the day's spend read for the ceiling (at most once per 30 s an environment)",
+            ),
+            Operation(
+                "miss, before its 202",
+                miss,
+                note="won the key: one transaction checks the alias, claims it, records the job, charges; enqueues",
+            ),
             Operation("joined miss", joined, note="the key is in flight: joins its job"),
         ]
 
-    def deliver(self, queue: str, *, per_batch: int = 1, record: bool = True) -> tuple[list[Request], int]:
+    def deliver(
+        self, queue: str, *, per_batch: int = 1, record: bool = True, limit: int | None = None
+    ) -> tuple[list[Request], int]:
         """Hand a lane's messages to the worker as the event source mapping would, recording only the worker's own
         requests (the mapping's ReceiveMessage and DeleteMessage are the Lambda service's, not billed per item)."""
         import boto3
@@ -306,7 +322,7 @@ class Steps:
         url, arn = self.resources.queue_urls[queue], self.resources.queue_arns[queue]
         seen: list[Request] = []
         handled = 0
-        while True:
+        while limit is None or handled < limit:
             messages = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=per_batch,
@@ -325,10 +341,12 @@ class Steps:
             handled += len(messages)
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return seen, handled
 
     def generation(self) -> list[Operation]:
-        requests, handled = self.deliver("InteractiveQueue")
+        requests, handled = self.deliver("InteractiveQueue", limit=1)  # the worker environment's first item
         assert handled == 1 and sum(r.operation == MODEL for r in requests) == 1, (handled, requests)
+        self.deliver("InteractiveQueue", record=False)  # the other miss's
         split = next(i for i, r in enumerate(requests) if r.operation == MODEL)
         with self.spy.record() as hit:
             status, body = self.get("carol")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pregen.adapters.counters import GAUGES_PK
 from pregen.domain.errors import LeaseHeld
+from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
@@ -83,8 +84,13 @@ class MemoryContentStore:
         if marker and marker["job_id"] == job_id:
             del self.inflight[key]
 
-    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None:
-        """``attribute_not_exists OR state = queued OR lease_until < now OR lease_owner = w OR expires_at < now``."""
+    def acquire_lease(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+    ) -> bool:
+        """``attribute_not_exists OR state = queued OR lease_until < now OR lease_owner = w OR expires_at < now``;
+        ``unless_cached``: with the content's check (``attribute_not_exists OR expires_at <= now``) first."""
+        if unless_cached and self.get_content(key, now) is not None:
+            return False
         marker = self.inflight.get(key)
         free = (
             marker is None
@@ -103,6 +109,7 @@ class MemoryContentStore:
             state="generating", lease_owner=worker_id, lease_until=now + lease_seconds, expires_at=now + lease_seconds
         )
         self.inflight[key] = base
+        return True
 
     def end_lease(self, key: str, worker_id: str) -> None:
         marker = self.inflight.get(key)
@@ -117,19 +124,46 @@ class MemoryContentStore:
 
 @dataclass
 class MemoryKeyClaims:
-    """``pregen.adapters.claims.DynamoKeyClaims``: the marker and the job, both or neither."""
+    """``pregen.adapters.claims.DynamoKeyClaims``: the marker and the job, both or neither (with the alias's check
+    and the folded charge: ``near`` holds the aliases; the charges are counted here, as the counters item would)."""
 
     content: MemoryContentStore
     jobs: MemoryJobStore
+    near: MemoryNearStore | None = None
+    used: dict[tuple[str, str], int] = field(default_factory=dict)  # (subject, "<window>#<start>") -> microdollars
 
-    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
-        """``ConditionCheck content: attribute_not_exists OR expires_at <= now`` (``unless_cached``), ``Put marker:
-        attribute_not_exists OR expires_at < now`` (its old item when that fails), ``Put job``."""
+    def claim(
+        self,
+        job: Job,
+        now: float,
+        hold_seconds: int,
+        *,
+        unless_cached: bool,
+        alias: bool = False,
+        charge: Charge | None = None,
+    ) -> KeyClaim:
+        """``ConditionCheck content: attribute_not_exists OR expires_at <= now`` (``unless_cached``),
+        ``ConditionCheck alias`` (``alias``: its target when live), ``Put marker: attribute_not_exists OR
+        expires_at < now`` (its old item when that fails), ``Put job``, ``Update`` the charge's windows (each must
+        have room; the counts as they stood when one has none)."""
         if unless_cached and self.content.get_content(job.key, now) is not None:
             return KeyClaim(won=False, cached=True)
+        target = self.near.get_alias(job.key, now) if alias and self.near is not None else None
+        if target is not None:
+            return KeyClaim(won=False, alias=target)
         marker = self.content.inflight.get(job.key)
         if marker is not None and not marker["expires_at"] < now:
             return KeyClaim(won=False, held=_someones(marker))
+        if charge is not None:
+            slots = {
+                name: (charge.subject, f"{name}#{int(now) // seconds * seconds}") for name, seconds, _ in charge.windows
+            }
+            used = {name: self.used.get(slot, 0) for name, slot in slots.items()}
+            full = next((name for name, _, allowed in charge.windows if used[name] + charge.cost > allowed), None)
+            if full is not None:
+                return KeyClaim(won=False, refused=Consumed(refused=full, used=used))
+            for name, slot in slots.items():
+                self.used[slot] = used[name] + charge.cost
         self.content.inflight[job.key] = _queued(job.job_id, job.lane, now, hold_seconds)
         self.jobs.put_job(job)
         return KeyClaim(won=True)
@@ -158,6 +192,7 @@ class MemoryJobStore:
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
         next_attempt_at: float | None = None,
+        attempt: tuple[dict[str, Any], int] | None = None,
     ) -> None:
         """A job that is done stays done (``status <> done`` unless setting done)."""
         job = self.jobs.get(job_id)
@@ -170,6 +205,10 @@ class MemoryJobStore:
             update["attempts"] = attempts
         if next_attempt_at is not None:
             update["next_attempt_at"] = next_attempt_at
+        if attempt is not None:
+            entry, calls = attempt
+            update |= {"model_calls": job.model_calls + calls, "history": [*job.history, entry]}
+            update.setdefault("next_attempt_at", None)
         self.jobs[job_id] = job.model_copy(update=update)
 
     def record_attempt(

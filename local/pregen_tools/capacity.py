@@ -113,21 +113,15 @@ Recipe = dict[tuple[str, str], float]
 RECIPES: dict[str, Recipe] = {
     # serve_content: one GetItem of the content
     "hit": {("content", "read"): 1},
-    # serve_content miss (after the content, the wording's alias: near-duplicates' one extra read), enqueue_or_join
-    # won: read the daily spend (one BatchGetItem, at most once per 30 s per
-    # environment: the first miss of a fresh one pays it), claim the key and record the job in one transaction
-    # (``content+jobs``: the content's condition check, the marker, the job), count the learner's allowance (one
-    # update; plus the SQS send); the miss itself is a log line, added to the day's counters in batches by the usage
-    # aggregator
-    "miss": {
-        ("content", "read"): 2,
-        ("content+jobs", "txn"): 1,
-        ("counters", "read"): 1,
-        ("counters", "write"): 1,
-    },
-    # a miss on a key in flight: the content and the alias, then the claim, cancelled on the marker, which names the
-    # job (no read, no charge to the allowance: joining generates nothing)
-    "join": {("content", "read"): 2, ("content+jobs", "txn"): 1},
+    # serve_content miss, enqueue_or_join won: the content's read, then one transaction (``content+counters+jobs``)
+    # that checks the content and the wording's near-duplicate alias, claims the key, records the job and counts the
+    # learner's allowance (plus the SQS send). The daily spend's read (one BatchGetItem) is made at most once per
+    # 30 s per environment: not counted per miss. The miss itself is a log line, added to the day's counters in
+    # batches by the usage aggregator
+    "miss": {("content", "read"): 1, ("content+counters+jobs", "txn"): 1},
+    # a miss on a key in flight: the content, then the same transaction, cancelled on the marker, which names the job
+    # (no read, nothing written: no charge to the allowance, joining generates nothing)
+    "join": {("content", "read"): 1, ("content+counters+jobs", "txn"): 1},
     # pregenerate() per item (warming, prediction): one GetItem; the uncached ones enqueue as a miss does (the
     # caller's allowance: one update per batch, 0.1 a key in a batch of 10)
     "check": {("content", "read"): 1},

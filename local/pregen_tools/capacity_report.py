@@ -132,9 +132,13 @@ def _units(f: Figures, e: Estimate) -> None:
     body_read = 0.5 * math.ceil(kb / 4)
     f.read_units, f.write_units = {}, {}
     for (table, op), n in e.ddb.items():
-        if table == "content+jobs":  # a key's claim: the content's check and the marker, the job; small, twice each
-            f.write_units["content"] = f.write_units.get("content", 0.0) + n * 2 * 2
+        if table.startswith("content+"):  # a key's claim, small items, twice each: the content's check and the
+            # marker, the job; a learner's miss (``+counters``) also the alias's check and the allowance's count
+            charged = "counters" in table.split("+")
+            f.write_units["content"] = f.write_units.get("content", 0.0) + n * 2 * (3 if charged else 2)
             f.write_units["jobs"] = f.write_units.get("jobs", 0.0) + n * 2
+            if charged:
+                f.write_units["counters"] = f.write_units.get("counters", 0.0) + n * 2
         elif op == "read":
             f.read_units[table] = f.read_units.get(table, 0.0) + n * (body_read if table == "content" else 0.5)
         elif op == "read_sc":

@@ -64,7 +64,11 @@ _CHARGED = {
 # The spend headers of a charged answer (IETF draft "RateLimit header fields for HTTP"; pregen.http.api).
 RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "the caller's tightest window's allowance, in microdollars of estimated model spend",
-    "RateLimit-Remaining": "what is left of it after this request, in microdollars",
+    "RateLimit-Remaining": (
+        "what is left of it after this request, in microdollars; on a content miss at most this (the charge is "
+        "counted in the claim's one write, which returns no counts: exact when this learner's earlier charges in the "
+        "window were counted by the same serving environment)"
+    ),
     "RateLimit-Reset": "seconds until the window starts again",
     "RateLimit-Policy": 'the window: <limit>;w=<seconds>;comment="microdollars"',
 }

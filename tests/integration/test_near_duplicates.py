@@ -85,7 +85,7 @@ LESSON = {"kind": "lesson", "subject": "Biology", "topic": "Photosynthesis", "gr
 WORDING = {"kind": "lesson", "subject": "Biology", "topic": "An introduction to photosynthesis", "grade": "7"}
 
 
-def test_an_alias_hit_costs_one_extra_read_is_counted_apart_and_an_admin_can_revoke_it(aws: Aws) -> None:
+def test_an_alias_hit_is_found_by_the_claim_is_counted_apart_and_an_admin_can_revoke_it(aws: Aws) -> None:
     library_deps().serve.clock = freeze(T0)  # the revoke reads the alias on the test's clock too
     first_key, job, _ = publish_then_ask(aws, {"a": LESSON, "b": WORDING})
     wording_key = job["key"]
@@ -93,11 +93,18 @@ def test_an_alias_hit_costs_one_extra_read_is_counted_apart_and_an_admin_can_rev
     requests, spying = _spy_requests()
     with spying:
         status, headers, hit = get(WORDING, sub="bob")
-    # Then it is a hit on the library's content: the exact key's read, the alias's, and the target's unless the hot
-    # cache holds it (it was served a moment ago), nothing else
+    # Then it is a hit on the library's content: the exact key's read, the claim (cancelled on the alias, whose
+    # item names the target: nothing written, no charge), and the target's read unless the hot cache holds it (it
+    # was served a moment ago), nothing else
     assert (status, headers["x-cache"], hit["key"]) == (200, "HIT", first_key)
-    assert requests[:2] == ["GetItem:content", "GetItem:alias"]
-    assert requests[2:] in ([], ["GetItem:content"])
+    assert "ratelimit-remaining" not in headers
+    claim = [f"TransactWriteItems:{item}" for item in ("content", "alias", "inflight", "job", "limit")]
+    assert requests[:6] == ["GetItem:content", *claim]
+    assert requests[6:] in ([], ["GetItem:content"])
+    marker = aws.dynamodb.get_item(
+        TableName=aws.resources.tables["ContentTable"], Key={"pk": {"S": wording_key}, "sk": {"S": "inflight"}}
+    )
+    assert "Item" not in marker
     # And analytics counts the alias hits apart from the exact ones, and the one judgement made
     deliver_usage_lines(aws)
     status, _, figures = call(analytics_app, api_event("analytics.json", sub="ops", role="admin", query={}))

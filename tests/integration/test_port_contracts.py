@@ -24,6 +24,7 @@ from pregen.adapters.navigation import DynamoTransitionStore
 from pregen.adapters.near import DynamoNearStore
 from pregen.domain.clock import FrozenClock
 from pregen.domain.errors import LeaseHeld
+from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
@@ -65,7 +66,7 @@ def ports(request: pytest.FixtureRequest) -> Ports:
     return Ports(
         DynamoContentStore(tables["ContentTable"]),
         jobs,
-        DynamoKeyClaims(tables["ContentTable"], jobs),
+        DynamoKeyClaims(tables["ContentTable"], jobs, counters_table=tables["CountersTable"]),
         DynamoCounters(tables["CountersTable"]),
         DynamoTransitionStore(tables["NavigationTable"]),
         DynamoNearStore(tables["ContentTable"], boto3.client("dynamodb")),
@@ -80,10 +81,8 @@ def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
 
 
 def _memory_ports() -> Ports:
-    content, jobs = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore()
-    return Ports(
-        content, jobs, MemoryKeyClaims(content, jobs), MemoryCounters(), MemoryTransitionStore(), MemoryNearStore()
-    )
+    content, jobs, near = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryNearStore()
+    return Ports(content, jobs, MemoryKeyClaims(content, jobs, near), MemoryCounters(), MemoryTransitionStore(), near)
 
 
 def _content(key: str, expires_at: float = NOW + 3600) -> StoredContent:
@@ -168,6 +167,36 @@ def test_a_claim_of_a_key_with_live_content_writes_nothing_unless_regenerating(p
     assert ports.claims.claim(_job("j3"), NOW, hold_seconds=60, unless_cached=True).won
 
 
+def test_a_claim_checking_the_alias_is_told_its_target_and_writes_nothing(ports: Ports) -> None:
+    ports.near.put_alias("k1", "target-key", "same lesson", NOW, expires_at=NOW + 60)
+    # A claim that checks the wording's alias learns the target from the cancelled write, and writes nothing
+    lost = ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True, alias=True)
+    assert lost == KeyClaim(won=False, alias="target-key")
+    assert ports.jobs.get_job("j1") is None and ports.content.get_inflight("k1", NOW) is None
+    # One that does not check it claims the key; past its expiry the alias stops no claim
+    assert ports.claims.claim(_job("j2"), NOW, hold_seconds=60, unless_cached=True).won
+    assert ports.claims.claim(_job("j3"), NOW + 61, hold_seconds=30, unless_cached=True, alias=True).won
+
+
+def test_a_charge_in_a_claim_is_counted_with_it_or_refuses_it_with_the_counts_as_they_stood(ports: Ports) -> None:
+    windows = [("minute", 60, 100), ("day", 86_400, 150)]
+    won = ports.claims.claim(_job("j1"), NOW, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 60))
+    assert won == KeyClaim(won=True)
+    job2 = _job("j2").model_copy(update={"key": "k2"})
+    # A second charge past the minute's room: nothing written, the minute named, the counts as they stood
+    refused = ports.claims.claim(job2, NOW + 1, hold_seconds=9, unless_cached=True, charge=Charge("ann", windows, 50))
+    assert refused == KeyClaim(won=False, refused=Consumed(refused="minute", used={"minute": 60, "day": 60}))
+    assert ports.jobs.get_job("j2") is None and ports.content.get_inflight("k2", NOW + 1) is None
+    # A claim lost to the marker charges nothing: the minute after, the day still holds only the first 60
+    lost = ports.claims.claim(
+        _job("j3"), NOW + 2, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 1)
+    )
+    assert lost.held is not None and lost.held.job_id == "j1"
+    job4 = _job("j4").model_copy(update={"key": "k4"})
+    late = ports.claims.claim(job4, NOW + 60, hold_seconds=60, unless_cached=True, charge=Charge("ann", windows, 95))
+    assert late == KeyClaim(won=False, refused=Consumed(refused="day", used={"minute": 0, "day": 60}))
+
+
 def test_a_queued_key_is_promoted_once_and_only_by_its_own_job(ports: Ports) -> None:
     ports.content.claim_inflight("k", "job-a", Lane.BACKGROUND, NOW, hold_seconds=60)
     assert not ports.content.promote_inflight("k", "job-other", Lane.INTERACTIVE)
@@ -189,6 +218,25 @@ def test_a_marker_is_taken_over_held_and_released_only_by_the_job_named(ports: P
     assert ports.content.get_inflight("k", NOW) is not None
     ports.content.release_inflight("k", "job-b")
     assert ports.content.get_inflight("k", NOW) is None
+
+
+def test_a_lease_unless_cached_writes_nothing_once_the_key_has_content_and_still_refuses_a_held_key(
+    ports: Ports,
+) -> None:
+    ports.content.claim_inflight("k", "job-a", Lane.INTERACTIVE, NOW, hold_seconds=600)
+    assert ports.content.acquire_lease("k", "job-a", "worker-1", NOW, lease_seconds=300, unless_cached=True)
+    with pytest.raises(LeaseHeld):  # the content's check passes, the marker's does not
+        ports.content.acquire_lease("k", "job-a", "worker-2", NOW + 1, lease_seconds=300, unless_cached=True)
+    ports.content.put_content(_content("k"))
+    ports.content.end_lease("k", "worker-1")
+    # A later delivery (the marker free again) is told the key has content, and leases nothing
+    ports.content.claim_inflight("k", "job-b", Lane.INTERACTIVE, NOW + 2, hold_seconds=600)
+    assert not ports.content.acquire_lease("k", "job-b", "worker-3", NOW + 2, lease_seconds=300, unless_cached=True)
+    marker = ports.content.get_inflight("k", NOW + 2)
+    assert marker is not None and (marker.job_id, marker.state) == ("job-b", "queued")
+    # Content past its expiry does not count: the lease is taken
+    ports.content.put_content(_content("k", expires_at=NOW + 3))
+    assert ports.content.acquire_lease("k", "job-b", "worker-3", NOW + 3, lease_seconds=300, unless_cached=True)
 
 
 def test_one_worker_holds_the_lease_until_it_ends_requeues_or_lets_it_lapse(ports: Ports) -> None:
@@ -264,6 +312,22 @@ def test_an_attempt_adds_its_calls_and_sets_or_clears_the_next_one(ports: Ports)
     assert got is not None
     assert (got.model_calls, got.history, got.next_attempt_at) == (5, [{"n": 1}, {"n": 2}], None)
     assert ports.jobs.record_attempt("gone", {"n": 1}, calls=1, now=NOW) == 0  # a job that is gone: nothing
+    assert ports.jobs.get_job("gone") is None
+
+
+def test_a_job_marked_done_with_its_attempt_records_both_in_one_write(ports: Ports) -> None:
+    ports.jobs.put_job(_job())
+    ports.jobs.record_attempt("j1", {"n": 1}, calls=2, now=NOW + 1, next_attempt_at=NOW + 60)
+    ports.jobs.set_status("j1", JobStatus.DONE, NOW + 2, attempt=({"n": 2}, 3))
+    got = ports.jobs.get_job("j1")
+    assert got is not None
+    assert (got.status, got.model_calls, got.history, got.next_attempt_at) == (
+        JobStatus.DONE,
+        5,
+        [{"n": 1}, {"n": 2}],
+        None,
+    )
+    ports.jobs.set_status("gone", JobStatus.DONE, NOW, attempt=({"n": 1}, 1))  # a job that is gone: nothing
     assert ports.jobs.get_job("gone") is None
 
 

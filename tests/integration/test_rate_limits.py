@@ -15,7 +15,7 @@ from functions.pre_generate import app as pre_generate
 from pregen.adapters.limits import DynamoRateCounter
 from pregen.domain.clock import FrozenClock
 from pregen.domain.limits import Consumed, RateLimits
-from pregen.domain.models import ContentRequest
+from pregen.domain.models import ContentRequest, Role
 from pregen.domain.spend import MICRO
 from pregen.services.limits import GenerationLimiter
 from pregen.wiring import serve as serve_wiring
@@ -92,6 +92,28 @@ def test_an_exam_is_priced_as_the_section_calls_the_worker_makes_so_claims_stay_
         assert len(sections) > 1
         assert price == calls
         assert price > estimator.exam(program.exam_types[exam_type].questions)
+
+
+def test_a_miss_charged_in_another_environment_is_reported_as_an_upper_bound_until_a_refusal_reads_it(
+    aws: Aws, clock: FrozenClock, price: int
+) -> None:
+    # Given a student who missed twice through another environment (its limiter counted in the same table)
+    deps = serve_wiring.serve_deps()
+    assert deps.limiter is not None
+    here = deps.limiter
+    deps.limiter = GenerationLimiter(counter=here.counter, limits=here.limits, estimator=here.estimator)
+    for topic in ("Cells", "Tissues"):
+        assert get(lesson(topic))[0] == 202
+    deps.limiter = here
+    # When they miss here: the claim counts the charge in its one write, which returns no counts
+    status, headers, _ = get(lesson("Organs"))
+    # Then the answer's remaining is what this environment knows (its own charge only): at most that is left
+    allowed = round(3.5 * price)
+    assert (status, int(headers["ratelimit-remaining"])) == (202, allowed - price)
+    # And a refusal, which returns the counts as they stood, reports (and teaches this environment) the truth
+    status, headers, _ = get(lesson("Systems"))
+    assert (status, int(headers["ratelimit-remaining"])) == (429, allowed - 3 * price)
+    assert here.known("alice", here.limits.for_role(Role.STUDENT).windows(), clock.now())["minute"] == 3 * price
 
 
 def test_past_the_minute_allowance_a_miss_is_429_with_retry_after_and_the_limit_named(

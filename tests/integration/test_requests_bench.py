@@ -12,24 +12,23 @@ if TYPE_CHECKING:
 
 def test_the_bench_counts_each_operations_requests(aws: Aws) -> None:
     ops = {op.name: op for op in measure(keys=3)}
-    # A hit is one eventually consistent GetItem (the hot-key cache off); a joined miss, the cache read, the
-    # wording's alias (near-duplicates) and the claim cancelled on the key's marker (a failed request is counted: it
-    # is made and billed), no message
+    # A hit is one eventually consistent GetItem (the hot-key cache off); a joined miss, the cache read and the
+    # claim cancelled on the key's marker (a failed request is counted: it is made and billed), no message
     assert ops["hit"].calls() == {"GetItem": 1}
     assert ops["hit"].units() == (0.5, 0, 0)
-    assert ops["joined miss"].calls() == {"GetItem": 2, "TransactWriteItems": 1}
+    assert ops["joined miss"].calls() == {"GetItem": 1, "TransactWriteItems": 1}
     assert ops["joined miss"].units()[2] == 0
-    # A won miss: the cache read and the alias, one write that claims the key and records the job (no marker read,
-    # no consistent re-read), the charge (the daily spend read, the allowance counted) and one message
+    # A won miss: 3 requests (issue 34's floor): the cache read, one write that checks the alias, claims the key,
+    # records the job and charges the allowance (no marker read, no consistent re-read), and one message
     miss = ops["miss, before its 202"]
-    assert miss.calls() == {
-        "GetItem": 2,
-        "TransactWriteItems": 1,
-        "BatchGetItem": 1,
-        "UpdateItem": 1,
-        "SendMessage": 1,
-    }
+    assert miss.calls() == {"GetItem": 1, "TransactWriteItems": 1, "SendMessage": 1}
+    assert [r.table for r in miss.requests if r.operation == "TransactWriteItems"] == [
+        "ContentTable,CountersTable,JobsTable"
+    ]
     assert not any(r.kind == "read_sc" for r in miss.requests)
+    # an environment's first miss also reads the day's spend (the ceiling, then remembered for 30 s)
+    first = ops["miss, an environment's first, before its 202"]
+    assert first.calls() == {**miss.calls(), "BatchGetItem": 1}
     # a generation's requests are split at its one model call
     assert MODEL not in ops["generation, before the model call"].calls()
     assert ops["generation, after the model call"].units()[1] > 0

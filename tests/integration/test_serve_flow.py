@@ -88,18 +88,40 @@ def _spy_requests() -> tuple[list[str], Any]:
     return requests, mock.patch.object(BaseClient, "_make_api_call", spy)
 
 
+def _counter_items(aws: Aws) -> list[dict[str, Any]]:
+    return aws.dynamodb.scan(TableName=aws.resources.tables["CountersTable"])["Items"]
+
+
+def test_a_won_miss_is_enqueued_after_three_requests(aws: Aws) -> None:
+    get({**LESSON, "topic": "Warm-up"})  # the environment has read the day's spend (at most once per 30 s)
+    requests, spying = _spy_requests()
+    # When a learner misses a key nobody has asked for
+    with spying:
+        status, headers, body = get(LESSON)
+    # Then three requests: the cache read; one transaction that checks the content and the wording's alias, claims
+    # the key, records the job and charges the allowance; the send
+    assert (status, body["joined"]) == (202, False)
+    claim = [f"TransactWriteItems:{item}" for item in ("content", "alias", "inflight", "job", "limit")]
+    assert requests == ["GetItem:content", *claim, "SendMessage:"]
+    # And the charge was counted (the learner's item holds it) and reported
+    [limit] = [item for item in _counter_items(aws) if item["pk"]["S"] == "limit#alice"]
+    charged = int(headers["ratelimit-limit"]) - int(headers["ratelimit-remaining"])
+    assert int(limit["used"]["N"]) == charged > 0
+
+
 def test_a_joined_miss_reads_the_marker_not_the_job_and_writes_no_day_counter(aws: Aws) -> None:
     _, _, first = get(LESSON)
     requests, spying = _spy_requests()
     # When a second learner misses the same key (and joins its job)
     with spying:
         _, _, second = get(LESSON, sub="bob")
-    # Then it made three requests: the cache read, the wording's alias read (near-duplicates: the one extra read
-    # of a miss) and the claim (cancelled on the marker, whose old item names the job); no charge to bob's allowance
-    # (joining a job in flight generates nothing), no read of the marker or the job, no write of the day's counter
+    # Then it made two requests: the cache read and the claim (checking the wording's alias, charging bob's
+    # allowance: cancelled on the marker, whose old item names the job, so nothing is written and bob is charged
+    # nothing), no read of the alias, the marker or the job, no write of the day's counter
     assert (second["joined"], second["job_id"], second["status"]) == (True, first["job_id"], "queued")
-    claim = ["TransactWriteItems:content", "TransactWriteItems:inflight", "TransactWriteItems:job"]
-    assert requests == ["GetItem:content", "GetItem:alias", *claim]
+    claim = [f"TransactWriteItems:{item}" for item in ("content", "alias", "inflight", "job", "limit")]
+    assert requests == ["GetItem:content", *claim]
+    assert [item for item in _counter_items(aws) if item["pk"]["S"] == "limit#bob"] == []
     # And each miss printed one miss line
     assert _lines(aws, "miss") == [first["key"], first["key"]]
     # And once the lines are delivered, the day counts both misses, even if delivered again

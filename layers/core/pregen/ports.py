@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
     from pregen.domain.library import Version, VersionStatus, VoteReason, VoteValue
-    from pregen.domain.limits import Consumed
+    from pregen.domain.limits import Charge, Consumed
     from pregen.domain.models import ContentRequest, Generation, Job, JobStatus, Lane
     from pregen.domain.near import IndexEntry, Verdict
     from pregen.domain.prediction import TransitionCounts
@@ -53,7 +53,12 @@ class ContentStore(Protocol):
 
     def release_inflight(self, key: str, job_id: str) -> None: ...
 
-    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None: ...
+    def acquire_lease(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+    ) -> bool:
+        """Lease the key for a worker (``LeaseHeld`` when another holds it); ``unless_cached``: only while the key
+        has no live content, in the same write (False: it has, nothing written)."""
+        ...
 
     def end_lease(self, key: str, worker_id: str) -> None: ...
 
@@ -77,7 +82,11 @@ class JobStore(Protocol):
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
         next_attempt_at: float | None = None,
-    ) -> None: ...
+        attempt: tuple[dict[str, Any], int] | None = None,
+    ) -> None:
+        """Move a job on (a done job stays done); ``attempt``: also ``record_attempt(entry, calls=n)``, in the same
+        write."""
+        ...
 
     def record_attempt(
         self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None
@@ -88,9 +97,20 @@ class JobStore(Protocol):
 
 
 class KeyClaims(Protocol):
-    def claim(self, job: Job, now: float, hold_seconds: int, *, unless_cached: bool) -> KeyClaim:
+    def claim(
+        self,
+        job: Job,
+        now: float,
+        hold_seconds: int,
+        *,
+        unless_cached: bool,
+        alias: bool = False,
+        charge: Charge | None = None,
+    ) -> KeyClaim:
         """Mark ``job.key`` in flight for the job and record the job, both or neither, in one write: only when no
-        live marker holds the key and (``unless_cached``) no live content is stored for it."""
+        live marker holds the key, (``unless_cached``) no live content is stored for it and (``alias``) the
+        wording has no live near-duplicate alias; with ``charge`` counted in the same write, only when each of its
+        windows has room. A lost claim says why (``KeyClaim``)."""
         ...
 
 

@@ -99,8 +99,10 @@ class HotContentStore:
     def release_inflight(self, key: str, job_id: str) -> None:
         self.inner.release_inflight(key, job_id)
 
-    def acquire_lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> None:
-        self.inner.acquire_lease(key, job_id, worker_id, now, lease_seconds)
+    def acquire_lease(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+    ) -> bool:
+        return self.inner.acquire_lease(key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached)
 
     def end_lease(self, key: str, worker_id: str) -> None:
         self.inner.end_lease(key, worker_id)

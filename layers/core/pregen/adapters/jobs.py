@@ -53,8 +53,11 @@ class DynamoJobStore:
         attempts: int | None = None,
         meta: dict[str, Any] | None = None,
         next_attempt_at: float | None = None,
+        attempt: tuple[dict[str, Any], int] | None = None,
     ) -> None:
-        """Move a job on. A job that is done stays done: a late failure of a duplicate delivery cannot undo it."""
+        """Move a job on. A job that is done stays done: a late failure of a duplicate delivery cannot undo it.
+        ``attempt`` (an entry of the history, its model calls): recorded in the same UpdateItem, as
+        ``record_attempt`` records it (a generation's end: its status and its attempt in one write)."""
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": status.value, ":now": now}
         sets = ["#status = :status", "updated_at = :now"]
@@ -70,6 +73,13 @@ class DynamoJobStore:
         if next_attempt_at is not None:
             sets.append("next_attempt_at = :next")
             values[":next"] = next_attempt_at
+        update = "SET " + ", ".join(sets)
+        if attempt is not None:
+            values |= {":calls": attempt[1], ":one": [attempt[0]], ":none": []}
+            update = update.replace("SET ", "SET history = list_append(if_not_exists(history, :none), :one), ", 1)
+            update += " ADD model_calls :calls"
+            if next_attempt_at is None:
+                update += " REMOVE next_attempt_at"
         condition = "attribute_exists(pk)"
         if status is not JobStatus.DONE:
             condition += " AND #status <> :done"
@@ -78,7 +88,7 @@ class DynamoJobStore:
             self.client.update_item,
             TableName=self.table,
             Key=self._key(job_id),
-            UpdateExpression="SET " + ", ".join(sets),
+            UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),

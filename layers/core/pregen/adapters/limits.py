@@ -33,8 +33,9 @@ class DynamoRateCounter:
         self.table = table_name
         self.client = client or dynamodb_client()
 
-    def _update(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> dict[str, Any]:
-        """The UpdateItem counting ``cost`` in every window (shortest first, as ``RoleLimits.windows`` lists them)."""
+    def update(self, subject: str, windows: list[tuple[str, int, int]], cost: int, now: float) -> dict[str, Any]:
+        """The UpdateItem counting ``cost`` in every window (shortest first, as ``RoleLimits.windows`` lists them);
+        also a miss's claim transaction's ``Update`` (``pregen.adapters.claims``), without its ``ReturnValues``."""
         longest, seconds, allowed = windows[-1]
         start = int(now) // seconds * seconds
         names: dict[str, str] = {}
@@ -75,15 +76,19 @@ class DynamoRateCounter:
         for name, _, allowed in windows:
             if cost > allowed:
                 return Consumed(refused=name)
-        request = self._update(subject, windows, cost, now)
+        request = self.update(subject, windows, cost, now)
         try:
             item: dict[str, Any] = self.client.update_item(**request).get("Attributes", {})  # type: ignore[assignment]
         except ClientError as exc:
             if not condition_failed(exc):
                 raise
-            old: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
-            return Consumed(refused=_refused_window(old, request, windows, cost), used=_counts(old, request, windows))
+            return refusal(exc.response.get("Item", {}), request, windows, cost)  # type: ignore[arg-type]
         return Consumed(refused=None, used=_counts(item, request, windows))
+
+
+def refusal(old: dict[str, Any], request: dict[str, Any], windows: list[tuple[str, int, int]], cost: int) -> Consumed:
+    """A refused charge from the counter item as it stood (``ALL_OLD``): the window with no room, and the counts."""
+    return Consumed(refused=_refused_window(old, request, windows, cost), used=_counts(old, request, windows))
 
 
 def _attributes(request: dict[str, Any], windows: list[tuple[str, int, int]]) -> list[str]:

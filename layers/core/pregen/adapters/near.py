@@ -6,7 +6,8 @@
                                             bucket (its canonical subject and topic), expiring with its content.
 - ``pk=near#judged#<wording key>, sk=<candidate key>``  a judgement, so each pair is judged once.
 
-The serving path reads only the alias item, and only when the exact key missed (one GetItem). The index and the
+The serving path checks only the alias item, and only when the exact key missed: inside the miss's claim
+transaction (``alias_check``; a live alias cancels it and names its target), no request of its own. The index and the
 judgements are read by the worker, off the request path: one Query of a bucket (at most ``BUCKET_READ_LIMIT``
 entries) and one GetItem per candidate.
 """
@@ -22,6 +23,25 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+def alias_check(table: str, key: str, now: float) -> dict[str, Any]:
+    """A transaction's ``ConditionCheck`` that the wording ``key`` has no live alias; when it has one, the
+    cancellation reason returns the alias item (``alias_target``)."""
+    return {
+        "TableName": table,
+        "Key": {"pk": string(key), "sk": string("alias")},
+        "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+        "ExpressionAttributeValues": {":now": whole(now)},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def alias_target(item: dict[str, Any] | None, now: float) -> str | None:
+    """The content key an alias item points at, or None (no item, or past its TTL)."""
+    if item is None or "target" not in item or float(item["expires_at"]["N"]) <= now:
+        return None
+    return str(item["target"]["S"])
+
+
 class DynamoNearStore:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self.table = table_name
@@ -32,9 +52,7 @@ class DynamoNearStore:
     def get_alias(self, key: str, now: float) -> str | None:
         """The content key a wording is an alias of, or None (none, or past its TTL)."""
         item = self.client.get_item(TableName=self.table, Key={"pk": string(key), "sk": string("alias")}).get("Item")
-        if item is None or float(item["expires_at"]["N"]) <= now:
-            return None
-        return item["target"]["S"]
+        return alias_target(item, now)
 
     def put_alias(self, key: str, target: str, why: str, now: float, expires_at: float) -> None:
         self.client.put_item(

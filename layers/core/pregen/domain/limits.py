@@ -76,3 +76,13 @@ class Consumed:
 
     refused: str | None
     used: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A charge made inside a miss's claim (``KeyClaims.claim``), so that claim, job and charge are one write:
+    ``cost`` counted against every window ``(name, seconds, allowed)`` of ``subject``, or (no room) nothing written."""
+
+    subject: str
+    windows: list[tuple[str, int, int]]
+    cost: int

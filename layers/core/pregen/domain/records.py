@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pregen.domain.limits import Consumed
     from pregen.domain.models import Generation
 
 
@@ -40,6 +41,8 @@ class KeyClaim:
     won: bool
     held: InflightClaim | None = None
     cached: bool = False
+    alias: str | None = None  # lost to the wording's live alias (``alias=True``): the content key it points at
+    refused: Consumed | None = None  # lost to the charge (``charge``): the window with no room, counts as they stood
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pregen.domain.errors import Conflict, NotFound
+from pregen.domain.errors import Conflict, NotFound, OverAllowance, SpendCeilingReached
 from pregen.domain.keys import cache_key, new_job_id
 from pregen.domain.models import Caller, ContentRequest, Job, JobRef, JobStatus, Lane, Priority, Scope
 from pregen.parallel import each
-from pregen.services.limits import check_daily_ceiling, check_generation_allowance
+from pregen.services.limits import check_daily_ceiling, check_generation_allowance, fold_charge, settle_folded
 from pregen.usage_log import record_hit, record_miss
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pregen.domain.limits import Charge, Consumed
     from pregen.domain.records import InflightClaim, StoredContent
+    from pregen.domain.spend import Estimator
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore, KeyClaims, NearStore
     from pregen.services.limits import GenerationLimiter
@@ -85,34 +87,59 @@ def serve_content(
     request: ContentRequest, caller: Caller, deps: ServeDeps, *, correlation_id: str | None = None
 ) -> Hit | Pending:
     """One read of the content. A hit is counted by one line of log (``pregen.usage_log``), not by a request;
-    a miss enqueues or joins, and is counted by a line of log too (its day counter is added later, in batches)."""
+    a miss enqueues or joins, and is counted by a line of log too (its day counter is added later, in batches).
+
+    A miss makes one more DynamoDB request before its message: the claim (``KeyClaims.claim``), which also checks
+    the wording's near-duplicate alias (a live one cancels it and names the content to serve) and counts the
+    learner's allowance (a refusal cancels it: nothing written). So a miss is enqueued after 3 requests."""
     key = cache_key(request, caller)
     now = deps.clock.now()
     stored = deps.store.get_content(key, now)
     if stored is not None:
         record_hit(key, now, request.kind.value)
         return Hit(key=key, content=stored)
-    if deps.near is not None:  # one more read, only now: a verified alias of this wording (issue 33)
-        from pregen.services.near import read_alias
 
-        alias = read_alias(request, key, deps.near, deps.store, now)
-        if alias is not None:
-            record_hit(alias.target, now, request.kind.value, alias=key)
-            return Hit(key=alias.target, content=alias.content)
-    # Only after the read: a hit never pays for the limiter; nor does a miss that joins a job in flight. A new job
-    # is charged its price before anything is written or enqueued.
-    job, joined = enqueue_or_join(
+    def price(estimator: Estimator) -> int:
+        return estimator.content(request)
+
+    # Only after the read: a hit never pays for the limiter; nor does a miss that joins a job in flight (a cancelled
+    # claim counts nothing). A refusal that needs no count (the daily ceiling, a price past a whole window) is
+    # raised only if this miss wins the key, as the unfolded charge raises it after the claim.
+    from pregen.domain.near import bucket  # here: a miss needs it, a hit (get-content's common path) does not
+
+    try:
+        folded = fold_charge(caller, "miss", deps, price)
+    except (SpendCeilingReached, OverAllowance):
+        folded = None
+    out = _claim_and_send(
         request,
         caller,
         Priority.DEFAULT,
         deps,
         correlation_id=correlation_id,
-        charge=lambda: check_generation_allowance(caller, "miss", deps, lambda price: price.content(request)),
+        charge=lambda: check_generation_allowance(caller, "miss", deps, price),
+        folded=folded,
+        alias=deps.near is not None and bucket(request) is not None,  # personal content and exams have none
     )
-    if job is None:  # generated a moment ago
+    if out.alias is not None:  # a verified alias of this wording (issue 33): its target's content
+        content = deps.store.get_content(out.alias, now)
+        if content is not None:
+            record_hit(out.alias, now, request.kind.value, alias=key)
+            return Hit(key=out.alias, content=content)
+        # the target is gone (expired): a plain miss of this wording
+        out = _claim_and_send(
+            request,
+            caller,
+            Priority.DEFAULT,
+            deps,
+            correlation_id=correlation_id,
+            charge=lambda: check_generation_allowance(caller, "miss", deps, price),
+            folded=folded,
+        )
+    if out.job is None:  # generated a moment ago
         return serve_content(request, caller, deps, correlation_id=correlation_id)
     record_miss(key, request.kind.value, now)
-    return Pending(key=key, job=job, joined=joined)
+    return Pending(key=key, job=out.job, joined=not out.won)
 
 
 def enqueue_or_join(
@@ -138,6 +165,42 @@ def enqueue_or_join(
     Joining a background job from the interactive lane also sends the job to the interactive lane: whichever
     delivery takes the worker's lease first generates it, the other finds the content and finishes at once.
     """
+    out = _claim_and_send(
+        request,
+        caller,
+        priority,
+        deps,
+        correlation_id=correlation_id,
+        regenerate_of=regenerate_of,
+        feedback=feedback,
+        charge=charge,
+    )
+    return out.job, out.job is not None and not out.won
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: Job | JobRef | None  # None: the content is stored, or (``alias``) the wording's alias serves it
+    won: bool = False
+    alias: str | None = None
+
+
+def _claim_and_send(
+    request: ContentRequest,
+    caller: Caller,
+    priority: int,
+    deps: ServeDeps,
+    *,
+    correlation_id: str | None = None,
+    regenerate_of: str | None = None,
+    feedback: str | None = None,
+    charge: Callable[[], None] | None = None,
+    folded: Charge | None = None,
+    alias: bool = False,
+) -> _Outcome:
+    """``enqueue_or_join``; with ``folded``, the charge is counted in the claim itself (``charge`` only when the key
+    was won another way: taken over from a job that is gone), and with ``alias`` the claim also checks the
+    wording's alias (a live one: nothing written, its target returned)."""
     key = cache_key(request, caller)
 
     def new_job(now: float) -> Job:
@@ -152,13 +215,17 @@ def enqueue_or_join(
             feedback=feedback,
         )
 
-    job, won = claim_or_join(key, new_job, deps, correlation_id=correlation_id)
-    if not won or not isinstance(job, Job):
-        return job, job is not None
-    if charge is not None:
-        _charge_or_abandon([job], charge, deps)
-    _enqueue([job], caller, deps, correlation_id=correlation_id)
-    return job, False
+    out = _claim_key(key, new_job, deps, correlation_id=correlation_id, alias=alias, charge=folded)
+    if out.refused is not None and folded is not None:
+        settle_folded(folded, caller, "miss", deps, out.refused)  # raises the refusal: nothing was written
+    if not out.won or not isinstance(out.job, Job):
+        return _Outcome(job=out.job, alias=out.alias)
+    if out.charged and folded is not None:
+        settle_folded(folded, caller, "miss", deps, None)
+    elif charge is not None:
+        _charge_or_abandon([out.job], charge, deps)
+    _enqueue([out.job], caller, deps, correlation_id=correlation_id)
+    return _Outcome(job=out.job, won=True)
 
 
 def claim_or_join(
@@ -166,16 +233,25 @@ def claim_or_join(
 ) -> tuple[Job | JobRef | None, bool]:
     """The key claimed for a new job (``new_job(now)``; ``(job, True)``: recorded, not yet sent), or the job in
     flight for it (``(job, False)``), or ``(None, False)``: the content is stored (a regeneration never finds it so)."""
+    out = _claim_key(key, new_job, deps, correlation_id=correlation_id)
+    return out.job, out.won
+
+
+def _claim_key(
+    key: str,
+    new_job: Callable[[float], Job],
+    deps: ServeDeps,
+    *,
+    correlation_id: str | None,
+    alias: bool = False,
+    charge: Charge | None = None,
+) -> _Claim:
     for _ in range(_CLAIM_ATTEMPTS):
         now = deps.clock.now()
         job = new_job(now)
-        claim = _claim(job, deps, now, correlation_id=correlation_id)
-        if claim.won:
-            return job, True
-        if claim.cached:
-            return None, False
-        if claim.joined is not None:
-            return claim.joined, False
+        claim = _claim(job, deps, now, correlation_id=correlation_id, alias=alias, charge=charge)
+        if claim.won or claim.cached or claim.joined is not None or claim.alias or claim.refused:
+            return claim
         # Another request took the key over first: look again.
     raise Conflict(f"the key {key} kept changing hands while it was being enqueued; try again")
 
@@ -211,32 +287,43 @@ def _new_job(
 @dataclass(frozen=True)
 class _Claim:
     won: bool
-    joined: Job | JobRef | None = None  # lost: the job in flight for the key (None: the key changed hands, look again)
+    job: Job | JobRef | None = None  # won: the new job; lost: the job in flight for the key (None: look again)
     cached: bool = False  # lost: the key's content is stored
+    alias: str | None = None  # lost: the wording's live alias points at this content key
+    refused: Consumed | None = None  # lost: the folded charge had no room
+    charged: bool = False  # won with the folded charge counted in the claim
+
+    @property
+    def joined(self) -> Job | JobRef | None:
+        return None if self.won else self.job
 
 
-def _claim(job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None) -> _Claim:
+def _claim(
+    job: Job, deps: ServeDeps, now: float, *, correlation_id: str | None, alias: bool, charge: Charge | None
+) -> _Claim:
     """Claim the job's key and record the job in one write. A lost claim joins the marker's job, or takes the key
     over when that job no longer exists (its record expired)."""
     lane = job.lane
-    claimed = deps.claims.claim(job, now, deps.inflight_seconds, unless_cached=job.regenerate_of is None)
+    claimed = deps.claims.claim(
+        job, now, deps.inflight_seconds, unless_cached=job.regenerate_of is None, alias=alias, charge=charge
+    )
     if claimed.won:
-        return _Claim(won=True)
-    if claimed.cached:
-        return _Claim(won=False, cached=True)
+        return _Claim(won=True, job=job, charged=charge is not None)
+    if claimed.cached or claimed.alias is not None or claimed.refused is not None:
+        return _Claim(won=False, cached=claimed.cached, alias=claimed.alias, refused=claimed.refused)
     # Lost to a marker; the write names it, unless it collided with another claim at that moment: then read it.
     marker = claimed.held or deps.store.get_inflight(job.key, now)
     if marker is None:
         return _Claim(won=False)
     joined = _join(marker, job.key, lane, deps, now, correlation_id=correlation_id)
     if joined is not None:
-        return _Claim(won=False, joined=joined)
+        return _Claim(won=False, job=joined)
     if not deps.store.take_over_inflight(
         job.key, marker.job_id, job.job_id, lane, now=now, hold_seconds=deps.inflight_seconds
     ):
         return _Claim(won=False)
     deps.jobs.put_job(job)
-    return _Claim(won=True)
+    return _Claim(won=True, job=job)  # not charged: the caller charges it
 
 
 def _abandon(jobs: list[Job], deps: ServeDeps, reason: str) -> None:

@@ -24,7 +24,7 @@ from pregen.domain.models import STORED, ContentRequest, Generation, JobStatus, 
 from pregen.domain.records import StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
-from pregen.parallel import both, in_background, side_by_side
+from pregen.parallel import in_background, side_by_side
 from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.lifecycle import HandBack
@@ -100,7 +100,7 @@ def generate_job(
     """
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
-    job, stored = _read(message, deps, now)
+    job = deps.jobs.get_job(message.job_id)  # the key's content: checked by the lease's own write
     if job is None and message.owner:
         # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
         # erased (DELETE /v1/me). Generating it would bring their data back.
@@ -108,18 +108,14 @@ def generate_job(
         return "dropped_erased"
     _refuse_failed_for_good(job)
     request = _request_of(message, deps, now)
-    if _already_done(message, job, stored, deps, now):
+    if _already_done(job):
         return "already_cached"
     calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
     if calls_left <= 0:
         _cap_spent(message, deps, now)
     if max_calls is not None:
         calls_left = min(calls_left, max_calls)
-    _acquire_lease(message, job, worker_id, deps, now)
-    if _already_done(message, *_read(message, deps, now), deps, now):
-        # Read again under the lease: another delivery may have stored the key and ended its lease between the read
-        # above and this lease (a duplicate delivery running alongside); generating again would store it twice.
-        deps.store.end_lease(message.key, worker_id)
+    if _done_under_lease(message, job, worker_id, deps, now):
         return "already_cached"
     if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
         return "aliased"
@@ -137,12 +133,9 @@ def generate_job(
         total = _record_attempt(message, deps, exc, outcome="failed")
         _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
-    store_generation(message, request, generation, worker_id, deps, started_at=job.created_at if job else None)
-    deps.jobs.record_attempt(
-        message.job_id,
-        _attempt(deps.clock.now(), "generated", generation=generation),
-        calls=generation.attempts,
-        now=deps.clock.now(),
+    attempt = (_attempt(deps.clock.now(), "generated", generation=generation), generation.attempts)
+    store_generation(
+        message, request, generation, worker_id, deps, started_at=job.created_at if job else None, attempt=attempt
     )
     return "generated"
 
@@ -255,11 +248,19 @@ def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentReq
         raise
 
 
-def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> None:
-    """Lease the key for this delivery. Raises ``DuplicateDelivery`` when another delivery of this very job is
-    generating it (handed back until its lease ends), ``RetryLater`` when another job holds the key."""
+def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+    """Lease the key for this delivery; for a plain job only while the key has no content (False: it has, nothing
+    written). Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back
+    until its lease ends), ``RetryLater`` when another job holds the key."""
     try:
-        deps.store.acquire_lease(message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
+        return deps.store.acquire_lease(
+            message.key,
+            message.job_id,
+            worker_id,
+            now,
+            deps.policy.lease_seconds,
+            unless_cached=message.regenerate_of is None,
+        )
     except LeaseHeld as held:
         if job is not None and job.job_id == message.job_id and job.status is JobStatus.GENERATING:
             raise DuplicateDelivery(
@@ -361,10 +362,12 @@ def store_generation(
     deps: WorkerDeps,
     *,
     started_at: float | None = None,
+    attempt: tuple[dict[str, Any], int] | None = None,
 ) -> None:
     """Store a generation like any other (direct or from a Message Batch): content with TTL and figures (a new
     library version where the library is on), the job done, the lease ended, and the day's counters. ``started_at``:
-    when its job was created (None: not known), against which a learner's erasure is checked."""
+    when its job was created (None: not known), against which a learner's erasure is checked; ``attempt``: the
+    job's history entry and model calls, recorded in the write that marks it done."""
     content = validate_content(request, generation.body)
     finished = deps.clock.now()
     meta = {
@@ -401,7 +404,7 @@ def store_generation(
         index_published(deps.near.near, request, message.key, expires_at)
     # Published: the rest touches other items and can go out at once (pregen.parallel says why).
     side_by_side(
-        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta),
+        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta, attempt=attempt),
         lambda: deps.store.end_lease(message.key, worker_id),
         *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at, started_at=started_at),
     )
@@ -445,16 +448,6 @@ def _throttle_reason(message: JobMessage) -> str:
     return f"provider still throttling after {message.throttle_retries} delayed retries (the cap)"
 
 
-def _read(message: JobMessage, deps: WorkerDeps, now: float) -> tuple[Job | None, StoredContent | None]:
-    """The job and, for a plain job, its key's content (read side by side: one round trip, not two)."""
-    if message.regenerate_of is not None:  # the key has content by definition: only the job decides
-        return deps.jobs.get_job(message.job_id), None
-    return both(
-        lambda: deps.jobs.get_job(message.job_id),
-        lambda: deps.store.get_content(message.key, now, consistent=True),
-    )
-
-
 @contextmanager
 def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps, now: float) -> Iterator[None]:
     """The job shows ``generating`` while the model works: the write goes out with the call, and has landed
@@ -470,14 +463,22 @@ def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps
             logger.warning("could not mark the job generating", job_id=message.job_id, error=repr(error)[:300])
 
 
-def _already_done(
-    message: JobMessage, job: Job | None, stored: StoredContent | None, deps: WorkerDeps, now: float
-) -> bool:
-    """A plain job is done once its key has content; a regeneration (the key has content) once its job is."""
-    if message.regenerate_of is not None:
-        return job is not None and job.status is JobStatus.DONE
-    if stored is not None:
+def _already_done(job: Job | None) -> bool:
+    """A job that says it is done (a redelivery: stored or settled by an alias). A regeneration (its key has content
+    by definition) is done only so; a plain job also once its key has content: its lease checks that
+    (``_done_under_lease``)."""
+    return job is not None and job.status is JobStatus.DONE
+
+
+def _done_under_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+    """Lease the key, unless the work is done: a plain job's lease checks the key's content in the same write
+    (another delivery stored it: a duplicate running alongside, or a later one; generating again would store it
+    twice), a regeneration's job is read again under the lease."""
+    if not _acquire_lease(message, job, worker_id, deps, now):
         deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
+        return True
+    if message.regenerate_of is not None and _already_done(deps.jobs.get_job(message.job_id)):
+        deps.store.end_lease(message.key, worker_id)
         return True
     return False
 

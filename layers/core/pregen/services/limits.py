@@ -10,17 +10,23 @@ what will be generated (``pregen.domain.spend``: estimated output tokens at the 
 that costs more than a whole window allows raises ``OverAllowance`` (422: waiting never helps); over what is left of
 a window it raises ``RateLimited`` (429 with ``Retry-After``: the window's end). A charge that passes is remembered
 for the answer's ``RateLimit-*`` headers (``last_charge``).
+
+A learner's miss folds its charge into the key's claim (``fold_charge`` before it, ``settle_folded`` after: one
+write claims the key, records the job and counts the charge). That write returns no counts when it passes, so the
+headers' remaining allowance is then what this environment knows of the window (the counts it last read, plus what it
+charged since): exact when the learner's earlier charges in the window went through this environment, otherwise an
+upper bound (``GenerationLimiter.seen``). A refusal returns the counts as they stood: exact.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pregen import telemetry
 from pregen.domain.errors import OverAllowance, RateLimited, SpendCeilingReached
-from pregen.domain.limits import WINDOW_SECONDS
+from pregen.domain.limits import WINDOW_SECONDS, Charge, Consumed
 from pregen.domain.spend import MICRO, dollars, spent_usd
 from pregen.observability import logger
 from pregen.services.usage import day_of
@@ -55,12 +61,31 @@ class SpendCeiling:
         return self._seen[1]
 
 
+# Learners' windows an environment remembers the counts of (``GenerationLimiter.seen``); past it, it forgets them all.
+_SEEN_MAX = 10_000
+
+
 @dataclass
 class GenerationLimiter:
     counter: RateCounter
     limits: RateLimits
     estimator: Estimator
     ceiling: SpendCeiling | None = None
+    # (subject, "<window>#<start>") -> the window's count as this environment last knew it (read, or charged since)
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def remember(self, subject: str, windows: list[tuple[str, int, int]], used: dict[str, int], now: float) -> None:
+        if len(self.seen) >= _SEEN_MAX:
+            self.seen.clear()
+        for name, seconds, _ in windows:
+            self.seen[(subject, _slot(name, seconds, now))] = used.get(name, 0)
+
+    def known(self, subject: str, windows: list[tuple[str, int, int]], now: float) -> dict[str, int]:
+        return {name: self.seen.get((subject, _slot(name, seconds, now)), 0) for name, seconds, _ in windows}
+
+
+def _slot(name: str, seconds: int, now: float) -> str:
+    return f"{name}#{int(now) // seconds * seconds}"
 
 
 class LimitedDeps(Protocol):
@@ -127,12 +152,23 @@ def check_generation_allowance(
     caller: Caller, action: str, deps: LimitedDeps, price: Callable[[Estimator], int]
 ) -> None:
     """Charge the caller the price of the work about to be enqueued, or refuse it (nothing counted)."""
+    charge = fold_charge(caller, action, deps, price)
+    if charge is None or deps.limiter is None:
+        return
+    now = deps.clock.now()
+    consumed = deps.limiter.counter.consume(charge.subject, charge.windows, charge.cost, now)
+    settle(charge, caller, action, deps, consumed, now=now)
+
+
+def fold_charge(caller: Caller, action: str, deps: LimitedDeps, price: Callable[[Estimator], int]) -> Charge | None:
+    """The charge to count (None: no limiter, or nothing to pay), after the checks that write nothing: the daily
+    ceiling (503) and a price past a whole window (422), raised as ``check_generation_allowance`` raises them."""
     limiter = deps.limiter
     if limiter is None:
-        return
+        return None
     cost = price(limiter.estimator)
     if cost <= 0:
-        return
+        return None
     check_daily_ceiling(action, deps, lambda _: cost)
     windows = limiter.limits.for_role(caller.role).windows()
     never = next(((name, seconds, allowed) for name, seconds, allowed in windows if cost > allowed), None)
@@ -148,8 +184,28 @@ def check_generation_allowance(
             window_seconds=seconds,
             action=action,
         )
+    return Charge(subject=caller.sub, windows=windows, cost=cost)
+
+
+def settle_folded(charge: Charge, caller: Caller, action: str, deps: LimitedDeps, refused: Consumed | None) -> None:
+    """After a claim that carried ``charge``: remember it for the headers (``refused`` None: it was counted, the
+    counts are what this environment knew plus the charge), or raise the refusal (the counts as they stood)."""
+    limiter = deps.limiter
+    if limiter is None:
+        return
     now = deps.clock.now()
-    consumed = limiter.counter.consume(caller.sub, windows, cost, now)
+    if refused is None:
+        known = limiter.known(charge.subject, charge.windows, now)
+        refused = Consumed(refused=None, used={name: n + charge.cost for name, n in known.items()})
+    settle(charge, caller, action, deps, refused, now=now)
+
+
+def settle(charge: Charge, caller: Caller, action: str, deps: LimitedDeps, consumed: Consumed, *, now: float) -> None:
+    """Remember a counted charge for the answer's headers, or raise its refusal."""
+    limiter = deps.limiter
+    windows, cost = charge.windows, charge.cost
+    if limiter is not None and consumed.used:
+        limiter.remember(charge.subject, windows, consumed.used, now)
     if consumed.refused is None:
         tightest = min(windows, key=lambda w: w[2] - consumed.used.get(w[0], cost), default=None)
         if tightest is not None:

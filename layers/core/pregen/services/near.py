@@ -25,33 +25,10 @@ from pregen.services.usage import day_of
 
 if TYPE_CHECKING:
     from pregen.domain.models import ContentRequest
-    from pregen.domain.records import StoredContent
     from pregen.ports import ContentStore, Counters, Judge, NearStore
 
 # How long a judgement is kept: a pair is judged once within it (a candidate republished later may be judged again).
 VERDICT_TTL_DAYS = 30
-
-
-@dataclass(frozen=True)
-class AliasHit:
-    """A wording served through its alias: the target's content."""
-
-    target: str
-    content: StoredContent
-
-
-def read_alias(
-    request: ContentRequest, key: str, near: NearStore | None, store: ContentStore, now: float
-) -> AliasHit | None:
-    """The request path, after the exact key missed: the alias's target content, or None. A request that cannot
-    have an alias (personal, an exam) costs nothing; another costs one GetItem, two when the alias is found."""
-    if near is None or bucket(request) is None:
-        return None
-    target = near.get_alias(key, now)
-    if target is None:
-        return None
-    content = store.get_content(target, now)
-    return AliasHit(target=target, content=content) if content is not None else None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
     return ServeDeps(
         store=store,
         jobs=jobs,
-        claims=DynamoKeyClaims(s.content_table, jobs, client),
+        claims=DynamoKeyClaims(s.content_table, jobs, client, counters_table=s.counters_table),
         queue=lanes(s),
         counters=DynamoCounters(s.counters_table, client),
         clock=SystemClock(),
