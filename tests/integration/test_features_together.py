@@ -14,7 +14,7 @@ from pregen.services.limits import GenerationLimiter
 from pregen.wiring import exams as exams_wiring
 from pregen.wiring import library as library_wiring
 from pregen.wiring import serve as serve_wiring
-from tests.integration.conftest import api_event, call, run_worker
+from tests.integration.conftest import api_event, call, freeze, run_worker
 from tests.integration.test_exams import _claim, _cron, _drain
 from tests.integration.test_library import generated, regenerate
 
@@ -90,7 +90,9 @@ def test_claims_and_assembled_exams_reach_the_analytics(aws: Aws, exams: Any) ->
 def test_a_warm_counts_once_against_the_learners_allowance_however_many_items(aws: Aws) -> None:
     from tests.integration.test_warming_and_navigation import warm
 
-    # Given students allowed a minute's spend of 1.5 times the 30 items of two subjects' warming
+    # Given students allowed a minute's spend of 1.5 times the 30 items of two subjects' warming, and a clock that
+    # stays inside one minute (a minute ending between the warms would start a fresh window)
+    freeze(1_800_000_010.0)
     config = default_warming_config()
     items = config.requests_for("10", ["math", "algebra_1"])
     assert len(items) == 30
