@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pregen.domain.models import Generation
+    from pregen.domain.models import Generation, Job
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,18 @@ class KeyClaim:
     won: bool
     held: InflightClaim | None = None
     cached: bool = False
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """The result of claiming a job for a Message Batch (``JobStore.claim_for_batch``): won (this delivery alone may
+    submit it), or lost, with what the job record said (``job`` None when it is gone): done, already in a batch
+    (``batch_id``), or claimed by another delivery whose claim runs until ``held_until``."""
+
+    won: bool
+    job: Job | None = None
+    batch_id: str | None = None
+    held_until: float | None = None
 
 
 @dataclass(frozen=True)
