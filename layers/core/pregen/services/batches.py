@@ -2,9 +2,11 @@
 
 ::
 
-  background lane ─▶ worker: a chunk of records ─▶ submit_background ─▶ messages.batches.create (custom_id per job)
-                            │                                            └▶ batch record {custom_id: job message}
-                            └─ records acked; jobs stay "queued" (reason: in message batch …); keys held in flight
+  background lane ─▶ worker: a chunk of records ─▶ submit_background: each job claimed (one conditional write)
+        claimed ─▶ messages.batches.create (custom_id per job) ─▶ batch record {custom_id: job message}
+                 └─ records acked; jobs "queued" with their batch_id (reason: in message batch …); keys held in flight
+        claim held by another delivery ─▶ handed back until it ends (that claimer may die before submitting)
+        job in a batch already, done, or its content stored ─▶ acked; anything else ─▶ generated directly
   cron collect_batches (every 5 min) ─▶ each open batch: ended? ─▶ results, any order, matched by custom_id
         succeeded and valid ─▶ store_generation (the worker's own store path: content, job done, counters)
         errored / expired / canceled / missing / invalid ─▶ the job back on the background lane with direct=true
