@@ -16,6 +16,9 @@ app's would, and the platform's faults are done to real processes.
 - Crashes mid-job: when a worker environment's Messages request reaches the fake, at the crash rate the fake finds
   the process holding that connection (``/proc``) and SIGKILLs it; the request is not answered. The environment's
   pool loses it and the poller returns the batch to its queue.
+- Calls that outlive the function timeout (``--outlive-timeouts``): the fake answers (and bills) but holds the answer
+  until the runtime has killed the environment at the worker's Timeout (130 s for the run), as Lambda ends an
+  invocation; the batch comes back after the retry visibility, which is then longer than that Timeout.
 
 On AWS the crashed batch comes back after the queue's visibility timeout (1800 s), well after the lease (330 s)
 has expired. Locally the poller makes a failed batch visible again after ``retry_visibility_s`` (2 s by default),
