@@ -338,7 +338,7 @@ def _forensics(
     report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, killed: set[int]
 ) -> None:
     """FAULTS_FORENSICS=1: the records of lost jobs and of keys generated twice, and the fake's answers for them."""
-    from pregen_fakes.fake_anthropic import content_request_from
+    from pregen_fakes.fake_anthropic import UnanswerableRequest, content_request_from
 
     suspects = {j for j in accepted if any(lost.startswith(j) for lost in report.lost)}
     suspects |= {j for j, canonical in accepted.items() if canonical in set(report.generated_twice)}
@@ -348,7 +348,11 @@ def _forensics(
         for recorded in list(fake.requests):
             if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches") or not recorded.messages:
                 continue
-            if json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True) == accepted[job_id]:
+            try:
+                canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
+            except UnanswerableRequest:  # not a generation (the near-duplicate judge's request)
+                continue
+            if canonical == accepted[job_id]:
                 fields = {
                     "at": recorded.at,
                     "status": recorded.status,
