@@ -44,6 +44,7 @@ from bench.faults_common import (
     FaultReport,
     classify,
     count_answers,
+    count_outlived,
     drain_dead_letters,
     job_requests,
     load_cap,
@@ -85,6 +86,42 @@ class CrashingGenerator:
             raise Crash
         result: Generation = self.inner.generate(request, feedback, max_calls=max_calls)
         return result
+
+
+class TimedOut(BaseException):
+    """The runtime ended the invocation at its timeout while a model call was still open: nothing after runs."""
+
+
+class OutlivingGenerator:
+    """Wraps the generator; at ``rate`` its call outlives the invocation: the provider still answers (and bills)
+    the request, but the runtime has ended the invocation at its timeout, so the worker never sees the answer
+    (``TimedOut``). The loop then treats the batch as Lambda does a timed-out one: invisible until its visibility
+    timeout, the lease held. The fake's answers to such a call are ``outlived`` (their ids): billed, never used."""
+
+    def __init__(self, inner: Any, rate: float, rng: random.Random, fake: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.rate = rate
+        self.rng = rng
+        self.fake = fake
+        self.outlived: set[int] = set()
+        self.count = 0
+
+    def generate(
+        self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
+    ) -> Generation:
+        if self.rng.random() >= self.rate:
+            result: Generation = self.inner.generate(request, feedback, max_calls=max_calls)
+            return result
+        before = len(self.fake.requests)
+        self.count += 1
+        try:
+            self.inner.generate(request, feedback, max_calls=max_calls)
+        except Exception:  # whatever the call came to, the invocation had ended before it
+            pass
+        finally:
+            self.outlived.update(id(r) for r in list(self.fake.requests)[before:])
+        raise TimedOut
 
 
 @contextmanager
@@ -191,7 +228,8 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
             from pregen.domain.schemas import schema_for
 
             claude.answer_schema = lambda request: schema_for(request.kind)  # type: ignore[assignment]
-        crashing = CrashingGenerator(
+        # A crash comes first (before the call); a call that outlives the timeout is made and answered.
+        outliving = OutlivingGenerator(
             AnthropicGenerator(
                 api_key="fake-key",
                 base_url=fake.base_url,
@@ -201,9 +239,11 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
                 max_retries=config.sdk_max_retries,
                 timeout_s=config.client_timeout_s,
             ),
-            config.crash_rate,
-            rng,
+            config.outlive_rate,
+            random.Random(config.seed + 4),
+            fake,
         )
+        crashing = CrashingGenerator(outliving, config.crash_rate, rng)
         deps.generator = crashing
         stored: Counter[str] = Counter()
         put_content = deps.store.put_content
@@ -236,8 +276,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
             event = {"Records": [to_lambda_record(m, resources.queue_arns[lane]) for m in messages]}
             try:
                 result = worker_app.lambda_handler(event, LambdaContext(function_name="worker", timeout_s=300))
-            except Crash:
-                # The instance died: the batch stays invisible until its visibility timeout; the lease stays held.
+            except (Crash, TimedOut):
+                # The instance died (or the runtime ended it at its timeout): the batch stays invisible until its
+                # visibility timeout; the lease stays held.
                 crashed.extend((url, m["ReceiptHandle"]) for m in messages)
                 return len(messages)
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
@@ -312,7 +353,9 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
         # Then every job is done or failed with its reason (and dead-lettered); none lost, none generated twice
         in_dlq = drain_dead_letters(sqs, [resources.queue_urls[dlq] for dlq in DLQS.values()])
         classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=clock.now())
-        count_answers(report, fake)
+        count_answers(report, fake, outliving.outlived)
+        report.outlived = outliving.count
+        count_outlived(report, fake, outliving.outlived)
         report.stored_twice = [k for k, n in stored.items() if n > 1]
         report.phases["check"] = time.perf_counter() - started - report.phases["run"]
         wiring.reset()
@@ -331,6 +374,8 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         *(f"| {name} | {getattr(rates, name):.0%} of model requests |" for name in FAULTS),
         f"| duplicate SQS delivery | {config.duplicate_rate:.0%} of deliveries |",
         f"| worker crash after taking the lease | {config.crash_rate:.0%} of generations |",
+        f"| a model call that outlives the function timeout (answered and billed after the invocation ended) | "
+        f"{config.outlive_rate:.0%} of generations |",
         "",
         "| outcome | count |",
         "|---|---|",
@@ -344,6 +389,8 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
         f"| most model calls any job made (the cap is {load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
+        f"| calls that outlived the timeout / their valid answers (billed, never seen by the worker) | "
+        f"{s['outlived_timeouts']} / {s['outlived_billed']} |",
         "",
         "Faults served by the fake: " + ", ".join(f"{k} {v}" for k, v in s["faults_served"].items()) + ".",
         "",
@@ -398,6 +445,21 @@ def _options() -> tuple[Option, ...]:
         ),
         option("--batches", action="store_true", help="--stack: the background lane through Message Batches"),
         option(
+            "--outlive-timeouts",
+            dest="outlive_rate",
+            type=float,
+            default=0.0,
+            metavar="P",
+            help="share of model calls that outlive the function timeout (answered after the invocation ended)",
+        ),
+        option(
+            "--function-timeout",
+            dest="function_timeout_s",
+            type=int,
+            default=None,
+            help="--stack: the worker's Timeout for the run (default: the template's; 130 with --outlive-timeouts)",
+        ),
+        option(
             "--settle",
             dest="settle_s",
             type=float,
@@ -438,10 +500,12 @@ def run_scenario(args: argparse.Namespace) -> Result:
     command += f" --crashes {args.crash_rate:g}" if args.crash_rate != 0.02 else ""
     command += f" --billed-kills {args.billed_kill_rate:g}" if args.billed_kill_rate else ""
     command += " --batches" if args.batches else ""
+    command += f" --outlive-timeouts {args.outlive_rate:g}" if args.outlive_rate else ""
+    command += f" --function-timeout {args.function_timeout_s}" if args.function_timeout_s is not None else ""
     command += f" --settle {args.settle_s:g}" if args.settle_s != 900 else ""
     if args.stack:
         # Issue 27's floor (kills after billing, the batch path) has its own section beside the plain stack run's.
-        section = "faults-stack-floor" if args.billed_kill_rate or args.batches else "faults-stack"
+        section = "faults-stack-floor" if args.billed_kill_rate or args.batches or args.outlive_rate else "faults-stack"
         text = faults_stack.markdown(config, report, command)
     else:
         section, text = "faults", _markdown(config, report, command)

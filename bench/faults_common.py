@@ -39,6 +39,10 @@ class FaultConfig:
     retry_visibility_s: int | None = None  # --stack: the stack's retry visibility; None: the lease + 5 s
     billed_kill_rate: float = 0.0  # --stack: share of answered Messages requests whose worker is killed just after
     batches: bool = False  # --stack: the background lane through the Message Batches API (BATCH_BACKGROUND=true)
+    # Share of model calls that outlive the function timeout: the provider answers (and bills) after the runtime
+    # has ended the invocation. --stack: the worker's Timeout is ``function_timeout_s`` for the run.
+    outlive_rate: float = 0.0
+    function_timeout_s: int | None = None  # --stack: the worker's Timeout (None: the template's, or 130 s to outlive)
 
     def fault_rates(self) -> FaultRates:
         from pregen_fakes.fake_anthropic import FaultRates
@@ -92,6 +96,8 @@ class FaultReport:
     valid_killed: Counter[str] = field(default_factory=Counter)
     valid_batch: Counter[str] = field(default_factory=Counter)
     billed_kills: int = 0  # workers killed just after their (billed) answer was sent
+    outlived: int = 0  # model calls that outlived the function timeout (the invocation ended before the answer)
+    outlived_billed: int = 0  # of which the provider answered validly (billed; the worker never saw the usage)
     batch_requests: int = 0
     superseded: int = 0  # keys answered by a batch and by a direct call (the app counts the batch answer as wasted)
     unaccounted: list[str] = field(default_factory=list)  # billed valid answers neither stored, killed nor wasted
@@ -131,6 +137,8 @@ class FaultReport:
             "server_errors": self.server_errors,
             "missed_crashes": self.missed_crashes,
             "billed_kills": self.billed_kills,
+            "outlived_timeouts": self.outlived,
+            "outlived_billed": self.outlived_billed,
             "valid_answers": {
                 "live": sum(self.valid_live.values()),
                 "killed": sum(self.valid_killed.values()),
@@ -240,6 +248,15 @@ def count_answers(report: FaultReport, fake: Any, killed: set[int] | None = None
     twice = {k for k, n in report.valid_live.items() if n > 1} | {k for k, n in report.valid_batch.items() if n > 1}
     report.generated_twice = sorted(twice)
     report.superseded = sum(1 for k in report.valid_batch if report.valid_live[k])
+
+
+def count_outlived(report: FaultReport, fake: Any, outlived: set[int]) -> None:
+    """Of the recorded answers (``outlived``: their ids) that arrived after their invocation had ended at its
+    timeout, the complete, valid ones: billed by the provider, never seen by the worker (so not in the app's spend
+    counters: only the provider's usage report shows them)."""
+    for recorded in list(fake.requests):
+        if id(recorded) in outlived and recorded.status == 200 and recorded.fault is None and recorded.messages:
+            report.outlived_billed += 1
 
 
 def account_billed(report: FaultReport, outcomes: dict[str, bool]) -> None:

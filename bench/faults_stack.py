@@ -16,6 +16,9 @@ app's would, and the platform's faults are done to real processes.
 - Crashes mid-job: when a worker environment's Messages request reaches the fake, at the crash rate the fake finds
   the process holding that connection (``/proc``) and SIGKILLs it; the request is not answered. The environment's
   pool loses it and the poller returns the batch to its queue.
+- Calls that outlive the function timeout (``--outlive-timeouts``): the fake answers (and bills) but holds the answer
+  until the runtime has killed the environment at the worker's Timeout (130 s for the run), as Lambda ends an
+  invocation; the batch comes back after the retry visibility, which is then longer than that Timeout.
 
 On AWS the crashed batch comes back after the queue's visibility timeout (1800 s), well after the lease (330 s)
 has expired. Locally the poller makes a failed batch visible again after ``retry_visibility_s`` (2 s by default),
@@ -41,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bench import faults_common
 from bench.harness import Environment, http
-from pregen.domain.work_budget import LEASE_SECONDS, VISIBILITY_TIMEOUT_S
+from pregen.domain.work_budget import LEASE_SECONDS, VISIBILITY_TIMEOUT_S, WORKER_TIMEOUT_S
 
 if TYPE_CHECKING:
     from bench.faults_common import FaultConfig
@@ -60,6 +63,10 @@ HANG_S = 2.0
 BILLED_KILL_DELAY_S = 0.05
 # --batches: how often the run asks for the batch collection (the template's schedule: every 5 minutes).
 COLLECT_EVERY_S = 3.0
+# --outlive-timeouts: the worker's Timeout for the run (the template's: 900 s), so that a call outliving it ends in
+# about two minutes: above a lesson's worst case on its tier (3 calls of 4k tokens on the small tier: ~118 s), which
+# the worker's admission requires before it starts one. A failed batch then stays invisible a little longer than it.
+OUTLIVE_FUNCTION_TIMEOUT_S = 130
 WAVE = 50  # requests per POST /v1/pregenerate (at most 100): a few DynamoDB and SQS calls each, within 29 s
 
 
@@ -102,6 +109,15 @@ def _owner_of_connection(client: tuple[str, int], server_port: int, function: st
     return None
 
 
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def _kill_quietly(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
@@ -129,6 +145,28 @@ class Platform:
         self.missed_crashes = 0
         self.billed_rng = random.Random(config.seed + 3)
         self.killed_answers: set[int] = set()  # ids of the fake's recorded answers whose worker was then killed
+        self.outlive_rng = random.Random(config.seed + 4)
+        self.outlived_answers: set[int] = set()  # answers sent after the runtime had ended the invocation
+
+    def outlive(self, fake: Any, answer: Any, client: tuple[str, int]) -> bool:
+        """At the outlive rate, this call outlives the function timeout: its answer is held until the runtime has
+        killed the worker environment that asked (at the function's Timeout, as Lambda ends an invocation), then
+        sent to a closed connection. The provider has billed it; the worker never saw it."""
+        with self.lock:
+            if self.outlive_rng.random() >= self.config.outlive_rate:
+                return False
+        pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
+        if pid is None:  # crashed already (the crash fault), or the request was not the worker's
+            return False
+        recorded = next((r for r in reversed(fake.requests) if r.response is answer), None)
+        with self.lock:
+            if recorded is not None:
+                self.outlived_answers.add(id(recorded))
+            self.report.outlived += 1
+        limit = time.monotonic() + function_timeout(self.config) + 60
+        while _alive(pid) and time.monotonic() < limit:
+            time.sleep(0.2)
+        return True
 
     def wrap(self, fake: Any) -> None:
         """Answer, then (at the billed-kill rate) kill the worker environment that asked, just after the answer is
@@ -139,7 +177,9 @@ class Platform:
             path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
         ) -> tuple[int, dict[str, str], dict[str, Any]]:
             status, extra, answer = handle(path, headers, raw, client)
-            if status != 200 or client is None or path.split("?", 1)[0].rstrip("/") != "/v1/messages":
+            if client is None or path.split("?", 1)[0].rstrip("/") != "/v1/messages":
+                return status, extra, answer
+            if self.outlive(fake, answer, client) or status != 200:
                 return status, extra, answer
             with self.lock:
                 if self.billed_rng.random() >= self.config.billed_kill_rate:
@@ -298,7 +338,7 @@ def _forensics(
     report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, killed: set[int]
 ) -> None:
     """FAULTS_FORENSICS=1: the records of lost jobs and of keys generated twice, and the fake's answers for them."""
-    from pregen_fakes.fake_anthropic import content_request_from
+    from pregen_fakes.fake_anthropic import UnanswerableRequest, content_request_from
 
     suspects = {j for j in accepted if any(lost.startswith(j) for lost in report.lost)}
     suspects |= {j for j, canonical in accepted.items() if canonical in set(report.generated_twice)}
@@ -308,7 +348,11 @@ def _forensics(
         for recorded in list(fake.requests):
             if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches") or not recorded.messages:
                 continue
-            if json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True) == accepted[job_id]:
+            try:
+                canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
+            except UnanswerableRequest:  # not a generation (the near-duplicate judge's request)
+                continue
+            if canonical == accepted[job_id]:
                 fields = {
                     "at": recorded.at,
                     "status": recorded.status,
@@ -319,10 +363,20 @@ def _forensics(
                 print("FORENSICS answer", job_id, json.dumps(fields, default=str), file=sys.stderr)
 
 
+def function_timeout(config: FaultConfig) -> int:
+    """The worker's Timeout for the run: the one asked for, a short one for calls that outlive it, or the template's."""
+    if config.function_timeout_s is not None:
+        return config.function_timeout_s
+    return OUTLIVE_FUNCTION_TIMEOUT_S if config.outlive_rate else WORKER_TIMEOUT_S
+
+
 def retry_visibility(config: FaultConfig) -> int:
+    """A failed batch comes back after the lease has ended, and (with calls outliving the timeout) after the
+    invocation has been ended at its timeout: as on AWS, where the visibility timeout is 6 x the function's."""
     if config.retry_visibility_s is not None:
         return config.retry_visibility_s
-    return config.lease_s + VISIBILITY_MARGIN_S
+    longest = function_timeout(config) if config.outlive_rate or config.function_timeout_s else 0
+    return max(config.lease_s, longest) + VISIBILITY_MARGIN_S
 
 
 def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR0915 - one scenario, told in order
@@ -347,6 +401,9 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         in_process=True,
         stack_options={
             "visibility_timeout_s": retry_visibility(config),
+            "function_timeouts": {"WorkerFunction": function_timeout(config)}
+            if config.outlive_rate or config.function_timeout_s
+            else {},
             "extra_env": {
                 "ANTHROPIC_API_KEY": "fake-key",
                 "ANTHROPIC_BASE_URL": fake.base_url,
@@ -393,7 +450,8 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         library = DynamoLibraryStore(load(ContentTableSettings).content_table)
         keys = {job.key for job in map(serve.jobs.get_job, accepted) if job is not None}
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
-        faults_common.count_answers(report, fake, platform.killed_answers)
+        faults_common.count_answers(report, fake, platform.killed_answers | platform.outlived_answers)
+        faults_common.count_outlived(report, fake, platform.outlived_answers)
         jobs = {job_id: serve.jobs.get_job(job_id) for job_id in accepted}
         faults_common.account_billed(
             report,
@@ -438,7 +496,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
             else "`BATCH_BACKGROUND=false` (the template's: true; both lanes generate directly, as in the in-process "
             "mode)"
         )
-        + f", the fake's timeouts hold a request {HANG_S:g} s and reset it.",
+        + f", the fake's timeouts hold a request {HANG_S:g} s and reset it, the worker's Timeout "
+        + f"{function_timeout(config)} s (the template's: {WORKER_TIMEOUT_S} s).",
         "",
         "| injected | rate |",
         "|---|---|",
@@ -448,6 +507,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         "model requests |",
         f"| worker killed {BILLED_KILL_DELAY_S * 1000:.0f} ms after its answer was sent (billed) | "
         f"{config.billed_kill_rate:.0%} of answered Messages requests |",
+        f"| a call that outlives the function timeout: answered only once the runtime has killed the worker at its "
+        f"{function_timeout(config)} s Timeout | {config.outlive_rate:.0%} of Messages requests |",
         "",
         "| outcome | count |",
         "|---|---|",
@@ -464,6 +525,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
         f"| workers killed just after a (billed) answer was sent | {s['billed_kills']} |",
+        f"| calls that outlived the timeout / their valid answers (billed, never seen by the worker) | "
+        f"{s['outlived_timeouts']} / {s['outlived_billed']} |",
         f"| valid answers: to live workers / to killed workers / in batches | {s['valid_answers']['live']} / "
         f"{s['valid_answers']['killed']} / {s['valid_answers']['batch']} |",
         f"| batch requests / batch answers superseded by a direct call (counted as wasted) | {s['batch_requests']} / "

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,9 @@ class StackOptions:
     # GIL with it); None starts moto in this process.
     aws_endpoint: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A function's Timeout over the template's (logical id -> seconds): the runtime kills an environment whose
+    # invocation runs past it, as Lambda does (a fault run uses a short one so that its timeouts come in minutes).
+    function_timeouts: dict[str, int] = field(default_factory=dict)
     # "process": each function in a pool of execution environments (processes); "inprocess": every function in
     # this process (API invocations then take turns: Powertools keeps the current event on a class attribute).
     runtime: str = "process"
@@ -333,7 +336,10 @@ class LocalStack:
 
     def _functions(self, template: Template) -> dict[str, Any]:
         opts = self.options
-        specs = template.functions()
+        specs = {
+            name: replace(spec, timeout=opts.function_timeouts.get(name, spec.timeout))
+            for name, spec in template.functions().items()
+        }
         if opts.runtime == "inprocess":
             from aws_emulator.runtime import LocalFunction
 

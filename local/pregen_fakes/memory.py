@@ -19,7 +19,7 @@ from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
-from pregen.domain.records import InflightClaim, KeyClaim, StoredContent
+from pregen.domain.records import BatchClaim, InflightClaim, KeyClaim, StoredContent
 
 if TYPE_CHECKING:
     from pregen.ports import Clock
@@ -172,6 +172,38 @@ class MemoryKeyClaims:
 @dataclass
 class MemoryJobStore:
     jobs: dict[str, Job] = field(default_factory=dict)
+    # job id -> (owner, until, batch id): ``batch_claim``, ``batch_claim_until`` and ``batch_id`` of the table
+    batch_claims: dict[str, tuple[str, float, str | None]] = field(default_factory=dict)
+
+    def claim_for_batch(self, job_id: str, owner: str, now: float, until: float) -> BatchClaim:
+        """``DynamoJobStore.claim_for_batch``'s condition: queued or failed, no batch id, no live claim."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return BatchClaim(won=False)
+        held = self.batch_claims.get(job_id)
+        if job.status not in (JobStatus.QUEUED, JobStatus.FAILED) or (
+            held is not None and (held[2] is not None or not held[1] < now)
+        ):
+            return BatchClaim(
+                won=False, job=job, batch_id=held[2] if held else None, held_until=held[1] if held else None
+            )
+        self.batch_claims[job_id] = (owner, until, None)
+        return BatchClaim(won=True)
+
+    def release_batch_claim(self, job_id: str, owner: str) -> None:
+        held = self.batch_claims.get(job_id)
+        if held is not None and held[0] == owner and held[2] is None:
+            del self.batch_claims[job_id]
+
+    def record_batch(self, job_id: str, batch_id: str, now: float, *, reason: str, hold_until: float) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or job.status is JobStatus.DONE:
+            return
+        owner = self.batch_claims.get(job_id, ("", 0.0, None))[0]
+        self.batch_claims[job_id] = (owner, hold_until, batch_id)
+        self.jobs[job_id] = job.model_copy(
+            update={"status": JobStatus.QUEUED, "reason": reason[:1000], "updated_at": now}
+        )
 
     def put_job(self, job: Job) -> None:
         self.jobs[job.job_id] = job

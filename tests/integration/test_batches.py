@@ -311,3 +311,102 @@ def test_a_background_job_delivered_again_after_its_submission_is_not_batched_tw
     # And the batch's collection stores each once
     collect()
     assert [job(j)["status"] for j in job_ids] == ["done", "done"]
+
+
+def _deliveries(aws: Aws) -> list[dict[str, Any]]:
+    """The background lane's messages as Lambda records (received once: each can then be delivered at will)."""
+    from aws_emulator.poller import to_lambda_record
+
+    url = aws.queue_url("BackgroundQueue")
+    messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+    for m in messages["Messages"]:
+        aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return [to_lambda_record(m, aws.resources.queue_arns["BackgroundQueue"]) for m in messages["Messages"]]
+
+
+def _delayed(aws: Aws) -> int:
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=aws.queue_url("BackgroundQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessagesDelayed"]) + aws.depth("BackgroundQueue")
+
+
+def test_two_deliveries_of_one_message_at_the_same_moment_put_its_jobs_in_one_batch(
+    aws: Aws, fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from functions.worker import app as worker
+
+    # Given two warming jobs whose message is delivered twice at once (SQS's at-least-once delivery), the two
+    # invocations reading each job's key at the same moment, before either has submitted anything
+    job_ids = warm(TOPICS[:2])
+    records = _deliveries(aws)
+    store = worker_wiring.worker_deps().store
+    read = store.get_content
+    together = threading.Barrier(2, timeout=10)
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        together.wait()
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(store, "get_content", read_together)
+    results: list[Any] = []
+
+    def deliver() -> None:
+        results.append(
+            worker.lambda_handler({"Records": records}, LambdaContext(function_name="worker", timeout_s=900))
+        )
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.setattr(store, "get_content", read)
+    # Then one batch holds each job once, no direct call was made, both deliveries succeeded
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    assert [r["batchItemFailures"] for r in results] == [[], []]
+    (reason,) = {job(j)["reason"] for j in job_ids}
+    assert reason == f"in message batch {fake.requests[0].response['id']}"
+    # And the losing delivery handed its copies back (not acknowledged and forgotten: its claimer might have died)
+    assert _delayed(aws) == len(job_ids)
+    # And the batch's collection stores each once
+    collect()
+    assert [job(j)["status"] for j in job_ids] == ["done", "done"]
+
+
+def test_a_claim_whose_claimer_died_before_submitting_expires_and_a_later_delivery_takes_it_over(
+    aws: Aws, fake: FakeAnthropic
+) -> None:
+    from functions.worker import app as worker
+
+    # Given a warming job claimed for a batch by an invocation that died before it submitted anything
+    clock = freeze(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC).timestamp())
+    (job_id,) = warm(TOPICS[:1])
+    records = _deliveries(aws)
+    deps = worker_wiring.worker_deps()
+    lease = deps.policy.lease_seconds
+    assert deps.jobs.claim_for_batch(job_id, "dead-invocation", clock.now(), clock.now() + lease).won
+
+    def deliver() -> dict[str, Any]:
+        result: dict[str, Any] = worker.lambda_handler(
+            {"Records": records}, LambdaContext(function_name="worker", timeout_s=900)
+        )
+        return result
+
+    # When its message comes back while the claim still runs: handed back for the rest of the claim, not submitted
+    clock.advance(lease - 5)
+    assert deliver()["batchItemFailures"] == []
+    assert fake.requests == []
+    assert _delayed(aws) == 1
+    # When it comes back after the claim has expired: this delivery claims it and submits it
+    clock.advance(10)
+    assert deliver()["batchItemFailures"] == []
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    assert job(job_id)["reason"] == f"in message batch {fake.requests[0].response['id']}"
+    # And once submitted no delivery claims it again, however late
+    clock.advance(10 * lease)
+    assert not deps.jobs.claim_for_batch(job_id, "another", clock.now(), clock.now() + lease).won
+    deliver()
+    assert len(fake.requests) == 1

@@ -273,6 +273,37 @@ def test_a_done_job_stays_done_and_a_deleted_one_is_gone(ports: Ports) -> None:
     assert ports.jobs.get_job("j1") is None
 
 
+def test_a_job_is_claimed_for_one_batch_at_a_time_and_never_again_once_in_one(ports: Ports) -> None:
+    ports.jobs.put_job(_job())
+    # The first claim wins; another, while it runs, loses and learns until when it is held
+    assert ports.jobs.claim_for_batch("j1", "a", NOW, NOW + 30).won
+    lost = ports.jobs.claim_for_batch("j1", "b", NOW + 1, NOW + 31)
+    assert (lost.won, lost.held_until, lost.batch_id) == (False, NOW + 30, None)
+    assert lost.job is not None and lost.job.job_id == "j1"
+    # An expired claim is taken over; a release by someone else changes nothing, by its owner frees the job
+    assert ports.jobs.claim_for_batch("j1", "b", NOW + 31, NOW + 61).won
+    ports.jobs.release_batch_claim("j1", "a")
+    assert not ports.jobs.claim_for_batch("j1", "c", NOW + 32, NOW + 62).won
+    ports.jobs.release_batch_claim("j1", "b")
+    assert ports.jobs.claim_for_batch("j1", "c", NOW + 32, NOW + 62).won
+    # Once its batch is recorded no one claims it, however late, and the record says which batch
+    ports.jobs.record_batch("j1", "batch-1", NOW + 33, reason="in message batch batch-1", hold_until=NOW + 90_000)
+    late = ports.jobs.claim_for_batch("j1", "d", NOW + 10**6, NOW + 10**6 + 30)
+    assert (late.won, late.batch_id) == (False, "batch-1")
+    got = ports.jobs.get_job("j1")
+    assert got is not None and (got.status, got.reason) == (JobStatus.QUEUED, "in message batch batch-1")
+    # A done or generating job, and a missing one, are not claimed
+    ports.jobs.put_job(_job("j2"))
+    ports.jobs.set_status("j2", JobStatus.GENERATING, NOW)
+    assert not ports.jobs.claim_for_batch("j2", "a", NOW, NOW + 30).won
+    ports.jobs.set_status("j2", JobStatus.DONE, NOW)
+    done = ports.jobs.claim_for_batch("j2", "a", NOW, NOW + 30)
+    assert not done.won and done.job is not None and done.job.status is JobStatus.DONE
+    missing = ports.jobs.claim_for_batch("missing", "a", NOW, NOW + 30)
+    assert (missing.won, missing.job) == (False, None)
+    assert ports.jobs.get_job("missing") is None
+
+
 def test_counters_add_up_per_day_and_only_stored_days_come_back(ports: Ports) -> None:
     ports.counters.add("2030-01-01", {"generated#lesson": 2, "cost_usd#lesson": 0.25}, NOW)
     ports.counters.add("2030-01-01", {"generated#lesson": 1, "cost_usd#lesson": 0.5}, NOW)

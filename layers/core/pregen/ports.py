@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pregen.domain.prediction import TransitionCounts
     from pregen.domain.programs import SectionSpec
     from pregen.domain.records import (
+        BatchClaim,
         BatchOutcome,
         Erased,
         ErasureStatus,
@@ -93,6 +94,21 @@ class JobStore(Protocol):
     ) -> int:
         """Append one delivery's attempt to the job's history and add its model calls; returns the job's total
         of model calls (0 when the job is gone). ``next_attempt_at`` is set, or cleared when None."""
+        ...
+
+    def claim_for_batch(self, job_id: str, owner: str, now: float, until: float) -> BatchClaim:
+        """Claim a job for one Message Batch submission, in one conditional write: only when the job is queued or
+        failed (not done, not generating), in no batch yet, and no live claim holds it (an expired one is taken
+        over). The claim lasts until ``until``; what the record said when the claim is lost."""
+        ...
+
+    def release_batch_claim(self, job_id: str, owner: str) -> None:
+        """End this owner's claim (its submission failed): the next delivery may claim the job at once."""
+        ...
+
+    def record_batch(self, job_id: str, batch_id: str, now: float, *, reason: str, hold_until: float) -> None:
+        """The job is in batch ``batch_id`` (queued, with ``reason``); no delivery claims it again before
+        ``hold_until``. A job that is done stays done."""
         ...
 
 

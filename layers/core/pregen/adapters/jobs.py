@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pregen.adapters.ddb import conditional, deserialize, dynamodb_client, serialize, string
+from botocore.exceptions import ClientError
+
+from pregen.adapters.ddb import condition_failed, conditional, deserialize, dynamodb_client, serialize, string
 from pregen.domain.models import Job, JobStatus
+from pregen.domain.records import BatchClaim
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,10 +41,81 @@ class DynamoJobStore:
 
     def get_job(self, job_id: str) -> Job | None:
         item = self.client.get_item(TableName=self.table, Key=self._key(job_id), ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        data = deserialize(item)
-        return Job.model_validate({k: v for k, v in data.items() if k in Job.model_fields})
+        return _job(item) if item is not None else None
+
+    def claim_for_batch(self, job_id: str, owner: str, now: float, until: float) -> BatchClaim:
+        """One UpdateItem: ``batch_claim`` (the owner) and ``batch_claim_until`` set when the job is queued or
+        failed, has no ``batch_id`` and no live claim; the old item (``ALL_OLD``) says why when it is not."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(job_id),
+                UpdateExpression="SET batch_claim = :owner, batch_claim_until = :until, updated_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (#status = :queued OR #status = :failed)"
+                    " AND attribute_not_exists(batch_id)"
+                    " AND (attribute_not_exists(batch_claim_until) OR batch_claim_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":owner": owner,
+                        ":until": until,
+                        ":now": now,
+                        ":queued": JobStatus.QUEUED.value,
+                        ":failed": JobStatus.FAILED.value,
+                    }
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+            if not old:
+                return BatchClaim(won=False)
+            data = deserialize(old)
+            held = data.get("batch_claim_until")
+            return BatchClaim(
+                won=False,
+                job=_job(old),
+                batch_id=data.get("batch_id"),
+                held_until=float(held) if held is not None else None,
+            )
+        return BatchClaim(won=True)
+
+    def release_batch_claim(self, job_id: str, owner: str) -> None:
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(job_id),
+            UpdateExpression="REMOVE batch_claim, batch_claim_until",
+            ConditionExpression="batch_claim = :owner AND attribute_not_exists(batch_id)",
+            ExpressionAttributeValues={":owner": string(owner)},
+        )
+
+    def record_batch(self, job_id: str, batch_id: str, now: float, *, reason: str, hold_until: float) -> None:
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(job_id),
+            UpdateExpression=(
+                "SET #status = :queued, reason = :reason, updated_at = :now, batch_id = :batch,"
+                " batch_claim_until = :hold"
+            ),
+            ConditionExpression="attribute_exists(pk) AND #status <> :done",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":queued": JobStatus.QUEUED.value,
+                    ":reason": reason[:1000],
+                    ":now": now,
+                    ":batch": batch_id,
+                    ":hold": hold_until,
+                    ":done": JobStatus.DONE.value,
+                }
+            ),
+        )
 
     def set_status(
         self,
@@ -120,3 +194,8 @@ class DynamoJobStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             return 0
         return int(deserialize(answer.get("Attributes") or {}).get("model_calls") or 0)
+
+
+def _job(item: dict[str, Any]) -> Job:
+    data = deserialize(item)
+    return Job.model_validate({k: v for k, v in data.items() if k in Job.model_fields})

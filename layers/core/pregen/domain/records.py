@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pregen.domain.limits import Consumed
-    from pregen.domain.models import Generation
+    from pregen.domain.models import Generation, Job
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,18 @@ class KeyClaim:
     cached: bool = False
     alias: str | None = None  # lost to the wording's live alias (``alias=True``): the content key it points at
     refused: Consumed | None = None  # lost to the charge (``charge``): the window with no room, counts as they stood
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """The result of claiming a job for a Message Batch (``JobStore.claim_for_batch``): won (this delivery alone may
+    submit it), or lost, with what the job record said (``job`` None when it is gone): done, already in a batch
+    (``batch_id``), or claimed by another delivery whose claim runs until ``held_until``."""
+
+    won: bool
+    job: Job | None = None
+    batch_id: str | None = None
+    held_until: float | None = None
 
 
 @dataclass(frozen=True)

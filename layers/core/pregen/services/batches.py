@@ -2,9 +2,11 @@
 
 ::
 
-  background lane ─▶ worker: a chunk of records ─▶ submit_background ─▶ messages.batches.create (custom_id per job)
-                            │                                            └▶ batch record {custom_id: job message}
-                            └─ records acked; jobs stay "queued" (reason: in message batch …); keys held in flight
+  background lane ─▶ worker: a chunk of records ─▶ submit_background: each job claimed (one conditional write)
+        claimed ─▶ messages.batches.create (custom_id per job) ─▶ batch record {custom_id: job message}
+                 └─ records acked; jobs "queued" with their batch_id (reason: in message batch …); keys held in flight
+        claim held by another delivery ─▶ handed back until it ends (that claimer may die before submitting)
+        job in a batch already, done, or its content stored ─▶ acked; anything else ─▶ generated directly
   cron collect_batches (every 5 min) ─▶ each open batch: ended? ─▶ results, any order, matched by custom_id
         succeeded and valid ─▶ store_generation (the worker's own store path: content, job done, counters)
         errored / expired / canceled / missing / invalid ─▶ the job back on the background lane with direct=true
@@ -19,7 +21,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import uuid
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -32,7 +36,7 @@ from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
 from pregen.domain.pricing import default_prices
 from pregen.messages import JobMessage
 from pregen.observability import logger
-from pregen.parallel import both
+from pregen.parallel import both, each, side_by_side
 from pregen.services.erasures import refuses
 from pregen.services.failures import count_wasted
 from pregen.services.generation import WorkerDeps, store_generation
@@ -71,44 +75,41 @@ def custom_id_for(job_id: str) -> str:
     return "h" + hashlib.sha256(job_id.encode()).hexdigest()[:40]
 
 
-def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
-    """Submit the chunk as one Message Batch. Returns the job ids it took care of (batched, or already cached);
-    the caller processes any other message directly. Provider errors propagate: the caller falls back."""
+def submit_background(messages: list[JobMessage], deps: BatchDeps, owner: str | None = None) -> set[str]:
+    """Submit the chunk as one Message Batch. Returns the job ids it took care of (batched, already cached, already
+    in a batch, or handed back while another delivery's claim holds them); the caller processes any other message
+    directly. Provider errors propagate (the claims released first): the caller falls back.
+
+    Each job is claimed before the submission (``JobStore.claim_for_batch``, one conditional write): of two
+    deliveries of one message at the same moment exactly one submits it; the other hands its copy back until the
+    claim ends. A claimer that dies before submitting leaves a claim that expires after the lease, and the message,
+    back after its visibility timeout, is claimed again."""
     now = deps.worker.clock.now()
+    owner = owner or uuid.uuid4().hex
+    until = now + deps.worker.policy.lease_seconds
+    candidates = _candidates(messages)
+    claim = partial(_claim_one, deps=deps, owner=owner, now=now, until=until)
+    checked = each(claim, [message for message, _ in candidates.values()])
     entries: dict[str, JobMessage] = {}
     requests: dict[str, ContentRequest] = {}
     handled: set[str] = set()
-    for message in messages:
-        custom_id = custom_id_for(message.job_id)
-        if custom_id in entries or message.direct:
-            continue
-        try:
-            request = ContentRequest.model_validate(message.request, context=STORED)
-        except ValidationError:
-            continue  # the direct path fails it with its reason
-        job, stored = both(
-            partial(deps.worker.jobs.get_job, message.job_id),
-            partial(deps.worker.store.get_content, message.key, now, consistent=True),
-        )
-        if stored is not None and message.course_id:
-            continue  # a course's part: its handler finishes it from the cache, directly
-        if stored is not None:
-            deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
+    for (custom_id, (message, request)), verdict in zip(candidates.items(), checked, strict=True):
+        if verdict == "claimed":
+            entries[custom_id], requests[custom_id] = message, request
+        elif verdict == "handled":
             handled.add(message.job_id)
-            continue
-        if job is not None and job.status is JobStatus.QUEUED and (job.reason or "").startswith(IN_BATCH):
-            # Delivered again (its invocation died after submitting it, or SQS delivered it twice): it is in a batch
-            # already, whose collection settles it; a second batch would generate it twice.
-            handled.add(message.job_id)
-            continue
-        entries[custom_id], requests[custom_id] = message, request
     if not entries:
         return handled
-    batch_id = deps.generator.submit_batch(list(requests.items()))
+    try:
+        batch_id = deps.generator.submit_batch(list(requests.items()))
+    except Exception:
+        side_by_side(*(partial(deps.worker.jobs.release_batch_claim, m.job_id, owner) for m in entries.values()))
+        raise
     deps.batches.put_batch(batch_id, {cid: m.wire() for cid, m in entries.items()}, now)
+    reason = f"{IN_BATCH} {batch_id}"
     for message in entries.values():
         deps.worker.store.hold_inflight(message.key, message.job_id, now + BATCH_HOLD_SECONDS)
-        deps.worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"{IN_BATCH} {batch_id}")
+        deps.worker.jobs.record_batch(message.job_id, batch_id, now, reason=reason, hold_until=now + BATCH_HOLD_SECONDS)
         handled.add(message.job_id)
     kinds: dict[str, int | float] = {}
     for request in requests.values():
@@ -117,6 +118,55 @@ def submit_background(messages: list[JobMessage], deps: BatchDeps) -> set[str]:
     deps.worker.counters.add(day_of(now), kinds, now)
     logger.info("message batch submitted", batch_id=batch_id, requests=len(entries))
     return handled
+
+
+def _candidates(messages: list[JobMessage]) -> dict[str, tuple[JobMessage, ContentRequest]]:
+    """The chunk's batchable messages by custom_id (one per job), with their requests."""
+    candidates: dict[str, tuple[JobMessage, ContentRequest]] = {}
+    for message in messages:
+        custom_id = custom_id_for(message.job_id)
+        if custom_id in candidates or message.direct:
+            continue
+        try:
+            request = ContentRequest.model_validate(message.request, context=STORED)
+        except ValidationError:
+            continue  # the direct path fails it with its reason
+        candidates[custom_id] = (message, request)
+    return candidates
+
+
+def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
+    """Claim one job for this submission (and read its key): "claimed"; "handled" (cached, done, in a batch, or
+    handed back while another delivery holds the claim); "direct" (anything else: the direct path decides)."""
+    claim, stored = both(
+        partial(deps.worker.jobs.claim_for_batch, message.job_id, owner, now, until),
+        partial(deps.worker.store.get_content, message.key, now, consistent=True),
+    )
+    if stored is not None and message.course_id:
+        # A course's part: its handler finishes it from the cache, directly (a claim won here is given back).
+        if claim.won:
+            deps.worker.jobs.release_batch_claim(message.job_id, owner)
+        return "direct"
+    if stored is not None:  # a claim won here ends with the job (done)
+        deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
+        return "handled"
+    if claim.won:
+        return "claimed"
+    job = claim.job
+    if job is not None and (job.status is JobStatus.DONE or claim.batch_id is not None):
+        # Done, or delivered again after its submission (its invocation died later, or SQS delivered it twice): the
+        # batch's collection settles it; a second batch would generate it twice.
+        return "handled"
+    if job is not None and claim.held_until is not None and claim.held_until >= now:
+        # Another delivery claimed it a moment ago and is submitting it. Handed back, not acknowledged: should that
+        # claimer die before submitting, this copy claims the job once the claim has expired.
+        after_s = max(1, min(900, math.ceil(claim.held_until - now) + 1))
+        deps.queue.send(Lane.BACKGROUND, message.wire(), delay_seconds=after_s)
+        logger.info(
+            "handed back", kind="job", reason="claimed for a message batch by another delivery", after_s=after_s
+        )
+        return "handled"
+    return "direct"
 
 
 def collect_batches(deps: BatchDeps) -> dict[str, Any]:
