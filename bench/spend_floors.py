@@ -269,6 +269,7 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
     """One path, one role, one simulated UTC day, in a fresh moto account."""
     import boto3
 
+    from aws_emulator.moto_server import fixes_in_process
     from aws_emulator.template import Template
     from pregen import wiring
     from pregen.config.base import load
@@ -283,7 +284,11 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
     outcome = Outcome(path, role)
     day_start = (int(time.time()) // DAY + 1) * DAY  # tomorrow, 00:00 UTC
     clock = FrozenClock(float(day_start))
-    with Environment("moto"), mock.patch.object(SystemClock, "now", lambda _self: clock.now()):
+    with (
+        Environment("moto"),
+        fixes_in_process(),
+        mock.patch.object(SystemClock, "now", lambda _self: clock.now()),
+    ):
         template = Template(overrides={"JwtIssuer": "https://issuer.bench", "JwtAudience": "pregen"})
         resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="spend")
         env = {**template.environment(), "ANTHROPIC_API_KEY_PARAMETER": "", "BATCH_BACKGROUND": "false"}
