@@ -115,6 +115,7 @@ class Outcome:
     calls: int = 0
     budget_usd: float = 0.0
     stopped: str = ""
+    seconds: float = 0.0  # the run's wall time on this machine
 
     @property
     def ratio(self) -> float:
@@ -380,14 +381,21 @@ def _topup() -> None:
     cron.lambda_handler(load_event("cron_inventory_topup.json"), LambdaContext(function_name="cron", timeout_s=300))
 
 
-def report(outcomes: list[Outcome], command: str, seconds: float) -> str:
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def report(outcomes: list[Outcome], command: str, seconds: float, loads: tuple[str, str]) -> str:
     lines = [
-        f"Command: `{command}` ({seconds:.0f} s on this machine; moto in process, the offline generator billed at "
-        "each kind's typical output on its tier, instant model latency: this measures money, not time).",
+        f"Command: `{command}` ({seconds:.0f} s on this machine, {os.cpu_count()} cores shared with other work; "
+        f"load average 1 / 5 / 15 min {loads[0]} at the start, {loads[1]} at the end; moto in process, the offline "
+        "generator billed at each kind's typical output on its tier, instant model latency: this measures money, "
+        "not time).",
         "",
         "| path | role | requests | accepted | refused 429 / 422 / 503 | model calls | charged to the learner "
-        "| cost caused (recorded) | billed | daily budget | ratio | ended by |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cost caused (recorded) | billed | daily budget | ratio | ended by | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         refused = f"{o.refused_429} / {o.refused_422} / {o.refused_503}"
@@ -398,7 +406,7 @@ def report(outcomes: list[Outcome], command: str, seconds: float) -> str:
         lines.append(
             f"| {o.path} | {o.role} | {o.requests} | {o.accepted} | {refused} | {o.calls} | ${o.charged_usd:,.4f} "
             f"| ${o.recorded_usd:,.4f} "
-            f"| ${o.billed_usd:,.4f} | ${o.budget_usd:,.2f} | {o.ratio:.3f} | {o.stopped} |"
+            f"| ${o.billed_usd:,.4f} | ${o.budget_usd:,.2f} | {o.ratio:.3f} | {o.stopped} | {o.seconds:.0f} |"
         )
     return "\n".join(lines)
 
@@ -411,14 +419,17 @@ def run(args: argparse.Namespace) -> Result:
     )
     os.environ["PREGEN_LOG_LEVEL"] = "CRITICAL"
     started = time.perf_counter()
+    load_at_start = _load()
     outcomes = []
     for path in paths:
         for role in roles:
+            began = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
                 outcome = run_one(path, role, args.max_requests)
-            print(f"{path} {role}: {outcome}", flush=True)
+            outcome.seconds = time.perf_counter() - began
+            print(f"{path} {role}: {outcome} (load {_load()})", flush=True)
             outcomes.append(outcome)
-    text = report(outcomes, args.command, time.perf_counter() - started)
+    text = report(outcomes, args.command, time.perf_counter() - started, (load_at_start, _load()))
     figures = {f"{o.path}.{o.role}": {"recorded_usd": round(o.recorded_usd, 6), "ratio": o.ratio} for o in outcomes}
     return Result(text, args.command, figures, ok=all(o.ok for o in outcomes))
 
