@@ -5,7 +5,9 @@ scheduled top-up, navigation, warm, courses) and each role (student, teacher), a
 process calls the API functions (the real handlers, with the template's SpendAllowances and DailySpendCeiling) in a
 loop across one simulated UTC day: every accepted request is followed by the worker draining both lanes, a 429 or
 503 is waited out by moving the injected clock to its ``Retry-After`` (no real waiting), and each request asks for
-new work (a new topic, subject or item), since a hit costs nothing. The model is the offline generator billed as
+new work (a new topic, subject or item), since a hit costs nothing; a request that gives the worker nothing to do
+is followed by a pause doubling from 1 s to 15 min (back to 1 s once a request makes work), so a path that stops
+costing still runs to the day's end. The model is the offline generator billed as
 the provider would bill an answer of each kind's typical length on its tier (this measures money, not time: model
 latency is instant). The cost caused is what the worker recorded (the day counters' ``cost_usd``, every kind),
 checked against what the billing generator billed.
@@ -40,6 +42,7 @@ RELIABILITY = DOC.parent / "RELIABILITY.md"
 ROLES = ("student", "teacher")
 QUESTIONS = 50  # questions in each set a miss or a pre-generation asks for
 SEEDED = 40  # library items made before the day (free), for the paths that act on existing content
+IDLE_MAX_S = 900  # the longest pause after requests that gave the worker nothing to do
 
 
 def _billed_generator(model_for: Callable[..., str]) -> Any:
@@ -145,11 +148,31 @@ class Client:
             claims.pop(claim, None)
         return call(importlib.import_module(f"functions.{function}.app"), event)
 
-    def drain(self) -> None:
+    def drain(self) -> int:
+        """The worker runs both lanes until they are empty: the batches it handled."""
         from tests.integration.conftest import run_worker
 
-        for lane in ("InteractiveQueue", "BackgroundQueue", "InteractiveQueue"):
-            run_worker(self.aws, lane, max_batches=1_000)
+        return sum(
+            len(run_worker(self.aws, lane, max_batches=1_000))
+            for lane in ("InteractiveQueue", "BackgroundQueue", "InteractiveQueue")
+        )
+
+
+def _aws_with_one_sqs_client(resources: Any, template: Any, env: dict[str, str]) -> Any:
+    """The integration tests' ``Aws``, its SQS client made once (the worker's drains ask for it three times a
+    request; making a client cost 5 % of a path's time)."""
+    import functools
+
+    import boto3
+
+    from tests.integration.conftest import Aws
+
+    class OneClient(Aws):
+        @functools.cached_property
+        def sqs(self) -> Any:
+            return boto3.client("sqs")
+
+    return OneClient(resources=resources, template=template, env=env)
 
 
 Request = tuple[str, str, dict[str, Any]]  # (function module, sample event, api_event's arguments)
@@ -280,7 +303,6 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
     from pregen.services.usage import day_of
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
-    from tests.integration.conftest import Aws
 
     outcome = Outcome(path, role)
     day_start = (int(time.time()) // DAY + 1) * DAY  # tomorrow, 00:00 UTC
@@ -296,7 +318,7 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
         env |= {"CURSOR_KEY_SECRET": "", "CURSOR_KEY": "cursor-key-for-bench"}
         os.environ.update(env)
         wiring.reset()
-        aws = Aws(resources=resources, template=template, env=env)
+        aws = _aws_with_one_sqs_client(resources, template, env)
         generator = _billed_generator(load(WorkerSettings).model_for)
         worker_wiring.worker_deps().generator = generator
         worker_wiring.exam_worker_deps().generator = generator
@@ -321,9 +343,13 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
 
 def _day_of_requests(outcome: Outcome, client: Client, seeded: list[str], day_start: int, max_requests: int) -> None:
     """Loop on the path until the day ends (or the cap): an accepted request is followed by the worker draining both
-    lanes and a second of the clock; a 429 or 503 moves the clock to its Retry-After; a 403 ends the path."""
+    lanes and a second of the clock; a 429 or 503 moves the clock to its Retry-After; a 403 ends the path. A request
+    that gave the worker nothing to do (accepted for free, or a 422) is followed by a longer pause, doubling from 1 s
+    up to ``IDLE_MAX_S`` and back to 1 s as soon as a request makes work: the learner keeps coming back all day
+    without thousands of free requests a simulated hour."""
     clock = client.clock
     next_topup = day_start + 3_600
+    idle = 1
     while clock.now() < day_start + DAY:
         if outcome.requests >= max_requests:
             outcome.stopped = f"request cap ({max_requests})"
@@ -338,13 +364,15 @@ def _day_of_requests(outcome: Outcome, client: Client, seeded: list[str], day_st
         wait = 1
         if status in (200, 202):
             outcome.accepted += 1
-            client.drain()
+            worked = client.drain()
+            wait, idle = (idle, min(2 * idle, IDLE_MAX_S)) if not worked else (1, 1)
         elif status in (429, 503):
             outcome.refused_429 += status == 429
             outcome.refused_503 += status == 503
             wait = max(1, int(headers.get("retry-after", "1")))
         elif status == 422:
             outcome.refused_422 += 1
+            wait, idle = idle, min(2 * idle, IDLE_MAX_S)
         else:
             outcome.other[status] = outcome.other.get(status, 0) + 1
         clock.advance(wait)
