@@ -12,7 +12,8 @@ the provider would bill an answer of each kind's typical length on its tier (thi
 latency is instant). The cost caused is what the worker recorded (the day counters' ``cost_usd``, every kind),
 checked against what the billing generator billed.
 
-    .venv/bin/python -m bench spend_floors [--paths misses,courses] [--roles student] [--max-requests 3000] [--write]
+    .venv/bin/python -m bench spend_floors [--paths misses,courses] [--roles student] [--max-requests 3000]
+        [--processes 1] [--write]
 """
 
 from __future__ import annotations
@@ -439,6 +440,16 @@ def report(outcomes: list[Outcome], command: str, seconds: float, loads: tuple[s
     return "\n".join(lines)
 
 
+def _run_quietly(path: str, role: str, max_requests: int) -> Outcome:
+    """``run_one`` without the functions' prints, timed (in this process or a worker process of ``--processes``)."""
+    began = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcome = run_one(path, role, max_requests)
+    outcome.seconds = time.perf_counter() - began
+    print(f"{path} {role}: {outcome} (load {_load()})", flush=True)
+    return outcome
+
+
 def run(args: argparse.Namespace) -> Result:
     paths = [p for p in args.paths.split(",") if p]
     roles = [r for r in args.roles.split(",") if r]
@@ -448,15 +459,18 @@ def run(args: argparse.Namespace) -> Result:
     os.environ["PREGEN_LOG_LEVEL"] = "CRITICAL"
     started = time.perf_counter()
     load_at_start = _load()
-    outcomes = []
-    for path in paths:
-        for role in roles:
-            began = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                outcome = run_one(path, role, args.max_requests)
-            outcome.seconds = time.perf_counter() - began
-            print(f"{path} {role}: {outcome} (load {_load()})", flush=True)
-            outcomes.append(outcome)
+    runs = [(path, role, args.max_requests) for path in paths for role in roles]
+    if args.processes > 1:  # each (path, role) in a fresh process of its own moto: they share nothing
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")
+        heavy_first = sorted(runs, key=lambda each: each[1] != "teacher")  # a teacher's day is the longest
+        with ProcessPoolExecutor(max_workers=args.processes, mp_context=spawn) as pool:
+            done = dict(zip(heavy_first, pool.map(_run_quietly, *zip(*heavy_first, strict=True)), strict=True))
+        outcomes = [done[each] for each in runs]
+    else:
+        outcomes = [_run_quietly(*each) for each in runs]
     text = report(outcomes, args.command, time.perf_counter() - started, (load_at_start, _load()))
     figures = {f"{o.path}.{o.role}": {"recorded_usd": round(o.recorded_usd, 6), "ratio": o.ratio} for o in outcomes}
     return Result(text, args.command, figures, ok=all(o.ok for o in outcomes))
@@ -476,6 +490,7 @@ SCENARIO = Scenario(
         option("--paths", default=",".join(PATHS), help="comma-separated: " + ", ".join(PATHS)),
         option("--roles", default=",".join(ROLES), help="comma-separated: " + ", ".join(ROLES)),
         option("--max-requests", dest="max_requests", type=int, default=3_000, help="a path's cap of requests"),
+        option("--processes", type=int, default=1, help="run the (path, role) pairs in this many processes at once"),
     ),
     doc_file=RELIABILITY,
     check=_check,
