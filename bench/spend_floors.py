@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-    from pregen.domain.courses import CourseRequest
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest, Generation
     from pregen.domain.programs import SectionSpec
 
@@ -88,8 +88,10 @@ def _billed_generator(model_for: Callable[..., str]) -> Any:
             made = super().generate(request, feedback, max_calls=max_calls)
             return self._bill(made, model_for(request.kind, None), output_tokens(request))
 
-        def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
-            made = super().plan_course(request, max_calls=max_calls)
+        def plan_course(
+            self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+        ) -> Generation:
+            made = super().plan_course(request, offered=offered, max_calls=max_calls)
             return self._bill(made, model_for(Kind.LESSON, PLAN_STEP), COURSE_PLAN_OUTPUT_TOKENS)
 
         def generate_section(self, spec: SectionSpec) -> Generation:
