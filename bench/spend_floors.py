@@ -5,12 +5,15 @@ scheduled top-up, navigation, warm, courses) and each role (student, teacher), a
 process calls the API functions (the real handlers, with the template's SpendAllowances and DailySpendCeiling) in a
 loop across one simulated UTC day: every accepted request is followed by the worker draining both lanes, a 429 or
 503 is waited out by moving the injected clock to its ``Retry-After`` (no real waiting), and each request asks for
-new work (a new topic, subject or item), since a hit costs nothing. The model is the offline generator billed as
+new work (a new topic, subject or item), since a hit costs nothing; a request that gives the worker nothing to do
+is followed by a pause doubling from 1 s to 15 min (back to 1 s once a request makes work), so a path that stops
+costing still runs to the day's end. The model is the offline generator billed as
 the provider would bill an answer of each kind's typical length on its tier (this measures money, not time: model
 latency is instant). The cost caused is what the worker recorded (the day counters' ``cost_usd``, every kind),
 checked against what the billing generator billed.
 
-    .venv/bin/python -m bench spend_floors [--paths misses,courses] [--roles student] [--max-requests 3000] [--write]
+    .venv/bin/python -m bench spend_floors [--paths misses,courses] [--roles student] [--max-requests 3000]
+        [--processes 1] [--write]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-    from pregen.domain.courses import CourseRequest
+    from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.models import ContentRequest, Generation
     from pregen.domain.programs import SectionSpec
 
@@ -40,6 +43,7 @@ RELIABILITY = DOC.parent / "RELIABILITY.md"
 ROLES = ("student", "teacher")
 QUESTIONS = 50  # questions in each set a miss or a pre-generation asks for
 SEEDED = 40  # library items made before the day (free), for the paths that act on existing content
+IDLE_MAX_S = 900  # the longest pause after requests that gave the worker nothing to do
 
 
 def _billed_generator(model_for: Callable[..., str]) -> Any:
@@ -84,8 +88,10 @@ def _billed_generator(model_for: Callable[..., str]) -> Any:
             made = super().generate(request, feedback, max_calls=max_calls)
             return self._bill(made, model_for(request.kind, None), output_tokens(request))
 
-        def plan_course(self, request: CourseRequest, *, max_calls: int | None = None) -> Generation:
-            made = super().plan_course(request, max_calls=max_calls)
+        def plan_course(
+            self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
+        ) -> Generation:
+            made = super().plan_course(request, offered=offered, max_calls=max_calls)
             return self._bill(made, model_for(Kind.LESSON, PLAN_STEP), COURSE_PLAN_OUTPUT_TOKENS)
 
         def generate_section(self, spec: SectionSpec) -> Generation:
@@ -115,6 +121,7 @@ class Outcome:
     calls: int = 0
     budget_usd: float = 0.0
     stopped: str = ""
+    seconds: float = 0.0  # the run's wall time on this machine
 
     @property
     def ratio(self) -> float:
@@ -144,11 +151,31 @@ class Client:
             claims.pop(claim, None)
         return call(importlib.import_module(f"functions.{function}.app"), event)
 
-    def drain(self) -> None:
+    def drain(self) -> int:
+        """The worker runs both lanes until they are empty: the batches it handled."""
         from tests.integration.conftest import run_worker
 
-        for lane in ("InteractiveQueue", "BackgroundQueue", "InteractiveQueue"):
-            run_worker(self.aws, lane, max_batches=1_000)
+        return sum(
+            len(run_worker(self.aws, lane, max_batches=1_000))
+            for lane in ("InteractiveQueue", "BackgroundQueue", "InteractiveQueue")
+        )
+
+
+def _aws_with_one_sqs_client(resources: Any, template: Any, env: dict[str, str]) -> Any:
+    """The integration tests' ``Aws``, its SQS client made once (the worker's drains ask for it three times a
+    request; making a client cost 5 % of a path's time)."""
+    import functools
+
+    import boto3
+
+    from tests.integration.conftest import Aws
+
+    class OneClient(Aws):
+        @functools.cached_property
+        def sqs(self) -> Any:
+            return boto3.client("sqs")
+
+    return OneClient(resources=resources, template=template, env=env)
 
 
 Request = tuple[str, str, dict[str, Any]]  # (function module, sample event, api_event's arguments)
@@ -269,6 +296,7 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
     """One path, one role, one simulated UTC day, in a fresh moto account."""
     import boto3
 
+    from aws_emulator.moto_server import fixes_in_process
     from aws_emulator.template import Template
     from pregen import wiring
     from pregen.config.base import load
@@ -278,19 +306,22 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
     from pregen.services.usage import day_of
     from pregen.wiring import serve as serve_wiring
     from pregen.wiring import worker as worker_wiring
-    from tests.integration.conftest import Aws
 
     outcome = Outcome(path, role)
     day_start = (int(time.time()) // DAY + 1) * DAY  # tomorrow, 00:00 UTC
     clock = FrozenClock(float(day_start))
-    with Environment("moto"), mock.patch.object(SystemClock, "now", lambda _self: clock.now()):
+    with (
+        Environment("moto"),
+        fixes_in_process(),
+        mock.patch.object(SystemClock, "now", lambda _self: clock.now()),
+    ):
         template = Template(overrides={"JwtIssuer": "https://issuer.bench", "JwtAudience": "pregen"})
         resources = template.provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="spend")
         env = {**template.environment(), "ANTHROPIC_API_KEY_PARAMETER": "", "BATCH_BACKGROUND": "false"}
         env |= {"CURSOR_KEY_SECRET": "", "CURSOR_KEY": "cursor-key-for-bench"}
         os.environ.update(env)
         wiring.reset()
-        aws = Aws(resources=resources, template=template, env=env)
+        aws = _aws_with_one_sqs_client(resources, template, env)
         generator = _billed_generator(load(WorkerSettings).model_for)
         worker_wiring.worker_deps().generator = generator
         worker_wiring.exam_worker_deps().generator = generator
@@ -315,9 +346,13 @@ def run_one(path: str, role: str, max_requests: int) -> Outcome:
 
 def _day_of_requests(outcome: Outcome, client: Client, seeded: list[str], day_start: int, max_requests: int) -> None:
     """Loop on the path until the day ends (or the cap): an accepted request is followed by the worker draining both
-    lanes and a second of the clock; a 429 or 503 moves the clock to its Retry-After; a 403 ends the path."""
+    lanes and a second of the clock; a 429 or 503 moves the clock to its Retry-After; a 403 ends the path. A request
+    that gave the worker nothing to do (accepted for free, or a 422) is followed by a longer pause, doubling from 1 s
+    up to ``IDLE_MAX_S`` and back to 1 s as soon as a request makes work: the learner keeps coming back all day
+    without thousands of free requests a simulated hour."""
     clock = client.clock
     next_topup = day_start + 3_600
+    idle = 1
     while clock.now() < day_start + DAY:
         if outcome.requests >= max_requests:
             outcome.stopped = f"request cap ({max_requests})"
@@ -332,13 +367,15 @@ def _day_of_requests(outcome: Outcome, client: Client, seeded: list[str], day_st
         wait = 1
         if status in (200, 202):
             outcome.accepted += 1
-            client.drain()
+            worked = client.drain()
+            wait, idle = (idle, min(2 * idle, IDLE_MAX_S)) if not worked else (1, 1)
         elif status in (429, 503):
             outcome.refused_429 += status == 429
             outcome.refused_503 += status == 503
             wait = max(1, int(headers.get("retry-after", "1")))
         elif status == 422:
             outcome.refused_422 += 1
+            wait, idle = idle, min(2 * idle, IDLE_MAX_S)
         else:
             outcome.other[status] = outcome.other.get(status, 0) + 1
         clock.advance(wait)
@@ -375,14 +412,21 @@ def _topup() -> None:
     cron.lambda_handler(load_event("cron_inventory_topup.json"), LambdaContext(function_name="cron", timeout_s=300))
 
 
-def report(outcomes: list[Outcome], command: str, seconds: float) -> str:
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def report(outcomes: list[Outcome], command: str, seconds: float, loads: tuple[str, str]) -> str:
     lines = [
-        f"Command: `{command}` ({seconds:.0f} s on this machine; moto in process, the offline generator billed at "
-        "each kind's typical output on its tier, instant model latency: this measures money, not time).",
+        f"Command: `{command}` ({seconds:.0f} s on this machine, {os.cpu_count()} cores shared with other work; "
+        f"load average 1 / 5 / 15 min {loads[0]} at the start, {loads[1]} at the end; moto in process, the offline "
+        "generator billed at each kind's typical output on its tier, instant model latency: this measures money, "
+        "not time).",
         "",
         "| path | role | requests | accepted | refused 429 / 422 / 503 | model calls | charged to the learner "
-        "| cost caused (recorded) | billed | daily budget | ratio | ended by |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cost caused (recorded) | billed | daily budget | ratio | ended by | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         refused = f"{o.refused_429} / {o.refused_422} / {o.refused_503}"
@@ -393,9 +437,19 @@ def report(outcomes: list[Outcome], command: str, seconds: float) -> str:
         lines.append(
             f"| {o.path} | {o.role} | {o.requests} | {o.accepted} | {refused} | {o.calls} | ${o.charged_usd:,.4f} "
             f"| ${o.recorded_usd:,.4f} "
-            f"| ${o.billed_usd:,.4f} | ${o.budget_usd:,.2f} | {o.ratio:.3f} | {o.stopped} |"
+            f"| ${o.billed_usd:,.4f} | ${o.budget_usd:,.2f} | {o.ratio:.3f} | {o.stopped} | {o.seconds:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _run_quietly(path: str, role: str, max_requests: int) -> Outcome:
+    """``run_one`` without the functions' prints, timed (in this process or a worker process of ``--processes``)."""
+    began = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcome = run_one(path, role, max_requests)
+    outcome.seconds = time.perf_counter() - began
+    print(f"{path} {role}: {outcome} (load {_load()})", flush=True)
+    return outcome
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -406,14 +460,20 @@ def run(args: argparse.Namespace) -> Result:
     )
     os.environ["PREGEN_LOG_LEVEL"] = "CRITICAL"
     started = time.perf_counter()
-    outcomes = []
-    for path in paths:
-        for role in roles:
-            with contextlib.redirect_stdout(io.StringIO()):
-                outcome = run_one(path, role, args.max_requests)
-            print(f"{path} {role}: {outcome}", flush=True)
-            outcomes.append(outcome)
-    text = report(outcomes, args.command, time.perf_counter() - started)
+    load_at_start = _load()
+    runs = [(path, role, args.max_requests) for path in paths for role in roles]
+    if args.processes > 1:  # each (path, role) in a fresh process of its own moto: they share nothing
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")
+        heavy_first = sorted(runs, key=lambda each: each[1] != "teacher")  # a teacher's day is the longest
+        with ProcessPoolExecutor(max_workers=args.processes, mp_context=spawn) as pool:
+            done = dict(zip(heavy_first, pool.map(_run_quietly, *zip(*heavy_first, strict=True)), strict=True))
+        outcomes = [done[each] for each in runs]
+    else:
+        outcomes = [_run_quietly(*each) for each in runs]
+    text = report(outcomes, args.command, time.perf_counter() - started, (load_at_start, _load()))
     figures = {f"{o.path}.{o.role}": {"recorded_usd": round(o.recorded_usd, 6), "ratio": o.ratio} for o in outcomes}
     return Result(text, args.command, figures, ok=all(o.ok for o in outcomes))
 
@@ -432,6 +492,7 @@ SCENARIO = Scenario(
         option("--paths", default=",".join(PATHS), help="comma-separated: " + ", ".join(PATHS)),
         option("--roles", default=",".join(ROLES), help="comma-separated: " + ", ".join(ROLES)),
         option("--max-requests", dest="max_requests", type=int, default=3_000, help="a path's cap of requests"),
+        option("--processes", type=int, default=1, help="run the (path, role) pairs in this many processes at once"),
     ),
     doc_file=RELIABILITY,
     check=_check,

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import threading
 import time
@@ -30,7 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 
 class AtomicDynamoDB:
@@ -183,6 +184,29 @@ def sqs_checks_without_datetimes() -> None:
     message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
     message.had_receipt_handle = had_receipt_handle  # type: ignore[method-assign]
     message._emulator_fast_checks = True  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def fixes_in_process() -> Iterator[None]:
+    """Fixes 2 and 3 for an in-process moto (``mock_aws``) while the block runs, moto's own code back afterwards:
+    for benchmarks that run the stack in their own process as the local stack's server does."""
+    from moto.dynamodb import models as dynamodb
+    from moto.sqs import models as sqs
+
+    checks = ("visible", "delayed", "had_receipt_handle", "_emulator_fast_checks")
+    saved_dynamodb = dynamodb.copy, dynamodb.DynamoDBBackend.transact_write_items  # type: ignore[attr-defined]
+    saved_sqs = {name: sqs.Message.__dict__[name] for name in checks if name in sqs.Message.__dict__}
+    transactions_copy_items_not_tables()
+    sqs_checks_without_datetimes()
+    try:
+        yield
+    finally:
+        dynamodb.copy, dynamodb.DynamoDBBackend.transact_write_items = saved_dynamodb  # type: ignore[attr-defined,method-assign]
+        for name in checks:
+            if name in saved_sqs:
+                setattr(sqs.Message, name, saved_sqs[name])
+            elif name in sqs.Message.__dict__:
+                delattr(sqs.Message, name)
 
 
 class MotoServer:

@@ -1,5 +1,6 @@
-"""Issue 28's floor: with the daily ceiling set, a burst of background work stops within one batch of the ceiling
-and hits are still served. (A learner's 503 past the ceiling: test_rate_limits, with the ceiling injected.)"""
+"""Issue 28's floor: with the daily ceiling set, a burst of background work stops within one batch of the ceiling,
+then the learners' misses take the day's spend to the ceiling and the next one is refused (503 with Retry-After at
+the next UTC day) while hits are still served."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ CEILING_USD = 2.0
 CALL_USD = 0.05  # what the provider bills for each lesson here
 CALL_S = 3.0  # and the time each takes: a background batch of 10 outlasts the worker's 10 s read of the day's spend
 BATCH = 10  # the background lane's batch size (template.yaml)
+SPEND_READ_S = 30.0  # how long the request side trusts its read of the day's spend (pregen.services.limits)
+DAY = 86_400
 
 
 class BilledGenerator(OfflineGenerator):
@@ -60,7 +63,7 @@ def lesson(topic: str) -> dict[str, Any]:
     return {"kind": "lesson", "subject": "Ceiling", "topic": topic, "grade": "8"}
 
 
-def test_a_background_burst_stops_within_one_batch_of_the_ceiling_and_hits_are_still_served(
+def test_a_background_burst_stops_within_one_batch_of_the_ceiling_then_a_learners_miss_gets_503_and_hits_are_served(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a daily ceiling of $2, a provider that bills $0.05 a lesson, and a clock early in a UTC day
@@ -88,5 +91,29 @@ def test_a_background_burst_stops_within_one_batch_of_the_ceiling_and_hits_are_s
     assert generator.calls < 1 + 100
     assert waiting(aws) == 100 - (generator.calls - 1)
     # And a hit is still served
+    status, _, hit = call(get_content, api_event("get_content.json", sub="zoe", query=lesson("Cached")))
+    assert status == 200, hit
+    # When learners keep missing in the interactive lane (work the worker still does below the ceiling: $0.05 a
+    # lesson), the clock moving past the request side's 30 s read of the day's spend before each miss
+    answers = []
+    for i in range(20):
+        clock.advance(SPEND_READ_S + 1)
+        status, headers, body = call(get_content, api_event("get_content.json", sub=f"l{i}", query=lesson(f"Miss {i}")))
+        answers.append(status)
+        if status != 202:
+            break
+        run_worker(aws)
+    # Then the misses were accepted until the recorded spend reached the ceiling, and the next one is refused: 503
+    # with Retry-After at the next UTC day, nothing enqueued
+    assert answers[-1] == 503, answers
+    assert set(answers[:-1]) == {202}, answers
+    assert body["error"]["code"] == "spend_ceiling"
+    assert int(headers["retry-after"]) == DAY - int(clock.now()) % DAY
+    assert aws.depth("InteractiveQueue") == 0
+    spent = spent_usd(
+        worker_wiring.worker_deps().counters.read_days([day_of(clock.now())]).get(day_of(clock.now()), {})
+    )
+    assert CEILING_USD - CALL_USD < spent <= CEILING_USD + BATCH * CALL_USD
+    # And a hit is still served past the ceiling
     status, _, hit = call(get_content, api_event("get_content.json", sub="zoe", query=lesson("Cached")))
     assert status == 200, hit
