@@ -43,13 +43,17 @@ _STARTED_A_PROCESS = "started a process"
 
 
 class Reads:
-    """The reads seen while one test runs (from any thread: a test's workers read for it)."""
+    """The reads seen while one test runs, from its main thread and the threads started since it began (a test's
+    workers read for it)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sites: set[str] = set()
         self.active = False
         self._ours: dict[CodeType, bool] = {}
+        # Threads already running when the test started, other than the main one: a server or poller an earlier
+        # test left behind reads for nobody here (counting it failed the next test at random).
+        self.before: frozenset[int] = frozenset()
 
     def ours(self, code: CodeType) -> bool:
         found = self._ours.get(code)
@@ -59,7 +63,15 @@ class Reads:
             self._ours[code] = found
         return found
 
+    def start(self) -> None:
+        main = threading.main_thread().ident
+        self.before = frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != main)
+        self.take()
+        self.active = True
+
     def note(self, frame: FrameType | None) -> None:
+        if threading.get_ident() in self.before:
+            return
         # Generated code (a dataclass's __init__ calling default_factory=time.time) reads for whoever called it.
         while frame is not None and frame.f_code.co_filename.startswith("<"):
             frame = frame.f_back
@@ -144,8 +156,7 @@ class Guard:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
-        READS.take()
-        READS.active = True
+        READS.start()
         return (yield)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
