@@ -364,11 +364,14 @@ def test_two_deliveries_of_one_message_at_the_same_moment_put_its_jobs_in_one_ba
     for thread in threads:
         thread.join(timeout=60)
     monkeypatch.setattr(store, "get_content", read)
-    # Then one batch holds each job once, no direct call was made, both deliveries succeeded
-    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    # Then the batches hold each job exactly once (each delivery claims the jobs side by side, so each may win one
+    # of them and submit it in a batch of its own), no direct call was made, both deliveries succeeded
+    assert {r.path for r in fake.requests} == {"/v1/messages/batches"}
+    submitted = [entry["custom_id"] for r in fake.requests for entry in r.body["requests"]]
+    assert sorted(submitted) == sorted(custom_id_for(j) for j in job_ids)
     assert [r["batchItemFailures"] for r in results] == [[], []]
-    (reason,) = {job(j)["reason"] for j in job_ids}
-    assert reason == f"in message batch {fake.requests[0].response['id']}"
+    batch_of = {entry["custom_id"]: r.response["id"] for r in fake.requests for entry in r.body["requests"]}
+    assert {job(j)["reason"] for j in job_ids} == {f"in message batch {batch_of[custom_id_for(j)]}" for j in job_ids}
     # And the losing delivery handed its copies back (not acknowledged and forgotten: its claimer might have died)
     assert _delayed(aws) == len(job_ids)
     # And the batch's collection stores each once
