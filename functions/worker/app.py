@@ -11,7 +11,7 @@ from pydantic import Json
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import CoursePartMessage, JobMessage, message_type, parse_message
+from pregen.messages import CoursePartMessage, JobMessage, SectionMessage, message_type, parse_message
 from pregen.observability import logger, metrics
 from pregen.services.lifecycle import Delivery
 from pregen.wiring.lifecycle import lifecycle, work_kinds
@@ -67,22 +67,23 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
         return set()
     from pregen.services.batches import submit_background
 
-    messages = [message for message in map(_batchable, records) if message is not None]
+    batchable = [(raw.get("messageId"), _batchable(raw)) for raw in records]
+    messages = [(message_id, message) for message_id, message in batchable if message is not None]
     if not messages:
         return set()
     try:
-        handled = submit_background(messages, deps)
+        handled = submit_background([message for _, message in messages], deps)
     except Exception:
         logger.exception("message batch submission failed: generating directly")
         return set()
     metrics.add_metric(name="BatchSubmitted", unit=MetricUnit.Count, value=len(handled))
-    return {raw["messageId"] for raw in records if _job_id(raw) in handled}
+    return {str(message_id) for message_id, message in messages if message.entry_id in handled}
 
 
-def _batchable(raw: dict[str, Any]) -> JobMessage | None:
-    """A background content job, or a background course's pending part, that may go to a Message Batch. Exam
-    sections, interactive work, batch fallbacks and anything malformed are generated directly (where a malformed
-    record fails with its reason)."""
+def _batchable(raw: dict[str, Any]) -> JobMessage | SectionMessage | None:
+    """A background content job, a background course's pending part, or an exam top-up's section, that may go to
+    a Message Batch. Interactive work (a learner's first exam, an exam promoted for a waiting learner), batch
+    fallbacks and anything malformed are generated directly (where a malformed record fails with its reason)."""
     try:
         record = JobRecord.model_validate(raw)
         if lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
@@ -98,15 +99,7 @@ def _batchable(raw: dict[str, Any]) -> JobMessage | None:
         except Exception:  # its reads or job record failed: the part is generated directly, with its own errors
             logger.exception("course part not batchable", course_id=message.course_id, part_id=message.part_id)
             return None
-    return message if isinstance(message, JobMessage) and not message.direct else None
-
-
-def _job_id(raw: dict[str, Any]) -> str | None:
-    try:
-        job_id = JobRecord.model_validate(raw).body.get("job_id")
-    except ValueError:
-        return None
-    return str(job_id) if job_id is not None else None
+    return message if isinstance(message, JobMessage | SectionMessage) and not message.direct else None
 
 
 @logger.inject_lambda_context

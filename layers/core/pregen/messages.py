@@ -75,6 +75,11 @@ class JobMessage(_Message):
     course_id: str | None = None
     part_id: str | None = None
 
+    @property
+    def entry_id(self) -> str:
+        """The job's id as one entry of a Message Batch (an exam section's: ``SectionMessage.entry_id``)."""
+        return self.job_id
+
 
 class SectionMessage(_Message):
     """One section of one exam to generate, as the exam inventory's top-up sends it."""
@@ -86,6 +91,12 @@ class SectionMessage(_Message):
     spec: LazySectionSpec
     priority: int = 30
     correlation_id: str | None = None
+    direct: bool = False  # generate with a direct call even in the background lane (its Message Batch fell back)
+
+    @property
+    def entry_id(self) -> str:
+        """The section's id as one entry of a Message Batch (a content job's is its job id)."""
+        return f"{self.spec.exam_id}-s{self.spec.index:03d}"
 
 
 class CoursePlanMessage(_Message):

@@ -270,11 +270,15 @@ class RateCounter(Protocol):
 class BatchGenerator(Protocol):
     """A generator that can also work through the provider's Message Batches API (the background lane)."""
 
-    def submit_batch(self, items: list[tuple[str, ContentRequest]]) -> str: ...
+    def submit_batch(self, items: list[tuple[str, ContentRequest | SectionSpec]]) -> str:
+        """One batch of entries by custom_id: content requests, and exam sections (their own prompt and schema)."""
+        ...
 
     def batch_ended(self, batch_id: str) -> bool: ...
 
-    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest]) -> Iterator[BatchOutcome]: ...
+    def batch_results(
+        self, batch_id: str, requests: dict[str, ContentRequest | SectionSpec]
+    ) -> Iterator[BatchOutcome]: ...
 
 
 class BatchStore(Protocol):
@@ -407,7 +411,21 @@ class ExamInventory(Protocol):
 
     def put_section(self, slot: ExamSlot, index: int, body: dict[str, Any], meta: dict[str, Any]) -> bool: ...
 
-    def read_sections(self, exam_id: str) -> list[dict[str, Any]]: ...
+    def read_sections(self, exam_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every stored section of the exam, in order: (body, figures)."""
+        ...
+
+    def claim_section_for_batch(self, exam_id: str, index: int, owner: str, now: float, until: float) -> BatchClaim:
+        """Claim one section for a Message Batch (``JobStore.claim_for_batch``'s rules; ``job`` is always None)."""
+        ...
+
+    def release_section_claim(self, exam_id: str, index: int, owner: str) -> None: ...
+
+    def record_section_batch(
+        self, owner: str, spec: SectionSpec, claimer: str, batch_id: str, hold_until: float
+    ) -> None:
+        """The section is in ``batch_id`` (never claimed again); the slot stays generating until ``hold_until``."""
+        ...
 
     def lease_assembly(self, slot: ExamSlot, worker_id: str, now: float, seconds: int) -> bool: ...
 

@@ -6,6 +6,8 @@ Exams table items (``pk``, ``sk``; TTL attribute ``expires_at``):
 - ``inv#<sub>#<exam_type>`` / ``exam#<exam_id>``  a slot: status, sections done/total, lane, expiry (small)
 - ``exam#<exam_id>`` / ``exam``                   the assembled exam: compressed body, owner, status, expiry
 - ``exam#<exam_id>`` / ``section#<nnn>``          one generated section (compressed), until assembly
+- ``exam#<exam_id>`` / ``batch#<nnn>``            a top-up section's Message Batch claim: who claims it until when,
+  then the ``batch_id`` it went in (never submitted twice); erased with the exam, expires with the batch's hold
 - ``attempts#<sub>`` / ``attempt#<exam_id>``      the learner's graded attempt at a claimed exam (one per exam:
   score and per-question results, compressed), kept ``ATTEMPT_KEEP_DAYS``; listed and erased with the learner
 - ``learner#<sub>`` / ``exams``                     the learner's exam figures (``pregen.domain.exam_stats``),
@@ -36,6 +38,7 @@ from pregen.adapters.counters import GAUGES_PK
 from pregen.adapters.ddb import (
     ConflictRetry,
     cancellation_codes,
+    condition_failed,
     conditional,
     deserialize,
     dynamodb_client,
@@ -50,6 +53,7 @@ from pregen.domain.codec import compress, decompress
 from pregen.domain.errors import Conflict
 from pregen.domain.exam_stats import LearnerExams
 from pregen.domain.inventory import ExamRecord, ExamSlot, ExamStatus, SlotGone
+from pregen.domain.records import BatchClaim
 from pregen.observability import logger
 
 if TYPE_CHECKING:
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
 
     from pregen.adapters.counters import DynamoCounters
     from pregen.domain.models import Lane
+    from pregen.domain.programs import SectionSpec
 
 
 _META_TTL_SECONDS = 60 * 86_400
@@ -587,20 +592,87 @@ class DynamoExamInventory:
             raise  # a conflict or throttling: the message is retried, never acknowledged unstored
         return True
 
-    def read_sections(self, exam_id: str) -> list[dict[str, Any]]:
+    def read_sections(self, exam_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every stored section of the exam, in order: (body, figures)."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :section)",
             "ExpressionAttributeValues": {":pk": string(f"exam#{exam_id}"), ":section": string("section#")},
             "ConsistentRead": True,
         }
-        sections: list[dict[str, Any]] = []
+        sections: list[tuple[dict[str, Any], dict[str, Any]]] = []
         while True:
             response = self.client.query(**request)
-            sections += [decompress(item["body"]["B"]) for item in response.get("Items", [])]
+            sections += [
+                (decompress(item["body"]["B"]), deserialize(dict(item.get("meta", {}).get("M", {}))))
+                for item in response.get("Items", [])
+            ]
             if "LastEvaluatedKey" not in response:
                 return sections  # in sort-key order: section#000, section#001, ...
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- a top-up's sections in Message Batches ------------------------------------------------------------------------
+
+    @staticmethod
+    def _batch_key(exam_id: str, index: int) -> dict[str, Any]:
+        return {"pk": string(f"exam#{exam_id}"), "sk": string(f"batch#{index:03d}")}
+
+    def claim_section_for_batch(self, exam_id: str, index: int, owner: str, now: float, until: float) -> BatchClaim:
+        """One UpdateItem, as ``JobStore.claim_for_batch``: the section's claim item gets ``claim`` (the owner) until
+        ``until`` when it has no ``batch_id`` and no live claim; the old item says why not (``job`` is always None)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._batch_key(exam_id, index),
+                UpdateExpression="SET claim = :owner, claim_until = :until, expires_at = :until",
+                ConditionExpression=(
+                    "attribute_not_exists(batch_id) AND (attribute_not_exists(claim_until) OR claim_until < :now)"
+                ),
+                ExpressionAttributeValues=serialize({":owner": owner, ":until": until, ":now": now}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            old = deserialize(exc.response.get("Item") or {})  # type: ignore[arg-type]
+            held = old.get("claim_until")
+            return BatchClaim(
+                won=False, batch_id=old.get("batch_id"), held_until=float(held) if held is not None else None
+            )
+        return BatchClaim(won=True)
+
+    def release_section_claim(self, exam_id: str, index: int, owner: str) -> None:
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._batch_key(exam_id, index),
+            UpdateExpression="REMOVE claim, claim_until",
+            ConditionExpression="claim = :owner AND attribute_not_exists(batch_id)",
+            ExpressionAttributeValues={":owner": string(owner)},
+        )
+
+    def record_section_batch(
+        self, owner: str, spec: SectionSpec, claimer: str, batch_id: str, hold_until: float
+    ) -> None:
+        """The section went in ``batch_id`` (never claimed again), and its slot is kept generating until the batch's
+        hold ends: a batch may take the provider's whole day, longer than a slot's generating hold."""
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._batch_key(spec.exam_id, spec.index),
+            UpdateExpression="SET batch_id = :batch, claim_until = :hold, expires_at = :hold",
+            ConditionExpression="claim = :owner",
+            ExpressionAttributeValues=serialize({":batch": batch_id, ":hold": hold_until, ":owner": claimer}),
+        )
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._slot_key(owner, spec.exam_type, spec.exam_id),
+            UpdateExpression="SET expires_at = :hold",
+            ConditionExpression="#status = :generating AND expires_at < :hold",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=serialize({":hold": hold_until, ":generating": ExamStatus.GENERATING.value}),
+        )
 
     def lease_assembly(self, slot: ExamSlot, worker_id: str, now: float, seconds: int) -> bool:
         key = self._slot_key(slot.owner, slot.exam_type, slot.exam_id)

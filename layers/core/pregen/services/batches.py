@@ -16,6 +16,10 @@
   a background course's part (job with course_id) ─▶ settled as above, then deps.course_parts: stored ─▶ the part
         done (the course assembled after its last); anything else ─▶ the part message again, direct=true
   every stored result counts batch_saved_usd#<kind>: the same billed usage at the direct price, less the batch's
+  an exam top-up's section (background lane, not direct) ─▶ claimed on its exam (exam#<id>/batch#<nnn>, the same
+        rules) ─▶ in the batch with its own prompt and schema ─▶ collected: checked with section_problems, stored by
+        exam_generation (the exam assembled after its last section), counted as exam_section; failed or invalid
+        ─▶ the section message again, direct=true; its exam gone or its learner erased ─▶ stored nowhere
 """
 
 from __future__ import annotations
@@ -30,14 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from pregen.domain.counters import Metric, name
+from pregen.domain.counters import EXAM, Metric, name
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
 from pregen.domain.pricing import default_prices
-from pregen.messages import JobMessage
+from pregen.messages import JobMessage, SectionMessage, parse_message
 from pregen.observability import logger
 from pregen.parallel import both, each, side_by_side
 from pregen.services.erasures import refuses
+from pregen.services.exam_generation import AssemblyPending, finish_section, generating_slot, keep_section
 from pregen.services.failures import count_wasted
 from pregen.services.generation import WorkerDeps, store_generation
 from pregen.services.usage import day_of
@@ -45,8 +50,13 @@ from pregen.services.usage import day_of
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.domain.records import BatchOutcome
+    from pregen.domain.programs import SectionSpec
+    from pregen.domain.records import BatchClaim, BatchOutcome
     from pregen.ports import BatchGenerator, BatchStore, JobQueue
+    from pregen.services.exam_generation import ExamWorkerDeps
+
+    # One entry of a batch: a content job (a course's part among them), or an exam top-up's section.
+    BatchEntry = JobMessage | SectionMessage
 
 # The provider ends a batch within 24 h; a batch still open past that (plus a margin) is treated as expired.
 BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600
@@ -54,6 +64,8 @@ BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600
 BATCH_HOLD_SECONDS = BATCH_EXPIRY_SECONDS + 3_600
 # A batched job's reason starts with this (then the batch id).
 IN_BATCH = "in message batch"
+# The batch counters' kind of an exam section (its cost counters are the exam's, as a direct section's are).
+EXAM_SECTION = "exam_section"
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -66,6 +78,8 @@ class BatchDeps:
     # A background course's part (a job with a course_id), once collection settled its job: the part finished, or
     # sent again for a direct call (pregen.services.course_generation.settle_batched_part).
     course_parts: Callable[[JobMessage, str], None] | None = None
+    # Exam sections (the worker's section deps): without them a section is never batched.
+    exams: ExamWorkerDeps | None = None
 
 
 def custom_id_for(job_id: str) -> str:
@@ -75,57 +89,81 @@ def custom_id_for(job_id: str) -> str:
     return "h" + hashlib.sha256(job_id.encode()).hexdigest()[:40]
 
 
-def submit_background(messages: list[JobMessage], deps: BatchDeps, owner: str | None = None) -> set[str]:
-    """Submit the chunk as one Message Batch. Returns the job ids it took care of (batched, already cached, already
-    in a batch, or handed back while another delivery's claim holds them); the caller processes any other message
-    directly. Provider errors propagate (the claims released first): the caller falls back.
+def submit_background(messages: list[BatchEntry], deps: BatchDeps, owner: str | None = None) -> set[str]:
+    """Submit the chunk as one Message Batch. Returns the entry ids (``entry_id``: a job's id, an exam section's)
+    it took care of (batched, already cached, already in a batch, or handed back while another delivery's claim
+    holds them); the caller processes any other message directly. Provider errors propagate (the claims released
+    first): the caller falls back.
 
-    Each job is claimed before the submission (``JobStore.claim_for_batch``, one conditional write): of two
-    deliveries of one message at the same moment exactly one submits it; the other hands its copy back until the
-    claim ends. A claimer that dies before submitting leaves a claim that expires after the lease, and the message,
-    back after its visibility timeout, is claimed again."""
+    Each job, and each exam section, is claimed before the submission (``JobStore.claim_for_batch``,
+    ``ExamInventory.claim_section_for_batch``: one conditional write): of two deliveries of one message at the same
+    moment exactly one submits it; the other hands its copy back until the claim ends. A claimer that dies before
+    submitting leaves a claim that expires after the lease, and the message, back after its visibility timeout, is
+    claimed again."""
     now = deps.worker.clock.now()
     owner = owner or uuid.uuid4().hex
     until = now + deps.worker.policy.lease_seconds
     candidates = _candidates(messages)
-    claim = partial(_claim_one, deps=deps, owner=owner, now=now, until=until)
+    claim = partial(_claim_entry, deps=deps, owner=owner, now=now, until=until)
     checked = each(claim, [message for message, _ in candidates.values()])
-    entries: dict[str, JobMessage] = {}
-    requests: dict[str, ContentRequest] = {}
+    entries: dict[str, BatchEntry] = {}
+    requests: dict[str, ContentRequest | SectionSpec] = {}
     handled: set[str] = set()
     for (custom_id, (message, request)), verdict in zip(candidates.items(), checked, strict=True):
         if verdict == "claimed":
             entries[custom_id], requests[custom_id] = message, request
         elif verdict == "handled":
-            handled.add(message.job_id)
+            handled.add(message.entry_id)
     if not entries:
         return handled
     try:
         batch_id = deps.generator.submit_batch(list(requests.items()))
     except Exception:
-        side_by_side(*(partial(deps.worker.jobs.release_batch_claim, m.job_id, owner) for m in entries.values()))
+        side_by_side(*(partial(_release, m, owner, deps) for m in entries.values()))
         raise
     deps.batches.put_batch(batch_id, {cid: m.wire() for cid, m in entries.items()}, now)
     reason = f"{IN_BATCH} {batch_id}"
+    hold = now + BATCH_HOLD_SECONDS
     for message in entries.values():
-        deps.worker.store.hold_inflight(message.key, message.job_id, now + BATCH_HOLD_SECONDS)
-        deps.worker.jobs.record_batch(message.job_id, batch_id, now, reason=reason, hold_until=now + BATCH_HOLD_SECONDS)
-        handled.add(message.job_id)
+        if isinstance(message, SectionMessage):
+            assert deps.exams is not None  # (a section is claimed only with them)
+            deps.exams.inventory.record_section_batch(message.owner, message.spec, owner, batch_id, hold)
+        else:
+            deps.worker.store.hold_inflight(message.key, message.job_id, hold)
+            deps.worker.jobs.record_batch(message.job_id, batch_id, now, reason=reason, hold_until=hold)
+        handled.add(message.entry_id)
     kinds: dict[str, int | float] = {}
     for request in requests.values():
-        submitted = name(Metric.BATCH_SUBMITTED, request.kind.value)
+        submitted = name(Metric.BATCH_SUBMITTED, _kind(request))
         kinds[submitted] = kinds.get(submitted, 0) + 1
     deps.worker.counters.add(day_of(now), kinds, now)
     logger.info("message batch submitted", batch_id=batch_id, requests=len(entries))
     return handled
 
 
-def _candidates(messages: list[JobMessage]) -> dict[str, tuple[JobMessage, ContentRequest]]:
-    """The chunk's batchable messages by custom_id (one per job), with their requests."""
-    candidates: dict[str, tuple[JobMessage, ContentRequest]] = {}
+def _kind(request: ContentRequest | SectionSpec) -> str:
+    """The batch counters' kind of an entry: the content kind, or ``exam_section``."""
+    return request.kind.value if isinstance(request, ContentRequest) else EXAM_SECTION
+
+
+def _release(message: BatchEntry, owner: str, deps: BatchDeps) -> None:
+    """Give back a claim whose submission failed."""
+    if isinstance(message, SectionMessage):
+        if deps.exams is not None:
+            deps.exams.inventory.release_section_claim(message.spec.exam_id, message.spec.index, owner)
+        return
+    deps.worker.jobs.release_batch_claim(message.job_id, owner)
+
+
+def _candidates(messages: list[BatchEntry]) -> dict[str, tuple[BatchEntry, ContentRequest | SectionSpec]]:
+    """The chunk's batchable messages by custom_id (one per job or section), with their requests."""
+    candidates: dict[str, tuple[BatchEntry, ContentRequest | SectionSpec]] = {}
     for message in messages:
-        custom_id = custom_id_for(message.job_id)
+        custom_id = custom_id_for(message.entry_id)
         if custom_id in candidates or message.direct:
+            continue
+        if isinstance(message, SectionMessage):
+            candidates[custom_id] = (message, message.spec)
             continue
         try:
             request = ContentRequest.model_validate(message.request, context=STORED)
@@ -133,6 +171,45 @@ def _candidates(messages: list[JobMessage]) -> dict[str, tuple[JobMessage, Conte
             continue  # the direct path fails it with its reason
         candidates[custom_id] = (message, request)
     return candidates
+
+
+def _claim_entry(message: BatchEntry, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
+    if isinstance(message, SectionMessage):
+        return _claim_section(message, deps=deps, owner=owner, now=now, until=until)
+    return _claim_one(message, deps=deps, owner=owner, now=now, until=until)
+
+
+def _claim_section(message: SectionMessage, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
+    """Claim one exam section for this submission: "claimed"; "handled" (in a batch already, or handed back while
+    another delivery holds the claim); "direct" (no section deps, its exam no longer generating, or the section
+    stored already: its handler acknowledges it, or assembles the exam after its last section)."""
+    exams = deps.exams
+    if exams is None:
+        return "direct"
+    spec = message.spec
+    slot, stored = both(
+        partial(generating_slot, message, exams), partial(exams.inventory.has_section, spec.exam_id, spec.index)
+    )
+    if slot is None or stored:
+        return "direct"
+    claim = exams.inventory.claim_section_for_batch(spec.exam_id, spec.index, owner, now, until)
+    if claim.won:
+        return "claimed"
+    if claim.batch_id is not None:
+        return "handled"  # delivered again after its submission: the batch's collection settles it
+    return _hand_back(message, claim, now, deps, kind="exam_section")
+
+
+def _hand_back(message: BatchEntry, claim: BatchClaim, now: float, deps: BatchDeps, *, kind: str) -> str:
+    """Another delivery claimed it a moment ago and is submitting it: the copy is handed back, not acknowledged,
+    so that should that claimer die before submitting, this copy claims it once the claim has expired. "direct"
+    when no claim holds it (the direct path decides)."""
+    if claim.held_until is None or claim.held_until < now:
+        return "direct"
+    after_s = max(1, min(900, math.ceil(claim.held_until - now) + 1))
+    deps.queue.send(Lane.BACKGROUND, message.wire(), delay_seconds=after_s)
+    logger.info("handed back", kind=kind, reason="claimed for a message batch by another delivery", after_s=after_s)
+    return "handled"
 
 
 def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
@@ -157,27 +234,19 @@ def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, 
         # Done, or delivered again after its submission (its invocation died later, or SQS delivered it twice): the
         # batch's collection settles it; a second batch would generate it twice.
         return "handled"
-    if job is not None and claim.held_until is not None and claim.held_until >= now:
-        # Another delivery claimed it a moment ago and is submitting it. Handed back, not acknowledged: should that
-        # claimer die before submitting, this copy claims the job once the claim has expired.
-        after_s = max(1, min(900, math.ceil(claim.held_until - now) + 1))
-        deps.queue.send(Lane.BACKGROUND, message.wire(), delay_seconds=after_s)
-        logger.info(
-            "handed back", kind="job", reason="claimed for a message batch by another delivery", after_s=after_s
-        )
-        return "handled"
-    return "direct"
+    if job is None:
+        return "direct"
+    return _hand_back(message, claim, now, deps, kind="job")
 
 
 def collect_batches(deps: BatchDeps) -> dict[str, Any]:
     """Collect every ended batch: store what succeeded, send the rest back for a direct call. Idempotent: a batch
-    is closed only after all its jobs are settled, and storing or falling back twice is harmless."""
+    is closed only after all its entries are settled, and storing or falling back twice is harmless."""
     now = deps.worker.clock.now()
     summary = {"batches_open": 0, "batches_collected": 0, "stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
     for batch_id, submitted_at in deps.batches.open_batches():
-        entries = deps.batches.get_entries(batch_id)
-        messages = {cid: JobMessage.model_validate(entry) for cid, entry in entries.items()}
-        requests = {cid: ContentRequest.model_validate(m.request, context=STORED) for cid, m in messages.items()}
+        messages = {cid: _entry(entry) for cid, entry in deps.batches.get_entries(batch_id).items()}
+        requests = {cid: _request_of(m) for cid, m in messages.items()}
         if deps.generator.batch_ended(batch_id):
             outcomes = {o.custom_id: o for o in deps.generator.batch_results(batch_id, requests)}
         elif now - submitted_at > BATCH_EXPIRY_SECONDS:
@@ -188,7 +257,13 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
         counts = {"stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
         for custom_id, message in messages.items():
             outcome = outcomes.get(custom_id)
-            settled = _settle(batch_id, message, requests[custom_id], outcome, deps, submitted_at=submitted_at)
+            if isinstance(message, SectionMessage):
+                settled = _settle_section(batch_id, message, outcome, deps, submitted_at=submitted_at)
+                counts[settled] += 1
+                continue
+            request = requests[custom_id]
+            assert isinstance(request, ContentRequest)
+            settled = _settle(batch_id, message, request, outcome, deps, submitted_at=submitted_at)
             counts[settled] += 1
             if message.course_id and deps.course_parts is not None:
                 deps.course_parts(message, settled)
@@ -198,6 +273,73 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
             summary[settled] += value
         logger.info("message batch collected", batch_id=batch_id, counts=counts)
     return summary
+
+
+def _entry(entry: dict[str, Any]) -> BatchEntry:
+    """A batch entry as stored: a content job (entries written before sections were batched have no ``type``) or
+    an exam section."""
+    message = parse_message(entry)
+    if not isinstance(message, JobMessage | SectionMessage):
+        raise TypeError(f"a Message Batch holds no {message.type} entries")
+    return message
+
+
+def _request_of(message: BatchEntry) -> ContentRequest | SectionSpec:
+    if isinstance(message, SectionMessage):
+        return message.spec
+    return ContentRequest.model_validate(message.request, context=STORED)
+
+
+def _settle_section(
+    batch_id: str, message: SectionMessage, outcome: BatchOutcome | None, deps: BatchDeps, *, submitted_at: float
+) -> str:
+    """One exam section's batch result: stored by exam_generation (the exam assembled after its last section);
+    failed or invalid ─▶ the section again, direct; its exam gone or its learner erased ─▶ stored nowhere."""
+    exams = deps.exams
+    worker = deps.worker
+    now = worker.clock.now()
+    spec = message.spec
+    if exams is None or outcome is None or outcome.generation is None:
+        reason = outcome.error if outcome is not None else "batch request expired (no result)"
+        if outcome is not None and outcome.spent_usd:
+            count_wasted(worker.counters, outcome.spent_usd, EXAM, now)
+        if exams is not None and exams.inventory.has_section(spec.exam_id, spec.index):
+            return "superseded"  # (its exam promoted for a waiting learner, and written directly)
+        direct = message.model_copy(update={"direct": True})
+        deps.queue.send(Lane.BACKGROUND, direct.wire())
+        worker.counters.add(day_of(now), {name(Metric.BATCH_FALLBACK, EXAM_SECTION): 1}, now)
+        logger.info("exam section falls back to a direct call", exam_id=spec.exam_id, section=spec.index, reason=reason)
+        return "fell_back"
+    generation = outcome.generation
+    slot = generating_slot(message, exams)
+    if slot is None:  # erased (the slot deleted with the learner), or the exam failed or expired meanwhile
+        count_wasted(worker.counters, generation.cost_usd, EXAM, now)
+        return "erased" if refuses(worker.erasures, message.owner, None, what="batch result") else "superseded"
+    latency_ms = int(max(0.0, now - submitted_at) * 1000)
+    generation = generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
+    stored = keep_section(message, slot, generation, exams)
+    if stored is None:  # the learner erased since the slot began (the tombstone), or the slot gone just now
+        count_wasted(worker.counters, generation.cost_usd, EXAM, now)
+        return "erased"
+    if not stored:  # written directly meanwhile (a learner waited for this exam)
+        count_wasted(worker.counters, generation.cost_usd, EXAM, now)
+        return "superseded"
+    _count_saving(worker, EXAM_SECTION, generation.cost_usd, now)
+    try:
+        finish_section(message, slot, "section_stored", f"batch:{batch_id}", exams)
+    except AssemblyPending:
+        # Another worker assembles; the section again, direct: its handler finds it stored and makes sure the
+        # exam is assembled (or finds it ready).
+        deps.queue.send(Lane.BACKGROUND, message.model_copy(update={"direct": True}).wire())
+    return "stored"
+
+
+def _count_saving(worker: WorkerDeps, kind: str, cost_usd: float, now: float) -> None:
+    """A stored batch result: what the same billed usage costs in a direct call (the batch price is discount x
+    that) less it."""
+    saved = cost_usd / default_prices().batch_discount - cost_usd
+    counts = {name(Metric.BATCH_SUCCEEDED, kind): 1, name(Metric.BATCH_SAVED_USD, kind): round(saved, 8)}
+    worker.counters.add(day_of(now), counts, now)
 
 
 def _settle(
@@ -247,8 +389,5 @@ def _settle(
     latency_ms = int(max(0.0, now - submitted_at) * 1000)
     generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
     store_generation(message, request, generation, collector, worker, started_at=started_at)
-    # The saving: what the same billed usage costs in a direct call (the batch price is discount x that) less it.
-    saved = generation.cost_usd / default_prices().batch_discount - generation.cost_usd
-    counts = {name(Metric.BATCH_SUCCEEDED, kind): 1, name(Metric.BATCH_SAVED_USD, kind): round(saved, 8)}
-    worker.counters.add(day_of(now), counts, now)
+    _count_saving(worker, kind, generation.cost_usd, now)
     return "stored"

@@ -63,19 +63,50 @@ def generate_exam_section(
     message: SectionMessage, *, receive_count: int, worker_id: str, deps: ExamWorkerDeps
 ) -> Outcome:
     spec = message.spec
-    slot = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
-    if slot is None or slot.status is not ExamStatus.GENERATING or not slot.live(deps.clock.now()):
+    slot = generating_slot(message, deps)
+    if slot is None:
         logger.info("section of an exam no longer generating", exam_id=spec.exam_id, section=spec.index)
         return "exam_gone"
-    outcome: Outcome = "section_duplicate"
-    if not deps.inventory.has_section(spec.exam_id, spec.index):
-        generation = _generate(message, slot, receive_count=receive_count, deps=deps)
-        if refuses(deps.erasures, message.owner, slot.created_at, what="exam section"):
-            return "exam_gone"  # the owner was erased while the model worked
-        stored = _store_section(slot, message, generation, deps)
-        if stored is None:
-            return "exam_gone"
-        outcome = "section_stored" if stored else "section_duplicate"
+    if deps.inventory.has_section(spec.exam_id, spec.index):
+        return finish_section(message, slot, "section_duplicate", worker_id, deps)
+    generation = _generate(message, slot, receive_count=receive_count, deps=deps)
+    return store_section(message, slot, generation, worker_id=worker_id, deps=deps)
+
+
+def generating_slot(message: SectionMessage, deps: ExamWorkerDeps) -> ExamSlot | None:
+    """The section's exam slot while it is still generating (None: gone, failed, ready or expired)."""
+    spec = message.spec
+    slot = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
+    if slot is None or slot.status is not ExamStatus.GENERATING or not slot.live(deps.clock.now()):
+        return None
+    return slot
+
+
+def store_section(
+    message: SectionMessage, slot: ExamSlot, generation: Generation, *, worker_id: str, deps: ExamWorkerDeps
+) -> Outcome:
+    """Store a section's generation and count it, then assemble the exam when it was the last. Raises
+    AssemblyPending while another worker holds the assembly lease."""
+    stored = keep_section(message, slot, generation, deps)
+    if stored is None:
+        return "exam_gone"
+    return finish_section(message, slot, "section_stored" if stored else "section_duplicate", worker_id, deps)
+
+
+def keep_section(message: SectionMessage, slot: ExamSlot, generation: Generation, deps: ExamWorkerDeps) -> bool | None:
+    """Store and count a section written now or collected from a Message Batch: True when stored now, False when
+    stored already, None when its slot is gone or its owner was erased since the slot began."""
+    if refuses(deps.erasures, message.owner, slot.created_at, what="exam section"):
+        return None  # the owner was erased while the model worked
+    return _store_section(slot, message, generation, deps)
+
+
+def finish_section(
+    message: SectionMessage, slot: ExamSlot, outcome: Outcome, worker_id: str, deps: ExamWorkerDeps
+) -> Outcome:
+    """After a section was stored (``outcome``): the exam assembled when it was the last, under the assembly lease.
+    Raises AssemblyPending while another worker holds that lease."""
+    spec = message.spec
     current = deps.inventory.get_slot(message.owner, spec.exam_type, spec.exam_id)
     if current is None or current.status is not ExamStatus.GENERATING or current.sections_done < current.sections_total:
         return outcome
@@ -153,7 +184,8 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
     """Put the sections together, check the whole exam against its blueprint, and make it claimable."""
     program = deps.catalogue.programs[slot.program]
     spec = program.exam_types[slot.exam_type]
-    sections = deps.inventory.read_sections(slot.exam_id)
+    stored = deps.inventory.read_sections(slot.exam_id)
+    sections = [body for body, _ in stored]
     body = {
         "title": f"{program.title}: {slot.exam_type} exam",
         "exam_type": spec.style,
@@ -175,6 +207,8 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         "exam_type": slot.exam_type,
         "sections": len(sections),
         "questions": sum(len(s["questions"]) for s in sections),
+        # The sections that came from a Message Batch (a top-up's; billed at the batch price), by index.
+        "batched_sections": [index for index, (_, figures) in enumerate(stored) if figures.get("batch")],
     }
     # A whole hour, so analytics counts ready and expired exams exactly (pregen.domain.exam_stats).
     expires_at = ready_expiry(now, deps.policy.exam_ready_ttl_days)

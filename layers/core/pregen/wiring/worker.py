@@ -147,6 +147,7 @@ def batch_deps() -> BatchDeps | None:
         batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
         queue=worker.queue,
         course_parts=lambda job, settled: settle_batched_part(job, settled, course_worker_deps()),
+        exams=exam_worker_deps(),  # exam top-ups' sections go in the batches too
     )
 
 

@@ -24,7 +24,7 @@ from pregen.adapters.generators.prompts import (
     user_prompt,
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, ProviderThrottled, SpendingError
-from pregen.domain.models import Generation, Kind, TokenUsage
+from pregen.domain.models import ContentRequest, Generation, Kind, TokenUsage
 from pregen.domain.near import SameLesson, Verdict
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from pregen.domain.courses import CourseRequest, LibraryLesson
-    from pregen.domain.models import ContentRequest
     from pregen.domain.pricing import PriceTable
+    from pregen.domain.programs import SectionSpec
 
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
@@ -60,8 +60,8 @@ def _throttled(exc: Exception) -> ProviderThrottled | None:
 
 
 @dataclass(frozen=True)
-class _Question:
-    """What one structured answer is asked with."""
+class Question:
+    """What one structured answer is asked with (a direct call's, or a Message Batch request's)."""
 
     model: str
     prompt: str
@@ -183,15 +183,7 @@ class AnthropicGenerator:
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
     ) -> Generation:
-        return self.structured(
-            model=self.model_for(request.kind),
-            prompt=user_prompt(request, feedback),
-            schema=answer_schema(request),
-            max_tokens=MAX_TOKENS[request.kind],
-            problems=lambda parsed: request_problems(request, parsed),
-            noun=("request", "content"),
-            max_calls=max_calls,
-        )
+        return self.answer(self.content_question(request, feedback), max_calls=max_calls)
 
     def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
         """Near-duplicates (issue 33): one structured small-tier judgement, at most two calls."""
@@ -267,16 +259,19 @@ class AnthropicGenerator:
         schema's, or ``problems`` of a parsed answer) up to ``max_attempts``, and never more than ``max_calls``
         Messages requests in all (the SDK's retries count). ``noun`` names what was asked for in a refusal and in
         the final error, e.g. ("request", "content"). A failure carries the calls it made (``calls``)."""
+        return self.answer(Question(model, prompt, schema, max_tokens, problems, noun), max_calls=max_calls)
+
+    def answer(self, ask: Question, *, max_calls: int | None = None) -> Generation:
+        """``structured`` for a question already put together (``content_question``, ``section_question``)."""
         budget = max_calls if max_calls is not None else self.max_attempts * (self.max_retries + 1)
         first_call = self.recorder.calls
-        ask = _Question(model, prompt, schema, max_tokens, problems, noun)
         try:
             return self._re_ask(ask, last_call=first_call + budget)
         except SpendingError as exc:
             exc.calls = self.recorder.calls - first_call
             raise
 
-    def _re_ask(self, ask: _Question, *, last_call: int) -> Generation:
+    def _re_ask(self, ask: Question, *, last_call: int) -> Generation:
         messages: list[dict[str, Any]] = [{"role": "user", "content": ask.prompt}]
         usage, write_1h = TokenUsage(), 0
         errors: list[str] = []
@@ -333,21 +328,41 @@ class AnthropicGenerator:
 
     # -- Message Batches (the background lane) ----------------------------------------------------------------------
 
-    def batch_request(self, custom_id: str, request: ContentRequest) -> dict[str, Any]:
+    def batch_question(self, request: ContentRequest | SectionSpec) -> Question:
+        """What one batch entry asks, as a direct call would: a content request's, or an exam section's own prompt,
+        schema and model (``claude_sections``)."""
+        if isinstance(request, ContentRequest):
+            return self.content_question(request)
+        from pregen.adapters.generators.claude_sections import section_question
+
+        return section_question(self, request)
+
+    def content_question(self, request: ContentRequest, feedback: str | None = None) -> Question:
+        return Question(
+            self.model_for(request.kind),
+            user_prompt(request, feedback),
+            answer_schema(request),
+            MAX_TOKENS[request.kind],
+            lambda parsed: request_problems(request, parsed),
+            ("request", "content"),
+        )
+
+    def batch_request(self, custom_id: str, request: ContentRequest | SectionSpec) -> dict[str, Any]:
         """One entry of ``messages.batches.create``: the same prompt, model and output schema as a direct call,
         with the handbook cached for an hour (a batch's requests are spread over more than 5 minutes)."""
+        ask = self.batch_question(request)
         return {
             "custom_id": custom_id,
             "params": {
-                "model": self.model_for(request.kind),
-                "max_tokens": MAX_TOKENS[request.kind],
+                "model": ask.model,
+                "max_tokens": ask.max_tokens,
                 "system": system_blocks(ttl="1h", cached=self.cache_prompts),
-                "messages": [{"role": "user", "content": user_prompt(request)}],
-                "output_config": {"format": {"type": "json_schema", "schema": _schema(request)}},
+                "messages": [{"role": "user", "content": ask.prompt}],
+                "output_config": {"format": {"type": "json_schema", "schema": _schema(ask.schema)}},
             },
         }
 
-    def submit_batch(self, items: list[tuple[str, ContentRequest]]) -> str:
+    def submit_batch(self, items: list[tuple[str, ContentRequest | SectionSpec]]) -> str:
         """Submit one Message Batch; returns its id. Provider errors surface as GenerationFailed/ProviderThrottled."""
         try:
             batch = self.client.messages.batches.create(
@@ -363,7 +378,7 @@ class AnthropicGenerator:
     def batch_ended(self, batch_id: str) -> bool:
         return self.client.messages.batches.retrieve(batch_id).processing_status == "ended"
 
-    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest]) -> Iterator[BatchOutcome]:
+    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest | SectionSpec]) -> Iterator[BatchOutcome]:
         """Every result of an ended batch, in the order the provider streams them (not the order submitted)."""
         for line in self.client.messages.batches.results(batch_id):
             request = requests.get(line.custom_id)
@@ -378,19 +393,23 @@ class AnthropicGenerator:
                 continue
             yield self.batch_outcome(line.custom_id, request, result.message.to_dict())
 
-    def batch_outcome(self, custom_id: str, request: ContentRequest, message: dict[str, Any]) -> BatchOutcome:
-        """A succeeded batch message checked like a direct answer; an invalid one is an error (it falls back to a
-        direct call, which can re-ask), with its cost counted at the batch price."""
-        model = str(message.get("model") or self.model_for(request.kind))
+    def batch_outcome(
+        self, custom_id: str, request: ContentRequest | SectionSpec, message: dict[str, Any]
+    ) -> BatchOutcome:
+        """A succeeded batch message checked like a direct answer (a section against its spec:
+        ``section_problems``); an invalid one is an error (it falls back to a direct call, which can re-ask), with
+        its cost counted at the batch price."""
+        ask = self.batch_question(request)
+        model = str(message.get("model") or ask.model)
         usage, write_1h = _usage(message)
         cost = self.prices.cost(model, usage, cache_write_1h_tokens=write_1h, batch=True)
         if message.get("stop_reason") != "end_turn":
             return BatchOutcome(custom_id=custom_id, error=f"stop_reason {message.get('stop_reason')}", spent_usd=cost)
         try:
-            parsed = answer_schema(request).model_validate_json(_text(message))
+            parsed = ask.schema.model_validate_json(_text(message))
         except ValidationError as exc:
             return BatchOutcome(custom_id=custom_id, error=f"invalid: {exc.error_count()} errors", spent_usd=cost)
-        problems = request_problems(request, parsed)
+        problems = ask.problems(parsed)
         if problems:
             return BatchOutcome(custom_id=custom_id, error=f"invalid: {'; '.join(problems[:3])}", spent_usd=cost)
         generation = Generation(
@@ -404,10 +423,10 @@ class AnthropicGenerator:
         return BatchOutcome(custom_id=custom_id, generation=generation, spent_usd=cost)
 
 
-def _schema(request: ContentRequest) -> dict[str, Any]:
-    """The request's output schema as ``messages.parse`` sends it (the SDK moves what structured outputs do not
-    support, such as exact list sizes, into descriptions)."""
-    schema: dict[str, Any] = anthropic.transform_schema(answer_schema(request).model_json_schema())
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An output schema as ``messages.parse`` sends it (the SDK moves what structured outputs do not support, such
+    as exact list sizes, into descriptions)."""
+    schema: dict[str, Any] = anthropic.transform_schema(model.model_json_schema())
     return schema
 
 
