@@ -247,3 +247,57 @@ def run_worker(aws: Aws, queue: str = "InteractiveQueue", *, max_batches: int = 
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
         results.append(result)
     return results
+
+
+def deliver_twice_at_once(
+    records: list[dict[str, Any]], owner: Any, method: str, monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """The same worker records delivered by two invocations at once (SQS's at-least-once delivery), their calls of
+    ``owner.method`` made in pairs at the same moment (a barrier); the two invocations' results."""
+    from functions.worker import app as worker
+
+    original = getattr(owner, method)
+    together = threading.Barrier(2, timeout=10)
+
+    def at_once(*args: Any, **kwargs: Any) -> Any:
+        together.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, method, at_once)
+    results: list[dict[str, Any]] = []
+
+    def deliver() -> None:
+        results.append(
+            worker.lambda_handler({"Records": records}, LambdaContext(function_name="worker", timeout_s=900))
+        )
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.setattr(owner, method, original)
+    return results
+
+
+def message_batches_on(server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fixture's body: the worker and the cron function talk to the fake Anthropic ``server`` (reset), with
+    Message Batches on for the background lane; batches end unless a test holds them."""
+    server.reset()
+    server.hold_batches = False
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-fake")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    monkeypatch.setenv("BATCH_BACKGROUND", "true")
+    wiring.reset()
+    yield server
+    server.hold_batches = False
+
+
+def received_once(aws: Aws, queue: str = "BackgroundQueue") -> list[dict[str, Any]]:
+    """Up to 10 of a lane's messages as Lambda records, received once and deleted: each can then be delivered at
+    will."""
+    url = aws.queue_url(queue)
+    messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+    for m in messages["Messages"]:
+        aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return [to_lambda_record(m, aws.resources.queue_arns[queue]) for m in messages["Messages"]]

@@ -14,7 +14,6 @@ from aws_emulator.runtime import LambdaContext
 from functions.cron import app as cron
 from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
-from pregen import wiring
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import ProviderThrottled
@@ -26,7 +25,15 @@ from pregen.services.batches import custom_id_for
 from pregen.wiring import worker as worker_wiring
 from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from tests.conftest import load_event
-from tests.integration.conftest import api_event, call, freeze, run_worker
+from tests.integration.conftest import (
+    api_event,
+    call,
+    deliver_twice_at_once,
+    freeze,
+    message_batches_on,
+    received_once,
+    run_worker,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,14 +56,7 @@ def server() -> Iterator[FakeAnthropic]:
 @pytest.fixture
 def fake(server: FakeAnthropic, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """The worker and the cron function talk to the fake, with Message Batches on for the background lane."""
-    server.reset()
-    server.hold_batches = False
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-fake")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-    monkeypatch.setenv("BATCH_BACKGROUND", "true")
-    wiring.reset()
-    yield server
-    server.hold_batches = False
+    yield from message_batches_on(server, monkeypatch)
 
 
 def warm(topics: list[str]) -> list[str]:
@@ -313,17 +313,6 @@ def test_a_background_job_delivered_again_after_its_submission_is_not_batched_tw
     assert [job(j)["status"] for j in job_ids] == ["done", "done"]
 
 
-def _deliveries(aws: Aws) -> list[dict[str, Any]]:
-    """The background lane's messages as Lambda records (received once: each can then be delivered at will)."""
-    from aws_emulator.poller import to_lambda_record
-
-    url = aws.queue_url("BackgroundQueue")
-    messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
-    for m in messages["Messages"]:
-        aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return [to_lambda_record(m, aws.resources.queue_arns["BackgroundQueue"]) for m in messages["Messages"]]
-
-
 def _delayed(aws: Aws) -> int:
     attrs = aws.sqs.get_queue_attributes(
         QueueUrl=aws.queue_url("BackgroundQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
@@ -334,36 +323,11 @@ def _delayed(aws: Aws) -> int:
 def test_two_deliveries_of_one_message_at_the_same_moment_put_its_jobs_in_one_batch(
     aws: Aws, fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
-    from functions.worker import app as worker
-
     # Given two warming jobs whose message is delivered twice at once (SQS's at-least-once delivery), the two
     # invocations reading each job's key at the same moment, before either has submitted anything
     job_ids = warm(TOPICS[:2])
-    records = _deliveries(aws)
-    store = worker_wiring.worker_deps().store
-    read = store.get_content
-    together = threading.Barrier(2, timeout=10)
-
-    def read_together(*args: Any, **kwargs: Any) -> Any:
-        together.wait()
-        return read(*args, **kwargs)
-
-    monkeypatch.setattr(store, "get_content", read_together)
-    results: list[Any] = []
-
-    def deliver() -> None:
-        results.append(
-            worker.lambda_handler({"Records": records}, LambdaContext(function_name="worker", timeout_s=900))
-        )
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    monkeypatch.setattr(store, "get_content", read)
+    records = received_once(aws)
+    results = deliver_twice_at_once(records, worker_wiring.worker_deps().store, "get_content", monkeypatch)
     # Then the batches hold each job exactly once (each delivery claims the jobs side by side, so each may win one
     # of them and submit it in a batch of its own), no direct call was made, both deliveries succeeded
     assert {r.path for r in fake.requests} == {"/v1/messages/batches"}
@@ -387,7 +351,7 @@ def test_a_claim_whose_claimer_died_before_submitting_expires_and_a_later_delive
     # Given a warming job claimed for a batch by an invocation that died before it submitted anything
     clock = freeze(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC).timestamp())
     (job_id,) = warm(TOPICS[:1])
-    records = _deliveries(aws)
+    records = received_once(aws)
     deps = worker_wiring.worker_deps()
     lease = deps.policy.lease_seconds
     assert deps.jobs.claim_for_batch(job_id, "dead-invocation", clock.now(), clock.now() + lease).won
