@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pregen.adapters.generators.claude import AnthropicGenerator
-from pregen.adapters.generators.claude_sections import SECTION_MAX_TOKENS, ClaudeSectionWriter
+from pregen.adapters.generators.claude_sections import ClaudeSectionWriter
 from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import ContentInvalid, GenerationFailed
 from pregen.domain.models import Kind
 from pregen.domain.pricing import default_prices
 from pregen.domain.programs import default_catalogue, plan_sections, section_problems
+from pregen.domain.work_budget import SECTION_MAX_TOKENS
 from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
 
 if TYPE_CHECKING:

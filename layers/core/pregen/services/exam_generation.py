@@ -12,6 +12,9 @@ when its last section is stored (exactly one worker does, under a lease on the s
     sections_done = total? ── yes ──▶ lease_assembly (condition: no live assembler) ──▶ read sections
                                        → validate the whole exam against its blueprint → publish: exam item +
                                          slot ready (1 transaction) — or fail the slot if the exam is invalid
+
+    a top-up's section collected from a Message Batch (services/batches.py) ─▶ keep_section ─▶ finish_section:
+    the same store and assembly, without the model call
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pregen.adapters.generators.prompts import (
     correction_prompt,
     course_plan_prompt,
     judge_prompt,
+    section_prompt,
     system_blocks,
     user_prompt,
 )
@@ -28,9 +29,9 @@ from pregen.domain.models import ContentRequest, Generation, Kind, TokenUsage
 from pregen.domain.near import SameLesson, Verdict
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
-from pregen.domain.schemas import answer_schema, request_problems
-from pregen.domain.spend import PLAN_STEP
-from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S
+from pregen.domain.schemas import answer_schema, request_problems, section_schema
+from pregen.domain.spend import PLAN_STEP, SECTIONS_STEP
+from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S, SECTION_MAX_TOKENS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -333,9 +334,7 @@ class AnthropicGenerator:
         schema and model (``claude_sections``)."""
         if isinstance(request, ContentRequest):
             return self.content_question(request)
-        from pregen.adapters.generators.claude_sections import section_question
-
-        return section_question(self, request)
+        return self.section_question(request)
 
     def content_question(self, request: ContentRequest, feedback: str | None = None) -> Question:
         return Question(
@@ -345,6 +344,20 @@ class AnthropicGenerator:
             MAX_TOKENS[request.kind],
             lambda parsed: request_problems(request, parsed),
             ("request", "content"),
+        )
+
+    def section_question(self, spec: SectionSpec) -> Question:
+        """One exam section's prompt, schema and model (the ``exam.sections`` tier), checked against its spec:
+        asked directly (``claude_sections.ClaudeSectionWriter``) or as a Message Batch entry."""
+        from pregen.domain.programs import section_problems  # the exam machinery loads with the first section
+
+        return Question(
+            model=self.model_of(Kind.EXAM, SECTIONS_STEP),
+            prompt=section_prompt(spec),
+            schema=section_schema(spec.domain, spec.count, spec.question_types),
+            max_tokens=SECTION_MAX_TOKENS,
+            problems=lambda parsed: section_problems(spec, parsed.model_dump(mode="json")),
+            noun=("section", "section"),
         )
 
     def batch_request(self, custom_id: str, request: ContentRequest | SectionSpec) -> dict[str, Any]:
