@@ -137,6 +137,8 @@ def test_a_top_ups_sections_go_in_a_batch_and_the_exam_ends_ready_with_its_savin
     counts = today()
     assert counts[name(Metric.BATCH_SUCCEEDED, EXAM_SECTION)] == SECTIONS
     assert counts[name(Metric.BATCH_SAVED_USD, EXAM_SECTION)] == pytest.approx(billed, rel=1e-6)
+    saved = counts[name(Metric.BATCH_SAVED_USD, EXAM_SECTION)]
+    print(f"{SECTIONS} sections batched: billed ${billed:.6f}, counted saved ${saved:.6f}")
     # ...which analytics reports by kind
     day = dt.datetime.fromtimestamp(worker_wiring.worker_deps().clock.now(), tz=dt.UTC).date().isoformat()
     status, _, figures = call(
