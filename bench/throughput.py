@@ -71,6 +71,10 @@ def run(concurrency: int, latency: float, items: int, generator: str = "sdk") ->
     from pregen_tools import tokens as dev_tokens
 
     cleanup = contextlib.ExitStack()
+    # The stack in this process puts its functions' environment in os.environ: the next run must not inherit it
+    # (an offline run after an SDK run would call the fake that is gone).
+    saved = dict(os.environ)
+    cleanup.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
     options = {
         "local_concurrency": concurrency,
         # Provisioned concurrency's analogue: the worker's environments are initialised before the clock starts,
