@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         assert stack.process is not None
         url, state = stack.url, stack.state
         admin = dev_tokens.mint("saturation-warmer", "admin")
-        paths = warm(url, admin, args.keys)
+        paths = warm(url, admin, args.keys, timeout_s=600)  # 400 generations on a busy machine
         keys = content_keys(url, admin, paths)
         tokens = [dev_tokens.mint(f"saturation-{i}") for i in range(args.clients)]
         hits = hit_workers(url, tokens, paths)
