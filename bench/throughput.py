@@ -131,7 +131,8 @@ def run_scenario(args: argparse.Namespace) -> Result:
     text = "\n".join(
         [
             f"Command: `.venv/bin/python -m bench throughput --latency {args.latency:g} "
-            f"--items-per-worker {args.items_per_worker} --generators {' '.join(args.generators)} --write`",
+            f"--items-per-worker {args.items_per_worker} --concurrency {' '.join(map(str, args.concurrency))} "
+            f"--generators {' '.join(args.generators)} --write`",
             "",
             "Distinct lessons pre-generated on the interactive lane (batch size 1) through the local stack: HTTP "
             "front, SQS (moto), pollers feeding the real worker, DynamoDB Local; the generator takes "
