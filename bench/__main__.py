@@ -25,6 +25,7 @@ SCENARIOS = (
     "faults",
     "first_request",
     "hit_path",
+    "hit_saturation",
     "hot_keys",
     "library",
     "load",

@@ -65,12 +65,12 @@ def _query(i: int, tag: str) -> str:
     return f"/v1/content?kind=lesson&subject={SUBJECTS[i % len(SUBJECTS)]}&topic={tag}-{i}&grade={1 + i % 12}"
 
 
-def warm(url: str, token: str, keys: int) -> list[str]:
-    """Ask for ``keys`` lessons and wait until every one is a hit."""
+def warm(url: str, token: str, keys: int, *, timeout_s: float = 120) -> list[str]:
+    """Ask for ``keys`` lessons and wait (up to ``timeout_s``) until every one is a hit."""
     conn = http_connection(url)
     paths = [_query(i, "warm") for i in range(keys)]
     pending = set(paths)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     while pending and time.monotonic() < deadline:
         for path in sorted(pending):
             conn.request("GET", path, headers={"authorization": f"Bearer {token}"})
@@ -82,7 +82,7 @@ def warm(url: str, token: str, keys: int) -> list[str]:
             time.sleep(0.5)
     conn.close()
     if pending:
-        raise SystemExit(f"{len(pending)} keys did not become hits within 120 s")
+        raise SystemExit(f"{len(pending)} keys did not become hits within {timeout_s:g} s")
     return paths
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.harness import Environment, Result, Scenario, http, option
+from bench.harness.machine import machine_ticks
 from bench.report import summary
 
 if TYPE_CHECKING:
@@ -105,13 +106,6 @@ def _children(root: int) -> set[int]:
     return found
 
 
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, idle) clock ticks of every core since boot, from /proc/stat (idle counts iowait too)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields[:8]) - idle, idle
-
-
 def _role(pid: int, environments: dict[int, str]) -> str:
     if pid == os.getpid():
         return "stack process (front, pollers, log subscriptions)"
@@ -138,6 +132,7 @@ class Run:
     misses_made: int  # the burst's 202s and those of the polling that waits for the content
     job_statuses: dict[str, Any]
     busy_cores: float  # the machine's cores busy during the burst (/proc/stat), whoever used them
+    load_average: float  # the machine's 1-minute load average right after the burst
 
 
 class _Learners:
@@ -204,11 +199,11 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
         time.sleep(1.0)
         pids = _children(os.getpid()) - {learners.process.pid}
         before = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
-        machine_before = _machine_ticks()
+        machine_before = machine_ticks()
         started = time.perf_counter()
         answers, client_cpu = learners.go()
         wall_s = time.perf_counter() - started
-        machine_after = _machine_ticks()
+        machine_after, load_average = machine_ticks(), os.getloadavg()[0]
         pids |= _children(os.getpid()) - {learners.process.pid}
         after = {pid: _cpu_seconds(pid) for pid in pids | {os.getpid()}}
         for pool in stack.pools:  # the environments started during the burst too
@@ -241,6 +236,7 @@ def run(clients: int, latency: float, provisioned: int, *, warm_up: int = 0) -> 
             misses_made=misses,
             job_statuses=job_statuses,
             busy_cores=(machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK") / wall_s,
+            load_average=load_average,
         )
 
 
@@ -259,7 +255,7 @@ def _row(name: str, clients: int, result: Run) -> tuple[str, bool]:
         f"| {len(by_job)} ({', '.join(map(str, by_job.values()))}) | {final} | {result.generations} "
         f"| {result.misses_counted} of {result.misses_made} | {misses['p50']:.0f} / {misses['p99']:.0f} "
         f"| {result.wall_s:.2f} | {cpu_ms:.1f} | {sum(result.cpu_s.values()) / result.wall_s:.2f} "
-        f"| {result.busy_cores:.2f} |"
+        f"| {result.busy_cores:.2f} | {result.load_average:.1f} |"
     )
     ok = (
         result.generations == 1
@@ -310,12 +306,13 @@ def run_scenario(args: argparse.Namespace) -> Result:
             "analytics' `missesByKind.question_set`, from the miss lines the log subscription delivered, against the "
             "misses made (the burst's 202s, and those of one learner asking until the content is served); they "
             "must be equal. *Cores used by the run*: the CPU of every process of the run over the burst's time; "
-            f"*cores busy on the machine*: from /proc/stat, whoever used them (the machine has {os.cpu_count()}).",
+            f"*cores busy on the machine*: from /proc/stat, whoever used them (the machine has {os.cpu_count()}, "
+            "shared with other engineers' work); *load*: the 1-minute load average right after the burst.",
             "",
             "| run | HTTP statuses | distinct jobs (learners per job) | jobs' final status | generations "
             "| misses counted | miss (202) p50 / p99 ms | burst s | CPU ms per learner, all processes "
-            "| cores used by the run | cores busy on the machine |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| cores used by the run | cores busy on the machine | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"CPU during the burst by process (from /proc; the machine has {os.cpu_count()} cores, so the burst "

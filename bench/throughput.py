@@ -1,39 +1,97 @@
 """Worker throughput: items generated per second per unit of worker concurrency, with a generator of fixed
 latency, against the theoretical maximum (concurrency / latency), for several concurrencies in one run.
 
-    .venv/bin/python -m bench throughput [--latency 0.25] [--items-per-worker 40] [--write]
+    .venv/bin/python -m bench throughput [--latency 0.25] [--items-per-worker 40] [--generators sdk offline] [--write]
+
+``sdk``: the worker's real generator, the anthropic SDK, talking HTTP to the fake Messages API (a process of its
+own, answering after the latency); ``offline``: the offline generator in the worker, waiting out the latency.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from bench.harness import Environment, Result, Scenario, http, option
+from bench.harness import Environment, Result, Scenario, free_port, http, option
+from bench.harness.machine import Load
 from bench.report import DOC, ratio_chart
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
 
-def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, Any]]:
-    """Seconds from enqueueing ``items`` distinct keys to the last one generated, and the worker's figures from
-    the stack's execution environments (invocation durations)."""
+GENERATORS = {
+    "sdk": "anthropic SDK → fake Messages API (its own process)",
+    "offline": "offline generator in the worker",
+}
+
+
+@contextlib.contextmanager
+def fake_anthropic(latency: float) -> Iterator[str]:
+    """The fake Messages API in a process of its own (as the real one is elsewhere), answering after ``latency``
+    seconds; yields its base URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "pregen_fakes.fake_anthropic",
+        "--port",
+        str(port),
+        "--latency",
+        f"fixed:{latency:g}",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # its banner: listening
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def generator_env(generator: str, latency: float, cleanup: contextlib.ExitStack) -> dict[str, str]:
+    """The worker's environment for ``generator``."""
+    if generator == "offline":
+        return {"MODEL_LATENCY": f"fixed:{latency:g}"}
+    base_url = cleanup.enter_context(fake_anthropic(latency))
+    # The key's presence picks the anthropic generator (pregen.wiring.worker); the fake checks one is sent.
+    return {"ANTHROPIC_API_KEY": "fake-key", "ANTHROPIC_BASE_URL": base_url}
+
+
+def run(concurrency: int, latency: float, items: int, generator: str = "sdk") -> tuple[float, dict[str, Any], Load]:
+    """Seconds from enqueueing ``items`` distinct keys to the last one generated, the worker's figures from the
+    stack's execution environments (invocation durations), and the cores busy on the machine meanwhile."""
     from pregen_tools import tokens as dev_tokens
 
+    cleanup = contextlib.ExitStack()
+    # The stack in this process puts its functions' environment in os.environ: the next run must not inherit it
+    # (an offline run after an SDK run would call the fake that is gone).
+    saved = dict(os.environ)
+    cleanup.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
     options = {
         "local_concurrency": concurrency,
         # Provisioned concurrency's analogue: the worker's environments are initialised before the clock starts,
         # so the figure is the steady state, not three cold starts (bench.cold_start measures those).
         "provisioned": {"WorkerFunction": concurrency},
-        "extra_env": {"MODEL_LATENCY": f"fixed:{latency:g}"},
+        "extra_env": generator_env(generator, latency, cleanup),
     }
-    with Environment("emulator", in_process=True, stack_options=options) as stack:
+    with cleanup, Environment("emulator", in_process=True, stack_options=options) as stack:
         state = stack.state
         # An admin pre-generates: a teacher's allowance (120 a minute) would cap the run before the worker does.
         admin = dev_tokens.mint("bench-ops", "admin")
-        requests = [{"kind": "lesson", "subject": "History", "topic": f"Topic {i}", "grade": "8"} for i in range(items)]
-        started = time.perf_counter()
+        # Topics no two of which are near-duplicate candidates (word-set Jaccard < 0.5, pregen.domain.near): the
+        # judge's extra model call is bench.near_dupes' subject, not this one's.
+        requests = [
+            {"kind": "lesson", "subject": "History", "topic": f"Unit{i} chapter{i}", "grade": "8"} for i in range(items)
+        ]
+        started, load = time.perf_counter(), Load()
         for chunk in range(0, items, 100):
             body = {"priority": 50, "requests": requests[chunk : chunk + 100]}
             status, answer = http.post(state["url"] + "/v1/pregenerate", admin, body)
@@ -50,7 +108,7 @@ def run(concurrency: int, latency: float, items: int) -> tuple[float, dict[str, 
                 seconds = time.perf_counter() - started
                 # Another invocation (a schedule's) could have counted too: then it is not over yet.
                 if http.get(state["url"] + "/v1/analytics", admin)[1].get("totalGenerated", 0) >= items:
-                    return seconds, worker
+                    return seconds, worker, load.stop()
             time.sleep(0.02)
         raise SystemExit(f"only part of {items} items was generated in time")
 
@@ -59,28 +117,36 @@ def run_scenario(args: argparse.Namespace) -> Result:
     rows = []
     efficiency: dict[str, float] = {}
     for concurrency in args.concurrency:
-        items = args.items_per_worker * concurrency
-        seconds, worker = run(concurrency, args.latency, items)
-        per_worker = items / seconds / concurrency
-        efficiency[f"{concurrency} worker(s)"] = per_worker * args.latency
-        rows.append(
-            f"| {concurrency} | {items} | {seconds:.1f} | {items / seconds:.2f} | {per_worker:.2f} | "
-            f"{1 / args.latency:.2f} | {per_worker * args.latency:.0%} | {worker.get('durationMsP50')} |"
-        )
+        for generator in args.generators:  # side by side: the SDK's cost is the difference at each concurrency
+            items = args.items_per_worker * concurrency
+            seconds, worker, load = run(concurrency, args.latency, items, generator)
+            per_worker = items / seconds / concurrency
+            efficiency[f"{concurrency} worker(s), {generator}"] = per_worker * args.latency
+            rows.append(
+                f"| {GENERATORS[generator]} | {concurrency} | {items} | {seconds:.1f} | **{items / seconds:.2f}** | "
+                f"{per_worker:.2f} | {1 / args.latency:.2f} | {per_worker * args.latency:.0%} | "
+                f"{worker.get('durationMsP50')} | {load.busy_cores:.2f} | {load.load_average:.1f} |"
+            )
+            print(rows[-1], flush=True)
     text = "\n".join(
         [
             f"Command: `.venv/bin/python -m bench throughput --latency {args.latency:g} "
-            f"--items-per-worker {args.items_per_worker} --write`",
+            f"--items-per-worker {args.items_per_worker} --concurrency {' '.join(map(str, args.concurrency))} "
+            f"--generators {' '.join(args.generators)} --write`",
             "",
             "Distinct lessons pre-generated on the interactive lane (batch size 1) through the local stack: HTTP "
             "front, SQS (moto), pollers feeding the real worker, DynamoDB Local; the generator takes "
             f"{args.latency:g} s. The worker's environments are provisioned (initialised with the stack, as "
             "provisioned concurrency would); the clock runs from the first `POST /v1/pregenerate` to the stack "
-            "counting the last worker invocation (analytics then confirms every item generated, once).",
+            "counting the last worker invocation (analytics then confirms every item generated, once). The generator: "
+            "the anthropic SDK talking HTTP to the fake Messages API (`pregen_fakes.fake_anthropic`, a process of "
+            "its own answering after the latency), or the offline generator waiting it out in the worker. *Cores "
+            f"busy*: from /proc/stat over the run, whoever used them ({os.cpu_count()} cores, shared with other "
+            "engineers' work); *load*: the 1-minute load average at its end.",
             "",
-            "| worker concurrency | items | seconds | items/s | items/s per worker | theoretical max per worker "
-            "| efficiency | worker invocation p50 ms |",
-            "|---|---|---|---|---|---|---|---|",
+            "| generator | worker concurrency | items | seconds | items/s | items/s per worker | theoretical max per "
+            "worker | efficiency | worker invocation p50 ms | cores busy | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Each worker invocation runs in an execution environment of its own (a process, one batch at a time; "
@@ -107,5 +173,6 @@ SCENARIO = Scenario(
         option("--latency", type=float, default=0.25, help="seconds per generation"),
         option("--items-per-worker", type=int, default=40),
         option("--concurrency", type=int, nargs="+", default=[1, 2, 4]),
+        option("--generators", nargs="+", choices=sorted(GENERATORS), default=["sdk", "offline"]),
     ),
 )
