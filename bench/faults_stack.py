@@ -338,7 +338,7 @@ def _forensics(
     report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, killed: set[int]
 ) -> None:
     """FAULTS_FORENSICS=1: the records of lost jobs and of keys generated twice, and the fake's answers for them."""
-    from pregen_fakes.fake_anthropic import UnanswerableRequest, content_request_from
+    from pregen_fakes.fake_anthropic import content_request_from, request_kind
 
     suspects = {j for j in accepted if any(lost.startswith(j) for lost in report.lost)}
     suspects |= {j for j, canonical in accepted.items() if canonical in set(report.generated_twice)}
@@ -348,10 +348,9 @@ def _forensics(
         for recorded in list(fake.requests):
             if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches") or not recorded.messages:
                 continue
-            try:
-                canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
-            except UnanswerableRequest:  # not a generation (the near-duplicate judge's request)
+            if request_kind(recorded.body) != "content":  # not a generation (the near-duplicate judge's request)
                 continue
+            canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
             if canonical == accepted[job_id]:
                 fields = {
                     "at": recorded.at,
@@ -452,6 +451,7 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
         faults_common.count_answers(report, fake, platform.killed_answers | platform.outlived_answers)
         faults_common.count_outlived(report, fake, platform.outlived_answers)
+        faults_common.extra_requests(report, fake, killed=platform.killed_answers, outlived=platform.outlived_answers)
         jobs = {job_id: serve.jobs.get_job(job_id) for job_id in accepted}
         faults_common.account_billed(
             report,
@@ -533,6 +533,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"{s['superseded']} |",
         f"| **billed valid answers unaccounted** (neither stored, sent to a killed worker, nor superseded) | "
         f"**{s['unaccounted']}** |",
+        "",
+        *faults_common.floor_lines(config, report, stack=True),
         "",
         "HTTP answers: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["http"].items())) + ".",
         "",
