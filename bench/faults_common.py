@@ -88,6 +88,7 @@ class FaultReport:
     # --stack only: the worker environments its pool lost, the HTTP answers (method, path, status) and the 5xx
     # among them, and crashes drawn whose connection no worker environment held (none expected).
     environments_lost: int = 0
+    invocation_timeouts: int = 0  # --stack: invocations the runtime ended at the worker's Timeout (Sandbox.Timedout)
     http: dict[str, int] = field(default_factory=dict)
     server_errors: int = 0
     missed_crashes: int = 0
@@ -140,6 +141,7 @@ class FaultReport:
             "seconds": round(self.seconds, 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.phases.items()},
             "environments_lost": self.environments_lost,
+            "invocation_timeouts": self.invocation_timeouts,
             "http": self.http,
             "server_errors": self.server_errors,
             "missed_crashes": self.missed_crashes,
