@@ -46,6 +46,8 @@ from bench.faults_common import (
     count_answers,
     count_outlived,
     drain_dead_letters,
+    extra_requests,
+    floor_lines,
     job_requests,
     load_cap,
 )
@@ -354,6 +356,7 @@ def run(config: FaultConfig) -> FaultReport:  # noqa: C901, PLR0915 - one scenar
         in_dlq = drain_dead_letters(sqs, [resources.queue_urls[dlq] for dlq in DLQS.values()])
         classify(report, accepted, serve.jobs, serve.store, in_dlq=in_dlq, now=clock.now())
         count_answers(report, fake, outliving.outlived)
+        extra_requests(report, fake, killed=set(), outlived=outliving.outlived)
         report.outlived = outliving.count
         count_outlived(report, fake, outliving.outlived)
         report.stored_twice = [k for k, n in stored.items() if n > 1]
@@ -391,6 +394,8 @@ def _markdown(config: FaultConfig, report: FaultReport, command: str) -> str:
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
         f"| calls that outlived the timeout / their valid answers (billed, never seen by the worker) | "
         f"{s['outlived_timeouts']} / {s['outlived_billed']} |",
+        "",
+        *floor_lines(config, report, stack=False),
         "",
         "Faults served by the fake: " + ", ".join(f"{k} {v}" for k, v in s["faults_served"].items()) + ".",
         "",
@@ -487,6 +492,7 @@ def run_scenario(args: argparse.Namespace) -> Result:
         seed=args.seed,
         retry_after=0.01,
         hang_s=config.client_timeout_s * 2,
+        keyed=True,  # each request's fault follows from the seed and the request, not from the arrival order
     )
     report = faults_stack.run_stack(config) if args.stack else run(config)
     command = "python -m bench faults" + (" --stack" if args.stack else "")

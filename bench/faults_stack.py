@@ -138,23 +138,41 @@ class Platform:
         self.report = report
         self.fake_port = fake_port
         self.lock = threading.Lock()
-        self.duplicate_rng = random.Random(config.seed)
-        self.crash_rng = random.Random(config.seed + 1)
         self.lane_urls: set[str] = set()
         self.sender: Any = None
         self.missed_crashes = 0
-        self.billed_rng = random.Random(config.seed + 3)
         self.killed_answers: set[int] = set()  # ids of the fake's recorded answers whose worker was then killed
-        self.outlive_rng = random.Random(config.seed + 4)
         self.outlived_answers: set[int] = set()  # answers sent after the runtime had ended the invocation
+        # Keyed draws: each fault is drawn from the seed, the fault and what it lands on (a Messages request's model
+        # and messages, a message's body) with how often that came before, so the draws do not depend on the
+        # order the stack's concurrent workers and pollers happen to run in (as the fake's own draws, FaultRates.keyed).
+        self.seen: Counter[str] = Counter()
+        self.current = threading.local()  # the Messages request this thread is answering: its draw key
+        # FAULTS_FORENSICS=1: the worker environment (pid) each valid answer went to, so that an answer to a worker
+        # the runtime ended later (its Timeout) shows as such.
+        self.answered_to: dict[int, int] = {}
+
+    def draw(self, fault: str, key: str | None = None) -> float:
+        """A number in [0, 1) for ``fault`` on ``key`` (default: the request this thread answers)."""
+        return random.Random(f"{self.config.seed}:{fault}:{key or getattr(self.current, 'key', '')}").random()
+
+    def _request_key(self, raw: bytes) -> str:
+        """The draw key of a Messages request: its model and messages, and how often the same came before."""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        identity = json.dumps([body.get("model"), body.get("messages")], sort_keys=True, default=str)
+        with self.lock:
+            self.seen[identity] += 1
+            return f"{identity}#{self.seen[identity]}"
 
     def outlive(self, fake: Any, answer: Any, client: tuple[str, int]) -> bool:
         """At the outlive rate, this call outlives the function timeout: its answer is held until the runtime has
         killed the worker environment that asked (at the function's Timeout, as Lambda ends an invocation), then
         sent to a closed connection. The provider has billed it; the worker never saw it."""
-        with self.lock:
-            if self.outlive_rng.random() >= self.config.outlive_rate:
-                return False
+        if self.draw("outlive") >= self.config.outlive_rate:
+            return False
         pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
         if pid is None:  # crashed already (the crash fault), or the request was not the worker's
             return False
@@ -176,14 +194,17 @@ class Platform:
         def answered_then_killed(
             path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
         ) -> tuple[int, dict[str, str], dict[str, Any]]:
+            messages = path.split("?", 1)[0].rstrip("/") == "/v1/messages"
+            self.current.key = self._request_key(raw) if messages else None
             status, extra, answer = handle(path, headers, raw, client)
-            if client is None or path.split("?", 1)[0].rstrip("/") != "/v1/messages":
+            if client is None or not messages:
                 return status, extra, answer
             if self.outlive(fake, answer, client) or status != 200:
                 return status, extra, answer
-            with self.lock:
-                if self.billed_rng.random() >= self.config.billed_kill_rate:
-                    return status, extra, answer
+            if FORENSICS:
+                self._note_receiver(fake, answer, client)
+            if self.draw("billed-kill") >= self.config.billed_kill_rate:
+                return status, extra, answer
             pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
             if pid is None:
                 with self.lock:
@@ -199,11 +220,17 @@ class Platform:
 
         fake.handle = answered_then_killed
 
+    def _note_receiver(self, fake: Any, answer: Any, client: tuple[str, int]) -> None:
+        pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
+        recorded = next((r for r in reversed(fake.requests) if r.response is answer), None)
+        if pid is not None and recorded is not None:
+            with self.lock:
+                self.answered_to[id(recorded)] = pid
+
     def crash(self, client: tuple[str, int]) -> bool:
         """The worker environment that sent this request dies now, at the crash rate: SIGKILL, no cleanup."""
-        with self.lock:
-            if self.crash_rng.random() >= self.config.crash_rate:
-                return False
+        if self.draw("crash") >= self.config.crash_rate:
+            return False
         pid = _owner_of_connection(client, self.fake_port, "WorkerFunction")
         with self.lock:
             if pid is None:
@@ -238,7 +265,9 @@ class Platform:
         for message in parsed.get("Messages", []):
             with self.lock:
                 self.report.deliveries += 1
-                again = self.duplicate_rng.random() < self.config.duplicate_rate
+                self.seen[message["Body"]] += 1
+                key = f"{message['Body']}#{self.seen[message['Body']]}"
+            again = self.draw("duplicate", key) < self.config.duplicate_rate
             if again:
                 attributes = {
                     name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
@@ -335,30 +364,37 @@ FORENSICS = os.environ.get("FAULTS_FORENSICS") == "1"
 
 
 def _forensics(
-    report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, killed: set[int]
+    report: faults_common.FaultReport, accepted: dict[str, str], jobs: dict[str, Any], fake: Any, platform: Platform
 ) -> None:
     """FAULTS_FORENSICS=1: the records of lost jobs and of keys generated twice, and the fake's answers for them."""
-    from pregen_fakes.fake_anthropic import UnanswerableRequest, content_request_from
+    from pregen_fakes.fake_anthropic import content_request_from, request_kind
 
     suspects = {j for j in accepted if any(lost.startswith(j) for lost in report.lost)}
     suspects |= {j for j, canonical in accepted.items() if canonical in set(report.generated_twice)}
+    suspects |= {j for j, job in jobs.items() if job is not None and job.key in set(report.stored_twice)}
     for job_id in sorted(suspects):
         job = jobs.get(job_id)
         print("FORENSICS job", json.dumps(job.model_dump(mode="json") if job else None, default=str), file=sys.stderr)
         for recorded in list(fake.requests):
             if recorded.path.split("?", 1)[0].rstrip("/").endswith("/batches") or not recorded.messages:
                 continue
-            try:
-                canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
-            except UnanswerableRequest:  # not a generation (the near-duplicate judge's request)
+            if request_kind(recorded.body) != "content":  # not a generation (the near-duplicate judge's request)
                 continue
+            canonical = json.dumps(content_request_from(recorded.body).canonical(), sort_keys=True)
             if canonical == accepted[job_id]:
                 fields = {
                     "at": recorded.at,
                     "status": recorded.status,
                     "fault": recorded.fault,
                     "calls": len(recorded.messages),
-                    "killed": id(recorded) in killed,
+                    "killed": id(recorded) in platform.killed_answers,
+                    "outlived": id(recorded) in platform.outlived_answers,
+                    # The environment the answer went to, and whether it still ran when the run ended (one that
+                    # did not, and was not killed by the bench, was ended by the runtime: its Timeout).
+                    "pid": platform.answered_to.get(id(recorded)),
+                    "pid_alive_at_end": _alive(platform.answered_to[id(recorded)])
+                    if id(recorded) in platform.answered_to
+                    else None,
                 }
                 print("FORENSICS answer", job_id, json.dumps(fields, default=str), file=sys.stderr)
 
@@ -452,15 +488,20 @@ def run_stack(config: FaultConfig) -> faults_common.FaultReport:  # noqa: PLR091
         report.stored_twice = [key for key in keys if len(library.list_versions(key, now)) > 1]
         faults_common.count_answers(report, fake, platform.killed_answers | platform.outlived_answers)
         faults_common.count_outlived(report, fake, platform.outlived_answers)
+        faults_common.extra_requests(report, fake, killed=platform.killed_answers, outlived=platform.outlived_answers)
         jobs = {job_id: serve.jobs.get_job(job_id) for job_id in accepted}
         faults_common.account_billed(
             report,
             {accepted[job_id]: job is not None and job.status.value == "done" for job_id, job in jobs.items()},
         )
         if FORENSICS:
-            _forensics(report, accepted, jobs, fake, platform.killed_answers)
+            for key in report.stored_twice:
+                for version in library.list_versions(key, now):
+                    print("FORENSICS version", key, repr(version), file=sys.stderr)
+            _forensics(report, accepted, jobs, fake, platform)
         worker = next(pool for pool in stack.pools if pool.spec.logical_id == "WorkerFunction")
         report.environments_lost = worker.figures.environments_lost
+        report.invocation_timeouts = worker.figures.timeouts
         report.http = dict(statuses)
         report.server_errors = sum(n for name, n in statuses.items() if name.rsplit(" ", 1)[1].startswith("5"))
         report.missed_crashes = platform.missed_crashes
@@ -523,7 +564,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"| re-asks (a request carrying the last answer's errors) | {s['re_asks_per_1000_jobs']} per 1,000 jobs |",
         f"| most model calls any job made (the cap is {faults_common.load_cap()}) | {s['max_model_calls_of_a_job']} |",
         f"| deliveries / duplicates / crashes | {s['deliveries']} / {s['duplicate_deliveries']} / {s['crashes']} |",
-        f"| worker environments lost (the pool's count) | {s['environments_lost']} |",
+        f"| worker environments lost (the pool's count) / of them ended at the Timeout | {s['environments_lost']} / "
+        f"{s['invocation_timeouts']} |",
         f"| workers killed just after a (billed) answer was sent | {s['billed_kills']} |",
         f"| calls that outlived the timeout / their valid answers (billed, never seen by the worker) | "
         f"{s['outlived_timeouts']} / {s['outlived_billed']} |",
@@ -533,6 +575,8 @@ def markdown(config: FaultConfig, report: faults_common.FaultReport, command: st
         f"{s['superseded']} |",
         f"| **billed valid answers unaccounted** (neither stored, sent to a killed worker, nor superseded) | "
         f"**{s['unaccounted']}** |",
+        "",
+        *faults_common.floor_lines(config, report, stack=True),
         "",
         "HTTP answers: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["http"].items())) + ".",
         "",

@@ -13,7 +13,10 @@ Scripted replies are served first, in order::
 
 When the script is empty it answers with valid content: it reads the request's user prompt (which holds
 ``Request (JSON):\\n{...}``, see ``pregen.adapters.generators.prompts.user_prompt``) and returns the body of pregen's
-``OfflineGenerator`` as JSON text. Optional fault rates (seeded) turn some of those answers into failures.
+``OfflineGenerator`` as JSON text. A near-duplicate judgement (``Asked (JSON):`` / ``In the library (JSON):``) is
+answered with the offline judge's verdict (``pregen.domain.near.offline_verdict``), and a prompt without a request in
+it (an exam section's) from its output schema (``pregen_fakes.schema_follower``), so every request pregen makes has an
+answer. Optional fault rates (seeded) turn some of those answers into failures, whatever the request asks for.
 
 Every request is recorded (``fake.requests``) with the body sent and the answer given.
 
@@ -52,7 +55,7 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +67,7 @@ from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.courses import CourseRequest
 from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
 from pregen.domain.models import ContentRequest
+from pregen.domain.near import offline_verdict
 from pregen_fakes import schema_follower
 
 if TYPE_CHECKING:
@@ -71,6 +75,8 @@ if TYPE_CHECKING:
 
 REQUEST_MARKER = "Request (JSON):"
 COURSE_MARKER = "Course request (JSON):"  # the course planner's prompt (pregen.adapters.generators.prompts)
+# The near-duplicate judge's prompt (pregen.adapters.generators.prompts.judge_prompt): the two requests it compares.
+JUDGE_MARKERS = ("Asked (JSON):", "In the library (JSON):")
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,12 @@ class Reply:
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Probabilities that an unscripted request fails, drawn from one seeded random (one draw per request)."""
+    """Probabilities that an unscripted request fails, drawn from one seeded random (one draw per request).
+
+    ``keyed``: each request's draw comes from the seed and the request itself (its model and messages, and how many
+    times the same request came before), not from the order requests arrive in; with concurrent clients, whose
+    arrival order changes from run to run, a run's faults are then the same for a seed (each job's first request
+    meets the same fault, its re-ask the same, ...)."""
 
     rate_limited: float = 0.0
     overloaded: float = 0.0
@@ -209,6 +220,7 @@ class FaultRates:
     seed: int = 0
     retry_after: float | None = 0
     hang_s: float = 5.0
+    keyed: bool = False
 
     def __post_init__(self) -> None:
         rates = (
@@ -289,6 +301,37 @@ def course_request_from(body: Mapping[str, Any]) -> CourseRequest | None:
         return CourseRequest.model_validate(spec)
     except (ValueError, ValidationError) as exc:
         raise UnanswerableRequest(f"the course request JSON is not valid: {exc}") from exc
+
+
+def judged_requests_from(body: Mapping[str, Any]) -> tuple[ContentRequest, ContentRequest] | None:
+    """The two requests of a near-duplicate judge's prompt (the learner's wording, the library's candidate), or None
+    when the request is not a judgement."""
+    content = _first_message(body)
+    asked_marker, stored_marker = JUDGE_MARKERS
+    if asked_marker not in content or stored_marker not in content:
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        asked, _ = decoder.raw_decode(content.split(asked_marker, 1)[1].lstrip())
+        stored, _ = decoder.raw_decode(content.split(stored_marker, 1)[1].lstrip())
+        return ContentRequest.model_validate(asked), ContentRequest.model_validate(stored)
+    except (ValueError, ValidationError) as exc:
+        raise UnanswerableRequest(f"the judged requests' JSON is not valid: {exc}") from exc
+
+
+def request_kind(body: Mapping[str, Any]) -> Literal["content", "course", "judge", "other"]:
+    """What a Messages request asks for, read from its first user message: content (``content_request_from``
+    answers it), a course outline, a near-duplicate judgement, or something else (an exam section: answered from
+    its output schema)."""
+    try:
+        content = _first_message(body)
+    except UnanswerableRequest:
+        return "other"
+    if all(marker in content for marker in JUDGE_MARKERS):
+        return "judge"
+    if COURSE_MARKER in content:
+        return "course"
+    return "content" if REQUEST_MARKER in content else "other"
 
 
 def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
@@ -422,6 +465,7 @@ class FakeAnthropic:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._rng = random.Random(self.faults.seed)
+        self._seen: Counter[str] = Counter()  # keyed fault draws: how many times each request came
         self._cached: set[str] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -467,6 +511,7 @@ class FakeAnthropic:
             self._script.clear()
             self.requests.clear()
             self._cached.clear()
+            self._seen.clear()
             self._rng = random.Random(self.faults.seed)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
@@ -685,7 +730,7 @@ class FakeAnthropic:
 
     def _reply(self, body: dict[str, Any], *, wait: bool) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         with self._lock:
-            reply = self._script.popleft() if self._script else self.faults.pick(self._rng) or Reply.offline()
+            reply = self._script.popleft() if self._script else self.faults.pick(self._draw(body)) or Reply.offline()
         if reply.drop is not None:
             time.sleep(reply.hang_s)
             return 0, {}, {"dropped": reply.drop}, reply.fault
@@ -712,24 +757,48 @@ class FakeAnthropic:
         }
         return reply.status, {}, message, fault
 
+    def _draw(self, body: Mapping[str, Any]) -> random.Random:
+        """The random a request's fault is drawn from (the caller holds the lock): the fake's sequence, or (keyed
+        rates) one seeded by the seed, the request's model and messages, and how often that request came before."""
+        if not self.faults.keyed:
+            return self._rng
+        identity = hashlib.sha256(
+            json.dumps([body.get("model"), body.get("messages")], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        seen = self._seen[identity]
+        self._seen[identity] += 1
+        return random.Random(f"{self.faults.seed}:{identity}:{seen}")
+
     def _reply_text(self, reply: Reply, body: Mapping[str, Any]) -> str:
         if reply.content is not None:
             return reply.content
         offline = self._answer_body(body)
         if reply.invalid:
-            offline = {k: v for k, v in offline.items() if k != "title"}
+            # Valid JSON the schema rejects: without its title, or (an answer without one: a judgement) its first field.
+            dropped = "title" if "title" in offline else next(iter(offline), None)
+            offline = {k: v for k, v in offline.items() if k != dropped}
         text = json.dumps(offline)
         return text[: len(text) // 2] if reply.truncate else text
 
     def _answer_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        judged = judged_requests_from(body)
+        if judged is not None:
+            # The near-duplicate judge (in both modes: its schema says nothing of the two requests): the offline
+            # judge's verdict, a deterministic stand-in for the model's.
+            verdict = offline_verdict(*judged)
+            return {"same": verdict.same, "why": verdict.why}
+        schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
         if self.follow == "schema":
-            schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
             if not isinstance(schema, dict):
                 raise UnanswerableRequest("follow=schema: the request has no output_config.format.schema")
             return schema_follower.answer(schema, self._offline)
         course = course_request_from(body)
         if course is not None:
             return self._offline.plan_course(course).body
+        if request_kind(body) == "other" and isinstance(schema, dict):
+            # A prompt without a request to read (an exam section's): answered from its output schema, as a model
+            # that follows the schema would.
+            return schema_follower.answer(schema, self._offline)
         return self._offline.generate(content_request_from(body)).body
 
     def _estimate_usage(self, body: Mapping[str, Any], answer: str) -> Usage:

@@ -181,6 +181,35 @@ def test_a_learner_never_waits_for_a_batch(aws: Aws, fake: FakeAnthropic) -> Non
     assert job(job_id)["status"] == "done"
 
 
+def test_a_batch_answer_read_before_a_direct_store_is_not_stored_a_second_time(
+    aws: Aws, fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a warming job in a batch, promoted by a learner's miss and generated directly, and a collection whose
+    # read of the key came just before that direct store (a race bench.faults --stack --batches met)
+    fake.hold_batches = True
+    (job_id,) = warm(["Atoms"])
+    run_worker(aws, "BackgroundQueue")
+    call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+    run_worker(aws, "InteractiveQueue")
+    direct = stored_body("Atoms")
+    assert direct is not None
+    store_class = type(worker_wiring.batch_deps().worker.store)  # type: ignore[union-attr]
+    read = store_class.get_content
+
+    def read_before_the_direct_store(self: Any, key: str, now: float, *, consistent: bool = False) -> Any:
+        return None  # what the collection read an instant before the direct generation stored the key
+
+    monkeypatch.setattr(store_class, "get_content", read_before_the_direct_store)
+    # When the batch ends and is collected
+    fake.hold_batches = False
+    summary = collect()
+    monkeypatch.setattr(store_class, "get_content", read)
+    # Then the lease's own check finds the content: the batch answer is superseded, nothing stored again
+    assert (summary["superseded"], summary["stored"]) == (1, 0)
+    assert job(job_id)["status"] == "done"
+    assert stored_body("Atoms") == direct
+
+
 def test_a_batch_answer_is_priced_at_the_batch_rate_from_all_four_token_kinds(fake: FakeAnthropic) -> None:
     # Given a batch answer on the small model with every token kind
     generator = AnthropicGenerator(

@@ -381,13 +381,34 @@ def _settle(
             count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
             return "erased"
     collector = f"batch:{batch_id}"
-    try:
-        worker.store.acquire_lease(message.key, message.job_id, collector, now, worker.policy.lease_seconds)
-    except LeaseHeld:
-        return "superseded"  # being generated directly right now; that generation finishes the key
+    lease = _collector_lease(message, collector, worker, now)
+    if lease == "cached":  # stored by a direct generation since the read above
+        worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
+        count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
+    if lease != "leased":
+        return "superseded"  # stored already, or being generated directly right now (that finishes the key)
     # A batch's latency is what the learner's app waited for: from submission to this collection.
     latency_ms = int(max(0.0, now - submitted_at) * 1000)
     generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
     store_generation(message, request, generation, collector, worker, started_at=started_at)
     _count_saving(worker, kind, generation.cost_usd, now)
     return "stored"
+
+
+def _collector_lease(message: JobMessage, collector: str, worker: WorkerDeps, now: float) -> str:
+    """Lease the key for storing a batch answer: "leased", "held" (a direct generation holds it) or "cached". Only
+    while the key has no content, in the lease's own write, as a direct delivery leases it: a direct generation
+    that stored the key after the collection read it has ended its lease, and a second store would publish the key
+    twice (``bench.faults --stack --batches`` stored one key twice so)."""
+    try:
+        leased = worker.store.acquire_lease(
+            message.key,
+            message.job_id,
+            collector,
+            now,
+            worker.policy.lease_seconds,
+            unless_cached=message.regenerate_of is None,
+        )
+    except LeaseHeld:
+        return "held"
+    return "leased" if leased else "cached"
