@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.adapters.generators.prompts import ALIGNMENT_MARKER
 from pregen.domain.courses import CourseRequest
 from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
 from pregen.domain.models import ContentRequest
@@ -289,6 +290,18 @@ def course_request_from(body: Mapping[str, Any]) -> CourseRequest | None:
         return CourseRequest.model_validate(spec)
     except (ValueError, ValidationError) as exc:
         raise UnanswerableRequest(f"the course request JSON is not valid: {exc}") from exc
+
+
+def alignment_questions_from(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The questions of a course alignment judgement's prompt, or None when the request is not one."""
+    content = _first_message(body)
+    if ALIGNMENT_MARKER not in content:
+        return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(content.split(ALIGNMENT_MARKER, 1)[1].lstrip())
+        return [dict(question) for question in data["questions"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnanswerableRequest(f"the assessment JSON is not valid: {exc}") from exc
 
 
 def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
@@ -722,6 +735,9 @@ class FakeAnthropic:
         return text[: len(text) // 2] if reply.truncate else text
 
     def _answer_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        questions = alignment_questions_from(body)
+        if questions is not None:  # a judgement is of the prompt's questions, whatever the mode
+            return self._offline.judge_alignment(questions, []).body
         if self.follow == "schema":
             schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
             if not isinstance(schema, dict):

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from pregen import provider_signals
 from pregen.adapters.generators.prompts import (
+    alignment_prompt,
     correction_prompt,
     course_plan_prompt,
     judge_prompt,
@@ -29,7 +30,7 @@ from pregen.domain.near import SameLesson, Verdict
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems
-from pregen.domain.spend import PLAN_STEP
+from pregen.domain.spend import JUDGEMENT_STEP, PLAN_STEP
 from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -207,6 +208,21 @@ class AnthropicGenerator:
         )
         body = SameLesson.model_validate(answer.body)
         return Verdict(body.same, body.why, model=model, cost_usd=answer.cost_usd, calls=answer.attempts)
+
+    def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
+        """The course alignment judgement (issue 29): one structured answer on the ``question_set.judgement`` step's
+        model (default: the small tier), a verdict per question, at most two calls."""
+        from pregen.domain.courses import alignment_problems, alignment_schema
+
+        return self.structured(
+            model=self.model_of(Kind.QUESTION_SET, JUDGEMENT_STEP),
+            prompt=alignment_prompt(questions, objectives),
+            schema=alignment_schema(len(questions)),
+            max_tokens=300 + 80 * len(questions),
+            problems=lambda parsed: alignment_problems(len(questions), parsed),
+            noun=("judgement", "judgement"),
+            max_calls=2,
+        )
 
     def plan_course(
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
