@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pregen.domain.courses import CourseCheck, CourseRecord, PartRecord
     from pregen.domain.models import Generation
     from pregen.ports import AlignmentJudge
-    from pregen.services.course_generation import CourseWorkerDeps
+    from pregen.services.generation import WorkerDeps
 
 SETTING_OFF = "off by setting (COURSE_ALIGNMENT_JUDGE)"
 
@@ -65,17 +65,19 @@ class _Judged:
     error: str | None = None
 
 
-def judge_course(course: CourseRecord, parts: list[PartRecord], deps: CourseWorkerDeps) -> Alignment | None:
-    """Judge every done assessment of the course (None: the course has no assessments). A failed judgement never
-    fails the course: the check is then "not judged", with the reason."""
+def judge_course(
+    course: CourseRecord, parts: list[PartRecord], deps: WorkerDeps, judge: AlignmentJudge | None, *, enabled: bool
+) -> Alignment | None:
+    """Judge every done assessment of the course (None: the course has no assessments), with the content worker's
+    store, counters and clock. ``enabled``: COURSE_ALIGNMENT_JUDGE. A failed judgement never fails the course: the
+    check is then "not judged", with the reason."""
     if not course.request.include.assessments:
         return None
-    if not deps.policy.course_alignment_judge:
+    if not enabled:
         return Alignment(not_judged(SETTING_OFF), [])
-    if deps.judge is None:
+    if judge is None:
         return Alignment(not_judged("this deployment's generator has no judge"), [])
     assessments = [p for p in parts if p.kind is PartKind.ASSESSMENT and p.status is PartStatus.DONE]
-    judge = deps.judge
     results = each(lambda part: _judge(part, judge, deps), assessments)
     judgements = [r.figures for r in results if r.figures is not None]
     failed = [r for r in results if r.error is not None]
@@ -85,16 +87,15 @@ def judge_course(course: CourseRecord, parts: list[PartRecord], deps: CourseWork
     return Alignment(aligned_check(answered), judgements)
 
 
-def _judge(part: PartRecord, judge: AlignmentJudge, deps: CourseWorkerDeps) -> _Judged:
+def _judge(part: PartRecord, judge: AlignmentJudge, deps: WorkerDeps) -> _Judged:
     """One assessment: its cached judgement, else one call to the judge (cached and counted)."""
-    content = deps.content
     questions = judged_questions(part.body or {})
     if not questions:
         return _Judged(part.part_id, questions, AlignmentAnswer(questions=[]))
     objectives = [str(objective) for objective in part.request.get("objectives") or []]
     key = alignment_key(questions, objectives)
-    now = content.clock.now()
-    cached = content.store.get_content(key, now)
+    now = deps.clock.now()
+    cached = deps.store.get_content(key, now)
     if cached is not None:
         try:
             answer = read_alignment(cached.body, len(questions))
@@ -113,7 +114,7 @@ def _judge(part: PartRecord, judge: AlignmentJudge, deps: CourseWorkerDeps) -> _
         figures = {"cost_usd": spent, "failed": True} if spent else None
         return _Judged(part.part_id, questions, None, figures, error=describe(exc)[:300])
     meta = generation_meta(generation)
-    content.store.put_content(
+    deps.store.put_content(
         StoredContent(
             key=key,
             kind=JUDGEMENT,
@@ -121,7 +122,7 @@ def _judge(part: PartRecord, judge: AlignmentJudge, deps: CourseWorkerDeps) -> _
             meta=meta,
             owner=None,
             created_at=now,
-            expires_at=now + content.policy.content_ttl_days * 86_400,
+            expires_at=now + deps.policy.content_ttl_days * 86_400,
         )
     )
     _count(deps, _spent(generation))
@@ -137,7 +138,7 @@ def _spent(generation: Generation) -> dict[str, int | float]:
     }
 
 
-def _count(deps: CourseWorkerDeps, counts: dict[str, int | float]) -> None:
+def _count(deps: WorkerDeps, counts: dict[str, int | float]) -> None:
     """The judgement's spend in the day's counters (the daily ceiling and analytics read them)."""
-    now = deps.content.clock.now()
-    deps.content.counters.add(day_of(now), counts, now)
+    now = deps.clock.now()
+    deps.counters.add(day_of(now), counts, now)

@@ -516,7 +516,7 @@ def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps
     parts = deps.courses.read_parts(course.course_id, bodies=True)
     outline = CourseOutline.model_validate(course.outline or {})
     bodies = {part.part_id: part.body or {} for part in parts if part.status is PartStatus.DONE}
-    alignment = judge_course(course, parts, deps)
+    alignment = judge_course(course, parts, deps.content, deps.judge, enabled=deps.policy.course_alignment_judge)
     validation = validate_course(course.request, outline, bodies, alignment.check if alignment else None)
     record = {
         "score": validation.score,
