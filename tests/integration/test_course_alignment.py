@@ -179,3 +179,44 @@ def test_a_failed_judgement_leaves_the_check_not_judged_and_the_course_ready(
     again = _course(courses, aws, SMALL, sub="bob")
     assert len(model.judged) == 4
     assert _aligned(again)["passed"] is True
+
+
+def test_claude_judges_through_the_fake_on_the_small_tier_and_a_refusal_raises() -> None:
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.config.settings import ModelSettings
+    from pregen.domain.courses import judged_questions
+    from pregen.domain.pricing import default_prices
+    from pregen_fakes.fake_anthropic import Reply, running_fake_anthropic
+
+    # Given question sets on the large tier (the judgement stays on the small one)
+    settings = ModelSettings.model_validate({"MODEL_TIERS": '{"question_set": "large"}'})
+    questions = judged_questions(
+        {
+            "questions": [
+                {"prompt": "What does a cell membrane let through?", "objective": "Cell membrane"},
+                {"prompt": "Which planet is closest to the sun?", "objective": "Cell membrane"},
+            ]
+        }
+    )
+    with running_fake_anthropic() as fake:
+        claude = AnthropicGenerator(
+            api_key="sk-test-fake",
+            model_for=settings.model_for,
+            step_model=settings.model_for,
+            prices=default_prices(),
+            base_url=fake.base_url,
+            timeout_s=10.0,
+        )
+        # When Claude (the fake) judges an assessment
+        generation = claude.judge_alignment(questions, ["Cell membrane"])
+        # Then the answer is schema-checked verdicts, one a question, on the small tier, and it cost something
+        assert [v["aligned"] for v in generation.body["questions"]] == [True, False]
+        assert (generation.model, generation.attempts) == (settings.model_small, 1)
+        assert generation.cost_usd > 0
+        sent = fake.requests[-1].body
+        assert sent["model"] == settings.model_small
+        assert sent["output_config"]["format"]["schema"]["properties"]["questions"]["type"] == "array"
+        # When the model refuses, the judgement raises (the course then says not judged)
+        fake.script([Reply.refusal()])
+        with pytest.raises(GenerationFailed, match="refused this judgement"):
+            claude.judge_alignment(questions, ["Cell membrane"])
