@@ -183,6 +183,7 @@ def test_a_failed_judgement_leaves_the_check_not_judged_and_the_course_ready(
 
 def test_claude_judges_through_the_fake_on_the_small_tier_and_a_refusal_raises() -> None:
     from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.adapters.generators.prompts import JUDGE_SYSTEM
     from pregen.config.settings import ModelSettings
     from pregen.domain.courses import judged_questions
     from pregen.domain.pricing import default_prices
@@ -215,6 +216,7 @@ def test_claude_judges_through_the_fake_on_the_small_tier_and_a_refusal_raises()
         assert generation.cost_usd > 0
         sent = fake.requests[-1].body
         assert sent["model"] == settings.model_small
+        assert sent["system"] == [{"type": "text", "text": JUDGE_SYSTEM}]  # a judge is not sent the content handbook
         assert sent["output_config"]["format"]["schema"]["properties"]["questions"]["type"] == "array"
         # When the model refuses, the judgement raises (the course then says not judged)
         fake.script([Reply.refusal()])

@@ -61,11 +61,11 @@ class Estimator:
     prices: PriceTable
     model_for: ModelFor
 
-    def call(self, model: str, tokens_out: int, tokens_in: int = PROMPT_TOKENS) -> int:
+    def call(
+        self, model: str, tokens_out: int, tokens_in: int = PROMPT_TOKENS, cached_in: int = CACHED_PROMPT_TOKENS
+    ) -> int:
         """Microdollars of one call producing ``tokens_out`` on ``model`` (rounded up: a charge is never 0)."""
-        usage = TokenUsage(
-            input_tokens=tokens_in, output_tokens=tokens_out, cache_read_input_tokens=CACHED_PROMPT_TOKENS
-        )
+        usage = TokenUsage(input_tokens=tokens_in, output_tokens=tokens_out, cache_read_input_tokens=cached_in)
         return max(1, -int(-self.prices.cost(model, usage) * MICRO // 1))
 
     def content(self, request: ContentRequest) -> int:
@@ -84,11 +84,13 @@ class Estimator:
         return sum(self.call(model, TOKENS_PER_ITEM * size) for size in sizes)
 
     def judgement(self, questions: int) -> int:
-        """One course alignment judgement of an assessment: the questions read (as input) and a verdict each."""
+        """One course alignment judgement of an assessment: the questions read (as input, without the cached
+        handbook: a judge is not sent it) and a verdict each."""
         return self.call(
             self.model_for(Kind.QUESTION_SET, JUDGEMENT_STEP),
             JUDGEMENT_TOKENS_PER_QUESTION * questions,
             PROMPT_TOKENS + TOKENS_PER_ITEM * questions,
+            cached_in=0,
         )
 
     def course(self, request: CourseRequest, *, judged: bool = False) -> int:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from pregen import provider_signals
 from pregen.adapters.generators.prompts import (
+    JUDGE_SYSTEM,
     alignment_prompt,
     correction_prompt,
     course_plan_prompt,
@@ -70,6 +71,7 @@ class _Question:
     max_tokens: int
     problems: Callable[[Any], list[str]]
     noun: tuple[str, str]
+    system: list[dict[str, object]] | None = None  # None: the cached handbook
 
 
 class UsageRecorder(Middleware):
@@ -222,6 +224,7 @@ class AnthropicGenerator:
             problems=lambda parsed: alignment_problems(len(questions), parsed),
             noun=("judgement", "judgement"),
             max_calls=2,
+            system=[{"type": "text", "text": JUDGE_SYSTEM}],  # not the content handbook: a judge writes no content
         )
 
     def plan_course(
@@ -243,7 +246,14 @@ class AnthropicGenerator:
         )
 
     def _ask(
-        self, *, model: str, max_tokens: int, messages: list[dict[str, Any]], schema: type[BaseModel], calls_left: int
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: list[dict[str, Any]],
+        schema: type[BaseModel],
+        calls_left: int,
+        system: list[dict[str, object]] | None = None,
     ) -> tuple[Any, list[str]]:
         """One call: the parsed answer (or None) and the schema's errors; provider failures become domain errors.
         The SDK retries a failed request only as far as the calls left allow."""
@@ -253,7 +263,7 @@ class AnthropicGenerator:
             result = client.messages.parse(
                 model=model,
                 max_tokens=max_tokens,
-                system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
+                system=system or system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
                 output_format=schema,
             )
@@ -278,6 +288,7 @@ class AnthropicGenerator:
         problems: Callable[[Any], list[str]],
         noun: tuple[str, str],
         max_calls: int | None = None,
+        system: list[dict[str, object]] | None = None,
     ) -> Generation:
         """One structured answer: ``messages.parse`` with the cached handbook, re-asked with the errors (the
         schema's, or ``problems`` of a parsed answer) up to ``max_attempts``, and never more than ``max_calls``
@@ -285,7 +296,7 @@ class AnthropicGenerator:
         the final error, e.g. ("request", "content"). A failure carries the calls it made (``calls``)."""
         budget = max_calls if max_calls is not None else self.max_attempts * (self.max_retries + 1)
         first_call = self.recorder.calls
-        ask = _Question(model, prompt, schema, max_tokens, problems, noun)
+        ask = _Question(model, prompt, schema, max_tokens, problems, noun, system)
         try:
             return self._re_ask(ask, last_call=first_call + budget)
         except SpendingError as exc:
@@ -307,6 +318,7 @@ class AnthropicGenerator:
                 messages=messages,
                 schema=ask.schema,
                 calls_left=last_call - self.recorder.calls,
+                system=ask.system,
             )
             data = self.recorder.responses[-1] if self.recorder.responses else {}
             call_usage, call_1h = _usage(data)

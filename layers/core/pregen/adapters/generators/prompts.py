@@ -127,6 +127,12 @@ def judge_prompt(wording: ContentRequest, candidate: ContentRequest) -> str:
 
 
 ALIGNMENT_MARKER = "Assessment to judge (JSON):"
+# The alignment judge's whole system prompt: it writes no content, so it is not sent the handbook (~3,600 tokens a
+# call, and a cache write of its own in a lane whose parts cached it with another TTL).
+JUDGE_SYSTEM = (
+    "You review assessments written for an education platform. Answer with JSON only, exactly matching the schema"
+    " you are given."
+)
 
 
 def alignment_prompt(questions: list[dict[str, Any]], objectives: list[str]) -> str:
