@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.adapters.generators.prompts import ALIGNMENT_MARKER
 from pregen.domain.courses import CourseRequest
 from pregen.domain.model_time import INSTANT, ModelLatency, estimate_tokens
 from pregen.domain.models import ContentRequest
@@ -332,6 +333,18 @@ def request_kind(body: Mapping[str, Any]) -> Literal["content", "course", "judge
     if COURSE_MARKER in content:
         return "course"
     return "content" if REQUEST_MARKER in content else "other"
+
+
+def alignment_questions_from(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The questions of a course alignment judgement's prompt, or None when the request is not one."""
+    content = _first_message(body)
+    if ALIGNMENT_MARKER not in content:
+        return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(content.split(ALIGNMENT_MARKER, 1)[1].lstrip())
+        return [dict(question) for question in data["questions"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnanswerableRequest(f"the assessment JSON is not valid: {exc}") from exc
 
 
 def content_request_from(body: Mapping[str, Any]) -> ContentRequest:
@@ -787,6 +800,9 @@ class FakeAnthropic:
             # judge's verdict, a deterministic stand-in for the model's.
             verdict = offline_verdict(*judged)
             return {"same": verdict.same, "why": verdict.why}
+        questions = alignment_questions_from(body)
+        if questions is not None:  # a judgement is of the prompt's questions, whatever the mode
+            return self._offline.judge_alignment(questions, []).body
         schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
         if self.follow == "schema":
             if not isinstance(schema, dict):

@@ -143,6 +143,7 @@ def test_a_course_is_planned_fanned_out_validated_and_assembled(aws: Aws, course
         "every_module_assessed": True,
         "objectives_examined": True,
         "no_duplicate_questions": True,
+        "objectives_aligned": True,
         "minutes_estimated": True,
     }
     assert course["validation"]["score"] == 1.0

@@ -185,6 +185,14 @@ class Judge(Protocol):
         ...
 
 
+class AlignmentJudge(Protocol):
+    def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
+        """Does each question of an assessment (``pregen.domain.courses.judged_questions``) examine the objective
+        it names? One structured small-tier answer (``AlignmentAnswer``, schema-checked) with Claude,
+        ``pregen.domain.courses.offline_alignment`` offline; a refusal or an error raises."""
+        ...
+
+
 class NearStore(Protocol):
     """Aliases, the candidate index and judgements of near-duplicate requests (``pregen.adapters.near``)."""
 

@@ -137,6 +137,9 @@ class CoursePolicy(Env):
     # The largest course a student may have generated in the interactive lane (a 4 x 5 course with brain bytes and
     # assessments is 44 parts): past it a student's course goes to the background lane (Message Batches).
     course_student_interactive_parts: int = Field(alias="COURSE_STUDENT_INTERACTIVE_PARTS", default=50, ge=0, le=10_000)
+    # The alignment judgement of each assessment (a small-tier call, cached; charged with the course): off, the
+    # course's objectives_aligned check says "not judged".
+    course_alignment_judge: bool = Field(alias="COURSE_ALIGNMENT_JUDGE", default=True)
 
 
 class CourseSettings(

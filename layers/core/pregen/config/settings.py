@@ -82,7 +82,14 @@ class ModelSettings(Env):
 
     def model_for(self, kind: Kind, step: str | None = None) -> str:
         """Exams are the long, structured work: the large model. Lessons and small sets: the small one.
-        MODEL_BY_KIND (a model name per kind) wins; else MODEL_TIERS (a tier per kind or step)."""
+        MODEL_BY_KIND (a model name per kind) wins; else MODEL_TIERS (a tier per kind or step). A judgement step
+        (the course alignment judgement) is a small-tier check whatever its kind's model, unless MODEL_TIERS names
+        the step itself."""
+        from pregen.domain.spend import JUDGEMENT_STEP
+
+        if step == JUDGEMENT_STEP:
+            judge = self.model_tiers.get(f"{kind.value}.{step}", "small")
+            return self.model_large if judge == "large" else self.model_small
         if kind in self.model_by_kind:
             return self.model_by_kind[kind]
         tier = self.tier_for(kind, step)

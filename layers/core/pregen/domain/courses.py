@@ -29,6 +29,7 @@ plans the same parts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -430,6 +431,20 @@ class CourseCheck:
     name: str
     passed: bool
     detail: str
+    judged: bool = True  # False: a model's judgement that was not made (off, or it failed); not in the score
+    score: float | None = None  # a judgement's share of questions aligned
+    misaligned: list[dict[str, Any]] | None = None  # a judgement's questions judged not to examine their objective
+
+    def record(self) -> dict[str, Any]:
+        """The check as stored with the course and shown by ``GET /v1/courses/{id}``."""
+        record: dict[str, Any] = {"name": self.name, "passed": self.passed, "detail": self.detail}
+        if not self.judged:
+            record["judged"] = False
+        if self.score is not None:
+            record["score"] = self.score
+        if self.misaligned is not None:
+            record["misaligned"] = self.misaligned
+        return record
 
 
 @dataclass(frozen=True)
@@ -487,7 +502,10 @@ def _in_language(language: str, parts: list[Part], bodies: dict[str, dict[str, A
 
 
 def validate_course(
-    request: CourseRequest, outline: CourseOutline, bodies: dict[str, dict[str, Any]]
+    request: CourseRequest,
+    outline: CourseOutline,
+    bodies: dict[str, dict[str, Any]],
+    alignment: CourseCheck | None = None,
 ) -> CourseValidation:
     """The course-level checks on the assembled parts (``bodies`` by part id). Each check's result is recorded;
     the score is the share that passed. A failed check does not fail the course: every part was valid on its own.
@@ -495,8 +513,9 @@ def validate_course(
     ``objectives_taught``: every objective of the outline is among its lesson's objectives. ``objectives_examined``:
     every objective of a module is named by at least one question of the module's assessment (each question names
     the objective it examines). ``language``: every part records the course's language (when the course has one).
-    Whether a question is really *about* the objective it names would need a model's judgement (the optional
-    small-tier alignment score of issue 29): not built."""
+    ``objectives_aligned`` (``alignment``, when the course has assessments): whether each question is really
+    *about* the objective it names, as a small-tier model judged it (``aligned_check``); a judgement not made is
+    listed as not judged and left out of the score."""
     checks: list[CourseCheck] = [_taught(outline, bodies)]
     parts = plan_parts(request, outline)
     if request.language:
@@ -521,6 +540,8 @@ def validate_course(
         checks.append(
             CourseCheck("no_duplicate_questions", repeats == 0, f"{repeats} repeated of {len(prompts)} questions")
         )
+        if alignment is not None:
+            checks.append(alignment)
     minutes_by_module: list[int] = []
     for m in range(1, len(outline.modules) + 1):
         mine = [p for p in parts if p.module == m]
@@ -538,8 +559,131 @@ def validate_course(
             f"modules without an estimate: {unestimated}" if unestimated else f"{sum(minutes_by_module)} minutes",
         )
     )
-    score = sum(check.passed for check in checks) / len(checks)
+    scored = [check for check in checks if check.judged]
+    score = sum(check.passed for check in scored) / len(scored)
     return CourseValidation(checks, round(score, 4), minutes_by_module, sum(minutes_by_module))
+
+
+# -- the alignment judgement: does each question examine the objective it names? -----------------------------------
+#
+# One small-tier call per assessment (``pregen.services.course_alignment``), cached by what it judges: the questions
+# as the judge reads them and the module's objectives (``alignment_key``), so a course reusing an assessment makes
+# no call.
+
+ALIGNMENT_CHECK = "objectives_aligned"
+JUDGEMENT = "judgement"  # the judgement's row in a course's figures, and its kind in the day's counters
+REASON_LENGTH = 160
+
+
+class QuestionAlignment(_Strict):
+    question: int = Field(ge=1, description="the question's number, as listed")
+    aligned: bool = Field(description="true only if the question really examines the objective it names")
+    why: str = Field(min_length=1, max_length=REASON_LENGTH, description="one short sentence")
+
+
+class AlignmentAnswer(_Strict):
+    """The judge's structured answer: one verdict per question."""
+
+    questions: list[QuestionAlignment]
+
+
+def alignment_schema(count: int) -> type[BaseModel]:
+    """The judge's output schema for an assessment of ``count`` questions (exactly one verdict each)."""
+    return create_model(
+        "AlignmentAnswer",
+        __base__=AlignmentAnswer,
+        __module__=__name__,
+        questions=(list[QuestionAlignment], Field(min_length=count, max_length=count)),
+    )
+
+
+def alignment_problems(count: int, answer: AlignmentAnswer) -> list[str]:
+    """What the schema cannot say: every question judged exactly once, by its number."""
+    numbers = sorted(verdict.question for verdict in answer.questions)
+    if numbers != list(range(1, count + 1)):
+        return [f"judge every question exactly once, numbered 1 to {count}; got {numbers[:40]}"]
+    return []
+
+
+def judged_questions(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the judge reads of an assessment: each question's number, the objective it names, its prompt and
+    options (the explanation and answer are not needed to say what a question examines)."""
+    questions = []
+    for number, question in enumerate(body.get("questions") or [], start=1):
+        read: dict[str, Any] = {
+            "question": number,
+            "objective": str(question.get("objective") or ""),
+            "prompt": str(question.get("prompt") or ""),
+        }
+        if question.get("options"):
+            read["options"] = [str(option) for option in question["options"]]
+        questions.append(read)
+    return questions
+
+
+def alignment_key(questions: list[dict[str, Any]], objectives: list[str]) -> str:
+    """The cache key of one judgement: a hash of the assessment's content as judged (its version: another version
+    has other questions) and the objectives it is judged against."""
+    material = json.dumps({"questions": questions, "objectives": objectives}, sort_keys=True, ensure_ascii=False)
+    return f"alignment#{hashlib.sha256(material.encode()).hexdigest()[:40]}"
+
+
+def read_alignment(body: dict[str, Any], count: int) -> AlignmentAnswer:
+    """A judgement (the judge's answer, or a cached one) checked: ValueError when it does not judge each of the
+    ``count`` questions exactly once."""
+    answer = AlignmentAnswer.model_validate(body)
+    problems = alignment_problems(count, answer)
+    if problems:
+        raise ValueError(problems[0])
+    return answer
+
+
+def offline_alignment(questions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The offline judge, a deterministic stand-in for the model's: a question is aligned when its prompt (or an
+    option) shares a content word with the objective it names (``pregen.domain.near.words``; numbers are not
+    words)."""
+    from pregen.domain.near import words
+
+    verdicts = []
+    for question in questions:
+        asked = " ".join([question["prompt"], *question.get("options", [])])
+        shared = sorted(w for w in words(question["objective"]) & words(asked) if not w.isdigit())
+        why = f"it asks about {', '.join(shared[:3])}" if shared else "it shares no word with its objective"
+        verdicts.append({"question": question["question"], "aligned": bool(shared), "why": why[:REASON_LENGTH]})
+    return {"questions": verdicts}
+
+
+def aligned_check(judged: dict[str, tuple[list[dict[str, Any]], AlignmentAnswer]]) -> CourseCheck:
+    """``objectives_aligned`` from every assessment's judgement (by part id: the questions judged and the verdicts):
+    the share of questions aligned, and the misaligned ones listed with the judge's reason."""
+    misaligned: list[dict[str, Any]] = []
+    total = 0
+    for part_id, (questions, answer) in sorted(judged.items()):
+        total += len(questions)
+        for verdict in answer.questions:
+            if not verdict.aligned:
+                question = questions[verdict.question - 1]
+                misaligned.append(
+                    {
+                        "part_id": part_id,
+                        "question": verdict.question,
+                        "objective": question["objective"],
+                        "why": verdict.why,
+                    }
+                )
+    aligned = total - len(misaligned)
+    return CourseCheck(
+        ALIGNMENT_CHECK,
+        not misaligned,
+        f"{aligned} of {total} questions examine the objective they name",
+        score=round(aligned / total, 4) if total else 1.0,
+        misaligned=misaligned,
+    )
+
+
+def not_judged(reason: str) -> CourseCheck:
+    """``objectives_aligned`` when no judgement was made (off by setting, or the judge failed): listed, not scored."""
+    return CourseCheck(ALIGNMENT_CHECK, False, f"not judged: {reason}"[:500], judged=False)
 
 
 # -- records: a course and its parts as stored -----------------------------------------------------------------------
@@ -596,12 +740,17 @@ class PartRecord:
 
 
 def course_figures(
-    plan: dict[str, Any] | None, parts: list[PartRecord], by_design: set[str] | None = None
+    plan: dict[str, Any] | None,
+    parts: list[PartRecord],
+    by_design: set[str] | None = None,
+    judgements: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Tokens and cost by part kind and by model, parts reused vs generated, and what reuse saved (the cost of
     generating the reused parts, as their stored figures say). ``by_design``: the parts planned from library lessons
     the planner chose (catalogue-aware planning); ``reused_by_design`` counts those found in the library, the rest
-    of ``reused`` is reuse by coincidence (the same request planned again)."""
+    of ``reused`` is reuse by coincidence (the same request planned again). ``judgements``: the alignment
+    judgement's calls (their figures; ``reused`` when cached), in the ``judgement`` row and the course's cost but
+    not counted as parts."""
     by_kind: dict[str, dict[str, float]] = {}
     by_model: dict[str, dict[str, float]] = {}
     generated = reused = batched = 0
@@ -609,18 +758,20 @@ def course_figures(
     entries = [(part.kind.value, part.reused, part.meta or {}) for part in parts if part.status is PartStatus.DONE]
     if plan:
         entries.append(("plan", bool(plan.get("reused")), plan))
+    entries += [(JUDGEMENT, bool(meta.get("reused")), meta) for meta in judgements or []]
     for kind, was_reused, meta in entries:
         usage = meta.get("usage") or {}
         tokens = sum(int(usage.get(k) or 0) for k in usage)
         spent = float(meta.get("cost_usd") or 0.0)
         row = by_kind.setdefault(kind, {"generated": 0, "reused": 0, "cost_usd": 0.0, "tokens": 0, "saved_usd": 0.0})
+        part = kind != JUDGEMENT
         if was_reused:
-            reused += 1
+            reused += part
             saved += spent
             row["reused"] += 1
             row["saved_usd"] = round(row["saved_usd"] + spent, 8)
             continue
-        generated += 1
+        generated += part
         cost += spent
         if meta.get("batch"):  # billed at the batch price: the same usage in a direct call costs spent / discount
             batched += 1
@@ -629,7 +780,7 @@ def course_figures(
         row["cost_usd"] = round(row["cost_usd"] + spent, 8)
         row["tokens"] += tokens
         model = by_model.setdefault(str(meta.get("model") or "unknown"), {"parts": 0, "cost_usd": 0.0, "tokens": 0})
-        model["parts"] += 1
+        model["parts"] += part
         model["cost_usd"] = round(model["cost_usd"] + spent, 8)
         model["tokens"] += tokens
     designed = by_design or set()

@@ -41,6 +41,9 @@ ModelFor = Callable[[Kind, str | None], str]
 # section writer are called with, and what they are priced with here.
 PLAN_STEP = "plan"
 SECTIONS_STEP = "sections"
+# The course alignment judgement ("question_set.judgement"): the small tier unless MODEL_TIERS names that step.
+JUDGEMENT_STEP = "judgement"
+JUDGEMENT_TOKENS_PER_QUESTION = 45  # a verdict: the question's number, aligned, a one-sentence reason
 
 
 def output_tokens(request: ContentRequest) -> int:
@@ -58,11 +61,11 @@ class Estimator:
     prices: PriceTable
     model_for: ModelFor
 
-    def call(self, model: str, tokens_out: int) -> int:
+    def call(
+        self, model: str, tokens_out: int, tokens_in: int = PROMPT_TOKENS, cached_in: int = CACHED_PROMPT_TOKENS
+    ) -> int:
         """Microdollars of one call producing ``tokens_out`` on ``model`` (rounded up: a charge is never 0)."""
-        usage = TokenUsage(
-            input_tokens=PROMPT_TOKENS, output_tokens=tokens_out, cache_read_input_tokens=CACHED_PROMPT_TOKENS
-        )
+        usage = TokenUsage(input_tokens=tokens_in, output_tokens=tokens_out, cache_read_input_tokens=cached_in)
         return max(1, -int(-self.prices.cost(model, usage) * MICRO // 1))
 
     def content(self, request: ContentRequest) -> int:
@@ -80,9 +83,20 @@ class Estimator:
         sizes = [questions // sections + (1 if i < questions % sections else 0) for i in range(sections)]
         return sum(self.call(model, TOKENS_PER_ITEM * size) for size in sizes)
 
-    def course(self, request: CourseRequest) -> int:
+    def judgement(self, questions: int) -> int:
+        """One course alignment judgement of an assessment: the questions read (as input, without the cached
+        handbook: a judge is not sent it) and a verdict each."""
+        return self.call(
+            self.model_for(Kind.QUESTION_SET, JUDGEMENT_STEP),
+            JUDGEMENT_TOKENS_PER_QUESTION * questions,
+            PROMPT_TOKENS + TOKENS_PER_ITEM * questions,
+            cached_in=0,
+        )
+
+    def course(self, request: CourseRequest, *, judged: bool = False) -> int:
         """A whole course before it is planned: the plan, then every part the plan can have (an upper bound of
-        the parts: shared lessons another course already made cost nothing when the course runs)."""
+        the parts: shared lessons another course already made cost nothing when the course runs), and with
+        ``judged`` the alignment judgement of each assessment (a cached one costs nothing when the course runs)."""
         lessons = request.modules * request.lessons_per_module
         lesson = self.call(self.model_for(Kind.LESSON, None), TYPICAL_OUTPUT_TOKENS[Kind.LESSON])
         total = self.call(self.model_for(Kind.LESSON, PLAN_STEP), COURSE_PLAN_OUTPUT_TOKENS) + lessons * lesson
@@ -92,6 +106,8 @@ class Estimator:
         if request.include.assessments:
             questions = max(request.lessons_per_module * 3, 5)  # about three objectives a lesson
             total += request.modules * self.call(self.model_for(Kind.QUESTION_SET, None), TOKENS_PER_ITEM * questions)
+            if judged:
+                total += request.modules * self.judgement(questions)
         return total
 
 

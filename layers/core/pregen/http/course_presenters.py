@@ -75,10 +75,22 @@ class ModuleBody(TypedDict):
     estimated_minutes: NotRequired[int]
 
 
+class MisalignedBody(TypedDict):
+    """A question the alignment judgement found not to examine the objective it names."""
+
+    part_id: str
+    question: int  # 1-based, in its assessment
+    objective: str
+    why: str
+
+
 class CheckBody(TypedDict):
     name: str
     passed: bool
     detail: str
+    judged: NotRequired[bool]  # false: a judgement not made (off, or it failed; the detail says why), not scored
+    score: NotRequired[float]  # objectives_aligned: the share of questions aligned
+    misaligned: NotRequired[list[MisalignedBody]]
 
 
 class ValidationBody(TypedDict):

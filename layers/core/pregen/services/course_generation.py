@@ -21,7 +21,8 @@ ordinary content path, and assemble the course when its last part is done (exact
          failed for good ─▶ part failed with the job's reason │ retryable ─▶ raise (SQS retries the part)
          ▼
     part done/failed + course count (1 transaction) ─▶ all finished? ─▶ any failed: course failed
-                                                     ─▶ else assembly lease ─▶ checks ─▶ ready
+                                                     ─▶ else assembly lease ─▶ checks (the alignment
+                                                        judgement: pregen.services.course_alignment) ─▶ ready
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from pregen.domain.models import STORED, Caller, ContentRequest, Job, JobStatus,
 from pregen.domain.records import StoredContent
 from pregen.messages import CoursePartMessage, JobMessage
 from pregen.observability import logger
+from pregen.services.course_alignment import judge_course
 from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, describe
 from pregen.services.generation import DuplicateDelivery, RetryLater, generate_job, generation_meta
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from pregen.config.functions import CoursePolicy
     from pregen.domain.courses import CourseRecord, LibraryLesson
     from pregen.messages import CoursePlanMessage
-    from pregen.ports import CoursePlanner, CourseStore
+    from pregen.ports import AlignmentJudge, CoursePlanner, CourseStore
     from pregen.services.generation import WorkerDeps
 
 Outcome = Literal[
@@ -90,6 +92,7 @@ class CourseWorkerDeps:
     content: WorkerDeps  # the content worker's ports and policy: parts are generated on its path
     planner: CoursePlanner
     policy: CoursePolicy
+    judge: AlignmentJudge | None = None  # the alignment judgement's (None: the check says not judged)
 
 
 # -- plan ------------------------------------------------------------------------------------------------------------
@@ -508,19 +511,21 @@ def _settle_course(course_id: str, worker_id: str, deps: CourseWorkerDeps) -> Ou
 
 
 def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps) -> Outcome:
-    """Run the course-level checks on the parts and make the course ready, with its figures."""
+    """Run the course-level checks on the parts (the alignment judgement's among them) and make the course ready,
+    with its figures (the judgement's cost included)."""
     parts = deps.courses.read_parts(course.course_id, bodies=True)
     outline = CourseOutline.model_validate(course.outline or {})
     bodies = {part.part_id: part.body or {} for part in parts if part.status is PartStatus.DONE}
-    validation = validate_course(course.request, outline, bodies)
+    alignment = judge_course(course, parts, deps.content, deps.judge, enabled=deps.policy.course_alignment_judge)
+    validation = validate_course(course.request, outline, bodies, alignment.check if alignment else None)
     record = {
         "score": validation.score,
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in validation.checks],
+        "checks": [check.record() for check in validation.checks],
         "minutes_by_module": validation.minutes_by_module,
         "minutes_total": validation.minutes_total,
     }
     by_design = {part.part_id for part in plan_parts(course.request, outline) if part.from_library}
-    figures = course_figures(course.plan, parts, by_design)
+    figures = course_figures(course.plan, parts, by_design, alignment.judgements if alignment else None)
     now = deps.content.clock.now()
     if not deps.courses.publish(course.course_id, validation=record, figures=figures, worker_id=worker_id, now=now):
         return "assembling"

@@ -84,10 +84,11 @@ def start_course(
 ) -> CourseRecord:
     """Accept a course: its lane checked against the caller's role, charged its estimated price (the plan and every
     part it can have, at the direct price in either lane: a batched part that fails falls back to a direct call, and
-    the charge is never settled afterwards) before anything is written or enqueued, then planned by the worker at
-    the course's priority."""
+    the charge is never settled afterwards), and the alignment judgement of each assessment where it is on, before
+    anything is written or enqueued, then planned by the worker at the course's priority."""
     priority = course_priority(request, caller, deps.policy)
-    check_generation_allowance(caller, "course", deps, lambda price: price.course(request))
+    judged = deps.policy.course_alignment_judge
+    check_generation_allowance(caller, "course", deps, lambda price: price.course(request, judged=judged))
     now = deps.clock.now()
     course = CourseRecord(
         course_id=new_job_id(),
@@ -405,7 +406,7 @@ def retry_course(
         lambda price: (
             price.contents([ContentRequest.model_validate(p.request, context=STORED) for p in failed])
             if failed
-            else price.course(course.request)
+            else price.course(course.request, judged=deps.policy.course_alignment_judge)
         ),
     )
     deps.courses.reset_failed_parts(course_id, {p.part_id: new_job_id() for p in failed})

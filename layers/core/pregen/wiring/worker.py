@@ -206,4 +206,5 @@ def course_worker_deps() -> CourseWorkerDeps:
         content=content,
         planner=content.generator,  # type: ignore[arg-type]
         policy=s,
+        judge=content.generator if hasattr(content.generator, "judge_alignment") else None,  # type: ignore[arg-type]
     )

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from pregen import provider_signals
 from pregen.adapters.generators.prompts import (
+    JUDGE_SYSTEM,
+    alignment_prompt,
     correction_prompt,
     course_plan_prompt,
     judge_prompt,
@@ -30,7 +32,7 @@ from pregen.domain.near import SameLesson, Verdict
 from pregen.domain.provider_limits import Spend, read_answer
 from pregen.domain.records import BatchOutcome
 from pregen.domain.schemas import answer_schema, request_problems, section_schema
-from pregen.domain.spend import PLAN_STEP, SECTIONS_STEP
+from pregen.domain.spend import JUDGEMENT_STEP, PLAN_STEP, SECTIONS_STEP
 from pregen.domain.work_budget import MAX_TOKENS, SDK_TIMEOUT_S, SECTION_MAX_TOKENS
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class Question:
     max_tokens: int
     problems: Callable[[Any], list[str]]
     noun: tuple[str, str]
+    system: list[dict[str, object]] | None = None  # None: the cached handbook
 
 
 class UsageRecorder(Middleware):
@@ -201,6 +204,22 @@ class AnthropicGenerator:
         body = SameLesson.model_validate(answer.body)
         return Verdict(body.same, body.why, model=model, cost_usd=answer.cost_usd, calls=answer.attempts)
 
+    def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
+        """The course alignment judgement (issue 29): one structured answer on the ``question_set.judgement`` step's
+        model (default: the small tier), a verdict per question, at most two calls."""
+        from pregen.domain.courses import alignment_problems, alignment_schema
+
+        return self.structured(
+            model=self.model_of(Kind.QUESTION_SET, JUDGEMENT_STEP),
+            prompt=alignment_prompt(questions, objectives),
+            schema=alignment_schema(len(questions)),
+            max_tokens=300 + 80 * len(questions),
+            problems=lambda parsed: alignment_problems(len(questions), parsed),
+            noun=("judgement", "judgement"),
+            max_calls=2,
+            system=[{"type": "text", "text": JUDGE_SYSTEM}],  # not the content handbook: a judge writes no content
+        )
+
     def plan_course(
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
     ) -> Generation:
@@ -220,7 +239,14 @@ class AnthropicGenerator:
         )
 
     def _ask(
-        self, *, model: str, max_tokens: int, messages: list[dict[str, Any]], schema: type[BaseModel], calls_left: int
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: list[dict[str, Any]],
+        schema: type[BaseModel],
+        calls_left: int,
+        system: list[dict[str, object]] | None = None,
     ) -> tuple[Any, list[str]]:
         """One call: the parsed answer (or None) and the schema's errors; provider failures become domain errors.
         The SDK retries a failed request only as far as the calls left allow."""
@@ -230,7 +256,7 @@ class AnthropicGenerator:
             result = client.messages.parse(
                 model=model,
                 max_tokens=max_tokens,
-                system=system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
+                system=system or system_blocks(cached=self.cache_prompts),  # type: ignore[arg-type]
                 messages=messages,  # type: ignore[arg-type]
                 output_format=schema,
             )
@@ -255,12 +281,13 @@ class AnthropicGenerator:
         problems: Callable[[Any], list[str]],
         noun: tuple[str, str],
         max_calls: int | None = None,
+        system: list[dict[str, object]] | None = None,
     ) -> Generation:
         """One structured answer: ``messages.parse`` with the cached handbook, re-asked with the errors (the
         schema's, or ``problems`` of a parsed answer) up to ``max_attempts``, and never more than ``max_calls``
         Messages requests in all (the SDK's retries count). ``noun`` names what was asked for in a refusal and in
         the final error, e.g. ("request", "content"). A failure carries the calls it made (``calls``)."""
-        return self.answer(Question(model, prompt, schema, max_tokens, problems, noun), max_calls=max_calls)
+        return self.answer(Question(model, prompt, schema, max_tokens, problems, noun, system), max_calls=max_calls)
 
     def answer(self, ask: Question, *, max_calls: int | None = None) -> Generation:
         """``structured`` for a question already put together (``content_question``, ``section_question``)."""
@@ -287,6 +314,7 @@ class AnthropicGenerator:
                 messages=messages,
                 schema=ask.schema,
                 calls_left=last_call - self.recorder.calls,
+                system=ask.system,
             )
             data = self.recorder.responses[-1] if self.recorder.responses else {}
             call_usage, call_1h = _usage(data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -86,6 +86,9 @@ class KeyedGenerator:
 
     def judge_same(self, wording: ContentRequest, candidate: ContentRequest) -> Verdict:
         return self.resolved().judge_same(wording, candidate)
+
+    def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
+        return self.resolved().judge_alignment(questions, objectives)
 
     def generate_section(self, spec: SectionSpec) -> Generation:
         from pregen.adapters.generators.claude_sections import ClaudeSectionWriter

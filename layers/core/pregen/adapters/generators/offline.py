@@ -74,6 +74,7 @@ class OfflineGenerator:
             aims = request.objectives or []
             for i, question in enumerate(questions if aims else []):
                 question["objective"] = aims[i % len(aims)]
+                question["prompt"] += f": {question['objective']}"  # what it examines (the alignment judge reads it)
             body = {"title": f"{topic.title()} practice", "question_type": qtype.value, "questions": questions}
         else:
             body = _exam(request, topic, seed)
@@ -94,6 +95,18 @@ class OfflineGenerator:
         from pregen.domain.near import offline_verdict
 
         return offline_verdict(wording, candidate)
+
+    def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
+        """The offline judge of a course's assessments: ``pregen.domain.courses.offline_alignment``, a deterministic
+        stand-in for the model's (aligned when a question shares a word with the objective it names)."""
+        from pregen.domain.courses import offline_alignment
+
+        started = time.perf_counter()
+        body = offline_alignment(questions)
+        self._take_time(body, Kind.QUESTION_SET, json.dumps(questions, sort_keys=True))
+        return Generation(
+            body=body, generator="offline", model="offline", latency_ms=int((time.perf_counter() - started) * 1000)
+        )
 
     def plan_course(
         self, request: CourseRequest, *, offered: list[LibraryLesson] | None = None, max_calls: int | None = None
