@@ -18,6 +18,7 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from aws_emulator.logs import awslogs_event
+from aws_emulator.moto_server import fixes_in_process
 from aws_emulator.poller import to_lambda_record
 from aws_emulator.runtime import LambdaContext
 from aws_emulator.template import Resources, Template
@@ -59,6 +60,17 @@ class Aws:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_as_the_local_stack_runs_it() -> Iterator[None]:
+    """The local stack's moto fixes (aws_emulator/moto_server.py) for the whole tier, as its server runs them: a
+    transaction copies the items it names for its rollback, not every table (moto deep-copies the tables, so a 99-item
+    transaction cost seconds), and SQS checks visibility without building datetimes. Same behaviour, about a third
+    less CPU across the tier (a moved-clock rerun: 321 s of CPU against 500 s, same tests passing); an emulator test
+    that starts a MotoServer applied them anyway for the rest of the session."""
+    with fixes_in_process():
+        yield
 
 
 @pytest.fixture
