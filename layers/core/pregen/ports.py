@@ -28,6 +28,8 @@ if TYPE_CHECKING:
         BatchOutcome,
         Erased,
         ErasureStatus,
+        FinishedGeneration,
+        FinishWritten,
         InflightClaim,
         KeyClaim,
         QueuedMessage,
@@ -64,6 +66,15 @@ class ContentStore(Protocol):
     def end_lease(self, key: str, worker_id: str) -> None: ...
 
     def requeue_lease(self, key: str, worker_id: str) -> None: ...
+
+
+class GenerationWrites(Protocol):
+    """A generation's writes after its model call, together (``pregen.adapters.finish``)."""
+
+    def finish(self, done: FinishedGeneration) -> FinishWritten:
+        """Store the content (and its library version and index entry), end the job and the lease, add the counters
+        (the learner's unless erased since ``started_at``): one transaction where the engine allows."""
+        ...
 
 
 class JobStore(Protocol):

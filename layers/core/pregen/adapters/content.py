@@ -61,28 +61,29 @@ class DynamoContentStore:
         return deserialize(item) if item else {}
 
     def put_content(self, content: StoredContent) -> None:
-        item = content_item(content)
-        self.client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self.table, "Item": item}},
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            "pk": string(content.key),
-                            "sk": string("stats"),
-                            "hits": {"N": "0"},
-                            # kind and cost ride on the stats item so the usage aggregator (reading the
-                            # table's stream) can count hits per kind and the cost each hit saved.
-                            "kind": string(content.kind),
-                            "cost_usd": number(content.meta.get("cost_usd", 0) or 0),
-                            "created_at": whole(content.created_at),
-                            "expires_at": whole(content.expires_at),
-                        },
-                    }
-                },
-            ]
-        )
+        self.client.transact_write_items(TransactItems=self.content_writes(content))
+
+    def content_writes(self, content: StoredContent) -> list[Any]:
+        """The transaction items that store a key's served content: its body and its ``stats`` item."""
+        return [
+            {"Put": {"TableName": self.table, "Item": content_item(content)}},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": string(content.key),
+                        "sk": string("stats"),
+                        "hits": {"N": "0"},
+                        # kind and cost ride on the stats item so the usage aggregator (reading the
+                        # table's stream) can count hits per kind and the cost each hit saved.
+                        "kind": string(content.kind),
+                        "cost_usd": number(content.meta.get("cost_usd", 0) or 0),
+                        "created_at": whole(content.created_at),
+                        "expires_at": whole(content.expires_at),
+                    },
+                }
+            },
+        ]
 
     # -- in flight and leases ---------------------------------------------------------------------------------------
     #
@@ -247,13 +248,16 @@ class DynamoContentStore:
         return True
 
     def end_lease(self, key: str, worker_id: str) -> None:
-        conditional(
-            self.client.delete_item,
-            TableName=self.table,
-            Key=self._inflight_key(key),
-            ConditionExpression="lease_owner = :w",
-            ExpressionAttributeValues={":w": string(worker_id)},
-        )
+        conditional(self.client.delete_item, **self.lease_end(key, worker_id))
+
+    def lease_end(self, key: str, worker_id: str) -> dict[str, Any]:
+        """The DeleteItem (or a transaction's Delete) ending ``worker_id``'s lease, if it still holds it."""
+        return {
+            "TableName": self.table,
+            "Key": self._inflight_key(key),
+            "ConditionExpression": "lease_owner = :w",
+            "ExpressionAttributeValues": {":w": string(worker_id)},
+        }
 
     def requeue_lease(self, key: str, worker_id: str) -> None:
         """Give the key back after a failed attempt so the redelivered message can try again at once."""
