@@ -171,3 +171,31 @@ def test_any_other_cancellation_fails_the_delivery() -> None:
     _cancelled(stubber, i0="ValidationError")
     with stubber, pytest.raises(ClientError):
         writes.finish(_done())
+
+
+def test_the_lease_marks_the_job_generating_in_the_same_write() -> None:
+    writes, stubber, sent = _writes()
+    _ok(stubber)
+    with stubber:
+        assert writes.lease("k1", "j1", "w1", T, 300, unless_cached=True, attempts=2)
+    [items] = sent
+    assert [next(iter(i)) for i in items] == ["ConditionCheck", "Update", "Update"]
+    mark = items[2]["Update"]
+    assert mark["Key"]["pk"] == {"S": "job#j1"} and mark["ExpressionAttributeValues"][":status"] == {"S": "generating"}
+
+
+def test_a_job_done_or_gone_meanwhile_is_not_marked_but_the_key_is_still_leased() -> None:
+    writes, stubber, sent = _writes()
+    _cancelled(stubber, n="3", i2="ConditionalCheckFailed")
+    _ok(stubber)
+    with stubber:
+        assert writes.lease("k1", "j1", "w1", T, 300, unless_cached=True, attempts=1)
+    assert [len(items) for items in sent] == [3, 2]  # the lease, and its content check, alone
+
+
+def test_the_key_cached_meanwhile_writes_nothing() -> None:
+    writes, stubber, sent = _writes()
+    _cancelled(stubber, n="3", i0="ConditionalCheckFailed")
+    with stubber:
+        assert not writes.lease("k1", "j1", "w1", T, 300, unless_cached=True, attempts=1)
+    assert len(sent) == 1

@@ -69,7 +69,22 @@ class ContentStore(Protocol):
 
 
 class GenerationWrites(Protocol):
-    """A generation's writes after its model call, together (``pregen.adapters.finish``)."""
+    """A generation's writes around its model call, together (``pregen.adapters.finish``)."""
+
+    def lease(
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool,
+        attempts: int,
+    ) -> bool:
+        """``ContentStore.acquire_lease``, and the job marked ``generating`` (``attempts``: its deliveries) in the
+        same write, if the job is there and not done."""
+        ...
 
     def finish(self, done: FinishedGeneration) -> FinishWritten:
         """Store the content (and its library version and index entry), end the job and the lease, add the counters

@@ -185,11 +185,21 @@ class DynamoContentStore:
         )
 
     def acquire_lease(
-        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool = False,
+        also: list[Any] | None = None,
     ) -> bool:
         """Lease the key's marker for ``worker_id`` (``LeaseHeld``: another worker holds it). ``unless_cached``:
         only while the key has no live content, checked in the same write (a TransactWriteItems); False: it has,
-        nothing was written (a duplicate delivery after the content was stored), with no read before or after."""
+        nothing was written (a duplicate delivery after the content was stored), with no read before or after.
+        ``also``: more transaction items written with the lease (the job's ``generating`` mark); when their own
+        conditions do not hold, the lease is taken without them."""
         until = str(int(now + lease_seconds))
         lease: dict[str, Any] = {
             "TableName": self.table,
@@ -214,37 +224,51 @@ class DynamoContentStore:
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        if unless_cached or also:
+            return self._lease_together(key, lease, now, unless_cached=unless_cached, also=also or [])
+        return self._lease_alone(key, lease)
+
+    def _lease_together(
+        self, key: str, lease: dict[str, Any], now: float, *, unless_cached: bool, also: list[Any]
+    ) -> bool:
+        items: list[Any] = []
         if unless_cached:
-            return self._lease_unless_cached(key, lease, now)
+            content: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": {"pk": string(key), "sk": string("content")},
+                # an expired body not yet removed by TTL is never served (get_content): it does not count
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                "ExpressionAttributeValues": {":now": whole(now)},
+            }
+            items.append({"ConditionCheck": content})
+        at = len(items)  # the lease's place in the transaction
+        items += [{"Update": lease}, *also]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if codes is None:
+                raise
+            reasons: list[Any] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
+            if unless_cached and codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            if codes[at : at + 1] == ["ConditionalCheckFailed"]:
+                raise _held(key, (reasons[at] if len(reasons) > at else {}).get("Item", {})) from exc
+            if "ConditionalCheckFailed" in codes[at + 1 :]:  # what goes with the lease does not hold: the lease alone
+                if unless_cached:
+                    return self._lease_together(key, lease, now, unless_cached=True, also=[])
+                return self._lease_alone(key, lease)
+            # collided with another write of the marker (a claim, another lease): held, for now
+            raise LeaseHeld(f"key {key} is being written by another request", until=None) from exc
+        return True
+
+    def _lease_alone(self, key: str, lease: dict[str, Any]) -> bool:
         try:
             self.client.update_item(**lease)
         except ClientError as exc:
             if condition_failed(exc):
                 raise _held(key, exc.response.get("Item", {})) from exc  # type: ignore[arg-type]
             raise
-        return True
-
-    def _lease_unless_cached(self, key: str, lease: dict[str, Any], now: float) -> bool:
-        content: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": {"pk": string(key), "sk": string("content")},
-            # an expired body not yet removed by TTL is never served (get_content): it does not count
-            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-            "ExpressionAttributeValues": {":now": whole(now)},
-        }
-        try:
-            self.client.transact_write_items(TransactItems=[{"ConditionCheck": content}, {"Update": lease}])  # type: ignore[typeddict-item]
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes is None:
-                raise
-            reasons: list[Any] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
-            if codes[:1] == ["ConditionalCheckFailed"]:
-                return False
-            if codes[1:2] == ["ConditionalCheckFailed"]:
-                raise _held(key, (reasons[1] if len(reasons) > 1 else {}).get("Item", {})) from exc
-            # collided with another write of the marker (a claim, another lease): held, for now
-            raise LeaseHeld(f"key {key} is being written by another request", until=None) from exc
         return True
 
     def end_lease(self, key: str, worker_id: str) -> None:

@@ -1,5 +1,5 @@
-"""A generation's writes after its model call, in one ``TransactWriteItems`` (issue 34: a generation makes at most 5
-requests around its model call).
+"""A generation's writes around its model call (issue 34: a generation makes at most 5 requests around it): before
+it, the lease and the job's ``generating`` mark in one write; after it, everything else in one ``TransactWriteItems``:
 
 ::
 
@@ -62,6 +62,22 @@ class DynamoGenerationWrites:
         self.client = client
         self.store, self.jobs, self.counters = store, jobs, counters
         self.erasures, self.library, self.near = erasures, library, near
+
+    def lease(
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool,
+        attempts: int,
+    ) -> bool:
+        mark = self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        return self.store.acquire_lease(
+            key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached, also=[{"Update": mark}]
+        )
 
     def finish(self, done: FinishedGeneration) -> FinishWritten:
         parts = self._parts(done)

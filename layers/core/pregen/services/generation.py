@@ -128,7 +128,7 @@ def generate_job(
         _cap_spent(message, deps, now)
     if max_calls is not None:
         calls_left = min(calls_left, max_calls)
-    if _done_under_lease(message, job, worker_id, deps, now):
+    if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
         return "already_cached"
     if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
         return "aliased"
@@ -261,19 +261,19 @@ def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentReq
         raise
 
 
-def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+def _acquire_lease(
+    message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float, *, receive_count: int
+) -> bool:
     """Lease the key for this delivery; for a plain job only while the key has no content (False: it has, nothing
-    written). Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back
-    until its lease ends), ``RetryLater`` when another job holds the key."""
+    written). With ``GenerationWrites``, the job (when there is one) is marked ``generating`` in the same write.
+    Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back until its
+    lease ends), ``RetryLater`` when another job holds the key."""
+    lease = (message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
+    unless_cached = message.regenerate_of is None
     try:
-        return deps.store.acquire_lease(
-            message.key,
-            message.job_id,
-            worker_id,
-            now,
-            deps.policy.lease_seconds,
-            unless_cached=message.regenerate_of is None,
-        )
+        if deps.writes is not None and job is not None:
+            return deps.writes.lease(*lease, unless_cached=unless_cached, attempts=receive_count)
+        return deps.store.acquire_lease(*lease, unless_cached=unless_cached)
     except LeaseHeld as held:
         if job is not None and job.job_id == message.job_id and job.status is JobStatus.GENERATING:
             raise DuplicateDelivery(
@@ -479,7 +479,11 @@ def _throttle_reason(message: JobMessage) -> str:
 def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps, now: float) -> Iterator[None]:
     """The job shows ``generating`` while the model works: the write goes out with the call, and has landed
     before anything after the call writes the job again (a failure's status must not be overwritten by it). A
-    failed write costs the status display only, not the generation."""
+    failed write costs the status display only, not the generation. With ``GenerationWrites`` the lease's write
+    marked it already (a job with no record has nothing to mark)."""
+    if deps.writes is not None:
+        yield
+        return
     marking = in_background(
         lambda: deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
     )
@@ -497,11 +501,13 @@ def _already_done(job: Job | None) -> bool:
     return job is not None and job.status is JobStatus.DONE
 
 
-def _done_under_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+def _done_under_lease(
+    message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float, *, receive_count: int
+) -> bool:
     """Lease the key, unless the work is done: a plain job's lease checks the key's content in the same write
     (another delivery stored it: a duplicate running alongside, or a later one; generating again would store it
     twice), a regeneration's job is read again under the lease."""
-    if not _acquire_lease(message, job, worker_id, deps, now):
+    if not _acquire_lease(message, job, worker_id, deps, now, receive_count=receive_count):
         deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
         return True
     if message.regenerate_of is not None and _already_done(deps.jobs.get_job(message.job_id)):
