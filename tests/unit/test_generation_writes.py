@@ -199,3 +199,15 @@ def test_the_key_cached_meanwhile_writes_nothing() -> None:
     with stubber:
         assert not writes.lease("k1", "j1", "w1", T, 300, unless_cached=True, attempts=1)
     assert len(sent) == 1
+
+
+def test_a_fresh_job_is_leased_and_marked_in_one_write_only_as_its_claim_wrote_it() -> None:
+    writes, stubber, sent = _writes()
+    _ok(stubber)
+    _cancelled(stubber, n="3", i2="ConditionalCheckFailed")  # the job is not as its claim wrote it
+    with stubber:
+        assert writes.lease_fresh("k1", "j1", "w1", T, 300, attempts=1)
+        assert not writes.lease_fresh("k1", "j1", "w1", T, 300, attempts=2)
+    assert len(sent) == 2  # refused: nothing retried here, the caller reads the job and leases again
+    mark = sent[0][2]["Update"]
+    assert mark["ConditionExpression"] == "attribute_exists(pk) AND #status = :queued AND model_calls = :none"

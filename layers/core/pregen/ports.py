@@ -86,6 +86,13 @@ class GenerationWrites(Protocol):
         same write, if the job is there and not done."""
         ...
 
+    def lease_fresh(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, attempts: int
+    ) -> bool:
+        """``lease(unless_cached=True)`` with no read of the job before it: only while the job is as its claim
+        wrote it (queued, no model call made); False, nothing written, when anything else holds (then read it)."""
+        ...
+
     def finish(self, done: FinishedGeneration) -> FinishWritten:
         """Store the content (and its library version and index entry), end the job and the lease, add the counters
         (the learner's unless erased since ``started_at``): one transaction where the engine allows."""

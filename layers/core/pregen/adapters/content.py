@@ -200,8 +200,40 @@ class DynamoContentStore:
         nothing was written (a duplicate delivery after the content was stored), with no read before or after.
         ``also``: more transaction items written with the lease (the job's ``generating`` mark); when their own
         conditions do not hold, the lease is taken without them."""
+        lease = self._lease(key, job_id, worker_id, now, lease_seconds)
+        if unless_cached or also:
+            return self._lease_together(key, lease, now, unless_cached=unless_cached, also=also or [])
+        return self._lease_alone(key, lease)
+
+    def lease_unless_cached_with(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, also: list[Any]
+    ) -> bool:
+        """``acquire_lease(unless_cached=True)`` with ``also`` in the same transaction, all or nothing: False when
+        anything stopped it (the content, the lease, ``also``'s conditions, a conflict), nothing written and no
+        reason told: the caller goes the way that reads first."""
+        lease = self._lease(key, job_id, worker_id, now, lease_seconds)
+        items = [{"ConditionCheck": self._uncached(key, now)}, {"Update": lease}, *also]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if cancellation_codes(exc) is None:
+                raise
+            return False
+        return True
+
+    def _uncached(self, key: str, now: float) -> dict[str, Any]:
+        """The condition that the key has no live content: an expired body not yet removed by TTL is never served
+        (get_content), so it does not count."""
+        return {
+            "TableName": self.table,
+            "Key": {"pk": string(key), "sk": string("content")},
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+            "ExpressionAttributeValues": {":now": whole(now)},
+        }
+
+    def _lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> dict[str, Any]:
         until = str(int(now + lease_seconds))
-        lease: dict[str, Any] = {
+        return {
             "TableName": self.table,
             "Key": self._inflight_key(key),
             "UpdateExpression": (
@@ -224,23 +256,11 @@ class DynamoContentStore:
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if unless_cached or also:
-            return self._lease_together(key, lease, now, unless_cached=unless_cached, also=also or [])
-        return self._lease_alone(key, lease)
 
     def _lease_together(
         self, key: str, lease: dict[str, Any], now: float, *, unless_cached: bool, also: list[Any]
     ) -> bool:
-        items: list[Any] = []
-        if unless_cached:
-            content: dict[str, Any] = {
-                "TableName": self.table,
-                "Key": {"pk": string(key), "sk": string("content")},
-                # an expired body not yet removed by TTL is never served (get_content): it does not count
-                "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-                "ExpressionAttributeValues": {":now": whole(now)},
-            }
-            items.append({"ConditionCheck": content})
+        items: list[Any] = [{"ConditionCheck": self._uncached(key, now)}] if unless_cached else []
         at = len(items)  # the lease's place in the transaction
         items += [{"Update": lease}, *also]
         try:

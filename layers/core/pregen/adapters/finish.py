@@ -79,6 +79,17 @@ class DynamoGenerationWrites:
             key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached, also=[{"Update": mark}]
         )
 
+    def lease_fresh(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, attempts: int
+    ) -> bool:
+        """The lease and the mark, only for a job as its claim wrote it (queued, no model call yet), the key without
+        content, all in one write and with no read before; False, nothing written, otherwise."""
+        mark = self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        mark["ConditionExpression"] = "attribute_exists(pk) AND #status = :queued AND model_calls = :none"
+        mark["ExpressionAttributeValues"] |= {":queued": {"S": JobStatus.QUEUED.value}, ":none": {"N": "0"}}
+        mark["ExpressionAttributeValues"].pop(":done", None)
+        return self.store.lease_unless_cached_with(key, job_id, worker_id, now, lease_seconds, also=[{"Update": mark}])
+
     def finish(self, done: FinishedGeneration) -> FinishWritten:
         parts = self._parts(done)
         refused, conflicts = False, 0

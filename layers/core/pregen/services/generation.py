@@ -113,23 +113,15 @@ def generate_job(
     """
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
-    job = deps.jobs.get_job(message.job_id)  # the key's content: checked by the lease's own write
-    if job is None and message.owner:
-        # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
-        # erased (DELETE /v1/me). Generating it would bring their data back.
-        logger.info("personal job without its record: the learner's data was erased; dropped")
-        return "dropped_erased"
-    _refuse_failed_for_good(job)
-    request = _request_of(message, deps, now)
-    if _already_done(job):
-        return "already_cached"
-    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
-    if calls_left <= 0:
-        _cap_spent(message, deps, now)
+    ready = _leased_fresh(message, worker_id, receive_count, deps, now)
+    if ready is None:
+        prepared = _leased_after_reading(message, worker_id, receive_count, deps, now)
+        if not isinstance(prepared, tuple):
+            return prepared
+        ready = prepared
+    request, calls_left, started_at = ready
     if max_calls is not None:
         calls_left = min(calls_left, max_calls)
-    if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
-        return "already_cached"
     if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
         return "aliased"
     try:
@@ -147,10 +139,55 @@ def generate_job(
         _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
     attempt = (_attempt(deps.clock.now(), "generated", generation=generation), generation.attempts)
-    store_generation(
-        message, request, generation, worker_id, deps, started_at=job.created_at if job else None, attempt=attempt
-    )
+    store_generation(message, request, generation, worker_id, deps, started_at=started_at, attempt=attempt)
     return "generated"
+
+
+# What a delivery knows once it holds the key: the request, the model calls it may make, when its job began.
+Ready = tuple[ContentRequest, int, float | None]
+
+
+def _leased_fresh(
+    message: JobMessage, worker_id: str, receive_count: int, deps: WorkerDeps, now: float
+) -> Ready | None:
+    """A plain job as its claim wrote it (queued, no model call yet; the message says when it was created): the
+    lease and the job's ``generating`` mark in one write, with no read of the job before it -- its record would
+    say nothing more. None, nothing written, for anything else (a redelivery, a regeneration, a job done, failed
+    or gone, the key cached or held): the way that reads the job first decides it."""
+    if deps.writes is None or message.created_at is None or message.regenerate_of is not None:
+        return None
+    if deps.policy.max_model_calls <= 0:
+        return None
+    try:
+        request = ContentRequest.model_validate(message.request, context=STORED)
+    except ValidationError:
+        return None
+    lease = (message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
+    if not deps.writes.lease_fresh(*lease, attempts=receive_count):
+        return None
+    return request, deps.policy.max_model_calls, message.created_at
+
+
+def _leased_after_reading(
+    message: JobMessage, worker_id: str, receive_count: int, deps: WorkerDeps, now: float
+) -> Ready | Outcome:
+    """Read the job, then lease the key (``_done_under_lease``): what is ready, or the delivery's outcome."""
+    job = deps.jobs.get_job(message.job_id)  # the key's content: checked by the lease's own write
+    if job is None and message.owner:
+        # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
+        # erased (DELETE /v1/me). Generating it would bring their data back.
+        logger.info("personal job without its record: the learner's data was erased; dropped")
+        return "dropped_erased"
+    _refuse_failed_for_good(job)
+    request = _request_of(message, deps, now)
+    if _already_done(job):
+        return "already_cached"
+    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
+    if calls_left <= 0:
+        _cap_spent(message, deps, now)
+    if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
+        return "already_cached"
+    return request, calls_left, job.created_at if job else None
 
 
 def _served_by_alias(message: JobMessage, request: ContentRequest, worker_id: str, deps: WorkerDeps) -> bool:
