@@ -36,6 +36,10 @@ PORT_OPS: dict[tuple[str, str], tuple[str, str]] = {
     ("jobs", "get_job"): ("jobs", "read"),
     ("transitions", "read"): ("navigation", "read"),
     ("transitions", "record"): ("navigation", "write"),
+    # a generation's writes around its model call: a transaction each (pregen.adapters.finish)
+    ("writes", "lease_fresh"): ("content+jobs", "txn"),
+    ("writes", "lease"): ("content+jobs", "txn"),
+    ("writes", "finish"): ("content+counters+jobs", "txn"),
 }
 _WRITES = {"content": "content", "jobs": "jobs", "counters": "counters"}
 

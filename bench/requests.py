@@ -344,9 +344,8 @@ class Steps:
         return seen, handled
 
     def generation(self) -> list[Operation]:
-        requests, handled = self.deliver("InteractiveQueue", limit=1)  # the worker environment's first item
-        assert handled == 1 and sum(r.operation == MODEL for r in requests) == 1, (handled, requests)
-        self.deliver("InteractiveQueue", record=False)  # the other miss's
+        first = self.generated()  # the worker environment's first item (zoe's miss)
+        requests = self.generated()  # its next (the other miss's): the day's spend is remembered (10 s)
         split = next(i for i, r in enumerate(requests) if r.operation == MODEL)
         with self.spy.record() as hit:
             status, body = self.get("carol")
@@ -354,9 +353,20 @@ class Steps:
         self.content_id = body["content_id"]
         return [
             Operation("hit", hit, note="HOT_CACHE_SECONDS=0: the DynamoDB read (the hot-key cache answers with none)"),
+            Operation(
+                "generation, an environment's first, around the model call",
+                [r for r in first if r.operation != MODEL],
+                note="as the next, and the day's spend read for the ceiling (at most once per 10 s an environment)",
+            ),
             Operation("generation, before the model call", requests[:split], note="the worker's, for one item"),
             Operation("generation, after the model call", requests[split + 1 :], note="stores it, ends the job"),
         ]
+
+    def generated(self) -> list[Request]:
+        """The worker's requests for one queued item, its one model call among them."""
+        requests, handled = self.deliver("InteractiveQueue", limit=1)
+        assert handled == 1 and sum(r.operation == MODEL for r in requests) == 1, (handled, requests)
+        return requests
 
     def pregenerate(self, keys: int) -> list[Operation]:
         from functions.pre_generate import app as pre_generate

@@ -267,6 +267,7 @@ class Simulation:
             clock=self.clock,
             queue=self.lanes,
             policy=GenerationPolicy.model_validate({}),  # the defaults: content lives 30 days
+            writes=stores["writes"],
         )
         self.navigation = NavigationDeps(
             serve=self.serve,
@@ -356,18 +357,20 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
         from pregen_fakes.memory import (
             MemoryContentStore,
             MemoryCounters,
+            MemoryGenerationWrites,
             MemoryJobStore,
             MemoryKeyClaims,
             MemoryTransitionStore,
         )
 
-        content, jobs = MemoryContentStore(clock), MemoryJobStore()
+        content, jobs, counters = MemoryContentStore(clock), MemoryJobStore(), MemoryCounters()
         return {
             "content": content,
             "jobs": jobs,
             "claims": MemoryKeyClaims(content, jobs),
-            "counters": MemoryCounters(),
+            "counters": counters,
             "transitions": MemoryTransitionStore(),
+            "writes": MemoryGenerationWrites(content, jobs, counters),
         }
     import uuid
 
@@ -377,6 +380,7 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     from pregen.adapters.claims import DynamoKeyClaims
     from pregen.adapters.content import DynamoContentStore
     from pregen.adapters.counters import DynamoCounters
+    from pregen.adapters.finish import DynamoGenerationWrites
     from pregen.adapters.jobs import DynamoJobStore
     from pregen.adapters.navigation import DynamoTransitionStore
 
@@ -385,12 +389,15 @@ def _ports(backend: str, clock: FrozenClock) -> dict[str, Any]:
     )
     client = boto3.client("dynamodb")
     jobs = DynamoJobStore(resources.tables["JobsTable"], 7, client)
+    store = DynamoContentStore(resources.tables["ContentTable"], client)
+    counters = DynamoCounters(resources.tables["CountersTable"], client)
     return {
-        "content": DynamoContentStore(resources.tables["ContentTable"], client),
+        "content": store,
         "jobs": jobs,
         "claims": DynamoKeyClaims(resources.tables["ContentTable"], jobs, client),
-        "counters": DynamoCounters(resources.tables["CountersTable"], client),
+        "counters": counters,
         "transitions": DynamoTransitionStore(resources.tables["NavigationTable"], client),
+        "writes": DynamoGenerationWrites(client, store=store, jobs=jobs, counters=counters),
     }
 
 

@@ -19,9 +19,10 @@ from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import BUCKET_READ_LIMIT, IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
-from pregen.domain.records import BatchClaim, InflightClaim, KeyClaim, StoredContent
+from pregen.domain.records import BatchClaim, FinishWritten, InflightClaim, KeyClaim, StoredContent
 
 if TYPE_CHECKING:
+    from pregen.domain.records import FinishedGeneration
     from pregen.ports import Clock
 
 
@@ -377,3 +378,49 @@ class MemoryNearStore:
 
     def put_verdict(self, key: str, candidate: str, verdict: Verdict, now: float, expires_at: float) -> None:
         self.verdicts[(key, candidate)] = verdict
+
+
+class MemoryGenerationWrites:
+    """``GenerationWrites`` on the in-memory ports: each write its port's own, in order (one thread, nothing to
+    cancel). What the DynamoDB adapter makes one transaction of, a simulator counting this port counts as one."""
+
+    def __init__(self, store: MemoryContentStore, jobs: MemoryJobStore, counters: MemoryCounters) -> None:
+        self.store, self.jobs, self.counters = store, jobs, counters
+
+    def lease(
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool,
+        attempts: int,
+    ) -> bool:
+        if not self.store.acquire_lease(key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached):
+            return False
+        self.jobs.set_status(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        return True
+
+    def lease_fresh(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, attempts: int
+    ) -> bool:
+        job = self.jobs.get_job(job_id)
+        if job is None or job.status is not JobStatus.QUEUED or job.model_calls:
+            return False
+        try:
+            return self.lease(key, job_id, worker_id, now, lease_seconds, unless_cached=True, attempts=attempts)
+        except LeaseHeld:
+            return False
+
+    def finish(self, done: FinishedGeneration) -> FinishWritten:
+        if done.content is not None:
+            self.store.put_content(done.content)
+        self.jobs.set_status(done.job_id, JobStatus.DONE, done.finished, meta=done.meta, attempt=done.attempt)
+        self.store.end_lease(done.key, done.worker_id)
+        for day, counts in done.day_counts.items():
+            self.counters.add(day, counts, done.finished)
+        if done.learner and done.learner_counts:  # no erasure store here: nothing to refuse it
+            self.counters.add_learner(done.learner, done.day, done.learner_counts, done.finished)
+        return FinishWritten()

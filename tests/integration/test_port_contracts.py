@@ -4,7 +4,7 @@ asserted here once and must hold on both, so the simulator cannot drift from wha
 
 The in-memory adapters, each run against its DynamoDB twin: MemoryContentStore (ContentStore), MemoryJobStore
 (JobStore), MemoryKeyClaims (KeyClaims), MemoryCounters (Counters), MemoryTransitionStore (TransitionStore),
-MemoryNearStore (NearStore); a new
+MemoryNearStore (NearStore), MemoryGenerationWrites (GenerationWrites); a new
 one must join ``Ports``."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from pregen.adapters.claims import DynamoKeyClaims
 from pregen.adapters.content import DynamoContentStore
 from pregen.adapters.counters import DynamoCounters
+from pregen.adapters.finish import DynamoGenerationWrites
 from pregen.adapters.jobs import DynamoJobStore
 from pregen.adapters.navigation import DynamoTransitionStore
 from pregen.adapters.near import DynamoNearStore
@@ -28,11 +29,12 @@ from pregen.domain.limits import Charge, Consumed
 from pregen.domain.models import Job, JobStatus, Lane
 from pregen.domain.near import IndexEntry, Verdict
 from pregen.domain.prediction import TransitionCounts
-from pregen.domain.records import KeyClaim, StoredContent
+from pregen.domain.records import FinishedGeneration, KeyClaim, StoredContent
 from pregen_fakes import memory
 from pregen_fakes.memory import (
     MemoryContentStore,
     MemoryCounters,
+    MemoryGenerationWrites,
     MemoryJobStore,
     MemoryKeyClaims,
     MemoryNearStore,
@@ -40,7 +42,7 @@ from pregen_fakes.memory import (
 )
 
 if TYPE_CHECKING:
-    from pregen.ports import ContentStore, Counters, JobStore, KeyClaims, NearStore, TransitionStore
+    from pregen.ports import ContentStore, Counters, GenerationWrites, JobStore, KeyClaims, NearStore, TransitionStore
     from tests.integration.conftest import Aws
 
 NOW = 1_900_000_000.0
@@ -54,6 +56,7 @@ class Ports:
     counters: Counters
     transitions: TransitionStore
     near: NearStore
+    writes: GenerationWrites
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
@@ -63,13 +66,15 @@ def ports(request: pytest.FixtureRequest) -> Ports:
     aws: Aws = request.getfixturevalue("aws")
     tables = aws.resources.tables
     jobs = DynamoJobStore(tables["JobsTable"], ttl_days=7)
+    content, counters = DynamoContentStore(tables["ContentTable"]), DynamoCounters(tables["CountersTable"])
     return Ports(
-        DynamoContentStore(tables["ContentTable"]),
+        content,
         jobs,
         DynamoKeyClaims(tables["ContentTable"], jobs, counters_table=tables["CountersTable"]),
-        DynamoCounters(tables["CountersTable"]),
+        counters,
         DynamoTransitionStore(tables["NavigationTable"]),
         DynamoNearStore(tables["ContentTable"], boto3.client("dynamodb")),
+        DynamoGenerationWrites(boto3.client("dynamodb"), store=content, jobs=jobs, counters=counters),
     )
 
 
@@ -82,7 +87,9 @@ def test_every_in_memory_adapter_is_held_to_the_contract() -> None:
 
 def _memory_ports() -> Ports:
     content, jobs, near = MemoryContentStore(clock=FrozenClock(NOW)), MemoryJobStore(), MemoryNearStore()
-    return Ports(content, jobs, MemoryKeyClaims(content, jobs, near), MemoryCounters(), MemoryTransitionStore(), near)
+    counters = MemoryCounters()
+    writes = MemoryGenerationWrites(content, jobs, counters)
+    return Ports(content, jobs, MemoryKeyClaims(content, jobs, near), counters, MemoryTransitionStore(), near, writes)
 
 
 def _content(key: str, expires_at: float = NOW + 3600) -> StoredContent:
@@ -391,3 +398,39 @@ def test_a_buckets_live_entries_and_a_pairs_verdict_read_back(ports: Ports) -> N
     assert ports.near.get_verdict("w", "k1") is None
     ports.near.put_verdict("w", "k1", Verdict(False, "different words", "small", 0.0003), NOW, NOW + 60)
     assert ports.near.get_verdict("w", "k1") == Verdict(False, "different words", "small", 0.0003)
+
+
+def test_a_generation_leases_a_fresh_job_in_one_write_and_finishes_it_in_another(ports: Ports) -> None:
+    ports.jobs.put_job(_job("j1"))
+    ports.jobs.put_job(_job("j2"))
+    # a job as its claim wrote it: leased and marked; then not fresh any more, and its key held
+    assert ports.writes.lease_fresh("k1", "j1", "w1", NOW, 300, attempts=1)
+    assert ports.jobs.get_job("j1").status is JobStatus.GENERATING  # type: ignore[union-attr]
+    assert not ports.writes.lease_fresh("k1", "j1", "w2", NOW + 1, 300, attempts=2)
+    assert not ports.writes.lease_fresh("k1", "j2", "w3", NOW + 1, 300, attempts=1)  # held by w1
+    assert ports.jobs.get_job("j2").status is JobStatus.QUEUED  # type: ignore[union-attr]
+    day = "2030-03-17"
+    done = FinishedGeneration(
+        key="k1",
+        job_id="j1",
+        worker_id="w1",
+        finished=NOW + 2,
+        day=day,
+        meta={"cost_usd": 0.01},
+        attempt=({"at": NOW + 2, "outcome": "generated"}, 1),
+        content=_content("k1"),
+        version=None,
+        near=None,
+        day_counts={day: {"generated": 1}},
+        learner="ann",
+        learner_counts={"cost_usd": 0.01},
+        started_at=NOW,
+    )
+    ports.writes.finish(done)
+    job = ports.jobs.get_job("j1")
+    assert job is not None and job.status is JobStatus.DONE and job.model_calls == 1
+    assert ports.content.get_content("k1", NOW + 3) is not None
+    assert ports.content.get_inflight("k1", NOW + 3) is None  # the lease ended
+    assert ports.counters.read_days([day])[day]["generated"] == 1
+    # the key has content now: the other job is not leased
+    assert not ports.writes.lease_fresh("k1", "j2", "w3", NOW + 4, 300, attempts=1)

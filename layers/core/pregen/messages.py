@@ -71,6 +71,9 @@ class JobMessage(_Message):
     throttle_retries: int = 0  # times the provider's throttling delayed this job (see defer_throttled)
     direct: bool = False  # generate with a direct call even in the background lane (a batch fallback)
     requested_by: str | None = None  # the learner whose request created the job: their cost counter
+    # When the job was created (its record's created_at): a first delivery needs no read of the record for it
+    # (``services.generation``); None in messages sent before it was carried.
+    created_at: float | None = None
     # A background course's part submitted to a Message Batch: its collection finishes the part (course_generation).
     course_id: str | None = None
     part_id: str | None = None

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
         BatchOutcome,
         Erased,
         ErasureStatus,
+        FinishedGeneration,
+        FinishWritten,
         InflightClaim,
         KeyClaim,
         QueuedMessage,
@@ -64,6 +66,37 @@ class ContentStore(Protocol):
     def end_lease(self, key: str, worker_id: str) -> None: ...
 
     def requeue_lease(self, key: str, worker_id: str) -> None: ...
+
+
+class GenerationWrites(Protocol):
+    """A generation's writes around its model call, together (``pregen.adapters.finish``)."""
+
+    def lease(
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool,
+        attempts: int,
+    ) -> bool:
+        """``ContentStore.acquire_lease``, and the job marked ``generating`` (``attempts``: its deliveries) in the
+        same write, if the job is there and not done."""
+        ...
+
+    def lease_fresh(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, attempts: int
+    ) -> bool:
+        """``lease(unless_cached=True)`` with no read of the job before it: only while the job is as its claim
+        wrote it (queued, no model call made); False, nothing written, when anything else holds (then read it)."""
+        ...
+
+    def finish(self, done: FinishedGeneration) -> FinishWritten:
+        """Store the content (and its library version and index entry), end the job and the lease, add the counters
+        (the learner's unless erased since ``started_at``): one transaction where the engine allows."""
+        ...
 
 
 class JobStore(Protocol):

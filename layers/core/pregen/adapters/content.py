@@ -61,28 +61,29 @@ class DynamoContentStore:
         return deserialize(item) if item else {}
 
     def put_content(self, content: StoredContent) -> None:
-        item = content_item(content)
-        self.client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self.table, "Item": item}},
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": {
-                            "pk": string(content.key),
-                            "sk": string("stats"),
-                            "hits": {"N": "0"},
-                            # kind and cost ride on the stats item so the usage aggregator (reading the
-                            # table's stream) can count hits per kind and the cost each hit saved.
-                            "kind": string(content.kind),
-                            "cost_usd": number(content.meta.get("cost_usd", 0) or 0),
-                            "created_at": whole(content.created_at),
-                            "expires_at": whole(content.expires_at),
-                        },
-                    }
-                },
-            ]
-        )
+        self.client.transact_write_items(TransactItems=self.content_writes(content))
+
+    def content_writes(self, content: StoredContent) -> list[Any]:
+        """The transaction items that store a key's served content: its body and its ``stats`` item."""
+        return [
+            {"Put": {"TableName": self.table, "Item": content_item(content)}},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": string(content.key),
+                        "sk": string("stats"),
+                        "hits": {"N": "0"},
+                        # kind and cost ride on the stats item so the usage aggregator (reading the
+                        # table's stream) can count hits per kind and the cost each hit saved.
+                        "kind": string(content.kind),
+                        "cost_usd": number(content.meta.get("cost_usd", 0) or 0),
+                        "created_at": whole(content.created_at),
+                        "expires_at": whole(content.expires_at),
+                    },
+                }
+            },
+        ]
 
     # -- in flight and leases ---------------------------------------------------------------------------------------
     #
@@ -184,13 +185,55 @@ class DynamoContentStore:
         )
 
     def acquire_lease(
-        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, unless_cached: bool = False
+        self,
+        key: str,
+        job_id: str,
+        worker_id: str,
+        now: float,
+        lease_seconds: int,
+        *,
+        unless_cached: bool = False,
+        also: list[Any] | None = None,
     ) -> bool:
         """Lease the key's marker for ``worker_id`` (``LeaseHeld``: another worker holds it). ``unless_cached``:
         only while the key has no live content, checked in the same write (a TransactWriteItems); False: it has,
-        nothing was written (a duplicate delivery after the content was stored), with no read before or after."""
+        nothing was written (a duplicate delivery after the content was stored), with no read before or after.
+        ``also``: more transaction items written with the lease (the job's ``generating`` mark); when their own
+        conditions do not hold, the lease is taken without them."""
+        lease = self._lease(key, job_id, worker_id, now, lease_seconds)
+        if unless_cached or also:
+            return self._lease_together(key, lease, now, unless_cached=unless_cached, also=also or [])
+        return self._lease_alone(key, lease)
+
+    def lease_unless_cached_with(
+        self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int, *, also: list[Any]
+    ) -> bool:
+        """``acquire_lease(unless_cached=True)`` with ``also`` in the same transaction, all or nothing: False when
+        anything stopped it (the content, the lease, ``also``'s conditions, a conflict), nothing written and no
+        reason told: the caller goes the way that reads first."""
+        lease = self._lease(key, job_id, worker_id, now, lease_seconds)
+        items = [{"ConditionCheck": self._uncached(key, now)}, {"Update": lease}, *also]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if cancellation_codes(exc) is None:
+                raise
+            return False
+        return True
+
+    def _uncached(self, key: str, now: float) -> dict[str, Any]:
+        """The condition that the key has no live content: an expired body not yet removed by TTL is never served
+        (get_content), so it does not count."""
+        return {
+            "TableName": self.table,
+            "Key": {"pk": string(key), "sk": string("content")},
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+            "ExpressionAttributeValues": {":now": whole(now)},
+        }
+
+    def _lease(self, key: str, job_id: str, worker_id: str, now: float, lease_seconds: int) -> dict[str, Any]:
         until = str(int(now + lease_seconds))
-        lease: dict[str, Any] = {
+        return {
             "TableName": self.table,
             "Key": self._inflight_key(key),
             "UpdateExpression": (
@@ -213,8 +256,33 @@ class DynamoContentStore:
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if unless_cached:
-            return self._lease_unless_cached(key, lease, now)
+
+    def _lease_together(
+        self, key: str, lease: dict[str, Any], now: float, *, unless_cached: bool, also: list[Any]
+    ) -> bool:
+        items: list[Any] = [{"ConditionCheck": self._uncached(key, now)}] if unless_cached else []
+        at = len(items)  # the lease's place in the transaction
+        items += [{"Update": lease}, *also]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if codes is None:
+                raise
+            reasons: list[Any] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
+            if unless_cached and codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            if codes[at : at + 1] == ["ConditionalCheckFailed"]:
+                raise _held(key, (reasons[at] if len(reasons) > at else {}).get("Item", {})) from exc
+            if "ConditionalCheckFailed" in codes[at + 1 :]:  # what goes with the lease does not hold: the lease alone
+                if unless_cached:
+                    return self._lease_together(key, lease, now, unless_cached=True, also=[])
+                return self._lease_alone(key, lease)
+            # collided with another write of the marker (a claim, another lease): held, for now
+            raise LeaseHeld(f"key {key} is being written by another request", until=None) from exc
+        return True
+
+    def _lease_alone(self, key: str, lease: dict[str, Any]) -> bool:
         try:
             self.client.update_item(**lease)
         except ClientError as exc:
@@ -223,37 +291,17 @@ class DynamoContentStore:
             raise
         return True
 
-    def _lease_unless_cached(self, key: str, lease: dict[str, Any], now: float) -> bool:
-        content: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": {"pk": string(key), "sk": string("content")},
-            # an expired body not yet removed by TTL is never served (get_content): it does not count
-            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-            "ExpressionAttributeValues": {":now": whole(now)},
-        }
-        try:
-            self.client.transact_write_items(TransactItems=[{"ConditionCheck": content}, {"Update": lease}])  # type: ignore[typeddict-item]
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes is None:
-                raise
-            reasons: list[Any] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
-            if codes[:1] == ["ConditionalCheckFailed"]:
-                return False
-            if codes[1:2] == ["ConditionalCheckFailed"]:
-                raise _held(key, (reasons[1] if len(reasons) > 1 else {}).get("Item", {})) from exc
-            # collided with another write of the marker (a claim, another lease): held, for now
-            raise LeaseHeld(f"key {key} is being written by another request", until=None) from exc
-        return True
-
     def end_lease(self, key: str, worker_id: str) -> None:
-        conditional(
-            self.client.delete_item,
-            TableName=self.table,
-            Key=self._inflight_key(key),
-            ConditionExpression="lease_owner = :w",
-            ExpressionAttributeValues={":w": string(worker_id)},
-        )
+        conditional(self.client.delete_item, **self.lease_end(key, worker_id))
+
+    def lease_end(self, key: str, worker_id: str) -> dict[str, Any]:
+        """The DeleteItem (or a transaction's Delete) ending ``worker_id``'s lease, if it still holds it."""
+        return {
+            "TableName": self.table,
+            "Key": self._inflight_key(key),
+            "ConditionExpression": "lease_owner = :w",
+            "ExpressionAttributeValues": {":w": string(worker_id)},
+        }
 
     def requeue_lease(self, key: str, worker_id: str) -> None:
         """Give the key back after a failed attempt so the redelivered message can try again at once."""

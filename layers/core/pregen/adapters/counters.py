@@ -66,7 +66,7 @@ class DynamoCounters:
         if counts:
             self.client.update_item(**self.update_request(GAUGES_PK, counts, now))
 
-    def shard_update(self, pk: str, counts: dict[str, int], now: float) -> dict[str, Any]:
+    def shard_update(self, pk: str, counts: dict[str, int | float] | dict[str, int], now: float) -> dict[str, Any]:
         """A transaction's Update adding ``counts`` to a random shard of ``pk`` (read back summed by ``read_items``)."""
         return {"Update": self.update_request(shard_of(pk, random.randrange(SHARDS)), counts, now)}
 

@@ -10,7 +10,7 @@ theirs that could still arrive (``pregen.services.erasures.TOMBSTONE_DAYS``).
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -104,3 +104,14 @@ class DynamoErasures:
             done_at=float(item["done_at"]["N"]) if "done_at" in item else None,
             expires_at=float(item["expires_at"]["N"]),
         )
+
+    def not_erased_since(self, sub: str, started_at: float | None) -> dict[str, Any]:
+        """A transaction's ConditionCheck holding what ``pregen.services.erasures.refuses`` checks with a read: no
+        tombstone of ``sub``, or one requested before ``started_at`` (None: not known, so any tombstone fails it)."""
+        check: dict[str, Any] = {"TableName": self.table, "Key": self._key(sub)}
+        if started_at is None:
+            return check | {"ConditionExpression": "attribute_not_exists(pk)"}
+        return check | {
+            "ConditionExpression": "attribute_not_exists(pk) OR requested_at < :started",
+            "ExpressionAttributeValues": {":started": number(started_at)},
+        }

@@ -132,6 +132,25 @@ class DynamoJobStore:
         """Move a job on. A job that is done stays done: a late failure of a duplicate delivery cannot undo it.
         ``attempt`` (an entry of the history, its model calls): recorded in the same UpdateItem, as
         ``record_attempt`` records it (a generation's end: its status and its attempt in one write)."""
+        conditional(
+            self.client.update_item,
+            **self.status_update(
+                job_id,
+                status,
+                now,
+                reason=reason,
+                attempts=attempts,
+                meta=meta,
+                next_attempt_at=next_attempt_at,
+                attempt=attempt,
+            ),
+        )
+
+    def status_update(self, job_id: str, status: JobStatus, now: float, **changes: Any) -> dict[str, Any]:
+        """The UpdateItem (or a transaction's Update) of ``set_status`` (``changes``: its keyword arguments):
+        conditional on the job existing and, unless it is the move to done, on it not being done."""
+        reason, attempts, meta = changes.get("reason"), changes.get("attempts"), changes.get("meta")
+        next_attempt_at, attempt = changes.get("next_attempt_at"), changes.get("attempt")
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": status.value, ":now": now}
         sets = ["#status = :status", "updated_at = :now"]
@@ -158,15 +177,14 @@ class DynamoJobStore:
         if status is not JobStatus.DONE:
             condition += " AND #status <> :done"
             values[":done"] = JobStatus.DONE.value
-        conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=self._key(job_id),
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
-        )
+        return {
+            "TableName": self.table,
+            "Key": self._key(job_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+        }
 
     def record_attempt(
         self, job_id: str, attempt: dict[str, Any], *, calls: int, now: float, next_attempt_at: float | None = None

@@ -68,6 +68,17 @@ class DynamoLibraryStore:
 
     def add_version(self, content: StoredContent, version: Version, *, supersedes: str | None = None) -> None:
         """Store a new valid version (body + counter item); if it replaces one, mark that one superseded."""
+        items = self.version_writes(content, version, supersedes=supersedes)
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if not (supersedes and cancelled_on_condition(exc)):
+                raise
+            self.client.transact_write_items(TransactItems=items[:-1])  # the replaced version is gone (expired)
+
+    def version_writes(self, content: StoredContent, version: Version, *, supersedes: str | None = None) -> list[Any]:
+        """The transaction items of ``add_version``: the version's body, its counter item, a first shared lesson's
+        catalogue entry and, last, the superseded version's status (conditional on that version still existing)."""
         stats = {
             "pk": version.key,
             "sk": f"vstats#{version.version_id}",
@@ -114,12 +125,7 @@ class DynamoLibraryStore:
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if not (supersedes and cancelled_on_condition(exc)):
-                raise
-            self.client.transact_write_items(TransactItems=items[:-1])  # the replaced version is gone (expired)
+        return items
 
     def get_version(self, key: str, version_id: str, now: float) -> Version | None:
         item = self.client.get_item(

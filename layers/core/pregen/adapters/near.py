@@ -79,6 +79,10 @@ class DynamoNearStore:
     # -- the candidate index (the worker's) -------------------------------------------------------------------------
 
     def add_entry(self, bucket: str, entry: IndexEntry, expires_at: float) -> None:
+        self.client.put_item(**self.entry_put(bucket, entry, expires_at))
+
+    def entry_put(self, bucket: str, entry: IndexEntry, expires_at: float) -> dict[str, Any]:
+        """The PutItem (or a transaction's Put) of a bucket's index entry."""
         item: dict[str, Any] = {
             "pk": string(f"near#{bucket}"),
             "sk": string(entry.key),
@@ -87,7 +91,7 @@ class DynamoNearStore:
         }
         if entry.topic:
             item["topic"] = string(entry.topic)
-        self.client.put_item(TableName=self.table, Item=item)
+        return {"TableName": self.table, "Item": item}
 
     def entries(self, bucket: str, now: float) -> list[IndexEntry]:
         """A bucket's live entries (one Query, at most ``BUCKET_READ_LIMIT``)."""

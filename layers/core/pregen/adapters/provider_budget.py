@@ -118,13 +118,15 @@ class DynamoProviderBudget:
         moves = {name: -step for name, step in zip(_FULL_AT, seconds_of(delta, capacity), strict=True) if step}
         if not moves:
             return
-        self.client.update_item(
+        response = self.client.update_item(
             TableName=self.table,
             Key=bucket_key(model),
             UpdateExpression=f"ADD {', '.join(f'#{name} :{name}' for name in moves)}",
             ExpressionAttributeNames={f"#{name}": name for name in moves},
             ExpressionAttributeValues={f":{name}": _time(step) for name, step in moves.items()},
+            ReturnValues="ALL_NEW",  # the bucket as the give left it: the next take is written for it, not refused
         )
+        self._seen[model] = _bucket(response.get("Attributes"))
 
     def bucket(self, model: str) -> Bucket:
         """The model's bucket as it is (one consistent GetItem; the benchmark's and tests' view, not the worker's)."""

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pregen.domain.library import Version
     from pregen.domain.limits import Consumed
     from pregen.domain.models import Generation, Job
+    from pregen.domain.near import IndexEntry
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,39 @@ class StoredContent:
     owner: str | None
     created_at: float
     expires_at: float
+
+
+@dataclass(frozen=True)
+class FinishedGeneration:
+    """Everything a generation writes once its model call has answered (``GenerationWrites.finish``): its content,
+    the job's end, the lease's end and its counters."""
+
+    key: str
+    job_id: str
+    worker_id: str  # the lease's holder
+    finished: float
+    day: str  # the day it finished (its counters' and the learner's cost item's)
+    meta: dict[str, Any]  # the job's figures
+    attempt: tuple[dict[str, Any], int] | None  # the job's history entry and its model calls
+    content: StoredContent | None  # the content to serve (None: written already, as a regeneration's is)
+    version: Version | None  # its library version (None: the library is off, or it was written already)
+    near: tuple[str, IndexEntry, float] | None  # a published shared item's bucket, index entry, its expiry
+    day_counts: dict[str, dict[str, int | float]]  # day -> counts: its day's and the expiry day's
+    learner: str | None  # whose cost item it adds to (the owner, or the learner who asked)
+    learner_counts: dict[str, int | float]
+    started_at: float | None  # when the job began (None: not known): an erasure since refuses the learner's writes
+
+
+@dataclass(frozen=True)
+class FinishWritten:
+    """What ``GenerationWrites.finish`` did besides writing everything: ``refused``, the learner's data was erased
+    since the job began (their cost item, and personal content, not written); ``conflicts``, transactions
+    cancelled by another's write to one of its items and tried again; ``counters_apart``, the counters were
+    written as separate updates after conflicts outlasted the retries."""
+
+    refused: bool = False
+    conflicts: int = 0
+    counters_apart: bool = False
 
 
 @dataclass(frozen=True)

@@ -407,6 +407,7 @@ def _message(job: Job, correlation_id: str | None, *, requested_by: str | None =
         regenerate_of=job.regenerate_of or None,
         feedback=job.feedback if job.regenerate_of else None,
         requested_by=requested_by,
+        created_at=job.created_at,
     )
 
 

@@ -6,6 +6,7 @@ import math
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -21,14 +22,14 @@ from pregen.domain.errors import (
     SpendingError,
 )
 from pregen.domain.models import STORED, ContentRequest, Generation, JobStatus, Lane, Priority
-from pregen.domain.records import StoredContent
+from pregen.domain.records import FinishedGeneration, StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
 from pregen.parallel import in_background, side_by_side
 from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, count_spend, describe, settle_failure
 from pregen.services.lifecycle import HandBack
-from pregen.services.publishing import library_figures, publish_version, version_figures
+from pregen.services.publishing import library_figures, publish_version, version_figures, version_of
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
 
 if TYPE_CHECKING:
@@ -37,7 +38,17 @@ if TYPE_CHECKING:
     from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
-    from pregen.ports import Clock, ContentStore, Counters, Erasures, Generator, JobQueue, JobStore, LibraryStore
+    from pregen.ports import (
+        Clock,
+        ContentStore,
+        Counters,
+        Erasures,
+        GenerationWrites,
+        Generator,
+        JobQueue,
+        JobStore,
+        LibraryStore,
+    )
     from pregen.services.near import NearDeps
 
 Outcome = Literal["generated", "already_cached", "throttled", "handed_back", "dropped_erased", "aliased"]
@@ -69,6 +80,8 @@ class WorkerDeps:
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
     erasures: Erasures | None = None  # tombstones: a learner's cost item is not written after their erasure
     near: NearDeps | None = None  # near-duplicates: a verified alias settles a miss without generating (issue 33)
+    # A generation's writes after its model call in one transaction (issue 34); without it, one write each.
+    writes: GenerationWrites | None = None
 
 
 @dataclass(frozen=True)
@@ -100,23 +113,15 @@ def generate_job(
     """
     delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
-    job = deps.jobs.get_job(message.job_id)  # the key's content: checked by the lease's own write
-    if job is None and message.owner:
-        # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
-        # erased (DELETE /v1/me). Generating it would bring their data back.
-        logger.info("personal job without its record: the learner's data was erased; dropped")
-        return "dropped_erased"
-    _refuse_failed_for_good(job)
-    request = _request_of(message, deps, now)
-    if _already_done(job):
-        return "already_cached"
-    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
-    if calls_left <= 0:
-        _cap_spent(message, deps, now)
+    ready = _leased_fresh(message, worker_id, receive_count, deps, now)
+    if ready is None:
+        prepared = _leased_after_reading(message, worker_id, receive_count, deps, now)
+        if not isinstance(prepared, tuple):
+            return prepared
+        ready = prepared
+    request, calls_left, started_at = ready
     if max_calls is not None:
         calls_left = min(calls_left, max_calls)
-    if _done_under_lease(message, job, worker_id, deps, now):
-        return "already_cached"
     if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
         return "aliased"
     try:
@@ -134,10 +139,55 @@ def generate_job(
         _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
         raise
     attempt = (_attempt(deps.clock.now(), "generated", generation=generation), generation.attempts)
-    store_generation(
-        message, request, generation, worker_id, deps, started_at=job.created_at if job else None, attempt=attempt
-    )
+    store_generation(message, request, generation, worker_id, deps, started_at=started_at, attempt=attempt)
     return "generated"
+
+
+# What a delivery knows once it holds the key: the request, the model calls it may make, when its job began.
+Ready = tuple[ContentRequest, int, float | None]
+
+
+def _leased_fresh(
+    message: JobMessage, worker_id: str, receive_count: int, deps: WorkerDeps, now: float
+) -> Ready | None:
+    """A plain job as its claim wrote it (queued, no model call yet; the message says when it was created): the
+    lease and the job's ``generating`` mark in one write, with no read of the job before it -- its record would
+    say nothing more. None, nothing written, for anything else (a redelivery, a regeneration, a job done, failed
+    or gone, the key cached or held): the way that reads the job first decides it."""
+    if deps.writes is None or message.created_at is None or message.regenerate_of is not None:
+        return None
+    if deps.policy.max_model_calls <= 0:
+        return None
+    try:
+        request = ContentRequest.model_validate(message.request, context=STORED)
+    except ValidationError:
+        return None
+    lease = (message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
+    if not deps.writes.lease_fresh(*lease, attempts=receive_count):
+        return None
+    return request, deps.policy.max_model_calls, message.created_at
+
+
+def _leased_after_reading(
+    message: JobMessage, worker_id: str, receive_count: int, deps: WorkerDeps, now: float
+) -> Ready | Outcome:
+    """Read the job, then lease the key (``_done_under_lease``): what is ready, or the delivery's outcome."""
+    job = deps.jobs.get_job(message.job_id)  # the key's content: checked by the lease's own write
+    if job is None and message.owner:
+        # A personal job's record lives as long as its message can (JOB_TTL_DAYS): gone means its learner's data was
+        # erased (DELETE /v1/me). Generating it would bring their data back.
+        logger.info("personal job without its record: the learner's data was erased; dropped")
+        return "dropped_erased"
+    _refuse_failed_for_good(job)
+    request = _request_of(message, deps, now)
+    if _already_done(job):
+        return "already_cached"
+    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
+    if calls_left <= 0:
+        _cap_spent(message, deps, now)
+    if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
+        return "already_cached"
+    return request, calls_left, job.created_at if job else None
 
 
 def _served_by_alias(message: JobMessage, request: ContentRequest, worker_id: str, deps: WorkerDeps) -> bool:
@@ -248,19 +298,19 @@ def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentReq
         raise
 
 
-def _acquire_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+def _acquire_lease(
+    message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float, *, receive_count: int
+) -> bool:
     """Lease the key for this delivery; for a plain job only while the key has no content (False: it has, nothing
-    written). Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back
-    until its lease ends), ``RetryLater`` when another job holds the key."""
+    written). With ``GenerationWrites``, the job (when there is one) is marked ``generating`` in the same write.
+    Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back until its
+    lease ends), ``RetryLater`` when another job holds the key."""
+    lease = (message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
+    unless_cached = message.regenerate_of is None
     try:
-        return deps.store.acquire_lease(
-            message.key,
-            message.job_id,
-            worker_id,
-            now,
-            deps.policy.lease_seconds,
-            unless_cached=message.regenerate_of is None,
-        )
+        if deps.writes is not None and job is not None:
+            return deps.writes.lease(*lease, unless_cached=unless_cached, attempts=receive_count)
+        return deps.store.acquire_lease(*lease, unless_cached=unless_cached)
     except LeaseHeld as held:
         if job is not None and job.job_id == message.job_id and job.status is JobStatus.GENERATING:
             raise DuplicateDelivery(
@@ -387,17 +437,17 @@ def store_generation(
         created_at=finished,
         expires_at=expires_at,
     )
+    figures = _counter_figures(message, request, generation, finished=finished, expires_at=expires_at)
+    if deps.writes is not None:
+        _finish_together(
+            message, request, stored, figures, worker_id=worker_id, deps=deps, started_at=started_at, attempt=attempt
+        )
+        _report(request, generation, message)
+        return
     if deps.library is None:
         deps.store.put_content(stored)
     else:
-        publish_version(
-            stored,
-            request,
-            regenerate_of=message.regenerate_of,
-            library=deps.library,
-            store=deps.store,
-            figures=version_figures(meta),
-        )
+        _publish(stored, request, message, deps.library, deps)
     if deps.near is not None and message.owner is None:
         from pregen.services.near import index_published
 
@@ -406,9 +456,23 @@ def store_generation(
     side_by_side(
         lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta, attempt=attempt),
         lambda: deps.store.end_lease(message.key, worker_id),
-        *_counts(message, request, generation, deps, finished=finished, expires_at=expires_at, started_at=started_at),
+        *_counts(figures, deps, finished=finished, started_at=started_at),
     )
     _report(request, generation, message)
+
+
+def _publish(
+    stored: StoredContent, request: ContentRequest, message: JobMessage, library: LibraryStore, deps: WorkerDeps
+) -> None:
+    """A new library version of the content, written on its own (``publishing.publish_version``)."""
+    publish_version(
+        stored,
+        request,
+        regenerate_of=message.regenerate_of,
+        library=library,
+        store=deps.store,
+        figures=version_figures(stored.meta),
+    )
 
 
 def throttle_delay(retries: int, base_s: int, retry_after: float | None) -> int:
@@ -452,7 +516,11 @@ def _throttle_reason(message: JobMessage) -> str:
 def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps, now: float) -> Iterator[None]:
     """The job shows ``generating`` while the model works: the write goes out with the call, and has landed
     before anything after the call writes the job again (a failure's status must not be overwritten by it). A
-    failed write costs the status display only, not the generation."""
+    failed write costs the status display only, not the generation. With ``GenerationWrites`` the lease's write
+    marked it already (a job with no record has nothing to mark)."""
+    if deps.writes is not None:
+        yield
+        return
     marking = in_background(
         lambda: deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
     )
@@ -470,11 +538,13 @@ def _already_done(job: Job | None) -> bool:
     return job is not None and job.status is JobStatus.DONE
 
 
-def _done_under_lease(message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float) -> bool:
+def _done_under_lease(
+    message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float, *, receive_count: int
+) -> bool:
     """Lease the key, unless the work is done: a plain job's lease checks the key's content in the same write
     (another delivery stored it: a duplicate running alongside, or a later one; generating again would store it
     twice), a regeneration's job is read again under the lease."""
-    if not _acquire_lease(message, job, worker_id, deps, now):
+    if not _acquire_lease(message, job, worker_id, deps, now, receive_count=receive_count):
         deps.jobs.set_status(message.job_id, JobStatus.DONE, now)
         return True
     if message.regenerate_of is not None and _already_done(deps.jobs.get_job(message.job_id)):
@@ -514,60 +584,123 @@ def _settle(
     )
 
 
-def _counts(
-    message: JobMessage,
-    request: ContentRequest,
-    generation: Generation,
-    deps: WorkerDeps,
-    *,
-    finished: float,
-    expires_at: float,
-    started_at: float | None,
-) -> list[Callable[[], None]]:
-    """A generation's counter writes: the day's counters, the expiry day's, and the learner's (one each). The
-    learner's cost item is not written when their data was erased after the job began (``services.erasures``)."""
+@dataclass(frozen=True)
+class CounterFigures:
+    """What a generation adds to the counters: per day (its own day's and its expiry day's, one item when they are
+    the same day), and to its learner's cost item of its day (the owner, or the learner who asked; None: no one)."""
+
+    day: str
+    days: dict[str, dict[str, int | float]]
+    learner: str | None
+    learner_counts: dict[str, int | float]
+
+
+def _counter_figures(
+    message: JobMessage, request: ContentRequest, generation: Generation, *, finished: float, expires_at: float
+) -> CounterFigures:
     kind = request.kind.value
     usage = generation.usage
-    writes: list[Callable[[], None]] = [
-        lambda: deps.counters.add(
-            day_of(finished),
-            {
-                name(Metric.GENERATED, kind): 1,
-                name(Metric.GENERATED_BY, generation.generator): 1,
-                name(Metric.COST_USD, kind): generation.cost_usd,
-                name(Metric.TOKENS_IN, kind): usage.input_tokens,
-                name(Metric.TOKENS_OUT, kind): usage.output_tokens,
-                name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
-                name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
-                name(Metric.LATENCY_MS_SUM, latency_dimension(kind, batch=generation.batch)): generation.latency_ms,
-                **generation_extras(
-                    kind,
-                    generation.model,
-                    generation.latency_ms,
-                    generation.cost_usd,
-                    usage.input_tokens + usage.output_tokens,
-                    batch=generation.batch,
-                ),
-            },
-            finished,
-        ),
-        lambda: deps.counters.add(day_of(expires_at), expiry_counts(kind, expires_at), finished),
-    ]
+    day = day_of(finished)
+    days: dict[str, dict[str, int | float]] = {
+        day: {
+            name(Metric.GENERATED, kind): 1,
+            name(Metric.GENERATED_BY, generation.generator): 1,
+            name(Metric.COST_USD, kind): generation.cost_usd,
+            name(Metric.TOKENS_IN, kind): usage.input_tokens,
+            name(Metric.TOKENS_OUT, kind): usage.output_tokens,
+            name(Metric.TOKENS_CACHE_WRITE, kind): usage.cache_creation_input_tokens,
+            name(Metric.TOKENS_CACHE_READ, kind): usage.cache_read_input_tokens,
+            name(Metric.LATENCY_MS_SUM, latency_dimension(kind, batch=generation.batch)): generation.latency_ms,
+            **generation_extras(
+                kind,
+                generation.model,
+                generation.latency_ms,
+                generation.cost_usd,
+                usage.input_tokens + usage.output_tokens,
+                batch=generation.batch,
+            ),
+        }
+    }
+    expiry = days.setdefault(day_of(expires_at), {})
+    for counter, value in expiry_counts(kind, expires_at).items():
+        expiry[counter] = expiry.get(counter, 0) + value
     learner = message.owner or message.requested_by
+    learner_counts: dict[str, int | float] = {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1}
+    return CounterFigures(day, days, learner, learner_counts if learner else {})
+
+
+def _counts(
+    figures: CounterFigures, deps: WorkerDeps, *, finished: float, started_at: float | None
+) -> list[Callable[[], None]]:
+    """The counter writes one by one (stores without ``GenerationWrites``): each day's item, and the learner's,
+    which is not written when their data was erased after the job began (``services.erasures``)."""
+    writes: list[Callable[[], None]] = [
+        partial(deps.counters.add, day, counts, finished) for day, counts in figures.days.items()
+    ]
+    learner = figures.learner
     if learner:
 
         def learner_cost() -> None:
             if refuses(deps.erasures, learner, started_at, what="cost item"):
                 return
-            deps.counters.add_learner(
-                learner,
-                day_of(finished),
-                {name(Metric.COST_USD): generation.cost_usd, name(Metric.GENERATED): 1},
-                finished,
-            )
+            deps.counters.add_learner(learner, figures.day, figures.learner_counts, finished)
 
         writes.append(learner_cost)
     return writes
+
+
+def _finish_together(
+    message: JobMessage,
+    request: ContentRequest,
+    stored: StoredContent,
+    figures: CounterFigures,
+    *,
+    worker_id: str,
+    deps: WorkerDeps,
+    started_at: float | None,
+    attempt: tuple[dict[str, Any], int] | None,
+) -> None:
+    """Everything after the model call in one transaction (``GenerationWrites``). A regeneration's version is
+    published first, as before (it waits beside the served one and the ranking decides: reads and a conditional
+    promotion); the rest goes together."""
+    assert deps.writes is not None
+    content: StoredContent | None = stored
+    version = None
+    if deps.library is not None and message.regenerate_of is not None:
+        _publish(stored, request, message, deps.library, deps)
+        content = None
+    elif deps.library is not None:
+        version = version_of(stored, request, figures=version_figures(stored.meta))
+    near = None
+    if deps.near is not None and message.owner is None:
+        from pregen.services.near import index_entry
+
+        near = index_entry(request, message.key)
+    written = deps.writes.finish(
+        FinishedGeneration(
+            key=message.key,
+            job_id=message.job_id,
+            worker_id=worker_id,
+            finished=stored.created_at,
+            day=figures.day,
+            meta=stored.meta,
+            attempt=attempt,
+            content=content,
+            version=version,
+            near=(*near, stored.expires_at) if near else None,
+            day_counts=figures.days,
+            learner=figures.learner,
+            learner_counts=figures.learner_counts,
+            started_at=started_at,
+        )
+    )
+    if written.refused:
+        logger.info("write refused: the learner's data was erased", what="cost item", personal=bool(message.owner))
+    if written.conflicts:
+        telemetry.emit("GenerationWriteConflicts", written.conflicts)
+    if written.counters_apart:
+        telemetry.emit("GenerationCountersApart", 1)
+        logger.warning("counters written apart after conflicts", job_id=message.job_id, conflicts=written.conflicts)
 
 
 def _report(request: ContentRequest, generation: Generation, message: JobMessage) -> None:

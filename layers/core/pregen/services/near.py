@@ -107,6 +107,14 @@ def revoke_alias(key: str, near: NearStore, now: float) -> str:
 
 def index_published(near: NearStore, request: ContentRequest, key: str, expires_at: float) -> None:
     """A published shared item joins its bucket's candidate index (expiring with it); others never do."""
+    entry = index_entry(request, key)
+    if entry is not None:
+        near.add_entry(*entry, expires_at)
+
+
+def index_entry(request: ContentRequest, key: str) -> tuple[str, IndexEntry] | None:
+    """A published item's bucket and its entry in the bucket's candidate index; None: it is in no bucket."""
     group = bucket(request)
-    if group is not None:
-        near.add_entry(group, IndexEntry(key=key, subject=request.subject, topic=request.topic), expires_at)
+    if group is None:
+        return None
+    return group, IndexEntry(key=key, subject=request.subject, topic=request.topic)

@@ -56,7 +56,21 @@ def publish_version(
     """Store a freshly validated generation as a version. The first version of a key is served at once. A
     regenerated personal version supersedes the one it replaces; a regenerated shared version does not: it waits
     beside it (``is_pending``) until approved or out-voting it, and the ranking decides what is served."""
-    version = Version(
+    version = version_of(stored, request, figures=figures, regenerate_of=regenerate_of)
+    library.add_version(stored, version, supersedes=regenerate_of if stored.owner is not None else None)
+    if regenerate_of is None:
+        store.put_content(stored)
+    else:
+        rerank(stored.key, library, stored.created_at)
+    return version
+
+
+def version_of(
+    stored: StoredContent, request: ContentRequest, *, figures: dict[str, Any], regenerate_of: str | None = None
+) -> Version:
+    """A generation's version as the library stores it: served at once when it is the key's first (no
+    ``regenerate_of``), waiting beside the served one when it regenerates it."""
+    return Version(
         version_id=str(stored.meta["version_id"]),
         key=stored.key,
         kind=stored.kind,
@@ -69,12 +83,6 @@ def publish_version(
         regenerate_of=regenerate_of,
         figures=figures,
     )
-    library.add_version(stored, version, supersedes=regenerate_of if stored.owner is not None else None)
-    if regenerate_of is None:
-        store.put_content(stored)
-    else:
-        rerank(stored.key, library, stored.created_at)
-    return version
 
 
 def library_figures(request: ContentRequest, content: BaseModel, key: str) -> dict[str, Any]:

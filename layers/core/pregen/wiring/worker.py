@@ -20,6 +20,7 @@ from pregen.wiring.serve import lanes
 
 if TYPE_CHECKING:
     from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.adapters.near import DynamoNearStore
     from pregen.ports import ContentStore, Counters, Generator, Judge, SectionGenerator
     from pregen.services.batches import BatchDeps
     from pregen.services.course_generation import CourseWorkerDeps
@@ -83,6 +84,7 @@ def _claude(settings: WorkerSettings, api_key: str) -> AnthropicGenerator:
 
 @once
 def worker_deps() -> WorkerDeps:
+    from pregen.adapters.finish import DynamoGenerationWrites
     from pregen.adapters.library import DynamoLibraryStore
     from pregen.services.generation import WorkerDeps
 
@@ -91,17 +93,26 @@ def worker_deps() -> WorkerDeps:
     store = DynamoContentStore(s.content_table, client)
     counters = DynamoCounters(s.counters_table, client)
     generator = make_generator(s)
+    library = DynamoLibraryStore(s.content_table, client)
+    jobs = DynamoJobStore(s.jobs_table, s.job_ttl_days, client)
+    erasures = DynamoErasures(s.counters_table, client)
+    near = _near(s, generator, store, counters)
+    near_store = cast("DynamoNearStore", near.near) if near is not None else None
+    writes = DynamoGenerationWrites(
+        client, store=store, jobs=jobs, counters=counters, erasures=erasures, library=library, near=near_store
+    )
     return WorkerDeps(
-        library=DynamoLibraryStore(s.content_table, client),
+        library=library,
         store=store,
-        jobs=DynamoJobStore(s.jobs_table, s.job_ttl_days, client),
+        jobs=jobs,
         counters=counters,
         generator=generator,
         clock=SystemClock(),
         queue=lanes(s),
         policy=s,
-        erasures=DynamoErasures(s.counters_table, client),
-        near=_near(s, generator, store, counters),
+        erasures=erasures,
+        near=near,
+        writes=writes,
     )
 
 
