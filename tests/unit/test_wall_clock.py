@@ -85,9 +85,18 @@ def test_the_central_list_names_tests_that_exist_and_marks_by_module_or_test() -
 
 def test_both_moved_clock_reruns_run_the_marked_tests_of_the_guarded_tiers() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    recipe = makefile.split("\nmoved-clock:", 1)[1].split("\n\n", 1)[0]
-    runs = [line for line in recipe.splitlines() if "PREGEN_TEST_CLOCK=" in line]
-    assert len(runs) == 2, recipe
+
+    def recipe(target: str) -> str:
+        return makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+
+    # make test runs both (two at a time with the integration tier), and so does make moved-clock
+    reruns = ("moved-clock-ahead", "moved-clock-year-end")
+    assert "suites" in recipe("test").splitlines()[0].split()
+    for target in ("suites", "moved-clock"):
+        assert all(rerun in recipe(target).split() for rerun in reruns), recipe(target)
+    runs = [line for target in reruns for line in recipe(target).splitlines() if "PREGEN_TEST_CLOCK=" in line]
+    assert len(runs) == 2, runs
+    assert len({run.split()[0] for run in runs}) == 2, runs  # two different clocks
     for run in runs:
         assert re.search(r"-m\s+wall_clock\b", run), run
         tiers = re.findall(r"\btests/\w+", run)
