@@ -224,3 +224,63 @@ def test_a_batched_part_that_fails_in_its_batch_is_generated_directly_and_the_co
     assert (course["figures"]["generated"], course["figures"]["batched"]) == (4, 2)
     job = worker_wiring.worker_deps().jobs.get_job(lesson.job_id)
     assert job is not None and job.status.value == "done"
+
+
+def test_a_background_courses_failed_judgement_batch_result_falls_back_to_one_direct_judgement_and_the_cache_serves_the_next_course(  # noqa: E501
+    aws: Aws, fake: FakeAnthropic, courses: Any
+) -> None:
+    # Given a background course of 2 lessons and an assessment whose parts came back from their batch
+    small = {"subject": "botany", "grade": "7", "modules": 1, "lessons_per_module": 2}
+    small["include"] = {"brain_bytes": False}
+    status, accepted = _post(courses, {**small, "lane": "background"})
+    assert status == 202, accepted
+    course_id = accepted["course_id"]
+    run_worker(aws, "BackgroundQueue")
+    assert _collect()["stored"] == 3
+    # ...ready, its alignment judgement pending (the check listed, not scored)
+    waiting = _get(courses, course_id)
+    assert waiting["status"] == "ready", waiting
+    assert _check(waiting) == {
+        "name": "objectives_aligned",
+        "passed": False,
+        "judged": False,
+        "detail": "judging: 1 of 1 assessments in a message batch",
+    }
+    assert waiting["figures"]["by_kind"].get("judgement") is None
+    # ...and the judgement's batch request will error
+    fake.batch_fault(custom_id_for(f"{course_id}-m01-assessment-judgement"), "errored")
+
+    # When the judgement is batched and the batch collected
+    run_worker(aws, "BackgroundQueue")
+    assert _collect()["fell_back"] == 1
+    assert _check(_get(courses, course_id))["detail"].startswith("judging")
+    calls = len(fake.requests) - len(fake.batches)
+    batches = len(fake.batches)
+    run_worker(aws, "BackgroundQueue")
+
+    # Then one direct judgement (no new batch) stored the check as the direct path does, at the direct price
+    assert len(fake.requests) - len(fake.batches) == calls + 1
+    assert len(fake.batches) == batches
+    judged = _get(courses, course_id)
+    check = _check(judged)
+    assert (check["passed"], check["score"], check.get("judged", True)) == (True, 1.0, True), check
+    assert check["detail"].endswith("questions examine the objective they name")
+    row = judged["figures"]["by_kind"]["judgement"]
+    assert (row["generated"], row["reused"]) == (1, 0)
+    assert row["cost_usd"] > 0
+    assert judged["figures"]["batched"] == 3  # the parts; the judgement was a direct call
+    assert judged["validation"]["score"] == 1.0
+
+    # When the same course is asked for again in the background lane
+    status, again = _post(courses, {**small, "lane": "background"})
+    assert status == 202, again
+    batches = len(fake.batches)
+    run_worker(aws, "BackgroundQueue")
+    second = _get(courses, again["course_id"])
+
+    # Then its parts and its judgement come from the cache: no batch, no judgement, the check stored at once
+    assert len(fake.batches) == batches
+    assert second["status"] == "ready", second
+    assert _check(second) == check
+    assert second["figures"]["by_kind"]["judgement"]["reused"] == 1
+    assert aws.depth("BackgroundQueue") == 0
