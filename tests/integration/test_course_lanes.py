@@ -215,10 +215,14 @@ def test_a_batched_part_that_fails_in_its_batch_is_generated_directly_and_the_co
     assert (summary["stored"], summary["fell_back"]) == (2, 1)
     assert _get(courses, accepted["course_id"])["parts"]["done"] == 2
     assert aws.depth("BackgroundQueue") == 1
+    calls = len(fake.requests) - len(fake.batches)
     batches_before = len(fake.batches)
     run_worker(aws, "BackgroundQueue")
-    # ...generated with a direct call (no new batch), and the course is ready with 2 parts batched
-    assert len(fake.batches) == batches_before
+    # ...generated with a direct call (the one new batch is the assembled course's judgement, not the part), and
+    # the course is ready with 2 parts batched
+    assert len(fake.requests) - len(fake.batches) == calls + 1
+    new = [b for i, b in enumerate(fake.batches.values()) if i >= batches_before]
+    assert [[cid.endswith("-judgement") for cid, *_ in b["answered"]] for b in new] == [[True]]
     course = _get(courses, accepted["course_id"])
     assert course["status"] == "ready", course
     assert (course["figures"]["generated"], course["figures"]["batched"]) == (4, 2)
