@@ -11,7 +11,14 @@ from pydantic import Json
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Lane
-from pregen.messages import CoursePartMessage, JobMessage, SectionMessage, message_type, parse_message
+from pregen.messages import (
+    CoursePartMessage,
+    JobMessage,
+    JudgementMessage,
+    SectionMessage,
+    message_type,
+    parse_message,
+)
 from pregen.observability import logger, metrics
 from pregen.services.lifecycle import Delivery
 from pregen.wiring.lifecycle import lifecycle, work_kinds
@@ -80,10 +87,11 @@ def submit_to_batches(records: list[dict[str, Any]]) -> set[str]:
     return {str(message_id) for message_id, message in messages if message.entry_id in handled}
 
 
-def _batchable(raw: dict[str, Any]) -> JobMessage | SectionMessage | None:
-    """A background content job, a background course's pending part, or an exam top-up's section, that may go to
-    a Message Batch. Interactive work (a learner's first exam, an exam promoted for a waiting learner), batch
-    fallbacks and anything malformed are generated directly (where a malformed record fails with its reason)."""
+def _batchable(raw: dict[str, Any]) -> JobMessage | SectionMessage | JudgementMessage | None:
+    """A background content job, a background course's pending part or alignment judgement, or an exam top-up's
+    section, that may go to a Message Batch. Interactive work (a learner's first exam, an exam promoted for a
+    waiting learner), batch fallbacks and anything malformed are generated directly (where a malformed record
+    fails with its reason)."""
     try:
         record = JobRecord.model_validate(raw)
         if lane_of(record.eventSourceARN) is not Lane.BACKGROUND:
@@ -99,7 +107,9 @@ def _batchable(raw: dict[str, Any]) -> JobMessage | SectionMessage | None:
         except Exception:  # its reads or job record failed: the part is generated directly, with its own errors
             logger.exception("course part not batchable", course_id=message.course_id, part_id=message.part_id)
             return None
-    return message if isinstance(message, JobMessage | SectionMessage) and not message.direct else None
+    if isinstance(message, JobMessage | SectionMessage | JudgementMessage) and not message.direct:
+        return message
+    return None
 
 
 @logger.inject_lambda_context

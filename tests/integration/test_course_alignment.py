@@ -91,7 +91,8 @@ def test_each_assessment_is_judged_once_on_assembly_and_a_course_reusing_them_ma
     course = _course(courses, aws, SMALL)
     # Then each of its two assessments was judged once, against its module's objectives
     assert len(model.judged) == 2
-    assert model.judged[0] == [
+    # (the two are judged side by side: in either order)
+    assert sorted(model.judged)[0] == [
         "explain idea 1.1 of biology",
         "use idea 1.1 in an example",
         "explain idea 1.2 of biology",

@@ -3,6 +3,7 @@ the offline judge, the objectives_aligned check and its place in the score, its 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.adapters.generators.prompts import alignment_prompt
 from pregen.config.settings import ModelSettings, RateLimitSettings
 from pregen.domain.courses import (
+    AlignmentRequest,
     CourseRequest,
     PartKind,
     PartRecord,
@@ -21,15 +23,19 @@ from pregen.domain.courses import (
     alignment_schema,
     course_figures,
     judged_questions,
+    judging,
     not_judged,
     offline_alignment,
     plan_parts,
     read_alignment,
     validate_course,
     validate_outline,
+    with_alignment,
 )
 from pregen.domain.models import Kind
+from pregen.domain.pricing import default_prices
 from pregen.domain.spend import JUDGEMENT_STEP, PLAN_STEP
+from pregen.services.course_alignment import Judged, alignment_of
 
 ASSESSMENT = {
     "questions": [
@@ -185,3 +191,83 @@ def test_the_judgement_is_on_the_small_tier_unless_its_step_is_named() -> None:
     named = ModelSettings.model_validate({"MODEL_TIERS": '{"question_set.judgement": "large"}'})
     assert named.model_for(Kind.QUESTION_SET, JUDGEMENT_STEP) == named.model_large
     assert named.model_for(Kind.QUESTION_SET) == named.model_small
+
+
+def test_a_pending_judgement_is_listed_unscored_then_replaced_with_the_score_recomputed() -> None:
+    request, outline, bodies = _course()
+    pending = validate_course(request, outline, bodies, judging(2, 2))
+    record = {"score": pending.score, "checks": [c.record() for c in pending.checks], "minutes_total": 9}
+    assert pending.score == 1.0
+    assert pending.checks[-2].record() == {
+        "name": "objectives_aligned",
+        "passed": False,
+        "detail": "judging: 2 of 2 assessments in a message batch",
+        "judged": False,
+    }
+    # The last result in: the check as the direct path would have stored it, the score with it
+    questions = judged_questions(bodies["m01-assessment"])
+    answer = read_alignment(offline_alignment(questions), len(questions))
+    wrong = answer.model_copy(update={"questions": [q.model_copy(update={"aligned": False}) for q in answer.questions]})
+    check = aligned_check({"m01-assessment": (questions, wrong)})
+    settled = with_alignment(record, check)
+    direct = validate_course(request, outline, bodies, check)
+    assert settled["checks"] == [c.record() for c in direct.checks]
+    assert settled["score"] == direct.score == round(5 / 6, 4)
+    assert settled["minutes_total"] == 9
+
+
+def test_a_judgement_kept_with_the_course_reads_back_and_a_failed_one_leaves_the_check_not_judged() -> None:
+    questions = judged_questions(ASSESSMENT)
+    answer = read_alignment(offline_alignment(questions), 2)
+    made = Judged("m01-assessment", questions, answer, {"cost_usd": 0.001, "batch": True, "reused": False})
+    back = Judged.from_record("m01-assessment", made.record())
+    assert back == made
+    assert alignment_of([back]).check == aligned_check({"m01-assessment": (questions, answer)})
+    failed = Judged("m02-assessment", questions, None, {"cost_usd": 0.0004, "failed": True}, error="refused")
+    alignment = alignment_of([back, Judged.from_record("m02-assessment", failed.record())])
+    assert alignment.check.record() == {
+        "name": "objectives_aligned",
+        "passed": False,
+        "detail": "not judged: m02-assessment: refused",
+        "judged": False,
+    }
+    assert [j["cost_usd"] for j in alignment.judgements] == [0.001, 0.0004]  # failed calls' cost counted too
+
+
+def test_a_judgement_batch_entry_is_the_direct_calls_prompt_schema_model_and_judges_own_system_prompt() -> None:
+    from pregen.adapters.generators.claude import AnthropicGenerator
+    from pregen.adapters.generators.prompts import JUDGE_SYSTEM
+
+    claude = AnthropicGenerator(
+        api_key="sk-test-fake",
+        model_for={Kind.QUESTION_SET: "claude-sonnet-5-5"}.__getitem__,
+        prices=default_prices(),
+        step_model=lambda kind, step: "claude-haiku-5-5" if step == JUDGEMENT_STEP else "claude-sonnet-5-5",
+        base_url="http://127.0.0.1:9",  # never called
+    )
+    questions = judged_questions(ASSESSMENT)
+    entry = claude.batch_request("c1-m01-assessment-judgement", AlignmentRequest(questions, ["Cell membrane"]))
+    params = entry["params"]
+    assert params["model"] == "claude-haiku-5-5"
+    assert params["system"] == [{"type": "text", "text": JUDGE_SYSTEM}]  # not the content handbook
+    assert params["messages"][0]["content"] == alignment_prompt(questions, ["Cell membrane"])
+    assert params["max_tokens"] == 300 + 80 * 2
+    # ...and its answer is checked with the judgement's own validation: a verdict missing is an error
+    message = {
+        "model": "claude-haiku-5-5",
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 400, "output_tokens": 90},
+        "content": [{"type": "text", "text": '{"questions": [{"question": 1, "aligned": true, "why": "yes"}]}'}],
+    }
+    outcome = claude.batch_outcome("c1", AlignmentRequest(questions, ["Cell membrane"]), message)
+    assert outcome.generation is None
+    assert outcome.error is not None
+    assert outcome.spent_usd > 0
+    good = offline_alignment(questions)
+    message["content"] = [{"type": "text", "text": json.dumps(good)}]
+    outcome = claude.batch_outcome("c1", AlignmentRequest(questions, ["Cell membrane"]), message)
+    assert outcome.generation is not None
+    assert outcome.generation.body == good
+    # billed at the batch price: half the direct one
+    direct = default_prices().cost("claude-haiku-5-5", outcome.generation.usage)
+    assert outcome.generation.cost_usd == pytest.approx(direct * default_prices().batch_discount)

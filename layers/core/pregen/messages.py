@@ -13,6 +13,7 @@ Message Batch's entries) stay readable.
     {"type": "course_plan", "course_id": ..., ...}                                → CoursePlanMessage
     {"type": "course_part", "course_id": ..., "part_id": ..., ...}                → CoursePartMessage
     {"type": "learner_erase", "learner": ..., "pass_number": 1, ...}              → EraseMessage
+    {"type": "course_judgement", "course_id": ..., "part_id": ..., ...}           → JudgementMessage
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXAM_SECTION: Final = "exam_section"
 COURSE_PLAN: Final = "course_plan"
 COURSE_PART: Final = "course_part"
 LEARNER_ERASE: Final = "learner_erase"
+COURSE_JUDGEMENT: Final = "course_judgement"
 
 
 def _section_spec(value: Any) -> SectionSpec:
@@ -129,6 +131,26 @@ class CoursePartMessage(_Message):
     direct: bool = False  # generate with a direct call even in the background lane (a Message Batch fell back)
 
 
+class JudgementMessage(_Message):
+    """A background course's alignment judgement of one assessment (``pregen.services.course_alignment``): a
+    Message Batch entry, or (``direct``: its batch result failed) one direct call."""
+
+    type: Literal["course_judgement"] = COURSE_JUDGEMENT
+    course_id: str
+    owner: str
+    part_id: str
+    questions: list[dict[str, Any]]  # the assessment as the judge reads it (``domain.courses.judged_questions``)
+    objectives: list[str]
+    priority: int = 30
+    correlation_id: str | None = None
+    direct: bool = False  # judge with a direct call (its Message Batch result failed or was invalid)
+
+    @property
+    def entry_id(self) -> str:
+        """The judgement's id as one entry of a Message Batch."""
+        return f"{self.course_id}-{self.part_id}-judgement"
+
+
 class EraseMessage(_Message):
     """Erase one learner's data: a pass at once, and a second after any generation in flight has ended, which
     deletes again what the first found (a job record an in-flight generation rewrote) and what appeared since."""
@@ -156,10 +178,11 @@ QueueMessage = Annotated[
     | Annotated[SectionMessage, Tag(EXAM_SECTION)]
     | Annotated[CoursePlanMessage, Tag(COURSE_PLAN)]
     | Annotated[CoursePartMessage, Tag(COURSE_PART)]
-    | Annotated[EraseMessage, Tag(LEARNER_ERASE)],
+    | Annotated[EraseMessage, Tag(LEARNER_ERASE)]
+    | Annotated[JudgementMessage, Tag(COURSE_JUDGEMENT)],
     Discriminator(message_type),
 ]
-AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage | EraseMessage
+AnyMessage = JobMessage | SectionMessage | CoursePlanMessage | CoursePartMessage | EraseMessage | JudgementMessage
 _QUEUE_MESSAGE: TypeAdapter[AnyMessage] = TypeAdapter(QueueMessage)
 
 

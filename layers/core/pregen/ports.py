@@ -13,7 +13,14 @@ if TYPE_CHECKING:
 
     from pregen.domain.attempts import Attempt
     from pregen.domain.course_shares import Share
-    from pregen.domain.courses import CourseRecord, CourseRequest, LibraryLesson, PartRecord, PartStatus
+    from pregen.domain.courses import (
+        AlignmentRequest,
+        CourseRecord,
+        CourseRequest,
+        LibraryLesson,
+        PartRecord,
+        PartStatus,
+    )
     from pregen.domain.cron_runs import CronRun
     from pregen.domain.exam_stats import LearnerExams
     from pregen.domain.inventory import ActivityPage, ExamRecord, ExamSlot
@@ -35,6 +42,9 @@ if TYPE_CHECKING:
         QueuedMessage,
         StoredContent,
     )
+
+    # One entry of a Message Batch: a content request, an exam section, or a course's alignment judgement.
+    BatchRequest = ContentRequest | SectionSpec | AlignmentRequest
 
 
 class ContentStore(Protocol):
@@ -311,15 +321,14 @@ class RateCounter(Protocol):
 class BatchGenerator(Protocol):
     """A generator that can also work through the provider's Message Batches API (the background lane)."""
 
-    def submit_batch(self, items: list[tuple[str, ContentRequest | SectionSpec]]) -> str:
-        """One batch of entries by custom_id: content requests, and exam sections (their own prompt and schema)."""
+    def submit_batch(self, items: list[tuple[str, BatchRequest]]) -> str:
+        """One batch of entries by custom_id: content requests, exam sections and course alignment judgements
+        (their own prompt and schema)."""
         ...
 
     def batch_ended(self, batch_id: str) -> bool: ...
 
-    def batch_results(
-        self, batch_id: str, requests: dict[str, ContentRequest | SectionSpec]
-    ) -> Iterator[BatchOutcome]: ...
+    def batch_results(self, batch_id: str, requests: dict[str, BatchRequest]) -> Iterator[BatchOutcome]: ...
 
 
 class BatchStore(Protocol):
@@ -383,8 +392,32 @@ class CourseStore(Protocol):
     def lease_assembly(self, course_id: str, worker_id: str, now: float, seconds: int) -> bool: ...
 
     def publish(
-        self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any], worker_id: str, now: float
+        self,
+        course_id: str,
+        *,
+        validation: dict[str, Any],
+        figures: dict[str, Any],
+        worker_id: str,
+        now: float,
+        judging: list[str] | None = None,
     ) -> bool: ...
+
+    # A background course's alignment judgements in Message Batches: claimed, recorded, their results kept.
+    def claim_judgement_for_batch(
+        self, course_id: str, part_id: str, owner: str, now: float, until: float
+    ) -> BatchClaim: ...
+
+    def release_judgement_claim(self, course_id: str, part_id: str, owner: str) -> None: ...
+
+    def record_judgement_batch(
+        self, course_id: str, part_id: str, claimer: str, batch_id: str, hold_until: float
+    ) -> None: ...
+
+    def put_judgement(self, course_id: str, part_id: str, result: dict[str, Any], expires_at: float) -> bool: ...
+
+    def read_judgements(self, course_id: str) -> dict[str, dict[str, Any]]: ...
+
+    def settle_alignment(self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any]) -> bool: ...
 
     def put_share(self, course_id: str, share: Share, expires_at: float, *, listed_at: float) -> None: ...
 

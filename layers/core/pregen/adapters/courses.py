@@ -6,6 +6,9 @@ Items (``pk``, ``sk``; TTL attribute ``expires_at``):
                                                outline (compressed), plan figures, checks and figures when ready
 - ``course#<course_id>`` / ``part#<part_id>``  one part: kind, module, lesson, content key, job id, status, reason,
                                                and when done its body (compressed) and figures
+- ``course#<course_id>`` / ``judgement#<part_id>``  a background course's alignment judgement of one assessment:
+                                               its Message Batch claim (``claim``, ``claim_until``), its
+                                               ``batch_id``, then its ``result`` (questions, answer or error, figures)
 - ``courses#<owner>`` / ``<created ms>#<id>``   the owner's index: one small item per course, newest last, so
                                                GET /v1/courses is one Query (newest first) and one BatchGetItem
 - ``classcourses#<class>`` / ``<created ms>#<id>``  a class's index of the courses shared with it (written and
@@ -17,6 +20,7 @@ once. Every read checks ``expires_at`` in code, because TTL deletes up to ~48 h 
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +28,7 @@ from botocore.exceptions import ClientError
 from pregen.adapters.ddb import (
     ConflictRetry,
     cancellation_codes,
+    condition_failed,
     conditional,
     conditional_transaction,
     deserialize,
@@ -45,6 +50,7 @@ from pregen.domain.courses import (
     PartStatus,
 )
 from pregen.domain.models import STORED
+from pregen.domain.records import BatchClaim
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +65,10 @@ def _course_key(course_id: str) -> dict[str, Any]:
 
 def _part_key(course_id: str, part_id: str) -> dict[str, Any]:
     return {"pk": string(f"course#{course_id}"), "sk": string(f"part#{part_id}")}
+
+
+def _judgement_key(course_id: str, part_id: str) -> dict[str, Any]:
+    return {"pk": string(f"course#{course_id}"), "sk": string(f"judgement#{part_id}")}
 
 
 def index_partition(owner: str) -> str:
@@ -102,6 +112,7 @@ def _course_from(item: dict[str, Any]) -> CourseRecord:
         validation=_map(item, "validation"),
         figures=_map(item, "figures"),
         retries=int(_number(item, "retries")),
+        judging=[str(v["S"]) for v in item["judging"]["L"]] if "judging" in item else None,
     )
 
 
@@ -475,22 +486,129 @@ class DynamoCourseStore:
         figures: dict[str, Any],
         worker_id: str,
         now: float,
+        judging: list[str] | None = None,
     ) -> bool:
-        """generating → ready with its checks and figures, only while this worker holds the assembly lease."""
+        """generating → ready with its checks and figures, only while this worker holds the assembly lease.
+        ``judging``: the assessments whose alignment judgements are still in a Message Batch (``settle_alignment``
+        replaces the pending check once they are all in)."""
+        values = {
+            ":ready": string(CourseStatus.READY.value),
+            ":generating": string(CourseStatus.GENERATING.value),
+            ":validation": {"M": serialize(validation)},
+            ":figures": {"M": serialize(figures)},
+            ":w": string(worker_id),
+            ":now": {"N": repr(now)},
+        }
+        pending = ""
+        if judging:
+            pending, values[":judging"] = ", judging = :judging", {"L": [string(p) for p in judging]}
         return self._transition(
             course_id,
             update=(
                 "SET #status = :ready, validation = :validation, figures = :figures, ready_at = :now, "
-                "updated_at = :now REMOVE assembler, assemble_until"
+                f"updated_at = :now{pending} REMOVE assembler, assemble_until"
             ),
             condition="#status = :generating AND assembler = :w",
+            values=values,
+        )
+
+    # -- a background course's alignment judgements (Message Batches) ------------------------------------------------
+
+    def claim_judgement_for_batch(
+        self, course_id: str, part_id: str, owner: str, now: float, until: float
+    ) -> BatchClaim:
+        """One UpdateItem, as ``JobStore.claim_for_batch``: the judgement's item gets ``claim`` until ``until`` when
+        it has no ``batch_id``, no ``result`` and no live claim; the old item says why not (``job`` is None)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_judgement_key(course_id, part_id),
+                UpdateExpression="SET claim = :owner, claim_until = :until, expires_at = :until",
+                ConditionExpression=(
+                    "attribute_not_exists(batch_id) AND attribute_not_exists(#result) "
+                    "AND (attribute_not_exists(claim_until) OR claim_until < :now)"
+                ),
+                ExpressionAttributeNames={"#result": "result"},
+                ExpressionAttributeValues=serialize({":owner": owner, ":until": until, ":now": now}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            old = deserialize(exc.response.get("Item") or {})  # type: ignore[arg-type]
+            held = old.get("claim_until")
+            batch_id = old.get("batch_id") or ("result" if "result" in old else None)
+            return BatchClaim(won=False, batch_id=batch_id, held_until=float(held) if held is not None else None)
+        return BatchClaim(won=True)
+
+    def release_judgement_claim(self, course_id: str, part_id: str, owner: str) -> None:
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=_judgement_key(course_id, part_id),
+            UpdateExpression="REMOVE claim, claim_until",
+            ConditionExpression="claim = :owner AND attribute_not_exists(batch_id)",
+            ExpressionAttributeValues={":owner": string(owner)},
+        )
+
+    def record_judgement_batch(
+        self, course_id: str, part_id: str, claimer: str, batch_id: str, hold_until: float
+    ) -> None:
+        """The judgement went in ``batch_id``: never claimed again."""
+        conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=_judgement_key(course_id, part_id),
+            UpdateExpression="SET batch_id = :batch, expires_at = :hold",
+            ConditionExpression="claim = :claimer",
+            ExpressionAttributeValues=serialize({":batch": batch_id, ":hold": hold_until, ":claimer": claimer}),
+        )
+
+    def put_judgement(self, course_id: str, part_id: str, result: dict[str, Any], expires_at: float) -> bool:
+        """The judgement's result (the first written wins: a redelivered result is False)."""
+        return conditional(
+            self.client.update_item,
+            TableName=self.table,
+            Key=_judgement_key(course_id, part_id),
+            UpdateExpression="SET #result = :result, expires_at = :expires",
+            ConditionExpression="attribute_not_exists(#result)",
+            ExpressionAttributeNames={"#result": "result"},
+            ExpressionAttributeValues={
+                # JSON text, not a map: questions and reasons are free text the DynamoDB types need not parse.
+                ":result": string(json.dumps(result, separators=(",", ":"))),
+                ":expires": whole(expires_at),
+            },
+        )
+
+    def read_judgements(self, course_id: str) -> dict[str, dict[str, Any]]:
+        """The course's judgement results by part id (one Query; items without a result left out)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :judgement)",
+            "ExpressionAttributeValues": {":pk": string(f"course#{course_id}"), ":judgement": string("judgement#")},
+            "ConsistentRead": True,
+        }
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            page = self.client.query(**request)
+            for item in page.get("Items", []):
+                if "result" in item:
+                    found[item["sk"]["S"].removeprefix("judgement#")] = json.loads(item["result"]["S"])
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def settle_alignment(self, course_id: str, *, validation: dict[str, Any], figures: dict[str, Any]) -> bool:
+        """The ready course's pending alignment check replaced (and its figures with the judgements' cost), once:
+        False when it was settled already (or the course is gone)."""
+        return self._transition(
+            course_id,
+            update="SET validation = :validation, figures = :figures REMOVE judging",
+            condition="#status = :ready AND attribute_exists(judging)",
             values={
                 ":ready": string(CourseStatus.READY.value),
-                ":generating": string(CourseStatus.GENERATING.value),
                 ":validation": {"M": serialize(validation)},
                 ":figures": {"M": serialize(figures)},
-                ":w": string(worker_id),
-                ":now": {"N": repr(now)},
             },
         )
 

@@ -681,6 +681,33 @@ def aligned_check(judged: dict[str, tuple[list[dict[str, Any]], AlignmentAnswer]
     )
 
 
+@dataclass(frozen=True)
+class AlignmentRequest:
+    """One assessment's judgement as a Message Batch entry asks it (a background course's): the questions as the
+    judge reads them and the objectives they are judged against."""
+
+    questions: list[dict[str, Any]]
+    objectives: list[str]
+
+
+JUDGING = "judging"  # objectives_aligned's detail while a background course's judgements are in a Message Batch
+
+
+def judging(pending: int, total: int) -> CourseCheck:
+    """``objectives_aligned`` while a background course's judgements are in a Message Batch: listed as pending, not
+    scored, until the last result replaces it (``with_alignment``)."""
+    return CourseCheck(ALIGNMENT_CHECK, False, f"{JUDGING}: {pending} of {total} assessments in a message batch", False)
+
+
+def with_alignment(validation: dict[str, Any], check: CourseCheck) -> dict[str, Any]:
+    """A course's stored validation with its ``objectives_aligned`` check replaced and the score recomputed as
+    ``validate_course`` computes it (the share of judged checks passed)."""
+    checks = [check.record() if c.get("name") == ALIGNMENT_CHECK else c for c in validation.get("checks") or []]
+    scored = [c for c in checks if c.get("judged", True)]
+    score = sum(bool(c.get("passed")) for c in scored) / len(scored) if scored else 0.0
+    return {**validation, "checks": checks, "score": round(score, 4)}
+
+
 def not_judged(reason: str) -> CourseCheck:
     """``objectives_aligned`` when no judgement was made (off by setting, or the judge failed): listed, not scored."""
     return CourseCheck(ALIGNMENT_CHECK, False, f"not judged: {reason}"[:500], judged=False)
@@ -709,6 +736,7 @@ class CourseRecord:
     validation: dict[str, Any] | None = None  # checks, score, minutes (when ready)
     figures: dict[str, Any] | None = None  # cost and tokens by part kind and model, reuse (when ready)
     retries: int = 0
+    judging: list[str] | None = None  # a ready course's assessments whose judgements are in a Message Batch
 
     @property
     def title(self) -> str:

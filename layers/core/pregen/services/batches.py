@@ -20,6 +20,11 @@
         rules) ─▶ in the batch with its own prompt and schema ─▶ collected: checked with section_problems, stored by
         exam_generation (the exam assembled after its last section), counted as exam_section; failed or invalid
         ─▶ the section message again, direct=true; its exam gone or its learner erased ─▶ stored nowhere
+  a background course's alignment judgement (JudgementMessage, not direct) ─▶ claimed on its course
+        (course#<id>/judgement#<part>, the same rules) ─▶ in the batch with the judge's prompt and schema ─▶
+        collected: checked with the judgement's own validation, kept by course_generation (cached, counted, the
+        check settled after the last), counted as judgement; failed or invalid ─▶ the message again, direct=true
+        (one direct judgement); its course gone ─▶ stored nowhere
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pregen.domain.counters import EXAM, Metric, name
+from pregen.domain.courses import JUDGEMENT, AlignmentRequest
 from pregen.domain.errors import LeaseHeld
 from pregen.domain.models import STORED, ContentRequest, JobStatus, Lane
 from pregen.domain.pricing import default_prices
-from pregen.messages import JobMessage, SectionMessage, parse_message
+from pregen.messages import JobMessage, JudgementMessage, SectionMessage, parse_message
 from pregen.observability import logger
 from pregen.parallel import both, each, side_by_side
 from pregen.services.erasures import refuses
@@ -50,13 +56,14 @@ from pregen.services.usage import day_of
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.domain.programs import SectionSpec
+    from pregen.domain.models import Generation
     from pregen.domain.records import BatchClaim, BatchOutcome
-    from pregen.ports import BatchGenerator, BatchStore, JobQueue
+    from pregen.ports import BatchGenerator, BatchRequest, BatchStore, CourseStore, JobQueue
     from pregen.services.exam_generation import ExamWorkerDeps
 
-    # One entry of a batch: a content job (a course's part among them), or an exam top-up's section.
-    BatchEntry = JobMessage | SectionMessage
+    # One entry of a batch: a content job (a course's part among them), an exam top-up's section, or a background
+    # course's alignment judgement.
+    BatchEntry = JobMessage | SectionMessage | JudgementMessage
 
 # The provider ends a batch within 24 h; a batch still open past that (plus a margin) is treated as expired.
 BATCH_EXPIRY_SECONDS = 24 * 3_600 + 3_600
@@ -80,6 +87,10 @@ class BatchDeps:
     course_parts: Callable[[JobMessage, str], None] | None = None
     # Exam sections (the worker's section deps): without them a section is never batched.
     exams: ExamWorkerDeps | None = None
+    # Background courses' alignment judgements (claimed on their course; without it a judgement is never batched),
+    # and their results once collected (pregen.services.course_generation.settle_batched_judgement).
+    courses: CourseStore | None = None
+    judgements: Callable[[JudgementMessage, Generation], str] | None = None
 
 
 def custom_id_for(job_id: str) -> str:
@@ -107,7 +118,7 @@ def submit_background(messages: list[BatchEntry], deps: BatchDeps, owner: str | 
     claim = partial(_claim_entry, deps=deps, owner=owner, now=now, until=until)
     checked = each(claim, [message for message, _ in candidates.values()])
     entries: dict[str, BatchEntry] = {}
-    requests: dict[str, ContentRequest | SectionSpec] = {}
+    requests: dict[str, BatchRequest] = {}
     handled: set[str] = set()
     for (custom_id, (message, request)), verdict in zip(candidates.items(), checked, strict=True):
         if verdict == "claimed":
@@ -125,7 +136,10 @@ def submit_background(messages: list[BatchEntry], deps: BatchDeps, owner: str | 
     reason = f"{IN_BATCH} {batch_id}"
     hold = now + BATCH_HOLD_SECONDS
     for message in entries.values():
-        if isinstance(message, SectionMessage):
+        if isinstance(message, JudgementMessage):
+            assert deps.courses is not None  # (a judgement is claimed only with them)
+            deps.courses.record_judgement_batch(message.course_id, message.part_id, owner, batch_id, hold)
+        elif isinstance(message, SectionMessage):
             assert deps.exams is not None  # (a section is claimed only with them)
             deps.exams.inventory.record_section_batch(message.owner, message.spec, owner, batch_id, hold)
         else:
@@ -141,13 +155,19 @@ def submit_background(messages: list[BatchEntry], deps: BatchDeps, owner: str | 
     return handled
 
 
-def _kind(request: ContentRequest | SectionSpec) -> str:
-    """The batch counters' kind of an entry: the content kind, or ``exam_section``."""
+def _kind(request: BatchRequest) -> str:
+    """The batch counters' kind of an entry: the content kind, ``exam_section`` or ``judgement``."""
+    if isinstance(request, AlignmentRequest):
+        return JUDGEMENT
     return request.kind.value if isinstance(request, ContentRequest) else EXAM_SECTION
 
 
 def _release(message: BatchEntry, owner: str, deps: BatchDeps) -> None:
     """Give back a claim whose submission failed."""
+    if isinstance(message, JudgementMessage):
+        if deps.courses is not None:
+            deps.courses.release_judgement_claim(message.course_id, message.part_id, owner)
+        return
     if isinstance(message, SectionMessage):
         if deps.exams is not None:
             deps.exams.inventory.release_section_claim(message.spec.exam_id, message.spec.index, owner)
@@ -155,15 +175,18 @@ def _release(message: BatchEntry, owner: str, deps: BatchDeps) -> None:
     deps.worker.jobs.release_batch_claim(message.job_id, owner)
 
 
-def _candidates(messages: list[BatchEntry]) -> dict[str, tuple[BatchEntry, ContentRequest | SectionSpec]]:
+def _candidates(messages: list[BatchEntry]) -> dict[str, tuple[BatchEntry, BatchRequest]]:
     """The chunk's batchable messages by custom_id (one per job or section), with their requests."""
-    candidates: dict[str, tuple[BatchEntry, ContentRequest | SectionSpec]] = {}
+    candidates: dict[str, tuple[BatchEntry, BatchRequest]] = {}
     for message in messages:
         custom_id = custom_id_for(message.entry_id)
         if custom_id in candidates or message.direct:
             continue
         if isinstance(message, SectionMessage):
             candidates[custom_id] = (message, message.spec)
+            continue
+        if isinstance(message, JudgementMessage):
+            candidates[custom_id] = (message, AlignmentRequest(message.questions, message.objectives))
             continue
         try:
             request = ContentRequest.model_validate(message.request, context=STORED)
@@ -174,6 +197,8 @@ def _candidates(messages: list[BatchEntry]) -> dict[str, tuple[BatchEntry, Conte
 
 
 def _claim_entry(message: BatchEntry, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
+    if isinstance(message, JudgementMessage):
+        return _claim_judgement(message, deps=deps, owner=owner, now=now, until=until)
     if isinstance(message, SectionMessage):
         return _claim_section(message, deps=deps, owner=owner, now=now, until=until)
     return _claim_one(message, deps=deps, owner=owner, now=now, until=until)
@@ -198,6 +223,20 @@ def _claim_section(message: SectionMessage, *, deps: BatchDeps, owner: str, now:
     if claim.batch_id is not None:
         return "handled"  # delivered again after its submission: the batch's collection settles it
     return _hand_back(message, claim, now, deps, kind="exam_section")
+
+
+def _claim_judgement(message: JudgementMessage, *, deps: BatchDeps, owner: str, now: float, until: float) -> str:
+    """Claim one course alignment judgement for this submission: "claimed"; "handled" (in a batch already, judged
+    already, or handed back while another delivery holds the claim); "direct" (no course deps: its handler judges
+    it directly, or finds its course no longer waiting for it)."""
+    if deps.courses is None or deps.judgements is None:
+        return "direct"
+    claim = deps.courses.claim_judgement_for_batch(message.course_id, message.part_id, owner, now, until)
+    if claim.won:
+        return "claimed"
+    if claim.batch_id is not None:
+        return "handled"  # delivered again after its submission (or judged): its collection settles it
+    return _hand_back(message, claim, now, deps, kind="judgement")
 
 
 def _hand_back(message: BatchEntry, claim: BatchClaim, now: float, deps: BatchDeps, *, kind: str) -> str:
@@ -261,6 +300,9 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
                 settled = _settle_section(batch_id, message, outcome, deps, submitted_at=submitted_at)
                 counts[settled] += 1
                 continue
+            if isinstance(message, JudgementMessage):
+                counts[_settle_judgement(message, outcome, deps, submitted_at=submitted_at)] += 1
+                continue
             request = requests[custom_id]
             assert isinstance(request, ContentRequest)
             settled = _settle(batch_id, message, request, outcome, deps, submitted_at=submitted_at)
@@ -279,14 +321,16 @@ def _entry(entry: dict[str, Any]) -> BatchEntry:
     """A batch entry as stored: a content job (entries written before sections were batched have no ``type``) or
     an exam section."""
     message = parse_message(entry)
-    if not isinstance(message, JobMessage | SectionMessage):
+    if not isinstance(message, JobMessage | SectionMessage | JudgementMessage):
         raise TypeError(f"a Message Batch holds no {message.type} entries")
     return message
 
 
-def _request_of(message: BatchEntry) -> ContentRequest | SectionSpec:
+def _request_of(message: BatchEntry) -> BatchRequest:
     if isinstance(message, SectionMessage):
         return message.spec
+    if isinstance(message, JudgementMessage):
+        return AlignmentRequest(message.questions, message.objectives)
     return ContentRequest.model_validate(message.request, context=STORED)
 
 
@@ -332,6 +376,35 @@ def _settle_section(
         # exam is assembled (or finds it ready).
         deps.queue.send(Lane.BACKGROUND, message.model_copy(update={"direct": True}).wire())
     return "stored"
+
+
+def _settle_judgement(
+    message: JudgementMessage, outcome: BatchOutcome | None, deps: BatchDeps, *, submitted_at: float
+) -> str:
+    """One course alignment judgement's batch result: kept with its course (the check settled after the last);
+    failed or invalid ─▶ the message again, direct (one direct judgement); its course gone ─▶ kept nowhere."""
+    worker = deps.worker
+    now = worker.clock.now()
+    settled = "fell_back"
+    spent = outcome.spent_usd if outcome is not None else 0.0
+    if outcome is not None and outcome.generation is not None and deps.judgements is not None:
+        latency_ms = int(max(0.0, now - submitted_at) * 1000)
+        generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
+        settled = deps.judgements(message, generation)
+        if settled == "stored":
+            _count_saving(worker, JUDGEMENT, generation.cost_usd, now)
+            return "stored"
+        if settled == "superseded":
+            count_wasted(worker.counters, generation.cost_usd, JUDGEMENT, now)
+            return "superseded"
+        settled = "fell_back"  # invalid: one direct judgement
+    if spent:
+        count_wasted(worker.counters, spent, JUDGEMENT, now)
+    reason = outcome.error if outcome is not None and outcome.error else "batch request expired (no result)"
+    deps.queue.send(Lane.BACKGROUND, message.model_copy(update={"direct": True}).wire())
+    worker.counters.add(day_of(now), {name(Metric.BATCH_FALLBACK, JUDGEMENT): 1}, now)
+    logger.info("alignment judgement falls back to a direct call", course_id=message.course_id, reason=reason)
+    return settled
 
 
 def _count_saving(worker: WorkerDeps, kind: str, cost_usd: float, now: float) -> None:

@@ -23,6 +23,11 @@ ordinary content path, and assemble the course when its last part is done (exact
     part done/failed + course count (1 transaction) ─▶ all finished? ─▶ any failed: course failed
                                                      ─▶ else assembly lease ─▶ checks (the alignment
                                                         judgement: pregen.services.course_alignment) ─▶ ready
+
+    a background course with Message Batches: ready with objectives_aligned "judging"; each assessment not judged
+    yet ─▶ a JudgementMessage (background lane ─▶ a Message Batch) ─▶ its result kept with the course
+    (settle_batched_judgement, or judge_directly after a failed batch result) ─▶ the last one ─▶ settle_alignment:
+    the check stored as the direct path stores it, the judgements' cost in the figures
 """
 
 from __future__ import annotations
@@ -45,14 +50,15 @@ from pregen.domain.courses import (
     validate_course,
     validate_outline,
     validate_plan,
+    with_alignment,
 )
 from pregen.domain.errors import ContentInvalid, GenerationFailed, LeaseHeld, PregenError
 from pregen.domain.keys import cache_key, outline_key
 from pregen.domain.models import STORED, Caller, ContentRequest, Job, JobStatus, Lane, Priority
 from pregen.domain.records import StoredContent
-from pregen.messages import CoursePartMessage, JobMessage
+from pregen.messages import CoursePartMessage, JobMessage, JudgementMessage
 from pregen.observability import logger
-from pregen.services.course_alignment import judge_course
+from pregen.services.course_alignment import Judged, alignment_of, judge_course, judge_one, keep_batched
 from pregen.services.erasures import refuses
 from pregen.services.failures import Failure, describe
 from pregen.services.generation import DuplicateDelivery, RetryLater, generate_job, generation_meta
@@ -61,6 +67,7 @@ from pregen.services.usage import course_ready_bucket, day_of
 if TYPE_CHECKING:
     from pregen.config.functions import CoursePolicy
     from pregen.domain.courses import CourseRecord, LibraryLesson
+    from pregen.domain.models import Generation
     from pregen.messages import CoursePlanMessage
     from pregen.ports import AlignmentJudge, CoursePlanner, CourseStore
     from pregen.services.generation import WorkerDeps
@@ -78,6 +85,8 @@ Outcome = Literal[
     "course_ready",
     "course_failed",
     "assembling",
+    "judged",
+    "judgement_gone",
 ]
 OUTLINE_KIND = "course_outline"
 
@@ -93,6 +102,8 @@ class CourseWorkerDeps:
     planner: CoursePlanner
     policy: CoursePolicy
     judge: AlignmentJudge | None = None  # the alignment judgement's (None: the check says not judged)
+    # A background course's judgements go through Message Batches (BATCH_BACKGROUND with a Batches-capable judge).
+    batch_judgements: bool = False
 
 
 # -- plan ------------------------------------------------------------------------------------------------------------
@@ -512,11 +523,15 @@ def _settle_course(course_id: str, worker_id: str, deps: CourseWorkerDeps) -> Ou
 
 def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps) -> Outcome:
     """Run the course-level checks on the parts (the alignment judgement's among them) and make the course ready,
-    with its figures (the judgement's cost included)."""
+    with its figures (the judgement's cost included). A background course's judgements not cached go to a Message
+    Batch: the course is ready with the check "judging" until they are in (``settle_alignment``)."""
     parts = deps.courses.read_parts(course.course_id, bodies=True)
     outline = CourseOutline.model_validate(course.outline or {})
     bodies = {part.part_id: part.body or {} for part in parts if part.status is PartStatus.DONE}
-    alignment = judge_course(course, parts, deps.content, deps.judge, enabled=deps.policy.course_alignment_judge)
+    batched = deps.batch_judgements and Priority.lane(course.priority) is Lane.BACKGROUND
+    alignment = judge_course(
+        course, parts, deps.content, deps.judge, enabled=deps.policy.course_alignment_judge, batched=batched
+    )
     validation = validate_course(course.request, outline, bodies, alignment.check if alignment else None)
     record = {
         "score": validation.score,
@@ -524,11 +539,27 @@ def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps
         "minutes_by_module": validation.minutes_by_module,
         "minutes_total": validation.minutes_total,
     }
-    by_design = {part.part_id for part in plan_parts(course.request, outline) if part.from_library}
-    figures = course_figures(course.plan, parts, by_design, alignment.judgements if alignment else None)
+    figures = _figures(course, parts, alignment.judgements if alignment else None)
+    pending = alignment.pending if alignment else []
+    for part_id, judged in (alignment.judged if pending and alignment else {}).items():
+        deps.courses.put_judgement(course.course_id, part_id, judged, course.expires_at)  # kept for the last result
+    judging = sorted([*(alignment.judged if alignment else {}), *(p for p, _, _ in pending)]) if pending else None
     now = deps.content.clock.now()
-    if not deps.courses.publish(course.course_id, validation=record, figures=figures, worker_id=worker_id, now=now):
+    published = deps.courses.publish(
+        course.course_id, validation=record, figures=figures, worker_id=worker_id, now=now, judging=judging
+    )
+    if not published:
         return "assembling"
+    for part_id, questions, objectives in pending:
+        judgement = JudgementMessage(
+            course_id=course.course_id,
+            owner=course.owner,
+            part_id=part_id,
+            questions=questions,
+            objectives=objectives,
+            priority=course.priority,
+        )
+        deps.content.queue.send(Lane.BACKGROUND, judgement.wire())
     took_ms = (now - course.created_at) * 1000
     _count(
         deps,
@@ -541,9 +572,68 @@ def assemble_course(course: CourseRecord, worker_id: str, deps: CourseWorkerDeps
         score=validation.score,
         generated=figures["generated"],
         reused=figures["reused"],
+        judging=len(pending),
         took_ms=round(took_ms),
     )
     return "course_ready"
+
+
+def _figures(course: CourseRecord, parts: list[PartRecord], judgements: list[dict[str, Any]] | None) -> dict[str, Any]:
+    outline = CourseOutline.model_validate(course.outline or {})
+    by_design = {part.part_id for part in plan_parts(course.request, outline) if part.from_library}
+    return course_figures(course.plan, parts, by_design, judgements)
+
+
+# -- a background course's alignment judgements (Message Batches) ----------------------------------------------------
+
+
+def settle_batched_judgement(message: JudgementMessage, generation: Generation, deps: CourseWorkerDeps) -> str:
+    """A judgement's Message Batch result: kept as a direct one is (cached, counted) and with the course, the check
+    settled after the last ("stored"); "invalid" (it falls back to a direct judgement); "superseded" (the course
+    is gone, or this judgement was kept already)."""
+    course = deps.courses.get(message.course_id)
+    if course is None or not course.judging or message.part_id not in course.judging:
+        return "superseded"
+    judged = keep_batched(message.part_id, message.questions, message.objectives, generation, deps.content)
+    if judged is None:
+        return "invalid"
+    if not deps.courses.put_judgement(message.course_id, message.part_id, judged.record(), course.expires_at):
+        return "superseded"
+    settle_alignment(message.course_id, deps)
+    return "stored"
+
+
+def judge_directly(message: JudgementMessage, deps: CourseWorkerDeps) -> Outcome:
+    """A judgement whose Message Batch result failed: one direct judgement (its cache first), or not judged with
+    the reason, as the direct path's failure; the check settled after the last."""
+    course = deps.courses.get(message.course_id)
+    if course is None or not course.judging or message.part_id not in course.judging:
+        return "judgement_gone"
+    if deps.judge is None:
+        judged = Judged(message.part_id, message.questions, None, error="this deployment's generator has no judge")
+    else:
+        judged = judge_one(message.part_id, message.questions, message.objectives, deps.judge, deps.content)
+    deps.courses.put_judgement(message.course_id, message.part_id, judged.record(), course.expires_at)
+    settle_alignment(message.course_id, deps)
+    return "judged"
+
+
+def settle_alignment(course_id: str, deps: CourseWorkerDeps) -> bool:
+    """Once every judgement of a ready course is in: its ``objectives_aligned`` check and figures as the direct
+    path would have stored them (exactly one caller stores them). False while some are still out."""
+    course = deps.courses.get(course_id)
+    if course is None or not course.judging:
+        return False
+    results = deps.courses.read_judgements(course_id)
+    if any(part_id not in results for part_id in course.judging):
+        return False
+    alignment = alignment_of([Judged.from_record(part_id, results[part_id]) for part_id in course.judging])
+    validation = with_alignment(course.validation or {}, alignment.check)
+    figures = _figures(course, deps.courses.read_parts(course_id), alignment.judgements)
+    settled = deps.courses.settle_alignment(course_id, validation=validation, figures=figures)
+    if settled:
+        logger.info("course alignment judged", course_id=course_id, detail=alignment.check.detail)
+    return settled
 
 
 def _count(

@@ -21,7 +21,14 @@ from pregen.services.lifecycle import HandBack
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pregen.messages import CoursePartMessage, CoursePlanMessage, EraseMessage, JobMessage, SectionMessage
+    from pregen.messages import (
+        CoursePartMessage,
+        CoursePlanMessage,
+        EraseMessage,
+        JobMessage,
+        JudgementMessage,
+        SectionMessage,
+    )
     from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
     from pregen.services.generation import WorkerDeps
@@ -161,6 +168,32 @@ class CourseWork:
 
     def failed(self, message: CoursePlanMessage | CoursePartMessage, delivery: Delivery, exc: Exception) -> None:
         return None  # the course's failure records are written by course_generation
+
+
+@dataclass
+class CourseJudgements:
+    """A background course's alignment judgement of one assessment, asked directly (its Message Batch result
+    failed): one small-tier structured call, at most two."""
+
+    deps: Callable[[], CourseWorkerDeps]
+    judge_model: str
+    name = "course_judgement"
+    metric = "CourseJudgement"
+    failed_metric = "CourseJudgementFailed"
+
+    def log_keys(self, message: JudgementMessage) -> dict[str, Any]:
+        return {"course_id": message.course_id, "part_id": message.part_id, "correlation_id": message.correlation_id}
+
+    def estimate(self, message: JudgementMessage) -> Estimate:
+        return Estimate.of(self.judge_model, 300 + 80 * len(message.questions), 2)
+
+    def do(self, message: JudgementMessage, delivery: Delivery) -> str:
+        from pregen.services.course_generation import judge_directly
+
+        return judge_directly(message, self.deps())
+
+    def failed(self, message: JudgementMessage, delivery: Delivery, exc: Exception) -> None:
+        return None  # a judgement that fails is recorded as "not judged" by course_generation
 
 
 @dataclass

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from pregen.config.base import load
 from pregen.config.worker import WorkerSettings
 from pregen.domain.models import Kind
-from pregen.domain.spend import PLAN_STEP
-from pregen.messages import CONTENT_JOB, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
+from pregen.domain.spend import JUDGEMENT_STEP, PLAN_STEP
+from pregen.messages import CONTENT_JOB, COURSE_JUDGEMENT, COURSE_PART, COURSE_PLAN, EXAM_SECTION, LEARNER_ERASE
 from pregen.services.lifecycle import CeilingAdmission, Lifecycle, TimeAdmission
 from pregen.services.provider_budget import ProviderBudget, TokenBudgetAdmission
-from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
+from pregen.services.work_kinds import ContentJobs, CourseJudgements, CourseWork, Erasures, ExamSections
 from pregen.wiring.cache import once
 from pregen.wiring.worker import course_worker_deps, exam_worker_deps, worker_deps
 
@@ -73,4 +73,5 @@ def work_kinds() -> dict[str, WorkKind]:
         COURSE_PLAN: courses,
         COURSE_PART: courses,
         LEARNER_ERASE: Erasures(_learner_data_deps),
+        COURSE_JUDGEMENT: CourseJudgements(course_worker_deps, s.model_for(Kind.QUESTION_SET, JUDGEMENT_STEP)),
     }

@@ -149,7 +149,7 @@ def batch_deps() -> BatchDeps | None:
         return None
     from pregen.adapters.batches import DynamoBatchStore
     from pregen.services.batches import BatchDeps
-    from pregen.services.course_generation import settle_batched_part
+    from pregen.services.course_generation import settle_batched_judgement, settle_batched_part
 
     s = load(WorkerSettings)
     return BatchDeps(
@@ -158,6 +158,9 @@ def batch_deps() -> BatchDeps | None:
         batches=DynamoBatchStore(s.jobs_table, s.job_ttl_days, clients.dynamodb()),
         queue=worker.queue,
         course_parts=lambda job, settled: settle_batched_part(job, settled, course_worker_deps()),
+        # Background courses' alignment judgements, claimed on their course and kept with it.
+        courses=course_worker_deps().courses,
+        judgements=lambda message, generation: settle_batched_judgement(message, generation, course_worker_deps()),
         exams=exam_worker_deps(),  # exam top-ups' sections go in the batches too
     )
 
@@ -218,4 +221,6 @@ def course_worker_deps() -> CourseWorkerDeps:
         planner=content.generator,  # type: ignore[arg-type]
         policy=s,
         judge=content.generator if hasattr(content.generator, "judge_alignment") else None,  # type: ignore[arg-type]
+        # A background course's judgements go through Message Batches where its parts do (Claude's Batches API).
+        batch_judgements=load(WorkerSettings).batch_background and hasattr(content.generator, "alignment_question"),
     )

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pregen.domain.courses import CourseRequest, LibraryLesson
     from pregen.domain.pricing import PriceTable
     from pregen.domain.programs import SectionSpec
+    from pregen.ports import BatchRequest
 
 # Throttling and overload survive the SDK's own retries only when the provider is really saturated:
 # the message goes back to the queue to be tried later.
@@ -207,16 +208,19 @@ class AnthropicGenerator:
     def judge_alignment(self, questions: list[dict[str, Any]], objectives: list[str]) -> Generation:
         """The course alignment judgement (issue 29): one structured answer on the ``question_set.judgement`` step's
         model (default: the small tier), a verdict per question, at most two calls."""
+        return self.answer(self.alignment_question(questions, objectives), max_calls=2)
+
+    def alignment_question(self, questions: list[dict[str, Any]], objectives: list[str]) -> Question:
+        """The alignment judgement's prompt, schema and model: asked directly or as a Message Batch entry."""
         from pregen.domain.courses import alignment_problems, alignment_schema
 
-        return self.structured(
+        return Question(
             model=self.model_of(Kind.QUESTION_SET, JUDGEMENT_STEP),
             prompt=alignment_prompt(questions, objectives),
             schema=alignment_schema(len(questions)),
             max_tokens=300 + 80 * len(questions),
             problems=lambda parsed: alignment_problems(len(questions), parsed),
             noun=("judgement", "judgement"),
-            max_calls=2,
             system=[{"type": "text", "text": JUDGE_SYSTEM}],  # not the content handbook: a judge writes no content
         )
 
@@ -357,11 +361,15 @@ class AnthropicGenerator:
 
     # -- Message Batches (the background lane) ----------------------------------------------------------------------
 
-    def batch_question(self, request: ContentRequest | SectionSpec) -> Question:
-        """What one batch entry asks, as a direct call would: a content request's, or an exam section's own prompt,
-        schema and model (``claude_sections``)."""
+    def batch_question(self, request: BatchRequest) -> Question:
+        """What one batch entry asks, as a direct call would: a content request's, an exam section's own prompt,
+        schema and model (``claude_sections``), or a course alignment judgement's."""
+        from pregen.domain.courses import AlignmentRequest
+
         if isinstance(request, ContentRequest):
             return self.content_question(request)
+        if isinstance(request, AlignmentRequest):
+            return self.alignment_question(request.questions, request.objectives)
         return self.section_question(request)
 
     def content_question(self, request: ContentRequest, feedback: str | None = None) -> Question:
@@ -388,22 +396,23 @@ class AnthropicGenerator:
             noun=("section", "section"),
         )
 
-    def batch_request(self, custom_id: str, request: ContentRequest | SectionSpec) -> dict[str, Any]:
+    def batch_request(self, custom_id: str, request: BatchRequest) -> dict[str, Any]:
         """One entry of ``messages.batches.create``: the same prompt, model and output schema as a direct call,
-        with the handbook cached for an hour (a batch's requests are spread over more than 5 minutes)."""
+        with the handbook cached for an hour (a batch's requests are spread over more than 5 minutes); a judge's
+        own one-line system prompt instead of the handbook."""
         ask = self.batch_question(request)
         return {
             "custom_id": custom_id,
             "params": {
                 "model": ask.model,
                 "max_tokens": ask.max_tokens,
-                "system": system_blocks(ttl="1h", cached=self.cache_prompts),
+                "system": ask.system or system_blocks(ttl="1h", cached=self.cache_prompts),
                 "messages": [{"role": "user", "content": ask.prompt}],
                 "output_config": {"format": {"type": "json_schema", "schema": _schema(ask.schema)}},
             },
         }
 
-    def submit_batch(self, items: list[tuple[str, ContentRequest | SectionSpec]]) -> str:
+    def submit_batch(self, items: list[tuple[str, BatchRequest]]) -> str:
         """Submit one Message Batch; returns its id. Provider errors surface as GenerationFailed/ProviderThrottled."""
         try:
             batch = self.client.messages.batches.create(
@@ -419,7 +428,7 @@ class AnthropicGenerator:
     def batch_ended(self, batch_id: str) -> bool:
         return self.client.messages.batches.retrieve(batch_id).processing_status == "ended"
 
-    def batch_results(self, batch_id: str, requests: dict[str, ContentRequest | SectionSpec]) -> Iterator[BatchOutcome]:
+    def batch_results(self, batch_id: str, requests: dict[str, BatchRequest]) -> Iterator[BatchOutcome]:
         """Every result of an ended batch, in the order the provider streams them (not the order submitted)."""
         for line in self.client.messages.batches.results(batch_id):
             request = requests.get(line.custom_id)
@@ -434,9 +443,7 @@ class AnthropicGenerator:
                 continue
             yield self.batch_outcome(line.custom_id, request, result.message.to_dict())
 
-    def batch_outcome(
-        self, custom_id: str, request: ContentRequest | SectionSpec, message: dict[str, Any]
-    ) -> BatchOutcome:
+    def batch_outcome(self, custom_id: str, request: BatchRequest, message: dict[str, Any]) -> BatchOutcome:
         """A succeeded batch message checked like a direct answer (a section against its spec:
         ``section_problems``); an invalid one is an error (it falls back to a direct call, which can re-ask), with
         its cost counted at the batch price."""
