@@ -14,11 +14,12 @@ from pregen.messages import (
     CoursePlanMessage,
     EraseMessage,
     JobMessage,
+    JudgementMessage,
     SectionMessage,
     message_type,
 )
 from pregen.services.lifecycle import AdmissionRefused, Decision, Delivery, Lifecycle, TimeAdmission
-from pregen.services.work_kinds import ContentJobs, CourseWork, Erasures, ExamSections
+from pregen.services.work_kinds import ContentJobs, CourseJudgements, CourseWork, Erasures, ExamSections
 
 LARGE, SMALL = "claude-sonnet-5-5", "claude-haiku-5-5"
 LESSON = {"kind": "lesson", "subject": "math", "topic": "fractions", "level": "beginner"}
@@ -63,6 +64,7 @@ KINDS = {
     "exam_section": ExamSections(_never_started, _model_for),
     "course": CourseWork(_never_started, _model_for, SMALL),
     "learner_erase": Erasures(_never_started),
+    "course_judgement": CourseJudgements(_never_started, SMALL),
 }
 MESSAGES = [
     JobMessage(job_id="j1", key="k1", request=LESSON),
@@ -70,12 +72,20 @@ MESSAGES = [
     CoursePlanMessage(course_id="c1", owner="ann"),
     CoursePartMessage(course_id="c1", owner="ann", part_id="p1", job_id="j2", key="k2", request=LESSON),
     EraseMessage(learner="ann", requested_at=1.0, requested_by="ann"),
+    JudgementMessage(
+        course_id="c1",
+        owner="ann",
+        part_id="m01-assessment",
+        questions=[{"prompt": "What is 1/2 + 1/4?", "objective": "add fractions"}],
+        objectives=["add fractions"],
+        direct=True,
+    ),
 ]
 
 
 def _kind_of(message: Any) -> Any:
     tag = message_type(message)
-    return KINDS["course" if tag.startswith("course") else tag]
+    return KINDS[tag if tag in KINDS else "course"]
 
 
 def _delivery(time_left_s: float | None) -> Delivery:
