@@ -27,7 +27,9 @@ KEY_ID = "aws-emulator-local"
 
 def signing_key(path: Path = KEY_FILE) -> rsa.RSAPrivateKey:
     """The dev signing key, created on first use. Local only: it signs nothing that reaches AWS."""
-    if not path.exists():
+    try:
+        return _load(path, path.stat().st_mtime_ns)  # one stat per request that checks a token
+    except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
@@ -68,21 +70,35 @@ class TokenRejected(Exception):
 
 
 def verify(authorization: str | None, *, key_file: Path = KEY_FILE) -> dict[str, Any]:
+    """The token's claims once its signature, issuer, audience and expiry hold; else TokenRejected.
+
+    A token whose signature was checked once with the current key is not checked again (PyJWT's decode, mostly
+    its base64 alphabet check, was most of the front's CPU per request): only its expiry, which is what can
+    change. Rejections are never remembered, and a new key (the file changed) checks every token afresh."""
     if not authorization:
         raise TokenRejected("missing token")
     token = authorization.removeprefix("Bearer ").strip()
-    public = signing_key(key_file).public_key()
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            public,
-            algorithms=["RS256"],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "iss", "aud", "sub"]},
-        )
+        claims = _verified(token, signing_key(key_file))
     except jwt.PyJWTError as exc:
         raise TokenRejected(str(exc)) from exc
+    if claims["exp"] <= time.time():  # as PyJWT: expired from its ``exp`` on (no leeway)
+        raise TokenRejected("Signature has expired")
+    return dict(claims)
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    """The token's claims, checked in full (``_load`` gives one key object per key file version). Raises PyJWT's
+    errors; lru_cache keeps no answer of a call that raised. Callers copy the claims they hand on."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key.public_key(),
+        algorithms=["RS256"],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"require": ["exp", "iss", "aud", "sub"]},
+    )
     return claims
 
 

@@ -647,9 +647,16 @@ class FakeAnthropic:
         return _error(Reply.error(404, "not_found_error", f"no route for GET {path}"))
 
     def handle(
-        self, path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
+        self,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        client: tuple[str, int] | None = None,
+        received: float | None = None,
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """Answer one HTTP request: (status, extra headers, JSON body; status 0: drop the connection). Records it."""
+        """Answer one HTTP request: (status, extra headers, JSON body; status 0: drop the connection). Records it.
+        ``received``: when the request arrived (``time.perf_counter``; default: now), where its answer time starts."""
+        received = time.perf_counter() if received is None else received
         body: dict[str, Any] = {}
         try:
             parsed = json.loads(raw or b"{}")
@@ -668,7 +675,7 @@ class FakeAnthropic:
         elif client is not None and self.before_answer is not None and self.before_answer(client):
             status, extra, answer, fault = 0, {}, {"dropped": "client_gone"}, "client_gone"
         else:
-            status, extra, answer, fault = self._answer(body)
+            status, extra, answer, fault = self._answer(body, received=received)
         with self._lock:
             self.requests.append(RecordedRequest(path, headers, body, status, answer, fault))
         return status, extra, answer
@@ -687,17 +694,19 @@ class FakeAnthropic:
         return None
 
     def _answer(
-        self, body: dict[str, Any], *, wait: bool = True
+        self, body: dict[str, Any], *, wait: bool = True, received: float | None = None
     ) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
-        """A reply to one Messages request; ``wait``: after the time the latency model gives its answer (errors and
-        dropped connections come at once, or after their own hang)."""
+        """A reply to one Messages request; ``wait``: once the time the latency model gives its answer has passed
+        since ``received`` (default: now), the fake's own work included (errors and dropped connections come at
+        once, or after their own hang)."""
+        received = time.perf_counter() if received is None else received
         charged = wait and self.tier is not None  # a batch's requests are not charged to the minute
         if charged:
             limited = self._charge(body)
             if limited is not None:
                 return limited
         try:
-            status, headers, message, fault = self._reply(body, wait=wait)
+            status, headers, message, fault = self._reply(body, wait=wait, received=received)
         except BaseException:
             if charged:
                 self._settle(body, 0)
@@ -741,7 +750,9 @@ class FakeAnthropic:
             buckets.refill(now)  # never above the limit
             return buckets.headers(now)
 
-    def _reply(self, body: dict[str, Any], *, wait: bool) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
+    def _reply(
+        self, body: dict[str, Any], *, wait: bool, received: float
+    ) -> tuple[int, dict[str, str], dict[str, Any], str | None]:
         with self._lock:
             reply = self._script.popleft() if self._script else self.faults.pick(self._draw(body)) or Reply.offline()
         if reply.drop is not None:
@@ -756,7 +767,8 @@ class FakeAnthropic:
         usage = reply.usage or self._estimate_usage(body, text)
         if wait and not self.latency.instant:
             seed = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-            time.sleep(self.latency.seconds(str(body.get("model") or ""), usage.output_tokens, seed))
+            model, elapsed = str(body.get("model") or ""), time.perf_counter() - received
+            time.sleep(self.latency.remaining(model, usage.output_tokens, seed, elapsed))
         fault = reply.fault
         message = {
             "id": f"msg_fake_{next(self._ids):012d}",
@@ -886,10 +898,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def do_POST(self) -> None:
+        received = time.perf_counter()  # the answer time starts when the request is in, before its body is read
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, extra, answer = self.server.fake.handle(self.path, headers, raw, self.client_address[:2])
+        status, extra, answer = self.server.fake.handle(self.path, headers, raw, self.client_address[:2], received)
         if status == 0:
             self._reset()
             return

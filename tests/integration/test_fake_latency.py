@@ -1,15 +1,21 @@
 """The fake Messages API takes the latency model's time: first token plus the answer's output tokens (its usage)
-over the tier's rate, before it answers."""
+over the tier's rate, counted from when the request came in (its own work is part of that time)."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import TYPE_CHECKING
 
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.domain.model_time import ModelLatency
 from pregen.domain.models import ContentRequest, Kind
 from pregen.domain.pricing import default_prices
+from pregen_fakes import fake_anthropic
 from pregen_fakes.fake_anthropic import running_fake_anthropic
+
+if TYPE_CHECKING:
+    import pytest
 
 LESSON = ContentRequest(kind=Kind.LESSON, subject="Maths", topic="Fractions", grade="5")
 
@@ -44,3 +50,22 @@ def test_the_fake_waits_first_token_plus_the_answers_tokens_over_the_rate() -> N
 def test_an_instant_fake_answers_without_the_wait() -> None:
     took, _ = _timed_lesson("instant", answer_tokens=100_000)  # realistic: minutes; instant: no wait at all
     assert took < 5
+
+
+def test_the_fakes_own_work_is_inside_the_answer_time_not_on_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = json.dumps(
+        {"model": "claude-haiku-5-5", "max_tokens": 500, "messages": [{"role": "user", "content": "A lesson"}]}
+    ).encode()
+    headers = {"x-api-key": "sk-test-fake"}
+    with running_fake_anthropic(latency=ModelLatency.parse("fixed:0.25")) as fake:
+        fake.script([fake_anthropic.Reply.json({"title": "Fractions"})] * 2)
+        slept: list[float] = []
+        monkeypatch.setattr(fake_anthropic.time, "sleep", slept.append)
+        # Given a request that came in 0.1 s ago (its reading and parsing took that long)
+        status, _, _ = fake.handle("/v1/messages", headers, body, received=time.perf_counter() - 0.1)
+        # Then the fake waits only what is left of the model's 0.25 s, so the answer takes 0.25 s, not 0.35
+        assert status == 200
+        assert 0.05 < slept[0] <= 0.15
+        # And a request whose handling already outlasted the model's time is answered at once
+        fake.handle("/v1/messages", headers, body, received=time.perf_counter() - 1.0)
+        assert slept[1] == 0.0

@@ -109,6 +109,18 @@ def test_the_worker_reads_model_latency_and_refuses_a_bad_one() -> None:
         ModelLatencySettings.from_env({"MODEL_LATENCY": "sometimes"})
 
 
+def test_the_wait_left_is_the_calls_time_less_what_the_answer_already_took() -> None:
+    latency = ModelLatency.parse("fixed:0.25")
+    assert latency.remaining("claude-haiku-5-5", 100, "seed", 0.1) == pytest.approx(0.15)
+    # An answer that took longer than the call's time is not held back, and a clock that went back waits it all
+    assert latency.remaining("claude-haiku-5-5", 100, "seed", 0.4) == 0.0
+    assert latency.remaining("claude-haiku-5-5", 100, "seed", -1.0) == pytest.approx(0.25)
+    # On the tiers, the same seed's time, less what went by
+    tiers = ModelLatency.parse("ttft=0.5,rate=100")
+    full = tiers.seconds("claude-sonnet-5-5", 200, "s")
+    assert tiers.remaining("claude-sonnet-5-5", 200, "s", 0.3) == pytest.approx(full - 0.3)
+
+
 def test_the_offline_generator_waits_for_its_answers_length_on_its_tier(monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
@@ -117,15 +129,19 @@ def test_the_offline_generator_waits_for_its_answers_length_on_its_tier(monkeypa
 
     slept: list[float] = []
     monkeypatch.setattr(offline.time, "sleep", slept.append)
+    # Given a clock on which building each answer takes 0.2 s (the generator reads it as it starts and as it waits)
+    ticks = iter(100.0 + 0.2 * i for i in range(100))
+    monkeypatch.setattr(offline.time, "perf_counter", lambda: next(ticks))
     latency = ModelLatency.parse("ttft=0.5,rate=100,jitter=0")
     models = {Kind.LESSON: "claude-haiku-5-5", Kind.EXAM: "claude-sonnet-5-5"}
     generator = offline.OfflineGenerator(latency=latency, model_for=models.__getitem__)
     lesson = generator.generate(ContentRequest(kind=Kind.LESSON, subject="Maths", topic="Fractions", grade="5"))
     exam = generator.generate(ContentRequest(kind=Kind.EXAM, subject="Chemistry", exam_type="diagnostic", count=30))
-    # Then each call slept first token + its own answer's tokens over the rate: the exam, longer, waits longer
+    # Then each call took first token + its own answer's tokens over the rate, the 0.2 s of building it included
+    # (it slept the rest): the exam, longer, waits longer
     assert slept == [
-        pytest.approx(0.5 + estimate_tokens(json.dumps(lesson.body)) / 100),
-        pytest.approx(0.5 + estimate_tokens(json.dumps(exam.body)) / 100),
+        pytest.approx(0.5 + estimate_tokens(json.dumps(lesson.body)) / 100 - 0.2),
+        pytest.approx(0.5 + estimate_tokens(json.dumps(exam.body)) / 100 - 0.2),
     ]
     assert slept[1] > slept[0]
     # And an instant generator does not sleep at all

@@ -141,6 +141,11 @@ class ModelLatency:
             return self.fixed_s
         return jittered(expected_seconds(model, output_tokens, self.timing), seed, self.jitter)
 
+    def remaining(self, model: str, output_tokens: int, seed: str, elapsed_s: float) -> float:
+        """What is left to wait of the call's time (``seconds``) once ``elapsed_s`` went on producing the answer:
+        a fake's own work is part of the answer time, not added to it, so a 250 ms call answers in 250 ms."""
+        return max(0.0, self.seconds(model, output_tokens, seed) - max(0.0, elapsed_s))
+
     def describe(self) -> str:
         """One line for a banner or a benchmark's record: the spec and, for tiers, their figures."""
         if self.fixed_s is not None:

@@ -46,12 +46,14 @@ class OfflineGenerator:
         self.latency = latency
         self.model_for = model_for
 
-    def _take_time(self, body: dict[str, Any], kind: Kind, seed: str) -> None:
-        """Sleep what the latency model says a call answering ``body`` takes (nothing when instant)."""
+    def _take_time(self, body: dict[str, Any], kind: Kind, seed: str, started: float) -> None:
+        """Sleep what is left, since ``started``, of the time the latency model says a call answering ``body`` takes
+        (nothing when instant): building the body is part of that time."""
         if self.latency.instant:
             return
         model = self.model_for(kind) if self.model_for else "haiku"
-        time.sleep(self.latency.seconds(model, estimate_tokens(json.dumps(body)), seed))
+        elapsed = time.perf_counter() - started
+        time.sleep(self.latency.remaining(model, estimate_tokens(json.dumps(body)), seed, elapsed))
 
     def generate(
         self, request: ContentRequest, feedback: str | None = None, *, max_calls: int | None = None
@@ -82,7 +84,7 @@ class OfflineGenerator:
             body["language"] = request.language  # the text stays English: offline content is a placeholder
         if feedback and request.kind not in LANGUAGE_KINDS:
             body["title"] = f"{body['title']} (revised)"  # a regenerated version differs from the one it replaces
-        self._take_time(body, request.kind, material)
+        self._take_time(body, request.kind, material, started)
         return Generation(
             body=body,
             generator="offline",
@@ -137,7 +139,7 @@ class OfflineGenerator:
             "description": request.description or f"An offline placeholder course on {request.subject}.",
             "modules": modules,
         }
-        self._take_time(body, Kind.LESSON, repr(body["title"]) + repr(request))
+        self._take_time(body, Kind.LESSON, repr(body["title"]) + repr(request), started)
         return Generation(
             body=body, generator="offline", model="offline", latency_ms=int((time.perf_counter() - started) * 1000)
         )
@@ -152,7 +154,7 @@ class OfflineGenerator:
             _question(qtype, spec.domain.lower(), spec.offset + i, seed, spec.domain) for i, qtype in enumerate(types)
         ]
         body = {"domain": spec.domain, "questions": questions}
-        self._take_time(body, Kind.EXAM, f"{spec.exam_id}:{spec.index}")
+        self._take_time(body, Kind.EXAM, f"{spec.exam_id}:{spec.index}", started)
         return Generation(
             body=body,
             generator="offline",
