@@ -105,7 +105,7 @@ class OfflineGenerator:
 
         started = time.perf_counter()
         body = offline_alignment(questions)
-        self._take_time(body, Kind.QUESTION_SET, json.dumps(questions, sort_keys=True))
+        self._take_time(body, Kind.QUESTION_SET, json.dumps(questions, sort_keys=True), started)
         return Generation(
             body=body, generator="offline", model="offline", latency_ms=int((time.perf_counter() - started) * 1000)
         )
