@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -61,6 +62,10 @@ def test_a_claim_that_finds_nothing_ready_counts_against_the_allowance(aws: Aws,
 
 
 def test_regeneration_counts_against_the_allowance(aws: Aws) -> None:
+    # A clock stopped at the test's start for every dependency, the library's too: a minute ending between the two
+    # regenerations would start a fresh window (it did once in CI, at 17:19:59.9)
+    clock = freeze(time.time())
+    library_wiring.library_deps().serve.clock = clock
     content_id = generated(aws)["content_id"]
     tighten(library_wiring.library_deps().serve, lambda price: 1.5 * price.content(LESSON))
     assert regenerate(content_id, "Use a simpler example")[0] == 202
