@@ -17,7 +17,7 @@ from pregen.adapters.generators.offline import OfflineGenerator
 from pregen.domain.errors import GenerationFailed
 from pregen.domain.pricing import default_prices
 from pregen.domain.work_budget import WORKER_TIMEOUT_S
-from pregen.services.generation import retry_delay
+from pregen.services.failures import retry_delay
 from pregen.wiring import worker as worker_wiring
 from pregen_fakes.fake_anthropic import FaultRates, running_fake_anthropic
 from tests.integration.conftest import Aws, api_event, call, run_worker

@@ -1,13 +1,17 @@
 """The one lifecycle: every message kind is handed back, not started, when its invocation cannot finish it; an
-admission that refuses hands back or fails; an assembly leased elsewhere is a hand-back, not a failure."""
+admission that refuses hands back or fails; an assembly leased elsewhere is a hand-back, not a failure; every kind's
+failure is classified, backed off and recorded in one place."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from pregen.domain.models import Kind, Lane, QuestionType
+from pregen.domain.clock import FrozenClock
+from pregen.domain.errors import GenerationFailed
+from pregen.domain.models import JobStatus, Kind, Lane, QuestionType
 from pregen.domain.work_budget import CALLS_PER_DELIVERY, MAX_TOKENS, SECTION_MAX_TOKENS, Estimate
 from pregen.messages import (
     CoursePartMessage,
@@ -32,9 +36,13 @@ def _model_for(kind: Kind) -> str:
 class SentQueue:
     def __init__(self) -> None:
         self.sent: list[tuple[Lane, dict[str, Any], int]] = []
+        self.retries: list[tuple[Lane, str, int]] = []
 
     def send(self, lane: Lane, message: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.sent.append((lane, message, delay_seconds))
+
+    def retry_in(self, lane: Lane, receipt_handle: str, seconds: int) -> None:
+        self.retries.append((lane, receipt_handle, seconds))
 
 
 def _never_started() -> Any:
@@ -99,7 +107,7 @@ def test_every_kind_is_handed_back_before_it_starts_when_its_time_does_not_fit(m
     need = kind.estimate(message).least_s
     queue = SentQueue()
     # When the lifecycle runs it (a started unit would ask for its deps and fail the test)
-    outcome = Lifecycle(queue=queue).run(kind, message, _delivery(need - 1))
+    outcome = Lifecycle(clock=FrozenClock(), queue=queue).run(kind, message, _delivery(need - 1))
     # Then it is handed back: the same message on its lane, at once, and this delivery succeeds
     assert outcome == "handed_back"
     assert queue.sent == [(Lane.BACKGROUND, message.wire(), 0)]
@@ -111,7 +119,7 @@ def test_every_kind_starts_when_its_time_fits(message: Any) -> None:
     kind = _kind_of(message)
     # When the lifecycle runs it, Then it starts (here: asks for its deps, which the test refuses)
     with pytest.raises(AssertionError, match="was started"):
-        Lifecycle(queue=SentQueue()).run(kind, message, _delivery(kind.estimate(message).least_s))
+        Lifecycle(clock=FrozenClock(), queue=SentQueue()).run(kind, message, _delivery(kind.estimate(message).least_s))
 
 
 def test_a_units_estimate_is_its_calls_at_max_tokens_on_its_tier() -> None:
@@ -137,7 +145,7 @@ def test_a_kind_exam_request_starts_with_the_calls_that_fit() -> None:
     kind = Recording(_never_started, _model_for)
     message = JobMessage(job_id="j", key="k", request={**LESSON, "kind": "exam"})
     # When it runs, Then it starts with one call (its re-asks do not fit), not three
-    assert Lifecycle(queue=SentQueue()).run(kind, message, _delivery(700)) == "generated"
+    assert Lifecycle(clock=FrozenClock(), queue=SentQueue()).run(kind, message, _delivery(700)) == "generated"
     assert seen == [1]
 
 
@@ -157,7 +165,9 @@ def test_an_admission_that_says_later_hands_the_unit_back_after_its_delay() -> N
     queue = SentQueue()
     message = MESSAGES[0]
     # When a unit comes, Then it is handed back after 120 s without starting
-    outcome = Lifecycle(queue=queue, admission=admission).run(_kind_of(message), message, _delivery(None))
+    outcome = Lifecycle(clock=FrozenClock(), queue=queue, admission=admission).run(
+        _kind_of(message), message, _delivery(None)
+    )
     assert outcome == "handed_back"
     assert queue.sent == [(Lane.BACKGROUND, message.wire(), 120)]
     assert admission.asked == ["content_job"]
@@ -167,7 +177,9 @@ def test_an_admission_that_refuses_fails_the_record_without_starting_it() -> Non
     admission = Refusing(Decision("refuse", reason="learner over budget"))
     queue = SentQueue()
     with pytest.raises(AdmissionRefused, match="learner over budget"):
-        Lifecycle(queue=queue, admission=admission).run(_kind_of(MESSAGES[1]), MESSAGES[1], _delivery(None))
+        Lifecycle(clock=FrozenClock(), queue=queue, admission=admission).run(
+            _kind_of(MESSAGES[1]), MESSAGES[1], _delivery(None)
+        )
     assert queue.sent == []
 
 
@@ -184,7 +196,9 @@ def test_an_assembly_leased_elsewhere_is_a_hand_back_after_the_lease_not_a_failu
     deps = type("Deps", (), {"assembly_lease_seconds": 120})
     queue = SentQueue()
     # When the lifecycle runs it, Then it is handed back after the lease, and the delivery succeeds
-    outcome = Lifecycle(queue=queue).run(ExamSections(deps, _model_for), MESSAGES[1], _delivery(None))
+    outcome = Lifecycle(clock=FrozenClock(), queue=queue).run(
+        ExamSections(deps, _model_for), MESSAGES[1], _delivery(None)
+    )
     assert outcome == "handed_back"
     assert queue.sent == [(Lane.BACKGROUND, MESSAGES[1].wire(), 120)]
 
@@ -228,7 +242,9 @@ def test_near_the_daily_ceiling_background_work_waits_and_learners_work_goes_on(
     lesson = MESSAGES[0]
     # When a background unit and an interactive one come
     queue = SentQueue()
-    background = Lifecycle(queue=queue, admission=admission).run(_kind_of(lesson), lesson, _in(Lane.BACKGROUND))
+    background = Lifecycle(clock=FrozenClock(), queue=queue, admission=admission).run(
+        _kind_of(lesson), lesson, _in(Lane.BACKGROUND)
+    )
     decision = admission.admit("content_job", _kind_of(lesson).estimate(lesson), _in(Lane.INTERACTIVE))
     # Then the background one is handed back for SQS's longest delay, not started; the interactive one may start
     assert background == "handed_back"
@@ -250,3 +266,166 @@ def test_past_the_daily_ceiling_nothing_that_calls_the_model_starts_until_the_ne
         else:
             # And an erasure pass, which spends nothing, goes on
             assert decision.action == "start"
+
+
+# -- failures: one classification, one backoff, each kind's own record ------------------------------------------------
+
+
+class _Port:
+    def __init__(self, ports: Ports, name: str) -> None:
+        self.ports, self.name = ports, name
+
+    def __getattr__(self, method: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.ports.calls.append((self.name, method, args, kwargs))
+            return self.ports.answers.get((self.name, method))
+
+        return call
+
+
+class Ports:
+    """Every kind's deps at once (a course's ``content`` is the same): each port's calls recorded as
+    (port, method, args, kwargs), answered from ``answers`` (None otherwise)."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.content = self
+        self.policy = SimpleNamespace(exam_failed_ttl_hours=24, max_model_calls=4)
+        self.calls: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
+        # A course still judging the assessment (for a judgement's record), not generating (no course settles).
+        course = SimpleNamespace(status="ready", judging=["m01-assessment"], expires_at=clock.now() + 86_400)
+        self.answers: dict[tuple[str, str], Any] = {("courses", "get"): course, ("courses", "read_judgements"): {}}
+
+    def __getattr__(self, port: str) -> _Port:
+        return _Port(self, port)
+
+    def written(self) -> list[tuple[str, str]]:
+        """The writes (reads left out) of the kind's record."""
+        return [(port, method) for port, method, _, _ in self.calls if not method.startswith(("get", "read"))]
+
+
+# The work each message's kind does, by module and function: replaced by one that raises.
+WORK = {
+    "content_job": ("pregen.services.generation", "generate_job"),
+    "exam_section": ("pregen.services.exam_generation", "generate_exam_section"),
+    "course_plan": ("pregen.services.course_generation", "plan_course"),
+    "course_part": ("pregen.services.course_generation", "generate_part"),
+    "learner_erase": ("pregen.services.learners", "erase_pass"),
+    "course_judgement": ("pregen.services.course_generation", "judge_directly"),
+}
+# What each kind writes of a failure: while it retries, and when it fails for good (an erasure keeps nothing).
+RETRYING = {
+    "content_job": [("jobs", "set_status")],
+    "course_part": [("jobs", "set_status")],
+}
+FAILED_FOR_GOOD = {
+    "content_job": [("jobs", "set_status"), ("store", "release_inflight"), ("counters", "add")],
+    "exam_section": [("inventory", "fail_slot"), ("counters", "add")],
+    "course_plan": [("courses", "fail")],
+    "course_part": [
+        ("jobs", "set_status"),
+        ("store", "release_inflight"),
+        ("counters", "add"),
+        ("courses", "finish_part"),
+    ],
+    "learner_erase": [],
+    "course_judgement": [("courses", "put_judgement")],
+}
+
+
+def _kind_with(ports: Ports, message: Any) -> Any:
+    """The message's real kind, its deps the recording ports."""
+    tag = message_type(message)
+    if tag == "content_job":
+        return ContentJobs(lambda: ports, _model_for)
+    if tag == "exam_section":
+        return ExamSections(lambda: ports, _model_for)
+    if tag == "learner_erase":
+        return Erasures(lambda: ports)
+    if tag == "course_judgement":
+        return CourseJudgements(lambda: ports, SMALL)
+    return CourseWork(lambda: ports, _model_for, SMALL)
+
+
+def _failing(
+    monkeypatch: pytest.MonkeyPatch, message: Any, error: Exception, receive_count: int
+) -> tuple[Ports, SentQueue, Lifecycle, Delivery]:
+    import importlib
+
+    module, function = WORK[message_type(message)]
+
+    def raising(*args: Any, **kwargs: Any) -> str:
+        raise error
+
+    monkeypatch.setattr(importlib.import_module(module), function, raising)
+    clock = FrozenClock()
+    ports, queue = Ports(clock), SentQueue()
+    lifecycle = Lifecycle(queue=queue, clock=clock, max_receive_count=3, retry_base_delay_s=10)
+    delivery = Delivery(receive_count=receive_count, worker_id="w", lane=Lane.BACKGROUND, receipt_handle="r")
+    return ports, queue, lifecycle, delivery
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.type)
+def test_every_kind_backs_off_a_retryable_failure_and_records_it_retrying(
+    monkeypatch: pytest.MonkeyPatch, message: Any
+) -> None:
+    # Given a kind whose work fails with a fault a retry may fix, on its first receive
+    ports, queue, lifecycle, delivery = _failing(monkeypatch, message, TimeoutError("the table timed out"), 1)
+    # When the lifecycle runs it, Then the delivery fails (the batch reports it) ...
+    with pytest.raises(TimeoutError):
+        lifecycle.run(_kind_with(ports, message), message, delivery)
+    # ... and comes back after the first backoff, 10 s ± 20 %, set on its own message
+    ((lane, handle, delay),) = queue.retries
+    assert (lane, handle) == (Lane.BACKGROUND, "r")
+    assert 8 <= delay <= 12
+    assert queue.sent == []
+    # ... and the kind recorded it retrying (only what it keeps), a job with its next attempt
+    assert ports.written() == RETRYING.get(message.type, [])
+    for port, method, args, kwargs in ports.calls:
+        if (port, method) == ("jobs", "set_status"):
+            assert args[1] is JobStatus.QUEUED
+            assert kwargs["next_attempt_at"] == ports.clock.now() + delay
+
+
+@pytest.mark.parametrize("receive_count", [1, 3], ids=["permanent", "last_receive"])
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.type)
+def test_every_kind_fails_for_good_on_a_permanent_failure_or_its_last_receive(
+    monkeypatch: pytest.MonkeyPatch, message: Any, receive_count: int
+) -> None:
+    # Given a refusal (no retry can fix it) on receive 1, or a retryable fault on the last receive (3 of 3)
+    error = GenerationFailed("refused", retryable=False) if receive_count == 1 else TimeoutError("timed out")
+    ports, queue, lifecycle, delivery = _failing(monkeypatch, message, error, receive_count)
+    # When the lifecycle runs it, Then the delivery fails, with no backoff set (nothing more to retry)
+    with pytest.raises(type(error)):
+        lifecycle.run(_kind_with(ports, message), message, delivery)
+    assert queue.retries == []
+    # ... and the kind's record says it failed for good, and why
+    assert ports.written() == FAILED_FOR_GOOD[message.type]
+    reason = "permanent: refused" if receive_count == 1 else "TimeoutError: timed out"
+    for port, method, args, kwargs in ports.calls:
+        if (port, method) == ("jobs", "set_status"):
+            assert (args[1], kwargs["reason"]) == (JobStatus.FAILED, reason)
+        if (port, method) in {("inventory", "fail_slot"), ("courses", "fail"), ("courses", "finish_part")}:
+            assert kwargs["reason"].endswith(reason.removeprefix("permanent: "))
+        if (port, method) == ("courses", "put_judgement"):
+            assert args[2]["error"].endswith(reason.removeprefix("permanent: "))
+
+
+def test_the_backoff_grows_with_the_receive_and_honours_the_providers_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a job throttled by the provider (retry after 95 s), on its second receive
+    from pregen.domain.errors import ProviderThrottled
+
+    message = MESSAGES[0]
+    error = ProviderThrottled("429", retry_after=95.0)
+    ports, queue, lifecycle, delivery = _failing(monkeypatch, message, error, 2)
+    with pytest.raises(ProviderThrottled):
+        lifecycle.run(_kind_with(ports, message), message, delivery)
+    # Then it comes back after the provider's 95 s (longer than the second backoff, 40 s ± 20 %)
+    assert [delay for _, _, delay in queue.retries] == [95]
+    # And a plain fault on the second receive waits 40 s ± 20 %
+    ports, queue, lifecycle, delivery = _failing(monkeypatch, message, TimeoutError("t"), 2)
+    with pytest.raises(TimeoutError):
+        lifecycle.run(_kind_with(ports, message), message, delivery)
+    assert 32 <= queue.retries[0][2] <= 48

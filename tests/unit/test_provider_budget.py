@@ -111,7 +111,9 @@ class Unit:
             raise RuntimeError("the unit failed after its call")
         return "generated"
 
-    def failed(self, message: Any, delivery: Delivery, exc: Exception) -> None:
+    def settle_failure(
+        self, message: Any, delivery: Delivery, exc: Exception, failure: Any, next_attempt_at: float | None
+    ) -> None:
         return None
 
 
@@ -141,7 +143,7 @@ def test_a_unit_takes_its_max_tokens_and_gives_back_at_once_what_it_did_not_use(
 
 def test_a_unit_that_fails_still_settles() -> None:
     store, clock = MemoryBudget(), FrozenClock(MINUTE + 10)
-    lifecycle = Lifecycle(queue=SentQueue(), admission=TokenBudgetAdmission(_budget(store, clock)))
+    lifecycle = Lifecycle(queue=SentQueue(), admission=TokenBudgetAdmission(_budget(store, clock)), clock=clock)
     with pytest.raises(RuntimeError):
         lifecycle.run(Unit(output_tokens=700, raises=True), Message(), _delivery(Lane.INTERACTIVE))  # type: ignore[arg-type]
     assert store.items[(MODEL, MINUTE)]["out"] == 700

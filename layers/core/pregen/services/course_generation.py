@@ -18,7 +18,8 @@ ordinary content path, and assemble the course when its last part is done (exact
          ▼
     generate_job (the worker's own path: lease on the key, re-asks, call cap, backoff, job history, counters)
          generated ─▶ done │ key held by another job / throttled ─▶ put back with a delay (no receive count burnt)
-         failed for good ─▶ part failed with the job's reason │ retryable ─▶ raise (SQS retries the part)
+         raises ─▶ the lifecycle: retryable ─▶ backoff, the job retrying │ failed for good ─▶ the job and the part
+                   failed with the job's reason (settle_part_failure); a plan likewise fails its course
          ▼
     part done/failed + course count (1 transaction) ─▶ all finished? ─▶ any failed: course failed
                                                      ─▶ else assembly lease ─▶ checks (the alignment
@@ -60,16 +61,25 @@ from pregen.messages import CoursePartMessage, JobMessage, JudgementMessage
 from pregen.observability import logger
 from pregen.services.course_alignment import Judged, alignment_of, judge_course, judge_one, keep_batched
 from pregen.services.erasures import refuses
-from pregen.services.failures import Failure, describe
-from pregen.services.generation import DuplicateDelivery, RetryLater, generate_job, generation_meta
+from pregen.services.generation import (
+    DuplicateDelivery,
+    RetryLater,
+    generate_job,
+    generation_meta,
+    settle_job_failure,
+    shown_reason,
+)
 from pregen.services.usage import course_ready_bucket, day_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pregen.config.functions import CoursePolicy
     from pregen.domain.courses import CourseRecord, LibraryLesson
     from pregen.domain.models import Generation
     from pregen.messages import CoursePlanMessage
     from pregen.ports import AlignmentJudge, CoursePlanner, CourseStore
+    from pregen.services.failures import Failure
     from pregen.services.generation import WorkerDeps
 
 Outcome = Literal[
@@ -215,16 +225,9 @@ def _outline(
             outline, reuse = validate_plan(course.request, generation.body, offered)
         except ValueError as exc:
             raise ContentInvalid("the outline does not answer the course request", [str(exc)[:500]]) from exc
-    except Exception as exc:
+    except Exception:
         content.store.requeue_lease(key, worker_id)
-        failure = Failure.of(exc, receive_count=receive_count, max_receive_count=content.policy.max_receive_count)
-        logger.warning("course plan failed", course_id=course.course_id, reason=failure.reason, final=failure.final)
-        if not failure.final:
-            raise
-        # Failed for good (a permanent error, or the last delivery): the course shows why; a retry plans again.
-        if deps.courses.fail(course.course_id, content.clock.now(), reason=f"plan: {failure.reason}"):
-            _count(deps, Metric.COURSES_FAILED)
-        return "failed"
+        raise  # the lifecycle decides: back off, or fail the course for good (settle_plan_failure)
     finished = content.clock.now()
     content.store.put_content(
         StoredContent(
@@ -323,17 +326,9 @@ def generate_part(
         return _finish(message, cached, reused=True, worker_id=worker_id, deps=deps)
     request = ContentRequest.model_validate(message.request, context=STORED)
     _ensure_job(message, request, lane, deps)
-    job_message = JobMessage(
-        job_id=message.job_id,
-        key=message.key,
-        request=message.request,
-        priority=message.priority,
-        correlation_id=message.correlation_id,
-        requested_by=message.owner,
-    )
     try:
         outcome = generate_job(
-            job_message,
+            _job_message(message),
             receive_count=receive_count,
             worker_id=worker_id,
             deps=content,
@@ -349,17 +344,48 @@ def generate_part(
             else "another job is generating its key"
         )
         return _wait(message, lane, worker_id, deps, why)
-    except Exception as exc:
-        job = content.jobs.get_job(message.job_id)
-        if job is not None and job.status is JobStatus.FAILED:
-            return _fail_part(message, job.reason or describe(exc), worker_id, deps)
-        raise
     if outcome in ("throttled", "handed_back"):
         return _wait(message, lane, worker_id, deps, f"its job is {outcome.replace('_', ' ')}")
     stored = content.store.get_content(message.key, content.clock.now(), consistent=True)
     if stored is None:  # expired the moment it was stored: cannot happen with a TTL of days
         raise GenerationFailed(f"content {message.key} vanished after its generation", retryable=True)
     return _finish(message, stored, reused=outcome != "generated", worker_id=worker_id, deps=deps)
+
+
+def _job_message(message: CoursePartMessage) -> JobMessage:
+    """The part's content job, as the worker's own path generates it."""
+    return JobMessage(
+        job_id=message.job_id,
+        key=message.key,
+        request=message.request,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        requested_by=message.owner,
+    )
+
+
+def settle_plan_failure(course_id: str, failure: Failure, deps: CourseWorkerDeps) -> None:
+    """A plan's record of a failed delivery (the lifecycle decided the failure and its backoff): failed for good
+    (a permanent error, or the last delivery), the course shows why and a retry plans again; else nothing."""
+    logger.warning("course plan failed", course_id=course_id, reason=failure.reason, final=failure.final)
+    if failure.final and deps.courses.fail(course_id, deps.content.clock.now(), reason=f"plan: {failure.reason}"):
+        _count(deps, Metric.COURSES_FAILED)
+
+
+def settle_part_failure(
+    message: CoursePartMessage,
+    exc: Exception,
+    failure: Failure,
+    next_attempt_at: float | None,
+    *,
+    worker_id: str,
+    deps: CourseWorkerDeps,
+) -> None:
+    """A part's record of a failed delivery: its job's, as any content job's (``settle_job_failure``); failed for
+    good, the part fails too with the job's reason (and the course settles when it was the last)."""
+    settle_job_failure(_job_message(message), exc, failure, deps.content, next_attempt_at)
+    if failure.final:
+        _fail_part(message, shown_reason(exc, failure), worker_id, deps)
 
 
 def _pending_part(message: CoursePartMessage, worker_id: str, deps: CourseWorkerDeps) -> Outcome | None:
@@ -606,14 +632,24 @@ def settle_batched_judgement(message: JudgementMessage, generation: Generation, 
 def judge_directly(message: JudgementMessage, deps: CourseWorkerDeps) -> Outcome:
     """A judgement whose Message Batch result failed: one direct judgement (its cache first), or not judged with
     the reason, as the direct path's failure; the check settled after the last."""
+    if deps.judge is None:
+        return not_judged(message, "this deployment's generator has no judge", deps)
+    judge = deps.judge
+    return _keep_judged(
+        message, lambda: judge_one(message.part_id, message.questions, message.objectives, judge, deps.content), deps
+    )
+
+
+def not_judged(message: JudgementMessage, reason: str, deps: CourseWorkerDeps) -> Outcome:
+    """The judgement is kept as not judged, with the reason (no judge, or its delivery failed for good)."""
+    return _keep_judged(message, lambda: Judged(message.part_id, message.questions, None, error=reason), deps)
+
+
+def _keep_judged(message: JudgementMessage, judged_of: Callable[[], Judged], deps: CourseWorkerDeps) -> Outcome:
     course = deps.courses.get(message.course_id)
     if course is None or not course.judging or message.part_id not in course.judging:
         return "judgement_gone"
-    if deps.judge is None:
-        judged = Judged(message.part_id, message.questions, None, error="this deployment's generator has no judge")
-    else:
-        judged = judge_one(message.part_id, message.questions, message.objectives, deps.judge, deps.content)
-    deps.courses.put_judgement(message.course_id, message.part_id, judged.record(), course.expires_at)
+    deps.courses.put_judgement(message.course_id, message.part_id, judged_of().record(), course.expires_at)
     settle_alignment(message.course_id, deps)
     return "judged"
 

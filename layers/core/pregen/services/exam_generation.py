@@ -7,8 +7,9 @@ when its last section is stored (exactly one worker does, under a lease on the s
           │ yes
           ▼
     section stored already? ── no ──▶ generate → validate against the section spec → store + count (1 transaction)
-          │ yes                                   on error: raise (SQS retries this section alone);
-          ▼                                       last delivery or permanent: the slot fails (24 h)
+          │ yes                                   on error: raise; the lifecycle backs this section off, and on the
+          ▼                                       last delivery or a permanent error the slot fails (24 h):
+                                                  settle_section_failure
     sections_done = total? ── yes ──▶ lease_assembly (condition: no live assembler) ──▶ read sections
                                        → validate the whole exam against its blueprint → publish: exam item +
                                          slot ready (1 transaction) — or fail the slot if the exam is invalid
@@ -29,7 +30,7 @@ from pregen.domain.inventory import ExamStatus, SlotGone
 from pregen.domain.programs import section_problems, validate_exam
 from pregen.observability import logger
 from pregen.services.erasures import refuses
-from pregen.services.failures import Failure, count_spend, describe, settle_failure
+from pregen.services.failures import count_spend, describe, settle_failure
 from pregen.services.generation import generation_meta
 from pregen.services.usage import day_of
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from pregen.domain.programs import Catalogue
     from pregen.messages import SectionMessage
     from pregen.ports import Clock, Counters, Erasures, ExamInventory, SectionGenerator
+    from pregen.services.failures import Failure
 
 Outcome = Literal["exam_gone", "section_stored", "section_duplicate", "exam_assembled", "exam_invalid", "assembling"]
 # "assembling": this worker's publish lost its lease to another assembler, who publishes.
@@ -72,7 +74,7 @@ def generate_exam_section(
         return "exam_gone"
     if deps.inventory.has_section(spec.exam_id, spec.index):
         return finish_section(message, slot, "section_duplicate", worker_id, deps)
-    generation = _generate(message, slot, receive_count=receive_count, deps=deps)
+    generation = _generate(message, deps)
     return store_section(message, slot, generation, worker_id=worker_id, deps=deps)
 
 
@@ -145,42 +147,41 @@ def _store_section(
     return stored
 
 
-def _generate(message: SectionMessage, slot: ExamSlot, *, receive_count: int, deps: ExamWorkerDeps) -> Generation:
+def _generate(message: SectionMessage, deps: ExamWorkerDeps) -> Generation:
     spec = message.spec
-    try:
-        generation = deps.generator.generate_section(spec)
-        problems = section_problems(spec, generation.body)
-        if problems:
-            raise ContentInvalid("the section does not answer its spec", problems)
-    except Exception as exc:
-        failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.max_receive_count)
-        failure = replace(failure, reason=f"section {spec.index}: {failure.reason}")
-        now = deps.clock.now()
-        settle_failure(
-            failure,
-            "section failed",
-            counters=deps.counters,
-            now=now,
-            failed_counter=name(Metric.FAILED, "exam_section", failure.category),
-            fail_for_good=lambda: _fail_slot(slot, failure.reason, deps, now),
-            exam_id=spec.exam_id,
-            section=spec.index,
-        )
-        count_spend(deps.counters, exc, EXAM, now)
-        raise
+    generation = deps.generator.generate_section(spec)
+    problems = section_problems(spec, generation.body)
+    if problems:
+        raise ContentInvalid("the section does not answer its spec", problems)
     return generation
 
 
-def _fail_slot(slot: ExamSlot, reason: str, deps: ExamWorkerDeps, now: float) -> None:
-    """The slot fails (kept 24 h to show why); the next top-up makes a new exam in its place."""
-    deps.inventory.fail_slot(
-        slot.owner,
-        slot.exam_type,
-        slot.exam_id,
-        reason=reason,
+def settle_section_failure(message: SectionMessage, exc: Exception, failure: Failure, deps: ExamWorkerDeps) -> None:
+    """A section's record of a failed delivery (the lifecycle decided the failure and its backoff): on a final one
+    its slot fails with the reason, counted ``failed#exam_section#<category>``; what it was billed counts as cost
+    and as wasted cost. A retry writes nothing (the slot stays generating)."""
+    spec = message.spec
+    failure = replace(failure, reason=f"section {spec.index}: {failure.reason}")
+    now = deps.clock.now()
+    settle_failure(
+        failure,
+        "section failed",
+        counters=deps.counters,
         now=now,
-        expires_at=now + deps.policy.exam_failed_ttl_hours * 3600,
+        failed_counter=name(Metric.FAILED, "exam_section", failure.category),
+        fail_for_good=lambda: _fail_slot(
+            message.owner, spec.exam_type, spec.exam_id, reason=failure.reason, deps=deps, now=now
+        ),
+        exam_id=spec.exam_id,
+        section=spec.index,
     )
+    count_spend(deps.counters, exc, EXAM, now)
+
+
+def _fail_slot(owner: str, exam_type: str, exam_id: str, *, reason: str, deps: ExamWorkerDeps, now: float) -> None:
+    """The slot fails (kept 24 h to show why); the next top-up makes a new exam in its place."""
+    expires_at = now + deps.policy.exam_failed_ttl_hours * 3600
+    deps.inventory.fail_slot(owner, exam_type, exam_id, reason=reason, now=now, expires_at=expires_at)
 
 
 def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outcome:
@@ -202,7 +203,7 @@ def assemble_exam(slot: ExamSlot, worker_id: str, deps: ExamWorkerDeps) -> Outco
         # Regenerating would not help the sections already stored; the slot fails and the next top-up replaces it.
         reason = describe(exc)
         logger.warning("assembled exam is invalid", exam_id=slot.exam_id, reason=reason)
-        _fail_slot(slot, reason, deps, now)
+        _fail_slot(slot.owner, slot.exam_type, slot.exam_id, reason=reason, deps=deps, now=now)
         deps.counters.add(day_of(now), {name(Metric.FAILED, "exam_invalid"): 1}, now)
         return "exam_invalid"
     meta = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -14,7 +13,6 @@ from pydantic import ValidationError
 from pregen import telemetry
 from pregen.domain.counters import Metric, name
 from pregen.domain.errors import (
-    GenerationFailed,
     KeyUnavailable,
     LeaseHeld,
     PregenError,
@@ -27,7 +25,15 @@ from pregen.domain.schemas import validate_content
 from pregen.observability import logger
 from pregen.parallel import in_background, side_by_side
 from pregen.services.erasures import refuses
-from pregen.services.failures import Failure, count_spend, describe, settle_failure
+from pregen.services.failures import (
+    Described,
+    Failure,
+    RecordedBefore,
+    count_spend,
+    describe,
+    is_permanent,
+    settle_failure,
+)
 from pregen.services.lifecycle import HandBack
 from pregen.services.publishing import library_figures, publish_version, version_figures, version_of
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
@@ -84,15 +90,6 @@ class WorkerDeps:
     writes: GenerationWrites | None = None
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The SQS delivery being handled: how many times it was received, and how to send it back later."""
-
-    receive_count: int
-    lane: Lane | None = None
-    receipt_handle: str | None = None  # for ChangeMessageVisibility (backoff); None: the queue's own timeout
-
-
 def generate_job(
     message: JobMessage,
     *,
@@ -106,12 +103,12 @@ def generate_job(
     """Generate the message's key once, however many deliveries or jobs ask for it, within the job's cap of model
     calls (``max_model_calls``, across re-asks, retries and deliveries).
 
-    Raises on failure so the batch reports this record as failed: SQS delivers it again after a backoff that fits
-    the fault (or, after ``max_receive_count`` deliveries, moves it to the dead-letter queue). Answers still
-    invalid after the re-asks, and a spent cap, fail the job for good. The job records every attempt.
-    ``max_calls``: at most this many calls in this delivery (the calls its invocation's time left fits).
+    Raises on failure: the lifecycle classifies it, backs the delivery off and has ``settle_job_failure`` write
+    the job's record (``services.lifecycle``). Answers still invalid after the re-asks, and a spent cap, fail the
+    job for good (raised as permanent). The job records every attempt here. ``max_calls``: at most this many calls
+    in this delivery (the calls its invocation's time left fits). ``receipt_handle``: not used here (the lifecycle
+    backs the delivery off); kept for its callers.
     """
-    delivery = Delivery(receive_count, lane, receipt_handle)
     now = deps.clock.now()
     ready = _leased_fresh(message, worker_id, receive_count, deps, now)
     if ready is None:
@@ -130,13 +127,14 @@ def generate_job(
     except ProviderThrottled as exc:
         deps.store.requeue_lease(message.key, worker_id)
         _record_attempt(message, deps, exc, outcome="throttled")
-        if _throttled(message, request, exc, receive_count=receive_count, lane=lane, deps=deps):
-            return "throttled"
-        raise
+        _throttled(message, request, exc, lane=lane, deps=deps)
+        return "throttled"
     except Exception as exc:
         deps.store.requeue_lease(message.key, worker_id)
         total = _record_attempt(message, deps, exc, outcome="failed")
-        _failed(message, request, exc, delivery, calls_spent=total >= deps.policy.max_model_calls, deps=deps)
+        if total >= deps.policy.max_model_calls and not is_permanent(exc):
+            spent = f"{describe(exc)} (the job's {deps.policy.max_model_calls} model calls are spent)"
+            raise Described(spent, category=type(exc).__name__, permanent=True, cause=exc) from exc
         raise
     attempt = (_attempt(deps.clock.now(), "generated", generation=generation), generation.attempts)
     store_generation(message, request, generation, worker_id, deps, started_at=started_at, attempt=attempt)
@@ -179,12 +177,12 @@ def _leased_after_reading(
         logger.info("personal job without its record: the learner's data was erased; dropped")
         return "dropped_erased"
     _refuse_failed_for_good(job)
-    request = _request_of(message, deps, now)
+    request = _request_of(message)
     if _already_done(job):
         return "already_cached"
     calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
     if calls_left <= 0:
-        _cap_spent(message, deps, now)
+        _cap_spent(deps)
     if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
         return "already_cached"
     return request, calls_left, job.created_at if job else None
@@ -266,36 +264,25 @@ def _record_attempt(message: JobMessage, deps: WorkerDeps, exc: Exception, *, ou
     return deps.jobs.record_attempt(message.job_id, _attempt(now, outcome, exc=exc), calls=_calls_of(exc), now=now)
 
 
-def _cap_spent(message: JobMessage, deps: WorkerDeps, now: float) -> None:
-    """No model calls left for this job: fail it for good, without another call."""
-    reason = f"permanent: the job's {deps.policy.max_model_calls} model calls are spent"
-    _settle(message, Failure(reason=reason, category="CallCap", permanent=True, final=True), deps, now)
-    raise GenerationFailed(reason, retryable=False)
-
-
-def retry_delay(receive_count: int, base_s: int, retry_after: float | None, rng: random.Random | None = None) -> int:
-    """Exponential backoff with jitter: base x 4^(n-1) (10 s, 40 s, 160 s, ...) ± 20 %, at least the provider's
-    retry-after, at most 12 h (SQS's visibility limit)."""
-    exact = base_s * 4 ** max(0, receive_count - 1)
-    jittered = exact * (rng or random).uniform(0.8, 1.2)
-    return int(min(43_200, max(jittered, retry_after or 0)))
+def _cap_spent(deps: WorkerDeps) -> None:
+    """No model calls left for this job: it fails for good, without another call."""
+    reason = f"the job's {deps.policy.max_model_calls} model calls are spent"
+    raise Described(reason, category="CallCap", permanent=True)
 
 
 def _refuse_failed_for_good(job: Job | None) -> None:
-    """A job failed permanently goes straight on to the DLQ: no more model calls for it."""
+    """A job failed permanently goes straight on to the DLQ: no more model calls for it, nothing more written."""
     if job is not None and job.status is JobStatus.FAILED and job.reason and job.reason.startswith("permanent:"):
-        raise GenerationFailed(job.reason, retryable=False)
+        raise RecordedBefore(job.reason)
 
 
-def _request_of(message: JobMessage, deps: WorkerDeps, now: float) -> ContentRequest:
+def _request_of(message: JobMessage) -> ContentRequest:
     """The job's request; one that does not validate fails the job for good (no retry can fix it)."""
     try:
         return ContentRequest.model_validate(message.request, context=STORED)
     except ValidationError as exc:
-        reason = f"permanent: the job's request is invalid: {exc.error_count()} errors"
-        failure = Failure(reason=reason, category="InvalidRequest", permanent=True, final=True)
-        _settle(message, failure, deps, now)
-        raise
+        reason = f"the job's request is invalid: {exc.error_count()} errors"
+        raise Described(reason, category="InvalidRequest", permanent=True, cause=exc) from exc
 
 
 def _acquire_lease(
@@ -335,61 +322,35 @@ def _generate_valid(message: JobMessage, request: ContentRequest, deps: WorkerDe
 
 
 def _throttled(
-    message: JobMessage,
-    request: ContentRequest,
-    exc: ProviderThrottled,
-    *,
-    receive_count: int,
-    lane: Lane | None,
-    deps: WorkerDeps,
-) -> bool:
-    """The provider kept throttling: delay the job (True), or, out of delayed retries, fail this delivery."""
-    count_spend(deps.counters, exc, request.kind.value, deps.clock.now())
-    if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
-        return True
-    failure = Failure.of(exc, receive_count=receive_count, max_receive_count=deps.policy.max_receive_count)
-    failure = replace(failure, reason=_throttle_reason(message), category="Throttled")
-    _settle(message, failure, deps, deps.clock.now())
-    return False
-
-
-def _failed(
-    message: JobMessage,
-    request: ContentRequest,
-    exc: Exception,
-    delivery: Delivery,
-    *,
-    calls_spent: bool,
-    deps: WorkerDeps,
+    message: JobMessage, request: ContentRequest, exc: ProviderThrottled, *, lane: Lane | None, deps: WorkerDeps
 ) -> None:
-    """A generation that failed: a permanent error (a refusal, answers still invalid after the re-asks) or a
-    spent cap fails the job at once, others on the last delivery; until then the delivery comes back after a
-    backoff that fits the fault."""
-    failure = Failure.of(exc, receive_count=delivery.receive_count, max_receive_count=deps.policy.max_receive_count)
-    if calls_spent and not failure.final:
-        spent = f"{failure.reason} (the job's {deps.policy.max_model_calls} model calls are spent)"
-        failure = replace(failure, reason=spent, permanent=True, final=True)
-    if failure.permanent:
-        failure = replace(failure, reason=f"permanent: {failure.reason}")
+    """The provider kept throttling: delay the job, or, out of delayed retries, fail this delivery (a retryable
+    failure the lifecycle backs off, at least the provider's retry-after; its spend is counted with it)."""
+    if defer_throttled(message, exc, lane or Priority.lane(message.priority), deps):
+        count_spend(deps.counters, exc, request.kind.value, deps.clock.now())
+        return
+    raise Described(_throttle_reason(message), category="Throttled", permanent=False, cause=exc) from exc
+
+
+def shown_reason(exc: Exception, failure: Failure) -> str:
+    """The reason a failed job (or its course part) shows: a permanent one says so (``_refuse_failed_for_good``
+    reads it); one recorded before as it was."""
+    if failure.permanent and not isinstance(exc, RecordedBefore):
+        return f"permanent: {failure.reason}"
+    return failure.reason
+
+
+def settle_job_failure(
+    message: JobMessage, exc: Exception, failure: Failure, deps: WorkerDeps, next_attempt_at: float | None
+) -> None:
+    """A content job's record of a failed delivery (the lifecycle decided the failure and its backoff): failed for
+    good with the reason and its key freed, or queued to retry at ``next_attempt_at``; what it was billed counts
+    as cost and as wasted cost. A job failed for good before has nothing more to write."""
+    if isinstance(exc, RecordedBefore):
+        return
     now = deps.clock.now()
-    next_attempt_at = None if failure.final else _back_off(message, exc, delivery, deps, now)
-    _settle(message, failure, deps, now, next_attempt_at=next_attempt_at)
-    count_spend(deps.counters, exc, request.kind.value, now)
-
-
-def _back_off(message: JobMessage, exc: Exception, delivery: Delivery, deps: WorkerDeps, now: float) -> float | None:
-    """Bring the delivery back after its backoff (ChangeMessageVisibility); when, or None if it cannot be set."""
-    if delivery.receipt_handle is None:
-        return None
-    retry_after = exc.retry_after if isinstance(exc, ProviderThrottled) else None
-    delay = retry_delay(delivery.receive_count, deps.policy.retry_base_delay_s, retry_after)
-    lane = delivery.lane or Priority.lane(message.priority)
-    try:
-        deps.queue.retry_in(lane, delivery.receipt_handle, delay)
-    except Exception:  # the queue's own visibility timeout still brings it back
-        logger.exception("could not set the retry delay", job_id=message.job_id)
-        return None
-    return now + delay
+    _settle(message, replace(failure, reason=shown_reason(exc, failure)), deps, now, next_attempt_at=next_attempt_at)
+    count_spend(deps.counters, exc, str(message.request.get("kind", "unknown")), now)
 
 
 def generation_meta(generation: Generation) -> dict[str, Any]:

@@ -14,14 +14,24 @@
          │                                                     │ raises
          ├──── HandBack (an assembly leased elsewhere) ◀───────┤
          │                                                     ▼
-         │                                     kind.failed ─▶ <Kind>Failed metric, re-raise: the batch reports the
-         │                                                    record failed; SQS retries it after its backoff, or
-         │                                                    the dead-letter queue takes it after the last receive
+         │        Failure.of(error, receive count, max receives): permanent? final (permanent or last receive)?
+         │                                                     │
+         │         not final ─▶ backoff: the message's visibility (ChangeMessageVisibility) set to retry_delay,
+         │                      10/40/160 s ± 20 %, at least the provider's retry-after; next_attempt_at = now + it
+         │                                                     ▼
+         │              kind.settle_failure(message, delivery, error, failure, next_attempt_at): the kind's record
+         │              (retrying with its next attempt, or failed for good with the reason) and its own counters
+         │                                                     ▼
+         │              <Kind>Failed metric, re-raise: the batch reports the record failed; it comes back after
+         │              its backoff, or (final) after the queue's visibility timeout to find its work failed, or
+         │              the dead-letter queue takes it after the last receive
          ▼
     Refuse (fail for good): the record fails with the reason (no admission refuses yet; see ``Admission``)
 
 Each kind keeps what only it knows (its lease, its settle and failure records, in ``services.generation``,
-``exam_generation``, ``course_generation``, ``learners``); the rules about time, hand-back and counting are here.
+``exam_generation``, ``course_generation``, ``learners``); the rules about time, hand-back, failure (permanent or
+final, the backoff) and counting are here. A content job's throttle (``generation.defer_throttled``: re-sent with a
+delay, no receive spent) and its call cap stay on its own path: both end as a ``failures.Described`` error here.
 """
 
 from __future__ import annotations
@@ -32,12 +42,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pregen import telemetry
+from pregen.domain.clock import SystemClock
 from pregen.domain.errors import PregenError
 from pregen.domain.models import Lane
 from pregen.domain.work_budget import Estimate  # noqa: TC001 - the default admission's answers use it
 from pregen.observability import logger, metrics
+from pregen.services.failures import Failure, retry_delay
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable
 
     from pregen.messages import AnyMessage
@@ -161,8 +174,11 @@ class WorkKind(Protocol):
 
     def do(self, message: Any, delivery: Delivery) -> str: ...
 
-    def failed(self, message: Any, delivery: Delivery, exc: Exception) -> None:
-        """Anything besides the failed metric to count when its work raises (kept by the kind's own service)."""
+    def settle_failure(
+        self, message: Any, delivery: Delivery, exc: Exception, failure: Failure, next_attempt_at: float | None
+    ) -> None:
+        """Write what this kind keeps of a failed delivery (``failure.final``: failed for good, with the reason;
+        else retrying, due at ``next_attempt_at`` when the backoff was set) and count what only it counts."""
         ...
 
 
@@ -172,6 +188,10 @@ class Lifecycle:
 
     queue: JobQueue
     admission: Admission = field(default_factory=TimeAdmission)
+    clock: Clock = field(default_factory=SystemClock)
+    max_receive_count: int = 3  # the queues' maxReceiveCount: the last receive fails for good
+    retry_base_delay_s: int = 10  # the first retry's backoff (``failures.retry_delay``)
+    rng: random.Random | None = None  # the backoff's jitter (None: the module's)
 
     def run(self, kind: WorkKind, message: AnyMessage, delivery: Delivery) -> str:
         keys = kind.log_keys(message)
@@ -197,14 +217,47 @@ class Lifecycle:
         except HandBack as back:
             return self.hand_back(kind, message, delivery, back.reason, back.after_s)
         except Exception as exc:
-            metrics.add_metric(name=kind.failed_metric, unit=MetricUnit.Count, value=1)
-            kind.failed(message, delivery, exc)
+            self.fail(kind, message, delivery, exc)
             raise
         finally:
             if decision.settle is not None:
                 decision.settle()
         metrics.add_metric(name=f"{kind.metric}_{outcome}", unit=MetricUnit.Count, value=1)
         return outcome
+
+    def fail(self, kind: WorkKind, message: AnyMessage, delivery: Delivery, exc: Exception) -> Failure:
+        """Classify the failure once, back the message off unless it is final, have the kind write its record,
+        count it. The caller re-raises (the batch reports the record failed)."""
+        failure = Failure.of(exc, receive_count=delivery.receive_count, max_receive_count=self.max_receive_count)
+        now = self.clock.now()
+        delay = None if failure.final else self._back_off(kind, delivery, failure)
+        logger.warning(
+            "failed",
+            kind=kind.name,
+            reason=failure.reason,
+            category=failure.category,
+            final=failure.final,
+            retry_in_s=delay,
+        )
+        try:
+            kind.settle_failure(message, delivery, exc, failure, None if delay is None else now + delay)
+        except Exception:  # the delivery still fails and comes back; its record is written then, or by the DLQ's
+            logger.exception("could not record the failure", kind=kind.name)
+        metrics.add_metric(name=kind.failed_metric, unit=MetricUnit.Count, value=1)
+        return failure
+
+    def _back_off(self, kind: WorkKind, delivery: Delivery, failure: Failure) -> int | None:
+        """The message comes back after its backoff (ChangeMessageVisibility): the delay, or None when it cannot be
+        set (no receipt handle, or the call failed: the queue's visibility timeout brings it back)."""
+        if delivery.receipt_handle is None:
+            return None
+        delay = retry_delay(delivery.receive_count, self.retry_base_delay_s, failure.retry_after, self.rng)
+        try:
+            self.queue.retry_in(delivery.lane, delivery.receipt_handle, delay)
+        except Exception:
+            logger.exception("could not set the retry delay", kind=kind.name)
+            return None
+        return delay
 
     def hand_back(self, kind: WorkKind, message: AnyMessage, delivery: Delivery, reason: str, after_s: int) -> str:
         """Re-send the message to its lane (after ``after_s``) and let this delivery succeed: no receive is spent."""

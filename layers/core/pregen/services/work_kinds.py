@@ -1,6 +1,7 @@
 """The kinds of queued work the worker runs, each as the lifecycle sees it (``services.lifecycle.WorkKind``): its
-log keys, its estimate (its calls' ``max_tokens`` on its model's tier) and its work, which keeps its own lease,
-settle and failure records in its service. The exam and course machinery load with their first message."""
+log keys, its estimate (its calls' ``max_tokens`` on its model's tier), its work, which keeps its own lease and
+settle in its service, and the record it writes of a failure the lifecycle classified (``settle_failure``). The
+exam and course machinery load with their first message."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     )
     from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
+    from pregen.services.failures import Failure
     from pregen.services.generation import WorkerDeps
     from pregen.services.learners import LearnerDataDeps
     from pregen.services.lifecycle import Delivery
@@ -78,10 +80,14 @@ class ContentJobs:
         telemetry.job_outcome(str(message.request.get("kind", "unknown")), delivery.lane.value, outcome)
         return outcome
 
-    def failed(self, message: JobMessage, delivery: Delivery, exc: Exception) -> None:
-        final = delivery.receive_count >= self.deps().policy.max_receive_count
+    def settle_failure(
+        self, message: JobMessage, delivery: Delivery, exc: Exception, failure: Failure, next_attempt_at: float | None
+    ) -> None:
+        from pregen.services.generation import settle_job_failure
+
+        settle_job_failure(message, exc, failure, self.deps(), next_attempt_at)
         kind = str(message.request.get("kind", "unknown"))
-        telemetry.job_outcome(kind, delivery.lane.value, "failed" if final else "retry")
+        telemetry.job_outcome(kind, delivery.lane.value, "failed" if failure.final else "retry")
 
 
 @dataclass
@@ -116,8 +122,17 @@ class ExamSections:
             # Not a failure: the other assembler publishes, or its lease runs out and the next delivery assembles.
             raise HandBack(str(exc), after_s=deps.assembly_lease_seconds) from exc
 
-    def failed(self, message: SectionMessage, delivery: Delivery, exc: Exception) -> None:
-        return None  # the section's failure record and counters are written by exam_generation
+    def settle_failure(
+        self,
+        message: SectionMessage,
+        delivery: Delivery,
+        exc: Exception,
+        failure: Failure,
+        next_attempt_at: float | None,
+    ) -> None:
+        from pregen.services.exam_generation import settle_section_failure
+
+        settle_section_failure(message, exc, failure, self.deps())
 
 
 @dataclass
@@ -166,8 +181,21 @@ class CourseWork:
             max_calls=delivery.max_calls,
         )
 
-    def failed(self, message: CoursePlanMessage | CoursePartMessage, delivery: Delivery, exc: Exception) -> None:
-        return None  # the course's failure records are written by course_generation
+    def settle_failure(
+        self,
+        message: CoursePlanMessage | CoursePartMessage,
+        delivery: Delivery,
+        exc: Exception,
+        failure: Failure,
+        next_attempt_at: float | None,
+    ) -> None:
+        from pregen.services.course_generation import settle_part_failure, settle_plan_failure
+
+        if message.type == "course_part":
+            part: CoursePartMessage = message  # type: ignore[assignment]
+            settle_part_failure(part, exc, failure, next_attempt_at, worker_id=delivery.worker_id, deps=self.deps())
+        else:
+            settle_plan_failure(message.course_id, failure, self.deps())
 
 
 @dataclass
@@ -192,8 +220,18 @@ class CourseJudgements:
 
         return judge_directly(message, self.deps())
 
-    def failed(self, message: JudgementMessage, delivery: Delivery, exc: Exception) -> None:
-        return None  # a judgement that fails is recorded as "not judged" by course_generation
+    def settle_failure(
+        self,
+        message: JudgementMessage,
+        delivery: Delivery,
+        exc: Exception,
+        failure: Failure,
+        next_attempt_at: float | None,
+    ) -> None:
+        if failure.final:  # failed for good: recorded as not judged, with the reason, as a judge's own failure is
+            from pregen.services.course_generation import not_judged
+
+            not_judged(message, failure.reason, self.deps())
 
 
 @dataclass
@@ -216,5 +254,7 @@ class Erasures:
 
         return erase_pass(message, self.deps())
 
-    def failed(self, message: EraseMessage, delivery: Delivery, exc: Exception) -> None:
-        return None  # SQS delivers the pass again: erasing twice deletes nothing more
+    def settle_failure(
+        self, message: EraseMessage, delivery: Delivery, exc: Exception, failure: Failure, next_attempt_at: float | None
+    ) -> None:
+        return None  # no record: the pass comes back after its backoff (erasing twice deletes nothing more)

@@ -28,7 +28,8 @@ def _learner_data_deps() -> LearnerDataDeps:
 
 @once
 def lifecycle() -> Lifecycle:
-    """The daily spend ceiling (when set), then the provider's token budget (when on), then the time left."""
+    """The daily spend ceiling (when set), then the provider's token budget (when on), then the time left; failures
+    backed off and failed for good by the worker's policy."""
     s = load(WorkerSettings)
     deps = worker_deps()
     admission: Admission = TimeAdmission()
@@ -40,7 +41,14 @@ def lifecycle() -> Lifecycle:
         # Read at most every 10 s per environment: a background batch stops within about one unit of the ceiling.
         ceiling = SpendCeiling(s.daily_spend_ceiling_usd, deps.counters, cache_s=10.0)
         admission = CeilingAdmission(ceiling=ceiling, clock=deps.clock, then=admission)
-    return Lifecycle(queue=deps.queue, admission=admission)
+    policy = deps.policy  # every lane's queues share the worker's maxReceiveCount and its backoff
+    return Lifecycle(
+        queue=deps.queue,
+        admission=admission,
+        clock=deps.clock,
+        max_receive_count=policy.max_receive_count,
+        retry_base_delay_s=policy.retry_base_delay_s,
+    )
 
 
 @once
