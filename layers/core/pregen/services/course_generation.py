@@ -119,9 +119,7 @@ class CourseWorkerDeps:
 # -- plan ------------------------------------------------------------------------------------------------------------
 
 
-def plan_course(
-    message: CoursePlanMessage, *, receive_count: int, worker_id: str, deps: CourseWorkerDeps, lane: Lane
-) -> Outcome:
+def plan_course(message: CoursePlanMessage, *, worker_id: str, deps: CourseWorkerDeps, lane: Lane) -> Outcome:
     """Plan the course once (the outline from the cache when the same request was planned before), write its
     parts, and send a message per pending part. A redelivery sends the pending parts again: the part handler
     ignores parts already finished."""
@@ -130,7 +128,7 @@ def plan_course(
         return "course_gone"
     outcome: Outcome = "parts_sent"
     if course.status is CourseStatus.PLANNING:
-        planned = _outline(course, message, receive_count=receive_count, worker_id=worker_id, deps=deps, lane=lane)
+        planned = _outline(course, message, worker_id=worker_id, deps=deps, lane=lane)
         if planned == "waiting":
             return "plan_waiting"
         if planned == "failed":
@@ -194,14 +192,14 @@ def _outline(
     course: CourseRecord,
     message: CoursePlanMessage,
     *,
-    receive_count: int,
     worker_id: str,
     deps: CourseWorkerDeps,
     lane: Lane,
 ) -> tuple[CourseOutline, dict[str, Any]] | Literal["waiting", "failed"]:
     """The course's outline and its figures: from the cache (reused), else planned under the key's lease.
     "waiting" when another course is planning the same outline (this message comes back after a delay), "failed"
-    when planning failed for good (the course is failed with the reason)."""
+    when it gave up waiting (the course is failed with the reason). A planner that fails raises: the lifecycle
+    backs the plan off, or fails the course for good (``settle_plan_failure``)."""
     content = deps.content
     key = outline_key(course.request)
     now = content.clock.now()
@@ -313,7 +311,6 @@ def generate_part(
     worker_id: str,
     deps: CourseWorkerDeps,
     lane: Lane,
-    receipt_handle: str | None = None,
     max_calls: int | None = None,
 ) -> Outcome:
     """Add one part to its course: its content from the cache (reused) or generated on the worker's own path."""
@@ -333,7 +330,6 @@ def generate_part(
             worker_id=worker_id,
             deps=content,
             lane=lane,
-            receipt_handle=receipt_handle,
             max_calls=max_calls,
         )
     except (RetryLater, DuplicateDelivery) as held:

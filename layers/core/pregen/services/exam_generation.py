@@ -59,7 +59,6 @@ class ExamWorkerDeps:
     clock: Clock
     catalogue: Catalogue
     policy: InventorySettings  # how long a ready exam and a failed slot are kept
-    max_receive_count: int = 3
     assembly_lease_seconds: int = 120
     erasures: Erasures | None = None  # tombstones: no section or assembly for a learner erased since the slot began
 

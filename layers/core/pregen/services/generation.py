@@ -97,7 +97,6 @@ def generate_job(
     worker_id: str,
     deps: WorkerDeps,
     lane: Lane | None = None,
-    receipt_handle: str | None = None,
     max_calls: int | None = None,
 ) -> Outcome:
     """Generate the message's key once, however many deliveries or jobs ask for it, within the job's cap of model
@@ -106,8 +105,7 @@ def generate_job(
     Raises on failure: the lifecycle classifies it, backs the delivery off and has ``settle_job_failure`` write
     the job's record (``services.lifecycle``). Answers still invalid after the re-asks, and a spent cap, fail the
     job for good (raised as permanent). The job records every attempt here. ``max_calls``: at most this many calls
-    in this delivery (the calls its invocation's time left fits). ``receipt_handle``: not used here (the lifecycle
-    backs the delivery off); kept for its callers.
+    in this delivery (the calls its invocation's time left fits).
     """
     now = deps.clock.now()
     ready = _leased_fresh(message, worker_id, receive_count, deps, now)

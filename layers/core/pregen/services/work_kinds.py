@@ -74,7 +74,6 @@ class ContentJobs:
             worker_id=delivery.worker_id,
             deps=self.deps(),
             lane=delivery.lane,
-            receipt_handle=delivery.receipt_handle,
             max_calls=delivery.max_calls,
         )
         telemetry.job_outcome(str(message.request.get("kind", "unknown")), delivery.lane.value, outcome)
@@ -166,7 +165,6 @@ class CourseWork:
         if isinstance(message, CoursePlanMessage):
             return plan_course(
                 message,
-                receive_count=delivery.receive_count,
                 worker_id=delivery.worker_id,
                 deps=deps,
                 lane=delivery.lane,
@@ -177,7 +175,6 @@ class CourseWork:
             worker_id=delivery.worker_id,
             deps=deps,
             lane=delivery.lane,
-            receipt_handle=delivery.receipt_handle,
             max_calls=delivery.max_calls,
         )
 

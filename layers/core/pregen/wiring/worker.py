@@ -200,7 +200,6 @@ def exam_worker_deps() -> ExamWorkerDeps:
         clock=content.clock,
         catalogue=default_catalogue(),
         policy=s,
-        max_receive_count=content.policy.max_receive_count,
         erasures=content.erasures,
     )
 
