@@ -236,6 +236,44 @@ def test_a_failed_section_is_retried_alone(aws: Aws, exams: Any, monkeypatch: py
     assert _inventory(exams)["ready"] == 1
 
 
+def test_a_failed_section_comes_back_after_its_backoff_not_the_visibility_timeout(
+    aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_emulator.poller import to_lambda_record
+    from aws_emulator.runtime import LambdaContext
+    from functions.worker import app as worker
+    from pregen.wiring.lifecycle import lifecycle
+
+    # Given a generator that fails section 3 once, and the worker's ChangeMessageVisibility calls recorded
+    monkeypatch.setenv("INVENTORY_TARGET", "1")
+    wiring.reset()
+    worker_wiring.exam_worker_deps().generator = FlakySections(fail_index=3)
+    backoffs: list[tuple[Any, str, int]] = []
+    monkeypatch.setattr(
+        lifecycle().queue, "retry_in", lambda lane, handle, seconds: backoffs.append((lane, handle, seconds))
+    )
+    assert _claim(exams)[0] == 202
+    # When the worker receives the exam's sections once
+    failed: list[str] = []
+    for queue in ("InteractiveQueue", "BackgroundQueue"):
+        url, arn = aws.queue_url(queue), aws.resources.queue_arns[queue]
+        while messages := aws.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", []):
+            records = [to_lambda_record(m, arn) for m in messages]
+            result = worker.lambda_handler(
+                {"Records": records}, LambdaContext(function_name="worker", timeout_s=WORKER_TIMEOUT_S)
+            )
+            ids = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            failed += [m["ReceiptHandle"] for m in messages if m["MessageId"] in ids]
+    # Then section 3's delivery failed and was set to come back after the first backoff (10 s ± 20 %), on its own
+    # receipt handle: not after the lane's whole visibility timeout; the exam is still generating meanwhile
+    ((_, handle, seconds),) = backoffs
+    assert failed == [handle]
+    assert 8 <= seconds <= 12
+    assert _inventory(exams)["generating"] == 1
+
+
 def test_a_section_that_keeps_failing_fails_its_exam_and_the_next_claim_replaces_it(
     aws: Aws, exams: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
