@@ -322,7 +322,7 @@ def generate_part(
     if cached is not None:
         return _finish(message, cached, reused=True, worker_id=worker_id, deps=deps)
     request = ContentRequest.model_validate(message.request, context=STORED)
-    _ensure_job(message, request, lane, deps)
+    created_at = _ensure_job(message, request, lane, deps)
     job_message = JobMessage(
         job_id=message.job_id,
         key=message.key,
@@ -330,6 +330,7 @@ def generate_part(
         priority=message.priority,
         correlation_id=message.correlation_id,
         requested_by=message.owner,
+        created_at=created_at,  # its lease then checks the job as written, with no read of it first
     )
     try:
         outcome = generate_job(
@@ -375,11 +376,12 @@ def _pending_part(message: CoursePartMessage, worker_id: str, deps: CourseWorker
     return None
 
 
-def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane, deps: CourseWorkerDeps) -> None:
-    """The part's job record, so its attempts, history and cost show at GET /v1/jobs/{id} like any job's."""
+def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane, deps: CourseWorkerDeps) -> float:
+    """The part's job record, so its attempts, history and cost show at GET /v1/jobs/{id} like any job's; when it
+    was created."""
     jobs = deps.content.jobs
-    if jobs.get_job(message.job_id) is not None:
-        return
+    if (existing := jobs.get_job(message.job_id)) is not None:
+        return existing.created_at
     now = deps.content.clock.now()
     jobs.put_job(
         Job(
@@ -395,6 +397,7 @@ def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane,
             correlation_id=message.correlation_id,
         )
     )
+    return now
 
 
 def _wait(message: CoursePartMessage, lane: Lane, worker_id: str, deps: CourseWorkerDeps, why: str) -> Outcome:
