@@ -746,3 +746,27 @@ def test_the_catalogue_backfill_lists_lessons_served_before_the_catalogue_existe
     again = catalogue_backfill(deps, pages=100, page=3)
     assert again["finished"] is True and again["written"] == 4
     assert sorted(o.key for o in store.lesson_catalogue(scope, 2000.0, 30)) == offered
+
+
+def test_a_parts_generation_reads_its_job_once_its_lease_takes_no_read(
+    aws: Aws, courses: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a course whose parts are generated on the worker's own path
+    jobs = worker_wiring.worker_deps().jobs
+    reads: list[str] = []
+    real_get_job = jobs.get_job
+
+    def counted(job_id: str) -> Any:
+        reads.append(job_id)
+        return real_get_job(job_id)
+
+    monkeypatch.setattr(jobs, "get_job", counted)
+    status, _, body = _post(courses, SMALL)
+    assert status == 202, body
+    # When every part is generated
+    course = _ready(courses, aws, body)
+    # Then each part's job was read once (to find whether it exists), never again by the generation's lease: its
+    # message carries when the job was created, and the lease's write checks the job as it was written
+    assert course["parts"]["done"] == 10
+    assert len(set(reads)) == 10, reads  # one job per generated part
+    assert all(reads.count(job_id) == 1 for job_id in reads), reads

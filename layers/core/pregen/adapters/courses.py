@@ -21,19 +21,23 @@ once. Every read checks ``expires_at`` in code, because TTL deletes up to ~48 h 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pregen.adapters.ddb import (
+    BatchClaimShape,
     ConflictRetry,
     cancellation_codes,
-    condition_failed,
+    claim_for_batch,
     conditional,
     conditional_transaction,
     deserialize,
     dynamodb_client,
     lease_assembly,
+    lost_batch_claim,
+    release_batch_claim,
     serialize,
     string,
     whole,
@@ -57,6 +61,8 @@ if TYPE_CHECKING:
 
 _CONFLICTS = ConflictRetry(retries=8, low_s=0.005, high_s=0.03)
 _INDEX = "courses#"
+# A judgement already made (``result``) is not sent in a batch again.
+_JUDGEMENT_CLAIM = BatchClaimShape(also_condition="attribute_not_exists(#result)", names=(("#result", "result"),))
 
 
 def _course_key(course_id: str) -> dict[str, Any]:
@@ -517,39 +523,18 @@ class DynamoCourseStore:
     def claim_judgement_for_batch(
         self, course_id: str, part_id: str, owner: str, now: float, until: float
     ) -> BatchClaim:
-        """One UpdateItem, as ``JobStore.claim_for_batch``: the judgement's item gets ``claim`` until ``until`` when
-        it has no ``batch_id``, no ``result`` and no live claim; the old item says why not (``job`` is None)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=_judgement_key(course_id, part_id),
-                UpdateExpression="SET claim = :owner, claim_until = :until, expires_at = :until",
-                ConditionExpression=(
-                    "attribute_not_exists(batch_id) AND attribute_not_exists(#result) "
-                    "AND (attribute_not_exists(claim_until) OR claim_until < :now)"
-                ),
-                ExpressionAttributeNames={"#result": "result"},
-                ExpressionAttributeValues=serialize({":owner": owner, ":until": until, ":now": now}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            old = deserialize(exc.response.get("Item") or {})  # type: ignore[arg-type]
-            held = old.get("claim_until")
-            batch_id = old.get("batch_id") or ("result" if "result" in old else None)
-            return BatchClaim(won=False, batch_id=batch_id, held_until=float(held) if held is not None else None)
-        return BatchClaim(won=True)
+        """One UpdateItem (``ddb.claim_for_batch``): the judgement's item gets ``claim`` until ``until`` when it has
+        no ``batch_id``, no ``result`` and no live claim; the old item says why not (``job`` is None; a judgement
+        already made reads as the batch id ``result``)."""
+        key = _judgement_key(course_id, part_id)
+        old = claim_for_batch(self.client, self.table, key, _JUDGEMENT_CLAIM, owner=owner, now=now, until=until)
+        if old is None:
+            return BatchClaim(won=True)
+        lost = lost_batch_claim(old)
+        return replace(lost, batch_id=lost.batch_id or ("result" if "result" in old else None))
 
     def release_judgement_claim(self, course_id: str, part_id: str, owner: str) -> None:
-        conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=_judgement_key(course_id, part_id),
-            UpdateExpression="REMOVE claim, claim_until",
-            ConditionExpression="claim = :owner AND attribute_not_exists(batch_id)",
-            ExpressionAttributeValues={":owner": string(owner)},
-        )
+        release_batch_claim(self.client, self.table, _judgement_key(course_id, part_id), BatchClaimShape(), owner)
 
     def record_judgement_batch(
         self, course_id: str, part_id: str, claimer: str, batch_id: str, hold_until: float

@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pregen.domain.codec import compress, decompress
-from pregen.domain.records import StoredContent
+from pregen.domain.records import BatchClaim, StoredContent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,6 +156,75 @@ def lease_assembly(
             ":now": whole(now),
             ":generating": string("generating"),
         },
+    )
+
+
+@dataclass(frozen=True)
+class BatchClaimShape:
+    """Where a thing sent in Message Batches (a job, an exam section, a course judgement) keeps its claim: the
+    owner and until attributes, what the claim's write sets besides, and what else rules a claim out."""
+
+    owner: str = "claim"
+    until: str = "claim_until"
+    also_set: str = "expires_at = :until"  # may use :owner, :until and :now
+    also_condition: str = ""  # ANDed with "no batch_id, no live claim"
+    names: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()
+
+
+def claim_for_batch(
+    client: DynamoDBClient,
+    table: str,
+    key: dict[str, Any],
+    shape: BatchClaimShape,
+    *,
+    owner: str,
+    now: float,
+    until: float,
+) -> dict[str, Any] | None:
+    """Claim a thing for a Message Batch in one UpdateItem: the owner until ``until`` when it has no ``batch_id``
+    and no live claim (and ``shape.also_condition``); None when won, else the old item (``ALL_OLD``, ``{}`` when
+    there is none) to say why not. Only the winner may submit it: the Batches API has no idempotency key."""
+    condition = f"attribute_not_exists(batch_id) AND (attribute_not_exists({shape.until}) OR {shape.until} < :now)"
+    if shape.also_condition:
+        condition = f"{shape.also_condition} AND {condition}"
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": f"SET {shape.owner} = :owner, {shape.until} = :until, {shape.also_set}",
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": serialize({":owner": owner, ":until": until, ":now": now, **dict(shape.values)}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if shape.names:
+        request["ExpressionAttributeNames"] = dict(shape.names)
+    try:
+        client.update_item(**request)
+    except ClientError as exc:
+        if not condition_failed(exc):
+            raise
+        return exc.response.get("Item") or {}  # type: ignore[return-value]
+    return None
+
+
+def lost_batch_claim(old: dict[str, Any], *, until: str = "claim_until") -> BatchClaim:
+    """A lost claim as its old item (wire form) tells it: already in a batch, or held by another until when."""
+    data = deserialize(old)
+    held = data.get(until)
+    return BatchClaim(won=False, batch_id=data.get("batch_id"), held_until=float(held) if held is not None else None)
+
+
+def release_batch_claim(
+    client: DynamoDBClient, table: str, key: dict[str, Any], shape: BatchClaimShape, owner: str
+) -> None:
+    """Give a claim back (its batch was not submitted), unless another owner holds it or the thing went in a batch."""
+    conditional(
+        client.update_item,
+        TableName=table,
+        Key=key,
+        UpdateExpression=f"REMOVE {shape.owner}, {shape.until}",
+        ConditionExpression=f"{shape.owner} = :owner AND attribute_not_exists(batch_id)",
+        ExpressionAttributeValues={":owner": string(owner)},
     )
 
 

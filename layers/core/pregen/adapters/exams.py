@@ -36,13 +36,16 @@ from botocore.exceptions import ClientError
 
 from pregen.adapters.counters import GAUGES_PK
 from pregen.adapters.ddb import (
+    BatchClaimShape,
     ConflictRetry,
     cancellation_codes,
-    condition_failed,
+    claim_for_batch,
     conditional,
     deserialize,
     dynamodb_client,
     lease_assembly,
+    lost_batch_claim,
+    release_batch_claim,
     serialize,
     string,
     whole,
@@ -618,38 +621,14 @@ class DynamoExamInventory:
         return {"pk": string(f"exam#{exam_id}"), "sk": string(f"batch#{index:03d}")}
 
     def claim_section_for_batch(self, exam_id: str, index: int, owner: str, now: float, until: float) -> BatchClaim:
-        """One UpdateItem, as ``JobStore.claim_for_batch``: the section's claim item gets ``claim`` (the owner) until
+        """One UpdateItem (``ddb.claim_for_batch``): the section's claim item gets ``claim`` (the owner) until
         ``until`` when it has no ``batch_id`` and no live claim; the old item says why not (``job`` is always None)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._batch_key(exam_id, index),
-                UpdateExpression="SET claim = :owner, claim_until = :until, expires_at = :until",
-                ConditionExpression=(
-                    "attribute_not_exists(batch_id) AND (attribute_not_exists(claim_until) OR claim_until < :now)"
-                ),
-                ExpressionAttributeValues=serialize({":owner": owner, ":until": until, ":now": now}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            old = deserialize(exc.response.get("Item") or {})  # type: ignore[arg-type]
-            held = old.get("claim_until")
-            return BatchClaim(
-                won=False, batch_id=old.get("batch_id"), held_until=float(held) if held is not None else None
-            )
-        return BatchClaim(won=True)
+        key = self._batch_key(exam_id, index)
+        old = claim_for_batch(self.client, self.table, key, BatchClaimShape(), owner=owner, now=now, until=until)
+        return BatchClaim(won=True) if old is None else lost_batch_claim(old)
 
     def release_section_claim(self, exam_id: str, index: int, owner: str) -> None:
-        conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=self._batch_key(exam_id, index),
-            UpdateExpression="REMOVE claim, claim_until",
-            ConditionExpression="claim = :owner AND attribute_not_exists(batch_id)",
-            ExpressionAttributeValues={":owner": string(owner)},
-        )
+        release_batch_claim(self.client, self.table, self._batch_key(exam_id, index), BatchClaimShape(), owner)
 
     def record_section_batch(
         self, owner: str, spec: SectionSpec, claimer: str, batch_id: str, hold_until: float

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from pregen.adapters.ddb import condition_failed, conditional, deserialize, dynamodb_client, serialize, string
+from pregen.adapters.ddb import (
+    BatchClaimShape,
+    claim_for_batch,
+    conditional,
+    deserialize,
+    dynamodb_client,
+    lost_batch_claim,
+    release_batch_claim,
+    serialize,
+    string,
+)
 from pregen.domain.models import Job, JobStatus
 from pregen.domain.records import BatchClaim
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# A job is claimed for a batch only while queued (or failed, to be tried again), never once generating or done.
+_BATCH_CLAIM = BatchClaimShape(
+    owner="batch_claim",
+    until="batch_claim_until",
+    also_set="updated_at = :now",
+    also_condition="attribute_exists(pk) AND (#status = :queued OR #status = :failed)",
+    names=(("#status", "status"),),
+    values=((":queued", JobStatus.QUEUED.value), (":failed", JobStatus.FAILED.value)),
+)
 
 
 class DynamoJobStore:
@@ -44,55 +63,19 @@ class DynamoJobStore:
         return _job(item) if item is not None else None
 
     def claim_for_batch(self, job_id: str, owner: str, now: float, until: float) -> BatchClaim:
-        """One UpdateItem: ``batch_claim`` (the owner) and ``batch_claim_until`` set when the job is queued or
-        failed, has no ``batch_id`` and no live claim; the old item (``ALL_OLD``) says why when it is not."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(job_id),
-                UpdateExpression="SET batch_claim = :owner, batch_claim_until = :until, updated_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (#status = :queued OR #status = :failed)"
-                    " AND attribute_not_exists(batch_id)"
-                    " AND (attribute_not_exists(batch_claim_until) OR batch_claim_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize(
-                    {
-                        ":owner": owner,
-                        ":until": until,
-                        ":now": now,
-                        ":queued": JobStatus.QUEUED.value,
-                        ":failed": JobStatus.FAILED.value,
-                    }
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
-            if not old:
-                return BatchClaim(won=False)
-            data = deserialize(old)
-            held = data.get("batch_claim_until")
-            return BatchClaim(
-                won=False,
-                job=_job(old),
-                batch_id=data.get("batch_id"),
-                held_until=float(held) if held is not None else None,
-            )
-        return BatchClaim(won=True)
+        """One UpdateItem (``ddb.claim_for_batch``): ``batch_claim`` (the owner) until ``batch_claim_until`` when the
+        job is queued or failed, has no ``batch_id`` and no live claim; the old item says why when it is not."""
+        old = claim_for_batch(
+            self.client, self.table, self._key(job_id), _BATCH_CLAIM, owner=owner, now=now, until=until
+        )
+        if old is None:
+            return BatchClaim(won=True)
+        if not old:
+            return BatchClaim(won=False)
+        return replace(lost_batch_claim(old, until="batch_claim_until"), job=_job(old))
 
     def release_batch_claim(self, job_id: str, owner: str) -> None:
-        conditional(
-            self.client.update_item,
-            TableName=self.table,
-            Key=self._key(job_id),
-            UpdateExpression="REMOVE batch_claim, batch_claim_until",
-            ConditionExpression="batch_claim = :owner AND attribute_not_exists(batch_id)",
-            ExpressionAttributeValues={":owner": string(owner)},
-        )
+        release_batch_claim(self.client, self.table, self._key(job_id), _BATCH_CLAIM, owner)
 
     def record_batch(self, job_id: str, batch_id: str, now: float, *, reason: str, hold_until: float) -> None:
         conditional(

@@ -322,10 +322,10 @@ def generate_part(
     if cached is not None:
         return _finish(message, cached, reused=True, worker_id=worker_id, deps=deps)
     request = ContentRequest.model_validate(message.request, context=STORED)
-    _ensure_job(message, request, lane, deps)
+    created_at = _ensure_job(message, request, lane, deps)
     try:
         outcome = generate_job(
-            _job_message(message),
+            _job_message(message, created_at),
             receive_count=receive_count,
             worker_id=worker_id,
             deps=content,
@@ -348,8 +348,9 @@ def generate_part(
     return _finish(message, stored, reused=outcome != "generated", worker_id=worker_id, deps=deps)
 
 
-def _job_message(message: CoursePartMessage) -> JobMessage:
-    """The part's content job, as the worker's own path generates it."""
+def _job_message(message: CoursePartMessage, created_at: float | None = None) -> JobMessage:
+    """The part's content job, as the worker's own path generates it; with its job's ``created_at`` (the lease then
+    checks the job as written, with no read of it first)."""
     return JobMessage(
         job_id=message.job_id,
         key=message.key,
@@ -357,6 +358,7 @@ def _job_message(message: CoursePartMessage) -> JobMessage:
         priority=message.priority,
         correlation_id=message.correlation_id,
         requested_by=message.owner,
+        created_at=created_at,
     )
 
 
@@ -397,11 +399,12 @@ def _pending_part(message: CoursePartMessage, worker_id: str, deps: CourseWorker
     return None
 
 
-def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane, deps: CourseWorkerDeps) -> None:
-    """The part's job record, so its attempts, history and cost show at GET /v1/jobs/{id} like any job's."""
+def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane, deps: CourseWorkerDeps) -> float:
+    """The part's job record, so its attempts, history and cost show at GET /v1/jobs/{id} like any job's; when it
+    was created."""
     jobs = deps.content.jobs
-    if jobs.get_job(message.job_id) is not None:
-        return
+    if (existing := jobs.get_job(message.job_id)) is not None:
+        return existing.created_at
     now = deps.content.clock.now()
     jobs.put_job(
         Job(
@@ -417,6 +420,7 @@ def _ensure_job(message: CoursePartMessage, request: ContentRequest, lane: Lane,
             correlation_id=message.correlation_id,
         )
     )
+    return now
 
 
 def _wait(message: CoursePartMessage, lane: Lane, worker_id: str, deps: CourseWorkerDeps, why: str) -> Outcome:

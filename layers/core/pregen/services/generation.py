@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -23,8 +21,7 @@ from pregen.domain.models import STORED, ContentRequest, Generation, JobStatus, 
 from pregen.domain.records import FinishedGeneration, StoredContent
 from pregen.domain.schemas import validate_content
 from pregen.observability import logger
-from pregen.parallel import in_background, side_by_side
-from pregen.services.erasures import refuses
+from pregen.parallel import side_by_side
 from pregen.services.failures import (
     Described,
     Failure,
@@ -39,8 +36,6 @@ from pregen.services.publishing import library_figures, publish_version, version
 from pregen.services.usage import day_of, expiry_counts, generation_extras, latency_dimension
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
     from pregen.config.worker import GenerationPolicy
     from pregen.domain.models import Job
     from pregen.messages import JobMessage
@@ -83,11 +78,11 @@ class WorkerDeps:
     clock: Clock
     queue: JobQueue  # to delay throttled jobs and hand back the ones there is no time left for
     policy: GenerationPolicy  # content TTLs, the lease, deliveries before the DLQ, throttling delays
+    # A generation's lease, and its writes after the model call, each in one transaction (issue 34).
+    writes: GenerationWrites
     library: LibraryStore | None = None  # versions and ranking; without it content is stored as one item
     erasures: Erasures | None = None  # tombstones: a learner's cost item is not written after their erasure
     near: NearDeps | None = None  # near-duplicates: a verified alias settles a miss without generating (issue 33)
-    # A generation's writes after its model call in one transaction (issue 34); without it, one write each.
-    writes: GenerationWrites | None = None
 
 
 def generate_job(
@@ -120,8 +115,7 @@ def generate_job(
     if deps.near is not None and message.regenerate_of is None and _served_by_alias(message, request, worker_id, deps):
         return "aliased"
     try:
-        with _marked_generating(message, receive_count, deps, now):
-            generation = _generate_valid(message, request, deps, max_calls=calls_left)
+        generation = _generate_valid(message, request, deps, max_calls=calls_left)
     except ProviderThrottled as exc:
         deps.store.requeue_lease(message.key, worker_id)
         _record_attempt(message, deps, exc, outcome="throttled")
@@ -150,7 +144,7 @@ def _leased_fresh(
     lease and the job's ``generating`` mark in one write, with no read of the job before it -- its record would
     say nothing more. None, nothing written, for anything else (a redelivery, a regeneration, a job done, failed
     or gone, the key cached or held): the way that reads the job first decides it."""
-    if deps.writes is None or message.created_at is None or message.regenerate_of is not None:
+    if message.created_at is None or message.regenerate_of is not None:
         return None
     if deps.policy.max_model_calls <= 0:
         return None
@@ -287,13 +281,13 @@ def _acquire_lease(
     message: JobMessage, job: Job | None, worker_id: str, deps: WorkerDeps, now: float, *, receive_count: int
 ) -> bool:
     """Lease the key for this delivery; for a plain job only while the key has no content (False: it has, nothing
-    written). With ``GenerationWrites``, the job (when there is one) is marked ``generating`` in the same write.
+    written). The job (when there is one) is marked ``generating`` in the same write.
     Raises ``DuplicateDelivery`` when another delivery of this very job is generating it (handed back until its
     lease ends), ``RetryLater`` when another job holds the key."""
     lease = (message.key, message.job_id, worker_id, now, deps.policy.lease_seconds)
     unless_cached = message.regenerate_of is None
     try:
-        if deps.writes is not None and job is not None:
+        if job is not None:
             return deps.writes.lease(*lease, unless_cached=unless_cached, attempts=receive_count)
         return deps.store.acquire_lease(*lease, unless_cached=unless_cached)
     except LeaseHeld as held:
@@ -397,25 +391,8 @@ def store_generation(
         expires_at=expires_at,
     )
     figures = _counter_figures(message, request, generation, finished=finished, expires_at=expires_at)
-    if deps.writes is not None:
-        _finish_together(
-            message, request, stored, figures, worker_id=worker_id, deps=deps, started_at=started_at, attempt=attempt
-        )
-        _report(request, generation, message)
-        return
-    if deps.library is None:
-        deps.store.put_content(stored)
-    else:
-        _publish(stored, request, message, deps.library, deps)
-    if deps.near is not None and message.owner is None:
-        from pregen.services.near import index_published
-
-        index_published(deps.near.near, request, message.key, expires_at)
-    # Published: the rest touches other items and can go out at once (pregen.parallel says why).
-    side_by_side(
-        lambda: deps.jobs.set_status(message.job_id, JobStatus.DONE, finished, meta=meta, attempt=attempt),
-        lambda: deps.store.end_lease(message.key, worker_id),
-        *_counts(figures, deps, finished=finished, started_at=started_at),
+    _finish_together(
+        message, request, stored, figures, worker_id=worker_id, deps=deps, started_at=started_at, attempt=attempt
     )
     _report(request, generation, message)
 
@@ -469,25 +446,6 @@ def defer_throttled(message: JobMessage, exc: ProviderThrottled, lane: Lane, dep
 
 def _throttle_reason(message: JobMessage) -> str:
     return f"provider still throttling after {message.throttle_retries} delayed retries (the cap)"
-
-
-@contextmanager
-def _marked_generating(message: JobMessage, receive_count: int, deps: WorkerDeps, now: float) -> Iterator[None]:
-    """The job shows ``generating`` while the model works: the write goes out with the call, and has landed
-    before anything after the call writes the job again (a failure's status must not be overwritten by it). A
-    failed write costs the status display only, not the generation. With ``GenerationWrites`` the lease's write
-    marked it already (a job with no record has nothing to mark)."""
-    if deps.writes is not None:
-        yield
-        return
-    marking = in_background(
-        lambda: deps.jobs.set_status(message.job_id, JobStatus.GENERATING, now, attempts=receive_count)
-    )
-    try:
-        yield
-    finally:
-        if (error := marking.exception()) is not None:
-            logger.warning("could not mark the job generating", job_id=message.job_id, error=repr(error)[:300])
 
 
 def _already_done(job: Job | None) -> bool:
@@ -588,26 +546,6 @@ def _counter_figures(
     return CounterFigures(day, days, learner, learner_counts if learner else {})
 
 
-def _counts(
-    figures: CounterFigures, deps: WorkerDeps, *, finished: float, started_at: float | None
-) -> list[Callable[[], None]]:
-    """The counter writes one by one (stores without ``GenerationWrites``): each day's item, and the learner's,
-    which is not written when their data was erased after the job began (``services.erasures``)."""
-    writes: list[Callable[[], None]] = [
-        partial(deps.counters.add, day, counts, finished) for day, counts in figures.days.items()
-    ]
-    learner = figures.learner
-    if learner:
-
-        def learner_cost() -> None:
-            if refuses(deps.erasures, learner, started_at, what="cost item"):
-                return
-            deps.counters.add_learner(learner, figures.day, figures.learner_counts, finished)
-
-        writes.append(learner_cost)
-    return writes
-
-
 def _finish_together(
     message: JobMessage,
     request: ContentRequest,
@@ -622,7 +560,6 @@ def _finish_together(
     """Everything after the model call in one transaction (``GenerationWrites``). A regeneration's version is
     published first, as before (it waits beside the served one and the ranking decides: reads and a conditional
     promotion); the rest goes together."""
-    assert deps.writes is not None
     content: StoredContent | None = stored
     version = None
     if deps.library is not None and message.regenerate_of is not None:
