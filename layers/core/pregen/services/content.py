@@ -543,6 +543,8 @@ def job_status(job_id: str, caller: Caller, deps: ServeDeps) -> JobView:
     if job is None or not job.visible_to(caller):
         raise NotFound(f"no job {job_id}")
     view = JobView(job=job)
+    if deps.recent is not None and job.status not in {JobStatus.QUEUED, JobStatus.GENERATING}:
+        deps.recent.forget(job.key)  # over: this environment's next miss of the key claims it again
     if job.status is JobStatus.DONE:
         now = deps.clock.now()
         view.content = deps.store.get_content(job.key, now, consistent=True)
