@@ -15,8 +15,9 @@ is believed:
 
 What the window allows: a job that fails for good (its marker released) or finishes through a near-duplicate's
 alias is still joined by this environment for at most ``seconds``: the learner's 202 names a job that then says
-``failed`` (the app retries) or ``done`` (its content is served through the alias); the state answered is the one
-learned (``queued`` where a worker may have started it since).
+``failed`` (the app retries) or ``done`` (its content is served through the alias), unless this environment read
+the job as finished meanwhile (``job_status``: the app polling it), which forgets the key; the state answered is
+the one learned (``queued`` where a worker may have started it since).
 
 Lambda runs one event at a time per environment, but a pre-generation batch claims its keys side by side
 (``pregen.parallel.each``): the entries are kept under a lock, never held across a request.
