@@ -27,6 +27,7 @@ SCENARIOS = (
     "hit_path",
     "hit_saturation",
     "hot_keys",
+    "joined_miss",
     "library",
     "load",
     "moto_sqs",

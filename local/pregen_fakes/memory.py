@@ -337,6 +337,7 @@ def _someones(marker: dict[str, Any]) -> InflightClaim:
         lane=marker["lane"],
         state=marker.get("state", "queued"),
         claimed_at=marker.get("claimed_at"),
+        expires_at=marker.get("expires_at"),
     )
 
 

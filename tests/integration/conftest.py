@@ -82,6 +82,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         env["ANTHROPIC_API_KEY_PARAMETER"] = ""
         env["CURSOR_KEY_SECRET"] = ""  # the listings sign their cursors with a test key, as the local stack does
         env["CURSOR_KEY"] = "cursor-key-for-tests"
+        # The tests' clocks are frozen, so a remembered marker's window (JOIN_MEMO_SECONDS) would never end: a key
+        # asked again after its job ran would keep joining the finished job. Off here; on in the tests about it
+        # (test_recent_markers.py, test_requests_bench.py) and in the unit tests, whose clocks move.
+        env["JOIN_MEMO_SECONDS"] = "0"
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         wiring.reset()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.requests import MODEL, measure
+from bench.requests import JOINED_FIRST, JOINED_SEEN, MODEL, measure
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Aws
@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 def test_the_bench_counts_each_operations_requests(aws: Aws) -> None:
     ops = {op.name: op for op in measure(keys=3)}
     # A hit is one eventually consistent GetItem (the hot-key cache off); a joined miss, the cache read and the
-    # claim cancelled on the key's marker (a failed request is counted: it is made and billed), no message
+    # claim cancelled on the key's marker (a failed request is counted: it is made and billed), no message; the
+    # next in the same environment, the cache read alone (the marker remembered)
     assert ops["hit"].calls() == {"GetItem": 1}
     assert ops["hit"].units() == (0.5, 0, 0)
-    assert ops["joined miss"].calls() == {"GetItem": 1, "TransactWriteItems": 1}
-    assert ops["joined miss"].units()[2] == 0
+    assert ops[JOINED_FIRST].calls() == {"GetItem": 1, "TransactWriteItems": 1}
+    assert ops[JOINED_FIRST].units()[2] == 0
+    assert ops[JOINED_SEEN].calls() == {"GetItem": 1}
+    assert ops[JOINED_SEEN].units() == (0.5, 0, 0)
     # A won miss: 3 requests (issue 34's floor): the cache read, one write that checks the alias, claims the key,
     # records the job and charges the allowance (no marker read, no consistent re-read), and one message
     miss = ops["miss, before its 202"]
@@ -48,6 +51,7 @@ def test_the_bench_counts_each_operations_requests(aws: Aws) -> None:
     assert new.per == 3
     assert new.calls() == {"GetItem": 1, "TransactWriteItems": 1, "UpdateItem": 1 / 3, "SendMessageBatch": 1 / 3}
     assert ops["pre-generate, a key in flight (a batch of 3)"].units()[2] == 0
+    assert ops["pre-generate, a key in flight its environment saw (a batch of 3)"].calls() == {"GetItem": 1}
 
 
 def test_the_capacity_models_recipes_are_the_measured_counts(aws: Aws) -> None:

@@ -337,12 +337,14 @@ def queued_marker(key: str, job_id: str, lane: Lane, now: float, until: float) -
 def someones(item: dict[str, Any]) -> InflightClaim:
     """Someone's marker as a claim lost to it."""
     claimed_at = item.get("claimed_at", {}).get("N")
+    expires_at = item.get("expires_at", {}).get("N")
     return InflightClaim(
         won=False,
         job_id=item["job_id"]["S"],
         lane=item["lane"]["S"],
         state=item.get("state", {}).get("S", "queued"),
         claimed_at=float(claimed_at) if claimed_at is not None else None,
+        expires_at=float(expires_at) if expires_at is not None else None,
     )
 
 

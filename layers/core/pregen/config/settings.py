@@ -146,10 +146,14 @@ class IdentitySettings(Env):
 class HotCacheSettings(Env):
     """The hot-key cache of get-content's warm environments (``pregen.adapters.hot_content``): how long a shared
     item read from the content table is answered from memory -- the staleness allowed after a vote or a
-    regeneration changes the served version -- and how many items are kept. 0 seconds turns it off."""
+    regeneration changes the served version -- and how many items are kept. 0 seconds turns it off. The same
+    environments' memory of in-flight markers (``JOIN_MEMO_SECONDS``) keeps as many keys."""
 
     hot_cache_seconds: float = Field(alias="HOT_CACHE_SECONDS", default=5.0, ge=0, le=60)
     hot_cache_items: int = Field(alias="HOT_CACHE_ITEMS", default=256, ge=1, le=10_000)
+    # A miss of a shared key whose in-flight marker the environment saw less than this ago joins that job without
+    # the claim's write (pregen.services.recent_markers): the longest a job failed for good is still joined. 0: off.
+    join_memo_seconds: float = Field(alias="JOIN_MEMO_SECONDS", default=2.0, ge=0, le=60)
 
 
 class NearDuplicateSettings(Env):

@@ -65,6 +65,7 @@ class InflightClaim:
     lane: str
     state: str = "queued"  # the marker's: queued, or generating once a worker holds the lease
     claimed_at: float | None = None  # when the job was claimed (None: a marker written before this was recorded)
+    expires_at: float | None = None  # when the marker stops holding the key (None: not read with it)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pregen.messages import JobMessage
     from pregen.ports import Clock, ContentStore, Counters, JobQueue, JobStore, KeyClaims, NearStore
     from pregen.services.limits import GenerationLimiter
+    from pregen.services.recent_markers import RecentMarkers
 
 # Claims of one key per enqueue: a claim lost to a marker whose job is gone takes the key over, and a takeover lost
 # to another request looks again (it then nearly always joins). Past this, the caller is told to try again.
@@ -49,6 +50,9 @@ class ServeDeps:
     # another, in order (in-memory adapters, whose simulations replay the same way every run).
     keys_side_by_side: bool = False
     near: NearStore | None = None  # verified aliases of near-duplicate wordings (pregen.services.near); None: off
+    # Markers of shared keys this environment saw a moment ago: a miss joins them without the claim's write
+    # (pregen.services.recent_markers); None: off, every miss claims.
+    recent: RecentMarkers | None = None
 
 
 @dataclass(frozen=True)
@@ -91,13 +95,20 @@ def serve_content(
 
     A miss makes one more DynamoDB request before its message: the claim (``KeyClaims.claim``), which also checks
     the wording's near-duplicate alias (a live one cancels it and names the content to serve) and counts the
-    learner's allowance (a refusal cancels it: nothing written). So a miss is enqueued after 3 requests."""
+    learner's allowance (a refusal cancels it: nothing written). So a miss is enqueued after 3 requests. A miss of
+    a shared key whose marker this environment saw a moment ago (``deps.recent``) joins that job after the read
+    alone: 1 request, no charge, as a joined miss never pays."""
     key = cache_key(request, caller)
     now = deps.clock.now()
     stored = deps.store.get_content(key, now)
     if stored is not None:
         record_hit(key, now, request.kind.value)
         return Hit(key=key, content=stored)
+    if owner_for(request, caller) is None:
+        recent = _recently_joined(key, Priority.lane(Priority.DEFAULT), deps, now)
+        if recent is not None:
+            record_miss(key, request.kind.value, now)
+            return Pending(key=key, job=recent, joined=True)
 
     def price(estimator: Estimator) -> int:
         return estimator.content(request)
@@ -316,6 +327,8 @@ def _claim(
     if marker is None:
         return _Claim(won=False)
     joined = _join(marker, job.key, lane, deps, now, correlation_id=correlation_id)
+    if isinstance(joined, JobRef) and job.owner is None and deps.recent is not None:
+        deps.recent.learn(job.key, marker, now)  # answered by the marker alone: so may this environment's next miss
     if joined is not None:
         return _Claim(won=False, job=joined)
     if not deps.store.take_over_inflight(
@@ -331,6 +344,8 @@ def _abandon(jobs: list[Job], deps: ServeDeps, reason: str) -> None:
     it) and fail them (a request that joined one meanwhile sees why)."""
     now = deps.clock.now()
     for job in jobs:
+        if deps.recent is not None:
+            deps.recent.forget(job.key)
         deps.store.release_inflight(job.key, job.job_id)
         deps.jobs.set_status(job.job_id, JobStatus.FAILED, now, reason=reason)
 
@@ -370,6 +385,11 @@ def _enqueue(jobs: list[Job], caller: Caller, deps: ServeDeps, *, correlation_id
     if unsent:
         _abandon(unsent, deps, "could not enqueue the job")
         raise RuntimeError(f"{len(unsent)} of {len(jobs)} jobs could not be enqueued")
+    if deps.recent is not None:  # the markers this environment wrote, as a later claim of their keys would see them
+        now = deps.clock.now()
+        for job in jobs:
+            if job.owner is None:
+                deps.recent.learn(job.key, _marker_of(job, deps), now)
 
 
 def _join(
@@ -382,16 +402,46 @@ def _join(
     ago (the record is written with the claim, and only TTL removes it), and no promotion needs the job's
     request. Its status is the marker's: ``queued``, or ``generating`` once a worker holds the lease. Otherwise the
     job is read, as for a marker written before ``claimed_at`` was recorded."""
+    alone = _marker_alone(marker, key, lane, deps, now)
+    if alone is not None:
+        return alone
+    existing = deps.jobs.get_job(marker.job_id)
+    if existing is None:
+        return None
+    if lane is Lane.INTERACTIVE and marker.lane != lane.value and deps.store.promote_inflight(key, marker.job_id, lane):
+        deps.queue.send(lane, _message(existing, correlation_id).wire())
+    return existing
+
+
+def _marker_alone(marker: InflightClaim, key: str, lane: Lane, deps: ServeDeps, now: float) -> JobRef | None:
+    """The job a marker names, when the marker answers a join by itself (``_join``): claimed less than the job
+    record's lifetime ago, ``queued`` or ``generating``, and no promotion to ``lane`` needed; otherwise None."""
     promote = lane is Lane.INTERACTIVE and marker.lane != lane.value
     fresh = marker.claimed_at is not None and now - marker.claimed_at < deps.job_ttl_seconds - _TTL_MARGIN_SECONDS
     if fresh and not promote and marker.state in {JobStatus.QUEUED, JobStatus.GENERATING}:
         return JobRef(job_id=marker.job_id, key=key, status=JobStatus(marker.state))
-    existing = deps.jobs.get_job(marker.job_id)
-    if existing is None:
-        return None
-    if promote and deps.store.promote_inflight(key, marker.job_id, lane):
-        deps.queue.send(lane, _message(existing, correlation_id).wire())
-    return existing
+    return None
+
+
+def _recently_joined(key: str, lane: Lane, deps: ServeDeps, now: float) -> JobRef | None:
+    """A shared key's miss joined from the marker this environment saw a moment ago (``deps.recent``), when that
+    marker would answer the join by itself now; None: the miss claims as usual (nothing seen, too long ago, or the
+    job must be promoted to ``lane``). The caller has just read the key's content and found none."""
+    marker = deps.recent.recall(key, now) if deps.recent is not None else None
+    return _marker_alone(marker, key, lane, deps, now) if marker is not None else None
+
+
+def _marker_of(job: Job, deps: ServeDeps) -> InflightClaim:
+    """The marker a won claim wrote for ``job`` (``KeyClaims.claim``, ``take_over_inflight``)."""
+    from pregen.domain.records import InflightClaim
+
+    return InflightClaim(
+        won=True,
+        job_id=job.job_id,
+        lane=job.lane.value,
+        claimed_at=job.created_at,
+        expires_at=job.created_at + deps.inflight_seconds,
+    )
 
 
 def _message(job: Job, correlation_id: str | None, *, requested_by: str | None = None) -> JobMessage:
@@ -436,12 +486,7 @@ def pregenerate(
     misses = {key: request for key, request in unique.items() if key not in seen}
 
     def claim(key: str) -> tuple[Job | JobRef | None, bool]:
-        def new_job(at: float) -> Job:
-            return _new_job(
-                misses[key], caller, key, priority, at, correlation_id=correlation_id, regenerate_of=None, feedback=None
-            )
-
-        return claim_or_join(key, new_job, deps, correlation_id=correlation_id)
+        return _claim_missed(key, misses[key], caller, priority, deps, read_at=now, correlation_id=correlation_id)
 
     claimed = dict(zip(misses, each(claim, list(misses), at_once=deps.keys_side_by_side), strict=True))
     won = [job for job, new in claimed.values() if new and isinstance(job, Job)]
@@ -467,12 +512,39 @@ def pregenerate(
     return [seen[key] for key in keys]
 
 
+def _claim_missed(
+    key: str,
+    request: ContentRequest,
+    caller: Caller,
+    priority: int,
+    deps: ServeDeps,
+    *,
+    read_at: float,
+    correlation_id: str | None,
+) -> tuple[Job | JobRef | None, bool]:
+    """``claim_or_join`` for a key whose content was read at ``read_at`` and missed: a shared key whose marker this
+    environment saw a moment ago joins it from memory, as a learner's miss does (``serve_content``)."""
+    if owner_for(request, caller) is None:
+        recent = _recently_joined(key, Priority.lane(priority), deps, read_at)
+        if recent is not None:
+            return recent, False
+
+    def new_job(at: float) -> Job:
+        return _new_job(
+            request, caller, key, priority, at, correlation_id=correlation_id, regenerate_of=None, feedback=None
+        )
+
+    return claim_or_join(key, new_job, deps, correlation_id=correlation_id)
+
+
 def job_status(job_id: str, caller: Caller, deps: ServeDeps) -> JobView:
     """A job and, once done, its content. Another learner's personal job is reported as not found."""
     job = deps.jobs.get_job(job_id)
     if job is None or not job.visible_to(caller):
         raise NotFound(f"no job {job_id}")
     view = JobView(job=job)
+    if deps.recent is not None and job.status not in {JobStatus.QUEUED, JobStatus.GENERATING}:
+        deps.recent.forget(job.key)  # over: this environment's next miss of the key claims it again
     if job.status is JobStatus.DONE:
         now = deps.clock.now()
         view.content = deps.store.get_content(job.key, now, consistent=True)

@@ -43,6 +43,11 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
 
         store = HotContentStore(store, ttl_seconds=s.hot_cache_seconds, max_items=s.hot_cache_items)
     jobs = DynamoJobStore(s.jobs_table, s.job_ttl_days, client)
+    recent = None
+    if s.join_memo_seconds > 0:
+        from pregen.services.recent_markers import RecentMarkers
+
+        recent = RecentMarkers(seconds=s.join_memo_seconds, max_items=s.hot_cache_items)
     return ServeDeps(
         store=store,
         jobs=jobs,
@@ -56,6 +61,7 @@ def serve_for(s: ServeSettings, *, hot: bool = False) -> ServeDeps:
         limiter=generation_limiter(s.counters_table, s),
         keys_side_by_side=True,  # botocore's clients are thread-safe; each key's requests are its own
         near=_aliases(s),
+        recent=recent,
     )
 
 
