@@ -537,3 +537,24 @@ def test_a_promoted_job_whose_batch_answer_errored_or_is_invalid_is_generated_di
     # ...and an invalid answer, billed, is counted as wasted (an errored one was not billed)
     wasted = counts.get(name(Metric.WASTED_COST_USD, "lesson"), 0)
     assert (wasted > 0) is (answer == "invalid")
+
+
+def test_a_job_promoted_before_its_submission_is_not_batched_and_answered_once(aws: Aws, fake: FakeAnthropic) -> None:
+    # Given a warming job that a learner's miss promotes to the interactive lane while it still waits in the
+    # background lane
+    clock = freeze(2_000_000_000.0)
+    (job_id,) = warm(["Atoms"])
+    status, _, miss = call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+    assert (status, miss["job_id"], miss["joined"]) == (202, job_id, True)
+
+    # When the background lane's worker takes its first copy, then the interactive lane's its promoted one
+    run_worker(aws, "BackgroundQueue")
+    run_worker(aws, "InteractiveQueue")
+
+    # Then it went into no batch (no batch created): one direct call answered it, stored once, the job done, both
+    # lanes empty
+    assert [r.path for r in fake.requests] == ["/v1/messages"]
+    assert job(job_id)["status"] == "done"
+    assert stored_body("Atoms") == expected_body("Atoms")
+    assert day_counts(clock)[name(Metric.GENERATED, "lesson")] == 1
+    assert aws.depth("BackgroundQueue") == aws.depth("InteractiveQueue") == 0

@@ -7,6 +7,7 @@
                  └─ records acked; jobs "queued" with their batch_id (reason: in message batch …); keys held in flight
         claim held by another delivery ─▶ handed back until it ends (that claimer may die before submitting)
         job in a batch already, done, or its content stored ─▶ acked; anything else ─▶ generated directly
+        (so is a job a learner's miss promoted to the interactive lane before the submission: its marker says so)
   cron collect_batches (every 5 min) ─▶ each open batch: ended? ─▶ results, any order, matched by custom_id
         succeeded and valid ─▶ store_generation (the worker's own store path: content, job done, counters)
         errored / expired / canceled / missing / invalid ─▶ the job back on the background lane with direct=true
@@ -269,7 +270,7 @@ def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, 
         deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
         return "handled"
     if claim.won:
-        return "claimed"
+        return _unless_promoted(message, deps, owner, now)
     job = claim.job
     if job is not None and (job.status is JobStatus.DONE or claim.batch_id is not None):
         # Done, or delivered again after its submission (its invocation died later, or SQS delivered it twice): the
@@ -278,6 +279,20 @@ def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, 
     if job is None:
         return "direct"
     return _hand_back(message, claim, now, deps, kind="job")
+
+
+def _unless_promoted(message: JobMessage, deps: BatchDeps, owner: str, now: float) -> str:
+    """A job claimed for the batch: "claimed", unless a learner's miss has promoted it to the interactive lane
+    before this submission (the key's in-flight marker says so; read only for a won claim): its interactive
+    delivery generates it at once, and in a batch too it would be answered twice (bench.faults --stack --batches:
+    11 in 240 jobs). The claim is given back and this copy goes the direct way ("direct"): it finds the key
+    stored, leased by that delivery (handed back until it ends), or generates it first itself."""
+    marker = deps.worker.store.get_inflight(message.key, now)
+    if marker is None or marker.job_id != message.job_id or marker.lane != Lane.INTERACTIVE.value:
+        return "claimed"
+    deps.worker.jobs.release_batch_claim(message.job_id, owner)
+    logger.info("promoted before its submission: not batched", job_id=message.job_id)
+    return "direct"
 
 
 def collect_batches(deps: BatchDeps) -> dict[str, Any]:
