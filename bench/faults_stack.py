@@ -192,11 +192,15 @@ class Platform:
         handle = fake.handle
 
         def answered_then_killed(
-            path: str, headers: dict[str, str], raw: bytes, client: tuple[str, int] | None = None
+            path: str,
+            headers: dict[str, str],
+            raw: bytes,
+            client: tuple[str, int] | None = None,
+            received: float | None = None,
         ) -> tuple[int, dict[str, str], dict[str, Any]]:
             messages = path.split("?", 1)[0].rstrip("/") == "/v1/messages"
             self.current.key = self._request_key(raw) if messages else None
-            status, extra, answer = handle(path, headers, raw, client)
+            status, extra, answer = handle(path, headers, raw, client, received)
             if client is None or not messages:
                 return status, extra, answer
             if self.outlive(fake, answer, client) or status != 200:

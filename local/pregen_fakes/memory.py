@@ -203,7 +203,7 @@ class MemoryJobStore:
         owner = self.batch_claims.get(job_id, ("", 0.0, None))[0]
         self.batch_claims[job_id] = (owner, hold_until, batch_id)
         self.jobs[job_id] = job.model_copy(
-            update={"status": JobStatus.QUEUED, "reason": reason[:1000], "updated_at": now}
+            update={"status": JobStatus.QUEUED, "reason": reason[:1000], "updated_at": now, "batch_id": batch_id}
         )
 
     def put_job(self, job: Job) -> None:

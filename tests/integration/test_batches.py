@@ -16,12 +16,14 @@ from functions.get_content import app as get_content
 from functions.pre_generate import app as pre_generate
 from pregen.adapters.generators.claude import AnthropicGenerator
 from pregen.adapters.generators.offline import OfflineGenerator
+from pregen.domain.counters import Metric, name
 from pregen.domain.errors import ProviderThrottled
 from pregen.domain.keys import cache_key
 from pregen.domain.models import Caller, ContentRequest, Kind, TokenUsage
 from pregen.domain.pricing import default_prices
 from pregen.domain.schemas import schema_for
 from pregen.services.batches import custom_id_for
+from pregen.services.usage import day_of
 from pregen.wiring import worker as worker_wiring
 from pregen_fakes.fake_anthropic import FakeAnthropic, Reply, Usage, running_fake_anthropic
 from tests.conftest import load_event
@@ -36,8 +38,9 @@ from tests.integration.conftest import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
+    from pregen.domain.clock import FrozenClock
     from tests.integration.conftest import Aws
 
 TOPICS = ["Atoms", "Ions", "Bonds", "Moles", "Gases"]
@@ -406,3 +409,152 @@ def test_a_claim_whose_claimer_died_before_submitting_expires_and_a_later_delive
     assert not deps.jobs.claim_for_batch(job_id, "another", clock.now(), clock.now() + lease).won
     deliver()
     assert len(fake.requests) == 1
+
+
+# -- a promoted job whose batch may have answered already --------------------------------------------------------
+
+
+def batched_then_promoted(aws: Aws, topic: str, *, before_submission: Callable[[str], None] | None = None) -> str:
+    """A warming job submitted to a Message Batch, then joined by a learner's miss, which promotes it to the
+    interactive lane; its job id. ``before_submission``: called with the job id before the batch is submitted."""
+    (job_id,) = warm([topic])
+    if before_submission is not None:
+        before_submission(job_id)
+    run_worker(aws, "BackgroundQueue")
+    status, _, miss = call(get_content, api_event("get_content.json", sub="lee", query=lesson(topic)))
+    assert (status, miss["job_id"], miss["joined"]) == (202, job_id, True)
+    return job_id
+
+
+def day_counts(clock: FrozenClock) -> dict[str, float]:
+    day = day_of(clock.now())
+    return worker_wiring.worker_deps().counters.read_days([day]).get(day, {})
+
+
+def stored_meta(topic: str, now: float) -> dict[str, Any]:
+    content = worker_wiring.worker_deps().store.get_content(
+        cache_key(ContentRequest.model_validate(lesson(topic)), Caller(sub="ops")), now, consistent=True
+    )
+    assert content is not None
+    return content.meta
+
+
+def test_a_promoted_job_whose_batch_has_ended_is_stored_from_its_batch_answer_without_a_model_call(
+    aws: Aws, fake: FakeAnthropic
+) -> None:
+    # Given a warming job in a batch that has ended (the fake ends batches at once), promoted by a learner's miss
+    clock = freeze(2_000_000_000.0)
+    job_id = batched_then_promoted(aws, "Atoms")
+
+    # When the interactive lane's worker takes it
+    results = run_worker(aws, "InteractiveQueue")
+
+    # Then the batch's answer is stored: no model call beyond the batch, the job done, the learner served
+    assert [r["batchItemFailures"] for r in results] == [[]]
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"]
+    assert job(job_id)["status"] == "done"
+    assert stored_body("Atoms") == expected_body("Atoms")
+    meta = stored_meta("Atoms", clock.now())
+    assert (meta["batch"], meta["job_id"]) == (True, job_id)
+    status, headers, _ = call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+    assert (status, headers["x-cache"]) == (200, "HIT")
+
+    # When the schedule collects the batch afterwards
+    summary = collect()
+
+    # Then it finds that answer collected: not stored again, not counted as wasted; its cost counted once
+    assert (summary["collected"], summary["stored"], summary["superseded"]) == (1, 0, 0)
+    assert stored_body("Atoms") == expected_body("Atoms")
+    counts = day_counts(clock)
+    assert counts[name(Metric.GENERATED, "lesson")] == 1
+    assert counts[name(Metric.BATCH_SUCCEEDED, "lesson")] == 1
+    assert counts[name(Metric.COST_USD, "lesson")] == pytest.approx(meta["cost_usd"])
+    assert meta["cost_usd"] > 0
+    assert counts.get(name(Metric.WASTED_COST_USD, "lesson"), 0) == 0
+
+
+def test_a_promoted_job_whose_batch_is_still_running_is_generated_directly_and_the_batch_answer_superseded(
+    aws: Aws, fake: FakeAnthropic
+) -> None:
+    # Given a warming job in a batch the provider has not finished, promoted by a learner's miss
+    clock = freeze(2_000_000_000.0)
+    fake.hold_batches = True
+    job_id = batched_then_promoted(aws, "Atoms")
+
+    # When the interactive lane's worker takes it
+    run_worker(aws, "InteractiveQueue")
+
+    # Then it asked the batch, found it running and generated directly: the learner does not wait for the batch
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches", "/v1/messages"]
+    assert job(job_id)["status"] == "done"
+    direct = stored_meta("Atoms", clock.now())
+    assert "batch" not in direct
+
+    # When the batch ends and is collected
+    fake.hold_batches = False
+    summary = collect()
+
+    # Then its answer is superseded: the content stored once (the direct one), the batch answer counted as wasted
+    assert (summary["superseded"], summary["collected"], summary["stored"]) == (1, 0, 0)
+    assert stored_meta("Atoms", clock.now()) == direct
+    counts = day_counts(clock)
+    assert counts[name(Metric.GENERATED, "lesson")] == 1
+    wasted = counts[name(Metric.WASTED_COST_USD, "lesson")]
+    assert wasted > 0
+    assert counts[name(Metric.COST_USD, "lesson")] == pytest.approx(direct["cost_usd"] + wasted)
+
+
+@pytest.mark.parametrize("answer", ["errored", "invalid"])
+def test_a_promoted_job_whose_batch_answer_errored_or_is_invalid_is_generated_directly(
+    aws: Aws, fake: FakeAnthropic, answer: str
+) -> None:
+    # Given a warming job in an ended batch whose answer for it errored, or is invalid, promoted by a learner's miss
+    clock = freeze(2_000_000_000.0)
+
+    def spoil(job_id: str) -> None:
+        if answer == "errored":
+            fake.batch_fault(custom_id_for(job_id), "errored")
+        else:
+            fake.script([Reply.invalid_offline(usage=Usage(input_tokens=1_000, output_tokens=1_000))])
+
+    job_id = batched_then_promoted(aws, "Atoms", before_submission=spoil)
+
+    # When the interactive lane's worker takes it
+    run_worker(aws, "InteractiveQueue")
+
+    # Then it was generated directly, and stored once
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches", "/v1/messages"]
+    assert job(job_id)["status"] == "done"
+    assert stored_body("Atoms") == expected_body("Atoms")
+    assert "batch" not in stored_meta("Atoms", clock.now())
+
+    # And the collection finds the key stored: nothing falls back, nothing is stored again
+    summary = collect()
+    assert (summary["superseded"], summary["fell_back"], summary["stored"], summary["collected"]) == (1, 0, 0, 0)
+    assert aws.depth("BackgroundQueue") == 0
+    counts = day_counts(clock)
+    assert counts[name(Metric.GENERATED, "lesson")] == 1
+    # ...and an invalid answer, billed, is counted as wasted (an errored one was not billed)
+    wasted = counts.get(name(Metric.WASTED_COST_USD, "lesson"), 0)
+    assert (wasted > 0) is (answer == "invalid")
+
+
+def test_a_job_promoted_before_its_submission_is_not_batched_and_answered_once(aws: Aws, fake: FakeAnthropic) -> None:
+    # Given a warming job that a learner's miss promotes to the interactive lane while it still waits in the
+    # background lane
+    clock = freeze(2_000_000_000.0)
+    (job_id,) = warm(["Atoms"])
+    status, _, miss = call(get_content, api_event("get_content.json", sub="lee", query=lesson("Atoms")))
+    assert (status, miss["job_id"], miss["joined"]) == (202, job_id, True)
+
+    # When the background lane's worker takes its first copy, then the interactive lane's its promoted one
+    run_worker(aws, "BackgroundQueue")
+    run_worker(aws, "InteractiveQueue")
+
+    # Then it went into no batch (no batch created): one direct call answered it, stored once, the job done, both
+    # lanes empty
+    assert [r.path for r in fake.requests] == ["/v1/messages"]
+    assert job(job_id)["status"] == "done"
+    assert stored_body("Atoms") == expected_body("Atoms")
+    assert day_counts(clock)[name(Metric.GENERATED, "lesson")] == 1
+    assert aws.depth("BackgroundQueue") == aws.depth("InteractiveQueue") == 0

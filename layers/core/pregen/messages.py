@@ -79,6 +79,9 @@ class JobMessage(_Message):
     # A background course's part submitted to a Message Batch: its collection finishes the part (course_generation).
     course_id: str | None = None
     part_id: str | None = None
+    # A job promoted to the interactive lane while in a Message Batch: that batch, asked first whether it has
+    # ended with the job's answer (``services.batches.collect_promoted``) before any model call.
+    batch_id: str | None = None
 
     @property
     def entry_id(self) -> str:

@@ -375,6 +375,9 @@ class Job(BaseModel):
     history: list[dict[str, Any]] = Field(
         default_factory=list, description="each delivery's attempt: at, outcome, reason, model, calls, tokens, cost"
     )
+    # The Message Batch the job was submitted in (``JobStore.record_batch``): read from the record, never written
+    # with the job (``put_job``'s item has no ``batch_id``: a claim for a batch requires it absent).
+    batch_id: str | None = Field(default=None, exclude=True)
 
     def visible_to(self, caller: Caller) -> bool:
         return self.owner is None or self.owner == caller.sub or caller.is_admin

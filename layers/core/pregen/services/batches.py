@@ -7,12 +7,15 @@
                  └─ records acked; jobs "queued" with their batch_id (reason: in message batch …); keys held in flight
         claim held by another delivery ─▶ handed back until it ends (that claimer may die before submitting)
         job in a batch already, done, or its content stored ─▶ acked; anything else ─▶ generated directly
+        (so is a job a learner's miss promoted to the interactive lane before the submission: its marker says so)
   cron collect_batches (every 5 min) ─▶ each open batch: ended? ─▶ results, any order, matched by custom_id
         succeeded and valid ─▶ store_generation (the worker's own store path: content, job done, counters)
         errored / expired / canceled / missing / invalid ─▶ the job back on the background lane with direct=true
   a personal job whose learner was erased (record gone, or tombstone) ─▶ dropped, stored nowhere ("erased")
-  a learner's miss on a batched key joins its job and promotes it to the interactive lane: generated directly,
-  at once; the batch result that arrives later finds the content there and is dropped (counted as superseded).
+  a learner's miss on a batched key joins its job and promotes it to the interactive lane (the message names the
+  batch) ─▶ collect_promoted: the batch ended with a valid answer? ─▶ stored from it at once, no model call (the
+        collection later finds it "collected"); still running, errored or invalid ─▶ generated directly, at once;
+        the batch result that arrives later finds the content there and is dropped (superseded, counted wasted).
   a background course's part (job with course_id) ─▶ settled as above, then deps.course_parts: stored ─▶ the part
         done (the course assembled after its last); anything else ─▶ the part message again, direct=true
   every stored result counts batch_saved_usd#<kind>: the same billed usage at the direct price, less the batch's
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pregen.domain.models import Generation
-    from pregen.domain.records import BatchClaim, BatchOutcome
+    from pregen.domain.records import BatchClaim, BatchOutcome, StoredContent
     from pregen.ports import BatchGenerator, BatchRequest, BatchStore, CourseStore, JobQueue
     from pregen.services.exam_generation import ExamWorkerDeps
 
@@ -267,7 +270,7 @@ def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, 
         deps.worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
         return "handled"
     if claim.won:
-        return "claimed"
+        return _unless_promoted(message, deps, owner, now)
     job = claim.job
     if job is not None and (job.status is JobStatus.DONE or claim.batch_id is not None):
         # Done, or delivered again after its submission (its invocation died later, or SQS delivered it twice): the
@@ -278,11 +281,26 @@ def _claim_one(message: JobMessage, *, deps: BatchDeps, owner: str, now: float, 
     return _hand_back(message, claim, now, deps, kind="job")
 
 
+def _unless_promoted(message: JobMessage, deps: BatchDeps, owner: str, now: float) -> str:
+    """A job claimed for the batch: "claimed", unless a learner's miss has promoted it to the interactive lane
+    before this submission (the key's in-flight marker says so; read only for a won claim): its interactive
+    delivery generates it at once, and in a batch too it would be answered twice (bench.faults --stack --batches:
+    11 in 240 jobs). The claim is given back and this copy goes the direct way ("direct"): it finds the key
+    stored, leased by that delivery (handed back until it ends), or generates it first itself."""
+    marker = deps.worker.store.get_inflight(message.key, now)
+    if marker is None or marker.job_id != message.job_id or marker.lane != Lane.INTERACTIVE.value:
+        return "claimed"
+    deps.worker.jobs.release_batch_claim(message.job_id, owner)
+    logger.info("promoted before its submission: not batched", job_id=message.job_id)
+    return "direct"
+
+
 def collect_batches(deps: BatchDeps) -> dict[str, Any]:
     """Collect every ended batch: store what succeeded, send the rest back for a direct call. Idempotent: a batch
     is closed only after all its entries are settled, and storing or falling back twice is harmless."""
     now = deps.worker.clock.now()
-    summary = {"batches_open": 0, "batches_collected": 0, "stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
+    summary = {"batches_open": 0, "batches_collected": 0, "stored": 0, "collected": 0, "fell_back": 0}
+    summary |= {"superseded": 0, "erased": 0}
     for batch_id, submitted_at in deps.batches.open_batches():
         messages = {cid: _entry(entry) for cid, entry in deps.batches.get_entries(batch_id).items()}
         requests = {cid: _request_of(m) for cid, m in messages.items()}
@@ -293,7 +311,7 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
         else:
             summary["batches_open"] += 1
             continue
-        counts = {"stored": 0, "fell_back": 0, "superseded": 0, "erased": 0}
+        counts = {"stored": 0, "collected": 0, "fell_back": 0, "superseded": 0, "erased": 0}
         for custom_id, message in messages.items():
             outcome = outcomes.get(custom_id)
             if isinstance(message, SectionMessage):
@@ -315,6 +333,45 @@ def collect_batches(deps: BatchDeps) -> dict[str, Any]:
             summary[settled] += value
         logger.info("message batch collected", batch_id=batch_id, counts=counts)
     return summary
+
+
+def collect_promoted(message: JobMessage, deps: BatchDeps, worker_id: str) -> bool:
+    """A job promoted to the interactive lane while in a Message Batch (its message names the batch), before any
+    model call: when the batch has ended (the Batches API's retrieve: no tokens, not a model request) with a valid
+    answer for the job, that answer is stored as the collection stores it (``_store_answer``: the key's lease, one
+    store, the job done, the saving counted) and True. False, nothing written, and the worker generates directly
+    as before: the batch still running (a learner waits; a batch can take hours), its entry errored, expired or
+    invalid, the key stored or leased already, or the provider not answering. The collection settles the entry
+    later all the same: "collected" (counted here), or superseded and counted as wasted."""
+    batch_id = message.batch_id
+    if batch_id is None or message.regenerate_of is not None:
+        return False
+    try:
+        request = ContentRequest.model_validate(message.request, context=STORED)
+    except ValidationError:
+        return False  # the direct path fails it with its reason
+    custom_id = custom_id_for(message.job_id)
+    try:
+        if not deps.generator.batch_ended(batch_id):
+            logger.info("promoted job's batch still running: generating directly", batch_id=batch_id)
+            return False
+        results = deps.generator.batch_results(batch_id, {custom_id: request})
+        outcome = next((o for o in results if o.custom_id == custom_id), None)
+    except Exception:  # an optimisation: when the provider cannot say, the learner's job is generated directly
+        logger.exception("could not read the promoted job's batch: generating directly", batch_id=batch_id)
+        return False
+    if outcome is None or outcome.generation is None:
+        reason = outcome.error if outcome is not None else "no result"
+        logger.info("promoted job's batch answer unusable: generating directly", batch_id=batch_id, reason=reason)
+        return False
+    # Its own holder: the lease is not the collection's, so of the two exactly one stores the answer.
+    collector = f"batch:{batch_id}:{worker_id}"
+    submitted_at = message.created_at or deps.worker.clock.now()  # the learner's wait counts from the job's start
+    settled = _store_answer(
+        message, request, outcome.generation, deps, collector=collector, submitted_at=submitted_at, collecting=False
+    )
+    logger.info("promoted job's batch answer", batch_id=batch_id, settled=settled)
+    return settled == "stored"
 
 
 def _entry(entry: dict[str, Any]) -> BatchEntry:
@@ -440,32 +497,68 @@ def _settle(
         worker.jobs.set_status(message.job_id, JobStatus.QUEUED, now, reason=f"{reason}; falling back to a direct call")
         worker.counters.add(day_of(now), {name(Metric.BATCH_FALLBACK, kind): 1}, now)
         return "fell_back"
-    if worker.store.get_content(message.key, now, consistent=True) is not None:
-        # A learner asked meanwhile and it was generated directly: the batch answer is not needed.
+    collector = f"batch:{batch_id}"
+    return _store_answer(message, request, outcome.generation, deps, collector=collector, submitted_at=submitted_at)
+
+
+def _store_answer(
+    message: JobMessage,
+    request: ContentRequest,
+    generation: Generation,
+    deps: BatchDeps,
+    *,
+    collector: str,
+    submitted_at: float,
+    collecting: bool = True,
+) -> str:
+    """A valid batch answer for a content job, stored as a direct generation is (``store_generation``) under the
+    key's lease taken for ``collector``: "stored" (the saving counted), or why not: "collected" (this very answer
+    was stored already: by a promoted job's worker, or a collection that ended before closing the batch),
+    "superseded" (a direct generation stored the key, or holds its lease), "erased". ``collecting``: the batch's
+    collection counts a billed answer it does not store as wasted; a promoted job's worker (False) counts only what
+    it stores, and leaves the rest to the collection, which settles every entry once."""
+    worker = deps.worker
+    now = worker.clock.now()
+    kind = request.kind.value
+
+    def not_stored(settled: str) -> str:
+        if collecting and settled != "collected":
+            count_wasted(worker.counters, generation.cost_usd, kind, now)
+        return settled
+
+    stored = worker.store.get_content(message.key, now, consistent=True)
+    if stored is not None:
+        # A learner asked meanwhile and it was generated directly (or collected): the batch answer is not needed.
         worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
-        count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
-        return "superseded"
+        return not_stored(_stored_by(stored, message))
     started_at = None
     if message.owner or message.requested_by:
         job = worker.jobs.get_job(message.job_id)
         started_at = job.created_at if job is not None else None
         # A personal job's record is gone, or its learner erased since: storing it would bring their data back.
         if message.owner and (job is None or refuses(worker.erasures, message.owner, started_at, what="batch result")):
-            count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
-            return "erased"
-    collector = f"batch:{batch_id}"
+            return not_stored("erased")
     lease = _collector_lease(message, collector, worker, now)
-    if lease == "cached":  # stored by a direct generation since the read above
+    if lease == "cached":  # stored since the read above: a direct generation, or this answer by another collector
         worker.jobs.set_status(message.job_id, JobStatus.DONE, now)
-        count_wasted(worker.counters, outcome.generation.cost_usd, kind, now)
+        return not_stored(_stored_by(worker.store.get_content(message.key, now, consistent=True), message))
     if lease != "leased":
-        return "superseded"  # stored already, or being generated directly right now (that finishes the key)
+        return "superseded"  # being generated directly, or collected, right now (that finishes the key)
     # A batch's latency is what the learner's app waited for: from submission to this collection.
     latency_ms = int(max(0.0, now - submitted_at) * 1000)
-    generation = outcome.generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
+    generation = generation.model_copy(update={"latency_ms": latency_ms, "batch": True})
     store_generation(message, request, generation, collector, worker, started_at=started_at)
     _count_saving(worker, kind, generation.cost_usd, now)
     return "stored"
+
+
+def _stored_by(stored: StoredContent | None, message: JobMessage) -> str:
+    """What the key's content is to a batch answer for ``message``'s job: "collected" when it is that answer (a
+    job is in one batch at most, and its batch answer is stored with ``batch`` and its job id), else
+    "superseded"."""
+    if stored is not None and stored.meta.get("batch") and stored.meta.get("job_id") == message.job_id:
+        return "collected"
+    return "superseded"
 
 
 def _collector_lease(message: JobMessage, collector: str, worker: WorkerDeps, now: float) -> str:

@@ -458,6 +458,7 @@ def _message(job: Job, correlation_id: str | None, *, requested_by: str | None =
         feedback=job.feedback if job.regenerate_of else None,
         requested_by=requested_by,
         created_at=job.created_at,
+        batch_id=job.batch_id,  # a promoted job's batch: its answer may be there already
     )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         JudgementMessage,
         SectionMessage,
     )
+    from pregen.services.batches import BatchDeps
     from pregen.services.course_generation import CourseWorkerDeps
     from pregen.services.exam_generation import ExamWorkerDeps
     from pregen.services.failures import Failure
@@ -54,6 +55,8 @@ class ContentJobs:
     deps: Callable[[], WorkerDeps]
     model_for: Callable[[Kind], str]
     calls: int = CALLS_PER_DELIVERY
+    # Message Batches (None: off): a promoted job's batch answer is collected before any model call.
+    batches: Callable[[], BatchDeps | None] | None = None
     name = "content_job"
     metric = "Job"
     failed_metric = "GenerationFailed"
@@ -68,6 +71,13 @@ class ContentJobs:
     def do(self, message: JobMessage, delivery: Delivery) -> str:
         from pregen.services.generation import generate_job
 
+        kind = str(message.request.get("kind", "unknown"))
+        if message.batch_id is not None and self.batches is not None and (batches := self.batches()) is not None:
+            from pregen.services.batches import collect_promoted
+
+            if collect_promoted(message, batches, delivery.worker_id):
+                telemetry.job_outcome(kind, delivery.lane.value, "batch_collected")
+                return "batch_collected"
         outcome = generate_job(
             message,
             receive_count=delivery.receive_count,
@@ -76,7 +86,7 @@ class ContentJobs:
             lane=delivery.lane,
             max_calls=delivery.max_calls,
         )
-        telemetry.job_outcome(str(message.request.get("kind", "unknown")), delivery.lane.value, outcome)
+        telemetry.job_outcome(kind, delivery.lane.value, outcome)
         return outcome
 
     def settle_failure(

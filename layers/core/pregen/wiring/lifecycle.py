@@ -13,7 +13,7 @@ from pregen.services.lifecycle import CeilingAdmission, Lifecycle, TimeAdmission
 from pregen.services.provider_budget import ProviderBudget, TokenBudgetAdmission
 from pregen.services.work_kinds import ContentJobs, CourseJudgements, CourseWork, Erasures, ExamSections
 from pregen.wiring.cache import once
-from pregen.wiring.worker import course_worker_deps, exam_worker_deps, worker_deps
+from pregen.wiring.worker import batch_deps, course_worker_deps, exam_worker_deps, worker_deps
 
 if TYPE_CHECKING:
     from pregen.services.learners import LearnerDataDeps
@@ -76,7 +76,7 @@ def work_kinds() -> dict[str, WorkKind]:
         course_worker_deps, s.model_for, s.model_for(Kind.LESSON, PLAN_STEP), s.max_generation_attempts
     )
     return {
-        CONTENT_JOB: ContentJobs(worker_deps, s.model_for, s.max_generation_attempts),
+        CONTENT_JOB: ContentJobs(worker_deps, s.model_for, s.max_generation_attempts, batches=batch_deps),
         EXAM_SECTION: ExamSections(exam_worker_deps, s.model_for, s.max_generation_attempts),
         COURSE_PLAN: courses,
         COURSE_PART: courses,
