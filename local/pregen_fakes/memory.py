@@ -402,6 +402,9 @@ class MemoryGenerationWrites:
         if not self.store.acquire_lease(key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached):
             return False
         self.jobs.set_status(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        job = self.jobs.jobs.get(job_id)
+        if job is not None and job.status is JobStatus.GENERATING:
+            self.jobs.jobs[job_id] = job.model_copy(update={"leases": job.leases + 1})
         return True
 
     def lease_fresh(

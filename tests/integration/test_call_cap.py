@@ -107,6 +107,27 @@ def test_retryable_failures_stop_at_the_cap_across_deliveries(aws: Aws) -> None:
     assert [a["calls"] for a in shown["history"]] == [3, 1]
 
 
+def test_a_delivery_killed_before_it_settled_counts_against_the_cap(aws: Aws) -> None:
+    generator = SpendingGenerator(calls_each=3)
+    worker_wiring.worker_deps().generator = generator
+    job_id = miss()
+    deps = worker_wiring.worker_deps()
+    record = deps.jobs.get_job(job_id)
+    assert record is not None
+    # A delivery took the key's lease and was killed before it recorded anything (its lease has lapsed since)
+    long_ago = deps.clock.now() - 1_000
+    assert deps.writes.lease(record.key, job_id, "killed-worker", long_ago, 1, unless_cached=True, attempts=1)
+    run_worker(aws)
+    cap = deps.policy.max_model_calls  # 4
+    # The next delivery counts the killed one as a call: it may make 3 and makes them, which spends the cap with
+    # it; the job fails for good with no fifth call (without the count: budgets [4, 1], 4 calls recorded)
+    assert generator.budgets == [cap - 1]
+    shown = job(job_id)
+    assert shown["status"] == "failed"
+    assert "model calls are spent" in shown["reason"]
+    assert [a["calls"] for a in shown["history"]] == [3]
+
+
 def test_a_failed_delivery_comes_back_after_its_backoff_not_the_visibility_timeout(aws: Aws) -> None:
     worker_wiring.worker_deps().generator = SpendingGenerator(calls_each=1)
     job_id = miss()

@@ -405,7 +405,8 @@ def test_a_generation_leases_a_fresh_job_in_one_write_and_finishes_it_in_another
     ports.jobs.put_job(_job("j2"))
     # a job as its claim wrote it: leased and marked; then not fresh any more, and its key held
     assert ports.writes.lease_fresh("k1", "j1", "w1", NOW, 300, attempts=1)
-    assert ports.jobs.get_job("j1").status is JobStatus.GENERATING  # type: ignore[union-attr]
+    leased = ports.jobs.get_job("j1")
+    assert leased is not None and (leased.status, leased.leases) == (JobStatus.GENERATING, 1)  # the delivery counted
     assert not ports.writes.lease_fresh("k1", "j1", "w2", NOW + 1, 300, attempts=2)
     assert not ports.writes.lease_fresh("k1", "j2", "w3", NOW + 1, 300, attempts=1)  # held by w1
     assert ports.jobs.get_job("j2").status is JobStatus.QUEUED  # type: ignore[union-attr]
@@ -434,3 +435,16 @@ def test_a_generation_leases_a_fresh_job_in_one_write_and_finishes_it_in_another
     assert ports.counters.read_days([day])[day]["generated"] == 1
     # the key has content now: the other job is not leased
     assert not ports.writes.lease_fresh("k1", "j2", "w3", NOW + 4, 300, attempts=1)
+
+
+def test_every_delivery_that_takes_a_jobs_lease_is_counted_on_the_job(ports: Ports) -> None:
+    # A delivery killed before it settled records no calls; the lease it took is on the job all the same
+    ports.jobs.put_job(_job("j1"))
+    assert ports.writes.lease("k1", "j1", "w1", NOW, 30, unless_cached=True, attempts=1)
+    assert ports.writes.lease("k1", "j1", "w2", NOW + 31, 30, unless_cached=True, attempts=2)  # w1's lease lapsed
+    job = ports.jobs.get_job("j1")
+    assert job is not None and (job.leases, job.model_calls, job.history) == (2, 0, [])
+    # a settled delivery's history entry stands beside its lease
+    ports.jobs.record_attempt("j1", {"at": NOW + 40, "outcome": "failed"}, calls=2, now=NOW + 40)
+    job = ports.jobs.get_job("j1")
+    assert job is not None and (job.leases, job.model_calls, len(job.history)) == (2, 2, 1)

@@ -74,7 +74,7 @@ class DynamoGenerationWrites:
         unless_cached: bool,
         attempts: int,
     ) -> bool:
-        mark = self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        mark = _counting_the_lease(self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts))
         return self.store.acquire_lease(
             key, job_id, worker_id, now, lease_seconds, unless_cached=unless_cached, also=[{"Update": mark}]
         )
@@ -84,7 +84,7 @@ class DynamoGenerationWrites:
     ) -> bool:
         """The lease and the mark, only for a job as its claim wrote it (queued, no model call yet), the key without
         content, all in one write and with no read before; False, nothing written, otherwise."""
-        mark = self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts)
+        mark = _counting_the_lease(self.jobs.status_update(job_id, JobStatus.GENERATING, now, attempts=attempts))
         mark["ConditionExpression"] = "attribute_exists(pk) AND #status = :queued AND model_calls = :none"
         mark["ExpressionAttributeValues"] |= {":queued": {"S": JobStatus.QUEUED.value}, ":none": {"N": "0"}}
         mark["ExpressionAttributeValues"].pop(":done", None)
@@ -162,3 +162,12 @@ class DynamoGenerationWrites:
 
 def _personal(done: FinishedGeneration) -> bool:
     return done.content is not None and done.content.owner is not None and done.content.owner == done.learner
+
+
+def _counting_the_lease(mark: dict[str, Any]) -> dict[str, Any]:
+    """The job's ``generating`` mark also counts the delivery that took the lease (``Job.leases``): one killed before
+    it settled recorded no calls, and the cap counts it as at least one (``services.generation``)."""
+    assert " ADD " not in mark["UpdateExpression"]  # (a lease's mark records no attempt)
+    mark["UpdateExpression"] += " ADD leases :lease"
+    mark["ExpressionAttributeValues"] |= {":lease": {"N": "1"}}
+    return mark

@@ -371,6 +371,7 @@ class Job(BaseModel):
     regenerate_of: str | None = Field(default=None, description="the version (content_id) this job replaces")
     feedback: str | None = Field(default=None, description="what the model is told about the replaced version")
     model_calls: int = Field(default=0, description="model calls made for this job, across re-asks and deliveries")
+    leases: int = Field(default=0, description="deliveries that took the key's lease to generate this job")
     next_attempt_at: float | None = Field(default=None, description="when a failed delivery is tried again")
     history: list[dict[str, Any]] = Field(
         default_factory=list, description="each delivery's attempt: at, outcome, reason, model, calls, tokens, cost"

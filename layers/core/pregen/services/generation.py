@@ -172,12 +172,19 @@ def _leased_after_reading(
     request = _request_of(message)
     if _already_done(job):
         return "already_cached"
-    calls_left = deps.policy.max_model_calls - (job.model_calls if job else 0)
+    calls_left = deps.policy.max_model_calls - (_calls_spent(job) if job else 0)
     if calls_left <= 0:
         _cap_spent(deps)
     if _done_under_lease(message, job, worker_id, deps, now, receive_count=receive_count):
         return "already_cached"
     return request, calls_left, job.created_at if job else None
+
+
+def _calls_spent(job: Job) -> int:
+    """The job's model calls as recorded, and one for each delivery that took its lease and never settled (killed,
+    or timed out, before it recorded what it spent: ``Job.leases`` against its history's entries). At least one: it
+    took the lease to call the model; perhaps more, which the next deliveries cannot know."""
+    return job.model_calls + max(0, job.leases - len(job.history))
 
 
 def _served_by_alias(message: JobMessage, request: ContentRequest, worker_id: str, deps: WorkerDeps) -> bool:
