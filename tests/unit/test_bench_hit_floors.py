@@ -117,7 +117,12 @@ def test_load_measures_busy_cores_since_it_was_made() -> None:
     assert busy >= 0
     assert idle >= 0
     load = Load()
-    sum(i * i for i in range(200_000))  # some CPU of this process
+    # Some CPU of this process, until the machine's busy ticks (10 ms each) have moved: a fixed amount of work can
+    # fit inside one tick on a fast machine, and then nothing was measured (seen once in CI)
+    for _ in range(1_000):
+        sum(i * i for i in range(50_000))
+        if machine_ticks()[0] > load.busy_start + 1:
+            break
     load.stop()
     assert load.busy_cores > 0
     assert "cores busy" in load.describe()
